@@ -1,0 +1,290 @@
+//! State machines of networks, peerings, clusters and nodes. Every change of status goes
+//! through `transition`, so an illegal move (say `deleted → active`) is an error instead of
+//! a silent overwrite. Staying in the same state is always allowed (reconciles repeat).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::CoreError;
+
+macro_rules! status_enum {
+    ($(#[$doc:meta])* $name:ident, $kind:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(&self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            /// Moves to `to` if the machine allows it.
+            pub fn transition(self, to: $name) -> Result<$name, CoreError> {
+                if self == to || self.allowed_next().contains(&to) {
+                    Ok(to)
+                } else {
+                    Err(CoreError::IllegalTransition {
+                        kind: $kind,
+                        from: self.as_str().to_string(),
+                        to: to.as_str().to_string(),
+                    })
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s { $($text => Ok($name::$variant),)+ _ => Err(format!("unknown {} status '{s}'", $kind)) }
+            }
+        }
+    };
+}
+
+status_enum!(
+    /// provisioning → active → deleting → deleted, with `error` retried by the controller.
+    NetworkStatus, "network" {
+        Provisioning => "provisioning",
+        Active => "active",
+        Error => "error",
+        Deleting => "deleting",
+        Deleted => "deleted",
+    }
+);
+
+impl NetworkStatus {
+    pub fn allowed_next(self) -> &'static [NetworkStatus] {
+        use NetworkStatus::*;
+        match self {
+            Provisioning => &[Active, Error, Deleting],
+            Active => &[Provisioning, Error, Deleting],
+            Error => &[Provisioning, Active, Deleting],
+            Deleting => &[Deleted],
+            Deleted => &[],
+        }
+    }
+    /// Live: counts for overlap rules and holds its CIDR.
+    pub fn is_live(self) -> bool {
+        !matches!(self, NetworkStatus::Deleted)
+    }
+}
+
+status_enum!(
+    /// The peering handshake. AWS waits in `pending_acceptance` for the customer to accept;
+    /// GCP (reciprocal peering) and Azure (role grant) wait in `pending_peer`.
+    PeeringStatus, "peering" {
+        Provisioning => "provisioning",
+        PendingAcceptance => "pending_acceptance",
+        PendingPeer => "pending_peer",
+        Active => "active",
+        InvalidSpecification => "invalid_specification",
+        RejectedByPeer => "rejected_by_peer",
+        DeletedByPeer => "deleted_by_peer",
+        Error => "error",
+        Deleting => "deleting",
+        Deleted => "deleted",
+    }
+);
+
+impl PeeringStatus {
+    pub fn allowed_next(self) -> &'static [PeeringStatus] {
+        use PeeringStatus::*;
+        match self {
+            Provisioning => &[
+                PendingAcceptance,
+                PendingPeer,
+                Active,
+                InvalidSpecification,
+                RejectedByPeer,
+                Error,
+                Deleting,
+            ],
+            PendingAcceptance => &[
+                Provisioning,
+                Active,
+                RejectedByPeer,
+                DeletedByPeer,
+                InvalidSpecification,
+                Error,
+                Deleting,
+            ],
+            PendingPeer => &[
+                Provisioning,
+                Active,
+                RejectedByPeer,
+                DeletedByPeer,
+                InvalidSpecification,
+                Error,
+                Deleting,
+            ],
+            Active => &[Provisioning, DeletedByPeer, Error, Deleting],
+            // A changed spec (or a refresh) starts the handshake again.
+            InvalidSpecification => &[Provisioning, Deleting],
+            RejectedByPeer => &[Provisioning, Deleting],
+            DeletedByPeer => &[Provisioning, Deleting],
+            Error => &[
+                Provisioning,
+                PendingAcceptance,
+                PendingPeer,
+                Active,
+                InvalidSpecification,
+                RejectedByPeer,
+                DeletedByPeer,
+                Deleting,
+            ],
+            Deleting => &[Deleted],
+            Deleted => &[],
+        }
+    }
+    pub fn is_live(self) -> bool {
+        !matches!(self, PeeringStatus::Deleted)
+    }
+    /// A state the handshake will not leave without someone acting: `--wait` stops here.
+    pub fn is_settled(self) -> bool {
+        use PeeringStatus::*;
+        matches!(
+            self,
+            Active
+                | InvalidSpecification
+                | RejectedByPeer
+                | DeletedByPeer
+                | Deleted
+                | PendingAcceptance
+                | PendingPeer
+        )
+    }
+    /// A settled state that is a failure: `--wait` exits non-zero here.
+    pub fn is_failure(self) -> bool {
+        use PeeringStatus::*;
+        matches!(
+            self,
+            InvalidSpecification | RejectedByPeer | DeletedByPeer | Error
+        )
+    }
+}
+
+status_enum!(
+    /// provisioning → running, updating, error, deleting → deleted.
+    ClusterStatus, "cluster" {
+        Provisioning => "provisioning",
+        Running => "running",
+        Updating => "updating",
+        Error => "error",
+        Deleting => "deleting",
+        Deleted => "deleted",
+    }
+);
+
+impl ClusterStatus {
+    pub fn allowed_next(self) -> &'static [ClusterStatus] {
+        use ClusterStatus::*;
+        match self {
+            Provisioning => &[Running, Error, Deleting],
+            Running => &[Updating, Error, Deleting],
+            Updating => &[Running, Error, Deleting],
+            Error => &[Provisioning, Running, Updating, Deleting],
+            Deleting => &[Deleted],
+            Deleted => &[],
+        }
+    }
+    pub fn is_live(self) -> bool {
+        !matches!(self, ClusterStatus::Deleted)
+    }
+}
+
+status_enum!(
+    /// One node of a cluster.
+    NodeStatus, "node" {
+        Provisioning => "provisioning",
+        Running => "running",
+        Error => "error",
+        Deleting => "deleting",
+        Deleted => "deleted",
+    }
+);
+
+impl NodeStatus {
+    pub fn allowed_next(self) -> &'static [NodeStatus] {
+        use NodeStatus::*;
+        match self {
+            Provisioning => &[Running, Error, Deleting],
+            Running => &[Provisioning, Error, Deleting],
+            Error => &[Provisioning, Running, Deleting],
+            Deleting => &[Deleted],
+            Deleted => &[],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deleted_is_terminal_for_every_machine() {
+        for s in NetworkStatus::ALL {
+            if *s != NetworkStatus::Deleted {
+                assert!(NetworkStatus::Deleted.transition(*s).is_err());
+            }
+        }
+        for s in PeeringStatus::ALL {
+            if *s != PeeringStatus::Deleted {
+                assert!(PeeringStatus::Deleted.transition(*s).is_err());
+            }
+        }
+        for s in ClusterStatus::ALL {
+            if *s != ClusterStatus::Deleted {
+                assert!(ClusterStatus::Deleted.transition(*s).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn deleting_only_goes_to_deleted() {
+        assert!(NetworkStatus::Deleting
+            .transition(NetworkStatus::Active)
+            .is_err());
+        assert_eq!(
+            NetworkStatus::Deleting.transition(NetworkStatus::Deleted),
+            Ok(NetworkStatus::Deleted)
+        );
+        assert!(PeeringStatus::Deleting
+            .transition(PeeringStatus::Active)
+            .is_err());
+        assert!(ClusterStatus::Deleting
+            .transition(ClusterStatus::Running)
+            .is_err());
+    }
+
+    #[test]
+    fn the_aws_handshake_path_is_legal_and_skipping_back_is_not() {
+        use PeeringStatus::*;
+        let s = Provisioning.transition(PendingAcceptance).unwrap();
+        let s = s.transition(Active).unwrap();
+        assert!(s.transition(PendingAcceptance).is_err());
+        assert!(RejectedByPeer.transition(Active).is_err());
+        let err = InvalidSpecification.transition(Active).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "peering cannot go from invalid_specification to active"
+        );
+    }
+
+    #[test]
+    fn statuses_round_trip_through_text_and_json() {
+        for s in PeeringStatus::ALL {
+            assert_eq!(s.as_str().parse::<PeeringStatus>().unwrap(), *s);
+            assert_eq!(
+                serde_json::to_string(s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Isthmus server: the REST API, the controller, and authentication.
+
+pub mod controller;

@@ -1,0 +1,253 @@
+//! Isthmus state. `Store` is the port every caller uses; `sqlite` is the embedded default
+//! backend. Every mutating call validates (with the core's rules) and writes in one
+//! transaction, and appends to the audit log in that same transaction.
+
+use async_trait::async_trait;
+use isthmus_core::resources::*;
+use isthmus_core::{ClusterId, CoreError, Id, NetworkId, PeeringId, ProjectId, TokenId};
+
+pub mod ids;
+pub mod sqlite;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// The same idempotency key was used with a different request body (HTTP 422).
+    #[error("Idempotency-Key '{key}' was already used with a different request body")]
+    IdempotencyMismatch { key: String },
+    #[error("storage error: {0:#}")]
+    Backend(#[from] anyhow::Error),
+}
+
+/// Who did it: `token:<id>` for API callers, `controller` for reconciles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(pub String);
+
+impl Actor {
+    pub fn token(id: TokenId) -> Actor {
+        Actor(format!("token:{id}"))
+    }
+    pub fn controller() -> Actor {
+        Actor("controller".into())
+    }
+}
+
+/// An `Idempotency-Key` on a create, scoped to the caller, with a hash of the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub scope: String,
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// The result of a create: new, or the replay of an earlier create with the same key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created<T> {
+    pub resource: T,
+    pub replayed: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Opaque cursor from a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// 1…1000; 0 means the default (100).
+    pub limit: u32,
+    /// Also list resources in status `deleted`.
+    pub include_deleted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// The kinds the controller reconciles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Network,
+    Peering,
+    Cluster,
+}
+
+impl Kind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Network => "network",
+            Kind::Peering => "peering",
+            Kind::Cluster => "cluster",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceKey {
+    pub kind: Kind,
+    pub id: Id,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resource {
+    Network(Network),
+    Peering(Peering),
+    Cluster(Cluster),
+}
+
+impl Resource {
+    pub fn key(&self) -> ResourceKey {
+        match self {
+            Resource::Network(n) => ResourceKey {
+                kind: Kind::Network,
+                id: n.id.0,
+            },
+            Resource::Peering(p) => ResourceKey {
+                kind: Kind::Peering,
+                id: p.id.0,
+            },
+            Resource::Cluster(c) => ResourceKey {
+                kind: Kind::Cluster,
+                id: c.id.0,
+            },
+        }
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ---- projects ----
+    /// Creates a project; `owner` (a non-superuser token) becomes its admin in the same write.
+    async fn create_project(
+        &self,
+        actor: &Actor,
+        req: &ProjectCreate,
+        owner: Option<TokenId>,
+    ) -> Result<Project>;
+    async fn get_project(&self, id: ProjectId) -> Result<Project>;
+    /// All projects, or only those in `only` (a token's memberships).
+    async fn list_projects(
+        &self,
+        only: Option<&[ProjectId]>,
+        page: &PageRequest,
+    ) -> Result<Page<Project>>;
+
+    // ---- networks ----
+    async fn create_network(
+        &self,
+        actor: &Actor,
+        project: ProjectId,
+        req: &NetworkCreate,
+        idem: Option<&IdempotencyKey>,
+    ) -> Result<Created<Network>>;
+    async fn get_network(&self, project: ProjectId, id: NetworkId) -> Result<Network>;
+    async fn list_networks(&self, project: ProjectId, page: &PageRequest) -> Result<Page<Network>>;
+    async fn update_network(
+        &self,
+        actor: &Actor,
+        project: ProjectId,
+        id: NetworkId,
+        req: &NetworkUpdate,
+        if_match: Option<u64>,
+    ) -> Result<Network>;
+    /// Marks the network `deleting` and its live peerings `deleting` (409 while clusters remain).
+    async fn delete_network(
+        &self,
+        actor: &Actor,
+        project: ProjectId,
+        id: NetworkId,
+        if_match: Option<u64>,
+    ) -> Result<Network>;
+
+    // ---- peerings ----
+    async fn create_peering(
+        &self,
+        actor: &Actor,
+        project: ProjectId,
+        req: &PeeringCreate,
+        idem: Option<&IdempotencyKey>,
+    ) -> Result<Created<Peering>>;
+    async fn get_peering(&self, project: ProjectId, id: PeeringId) -> Result<Peering>;
+    async fn list_peerings(&self, project: ProjectId, page: &PageRequest) -> Result<Page<Peering>>;
+    async fn update_peering(
+        &self,
+        actor: &Actor,
+        project: ProjectId,
+        id: PeeringId,
+        req: &PeeringUpdate,
+        if_match: Option<u64>,
+    ) -> Result<Peering>;
+    async fn delete_peering(
+        &self,
+        actor: &Actor,
+        project: ProjectId,
+        id: PeeringId,
+        if_match: Option<u64>,
+    ) -> Result<Peering>;
+
+    // ---- clusters ----
+    async fn create_cluster(
+        &self,
+        actor: &Actor,
+        project: ProjectId,
+        req: &ClusterCreate,
+        dns_zone: &str,
+        idem: Option<&IdempotencyKey>,
+    ) -> Result<Created<Cluster>>;
+    async fn get_cluster(&self, project: ProjectId, id: ClusterId) -> Result<Cluster>;
+    async fn list_clusters(&self, project: ProjectId, page: &PageRequest) -> Result<Page<Cluster>>;
+    async fn update_cluster(
+        &self,
+        actor: &Actor,
+        project: ProjectId,
+        id: ClusterId,
+        req: &ClusterUpdate,
+        if_match: Option<u64>,
+    ) -> Result<Cluster>;
+    async fn delete_cluster(
+        &self,
+        actor: &Actor,
+        project: ProjectId,
+        id: ClusterId,
+        if_match: Option<u64>,
+    ) -> Result<Cluster>;
+
+    // ---- controller ----
+    /// Keys of every resource not in status `deleted` (what a resync visits).
+    async fn list_live(&self) -> Result<Vec<ResourceKey>>;
+    async fn load(&self, key: ResourceKey) -> Result<Option<Resource>>;
+    async fn peerings_of(&self, network: NetworkId) -> Result<Vec<Peering>>;
+    async fn clusters_of(&self, network: NetworkId) -> Result<Vec<Cluster>>;
+    /// Writes the controller's view (status, status_message, conditions, observed_generation,
+    /// provider ids, node statuses) of `resource`, only if the stored version still equals
+    /// `resource`'s version (else `CoreError::VersionMismatch`, and the caller re-reads).
+    /// Status moves go through the state machine. Appends an audit event when status changes.
+    async fn save_status(&self, actor: &Actor, resource: &Resource) -> Result<Resource>;
+
+    // ---- audit log ----
+    async fn list_events(&self, project: ProjectId, page: &PageRequest) -> Result<Page<Event>>;
+
+    // ---- tokens and roles ----
+    /// Stores a token (only the hash of its secret), and optionally a membership, in one write.
+    async fn create_token(
+        &self,
+        actor: &Actor,
+        name: &str,
+        superuser: bool,
+        secret_hash: &str,
+        membership: Option<(ProjectId, Role)>,
+    ) -> Result<Token>;
+    async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<Token>>;
+    async fn count_tokens(&self) -> Result<u64>;
+    async fn set_membership(&self, actor: &Actor, m: &Membership) -> Result<()>;
+    async fn remove_membership(
+        &self,
+        actor: &Actor,
+        project: ProjectId,
+        token: TokenId,
+    ) -> Result<()>;
+    async fn memberships_of(&self, token: TokenId) -> Result<Vec<Membership>>;
+    async fn members_of(&self, project: ProjectId) -> Result<Vec<Membership>>;
+}
