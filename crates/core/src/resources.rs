@@ -164,6 +164,16 @@ pub struct PublicAccess {
     pub allowlist: Vec<AllowlistEntry>,
 }
 
+/// Nodes may connect to `cidr` on these TCP ports (empty `ports`: every port).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EgressRule {
+    pub cidr: Cidr,
+    #[serde(default)]
+    pub ports: Vec<u16>,
+    #[serde(default)]
+    pub comment: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Node {
     pub index: u32,
@@ -191,6 +201,9 @@ pub struct Cluster {
     pub engine: String,
     pub topology: Topology,
     pub public_access: PublicAccess,
+    /// Destinations in peered networks that nodes may open connections to (default: none).
+    #[serde(default)]
+    pub egress_allowlist: Vec<EgressRule>,
     /// `<cluster-id>.<zone>`: resolves to every node.
     pub dns_name: String,
     pub nodes: Vec<Node>,
@@ -354,6 +367,18 @@ pub struct ClusterCreate {
     pub topology: Topology,
     #[serde(default)]
     pub public_access: Option<PublicAccessInput>,
+    #[serde(default)]
+    pub egress_allowlist: Option<Vec<EgressRuleInput>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EgressRuleInput {
+    pub cidr: String,
+    #[serde(default)]
+    pub ports: Vec<u16>,
+    #[serde(default)]
+    pub comment: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -361,4 +386,5 @@ pub struct ClusterCreate {
 pub struct ClusterUpdate {
     pub name: Option<String>,
     pub public_access: Option<PublicAccessInput>,
+    pub egress_allowlist: Option<Vec<EgressRuleInput>>,
 }

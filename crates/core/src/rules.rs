@@ -527,6 +527,33 @@ pub fn validate_public_access(
     })
 }
 
+pub fn validate_egress(input: &Option<Vec<EgressRuleInput>>) -> Result<Vec<EgressRule>, CoreError> {
+    let Some(input) = input else {
+        return Ok(Vec::new());
+    };
+    let mut errors = Vec::new();
+    let mut rules = Vec::new();
+    for (i, e) in input.iter().enumerate() {
+        match parse_cidr(&format!("egress_allowlist[{i}].cidr"), &e.cidr) {
+            Ok(cidr) => rules.push(EgressRule {
+                cidr,
+                ports: e.ports.clone(),
+                comment: e.comment.clone(),
+            }),
+            Err(err) => errors.push(err),
+        }
+        if e.ports.contains(&0) {
+            errors.push(FieldError::new(
+                format!("egress_allowlist[{i}].ports"),
+                "port-range",
+                "ports are 1…65535",
+            ));
+        }
+    }
+    collect(errors)?;
+    Ok(rules)
+}
+
 pub fn cluster_dns_name(id: ClusterId, zone: &str) -> String {
     format!("{id}.{zone}")
 }
@@ -586,6 +613,7 @@ pub fn new_cluster(
     }
     collect(errors)?;
     let public_access = validate_public_access(&req.public_access)?;
+    let egress_allowlist = validate_egress(&req.egress_allowlist)?;
     ensure_not_deleting_network(network)?;
     let ips = allocate_node_ips(network, req.topology.node_count(), taken)?;
     let nodes: Vec<Node> = ips
@@ -610,6 +638,7 @@ pub fn new_cluster(
         engine: req.engine.clone(),
         topology: req.topology,
         public_access,
+        egress_allowlist,
         dns_name,
         nodes,
         addresses,
@@ -647,6 +676,13 @@ pub fn update_cluster(
         let pa = validate_public_access(&req.public_access)?;
         if pa != next.public_access {
             next.public_access = pa;
+            next.generation += 1;
+        }
+    }
+    if req.egress_allowlist.is_some() {
+        let egress = validate_egress(&req.egress_allowlist)?;
+        if egress != next.egress_allowlist {
+            next.egress_allowlist = egress;
             next.generation += 1;
         }
     }
