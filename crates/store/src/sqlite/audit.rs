@@ -1,0 +1,126 @@
+//! The audit log: one row per change, appended in the transaction that made the change.
+
+use chrono::{DateTime, Utc};
+use isthmus_core::resources::Event;
+use isthmus_core::ProjectId;
+use serde_json::Value;
+use sqlx::{Row, SqliteConnection};
+
+use super::codec::{
+    page_limit, parse_id, parse_time, time_text, to_json_value, Ctx, StoredResource,
+};
+use crate::{Actor, Page, PageRequest, Result, StoreError};
+
+/// An event about to be appended.
+pub(crate) struct NewEvent<'a> {
+    pub actor: &'a Actor,
+    pub time: DateTime<Utc>,
+    /// e.g. `network.create`.
+    pub action: String,
+    pub project: Option<ProjectId>,
+    pub resource_kind: &'a str,
+    pub resource_id: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+pub(crate) async fn append(conn: &mut SqliteConnection, e: NewEvent<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO events (project_id, time, actor, action, resource_kind, resource_id, before, after)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .bind(e.project.map(|p| p.to_string()))
+    .bind(time_text(e.time))
+    .bind(&e.actor.0)
+    .bind(&e.action)
+    .bind(e.resource_kind)
+    .bind(&e.resource_id)
+    .bind(e.before.map(|v| v.to_string()))
+    .bind(e.after.map(|v| v.to_string()))
+    .execute(&mut *conn)
+    .await
+    .with_ctx(|| format!("append audit event {}", e.action))?;
+    Ok(())
+}
+
+/// Logs `<kind>.<verb>` for a network, peering or cluster with its full before/after.
+pub(crate) async fn log_change<R: StoredResource>(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    verb: &str,
+    before: Option<&R>,
+    after: &R,
+    time: DateTime<Utc>,
+) -> Result<()> {
+    append(
+        conn,
+        NewEvent {
+            actor,
+            time,
+            action: format!("{}.{verb}", R::KIND.as_str()),
+            project: Some(after.project_id()),
+            resource_kind: R::KIND.as_str(),
+            resource_id: after.id().to_string(),
+            before: before.map(to_json_value).transpose()?,
+            after: Some(to_json_value(after)?),
+        },
+    )
+    .await
+}
+
+/// One page of `project`'s audit log in order; the cursor is the last `seq` seen.
+pub(crate) async fn page(
+    conn: &mut SqliteConnection,
+    project: ProjectId,
+    page: &PageRequest,
+) -> Result<Page<Event>> {
+    let limit = page_limit(page);
+    let after: i64 = match &page.cursor {
+        None => 0,
+        Some(c) => c.parse().map_err(|_| {
+            isthmus_core::CoreError::invalid("cursor", "cursor", "not a cursor of this list")
+        })?,
+    };
+    let rows = sqlx::query(
+        "SELECT seq, project_id, time, actor, action, resource_kind, resource_id, before, after
+         FROM events WHERE project_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    )
+    .bind(project.to_string())
+    .bind(after)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&mut *conn)
+    .await
+    .with_ctx(|| format!("list events of project {project}"))?;
+    let more = rows.len() > limit as usize;
+    let items: Vec<Event> = rows
+        .iter()
+        .take(limit as usize)
+        .map(decode_event)
+        .collect::<Result<_>>()?;
+    let next_cursor = match (more, items.last()) {
+        (true, Some(last)) => Some(last.seq.to_string()),
+        _ => None,
+    };
+    Ok(Page { items, next_cursor })
+}
+
+fn decode_event(row: &sqlx::sqlite::SqliteRow) -> Result<Event> {
+    let json = |col: &str| -> Result<Option<Value>> {
+        let text: Option<String> = row.try_get(col).ctx("read event column")?;
+        text.map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map_err(|e| StoreError::Backend(anyhow::Error::new(e).context("decode event JSON")))
+    };
+    let project: Option<String> = row.try_get("project_id").ctx("read event project")?;
+    Ok(Event {
+        seq: row.try_get("seq").ctx("read event seq")?,
+        time: parse_time(row.try_get("time").ctx("read event time")?)?,
+        actor: row.try_get("actor").ctx("read event actor")?,
+        action: row.try_get("action").ctx("read event action")?,
+        resource_kind: row.try_get("resource_kind").ctx("read event kind")?,
+        resource_id: row.try_get("resource_id").ctx("read event resource")?,
+        project_id: project.as_deref().map(parse_id).transpose()?,
+        before: json("before")?,
+        after: json("after")?,
+    })
+}

@@ -1,0 +1,166 @@
+//! Networks in the SQLite store: the create rules hold under concurrency, and what was
+//! written can be read back.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use isthmus_core::state::NetworkStatus;
+use isthmus_core::{CoreError, ProjectId};
+use isthmus_store::{PageRequest, Store, StoreError};
+
+#[tokio::test]
+async fn a_created_network_can_be_read_back_and_listed() {
+    let t = open().await;
+    let p = project(&t.store, "acme").await;
+    let created = t
+        .store
+        .create_network(&alice(), p, &network_req("prod", "10.10.0.0/16"), None)
+        .await
+        .unwrap();
+    assert!(!created.replayed);
+    let n = created.resource;
+    assert_eq!(n.status, NetworkStatus::Provisioning);
+    assert_eq!(n.version, 1);
+
+    assert_eq!(t.store.get_network(p, n.id).await.unwrap(), n);
+    let page = t
+        .store
+        .list_networks(p, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(page.items, vec![n]);
+    assert_eq!(page.next_cursor, None);
+}
+
+#[tokio::test]
+async fn of_twenty_concurrent_overlapping_creates_exactly_one_wins() {
+    let t = open().await;
+    let p = project(&t.store, "acme").await;
+    let store = Arc::new(t.store.clone());
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            // Every request overlaps every other: all are inside 10.20.0.0/16.
+            let cidr = if i % 2 == 0 {
+                "10.20.0.0/16"
+            } else {
+                "10.20.0.0/24"
+            };
+            tokio::spawn(async move {
+                store
+                    .create_network(&alice(), p, &network_req(&format!("n{i}"), cidr), None)
+                    .await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    let mut conflicts = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(StoreError::Core(CoreError::Conflict { rule, .. })) => {
+                assert_eq!(rule, "network-overlap");
+                conflicts += 1;
+            }
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!((won, conflicts), (1, 19));
+    let stored = t
+        .store
+        .list_networks(p, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(stored.items.len(), 1);
+    let events = t
+        .store
+        .list_events(p, &PageRequest::default())
+        .await
+        .unwrap();
+    let creates: Vec<_> = events
+        .items
+        .iter()
+        .filter(|e| e.action == "network.create")
+        .collect();
+    assert_eq!(creates.len(), 1);
+    assert_eq!(creates[0].resource_id, stored.items[0].id.to_string());
+}
+
+#[tokio::test]
+async fn concurrent_creates_that_do_not_overlap_all_succeed() {
+    let t = open().await;
+    let p = project(&t.store, "acme").await;
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = t.store.clone();
+            tokio::spawn(async move {
+                let req = network_req(&format!("n{i}"), &format!("10.{i}.0.0/16"));
+                store.create_network(&alice(), p, &req, None).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await
+            .unwrap()
+            .expect("non-overlapping create succeeds");
+    }
+    let stored = t
+        .store
+        .list_networks(p, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(stored.items.len(), 20);
+}
+
+#[tokio::test]
+async fn a_network_in_another_project_is_not_found() {
+    let t = open().await;
+    let mine = project(&t.store, "mine").await;
+    let theirs = project(&t.store, "theirs").await;
+    let n = t
+        .store
+        .create_network(
+            &alice(),
+            theirs,
+            &network_req("secret", "10.0.0.0/16"),
+            None,
+        )
+        .await
+        .unwrap()
+        .resource;
+    let err = t.store.get_network(mine, n.id).await.unwrap_err();
+    assert!(matches!(
+        err,
+        StoreError::Core(CoreError::NotFound {
+            kind: "network",
+            ..
+        })
+    ));
+    assert!(t
+        .store
+        .list_networks(mine, &PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_network_in_a_project_that_does_not_exist_is_not_found() {
+    let t = open().await;
+    let missing = ProjectId(isthmus_store::ids::new_id());
+    let err = t
+        .store
+        .create_network(&alice(), missing, &network_req("n", "10.0.0.0/16"), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        StoreError::Core(CoreError::NotFound {
+            kind: "project",
+            ..
+        })
+    ));
+}
