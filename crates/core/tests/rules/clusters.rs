@@ -1,0 +1,267 @@
+//! Clusters: created even while their network provisions (no 409), node IPs from the
+//! network CIDR skipping what the provider reserves, a known engine in a topology it
+//! supports.
+
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+
+use isthmus_core::resources::{
+    AllowlistEntryInput, ClusterUpdate, EgressRuleInput, Network, Provider, PublicAccessInput,
+    Topology,
+};
+use isthmus_core::rules;
+use isthmus_core::state::{ClusterStatus, NetworkStatus};
+use isthmus_core::CoreError;
+
+use crate::support::*;
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+fn ips(list: &[&str]) -> Vec<Ipv4Addr> {
+    list.iter().map(|s| ip(s)).collect()
+}
+
+fn create(
+    network: &Network,
+    engine: &str,
+    topology: Topology,
+    taken: &HashSet<Ipv4Addr>,
+) -> Result<isthmus_core::resources::Cluster, CoreError> {
+    rules::new_cluster(
+        id(),
+        project(),
+        &cluster_request(network, engine, topology),
+        network,
+        taken,
+        "isthmus.internal",
+        now(),
+    )
+}
+
+#[test]
+fn aws_keeps_the_first_four_and_the_last_address_of_the_network() {
+    let net = network(Provider::Aws, "us-east-1", "10.0.0.0/28");
+    assert_eq!(
+        rules::reserved_addresses(net.provider, &net.cidr_block),
+        ips(&["10.0.0.0", "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.15"])
+    );
+    // 16 addresses, 5 reserved: exactly 11 nodes fit, .4 to .14.
+    let all = rules::allocate_node_ips(&net, 11, &HashSet::new()).unwrap();
+    assert_eq!(all.first(), Some(&ip("10.0.0.4")));
+    assert_eq!(all.last(), Some(&ip("10.0.0.14")));
+    assert!(rules::allocate_node_ips(&net, 12, &HashSet::new()).is_err());
+}
+
+#[test]
+fn other_providers_keep_network_gateway_and_broadcast() {
+    for provider in [Provider::Gcp, Provider::Azure, Provider::Local] {
+        let net = network(provider, "region-1", "10.0.0.0/28");
+        assert_eq!(
+            rules::reserved_addresses(provider, &net.cidr_block),
+            ips(&["10.0.0.0", "10.0.0.1", "10.0.0.15"])
+        );
+        assert_eq!(rules::gateway_address(&net.cidr_block), ip("10.0.0.1"));
+        let all = rules::allocate_node_ips(&net, 13, &HashSet::new()).unwrap();
+        assert_eq!((all[0], all[12]), (ip("10.0.0.2"), ip("10.0.0.14")));
+        assert!(rules::allocate_node_ips(&net, 14, &HashSet::new()).is_err());
+    }
+}
+
+#[test]
+fn nodes_take_the_lowest_free_addresses_skipping_those_of_other_nodes() {
+    let aws = network(Provider::Aws, "us-east-1", "10.0.0.0/24");
+    let taken: HashSet<Ipv4Addr> = ips(&["10.0.0.4", "10.0.0.6"]).into_iter().collect();
+    let c = create(&aws, "nats", Topology::ThreeNodeMultiZone, &taken).unwrap();
+    let node_ips: Vec<Ipv4Addr> = c.nodes.iter().map(|n| n.ip).collect();
+    assert_eq!(node_ips, ips(&["10.0.0.5", "10.0.0.7", "10.0.0.8"]));
+
+    let gcp = network(Provider::Gcp, "europe-west1", "10.0.0.0/24");
+    let c = create(&gcp, "nats", Topology::ThreeNodeMultiZone, &HashSet::new()).unwrap();
+    let node_ips: Vec<Ipv4Addr> = c.nodes.iter().map(|n| n.ip).collect();
+    assert_eq!(node_ips, ips(&["10.0.0.2", "10.0.0.3", "10.0.0.4"]));
+}
+
+#[test]
+fn a_full_network_is_a_conflict_naming_the_network() {
+    let net = network(Provider::Aws, "us-east-1", "10.0.0.0/28");
+    // .4 … .13 are taken: one address (.14) is left for three nodes.
+    let taken: HashSet<Ipv4Addr> = (4..=13).map(|i| Ipv4Addr::new(10, 0, 0, i)).collect();
+    let err = create(&net, "nats", Topology::ThreeNodeMultiZone, &taken).unwrap_err();
+    let (field, rule, message) = conflict(err);
+    assert_eq!(
+        (field.as_deref(), rule.as_str()),
+        (Some("network_id"), "network-full")
+    );
+    assert_eq!(
+        message,
+        format!(
+            "network {} (10.0.0.0/28) has no room for 3 more nodes",
+            net.id
+        )
+    );
+    assert!(create(&net, "nats", Topology::SingleNode, &taken).is_ok());
+}
+
+#[test]
+fn a_cluster_may_be_created_while_its_network_is_still_provisioning() {
+    let net = network(Provider::Aws, "us-east-1", "10.0.0.0/24");
+    assert_eq!(net.status, NetworkStatus::Provisioning);
+    let c = create(&net, "probe", Topology::SingleNode, &HashSet::new()).unwrap();
+    assert_eq!(c.status, ClusterStatus::Provisioning);
+}
+
+#[test]
+fn a_cluster_cannot_be_placed_in_a_network_being_deleted() {
+    let net = with_status(
+        network(Provider::Aws, "us-east-1", "10.0.0.0/24"),
+        NetworkStatus::Deleting,
+    );
+    let err = create(&net, "probe", Topology::SingleNode, &HashSet::new()).unwrap_err();
+    assert_eq!(conflict(err).1, "network-deleting");
+}
+
+#[test]
+fn an_unknown_engine_is_refused_listing_the_known_ones() {
+    let net = network(Provider::Aws, "us-east-1", "10.0.0.0/24");
+    let err = create(&net, "mongodb", Topology::SingleNode, &HashSet::new()).unwrap_err();
+    let (field, rule, message) = invalid(err);
+    assert_eq!((field.as_str(), rule.as_str()), ("engine", "known-engine"));
+    assert_eq!(
+        message,
+        "unknown engine 'mongodb' (one of probe, nats, postgresql)"
+    );
+}
+
+#[test]
+fn an_engine_only_runs_in_the_topologies_it_supports() {
+    let net = network(Provider::Aws, "us-east-1", "10.0.0.0/24");
+    let err = create(
+        &net,
+        "postgresql",
+        Topology::ThreeNodeMultiZone,
+        &HashSet::new(),
+    )
+    .unwrap_err();
+    let (field, rule, message) = invalid(err);
+    assert_eq!(
+        (field.as_str(), rule.as_str()),
+        ("topology", "engine-topology")
+    );
+    assert_eq!(
+        message,
+        "engine postgresql does not support topology three-node-multi-zone"
+    );
+}
+
+#[test]
+fn a_cluster_needs_a_network_of_its_own_project() {
+    let net = network(Provider::Aws, "us-east-1", "10.0.0.0/24");
+    let stranger = isthmus_core::ProjectId::from(isthmus_core::Id::from_parts(1, [9; 8]));
+    let req = cluster_request(&net, "probe", Topology::SingleNode);
+    let err = rules::new_cluster(id(), stranger, &req, &net, &HashSet::new(), "z", now());
+    let (field, rule, _) = invalid(err.unwrap_err());
+    assert_eq!(
+        (field.as_str(), rule.as_str()),
+        ("network_id", "same-project")
+    );
+}
+
+#[test]
+fn nodes_get_dns_names_under_the_cluster_and_spread_over_zones() {
+    let net = network(Provider::Aws, "us-east-1", "10.0.0.0/24");
+    let c = create(&net, "nats", Topology::ThreeNodeMultiZone, &HashSet::new()).unwrap();
+    assert_eq!(c.dns_name, format!("{}.isthmus.internal", c.id));
+    let names: Vec<String> = c.nodes.iter().map(|n| n.dns_name.clone()).collect();
+    assert_eq!(
+        names,
+        (0..3)
+            .map(|i| format!("{}-{i}.isthmus.internal", c.id))
+            .collect::<Vec<_>>()
+    );
+    let zones: Vec<&str> = c.nodes.iter().map(|n| n.zone.as_str()).collect();
+    assert_eq!(zones, ["us-east-1a", "us-east-1b", "us-east-1c"]);
+}
+
+#[test]
+fn a_bad_allowlist_entry_names_its_position() {
+    let net = network(Provider::Aws, "us-east-1", "10.0.0.0/24");
+    let mut req = cluster_request(&net, "probe", Topology::SingleNode);
+    req.public_access = Some(PublicAccessInput {
+        enabled: true,
+        allowlist: vec![
+            AllowlistEntryInput {
+                cidr: "203.0.113.0/24".into(),
+                comment: "office".into(),
+            },
+            AllowlistEntryInput {
+                cidr: "198.51.100.1/24".into(),
+                comment: "vpn".into(),
+            },
+        ],
+    });
+    let err = rules::new_cluster(id(), project(), &req, &net, &HashSet::new(), "z", now());
+    let (field, rule, message) = invalid(err.unwrap_err());
+    assert_eq!(
+        (field.as_str(), rule.as_str()),
+        ("public_access.allowlist[1].cidr", "host-bits-set")
+    );
+    assert!(
+        message.ends_with("did you mean 198.51.100.0/24?"),
+        "{message}"
+    );
+}
+
+#[test]
+fn changing_public_access_bumps_the_generation_and_a_deleting_cluster_refuses_updates() {
+    let net = network(Provider::Aws, "us-east-1", "10.0.0.0/24");
+    let c = cluster(&net, "orders", ClusterStatus::Running);
+    let open = ClusterUpdate {
+        public_access: Some(PublicAccessInput {
+            enabled: true,
+            allowlist: Vec::new(),
+        }),
+        ..Default::default()
+    };
+    let next = rules::update_cluster(&c, &open, now()).unwrap();
+    assert!(next.public_access.enabled);
+    assert_eq!(next.generation, c.generation + 1);
+
+    let going = cluster(&net, "going", ClusterStatus::Deleting);
+    let (_, rule, message) = conflict(rules::update_cluster(&going, &open, now()).unwrap_err());
+    assert_eq!(rule, "cluster-deleting");
+    assert_eq!(message, format!("cluster {} is deleting", going.id));
+}
+
+#[test]
+fn egress_rules_name_a_bad_prefix_or_port_zero_by_position() {
+    let net = network(Provider::Aws, "us-east-1", "10.0.0.0/24");
+    let mut req = cluster_request(&net, "probe", Topology::SingleNode);
+    req.egress_allowlist = Some(vec![
+        EgressRuleInput {
+            cidr: "192.168.1.0/24".into(),
+            ports: vec![443],
+            comment: "api".into(),
+        },
+        EgressRuleInput {
+            cidr: "192.168.2.0".into(),
+            ports: vec![0],
+            comment: String::new(),
+        },
+    ]);
+    let err = rules::new_cluster(id(), project(), &req, &net, &HashSet::new(), "z", now());
+    let errors = all_invalid(err.unwrap_err());
+    let found: Vec<(&str, &str)> = errors
+        .iter()
+        .map(|e| (e.field.as_str(), e.rule.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("egress_allowlist[1].cidr", "cidr-syntax"),
+            ("egress_allowlist[1].ports", "port-range")
+        ]
+    );
+    assert_eq!(errors[1].message, "ports are 1…65535");
+}
