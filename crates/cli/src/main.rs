@@ -1,1 +1,72 @@
-fn main() {}
+//! `isthmus`: the server (`isthmus serve`) and the command-line client of its REST API.
+//!
+//! Every failure ends as one line on stderr and exit code 1 (clap's usage errors: 2).
+
+mod args;
+mod client;
+mod commands;
+mod config;
+mod output;
+mod views;
+mod wait;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+use commands::Ctx;
+use config::Env;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&anyhow::anyhow!("start the async runtime: {e}")),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(text) => {
+            print_stdout(&text);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<String> {
+    let env = Env::from_process();
+    let format = cli.global.output;
+    match cli.command {
+        Command::Serve(args) => commands::serve::run(args, &env).await,
+        Command::Login(args) => commands::login::run(&cli.global, args, &env).await,
+        command => {
+            let ctx = Ctx::new(config::resolve(&cli.global, &env)?, format)?;
+            match command {
+                Command::Project(c) => commands::project::run(&ctx, c).await,
+                Command::Network(c) => commands::network::run(&ctx, c).await,
+                Command::Peering(c) => commands::peering::run(&ctx, c).await,
+                Command::Cluster(c) => commands::cluster::run(&ctx, c).await,
+                Command::Events(a) => commands::events::run(&ctx, a).await,
+                Command::Token(c) => commands::token::run(&ctx, c).await,
+                Command::Sim(c) => commands::sim::run(&ctx, c).await,
+                Command::Serve(_) | Command::Login(_) => anyhow::bail!("not a client verb"),
+            }
+        }
+    }
+}
+
+/// One line: the context chain joined by `: `, newlines flattened.
+fn fail(e: &anyhow::Error) -> ExitCode {
+    let line = format!("{e:#}").replace(['\n', '\r'], " ");
+    eprintln!("error: {line}");
+    ExitCode::FAILURE
+}
+
+/// Writes the result; a closed pipe (`isthmus … | head`) is not an error worth a panic.
+fn print_stdout(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush());
+}

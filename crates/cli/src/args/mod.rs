@@ -1,0 +1,104 @@
+//! The command line, as clap derive types. One file per group of verbs; `main.rs`
+//! dispatches on [`Command`] and the `commands/` modules do the work.
+
+mod resources;
+mod tools;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use resources::{
+    ClusterCommand, EventsArgs, NetworkCommand, PeeringCommand, ProjectCommand, TokenCommand,
+};
+pub use tools::{LoginArgs, ServeArgs, SimCommand, SimVpcCommand};
+
+/// Isthmus: private networks, peerings and clusters for managed databases.
+///
+/// `isthmus serve` runs the control plane; every other verb is a client of its REST API.
+#[derive(Debug, Parser)]
+#[command(name = "isthmus", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every client verb understands; they may go before or after the verb.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Output format.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Base URL of the Isthmus API (else $ISTHMUS_URL, the profile, http://127.0.0.1:8710).
+    #[arg(long, global = true)]
+    pub url: Option<String>,
+    /// API token (else $ISTHMUS_TOKEN, the profile, the local admin-token file).
+    #[arg(long, global = true)]
+    pub token: Option<String>,
+    /// Project id or name (else $ISTHMUS_PROJECT, the profile).
+    #[arg(short = 'p', long, global = true)]
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server and the controller.
+    Serve(ServeArgs),
+    /// Save the URL, token and default project in the profile file.
+    Login(LoginArgs),
+    /// Projects: the unit of ownership and access.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Networks: a CIDR block in one provider and region.
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// Peerings: links from a network to a customer's VPC/VNet.
+    #[command(subcommand)]
+    Peering(PeeringCommand),
+    /// Database clusters placed in a network.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// The project's audit log.
+    Events(EventsArgs),
+    /// API tokens of the project.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Act as the customer's side in the simulated clouds.
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+/// `--wait` and its deadline, shared by every verb that changes a resource's status.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct WaitArgs {
+    /// Wait until the resource settles, showing its status as it changes.
+    #[arg(long)]
+    pub wait: bool,
+    /// Give up waiting after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub timeout: u64,
+}
+
+/// The deadline alone, for `wait` verbs where waiting is the whole point.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct TimeoutArgs {
+    /// Give up waiting after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub timeout: u64,
+}
+
+impl From<TimeoutArgs> for WaitArgs {
+    fn from(t: TimeoutArgs) -> Self {
+        WaitArgs {
+            wait: true,
+            timeout: t.timeout,
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Verbs that are not a resource of the API: the server, the profile, the simulated clouds.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use isthmus_core::resources::Provider;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where the database, the sim journal and the admin token live
+    /// (else $ISTHMUS_DATA_DIR, else ~/.local/share/isthmus).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8710")]
+    pub listen: SocketAddr,
+    /// Re-observe every resource this often, to find drift.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub resync_seconds: u64,
+    /// Latency the simulated clouds add to every driver call.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub sim_latency_ms: u64,
+}
+
+/// `isthmus login --url U --token T [--project P]`: the global flags are the input, so
+/// the same spelling works for login and for every other verb.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Save without first checking the token against the server.
+    #[arg(long)]
+    pub no_verify: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Customer VPCs/VNets in the simulated clouds.
+    #[command(subcommand)]
+    Vpc(SimVpcCommand),
+    /// AWS: accept the peering connection.
+    Accept { peering_id: String },
+    /// Refuse the peering request.
+    Reject { peering_id: String },
+    /// Delete the customer's side of a peering (drift).
+    DeletePeerSide { peering_id: String },
+    /// GCP: create the reciprocal peering.
+    CreateReciprocal { peering_id: String },
+    /// Azure: grant the platform's principal the role on the VNet.
+    GrantRole { peering_id: String },
+    /// Show the simulated cloud's own view of a peering.
+    Peering { peering_id: String },
+    /// Make the next COUNT driver calls of OPERATION fail.
+    Fault {
+        operation: String,
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
+    /// Set the latency every simulated driver call adds.
+    Latency { millis: u64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimVpcCommand {
+    /// Create a customer VPC/VNet.
+    Create {
+        #[arg(long, value_parser = parse_provider)]
+        cloud: Provider,
+        #[arg(long)]
+        account: String,
+        /// The VPC id, network name or VNet resource id.
+        #[arg(long)]
+        network: String,
+        #[arg(long)]
+        region: String,
+        #[arg(long)]
+        cidr: String,
+    },
+    /// List the customer VPCs of every simulated cloud.
+    List,
+}
+
+fn parse_provider(s: &str) -> Result<Provider, String> {
+    s.parse()
+}

@@ -1,0 +1,262 @@
+//! The REST client: bearer auth, JSON bodies, and RFC 9457 problems turned into one line
+//! a person can act on (`<detail> (<field>: <message>; …)`).
+
+use std::fmt;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// A problem document as the server sends it (only the parts the CLI shows).
+#[derive(Debug, Deserialize)]
+struct Problem {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    detail: String,
+    #[serde(default)]
+    errors: Vec<ProblemField>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ProblemField {
+    #[serde(default)]
+    field: Option<String>,
+    #[serde(default)]
+    message: String,
+}
+
+/// An error answer of the API.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// The one-line rendering shown after `error: `.
+    pub message: String,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    fn from_body(status: StatusCode, body: &str) -> ApiError {
+        let message = match serde_json::from_str::<Problem>(body) {
+            Ok(problem) => render_problem(status, &problem),
+            Err(_) => {
+                let first_line = body.lines().next().unwrap_or("").trim();
+                if first_line.is_empty() {
+                    format!("the server answered {status}")
+                } else {
+                    format!("the server answered {status}: {first_line}")
+                }
+            }
+        };
+        ApiError { status, message }
+    }
+}
+
+fn render_problem(status: StatusCode, problem: &Problem) -> String {
+    let mut line = if !problem.detail.is_empty() {
+        problem.detail.clone()
+    } else if !problem.title.is_empty() {
+        problem.title.clone()
+    } else {
+        format!("the server answered {status}")
+    };
+    let fields: Vec<String> = problem
+        .errors
+        .iter()
+        .map(|e| match &e.field {
+            Some(field) if !field.is_empty() => format!("{field}: {}", e.message),
+            _ => e.message.clone(),
+        })
+        // The detail often already is the field message; do not say it twice.
+        .filter(|f| !f.is_empty() && !line.contains(f.as_str()))
+        .collect();
+    if !fields.is_empty() {
+        line = format!("{line} ({})", fields.join("; "));
+    }
+    // An access problem says which kind it is, so a person knows to look at the token.
+    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        let kind = status.canonical_reason().unwrap_or("denied").to_lowercase();
+        if !line.to_lowercase().starts_with(&kind) {
+            line = format!("{kind}: {line}");
+        }
+    }
+    line.replace(['\n', '\r'], " ")
+}
+
+/// A client of one Isthmus server with one token.
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    pub fn new(base: &str, token: Option<String>) -> anyhow::Result<Client> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("isthmus-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| anyhow::anyhow!("build HTTP client: {e}"))?;
+        Ok(Client {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            token,
+        })
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.send(Method::GET, path, None::<&()>).await
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.send(Method::DELETE, path, None::<&()>).await
+    }
+
+    /// Sends a request whose answer has no body worth reading (204s).
+    pub async fn send_no_content<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<()> {
+        self.raw(method, path, Some(body)).await.map(|_| ())
+    }
+
+    async fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> anyhow::Result<T> {
+        let text = self.raw(method.clone(), path, body).await?;
+        serde_json::from_str(&text).map_err(|e| {
+            anyhow::anyhow!("unexpected answer to {method} {path}: {e} (is the server the same version as this CLI?)")
+        })
+    }
+
+    async fn raw<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> anyhow::Result<String> {
+        let url = format!("{}{}", self.base, path);
+        let mut request = self.http.request(method, &url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| self.transport_error(e))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| anyhow::anyhow!("read the answer from {url}: {e}"))?;
+        if status.is_success() {
+            Ok(text)
+        } else {
+            Err(ApiError::from_body(status, &text).into())
+        }
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> anyhow::Error {
+        if e.is_connect() {
+            anyhow::anyhow!(
+                "cannot reach Isthmus at {}: is `isthmus serve` running?",
+                self.base
+            )
+        } else if e.is_builder() {
+            anyhow::anyhow!("invalid Isthmus URL {}: {e}", self.base)
+        } else {
+            anyhow::anyhow!("request to Isthmus at {} failed: {e}", self.base)
+        }
+    }
+}
+
+/// Percent-encodes one path segment (ids are URL-safe already; names may not be).
+pub fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_validation_problem_names_each_field_on_one_line() {
+        let body = r#"{"type":"urn:isthmus:problem:validation","title":"Invalid request","status":422,
+            "detail":"the request breaks 1 rule",
+            "errors":[{"field":"cidr_block","rule":"host-bits-set","message":"host bits are set;\ndid you mean 172.29.98.0/24?"}]}"#;
+        let err = ApiError::from_body(StatusCode::UNPROCESSABLE_ENTITY, body);
+        assert_eq!(
+            err.message,
+            "the request breaks 1 rule (cidr_block: host bits are set; did you mean 172.29.98.0/24?)"
+        );
+    }
+
+    #[test]
+    fn a_detail_that_already_says_the_field_message_is_not_repeated() {
+        let body = r#"{"title":"Conflict","status":409,"detail":"routes[0]: overlaps peering x",
+            "errors":[{"field":"routes[0]","rule":"overlap","message":"overlaps peering x"}]}"#;
+        let err = ApiError::from_body(StatusCode::CONFLICT, body);
+        assert_eq!(err.message, "routes[0]: overlaps peering x");
+    }
+
+    #[test]
+    fn an_access_problem_says_forbidden_before_its_detail() {
+        let body = r#"{"title":"Forbidden","status":403,
+            "detail":"this needs the operator role in project p; the token has viewer"}"#;
+        let err = ApiError::from_body(StatusCode::FORBIDDEN, body);
+        assert_eq!(
+            err.message,
+            "forbidden: this needs the operator role in project p; the token has viewer"
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_problem_still_gives_one_line() {
+        let err = ApiError::from_body(StatusCode::BAD_GATEWAY, "upstream gone\nmore");
+        assert_eq!(
+            err.message,
+            "the server answered 502 Bad Gateway: upstream gone"
+        );
+    }
+
+    #[test]
+    fn names_are_escaped_as_path_segments() {
+        assert_eq!(segment("my net/1"), "my%20net%2F1");
+        assert_eq!(segment("c0ffee0123456789abcd"), "c0ffee0123456789abcd");
+    }
+}

@@ -1,0 +1,141 @@
+//! One module per group of verbs. Each verb returns the text for stdout; progress and
+//! hints go to stderr so `-o json` output stays parseable.
+
+pub mod cluster;
+pub mod events;
+pub mod login;
+pub mod network;
+pub mod peering;
+pub mod project;
+pub mod serve;
+pub mod sim;
+pub mod token;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use isthmus_core::resources::Project;
+use isthmus_core::ProjectId;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::args::{OutputFormat, WaitArgs};
+use crate::client::{segment, Client};
+use crate::config::ClientConfig;
+use crate::output::{self, View};
+use crate::wait::{self, Goal, Watched};
+
+/// What every client verb runs with.
+pub struct Ctx {
+    pub client: Client,
+    pub format: OutputFormat,
+    project: Option<String>,
+}
+
+/// One page of a list, as the API sends it.
+#[derive(Debug, Deserialize)]
+struct Page<T> {
+    items: Vec<T>,
+    next_cursor: Option<String>,
+}
+
+impl Ctx {
+    pub fn new(config: ClientConfig, format: OutputFormat) -> anyhow::Result<Ctx> {
+        Ok(Ctx {
+            client: Client::new(&config.url, config.token)?,
+            format,
+            project: config.project,
+        })
+    }
+
+    /// `/v1/projects/<id>`, resolving a project name to its id if a name was given.
+    pub async fn project_path(&self) -> anyhow::Result<String> {
+        let given = self.project.as_deref().context(
+            "no project: pass --project, set ISTHMUS_PROJECT, or run `isthmus login --project`",
+        )?;
+        let id = if given.parse::<ProjectId>().is_ok() {
+            given.to_string()
+        } else {
+            let projects: Vec<Project> = self.list_all("/v1/projects").await?;
+            let mut named = projects.into_iter().filter(|p| p.name == given);
+            match (named.next(), named.next()) {
+                (Some(p), None) => p.id.to_string(),
+                (Some(_), Some(_)) => {
+                    anyhow::bail!("several projects are named '{given}': pass the project id")
+                }
+                (None, _) => anyhow::bail!("no project named '{given}' is visible to this token"),
+            }
+        };
+        Ok(format!("/v1/projects/{}", segment(&id)))
+    }
+
+    /// Every item of a paginated list, following `next_cursor`.
+    pub async fn list_all<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<Vec<T>> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let url = match &cursor {
+                None => path.to_string(),
+                Some(c) => {
+                    let sep = if path.contains('?') { '&' } else { '?' };
+                    format!("{path}{sep}cursor={}", segment(c))
+                }
+            };
+            let page: Page<T> = self.client.get(&url).await?;
+            items.extend(page.items);
+            match page.next_cursor {
+                Some(next) if !next.is_empty() && Some(&next) != cursor.as_ref() => {
+                    cursor = Some(next)
+                }
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    pub fn one<T: View>(&self, item: &T) -> anyhow::Result<String> {
+        output::one(self.format, item)
+    }
+
+    pub fn list<T: View>(&self, items: &[T]) -> anyhow::Result<String> {
+        output::list(self.format, items)
+    }
+
+    /// Shows `resource`, after waiting for it to settle when `--wait` was given.
+    pub async fn settle<T: Watched + View>(
+        &self,
+        path: &str,
+        resource: T,
+        goal: Goal,
+        wait: WaitArgs,
+    ) -> anyhow::Result<String> {
+        if !wait.wait {
+            return self.one(&resource);
+        }
+        let timeout = Duration::from_secs(wait.timeout);
+        match wait::until_settled::<T>(&self.client, path, goal, timeout).await? {
+            Some(settled) => self.one(&settled),
+            None => {
+                let id = settled_id(&resource);
+                let gone = serde_json::json!({"id": id, "status": "deleted"});
+                match self.format {
+                    OutputFormat::Table => Ok(format!("{} {id} deleted\n", T::KIND)),
+                    OutputFormat::Json => output::json(&gone),
+                    OutputFormat::Yaml => output::yaml(&gone),
+                }
+            }
+        }
+    }
+}
+
+fn settled_id<T: Watched>(resource: &T) -> String {
+    resource.id()
+}
+
+/// `?include_deleted=true` when asked.
+pub fn list_query(include_deleted: bool) -> &'static str {
+    if include_deleted {
+        "?include_deleted=true"
+    } else {
+        ""
+    }
+}

@@ -1,0 +1,308 @@
+//! How each resource looks in a table row and in the `key: value` view.
+
+use isthmus_core::conditions::Condition;
+use isthmus_core::resources::{Cluster, Event, Network, Peering, Project};
+use isthmus_driver::sim::{CustomerVpc, SimPeeringView};
+use serde::{Deserialize, Serialize};
+
+use crate::output::{or_dash, time, Details, View};
+
+impl View for Project {
+    const HEADERS: &'static [&'static str] = &["ID", "NAME", "CREATED"];
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.name.clone(),
+            time(&self.created_at),
+        ]
+    }
+    fn details(&self) -> Details {
+        Details::default()
+            .field("id", self.id)
+            .field("name", &self.name)
+            .field("created_at", time(&self.created_at))
+            .field("updated_at", time(&self.updated_at))
+            .field("version", self.version)
+    }
+}
+
+impl View for Network {
+    const HEADERS: &'static [&'static str] = &[
+        "ID", "NAME", "PROVIDER", "REGION", "CIDR", "STATUS", "CREATED",
+    ];
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.name.clone(),
+            self.provider.to_string(),
+            self.region.clone(),
+            self.cidr_block.to_string(),
+            self.status.to_string(),
+            time(&self.created_at),
+        ]
+    }
+    fn details(&self) -> Details {
+        Details::default()
+            .field("id", self.id)
+            .field("name", &self.name)
+            .field("project_id", self.project_id)
+            .field("provider", self.provider)
+            .field("region", &self.region)
+            .field("cidr_block", self.cidr_block)
+            .field("status", self.status)
+            .field("status_message", &self.status_message)
+            .field(
+                "provider_network_id",
+                or_dash(self.provider_network_id.as_deref()),
+            )
+            .field(
+                "generation",
+                generation(self.generation, self.observed_generation),
+            )
+            .block("conditions", conditions(&self.conditions))
+            .field("created_at", time(&self.created_at))
+            .field("updated_at", time(&self.updated_at))
+            .field("version", self.version)
+    }
+}
+
+impl View for Peering {
+    const HEADERS: &'static [&'static str] = &["ID", "NAME", "NETWORK", "PEER", "ROUTES", "STATUS"];
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.name.clone(),
+            self.network_id.to_string(),
+            format!("{}/{}", self.peer.account_id, self.peer.network_id),
+            routes(self),
+            self.status.to_string(),
+        ]
+    }
+    fn details(&self) -> Details {
+        Details::default()
+            .field("id", self.id)
+            .field("name", &self.name)
+            .field("project_id", self.project_id)
+            .field("network_id", self.network_id)
+            .field("peer_account", &self.peer.account_id)
+            .field("peer_network", &self.peer.network_id)
+            .field("peer_region", &self.peer.region)
+            .field("routes", routes(self))
+            .field("allow_gateway_transit", self.allow_gateway_transit)
+            .field("status", self.status)
+            .field("status_message", &self.status_message)
+            .field(
+                "provider_peering_id",
+                or_dash(self.provider_peering_id.as_deref()),
+            )
+            .block("warnings", self.warnings.clone())
+            .block("customer_actions", customer_actions(self))
+            .field(
+                "generation",
+                generation(self.generation, self.observed_generation),
+            )
+            .block("conditions", conditions(&self.conditions))
+            .field("created_at", time(&self.created_at))
+            .field("updated_at", time(&self.updated_at))
+            .field("version", self.version)
+    }
+}
+
+impl View for Cluster {
+    const HEADERS: &'static [&'static str] = &[
+        "ID", "NAME", "NETWORK", "ENGINE", "TOPOLOGY", "STATUS", "DNS",
+    ];
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.name.clone(),
+            self.network_id.to_string(),
+            self.engine.clone(),
+            self.topology.as_str().to_string(),
+            self.status.to_string(),
+            or_dash(Some(&self.dns_name)),
+        ]
+    }
+    fn details(&self) -> Details {
+        let public = &self.public_access;
+        let public_access = if public.enabled {
+            let allow: Vec<String> = public
+                .allowlist
+                .iter()
+                .map(|a| a.cidr.to_string())
+                .collect();
+            format!("enabled (allow {})", or_dash(Some(&allow.join(", "))))
+        } else {
+            "disabled".to_string()
+        };
+        Details::default()
+            .field("id", self.id)
+            .field("name", &self.name)
+            .field("project_id", self.project_id)
+            .field("network_id", self.network_id)
+            .field("engine", &self.engine)
+            .field("topology", self.topology.as_str())
+            .field("status", self.status)
+            .field("status_message", &self.status_message)
+            .field("dns_name", or_dash(Some(&self.dns_name)))
+            .field("public_access", public_access)
+            .block(
+                "nodes",
+                self.nodes
+                    .iter()
+                    .map(|n| {
+                        format!(
+                            "{}  {}  {}  {}  {}",
+                            n.index, n.ip, n.zone, n.status, n.dns_name
+                        )
+                    })
+                    .collect(),
+            )
+            .block(
+                "addresses",
+                self.addresses
+                    .iter()
+                    .map(|a| format!("{}: {}", a.name, a.uri))
+                    .collect(),
+            )
+            .field(
+                "generation",
+                generation(self.generation, self.observed_generation),
+            )
+            .block("conditions", conditions(&self.conditions))
+            .field("created_at", time(&self.created_at))
+            .field("updated_at", time(&self.updated_at))
+            .field("version", self.version)
+    }
+}
+
+impl View for Event {
+    const HEADERS: &'static [&'static str] = &["SEQ", "TIME", "ACTOR", "ACTION", "RESOURCE"];
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.seq.to_string(),
+            time(&self.time),
+            self.actor.clone(),
+            self.action.clone(),
+            format!("{}/{}", self.resource_kind, self.resource_id),
+        ]
+    }
+    fn details(&self) -> Details {
+        Details::default()
+            .field("seq", self.seq)
+            .field("time", time(&self.time))
+            .field("actor", &self.actor)
+            .field("action", &self.action)
+            .field(
+                "resource",
+                format!("{}/{}", self.resource_kind, self.resource_id),
+            )
+    }
+}
+
+impl View for CustomerVpc {
+    const HEADERS: &'static [&'static str] = &["CLOUD", "ACCOUNT", "NETWORK", "REGION", "CIDR"];
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.cloud.to_string(),
+            self.account_id.clone(),
+            self.network_id.clone(),
+            self.region.clone(),
+            self.cidr_block.clone(),
+        ]
+    }
+    fn details(&self) -> Details {
+        Details::default()
+            .field("cloud", self.cloud)
+            .field("account_id", &self.account_id)
+            .field("network_id", &self.network_id)
+            .field("region", &self.region)
+            .field("cidr_block", &self.cidr_block)
+    }
+}
+
+impl View for SimPeeringView {
+    const HEADERS: &'static [&'static str] =
+        &["PEERING", "CLOUD", "PROVIDER ID", "STATE", "ROUTES"];
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.peering_id.to_string(),
+            self.cloud.to_string(),
+            self.provider_peering_id.clone(),
+            self.state.clone(),
+            self.routes.join(","),
+        ]
+    }
+    fn details(&self) -> Details {
+        Details::default()
+            .field("peering_id", self.peering_id)
+            .field("cloud", self.cloud)
+            .field("provider_peering_id", &self.provider_peering_id)
+            .field("state", &self.state)
+            .field("routes", self.routes.join(", "))
+    }
+}
+
+/// `POST /v1/projects/{p}/tokens`: the only time the secret is ever shown.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreatedToken {
+    pub token: isthmus_core::resources::Token,
+    pub secret: String,
+    pub role: isthmus_core::resources::Role,
+}
+
+impl View for CreatedToken {
+    const HEADERS: &'static [&'static str] = &["ID", "NAME", "ROLE", "SECRET"];
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.token.id.to_string(),
+            self.token.name.clone(),
+            self.role.as_str().to_string(),
+            self.secret.clone(),
+        ]
+    }
+    fn details(&self) -> Details {
+        Details::default()
+            .field("id", self.token.id)
+            .field("name", &self.token.name)
+            .field("role", self.role.as_str())
+            .field("secret", &self.secret)
+            .field("note", "the secret is shown only now; store it safely")
+    }
+}
+
+/// The customer's commands, each after a comment saying what it does, ready to paste.
+pub fn customer_actions(peering: &Peering) -> Vec<String> {
+    peering
+        .customer_actions
+        .iter()
+        .flat_map(|a| [format!("# {}", a.description), a.command.clone()])
+        .collect()
+}
+
+fn routes(peering: &Peering) -> String {
+    let routes: Vec<String> = peering.routes.iter().map(|r| r.to_string()).collect();
+    routes.join(",")
+}
+
+fn generation(generation: u64, observed: u64) -> String {
+    if generation == observed {
+        format!("{generation} (observed)")
+    } else {
+        format!("{generation} (observed {observed})")
+    }
+}
+
+fn conditions(conditions: &[Condition]) -> Vec<String> {
+    conditions
+        .iter()
+        .map(|c| {
+            let mut line = format!("{}={:?} {}", c.type_, c.status, c.reason);
+            if !c.message.is_empty() {
+                line.push_str(&format!(": {}", c.message));
+            }
+            line.push_str(&format!(" (since {})", time(&c.last_transition_time)));
+            line
+        })
+        .collect()
+}

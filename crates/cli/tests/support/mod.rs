@@ -1,0 +1,292 @@
+//! Test harness: a real `isthmus serve` child process on a free loopback port with its own
+//! data directory, and a runner for the real `isthmus` binary as a user would type it.
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_isthmus");
+
+/// How long a test lets the server start or a resource settle before failing. A guard
+/// against hanging forever, not a speed assertion.
+pub const PATIENCE: Duration = Duration::from_secs(90);
+
+/// `--timeout` passed to every `--wait` in the tests, matching [`PATIENCE`].
+pub const WAIT_TIMEOUT: &str = "90";
+
+/// A running `isthmus serve`; killed (SIGKILL) when dropped.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+    pub admin_token: String,
+}
+
+impl Server {
+    /// Starts a server on `data_dir` and waits for `/healthz`.
+    pub fn start(data_dir: &Path, extra_args: &[&str]) -> Server {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.join("server.log"))
+            .expect("open server log");
+        let child = Command::new(BIN)
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--listen", &listen, "--resync-seconds", "1"])
+            .args(extra_args)
+            .env("RUST_LOG", "info")
+            .env_remove("ISTHMUS_DATA_DIR")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn isthmus serve");
+        let mut server = Server {
+            child,
+            url: format!("http://{listen}"),
+            data_dir: data_dir.to_path_buf(),
+            admin_token: String::new(),
+        };
+        server.wait_healthy(port);
+        server.admin_token = std::fs::read_to_string(data_dir.join("admin-token"))
+            .expect("the server writes <data-dir>/admin-token")
+            .trim()
+            .to_string();
+        server
+    }
+
+    fn wait_healthy(&mut self, port: u16) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("isthmus serve exited ({status}):\n{}", self.log());
+            }
+            if healthz(port) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server never became healthy:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The server's stderr so far, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// `kill -9`: no shutdown hooks, whatever was in flight stays in flight.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// A CLI bound to this server with the superuser token.
+    pub fn cli(&self, home: &Path) -> Cli {
+        Cli {
+            url: self.url.clone(),
+            token: self.admin_token.clone(),
+            project: None,
+            home: home.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local addr").port()
+}
+
+fn healthz(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.1 200")
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// The `isthmus` binary as a user with one token runs it. HOME is a temporary directory
+/// so no real profile or admin token of the machine leaks in.
+#[derive(Clone)]
+pub struct Cli {
+    pub url: String,
+    pub token: String,
+    pub project: Option<String>,
+    pub home: PathBuf,
+}
+
+impl Cli {
+    pub fn with_token(&self, token: &str) -> Cli {
+        Cli {
+            token: token.to_string(),
+            ..self.clone()
+        }
+    }
+
+    pub fn in_project(&self, project: &str) -> Cli {
+        Cli {
+            project: Some(project.to_string()),
+            ..self.clone()
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .env("HOME", &self.home)
+            .env("ISTHMUS_URL", &self.url)
+            .env("ISTHMUS_TOKEN", &self.token)
+            .env_remove("ISTHMUS_PROJECT")
+            .env_remove("ISTHMUS_DATA_DIR")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("RUST_BACKTRACE")
+            .stdin(Stdio::null());
+        if let Some(project) = &self.project {
+            command.env("ISTHMUS_PROJECT", project);
+        }
+        command.output().expect("run isthmus").into()
+    }
+
+    /// Runs and insists on success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let run = self.run(args);
+        assert_eq!(
+            run.code,
+            Some(0),
+            "`isthmus {}` failed:\n{}{}",
+            args.join(" "),
+            run.stdout,
+            run.stderr
+        );
+        run.stdout
+    }
+
+    /// Runs with `-o json` and insists on success; returns the parsed answer.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.extend(["-o", "json"]);
+        let stdout = self.ok(&args);
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("`isthmus {}` is not JSON ({e}):\n{stdout}", args.join(" ")))
+    }
+
+    /// Runs and insists on a plain failure (exit 1): stderr is a single `error:` line.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let stderr = self.fails_after_progress(args);
+        assert_eq!(stderr.lines().count(), 1, "more than one line:\n{stderr}");
+        stderr
+    }
+
+    /// Like [`Cli::fails`] for `--wait`: status lines may come first, the error line last.
+    pub fn fails_after_progress(&self, args: &[&str]) -> String {
+        let run = self.run(args);
+        assert_eq!(
+            run.code,
+            Some(1),
+            "`isthmus {}` should fail with exit code 1:\n{}{}",
+            args.join(" "),
+            run.stdout,
+            run.stderr
+        );
+        assert_one_error_line(&run.stderr);
+        run.stderr
+    }
+
+    /// Polls `<kind> get ID` until `status` is one of `wanted`; returns the resource.
+    pub fn poll_status(&self, kind: &str, id: &str, wanted: &[&str]) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let resource = self.json(&[kind, "get", id]);
+            let status = resource["status"].as_str().unwrap_or_default().to_string();
+            if wanted.contains(&status.as_str()) {
+                return resource;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{kind} {id} never reached {wanted:?}; last seen:\n{resource:#}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// The CLI's failure contract: one line, `error: …`, never a panic or a backtrace.
+pub fn assert_one_error_line(stderr: &str) {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let last = lines.last().copied().unwrap_or_default();
+    assert!(
+        last.starts_with("error: "),
+        "no error line in stderr:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "the CLI panicked:\n{stderr}");
+    assert!(
+        !stderr.contains("RUST_BACKTRACE"),
+        "a backtrace hint:\n{stderr}"
+    );
+}
+
+pub fn id_of(resource: &Value) -> String {
+    resource["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {resource:#}"))
+        .to_string()
+}
+
+/// A fresh installation: data dir + HOME for the CLI, removed at the end of the test.
+pub struct Sandbox {
+    pub data: tempfile::TempDir,
+    pub home: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox {
+            data: tempfile::tempdir().expect("data dir"),
+            home: tempfile::tempdir().expect("home dir"),
+        }
+    }
+}
