@@ -1,0 +1,3 @@
+pub mod names;
+pub mod netns;
+pub mod nl;

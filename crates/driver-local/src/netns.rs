@@ -1,0 +1,183 @@
+//! Named network namespaces and running code inside them.
+//!
+//! Namespaces follow `ip netns add` semantics: a namespace is kept alive by a bind mount of
+//! a thread's `/proc/thread-self/ns/net` on `/run/netns/<name>`, so `ip netns list` and
+//! `ip netns exec` see ours. Code runs inside a namespace on a fresh std thread that calls
+//! `setns` and then ends; a tokio worker never changes namespace.
+
+use std::fs::File;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context, Result};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+
+pub const NETNS_DIR: &str = "/run/netns";
+
+pub fn path(name: &str) -> PathBuf {
+    Path::new(NETNS_DIR).join(name)
+}
+
+pub fn exists(name: &str) -> bool {
+    path(name).exists()
+}
+
+/// Every named namespace (ours and others'), by name.
+pub fn list() -> Result<Vec<String>> {
+    let dir = match std::fs::read_dir(NETNS_DIR) {
+        Ok(dir) => dir,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(e).context(format!("list {NETNS_DIR}")),
+    };
+    let mut names = vec![];
+    for entry in dir {
+        names.push(entry?.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Creates the namespace unless it exists. Returns whether it was created.
+pub fn create(name: &str) -> Result<bool> {
+    if exists(name) {
+        return Ok(false);
+    }
+    std::fs::create_dir_all(NETNS_DIR).with_context(|| format!("create {NETNS_DIR}"))?;
+    let target = path(name);
+    File::options()
+        .write(true)
+        .create_new(true)
+        .open(&target)
+        .with_context(|| format!("create mount point {}", target.display()))?;
+    let mount_target = target.clone();
+    let mounted = std::thread::spawn(move || -> Result<()> {
+        // Only this thread moves to the new namespace; it ends right after the mount.
+        unshare(CloneFlags::CLONE_NEWNET).context("unshare(CLONE_NEWNET)")?;
+        mount(
+            Some("/proc/thread-self/ns/net"),
+            &mount_target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .with_context(|| format!("bind-mount new namespace on {}", mount_target.display()))
+    })
+    .join()
+    .map_err(|_| anyhow!("namespace thread panicked"))?;
+    if let Err(e) = mounted {
+        let _ = std::fs::remove_file(&target);
+        return Err(e.context(format!("create network namespace {name}")));
+    }
+    Ok(true)
+}
+
+/// Deletes the namespace if it exists (its interfaces go with it). Returns whether it existed.
+pub fn delete(name: &str) -> Result<bool> {
+    let target = path(name);
+    if !target.exists() {
+        return Ok(false);
+    }
+    // Not mounted (a half-created namespace) is fine: the file still goes.
+    let _ = umount2(&target, MntFlags::MNT_DETACH);
+    std::fs::remove_file(&target).with_context(|| format!("delete network namespace {name}"))?;
+    Ok(true)
+}
+
+/// Moves the calling thread into the namespace (`None`: stay in the current one).
+fn enter(name: Option<&str>) -> Result<()> {
+    let Some(name) = name else { return Ok(()) };
+    let file = File::open(path(name))
+        .with_context(|| format!("open network namespace {name} (does it exist?)"))?;
+    setns(&file, CloneFlags::CLONE_NEWNET).with_context(|| format!("setns into {name}"))
+}
+
+/// Runs `f` on a fresh thread inside namespace `ns` and waits for it (blocking).
+/// Sockets `f` creates stay in that namespace after the thread ends.
+pub fn run_in<T, F>(ns: Option<&str>, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    let ns_owned = ns.map(str::to_string);
+    std::thread::spawn(move || {
+        enter(ns_owned.as_deref())?;
+        f()
+    })
+    .join()
+    .map_err(|_| anyhow!("thread in namespace {ns:?} panicked"))?
+}
+
+/// Like [`run_in`], awaited without blocking the async runtime.
+pub async fn run_in_async<T, F>(ns: Option<&str>, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let ns_owned = ns.map(str::to_string);
+    std::thread::spawn(move || {
+        let result = enter(ns_owned.as_deref()).and_then(|()| f());
+        let _ = tx.send(result);
+    });
+    rx.await
+        .map_err(|_| anyhow!("thread in namespace {ns:?} panicked"))?
+}
+
+/// Wraps an rtnetlink job so it runs with its own current-thread runtime and a netlink
+/// connection opened inside the namespace (a netlink socket belongs to the namespace of
+/// the thread that opens it).
+fn netlink_job<T, F, Fut>(f: F) -> impl FnOnce() -> Result<T> + Send + 'static
+where
+    T: Send + 'static,
+    F: FnOnce(rtnetlink::Handle) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T>> + 'static,
+{
+    move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("build netlink runtime")?;
+        runtime.block_on(async move {
+            let (connection, handle, _) =
+                rtnetlink::new_connection().context("open netlink socket")?;
+            tokio::spawn(connection);
+            f(handle).await
+        })
+    }
+}
+
+/// Runs an rtnetlink job inside namespace `ns` (blocking).
+pub fn netlink_in<T, F, Fut>(ns: Option<&str>, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(rtnetlink::Handle) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T>> + 'static,
+{
+    run_in(ns, netlink_job(f))
+}
+
+/// Runs an rtnetlink job inside namespace `ns`, awaited from async code.
+pub async fn netlink_in_async<T, F, Fut>(ns: &str, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(rtnetlink::Handle) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T>> + 'static,
+{
+    run_in_async(Some(ns), netlink_job(f)).await
+}
+
+/// Sets an IPv4 sysctl of the namespace, e.g. `("ip_forward", "1")` or
+/// `("conf/all/rp_filter", "0")`. Must run on a thread inside the namespace.
+pub fn set_ipv4_sysctl(key: &str, value: &str) -> Result<()> {
+    let file = format!("/proc/sys/net/ipv4/{key}");
+    std::fs::write(&file, value).with_context(|| format!("write {value} to {file}"))
+}
+
+pub fn read_ipv4_sysctl(key: &str) -> Result<String> {
+    let file = format!("/proc/sys/net/ipv4/{key}");
+    Ok(std::fs::read_to_string(&file)
+        .with_context(|| format!("read {file}"))?
+        .trim()
+        .to_string())
+}

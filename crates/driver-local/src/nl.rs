@@ -1,0 +1,221 @@
+//! Small rtnetlink helpers used inside a namespace (see [`crate::netns::netlink_in`]).
+//! Each is idempotent where the kernel allows it (`replace` for addresses and routes).
+
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+
+use anyhow::{Context, Result};
+use futures::TryStreamExt;
+use isthmus_core::Cidr;
+use netlink_packet_route::address::AddressAttribute;
+use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader};
+use rtnetlink::{
+    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+};
+
+/// An interface as netlink reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub index: u32,
+    pub name: String,
+    pub up: bool,
+    /// The bridge this interface is a port of.
+    pub master: Option<u32>,
+}
+
+/// An IPv4 route of the main table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub destination: Cidr,
+    pub gateway: Option<Ipv4Addr>,
+    pub oif: Option<u32>,
+}
+
+pub async fn links(handle: &Handle) -> Result<Vec<Link>> {
+    let mut stream = handle.link().get().execute();
+    let mut out = vec![];
+    while let Some(msg) = stream.try_next().await.context("list links")? {
+        let mut link = Link {
+            index: msg.header.index,
+            name: String::new(),
+            up: msg.header.flags.contains(LinkFlags::Up),
+            master: None,
+        };
+        for attr in msg.attributes {
+            match attr {
+                LinkAttribute::IfName(name) => link.name = name,
+                LinkAttribute::Controller(master) => link.master = Some(master),
+                _ => {}
+            }
+        }
+        out.push(link);
+    }
+    Ok(out)
+}
+
+pub async fn link(handle: &Handle, name: &str) -> Result<Option<Link>> {
+    Ok(links(handle).await?.into_iter().find(|l| l.name == name))
+}
+
+pub async fn require_link(handle: &Handle, name: &str) -> Result<Link> {
+    link(handle, name)
+        .await?
+        .with_context(|| format!("interface {name} not found"))
+}
+
+pub async fn create_bridge(handle: &Handle, name: &str) -> Result<()> {
+    handle
+        .link()
+        .add(LinkBridge::new(name).build())
+        .execute()
+        .await
+        .with_context(|| format!("create bridge {name}"))
+}
+
+/// Creates a veth pair whose `peer` end is born inside namespace `peer_ns`, so neither
+/// end ever exists in the host's root namespace.
+pub async fn create_veth_into(
+    handle: &Handle,
+    name: &str,
+    peer: &str,
+    peer_ns: &str,
+) -> Result<()> {
+    let ns_file = File::open(crate::netns::path(peer_ns))
+        .with_context(|| format!("open namespace {peer_ns} for veth {name}"))?;
+    let peer_msg = LinkMessageBuilder::<LinkUnspec>::new()
+        .name(peer.to_string())
+        .setns_by_fd(ns_file.as_raw_fd())
+        .build();
+    let msg = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+        .name(name.to_string())
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)))
+        .build();
+    handle
+        .link()
+        .add(msg)
+        .execute()
+        .await
+        .with_context(|| format!("create veth {name} (peer {peer} in {peer_ns})"))
+}
+
+pub async fn set_up(handle: &Handle, index: u32) -> Result<()> {
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(index).up().build())
+        .execute()
+        .await
+        .with_context(|| format!("set link {index} up"))
+}
+
+pub async fn set_master(handle: &Handle, index: u32, master: u32) -> Result<()> {
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(index).controller(master).build())
+        .execute()
+        .await
+        .with_context(|| format!("attach link {index} to bridge {master}"))
+}
+
+pub async fn delete_link(handle: &Handle, index: u32) -> Result<()> {
+    handle
+        .link()
+        .del(index)
+        .execute()
+        .await
+        .with_context(|| format!("delete link {index}"))
+}
+
+/// Every IPv4 address: (interface index, address, prefix length).
+pub async fn addresses(handle: &Handle) -> Result<Vec<(u32, Ipv4Addr, u8)>> {
+    let mut stream = handle.address().get().execute();
+    let mut out = vec![];
+    while let Some(msg) = stream.try_next().await.context("list addresses")? {
+        for attr in &msg.attributes {
+            if let AddressAttribute::Address(IpAddr::V4(ip)) = attr {
+                out.push((msg.header.index, *ip, msg.header.prefix_len));
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub async fn ensure_address(handle: &Handle, index: u32, ip: Ipv4Addr, len: u8) -> Result<()> {
+    handle
+        .address()
+        .add(index, IpAddr::V4(ip), len)
+        .replace()
+        .execute()
+        .await
+        .with_context(|| format!("add address {ip}/{len} to link {index}"))
+}
+
+pub async fn routes(handle: &Handle) -> Result<Vec<Route>> {
+    let query = RouteMessageBuilder::<Ipv4Addr>::new().build();
+    let mut stream = handle.route().get(query).execute();
+    let mut out = vec![];
+    while let Some(msg) = stream.try_next().await.context("list routes")? {
+        if msg.header.table != RouteHeader::RT_TABLE_MAIN {
+            continue;
+        }
+        let mut dest = Ipv4Addr::UNSPECIFIED;
+        let mut route = Route {
+            destination: Cidr::containing(dest, 0),
+            gateway: None,
+            oif: None,
+        };
+        for attr in &msg.attributes {
+            match attr {
+                RouteAttribute::Destination(RouteAddress::Inet(d)) => dest = *d,
+                RouteAttribute::Gateway(RouteAddress::Inet(g)) => route.gateway = Some(*g),
+                RouteAttribute::Oif(oif) => route.oif = Some(*oif),
+                _ => {}
+            }
+        }
+        route.destination = Cidr::containing(dest, msg.header.destination_prefix_length);
+        out.push(route);
+    }
+    Ok(out)
+}
+
+fn route_message(
+    destination: &Cidr,
+    gateway: Option<Ipv4Addr>,
+    oif: u32,
+) -> netlink_packet_route::route::RouteMessage {
+    let mut builder = RouteMessageBuilder::<Ipv4Addr>::new()
+        .destination_prefix(destination.network(), destination.prefix_len())
+        .output_interface(oif);
+    if let Some(gateway) = gateway {
+        // The gateway is a link-local /32 on the other end of a veth: on-link by design.
+        builder = builder.gateway(gateway).onlink();
+    }
+    builder.build()
+}
+
+/// Adds or replaces the route to `destination` through `gateway` (on-link) on link `oif`.
+pub async fn replace_route(
+    handle: &Handle,
+    destination: &Cidr,
+    gateway: Option<Ipv4Addr>,
+    oif: u32,
+) -> Result<()> {
+    handle
+        .route()
+        .add(route_message(destination, gateway, oif))
+        .replace()
+        .execute()
+        .await
+        .with_context(|| format!("add route to {destination} via link {oif}"))
+}
+
+pub async fn delete_route(handle: &Handle, route: &Route) -> Result<()> {
+    let oif = route.oif.unwrap_or_default();
+    handle
+        .route()
+        .del(route_message(&route.destination, route.gateway, oif))
+        .execute()
+        .await
+        .with_context(|| format!("delete route to {}", route.destination))
+}
