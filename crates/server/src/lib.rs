@@ -1,3 +1,12 @@
 //! Isthmus server: the REST API, the controller, and authentication.
 
+pub mod api;
+pub mod auth;
 pub mod controller;
+pub mod metrics;
+pub mod serve;
+pub mod state;
+
+pub use api::router;
+pub use serve::{serve, ServeConfig};
+pub use state::AppState;

@@ -1,0 +1,52 @@
+//! The endpoints about the service itself: health and the OpenAPI document.
+
+use std::sync::OnceLock;
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use super::problem::ApiError;
+use super::ApiDoc;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "meta",
+    responses((status = 200, description = "The server answers", body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "This API as OpenAPI 3", content_type = "application/json")))]
+pub async fn openapi() -> Response {
+    // Built once: the document is a function of the code, not of any request.
+    static DOC: OnceLock<String> = OnceLock::new();
+    let doc = DOC.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_pretty_json()
+            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    });
+    ([(header::CONTENT_TYPE, "application/json")], doc.clone()).into_response()
+}
+
+/// Any path no route matches.
+pub async fn no_route() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+/// A known path with a method it does not have.
+pub async fn no_method() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "this endpoint does not support that method",
+    )
+}

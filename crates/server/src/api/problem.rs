@@ -1,0 +1,163 @@
+//! Errors as RFC 9457 problem details (`application/problem+json`). Every failure of the
+//! API becomes one `Problem`, so a client needs a single error decoder.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use isthmus_core::{CoreError, FieldError};
+use isthmus_driver::sim::SimError;
+use isthmus_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+/// An RFC 9457 problem: `type` is `urn:isthmus:problem:<kind>`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    /// One line for a person.
+    pub detail: String,
+    /// The fields at fault, with the rule each one broke.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// The error type of every handler.
+#[derive(Debug)]
+pub struct ApiError(pub Box<Problem>);
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, kind: &str, detail: impl Into<String>) -> Self {
+        ApiError(Box::new(Problem {
+            kind: format!("urn:isthmus:problem:{kind}"),
+            title: title_of(status).to_string(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+        }))
+    }
+
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.0.errors = errors;
+        self
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; ");
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", detail).with_errors(errors)
+    }
+
+    pub fn invalid(field: &str, rule: &str, message: impl Into<String>) -> Self {
+        ApiError::validation(vec![FieldError::new(field, rule, message)])
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not-found", detail)
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            format!("request body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    pub fn internal(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+fn title_of(status: StatusCode) -> &'static str {
+    status.canonical_reason().unwrap_or("Error")
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(detail = %self.0.detail, "request failed");
+        }
+        let body = serde_json::to_vec(&*self.0).unwrap_or_else(|_| b"{}".to_vec());
+        (status, [(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        let detail = e.to_string();
+        match e {
+            CoreError::Invalid(errors) => ApiError::validation(errors),
+            CoreError::Conflict {
+                field,
+                rule,
+                message,
+            } => ApiError::new(StatusCode::CONFLICT, "conflict", &message).with_errors(vec![
+                FieldError::new(field.unwrap_or_default(), &rule, message),
+            ]),
+            CoreError::NotFound { .. } => ApiError::not_found(detail),
+            CoreError::VersionMismatch { .. } => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                detail,
+            ),
+            // A transition the state machine refuses is a request that does not fit the
+            // resource's current state: a conflict, not a server fault.
+            CoreError::IllegalTransition { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", detail)
+            }
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Core(core) => core.into(),
+            StoreError::IdempotencyMismatch { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-mismatch",
+                e.to_string(),
+            )
+            .with_errors(vec![FieldError::new(
+                "Idempotency-Key",
+                "idempotency-mismatch",
+                e.to_string(),
+            )]),
+            StoreError::Backend(err) => ApiError::internal(format!("{err:#}")),
+        }
+    }
+}
+
+impl From<SimError> for ApiError {
+    fn from(e: SimError) -> Self {
+        match e {
+            SimError::NotFound(m) => ApiError::not_found(m),
+            SimError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            SimError::Invalid(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", m)
+            }
+        }
+    }
+}

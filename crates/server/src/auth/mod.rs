@@ -1,0 +1,7 @@
+//! Bearer-token authentication and per-project roles.
+
+mod caller;
+mod secret;
+
+pub use caller::{Admin, Caller, InProject, NeededRole, Operator, Viewer};
+pub use secret::{hash_secret, new_secret, SECRET_PREFIX};

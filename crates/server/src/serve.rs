@@ -1,0 +1,199 @@
+//! `isthmus serve`: opens the store and the simulated clouds under the data dir, starts
+//! the controller, makes the first superuser token on first start, and serves the API
+//! until SIGINT or SIGTERM.
+
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use isthmus_core::resources::Provider;
+use isthmus_driver::sim::{SimClouds, SimConfig};
+use isthmus_driver::Drivers;
+use isthmus_store::sqlite::SqliteStore;
+use isthmus_store::{Actor, Store};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::auth::{hash_secret, new_secret};
+use crate::controller::{Controller, ControllerConfig};
+use crate::state::{ApiConfig, AppState, DEFAULT_DNS_ZONE};
+
+pub const DB_FILE: &str = "isthmus.db";
+pub const SIM_JOURNAL_FILE: &str = "sim-journal.jsonl";
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// How often the controller re-observes every live resource.
+    pub resync_interval: Duration,
+    /// Added to every simulated cloud call.
+    pub sim_latency: Duration,
+    pub dns_zone: String,
+}
+
+impl ServeConfig {
+    /// Defaults for everything but the data dir: 127.0.0.1:8710, 30 s resync, no latency.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        ServeConfig {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8710)),
+            resync_interval: ControllerConfig::default().resync_interval,
+            sim_latency: Duration::ZERO,
+            dns_zone: DEFAULT_DNS_ZONE.to_string(),
+        }
+    }
+}
+
+/// Everything `serve` runs, started but not yet listening.
+pub struct Started {
+    pub state: AppState,
+    /// Where the first-start superuser secret was written; `None` on later starts.
+    pub admin_token_file: Option<PathBuf>,
+    controller: JoinHandle<()>,
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        self.controller.abort();
+    }
+}
+
+/// Opens the data dir's store and simulated clouds, starts the controller and, on first
+/// start, writes a superuser token.
+pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("create data dir {}", dir.display()))?;
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.join(DB_FILE))
+            .await
+            .with_context(|| format!("open the store in {}", dir.display()))?,
+    );
+    let sim = SimClouds::open(SimConfig {
+        latency: config.sim_latency,
+        journal: Some(dir.join(SIM_JOURNAL_FILE)),
+    })
+    .with_context(|| format!("open the simulated clouds in {}", dir.display()))?;
+    // `local` has no driver yet: such networks are accepted and the controller reports it.
+    let drivers = [Provider::Aws, Provider::Gcp, Provider::Azure]
+        .into_iter()
+        .fold(Drivers::new(), |d, p| d.with(p, sim.driver(p)));
+    let admin_token_file = bootstrap_superuser(store.as_ref(), dir).await?;
+    let (handle, controller) = Controller::start(
+        store.clone(),
+        drivers.clone(),
+        ControllerConfig {
+            resync_interval: config.resync_interval,
+            ..ControllerConfig::default()
+        },
+    );
+    let api = ApiConfig {
+        dns_zone: config.dns_zone.clone(),
+    };
+    Ok(Started {
+        state: AppState::new(store, drivers, sim, handle, api),
+        admin_token_file,
+        controller,
+    })
+}
+
+/// On the first start (no tokens at all) makes a superuser token and writes its secret
+/// to `<data_dir>/admin-token`, readable by this user only.
+async fn bootstrap_superuser(store: &dyn Store, dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+    if store.count_tokens().await.context("count tokens")? > 0 {
+        return Ok(None);
+    }
+    let secret = new_secret();
+    let path = dir.join(ADMIN_TOKEN_FILE);
+    write_secret_file(&path, &secret)?;
+    store
+        .create_token(
+            &Actor("bootstrap".into()),
+            "admin",
+            true,
+            &hash_secret(&secret),
+            None,
+        )
+        .await
+        .context("create the first superuser token")?;
+    Ok(Some(path))
+}
+
+/// Creates the file with mode 0600 from the start, so the secret is never readable by
+/// others, not even between create and chmod. A stale file (from a wiped database) is
+/// replaced.
+fn write_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("remove stale {}", path.display())),
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("create {}", path.display()))?;
+    writeln!(file, "{secret}").with_context(|| format!("write {}", path.display()))?;
+    file.sync_all()
+        .with_context(|| format!("sync {}", path.display()))?;
+    Ok(())
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then drains open requests.
+pub async fn serve_on(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr().context("listener address")?;
+    tracing::info!(%addr, "serving the Isthmus API");
+    axum::serve(listener, crate::api::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .with_context(|| format!("serve on {addr}"))
+}
+
+/// `isthmus serve`.
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let started = start(&config).await?;
+    if let Some(path) = &started.admin_token_file {
+        tracing::info!(path = %path.display(), "first start: wrote the superuser token");
+        eprintln!("first start: the superuser token is in {}", path.display());
+    }
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listen on {}", config.listen))?;
+    serve_on(listener, started.state.clone(), shutdown_signal()).await
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT: shutting down"),
+        _ = terminate => tracing::info!("SIGTERM: shutting down"),
+    }
+}

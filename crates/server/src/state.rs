@@ -1,0 +1,64 @@
+//! What every handler shares: the store, the drivers, the simulated clouds, the
+//! controller's queue, the API's settings and its metrics.
+
+use std::sync::Arc;
+
+use isthmus_core::Id;
+use isthmus_driver::sim::SimClouds;
+use isthmus_driver::Drivers;
+use isthmus_store::{Kind, ResourceKey, Store};
+
+use crate::controller::ControllerHandle;
+use crate::metrics::Metrics;
+
+/// The platform DNS zone when none is configured.
+pub const DEFAULT_DNS_ZONE: &str = "isthmus.internal";
+
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Cluster DNS names are `<cluster-id>.<dns_zone>`.
+    pub dns_zone: String,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            dns_zone: DEFAULT_DNS_ZONE.to_string(),
+        }
+    }
+}
+
+/// Cheap to clone: every field is shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub drivers: Drivers,
+    pub sim: Arc<SimClouds>,
+    pub controller: ControllerHandle,
+    pub config: Arc<ApiConfig>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        drivers: Drivers,
+        sim: Arc<SimClouds>,
+        controller: ControllerHandle,
+        config: ApiConfig,
+    ) -> Self {
+        AppState {
+            store,
+            drivers,
+            sim,
+            controller,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+
+    /// Wakes the controller for a resource the API just changed.
+    pub fn enqueue(&self, kind: Kind, id: Id) {
+        self.controller.enqueue(ResourceKey { kind, id });
+    }
+}
