@@ -3,17 +3,29 @@
 //! latency and injectable faults. The customer-side methods let tests and demos act as
 //! the customer's cloud.
 //!
-//! STUB: signatures fixed; bodies to be written.
+//! The state lives behind one mutex (no `.await` while it is held) and every change is
+//! appended to a JSON-lines journal before it is applied, so a restarted server finds the
+//! clouds as it left them — the customer's cloud does not forget.
 
+mod driver;
+mod handshake;
+mod journal;
+mod state;
+
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use anyhow::Context;
 use isthmus_core::resources::Provider;
-use isthmus_core::PeeringId;
+use isthmus_core::{Cidr, PeeringId};
 use serde::{Deserialize, Serialize};
 
 use crate::Driver;
+use journal::{Journal, Record};
+use state::{SimPeering, SimState};
 
 #[derive(Debug, Clone, Default)]
 pub struct SimConfig {
@@ -58,6 +70,21 @@ pub struct SimPeeringView {
     /// The cloud's own state word (e.g. AWS `pending-acceptance`, GCP `INACTIVE`).
     pub state: String,
     pub routes: Vec<String>,
+    /// Why it is in that state, in the cloud's own terms.
+    pub message: String,
+}
+
+impl From<&SimPeering> for SimPeeringView {
+    fn from(p: &SimPeering) -> Self {
+        SimPeeringView {
+            peering_id: p.id,
+            cloud: p.cloud,
+            provider_peering_id: p.provider_peering_id.clone(),
+            state: p.state_word().to_string(),
+            routes: p.routes.clone(),
+            message: p.message.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,37 +98,174 @@ pub enum SimError {
     Invalid(String),
 }
 
-pub struct SimClouds {}
+/// The state and its journal, changed together under one lock.
+struct Inner {
+    state: SimState,
+    journal: Option<Journal>,
+}
 
-impl SimClouds {
-    pub fn open(_config: SimConfig) -> anyhow::Result<Arc<SimClouds>> {
-        Ok(Arc::new(SimClouds {}))
-    }
-    /// The driver for one simulated cloud (aws, gcp or azure).
-    pub fn driver(self: &Arc<Self>, _cloud: Provider) -> Arc<dyn Driver> {
-        todo!()
-    }
-    pub fn create_customer_vpc(&self, _vpc: CustomerVpc) -> Result<CustomerVpc, SimError> {
-        todo!()
-    }
-    pub fn list_customer_vpcs(&self) -> Vec<CustomerVpc> {
-        todo!()
-    }
-    pub fn customer_action(
-        &self,
-        _peering: PeeringId,
-        _action: CustomerActionKind,
-    ) -> Result<SimPeeringView, SimError> {
-        todo!()
-    }
-    pub fn peering_view(&self, _peering: PeeringId) -> Option<SimPeeringView> {
-        todo!()
-    }
-    /// Makes the next `count` calls of `operation` (e.g. `ensure_peering`) fail transiently.
-    pub fn inject_fault(&self, _operation: &str, _count: u32) {
-        todo!()
-    }
-    pub fn set_latency(&self, _latency: Duration) {
-        todo!()
+impl Inner {
+    /// Journals `record`, then applies it: what is applied is always on disk.
+    fn commit(&mut self, record: Record) -> anyhow::Result<()> {
+        if let Some(j) = &mut self.journal {
+            j.append(&record)?;
+        }
+        self.state.apply(record);
+        Ok(())
     }
 }
+
+pub struct SimClouds {
+    inner: Mutex<Inner>,
+    latency_nanos: AtomicU64,
+    /// Operation name → how many of its next calls fail. Not journaled: a fault is a
+    /// test's instruction to this process, not a fact of the cloud.
+    faults: Mutex<HashMap<String, u32>>,
+}
+
+impl SimClouds {
+    pub fn open(config: SimConfig) -> anyhow::Result<Arc<SimClouds>> {
+        let mut state = SimState::default();
+        let journal = match &config.journal {
+            Some(path) => {
+                let (journal, records) = Journal::open(path)
+                    .with_context(|| format!("open the simulated clouds at {}", path.display()))?;
+                for r in records {
+                    state.apply(r);
+                }
+                Some(journal)
+            }
+            None => None,
+        };
+        Ok(Arc::new(SimClouds {
+            inner: Mutex::new(Inner { state, journal }),
+            latency_nanos: AtomicU64::new(nanos(config.latency)),
+            faults: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// The driver for one simulated cloud (aws, gcp or azure). The sim has no `local`
+    /// cloud: that driver answers every call with a permanent error.
+    pub fn driver(self: &Arc<Self>, cloud: Provider) -> Arc<dyn Driver> {
+        Arc::new(driver::SimDriver::new(self.clone(), cloud))
+    }
+
+    pub fn create_customer_vpc(&self, vpc: CustomerVpc) -> Result<CustomerVpc, SimError> {
+        if vpc.cloud == Provider::Local {
+            return Err(SimError::Invalid(
+                "the simulated clouds are aws, gcp and azure; local peers are lab VPCs".into(),
+            ));
+        }
+        for (field, value) in [
+            ("account_id", &vpc.account_id),
+            ("network_id", &vpc.network_id),
+            ("region", &vpc.region),
+        ] {
+            if value.trim().is_empty() {
+                return Err(SimError::Invalid(format!("{field} must not be empty")));
+            }
+        }
+        let cidr: Cidr = vpc
+            .cidr_block
+            .parse()
+            .map_err(|e| SimError::Invalid(format!("cidr_block: {e}")))?;
+        let vpc = CustomerVpc {
+            cidr_block: cidr.to_string(),
+            ..vpc
+        };
+        let mut inner = self.lock();
+        let key = SimState::vpc_key(vpc.cloud, &vpc.account_id, &vpc.network_id);
+        if inner.state.vpcs.contains_key(&key) {
+            return Err(SimError::Conflict(format!(
+                "{} network {} already exists in account {}",
+                vpc.cloud, vpc.network_id, vpc.account_id
+            )));
+        }
+        inner
+            .commit(Record::CustomerVpc(vpc.clone()))
+            .map_err(|e| SimError::Invalid(format!("{e:#}")))?;
+        Ok(vpc)
+    }
+
+    pub fn list_customer_vpcs(&self) -> Vec<CustomerVpc> {
+        let mut vpcs: Vec<CustomerVpc> = self.lock().state.vpcs.values().cloned().collect();
+        vpcs.sort_by(|a, b| {
+            (a.cloud.as_str(), &a.account_id, &a.network_id).cmp(&(
+                b.cloud.as_str(),
+                &b.account_id,
+                &b.network_id,
+            ))
+        });
+        vpcs
+    }
+
+    pub fn customer_action(
+        &self,
+        peering: PeeringId,
+        action: CustomerActionKind,
+    ) -> Result<SimPeeringView, SimError> {
+        let mut inner = self.lock();
+        let current = inner.state.peerings.get(&peering).ok_or_else(|| {
+            SimError::NotFound(format!(
+                "no simulated peering connection for peering {peering}"
+            ))
+        })?;
+        let next = handshake::customer_action(current, action)?;
+        let view = SimPeeringView::from(&next);
+        inner
+            .commit(Record::Peering(next))
+            .map_err(|e| SimError::Invalid(format!("{e:#}")))?;
+        Ok(view)
+    }
+
+    pub fn peering_view(&self, peering: PeeringId) -> Option<SimPeeringView> {
+        self.lock()
+            .state
+            .peerings
+            .get(&peering)
+            .map(SimPeeringView::from)
+    }
+
+    /// Makes the next `count` calls of `operation` (e.g. `ensure_peering`) fail transiently.
+    pub fn inject_fault(&self, operation: &str, count: u32) {
+        let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        if count == 0 {
+            faults.remove(operation);
+        } else {
+            faults.insert(operation.to_string(), count);
+        }
+    }
+
+    pub fn set_latency(&self, latency: Duration) {
+        self.latency_nanos.store(nanos(latency), Ordering::Relaxed);
+    }
+
+    pub fn latency(&self) -> Duration {
+        Duration::from_nanos(self.latency_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Consumes one injected fault of `operation`, if any: returns how many remain.
+    fn take_fault(&self, operation: &str) -> Option<u32> {
+        let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        let left = faults.get_mut(operation)?;
+        *left -= 1;
+        let remaining = *left;
+        if remaining == 0 {
+            faults.remove(operation);
+        }
+        Some(remaining)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves whole records applied (commit applies
+        // after the journal write), so the state is still consistent.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    d.as_nanos().min(u64::MAX as u128) as u64
+}
+
+#[cfg(test)]
+mod tests;

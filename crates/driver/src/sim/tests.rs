@@ -1,0 +1,469 @@
+//! The simulated clouds, as the platform's driver and the customer see them.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use isthmus_core::resources::{Cluster, Network, Peering, Provider};
+use isthmus_core::{rules, ClusterId, Id, NetworkId, PeeringId, ProjectId};
+use serde_json::json;
+
+use super::*;
+use crate::{DriverError, NetworkState, NodeState, PeeringState, Teardown};
+
+fn id(n: u8) -> Id {
+    Id::from_parts(1_700_000_000, [n; 8])
+}
+
+fn network(provider: Provider, cidr: &str) -> Network {
+    let req = serde_json::from_value(json!({
+        "name": "prod", "provider": provider, "region": "eu-west-1", "cidr_block": cidr
+    }))
+    .unwrap();
+    rules::new_network(NetworkId(id(1)), ProjectId(id(0)), &req, &[], Utc::now()).unwrap()
+}
+
+fn peering(net: &Network, n: u8, account: &str, vpc: &str, routes: &[&str]) -> Peering {
+    let req = serde_json::from_value(json!({
+        "name": format!("peer-{n}"), "network_id": net.id.to_string(),
+        "peer": {"account_id": account, "network_id": vpc, "region": "eu-west-1"},
+        "routes": routes,
+    }))
+    .unwrap();
+    rules::new_peering(PeeringId(id(n)), net.project_id, &req, net, &[], Utc::now()).unwrap()
+}
+
+fn cluster(net: &Network) -> Cluster {
+    let req = serde_json::from_value(json!({
+        "name": "db", "network_id": net.id.to_string(), "engine": "nats",
+        "topology": "three-node-multi-zone",
+    }))
+    .unwrap();
+    rules::new_cluster(
+        ClusterId(id(9)),
+        net.project_id,
+        &req,
+        net,
+        &HashSet::new(),
+        "isthmus.internal",
+        Utc::now(),
+    )
+    .unwrap()
+}
+
+fn vpc(cloud: Provider, account: &str, name: &str, cidr: &str) -> CustomerVpc {
+    CustomerVpc {
+        cloud,
+        account_id: account.into(),
+        network_id: name.into(),
+        region: "eu-west-1".into(),
+        cidr_block: cidr.into(),
+    }
+}
+
+/// A cloud with the platform network 10.20.0.0/16 ready and the customer's VPC
+/// `app` (192.168.0.0/16) in account `acct`, and a peering request for it.
+async fn requested(cloud: Provider) -> (Arc<SimClouds>, Network, Peering) {
+    let sim = SimClouds::open(SimConfig::default()).unwrap();
+    sim.create_customer_vpc(vpc(cloud, "acct", "app", "192.168.0.0/16"))
+        .unwrap();
+    let net = network(cloud, "10.20.0.0/16");
+    let driver = sim.driver(cloud);
+    assert_eq!(
+        driver.ensure_network(&net).await.unwrap().state,
+        NetworkState::Ready
+    );
+    let p = peering(&net, 2, "acct", "app", &["192.168.1.0/24"]);
+    driver.ensure_peering(&net, &p).await.unwrap();
+    (sim, net, p)
+}
+
+async fn observed(sim: &Arc<SimClouds>, net: &Network, p: &Peering) -> PeeringState {
+    sim.driver(net.provider)
+        .observe_peering(net, p)
+        .await
+        .unwrap()
+        .state
+}
+
+#[tokio::test]
+async fn aws_connection_waits_for_acceptance_then_is_active() {
+    let (sim, net, p) = requested(Provider::Aws).await;
+    let obs = sim
+        .driver(Provider::Aws)
+        .observe_peering(&net, &p)
+        .await
+        .unwrap();
+    assert_eq!(obs.state, PeeringState::PendingAcceptance);
+    let pcx = obs.provider_peering_id.unwrap();
+    assert!(pcx.starts_with("pcx-"), "{pcx}");
+    assert_eq!(sim.peering_view(p.id).unwrap().state, "pending-acceptance");
+
+    let view = sim
+        .customer_action(p.id, CustomerActionKind::Accept)
+        .unwrap();
+    assert_eq!(view.state, "active");
+    assert_eq!(view.provider_peering_id, pcx);
+    assert_eq!(observed(&sim, &net, &p).await, PeeringState::Active);
+}
+
+#[tokio::test]
+async fn aws_rejected_connection_cannot_be_accepted_afterwards() {
+    let (sim, net, p) = requested(Provider::Aws).await;
+    assert_eq!(
+        sim.customer_action(p.id, CustomerActionKind::Reject)
+            .unwrap()
+            .state,
+        "rejected"
+    );
+    assert_eq!(observed(&sim, &net, &p).await, PeeringState::RejectedByPeer);
+    let err = sim
+        .customer_action(p.id, CustomerActionKind::Accept)
+        .unwrap_err();
+    assert!(
+        matches!(err, SimError::Conflict(ref m) if m.contains("is rejected")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn gcp_peering_is_inactive_until_the_reciprocal_peering_exists() {
+    let (sim, net, p) = requested(Provider::Gcp).await;
+    assert_eq!(observed(&sim, &net, &p).await, PeeringState::PendingPeer);
+    assert_eq!(sim.peering_view(p.id).unwrap().state, "INACTIVE");
+    let err = sim
+        .customer_action(p.id, CustomerActionKind::Accept)
+        .unwrap_err();
+    assert!(
+        matches!(err, SimError::Conflict(ref m) if m.contains("reciprocal")),
+        "{err}"
+    );
+
+    let view = sim
+        .customer_action(p.id, CustomerActionKind::CreateReciprocal)
+        .unwrap();
+    assert_eq!(view.state, "ACTIVE");
+    assert_eq!(observed(&sim, &net, &p).await, PeeringState::Active);
+}
+
+#[tokio::test]
+async fn azure_peering_waits_for_the_role_grant_then_is_connected() {
+    let (sim, net, p) = requested(Provider::Azure).await;
+    assert_eq!(observed(&sim, &net, &p).await, PeeringState::PendingPeer);
+    let err = sim
+        .customer_action(p.id, CustomerActionKind::CreateReciprocal)
+        .unwrap_err();
+    assert!(matches!(err, SimError::Conflict(_)));
+
+    let view = sim
+        .customer_action(p.id, CustomerActionKind::GrantRole)
+        .unwrap();
+    assert_eq!(view.state, "Connected");
+    assert_eq!(observed(&sim, &net, &p).await, PeeringState::Active);
+}
+
+#[tokio::test]
+async fn aws_has_no_role_grant_and_gcp_and_azure_can_be_rejected() {
+    let (aws, _, p) = requested(Provider::Aws).await;
+    assert!(matches!(
+        aws.customer_action(p.id, CustomerActionKind::GrantRole),
+        Err(SimError::Conflict(_))
+    ));
+    for cloud in [Provider::Gcp, Provider::Azure] {
+        let (sim, net, p) = requested(cloud).await;
+        sim.customer_action(p.id, CustomerActionKind::Reject)
+            .unwrap();
+        assert_eq!(observed(&sim, &net, &p).await, PeeringState::RejectedByPeer);
+    }
+}
+
+#[tokio::test]
+async fn a_peer_network_the_cloud_does_not_know_makes_the_request_fail() {
+    let sim = SimClouds::open(SimConfig::default()).unwrap();
+    let net = network(Provider::Aws, "10.20.0.0/16");
+    let driver = sim.driver(Provider::Aws);
+    driver.ensure_network(&net).await.unwrap();
+    let p = peering(&net, 2, "acct", "vpc-nope", &["192.168.1.0/24"]);
+    let obs = driver.ensure_peering(&net, &p).await.unwrap();
+    assert_eq!(obs.state, PeeringState::Invalid);
+    assert_eq!(
+        obs.message,
+        "aws network vpc-nope does not exist in account acct"
+    );
+    assert_eq!(sim.peering_view(p.id).unwrap().state, "failed");
+}
+
+#[tokio::test]
+async fn a_peer_cidr_overlapping_the_platform_network_makes_the_request_fail() {
+    let sim = SimClouds::open(SimConfig::default()).unwrap();
+    sim.create_customer_vpc(vpc(Provider::Gcp, "acct", "clash", "10.20.128.0/17"))
+        .unwrap();
+    let net = network(Provider::Gcp, "10.20.0.0/16");
+    let driver = sim.driver(Provider::Gcp);
+    driver.ensure_network(&net).await.unwrap();
+    let p = peering(&net, 2, "acct", "clash", &["192.168.1.0/24"]);
+    let obs = driver.ensure_peering(&net, &p).await.unwrap();
+    assert_eq!(obs.state, PeeringState::Invalid);
+    assert_eq!(
+        obs.message,
+        "peer network clash CIDR 10.20.128.0/17 overlaps the platform network CIDR 10.20.0.0/16"
+    );
+}
+
+#[tokio::test]
+async fn customer_deleting_their_side_is_seen_as_deleted_by_peer_and_ensure_requests_anew() {
+    let (sim, net, p) = requested(Provider::Aws).await;
+    let first = sim
+        .customer_action(p.id, CustomerActionKind::Accept)
+        .unwrap();
+    let view = sim
+        .customer_action(p.id, CustomerActionKind::DeletePeerSide)
+        .unwrap();
+    assert_eq!(view.state, "deleted");
+    assert_eq!(observed(&sim, &net, &p).await, PeeringState::DeletedByPeer);
+
+    let again = sim
+        .driver(Provider::Aws)
+        .ensure_peering(&net, &p)
+        .await
+        .unwrap();
+    assert_eq!(again.state, PeeringState::PendingAcceptance);
+    assert_ne!(
+        again.provider_peering_id.unwrap(),
+        first.provider_peering_id
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_side_that_does_not_exist_yet_is_a_conflict_and_unknown_peerings_are_not_found()
+{
+    let (sim, _, p) = requested(Provider::Gcp).await;
+    assert!(matches!(
+        sim.customer_action(p.id, CustomerActionKind::DeletePeerSide),
+        Err(SimError::Conflict(_))
+    ));
+    assert!(matches!(
+        sim.customer_action(PeeringId(id(77)), CustomerActionKind::Reject),
+        Err(SimError::NotFound(_))
+    ));
+    assert_eq!(sim.peering_view(PeeringId(id(77))), None);
+}
+
+#[tokio::test]
+async fn ensure_on_a_live_connection_applies_the_current_routes_and_observe_changes_nothing() {
+    let (sim, net, mut p) = requested(Provider::Aws).await;
+    let driver = sim.driver(Provider::Aws);
+    let pcx = sim.peering_view(p.id).unwrap().provider_peering_id;
+    p.routes = vec![
+        "192.168.1.0/24".parse().unwrap(),
+        "192.168.2.0/24".parse().unwrap(),
+    ];
+    driver.observe_peering(&net, &p).await.unwrap();
+    assert_eq!(
+        sim.peering_view(p.id).unwrap().routes,
+        vec!["192.168.1.0/24"]
+    );
+
+    let obs = driver.ensure_peering(&net, &p).await.unwrap();
+    assert_eq!(obs.state, PeeringState::PendingAcceptance);
+    let view = sim.peering_view(p.id).unwrap();
+    assert_eq!(view.routes, vec!["192.168.1.0/24", "192.168.2.0/24"]);
+    assert_eq!(
+        view.provider_peering_id, pcx,
+        "same connection, not a new request"
+    );
+}
+
+#[tokio::test]
+async fn deleted_peerings_are_missing_and_networks_cannot_go_while_peerings_remain() {
+    let (sim, net, p) = requested(Provider::Aws).await;
+    let driver = sim.driver(Provider::Aws);
+    let err = driver.delete_network(&net).await.unwrap_err();
+    assert!(
+        err.to_string().contains("still has 1 peering connections"),
+        "{err}"
+    );
+
+    assert_eq!(
+        driver.delete_peering(&net, &p).await.unwrap(),
+        Teardown::Done
+    );
+    assert_eq!(observed(&sim, &net, &p).await, PeeringState::Missing);
+    assert_eq!(
+        driver.delete_peering(&net, &p).await.unwrap(),
+        Teardown::Done
+    );
+    assert_eq!(driver.delete_network(&net).await.unwrap(), Teardown::Done);
+    let obs = driver.observe_network(&net).await.unwrap();
+    assert_eq!(obs.state, NetworkState::Missing);
+}
+
+#[tokio::test]
+async fn networks_and_nodes_are_ready_only_after_the_configured_latency() {
+    let sim = SimClouds::open(SimConfig {
+        latency: Duration::from_millis(20),
+        journal: None,
+    })
+    .unwrap();
+    let driver = sim.driver(Provider::Azure);
+    let net = network(Provider::Azure, "10.20.0.0/16");
+    let c = cluster(&net);
+    let refused = driver.ensure_nodes(&net, &c).await;
+    assert!(matches!(refused, Err(DriverError::Transient(_))));
+
+    let first = driver.ensure_network(&net).await.unwrap();
+    assert_eq!(first.state, NetworkState::Creating);
+    assert!(first
+        .provider_network_id
+        .unwrap()
+        .ends_with(&format!("isthmus-{}", net.id)));
+
+    // The next call pays the latency again, by which time the network is ready.
+    assert_eq!(
+        driver.observe_network(&net).await.unwrap().state,
+        NetworkState::Ready
+    );
+    let nodes = driver.ensure_nodes(&net, &c).await.unwrap();
+    assert_eq!(nodes.len(), 3);
+    assert!(nodes.iter().all(|n| n.state == NodeState::Starting));
+    let nodes = driver.observe_nodes(&net, &c).await.unwrap();
+    assert!(nodes.iter().all(|n| n.state == NodeState::Running));
+
+    assert_eq!(driver.delete_nodes(&net, &c).await.unwrap(), Teardown::Done);
+    let nodes = driver.observe_nodes(&net, &c).await.unwrap();
+    assert!(nodes.iter().all(|n| n.state == NodeState::Missing));
+}
+
+#[tokio::test]
+async fn injected_faults_fail_the_next_calls_of_that_operation_only() {
+    let (sim, net, p) = requested(Provider::Aws).await;
+    let driver = sim.driver(Provider::Aws);
+    sim.inject_fault("observe_peering", 2);
+    for _ in 0..2 {
+        let err = driver.observe_peering(&net, &p).await.unwrap_err();
+        assert!(matches!(err, DriverError::Transient(ref m) if m.contains("injected fault")));
+        // Other operations are unaffected.
+        driver.ensure_peering(&net, &p).await.unwrap();
+    }
+    assert_eq!(
+        observed(&sim, &net, &p).await,
+        PeeringState::PendingAcceptance
+    );
+}
+
+#[tokio::test]
+async fn the_sim_has_no_local_cloud() {
+    let sim = SimClouds::open(SimConfig::default()).unwrap();
+    let net = network(Provider::Local, "10.20.0.0/16");
+    let err = sim.driver(Provider::Local).ensure_network(&net).await;
+    assert!(matches!(err, Err(DriverError::Permanent(_))));
+    assert!(matches!(
+        sim.create_customer_vpc(vpc(Provider::Local, "a", "b", "10.0.0.0/8")),
+        Err(SimError::Invalid(_))
+    ));
+}
+
+#[test]
+fn customer_vpcs_are_validated_unique_and_listed() {
+    let sim = SimClouds::open(SimConfig::default()).unwrap();
+    let err = sim
+        .create_customer_vpc(vpc(Provider::Aws, "a", "v", "192.168.0.7/24"))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("did you mean 192.168.0.0/24"),
+        "{err}"
+    );
+    sim.create_customer_vpc(vpc(Provider::Aws, "a", "v", "192.168.0.0/24"))
+        .unwrap();
+    assert!(matches!(
+        sim.create_customer_vpc(vpc(Provider::Aws, "a", "v", "172.16.0.0/24")),
+        Err(SimError::Conflict(_))
+    ));
+    sim.create_customer_vpc(vpc(Provider::Gcp, "a", "v", "172.16.0.0/24"))
+        .unwrap();
+    let clouds: Vec<Provider> = sim.list_customer_vpcs().iter().map(|v| v.cloud).collect();
+    assert_eq!(clouds, vec![Provider::Aws, Provider::Gcp]);
+}
+
+#[tokio::test]
+async fn the_clouds_remember_everything_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sim/journal.jsonl");
+    let config = SimConfig {
+        latency: Duration::ZERO,
+        journal: Some(path.clone()),
+    };
+    let net = network(Provider::Aws, "10.20.0.0/16");
+    let (p, before) = {
+        let sim = SimClouds::open(config.clone()).unwrap();
+        sim.create_customer_vpc(vpc(Provider::Aws, "acct", "app", "192.168.0.0/16"))
+            .unwrap();
+        let driver = sim.driver(Provider::Aws);
+        driver.ensure_network(&net).await.unwrap();
+        let p = peering(&net, 2, "acct", "app", &["192.168.1.0/24"]);
+        driver.ensure_peering(&net, &p).await.unwrap();
+        sim.customer_action(p.id, CustomerActionKind::Accept)
+            .unwrap();
+        let view = sim.peering_view(p.id).unwrap();
+        (p, view)
+    };
+
+    let sim = SimClouds::open(config.clone()).unwrap();
+    assert_eq!(sim.peering_view(p.id).unwrap(), before);
+    assert_eq!(sim.list_customer_vpcs().len(), 1);
+    assert_eq!(observed(&sim, &net, &p).await, PeeringState::Active);
+    let obs = sim
+        .driver(Provider::Aws)
+        .observe_network(&net)
+        .await
+        .unwrap();
+    assert_eq!(obs.state, NetworkState::Ready);
+}
+
+#[tokio::test]
+async fn a_torn_last_journal_line_is_cut_off_and_appends_continue_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.jsonl");
+    let config = SimConfig {
+        latency: Duration::ZERO,
+        journal: Some(path.clone()),
+    };
+    {
+        let sim = SimClouds::open(config.clone()).unwrap();
+        sim.create_customer_vpc(vpc(Provider::Aws, "acct", "one", "192.168.0.0/24"))
+            .unwrap();
+    }
+    // A crash in the middle of an append leaves half a line.
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(br#"{"op":"customer_vpc","cloud":"aw"#);
+    std::fs::write(&path, bytes).unwrap();
+
+    {
+        let sim = SimClouds::open(config.clone()).unwrap();
+        assert_eq!(sim.list_customer_vpcs().len(), 1);
+        sim.create_customer_vpc(vpc(Provider::Aws, "acct", "two", "192.168.1.0/24"))
+            .unwrap();
+    }
+    let sim = SimClouds::open(config).unwrap();
+    let names: Vec<String> = sim
+        .list_customer_vpcs()
+        .into_iter()
+        .map(|v| v.network_id)
+        .collect();
+    assert_eq!(names, vec!["one", "two"]);
+}
+
+#[test]
+fn a_corrupt_line_in_the_middle_of_the_journal_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.jsonl");
+    std::fs::write(&path, "not json\n{}\n").unwrap();
+    let err = SimClouds::open(SimConfig {
+        latency: Duration::ZERO,
+        journal: Some(path.clone()),
+    })
+    .err()
+    .unwrap();
+    assert!(format!("{err:#}").contains(&path.display().to_string()));
+}
