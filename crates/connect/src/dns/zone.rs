@@ -1,0 +1,244 @@
+//! The platform zone's data: one hash map from a name's first label to its records, so a
+//! lookup costs the same with ten clusters or ten thousand.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+use hickory_server::proto::op::ResponseCode;
+use hickory_server::proto::rr::rdata::{A, NS, SOA};
+use hickory_server::proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
+use isthmus_core::id::ClusterId;
+
+use super::records::ClusterRecords;
+
+/// Short on purpose: a caching resolver in between must see changes within a second or two.
+pub const RECORD_TTL: u32 = 1;
+/// The name server's own name inside the zone: `ns.<zone>`.
+const NS_LABEL: &str = "ns";
+
+/// What the server sends back for one question.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneAnswer {
+    pub code: ResponseCode,
+    /// Whether this server speaks with authority (false only for names outside the zone).
+    pub authoritative: bool,
+    pub answers: Vec<Record>,
+    /// The SOA, sent with NXDOMAIN and with an empty answer so resolvers can cache the miss.
+    pub soa: Vec<Record>,
+}
+
+pub struct Zone {
+    apex: LowerName,
+    apex_name: Name,
+    ns_name: Name,
+    /// `ns.<zone>` → this address, when the server was told where it is reachable.
+    ns_address: Option<Ipv4Addr>,
+    data: RwLock<ZoneData>,
+}
+
+#[derive(Default)]
+struct ZoneData {
+    /// First label (`<id>`, `<id>-<n>`, `public-<id>`) → its A records.
+    by_label: HashMap<String, Arc<[Record]>>,
+    /// Which labels each cluster owns, so an update or removal drops stale names.
+    labels_of: HashMap<ClusterId, Vec<String>>,
+    /// The SOA serial: bumped on every change.
+    serial: u32,
+}
+
+impl Zone {
+    pub fn new(zone: &str, ns_address: Option<Ipv4Addr>) -> anyhow::Result<Zone> {
+        let mut apex_name = Name::from_ascii(zone.trim_end_matches('.'))
+            .with_context(|| format!("parse DNS zone {zone:?}"))?
+            .to_lowercase();
+        apex_name.set_fqdn(true);
+        anyhow::ensure!(!apex_name.is_root(), "the DNS zone must not be the root");
+        let ns_name = apex_name
+            .prepend_label(NS_LABEL)
+            .context("build the name server's name")?;
+        Ok(Zone {
+            apex: LowerName::from(apex_name.clone()),
+            apex_name,
+            ns_name,
+            ns_address,
+            data: RwLock::new(ZoneData {
+                serial: 1,
+                ..ZoneData::default()
+            }),
+        })
+    }
+
+    /// The zone's name, fully qualified (`isthmus.internal.`).
+    pub fn apex(&self) -> &Name {
+        &self.apex_name
+    }
+
+    /// Replaces every cluster at once.
+    pub fn set_clusters(&self, clusters: Vec<ClusterRecords>) {
+        let mut fresh = ZoneData::default();
+        for cluster in clusters {
+            self.insert(&mut fresh, &cluster);
+        }
+        let mut data = self.data.write().expect("zone lock poisoned");
+        fresh.serial = data.serial.wrapping_add(1);
+        *data = fresh;
+    }
+
+    /// Adds a cluster, or replaces what the zone held for it (names it no longer has go away).
+    pub fn upsert(&self, cluster: &ClusterRecords) {
+        let mut data = self.data.write().expect("zone lock poisoned");
+        Self::drop_cluster(&mut data, cluster.cluster_id);
+        self.insert(&mut data, cluster);
+        data.serial = data.serial.wrapping_add(1);
+    }
+
+    /// Removes every name of a cluster; returns whether it had any.
+    pub fn remove(&self, cluster_id: ClusterId) -> bool {
+        let mut data = self.data.write().expect("zone lock poisoned");
+        let had = Self::drop_cluster(&mut data, cluster_id);
+        data.serial = data.serial.wrapping_add(1);
+        had
+    }
+
+    pub fn cluster_count(&self) -> usize {
+        self.data
+            .read()
+            .expect("zone lock poisoned")
+            .labels_of
+            .len()
+    }
+
+    fn insert(&self, data: &mut ZoneData, cluster: &ClusterRecords) {
+        let mut owned = Vec::new();
+        for (label, ips) in cluster.labels() {
+            let Ok(name) = self.apex_name.prepend_label(label.as_str()) else {
+                tracing::warn!(%label, "skipping a name that is not a valid DNS label");
+                continue;
+            };
+            let records: Arc<[Record]> = ips
+                .into_iter()
+                .map(|ip| Record::from_rdata(name.clone(), RECORD_TTL, RData::A(A(ip))))
+                .collect();
+            data.by_label.insert(label.clone(), records);
+            owned.push(label);
+        }
+        data.labels_of.insert(cluster.cluster_id, owned);
+    }
+
+    fn drop_cluster(data: &mut ZoneData, cluster_id: ClusterId) -> bool {
+        let Some(labels) = data.labels_of.remove(&cluster_id) else {
+            return false;
+        };
+        for label in labels {
+            data.by_label.remove(&label);
+        }
+        true
+    }
+
+    /// Answers one question. `name` is already lowercase (hickory's `LowerName`).
+    pub fn lookup(&self, name: &LowerName, qtype: RecordType, qclass: DNSClass) -> ZoneAnswer {
+        if !self.apex.zone_of(name) || qclass != DNSClass::IN {
+            return ZoneAnswer::refused();
+        }
+        let data = self.data.read().expect("zone lock poisoned");
+        let soa = vec![self.soa_record(data.serial)];
+        let extra_labels = name.num_labels() - self.apex.num_labels();
+        let found: Option<Vec<Record>> = match extra_labels {
+            0 => Some(self.apex_records(qtype, data.serial)),
+            1 => {
+                let label = name.iter().next().expect("one label more than the apex");
+                let label = std::str::from_utf8(label).unwrap_or_default();
+                if label == NS_LABEL && self.ns_address.is_some() {
+                    Some(self.ns_address_records(qtype))
+                } else {
+                    data.by_label
+                        .get(label)
+                        .map(|records| wanted(records, qtype))
+                }
+            }
+            _ => None,
+        };
+        match found {
+            None => ZoneAnswer::authoritative(ResponseCode::NXDomain, Vec::new(), soa),
+            Some(answers) if answers.is_empty() => {
+                ZoneAnswer::authoritative(ResponseCode::NoError, answers, soa)
+            }
+            Some(answers) => ZoneAnswer::authoritative(ResponseCode::NoError, answers, Vec::new()),
+        }
+    }
+
+    fn apex_records(&self, qtype: RecordType, serial: u32) -> Vec<Record> {
+        let ns = || {
+            Record::from_rdata(
+                self.apex_name.clone(),
+                RECORD_TTL,
+                RData::NS(NS(self.ns_name.clone())),
+            )
+        };
+        match qtype {
+            RecordType::SOA => vec![self.soa_record(serial)],
+            RecordType::NS => vec![ns()],
+            RecordType::ANY => vec![self.soa_record(serial), ns()],
+            _ => Vec::new(),
+        }
+    }
+
+    fn ns_address_records(&self, qtype: RecordType) -> Vec<Record> {
+        match (qtype, self.ns_address) {
+            (RecordType::A | RecordType::ANY, Some(ip)) => vec![Record::from_rdata(
+                self.ns_name.clone(),
+                RECORD_TTL,
+                RData::A(A(ip)),
+            )],
+            _ => Vec::new(),
+        }
+    }
+
+    fn soa_record(&self, serial: u32) -> Record {
+        let hostmaster = self
+            .apex_name
+            .prepend_label("hostmaster")
+            .expect("the apex has room for one more label");
+        // refresh/retry/expire matter only to secondaries; the minimum is the negative-cache
+        // TTL, kept as short as the records so a new cluster resolves at once.
+        let soa = SOA::new(
+            self.ns_name.clone(),
+            hostmaster,
+            serial,
+            60,
+            30,
+            3600,
+            RECORD_TTL,
+        );
+        Record::from_rdata(self.apex_name.clone(), RECORD_TTL, RData::SOA(soa))
+    }
+}
+
+fn wanted(records: &[Record], qtype: RecordType) -> Vec<Record> {
+    match qtype {
+        RecordType::A | RecordType::ANY => records.to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+impl ZoneAnswer {
+    fn refused() -> ZoneAnswer {
+        ZoneAnswer {
+            code: ResponseCode::Refused,
+            authoritative: false,
+            answers: Vec::new(),
+            soa: Vec::new(),
+        }
+    }
+
+    fn authoritative(code: ResponseCode, answers: Vec<Record>, soa: Vec<Record>) -> ZoneAnswer {
+        ZoneAnswer {
+            code,
+            authoritative: true,
+            answers,
+            soa,
+        }
+    }
+}
