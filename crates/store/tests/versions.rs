@@ -227,7 +227,7 @@ async fn save_status_moves_cluster_nodes_and_peering_provider_ids() {
     let mut observed = peering.clone();
     observed.status = PeeringStatus::PendingAcceptance;
     observed.provider_peering_id = Some("pcx-1".into());
-    observed.customer_actions.clear(); // generated from the spec: not the controller's
+    observed.customer_actions.clear(); // derived from the fields: not the controller's to set
     let Resource::Peering(saved) = t
         .store
         .save_status(&Actor::controller(), &Resource::Peering(observed))
@@ -238,5 +238,8 @@ async fn save_status_moves_cluster_nodes_and_peering_provider_ids() {
     };
     assert_eq!(saved.status, PeeringStatus::PendingAcceptance);
     assert_eq!(saved.provider_peering_id.as_deref(), Some("pcx-1"));
-    assert_eq!(saved.customer_actions, peering.customer_actions);
+    // The customer's commands now name the connection the provider assigned.
+    assert!(!saved.customer_actions.is_empty());
+    assert!(saved.customer_actions[0].command.contains("pcx-1"));
+    assert!(!peering.customer_actions[0].command.contains("pcx-1"));
 }

@@ -115,9 +115,5 @@ macro_rules! stored_resource {
 }
 
 stored_resource!(Network, Kind::Network, |_n| None);
-stored_resource!(Peering, Kind::Peering, |p| Some(
-    p.network_id
-));
-stored_resource!(Cluster, Kind::Cluster, |c| Some(
-    c.network_id
-));
+stored_resource!(Peering, Kind::Peering, |p| Some(p.network_id));
+stored_resource!(Cluster, Kind::Cluster, |c| Some(c.network_id));

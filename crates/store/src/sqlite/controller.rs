@@ -2,10 +2,12 @@
 //! owns. `save_status` is a compare-and-swap on the resource version, so a reconcile that
 //! worked from a stale read never overwrites a newer spec (it re-reads and tries again).
 
+use std::future::Future;
+
 use chrono::{DateTime, Utc};
 use isthmus_core::resources::{Cluster, Network, Peering};
-use isthmus_core::{CoreError, NetworkId};
-use sqlx::Row;
+use isthmus_core::{customer_actions, CoreError, NetworkId};
+use sqlx::{Row, SqliteConnection};
 
 use super::codec::{kind_from_str, parse_id, Ctx, StoredResource};
 use super::{audit, rows, SqliteStore};
@@ -21,6 +23,13 @@ pub(crate) trait StatusFields: StoredResource + Clone {
         now: DateTime<Utc>,
     ) -> Result<Self, CoreError>;
     fn same_status(a: &Self, b: &Self) -> bool;
+    /// Recomputes fields derived from the controller-owned ones (inside the transaction).
+    fn refresh_derived<'a>(
+        &'a mut self,
+        _conn: &'a mut SqliteConnection,
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        async { Ok(()) }
+    }
 }
 
 impl StatusFields for Network {
@@ -60,6 +69,20 @@ impl StatusFields for Peering {
     }
     fn same_status(a: &Self, b: &Self) -> bool {
         a.status == b.status
+    }
+    /// The customer's commands name provider ids (AWS `pcx-…`) that only become known
+    /// here, so they are regenerated from the peering and its network on every save.
+    fn refresh_derived<'a>(
+        &'a mut self,
+        conn: &'a mut SqliteConnection,
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        async move {
+            let network: Network = rows::get_any(conn, self.network_id.0)
+                .await?
+                .ok_or_else(|| CoreError::not_found("network", self.network_id))?;
+            self.customer_actions = customer_actions::for_peering(&network, self);
+            Ok(())
+        }
     }
 }
 
@@ -156,6 +179,7 @@ impl SqliteStore {
         }
         let now = Utc::now();
         let mut next = R::with_status_of(&stored, observed, now)?;
+        next.refresh_derived(&mut tx).await?;
         rows::replace(&mut tx, &mut next, stored.version()).await?;
         if !R::same_status(&stored, &next) {
             audit::log_change(&mut tx, actor, "status", Some(&stored), &next, now).await?;

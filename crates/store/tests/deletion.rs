@@ -1,0 +1,250 @@
+//! Deleting: a network with clusters is refused (naming them) and nothing changes; a
+//! deleted network takes its peerings down with it; rows stay as `deleting` tombstones
+//! until the controller reports them `deleted`.
+
+mod common;
+
+use common::*;
+use isthmus_core::state::{ClusterStatus, NetworkStatus, PeeringStatus};
+use isthmus_core::CoreError;
+use isthmus_store::{Actor, PageRequest, Resource, Store, StoreError};
+
+#[tokio::test]
+async fn a_network_with_a_cluster_cannot_be_deleted_and_stays_as_it_was() {
+    let t = open().await;
+    let p = project(&t.store, "acme").await;
+    let n = t
+        .store
+        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
+        .await
+        .unwrap()
+        .resource;
+    let c = t
+        .store
+        .create_cluster(
+            &alice(),
+            p,
+            &cluster_req(&n.id.to_string(), "orders-db"),
+            "isthmus.internal",
+            None,
+        )
+        .await
+        .unwrap()
+        .resource;
+    let events_before = t
+        .store
+        .list_events(p, &PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .len();
+
+    let err = t
+        .store
+        .delete_network(&alice(), p, n.id, None)
+        .await
+        .unwrap_err();
+    let StoreError::Core(CoreError::Conflict { rule, message, .. }) = err else {
+        panic!("expected a conflict, got {err:?}")
+    };
+    assert_eq!(rule, "network-has-clusters");
+    assert!(
+        message.contains("orders-db") && message.contains(&c.id.to_string()),
+        "{message}"
+    );
+    assert_eq!(t.store.get_network(p, n.id).await.unwrap(), n);
+    let events_after = t
+        .store
+        .list_events(p, &PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .len();
+    assert_eq!(
+        events_after, events_before,
+        "a refused delete leaves no audit event"
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_network_takes_its_live_peerings_to_deleting() {
+    let t = open().await;
+    let p = project(&t.store, "acme").await;
+    let n = t
+        .store
+        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
+        .await
+        .unwrap()
+        .resource;
+    let other = t
+        .store
+        .create_network(&alice(), p, &network_req("dev", "10.2.0.0/16"), None)
+        .await
+        .unwrap()
+        .resource;
+    let a = t
+        .store
+        .create_peering(
+            &alice(),
+            p,
+            &peering_req(&n.id.to_string(), &["192.168.1.0/24"]),
+            None,
+        )
+        .await
+        .unwrap()
+        .resource;
+    let b = t
+        .store
+        .create_peering(
+            &alice(),
+            p,
+            &peering_req(&n.id.to_string(), &["192.168.2.0/24"]),
+            None,
+        )
+        .await
+        .unwrap()
+        .resource;
+    let elsewhere = t
+        .store
+        .create_peering(
+            &alice(),
+            p,
+            &peering_req(&other.id.to_string(), &["192.168.1.0/24"]),
+            None,
+        )
+        .await
+        .unwrap()
+        .resource;
+
+    let deleted = t
+        .store
+        .delete_network(&alice(), p, n.id, None)
+        .await
+        .unwrap();
+    assert_eq!(deleted.status, NetworkStatus::Deleting);
+    assert_eq!(deleted.version, n.version + 1);
+    for peering in [a, b] {
+        let now = t.store.get_peering(p, peering.id).await.unwrap();
+        assert_eq!(now.status, PeeringStatus::Deleting);
+        assert_eq!(now.version, peering.version + 1);
+    }
+    let untouched = t.store.get_peering(p, elsewhere.id).await.unwrap();
+    assert_eq!(untouched, elsewhere);
+    let actions: Vec<String> = t
+        .store
+        .list_events(p, &PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| e.action)
+        .filter(|a| a.ends_with(".delete"))
+        .collect();
+    assert_eq!(
+        actions,
+        ["network.delete", "peering.delete", "peering.delete"]
+    );
+}
+
+#[tokio::test]
+async fn a_deleting_network_accepts_no_new_peering_and_a_second_delete_changes_nothing() {
+    let t = open().await;
+    let p = project(&t.store, "acme").await;
+    let n = t
+        .store
+        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
+        .await
+        .unwrap()
+        .resource;
+    let deleting = t
+        .store
+        .delete_network(&alice(), p, n.id, None)
+        .await
+        .unwrap();
+    let again = t
+        .store
+        .delete_network(&alice(), p, n.id, None)
+        .await
+        .unwrap();
+    assert_eq!(again, deleting);
+    let err = t
+        .store
+        .create_peering(
+            &alice(),
+            p,
+            &peering_req(&n.id.to_string(), &["192.168.1.0/24"]),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Core(CoreError::Conflict { ref rule, .. }) if rule == "network-deleting")
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_cluster_frees_its_network_for_deletion_and_rows_stay_as_tombstones() {
+    let t = open().await;
+    let p = project(&t.store, "acme").await;
+    let n = t
+        .store
+        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
+        .await
+        .unwrap()
+        .resource;
+    let c = t
+        .store
+        .create_cluster(
+            &alice(),
+            p,
+            &cluster_req(&n.id.to_string(), "db"),
+            "isthmus.internal",
+            None,
+        )
+        .await
+        .unwrap()
+        .resource;
+    let deleting = t
+        .store
+        .delete_cluster(&alice(), p, c.id, None)
+        .await
+        .unwrap();
+    assert_eq!(deleting.status, ClusterStatus::Deleting);
+    // Still deleting: the network keeps waiting for it.
+    assert!(t
+        .store
+        .delete_network(&alice(), p, n.id, None)
+        .await
+        .is_err());
+
+    let mut gone = deleting.clone();
+    gone.status = ClusterStatus::Deleted;
+    t.store
+        .save_status(&Actor::controller(), &Resource::Cluster(gone))
+        .await
+        .unwrap();
+    t.store
+        .delete_network(&alice(), p, n.id, None)
+        .await
+        .unwrap();
+
+    let listed = t
+        .store
+        .list_clusters(p, &PageRequest::default())
+        .await
+        .unwrap();
+    assert!(
+        listed.items.is_empty(),
+        "deleted clusters are not listed by default"
+    );
+    let with_deleted = PageRequest {
+        include_deleted: true,
+        ..Default::default()
+    };
+    let listed = t.store.list_clusters(p, &with_deleted).await.unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].status, ClusterStatus::Deleted);
+    let live = t.store.list_live().await.unwrap();
+    assert_eq!(live.len(), 1, "only the deleting network is still live");
+    assert_eq!(live[0].id, n.id.0);
+}
