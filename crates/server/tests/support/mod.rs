@@ -1,0 +1,223 @@
+//! An Isthmus server running in-process on a random loopback port with a temp data dir,
+//! and a small JSON client for it. Shared by the `api_*` integration tests.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::path::PathBuf;
+
+use isthmus_server::serve::{self, ServeConfig, Started};
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub struct TestServer {
+    pub base: String,
+    /// The first-start superuser secret, read from `<data_dir>/admin-token`.
+    pub admin: String,
+    pub data_dir: PathBuf,
+    http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    _started: Started,
+    _dir: tempfile::TempDir,
+}
+
+/// One answer: status, headers and the JSON body (`Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an RFC 9457 problem with `status` whose first error names `field` and `rule`.
+    pub fn assert_problem(&self, status: u16, field: &str, rule: &str) -> &Value {
+        self.assert_status_problem(status);
+        let first = &self.body["errors"][0];
+        assert_eq!(first["field"], field, "field in {:#}", self.body);
+        assert_eq!(first["rule"], rule, "rule in {:#}", self.body);
+        first
+    }
+
+    /// Asserts an RFC 9457 problem with `status`.
+    pub fn assert_status_problem(&self, status: u16) {
+        assert_eq!(self.status, status, "status of {:#}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "content type of {:#}",
+            self.body
+        );
+        assert_eq!(self.body["status"], status);
+        let kind = self.body["type"].as_str().unwrap_or_default();
+        assert!(kind.starts_with("urn:isthmus:problem:"), "type {kind}");
+        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+
+    pub fn id(&self) -> String {
+        self.body["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id in {:#}", self.body))
+            .to_string()
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = ServeConfig::new(dir.path());
+        let started = serve::start(&config).await.expect("start the server");
+        let token_file = started
+            .admin_token_file
+            .clone()
+            .expect("a first start writes the admin token");
+        let admin = std::fs::read_to_string(&token_file)
+            .expect("read admin-token")
+            .trim()
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let state = started.state.clone();
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            serve::serve_on(listener, state, shutdown)
+                .await
+                .expect("serve");
+        });
+        TestServer {
+            base,
+            admin,
+            data_dir: dir.path().to_path_buf(),
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            _started: started,
+            _dir: dir,
+        }
+    }
+
+    /// A request with a raw body and extra headers.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.header("content-type", "application/json").body(body);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let resp = req.send().await.expect("send request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.expect("read body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let body = body.map(|b| serde_json::to_vec(&b).unwrap());
+        self.raw(method, path, Some(token), body, headers).await
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Reply {
+        self.call(Method::GET, path, token, None, &[]).await
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, token, Some(body), &[]).await
+    }
+
+    pub async fn patch(&self, token: &str, path: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, token, Some(body), &[]).await
+    }
+
+    pub async fn delete(&self, token: &str, path: &str) -> Reply {
+        self.call(Method::DELETE, path, token, None, &[]).await
+    }
+
+    /// A new project made by the superuser; returns its id.
+    pub async fn project(&self, name: &str) -> String {
+        let r = self
+            .post(&self.admin, "/v1/projects", json!({ "name": name }))
+            .await;
+        assert_eq!(r.status, 201, "create project: {:#}", r.body);
+        r.id()
+    }
+
+    /// A new token with `role` in `project`; returns its secret.
+    pub async fn token(&self, project: &str, role: &str) -> String {
+        let r = self
+            .post(
+                &self.admin,
+                &format!("/v1/projects/{project}/tokens"),
+                json!({ "name": format!("{role} token"), "role": role }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "create token: {:#}", r.body);
+        r.body["secret"].as_str().expect("secret").to_string()
+    }
+
+    /// Creates a network as the superuser; returns the reply.
+    pub async fn network(&self, project: &str, name: &str, cidr: &str) -> Reply {
+        self.post(
+            &self.admin,
+            &format!("/v1/projects/{project}/networks"),
+            network_body(name, cidr),
+        )
+        .await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub fn network_body(name: &str, cidr: &str) -> Value {
+    json!({ "name": name, "provider": "aws", "region": "us-east-1", "cidr_block": cidr })
+}
+
+pub fn cluster_body(name: &str, network_id: &str, engine: &str) -> Value {
+    json!({ "name": name, "network_id": network_id, "engine": engine, "topology": "single-node" })
+}
+
+pub fn peering_body(name: &str, network_id: &str, routes: &[&str]) -> Value {
+    json!({
+        "name": name,
+        "network_id": network_id,
+        "peer": { "account_id": "123456789012", "network_id": "vpc-0abc", "region": "us-east-1" },
+        "routes": routes,
+    })
+}
