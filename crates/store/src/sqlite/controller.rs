@@ -72,17 +72,12 @@ impl StatusFields for Peering {
     }
     /// The customer's commands name provider ids (AWS `pcx-…`) that only become known
     /// here, so they are regenerated from the peering and its network on every save.
-    fn refresh_derived<'a>(
-        &'a mut self,
-        conn: &'a mut SqliteConnection,
-    ) -> impl Future<Output = Result<()>> + Send + 'a {
-        async move {
-            let network: Network = rows::get_any(conn, self.network_id.0)
-                .await?
-                .ok_or_else(|| CoreError::not_found("network", self.network_id))?;
-            self.customer_actions = customer_actions::for_peering(&network, self);
-            Ok(())
-        }
+    async fn refresh_derived(&mut self, conn: &mut SqliteConnection) -> Result<()> {
+        let network: Network = rows::get_any(conn, self.network_id.0)
+            .await?
+            .ok_or_else(|| CoreError::not_found("network", self.network_id))?;
+        self.customer_actions = customer_actions::for_peering(&network, self);
+        Ok(())
     }
 }
 

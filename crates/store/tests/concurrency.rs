@@ -1,0 +1,84 @@
+//! Rules that only one of two concurrent requests may pass, beyond network overlap:
+//! peering routes on one network, and node addresses of clusters.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+use isthmus_core::CoreError;
+use isthmus_store::{PageRequest, Store, StoreError};
+
+#[tokio::test]
+async fn of_concurrent_peerings_claiming_the_same_route_exactly_one_wins() {
+    let t = open().await;
+    let p = project(&t.store, "acme").await;
+    let n = t
+        .store
+        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
+        .await
+        .unwrap()
+        .resource;
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let store = t.store.clone();
+            let req = peering_req(&n.id.to_string(), &["192.168.0.0/24"]);
+            tokio::spawn(async move { store.create_peering(&alice(), p, &req, None).await })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(StoreError::Core(CoreError::Conflict { rule, .. })) => {
+                assert_eq!(rule, "route-taken")
+            }
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(
+        t.store
+            .list_peerings(p, &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn concurrent_clusters_on_one_network_never_share_a_node_address() {
+    let t = open().await;
+    let p = project(&t.store, "acme").await;
+    let n = t
+        .store
+        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/24"), None)
+        .await
+        .unwrap()
+        .resource;
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let store = t.store.clone();
+            let req = cluster_req(&n.id.to_string(), &format!("db{i}"));
+            tokio::spawn(async move {
+                store
+                    .create_cluster(&alice(), p, &req, "isthmus.internal", None)
+                    .await
+            })
+        })
+        .collect();
+    let mut ips = HashSet::new();
+    for task in tasks {
+        let cluster = task
+            .await
+            .unwrap()
+            .expect("room for every cluster")
+            .resource;
+        for node in cluster.nodes {
+            assert!(ips.insert(node.ip), "{} handed out twice", node.ip);
+        }
+    }
+    assert_eq!(ips.len(), 12);
+}

@@ -1,0 +1,152 @@
+//! Lists page by cursor in creation order: walking the pages visits every item once.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+use isthmus_core::resources::NetworkUpdate;
+use isthmus_store::{PageRequest, Store};
+
+#[tokio::test]
+async fn walking_the_pages_visits_every_network_exactly_once_in_creation_order() {
+    let t = open().await;
+    let p = project(&t.store, "acme").await;
+    let mut created = Vec::new();
+    for i in 0..25 {
+        let req = network_req(&format!("n{i}"), &format!("10.{i}.0.0/16"));
+        created.push(
+            t.store
+                .create_network(&alice(), p, &req, None)
+                .await
+                .unwrap()
+                .resource
+                .id,
+        );
+    }
+    let mut seen = Vec::new();
+    let mut page = PageRequest {
+        limit: 7,
+        ..Default::default()
+    };
+    loop {
+        let got = t.store.list_networks(p, &page).await.unwrap();
+        assert!(got.items.len() <= 7);
+        seen.extend(got.items.iter().map(|n| n.id));
+        match got.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, created);
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 25);
+}
+
+#[tokio::test]
+async fn an_exactly_full_last_page_has_no_next_cursor() {
+    let t = open().await;
+    let p = project(&t.store, "acme").await;
+    for i in 0..4 {
+        let req = network_req(&format!("n{i}"), &format!("10.{i}.0.0/16"));
+        t.store
+            .create_network(&alice(), p, &req, None)
+            .await
+            .unwrap();
+    }
+    let first = t
+        .store
+        .list_networks(
+            p,
+            &PageRequest {
+                limit: 2,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let second = t
+        .store
+        .list_networks(
+            p,
+            &PageRequest {
+                limit: 2,
+                cursor: first.next_cursor.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.items.len(), 2);
+    assert_eq!(second.next_cursor, None);
+}
+
+#[tokio::test]
+async fn the_audit_log_pages_by_sequence_without_gaps_or_repeats() {
+    let t = open().await;
+    let p = project(&t.store, "acme").await;
+    let n = t
+        .store
+        .create_network(&alice(), p, &network_req("n", "10.1.0.0/16"), None)
+        .await
+        .unwrap()
+        .resource;
+    for i in 0..10 {
+        let rename = NetworkUpdate {
+            name: Some(format!("n{i}")),
+            ..Default::default()
+        };
+        t.store
+            .update_network(&alice(), p, n.id, &rename, None)
+            .await
+            .unwrap();
+    }
+    let everything = t
+        .store
+        .list_events(p, &PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(everything.len(), 12, "project, network and ten renames");
+
+    let mut walked = Vec::new();
+    let mut page = PageRequest {
+        limit: 5,
+        ..Default::default()
+    };
+    loop {
+        let got = t.store.list_events(p, &page).await.unwrap();
+        walked.extend(got.items);
+        match got.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(walked, everything);
+}
+
+#[tokio::test]
+async fn projects_list_only_those_asked_for() {
+    let t = open().await;
+    let a = project(&t.store, "a").await;
+    let _b = project(&t.store, "b").await;
+    let c = project(&t.store, "c").await;
+    let all = t
+        .store
+        .list_projects(None, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 3);
+    let some = t
+        .store
+        .list_projects(Some(&[c, a]), &PageRequest::default())
+        .await
+        .unwrap();
+    let ids: Vec<_> = some.items.iter().map(|p| p.id).collect();
+    assert_eq!(ids, vec![a, c]);
+    let none = t
+        .store
+        .list_projects(Some(&[]), &PageRequest::default())
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+}

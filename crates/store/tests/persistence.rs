@@ -1,0 +1,64 @@
+//! The database is a file: what was committed is there after reopening it.
+
+mod common;
+
+use common::*;
+use isthmus_core::resources::Role;
+use isthmus_store::sqlite::SqliteStore;
+use isthmus_store::{Kind, PageRequest, Store};
+
+#[tokio::test]
+async fn data_survives_closing_and_reopening_the_file() {
+    let t = open().await;
+    let p = project(&t.store, "acme").await;
+    let n = t
+        .store
+        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
+        .await
+        .unwrap()
+        .resource;
+    let peering = t
+        .store
+        .create_peering(
+            &alice(),
+            p,
+            &peering_req(&n.id.to_string(), &["192.168.0.0/24"]),
+            None,
+        )
+        .await
+        .unwrap()
+        .resource;
+    let token = t
+        .store
+        .create_token(&alice(), "ci", false, "hash-1", Some((p, Role::Operator)))
+        .await
+        .unwrap();
+    let events = t
+        .store
+        .list_events(p, &PageRequest::default())
+        .await
+        .unwrap();
+    t.store.close().await;
+
+    let reopened = SqliteStore::open(&t.path()).await.unwrap();
+    assert_eq!(reopened.get_network(p, n.id).await.unwrap(), n);
+    assert_eq!(reopened.get_peering(p, peering.id).await.unwrap(), peering);
+    assert_eq!(reopened.token_by_hash("hash-1").await.unwrap(), Some(token));
+    assert_eq!(
+        reopened
+            .list_events(p, &PageRequest::default())
+            .await
+            .unwrap(),
+        events
+    );
+    let live = reopened.list_live().await.unwrap();
+    assert_eq!(
+        live.iter().map(|k| k.kind).collect::<Vec<_>>(),
+        [Kind::Network, Kind::Peering]
+    );
+    // The overlap rule still sees the reopened state.
+    assert!(reopened
+        .create_network(&alice(), p, &network_req("again", "10.1.0.0/24"), None)
+        .await
+        .is_err());
+}
