@@ -1,0 +1,324 @@
+//! Lab VPCs: namespaces that stand in for a customer's VPC, so local peerings have a real
+//! other side. A lab VPC is a router namespace with a bridge (its gateway is the first
+//! address of its CIDR) and hosts, each a namespace on that bridge to run commands from.
+
+use std::net::Ipv4Addr;
+use std::process::Output;
+
+use anyhow::{bail, Context, Result};
+use isthmus_core::rules::gateway_address;
+use isthmus_core::Cidr;
+
+use crate::driver::LocalDriver;
+use crate::topology::{self, HostSpec, RouterSpec};
+use crate::{netns, nl};
+
+/// Link-local addresses on the two ends of a link between lab VPC routers.
+const LAB_LINK_A: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 1);
+const LAB_LINK_B: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 2);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabHostSpec {
+    pub name: String,
+    /// `None`: the lowest free address of the VPC (after network and gateway).
+    pub ip: Option<Ipv4Addr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabVpcSpec {
+    pub name: String,
+    pub cidr: Cidr,
+    pub hosts: Vec<LabHostSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabHost {
+    pub name: String,
+    pub ip: Ipv4Addr,
+    /// The namespace to run commands in (`ip netns exec <namespace> …`).
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabVpc {
+    pub name: String,
+    pub cidr: Cidr,
+    pub gateway: Ipv4Addr,
+    pub router_namespace: String,
+    pub hosts: Vec<LabHost>,
+}
+
+fn check_name(what: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        bail!("{what} name '{name}' must be 1-63 characters of a-z, A-Z, 0-9, '-' and '_'");
+    }
+    Ok(())
+}
+
+/// Picks the host's address: the one asked for (checked), or the lowest free one.
+fn assign_ip(vpc: &LabVpc, spec: &LabHostSpec) -> Result<Ipv4Addr> {
+    let reserved = [vpc.cidr.network(), vpc.gateway, vpc.cidr.broadcast()];
+    let taken = |ip: &Ipv4Addr| {
+        reserved.contains(ip) || vpc.hosts.iter().any(|h| h.ip == *ip && h.name != spec.name)
+    };
+    if let Some(ip) = spec.ip {
+        if !vpc.cidr.contains_addr(ip) {
+            bail!(
+                "host {} address {ip} is outside lab VPC {} ({})",
+                spec.name,
+                vpc.name,
+                vpc.cidr
+            );
+        }
+        if taken(&ip) {
+            bail!(
+                "host {} address {ip} is reserved or taken in lab VPC {}",
+                spec.name,
+                vpc.name
+            );
+        }
+        return Ok(ip);
+    }
+    (vpc.cidr.start()..=vpc.cidr.end())
+        .map(Ipv4Addr::from)
+        .find(|ip| !taken(ip))
+        .with_context(|| format!("lab VPC {} ({}) has no free address", vpc.name, vpc.cidr))
+}
+
+impl LocalDriver {
+    fn lab_router(&self, vpc: &LabVpc) -> RouterSpec {
+        RouterSpec {
+            ns: vpc.router_namespace.clone(),
+            bridge: self.names.lab_bridge(&vpc.name),
+            cidr: vpc.cidr,
+            gateway: vpc.gateway,
+        }
+    }
+
+    fn lab_host_spec(&self, vpc: &LabVpc, host: &LabHost) -> HostSpec {
+        HostSpec {
+            ns: host.namespace.clone(),
+            port: self.names.lab_host_port(&vpc.name, &host.name),
+            ip: host.ip,
+        }
+    }
+
+    /// A registered lab VPC, by name.
+    pub fn lab_vpc(&self, name: &str) -> Option<LabVpc> {
+        self.labs.lock().expect("lab registry").get(name).cloned()
+    }
+
+    pub fn lab_vpcs(&self) -> Vec<LabVpc> {
+        let mut all: Vec<LabVpc> = self
+            .labs
+            .lock()
+            .expect("lab registry")
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    fn require_lab(&self, name: &str) -> Result<LabVpc> {
+        self.lab_vpc(name)
+            .with_context(|| format!("no lab VPC named '{name}'"))
+    }
+
+    /// Creates (or repairs, or re-registers after a restart) a lab VPC with exactly the
+    /// given hosts; hosts it had that the spec no longer names are removed.
+    pub async fn ensure_lab_vpc(&self, spec: &LabVpcSpec) -> Result<LabVpc> {
+        check_name("lab VPC", &spec.name)?;
+        let _guard = self.changes.lock().await;
+        let previous = self.lab_vpc(&spec.name);
+        if let Some(previous) = &previous {
+            if previous.cidr != spec.cidr {
+                bail!(
+                    "lab VPC {} exists with CIDR {} (not {})",
+                    spec.name,
+                    previous.cidr,
+                    spec.cidr
+                );
+            }
+        }
+        let mut vpc = LabVpc {
+            name: spec.name.clone(),
+            cidr: spec.cidr,
+            gateway: gateway_address(&spec.cidr),
+            router_namespace: self.names.lab_router_ns(&spec.name),
+            hosts: vec![],
+        };
+        let router = self.lab_router(&vpc);
+        topology::ensure_router(&router)
+            .await
+            .with_context(|| format!("ensure lab VPC {}", spec.name))?;
+        for host_spec in &spec.hosts {
+            check_name("lab host", &host_spec.name)?;
+            let ip = assign_ip(&vpc, host_spec)?;
+            let host = LabHost {
+                name: host_spec.name.clone(),
+                ip,
+                namespace: self.names.lab_host_ns(&spec.name, &host_spec.name),
+            };
+            topology::ensure_host(&router, &self.lab_host_spec(&vpc, &host))
+                .await
+                .with_context(|| format!("ensure lab host {} in {}", host.name, spec.name))?;
+            vpc.hosts.push(host);
+        }
+        for old in previous.iter().flat_map(|p| &p.hosts) {
+            if !vpc.hosts.iter().any(|h| h.name == old.name) {
+                topology::delete_host(&router.ns, &self.lab_host_spec(&vpc, old)).await?;
+            }
+        }
+        self.labs
+            .lock()
+            .expect("lab registry")
+            .insert(vpc.name.clone(), vpc.clone());
+        Ok(vpc)
+    }
+
+    pub async fn add_lab_host(&self, vpc_name: &str, spec: &LabHostSpec) -> Result<LabHost> {
+        let vpc = self.require_lab(vpc_name)?;
+        let mut next = LabVpcSpec {
+            name: vpc.name.clone(),
+            cidr: vpc.cidr,
+            hosts: vpc
+                .hosts
+                .iter()
+                .map(|h| LabHostSpec {
+                    name: h.name.clone(),
+                    ip: Some(h.ip),
+                })
+                .collect(),
+        };
+        next.hosts.retain(|h| h.name != spec.name);
+        next.hosts.push(spec.clone());
+        let vpc = self.ensure_lab_vpc(&next).await?;
+        Ok(vpc
+            .hosts
+            .into_iter()
+            .find(|h| h.name == spec.name)
+            .expect("host just added"))
+    }
+
+    pub async fn delete_lab_host(&self, vpc_name: &str, host: &str) -> Result<()> {
+        let vpc = self.require_lab(vpc_name)?;
+        let next = LabVpcSpec {
+            name: vpc.name.clone(),
+            cidr: vpc.cidr,
+            hosts: vpc
+                .hosts
+                .iter()
+                .filter(|h| h.name != host)
+                .map(|h| LabHostSpec {
+                    name: h.name.clone(),
+                    ip: Some(h.ip),
+                })
+                .collect(),
+        };
+        self.ensure_lab_vpc(&next).await.map(|_| ())
+    }
+
+    /// Removes a lab VPC and its hosts. Peerings to it lose their link (they observe as
+    /// deleted by the peer).
+    pub async fn delete_lab_vpc(&self, name: &str) -> Result<()> {
+        let _guard = self.changes.lock().await;
+        let Some(vpc) = self.lab_vpc(name) else {
+            return Ok(());
+        };
+        for host in &vpc.hosts {
+            topology::delete_host(&vpc.router_namespace, &self.lab_host_spec(&vpc, host)).await?;
+        }
+        netns::delete(&vpc.router_namespace)?;
+        self.labs.lock().expect("lab registry").remove(name);
+        Ok(())
+    }
+
+    /// The namespace of a lab host.
+    pub fn lab_host_namespace(&self, vpc: &str, host: &str) -> Result<String> {
+        let vpc = self.require_lab(vpc)?;
+        vpc.hosts
+            .iter()
+            .find(|h| h.name == host)
+            .map(|h| h.namespace.clone())
+            .with_context(|| format!("lab VPC {} has no host '{host}'", vpc.name))
+    }
+
+    /// Runs `argv` inside a lab host's namespace (`ip netns exec <ns> argv…`, each argument
+    /// passed as its own argument: no shell).
+    pub async fn lab_exec(&self, vpc: &str, host: &str, argv: &[String]) -> Result<Output> {
+        let Some(program) = argv.first() else {
+            bail!("nothing to run: argv is empty");
+        };
+        let ns = self.lab_host_namespace(vpc, host)?;
+        tokio::process::Command::new("ip")
+            .args(["netns", "exec", &ns])
+            .arg(program)
+            .args(&argv[1..])
+            .output()
+            .await
+            .with_context(|| format!("run {program} in lab host {host} of {vpc}"))
+    }
+
+    /// Connects two lab VPC routers with a veth (the customer's own peering or VPN between
+    /// their networks), with routes to each other's CIDR.
+    pub async fn link_lab_vpcs(&self, a: &str, b: &str) -> Result<()> {
+        let _guard = self.changes.lock().await;
+        let (va, vb) = (self.require_lab(a)?, self.require_lab(b)?);
+        let (link_a, link_b) = self.names.lab_link(a, b);
+        let (ns_b, la, lb) = (vb.router_namespace.clone(), link_a.clone(), link_b.clone());
+        let cidr_b = vb.cidr;
+        netns::netlink_in_async(&va.router_namespace, move |h| async move {
+            if nl::link(&h, &la).await?.is_none() {
+                nl::create_veth_into(&h, &la, &lb, &ns_b).await?;
+            }
+            let link = nl::require_link(&h, &la).await?;
+            nl::ensure_address(&h, link.index, LAB_LINK_A, 32).await?;
+            nl::set_up(&h, link.index).await?;
+            nl::replace_route(&h, &cidr_b, Some(LAB_LINK_B), link.index).await
+        })
+        .await
+        .with_context(|| format!("link lab VPC {a} to {b}"))?;
+        let cidr_a = va.cidr;
+        netns::netlink_in_async(&vb.router_namespace, move |h| async move {
+            let link = nl::require_link(&h, &link_b).await?;
+            nl::ensure_address(&h, link.index, LAB_LINK_B, 32).await?;
+            nl::set_up(&h, link.index).await?;
+            nl::replace_route(&h, &cidr_a, Some(LAB_LINK_A), link.index).await
+        })
+        .await
+        .with_context(|| format!("link lab VPC {b} to {a}"))
+    }
+
+    /// Routes `destination` from lab VPC `vpc` through its link to lab VPC `via` (made by
+    /// [`link_lab_vpcs`](Self::link_lab_vpcs)), as a customer routing through a hub would.
+    pub async fn route_lab_vpc_via(&self, vpc: &str, destination: Cidr, via: &str) -> Result<()> {
+        let _guard = self.changes.lock().await;
+        let from = self.require_lab(vpc)?;
+        let (link, gateway) = match (self.names.lab_link(vpc, via), self.names.lab_link(via, vpc)) {
+            ((a_side, _), _) if self.link_exists(&from.router_namespace, &a_side).await? => {
+                (a_side, LAB_LINK_B)
+            }
+            (_, (_, b_side)) => (b_side, LAB_LINK_A),
+        };
+        netns::netlink_in_async(&from.router_namespace, move |h| async move {
+            let link = nl::require_link(&h, &link).await?;
+            nl::replace_route(&h, &destination, Some(gateway), link.index).await
+        })
+        .await
+        .with_context(|| format!("route {destination} from lab VPC {vpc} via {via}"))
+    }
+
+    async fn link_exists(&self, ns: &str, name: &str) -> Result<bool> {
+        let name = name.to_string();
+        netns::netlink_in_async(ns, move |h| async move {
+            Ok(nl::link(&h, &name).await?.is_some())
+        })
+        .await
+    }
+}

@@ -1,0 +1,240 @@
+//! Finding and removing orphans: kernel objects under our prefix that no known resource
+//! accounts for (left by a crash, a deleted row, an interrupted test).
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use anyhow::{Context, Result};
+use isthmus_core::resources::{Cluster, Network, Peering};
+
+use crate::driver::LocalDriver;
+use crate::names::{short_hash, NamespaceKind};
+use crate::{firewall, netns, nl};
+
+/// The resources that should have kernel objects (lab VPCs: those registered with the
+/// driver).
+#[derive(Debug, Clone, Default)]
+pub struct KnownObjects {
+    pub networks: HashSet<String>,
+    pub peerings: HashSet<String>,
+    /// Cluster id -> node indices.
+    pub clusters: BTreeMap<String, BTreeSet<u32>>,
+}
+
+impl KnownObjects {
+    pub fn from_resources(
+        networks: &[Network],
+        peerings: &[Peering],
+        clusters: &[Cluster],
+    ) -> Self {
+        KnownObjects {
+            networks: networks.iter().map(|n| n.id.to_string()).collect(),
+            peerings: peerings.iter().map(|p| p.id.to_string()).collect(),
+            clusters: clusters
+                .iter()
+                .map(|c| (c.id.to_string(), c.nodes.iter().map(|n| n.index).collect()))
+                .collect(),
+        }
+    }
+}
+
+/// What a sweep removed, and what it could not (teardown goes on past errors).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub removed: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// Hashes of everything known, in the form names carry them.
+struct KnownHashes {
+    networks: HashSet<String>,
+    peerings: HashSet<String>,
+    nodes: HashSet<(String, u32)>,
+    clusters: HashSet<String>,
+    node_ports: HashSet<String>,
+    lab_routers: HashSet<String>,
+    lab_hosts: HashSet<String>,
+}
+
+impl LocalDriver {
+    /// Removes every namespace, link and firewall object under this driver's prefix that
+    /// `known` (and the lab VPC registry) does not account for.
+    pub async fn sweep_orphans(
+        self: &std::sync::Arc<Self>,
+        known: &KnownObjects,
+    ) -> Result<SweepReport> {
+        let _guard = self.changes.lock().await;
+        let (this, known) = (self.clone(), known.clone());
+        tokio::task::spawn_blocking(move || this.sweep_blocking(&known))
+            .await
+            .context("sweep thread")?
+    }
+
+    /// Removes every kernel object under this driver's prefix and forgets all lab VPCs
+    /// (tests' cleanup guards, uninstall). Blocking; safe to call from `Drop`.
+    pub fn purge(&self) -> SweepReport {
+        self.labs.lock().expect("lab registry").clear();
+        self.sweep_blocking(&KnownObjects::default())
+            .unwrap_or_else(|e| SweepReport {
+                removed: vec![],
+                errors: vec![format!("{e:#}")],
+            })
+    }
+
+    fn known_hashes(&self, known: &KnownObjects) -> KnownHashes {
+        let labs = self.labs.lock().expect("lab registry");
+        KnownHashes {
+            networks: known.networks.iter().map(|id| short_hash(id)).collect(),
+            peerings: known.peerings.iter().map(|id| short_hash(id)).collect(),
+            nodes: known
+                .clusters
+                .iter()
+                .flat_map(|(id, indices)| indices.iter().map(move |i| (short_hash(id), *i)))
+                .collect(),
+            clusters: known.clusters.keys().map(|id| short_hash(id)).collect(),
+            node_ports: known
+                .clusters
+                .iter()
+                .flat_map(|(id, indices)| indices.iter().map(move |i| self.names.node_port(id, *i)))
+                .collect(),
+            lab_routers: labs.keys().map(|name| short_hash(name)).collect(),
+            lab_hosts: labs
+                .values()
+                .flat_map(|vpc| {
+                    vpc.hosts
+                        .iter()
+                        .map(move |h| short_hash(&format!("{}/{}", vpc.name, h.name)))
+                })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn sweep_blocking(&self, known: &KnownObjects) -> Result<SweepReport> {
+        let known = self.known_hashes(known);
+        let mut report = SweepReport::default();
+        let mut kept_routers = vec![];
+        for ns in netns::list()? {
+            let Some(kind) = self.names.parse_ns(&ns) else {
+                continue;
+            };
+            let keep = match &kind {
+                NamespaceKind::Router(h) => known.networks.contains(h),
+                NamespaceKind::Node { cluster, index } => {
+                    known.nodes.contains(&(cluster.clone(), *index))
+                }
+                NamespaceKind::LabRouter(h) => known.lab_routers.contains(h),
+                NamespaceKind::LabHost(h) => known.lab_hosts.contains(h),
+            };
+            if keep {
+                if matches!(kind, NamespaceKind::Router(_) | NamespaceKind::LabRouter(_)) {
+                    kept_routers.push(ns);
+                }
+                continue;
+            }
+            match netns::delete(&ns) {
+                Ok(_) => report.removed.push(format!("namespace {ns}")),
+                Err(e) => report.errors.push(format!("namespace {ns}: {e:#}")),
+            }
+        }
+        for ns in &kept_routers {
+            if let Err(e) = self.sweep_router(ns, &known, &mut report) {
+                report.errors.push(format!("router {ns}: {e:#}"));
+            }
+        }
+        // Nothing of ours belongs in the root namespace; remove anything found there.
+        if let Err(e) = self.sweep_links(None, &|_| false, &mut report) {
+            report.errors.push(format!("root namespace: {e:#}"));
+        }
+        Ok(report)
+    }
+
+    /// Removes stale peering links and node ports inside a kept router, and the firewall
+    /// objects of peerings and clusters no longer known.
+    fn sweep_router(&self, ns: &str, known: &KnownHashes, report: &mut SweepReport) -> Result<()> {
+        let prefix = self.names.prefix().to_string();
+        let keep_link = |name: &str| -> bool {
+            let rest = &name[prefix.len()..];
+            let (kind, hash) = rest.split_at(1);
+            match kind {
+                "p" | "q" => known.peerings.contains(hash),
+                // Node ports hash "<cluster id>/<index>": compare with the ports known nodes have.
+                "n" => known.node_ports.contains(name),
+                _ => true,
+            }
+        };
+        self.sweep_links(Some(ns), &keep_link, report)?;
+        let owned_ns = ns.to_string();
+        let peerings = known.peerings.clone();
+        let clusters = known.clusters.clone();
+        let prefix = self.names.prefix().to_string();
+        let removed = netns::run_in(Some(ns), move || {
+            let table = firewall::read_table()?;
+            if !table.exists {
+                return Ok(vec![]);
+            }
+            let mut batch = firewall::Batch::new();
+            let mut removed = vec![];
+            for chain in &table.chains {
+                if let Some(h) = chain
+                    .strip_prefix("peer_")
+                    .filter(|h| !peerings.contains(*h))
+                {
+                    let (link, set) = (format!("{prefix}p{h}"), format!("src_{h}"));
+                    firewall::delete_peering(&mut batch, &table, &link, &set, chain);
+                    removed.push(format!("firewall chain {chain} in {owned_ns}"));
+                }
+                if chain
+                    .strip_prefix("egress_")
+                    .is_some_and(|h| !clusters.contains(h))
+                {
+                    let nodes: Vec<_> = table
+                        .egress_targets
+                        .iter()
+                        .filter(|(_, target)| *target == chain)
+                        .filter_map(|(ip, _)| ip.parse().ok())
+                        .collect();
+                    firewall::delete_egress(&mut batch, &table, chain, &nodes);
+                    removed.push(format!("firewall chain {chain} in {owned_ns}"));
+                }
+            }
+            batch.apply()?;
+            Ok(removed)
+        })?;
+        report.removed.extend(removed);
+        Ok(())
+    }
+
+    fn sweep_links(
+        &self,
+        ns: Option<&str>,
+        keep: &dyn Fn(&str) -> bool,
+        report: &mut SweepReport,
+    ) -> Result<()> {
+        let names = self.names.clone();
+        let ours: Vec<String> = netns::netlink_in(ns, move |h| async move {
+            Ok(nl::links(&h)
+                .await?
+                .into_iter()
+                .map(|l| l.name)
+                .filter(|n| names.is_our_iface(n))
+                .collect())
+        })?;
+        let doomed: Vec<String> = ours.into_iter().filter(|n| !keep(n)).collect();
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        let list = doomed.clone();
+        netns::netlink_in(ns, move |h| async move {
+            for name in list {
+                if let Some(link) = nl::link(&h, &name).await? {
+                    nl::delete_link(&h, link.index).await?;
+                }
+            }
+            Ok(())
+        })?;
+        let place = ns.unwrap_or("the root namespace");
+        report
+            .removed
+            .extend(doomed.into_iter().map(|n| format!("link {n} in {place}")));
+        Ok(())
+    }
+}
