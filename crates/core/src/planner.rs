@@ -104,13 +104,18 @@ pub fn split(parent: Cidr, sizes: &[u8]) -> Result<Vec<SplitRow>, CoreError> {
         let block = 1u64 << (32 - len);
         let first = align_up(cursor, block);
         if first + block - 1 > end {
+            // Only reachable after an earlier subnet: the first always fits (len >= parent).
+            let after = rows
+                .last()
+                .map(|r: &SplitRow| format!(" after {}", r.subnet))
+                .unwrap_or_default();
             return Err(CoreError::invalid(
                 field,
                 "does-not-fit",
                 format!(
-                    "/{len} ({block} addresses) does not fit in {parent}: the subnets before it leave only {}",
+                    "/{len} ({block} addresses) does not fit in {parent}: only {} addresses are left{after}",
                     end + 1 - cursor
-                                ),
+                ),
             ));
         }
         let subnet = Cidr::containing(Ipv4Addr::from(first as u32), len);

@@ -66,7 +66,7 @@ fn split_that_does_not_fit_names_the_entry_that_overflows() {
     assert_eq!(rule, "does-not-fit");
     assert_eq!(
         message,
-        "/24 (256 addresses) does not fit in 172.30.0.0/15: the subnets before it leave only 0"
+        "/24 (256 addresses) does not fit in 172.30.0.0/15: only 0 addresses are left after 172.31.128.0/17"
     );
 }
 
@@ -170,4 +170,14 @@ fn free_steps_over_a_huge_blocked_range_at_once() {
         c("10.255.254.0/24"),
     ];
     assert_eq!(free(c("10.0.0.0/8"), 24, 2, &taken), [c("10.255.255.0/24")]);
+}
+
+#[test]
+fn split_says_how_many_addresses_the_earlier_subnets_left() {
+    let (field, _, message) = field_and_rule(split(c("10.0.0.0/24"), &[25, 26, 25]).unwrap_err());
+    assert_eq!(field, "into[2]");
+    assert_eq!(
+        message,
+        "/25 (128 addresses) does not fit in 10.0.0.0/24: only 64 addresses are left after 10.0.0.128/26"
+    );
 }

@@ -1,0 +1,200 @@
+//! `isthmus plan …`: the offline planners. They call the core directly (no server), so
+//! they work before anything is installed. `run` returns the text to print; an error is
+//! one line that names the input at fault.
+
+use anyhow::{anyhow, bail, Result};
+use clap::Subcommand;
+use isthmus_core::planner::{cover, free, render_split_table, split};
+use isthmus_core::Cidr;
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// The smallest single prefix that covers every given prefix.
+    Cover {
+        /// Prefixes to cover, e.g. 10.1.0.0/16 10.2.0.0/16.
+        #[arg(required = true)]
+        prefixes: Vec<String>,
+    },
+    /// Split a parent prefix into consecutive aligned subnets, e.g. for GKE nodes, pods
+    /// and services: `isthmus plan split 172.30.0.0/15 --into 16,17,17`.
+    Split {
+        /// The prefix to split.
+        parent: String,
+        /// Prefix lengths of the subnets, in order.
+        #[arg(long, value_delimiter = ',', required = true)]
+        into: Vec<u8>,
+    },
+    /// The first free prefixes of a size inside a parent that avoid the given ones.
+    Free {
+        /// The prefix to search.
+        parent: String,
+        /// Prefix length of the blocks wanted, e.g. 24.
+        #[arg(long)]
+        size: u8,
+        /// How many blocks to find.
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+        /// A prefix already in use (networks, peering routes); repeat for more.
+        #[arg(long)]
+        avoid: Vec<String>,
+    },
+}
+
+pub fn run(cmd: PlanCommand) -> Result<String> {
+    match cmd {
+        PlanCommand::Cover { prefixes } => {
+            let prefixes = parse_all(&prefixes)?;
+            let covering = cover(&prefixes).ok_or_else(|| anyhow!("give at least one prefix"))?;
+            Ok(format!("{covering}\n"))
+        }
+        PlanCommand::Split { parent, into } => {
+            let rows = split(parse(&parent)?, &into)?;
+            Ok(render_split_table(&rows))
+        }
+        PlanCommand::Free {
+            parent,
+            size,
+            count,
+            avoid,
+        } => plan_free(parse(&parent)?, size, count, &parse_all(&avoid)?),
+    }
+}
+
+fn plan_free(parent: Cidr, size: u8, count: usize, avoid: &[Cidr]) -> Result<String> {
+    if size > 32 || size < parent.prefix_len() {
+        bail!(
+            "--size /{size} must be between /{} (the parent) and /32",
+            parent.prefix_len()
+        );
+    }
+    let found = free(parent, size, count, avoid);
+    if found.is_empty() && count > 0 {
+        bail!("every /{size} in {parent} overlaps an avoided prefix");
+    }
+    let mut out: String = found.iter().map(|c| format!("{c}\n")).collect();
+    if found.len() < count {
+        out.push_str(&format!(
+            "only {} of the {count} requested /{size} blocks are free in {parent}\n",
+            found.len()
+        ));
+    }
+    Ok(out)
+}
+
+/// Parses one prefix; the core's message already quotes the input and, for host bits,
+/// names the prefix that was meant.
+fn parse(raw: &str) -> Result<Cidr> {
+    raw.parse::<Cidr>().map_err(|e| anyhow!("{e}"))
+}
+
+fn parse_all(raw: &[String]) -> Result<Vec<Cidr>> {
+    raw.iter().map(|r| parse(r)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Stands in for `isthmus plan …` so the argument shape is pinned here.
+    #[derive(Parser)]
+    struct Plan {
+        #[command(subcommand)]
+        command: PlanCommand,
+    }
+
+    fn parse_args(args: &[&str]) -> PlanCommand {
+        Plan::try_parse_from(std::iter::once("plan").chain(args.iter().copied()))
+            .unwrap()
+            .command
+    }
+
+    fn free_cmd(parent: &str, size: u8, count: usize, avoid: &[&str]) -> PlanCommand {
+        PlanCommand::Free {
+            parent: parent.into(),
+            size,
+            count,
+            avoid: avoid.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn split_prints_the_gke_table() {
+        let out = run(parse_args(&[
+            "split",
+            "172.30.0.0/15",
+            "--into",
+            "16,17,17",
+        ]))
+        .unwrap();
+        let subnets: Vec<&str> = out
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        assert_eq!(
+            subnets,
+            ["172.30.0.0/16", "172.31.0.0/17", "172.31.128.0/17"]
+        );
+        assert!(out.starts_with("subnet "), "{out}");
+    }
+
+    #[test]
+    fn free_takes_repeated_avoid_flags_and_counts_one_by_default() {
+        let cmd = parse_args(&[
+            "free",
+            "10.0.0.0/16",
+            "--size",
+            "24",
+            "--avoid",
+            "10.0.0.0/24",
+            "--avoid",
+            "10.0.1.0/24",
+        ]);
+        assert_eq!(run(cmd).unwrap(), "10.0.2.0/24\n");
+    }
+
+    #[test]
+    fn cover_prints_one_prefix() {
+        let out = run(PlanCommand::Cover {
+            prefixes: vec!["10.1.0.0/16".into(), "10.2.0.0/16".into()],
+        })
+        .unwrap();
+        assert_eq!(out, "10.0.0.0/14\n");
+    }
+
+    #[test]
+    fn free_prints_one_prefix_per_line_and_says_when_it_ran_short() {
+        let out = run(free_cmd("10.0.0.0/23", 24, 2, &["10.0.0.0/24"])).unwrap();
+        assert_eq!(
+            out,
+            "10.0.1.0/24\nonly 1 of the 2 requested /24 blocks are free in 10.0.0.0/23\n"
+        );
+    }
+
+    #[test]
+    fn errors_are_one_line_naming_the_input() {
+        let host_bits = run(free_cmd("10.0.0.1/16", 24, 1, &[])).unwrap_err();
+        assert_eq!(
+            host_bits.to_string(),
+            "'10.0.0.1/16' has host bits set: did you mean 10.0.0.0/16?"
+        );
+        let too_big = run(PlanCommand::Split {
+            parent: "10.0.0.0/24".into(),
+            into: vec![25, 25, 26],
+        })
+        .unwrap_err();
+        assert_eq!(
+            too_big.to_string(),
+            "into[2]: /26 (64 addresses) does not fit in 10.0.0.0/24: only 0 addresses are left after 10.0.0.128/25"
+        );
+        let full = run(free_cmd("10.0.0.0/24", 24, 1, &["10.0.0.0/8"])).unwrap_err();
+        assert_eq!(
+            full.to_string(),
+            "every /24 in 10.0.0.0/24 overlaps an avoided prefix"
+        );
+        for e in [host_bits, too_big, full] {
+            assert!(!e.to_string().contains('\n'));
+        }
+    }
+}
