@@ -57,8 +57,14 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full);
+        // The writer connection is kept open for the store's lifetime: while it is open the
+        // WAL index (-shm) exists, which the read-only connections rely on.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .test_before_acquire(false)
             .acquire_timeout(WRITER_ACQUIRE_TIMEOUT)
             .connect_with(writer_options)
             .await
@@ -68,8 +74,10 @@ impl SqliteStore {
             .await
             .with_context(|| format!("migrate SQLite database {}", path.display()))?;
         // Readers never write; the journal mode is a property of the file, set above.
+        // A ping before each use buys nothing for an in-process database.
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
+            .test_before_acquire(false)
             .connect_with(base.read_only(true))
             .await
             .with_context(|| format!("open readers of SQLite database {}", path.display()))?;
