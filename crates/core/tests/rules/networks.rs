@@ -141,7 +141,14 @@ fn names_are_trimmed_and_limited_to_100_printable_characters() {
 fn overlapping_a_live_network_in_the_same_provider_and_region_is_a_conflict() {
     let existing = network(Provider::Aws, "us-east-1", "10.0.0.0/16");
     let req = network_request(Provider::Aws, "us-east-1", "10.0.128.0/17");
-    let err = rules::new_network(id(), project(), &req, &[existing.clone()], now()).unwrap_err();
+    let err = rules::new_network(
+        id(),
+        project(),
+        &req,
+        std::slice::from_ref(&existing),
+        now(),
+    )
+    .unwrap_err();
     let (field, rule, message) = conflict(err);
     assert_eq!(field.as_deref(), Some("cidr_block"));
     assert_eq!(rule, "network-overlap");
@@ -162,7 +169,10 @@ fn the_same_cidr_is_allowed_in_another_region_or_provider_or_after_deletion() {
         network_request(Provider::Gcp, "us-east-1", "10.0.0.0/16"),
     ];
     for req in &elsewhere {
-        assert!(rules::new_network(id(), project(), req, &[existing.clone()], now()).is_ok());
+        assert!(
+            rules::new_network(id(), project(), req, std::slice::from_ref(&existing), now())
+                .is_ok()
+        );
     }
     let gone = with_status(existing, NetworkStatus::Deleted);
     let same = network_request(Provider::Aws, "us-east-1", "10.0.0.0/16");

@@ -139,8 +139,15 @@ fn overlapping_a_route_of_another_live_peering_is_a_conflict() {
     let network = net();
     let first = peering(&network, &["192.168.1.0/24"], PeeringStatus::Active);
     let req = peering_request(&network, &["172.16.0.0/12", "192.168.1.128/25"]);
-    let err =
-        rules::new_peering(id(), project(), &req, &network, &[first.clone()], now()).unwrap_err();
+    let err = rules::new_peering(
+        id(),
+        project(),
+        &req,
+        &network,
+        std::slice::from_ref(&first),
+        now(),
+    )
+    .unwrap_err();
     let (field, rule, message) = conflict(err);
     assert_eq!(field.as_deref(), Some("routes[1]"));
     assert_eq!(rule, "route-taken");
@@ -210,7 +217,8 @@ fn an_update_that_changes_nothing_keeps_the_generation() {
         allow_gateway_transit: Some(false),
         ..Default::default()
     };
-    let next = rules::update_peering(&mine, &same, &network, &[mine.clone()], now()).unwrap();
+    let next =
+        rules::update_peering(&mine, &same, &network, std::slice::from_ref(&mine), now()).unwrap();
     assert_eq!(next.generation, mine.generation);
 }
 
