@@ -1,0 +1,380 @@
+//! Local peerings on real namespaces: who can connect to the cluster's nodes, and when.
+//! Run as root: `cargo test -p isthmus-driver-local`.
+
+mod common;
+
+use common::*;
+use isthmus_driver::{Driver, NetworkState, NodeState, PeeringState};
+use isthmus_driver_local::probe::{self, EchoServer};
+use isthmus_driver_local::{LabHostSpec, LabVpcSpec};
+
+const NODE_IPS: [&str; 3] = ["172.29.98.2", "172.29.98.3", "172.29.98.4"];
+
+fn host(name: &str, ip: Option<&str>) -> LabHostSpec {
+    LabHostSpec {
+        name: name.into(),
+        ip: ip.map(|ip| ip.parse().unwrap()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lab_hosts_reach_nodes_only_while_the_peering_is_active() {
+    let fx = Fixture::new("istha1");
+    let d = &fx.driver;
+    let net = network("172.29.98.0/24");
+    let db = cluster(&net, &NODE_IPS);
+
+    assert_eq!(
+        d.observe_network(&net).await.unwrap().state,
+        NetworkState::Missing
+    );
+    assert_eq!(
+        d.ensure_network(&net).await.unwrap().state,
+        NetworkState::Ready
+    );
+    let nodes = d.ensure_nodes(&net, &db).await.unwrap();
+    assert!(
+        nodes.iter().all(|n| n.state == NodeState::Running),
+        "{nodes:?}"
+    );
+
+    let customer = d
+        .ensure_lab_vpc(&LabVpcSpec {
+            name: "customer".into(),
+            cidr: cidr("172.16.0.0/16"),
+            hosts: vec![host("app", None)],
+        })
+        .await
+        .unwrap();
+    let app = customer.hosts[0].clone();
+    assert_eq!(
+        app.ip.to_string(),
+        "172.16.0.2",
+        "first free address after the lab gateway"
+    );
+    let stranger = d
+        .ensure_lab_vpc(&LabVpcSpec {
+            name: "stranger".into(),
+            cidr: cidr("172.18.0.0/16"),
+            hosts: vec![host("h", None)],
+        })
+        .await
+        .unwrap();
+
+    let servers: Vec<EchoServer> = db
+        .nodes
+        .iter()
+        .map(|n| EchoServer::start(&d.node_namespace(&db, n.index), addr(n.ip, 2113)).unwrap())
+        .collect();
+
+    for s in &servers {
+        assert!(
+            !can_connect(&app.namespace, s.addr),
+            "no peering yet: {} must be unreachable",
+            s.addr
+        );
+    }
+
+    let link = peering(&net, "customer", &["172.16.0.0/16"]);
+    let seen = d.ensure_peering(&net, &link).await.unwrap();
+    assert_eq!(seen.state, PeeringState::Active, "{}", seen.message);
+    for s in &servers {
+        assert!(
+            can_connect(&app.namespace, s.addr),
+            "peered lab host must reach node {}",
+            s.addr
+        );
+        assert!(
+            !can_connect(&stranger.hosts[0].namespace, s.addr),
+            "an unpeered VPC never reaches {}",
+            s.addr
+        );
+    }
+
+    d.delete_peering(&net, &link).await.unwrap();
+    assert_eq!(
+        d.observe_peering(&net, &link).await.unwrap().state,
+        PeeringState::Missing
+    );
+    for s in &servers {
+        assert!(
+            !can_connect(&app.namespace, s.addr),
+            "after delete_peering {} is unreachable again",
+            s.addr
+        );
+    }
+
+    d.delete_nodes(&net, &db).await.unwrap();
+    assert!(d
+        .observe_nodes(&net, &db)
+        .await
+        .unwrap()
+        .iter()
+        .all(|n| n.state == NodeState::Missing));
+    d.delete_network(&net).await.unwrap();
+    assert_eq!(
+        d.observe_network(&net).await.unwrap().state,
+        NetworkState::Missing
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_route_update_admits_the_new_range_and_keeps_open_connections() {
+    let fx = Fixture::new("istha2");
+    let d = &fx.driver;
+    let net = network("172.29.98.0/24");
+    let db = cluster(&net, &NODE_IPS);
+    d.ensure_network(&net).await.unwrap();
+    d.ensure_nodes(&net, &db).await.unwrap();
+    // One customer VPC holding both ranges: 172.30.0.0/16 and 172.31.128.0/17.
+    let vpc = d
+        .ensure_lab_vpc(&LabVpcSpec {
+            name: "corp".into(),
+            cidr: cidr("172.30.0.0/15"),
+            hosts: vec![
+                host("old", Some("172.30.0.10")),
+                host("new", Some("172.31.128.10")),
+            ],
+        })
+        .await
+        .unwrap();
+    let (old, new) = (&vpc.hosts[0].namespace, &vpc.hosts[1].namespace);
+    let server = EchoServer::start(&d.node_namespace(&db, 0), addr(db.nodes[0].ip, 2113)).unwrap();
+
+    let mut link = peering(&net, "corp", &["172.30.0.0/16"]);
+    assert_eq!(
+        d.ensure_peering(&net, &link).await.unwrap().state,
+        PeeringState::Active
+    );
+    let mut open = probe::connect(old, server.addr, DENIED_AFTER).expect("172.30.x is routed");
+    assert_eq!(probe::round_trip(&mut open, b"before").unwrap(), b"before");
+    assert!(
+        !can_connect(new, server.addr),
+        "172.31.128.0/17 is not in the routes yet"
+    );
+
+    link.routes.push(cidr("172.31.128.0/17"));
+    assert_eq!(
+        d.ensure_peering(&net, &link).await.unwrap().state,
+        PeeringState::Active
+    );
+    assert!(
+        can_connect(new, server.addr),
+        "172.31.128.0/17 is admitted after the update"
+    );
+    assert_eq!(
+        probe::round_trip(&mut open, b"after").unwrap(),
+        b"after",
+        "a connection from an unchanged range survives the route update"
+    );
+
+    link.routes.pop();
+    d.ensure_peering(&net, &link).await.unwrap();
+    assert!(
+        !can_connect(new, server.addr),
+        "a removed range is refused again"
+    );
+    assert_eq!(probe::round_trip(&mut open, b"still").unwrap(), b"still");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn peerings_are_not_transitive() {
+    let fx = Fixture::new("istha3");
+    let d = &fx.driver;
+    let net = network("172.29.98.0/24");
+    let db = cluster(&net, &NODE_IPS);
+    d.ensure_network(&net).await.unwrap();
+    d.ensure_nodes(&net, &db).await.unwrap();
+    let hub = d
+        .ensure_lab_vpc(&LabVpcSpec {
+            name: "hub".into(),
+            cidr: cidr("172.16.0.0/16"),
+            hosts: vec![host("h", None)],
+        })
+        .await
+        .unwrap();
+    let spoke = d
+        .ensure_lab_vpc(&LabVpcSpec {
+            name: "spoke".into(),
+            cidr: cidr("172.17.0.0/16"),
+            hosts: vec![host("s", None)],
+        })
+        .await
+        .unwrap();
+    let to_hub = peering(&net, "hub", &["172.16.0.0/16"]);
+    let to_spoke = peering(&net, "spoke", &["172.17.0.0/16"]);
+    assert_eq!(
+        d.ensure_peering(&net, &to_hub).await.unwrap().state,
+        PeeringState::Active
+    );
+    assert_eq!(
+        d.ensure_peering(&net, &to_spoke).await.unwrap().state,
+        PeeringState::Active
+    );
+    let servers: Vec<EchoServer> = db
+        .nodes
+        .iter()
+        .take(2)
+        .map(|n| EchoServer::start(&d.node_namespace(&db, n.index), addr(n.ip, 2113)).unwrap())
+        .collect();
+
+    // The customer links spoke to hub and sends spoke's traffic for node 0 through the hub.
+    d.link_lab_vpcs("hub", "spoke").await.unwrap();
+    d.route_lab_vpc_via("spoke", cidr(&format!("{}/32", db.nodes[0].ip)), "hub")
+        .await
+        .unwrap();
+
+    assert!(
+        can_connect(&hub.hosts[0].namespace, servers[0].addr),
+        "the hub's own range is admitted"
+    );
+    assert!(
+        can_connect(&spoke.hosts[0].namespace, servers[1].addr),
+        "spoke over its own peering is admitted"
+    );
+    assert!(
+        !can_connect(&spoke.hosts[0].namespace, servers[0].addr),
+        "spoke's source arriving over the hub's peering is dropped, though spoke is peered too"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nodes_reach_peered_hosts_only_where_the_egress_allowlist_says() {
+    let fx = Fixture::new("istha4");
+    let d = &fx.driver;
+    let net = network("172.29.98.0/24");
+    let mut db = cluster(&net, &NODE_IPS[..1]);
+    d.ensure_network(&net).await.unwrap();
+    d.ensure_nodes(&net, &db).await.unwrap();
+    let vpc = d
+        .ensure_lab_vpc(&LabVpcSpec {
+            name: "customer".into(),
+            cidr: cidr("172.16.0.0/16"),
+            hosts: vec![host("sink", None)],
+        })
+        .await
+        .unwrap();
+    let sink = &vpc.hosts[0];
+    let allowed = EchoServer::start(&sink.namespace, addr(sink.ip, 9000)).unwrap();
+    let other_port = EchoServer::start(&sink.namespace, addr(sink.ip, 9001)).unwrap();
+    d.ensure_peering(&net, &peering(&net, "customer", &["172.16.0.0/16"]))
+        .await
+        .unwrap();
+    let node = d.node_namespace(&db, 0);
+
+    assert!(
+        !can_connect(&node, allowed.addr),
+        "nodes open no connections into peered VPCs by default"
+    );
+
+    db.egress_allowlist = vec![isthmus_core::resources::EgressRule {
+        cidr: cidr(&format!("{}/32", sink.ip)),
+        ports: vec![9000],
+        comment: "replication target".into(),
+    }];
+    d.ensure_nodes(&net, &db).await.unwrap();
+    assert!(
+        can_connect(&node, allowed.addr),
+        "the allow-listed destination and port are open"
+    );
+    assert!(
+        !can_connect(&node, other_port.addr),
+        "other ports of the same host stay closed"
+    );
+
+    db.egress_allowlist.clear();
+    d.ensure_nodes(&net, &db).await.unwrap();
+    assert!(
+        !can_connect(&node, allowed.addr),
+        "emptying the allow-list closes it again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_peering_link_is_reported_and_repaired() {
+    let fx = Fixture::new("istha5");
+    let d = &fx.driver;
+    let net = network("172.29.98.0/24");
+    let db = cluster(&net, &NODE_IPS[..1]);
+    d.ensure_network(&net).await.unwrap();
+    d.ensure_nodes(&net, &db).await.unwrap();
+    let vpc = d
+        .ensure_lab_vpc(&LabVpcSpec {
+            name: "customer".into(),
+            cidr: cidr("172.16.0.0/16"),
+            hosts: vec![host("app", None)],
+        })
+        .await
+        .unwrap();
+    let server = EchoServer::start(&d.node_namespace(&db, 0), addr(db.nodes[0].ip, 2113)).unwrap();
+    let link = peering(&net, "customer", &["172.16.0.0/16"]);
+    d.ensure_peering(&net, &link).await.unwrap();
+    assert!(can_connect(&vpc.hosts[0].namespace, server.addr));
+
+    // Someone deletes the link by hand.
+    let veth = d.names().peering_link(&link.id.to_string());
+    let status = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &d.router_namespace(&net),
+            "ip",
+            "link",
+            "del",
+            &veth,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let seen = d.observe_peering(&net, &link).await.unwrap();
+    assert_eq!(seen.state, PeeringState::NeedsRepair);
+    assert!(
+        seen.message.contains(&veth),
+        "the message names what is broken: {}",
+        seen.message
+    );
+    assert!(!can_connect(&vpc.hosts[0].namespace, server.addr));
+
+    assert_eq!(
+        d.ensure_peering(&net, &link).await.unwrap().state,
+        PeeringState::Active
+    );
+    assert!(
+        can_connect(&vpc.hosts[0].namespace, server.addr),
+        "connectivity returns after repair"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_peering_to_an_overlapping_or_unknown_lab_vpc_is_invalid() {
+    let fx = Fixture::new("istha6");
+    let d = &fx.driver;
+    let net = network("172.29.98.0/24");
+    d.ensure_network(&net).await.unwrap();
+    d.ensure_lab_vpc(&LabVpcSpec {
+        name: "clash".into(),
+        cidr: cidr("172.29.0.0/16"),
+        hosts: vec![],
+    })
+    .await
+    .unwrap();
+
+    let seen = d
+        .ensure_peering(&net, &peering(&net, "clash", &["10.1.0.0/16"]))
+        .await
+        .unwrap();
+    assert_eq!(seen.state, PeeringState::Invalid);
+    assert!(seen.message.contains("overlaps"), "{}", seen.message);
+
+    let seen = d
+        .ensure_peering(&net, &peering(&net, "nowhere", &["10.1.0.0/16"]))
+        .await
+        .unwrap();
+    assert_eq!(seen.state, PeeringState::Invalid);
+    assert!(
+        seen.message.contains("no lab VPC named 'nowhere'"),
+        "{}",
+        seen.message
+    );
+}
