@@ -2,3 +2,4 @@
 //! `probe` engine (`probe`) and how engine nodes are launched (`engines`).
 
 pub mod dns;
+pub mod pki;

@@ -1,3 +1,4 @@
 #![allow(dead_code)] // each test binary uses part of the support code
 
 pub mod dns_client;
+pub mod tls;
