@@ -164,6 +164,25 @@ impl TestServer {
         self.call(Method::DELETE, path, token, None, &[]).await
     }
 
+    /// Polls `path` until the resource's status is one of `statuses` (the controller
+    /// works in the background); panics if it never gets there.
+    pub async fn wait_for_status(&self, path: &str, statuses: &[&str]) -> Reply {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let r = self.get(&self.admin, path).await;
+            let status = r.body["status"].as_str().unwrap_or_default();
+            if statuses.contains(&status) {
+                return r;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{path} never reached {statuses:?}: {:#}",
+                r.body
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// A new project made by the superuser; returns its id.
     pub async fn project(&self, name: &str) -> String {
         let r = self

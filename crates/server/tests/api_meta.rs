@@ -1,0 +1,104 @@
+//! The endpoints about the service: health, metrics and the OpenAPI document.
+
+mod support;
+
+use reqwest::Method;
+use support::TestServer;
+
+#[tokio::test]
+async fn healthz_answers_ok_without_a_token() {
+    let s = TestServer::start().await;
+    let r = s.raw(Method::GET, "/healthz", None, None, &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["status"], "ok");
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_resource_path() {
+    let s = TestServer::start().await;
+    let r = s
+        .raw(Method::GET, "/v1/openapi.json", None, None, &[])
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.body["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = r.body["paths"].as_object().expect("paths");
+    for path in [
+        "/v1/projects",
+        "/v1/projects/{p}",
+        "/v1/projects/{p}/networks",
+        "/v1/projects/{p}/networks/{id}",
+        "/v1/projects/{p}/peerings",
+        "/v1/projects/{p}/peerings/{id}",
+        "/v1/projects/{p}/peerings/{id}/refresh",
+        "/v1/projects/{p}/clusters",
+        "/v1/projects/{p}/clusters/{id}",
+        "/v1/projects/{p}/events",
+        "/v1/projects/{p}/tokens",
+        "/v1/projects/{p}/members",
+        "/v1/projects/{p}/members/{token_id}",
+        "/v1/sim/{cloud}/vpcs",
+        "/v1/sim/peerings/{peering_id}/{action}",
+        "/healthz",
+        "/metrics",
+    ] {
+        assert!(
+            paths.contains_key(path),
+            "{path} missing from {:?}",
+            paths.keys()
+        );
+    }
+    let network = &paths["/v1/projects/{p}/networks/{id}"];
+    for method in ["get", "patch", "delete"] {
+        assert!(network.get(method).is_some(), "{method} of a network");
+    }
+    let schemas = r.body["components"]["schemas"]
+        .as_object()
+        .expect("schemas");
+    for schema in ["Network", "NetworkCreate", "Peering", "Cluster", "Problem"] {
+        assert!(schemas.contains_key(schema), "schema {schema}");
+    }
+    assert_eq!(
+        r.body["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_status() {
+    let s = TestServer::start().await;
+    let p = s.project("acme").await;
+    for _ in 0..2 {
+        s.get(&s.admin, &format!("/v1/projects/{p}/networks")).await;
+    }
+    let r = s.raw(Method::GET, "/metrics", None, None, &[]).await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+    let text = String::from_utf8(
+        reqwest::get(format!("{}/metrics", s.base))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(text.contains("# TYPE isthmus_http_requests_total counter"));
+    assert!(
+        text.contains(
+            "isthmus_http_requests_total{method=\"GET\",route=\"/v1/projects/{p}/networks\",status=\"200\"} 2"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        "isthmus_http_requests_total{method=\"POST\",route=\"/v1/projects\",status=\"201\"} 1"
+    ));
+}
+
+#[tokio::test]
+async fn an_unknown_path_is_a_not_found_problem() {
+    let s = TestServer::start().await;
+    s.get(&s.admin, "/v1/nothing-here")
+        .await
+        .assert_status_problem(404);
+}
