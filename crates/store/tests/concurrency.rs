@@ -82,3 +82,51 @@ async fn concurrent_clusters_on_one_network_never_share_a_node_address() {
     }
     assert_eq!(ips.len(), 12);
 }
+
+#[tokio::test]
+async fn abandoned_requests_leave_whole_writes_or_nothing_and_never_block_the_writer() {
+    let t = open().await;
+    let p = project(&t.store, "acme").await;
+    // Callers that hang up mid-request (aborted at whatever point they reached).
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let store = t.store.clone();
+            let req = network_req(&format!("n{i}"), &format!("10.{i}.0.0/16"));
+            tokio::spawn(async move { store.create_network(&alice(), p, &req, None).await })
+        })
+        .collect();
+    for task in &tasks {
+        task.abort();
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let after = t
+        .store
+        .create_network(&alice(), p, &network_req("later", "10.99.0.0/16"), None)
+        .await;
+    assert!(after.is_ok(), "the writer is free again: {after:?}");
+
+    let networks = t
+        .store
+        .list_networks(p, &PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    let events = t
+        .store
+        .list_events(p, &PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    let logged: HashSet<String> = events
+        .iter()
+        .filter(|e| e.action == "network.create")
+        .map(|e| e.resource_id.clone())
+        .collect();
+    let stored: HashSet<String> = networks.iter().map(|n| n.id.to_string()).collect();
+    assert_eq!(
+        stored, logged,
+        "every stored network has its audit event and vice versa"
+    );
+}
