@@ -1,10 +1,31 @@
-//! The controller: level-triggered reconcile loops. STUB: signatures fixed; to be written.
+//! The controller: level-triggered reconcile loops, as in Kubernetes.
+//!
+//! A change (an API write, the resync timer, a dependent finishing) queues a resource key;
+//! a worker takes it, `reconcile` reads the stored resource, observes the provider through
+//! its driver and makes one idempotent step toward the desired state, then says "done",
+//! "again after T", or fails (retried with exponential backoff and jitter, the error
+//! recorded in the resource's conditions). All work derives from stored state plus what
+//! the drivers observe, so a restart at any point converges to the same end state.
 
-use std::sync::Arc;
+mod backoff;
+mod cluster;
+mod network;
+mod peering;
+mod queue;
+mod reconcile;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use isthmus_driver::Drivers;
 use isthmus_store::{ResourceKey, Store};
+use tokio::task::JoinSet;
+
+use queue::WorkQueue;
+pub use reconcile::Action;
+use reconcile::{Ctx, ReconcileError};
 
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
@@ -12,6 +33,15 @@ pub struct ControllerConfig {
     pub resync_interval: Duration,
     /// Parallel reconciles.
     pub workers: usize,
+    /// How soon a peering waiting for the customer is looked at again, so an acceptance
+    /// shows within about this long.
+    pub pending_interval: Duration,
+    /// How soon a resource waiting for its provider or its network is looked at again.
+    pub poll_interval: Duration,
+    /// The first retry delay after an error; doubles per consecutive error.
+    pub backoff_base: Duration,
+    /// The longest retry delay.
+    pub backoff_max: Duration,
 }
 
 impl Default for ControllerConfig {
@@ -19,19 +49,51 @@ impl Default for ControllerConfig {
         ControllerConfig {
             resync_interval: Duration::from_secs(30),
             workers: 8,
+            pending_interval: Duration::from_secs(1),
+            poll_interval: Duration::from_millis(500),
+            backoff_base: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(60),
         }
     }
+}
+
+/// Counters a caller can read (metrics, benchmarks, tests).
+#[derive(Debug, Default)]
+struct Counters {
+    reconciles: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// A snapshot of the controller's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControllerStats {
+    /// Reconciles finished (any outcome).
+    pub reconciles: u64,
+    /// Reconciles that ended in an error (and were retried with backoff).
+    pub errors: u64,
+    /// Keys waiting, now or later.
+    pub queue_depth: u64,
 }
 
 /// Cheap to clone; used by the API to wake the controller for a resource.
 #[derive(Clone)]
 pub struct ControllerHandle {
     tx: tokio::sync::mpsc::UnboundedSender<ResourceKey>,
+    queue: Arc<WorkQueue>,
+    counters: Arc<Counters>,
 }
 
 impl ControllerHandle {
     pub fn enqueue(&self, key: ResourceKey) {
         let _ = self.tx.send(key);
+    }
+
+    pub fn stats(&self) -> ControllerStats {
+        ControllerStats {
+            reconciles: self.counters.reconciles.load(Ordering::Relaxed),
+            errors: self.counters.errors.load(Ordering::Relaxed),
+            queue_depth: self.queue.depth() as u64,
+        }
     }
 }
 
@@ -40,12 +102,109 @@ pub struct Controller;
 impl Controller {
     /// Starts the loops on the current runtime: enqueues every live resource, then runs
     /// workers and the resync timer until the returned handle and task are dropped/aborted.
+    /// Aborting the task stops every loop (they live in its `JoinSet`).
     pub fn start(
-        _store: Arc<dyn Store>,
-        _drivers: Drivers,
-        _config: ControllerConfig,
+        store: Arc<dyn Store>,
+        drivers: Drivers,
+        config: ControllerConfig,
     ) -> (ControllerHandle, tokio::task::JoinHandle<()>) {
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        (ControllerHandle { tx }, tokio::spawn(async {}))
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ResourceKey>();
+        let queue = Arc::new(WorkQueue::default());
+        let counters = Arc::new(Counters::default());
+        let handle = ControllerHandle {
+            tx,
+            queue: queue.clone(),
+            counters: counters.clone(),
+        };
+        let ctx = Arc::new(Ctx {
+            store,
+            drivers,
+            config: config.clone(),
+            queue: queue.clone(),
+        });
+        let task = tokio::spawn(async move {
+            let mut tasks = JoinSet::new();
+            tasks.spawn({
+                let queue = queue.clone();
+                async move { queue.run_timer().await }
+            });
+            tasks.spawn({
+                let queue = queue.clone();
+                async move {
+                    while let Some(key) = rx.recv().await {
+                        queue.add(key);
+                    }
+                }
+            });
+            tasks.spawn(resync_loop(ctx.clone()));
+            let failures = Arc::new(Mutex::new(HashMap::new()));
+            for _ in 0..config.workers.max(1) {
+                tasks.spawn(worker(ctx.clone(), counters.clone(), failures.clone()));
+            }
+            while tasks.join_next().await.is_some() {}
+        });
+        (handle, task)
     }
+}
+
+/// Enqueues every live resource now and every `resync_interval`.
+async fn resync_loop(ctx: Arc<Ctx>) {
+    let mut tick = tokio::time::interval(ctx.config.resync_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match ctx.store.list_live().await {
+            Ok(keys) => {
+                for key in keys {
+                    ctx.queue.add(key);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "resync could not list live resources"),
+        }
+    }
+}
+
+type Failures = Arc<Mutex<HashMap<ResourceKey, u32>>>;
+
+async fn worker(ctx: Arc<Ctx>, counters: Arc<Counters>, failures: Failures) {
+    loop {
+        let key = ctx.queue.next().await;
+        let result = reconcile::run(&ctx, key).await;
+        match result {
+            Ok(action) => {
+                forget(&failures, key);
+                if let Action::RequeueAfter(delay) = action {
+                    ctx.queue.add_after(key, delay);
+                }
+            }
+            Err(ReconcileError::Stale(why)) => {
+                // Someone wrote the resource since we read it: read it again, now.
+                tracing::debug!(?key, %why, "stale read; reconciling again");
+                ctx.queue.add(key);
+            }
+            Err(e) => {
+                counters.errors.fetch_add(1, Ordering::Relaxed);
+                let attempt = {
+                    let mut f = failures.lock().unwrap_or_else(|e| e.into_inner());
+                    let n = f.entry(key).or_insert(0);
+                    *n += 1;
+                    *n
+                };
+                let delay =
+                    backoff::delay(attempt, ctx.config.backoff_base, ctx.config.backoff_max);
+                tracing::warn!(?key, attempt, ?delay, error = %e, "reconcile failed; retrying");
+                reconcile::record_error(&ctx, key, &e, delay).await;
+                ctx.queue.add_after(key, delay);
+            }
+        }
+        counters.reconciles.fetch_add(1, Ordering::Relaxed);
+        ctx.queue.done(key);
+    }
+}
+
+fn forget(failures: &Failures, key: ResourceKey) {
+    failures
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&key);
 }
