@@ -67,15 +67,24 @@ fn render_problem(status: StatusCode, problem: &Problem) -> String {
     } else {
         format!("the server answered {status}")
     };
+    // The detail often already says the field's message; then only name the field.
     let fields: Vec<String> = problem
         .errors
         .iter()
-        .map(|e| match &e.field {
-            Some(field) if !field.is_empty() => format!("{field}: {}", e.message),
-            _ => e.message.clone(),
+        .filter_map(|e| {
+            let field = e.field.as_deref().unwrap_or("");
+            let full = match field {
+                "" => e.message.clone(),
+                _ => format!("{field}: {}", e.message),
+            };
+            if line.contains(&full) {
+                None
+            } else if line.contains(&e.message) {
+                Some(field.to_string()).filter(|f| !f.is_empty())
+            } else {
+                Some(full)
+            }
         })
-        // The detail often already is the field message; do not say it twice.
-        .filter(|f| !f.is_empty() && !line.contains(f.as_str()))
         .collect();
     if !fields.is_empty() {
         line = format!("{line} ({})", fields.join("; "));
@@ -228,10 +237,21 @@ mod tests {
 
     #[test]
     fn a_detail_that_already_says_the_field_message_is_not_repeated() {
-        let body = r#"{"title":"Conflict","status":409,"detail":"routes[0]: overlaps peering x",
-            "errors":[{"field":"routes[0]","rule":"overlap","message":"overlaps peering x"}]}"#;
+        let body = r#"{"title":"Unprocessable Entity","status":422,"detail":"cidr_block: host bits set",
+            "errors":[{"field":"cidr_block","rule":"host-bits-set","message":"host bits set"}]}"#;
+        let err = ApiError::from_body(StatusCode::UNPROCESSABLE_ENTITY, body);
+        assert_eq!(err.message, "cidr_block: host bits set");
+    }
+
+    #[test]
+    fn a_conflict_whose_detail_is_the_message_still_names_the_field() {
+        let body = r#"{"title":"Conflict","status":409,"detail":"overlaps route 10.20.0.0/16 of peering x",
+            "errors":[{"field":"routes[0]","rule":"overlap","message":"overlaps route 10.20.0.0/16 of peering x"}]}"#;
         let err = ApiError::from_body(StatusCode::CONFLICT, body);
-        assert_eq!(err.message, "routes[0]: overlaps peering x");
+        assert_eq!(
+            err.message,
+            "overlaps route 10.20.0.0/16 of peering x (routes[0])"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod client;
 mod commands;
 mod config;
 mod output;
+mod plan;
 mod views;
 mod wait;
 
@@ -36,23 +37,21 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<String> {
     let env = Env::from_process();
-    let format = cli.global.output;
+    // Client verbs resolve their server, token and project only when they run, so
+    // `serve`, `login` and `plan` work with no configuration at all.
+    let ctx = || Ctx::new(config::resolve(&cli.global, &env)?, cli.global.output);
     match cli.command {
         Command::Serve(args) => commands::serve::run(args, &env).await,
         Command::Login(args) => commands::login::run(&cli.global, args, &env).await,
-        command => {
-            let ctx = Ctx::new(config::resolve(&cli.global, &env)?, format)?;
-            match command {
-                Command::Project(c) => commands::project::run(&ctx, c).await,
-                Command::Network(c) => commands::network::run(&ctx, c).await,
-                Command::Peering(c) => commands::peering::run(&ctx, c).await,
-                Command::Cluster(c) => commands::cluster::run(&ctx, c).await,
-                Command::Events(a) => commands::events::run(&ctx, a).await,
-                Command::Token(c) => commands::token::run(&ctx, c).await,
-                Command::Sim(c) => commands::sim::run(&ctx, c).await,
-                Command::Serve(_) | Command::Login(_) => anyhow::bail!("not a client verb"),
-            }
-        }
+        // Offline: the planners call the core directly.
+        Command::Plan(c) => plan::run(c),
+        Command::Project(c) => commands::project::run(&ctx()?, c).await,
+        Command::Network(c) => commands::network::run(&ctx()?, c).await,
+        Command::Peering(c) => commands::peering::run(&ctx()?, c).await,
+        Command::Cluster(c) => commands::cluster::run(&ctx()?, c).await,
+        Command::Events(a) => commands::events::run(&ctx()?, a).await,
+        Command::Token(c) => commands::token::run(&ctx()?, c).await,
+        Command::Sim(c) => commands::sim::run(&ctx()?, c).await,
     }
 }
 

@@ -73,6 +73,9 @@ pub enum Command {
     /// Act as the customer's side in the simulated clouds.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Offline address planning: covering prefixes, split tables, free ranges.
+    #[command(subcommand)]
+    Plan(crate::plan::PlanCommand),
 }
 
 /// `--wait` and its deadline, shared by every verb that changes a resource's status.

@@ -2,6 +2,7 @@
 
 use anyhow::Context as _;
 use isthmus_core::resources::Project;
+use isthmus_core::ProjectId;
 
 use crate::args::{GlobalArgs, LoginArgs};
 use crate::client::Client;
@@ -26,7 +27,8 @@ pub async fn run(global: &GlobalArgs, args: LoginArgs, env: &Env) -> anyhow::Res
             .get::<serde_json::Value>("/v1/projects")
             .await
             .context("check the token")?;
-        if let Some(p) = &project {
+        // A name is resolved on each use; an id can be checked now.
+        if let Some(p) = project.as_ref().filter(|p| p.parse::<ProjectId>().is_ok()) {
             client
                 .get::<Project>(&format!("/v1/projects/{}", crate::client::segment(p)))
                 .await

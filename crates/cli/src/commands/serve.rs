@@ -1,5 +1,6 @@
 //! `isthmus serve`: the API server and the controller, in this process.
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use isthmus_server::serve::{serve, ServeConfig};
@@ -33,5 +34,7 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only where a person reads them, not in log files.
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
