@@ -164,7 +164,7 @@ pub async fn serve_on(
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let started = start(&config).await?;
     if let Some(path) = &started.admin_token_file {
-        tracing::info!(path = %path.display(), "first start: wrote the superuser token");
+        // Printed, not logged: the one line a new operator needs must survive any RUST_LOG.
         eprintln!("first start: the superuser token is in {}", path.display());
     }
     let listener = TcpListener::bind(config.listen)
