@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,7 +69,12 @@ impl Drop for Started {
 /// start, writes a superuser token.
 pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
     let dir = &config.data_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("create data dir {}", dir.display()))?;
+    // A new data dir is private: it holds the database and the admin token.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("create data dir {}", dir.display()))?;
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&dir.join(DB_FILE))
             .await

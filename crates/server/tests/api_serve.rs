@@ -14,6 +14,11 @@ async fn the_admin_token_file_is_private_and_its_token_is_a_superuser() {
     let file = s.data_dir.join("admin-token");
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "admin-token mode is {mode:o}");
+    let dir_mode = std::fs::metadata(&s.data_dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        dir_mode, 0o700,
+        "a new data dir is private, not {dir_mode:o}"
+    );
     assert!(s.admin.starts_with("isth_"));
     // The superuser may create projects and sees every project.
     let p = s.project("acme").await;

@@ -70,7 +70,9 @@ impl Reply {
 impl TestServer {
     pub async fn start() -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = ServeConfig::new(dir.path());
+        // A directory serve() has to create itself, as on a first start.
+        let data_dir = dir.path().join("data");
+        let config = ServeConfig::new(&data_dir);
         let started = serve::start(&config).await.expect("start the server");
         let token_file = started
             .admin_token_file
@@ -97,7 +99,7 @@ impl TestServer {
         TestServer {
             base,
             admin,
-            data_dir: dir.path().to_path_buf(),
+            data_dir,
             http: reqwest::Client::new(),
             stop: Some(stop),
             _started: started,
