@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{id_of, Sandbox, Server};
+use support::{id_of, Cli, Sandbox, Server};
 
 #[test]
 fn resources_created_just_before_a_kill_dash_nine_settle_after_restart() {
@@ -12,69 +12,30 @@ fn resources_created_just_before_a_kill_dash_nine_settle_after_restart() {
     let slow = ["--sim-latency-ms", "500"];
     let first = Server::start(sandbox.data.path(), &slow);
     let admin = first.cli(sandbox.home.path());
-    let cli = admin.in_project(&id_of(&admin.json(&["project", "create", "crashy"])));
+    let cli = admin.in_project(&id_of(&admin.json("project create crashy")));
 
-    cli.ok(&[
-        "sim",
-        "vpc",
-        "create",
-        "--cloud",
-        "aws",
-        "--account",
-        "111122223333",
-        "--network",
-        "vpc-0customer",
-        "--region",
-        "us-east-1",
-        "--cidr",
-        "192.168.0.0/16",
-    ]);
-    let network = id_of(&cli.json(&[
-        "network",
-        "create",
-        "prod",
-        "--provider",
-        "aws",
-        "--region",
-        "us-east-1",
-        "--cidr",
-        "10.50.0.0/16",
-    ]));
-    let cluster = id_of(&cli.json(&[
-        "cluster",
-        "create",
-        "orders",
-        "--network",
-        &network,
-        "--engine",
-        "probe",
-        "--topology",
-        "single-node",
-    ]));
-    let peering = id_of(&cli.json(&[
-        "peering",
-        "create",
-        "to-customer",
-        "--network",
-        &network,
-        "--peer-account",
-        "111122223333",
-        "--peer-network",
-        "vpc-0customer",
-        "--peer-region",
-        "us-east-1",
-        "--route",
-        "192.168.0.0/16",
-    ]));
+    cli.ok(
+        "sim vpc create --cloud aws --account 111122223333 --network vpc-0customer \
+            --region us-east-1 --cidr 192.168.0.0/16",
+    );
+    let network = id_of(
+        &cli.json("network create prod --provider aws --region us-east-1 --cidr 10.50.0.0/16"),
+    );
+    let cluster = id_of(&cli.json(&format!(
+        "cluster create orders --network {network} --engine probe --topology single-node"
+    )));
+    let peering = id_of(&cli.json(&format!(
+        "peering create to-customer --network {network} --peer-account 111122223333 \
+         --peer-network vpc-0customer --peer-region us-east-1 --route 192.168.0.0/16"
+    )));
     first.kill();
 
     let second = Server::start(sandbox.data.path(), &slow);
     assert_eq!(
-        second.admin_token, admin.token,
+        second.admin_token, cli.token,
         "the restarted server keeps the installation's admin token"
     );
-    let cli = cli.clone();
-    let cli = support::Cli {
+    let cli = Cli {
         url: second.url.clone(),
         ..cli
     };
@@ -85,8 +46,8 @@ fn resources_created_just_before_a_kill_dash_nine_settle_after_restart() {
     cli.poll_status("peering", &peering, &["pending_acceptance", "active"]);
 
     // Nothing was duplicated by the replay.
-    let networks = cli.json(&["network", "list"]);
+    let networks = cli.json("network list");
     assert_eq!(networks.as_array().map(Vec::len), Some(1), "{networks:#}");
-    let peerings = cli.json(&["peering", "list"]);
+    let peerings = cli.json("peering list");
     assert_eq!(peerings.as_array().map(Vec::len), Some(1), "{peerings:#}");
 }

@@ -11,62 +11,28 @@ fn a_cluster_becomes_reachable_over_an_accepted_aws_peering() {
     let server = Server::start(sandbox.data.path(), &[]);
     let admin = server.cli(sandbox.home.path());
 
-    let project = admin.json(&["project", "create", "walkthrough"]);
+    let project = admin.json("project create walkthrough");
     assert_eq!(project["name"], "walkthrough");
     let cli = admin.in_project(&id_of(&project));
 
     // The network is provisioned by the controller; --wait returns once it is active.
-    let network = cli.json(&[
-        "network",
-        "create",
-        "prod",
-        "--provider",
-        "aws",
-        "--region",
-        "us-east-1",
-        "--cidr",
-        "10.20.0.0/16",
-        "--wait",
-        "--timeout",
-        WAIT_TIMEOUT,
-    ]);
+    let network = cli.json(&format!(
+        "network create prod --provider aws --region us-east-1 --cidr 10.20.0.0/16 \
+         --wait --timeout {WAIT_TIMEOUT}"
+    ));
     assert_eq!(network["status"], "active", "{network:#}");
     let network_id = id_of(&network);
 
     // The customer's VPC in the simulated AWS, then a peering request to it.
-    cli.ok(&[
-        "sim",
-        "vpc",
-        "create",
-        "--cloud",
-        "aws",
-        "--account",
-        "111122223333",
-        "--network",
-        "vpc-0customer",
-        "--region",
-        "us-east-1",
-        "--cidr",
-        "192.168.0.0/16",
-    ]);
-    let created = cli.run(&[
-        "peering",
-        "create",
-        "to-customer",
-        "--network",
-        &network_id,
-        "--peer-account",
-        "111122223333",
-        "--peer-network",
-        "vpc-0customer",
-        "--peer-region",
-        "us-east-1",
-        "--route",
-        "192.168.0.0/16",
-        "--wait",
-        "--timeout",
-        WAIT_TIMEOUT,
-    ]);
+    cli.ok(
+        "sim vpc create --cloud aws --account 111122223333 --network vpc-0customer \
+            --region us-east-1 --cidr 192.168.0.0/16",
+    );
+    let created = cli.run(&format!(
+        "peering create to-customer --network {network_id} --peer-account 111122223333 \
+         --peer-network vpc-0customer --peer-region us-east-1 --route 192.168.0.0/16 \
+         --wait --timeout {WAIT_TIMEOUT}"
+    ));
     assert_eq!(
         created.code,
         Some(0),
@@ -94,31 +60,21 @@ fn a_cluster_becomes_reachable_over_an_accepted_aws_peering() {
         .map(|id| id.trim().to_string())
         .expect("the peering view starts with its id");
 
-    let actions = cli.ok(&["peering", "actions", &peering_id]);
+    let actions = cli.ok(&format!("peering actions {peering_id}"));
     assert!(
         actions.contains("accept-vpc-peering-connection"),
         "{actions}"
     );
 
     // The customer accepts on their side; the peering follows.
-    cli.ok(&["sim", "accept", &peering_id]);
+    cli.ok(&format!("sim accept {peering_id}"));
     let peering = cli.poll_status("peering", &peering_id, &["active"]);
     assert_eq!(peering["routes"], serde_json::json!(["192.168.0.0/16"]));
 
-    let cluster = cli.json(&[
-        "cluster",
-        "create",
-        "orders",
-        "--network",
-        &network_id,
-        "--engine",
-        "probe",
-        "--topology",
-        "three-node-multi-zone",
-        "--wait",
-        "--timeout",
-        WAIT_TIMEOUT,
-    ]);
+    let cluster = cli.json(&format!(
+        "cluster create orders --network {network_id} --engine probe \
+         --topology three-node-multi-zone --wait --timeout {WAIT_TIMEOUT}"
+    ));
     assert_eq!(cluster["status"], "running", "{cluster:#}");
     let nodes = cluster["nodes"].as_array().expect("nodes");
     assert_eq!(nodes.len(), 3);
@@ -131,7 +87,7 @@ fn a_cluster_becomes_reachable_over_an_accepted_aws_peering() {
     }
 
     // The `get` view shows what a person needs to connect.
-    let view = cli.ok(&["cluster", "get", &id_of(&cluster)]);
+    let view = cli.ok(&format!("cluster get {}", id_of(&cluster)));
     for key in [
         "status_message:",
         "nodes:",
@@ -142,31 +98,32 @@ fn a_cluster_becomes_reachable_over_an_accepted_aws_peering() {
         assert!(view.contains(key), "cluster view lacks {key}:\n{view}");
     }
 
-    // The lists are aligned tables with the documented columns.
-    let networks = cli.ok(&["network", "list"]);
-    assert!(networks.starts_with("ID"), "{networks}");
-    for column in ["NAME", "PROVIDER", "REGION", "CIDR", "STATUS", "CREATED"] {
-        assert!(
-            networks.lines().next().unwrap().contains(column),
-            "{networks}"
-        );
-    }
+    // Lists are aligned tables with the documented columns.
+    let networks = cli.ok("network list");
+    let header: Vec<&str> = networks
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["ID", "NAME", "PROVIDER", "REGION", "CIDR", "STATUS", "CREATED"]
+    );
     assert!(
         networks.contains("10.20.0.0/16") && networks.contains("active"),
         "{networks}"
     );
-    let peerings = cli.ok(&["peering", "list"]);
+    let peerings = cli.ok("peering list");
     assert!(
         peerings.contains("111122223333/vpc-0customer"),
         "{peerings}"
     );
 
     // Every step is in the audit log.
-    let events = cli.ok(&["events", "list"]);
-    assert!(
-        events.lines().next().unwrap().contains("ACTION"),
-        "{events}"
-    );
+    let events = cli.ok("events list");
+    let header: Vec<&str> = events.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["SEQ", "TIME", "ACTOR", "ACTION", "RESOURCE"]);
     for action in ["network.create", "peering.create", "cluster.create"] {
         assert!(
             events.contains(action),

@@ -173,32 +173,48 @@ impl Cli {
         }
     }
 
-    pub fn run(&self, args: &[&str]) -> Run {
-        let mut command = Command::new(BIN);
+    /// Runs `isthmus <line>`; the line is split on whitespace, as a shell would here.
+    pub fn run(&self, line: &str) -> Run {
+        let mut command = self.bare_command(line);
         command
-            .args(args)
-            .env("HOME", &self.home)
             .env("ISTHMUS_URL", &self.url)
-            .env("ISTHMUS_TOKEN", &self.token)
-            .env_remove("ISTHMUS_PROJECT")
-            .env_remove("ISTHMUS_DATA_DIR")
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("RUST_BACKTRACE")
-            .stdin(Stdio::null());
+            .env("ISTHMUS_TOKEN", &self.token);
         if let Some(project) = &self.project {
             command.env("ISTHMUS_PROJECT", project);
         }
         command.output().expect("run isthmus").into()
     }
 
+    /// Runs with nothing but HOME: server, token and project come from the profile.
+    pub fn run_with_profile_only(&self, line: &str) -> Run {
+        self.bare_command(line)
+            .output()
+            .expect("run isthmus")
+            .into()
+    }
+
+    fn bare_command(&self, line: &str) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args(line.split_whitespace())
+            .env("HOME", &self.home)
+            .env_remove("ISTHMUS_URL")
+            .env_remove("ISTHMUS_TOKEN")
+            .env_remove("ISTHMUS_PROJECT")
+            .env_remove("ISTHMUS_DATA_DIR")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("RUST_BACKTRACE")
+            .stdin(Stdio::null());
+        command
+    }
+
     /// Runs and insists on success; returns stdout.
-    pub fn ok(&self, args: &[&str]) -> String {
-        let run = self.run(args);
+    pub fn ok(&self, line: &str) -> String {
+        let run = self.run(line);
         assert_eq!(
             run.code,
             Some(0),
-            "`isthmus {}` failed:\n{}{}",
-            args.join(" "),
+            "`isthmus {line}` failed:\n{}{}",
             run.stdout,
             run.stderr
         );
@@ -206,29 +222,26 @@ impl Cli {
     }
 
     /// Runs with `-o json` and insists on success; returns the parsed answer.
-    pub fn json(&self, args: &[&str]) -> Value {
-        let mut args = args.to_vec();
-        args.extend(["-o", "json"]);
-        let stdout = self.ok(&args);
+    pub fn json(&self, line: &str) -> Value {
+        let stdout = self.ok(&format!("{line} -o json"));
         serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("`isthmus {}` is not JSON ({e}):\n{stdout}", args.join(" ")))
+            .unwrap_or_else(|e| panic!("`isthmus {line} -o json` is not JSON ({e}):\n{stdout}"))
     }
 
     /// Runs and insists on a plain failure (exit 1): stderr is a single `error:` line.
-    pub fn fails(&self, args: &[&str]) -> String {
-        let stderr = self.fails_after_progress(args);
+    pub fn fails(&self, line: &str) -> String {
+        let stderr = self.fails_after_progress(line);
         assert_eq!(stderr.lines().count(), 1, "more than one line:\n{stderr}");
         stderr
     }
 
     /// Like [`Cli::fails`] for `--wait`: status lines may come first, the error line last.
-    pub fn fails_after_progress(&self, args: &[&str]) -> String {
-        let run = self.run(args);
+    pub fn fails_after_progress(&self, line: &str) -> String {
+        let run = self.run(line);
         assert_eq!(
             run.code,
             Some(1),
-            "`isthmus {}` should fail with exit code 1:\n{}{}",
-            args.join(" "),
+            "`isthmus {line}` should fail with exit code 1:\n{}{}",
             run.stdout,
             run.stderr
         );
@@ -240,7 +253,7 @@ impl Cli {
     pub fn poll_status(&self, kind: &str, id: &str, wanted: &[&str]) -> Value {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let resource = self.json(&[kind, "get", id]);
+            let resource = self.json(&format!("{kind} get {id}"));
             let status = resource["status"].as_str().unwrap_or_default().to_string();
             if wanted.contains(&status.as_str()) {
                 return resource;
