@@ -36,6 +36,8 @@ pub trait Watched: DeserializeOwned {
     fn id(&self) -> String;
     fn status(&self) -> &'static str;
     fn status_message(&self) -> &str;
+    /// Whether the controller has acted on the latest spec (`observed_generation`).
+    fn caught_up(&self) -> bool;
     /// `None` while still moving.
     fn settled(&self, goal: Goal) -> Option<Settled>;
 }
@@ -63,7 +65,12 @@ pub async fn until_settled<T: Watched>(
             }
         };
         progress.show(&current);
-        match current.settled(goal) {
+        // After an update the old status may still read "settled": not until observed.
+        let verdict = match goal {
+            Goal::Ready if !current.caught_up() => None,
+            _ => current.settled(goal),
+        };
+        match verdict {
             Some(Settled::Done) => {
                 progress.finish();
                 return Ok(Some(current));
@@ -173,6 +180,9 @@ impl Watched for Network {
     fn status_message(&self) -> &str {
         &self.status_message
     }
+    fn caught_up(&self) -> bool {
+        self.observed_generation >= self.generation
+    }
     fn settled(&self, goal: Goal) -> Option<Settled> {
         use NetworkStatus::*;
         match (goal, self.status) {
@@ -194,6 +204,9 @@ impl Watched for Peering {
     }
     fn status_message(&self) -> &str {
         &self.status_message
+    }
+    fn caught_up(&self) -> bool {
+        self.observed_generation >= self.generation
     }
     fn settled(&self, goal: Goal) -> Option<Settled> {
         use PeeringStatus::*;
@@ -221,6 +234,9 @@ impl Watched for Cluster {
     }
     fn status_message(&self) -> &str {
         &self.status_message
+    }
+    fn caught_up(&self) -> bool {
+        self.observed_generation >= self.generation
     }
     fn settled(&self, goal: Goal) -> Option<Settled> {
         use ClusterStatus::*;

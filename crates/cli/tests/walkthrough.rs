@@ -71,6 +71,18 @@ fn a_cluster_becomes_reachable_over_an_accepted_aws_peering() {
     let peering = cli.poll_status("peering", &peering_id, &["active"]);
     assert_eq!(peering["routes"], serde_json::json!(["192.168.0.0/16"]));
 
+    // Routes stay editable; --wait returns once the controller has applied the change.
+    let updated = cli.json(&format!(
+        "peering update {peering_id} --route 192.168.0.0/17 --route 192.168.128.0/17 \
+         --wait --timeout {WAIT_TIMEOUT}"
+    ));
+    assert_eq!(
+        updated["routes"],
+        serde_json::json!(["192.168.0.0/17", "192.168.128.0/17"])
+    );
+    assert_eq!(updated["observed_generation"], updated["generation"]);
+    assert_eq!(updated["status"], "active", "{updated:#}");
+
     let cluster = cli.json(&format!(
         "cluster create orders --network {network_id} --engine probe \
          --topology three-node-multi-zone --wait --timeout {WAIT_TIMEOUT}"
