@@ -25,6 +25,7 @@ pub struct Cli {
 
 /// Options every client verb understands; they may go before or after the verb.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Output format.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Table)]
