@@ -2,5 +2,6 @@
 //! `probe` engine (`probe`) and how engine nodes are launched (`engines`).
 
 pub mod dns;
+pub mod engines;
 pub mod pki;
 pub mod probe;

@@ -70,3 +70,28 @@ fn base64_lines(bytes: &[u8]) -> String {
         .map(|line| format!("{}\n", std::str::from_utf8(line).unwrap()))
         .collect()
 }
+
+/// GET `path` over HTTPS (verified against `ca_pem` as `server_name`); returns (status, body).
+pub async fn https_get(
+    addr: SocketAddr,
+    ca_pem: &str,
+    server_name: &str,
+    path: &str,
+) -> std::io::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = connect(addr, ca_pem, server_name).await?;
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    // Some servers close without a TLS close_notify; what arrived is still the answer.
+    let _ = stream.read_to_end(&mut raw).await;
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok((status, body.to_string()))
+}
