@@ -1,1 +1,322 @@
-fn main(){}
+//! Data-plane figures of the local driver (run as root: `cargo bench -p isthmus-driver-local`).
+//! Prints: provisioning times, 100 peerings on one network, TCP throughput through a
+//! peering vs a bare veth pair, and route-update time and throughput with 10,000 allowed
+//! prefixes. Everything lives in namespaces under the prefix `isthd1` and is removed at
+//! the end (and at the start, should an earlier run have been interrupted).
+
+use std::net::Ipv4Addr;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use chrono::Utc;
+use isthmus_core::resources::{
+    Cluster, Network, Node, PeerSpec, Peering, Provider, PublicAccess, Topology,
+};
+use isthmus_core::state::{ClusterStatus, NetworkStatus, NodeStatus, PeeringStatus};
+use isthmus_core::{Cidr, Id};
+use isthmus_driver::{Driver, PeeringState};
+use isthmus_driver_local::{netns, nl, LabHostSpec, LabVpcSpec, LocalConfig, LocalDriver};
+
+const PREFIX: &str = "isthd1";
+const IPERF_SECONDS: &str = "3";
+
+struct Cleanup(Arc<LocalDriver>);
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let report = self.0.purge();
+        if !report.errors.is_empty() {
+            eprintln!("cleanup errors: {:?}", report.errors);
+        }
+    }
+}
+
+fn id(n: u64) -> Id {
+    Id::from_parts(
+        Utc::now().timestamp() as u32,
+        (u64::from(std::process::id()) << 32 | n).to_be_bytes(),
+    )
+}
+
+fn network(n: u64, cidr: &str) -> Network {
+    let now = Utc::now();
+    Network {
+        id: id(n).into(),
+        project_id: id(0).into(),
+        name: "bench".into(),
+        provider: Provider::Local,
+        region: "local".into(),
+        cidr_block: cidr.parse().unwrap(),
+        status: NetworkStatus::Provisioning,
+        status_message: String::new(),
+        provider_network_id: None,
+        generation: 1,
+        observed_generation: 0,
+        conditions: vec![],
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
+fn cluster(n: u64, net: &Network, ips: &[Ipv4Addr]) -> Cluster {
+    let now = Utc::now();
+    Cluster {
+        id: id(n).into(),
+        project_id: net.project_id,
+        name: "db".into(),
+        network_id: net.id,
+        engine: "kurrentdb".into(),
+        topology: Topology::ThreeNodeMultiZone,
+        public_access: PublicAccess::default(),
+        egress_allowlist: vec![],
+        dns_name: String::new(),
+        nodes: ips
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| Node {
+                index: i as u32,
+                ip: *ip,
+                dns_name: String::new(),
+                zone: String::new(),
+                status: NodeStatus::Provisioning,
+            })
+            .collect(),
+        addresses: vec![],
+        status: ClusterStatus::Provisioning,
+        status_message: String::new(),
+        generation: 1,
+        observed_generation: 0,
+        conditions: vec![],
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
+fn peering(n: u64, net: &Network, vpc: &str, routes: Vec<Cidr>) -> Peering {
+    let now = Utc::now();
+    Peering {
+        id: id(n).into(),
+        project_id: net.project_id,
+        name: vpc.into(),
+        network_id: net.id,
+        peer: PeerSpec {
+            account_id: "lab".into(),
+            network_id: vpc.into(),
+            region: "local".into(),
+        },
+        routes,
+        allow_gateway_transit: false,
+        status: PeeringStatus::Provisioning,
+        status_message: String::new(),
+        provider_peering_id: None,
+        customer_actions: vec![],
+        warnings: vec![],
+        generation: 1,
+        observed_generation: 0,
+        conditions: vec![],
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
+fn lab(name: &str, cidr: &str) -> LabVpcSpec {
+    LabVpcSpec {
+        name: name.into(),
+        cidr: cidr.parse().unwrap(),
+        hosts: vec![LabHostSpec {
+            name: "client".into(),
+            ip: None,
+        }],
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+/// TCP throughput from `client_ns` to an iperf3 server started in `server_ns` (Gbit/s).
+fn iperf(server_ns: &str, server_ip: Ipv4Addr, client_ns: &str) -> Result<f64> {
+    let ip = server_ip.to_string();
+    let mut server = Command::new("ip")
+        .args([
+            "netns", "exec", server_ns, "iperf3", "-s", "-1", "-B", &ip, "-p", "5201",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("start iperf3 server (apt-get install iperf3)")?;
+    std::thread::sleep(Duration::from_millis(300));
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            client_ns,
+            "iperf3",
+            "-c",
+            &ip,
+            "-p",
+            "5201",
+            "-t",
+            IPERF_SECONDS,
+            "-J",
+        ])
+        .output()
+        .context("run iperf3 client")?;
+    let _ = server.wait();
+    if !out.status.success() {
+        bail!(
+            "iperf3 client failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let bps = report["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .context("iperf3 report")?;
+    Ok(bps / 1e9)
+}
+
+/// Two namespaces joined by nothing but a veth pair: the baseline for throughput.
+fn bare_veth_pair(driver: &LocalDriver) -> Result<(String, String)> {
+    let names = driver.names();
+    let (a, b) = (
+        names.lab_host_ns("bare", "a"),
+        names.lab_host_ns("bare", "b"),
+    );
+    netns::create(&a)?;
+    netns::create(&b)?;
+    let (link_a, b_ns) = (format!("{PREFIX}z00000001"), b.clone());
+    netns::netlink_in(Some(&a), move |h| async move {
+        nl::create_veth_into(&h, &link_a, "eth0", &b_ns).await?;
+        let link = nl::require_link(&h, &link_a).await?;
+        nl::ensure_address(&h, link.index, Ipv4Addr::new(172, 28, 0, 1), 30).await?;
+        nl::set_up(&h, link.index).await
+    })?;
+    netns::netlink_in(Some(&b), |h| async move {
+        let link = nl::require_link(&h, "eth0").await?;
+        nl::ensure_address(&h, link.index, Ipv4Addr::new(172, 28, 0, 2), 30).await?;
+        nl::set_up(&h, link.index).await
+    })?;
+    Ok((a, b))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        bail!("the data-plane bench creates network namespaces: run it as root");
+    }
+    let driver = LocalDriver::new(LocalConfig {
+        prefix: PREFIX.into(),
+    })?;
+    driver.purge();
+    let _cleanup = Cleanup(driver.clone());
+    let d = driver.as_ref();
+
+    // 1. A network, a 3-node cluster and one peering, from nothing.
+    let net = network(1, "172.29.98.0/24");
+    let ips: Vec<Ipv4Addr> = (2..5).map(|i| Ipv4Addr::new(172, 29, 98, i)).collect();
+    let db = cluster(2, &net, &ips);
+    let customer = d.ensure_lab_vpc(&lab("customer", "172.16.0.0/16")).await?;
+    let start = Instant::now();
+    d.ensure_network(&net).await?;
+    let t_network = start.elapsed();
+    let start = Instant::now();
+    d.ensure_nodes(&net, &db).await?;
+    let t_nodes = start.elapsed();
+    let mut link = peering(3, &net, "customer", vec!["172.16.0.0/16".parse()?]);
+    let start = Instant::now();
+    let seen = d.ensure_peering(&net, &link).await?;
+    let t_peering = start.elapsed();
+    assert_eq!(seen.state, PeeringState::Active, "{}", seen.message);
+    println!(
+        "provision  ensure_network {}  ensure_nodes(3) {}  ensure_peering {}",
+        ms(t_network),
+        ms(t_nodes),
+        ms(t_peering)
+    );
+
+    // 2. TCP throughput lab host -> node through the peering, vs a bare veth pair.
+    let node_ns = d.node_namespace(&db, 0);
+    let through_peering = iperf(&node_ns, ips[0], &customer.hosts[0].namespace)?;
+    let (a, b) = bare_veth_pair(d)?;
+    let bare = iperf(&a, Ipv4Addr::new(172, 28, 0, 1), &b)?;
+    println!("throughput  through peering (2 routers, bridge, firewall) {through_peering:.2} Gbit/s  bare veth pair {bare:.2} Gbit/s");
+
+    // 3. 10,000 allowed prefixes: initial apply, a one-route update, throughput.
+    let mut routes: Vec<Cidr> = vec!["172.16.0.0/16".parse()?];
+    routes.extend(
+        (0..9_999u32).map(|i| {
+            Cidr::new(Ipv4Addr::new(10, (i / 256) as u8, (i % 256) as u8, 0), 24).unwrap()
+        }),
+    );
+    link.routes = routes;
+    let start = Instant::now();
+    assert_eq!(
+        d.ensure_peering(&net, &link).await?.state,
+        PeeringState::Active
+    );
+    let t_bulk = start.elapsed();
+    link.routes.push("10.200.0.0/16".parse()?);
+    let start = Instant::now();
+    assert_eq!(
+        d.ensure_peering(&net, &link).await?.state,
+        PeeringState::Active
+    );
+    let t_update = start.elapsed();
+    let start = Instant::now();
+    d.observe_peering(&net, &link).await?;
+    let t_observe = start.elapsed();
+    let with_10k = iperf(&node_ns, ips[0], &customer.hosts[0].namespace)?;
+    println!(
+        "10k prefixes  apply 9,999 new {}  add one (incl. read-back) {}  observe {}  throughput {with_10k:.2} Gbit/s",
+        ms(t_bulk),
+        ms(t_update),
+        ms(t_observe)
+    );
+
+    // 4. 100 peerings on one network, each to its own lab VPC.
+    let net2 = network(4, "172.29.99.0/24");
+    d.ensure_network(&net2).await?;
+    let mut peerings = vec![];
+    for i in 0..100u64 {
+        let name = format!("vpc{i}");
+        d.ensure_lab_vpc(&LabVpcSpec {
+            name: name.clone(),
+            cidr: format!("10.{}.0.0/16", i + 1).parse()?,
+            hosts: vec![],
+        })
+        .await?;
+        peerings.push(peering(
+            100 + i,
+            &net2,
+            &name,
+            vec![format!("10.{}.0.0/16", i + 1).parse()?],
+        ));
+    }
+    let start = Instant::now();
+    for p in &peerings {
+        assert_eq!(
+            d.ensure_peering(&net2, p).await?.state,
+            PeeringState::Active
+        );
+    }
+    let t_100 = start.elapsed();
+    let start = Instant::now();
+    for p in &peerings {
+        assert_eq!(
+            d.observe_peering(&net2, p).await?.state,
+            PeeringState::Active
+        );
+    }
+    let t_100_observe = start.elapsed();
+    println!(
+        "100 peerings  ensure {} ({} each)  observe all {}",
+        ms(t_100),
+        ms(t_100 / 100),
+        ms(t_100_observe)
+    );
+    Ok(())
+}
