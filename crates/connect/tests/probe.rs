@@ -112,7 +112,7 @@ async fn the_cluster_name_verifies_too_but_another_name_does_not() {
         "c0ffee00000000000000-2.isthmus.internal",
     )
     .await;
-    let error = wrong.err().expect("another node's name must not verify");
+    let error = wrong.expect_err("another node's name must not verify");
     assert!(error.to_string().contains("not valid for name"), "{error}");
 }
 
