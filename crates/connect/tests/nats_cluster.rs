@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use isthmus_connect::engines::{nats_launch, LaunchContext, Peer, RenderedLaunch};
+use isthmus_connect::engines::{nats_launch, CertRenewal, LaunchContext, Peer, RenderedLaunch};
 use isthmus_connect::pki::tls::client_config_trusting;
-use isthmus_connect::pki::{Ca, NodeIdentity};
+use isthmus_connect::pki::{cert_info, Ca, NodeIdentity};
 use rustls::pki_types::ServerName;
 use support::tls::https_get;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -64,7 +64,7 @@ fn free_ports(nodes: u32) -> Vec<BTreeMap<String, u16>> {
 struct Node {
     ctx: LaunchContext,
     launch: RenderedLaunch,
-    _process: Child,
+    process: Child,
 }
 
 fn start_node(ctx: LaunchContext) -> Node {
@@ -82,7 +82,7 @@ fn start_node(ctx: LaunchContext) -> Node {
     Node {
         ctx,
         launch,
-        _process: process,
+        process,
     }
 }
 
@@ -292,4 +292,63 @@ async fn a_client_that_does_not_trust_the_ca_cannot_reach_nats() {
     );
     let wrong_name = https_get(monitor, ca.cert_pem(), &node_name(1), "/varz").await;
     assert!(wrong_name.is_err(), "another node's name must fail");
+}
+
+#[tokio::test]
+async fn a_renewed_certificate_is_picked_up_on_sighup_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::load_or_create(&dir.path().join("ca")).unwrap();
+    let mut ctx = contexts(dir.path(), &ca).remove(0);
+    ctx.peers.clear();
+    let mut node = start_node(ctx);
+    wait_ready(&node, ca.cert_pem()).await;
+    let monitor = node.ctx.addr("monitor").unwrap();
+    let name = node.ctx.node_name.clone();
+    let serial_now = || async {
+        let stream = support::tls::connect(monitor, ca.cert_pem(), &name)
+            .await
+            .unwrap();
+        cert_info(&support::tls::peer_cert_pem(&stream))
+            .unwrap()
+            .serial
+    };
+    let before = serial_now().await;
+
+    let renewed = ca
+        .issue_node_cert(
+            &NodeIdentity {
+                node_dns: node_name(0),
+                cluster_dns: format!("{CLUSTER_ID}.{ZONE}"),
+                public_dns: None,
+                ip: LOOPBACK,
+            },
+            Duration::from_secs(7200),
+        )
+        .unwrap();
+    renewed.write_to(&node.ctx.cert, &node.ctx.key).unwrap();
+    assert_eq!(node.launch.on_cert_renewal, CertRenewal::SignalHup);
+    let pid = node.process.id().expect("nats-server is running");
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let expected = cert_info(&renewed.cert_pem).unwrap().serial;
+    let mut seen = before.clone();
+    for _ in 0..POLLS {
+        seen = serial_now().await;
+        if seen == expected {
+            break;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+    assert_ne!(before, expected);
+    assert_eq!(seen, expected, "{}", log_of(&node));
+    assert_eq!(
+        node.process.id(),
+        Some(pid),
+        "the same process kept serving"
+    );
+    wait_ready(&node, ca.cert_pem()).await;
 }
