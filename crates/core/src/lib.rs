@@ -11,6 +11,7 @@ pub mod engines;
 pub mod error;
 pub mod id;
 pub mod ipam;
+pub mod lab;
 pub mod planner;
 pub mod resources;
 pub mod rules;

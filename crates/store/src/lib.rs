@@ -3,6 +3,7 @@
 //! transaction, and appends to the audit log in that same transaction.
 
 use async_trait::async_trait;
+use isthmus_core::lab::{LabHost, LabHostCreate, LabVpc, LabVpcCreate};
 use isthmus_core::resources::*;
 use isthmus_core::{ClusterId, CoreError, Id, NetworkId, PeeringId, ProjectId, TokenId};
 
@@ -250,4 +251,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     async fn memberships_of(&self, token: TokenId) -> Result<Vec<Membership>>;
     async fn members_of(&self, project: ProjectId) -> Result<Vec<Membership>>;
+
+    // ---- lab VPCs (the customer's side of `local` peerings; not project-scoped) ----
+    /// Creates a lab VPC without hosts (409 `name-taken` if the name is in use).
+    async fn create_lab_vpc(&self, actor: &Actor, req: &LabVpcCreate) -> Result<LabVpc>;
+    /// Every lab VPC with its hosts, by name.
+    async fn list_lab_vpcs(&self) -> Result<Vec<LabVpc>>;
+    async fn get_lab_vpc(&self, name: &str) -> Result<LabVpc>;
+    /// Removes a lab VPC and its hosts; returns what was removed.
+    async fn delete_lab_vpc(&self, actor: &Actor, name: &str) -> Result<LabVpc>;
+    /// Adds a host (its address given or allocated, lowest free first).
+    async fn add_lab_host(&self, actor: &Actor, vpc: &str, req: &LabHostCreate)
+        -> Result<LabHost>;
+    async fn delete_lab_host(&self, actor: &Actor, vpc: &str, host: &str) -> Result<LabHost>;
+    /// The audit log of lab VPCs and hosts (events without a project), oldest first.
+    async fn list_lab_events(&self, page: &PageRequest) -> Result<Page<Event>>;
 }

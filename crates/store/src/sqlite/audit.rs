@@ -104,7 +104,7 @@ pub(crate) async fn page(
     Ok(Page { items, next_cursor })
 }
 
-fn decode_event(row: &sqlx::sqlite::SqliteRow) -> Result<Event> {
+pub(crate) fn decode_event(row: &sqlx::sqlite::SqliteRow) -> Result<Event> {
     let json = |col: &str| -> Result<Option<Value>> {
         let text: Option<String> = row.try_get(col).ctx("read event column")?;
         text.map(|t| serde_json::from_str(&t))

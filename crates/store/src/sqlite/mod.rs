@@ -11,6 +11,7 @@ mod clusters;
 mod codec;
 mod controller;
 mod idempotency;
+mod lab;
 mod networks;
 mod peerings;
 mod projects;

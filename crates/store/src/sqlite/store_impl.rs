@@ -2,6 +2,7 @@
 //! (`*_tx` methods write in one transaction, `*_rd` methods read).
 
 use async_trait::async_trait;
+use isthmus_core::lab::{LabHost, LabHostCreate, LabVpc, LabVpcCreate};
 use isthmus_core::resources::*;
 use isthmus_core::{ClusterId, NetworkId, PeeringId, ProjectId, TokenId};
 
@@ -194,5 +195,32 @@ impl Store for SqliteStore {
     }
     async fn members_of(&self, project: ProjectId) -> Result<Vec<Membership>> {
         self.members_of_rd(project).await
+    }
+
+    async fn create_lab_vpc(&self, actor: &Actor, req: &LabVpcCreate) -> Result<LabVpc> {
+        self.create_lab_vpc_tx(actor, req).await
+    }
+    async fn list_lab_vpcs(&self) -> Result<Vec<LabVpc>> {
+        self.list_lab_vpcs_rd().await
+    }
+    async fn get_lab_vpc(&self, name: &str) -> Result<LabVpc> {
+        self.get_lab_vpc_rd(name).await
+    }
+    async fn delete_lab_vpc(&self, actor: &Actor, name: &str) -> Result<LabVpc> {
+        self.delete_lab_vpc_tx(actor, name).await
+    }
+    async fn add_lab_host(
+        &self,
+        actor: &Actor,
+        vpc: &str,
+        req: &LabHostCreate,
+    ) -> Result<LabHost> {
+        self.add_lab_host_tx(actor, vpc, req).await
+    }
+    async fn delete_lab_host(&self, actor: &Actor, vpc: &str, host: &str) -> Result<LabHost> {
+        self.delete_lab_host_tx(actor, vpc, host).await
+    }
+    async fn list_lab_events(&self, page: &PageRequest) -> Result<Page<Event>> {
+        self.list_lab_events_rd(page).await
     }
 }

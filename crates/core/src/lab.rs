@@ -1,0 +1,209 @@
+//! Lab VPCs: the customer's side of `local` peerings. A lab VPC stands in for a customer's
+//! VPC on this host; its hosts are places to run commands from. The rules here decide
+//! what may be stored; the local driver builds the namespaces.
+
+use std::net::Ipv4Addr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::rules::{gateway_address, parse_cidr, private_ranges};
+use crate::{Cidr, CoreError, FieldError};
+
+/// The longest lab VPC or host name (a DNS label).
+pub const MAX_LAB_NAME_LEN: usize = 63;
+
+/// A lab VPC needs room for its network, gateway, one host and broadcast address.
+pub const MAX_LAB_PREFIX_LEN: u8 = 30;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LabHost {
+    pub name: String,
+    #[schema(value_type = String, example = "172.16.0.2")]
+    pub ip: Ipv4Addr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LabVpc {
+    pub name: String,
+    pub cidr_block: Cidr,
+    pub hosts: Vec<LabHost>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabVpcCreate {
+    pub name: String,
+    pub cidr_block: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabHostCreate {
+    pub name: String,
+    /// `None`: the lowest free address after the network and gateway addresses.
+    #[serde(default)]
+    pub ip: Option<String>,
+}
+
+/// A DNS-label-like token: 1…63 of `a-z`, `0-9` and `-`, not starting or ending with `-`.
+/// Lab names end up in kernel object names (hashed) and in `VPC/HOST` arguments, so they
+/// stay plain.
+pub fn validate_lab_name(field: &str, name: &str) -> Result<String, FieldError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_LAB_NAME_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if !ok {
+        return Err(FieldError::new(
+            field,
+            "dns-label",
+            format!(
+                "'{name}' must be 1 to {MAX_LAB_NAME_LEN} characters of a-z, 0-9 and '-', \
+                 not starting or ending with '-'"
+            ),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// A lab VPC's CIDR: private, /8 … /30, no host bits.
+pub fn validate_lab_cidr(raw: &str) -> Result<Cidr, FieldError> {
+    let cidr = parse_cidr("cidr_block", raw)?;
+    if !(8..=MAX_LAB_PREFIX_LEN).contains(&cidr.prefix_len()) {
+        return Err(FieldError::new(
+            "cidr_block",
+            "prefix-length",
+            format!(
+                "{cidr} has prefix length /{}; a lab VPC must be between /8 and /{MAX_LAB_PREFIX_LEN}",
+                cidr.prefix_len()
+            ),
+        ));
+    }
+    if !private_ranges().iter().any(|r| r.contains(&cidr)) {
+        return Err(FieldError::new(
+            "cidr_block",
+            "private-range",
+            format!(
+                "{cidr} is not inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10"
+            ),
+        ));
+    }
+    Ok(cidr)
+}
+
+/// A new lab VPC (no hosts yet); its name must not be taken by one of `existing`.
+pub fn new_lab_vpc(
+    req: &LabVpcCreate,
+    existing: &[LabVpc],
+    now: DateTime<Utc>,
+) -> Result<LabVpc, CoreError> {
+    let name = validate_lab_name("name", &req.name);
+    let cidr = validate_lab_cidr(&req.cidr_block);
+    let (name, cidr_block) = match (name, cidr) {
+        (Ok(n), Ok(c)) => (n, c),
+        (n, c) => {
+            let errors = [n.err(), c.err()].into_iter().flatten().collect();
+            return Err(CoreError::Invalid(errors));
+        }
+    };
+    if existing.iter().any(|v| v.name == name) {
+        return Err(CoreError::conflict(
+            Some("name"),
+            "name-taken",
+            format!("a lab VPC named '{name}' already exists"),
+        ));
+    }
+    Ok(LabVpc {
+        name,
+        cidr_block,
+        hosts: Vec::new(),
+        created_at: now,
+    })
+}
+
+/// Addresses of a lab VPC no host may have: network, gateway (its router), broadcast.
+pub fn lab_reserved_addresses(cidr: &Cidr) -> [Ipv4Addr; 3] {
+    [cidr.network(), gateway_address(cidr), cidr.broadcast()]
+}
+
+/// A new host of `vpc`: a unique name and an address inside the VPC that is neither
+/// reserved nor taken; without an address, the lowest free one.
+pub fn new_lab_host(vpc: &LabVpc, req: &LabHostCreate) -> Result<LabHost, CoreError> {
+    let name = validate_lab_name("name", &req.name).map_err(|e| CoreError::Invalid(vec![e]))?;
+    if vpc.hosts.iter().any(|h| h.name == name) {
+        return Err(CoreError::conflict(
+            Some("name"),
+            "name-taken",
+            format!("lab VPC {} already has a host named '{name}'", vpc.name),
+        ));
+    }
+    let reserved = lab_reserved_addresses(&vpc.cidr_block);
+    let taken_by = |ip: Ipv4Addr| vpc.hosts.iter().find(|h| h.ip == ip);
+    let ip = match &req.ip {
+        None => (vpc.cidr_block.start()..=vpc.cidr_block.end())
+            .map(Ipv4Addr::from)
+            .find(|ip| !reserved.contains(ip) && taken_by(*ip).is_none())
+            .ok_or_else(|| {
+                CoreError::conflict(
+                    Some("ip"),
+                    "no-free-address",
+                    format!(
+                        "lab VPC {} ({}) has no free address",
+                        vpc.name, vpc.cidr_block
+                    ),
+                )
+            })?,
+        Some(raw) => {
+            let ip: Ipv4Addr = raw.parse().map_err(|_| {
+                CoreError::invalid("ip", "ip-syntax", format!("'{raw}' is not an IPv4 address"))
+            })?;
+            check_host_ip(vpc, ip)?;
+            if let Some(other) = taken_by(ip) {
+                return Err(CoreError::conflict(
+                    Some("ip"),
+                    "ip-taken",
+                    format!(
+                        "{ip} is already host {} of lab VPC {}",
+                        other.name, vpc.name
+                    ),
+                ));
+            }
+            ip
+        }
+    };
+    Ok(LabHost { name, ip })
+}
+
+fn check_host_ip(vpc: &LabVpc, ip: Ipv4Addr) -> Result<(), CoreError> {
+    let cidr = &vpc.cidr_block;
+    if !cidr.contains_addr(ip) {
+        return Err(CoreError::invalid(
+            "ip",
+            "outside-vpc",
+            format!("{ip} is outside lab VPC {} ({cidr})", vpc.name),
+        ));
+    }
+    let what = if ip == cidr.network() {
+        Some("the network address")
+    } else if ip == cidr.broadcast() {
+        Some("the broadcast address")
+    } else if ip == gateway_address(cidr) {
+        Some("the gateway (the lab VPC's router)")
+    } else {
+        None
+    };
+    match what {
+        Some(what) => Err(CoreError::invalid(
+            "ip",
+            "reserved-address",
+            format!("{ip} is {what} of lab VPC {} ({cidr})", vpc.name),
+        )),
+        None => Ok(()),
+    }
+}
