@@ -326,6 +326,8 @@ pub struct Table {
     pub chains: BTreeSet<String>,
     /// Rule count per chain.
     pub rules: std::collections::BTreeMap<String, usize>,
+    /// Rule handles per chain, in order (unchanged handles: no rule was rewritten).
+    pub rule_handles: std::collections::BTreeMap<String, Vec<u64>>,
     pub sets: BTreeSet<String>,
     /// Interface names in the `peer_in` map.
     pub peer_links: BTreeSet<String>,
@@ -356,7 +358,7 @@ fn list_json(args: &[&str]) -> Result<Option<Value>> {
             serde_json::from_str(&out).context("parse nft -j output")?,
         )),
         Err(nftables::helper::NftablesError::NftFailed { stderr, .. })
-            if stderr.contains("No such file") || stderr.is_empty() =>
+            if stderr.contains("No such file") =>
         {
             Ok(None)
         }
@@ -384,7 +386,9 @@ pub fn read_table() -> Result<Table> {
                 .insert(chain["name"].as_str().unwrap_or_default().into());
         } else if let Some(rule) = object.get("rule") {
             let chain = rule["chain"].as_str().unwrap_or_default().to_string();
-            *table.rules.entry(chain).or_default() += 1;
+            *table.rules.entry(chain.clone()).or_default() += 1;
+            let handle = rule["handle"].as_u64().unwrap_or_default();
+            table.rule_handles.entry(chain).or_default().push(handle);
         } else if let Some(set) = object.get("set").or_else(|| object.get("map")) {
             let name = set["name"].as_str().unwrap_or_default().to_string();
             let keys = set["elem"]

@@ -6,7 +6,11 @@ mod common;
 use common::*;
 use isthmus_driver::{Driver, NetworkState, NodeState, PeeringState};
 use isthmus_driver_local::probe::{self, EchoServer};
-use isthmus_driver_local::{LabHostSpec, LabVpcSpec};
+use isthmus_driver_local::{firewall, netns, LabHostSpec, LabVpcSpec};
+
+fn firewall_in(router_ns: &str) -> firewall::Table {
+    netns::run_in(Some(router_ns), firewall::read_table).unwrap()
+}
 
 const NODE_IPS: [&str; 3] = ["172.29.98.2", "172.29.98.3", "172.29.98.4"];
 
@@ -153,10 +157,25 @@ async fn a_route_update_admits_the_new_range_and_keeps_open_connections() {
         "172.31.128.0/17 is not in the routes yet"
     );
 
+    let router = d.router_namespace(&net);
+    let rules_before = firewall_in(&router).rule_handles;
     link.routes.push(cidr("172.31.128.0/17"));
     assert_eq!(
         d.ensure_peering(&net, &link).await.unwrap().state,
         PeeringState::Active
+    );
+    assert_eq!(
+        firewall_in(&router).rule_handles,
+        rules_before,
+        "a route update rewrites no rule"
+    );
+    let set = d.names().peering_set(&link.id.to_string());
+    let allowed = netns::run_in(Some(&router), move || firewall::read_set(&set))
+        .unwrap()
+        .unwrap();
+    assert!(
+        allowed.contains(&Ok(cidr("172.31.128.0/17"))),
+        "the new range is an element of the allowed set"
     );
     assert!(
         can_connect(new, server.addr),

@@ -30,7 +30,11 @@ async fn sweep_removes_what_no_known_resource_accounts_for() {
         PeeringState::Active
     );
 
-    let everything = KnownObjects::from_resources(&[net.clone()], &[link.clone()], &[db.clone()]);
+    let everything = KnownObjects::from_resources(
+        std::slice::from_ref(&net),
+        std::slice::from_ref(&link),
+        std::slice::from_ref(&db),
+    );
     let report = d.sweep_orphans(&everything).await.unwrap();
     assert_eq!(
         report.removed,
@@ -39,7 +43,7 @@ async fn sweep_removes_what_no_known_resource_accounts_for() {
     );
 
     // The cluster and the peering are gone from the store (say, deleted while we were down).
-    let only_network = KnownObjects::from_resources(&[net.clone()], &[], &[]);
+    let only_network = KnownObjects::from_resources(std::slice::from_ref(&net), &[], &[]);
     let report = d.sweep_orphans(&only_network).await.unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     for index in 0..3 {
@@ -55,7 +59,10 @@ async fn sweep_removes_what_no_known_resource_accounts_for() {
         d.names().peering_peer_link(&link.id.to_string()),
     ];
     assert!(
-        report.removed.iter().any(|r| ends.iter().any(|end| r.contains(end))),
+        report
+            .removed
+            .iter()
+            .any(|r| ends.iter().any(|end| r.contains(end))),
         "{report:?}"
     );
     assert!(report
