@@ -35,6 +35,7 @@ fn fast() -> ControllerConfig {
 /// A store, the simulated clouds and a running controller, all on one temp dir.
 struct World {
     dir: TempDir,
+    sqlite: SqliteStore,
     store: Arc<dyn Store>,
     sim: Arc<SimClouds>,
     controller: ControllerHandle,
@@ -45,11 +46,8 @@ struct World {
 impl World {
     async fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&dir.path().join("isthmus.db"))
-                .await
-                .unwrap(),
-        );
+        let sqlite = open_store(&dir).await;
+        let store: Arc<dyn Store> = Arc::new(sqlite.clone());
         let project = store
             .create_project(
                 &actor(),
@@ -62,6 +60,7 @@ impl World {
         let (controller, task) = Controller::start(store.clone(), drivers(&sim), fast());
         World {
             dir,
+            sqlite,
             store,
             sim,
             controller,
@@ -70,16 +69,20 @@ impl World {
         }
     }
 
-    /// Stops the controller as a crash would (mid-reconcile is fine).
+    /// Stops the controller as a crash of the server would (mid-reconcile is fine): its
+    /// tasks end wherever they are and its database connections close.
     async fn crash(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
             let _ = task.await;
         }
+        self.sqlite.close().await;
+        self.sqlite = open_store(&self.dir).await;
+        self.store = Arc::new(self.sqlite.clone());
     }
 
-    /// Crashes, forgets the in-memory clouds, and starts both again from the same store
-    /// and journal.
+    /// Crashes, forgets the in-memory clouds, and starts both again from the same
+    /// database and journal.
     async fn restart(&mut self) {
         self.crash().await;
         self.sim = open_sim(journal(&self.dir));
@@ -197,6 +200,12 @@ impl World {
 
 fn actor() -> Actor {
     Actor("token:test".into())
+}
+
+async fn open_store(dir: &TempDir) -> SqliteStore {
+    SqliteStore::open(&dir.path().join("isthmus.db"))
+        .await
+        .unwrap()
 }
 
 fn journal(dir: &TempDir) -> PathBuf {
