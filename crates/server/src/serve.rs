@@ -14,6 +14,7 @@ use anyhow::Context;
 use isthmus_core::resources::Provider;
 use isthmus_driver::sim::{SimClouds, SimConfig};
 use isthmus_driver::Drivers;
+use isthmus_driver_local::LocalConfig;
 use isthmus_store::sqlite::SqliteStore;
 use isthmus_store::{Actor, Store};
 use tokio::net::TcpListener;
@@ -36,6 +37,9 @@ pub struct ServeConfig {
     /// Added to every simulated cloud call.
     pub sim_latency: Duration,
     pub dns_zone: String,
+    /// Run the `local` provider (real namespaces on this host; needs root) with this
+    /// config; `None`: local networks wait for a driver and the lab API answers 409.
+    pub local: Option<LocalConfig>,
 }
 
 impl ServeConfig {
@@ -47,6 +51,7 @@ impl ServeConfig {
             resync_interval: ControllerConfig::default().resync_interval,
             sim_latency: Duration::ZERO,
             dns_zone: DEFAULT_DNS_ZONE.to_string(),
+            local: None,
         }
     }
 }
@@ -85,10 +90,19 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         journal: Some(dir.join(SIM_JOURNAL_FILE)),
     })
     .with_context(|| format!("open the simulated clouds in {}", dir.display()))?;
-    // `local` has no driver yet: such networks are accepted and the controller reports it.
     let drivers = [Provider::Aws, Provider::Gcp, Provider::Azure]
         .into_iter()
         .fold(Drivers::new(), |d, p| d.with(p, sim.driver(p)));
+    // Without the local driver, `local` networks are accepted and the controller reports
+    // that no driver runs them. With it, lab VPCs are restored and orphans swept first.
+    let local = match &config.local {
+        Some(local) => crate::local::start(local, store.as_ref()).await?,
+        None => None,
+    };
+    let drivers = match &local {
+        Some(driver) => drivers.with(Provider::Local, driver.clone()),
+        None => drivers,
+    };
     let admin_token_file = bootstrap_superuser(store.as_ref(), dir).await?;
     let (handle, controller) = Controller::start(
         store.clone(),
@@ -102,7 +116,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         dns_zone: config.dns_zone.clone(),
     };
     Ok(Started {
-        state: AppState::new(store, drivers, sim, handle, api),
+        state: AppState::new(store, drivers, sim, handle, api).with_local(local),
         admin_token_file,
         controller,
     })

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use isthmus_core::Id;
 use isthmus_driver::sim::SimClouds;
 use isthmus_driver::Drivers;
+use isthmus_driver_local::LocalDriver;
 use isthmus_store::{Kind, ResourceKey, Store};
 
 use crate::controller::ControllerHandle;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub controller: ControllerHandle,
     pub config: Arc<ApiConfig>,
     pub metrics: Arc<Metrics>,
+    /// The `local` provider's driver, when this server runs it (as root): lab VPCs live there.
+    pub local: Option<Arc<LocalDriver>>,
 }
 
 impl AppState {
@@ -54,7 +57,14 @@ impl AppState {
             controller,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
+            local: None,
         }
+    }
+
+    /// The same state with the `local` provider's driver (for the lab API).
+    pub fn with_local(mut self, local: Option<Arc<LocalDriver>>) -> Self {
+        self.local = local;
+        self
     }
 
     /// Wakes the controller for a resource the API just changed.

@@ -2,7 +2,7 @@
 //! problem+json, and the OpenAPI document generated from the handlers.
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{middleware, Router};
 use isthmus_core::resources::{Cluster, Event, Network, Peering, Project};
 use tower_http::trace::TraceLayer;
@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 pub mod body;
 mod clusters;
 mod events;
+mod lab;
 mod meta;
 mod networks;
 pub mod params;
@@ -86,6 +87,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/sim/faults", post(sim::inject_fault))
         .route("/v1/sim/latency", put(sim::set_latency))
+        .route("/v1/lab/vpcs", post(lab::create_vpc).get(lab::list_vpcs))
+        .route("/v1/lab/vpcs/{name}", delete(lab::delete_vpc))
+        .route("/v1/lab/vpcs/{name}/hosts", post(lab::add_host))
+        .route("/v1/lab/vpcs/{name}/hosts/{host}", delete(lab::delete_host))
+        .route("/v1/lab/vpcs/{name}/hosts/{host}/exec", post(lab::exec))
         .fallback(meta::no_route)
         .method_not_allowed_fallback(meta::no_method)
         .layer(middleware::from_fn_with_state(
@@ -141,6 +147,8 @@ impl Modify for BearerAuth {
         tokens::create, tokens::members, tokens::set_member, tokens::remove_member,
         sim::create_vpc, sim::list_vpcs, sim::customer_action, sim::peering_view,
         sim::inject_fault, sim::set_latency,
+        lab::create_vpc, lab::list_vpcs, lab::delete_vpc, lab::add_host, lab::delete_host,
+        lab::exec,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth)

@@ -1,0 +1,100 @@
+//! The `local` provider at server start: real networks on this host need root. When the
+//! driver can run, the server re-creates every stored lab VPC (their namespaces do not
+//! survive a reboot, and a crash may have left them half-made), then removes every kernel
+//! object under the driver's prefix that the store does not know — all before the
+//! controller starts, so it never races a sweep.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use isthmus_driver_local::lab::{LabHostSpec, LabVpcSpec};
+use isthmus_driver_local::{KnownObjects, LocalConfig, LocalDriver};
+use isthmus_store::{Resource, Store};
+
+/// Why the local provider cannot run here, if it cannot.
+pub fn unavailable_reason() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some(
+            "the local provider needs root (network namespaces, veth pairs, nftables); \
+             start `isthmus serve` as root to use local networks and lab VPCs"
+                .into(),
+        );
+    }
+    None
+}
+
+/// The driver spec of a stored lab VPC: every host with its stored address.
+pub fn lab_spec(vpc: &isthmus_core::lab::LabVpc) -> LabVpcSpec {
+    LabVpcSpec {
+        name: vpc.name.clone(),
+        cidr: vpc.cidr_block,
+        hosts: vpc
+            .hosts
+            .iter()
+            .map(|h| LabHostSpec {
+                name: h.name.clone(),
+                ip: Some(h.ip),
+            })
+            .collect(),
+    }
+}
+
+/// Starts the local driver if this process may (root), restores the stored lab VPCs and
+/// sweeps orphans. `None` (with a warning) when the provider is unavailable: local
+/// networks are then accepted but wait for a driver, and the lab API answers 409.
+pub async fn start(
+    config: &LocalConfig,
+    store: &dyn Store,
+) -> anyhow::Result<Option<Arc<LocalDriver>>> {
+    if let Some(reason) = unavailable_reason() {
+        tracing::warn!("{reason}");
+        return Ok(None);
+    }
+    let driver = LocalDriver::new(config.clone()).context("start the local driver")?;
+    restore_lab_vpcs(&driver, store).await?;
+    let known = known_objects(store).await?;
+    let report = driver
+        .sweep_orphans(&known)
+        .await
+        .context("sweep orphaned kernel objects of the local driver")?;
+    for removed in &report.removed {
+        tracing::info!(object = %removed, "removed an orphan of the local driver");
+    }
+    for error in &report.errors {
+        tracing::warn!(%error, "could not remove an orphan of the local driver");
+    }
+    tracing::info!(prefix = %driver.names().prefix(), "local provider ready");
+    Ok(Some(driver))
+}
+
+/// Registers every stored lab VPC with the driver, creating or repairing its namespaces.
+/// One that cannot be made is logged and skipped: the others and the server still start.
+async fn restore_lab_vpcs(driver: &LocalDriver, store: &dyn Store) -> anyhow::Result<()> {
+    let vpcs = store
+        .list_lab_vpcs()
+        .await
+        .context("list stored lab VPCs")?;
+    for vpc in &vpcs {
+        if let Err(e) = driver.ensure_lab_vpc(&lab_spec(vpc)).await {
+            tracing::warn!(lab_vpc = %vpc.name, error = %format!("{e:#}"), "could not restore a lab VPC");
+        }
+    }
+    Ok(())
+}
+
+/// Every network, peering and cluster the store holds that may still own kernel objects
+/// (anything not yet `deleted`).
+async fn known_objects(store: &dyn Store) -> anyhow::Result<KnownObjects> {
+    let (mut networks, mut peerings, mut clusters) = (vec![], vec![], vec![]);
+    for key in store.list_live().await.context("list live resources")? {
+        match store.load(key).await.context("load a live resource")? {
+            Some(Resource::Network(n)) => networks.push(n),
+            Some(Resource::Peering(p)) => peerings.push(p),
+            Some(Resource::Cluster(c)) => clusters.push(c),
+            None => {}
+        }
+    }
+    Ok(KnownObjects::from_resources(
+        &networks, &peerings, &clusters,
+    ))
+}
