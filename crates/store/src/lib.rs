@@ -229,6 +229,11 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- audit log ----
     async fn list_events(&self, project: ProjectId, page: &PageRequest) -> Result<Page<Event>>;
+    /// Every project's events with `seq > after_seq`, oldest first, at most `limit` (capped
+    /// at 1000): how followers such as the platform DNS learn what changed.
+    async fn events_after(&self, after_seq: i64, limit: u32) -> Result<Vec<Event>>;
+    /// The newest event's `seq`, 0 while the log is empty: where a follower starts.
+    async fn last_event_seq(&self) -> Result<i64>;
 
     // ---- tokens and roles ----
     /// Stores a token (only the hash of its secret), and optionally a membership, in one write.

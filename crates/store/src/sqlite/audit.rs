@@ -104,6 +104,36 @@ pub(crate) async fn page(
     Ok(Page { items, next_cursor })
 }
 
+/// Events of every project (and the lab's) after `after_seq`, oldest first.
+pub(crate) async fn after(
+    conn: &mut SqliteConnection,
+    after_seq: i64,
+    limit: u32,
+) -> Result<Vec<Event>> {
+    let limit = page_limit(&PageRequest {
+        limit,
+        ..PageRequest::default()
+    });
+    let rows = sqlx::query(
+        "SELECT seq, project_id, time, actor, action, resource_kind, resource_id, before, after
+         FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )
+    .bind(after_seq)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await
+    .with_ctx(|| format!("list events after seq {after_seq}"))?;
+    rows.iter().map(decode_event).collect()
+}
+
+pub(crate) async fn last_seq(conn: &mut SqliteConnection) -> Result<i64> {
+    let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS last FROM events")
+        .fetch_one(&mut *conn)
+        .await
+        .ctx("read the last event seq")?;
+    row.try_get("last").ctx("read the last event seq")
+}
+
 pub(crate) fn decode_event(row: &sqlx::sqlite::SqliteRow) -> Result<Event> {
     let json = |col: &str| -> Result<Option<Value>> {
         let text: Option<String> = row.try_get(col).ctx("read event column")?;

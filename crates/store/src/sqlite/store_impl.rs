@@ -161,6 +161,12 @@ impl Store for SqliteStore {
     async fn list_events(&self, project: ProjectId, page: &PageRequest) -> Result<Page<Event>> {
         super::audit::page(&mut *self.read().await?, project, page).await
     }
+    async fn events_after(&self, after_seq: i64, limit: u32) -> Result<Vec<Event>> {
+        super::audit::after(&mut *self.read().await?, after_seq, limit).await
+    }
+    async fn last_event_seq(&self) -> Result<i64> {
+        super::audit::last_seq(&mut *self.read().await?).await
+    }
 
     async fn create_token(
         &self,
@@ -209,12 +215,7 @@ impl Store for SqliteStore {
     async fn delete_lab_vpc(&self, actor: &Actor, name: &str) -> Result<LabVpc> {
         self.delete_lab_vpc_tx(actor, name).await
     }
-    async fn add_lab_host(
-        &self,
-        actor: &Actor,
-        vpc: &str,
-        req: &LabHostCreate,
-    ) -> Result<LabHost> {
+    async fn add_lab_host(&self, actor: &Actor, vpc: &str, req: &LabHostCreate) -> Result<LabHost> {
         self.add_lab_host_tx(actor, vpc, req).await
     }
     async fn delete_lab_host(&self, actor: &Actor, vpc: &str, host: &str) -> Result<LabHost> {

@@ -1,0 +1,60 @@
+//! The event feed across projects: followers (the platform DNS) start at the last seq and
+//! then read every later event, whatever project it belongs to, in order.
+
+mod common;
+
+use common::*;
+use isthmus_store::Store;
+
+#[tokio::test]
+async fn an_empty_log_starts_at_zero() {
+    let t = open().await;
+    assert_eq!(t.store.last_event_seq().await.unwrap(), 0);
+    assert!(t.store.events_after(0, 100).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn events_after_a_seq_cover_every_project_in_order() {
+    let t = open().await;
+    let first = project(&t.store, "acme").await;
+    let start = t.store.last_event_seq().await.unwrap();
+    let second = project(&t.store, "globex").await;
+    let network = t
+        .store
+        .create_network(&alice(), first, &network_req("prod", "10.1.0.0/16"), None)
+        .await
+        .unwrap()
+        .resource;
+
+    let later = t.store.events_after(start, 100).await.unwrap();
+    let seen: Vec<(&str, Option<_>)> = later
+        .iter()
+        .map(|e| (e.action.as_str(), e.project_id))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("project.create", Some(second)),
+            ("network.create", Some(first))
+        ]
+    );
+    assert_eq!(later[1].resource_id, network.id.to_string());
+    assert!(later.iter().all(|e| e.seq > start));
+    assert_eq!(
+        t.store.last_event_seq().await.unwrap(),
+        later.last().unwrap().seq
+    );
+}
+
+#[tokio::test]
+async fn a_limit_returns_the_oldest_events_first() {
+    let t = open().await;
+    for name in ["a", "b", "c"] {
+        project(&t.store, name).await;
+    }
+    let two = t.store.events_after(0, 2).await.unwrap();
+    assert_eq!(two.len(), 2);
+    let rest = t.store.events_after(two[1].seq, 100).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert!(two[1].seq < rest[0].seq);
+}
