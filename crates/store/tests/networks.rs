@@ -164,3 +164,55 @@ async fn a_network_in_a_project_that_does_not_exist_is_not_found() {
         })
     ));
 }
+
+/// The store reads only the networks whose range can collide with a new CIDR; the rule
+/// must still see a wider network around the new one, a narrower one inside it, and
+/// one at either edge, and must not be fooled by neighbours or by deleted networks.
+#[tokio::test]
+async fn the_overlap_rule_sees_every_colliding_range_among_many_networks() {
+    let t = open().await;
+    let p = project(&t.store, "acme").await;
+    for i in 0..200u32 {
+        let cidr = format!("10.{}.{}.0/24", 100 + i / 256, i % 256);
+        let req = network_req(&format!("n{i}"), &cidr);
+        t.store
+            .create_network(&alice(), p, &req, None)
+            .await
+            .unwrap();
+    }
+    let wide = network_req("wide", "172.16.0.0/12");
+    t.store
+        .create_network(&alice(), p, &wide, None)
+        .await
+        .unwrap();
+
+    let colliding = [
+        ("inside the wide one", "172.20.0.0/16", "wide"),
+        ("around the small ones", "10.100.0.0/16", "n0"),
+        ("the last /28 of a range", "10.100.0.240/28", "n0"),
+        ("the first /24 of the block", "10.100.199.0/24", "n199"),
+    ];
+    for (what, cidr, other) in colliding {
+        let err = t
+            .store
+            .create_network(&alice(), p, &network_req(what, cidr), None)
+            .await
+            .map(|c| c.resource.id)
+            .unwrap_err();
+        match err {
+            StoreError::Core(CoreError::Conflict { rule, message, .. }) => {
+                assert_eq!(rule, "network-overlap", "{what}");
+                assert!(message.contains(&format!("'{other}'")), "{what}: {message}");
+            }
+            other => panic!("{what}: expected a conflict, got {other:?}"),
+        }
+    }
+    // Neighbours just outside every range are free.
+    for cidr in ["10.100.200.0/24", "172.32.0.0/16", "10.99.255.0/24"] {
+        let req = network_req(cidr, cidr);
+        t.store
+            .create_network(&alice(), p, &req, None)
+            .await
+            .unwrap();
+    }
+}

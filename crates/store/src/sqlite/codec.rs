@@ -82,10 +82,17 @@ pub(crate) trait StoredResource: Serialize + DeserializeOwned + Send + Sync + Un
     fn version(&self) -> u64;
     fn set_version(&mut self, version: u64);
     fn created_at(&self) -> DateTime<Utc>;
+    /// First and last address the resource claims (networks only), for the range index.
+    fn range(&self) -> Option<(u32, u32)> {
+        None
+    }
 }
 
 macro_rules! stored_resource {
     ($ty:ty, $kind:expr, |$r:ident| $network:expr) => {
+        stored_resource!($ty, $kind, |$r| $network, |_r| None);
+    };
+    ($ty:ty, $kind:expr, |$r:ident| $network:expr, |$q:ident| $range:expr) => {
         impl StoredResource for $ty {
             const KIND: Kind = $kind;
             fn id(&self) -> Id {
@@ -110,10 +117,17 @@ macro_rules! stored_resource {
             fn created_at(&self) -> DateTime<Utc> {
                 self.created_at
             }
+            fn range(&self) -> Option<(u32, u32)> {
+                let $q = self;
+                $range
+            }
         }
     };
 }
 
-stored_resource!(Network, Kind::Network, |_n| None);
+stored_resource!(Network, Kind::Network, |_n| None, |n| Some((
+    n.cidr_block.start(),
+    n.cidr_block.end()
+)));
 stored_resource!(Peering, Kind::Peering, |p| Some(p.network_id));
 stored_resource!(Cluster, Kind::Cluster, |c| Some(c.network_id));

@@ -74,6 +74,9 @@ impl SqliteStore {
             .run(&writer)
             .await
             .with_context(|| format!("migrate SQLite database {}", path.display()))?;
+        rows::backfill_network_ranges(&mut *writer.acquire().await?)
+            .await
+            .with_context(|| format!("index network ranges in {}", path.display()))?;
         // Readers never write; the journal mode is a property of the file, set above.
         // A ping before each use buys nothing for an in-process database.
         let reader = SqlitePoolOptions::new()

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use isthmus_core::resources::{Cluster, Network, NetworkCreate, NetworkUpdate, Peering};
 use isthmus_core::state::{NetworkStatus, PeeringStatus};
-use isthmus_core::{rules, NetworkId, ProjectId};
+use isthmus_core::{rules, Cidr, NetworkId, ProjectId};
 
 use super::codec::Ctx;
 use super::{audit, idempotency, projects, rows, SqliteStore};
@@ -28,7 +28,12 @@ impl SqliteStore {
             }
         }
         projects::get(&mut tx, project).await?;
-        let existing: Vec<Network> = rows::live_in_project(&mut tx, project).await?;
+        // Only networks that share addresses with the new CIDR can break the overlap rule;
+        // an unparsable CIDR is refused by the rule itself, so it needs none.
+        let existing: Vec<Network> = match req.cidr_block.parse::<Cidr>() {
+            Ok(c) => rows::live_networks_overlapping(&mut tx, project, c.start(), c.end()).await?,
+            Err(_) => Vec::new(),
+        };
         let now = Utc::now();
         let id = NetworkId(crate::ids::new_id());
         let network = rules::new_network(id, project, req, &existing, now)?;

@@ -2,6 +2,7 @@
 //! columns. Every function takes a connection, so a caller decides whether it runs inside
 //! the write transaction or on a read connection.
 
+use isthmus_core::resources::Network;
 use isthmus_core::{CoreError, Id, NetworkId, ProjectId};
 use sqlx::{Row, SqliteConnection};
 
@@ -50,21 +51,49 @@ pub(crate) async fn get_any<R: StoredResource>(
     row.as_ref().map(decode).transpose()
 }
 
-/// Every resource of kind `R` in `project` that is not `deleted` (what the rules look at).
-pub(crate) async fn live_in_project<R: StoredResource>(
+/// The live networks of `project` whose range shares an address with `start..=end`: the
+/// only ones the overlap rule can object to. Uses the range index, so a create in a
+/// project with thousands of networks reads a handful of rows.
+pub(crate) async fn live_networks_overlapping(
     conn: &mut SqliteConnection,
     project: ProjectId,
-) -> Result<Vec<R>> {
+    start: u32,
+    end: u32,
+) -> Result<Vec<Network>> {
     let rows = sqlx::query(
-        "SELECT body FROM resources WHERE kind = ?1 AND project_id = ?2 AND status != ?3 ORDER BY id",
+        "SELECT body FROM resources
+         WHERE kind = 'network' AND project_id = ?1 AND range_start <= ?2 AND range_end >= ?3
+           AND status != ?4
+         ORDER BY id",
     )
-    .bind(R::KIND.as_str())
     .bind(project.to_string())
+    .bind(i64::from(end))
+    .bind(i64::from(start))
     .bind(DELETED)
     .fetch_all(&mut *conn)
     .await
-    .with_ctx(|| format!("list {}s of project {project}", R::KIND.as_str()))?;
+    .with_ctx(|| format!("list networks of project {project} overlapping a range"))?;
     rows.iter().map(decode).collect()
+}
+
+/// Fills the range columns of networks stored before they existed (migration 0003).
+pub(crate) async fn backfill_network_ranges(conn: &mut SqliteConnection) -> Result<()> {
+    let rows =
+        sqlx::query("SELECT body FROM resources WHERE kind = 'network' AND range_start IS NULL")
+            .fetch_all(&mut *conn)
+            .await
+            .ctx("list networks without a range")?;
+    for row in &rows {
+        let n: Network = decode(row)?;
+        sqlx::query("UPDATE resources SET range_start = ?1, range_end = ?2 WHERE id = ?3")
+            .bind(i64::from(n.cidr_block.start()))
+            .bind(i64::from(n.cidr_block.end()))
+            .bind(n.id.to_string())
+            .execute(&mut *conn)
+            .await
+            .with_ctx(|| format!("fill the range of network {}", n.id))?;
+    }
+    Ok(())
 }
 
 /// Every resource of kind `R` placed on `network` that is not `deleted`.
@@ -119,8 +148,9 @@ pub(crate) async fn page_in_project<R: StoredResource>(
 
 pub(crate) async fn insert<R: StoredResource>(conn: &mut SqliteConnection, r: &R) -> Result<()> {
     sqlx::query(
-        "INSERT INTO resources (id, kind, project_id, network_id, status, version, body, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO resources
+            (id, kind, project_id, network_id, status, version, body, created_at, range_start, range_end)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )
     .bind(r.id().to_string())
     .bind(R::KIND.as_str())
@@ -130,6 +160,8 @@ pub(crate) async fn insert<R: StoredResource>(conn: &mut SqliteConnection, r: &R
     .bind(r.version() as i64)
     .bind(to_json(r)?)
     .bind(time_text(r.created_at()))
+    .bind(r.range().map(|(start, _)| i64::from(start)))
+    .bind(r.range().map(|(_, end)| i64::from(end)))
     .execute(&mut *conn)
     .await
     .with_ctx(|| format!("insert {} {}", R::KIND.as_str(), r.id()))?;
