@@ -52,6 +52,7 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
         Command::Events(a) => commands::events::run(&ctx()?, a).await,
         Command::Token(c) => commands::token::run(&ctx()?, c).await,
         Command::Sim(c) => commands::sim::run(&ctx()?, c).await,
+        Command::Lab(c) => commands::lab::run(&ctx()?, c).await,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The command line, as clap derive types. One file per group of verbs; `main.rs`
 //! dispatches on [`Command`] and the `commands/` modules do the work.
 
+mod lab;
 mod resources;
 mod tools;
 
@@ -9,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use resources::{
     ClusterCommand, EventsArgs, NetworkCommand, PeeringCommand, ProjectCommand, TokenCommand,
 };
+pub use lab::{LabCommand, LabExecArgs, LabHostCommand, LabVpcCommand, LocalServeArgs};
 pub use tools::{LoginArgs, ServeArgs, SimCommand, SimVpcCommand};
 
 /// Isthmus: private networks, peerings and clusters for managed databases.
@@ -77,6 +79,9 @@ pub enum Command {
     /// Offline address planning: covering prefixes, split tables, free ranges.
     #[command(subcommand)]
     Plan(crate::plan::PlanCommand),
+    /// Lab VPCs on the server's host: the customer's side of `local` peerings.
+    #[command(subcommand)]
+    Lab(LabCommand),
 }
 
 /// `--wait` and its deadline, shared by every verb that changes a resource's status.

@@ -21,6 +21,8 @@ pub struct ServeArgs {
     /// Latency the simulated clouds add to every driver call.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub sim_latency_ms: u64,
+    #[command(flatten)]
+    pub local: super::LocalServeArgs,
 }
 
 /// `isthmus login --url U --token T [--project P]`: the global flags are the input, so

@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod events;
+pub mod lab;
 pub mod login;
 pub mod network;
 pub mod peering;

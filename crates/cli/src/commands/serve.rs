@@ -20,6 +20,7 @@ pub async fn run(args: ServeArgs, env: &Env) -> anyhow::Result<String> {
         listen: args.listen,
         resync_interval: Duration::from_secs(args.resync_seconds.max(1)),
         sim_latency: Duration::from_millis(args.sim_latency_ms),
+        local: super::lab::serve_config(&args.local),
         ..ServeConfig::new(data_dir)
     };
     serve(config).await?;

@@ -1,0 +1,73 @@
+//! `isthmus lab …`: lab VPCs (the customer's side of `local` peerings), their hosts, and
+//! commands run inside a host; plus the `serve` options of the local provider.
+
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Lab VPCs: namespaces on this host that stand in for a customer's VPC.
+    #[command(subcommand)]
+    Vpc(LabVpcCommand),
+    /// Hosts inside a lab VPC, to run commands from.
+    #[command(subcommand)]
+    Host(LabHostCommand),
+    /// Run a command inside a lab host: `isthmus lab exec VPC/HOST -- CMD ARGS…`.
+    /// The command's exit code is this command's exit code.
+    Exec(LabExecArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabVpcCommand {
+    /// Create a lab VPC (a router namespace with a bridge; its gateway is the first address).
+    Create {
+        name: String,
+        /// The VPC's private CIDR, e.g. 172.16.0.0/16.
+        #[arg(long, value_name = "CIDR")]
+        cidr: String,
+    },
+    /// List lab VPCs and their hosts.
+    List,
+    /// Delete a lab VPC and its hosts (peerings to it end `deleted_by_peer`).
+    Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabHostCommand {
+    /// Add a host (its own namespace on the VPC's bridge).
+    Add {
+        vpc: String,
+        host: String,
+        /// The host's address (else the lowest free one).
+        #[arg(long, value_name = "IP")]
+        ip: Option<String>,
+    },
+    /// Delete a host.
+    Delete { vpc: String, host: String },
+}
+
+#[derive(Debug, Args)]
+pub struct LabExecArgs {
+    /// `VPC/HOST`.
+    #[arg(value_name = "VPC/HOST")]
+    pub target: String,
+    /// The command and its arguments, after `--`; passed as they are, never to a shell.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub argv: Vec<String>,
+}
+
+/// `isthmus serve` options of the `local` provider (real networks on this host, as root).
+#[derive(Debug, Args)]
+pub struct LocalServeArgs {
+    /// Prefix of every kernel object of the local provider (4-6 characters starting with
+    /// `isth`). Objects under it that the store does not know are removed at start.
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        env = "ISTHMUS_LOCAL_PREFIX",
+        default_value = "isth"
+    )]
+    pub local_prefix: String,
+    /// Do not run the local provider, even as root.
+    #[arg(long)]
+    pub no_local: bool,
+}

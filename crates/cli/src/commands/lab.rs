@@ -1,0 +1,151 @@
+//! `isthmus lab …`: lab VPCs and hosts on the server's host, and `lab exec`, which runs a
+//! command inside a lab host and exits with that command's exit code.
+
+use std::io::Write;
+
+use anyhow::Context as _;
+use isthmus_core::lab::{LabHost, LabVpc};
+use isthmus_driver_local::LocalConfig;
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::Ctx;
+use crate::args::{
+    LabCommand, LabExecArgs, LabHostCommand, LabVpcCommand, LocalServeArgs, OutputFormat,
+};
+use crate::client::segment;
+use crate::output::{self, time, Details, View};
+
+impl View for LabVpc {
+    const HEADERS: &'static [&'static str] = &["NAME", "CIDR", "HOSTS", "CREATED"];
+    fn row(&self) -> Vec<String> {
+        let hosts: Vec<String> = self
+            .hosts
+            .iter()
+            .map(|h| format!("{}={}", h.name, h.ip))
+            .collect();
+        vec![
+            self.name.clone(),
+            self.cidr_block.to_string(),
+            if hosts.is_empty() {
+                "-".into()
+            } else {
+                hosts.join(",")
+            },
+            time(&self.created_at),
+        ]
+    }
+    fn details(&self) -> Details {
+        Details::default()
+            .field("name", &self.name)
+            .field("cidr_block", self.cidr_block)
+            .field("created_at", time(&self.created_at))
+            .block(
+                "hosts",
+                self.hosts
+                    .iter()
+                    .map(|h| format!("{} {}", h.name, h.ip))
+                    .collect(),
+            )
+    }
+}
+
+impl View for LabHost {
+    const HEADERS: &'static [&'static str] = &["NAME", "IP"];
+    fn row(&self) -> Vec<String> {
+        vec![self.name.clone(), self.ip.to_string()]
+    }
+    fn details(&self) -> Details {
+        Details::default()
+            .field("name", &self.name)
+            .field("ip", self.ip)
+    }
+}
+
+/// What the server answers to `exec`.
+#[derive(Debug, Deserialize, serde::Serialize)]
+struct ExecResult {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// The local provider's config for `isthmus serve`, unless it was turned off.
+pub fn serve_config(args: &LocalServeArgs) -> Option<LocalConfig> {
+    (!args.no_local).then(|| LocalConfig {
+        prefix: args.local_prefix.clone(),
+    })
+}
+
+fn vpc_path(vpc: &str) -> String {
+    format!("/v1/lab/vpcs/{}", segment(vpc))
+}
+
+pub async fn run(ctx: &Ctx, command: LabCommand) -> anyhow::Result<String> {
+    match command {
+        LabCommand::Vpc(LabVpcCommand::Create { name, cidr }) => {
+            let body = json!({ "name": name, "cidr_block": cidr });
+            ctx.one(&ctx.client.post::<_, LabVpc>("/v1/lab/vpcs", &body).await?)
+        }
+        LabCommand::Vpc(LabVpcCommand::List) => {
+            ctx.list(&ctx.client.get::<Vec<LabVpc>>("/v1/lab/vpcs").await?)
+        }
+        LabCommand::Vpc(LabVpcCommand::Delete { name }) => {
+            ctx.client
+                .send_no_content(Method::DELETE, &vpc_path(&name), &json!(null))
+                .await?;
+            Ok(format!("lab VPC {name} deleted\n"))
+        }
+        LabCommand::Host(LabHostCommand::Add { vpc, host, ip }) => {
+            let body = json!({ "name": host, "ip": ip });
+            let path = format!("{}/hosts", vpc_path(&vpc));
+            ctx.one(&ctx.client.post::<_, LabHost>(&path, &body).await?)
+        }
+        LabCommand::Host(LabHostCommand::Delete { vpc, host }) => {
+            let path = format!("{}/hosts/{}", vpc_path(&vpc), segment(&host));
+            ctx.client
+                .send_no_content(Method::DELETE, &path, &json!(null))
+                .await?;
+            Ok(format!("lab host {vpc}/{host} deleted\n"))
+        }
+        LabCommand::Exec(args) => exec(ctx, args).await,
+    }
+}
+
+/// Runs the command on the server's host and passes its output through; a non-zero exit
+/// code ends this process with the same code.
+async fn exec(ctx: &Ctx, args: LabExecArgs) -> anyhow::Result<String> {
+    let (vpc, host) = args
+        .target
+        .split_once('/')
+        .filter(|(v, h)| !v.is_empty() && !h.is_empty())
+        .with_context(|| format!("'{}' is not VPC/HOST", args.target))?;
+    let path = format!("{}/hosts/{}/exec", vpc_path(vpc), segment(host));
+    let result: ExecResult = ctx
+        .client
+        .post(&path, &json!({ "argv": args.argv }))
+        .await?;
+    let shown = match ctx.format {
+        OutputFormat::Table => {
+            let mut stderr = std::io::stderr().lock();
+            let _ = stderr.write_all(result.stderr.as_bytes());
+            let _ = stderr.flush();
+            result.stdout.clone()
+        }
+        OutputFormat::Json => output::json(&result)?,
+        OutputFormat::Yaml => output::yaml(&result)?,
+    };
+    if result.status != 0 {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(shown.as_bytes());
+        let _ = stdout.flush();
+        // Exit codes are one byte; a negative status (no code at all) still fails.
+        std::process::exit(if (1..=255).contains(&result.status) {
+            result.status
+        } else {
+            255
+        });
+    }
+    Ok(shown)
+}
