@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod controller;
+pub mod dns_sync;
 pub mod local;
 pub mod metrics;
 pub mod serve;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use isthmus_connect::pki::Ca;
 use isthmus_core::resources::Provider;
 use isthmus_driver::sim::{SimClouds, SimConfig};
 use isthmus_driver::Drivers;
@@ -22,11 +23,15 @@ use tokio::task::JoinHandle;
 
 use crate::auth::{hash_secret, new_secret};
 use crate::controller::{Controller, ControllerConfig};
+use crate::dns_sync::PlatformDns;
+pub use crate::dns_sync::DEFAULT_DNS_LISTEN;
 use crate::state::{ApiConfig, AppState, DEFAULT_DNS_ZONE};
 
 pub const DB_FILE: &str = "isthmus.db";
 pub const SIM_JOURNAL_FILE: &str = "sim-journal.jsonl";
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+/// The installation CA's key and certificate (`ca.key` mode 0600, `ca.pem`).
+pub const CA_DIR: &str = "ca";
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -37,6 +42,9 @@ pub struct ServeConfig {
     /// Added to every simulated cloud call.
     pub sim_latency: Duration,
     pub dns_zone: String,
+    /// Where the platform DNS answers (UDP and TCP). `new` picks a free loopback port so
+    /// embedded servers never collide; `isthmus serve` defaults to [`DEFAULT_DNS_LISTEN`].
+    pub dns_listen: SocketAddr,
     /// Run the `local` provider (real namespaces on this host; needs root) with this
     /// config; `None`: local networks wait for a driver and the lab API answers 409.
     pub local: Option<LocalConfig>,
@@ -51,6 +59,7 @@ impl ServeConfig {
             resync_interval: ControllerConfig::default().resync_interval,
             sim_latency: Duration::ZERO,
             dns_zone: DEFAULT_DNS_ZONE.to_string(),
+            dns_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             local: None,
         }
     }
@@ -62,6 +71,8 @@ pub struct Started {
     /// Where the first-start superuser secret was written; `None` on later starts.
     pub admin_token_file: Option<PathBuf>,
     controller: JoinHandle<()>,
+    /// The platform DNS, answering while this lives.
+    pub dns: PlatformDns,
 }
 
 impl Drop for Started {
@@ -104,6 +115,9 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         None => drivers,
     };
     let admin_token_file = bootstrap_superuser(store.as_ref(), dir).await?;
+    let ca = Ca::load_or_create(&dir.join(CA_DIR))
+        .with_context(|| format!("open the installation CA in {}", dir.display()))?;
+    let dns = PlatformDns::start(store.clone(), config.dns_listen, &config.dns_zone).await?;
     let (handle, controller) = Controller::start(
         store.clone(),
         drivers.clone(),
@@ -116,8 +130,11 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         dns_zone: config.dns_zone.clone(),
     };
     Ok(Started {
-        state: AppState::new(store, drivers, sim, handle, api).with_local(local),
+        state: AppState::new(store, drivers, sim, handle, api)
+            .with_local(local)
+            .with_ca(Arc::new(ca)),
         admin_token_file,
+        dns,
         controller,
     })
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use isthmus_connect::pki::Ca;
 use isthmus_core::Id;
 use isthmus_driver::sim::SimClouds;
 use isthmus_driver::Drivers;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The `local` provider's driver, when this server runs it (as root): lab VPCs live there.
     pub local: Option<Arc<LocalDriver>>,
+    /// The installation CA (`GET …/ca.pem`), when this server runs with one.
+    pub ca: Option<Arc<Ca>>,
 }
 
 impl AppState {
@@ -58,7 +61,14 @@ impl AppState {
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             local: None,
+            ca: None,
         }
+    }
+
+    /// The same state with the installation CA.
+    pub fn with_ca(mut self, ca: Arc<Ca>) -> Self {
+        self.ca = Some(ca);
+        self
     }
 
     /// The same state with the `local` provider's driver (for the lab API).

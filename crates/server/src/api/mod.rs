@@ -10,6 +10,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 pub mod body;
+mod ca;
 mod clusters;
 mod events;
 mod lab;
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(clusters::delete),
         )
         .route("/v1/projects/{p}/events", get(events::list))
+        .route("/v1/projects/{p}/ca.pem", get(ca::get))
         .route("/v1/projects/{p}/tokens", post(tokens::create))
         .route("/v1/projects/{p}/members", get(tokens::members))
         .route(
@@ -143,7 +145,7 @@ impl Modify for BearerAuth {
         peerings::create, peerings::list, peerings::get, peerings::update, peerings::delete,
         peerings::refresh,
         clusters::create, clusters::list, clusters::get, clusters::update, clusters::delete,
-        events::list,
+        events::list, ca::get,
         tokens::create, tokens::members, tokens::set_member, tokens::remove_member,
         sim::create_vpc, sim::list_vpcs, sim::customer_action, sim::peering_view,
         sim::inject_fault, sim::set_latency,
