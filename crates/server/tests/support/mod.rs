@@ -107,6 +107,11 @@ impl TestServer {
         }
     }
 
+    /// Where this server's platform DNS answers (UDP and TCP, a free loopback port).
+    pub fn dns_addr(&self) -> std::net::SocketAddr {
+        self._started.dns.local_addr()
+    }
+
     /// A request with a raw body and extra headers.
     pub async fn raw(
         &self,
