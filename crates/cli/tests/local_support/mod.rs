@@ -1,0 +1,221 @@
+//! Harness of the `local` provider's end-to-end tests: a real `isthmus serve` (as root)
+//! under a prefix of the test's own, the real `isthmus` binary, TCP listeners inside node
+//! namespaces and connection attempts from lab hosts through `isthmus lab exec`.
+//!
+//! Cleanup is a drop guard: it kills the server, removes every kernel object under the
+//! prefix (namespaces, links, firewall tables go with their namespaces) and, unless the
+//! test already failed, asserts that nothing under the prefix is left.
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use isthmus_driver_local::names::Names;
+use isthmus_driver_local::probe::EchoServer;
+use isthmus_driver_local::{netns, LocalConfig, LocalDriver};
+use serde_json::Value;
+
+use crate::support::{Cli, Run, Sandbox, Server, BIN, PATIENCE};
+
+/// The port the tests' listeners use inside node namespaces.
+pub const PORT: u16 = 7000;
+
+/// Fails the test (never skips it) when not root: CI runs these as root.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "the local provider's end-to-end tests create network namespaces and must run as \
+         root (CI runs them as root; locally: `sudo -E cargo test -p isthmus --test 'local_*'`)"
+    );
+}
+
+/// A server running the local provider under `prefix`, with a CLI bound to it.
+pub struct LocalLab {
+    pub sandbox: Sandbox,
+    pub prefix: String,
+    pub names: Names,
+    server: Option<Server>,
+    pub cli: Cli,
+}
+
+impl LocalLab {
+    /// Removes leftovers of an interrupted earlier run under `prefix`, then starts a server.
+    pub fn start(prefix: &str) -> LocalLab {
+        require_root();
+        purge(prefix);
+        let sandbox = Sandbox::new();
+        let server = Server::start(sandbox.data.path(), &["--local-prefix", prefix]);
+        let cli = server.cli(sandbox.home.path());
+        LocalLab {
+            names: Names::new(prefix).expect("a valid test prefix"),
+            prefix: prefix.to_string(),
+            sandbox,
+            server: Some(server),
+            cli,
+        }
+    }
+
+    /// `kill -9` the server, whatever it was doing.
+    pub fn crash(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.kill();
+        }
+    }
+
+    /// Starts the server again on the same data dir (a new port; the CLI follows it).
+    pub fn restart(&mut self) {
+        self.crash();
+        let server = Server::start(self.sandbox.data.path(), &["--local-prefix", &self.prefix]);
+        self.cli = Cli {
+            url: server.url.clone(),
+            ..self.cli.clone()
+        };
+        self.server = Some(server);
+    }
+
+    pub fn server_log(&self) -> String {
+        self.server.as_ref().map(Server::log).unwrap_or_default()
+    }
+
+    /// Every namespace under this test's prefix.
+    pub fn namespaces(&self) -> Vec<String> {
+        namespaces_of(&self.prefix)
+    }
+
+    /// A TCP echo listener on `ip:PORT` inside node `index` of cluster `cluster_id`.
+    pub fn listen_in_node(&self, cluster_id: &str, index: u32, ip: Ipv4Addr) -> EchoServer {
+        let ns = self.names.node_ns(cluster_id, index);
+        EchoServer::start(&ns, SocketAddr::from((ip, PORT)))
+            .unwrap_or_else(|e| panic!("listener in {ns}: {e:#}"))
+    }
+
+    /// Creates a lab VPC with one host per `(name, ip)` through the CLI.
+    pub fn lab_vpc(&self, name: &str, cidr: &str, hosts: &[(&str, &str)]) {
+        self.cli.ok(&format!("lab vpc create {name} --cidr {cidr}"));
+        for (host, ip) in hosts {
+            self.cli
+                .ok(&format!("lab host add {name} {host} --ip {ip}"));
+        }
+    }
+
+    /// A project (made the CLI's default) and an active local network in it.
+    pub fn project_and_network(&mut self, cidr: &str) -> String {
+        let project = self.cli.json("project create e2e");
+        self.cli = self.cli.in_project(&crate::support::id_of(&project));
+        let network = self.cli.json(&format!(
+            "network create lab --provider local --region host --cidr {cidr} --wait --timeout {}",
+            crate::support::WAIT_TIMEOUT
+        ));
+        assert_eq!(network["status"], "active", "{network:#}");
+        crate::support::id_of(&network)
+    }
+
+    /// A running cluster on `network`; returns it (with `nodes[].ip`).
+    pub fn cluster(&self, network: &str, topology: &str) -> Value {
+        let cluster = self.cli.json(&format!(
+            "cluster create db --network {network} --engine probe --topology {topology} \
+             --wait --timeout {}",
+            crate::support::WAIT_TIMEOUT
+        ));
+        assert_eq!(cluster["status"], "running", "{cluster:#}");
+        cluster
+    }
+
+    /// A local peering from `network` to lab VPC `vpc` with `routes`, waited for.
+    pub fn peering(&self, network: &str, vpc: &str, routes: &[&str]) -> Value {
+        let routes: String = routes.iter().map(|r| format!(" --route {r}")).collect();
+        let run = self.cli.run(&format!(
+            "peering create to-{vpc} --network {network} --peer-account lab \
+             --peer-network {vpc} --peer-region host{routes} --wait --timeout {} -o json",
+            crate::support::WAIT_TIMEOUT
+        ));
+        serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|_| panic!("peering create answered:\n{}{}", run.stdout, run.stderr))
+    }
+
+    /// Runs `isthmus lab exec VPC/HOST -- argv…` with each argument kept whole.
+    pub fn lab_exec(&self, target: &str, argv: &[&str]) -> Run {
+        let mut command = Command::new(BIN);
+        command
+            .args(["lab", "exec", target, "--"])
+            .args(argv)
+            .env("HOME", &self.cli.home)
+            .env("ISTHMUS_URL", &self.cli.url)
+            .env("ISTHMUS_TOKEN", &self.cli.token)
+            .env_remove("ISTHMUS_PROJECT")
+            .stdin(Stdio::null());
+        command.output().expect("run isthmus lab exec").into()
+    }
+
+    /// Whether lab host `target` (`VPC/HOST`) can open a TCP connection to `ip:PORT`.
+    /// The attempt is bash's `/dev/tcp` under `timeout 2`: the argv is fixed here, never
+    /// built from user input.
+    pub fn connects(&self, target: &str, ip: &str) -> bool {
+        let script = format!("exec 3<>/dev/tcp/{ip}/{PORT}");
+        let run = self.lab_exec(target, &["timeout", "2", "bash", "-c", &script]);
+        assert!(
+            !run.stderr.lines().any(|l| l.starts_with("error: ")),
+            "`isthmus lab exec {target}` itself failed:\n{}",
+            run.stderr
+        );
+        run.code == Some(0)
+    }
+
+    /// Polls until `target` connects to every address in `ips` (or fails the test).
+    pub fn eventually_connects(&self, target: &str, ips: &[String]) {
+        eventually(&format!("{target} connects to {ips:?}"), || {
+            ips.iter().all(|ip| self.connects(target, ip))
+        });
+    }
+}
+
+impl Drop for LocalLab {
+    fn drop(&mut self) {
+        self.crash();
+        let errors = purge(&self.prefix);
+        let left = self.namespaces();
+        if !std::thread::panicking() {
+            assert!(errors.is_empty(), "cleanup errors: {errors:?}");
+            assert!(left.is_empty(), "namespaces left behind: {left:?}");
+        }
+    }
+}
+
+/// Removes every kernel object under `prefix` (the final sweep of every test).
+pub fn purge(prefix: &str) -> Vec<String> {
+    LocalDriver::new(LocalConfig {
+        prefix: prefix.to_string(),
+    })
+    .expect("driver for cleanup")
+    .purge()
+    .errors
+}
+
+pub fn namespaces_of(prefix: &str) -> Vec<String> {
+    let ours = format!("{prefix}-");
+    netns::list()
+        .expect("list namespaces")
+        .into_iter()
+        .filter(|n| n.starts_with(&ours))
+        .collect()
+}
+
+/// Polls `check` until it holds; fails the test after [`PATIENCE`].
+pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !check() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The node addresses of a cluster, by index.
+pub fn node_ips(cluster: &Value) -> Vec<String> {
+    cluster["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["ip"].as_str().expect("node ip").to_string())
+        .collect()
+}
