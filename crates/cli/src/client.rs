@@ -143,6 +143,11 @@ impl Client {
         self.send(Method::DELETE, path, None::<&()>).await
     }
 
+    /// A GET whose answer is text rather than JSON (e.g. a PEM file).
+    pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        self.raw(Method::GET, path, None::<&()>).await
+    }
+
     /// Sends a request whose answer has no body worth reading (204s).
     pub async fn send_no_content<B: Serialize>(
         &self,

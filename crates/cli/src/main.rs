@@ -53,6 +53,9 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
         Command::Token(c) => commands::token::run(&ctx()?, c).await,
         Command::Sim(c) => commands::sim::run(&ctx()?, c).await,
         Command::Lab(c) => commands::lab::run(&ctx()?, c).await,
+        Command::Ca(c) => commands::ca::run(&ctx()?, c).await,
+        // A node process: no client configuration involved.
+        Command::Probe(args) => commands::probe::run(args).await,
     }
 }
 

@@ -1,7 +1,7 @@
 //! How each resource looks in a table row and in the `key: value` view.
 
 use isthmus_core::conditions::Condition;
-use isthmus_core::resources::{Cluster, Event, Network, Peering, Project};
+use isthmus_core::resources::{Address, Cluster, Event, Network, Peering, Project};
 use isthmus_driver::sim::{CustomerVpc, SimPeeringView};
 use serde::{Deserialize, Serialize};
 
@@ -173,6 +173,19 @@ impl View for Cluster {
             .field("created_at", time(&self.created_at))
             .field("updated_at", time(&self.updated_at))
             .field("version", self.version)
+    }
+}
+
+/// One row of `isthmus cluster addresses`.
+impl View for Address {
+    const HEADERS: &'static [&'static str] = &["NAME", "URI"];
+    fn row(&self) -> Vec<String> {
+        vec![self.name.clone(), self.uri.clone()]
+    }
+    fn details(&self) -> Details {
+        Details::default()
+            .field("name", &self.name)
+            .field("uri", &self.uri)
     }
 }
 

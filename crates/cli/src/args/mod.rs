@@ -1,12 +1,14 @@
 //! The command line, as clap derive types. One file per group of verbs; `main.rs`
 //! dispatches on [`Command`] and the `commands/` modules do the work.
 
+mod connect;
 mod lab;
 mod resources;
 mod tools;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use connect::{CaCommand, ProbeArgs};
 pub use resources::{
     ClusterCommand, EventsArgs, NetworkCommand, PeeringCommand, ProjectCommand, TokenCommand,
 };
@@ -82,6 +84,11 @@ pub enum Command {
     /// Lab VPCs on the server's host: the customer's side of `local` peerings.
     #[command(subcommand)]
     Lab(LabCommand),
+    /// The installation CA that signs every node's TLS certificate.
+    #[command(subcommand)]
+    Ca(CaCommand),
+    /// Run the `probe` engine for one node (started by the controller in a node's namespace).
+    Probe(ProbeArgs),
 }
 
 /// `--wait` and its deadline, shared by every verb that changes a resource's status.

@@ -149,6 +149,8 @@ pub enum ClusterCommand {
     },
     /// Show one cluster with its nodes and addresses.
     Get { id: String },
+    /// The URIs a client connects with (connection strings, HTTP, per-node addresses).
+    Addresses { id: String },
     /// Rename a cluster.
     Update {
         id: String,

@@ -21,6 +21,12 @@ pub struct ServeArgs {
     /// Latency the simulated clouds add to every driver call.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub sim_latency_ms: u64,
+    /// Where the platform DNS answers, over UDP and TCP.
+    #[arg(long, value_name = "ADDR", default_value_t = isthmus_server::serve::DEFAULT_DNS_LISTEN)]
+    pub dns_listen: SocketAddr,
+    /// The platform DNS zone: clusters are `<cluster-id>.<zone>`.
+    #[arg(long, value_name = "ZONE", default_value = isthmus_server::state::DEFAULT_DNS_ZONE)]
+    pub dns_zone: String,
     #[command(flatten)]
     pub local: super::LocalServeArgs,
 }

@@ -37,6 +37,10 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
             ctx.list(&items)
         }
         ClusterCommand::Get { id } => ctx.one(&ctx.client.get::<Cluster>(&path(&id)).await?),
+        ClusterCommand::Addresses { id } => {
+            let cluster: Cluster = ctx.client.get(&path(&id)).await?;
+            ctx.list(&cluster.addresses)
+        }
         ClusterCommand::Update { id, name } => {
             let body = ClusterUpdate {
                 name,

@@ -1,12 +1,14 @@
 //! One module per group of verbs. Each verb returns the text for stdout; progress and
 //! hints go to stderr so `-o json` output stays parseable.
 
+pub mod ca;
 pub mod cluster;
 pub mod events;
 pub mod lab;
 pub mod login;
 pub mod network;
 pub mod peering;
+pub mod probe;
 pub mod project;
 pub mod serve;
 pub mod sim;

@@ -21,6 +21,8 @@ pub async fn run(args: ServeArgs, env: &Env) -> anyhow::Result<String> {
         resync_interval: Duration::from_secs(args.resync_seconds.max(1)),
         sim_latency: Duration::from_millis(args.sim_latency_ms),
         local: super::lab::serve_config(&args.local),
+        dns_listen: args.dns_listen,
+        dns_zone: args.dns_zone,
         ..ServeConfig::new(data_dir)
     };
     serve(config).await?;
@@ -28,7 +30,7 @@ pub async fn run(args: ServeArgs, env: &Env) -> anyhow::Result<String> {
 }
 
 /// Logs to stderr, filtered by RUST_LOG (default: info).
-fn init_tracing() {
+pub(crate) fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Only fails if a subscriber is already set, and then that one keeps working.

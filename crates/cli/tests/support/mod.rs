@@ -42,6 +42,8 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--listen", &listen, "--resync-seconds", "1"])
+            // A free port: tests run servers side by side, the default 8753 fits only one.
+            .args(["--dns-listen", "127.0.0.1:0"])
             .args(extra_args)
             .env("RUST_LOG", "info")
             .env_remove("ISTHMUS_DATA_DIR")
