@@ -41,7 +41,13 @@ pub fn list() -> Result<Vec<String>> {
 /// Creates the namespace unless it exists. Returns whether it was created.
 pub fn create(name: &str) -> Result<bool> {
     if exists(name) {
-        return Ok(false);
+        if is_namespace(&path(name)) {
+            return Ok(false);
+        }
+        // A mount point without its mount: a crash between creating the file and the
+        // bind mount below. Nothing can enter it, so make the namespace afresh.
+        std::fs::remove_file(path(name))
+            .with_context(|| format!("remove half-created network namespace {name}"))?;
     }
     std::fs::create_dir_all(NETNS_DIR).with_context(|| format!("create {NETNS_DIR}"))?;
     let target = path(name);
@@ -70,6 +76,12 @@ pub fn create(name: &str) -> Result<bool> {
         return Err(e.context(format!("create network namespace {name}")));
     }
     Ok(true)
+}
+
+/// Whether `path` is a mounted namespace (nsfs), not just the empty file under it.
+fn is_namespace(path: &Path) -> bool {
+    nix::sys::statfs::statfs(path)
+        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::NSFS_MAGIC)
 }
 
 /// Deletes the namespace if it exists (its interfaces go with it). Returns whether it existed.
