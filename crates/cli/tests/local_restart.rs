@@ -68,7 +68,19 @@ fn a_server_killed_mid_creation_converges_after_restart_and_keeps_only_what_it_o
     ip(&["netns", "add", &stray_ns]);
     let router = lab.names.router_ns(&network);
     let stray_link = lab.names.peering_link("no-such-peering");
-    ip(&["-n", &router, "link", "add", &stray_link, "type", "dummy"]);
+    let stray_peer = lab.names.peering_peer_link("no-such-peering");
+    ip(&[
+        "-n",
+        &router,
+        "link",
+        "add",
+        &stray_link,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &stray_peer,
+    ]);
 
     lab.restart();
     lab.cli.poll_status("network", &network, &["active"]);
