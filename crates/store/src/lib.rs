@@ -266,8 +266,7 @@ pub trait Store: Send + Sync + 'static {
     /// Removes a lab VPC and its hosts; returns what was removed.
     async fn delete_lab_vpc(&self, actor: &Actor, name: &str) -> Result<LabVpc>;
     /// Adds a host (its address given or allocated, lowest free first).
-    async fn add_lab_host(&self, actor: &Actor, vpc: &str, req: &LabHostCreate)
-        -> Result<LabHost>;
+    async fn add_lab_host(&self, actor: &Actor, vpc: &str, req: &LabHostCreate) -> Result<LabHost>;
     async fn delete_lab_host(&self, actor: &Actor, vpc: &str, host: &str) -> Result<LabHost>;
     /// The audit log of lab VPCs and hosts (events without a project), oldest first.
     async fn list_lab_events(&self, page: &PageRequest) -> Result<Page<Event>>;

@@ -9,10 +9,10 @@ mod tools;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use connect::{CaCommand, ProbeArgs};
+pub use lab::{LabCommand, LabExecArgs, LabHostCommand, LabVpcCommand, LocalServeArgs};
 pub use resources::{
     ClusterCommand, EventsArgs, NetworkCommand, PeeringCommand, ProjectCommand, TokenCommand,
 };
-pub use lab::{LabCommand, LabExecArgs, LabHostCommand, LabVpcCommand, LocalServeArgs};
 pub use tools::{LoginArgs, ServeArgs, SimCommand, SimVpcCommand};
 
 /// Isthmus: private networks, peerings and clusters for managed databases.
