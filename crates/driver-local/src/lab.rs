@@ -260,6 +260,9 @@ impl LocalDriver {
             .args(["netns", "exec", &ns])
             .arg(program)
             .args(&argv[1..])
+            // A caller that goes away (a client hanging up on `lab exec`) takes the
+            // command with it, rather than leaving it running on the host.
+            .kill_on_drop(true)
             .output()
             .await
             .with_context(|| format!("run {program} in lab host {host} of {vpc}"))
