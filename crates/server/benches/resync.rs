@@ -162,7 +162,8 @@ async fn insert(
     Ok((nets, peerings))
 }
 
-/// Waits until the controller has nothing queued and nothing left to retry.
+/// Waits until the controller has nothing queued to run now and has stopped reconciling
+/// (waiting handshakes stay scheduled for later).
 async fn settle(handle: &ControllerHandle) {
     let mut last = u64::MAX;
     loop {

@@ -71,8 +71,10 @@ pub struct ControllerStats {
     pub reconciles: u64,
     /// Reconciles that ended in an error (and were retried with backoff).
     pub errors: u64,
-    /// Keys waiting, now or later.
+    /// Keys queued to run now.
     pub queue_depth: u64,
+    /// Keys queued to run later (waiting handshakes, backoff).
+    pub scheduled: u64,
 }
 
 /// Cheap to clone; used by the API to wake the controller for a resource.
@@ -93,6 +95,7 @@ impl ControllerHandle {
             reconciles: self.counters.reconciles.load(Ordering::Relaxed),
             errors: self.counters.errors.load(Ordering::Relaxed),
             queue_depth: self.queue.depth() as u64,
+            scheduled: self.queue.scheduled() as u64,
         }
     }
 }

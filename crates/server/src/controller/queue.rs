@@ -144,10 +144,14 @@ impl WorkQueue {
         next
     }
 
-    /// Keys queued or delayed (not counting those being processed).
+    /// Keys queued to run now (not counting those being processed).
     pub fn depth(&self) -> usize {
-        let inner = self.lock();
-        inner.dirty.len() + inner.due.len()
+        self.lock().dirty.len()
+    }
+
+    /// Keys queued to run later (requeue-after, backoff).
+    pub fn scheduled(&self) -> usize {
+        self.lock().due.len()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -202,12 +206,12 @@ mod tests {
         q.add_after(key(1), Duration::from_secs(10));
         q.add_after(key(1), Duration::from_millis(20));
         q.add_after(key(1), Duration::from_secs(5));
-        assert_eq!(q.depth(), 1);
+        assert_eq!(q.scheduled(), 1);
         // Only the 20 ms add can have fired within the deadline.
         let got = tokio::time::timeout(Duration::from_secs(4), q.next()).await;
         assert_eq!(got.ok(), Some(key(1)));
         q.done(key(1));
-        assert_eq!(q.depth(), 0, "the later adds of the key were dropped");
+        assert_eq!(q.scheduled(), 0, "the later adds of the key were dropped");
         timer.abort();
     }
 }
