@@ -575,3 +575,67 @@ async fn a_restart_at_any_point_converges() {
     w.peering_reaches(&q, PeeringStatus::Active).await;
     assert_eq!(w.get_peering(&p).await.status, PeeringStatus::Active);
 }
+
+#[tokio::test]
+async fn a_peering_our_side_lost_is_requested_again_by_the_resync() {
+    let w = World::new().await;
+    w.customer_vpc(Provider::Aws, "123456789012", "vpc-app", "192.168.0.0/16");
+    let net = w.network(Provider::Aws, "10.20.0.0/16").await;
+    let p = w
+        .peering(&net, "app", "123456789012", "vpc-app", "192.168.1.0/24")
+        .await;
+    w.peering_reaches(&p, PeeringStatus::PendingAcceptance)
+        .await;
+    w.sim
+        .customer_action(p.id, CustomerActionKind::Accept)
+        .unwrap();
+    let active = w.peering_reaches(&p, PeeringStatus::Active).await;
+
+    // Someone removes the connection at the provider behind the platform's back.
+    let net_now = w.get_network(&net).await;
+    w.sim
+        .driver(Provider::Aws)
+        .delete_peering(&net_now, &active)
+        .await
+        .unwrap();
+    let again = eventually("a fresh request for the lost connection", || async {
+        let now = w.get_peering(&p).await;
+        let fresh = now.provider_peering_id != active.provider_peering_id;
+        (now.status == PeeringStatus::PendingAcceptance && fresh).then_some(now)
+    })
+    .await;
+    assert!(w.sim.peering_view(p.id).is_some());
+    assert_eq!(again.observed_generation, again.generation);
+}
+
+#[tokio::test]
+async fn nodes_that_vanish_are_replaced_and_the_cluster_runs_again() {
+    let w = World::new().await;
+    let net = w.network(Provider::Azure, "10.20.0.0/16").await;
+    let c = w.cluster(&net).await;
+    let running = w.cluster_reaches(&c, ClusterStatus::Running).await;
+
+    let net_now = w.get_network(&net).await;
+    w.sim
+        .driver(Provider::Azure)
+        .delete_nodes(&net_now, &running)
+        .await
+        .unwrap();
+    // The resync finds the nodes gone and starts new ones; the cluster passes through
+    // `updating` (too briefly to catch reliably) and runs again with all nodes observed.
+    eventually("the replaced nodes to run", || async {
+        let nodes = w
+            .sim
+            .driver(Provider::Azure)
+            .observe_nodes(&net_now, &running)
+            .await
+            .unwrap();
+        nodes
+            .iter()
+            .all(|n| n.state == isthmus_driver::NodeState::Running)
+            .then_some(())
+    })
+    .await;
+    let again = w.cluster_reaches(&c, ClusterStatus::Running).await;
+    assert!(again.nodes.iter().all(|n| n.status == NodeStatus::Running));
+}

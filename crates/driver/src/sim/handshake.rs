@@ -26,7 +26,15 @@ pub(crate) fn request(
 ) -> SimPeering {
     let cloud = net.cloud;
     let provider_peering_id = match cloud {
-        Provider::Aws => derived_id("pcx", &format!("{}/{attempt}", peering.id)),
+        // AWS names every request anew, even for a peering it has seen before.
+        Provider::Aws => derived_id(
+            "pcx",
+            &format!(
+                "{}/{attempt}/{}",
+                peering.id,
+                chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+            ),
+        ),
         _ => isthmus_core::customer_actions::peering_name(peering),
     };
     let (phase, message) = match refusal(state, net, peering) {
