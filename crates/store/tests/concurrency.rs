@@ -130,3 +130,64 @@ async fn abandoned_requests_leave_whole_writes_or_nothing_and_never_block_the_wr
         "every stored network has its audit event and vice versa"
     );
 }
+
+/// Callers dropped at every point of a write — before `BEGIN`, inside the transaction,
+/// during the commit — must never leave the single writer connection stuck in a
+/// transaction: the next write still succeeds, and what was written is whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_cancelled_at_any_point_never_wedge_the_writer() {
+    let t = open().await;
+    let p = project(&t.store, "acme").await;
+    for round in 0..60u32 {
+        let store = t.store.clone();
+        let req = network_req(&format!("r{round}"), &format!("10.{round}.0.0/16"));
+        let task = tokio::spawn(async move { store.create_network(&alice(), p, &req, None).await });
+        // Spread the cancellations over the life of a write (about a millisecond).
+        tokio::time::sleep(std::time::Duration::from_micros(u64::from(round % 20) * 60)).await;
+        task.abort();
+        let _ = task.await;
+        let probe = network_req(
+            &format!("probe{round}"),
+            &format!("10.{}.0.0/16", 100 + round),
+        );
+        let after = t.store.create_network(&alice(), p, &probe, None).await;
+        assert!(
+            after.is_ok(),
+            "round {round}: the writer is free again: {after:?}"
+        );
+    }
+    let networks = t
+        .store
+        .list_networks(
+            p,
+            &PageRequest {
+                limit: 1000,
+                ..PageRequest::default()
+            },
+        )
+        .await
+        .unwrap()
+        .items;
+    let events = t
+        .store
+        .list_events(
+            p,
+            &PageRequest {
+                limit: 1000,
+                ..PageRequest::default()
+            },
+        )
+        .await
+        .unwrap()
+        .items;
+    let logged: HashSet<String> = events
+        .iter()
+        .filter(|e| e.action == "network.create")
+        .map(|e| e.resource_id.clone())
+        .collect();
+    let stored: HashSet<String> = networks.iter().map(|n| n.id.to_string()).collect();
+    assert_eq!(
+        stored, logged,
+        "every stored network has its audit event and vice versa"
+    );
+}

@@ -9,7 +9,22 @@ use isthmus_core::{ClusterId, NetworkId, PeeringId, ProjectId, TokenId};
 use super::SqliteStore;
 use crate::{
     Actor, Created, IdempotencyKey, Page, PageRequest, Resource, ResourceKey, Result, Store,
+    StoreError,
 };
+
+/// Runs a write on a task of its own, so it always ends in a commit or a rollback, even
+/// when the caller's future is dropped half-way (a client that hangs up, an aborted
+/// reconcile). A write cancelled between `BEGIN` and the end of the transaction would
+/// leave the single writer connection inside it, and every later write would fail.
+async fn detach<T: Send + 'static>(
+    write: impl std::future::Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    tokio::spawn(write).await.map_err(|e| {
+        StoreError::Backend(anyhow::anyhow!(
+            "the write task ended without an answer: {e}"
+        ))
+    })?
+}
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -19,7 +34,10 @@ impl Store for SqliteStore {
         req: &ProjectCreate,
         owner: Option<TokenId>,
     ) -> Result<Project> {
-        self.create_project_tx(actor, req, owner).await
+        let store = self.clone();
+        let actor = actor.clone();
+        let req = req.clone();
+        detach(async move { store.create_project_tx(&actor, &req, owner).await }).await
     }
     async fn get_project(&self, id: ProjectId) -> Result<Project> {
         self.get_project_rd(id).await
@@ -39,7 +57,16 @@ impl Store for SqliteStore {
         req: &NetworkCreate,
         idem: Option<&IdempotencyKey>,
     ) -> Result<Created<Network>> {
-        self.create_network_tx(actor, project, req, idem).await
+        let store = self.clone();
+        let actor = actor.clone();
+        let req = req.clone();
+        let idem = idem.cloned();
+        detach(async move {
+            store
+                .create_network_tx(&actor, project, &req, idem.as_ref())
+                .await
+        })
+        .await
     }
     async fn get_network(&self, project: ProjectId, id: NetworkId) -> Result<Network> {
         self.get_network_rd(project, id).await
@@ -55,8 +82,15 @@ impl Store for SqliteStore {
         req: &NetworkUpdate,
         if_match: Option<u64>,
     ) -> Result<Network> {
-        self.update_network_tx(actor, project, id, req, if_match)
-            .await
+        let store = self.clone();
+        let actor = actor.clone();
+        let req = req.clone();
+        detach(async move {
+            store
+                .update_network_tx(&actor, project, id, &req, if_match)
+                .await
+        })
+        .await
     }
     async fn delete_network(
         &self,
@@ -65,7 +99,9 @@ impl Store for SqliteStore {
         id: NetworkId,
         if_match: Option<u64>,
     ) -> Result<Network> {
-        self.delete_network_tx(actor, project, id, if_match).await
+        let store = self.clone();
+        let actor = actor.clone();
+        detach(async move { store.delete_network_tx(&actor, project, id, if_match).await }).await
     }
 
     async fn create_peering(
@@ -75,7 +111,16 @@ impl Store for SqliteStore {
         req: &PeeringCreate,
         idem: Option<&IdempotencyKey>,
     ) -> Result<Created<Peering>> {
-        self.create_peering_tx(actor, project, req, idem).await
+        let store = self.clone();
+        let actor = actor.clone();
+        let req = req.clone();
+        let idem = idem.cloned();
+        detach(async move {
+            store
+                .create_peering_tx(&actor, project, &req, idem.as_ref())
+                .await
+        })
+        .await
     }
     async fn get_peering(&self, project: ProjectId, id: PeeringId) -> Result<Peering> {
         self.get_peering_rd(project, id).await
@@ -91,8 +136,15 @@ impl Store for SqliteStore {
         req: &PeeringUpdate,
         if_match: Option<u64>,
     ) -> Result<Peering> {
-        self.update_peering_tx(actor, project, id, req, if_match)
-            .await
+        let store = self.clone();
+        let actor = actor.clone();
+        let req = req.clone();
+        detach(async move {
+            store
+                .update_peering_tx(&actor, project, id, &req, if_match)
+                .await
+        })
+        .await
     }
     async fn delete_peering(
         &self,
@@ -101,7 +153,9 @@ impl Store for SqliteStore {
         id: PeeringId,
         if_match: Option<u64>,
     ) -> Result<Peering> {
-        self.delete_peering_tx(actor, project, id, if_match).await
+        let store = self.clone();
+        let actor = actor.clone();
+        detach(async move { store.delete_peering_tx(&actor, project, id, if_match).await }).await
     }
 
     async fn create_cluster(
@@ -112,8 +166,17 @@ impl Store for SqliteStore {
         dns_zone: &str,
         idem: Option<&IdempotencyKey>,
     ) -> Result<Created<Cluster>> {
-        self.create_cluster_tx(actor, project, req, dns_zone, idem)
-            .await
+        let store = self.clone();
+        let actor = actor.clone();
+        let req = req.clone();
+        let dns_zone = dns_zone.to_string();
+        let idem = idem.cloned();
+        detach(async move {
+            store
+                .create_cluster_tx(&actor, project, &req, &dns_zone, idem.as_ref())
+                .await
+        })
+        .await
     }
     async fn get_cluster(&self, project: ProjectId, id: ClusterId) -> Result<Cluster> {
         self.get_cluster_rd(project, id).await
@@ -129,8 +192,15 @@ impl Store for SqliteStore {
         req: &ClusterUpdate,
         if_match: Option<u64>,
     ) -> Result<Cluster> {
-        self.update_cluster_tx(actor, project, id, req, if_match)
-            .await
+        let store = self.clone();
+        let actor = actor.clone();
+        let req = req.clone();
+        detach(async move {
+            store
+                .update_cluster_tx(&actor, project, id, &req, if_match)
+                .await
+        })
+        .await
     }
     async fn delete_cluster(
         &self,
@@ -139,7 +209,9 @@ impl Store for SqliteStore {
         id: ClusterId,
         if_match: Option<u64>,
     ) -> Result<Cluster> {
-        self.delete_cluster_tx(actor, project, id, if_match).await
+        let store = self.clone();
+        let actor = actor.clone();
+        detach(async move { store.delete_cluster_tx(&actor, project, id, if_match).await }).await
     }
 
     async fn list_live(&self) -> Result<Vec<ResourceKey>> {
@@ -155,7 +227,10 @@ impl Store for SqliteStore {
         self.clusters_of_rd(network).await
     }
     async fn save_status(&self, actor: &Actor, resource: &Resource) -> Result<Resource> {
-        self.save_status_tx(actor, resource).await
+        let store = self.clone();
+        let actor = actor.clone();
+        let resource = resource.clone();
+        detach(async move { store.save_status_tx(&actor, &resource).await }).await
     }
 
     async fn list_events(&self, project: ProjectId, page: &PageRequest) -> Result<Page<Event>> {
@@ -176,8 +251,16 @@ impl Store for SqliteStore {
         secret_hash: &str,
         membership: Option<(ProjectId, Role)>,
     ) -> Result<Token> {
-        self.create_token_tx(actor, name, superuser, secret_hash, membership)
-            .await
+        let store = self.clone();
+        let actor = actor.clone();
+        let name = name.to_string();
+        let secret_hash = secret_hash.to_string();
+        detach(async move {
+            store
+                .create_token_tx(&actor, &name, superuser, &secret_hash, membership)
+                .await
+        })
+        .await
     }
     async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<Token>> {
         self.token_by_hash_rd(secret_hash).await
@@ -186,7 +269,10 @@ impl Store for SqliteStore {
         self.count_tokens_rd().await
     }
     async fn set_membership(&self, actor: &Actor, m: &Membership) -> Result<()> {
-        self.set_membership_tx(actor, m).await
+        let store = self.clone();
+        let actor = actor.clone();
+        let m = m.clone();
+        detach(async move { store.set_membership_tx(&actor, &m).await }).await
     }
     async fn remove_membership(
         &self,
@@ -194,7 +280,9 @@ impl Store for SqliteStore {
         project: ProjectId,
         token: TokenId,
     ) -> Result<()> {
-        self.remove_membership_tx(actor, project, token).await
+        let store = self.clone();
+        let actor = actor.clone();
+        detach(async move { store.remove_membership_tx(&actor, project, token).await }).await
     }
     async fn memberships_of(&self, token: TokenId) -> Result<Vec<Membership>> {
         self.memberships_of_rd(token).await
@@ -204,7 +292,10 @@ impl Store for SqliteStore {
     }
 
     async fn create_lab_vpc(&self, actor: &Actor, req: &LabVpcCreate) -> Result<LabVpc> {
-        self.create_lab_vpc_tx(actor, req).await
+        let store = self.clone();
+        let actor = actor.clone();
+        let req = req.clone();
+        detach(async move { store.create_lab_vpc_tx(&actor, &req).await }).await
     }
     async fn list_lab_vpcs(&self) -> Result<Vec<LabVpc>> {
         self.list_lab_vpcs_rd().await
@@ -213,13 +304,24 @@ impl Store for SqliteStore {
         self.get_lab_vpc_rd(name).await
     }
     async fn delete_lab_vpc(&self, actor: &Actor, name: &str) -> Result<LabVpc> {
-        self.delete_lab_vpc_tx(actor, name).await
+        let store = self.clone();
+        let actor = actor.clone();
+        let name = name.to_string();
+        detach(async move { store.delete_lab_vpc_tx(&actor, &name).await }).await
     }
     async fn add_lab_host(&self, actor: &Actor, vpc: &str, req: &LabHostCreate) -> Result<LabHost> {
-        self.add_lab_host_tx(actor, vpc, req).await
+        let store = self.clone();
+        let actor = actor.clone();
+        let vpc = vpc.to_string();
+        let req = req.clone();
+        detach(async move { store.add_lab_host_tx(&actor, &vpc, &req).await }).await
     }
     async fn delete_lab_host(&self, actor: &Actor, vpc: &str, host: &str) -> Result<LabHost> {
-        self.delete_lab_host_tx(actor, vpc, host).await
+        let store = self.clone();
+        let actor = actor.clone();
+        let vpc = vpc.to_string();
+        let host = host.to_string();
+        detach(async move { store.delete_lab_host_tx(&actor, &vpc, &host).await }).await
     }
     async fn list_lab_events(&self, page: &PageRequest) -> Result<Page<Event>> {
         self.list_lab_events_rd(page).await
