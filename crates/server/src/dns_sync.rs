@@ -70,10 +70,15 @@ impl Drop for PlatformDns {
     }
 }
 
-/// What the zone publishes for a cluster: nothing once it is deleted. Public endpoints
-/// come with public access.
+/// What the zone publishes for a cluster: nothing from the moment its deletion is asked
+/// for, so a deleted cluster's names answer NXDOMAIN within a poll interval however long
+/// its nodes take to tear down. Public endpoints come with public access.
 fn published(cluster: &Cluster) -> Option<ClusterRecords> {
-    (cluster.status != ClusterStatus::Deleted).then(|| ClusterRecords::from_cluster(cluster, None))
+    let going = matches!(
+        cluster.status,
+        ClusterStatus::Deleting | ClusterStatus::Deleted
+    );
+    (!going).then(|| ClusterRecords::from_cluster(cluster, None))
 }
 
 async fn live_clusters(store: &dyn Store) -> anyhow::Result<Vec<ClusterRecords>> {
