@@ -7,6 +7,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "common/rss.rs"]
+mod rss;
+
 use isthmus_server::serve::{self, ServeConfig};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -18,17 +21,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -179,7 +171,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "  peak RSS of the process (server + load generator): {:.1} MiB",
-        peak_rss_mib()
+        rss::peak_rss_mib()
     );
     let _ = stop_tx.send(());
     let _ = server.await;

@@ -6,6 +6,9 @@
 //! Scale with ISTHMUS_BENCH_NETWORKS and ISTHMUS_BENCH_PEERINGS_PER_NETWORK.
 //! The database lives on /dev/shm when it exists, so setup is not bound by fsync.
 
+#[path = "common/rss.rs"]
+mod rss;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -115,6 +118,10 @@ async fn run(networks: usize, per_network: usize) -> anyhow::Result<()> {
         took,
         keys as f64 / took.as_secs_f64(),
         stats.errors
+    );
+    println!(
+        "peak RSS of the process (store, controller, simulated clouds): {:.1} MiB",
+        rss::peak_rss_mib()
     );
     Ok(())
 }
