@@ -77,8 +77,48 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        format!(
+            "{}{}",
+            state.metrics.render(),
+            controller_text(&state.controller.stats())
+        ),
     )
+}
+
+/// The controller's counters and queue gauges in Prometheus text.
+fn controller_text(stats: &crate::controller::ControllerStats) -> String {
+    let series = [
+        (
+            "isthmus_reconciles_total",
+            "counter",
+            "Reconciles finished, any outcome.",
+            stats.reconciles,
+        ),
+        (
+            "isthmus_reconcile_errors_total",
+            "counter",
+            "Reconciles that ended in an error and were retried.",
+            stats.errors,
+        ),
+        (
+            "isthmus_queue_depth",
+            "gauge",
+            "Resources queued to reconcile now.",
+            stats.queue_depth,
+        ),
+        (
+            "isthmus_queue_scheduled",
+            "gauge",
+            "Resources queued to reconcile later (waits, backoff).",
+            stats.scheduled,
+        ),
+    ];
+    series
+        .iter()
+        .map(|(name, kind, help, value)| {
+            format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n")
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -93,6 +93,42 @@ async fn metrics_count_requests_by_route_template_and_status() {
     assert!(text.contains(
         "isthmus_http_requests_total{method=\"POST\",route=\"/v1/projects\",status=\"201\"} 1"
     ));
+    assert!(
+        text.contains("# TYPE isthmus_reconciles_total counter"),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE isthmus_queue_depth gauge"), "{text}");
+}
+
+#[tokio::test]
+async fn metrics_count_the_controllers_reconciles() {
+    let s = TestServer::start().await;
+    let p = s.project("acme").await;
+    let body = serde_json::json!({"name": "n", "provider": "aws", "region": "us-east-1", "cidr_block": "10.1.0.0/16"});
+    s.post(&s.admin, &format!("/v1/projects/{p}/networks"), body)
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = reqwest::get(format!("{}/metrics", s.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let reconciles: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("isthmus_reconciles_total "))
+            .and_then(|v| v.parse().ok())
+            .expect("isthmus_reconciles_total is exported");
+        if reconciles > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reconcile counted after creating a network"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
