@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod console;
 pub mod controller;
 pub mod dns_sync;
 pub mod local;

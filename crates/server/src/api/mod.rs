@@ -14,6 +14,7 @@ mod ca;
 mod clusters;
 mod events;
 mod lab;
+mod me;
 mod meta;
 mod networks;
 pub mod params;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/projects/{p}/events", get(events::list))
         .route("/v1/projects/{p}/ca.pem", get(ca::get))
+        .route("/v1/projects/{p}/me", get(me::get))
         .route("/v1/projects/{p}/tokens", post(tokens::create))
         .route("/v1/projects/{p}/members", get(tokens::members))
         .route(
@@ -94,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/lab/vpcs/{name}/hosts", post(lab::add_host))
         .route("/v1/lab/vpcs/{name}/hosts/{host}", delete(lab::delete_host))
         .route("/v1/lab/vpcs/{name}/hosts/{host}/exec", post(lab::exec))
+        .merge(crate::console::routes())
         .fallback(meta::no_route)
         .method_not_allowed_fallback(meta::no_method)
         .layer(middleware::from_fn_with_state(
@@ -145,7 +148,7 @@ impl Modify for BearerAuth {
         peerings::create, peerings::list, peerings::get, peerings::update, peerings::delete,
         peerings::refresh,
         clusters::create, clusters::list, clusters::get, clusters::update, clusters::delete,
-        events::list, ca::get,
+        events::list, ca::get, me::get,
         tokens::create, tokens::members, tokens::set_member, tokens::remove_member,
         sim::create_vpc, sim::list_vpcs, sim::customer_action, sim::peering_view,
         sim::inject_fault, sim::set_latency,

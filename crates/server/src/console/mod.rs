@@ -1,0 +1,56 @@
+//! The web console: a static page, a stylesheet and a small hand-written script, all
+//! embedded in the binary so `isthmus serve` needs no build step and no Node toolchain.
+//! The script talks to the same REST API as the CLI, with the user's bearer token; these
+//! routes serve files only and read no token.
+
+use axum::extract::Path;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::state::AppState;
+
+const INDEX_HTML: &str = include_str!("index.html");
+const APP_JS: &str = include_str!("app.js");
+const STYLE_CSS: &str = include_str!("style.css");
+
+/// The console's routes: `/` and its assets under `/console/`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/console/{asset}", get(asset))
+}
+
+async fn index() -> Response {
+    file("text/html; charset=utf-8", INDEX_HTML)
+}
+
+async fn asset(Path(name): Path<String>) -> Response {
+    match name.as_str() {
+        "app.js" => file("text/javascript; charset=utf-8", APP_JS),
+        "style.css" => file("text/css; charset=utf-8", STYLE_CSS),
+        _ => (StatusCode::NOT_FOUND, "no such console asset").into_response(),
+    }
+}
+
+fn file(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // The assets change with the binary; a stale script after an upgrade would call an
+    // API it does not match, so the browser revalidates every time.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Only our own script and style run; the token in sessionStorage stays ours.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
