@@ -13,6 +13,7 @@ pub mod id;
 pub mod ipam;
 pub mod lab;
 pub mod planner;
+pub mod reach;
 pub mod resources;
 pub mod rules;
 pub mod state;

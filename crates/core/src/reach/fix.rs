@@ -1,0 +1,233 @@
+//! Fixes computed from the data: the peering to create, the route (or covering prefix)
+//! to add, what the customer must still do, the port to use.
+
+use std::net::Ipv4Addr;
+
+use crate::ipam::PrefixSet;
+use crate::lab::LabVpc;
+use crate::planner::cover;
+use crate::resources::{Cluster, Network, Peering};
+use crate::rules::MAX_ROUTES;
+use crate::Cidr;
+
+use super::analyze::list;
+use super::{Fix, FixAction, ReachSnapshot};
+
+/// The range to admit for a source: its lab VPC when known, else the address alone.
+fn source_range(ip: Ipv4Addr, vpc: Option<&LabVpc>) -> Cidr {
+    vpc.map_or_else(|| Cidr::containing(ip, 32), |v| v.cidr_block)
+}
+
+pub(super) fn create_peering(network: &Network, ip: Ipv4Addr, vpc: Option<&LabVpc>) -> Fix {
+    let route = source_range(ip, vpc);
+    let peer = vpc.map_or_else(|| format!("<the VPC holding {ip}>"), |v| v.name.clone());
+    Fix {
+        summary: format!(
+            "create a peering from network {} to {} with route {route}",
+            network.name,
+            vpc.map_or_else(
+                || format!("the VPC holding {ip}"),
+                |v| format!("lab VPC {}", v.name)
+            ),
+        ),
+        actions: vec![FixAction::CreatePeering {
+            network_id: network.id,
+            peer_network: peer.clone(),
+            routes: vec![route],
+        }],
+        commands: vec![format!(
+            "isthmus peering create <name> --network {} --peer-account <account> \
+             --peer-network {peer} --peer-region {} --route {route}",
+            network.id, network.region
+        )],
+    }
+}
+
+pub(super) fn activate_peering(p: &Peering) -> Fix {
+    let mut summary = format!("peering {} is {}", p.name, p.status);
+    if !p.status_message.is_empty() {
+        summary.push_str(&format!(" ({})", p.status_message));
+    }
+    if p.customer_actions.is_empty() {
+        summary.push_str("; wait for it to become active");
+        return Fix {
+            summary,
+            actions: vec![FixAction::Wait {
+                resource: format!("peering {}", p.id),
+                status: "active".into(),
+            }],
+            commands: vec![format!("isthmus peering get {}", p.id)],
+        };
+    }
+    let steps: Vec<&str> = p
+        .customer_actions
+        .iter()
+        .map(|a| a.description.as_str())
+        .collect();
+    summary.push_str(&format!("; the customer must still: {}", steps.join("; ")));
+    Fix {
+        summary,
+        actions: p
+            .customer_actions
+            .iter()
+            .cloned()
+            .map(FixAction::Customer)
+            .collect(),
+        commands: p
+            .customer_actions
+            .iter()
+            .map(|a| a.command.clone())
+            .collect(),
+    }
+}
+
+/// Admit the source's range: add it as a route — or, when the routes are full or the
+/// range sits next to one of them, replace that route by the prefix covering both (the
+/// GKE case: 172.30.0.0/16 plus 172.31.128.0/17 is 172.30.0.0/15).
+pub(super) fn add_route(
+    snap: &ReachSnapshot,
+    p: &Peering,
+    network: &Network,
+    ip: Ipv4Addr,
+    vpc: Option<&LabVpc>,
+    taken: Option<&PrefixSet<usize>>,
+) -> Fix {
+    let missing = source_range(ip, vpc);
+    let update = |routes: &[Cidr]| {
+        let flags: Vec<String> = routes.iter().map(|r| format!("--route {r}")).collect();
+        format!("isthmus peering update {} {}", p.id, flags.join(" "))
+    };
+    // Routes nested in the missing range are replaced by it (routes may not overlap).
+    let nested: Vec<Cidr> = p
+        .routes
+        .iter()
+        .filter(|r| missing.contains(r))
+        .copied()
+        .collect();
+    let mut actions = Vec::new();
+    let mut commands = Vec::new();
+    let mut summary;
+    if nested.is_empty() && p.routes.len() < MAX_ROUTES {
+        summary = format!("add route {missing} to peering {}", p.name);
+        actions.push(FixAction::AddRoute {
+            peering_id: p.id,
+            route: missing,
+        });
+        commands.push(update(&with(&p.routes, &[], missing)));
+    } else if !nested.is_empty() {
+        summary = format!(
+            "replace {} by {missing} in peering {}",
+            list(&nested),
+            p.name
+        );
+        actions.push(FixAction::ReplaceRoutes {
+            peering_id: p.id,
+            remove: nested.clone(),
+            add: missing,
+        });
+        commands.push(update(&with(&p.routes, &nested, missing)));
+    } else {
+        summary = format!(
+            "peering {} has the most routes allowed ({MAX_ROUTES})",
+            p.name
+        );
+    }
+    if nested.is_empty() {
+        if let Some((absorbed, covering)) = covering_alternative(snap, p, network, missing, taken) {
+            summary.push_str(&format!(
+                "{}replace {} by the covering prefix {covering}",
+                if actions.is_empty() { "; " } else { ", or " },
+                list(&absorbed)
+            ));
+            actions.push(FixAction::ReplaceRoutes {
+                peering_id: p.id,
+                remove: absorbed.clone(),
+                add: covering,
+            });
+            commands.push(update(&with(&p.routes, &absorbed, covering)));
+        }
+    }
+    Fix {
+        summary,
+        actions,
+        commands,
+    }
+}
+
+/// The routes of `routes` without `remove`, plus `add`.
+fn with(routes: &[Cidr], remove: &[Cidr], add: Cidr) -> Vec<Cidr> {
+    let mut out: Vec<Cidr> = routes
+        .iter()
+        .filter(|r| !remove.contains(r))
+        .copied()
+        .collect();
+    out.push(add);
+    out
+}
+
+/// The smallest prefix covering `missing` and one of the peering's routes, with the
+/// routes it absorbs — offered when it wastes no more addresses than it admits (or the
+/// routes are full), and only if it stays clear of the network and other peerings.
+fn covering_alternative(
+    snap: &ReachSnapshot,
+    p: &Peering,
+    network: &Network,
+    missing: Cidr,
+    taken: Option<&PrefixSet<usize>>,
+) -> Option<(Vec<Cidr>, Cidr)> {
+    let covering = p
+        .routes
+        .iter()
+        .filter_map(|r| cover(&[*r, missing]))
+        .min_by_key(|c| (c.size(), *c))?;
+    if covering.overlaps(&network.cidr_block) {
+        return None;
+    }
+    let others = taken.is_some_and(|set| {
+        set.overlapping(&covering)
+            .iter()
+            .any(|(_, i)| snap.peerings[**i].id != p.id)
+    });
+    if others {
+        return None;
+    }
+    let absorbed: Vec<Cidr> = p
+        .routes
+        .iter()
+        .filter(|r| covering.contains(r))
+        .copied()
+        .collect();
+    let admitted: u64 = absorbed.iter().map(Cidr::size).sum::<u64>() + missing.size();
+    let full = p.routes.len() >= MAX_ROUTES;
+    (full || covering.size() <= 2 * admitted).then_some((absorbed, covering))
+}
+
+pub(super) fn use_port(cluster: &Cluster, served: &[u16]) -> Fix {
+    Fix {
+        summary: format!(
+            "connect to a port engine {} serves: {}",
+            cluster.engine,
+            list(served)
+        ),
+        actions: vec![FixAction::UsePort {
+            ports: served.to_vec(),
+        }],
+        commands: Vec::new(),
+    }
+}
+
+pub(super) fn wait_for(what: &str, name: &str, status: &str) -> Fix {
+    let target = if what == "network" {
+        "active"
+    } else {
+        "running"
+    };
+    Fix {
+        summary: format!("wait until {what} {name} is {target} (it is {status})"),
+        actions: vec![FixAction::Wait {
+            resource: format!("{what} {name}"),
+            status: target.into(),
+        }],
+        commands: Vec::new(),
+    }
+}

@@ -1,0 +1,197 @@
+//! The reachability analyzer: may this source open a TCP connection to that cluster, node
+//! or DNS name on that port — and if not, why, and what change would let it?
+//!
+//! It models what the `local` data plane enforces (see `driver-local/src/firewall.rs`):
+//! a packet arrives over one peering's link and is dropped unless its source lies inside
+//! that peering's routes (peerings are non-transitive: a source routed in through another
+//! VPC is not admitted); new connections from a peering go only to the nodes; nothing
+//! listens on a port the engine does not serve. Pure and deterministic: it reads a
+//! snapshot of the state, builds its indexes once (`ReachIndex::new`), and each query is a
+//! handful of hash and prefix lookups.
+
+mod analyze;
+mod fix;
+mod index;
+#[cfg(test)]
+mod tests;
+
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::lab::LabVpc;
+use crate::resources::{Cluster, CustomerAction, Network, Peering};
+use crate::state::PeeringStatus;
+use crate::{Cidr, ClusterId, NetworkId, PeeringId};
+
+pub use index::ReachIndex;
+
+/// The state the analyzer reads: one project's resources and the lab VPCs.
+#[derive(Debug, Clone, Default)]
+pub struct ReachSnapshot {
+    pub networks: Vec<Network>,
+    pub peerings: Vec<Peering>,
+    pub clusters: Vec<Cluster>,
+    pub lab_vpcs: Vec<LabVpc>,
+}
+
+/// Where a connection starts: an address, or a lab host (`vpc/host`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Ip(Ipv4Addr),
+    LabHost { vpc: String, host: String },
+}
+
+impl std::str::FromStr for Source {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Ok(ip) = s.parse::<Ipv4Addr>() {
+            return Ok(Source::Ip(ip));
+        }
+        match s.split_once('/') {
+            Some((vpc, host)) if !vpc.is_empty() && !host.is_empty() && !host.contains('/') => {
+                Ok(Source::LabHost {
+                    vpc: vpc.to_string(),
+                    host: host.to_string(),
+                })
+            }
+            _ => Err(format!(
+                "'{s}' is neither an IPv4 address nor a lab host as VPC/HOST"
+            )),
+        }
+    }
+}
+
+/// Why a connection is allowed or denied. The code (`as_str`) is stable API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    Allowed,
+    /// No peering connects the source's network to the cluster's network.
+    NoPeering,
+    /// The peering exists but is not active (the customer may still have to act).
+    PeeringNotActive,
+    /// The source arrives over its peering but is outside that peering's routes.
+    SourceOutsideRoutes,
+    /// The source's address is in another VPC's peering routes, but peering is
+    /// non-transitive: its own VPC is not peered.
+    TransitNotAllowed,
+    /// Nothing listens on that port: the engine does not serve it.
+    PortNotServed,
+    NetworkNotRunning,
+    ClusterNotRunning,
+    NodeNotRunning,
+}
+
+impl Reason {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Reason::Allowed => "allowed",
+            Reason::NoPeering => "no-peering",
+            Reason::PeeringNotActive => "peering-not-active",
+            Reason::SourceOutsideRoutes => "source-outside-routes",
+            Reason::TransitNotAllowed => "transit-not-allowed",
+            Reason::PortNotServed => "port-not-served",
+            Reason::NetworkNotRunning => "network-not-running",
+            Reason::ClusterNotRunning => "cluster-not-running",
+            Reason::NodeNotRunning => "node-not-running",
+        }
+    }
+}
+
+/// One step of the path a connection takes, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "hop", rename_all = "snake_case")]
+pub enum Hop {
+    /// The source address and the network it belongs to (a lab VPC, or none known).
+    Source {
+        #[schema(value_type = String)]
+        ip: Ipv4Addr,
+        network: String,
+    },
+    /// The peering the packet arrives over.
+    Peering {
+        id: PeeringId,
+        name: String,
+        status: PeeringStatus,
+    },
+    /// The peering route that holds the source address.
+    RouteMatched { route: Cidr },
+    /// The firewall rule or set that decided.
+    Firewall { rule: String, verdict: String },
+    /// The node and port the connection is for.
+    Destination {
+        cluster: ClusterId,
+        node: String,
+        #[schema(value_type = String)]
+        ip: Ipv4Addr,
+        port: u16,
+    },
+}
+
+/// One concrete change that would make the connection succeed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum FixAction {
+    CreatePeering {
+        network_id: NetworkId,
+        peer_network: String,
+        routes: Vec<Cidr>,
+    },
+    /// Add `route` to the peering's routes.
+    AddRoute { peering_id: PeeringId, route: Cidr },
+    /// Replace `remove` by the single covering prefix `add` (fewer routes, same reach).
+    ReplaceRoutes {
+        peering_id: PeeringId,
+        remove: Vec<Cidr>,
+        add: Cidr,
+    },
+    /// Something the customer must still do on their side.
+    Customer(CustomerAction),
+    /// Connect to a port the engine serves instead.
+    UsePort { ports: Vec<u16> },
+    /// Wait for the controller to bring the resource up.
+    Wait { resource: String, status: String },
+}
+
+/// What to change, as a sentence and as data. Alternatives are listed in `actions`
+/// after the first (e.g. a route to add, or the covering prefix instead).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Fix {
+    pub summary: String,
+    pub actions: Vec<FixAction>,
+    /// CLI commands that apply the fix, where there are any.
+    pub commands: Vec<String>,
+}
+
+/// The answer for one destination node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Verdict {
+    pub allowed: bool,
+    pub reason: Reason,
+    /// One line saying what decided.
+    pub explanation: String,
+    pub hops: Vec<Hop>,
+    pub fix: Option<Fix>,
+}
+
+/// The answer to a query: one verdict per destination node (a cluster name resolves to
+/// every node); `allowed` when every node is reachable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Reachability {
+    pub allowed: bool,
+    pub port: u16,
+    pub verdicts: Vec<Verdict>,
+}
+
+/// A query the snapshot cannot answer because a name does not resolve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReachError {
+    #[error("unknown source: {0}")]
+    UnknownSource(String),
+    #[error(
+        "unknown destination '{0}': give a cluster id, a node '<id>-<n>', a DNS name or a node IP"
+    )]
+    UnknownDestination(String),
+}

@@ -1,0 +1,557 @@
+//! The analyzer's answers, one test per reason, each checking the fix text — and that
+//! applying the fix to the snapshot turns the denial into an allow.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::{TimeZone, Utc};
+
+use super::*;
+use crate::lab::LabHost;
+use crate::resources::*;
+use crate::rules;
+use crate::state::{ClusterStatus, NetworkStatus, NodeStatus};
+use crate::{Id, ProjectId};
+
+fn id<T: From<Id>>() -> T {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    let [a, b, c, d] = NEXT.fetch_add(1, Ordering::Relaxed).to_be_bytes();
+    T::from(Id::from_parts(1_700_000_000, [a, b, c, d, 0, 0, 0, 9]))
+}
+
+fn project() -> ProjectId {
+    ProjectId::from(Id::from_parts(1_700_000_000, [0, 0, 0, 0, 0, 0, 0, 1]))
+}
+
+fn now() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap()
+}
+
+fn c(s: &str) -> Cidr {
+    s.parse().unwrap()
+}
+
+/// A snapshot built step by step, with every resource up and running unless a test
+/// says otherwise.
+struct World {
+    snap: ReachSnapshot,
+}
+
+impl World {
+    fn new() -> World {
+        World {
+            snap: ReachSnapshot::default(),
+        }
+    }
+
+    fn network(&mut self, provider: Provider, cidr: &str) -> Network {
+        let req = NetworkCreate {
+            name: "platform".into(),
+            provider,
+            region: if provider == Provider::Local {
+                "local".into()
+            } else {
+                "us-east-1".into()
+            },
+            cidr_block: cidr.into(),
+        };
+        let mut n = rules::new_network(id(), project(), &req, &[], now()).unwrap();
+        n.status = NetworkStatus::Active;
+        self.snap.networks.push(n.clone());
+        n
+    }
+
+    fn lab_vpc(&mut self, name: &str, cidr: &str, hosts: &[(&str, &str)]) {
+        self.snap.lab_vpcs.push(LabVpc {
+            name: name.into(),
+            cidr_block: c(cidr),
+            hosts: hosts
+                .iter()
+                .map(|(h, ip)| LabHost {
+                    name: h.to_string(),
+                    ip: ip.parse().unwrap(),
+                })
+                .collect(),
+            created_at: now(),
+        });
+    }
+
+    /// A peering from `network` to the peer network (a lab VPC name for `local`).
+    fn peering(&mut self, network: &Network, peer: &str, routes: &[&str]) -> PeeringId {
+        let req = PeeringCreate {
+            name: format!("to-{peer}"),
+            network_id: network.id.to_string(),
+            peer: PeerSpec {
+                account_id: "123456789012".into(),
+                network_id: peer.into(),
+                region: network.region.clone(),
+            },
+            routes: routes.iter().map(|r| r.to_string()).collect(),
+            allow_gateway_transit: false,
+        };
+        let mut p = rules::new_peering(id(), project(), &req, network, &[], now()).unwrap();
+        p.status = PeeringStatus::Active;
+        let pid = p.id;
+        self.snap.peerings.push(p);
+        pid
+    }
+
+    fn peering_mut(&mut self, pid: PeeringId) -> &mut Peering {
+        self.snap.peerings.iter_mut().find(|p| p.id == pid).unwrap()
+    }
+
+    fn cluster(&mut self, network: &Network, topology: Topology) -> ClusterId {
+        let req = ClusterCreate {
+            name: "orders".into(),
+            network_id: network.id.to_string(),
+            engine: "probe".into(),
+            topology,
+            public_access: None,
+            egress_allowlist: None,
+        };
+        let mut cl = rules::new_cluster(
+            id(),
+            project(),
+            &req,
+            network,
+            &HashSet::new(),
+            "isthmus.internal",
+            now(),
+        )
+        .unwrap();
+        cl.status = ClusterStatus::Running;
+        for n in &mut cl.nodes {
+            n.status = NodeStatus::Running;
+        }
+        let cid = cl.id;
+        self.snap.clusters.push(cl);
+        cid
+    }
+
+    fn reach(&self, from: &str, to: &str, port: Option<u16>) -> Reachability {
+        ReachIndex::new(&self.snap)
+            .analyze(&from.parse().unwrap(), to, port)
+            .unwrap()
+    }
+
+    /// Applies the first action of a fix, as a user following it would.
+    fn apply(&mut self, action: &FixAction) {
+        match action {
+            FixAction::CreatePeering {
+                network_id,
+                peer_network,
+                routes,
+            } => {
+                let network = self
+                    .snap
+                    .networks
+                    .iter()
+                    .find(|n| n.id == *network_id)
+                    .unwrap()
+                    .clone();
+                let routes: Vec<String> = routes.iter().map(Cidr::to_string).collect();
+                let routes: Vec<&str> = routes.iter().map(String::as_str).collect();
+                self.peering(&network, peer_network, &routes);
+            }
+            FixAction::AddRoute { peering_id, route } => {
+                self.peering_mut(*peering_id).routes.push(*route)
+            }
+            FixAction::ReplaceRoutes {
+                peering_id,
+                remove,
+                add,
+            } => {
+                let p = self.peering_mut(*peering_id);
+                p.routes.retain(|r| !remove.contains(r));
+                p.routes.push(*add);
+            }
+            other => panic!("not applied by this helper: {other:?}"),
+        }
+    }
+}
+
+/// One node's verdict (the tests use single-node clusters unless they say otherwise).
+fn only(r: &Reachability) -> &Verdict {
+    assert_eq!(r.verdicts.len(), 1, "{r:#?}");
+    &r.verdicts[0]
+}
+
+fn fix(v: &Verdict) -> &Fix {
+    v.fix.as_ref().expect("a denial carries a fix")
+}
+
+#[test]
+fn a_lab_host_inside_the_peering_routes_reaches_every_node_hop_by_hop() {
+    let mut w = World::new();
+    let net = w.network(Provider::Local, "172.29.98.0/24");
+    w.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.0.10")]);
+    let pid = w.peering(&net, "customer", &["172.16.0.0/16"]);
+    let cid = w.cluster(&net, Topology::ThreeNodeMultiZone);
+
+    let r = w.reach("customer/app", &cid.to_string(), None);
+    assert!(r.allowed, "{r:#?}");
+    assert_eq!(r.port, 8443, "the engine's first port by default");
+    assert_eq!(r.verdicts.len(), 3, "a cluster is every node");
+    let v = &r.verdicts[0];
+    assert_eq!(v.reason, Reason::Allowed);
+    assert!(v.fix.is_none());
+    assert_eq!(
+        v.hops[..3],
+        [
+            Hop::Source {
+                ip: "172.16.0.10".parse().unwrap(),
+                network: "lab VPC customer (172.16.0.0/16)".into()
+            },
+            Hop::Peering {
+                id: pid,
+                name: "to-customer".into(),
+                status: PeeringStatus::Active
+            },
+            Hop::RouteMatched {
+                route: c("172.16.0.0/16")
+            },
+        ]
+    );
+    assert!(matches!(&v.hops[3], Hop::Firewall { verdict, .. } if verdict == "accept"));
+    assert!(matches!(&v.hops[4], Hop::Destination { port: 8443, .. }));
+}
+
+#[test]
+fn a_node_is_named_by_dns_name_short_name_or_ip() {
+    let mut w = World::new();
+    let net = w.network(Provider::Local, "172.29.98.0/24");
+    w.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.0.10")]);
+    w.peering(&net, "customer", &["172.16.0.0/16"]);
+    let cid = w.cluster(&net, Topology::ThreeNodeMultiZone);
+    let node = w.snap.clusters[0].nodes[1].clone();
+    for name in [
+        node.dns_name.clone(),
+        format!("{}.", node.dns_name),
+        format!("{cid}-{}", node.index),
+        node.ip.to_string(),
+    ] {
+        let r = w.reach("172.16.0.10", &name, Some(8443));
+        let v = only(&r);
+        assert!(v.allowed, "{name}");
+        assert!(
+            matches!(&v.hops[4], Hop::Destination { ip, .. } if *ip == node.ip),
+            "{name}"
+        );
+    }
+    let cluster_dns = w.snap.clusters[0].dns_name.clone();
+    assert_eq!(w.reach("172.16.0.10", &cluster_dns, None).verdicts.len(), 3);
+}
+
+#[test]
+fn unknown_names_are_errors_not_verdicts() {
+    let mut w = World::new();
+    let net = w.network(Provider::Local, "172.29.98.0/24");
+    w.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.0.10")]);
+    let cid = w.cluster(&net, Topology::SingleNode);
+    let index = ReachIndex::new(&w.snap);
+    let err = index
+        .analyze(&"customer/web".parse().unwrap(), &cid.to_string(), None)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown source: lab VPC customer has no host 'web'"
+    );
+    let err = index
+        .analyze(&"nowhere/app".parse().unwrap(), &cid.to_string(), None)
+        .unwrap_err();
+    assert_eq!(err.to_string(), "unknown source: no lab VPC 'nowhere'");
+    let err = index
+        .analyze(&"172.16.0.10".parse().unwrap(), "db.example.com", None)
+        .unwrap_err();
+    assert!(matches!(err, ReachError::UnknownDestination(d) if d == "db.example.com"));
+    assert!("not a source".parse::<Source>().is_err());
+}
+
+#[test]
+fn no_peering_suggests_creating_one_for_the_source_vpc() {
+    let mut w = World::new();
+    let net = w.network(Provider::Local, "172.29.98.0/24");
+    w.lab_vpc("branch", "10.70.0.0/16", &[("far", "10.70.0.10")]);
+    let cid = w.cluster(&net, Topology::SingleNode);
+
+    let r = w.reach("branch/far", &cid.to_string(), None);
+    let v = only(&r);
+    assert!(!v.allowed);
+    assert_eq!(v.reason.as_str(), "no-peering");
+    assert_eq!(
+        fix(v).summary,
+        "create a peering from network platform to lab VPC branch with route 10.70.0.0/16"
+    );
+    assert_eq!(
+        fix(v).commands,
+        [format!(
+            "isthmus peering create <name> --network {} --peer-account <account> \
+             --peer-network branch --peer-region local --route 10.70.0.0/16",
+            net.id
+        )]
+    );
+    w.apply(&fix(v).actions[0].clone());
+    assert!(w.reach("branch/far", &cid.to_string(), None).allowed);
+}
+
+#[test]
+fn a_pending_peering_says_what_the_customer_must_still_do() {
+    let mut w = World::new();
+    let net = w.network(Provider::Aws, "10.20.0.0/16");
+    let pid = w.peering(&net, "vpc-0abc", &["172.31.0.0/16"]);
+    let p = w.peering_mut(pid);
+    p.status = PeeringStatus::PendingAcceptance;
+    p.status_message = "waiting for the customer to accept".into();
+    let actions = p.customer_actions.clone();
+    let cid = w.cluster(&net, Topology::SingleNode);
+
+    let r = w.reach("172.31.5.9", &cid.to_string(), None);
+    let v = only(&r);
+    assert_eq!(v.reason, Reason::PeeringNotActive);
+    assert_eq!(
+        v.explanation,
+        "peering to-vpc-0abc is pending_acceptance, not active: its link does not carry traffic yet"
+    );
+    let descriptions: Vec<&str> = actions.iter().map(|a| a.description.as_str()).collect();
+    assert_eq!(
+        fix(v).summary,
+        format!(
+            "peering to-vpc-0abc is pending_acceptance (waiting for the customer to accept); \
+             the customer must still: {}",
+            descriptions.join("; ")
+        )
+    );
+    assert!(fix(v)
+        .summary
+        .contains("Accept the peering connection in account 123456789012"));
+    assert_eq!(
+        fix(v).commands,
+        actions
+            .iter()
+            .map(|a| a.command.clone())
+            .collect::<Vec<_>>()
+    );
+    // The customer accepts: the peering goes active and the source gets in.
+    w.peering_mut(pid).status = PeeringStatus::Active;
+    assert!(w.reach("172.31.5.9", &cid.to_string(), None).allowed);
+}
+
+#[test]
+fn a_source_outside_the_routes_is_dropped_and_told_the_route_to_add() {
+    let mut w = World::new();
+    let net = w.network(Provider::Local, "172.29.98.0/24");
+    w.lab_vpc("customer", "192.168.0.0/16", &[("app", "192.168.7.7")]);
+    let pid = w.peering(&net, "customer", &["10.1.0.0/16"]);
+    let cid = w.cluster(&net, Topology::SingleNode);
+
+    let r = w.reach("customer/app", &cid.to_string(), None);
+    let v = only(&r);
+    assert_eq!(v.reason.as_str(), "source-outside-routes");
+    assert_eq!(
+        v.explanation,
+        "192.168.7.7 is outside the routes of peering to-customer (10.1.0.0/16)"
+    );
+    assert!(matches!(&v.hops[2], Hop::Firewall { verdict, .. } if verdict == "drop"));
+    // Far from the existing route: no covering prefix, it would admit twice too much.
+    assert_eq!(
+        fix(v).summary,
+        "add route 192.168.0.0/16 to peering to-customer"
+    );
+    assert_eq!(
+        fix(v).commands,
+        [format!(
+            "isthmus peering update {pid} --route 10.1.0.0/16 --route 192.168.0.0/16"
+        )]
+    );
+    w.apply(&fix(v).actions[0].clone());
+    assert!(w.reach("customer/app", &cid.to_string(), None).allowed);
+}
+
+#[test]
+fn the_gke_pod_range_case_suggests_the_covering_slash_15() {
+    // GKE: the peering was set up for the pods (172.30.0.0/16); the services range
+    // 172.31.128.0/17 was left out. Adding it works; so does the /15 covering both.
+    let mut w = World::new();
+    let net = w.network(Provider::Local, "10.0.0.0/24");
+    w.lab_vpc(
+        "gke-services",
+        "172.31.128.0/17",
+        &[("svc", "172.31.128.10")],
+    );
+    let pid = w.peering(&net, "gke-services", &["172.30.0.0/16"]);
+    let cid = w.cluster(&net, Topology::SingleNode);
+
+    let r = w.reach("gke-services/svc", &cid.to_string(), None);
+    let v = only(&r);
+    assert_eq!(v.reason, Reason::SourceOutsideRoutes);
+    assert_eq!(
+        fix(v).summary,
+        "add route 172.31.128.0/17 to peering to-gke-services, \
+         or replace 172.30.0.0/16 by the covering prefix 172.30.0.0/15"
+    );
+    assert_eq!(
+        fix(v).actions[1],
+        FixAction::ReplaceRoutes {
+            peering_id: pid,
+            remove: vec![c("172.30.0.0/16")],
+            add: c("172.30.0.0/15"),
+        }
+    );
+    assert_eq!(
+        fix(v).commands[1],
+        format!("isthmus peering update {pid} --route 172.30.0.0/15")
+    );
+    w.apply(&fix(v).actions[1].clone());
+    assert_eq!(w.snap.peerings[0].routes, [c("172.30.0.0/15")]);
+    assert!(w.reach("gke-services/svc", &cid.to_string(), None).allowed);
+}
+
+#[test]
+fn the_covering_prefix_is_not_offered_over_another_peerings_routes() {
+    let mut w = World::new();
+    let net = w.network(Provider::Local, "10.0.0.0/24");
+    w.lab_vpc(
+        "gke-services",
+        "172.31.128.0/17",
+        &[("svc", "172.31.128.10")],
+    );
+    w.peering(&net, "gke-services", &["172.30.0.0/16"]);
+    w.peering(&net, "other", &["172.31.0.0/24"]);
+    let cid = w.cluster(&net, Topology::SingleNode);
+    let r = w.reach("gke-services/svc", &cid.to_string(), None);
+    let f = fix(only(&r));
+    assert_eq!(
+        f.summary,
+        "add route 172.31.128.0/17 to peering to-gke-services"
+    );
+    assert_eq!(f.actions.len(), 1);
+}
+
+#[test]
+fn a_route_nested_in_the_source_vpc_is_replaced_by_the_vpc_range() {
+    let mut w = World::new();
+    let net = w.network(Provider::Local, "172.29.98.0/24");
+    w.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.9.9")]);
+    let pid = w.peering(&net, "customer", &["172.16.0.0/24"]);
+    let cid = w.cluster(&net, Topology::SingleNode);
+    let r = w.reach("customer/app", &cid.to_string(), None);
+    let f = fix(only(&r));
+    assert_eq!(
+        f.summary,
+        "replace 172.16.0.0/24 by 172.16.0.0/16 in peering to-customer"
+    );
+    assert_eq!(
+        f.commands,
+        [format!(
+            "isthmus peering update {pid} --route 172.16.0.0/16"
+        )]
+    );
+    w.apply(&f.actions[0].clone());
+    assert!(w.reach("customer/app", &cid.to_string(), None).allowed);
+}
+
+#[test]
+fn a_vpc_relayed_through_a_peered_vpc_gets_no_transit() {
+    let mut w = World::new();
+    let net = w.network(Provider::Local, "172.29.98.0/24");
+    w.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.0.10")]);
+    w.lab_vpc("branch", "10.70.0.0/16", &[("far", "10.70.0.10")]);
+    w.peering(&net, "customer", &["172.16.0.0/16", "10.70.0.0/16"]);
+    let cid = w.cluster(&net, Topology::SingleNode);
+
+    let r = w.reach("branch/far", &cid.to_string(), None);
+    let v = only(&r);
+    assert_eq!(v.reason.as_str(), "transit-not-allowed");
+    assert_eq!(
+        v.explanation,
+        "10.70.0.10 is inside route 10.70.0.0/16 of peering to-customer, but that peering is \
+         to customer, not to lab VPC branch; peering is non-transitive, so traffic relayed \
+         through another VPC is dropped"
+    );
+    assert_eq!(
+        fix(v).summary,
+        "create a peering from network platform to lab VPC branch with route 10.70.0.0/16"
+    );
+    // The customer's own host is admitted all the same.
+    assert!(w.reach("customer/app", &cid.to_string(), None).allowed);
+}
+
+#[test]
+fn a_port_the_engine_does_not_serve_is_refused_with_the_ports_it_does() {
+    let mut w = World::new();
+    let net = w.network(Provider::Local, "172.29.98.0/24");
+    w.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.0.10")]);
+    w.peering(&net, "customer", &["172.16.0.0/16"]);
+    let cid = w.cluster(&net, Topology::SingleNode);
+
+    let r = w.reach("customer/app", &cid.to_string(), Some(5432));
+    let v = only(&r);
+    assert_eq!(v.reason.as_str(), "port-not-served");
+    assert_eq!(
+        v.explanation,
+        "engine probe does not serve port 5432 (it serves 8443)"
+    );
+    assert_eq!(
+        fix(v).summary,
+        "connect to a port engine probe serves: 8443"
+    );
+    assert_eq!(fix(v).actions, [FixAction::UsePort { ports: vec![8443] }]);
+}
+
+#[test]
+fn a_destination_that_is_not_running_is_reported_before_the_path() {
+    let mut w = World::new();
+    let net = w.network(Provider::Local, "172.29.98.0/24");
+    w.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.0.10")]);
+    w.peering(&net, "customer", &["172.16.0.0/16"]);
+    let cid = w.cluster(&net, Topology::SingleNode);
+    let to = cid.to_string();
+
+    w.snap.clusters[0].nodes[0].status = NodeStatus::Provisioning;
+    let r = w.reach("customer/app", &to, None);
+    assert_eq!(only(&r).reason.as_str(), "node-not-running");
+
+    w.snap.clusters[0].status = ClusterStatus::Provisioning;
+    w.snap.clusters[0].status_message = "waiting for the network and nodes".into();
+    let r = w.reach("customer/app", &to, None);
+    let v = only(&r);
+    assert_eq!(v.reason.as_str(), "cluster-not-running");
+    assert_eq!(
+        v.explanation,
+        "cluster orders is provisioning, not running: waiting for the network and nodes"
+    );
+    assert_eq!(
+        fix(v).summary,
+        "wait until cluster orders is running (it is provisioning)"
+    );
+
+    w.snap.networks[0].status = NetworkStatus::Error;
+    w.snap.networks[0].status_message = String::new();
+    let r = w.reach("customer/app", &to, None);
+    let v = only(&r);
+    assert_eq!(v.reason.as_str(), "network-not-running");
+    assert_eq!(
+        fix(v).summary,
+        "wait until network platform is active (it is error)"
+    );
+}
+
+#[test]
+fn reason_codes_are_the_same_in_json_and_text() {
+    for reason in [
+        Reason::Allowed,
+        Reason::NoPeering,
+        Reason::PeeringNotActive,
+        Reason::SourceOutsideRoutes,
+        Reason::TransitNotAllowed,
+        Reason::PortNotServed,
+        Reason::NetworkNotRunning,
+        Reason::ClusterNotRunning,
+        Reason::NodeNotRunning,
+    ] {
+        assert_eq!(
+            serde_json::to_value(reason).unwrap(),
+            serde_json::json!(reason.as_str())
+        );
+    }
+}
