@@ -7,6 +7,9 @@ use std::net::Ipv4Addr;
 
 use crate::{Cidr, CoreError};
 
+pub mod k8s;
+pub mod tailscale;
+
 /// The smallest single prefix that covers every given prefix; `None` for no prefixes.
 pub fn cover(prefixes: &[Cidr]) -> Option<Cidr> {
     let lo = prefixes.iter().map(Cidr::start).min()?;
