@@ -1,10 +1,13 @@
-//! `isthmus plan …`: the offline planners. They call the core directly (no server), so
+//! `isthmus plan …`: the offline planners (cover, split, free, k8s, tailscale). They call the core directly (no server), so
 //! they work before anything is installed. `run` returns the text to print; an error is
 //! one line that names the input at fault.
 
 use anyhow::{anyhow, bail, Result};
 use clap::Subcommand;
+use isthmus_core::planner::k8s::{plan_k8s, render_k8s, K8sRanges};
+use isthmus_core::planner::tailscale::render_tailscale;
 use isthmus_core::planner::{cover, free, render_split_table, split};
+use isthmus_core::resources::Provider;
 use isthmus_core::Cidr;
 
 #[derive(Debug, Subcommand)]
@@ -38,6 +41,34 @@ pub enum PlanCommand {
         #[arg(long)]
         avoid: Vec<String>,
     },
+    /// Check a Kubernetes cluster's node, pod and service ranges against a peering's
+    /// routes; print the covering prefix to route and its layout.
+    K8s {
+        /// The node subnet, e.g. 172.31.0.0/17.
+        #[arg(long)]
+        subnet: String,
+        /// The pod range, e.g. 172.30.0.0/16.
+        #[arg(long)]
+        pods: String,
+        /// The service range, e.g. 172.31.128.0/17.
+        #[arg(long)]
+        services: Option<String>,
+        /// The peering's routes, comma-separated (plan is offline: give them here).
+        #[arg(long, value_delimiter = ',')]
+        peering_routes: Vec<String>,
+    },
+    /// The commands that make a VM in the peered VPC a Tailscale subnet router.
+    Tailscale {
+        /// The platform network's CIDR.
+        #[arg(long)]
+        platform_cidr: String,
+        /// The peering's routes (the customer's prefixes), comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        routes: Vec<String>,
+        /// The cloud of the peered VPC: aws, gcp or azure.
+        #[arg(long)]
+        provider: Provider,
+    },
 }
 
 pub fn run(cmd: PlanCommand) -> Result<String> {
@@ -57,6 +88,30 @@ pub fn run(cmd: PlanCommand) -> Result<String> {
             count,
             avoid,
         } => plan_free(parse(&parent)?, size, count, &parse_all(&avoid)?),
+        PlanCommand::K8s {
+            subnet,
+            pods,
+            services,
+            peering_routes,
+        } => {
+            let ranges = K8sRanges {
+                nodes: parse(&subnet)?,
+                pods: parse(&pods)?,
+                services: services.as_deref().map(parse).transpose()?,
+            };
+            let routes = parse_all(&peering_routes)?;
+            let routes = (!routes.is_empty()).then_some(routes.as_slice());
+            Ok(render_k8s(&plan_k8s(&ranges, routes)?))
+        }
+        PlanCommand::Tailscale {
+            platform_cidr,
+            routes,
+            provider,
+        } => Ok(render_tailscale(
+            parse(&platform_cidr)?,
+            &parse_all(&routes)?,
+            provider,
+        )?),
     }
 }
 
@@ -152,6 +207,64 @@ mod tests {
             "10.0.1.0/24",
         ]);
         assert_eq!(run(cmd).unwrap(), "10.0.2.0/24\n");
+    }
+
+    #[test]
+    fn k8s_takes_comma_separated_peering_routes() {
+        let out = run(parse_args(&[
+            "k8s",
+            "--subnet",
+            "172.31.0.0/17",
+            "--pods",
+            "172.30.0.0/16",
+            "--services",
+            "172.31.128.0/17",
+            "--peering-routes",
+            "172.30.0.0/16,10.9.0.0/16",
+        ]))
+        .unwrap();
+        assert!(
+            out.contains("  pods      yes (by 172.30.0.0/16)\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "isthmus peering update <peering-id> --route 10.9.0.0/16 --route 172.30.0.0/15\n"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn tailscale_names_the_provider_and_advertises_platform_then_peer_routes() {
+        let out = run(parse_args(&[
+            "tailscale",
+            "--platform-cidr",
+            "172.29.98.0/24",
+            "--routes",
+            "10.10.0.0/16,10.20.0.0/16",
+            "--provider",
+            "gcp",
+        ]))
+        .unwrap();
+        assert!(out.contains(
+            "--advertise-routes=172.29.98.0/24,10.10.0.0/16,10.20.0.0/16 --accept-routes"
+        ));
+        assert!(out.contains("--can-ip-forward"));
+        let local = run(parse_args(&[
+            "tailscale",
+            "--platform-cidr",
+            "172.29.98.0/24",
+            "--routes",
+            "10.10.0.0/16",
+            "--provider",
+            "local",
+        ]))
+        .unwrap_err();
+        assert!(
+            local.to_string().contains("give aws, gcp or azure"),
+            "{local}"
+        );
     }
 
     #[test]
