@@ -116,10 +116,11 @@ function showProblem(form, r) {
       rest.push((field ? field + ": " : "") + e.message);
     }
   }
+  // The form-level alert carries only what no field shows, so nothing is said twice.
   const alert = form.querySelector(".alert");
   const detail = (r.data && r.data.detail) || "HTTP " + r.status;
-  alert.textContent = rest.length ? detail + " — " + rest.join("; ") : detail;
   const first = form.querySelector('[aria-invalid="true"]');
+  alert.textContent = rest.length ? detail + " — " + rest.join("; ") : first ? "" : detail;
   if (first) first.focus();
 }
 
