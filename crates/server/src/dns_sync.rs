@@ -58,6 +58,11 @@ impl PlatformDns {
         Ok(PlatformDns { server, follower })
     }
 
+    /// The zone's records, to answer from other sockets too (lab VPC resolvers).
+    pub fn zone(&self) -> Arc<Zone> {
+        self.server.zone()
+    }
+
     /// Where the server answers (the real port when started on port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()

@@ -5,8 +5,10 @@ pub mod auth;
 pub mod console;
 pub mod controller;
 pub mod dns_sync;
+pub mod lab_dns;
 pub mod local;
 pub mod metrics;
+pub mod nodes;
 pub mod serve;
 pub mod state;
 

@@ -25,6 +25,8 @@ use crate::auth::{hash_secret, new_secret};
 use crate::controller::{Controller, ControllerConfig};
 use crate::dns_sync::PlatformDns;
 pub use crate::dns_sync::DEFAULT_DNS_LISTEN;
+use crate::lab_dns::LabResolvers;
+use crate::nodes::{NodeConfig, NodeSupervisor};
 use crate::state::{ApiConfig, AppState, DEFAULT_DNS_ZONE};
 
 pub const DB_FILE: &str = "isthmus.db";
@@ -48,6 +50,8 @@ pub struct ServeConfig {
     /// Run the `local` provider (real namespaces on this host; needs root) with this
     /// config; `None`: local networks wait for a driver and the lab API answers 409.
     pub local: Option<LocalConfig>,
+    /// How long node certificates are valid (renewed after two thirds of it).
+    pub node_cert_lifetime: Duration,
 }
 
 impl ServeConfig {
@@ -61,6 +65,7 @@ impl ServeConfig {
             dns_zone: DEFAULT_DNS_ZONE.to_string(),
             dns_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             local: None,
+            node_cert_lifetime: crate::nodes::DEFAULT_CERT_LIFETIME,
         }
     }
 }
@@ -73,6 +78,8 @@ pub struct Started {
     controller: JoinHandle<()>,
     /// The platform DNS, answering while this lives.
     pub dns: PlatformDns,
+    /// The platform DNS inside every lab VPC (with the local provider).
+    pub lab_resolvers: Option<LabResolvers>,
 }
 
 impl Drop for Started {
@@ -115,16 +122,31 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         None => drivers,
     };
     let admin_token_file = bootstrap_superuser(store.as_ref(), dir).await?;
-    let ca = Ca::load_or_create(&dir.join(CA_DIR))
-        .with_context(|| format!("open the installation CA in {}", dir.display()))?;
+    let ca = Arc::new(
+        Ca::load_or_create(&dir.join(CA_DIR))
+            .with_context(|| format!("open the installation CA in {}", dir.display()))?,
+    );
     let dns = PlatformDns::start(store.clone(), config.dns_listen, &config.dns_zone).await?;
-    let (handle, controller) = Controller::start(
+    // With the local provider, lab hosts resolve the zone and nodes run their engines.
+    let lab_resolvers = local
+        .as_ref()
+        .map(|driver| LabResolvers::start(driver.clone(), dns.zone()));
+    let nodes = match &local {
+        Some(driver) => Some(Arc::new(NodeSupervisor::new(
+            NodeConfig::new(dir, config.node_cert_lifetime)?,
+            ca.clone(),
+            driver.clone(),
+        ))),
+        None => None,
+    };
+    let (handle, controller) = Controller::start_with_nodes(
         store.clone(),
         drivers.clone(),
         ControllerConfig {
             resync_interval: config.resync_interval,
             ..ControllerConfig::default()
         },
+        nodes,
     );
     let api = ApiConfig {
         dns_zone: config.dns_zone.clone(),
@@ -132,9 +154,10 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
     Ok(Started {
         state: AppState::new(store, drivers, sim, handle, api)
             .with_local(local)
-            .with_ca(Arc::new(ca)),
+            .with_ca(ca),
         admin_token_file,
         dns,
+        lab_resolvers,
         controller,
     })
 }

@@ -27,6 +27,10 @@ pub struct ServeArgs {
     /// The platform DNS zone: clusters are `<cluster-id>.<zone>`.
     #[arg(long, value_name = "ZONE", default_value = isthmus_server::state::DEFAULT_DNS_ZONE)]
     pub dns_zone: String,
+    /// How long the certificates of local cluster nodes are valid; they are renewed after
+    /// two thirds of it.
+    #[arg(long, value_name = "N", default_value_t = 30 * 86_400)]
+    pub node_cert_lifetime_seconds: u64,
     #[command(flatten)]
     pub local: super::LocalServeArgs,
 }

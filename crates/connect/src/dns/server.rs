@@ -61,6 +61,34 @@ impl DnsServer {
     }
 }
 
+impl DnsServer {
+    /// Answers for an existing zone (shared with another server, e.g. the loopback one) on
+    /// sockets the caller bound, for example inside another network namespace: a socket
+    /// belongs to the namespace it was created in, whichever thread serves it later.
+    pub fn serve_zone(
+        zone: Arc<Zone>,
+        udp: std::net::UdpSocket,
+        tcp: std::net::TcpListener,
+    ) -> anyhow::Result<DnsHandle> {
+        let local_addr = udp.local_addr().context("read the DNS UDP address")?;
+        udp.set_nonblocking(true)
+            .context("make the DNS UDP socket non-blocking")?;
+        tcp.set_nonblocking(true)
+            .context("make the DNS TCP listener non-blocking")?;
+        let udp = UdpSocket::from_std(udp).context("register the DNS UDP socket")?;
+        let tcp = TcpListener::from_std(tcp).context("register the DNS TCP listener")?;
+        let mut server = Server::new(PlatformZoneHandler { zone: zone.clone() });
+        server.register_socket(udp);
+        server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
+        tracing::info!(%local_addr, zone = %zone.apex(), "platform DNS listening (UDP and TCP)");
+        Ok(DnsHandle {
+            zone,
+            server,
+            local_addr,
+        })
+    }
+}
+
 /// Binds UDP and TCP on the same port; with port 0 the UDP port is picked first and TCP
 /// follows it, retrying if another program holds that TCP port.
 async fn bind_pair(listen: SocketAddr) -> anyhow::Result<(UdpSocket, TcpListener)> {

@@ -1,11 +1,15 @@
 //! Clusters: wait (no error) while the network is still provisioning; then ensure the
 //! nodes and follow them to `running`; re-observe a running cluster and replace nodes that
 //! vanished (`updating`). `deleting` → delete the nodes → `deleted`.
+//!
+//! On the `local` provider the server also runs each node's engine (see `crate::nodes`):
+//! a node whose namespace is up counts as running only once its engine is ready, and the
+//! engines stop (and their certificates go) before the namespaces are deleted.
 
 use isthmus_core::conditions::ConditionStatus;
-use isthmus_core::resources::{Cluster, Network};
+use isthmus_core::resources::{Cluster, Network, Provider};
 use isthmus_core::state::{ClusterStatus, NetworkStatus, NodeStatus};
-use isthmus_driver::{NodeObservation, NodeState, Teardown};
+use isthmus_driver::{DriverError, NodeObservation, NodeState, Teardown};
 use isthmus_store::{Kind, Resource, ResourceKey};
 
 use super::reconcile::{
@@ -78,6 +82,7 @@ async fn converge(ctx: &Ctx, net: &Network, c: Cluster) -> Result<Action> {
             .await
             .map_err(ReconcileError::driver(format!("repair {what}")))?;
     }
+    run_engines(ctx, net, &c, &mut seen).await?;
 
     let mut next = c.clone();
     for node in &mut next.nodes {
@@ -122,6 +127,47 @@ async fn converge(ctx: &Ctx, net: &Network, c: Cluster) -> Result<Action> {
     })
 }
 
+/// The supervisor of local node engines, when this cluster's nodes are ours to run.
+fn engines<'a>(ctx: &'a Ctx, net: &Network) -> Option<&'a crate::nodes::NodeSupervisor> {
+    ctx.nodes
+        .as_deref()
+        .filter(|_| net.provider == Provider::Local)
+}
+
+fn engine_error(cluster: &Cluster) -> impl FnOnce(anyhow::Error) -> ReconcileError {
+    let context = format!("engines of cluster {}", cluster.id);
+    move |e| ReconcileError::Driver {
+        context,
+        source: DriverError::Transient(format!("{e:#}")),
+    }
+}
+
+/// Starts (or restarts, or reloads) the engine of every node whose namespace is up; a node
+/// whose engine is not ready yet is reported as starting, with the reason.
+async fn run_engines(
+    ctx: &Ctx,
+    net: &Network,
+    c: &Cluster,
+    seen: &mut [NodeObservation],
+) -> Result<()> {
+    let Some(engines) = engines(ctx, net) else {
+        return Ok(());
+    };
+    let up: Vec<u32> = seen
+        .iter()
+        .filter(|o| o.state == NodeState::Running)
+        .map(|o| o.index)
+        .collect();
+    let health = engines.ensure(c, &up).await.map_err(engine_error(c))?;
+    for h in health.into_iter().filter(|h| !h.ready) {
+        if let Some(o) = seen.iter_mut().find(|o| o.index == h.index) {
+            o.state = NodeState::Starting;
+            o.message = h.detail;
+        }
+    }
+    Ok(())
+}
+
 fn node_status(state: NodeState) -> NodeStatus {
     match state {
         NodeState::Running => NodeStatus::Running,
@@ -149,10 +195,24 @@ fn summary(seen: &[NodeObservation]) -> String {
         .iter()
         .filter(|n| n.state == NodeState::Running)
         .count();
-    format!("{running} of {} nodes running", seen.len())
+    let waiting = seen
+        .iter()
+        .find(|n| n.state != NodeState::Running && !n.message.is_empty());
+    match waiting {
+        Some(n) => format!(
+            "{running} of {} nodes running; node {}: {}",
+            seen.len(),
+            n.index,
+            n.message
+        ),
+        None => format!("{running} of {} nodes running", seen.len()),
+    }
 }
 
 async fn delete(ctx: &Ctx, net: &Network, c: Cluster) -> Result<Action> {
+    if let Some(engines) = engines(ctx, net) {
+        engines.stop(&c).await.map_err(engine_error(&c))?;
+    }
     let teardown = match driver_of(ctx, net.provider) {
         Some(driver) => driver
             .delete_nodes(net, &c)

@@ -111,6 +111,17 @@ impl Controller {
         drivers: Drivers,
         config: ControllerConfig,
     ) -> (ControllerHandle, tokio::task::JoinHandle<()>) {
+        Self::start_with_nodes(store, drivers, config, None)
+    }
+
+    /// Like [`Controller::start`]; `nodes` runs the engines of `local` clusters' nodes (a
+    /// local node then counts as running only once its engine is ready).
+    pub fn start_with_nodes(
+        store: Arc<dyn Store>,
+        drivers: Drivers,
+        config: ControllerConfig,
+        nodes: Option<Arc<crate::nodes::NodeSupervisor>>,
+    ) -> (ControllerHandle, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ResourceKey>();
         let queue = Arc::new(WorkQueue::default());
         let counters = Arc::new(Counters::default());
@@ -124,6 +135,7 @@ impl Controller {
             drivers,
             config: config.clone(),
             queue: queue.clone(),
+            nodes,
         });
         let task = tokio::spawn(async move {
             let mut tasks = JoinSet::new();

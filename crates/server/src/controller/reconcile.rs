@@ -19,6 +19,8 @@ pub(crate) struct Ctx {
     pub drivers: Drivers,
     pub config: ControllerConfig,
     pub queue: Arc<WorkQueue>,
+    /// Runs the engines of `local` cluster nodes, when this server runs the local provider.
+    pub nodes: Option<Arc<crate::nodes::NodeSupervisor>>,
 }
 
 impl Ctx {

@@ -1,0 +1,186 @@
+//! Names from lab hosts. Every lab VPC gets a resolver for the platform zone on its
+//! gateway address, port 53 (UDP and TCP), bound inside the VPC's router namespace, and
+//! every lab host gets `/etc/netns/<host-namespace>/resolv.conf` naming that gateway, which
+//! `ip netns exec` (and so `isthmus lab exec`) mounts over `/etc/resolv.conf`. The zone is
+//! the loopback server's own, so both answer the same records at the same moment.
+//!
+//! A loop follows the driver's lab VPCs (created, restored at start, deleted): it keeps one
+//! resolver per router namespace and one resolv.conf per host, and removes what is gone.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use isthmus_connect::dns::{DnsHandle, DnsServer, Zone};
+use isthmus_driver_local::{netns, LocalDriver};
+use tokio::task::JoinHandle;
+
+/// Where `ip netns exec` looks for a namespace's own /etc files.
+pub const NETNS_ETC: &str = "/etc/netns";
+pub const DNS_PORT: u16 = 53;
+/// How soon a new lab VPC or host can resolve names.
+const SYNC_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The loop; it stops (and its resolvers with it) on drop.
+pub struct LabResolvers {
+    task: JoinHandle<()>,
+}
+
+impl Drop for LabResolvers {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl LabResolvers {
+    pub fn start(local: Arc<LocalDriver>, zone: Arc<Zone>) -> LabResolvers {
+        LabResolvers {
+            task: tokio::spawn(follow(local, zone)),
+        }
+    }
+}
+
+/// A resolver in one router namespace; `ns_inode` tells a re-created namespace of the same
+/// name (whose resolver must be bound anew) from the one the socket lives in.
+struct Resolver {
+    gateway: Ipv4Addr,
+    ns_inode: u64,
+    _server: DnsHandle,
+}
+
+async fn follow(local: Arc<LocalDriver>, zone: Arc<Zone>) {
+    let mut resolvers: HashMap<String, Resolver> = HashMap::new();
+    let mut failing: HashSet<String> = HashSet::new();
+    let ours = format!("{}-", local.names().prefix());
+    loop {
+        let vpcs = local.lab_vpcs();
+        resolvers.retain(|ns, r| {
+            vpcs.iter()
+                .any(|v| v.router_namespace == *ns && v.gateway == r.gateway)
+                && ns_inode(ns) == Some(r.ns_inode)
+        });
+        for vpc in &vpcs {
+            if resolvers.contains_key(&vpc.router_namespace) {
+                continue;
+            }
+            match bind_resolver(&vpc.router_namespace, vpc.gateway, zone.clone()).await {
+                Ok(resolver) => {
+                    failing.remove(&vpc.name);
+                    resolvers.insert(vpc.router_namespace.clone(), resolver);
+                }
+                // Said once per lab VPC, not every tick.
+                Err(e) if failing.insert(vpc.name.clone()) => {
+                    tracing::warn!(lab_vpc = %vpc.name, error = %format!("{e:#}"), "no resolver for a lab VPC yet");
+                }
+                Err(_) => {}
+            }
+        }
+        let hosts: HashMap<String, Ipv4Addr> = vpcs
+            .iter()
+            .flat_map(|v| v.hosts.iter().map(|h| (h.namespace.clone(), v.gateway)))
+            .collect();
+        if let Err(e) = sync_resolv_confs(Path::new(NETNS_ETC), &ours, &hosts) {
+            tracing::warn!(error = %format!("{e:#}"), "could not update lab hosts' resolv.conf");
+        }
+        tokio::time::sleep(SYNC_INTERVAL).await;
+    }
+}
+
+fn ns_inode(ns: &str) -> Option<u64> {
+    std::fs::metadata(netns::path(ns)).ok().map(|m| m.ino())
+}
+
+async fn bind_resolver(ns: &str, gateway: Ipv4Addr, zone: Arc<Zone>) -> anyhow::Result<Resolver> {
+    let ns_inode = ns_inode(ns).with_context(|| format!("namespace {ns} does not exist"))?;
+    let addr = SocketAddr::from((gateway, DNS_PORT));
+    let (udp, tcp) = netns::run_in_async(Some(ns), move || {
+        let udp = std::net::UdpSocket::bind(addr).with_context(|| format!("bind UDP {addr}"))?;
+        let tcp = std::net::TcpListener::bind(addr).with_context(|| format!("bind TCP {addr}"))?;
+        Ok((udp, tcp))
+    })
+    .await
+    .with_context(|| format!("resolver in {ns}"))?;
+    let server = DnsServer::serve_zone(zone, udp, tcp)?;
+    tracing::info!(namespace = %ns, %addr, "lab VPC resolver listening");
+    Ok(Resolver {
+        gateway,
+        ns_inode,
+        _server: server,
+    })
+}
+
+fn resolv_conf(gateway: Ipv4Addr) -> String {
+    format!("# written by isthmus: the platform DNS of this lab VPC\nnameserver {gateway}\n")
+}
+
+/// Writes `<etc>/<ns>/resolv.conf` for every host in `hosts` (namespace → gateway) and
+/// removes the directories of namespaces under `prefix` that are no longer lab hosts.
+fn sync_resolv_confs(
+    etc: &Path,
+    prefix: &str,
+    hosts: &HashMap<String, Ipv4Addr>,
+) -> anyhow::Result<()> {
+    for (ns, gateway) in hosts {
+        let dir = etc.join(ns);
+        let file = dir.join("resolv.conf");
+        let text = resolv_conf(*gateway);
+        if std::fs::read_to_string(&file).is_ok_and(|t| t == text) {
+            continue;
+        }
+        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        isthmus_connect::pki::write_atomically(&file, text.as_bytes(), 0o644)
+            .with_context(|| format!("write {}", file.display()))?;
+    }
+    let entries = match std::fs::read_dir(etc) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("list {}", etc.display())),
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with(prefix) && !hosts.contains_key(&name) {
+            remove_host_dir(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+fn remove_host_dir(dir: &PathBuf) -> anyhow::Result<()> {
+    std::fs::remove_dir_all(dir).with_context(|| format!("remove {}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_lab_host_gets_its_vpc_gateway_as_nameserver_and_departed_hosts_lose_theirs() {
+        let etc = tempfile::tempdir().unwrap();
+        let hosts = HashMap::from([
+            ("isthx-lh-a".to_string(), Ipv4Addr::new(172, 16, 0, 1)),
+            ("isthx-lh-b".to_string(), Ipv4Addr::new(10, 60, 0, 1)),
+        ]);
+        std::fs::create_dir_all(etc.path().join("someone-else")).unwrap();
+        sync_resolv_confs(etc.path(), "isthx-", &hosts).unwrap();
+        let read = |ns: &str| std::fs::read_to_string(etc.path().join(ns).join("resolv.conf"));
+        assert!(read("isthx-lh-a")
+            .unwrap()
+            .contains("\nnameserver 172.16.0.1\n"));
+        assert!(read("isthx-lh-b")
+            .unwrap()
+            .contains("\nnameserver 10.60.0.1\n"));
+
+        let fewer = HashMap::from([("isthx-lh-b".to_string(), Ipv4Addr::new(10, 60, 0, 1))]);
+        sync_resolv_confs(etc.path(), "isthx-", &fewer).unwrap();
+        assert!(!etc.path().join("isthx-lh-a").exists());
+        assert!(read("isthx-lh-b").is_ok());
+        assert!(
+            etc.path().join("someone-else").exists(),
+            "directories outside the prefix are not ours"
+        );
+    }
+}

@@ -1,0 +1,283 @@
+//! Engine processes of `local` cluster nodes. Once the driver has made a cluster's node
+//! namespaces, the controller asks the supervisor to make each node serve: a certificate
+//! from the installation CA in `<data_dir>/nodes/<cluster-id>/<n>/`, the engine started in
+//! the node's namespace, restarted when it died, reloaded when its certificate was renewed,
+//! and a readiness check. A node counts as running only when it is ready.
+
+mod certs;
+mod process;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use isthmus_connect::engines::{
+    catalog_ports, launch_for, CertRenewal, LaunchContext, NodeLaunch, Peer, ReadyCheck,
+    RenderedLaunch,
+};
+use isthmus_connect::pki::{Ca, NodeIdentity};
+use isthmus_core::resources::{Cluster, Node};
+use isthmus_driver_local::{netns, LocalDriver};
+
+use process::NodeProcess;
+pub use process::{LOG_FILE, PID_FILE};
+
+/// Where node directories live under the data dir.
+pub const NODES_DIR: &str = "nodes";
+pub const CERT_FILE: &str = "cert.pem";
+pub const KEY_FILE: &str = "key.pem";
+pub const CA_FILE: &str = "ca.pem";
+/// Node certificates live this long unless configured otherwise (renewed after two thirds).
+pub const DEFAULT_CERT_LIFETIME: Duration = Duration::from_secs(30 * 86_400);
+
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// `<data_dir>/nodes`.
+    pub root: PathBuf,
+    pub cert_lifetime: Duration,
+    /// The program with the `probe` subcommand (this binary).
+    pub isthmus_binary: PathBuf,
+    pub nats_server: PathBuf,
+}
+
+impl NodeConfig {
+    /// Nodes under `<data_dir>/nodes`, the probe from this very executable.
+    pub fn new(data_dir: &Path, cert_lifetime: Duration) -> anyhow::Result<NodeConfig> {
+        Ok(NodeConfig {
+            root: data_dir.join(NODES_DIR),
+            cert_lifetime,
+            isthmus_binary: std::env::current_exe().context("find the isthmus executable")?,
+            nats_server: PathBuf::from("nats-server"),
+        })
+    }
+}
+
+/// What one node's check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeHealth {
+    pub index: u32,
+    pub ready: bool,
+    /// Why not, when not ready.
+    pub detail: String,
+}
+
+pub struct NodeSupervisor {
+    config: NodeConfig,
+    ca: Arc<Ca>,
+    local: Arc<LocalDriver>,
+    processes: tokio::sync::Mutex<HashMap<(String, u32), NodeProcess>>,
+}
+
+impl NodeSupervisor {
+    pub fn new(config: NodeConfig, ca: Arc<Ca>, local: Arc<LocalDriver>) -> NodeSupervisor {
+        NodeSupervisor {
+            config,
+            ca,
+            local,
+            processes: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cluster_dir(&self, cluster_id: &str) -> PathBuf {
+        self.config.root.join(cluster_id)
+    }
+
+    /// Makes every node in `indices` (whose namespaces exist) serve, and checks readiness.
+    pub async fn ensure(
+        &self,
+        cluster: &Cluster,
+        indices: &[u32],
+    ) -> anyhow::Result<Vec<NodeHealth>> {
+        let launch = launch_for(
+            &cluster.engine,
+            &self.config.isthmus_binary,
+            &self.config.nats_server,
+        )
+        .with_context(|| format!("engine {:?} has no way to start nodes", cluster.engine))?;
+        let mut health = Vec::new();
+        for node in cluster.nodes.iter().filter(|n| indices.contains(&n.index)) {
+            let ready = self
+                .ensure_node(cluster, node, &launch)
+                .await
+                .with_context(|| format!("node {} of cluster {}", node.index, cluster.id));
+            health.push(match ready {
+                Ok(()) => NodeHealth {
+                    index: node.index,
+                    ready: true,
+                    detail: String::new(),
+                },
+                Err(e) => NodeHealth {
+                    index: node.index,
+                    ready: false,
+                    detail: format!("{e:#}"),
+                },
+            });
+        }
+        Ok(health)
+    }
+
+    async fn ensure_node(
+        &self,
+        cluster: &Cluster,
+        node: &Node,
+        launch: &NodeLaunch,
+    ) -> anyhow::Result<()> {
+        let ctx = self.launch_context(cluster, node)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&ctx.data_dir)
+            .with_context(|| format!("create node dir {}", ctx.data_dir.display()))?;
+        certs::ensure_ca_copy(&self.ca, &ctx.ca)?;
+        let renewed = certs::ensure_node_cert(
+            &self.ca,
+            &identity(cluster, node),
+            self.config.cert_lifetime,
+            &ctx.cert,
+            &ctx.key,
+        )?;
+        let rendered = launch.render(&ctx)?;
+        rendered.write_files()?;
+        let ns = self.local.node_namespace(cluster, node.index);
+        let key = (cluster.id.to_string(), node.index);
+        {
+            let mut processes = self.processes.lock().await;
+            let exited = processes.get_mut(&key).map(|p| p.exited());
+            match exited {
+                Some(None) => {
+                    if renewed {
+                        self.reload(&mut processes, &key, &ns, &ctx, &rendered)
+                            .await?;
+                    }
+                }
+                other => {
+                    if let Some(Some(status)) = other {
+                        tracing::warn!(node = %ctx.node_name, %status, "engine exited; restarting it");
+                    }
+                    let started = NodeProcess::spawn(&ns, &ctx.data_dir, &rendered)?;
+                    processes.insert(key, started);
+                }
+            }
+        }
+        check_in_namespace(&ns, rendered.ready, self.ca.cert_pem().to_string()).await
+    }
+
+    /// Makes a running engine pick up its renewed certificate, the way the engine can.
+    async fn reload(
+        &self,
+        processes: &mut HashMap<(String, u32), NodeProcess>,
+        key: &(String, u32),
+        ns: &str,
+        ctx: &LaunchContext,
+        rendered: &RenderedLaunch,
+    ) -> anyhow::Result<()> {
+        match rendered.on_cert_renewal {
+            CertRenewal::WatchesFiles => {}
+            CertRenewal::SignalHup => {
+                if let Some(process) = processes.get(key) {
+                    process.hangup()?;
+                }
+            }
+            CertRenewal::Restart => {
+                if let Some(old) = processes.remove(key) {
+                    old.stop().await;
+                }
+                let started = NodeProcess::spawn(ns, &ctx.data_dir, rendered)?;
+                processes.insert(key.clone(), started);
+            }
+        }
+        tracing::info!(node = %ctx.node_name, "engine picked up its renewed certificate");
+        Ok(())
+    }
+
+    fn launch_context(&self, cluster: &Cluster, node: &Node) -> anyhow::Result<LaunchContext> {
+        let engine = isthmus_core::engines::find(&cluster.engine)
+            .with_context(|| format!("engine {:?} is not in the catalog", cluster.engine))?;
+        let ports = catalog_ports(engine);
+        let data_dir = self
+            .cluster_dir(&cluster.id.to_string())
+            .join(node.index.to_string());
+        Ok(LaunchContext {
+            cluster_id: cluster.id.to_string(),
+            node_index: node.index,
+            node_name: node.dns_name.clone(),
+            cluster_name: cluster.dns_name.clone(),
+            node_ip: IpAddr::V4(node.ip),
+            cert: data_dir.join(CERT_FILE),
+            key: data_dir.join(KEY_FILE),
+            ca: data_dir.join(CA_FILE),
+            data_dir,
+            peers: cluster
+                .nodes
+                .iter()
+                .filter(|n| n.index != node.index)
+                .map(|n| Peer {
+                    node_name: n.dns_name.clone(),
+                    ip: IpAddr::V4(n.ip),
+                    ports: ports.clone(),
+                })
+                .collect(),
+            ports,
+        })
+    }
+
+    /// Stops every engine of the cluster and removes its node directories (certificates,
+    /// keys, data).
+    pub async fn stop(&self, cluster: &Cluster) -> anyhow::Result<()> {
+        let id = cluster.id.to_string();
+        let stopping: Vec<NodeProcess> = {
+            let mut processes = self.processes.lock().await;
+            let keys: Vec<_> = processes
+                .keys()
+                .filter(|(c, _)| *c == id)
+                .cloned()
+                .collect();
+            keys.iter().filter_map(|k| processes.remove(k)).collect()
+        };
+        for process in stopping {
+            process.stop().await;
+        }
+        let dir = self.cluster_dir(&id);
+        // Engines a crashed server left running are found through their pid files.
+        for node in &cluster.nodes {
+            process::kill_survivor(&dir.join(node.index.to_string()));
+        }
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("remove node dirs {}", dir.display())),
+        }
+    }
+}
+
+/// The names a node's certificate is valid for.
+fn identity(cluster: &Cluster, node: &Node) -> NodeIdentity {
+    let zone = cluster
+        .dns_name
+        .strip_prefix(&format!("{}.", cluster.id))
+        .unwrap_or(&cluster.dns_name);
+    NodeIdentity {
+        node_dns: node.dns_name.clone(),
+        cluster_dns: cluster.dns_name.clone(),
+        public_dns: Some(format!("public-{}.{zone}", cluster.id)),
+        ip: IpAddr::V4(node.ip),
+    }
+}
+
+/// Runs the readiness check from inside the node's namespace (the node IP is reachable
+/// only there), on a thread of its own with its own small runtime.
+async fn check_in_namespace(ns: &str, check: ReadyCheck, ca_pem: String) -> anyhow::Result<()> {
+    netns::run_in_async(Some(ns), move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("build the readiness runtime")?;
+        runtime.block_on(check.check(&ca_pem))
+    })
+    .await
+    .context("not ready")
+}
