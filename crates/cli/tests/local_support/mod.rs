@@ -37,15 +37,27 @@ pub struct LocalLab {
     pub names: Names,
     server: Option<Server>,
     pub cli: Cli,
+    /// More `isthmus serve` flags, kept across restarts.
+    serve_args: Vec<String>,
 }
 
 impl LocalLab {
     /// Removes leftovers of an interrupted earlier run under `prefix`, then starts a server.
     pub fn start(prefix: &str) -> LocalLab {
+        Self::start_with(prefix, &[])
+    }
+
+    /// Like [`LocalLab::start`], with more `isthmus serve` flags.
+    pub fn start_with(prefix: &str, serve_args: &[&str]) -> LocalLab {
         require_root();
         purge(prefix);
         let sandbox = Sandbox::new();
-        let server = Server::start(sandbox.data.path(), &["--local-prefix", prefix]);
+        let serve_args: Vec<String> = ["--local-prefix", prefix]
+            .iter()
+            .chain(serve_args)
+            .map(|a| a.to_string())
+            .collect();
+        let server = Server::start(sandbox.data.path(), &as_strs(&serve_args));
         let cli = server.cli(sandbox.home.path());
         LocalLab {
             names: Names::new(prefix).expect("a valid test prefix"),
@@ -53,6 +65,7 @@ impl LocalLab {
             sandbox,
             server: Some(server),
             cli,
+            serve_args,
         }
     }
 
@@ -66,7 +79,7 @@ impl LocalLab {
     /// Starts the server again on the same data dir (a new port; the CLI follows it).
     pub fn restart(&mut self) {
         self.crash();
-        let server = Server::start(self.sandbox.data.path(), &["--local-prefix", &self.prefix]);
+        let server = Server::start(self.sandbox.data.path(), &as_strs(&self.serve_args));
         self.cli = Cli {
             url: server.url.clone(),
             ..self.cli.clone()
@@ -180,6 +193,10 @@ impl Drop for LocalLab {
             assert!(left.is_empty(), "namespaces left behind: {left:?}");
         }
     }
+}
+
+fn as_strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }
 
 /// Removes every kernel object under `prefix` (the final sweep of every test).
