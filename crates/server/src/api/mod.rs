@@ -21,6 +21,7 @@ pub mod params;
 mod peerings;
 pub mod problem;
 mod projects;
+mod reach;
 mod respond;
 mod sim;
 mod tokens;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(clusters::delete),
         )
         .route("/v1/projects/{p}/events", get(events::list))
+        .route("/v1/projects/{p}/reachability", post(reach::analyze))
         .route("/v1/projects/{p}/ca.pem", get(ca::get))
         .route("/v1/projects/{p}/me", get(me::get))
         .route("/v1/projects/{p}/tokens", post(tokens::create))
@@ -148,7 +150,7 @@ impl Modify for BearerAuth {
         peerings::create, peerings::list, peerings::get, peerings::update, peerings::delete,
         peerings::refresh,
         clusters::create, clusters::list, clusters::get, clusters::update, clusters::delete,
-        events::list, ca::get, me::get,
+        events::list, ca::get, me::get, reach::analyze,
         tokens::create, tokens::members, tokens::set_member, tokens::remove_member,
         sim::create_vpc, sim::list_vpcs, sim::customer_action, sim::peering_view,
         sim::inject_fault, sim::set_latency,

@@ -1,0 +1,90 @@
+//! `POST /v1/projects/{p}/reachability`: may this source connect to that cluster, node or
+//! DNS name on that port, hop by hop, with the fix for a denial. The analysis is the
+//! core's (`isthmus_core::reach`), run on a snapshot of the project read from the store.
+
+use axum::extract::State;
+use axum::Json;
+use isthmus_core::reach::{ReachError, ReachIndex, ReachSnapshot, Reachability, Source};
+use isthmus_core::ProjectId;
+use isthmus_store::{Page, PageRequest};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::body::JsonBody;
+use super::problem::{ApiError, ApiResult};
+use crate::auth::{InProject, Viewer};
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReachabilityRequest {
+    /// An IPv4 address, or a lab host as `VPC/HOST`.
+    pub from: String,
+    /// A cluster id or DNS name (every node), a node DNS name, `<cluster-id>-<n>` or node IP.
+    pub to: String,
+    /// TCP port; default: the engine's first port.
+    #[serde(default)]
+    pub port: Option<u16>,
+}
+
+#[utoipa::path(post, path = "/v1/projects/{p}/reachability", tag = "reachability",
+    params(("p" = String, Path, description = "Project id")),
+    request_body = ReachabilityRequest,
+    responses((status = 200, description = "The verdict per destination node", body = Reachability),
+              (status = 404, description = "The source or destination does not resolve", body = super::Problem),
+              (status = 422, description = "Invalid", body = super::Problem)),
+    security(("bearer" = [])))]
+pub async fn analyze(
+    State(state): State<AppState>,
+    access: InProject<Viewer>,
+    body: JsonBody<ReachabilityRequest>,
+) -> ApiResult<Json<Reachability>> {
+    let req = body.value;
+    let source: Source = req
+        .from
+        .parse()
+        .map_err(|e: String| ApiError::invalid("from", "source-syntax", e))?;
+    let snapshot = snapshot(&state, access.project).await?;
+    let index = ReachIndex::new(&snapshot);
+    index
+        .analyze(&source, &req.to, req.port)
+        .map(Json)
+        .map_err(|e| match e {
+            ReachError::UnknownSource(_) | ReachError::UnknownDestination(_) => {
+                ApiError::not_found(e.to_string())
+            }
+        })
+}
+
+/// The project's live networks, peerings and clusters, and every lab VPC.
+async fn snapshot(state: &AppState, project: ProjectId) -> ApiResult<ReachSnapshot> {
+    let store = &state.store;
+    Ok(ReachSnapshot {
+        networks: all(|page| async move { store.list_networks(project, &page).await }).await?,
+        peerings: all(|page| async move { store.list_peerings(project, &page).await }).await?,
+        clusters: all(|page| async move { store.list_clusters(project, &page).await }).await?,
+        lab_vpcs: store.list_lab_vpcs().await?,
+    })
+}
+
+/// Every page of a list.
+async fn all<T, F, Fut>(list: F) -> ApiResult<Vec<T>>
+where
+    F: Fn(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = isthmus_store::Result<Page<T>>>,
+{
+    let mut items = Vec::new();
+    let mut page = PageRequest {
+        cursor: None,
+        limit: 1000,
+        include_deleted: false,
+    };
+    loop {
+        let got = list(page.clone()).await?;
+        items.extend(got.items);
+        match got.next_cursor {
+            Some(next) => page.cursor = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
