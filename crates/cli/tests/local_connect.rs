@@ -198,3 +198,40 @@ fn a_peered_lab_host_resolves_the_cluster_and_verifies_every_node_over_tls_until
     lab.cli.ok("lab vpc delete customer");
     eventually("the lab host's resolv.conf is removed", || !resolv.exists());
 }
+
+#[test]
+fn an_engine_that_dies_is_started_again_and_serves_its_certificate() {
+    let mut lab = LocalLab::start("isthc2");
+    lab.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.0.10")]);
+    let network = lab.project_and_network("172.29.96.0/24");
+    let cluster = lab.cluster(&network, "single-node");
+    let cluster_id = id_of(&cluster);
+    let ip = node_ips(&cluster)[0].clone();
+    let name = node_names(&cluster)[0].clone();
+    lab.peering(&network, "customer", &["172.16.0.0/16"]);
+    let ca = lab.sandbox.home.path().join("isthmus-ca.pem");
+    lab.cli.ok(&format!("ca get -f {}", ca.display()));
+    let node_dir = lab
+        .sandbox
+        .data
+        .path()
+        .join("nodes")
+        .join(&cluster_id)
+        .join("0");
+    let first = engine_pids(std::slice::from_ref(&node_dir)).remove(0);
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first.parse().expect("a pid")),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the engine");
+
+    eventually("the engine is started again", || {
+        // Read leniently: the pid file is replaced while the engine starts.
+        let now = std::fs::read_to_string(node_dir.join("pid")).unwrap_or_default();
+        !now.is_empty() && now.trim() != first && handshake(&lab, &ca, &ip, &name).is_ok()
+    });
+    eventually("the cluster is running again", || {
+        lab.cli.json(&format!("cluster get {cluster_id}"))["status"] == "running"
+    });
+}
