@@ -3,6 +3,7 @@
 
 mod connect;
 mod lab;
+mod reach;
 mod resources;
 mod tools;
 
@@ -10,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use connect::{CaCommand, ProbeArgs};
 pub use lab::{LabCommand, LabExecArgs, LabHostCommand, LabVpcCommand, LocalServeArgs};
+pub use reach::ReachArgs;
 pub use resources::{
     ClusterCommand, EventsArgs, NetworkCommand, PeeringCommand, ProjectCommand, TokenCommand,
 };
@@ -84,6 +86,8 @@ pub enum Command {
     /// Lab VPCs on the server's host: the customer's side of `local` peerings.
     #[command(subcommand)]
     Lab(LabCommand),
+    /// May a source connect to a cluster or node? Hop by hop, with the fix for a denial.
+    Reach(ReachArgs),
     /// The installation CA that signs every node's TLS certificate.
     #[command(subcommand)]
     Ca(CaCommand),

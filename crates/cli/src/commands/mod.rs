@@ -10,6 +10,7 @@ pub mod network;
 pub mod peering;
 pub mod probe;
 pub mod project;
+pub mod reach;
 pub mod serve;
 pub mod sim;
 pub mod token;
