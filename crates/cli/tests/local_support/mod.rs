@@ -199,14 +199,26 @@ fn as_strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
 
-/// Removes every kernel object under `prefix` (the final sweep of every test).
+/// Removes every kernel object under `prefix` (the final sweep of every test), and the
+/// lab hosts' resolver files a killed server left in `/etc/netns`.
 pub fn purge(prefix: &str) -> Vec<String> {
-    LocalDriver::new(LocalConfig {
+    let mut errors = LocalDriver::new(LocalConfig {
         prefix: prefix.to_string(),
     })
     .expect("driver for cleanup")
     .purge()
-    .errors
+    .errors;
+    let ours = format!("{prefix}-");
+    if let Ok(entries) = std::fs::read_dir("/etc/netns") {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&ours) {
+                if let Err(e) = std::fs::remove_dir_all(entry.path()) {
+                    errors.push(format!("remove {}: {e}", entry.path().display()));
+                }
+            }
+        }
+    }
+    errors
 }
 
 pub fn namespaces_of(prefix: &str) -> Vec<String> {
