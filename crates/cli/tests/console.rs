@@ -37,6 +37,7 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
     let page = Page::open(&format!("{}/", server.url), "user");
     // Set once; still there at the end, so nothing below reloaded the page.
     page.eval("window.__sameDocument = true");
+    page.allow_clipboard(&server.url);
 
     // Log in with the token `isthmus serve` wrote.
     page.wait_for("the login form", "document.querySelector('#login-token')");
@@ -60,6 +61,7 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
     let project = project.as_str().expect("project id in the URL").to_string();
     let cli = admin.in_project(&project);
     assert_eq!(page.text("#role"), "admin");
+    page.assert_every_field_labelled();
 
     // A CIDR with host bits set: the API's error shows next to the CIDR field.
     page.fill("#network-name", "prod");
@@ -100,6 +102,7 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
         "the peering form",
         "document.querySelector('#peering-name')",
     );
+    page.assert_every_field_labelled();
     page.fill("#peering-name", "to-customer");
     page.fill("#peering-account", "111122223333");
     page.fill("#peering-peer-network", "vpc-0customer");
@@ -122,6 +125,12 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
     assert_eq!(page.text("#local-address"), "10.20.0.0/16");
     assert_eq!(page.text("#remote-address"), "192.168.0.0/16");
     page.screenshot("05-peering-pending-acceptance");
+    page.click("#customer-actions li:first-child button.copy");
+    assert_eq!(
+        page.eval("navigator.clipboard.readText()").as_str(),
+        Some(page.text("#customer-actions li:first-child code").as_str()),
+        "the copy button copies the accept command"
+    );
 
     // The customer accepts on their side; the page follows by itself.
     let peering = page.eval("decodeURIComponent(location.hash.split('/')[4])");
@@ -155,6 +164,7 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
         "the cluster form",
         "document.querySelector('#cluster-name')",
     );
+    page.assert_every_field_labelled();
     page.fill("#cluster-name", "orders");
     page.eval("document.querySelector('#cluster-topology').value = 'three-node-multi-zone'");
     page.click("form[aria-label='Create cluster'] button[type=submit]");
@@ -192,10 +202,36 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
         "the CA download link",
         "document.querySelector('#ca-download').href.startsWith('blob:')",
     );
+    assert_eq!(
+        page.eval("navigator.clipboard.readText()"),
+        first.as_str(),
+        "the copy button copies the address"
+    );
     page.screenshot("09-cluster-addresses");
 
-    // The audit log has what was done, by whom.
-    go(&page, "audit");
+    // Public access with an allow-list, edited on its own tab.
+    page.click("nav.tabs a[href$='/access']");
+    page.wait_for(
+        "the public access form",
+        "document.querySelector('#public-allowlist')",
+    );
+    page.assert_every_field_labelled();
+    page.click("#public-enabled");
+    page.fill("#public-allowlist", "203.0.113.0/24 office");
+    page.click("form[aria-label='Public access'] button[type=submit]");
+    page.wait_for(
+        "the save confirmation",
+        "document.querySelector('#status').innerText === 'Public access saved.'",
+    );
+    let access = cli.json(&format!("cluster get {}", id_of(&cluster)))["public_access"].clone();
+    assert_eq!(access["enabled"], true);
+    assert_eq!(access["allowlist"][0]["cidr"], "203.0.113.0/24");
+    assert_eq!(access["allowlist"][0]["comment"], "office");
+    page.screenshot("10-cluster-public-access");
+
+    // The audit log has what was done, by whom; reached with the keyboard alone.
+    page.eval("document.querySelector(\"#nav a[href$='/audit']\").focus()");
+    page.press("Enter");
     page.wait_for(
         "the audit log",
         "document.querySelector('#audit-table tbody tr')",
@@ -206,7 +242,7 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
             "no {action} in the audit log"
         );
     }
-    page.screenshot("10-audit-log");
+    page.screenshot("11-audit-log");
 
     // A network with a cluster inside cannot go: the API's 409 reason is shown.
     go(&page, "networks");
@@ -223,11 +259,11 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
     assert!(
         page.text("#page-alert").contains("orders") || page.text("#page-alert").contains("cluster")
     );
-    page.screenshot("11-network-delete-refused");
+    page.screenshot("12-network-delete-refused");
 
     // Narrow screens get the same page, without the optional columns.
     page.resize(390, 800);
-    page.screenshot("12-narrow-networks");
+    page.screenshot("13-narrow-networks");
     page.resize(1280, 800);
 
     // Delete everything, innermost first; each row goes away by itself.

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use headless_chrome::browser::tab::Tab;
 use headless_chrome::protocol::cdp::types::Event;
+use headless_chrome::protocol::cdp::Browser::{GrantPermissions, PermissionType};
 use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
 use headless_chrome::types::Bounds;
 use headless_chrome::{Browser, LaunchOptions};
@@ -205,6 +206,36 @@ impl Page {
                 height: Some(height.into()),
             })
             .expect("resize the window");
+    }
+
+    /// Lets the page read the clipboard back, so a test can check what a copy button copied.
+    pub fn allow_clipboard(&self, origin: &str) {
+        self.tab
+            .call_method(GrantPermissions {
+                permissions: vec![
+                    PermissionType::ClipboardReadWrite,
+                    PermissionType::ClipboardSanitizedWrite,
+                ],
+                origin: Some(origin.to_string()),
+                browser_context_id: None,
+            })
+            .expect("grant clipboard permissions");
+    }
+
+    /// Presses a key on whatever has the focus (e.g. "Enter", "Tab").
+    pub fn press(&self, key: &str) {
+        self.tab
+            .press_key(key)
+            .unwrap_or_else(|e| panic!("press {key}: {e}"));
+    }
+
+    /// Every input, select and textarea in the page's main area has a label.
+    pub fn assert_every_field_labelled(&self) {
+        let unlabelled = self.eval(
+            "[...document.querySelectorAll('main input, main select, main textarea')]\
+             .filter(el => el.labels.length === 0).map(el => el.id || el.outerHTML)",
+        );
+        assert_eq!(unlabelled, serde_json::json!([]), "fields without a label");
     }
 
     /// Every script error and `console.error` so far.

@@ -49,6 +49,15 @@ function badge(status) {
   return h("span.badge" + (kind ? "." + kind : ""), { text: status, "data-status": status });
 }
 
+/** Whether `data` differs from what `memo` last saw. Polling redraws only on change, so
+ *  the page does not flicker and a focused button keeps its focus. */
+function changed(memo, data) {
+  const key = JSON.stringify(data);
+  if (memo.last === key) return false;
+  memo.last = key;
+  return true;
+}
+
 function canWrite() { return state.role === "operator" || state.role === "admin"; }
 
 // ---- API ---------------------------------------------------------------------------
@@ -96,7 +105,10 @@ async function listAll(path) {
 function problemText(r) {
   const d = r.data || {};
   const parts = [d.detail || d.title || "HTTP " + r.status];
-  for (const e of d.errors || []) parts.push((e.field ? e.field + ": " : "") + e.message);
+  // The detail often is the one error's message already: say each thing once.
+  for (const e of d.errors || []) {
+    if (!parts[0].includes(e.message)) parts.push((e.field ? e.field + ": " : "") + e.message);
+  }
   return parts.join(" — ");
 }
 
@@ -335,6 +347,7 @@ async function showNetworks() {
   const alert = h("p.alert", { role: "alert", id: "page-alert" });
   const list = h("div.table-wrap", { id: "networks-table" });
   const pendingDelete = { id: null };
+  const memo = {};
   const children = [h("h1", { text: "Networks" }), alert, list];
   let redraw = async () => false;
 
@@ -362,6 +375,7 @@ async function showNetworks() {
 
   redraw = async () => {
     const networks = await listAll(projectPath("/networks"));
+    if (!changed(memo, [networks, pendingDelete.id])) return networks.some((n) => BUSY.has(n.status));
     const rows = networks.map((n) => h("tr", { "data-name": n.name },
       h("td", {}, n.name), h("td", { text: n.provider }), h("td.opt", { text: n.region }),
       h("td", {}, h("code", { text: n.cidr_block })),
@@ -423,6 +437,7 @@ async function showPeerings() {
   const alert = h("p.alert", { role: "alert", id: "page-alert" });
   const list = h("div.table-wrap", { id: "peerings-table" });
   const pendingDelete = { id: null };
+  const memo = {};
   const children = [h("h1", { text: "Peerings" }), alert, list];
   let redraw = async () => false;
   const networks = await networksById();
@@ -460,6 +475,7 @@ async function showPeerings() {
 
   redraw = async () => {
     const peerings = await listAll(projectPath("/peerings"));
+    if (!changed(memo, [peerings, pendingDelete.id])) return peerings.some((p) => BUSY.has(p.status));
     const base = "#/p/" + encodeURIComponent(state.project.id) + "/peerings/";
     const rows = peerings.map((p) => h("tr", { "data-name": p.name },
       h("td", {}, h("a", { href: base + encodeURIComponent(p.id), text: p.name })),
@@ -486,6 +502,7 @@ async function showPeering(id) {
   main().replaceChildren(back, title, alert, body);
   let editing = false;
   let current = null;
+  const memo = {};
 
   const routesForm = () => {
     const routes = h("textarea", { rows: 3 });
@@ -507,6 +524,7 @@ async function showPeering(id) {
     if (!r.ok) { alert.textContent = problemText(r); return false; }
     const p = (current = r.data);
     const network = await api("GET", projectPath("/networks/" + encodeURIComponent(p.network_id)));
+    if (!changed(memo, [p, network.data])) return BUSY.has(p.status);
     title.textContent = "Peering " + p.name;
     const help = PEERING_HELP[p.status] || "";
     const waiting = p.status === "pending_acceptance" || p.status === "pending_peer";
@@ -517,7 +535,7 @@ async function showPeering(id) {
         say("Refreshing from the cloud.");
         await redraw();
       } }, "Refresh"),
-      canWrite() ? h("button", { type: "button", id: "peering-edit-routes", onclick: () => { editing = true; drawEditor(); } }, "Edit routes") : null);
+      canWrite() ? h("button", { type: "button", id: "peering-edit-routes", onclick: () => { editing = true; memo.last = null; drawEditor(); } }, "Edit routes") : null);
     body.replaceChildren(
       h("p.explain" + (p.status === "active" ? ".ok" : ""), { id: "peering-explain" }, h("strong", {}, "Status: "), badge(p.status), " ", help),
       h("dl.props", {},
@@ -549,6 +567,7 @@ async function showClusters() {
   const alert = h("p.alert", { role: "alert", id: "page-alert" });
   const list = h("div.table-wrap", { id: "clusters-table" });
   const pendingDelete = { id: null };
+  const memo = {};
   const children = [h("h1", { text: "Clusters" }), alert, list];
   let redraw = async () => false;
   const networks = await networksById();
@@ -577,6 +596,7 @@ async function showClusters() {
 
   redraw = async () => {
     const clusters = await listAll(projectPath("/clusters"));
+    if (!changed(memo, [clusters, pendingDelete.id])) return clusters.some((c) => BUSY.has(c.status));
     const base = "#/p/" + encodeURIComponent(state.project.id) + "/clusters/";
     const rows = clusters.map((c) => h("tr", { "data-name": c.name },
       h("td", {}, h("a", { href: base + encodeURIComponent(c.id), text: c.name })),
@@ -616,14 +636,16 @@ async function showCluster(id, tab) {
     .catch(() => { ca.textContent = "The CA certificate could not be fetched."; });
 
   let editing = false;
+  const memo = {};
   const redraw = async () => {
     if (editing) return true;
     const r = await api("GET", path);
     if (!r.ok) { alert.textContent = problemText(r); return false; }
     const c = r.data;
+    if (!changed(memo, c)) return BUSY.has(c.status) || c.nodes.some((n) => BUSY.has(n.status));
     title.textContent = "Cluster " + c.name;
     if (tab === "addresses") drawAddresses(body, c);
-    else if (tab === "access") drawAccess(body, c, path, () => { editing = true; }, async () => { editing = false; await redraw(); });
+    else if (tab === "access") drawAccess(body, c, path, () => { editing = true; memo.last = null; }, async () => { editing = false; await redraw(); });
     else drawOverview(body, c);
     return BUSY.has(c.status) || c.nodes.some((n) => BUSY.has(n.status));
   };
