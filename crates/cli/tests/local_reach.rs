@@ -5,7 +5,8 @@
 //! answers.
 //!
 //! Scope: peering-only topologies (routes that cover a VPC, part of it, or nothing; VPCs
-//! never peered). Longer run: `ISTHMUS_REACH_TOPOLOGIES=30 ISTHMUS_REACH_SEED=7`.
+//! never peered). Default: 20 topologies x 24 pairs (480). Longer run:
+//! `ISTHMUS_REACH_TOPOLOGIES=100 ISTHMUS_REACH_SEED=7`.
 
 mod local_support;
 mod support;
@@ -22,40 +23,42 @@ use support::{id_of, WAIT_TIMEOUT};
 const SERVED: u16 = 8443;
 const NOT_SERVED: u16 = 5432;
 
-/// Lab VPCs with their hosts, and the route lists a peering to each may get (`None`: no
+/// A lab VPC with its hosts, and the route lists a peering to it may get (`None`: no
 /// peering). The lists cover the whole VPC, one host only, or none of it.
-fn vpcs() -> Vec<(
-    &'static str,
-    &'static str,
-    Vec<(&'static str, &'static str)>,
-    Vec<Option<Vec<&'static str>>>,
-)> {
+struct VpcPlan {
+    name: &'static str,
+    cidr: &'static str,
+    hosts: Vec<(&'static str, &'static str)>,
+    route_choices: Vec<Option<Vec<&'static str>>>,
+}
+
+fn vpcs() -> Vec<VpcPlan> {
     vec![
-        (
-            "alpha",
-            "172.16.0.0/16",
-            vec![("a1", "172.16.0.10"), ("a2", "172.16.200.10")],
-            vec![
+        VpcPlan {
+            name: "alpha",
+            cidr: "172.16.0.0/16",
+            hosts: vec![("a1", "172.16.0.10"), ("a2", "172.16.200.10")],
+            route_choices: vec![
                 None,
                 Some(vec!["172.16.0.0/16"]),
                 Some(vec!["172.16.0.0/24"]),
                 Some(vec!["172.16.128.0/17"]),
                 Some(vec!["172.16.0.0/24", "172.16.200.0/24"]),
             ],
-        ),
-        (
-            "beta",
-            "10.70.0.0/16",
-            vec![("b1", "10.70.0.10")],
-            vec![None, Some(vec!["10.70.0.0/16"]), Some(vec!["10.71.0.0/16"])],
-        ),
+        },
+        VpcPlan {
+            name: "beta",
+            cidr: "10.70.0.0/16",
+            hosts: vec![("b1", "10.70.0.10")],
+            route_choices: vec![None, Some(vec!["10.70.0.0/16"]), Some(vec!["10.71.0.0/16"])],
+        },
         // Never peered: every answer is no-peering.
-        (
-            "gamma",
-            "192.168.10.0/24",
-            vec![("c1", "192.168.10.10")],
-            vec![None],
-        ),
+        VpcPlan {
+            name: "gamma",
+            cidr: "192.168.10.0/24",
+            hosts: vec![("c1", "192.168.10.10")],
+            route_choices: vec![None],
+        },
     ]
 }
 
@@ -88,6 +91,35 @@ fn connects(lab: &LocalLab, target: &str, ip: &str, port: u16) -> bool {
         run.stderr
     );
     run.code == Some(0)
+}
+
+/// One (source, node, port): the analyzer's verdict and the real connect.
+struct Answer {
+    target: String,
+    ip: String,
+    port: u16,
+    analyzed: bool,
+    real: bool,
+    verdict: Value,
+}
+
+fn check(lab: &LocalLab, target: &str, ip: &str) -> Vec<Answer> {
+    [SERVED, NOT_SERVED]
+        .into_iter()
+        .map(|port| {
+            let verdict: Value = lab
+                .cli
+                .json(&format!("reach --from {target} --to {ip}:{port}"));
+            Answer {
+                target: target.to_string(),
+                ip: ip.to_string(),
+                port,
+                analyzed: verdict["allowed"].as_bool().expect("allowed"),
+                real: connects(lab, target, ip, port),
+                verdict,
+            }
+        })
+        .collect()
 }
 
 /// Makes the peerings match `wanted` (VPC → routes), creating, updating and deleting.
@@ -125,12 +157,12 @@ fn apply(
 #[test]
 fn the_analyzer_agrees_with_real_connections_on_random_peering_topologies() {
     let seed = env_or("ISTHMUS_REACH_SEED", 20261121);
-    let topologies = env_or("ISTHMUS_REACH_TOPOLOGIES", 4);
+    let topologies = env_or("ISTHMUS_REACH_TOPOLOGIES", 20);
     let mut rng = Rng(seed.max(1));
     let mut lab = LocalLab::start("isthr1");
     let vpcs = vpcs();
-    for (name, cidr, hosts, _) in &vpcs {
-        lab.lab_vpc(name, cidr, hosts);
+    for v in &vpcs {
+        lab.lab_vpc(v.name, v.cidr, &v.hosts);
     }
     let network = lab.project_and_network("172.29.98.0/24");
     let cluster = lab.cluster(&network, "three-node-multi-zone");
@@ -152,34 +184,44 @@ fn the_analyzer_agrees_with_real_connections_on_random_peering_topologies() {
     for round in 0..topologies {
         let wanted: BTreeMap<&'static str, Vec<&'static str>> = vpcs
             .iter()
-            .filter_map(|(name, _, _, choices)| {
+            .filter_map(|v| {
+                let choices = &v.route_choices;
                 choices[rng.pick(choices.len())]
                     .clone()
-                    .map(|routes| (*name, routes))
+                    .map(|routes| (v.name, routes))
             })
             .collect();
         apply(&lab, &network, &mut peerings, &wanted);
-        for (vpc, _, hosts, _) in &vpcs {
-            for (host, _) in hosts {
-                let target = format!("{vpc}/{host}");
-                for ip in &ips {
-                    for port in [SERVED, NOT_SERVED] {
-                        let answer: Value = lab
-                            .cli
-                            .json(&format!("reach --from {target} --to {ip}:{port}"));
-                        let analyzed = answer["allowed"].as_bool().expect("allowed");
-                        let real = connects(&lab, &target, ip, port);
-                        assert_eq!(
-                            analyzed, real,
-                            "seed {seed}, topology {round}: peerings {wanted:?}\n\
-                             {target} → {ip}:{port}: analyzer says {analyzed}, TCP says {real}\n\
-                             analyzer: {answer:#}"
-                        );
-                        pairs += 1;
-                    }
-                }
-            }
+        let targets: Vec<(String, &String)> = vpcs
+            .iter()
+            .flat_map(|v| {
+                v.hosts
+                    .iter()
+                    .map(move |(host, _)| format!("{}/{host}", v.name))
+            })
+            .flat_map(|target| ips.iter().map(move |ip| (target.clone(), ip)))
+            .collect();
+        // One thread per (host, node): a dropped SYN costs the connect's whole timeout.
+        let answers: Vec<Answer> = std::thread::scope(|scope| {
+            let lab = &lab;
+            let running: Vec<_> = targets
+                .iter()
+                .map(|(target, ip)| scope.spawn(move || check(lab, target, ip)))
+                .collect();
+            running
+                .into_iter()
+                .flat_map(|t| t.join().expect("a checking thread panicked"))
+                .collect()
+        });
+        for a in &answers {
+            assert_eq!(
+                a.analyzed, a.real,
+                "seed {seed}, topology {round}: peerings {wanted:?}\n\
+                 {} → {}:{}: analyzer says {}, TCP says {}\nanalyzer: {:#}",
+                a.target, a.ip, a.port, a.analyzed, a.real, a.verdict
+            );
         }
+        pairs += answers.len();
     }
     eprintln!("{pairs} pairs over {topologies} topologies agree (seed {seed})");
     assert!(pairs > 0);
