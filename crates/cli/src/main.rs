@@ -43,6 +43,8 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
     match cli.command {
         Command::Serve(args) => commands::serve::run(args, &env).await,
         Command::Login(args) => commands::login::run(&cli.global, args, &env).await,
+        // `plan k8s|tailscale --peering ID` reads the peering from the server first.
+        Command::Plan(c) if c.peering().is_some() => plan::run_with_server(&ctx()?, c).await,
         // Offline: the planners call the core directly.
         Command::Plan(c) => plan::run(c),
         Command::Project(c) => commands::project::run(&ctx()?, c).await,

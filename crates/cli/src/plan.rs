@@ -2,13 +2,16 @@
 //! they work before anything is installed. `run` returns the text to print; an error is
 //! one line that names the input at fault.
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Subcommand;
 use isthmus_core::planner::k8s::{plan_k8s, render_k8s, K8sRanges};
 use isthmus_core::planner::tailscale::render_tailscale;
 use isthmus_core::planner::{cover, free, render_split_table, split};
-use isthmus_core::resources::Provider;
+use isthmus_core::resources::{Network, Peering, Provider};
 use isthmus_core::Cidr;
+
+use crate::client::segment;
+use crate::commands::Ctx;
 
 #[derive(Debug, Subcommand)]
 pub enum PlanCommand {
@@ -53,21 +56,32 @@ pub enum PlanCommand {
         /// The service range, e.g. 172.31.128.0/17.
         #[arg(long)]
         services: Option<String>,
-        /// The peering's routes, comma-separated (plan is offline: give them here).
-        #[arg(long, value_delimiter = ',')]
+        /// The peering's routes, comma-separated (offline; or give --peering).
+        #[arg(long, value_delimiter = ',', conflicts_with = "peering")]
         peering_routes: Vec<String>,
+        /// Read the routes from this peering on the server (the one client form of plan).
+        #[arg(long)]
+        peering: Option<String>,
     },
     /// The commands that make a VM in the peered VPC a Tailscale subnet router.
     Tailscale {
         /// The platform network's CIDR.
-        #[arg(long)]
-        platform_cidr: String,
+        #[arg(long, required_unless_present = "peering", conflicts_with = "peering")]
+        platform_cidr: Option<String>,
         /// The peering's routes (the customer's prefixes), comma-separated.
-        #[arg(long, value_delimiter = ',', required = true)]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            required_unless_present = "peering",
+            conflicts_with = "peering"
+        )]
         routes: Vec<String>,
         /// The cloud of the peered VPC: aws, gcp or azure.
+        #[arg(long, required_unless_present = "peering", conflicts_with = "peering")]
+        provider: Option<Provider>,
+        /// Read the platform CIDR, routes and provider from this peering on the server.
         #[arg(long)]
-        provider: Provider,
+        peering: Option<String>,
     },
 }
 
@@ -93,6 +107,7 @@ pub fn run(cmd: PlanCommand) -> Result<String> {
             pods,
             services,
             peering_routes,
+            peering: _,
         } => {
             let ranges = K8sRanges {
                 nodes: parse(&subnet)?,
@@ -107,12 +122,73 @@ pub fn run(cmd: PlanCommand) -> Result<String> {
             platform_cidr,
             routes,
             provider,
-        } => Ok(render_tailscale(
-            parse(&platform_cidr)?,
-            &parse_all(&routes)?,
-            provider,
-        )?),
+            peering: _,
+        } => {
+            let platform_cidr = platform_cidr.ok_or_else(|| anyhow!("give --platform-cidr"))?;
+            let provider = provider.ok_or_else(|| anyhow!("give --provider"))?;
+            Ok(render_tailscale(
+                parse(&platform_cidr)?,
+                &parse_all(&routes)?,
+                provider,
+            )?)
+        }
     }
+}
+
+impl PlanCommand {
+    /// The peering to read from the server, for the planners that take `--peering`.
+    pub fn peering(&self) -> Option<&str> {
+        match self {
+            PlanCommand::K8s { peering, .. } | PlanCommand::Tailscale { peering, .. } => {
+                peering.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// Fills the offline arguments from a peering and its network as the server has them.
+    pub fn with_peering(self, peering: &Peering, network: &Network) -> PlanCommand {
+        let routes: Vec<String> = peering.routes.iter().map(Cidr::to_string).collect();
+        match self {
+            PlanCommand::K8s {
+                subnet,
+                pods,
+                services,
+                ..
+            } => PlanCommand::K8s {
+                subnet,
+                pods,
+                services,
+                peering_routes: routes,
+                peering: None,
+            },
+            PlanCommand::Tailscale { .. } => PlanCommand::Tailscale {
+                platform_cidr: Some(network.cidr_block.to_string()),
+                routes,
+                provider: Some(network.provider),
+                peering: None,
+            },
+            other => other,
+        }
+    }
+}
+
+/// `--peering ID`: the one form of plan that asks the server — for the peering's routes
+/// and its network's CIDR and provider — then plans offline as usual.
+pub async fn run_with_server(ctx: &Ctx, cmd: PlanCommand) -> Result<String> {
+    let id = cmd.peering().unwrap_or_default().to_string();
+    let project = ctx.project_path().await?;
+    let peering: Peering = ctx
+        .client
+        .get(&format!("{project}/peerings/{}", segment(&id)))
+        .await
+        .with_context(|| format!("read peering {id}"))?;
+    let network: Network = ctx
+        .client
+        .get(&format!("{project}/networks/{}", peering.network_id))
+        .await
+        .with_context(|| format!("read network {} of peering {id}", peering.network_id))?;
+    run(cmd.with_peering(&peering, &network))
 }
 
 fn plan_free(parent: Cidr, size: u8, count: usize, avoid: &[Cidr]) -> Result<String> {
@@ -265,6 +341,26 @@ mod tests {
             local.to_string().contains("give aws, gcp or azure"),
             "{local}"
         );
+    }
+
+    #[test]
+    fn tailscale_needs_its_inputs_or_a_peering() {
+        let plan = |args: &[&str]| {
+            Plan::try_parse_from(std::iter::once("plan").chain(args.iter().copied()))
+        };
+        assert!(plan(&["tailscale", "--peering", "p1"]).is_ok());
+        assert!(plan(&["tailscale", "--routes", "10.0.0.0/16"]).is_err());
+        assert!(plan(&["tailscale", "--peering", "p1", "--provider", "aws"]).is_err());
+        let cmd = parse_args(&[
+            "k8s",
+            "--subnet",
+            "10.0.0.0/24",
+            "--pods",
+            "10.1.0.0/16",
+            "--peering",
+            "p1",
+        ]);
+        assert_eq!(cmd.peering(), Some("p1"));
     }
 
     #[test]
