@@ -226,3 +226,91 @@ fn the_analyzer_agrees_with_real_connections_on_random_peering_topologies() {
     eprintln!("{pairs} pairs over {topologies} topologies agree (seed {seed})");
     assert!(pairs > 0);
 }
+
+/// Runs a fix's CLI command as given, with its placeholders filled and `--wait` added.
+fn run_fix(lab: &LocalLab, command: &str) {
+    let line = command
+        .strip_prefix("isthmus ")
+        .unwrap_or_else(|| panic!("a fix command is an isthmus command: {command}"))
+        .replace("<name>", "fixed")
+        .replace("<account>", "lab");
+    lab.cli
+        .ok(&format!("{line} --wait --timeout {WAIT_TIMEOUT}"));
+}
+
+/// The fix commands of the first verdict of `isthmus reach`, checking its reason.
+fn fix_commands(lab: &LocalLab, from: &str, to: &str, reason: &str) -> Vec<String> {
+    let answer = lab.cli.json(&format!("reach --from {from} --to {to}"));
+    let verdict = &answer["verdicts"][0];
+    assert_eq!(verdict["reason"], reason, "{answer:#}");
+    verdict["fix"]["commands"]
+        .as_array()
+        .expect("fix commands")
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn following_the_suggested_fix_makes_the_connection_succeed() {
+    let mut lab = LocalLab::start("isthr2");
+    lab.lab_vpc("branch", "10.70.0.0/16", &[("far", "10.70.0.10")]);
+    lab.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.200.10")]);
+    lab.lab_vpc(
+        "gke-services",
+        "172.31.128.0/17",
+        &[("svc", "172.31.128.10")],
+    );
+    let network = lab.project_and_network("172.29.98.0/24");
+    let cluster = lab.cluster(&network, "single-node");
+    let cluster_id = id_of(&cluster);
+    let ip = node_ips(&cluster)[0].clone();
+    let ns = lab.names.node_ns(&cluster_id, 0);
+    let _listener = EchoServer::start(&ns, SocketAddr::new(ip.parse().unwrap(), SERVED)).ok();
+    let to = format!("{ip}:{SERVED}");
+
+    // No peering: the fix creates one for the source's VPC.
+    assert!(!connects(&lab, "branch/far", &ip, SERVED));
+    let commands = fix_commands(&lab, "branch/far", &to, "no-peering");
+    run_fix(&lab, &commands[0]);
+    assert!(
+        connects(&lab, "branch/far", &ip, SERVED),
+        "after {commands:?}"
+    );
+
+    // A route that holds only part of the VPC: the fix widens it to the VPC's range.
+    let peering = lab.peering(&network, "customer", &["172.16.0.0/24"]);
+    assert_eq!(peering["status"], "active", "{peering:#}");
+    assert!(!connects(&lab, "customer/app", &ip, SERVED));
+    let commands = fix_commands(&lab, "customer/app", &to, "source-outside-routes");
+    run_fix(&lab, &commands[0]);
+    assert!(
+        connects(&lab, "customer/app", &ip, SERVED),
+        "after {commands:?}"
+    );
+
+    // The GKE case: the covering /15 (the second suggestion) admits the services range.
+    let peering = lab.peering(&network, "gke-services", &["172.30.0.0/16"]);
+    assert_eq!(peering["status"], "active", "{peering:#}");
+    let commands = fix_commands(&lab, "gke-services/svc", &to, "source-outside-routes");
+    assert!(
+        commands[1].ends_with("--route 172.30.0.0/15"),
+        "{commands:?}"
+    );
+    run_fix(&lab, &commands[1]);
+    assert!(
+        connects(&lab, "gke-services/svc", &ip, SERVED),
+        "after {commands:?}"
+    );
+
+    // A port nothing serves: the fix names the one that is.
+    let answer = lab
+        .cli
+        .json(&format!("reach --from customer/app --to {ip}:{NOT_SERVED}"));
+    assert_eq!(answer["verdicts"][0]["reason"], "port-not-served");
+    assert!(!connects(&lab, "customer/app", &ip, NOT_SERVED));
+    let port = answer["verdicts"][0]["fix"]["actions"][0]["ports"][0]
+        .as_u64()
+        .expect("a port to use") as u16;
+    assert!(connects(&lab, "customer/app", &ip, port));
+}
