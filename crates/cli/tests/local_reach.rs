@@ -4,8 +4,9 @@
 //! host's namespace (`isthmus lab exec`). A disagreement prints the topology and both
 //! answers.
 //!
-//! Scope: peering-only topologies (routes that cover a VPC, part of it, or nothing; VPCs
-//! never peered). Default: 20 topologies x 24 pairs (480). Longer run:
+//! Scope: peering-only topologies over two networks (a three-node and a single-node
+//! cluster): routes that cover a VPC, part of it, or nothing; VPCs never peered.
+//! Default: 20 topologies x 32 pairs (640). Longer run:
 //! `ISTHMUS_REACH_TOPOLOGIES=100 ISTHMUS_REACH_SEED=7`.
 
 mod local_support;
@@ -164,34 +165,50 @@ fn the_analyzer_agrees_with_real_connections_on_random_peering_topologies() {
     for v in &vpcs {
         lab.lab_vpc(v.name, v.cidr, &v.hosts);
     }
-    let network = lab.project_and_network("172.29.98.0/24");
-    let cluster = lab.cluster(&network, "three-node-multi-zone");
-    let cluster_id = id_of(&cluster);
-    let ips = node_ips(&cluster);
+    // Two networks, so a peering of one must never admit anything to the other.
+    let first = lab.project_and_network("172.29.98.0/24");
+    let second = id_of(&lab.cli.json(&format!(
+        "network create lab2 --provider local --region host --cidr 172.29.99.0/24 \
+         --wait --timeout {WAIT_TIMEOUT}"
+    )));
+    let networks = [
+        (first.clone(), lab.cluster(&first, "three-node-multi-zone")),
+        (second.clone(), lab.cluster(&second, "single-node")),
+    ];
+    let mut ips = Vec::new();
     // Listen on the engine's port unless the engine already does.
-    let _listeners: Vec<Option<EchoServer>> = ips
-        .iter()
-        .enumerate()
-        .map(|(i, ip)| {
+    let mut _listeners: Vec<Option<EchoServer>> = Vec::new();
+    for (_, cluster) in &networks {
+        let cluster_id = id_of(cluster);
+        for (i, ip) in node_ips(cluster).into_iter().enumerate() {
             let ns = lab.names.node_ns(&cluster_id, i as u32);
             let addr = SocketAddr::new(ip.parse().unwrap(), SERVED);
-            EchoServer::start(&ns, addr).ok()
-        })
-        .collect();
+            _listeners.push(EchoServer::start(&ns, addr).ok());
+            ips.push(ip);
+        }
+    }
 
-    let mut peerings = BTreeMap::new();
+    let mut peerings: Vec<BTreeMap<&'static str, String>> = vec![BTreeMap::new(); networks.len()];
     let mut pairs = 0;
     for round in 0..topologies {
-        let wanted: BTreeMap<&'static str, Vec<&'static str>> = vpcs
+        let wanted: Vec<BTreeMap<&'static str, Vec<&'static str>>> = networks
             .iter()
-            .filter_map(|v| {
-                let choices = &v.route_choices;
-                choices[rng.pick(choices.len())]
-                    .clone()
-                    .map(|routes| (v.name, routes))
+            .map(|_| {
+                vpcs.iter()
+                    .filter_map(|v| {
+                        let choices = &v.route_choices;
+                        choices[rng.pick(choices.len())]
+                            .clone()
+                            .map(|routes| (v.name, routes))
+                    })
+                    .collect()
             })
             .collect();
-        apply(&lab, &network, &mut peerings, &wanted);
+        for ((network, _), (current, wanted)) in
+            networks.iter().zip(peerings.iter_mut().zip(&wanted))
+        {
+            apply(&lab, network, current, wanted);
+        }
         let targets: Vec<(String, &String)> = vpcs
             .iter()
             .flat_map(|v| {
@@ -216,7 +233,7 @@ fn the_analyzer_agrees_with_real_connections_on_random_peering_topologies() {
         for a in &answers {
             assert_eq!(
                 a.analyzed, a.real,
-                "seed {seed}, topology {round}: peerings {wanted:?}\n\
+                "seed {seed}, topology {round}: peerings per network {wanted:?}\n\
                  {} → {}:{}: analyzer says {}, TCP says {}\nanalyzer: {:#}",
                 a.target, a.ip, a.port, a.analyzed, a.real, a.verdict
             );
