@@ -229,6 +229,45 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
     assert_eq!(access["allowlist"][0]["comment"], "office");
     page.screenshot("10-cluster-public-access");
 
+    // Reachability: the customer's address over the peering gets in; another does not,
+    // and the analyzer says what would fix it.
+    go(&page, "reachability");
+    page.wait_for(
+        "the reachability form",
+        "document.querySelector('#reach-from')",
+    );
+    page.assert_every_field_labelled();
+    page.fill("#reach-from", "192.168.1.10");
+    page.click("form[aria-label='Check reachability'] button[type=submit]");
+    page.wait_for("the verdict", "document.querySelector('#reach-verdict')");
+    assert_eq!(
+        page.text("#reach-verdict"),
+        "allowed",
+        "{}",
+        page.text("#reach-result")
+    );
+    assert_eq!(
+        page.count("#reach-result .verdict"),
+        3,
+        "one verdict per node"
+    );
+    assert!(page
+        .text("#reach-result")
+        .contains("Over peering to-customer"));
+    page.screenshot("11-reachability-allowed");
+    page.fill("#reach-from", "172.16.0.5");
+    page.click("form[aria-label='Check reachability'] button[type=submit]");
+    page.wait_for(
+        "the denial",
+        "document.querySelector('#reach-verdict').innerText === 'denied'",
+    );
+    assert!(
+        page.text("#reach-result").contains("Fix:"),
+        "{}",
+        page.text("#reach-result")
+    );
+    page.screenshot("12-reachability-denied");
+
     // The audit log has what was done, by whom; reached with the keyboard alone.
     page.eval("document.querySelector(\"#nav a[href$='/audit']\").focus()");
     page.press("Enter");
@@ -242,7 +281,7 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
             "no {action} in the audit log"
         );
     }
-    page.screenshot("11-audit-log");
+    page.screenshot("13-audit-log");
 
     // A network with a cluster inside cannot go: the API's 409 reason is shown.
     go(&page, "networks");
@@ -259,11 +298,11 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
     assert!(
         page.text("#page-alert").contains("orders") || page.text("#page-alert").contains("cluster")
     );
-    page.screenshot("12-network-delete-refused");
+    page.screenshot("14-network-delete-refused");
 
     // Narrow screens get the same page, without the optional columns.
     page.resize(390, 800);
-    page.screenshot("13-narrow-networks");
+    page.screenshot("15-narrow-networks");
     page.resize(1280, 800);
 
     // Delete everything, innermost first; each row goes away by itself.

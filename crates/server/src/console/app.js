@@ -219,6 +219,7 @@ async function route() {
     networks: () => showNetworks(),
     peerings: () => (id ? showPeering(id) : showPeerings()),
     clusters: () => (id ? showCluster(id, tab || "overview") : showClusters()),
+    reachability: () => showReachability(),
     audit: () => showAudit(),
   };
   drawNav(page);
@@ -262,7 +263,7 @@ function drawNav(page) {
   const base = "#/p/" + encodeURIComponent(state.project.id) + "/";
   const link = (name, text) => h("a", { href: base + name, text, "aria-current": page === name ? "page" : null });
   nav.replaceChildren(link("networks", "Networks"), link("peerings", "Peerings"),
-    link("clusters", "Clusters"), link("audit", "Audit log"));
+    link("clusters", "Clusters"), link("reachability", "Reachability"), link("audit", "Audit log"));
   nav.hidden = false;
   drawWho();
 }
@@ -692,6 +693,55 @@ function drawAccess(body, c, path, startEdit, done) {
     field("public-allowlist", "Allow-list (one CIDR per line, optional comment after it)", "public_access", list)], "Save public access");
   if (!canWrite()) form.querySelector("button[type=submit]").remove();
   body.replaceChildren(form);
+}
+
+// ---- Reachability ------------------------------------------------------------------
+
+/** One hop of the analyzer's path as a line of text. */
+function hopText(hop) {
+  switch (hop.hop) {
+    case "source": return "From " + hop.ip + " (" + (hop.network || "unknown network") + ")";
+    case "peering": return "Over peering " + hop.name + " (" + hop.status + ")";
+    case "route_matched": return "Matches route " + hop.route;
+    case "firewall": return "Firewall " + hop.rule + ": " + hop.verdict;
+    case "destination": return "To " + hop.node + " " + hop.ip + ":" + hop.port;
+    default: return JSON.stringify(hop);
+  }
+}
+
+async function showReachability() {
+  const clusters = await listAll(projectPath("/clusters"));
+  const from = input({ required: true, placeholder: "192.168.1.10 or lab-vpc/host" });
+  const to = select(clusters.map((c) => [c.id, c.name + " (" + c.dns_name + ")"]));
+  const port = input({ type: "number", min: 1, max: 65535, placeholder: "the engine's port" });
+  const result = h("section", { id: "reach-result", "aria-live": "polite" });
+  const form = formShell("Check reachability", async (f) => {
+    const body = { from: from.value.trim(), to: to.value };
+    if (port.value) body.port = Number(port.value);
+    const r = await api("POST", projectPath("/reachability"), body);
+    if (!r.ok) { result.replaceChildren(); return showProblem(f, r); }
+    clearErrors(f);
+    drawVerdicts(result, r.data);
+  }, [field("reach-from", "Source (IPv4 address, or lab VPC/HOST)", "from", from),
+    field("reach-to", "Destination cluster", "to", to), field("reach-port", "TCP port (optional)", "port", port)], "Check");
+  main().replaceChildren(h("h1", { text: "Reachability" }),
+    h("p.note", { text: "May this source open a connection to this cluster? The analyzer follows the peerings, routes and firewall, node by node, and says what to change when the answer is no." }),
+    clusters.length ? form : h("p.note", { text: "No clusters yet: create one first." }), result);
+}
+
+function drawVerdicts(result, reach) {
+  result.replaceChildren(
+    h("h2", {}, "Verdict: ", h("span.badge." + (reach.allowed ? "ok" : "bad"), { id: "reach-verdict", text: reach.allowed ? "allowed" : "denied" }),
+      " on port " + reach.port),
+    ...reach.verdicts.map((v, i) => {
+      const dest = v.hops.find((hop) => hop.hop === "destination");
+      return h("div.panel.verdict", { "data-reason": v.reason },
+        h("h3", { text: (dest ? dest.node + " " + dest.ip : "Node " + (i + 1)) + ": " + v.reason }),
+        h("p", { text: v.explanation }),
+        h("ol.hops", {}, v.hops.map((hop) => h("li", { text: hopText(hop) }))),
+        v.fix ? h("div.fix", {}, h("p", {}, h("strong", {}, "Fix: "), v.fix.summary),
+          v.fix.commands.map((c, j) => copyRow(c, "fix command " + (j + 1)))) : null);
+    }));
 }
 
 // ---- Audit log ---------------------------------------------------------------------
