@@ -126,6 +126,10 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
     assert_eq!(page.text("#remote-address"), "192.168.0.0/16");
     page.screenshot("05-peering-pending-acceptance");
     page.click("#customer-actions li:first-child button.copy");
+    page.wait_for(
+        "the copy confirmation",
+        "document.querySelector('#status').innerText.startsWith('Copied command 1')",
+    );
     assert_eq!(
         page.eval("navigator.clipboard.readText()").as_str(),
         Some(page.text("#customer-actions li:first-child code").as_str()),
