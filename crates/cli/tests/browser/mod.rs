@@ -93,10 +93,12 @@ impl Page {
         tab.navigate_to(url)
             .and_then(|t| t.wait_until_navigated())
             .unwrap_or_else(|e| panic!("open {url}: {e}"));
+        let shots = screenshot_dir();
+        remove_old_screenshots(&shots, screenshot_prefix);
         Page {
             tab,
             errors,
-            shots: screenshot_dir().join(screenshot_prefix),
+            shots: shots.join(screenshot_prefix),
             _browser: browser,
             _profile: profile,
         }
@@ -256,6 +258,19 @@ pub fn screenshot_dir() -> PathBuf {
     let dir = target.join("console-screenshots");
     std::fs::create_dir_all(&dir).expect("create target/console-screenshots");
     dir
+}
+
+/// A run leaves only its own screenshots: older ones of this test (`<prefix>-*.png`) go.
+fn remove_old_screenshots(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&format!("{prefix}-")) && name.ends_with(".png") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn slug(text: &str) -> String {
