@@ -50,6 +50,7 @@ fn snapshot() -> ReachSnapshot {
             })
             .collect();
         let preq = PeeringCreate {
+            transit_routes: Vec::new(),
             name: format!("peer-{i}"),
             network_id: network.id.to_string(),
             peer: PeerSpec {
@@ -63,6 +64,7 @@ fn snapshot() -> ReachSnapshot {
         let mut peering = rules::new_peering(id(i, 2), project, &preq, &network, &[], now).unwrap();
         peering.status = PeeringStatus::Active;
         let creq = ClusterCreate {
+            private_allowlist: None,
             name: format!("db-{i}"),
             network_id: network.id.to_string(),
             engine: "probe".into(),

@@ -170,6 +170,7 @@ mod tests {
 
     fn peering(net: &Network, account: &str, vpc: &str, pcx: Option<&str>) -> Peering {
         Peering {
+            transit_routes: Vec::new(),
             id: PeeringId(Id::from_parts(1_700_000_000, [2; 8])),
             project_id: net.project_id,
             name: "to-app".into(),

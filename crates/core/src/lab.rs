@@ -28,6 +28,10 @@ pub struct LabHost {
 pub struct LabVpc {
     pub name: String,
     pub cidr_block: Cidr,
+    /// A VPC reached only through another lab VPC's gateway (a VPN-client range or the
+    /// spoke of a hub): its traffic to the platform leaves through that VPC's peerings.
+    #[serde(default)]
+    pub behind: Option<String>,
     pub hosts: Vec<LabHost>,
     pub created_at: DateTime<Utc>,
 }
@@ -37,6 +41,9 @@ pub struct LabVpc {
 pub struct LabVpcCreate {
     pub name: String,
     pub cidr_block: String,
+    /// Name of the lab VPC whose gateway this one sits behind (see [`LabVpc::behind`]).
+    #[serde(default)]
+    pub behind: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -119,12 +126,130 @@ pub fn new_lab_vpc(
             format!("a lab VPC named '{name}' already exists"),
         ));
     }
+    if name == INTERNET {
+        return Err(CoreError::invalid(
+            "name",
+            "reserved-name",
+            "'internet' is the lab's internet; add hosts to it with `lab internet host add`",
+        ));
+    }
+    if let Some(other) = existing.iter().find(|v| v.cidr_block.overlaps(&cidr_block)) {
+        return Err(CoreError::conflict(
+            Some("cidr_block"),
+            "vpc-overlap",
+            format!(
+                "{cidr_block} overlaps lab VPC {} ({})",
+                other.name, other.cidr_block
+            ),
+        ));
+    }
+    if let Some(hub) = &req.behind {
+        match existing.iter().find(|v| &v.name == hub) {
+            None => {
+                return Err(CoreError::invalid(
+                    "behind",
+                    "known-vpc",
+                    format!("there is no lab VPC named '{hub}'"),
+                ))
+            }
+            Some(v) if v.behind.is_some() => {
+                return Err(CoreError::invalid(
+                    "behind",
+                    "one-hop",
+                    format!(
+                        "lab VPC {hub} is itself behind {}; put {name} behind a VPC that is not",
+                        v.behind.as_deref().unwrap_or_default()
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
     Ok(LabVpc {
         name,
         cidr_block,
+        behind: req.behind.clone(),
         hosts: Vec::new(),
         created_at: now,
     })
+}
+
+/// The name of the lab's internet: `internet/HOST` is an internet host.
+pub const INTERNET: &str = "internet";
+
+/// Where internet hosts get an address when none is given (RFC 5737 TEST-NET-3).
+pub fn internet_default_range() -> Cidr {
+    "203.0.113.0/24".parse().expect("static prefix")
+}
+
+/// A new internet host: a unique name and a public-looking address — not private, shared,
+/// loopback, link-local, multicast or reserved, and not in the public endpoints' pool.
+/// Without an address, the lowest free one of 203.0.113.0/24 from .10.
+pub fn new_internet_host(existing: &[LabHost], req: &LabHostCreate) -> Result<LabHost, CoreError> {
+    let name = validate_lab_name("name", &req.name).map_err(|e| CoreError::Invalid(vec![e]))?;
+    if existing.iter().any(|h| h.name == name) {
+        return Err(CoreError::conflict(
+            Some("name"),
+            "name-taken",
+            format!("the internet already has a host named '{name}'"),
+        ));
+    }
+    let taken_by = |ip: Ipv4Addr| existing.iter().find(|h| h.ip == ip);
+    let ip = match &req.ip {
+        None => {
+            let range = internet_default_range();
+            (range.start() + 10..range.end())
+                .map(Ipv4Addr::from)
+                .find(|ip| taken_by(*ip).is_none())
+                .ok_or_else(|| {
+                    CoreError::conflict(
+                        Some("ip"),
+                        "no-free-address",
+                        format!("{range} is full: give the host an address with --ip"),
+                    )
+                })?
+        }
+        Some(raw) => {
+            let ip: Ipv4Addr = raw.parse().map_err(|_| {
+                CoreError::invalid("ip", "ip-syntax", format!("'{raw}' is not an IPv4 address"))
+            })?;
+            check_internet_ip(ip)?;
+            if let Some(other) = taken_by(ip) {
+                return Err(CoreError::conflict(
+                    Some("ip"),
+                    "ip-taken",
+                    format!("{ip} is already internet host {}", other.name),
+                ));
+            }
+            ip
+        }
+    };
+    Ok(LabHost { name, ip })
+}
+
+fn check_internet_ip(ip: Ipv4Addr) -> Result<(), CoreError> {
+    let special: [(&str, &str); 9] = [
+        ("0.0.0.0/8", "'this network'"),
+        ("127.0.0.0/8", "loopback"),
+        ("169.254.0.0/16", "link-local"),
+        ("224.0.0.0/3", "multicast or reserved"),
+        ("10.0.0.0/8", "private"),
+        ("172.16.0.0/12", "private"),
+        ("192.168.0.0/16", "private"),
+        ("100.64.0.0/10", "shared (carrier-grade NAT)"),
+        ("198.18.0.0/15", "the public endpoints' pool"),
+    ];
+    for (range, what) in special {
+        let range: Cidr = range.parse().expect("static prefix");
+        if range.contains_addr(ip) {
+            return Err(CoreError::invalid(
+                "ip",
+                "public-address",
+                format!("{ip} is {what} ({range}); an internet host needs a public address"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Addresses of a lab VPC no host may have: network, gateway (its router), broadcast.

@@ -109,8 +109,14 @@ pub struct Peering {
     pub network_id: NetworkId,
     pub peer: PeerSpec,
     /// The customer's prefixes reachable over this peering (1…50, no overlaps).
+    /// The peer network's own address space: sources here are admitted (1…50, no overlaps).
     pub routes: Vec<Cidr>,
-    /// Azure: admit sources reached through the peer's gateway (VPN, hub-and-spoke).
+    /// Ranges the peer reaches through its gateway (VPN clients, the spokes of a hub).
+    /// Routed to the peer always; admitted only while `allow_gateway_transit` is true.
+    /// Azure and `local` only: AWS and GCP peerings are non-transitive.
+    #[serde(default)]
+    pub transit_routes: Vec<Cidr>,
+    /// Azure: admit sources in `transit_routes` (reached through the peer's gateway).
     pub allow_gateway_transit: bool,
     pub status: PeeringStatus,
     pub status_message: String,
@@ -157,11 +163,23 @@ pub struct AllowlistEntry {
     pub comment: String,
 }
 
+/// The public endpoint: off by default; when on, only `allowlist` may connect, and an
+/// empty list admits nobody. `0.0.0.0/0` is accepted only when given, with a warning.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PublicAccess {
     pub enabled: bool,
     #[serde(default)]
     pub allowlist: Vec<AllowlistEntry>,
+}
+
+/// Where the public endpoint answers, while public access is enabled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PublicEndpoint {
+    /// `public-<cluster-id>.<zone>`.
+    pub dns_name: String,
+    /// From the installation's public pool (on `local`: 198.18.0.0/15, inside the lab).
+    #[schema(value_type = String, example = "198.18.0.1")]
+    pub ip: Ipv4Addr,
 }
 
 /// Nodes may connect to `cidr` on these TCP ports (empty `ports`: every port).
@@ -201,9 +219,19 @@ pub struct Cluster {
     pub engine: String,
     pub topology: Topology,
     pub public_access: PublicAccess,
+    /// The endpoint `public_access` opens; `None` while it is disabled.
+    #[serde(default)]
+    pub public_endpoint: Option<PublicEndpoint>,
+    /// Narrows which peered sources may connect (empty: every source inside an active
+    /// peering's routes). Separate from the public list: neither does double duty.
+    #[serde(default)]
+    pub private_allowlist: Vec<AllowlistEntry>,
     /// Destinations in peered networks that nodes may open connections to (default: none).
     #[serde(default)]
     pub egress_allowlist: Vec<EgressRule>,
+    /// Accepted-but-noteworthy facts, e.g. an allow-list of 0.0.0.0/0 or an empty one.
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// `<cluster-id>.<zone>`: resolves to every node.
     pub dns_name: String,
     pub nodes: Vec<Node>,
@@ -331,6 +359,8 @@ pub struct PeeringCreate {
     pub peer: PeerSpec,
     pub routes: Vec<String>,
     #[serde(default)]
+    pub transit_routes: Vec<String>,
+    #[serde(default)]
     pub allow_gateway_transit: bool,
 }
 
@@ -339,6 +369,7 @@ pub struct PeeringCreate {
 pub struct PeeringUpdate {
     pub name: Option<String>,
     pub routes: Option<Vec<String>>,
+    pub transit_routes: Option<Vec<String>>,
     pub allow_gateway_transit: Option<bool>,
 }
 
@@ -368,6 +399,8 @@ pub struct ClusterCreate {
     #[serde(default)]
     pub public_access: Option<PublicAccessInput>,
     #[serde(default)]
+    pub private_allowlist: Option<Vec<AllowlistEntryInput>>,
+    #[serde(default)]
     pub egress_allowlist: Option<Vec<EgressRuleInput>>,
 }
 
@@ -386,5 +419,7 @@ pub struct EgressRuleInput {
 pub struct ClusterUpdate {
     pub name: Option<String>,
     pub public_access: Option<PublicAccessInput>,
+    /// Replaces the list; `[]` removes the narrowing (every peered source again).
+    pub private_allowlist: Option<Vec<AllowlistEntryInput>>,
     pub egress_allowlist: Option<Vec<EgressRuleInput>>,
 }

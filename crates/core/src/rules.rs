@@ -257,10 +257,68 @@ pub fn validate_routes(
             ),
         ));
     }
+    validate_prefix_list("routes", raw, network, &[], taken)
+}
+
+/// A peering's gateway-transit ranges: 0…(50 − routes) prefixes, disjoint from the routes
+/// (a range is either the peer's own address space or behind its gateway, never both),
+/// and only where the provider routes through a peer's gateway (Azure, `local`).
+pub fn validate_transit_routes(
+    raw: &[String],
+    allow_gateway_transit: bool,
+    routes: &[Cidr],
+    network: &Network,
+    taken: &PrefixSet<PeeringId>,
+) -> Result<Vec<Cidr>, CoreError> {
+    if matches!(network.provider, Provider::Aws | Provider::Gcp) {
+        let field = if !raw.is_empty() {
+            Some("transit_routes")
+        } else if allow_gateway_transit {
+            Some("allow_gateway_transit")
+        } else {
+            None
+        };
+        if let Some(field) = field {
+            return Err(CoreError::invalid(
+                field,
+                "non-transitive",
+                format!(
+                    "{} peering is non-transitive: it never carries traffic through the peer's \
+                     gateway; peer the other network directly, or list its ranges as routes \
+                     only if they are the peer network's own address space",
+                    network.provider.as_str().to_uppercase()
+                ),
+            ));
+        }
+    }
+    if routes.len() + raw.len() > MAX_ROUTES {
+        return Err(CoreError::invalid(
+            "transit_routes",
+            "route-count",
+            format!(
+                "routes and transit_routes together hold at most {MAX_ROUTES} prefixes, got {}",
+                routes.len() + raw.len()
+            ),
+        ));
+    }
+    validate_prefix_list("transit_routes", raw, network, routes, taken)
+}
+
+/// Parses `raw` as `field[i]` prefixes: no wider than /8, no duplicates or overlaps among
+/// themselves or with `beside` (the peering's other list), clear of the network's CIDR and
+/// of the routes other peerings on the network already claim (`taken`).
+fn validate_prefix_list(
+    field: &str,
+    raw: &[String],
+    network: &Network,
+    beside: &[Cidr],
+    taken: &PrefixSet<PeeringId>,
+) -> Result<Vec<Cidr>, CoreError> {
+    let list = field;
     let mut errors = Vec::new();
     let mut parsed: Vec<(usize, Cidr)> = Vec::new();
     for (i, r) in raw.iter().enumerate() {
-        let field = format!("routes[{i}]");
+        let field = format!("{list}[{i}]");
         let cidr = match parse_cidr(&field, r) {
             Ok(c) => c,
             Err(e) => {
@@ -280,7 +338,7 @@ pub fn validate_routes(
             errors.push(FieldError::new(
                 &field,
                 "duplicate-route",
-                format!("{cidr} is listed twice (also routes[{j}])"),
+                format!("{cidr} is listed twice (also {list}[{j}])"),
             ));
             continue;
         }
@@ -288,7 +346,18 @@ pub fn validate_routes(
             errors.push(FieldError::new(
                 &field,
                 "route-overlap",
-                format!("{cidr} overlaps routes[{j}] {other}"),
+                format!("{cidr} overlaps {list}[{j}] {other}"),
+            ));
+            continue;
+        }
+        if let Some(other) = beside.iter().find(|c| c.overlaps(&cidr)) {
+            errors.push(FieldError::new(
+                &field,
+                "route-overlap",
+                format!(
+                    "{cidr} overlaps route {other}: a range is either the peer network's own \
+                     (routes) or behind its gateway (transit_routes), not both"
+                ),
             ));
             continue;
         }
@@ -309,7 +378,7 @@ pub fn validate_routes(
     for (i, cidr) in &parsed {
         if let Some((other, owner)) = taken.first_overlap(cidr) {
             return Err(CoreError::conflict(
-                Some(&format!("routes[{i}]")),
+                Some(&format!("{list}[{i}]")),
                 "route-taken",
                 format!("{cidr} overlaps route {other} of peering {owner} on the same network"),
             ));
@@ -358,7 +427,7 @@ pub fn taken_routes<'a>(
         if Some(p.id) == skip || !p.status.is_live() {
             continue;
         }
-        for r in &p.routes {
+        for r in p.routes.iter().chain(&p.transit_routes) {
             set.insert(*r, p.id);
         }
     }
@@ -387,10 +456,14 @@ pub fn new_peering(
     }
     collect(errors)?;
     ensure_not_deleting_network(network)?;
-    let routes = validate_routes(
-        &req.routes,
+    let taken = taken_routes(peerings_on_network, None);
+    let routes = validate_routes(&req.routes, network, &taken)?;
+    let transit_routes = validate_transit_routes(
+        &req.transit_routes,
+        req.allow_gateway_transit,
+        &routes,
         network,
-        &taken_routes(peerings_on_network, None),
+        &taken,
     )?;
     let mut p = Peering {
         id,
@@ -399,6 +472,7 @@ pub fn new_peering(
         network_id: network.id,
         peer: req.peer.clone(),
         routes,
+        transit_routes,
         allow_gateway_transit: req.allow_gateway_transit,
         status: PeeringStatus::Provisioning,
         status_message: "requesting the peering from the provider".into(),
@@ -439,8 +513,8 @@ pub fn update_peering(
     if let Some(n) = &req.name {
         next.name = validate_name("name", n).map_err(|e| CoreError::Invalid(vec![e]))?;
     }
+    let taken = taken_routes(peerings_on_network, Some(current.id));
     if let Some(routes) = &req.routes {
-        let taken = taken_routes(peerings_on_network, Some(current.id));
         let parsed = validate_routes(routes, network, &taken)?;
         spec_changed |= parsed != next.routes;
         next.routes = parsed;
@@ -448,6 +522,22 @@ pub fn update_peering(
     if let Some(t) = req.allow_gateway_transit {
         spec_changed |= t != next.allow_gateway_transit;
         next.allow_gateway_transit = t;
+    }
+    if req.transit_routes.is_some() || req.routes.is_some() || req.allow_gateway_transit.is_some() {
+        // Re-checked against the routes as they will be, whichever of the two changed.
+        let raw: Vec<String> = match &req.transit_routes {
+            Some(raw) => raw.clone(),
+            None => next.transit_routes.iter().map(Cidr::to_string).collect(),
+        };
+        let parsed = validate_transit_routes(
+            &raw,
+            next.allow_gateway_transit,
+            &next.routes,
+            network,
+            &taken,
+        )?;
+        spec_changed |= parsed != next.transit_routes;
+        next.transit_routes = parsed;
     }
     if spec_changed {
         next.generation += 1;
@@ -503,28 +593,133 @@ pub fn allocate_node_ips(
     Ok(ips)
 }
 
+/// The most entries an allow-list (public or private) may hold.
+pub const MAX_ALLOWLIST_ENTRIES: usize = 8_000;
+
+/// The pool public endpoints take their addresses from (RFC 2544 benchmarking space: never
+/// a real internet address, so the lab's "internet" cannot collide with the real one).
+pub fn public_pool() -> Cidr {
+    "198.18.0.0/15".parse().expect("static prefix")
+}
+
+/// Parses an allow-list named `field`: at most 8,000 entries, each a prefix without host
+/// bits, none listed twice. Overlapping entries are fine (10.0.0.0/8 and 10.1.0.0/16).
+pub fn validate_allowlist(
+    field: &str,
+    input: &[AllowlistEntryInput],
+) -> Result<Vec<AllowlistEntry>, CoreError> {
+    if input.len() > MAX_ALLOWLIST_ENTRIES {
+        return Err(CoreError::invalid(
+            field,
+            "max-entries",
+            format!(
+                "an allow-list holds at most {MAX_ALLOWLIST_ENTRIES} entries, got {}",
+                input.len()
+            ),
+        ));
+    }
+    let mut errors = Vec::new();
+    let mut seen: std::collections::HashMap<Cidr, usize> = std::collections::HashMap::new();
+    let mut list = Vec::with_capacity(input.len());
+    for (i, e) in input.iter().enumerate() {
+        let entry = format!("{field}[{i}]");
+        match parse_cidr(&format!("{entry}.cidr"), &e.cidr) {
+            Ok(cidr) => {
+                if let Some(j) = seen.insert(cidr, i) {
+                    errors.push(FieldError::new(
+                        format!("{entry}.cidr"),
+                        "duplicate-entry",
+                        format!("{cidr} is listed twice (also {field}[{j}])"),
+                    ));
+                }
+                list.push(AllowlistEntry {
+                    cidr,
+                    comment: e.comment.clone(),
+                });
+            }
+            Err(err) => errors.push(err),
+        }
+        if e.comment.chars().count() > 256 || e.comment.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                format!("{entry}.comment"),
+                "comment",
+                "a comment is at most 256 printable characters",
+            ));
+        }
+    }
+    collect(errors)?;
+    Ok(list)
+}
+
 pub fn validate_public_access(
     input: &Option<PublicAccessInput>,
 ) -> Result<PublicAccess, CoreError> {
     let Some(input) = input else {
         return Ok(PublicAccess::default());
     };
-    let mut errors = Vec::new();
-    let mut allowlist = Vec::new();
-    for (i, e) in input.allowlist.iter().enumerate() {
-        match parse_cidr(&format!("public_access.allowlist[{i}].cidr"), &e.cidr) {
-            Ok(cidr) => allowlist.push(AllowlistEntry {
-                cidr,
-                comment: e.comment.clone(),
-            }),
-            Err(err) => errors.push(err),
-        }
-    }
-    collect(errors)?;
     Ok(PublicAccess {
         enabled: input.enabled,
-        allowlist,
+        allowlist: validate_allowlist("public_access.allowlist", &input.allowlist)?,
     })
+}
+
+/// What the API says about a cluster's access lists without refusing them.
+pub fn cluster_warnings(cluster: &Cluster) -> Vec<String> {
+    let mut w = Vec::new();
+    let public = &cluster.public_access;
+    if public.enabled && public.allowlist.is_empty() {
+        w.push(
+            "public access is enabled with an empty allow-list: nobody can connect to the \
+             public endpoint until an entry is added"
+                .to_string(),
+        );
+    }
+    for (i, e) in public.allowlist.iter().enumerate() {
+        if e.cidr.prefix_len() == 0 {
+            w.push(format!(
+                "public_access.allowlist[{i}] is {}: every address on the internet may \
+                 connect to the public endpoint",
+                e.cidr
+            ));
+        }
+    }
+    w
+}
+
+/// Keeps, clears or asks for the public endpoint as `public_access.enabled` says. An
+/// endpoint the cluster already has keeps its address; a new one takes the lowest free
+/// address of the public pool not in `taken` (the store passes every live endpoint's).
+pub fn assign_public_endpoint(
+    cluster: &mut Cluster,
+    taken: &HashSet<Ipv4Addr>,
+) -> Result<(), CoreError> {
+    if !cluster.public_access.enabled {
+        cluster.public_endpoint = None;
+        return Ok(());
+    }
+    if cluster.public_endpoint.is_some() {
+        return Ok(());
+    }
+    let pool = public_pool();
+    let ip = (pool.start() + 1..pool.end())
+        .map(Ipv4Addr::from)
+        .find(|ip| !taken.contains(ip))
+        .ok_or_else(|| {
+            CoreError::conflict(
+                Some("public_access.enabled"),
+                "public-pool-full",
+                format!("every address of the public pool {pool} is in use"),
+            )
+        })?;
+    let zone = cluster
+        .dns_name
+        .strip_prefix(&format!("{}.", cluster.id))
+        .unwrap_or(&cluster.dns_name);
+    cluster.public_endpoint = Some(PublicEndpoint {
+        dns_name: format!("public-{}.{zone}", cluster.id),
+        ip,
+    });
+    Ok(())
 }
 
 pub fn validate_egress(input: &Option<Vec<EgressRuleInput>>) -> Result<Vec<EgressRule>, CoreError> {
@@ -613,6 +808,10 @@ pub fn new_cluster(
     }
     collect(errors)?;
     let public_access = validate_public_access(&req.public_access)?;
+    let private_allowlist = match &req.private_allowlist {
+        Some(list) => validate_allowlist("private_allowlist", list)?,
+        None => Vec::new(),
+    };
     let egress_allowlist = validate_egress(&req.egress_allowlist)?;
     ensure_not_deleting_network(network)?;
     let ips = allocate_node_ips(network, req.topology.node_count(), taken)?;
@@ -630,7 +829,7 @@ pub fn new_cluster(
     let dns_name = cluster_dns_name(id, dns_zone);
     let node_names: Vec<String> = nodes.iter().map(|n| n.dns_name.clone()).collect();
     let addresses = engine.expect("checked").addresses(&dns_name, &node_names);
-    Ok(Cluster {
+    let mut cluster = Cluster {
         id,
         project_id,
         name: name.unwrap(),
@@ -638,7 +837,10 @@ pub fn new_cluster(
         engine: req.engine.clone(),
         topology: req.topology,
         public_access,
+        public_endpoint: None,
+        private_allowlist,
         egress_allowlist,
+        warnings: Vec::new(),
         dns_name,
         nodes,
         addresses,
@@ -650,7 +852,9 @@ pub fn new_cluster(
         created_at: now,
         updated_at: now,
         version: 1,
-    })
+    };
+    cluster.warnings = cluster_warnings(&cluster);
+    Ok(cluster)
 }
 
 pub fn update_cluster(
@@ -679,6 +883,13 @@ pub fn update_cluster(
             next.generation += 1;
         }
     }
+    if let Some(list) = &req.private_allowlist {
+        let list = validate_allowlist("private_allowlist", list)?;
+        if list != next.private_allowlist {
+            next.private_allowlist = list;
+            next.generation += 1;
+        }
+    }
     if req.egress_allowlist.is_some() {
         let egress = validate_egress(&req.egress_allowlist)?;
         if egress != next.egress_allowlist {
@@ -686,6 +897,10 @@ pub fn update_cluster(
             next.generation += 1;
         }
     }
+    if !next.public_access.enabled {
+        next.public_endpoint = None;
+    }
+    next.warnings = cluster_warnings(&next);
     next.updated_at = now;
     Ok(next)
 }

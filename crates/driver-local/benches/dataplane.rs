@@ -63,6 +63,9 @@ fn network(n: u64, cidr: &str) -> Network {
 fn cluster(n: u64, net: &Network, ips: &[Ipv4Addr]) -> Cluster {
     let now = Utc::now();
     Cluster {
+        private_allowlist: Vec::new(),
+        public_endpoint: None,
+        warnings: Vec::new(),
         id: id(n).into(),
         project_id: net.project_id,
         name: "db".into(),
@@ -98,6 +101,7 @@ fn cluster(n: u64, net: &Network, ips: &[Ipv4Addr]) -> Cluster {
 fn peering(n: u64, net: &Network, vpc: &str, routes: Vec<Cidr>) -> Peering {
     let now = Utc::now();
     Peering {
+        transit_routes: Vec::new(),
         id: id(n).into(),
         project_id: net.project_id,
         name: vpc.into(),

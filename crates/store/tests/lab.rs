@@ -11,6 +11,7 @@ use isthmus_store::{PageRequest, Store, StoreError};
 
 fn vpc(name: &str, cidr: &str) -> LabVpcCreate {
     LabVpcCreate {
+        behind: None,
         name: name.into(),
         cidr_block: cidr.into(),
     }

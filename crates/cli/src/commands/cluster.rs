@@ -19,6 +19,7 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
             wait,
         } => {
             let body = ClusterCreate {
+                private_allowlist: None,
                 name,
                 network_id: network,
                 engine,

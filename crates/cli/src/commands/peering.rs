@@ -24,6 +24,7 @@ pub async fn run(ctx: &Ctx, command: PeeringCommand) -> anyhow::Result<String> {
             wait,
         } => {
             let body = PeeringCreate {
+                transit_routes: Vec::new(),
                 name,
                 network_id: network,
                 peer: PeerSpec {
@@ -55,6 +56,7 @@ pub async fn run(ctx: &Ctx, command: PeeringCommand) -> anyhow::Result<String> {
             wait,
         } => {
             let body = PeeringUpdate {
+                transit_routes: None,
                 name,
                 // No --route means "leave the routes as they are", not "remove them all".
                 routes: (!routes.is_empty()).then_some(routes),

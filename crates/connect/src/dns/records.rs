@@ -65,6 +65,9 @@ mod tests {
     fn three_node_cluster(nodes: Vec<Node>) -> Cluster {
         let now = chrono::Utc::now();
         Cluster {
+            private_allowlist: Vec::new(),
+            public_endpoint: None,
+            warnings: Vec::new(),
             id: ClusterId::from(Id::from_parts(1, [1; 8])),
             project_id: ProjectId::from(Id::from_parts(1, [2; 8])),
             name: "orders".into(),

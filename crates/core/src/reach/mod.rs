@@ -20,7 +20,7 @@ use std::net::Ipv4Addr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::lab::LabVpc;
+use crate::lab::{LabHost, LabVpc};
 use crate::resources::{Cluster, CustomerAction, Network, Peering};
 use crate::state::PeeringStatus;
 use crate::{Cidr, ClusterId, NetworkId, PeeringId};
@@ -34,6 +34,8 @@ pub struct ReachSnapshot {
     pub peerings: Vec<Peering>,
     pub clusters: Vec<Cluster>,
     pub lab_vpcs: Vec<LabVpc>,
+    /// The lab's internet hosts (`internet/HOST`).
+    pub internet_hosts: Vec<LabHost>,
 }
 
 /// Where a connection starts: an address, or a lab host (`vpc/host`).

@@ -63,6 +63,7 @@ impl World {
 
     fn lab_vpc(&mut self, name: &str, cidr: &str, hosts: &[(&str, &str)]) {
         self.snap.lab_vpcs.push(LabVpc {
+            behind: None,
             name: name.into(),
             cidr_block: c(cidr),
             hosts: hosts
@@ -79,6 +80,7 @@ impl World {
     /// A peering from `network` to the peer network (a lab VPC name for `local`).
     fn peering(&mut self, network: &Network, peer: &str, routes: &[&str]) -> PeeringId {
         let req = PeeringCreate {
+            transit_routes: Vec::new(),
             name: format!("to-{peer}"),
             network_id: network.id.to_string(),
             peer: PeerSpec {
@@ -102,6 +104,7 @@ impl World {
 
     fn cluster(&mut self, network: &Network, topology: Topology) -> ClusterId {
         let req = ClusterCreate {
+            private_allowlist: None,
             name: "orders".into(),
             network_id: network.id.to_string(),
             engine: "probe".into(),

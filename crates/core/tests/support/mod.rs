@@ -58,6 +58,7 @@ pub fn peer(region: &str) -> PeerSpec {
 
 pub fn peering_request(network: &Network, routes: &[&str]) -> PeeringCreate {
     PeeringCreate {
+        transit_routes: Vec::new(),
         name: "to-customer".into(),
         network_id: network.id.to_string(),
         peer: peer(&network.region),
@@ -83,6 +84,7 @@ pub fn peering(network: &Network, routes: &[&str], status: PeeringStatus) -> Pee
 
 pub fn cluster_request(network: &Network, engine: &str, topology: Topology) -> ClusterCreate {
     ClusterCreate {
+        private_allowlist: None,
         name: "orders".into(),
         network_id: network.id.to_string(),
         engine: engine.into(),

@@ -115,6 +115,9 @@ pub fn cluster(network: &Network, ips: &[&str]) -> Cluster {
         })
         .collect();
     Cluster {
+        private_allowlist: Vec::new(),
+        public_endpoint: None,
+        warnings: Vec::new(),
         id: new_id().into(),
         project_id: network.project_id,
         name: "db".into(),
@@ -144,6 +147,7 @@ pub fn cluster(network: &Network, ips: &[&str]) -> Cluster {
 pub fn peering(network: &Network, lab_vpc: &str, routes: &[&str]) -> Peering {
     let now = Utc::now();
     Peering {
+        transit_routes: Vec::new(),
         id: new_id().into(),
         project_id: network.project_id,
         name: format!("to-{lab_vpc}"),

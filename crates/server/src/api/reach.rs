@@ -64,6 +64,7 @@ async fn snapshot(state: &AppState, project: ProjectId) -> ApiResult<ReachSnapsh
         peerings: all(|page| async move { store.list_peerings(project, &page).await }).await?,
         clusters: all(|page| async move { store.list_clusters(project, &page).await }).await?,
         lab_vpcs: store.list_lab_vpcs().await?,
+        internet_hosts: Vec::new(), // TODO(helper A): the store's internet hosts
     })
 }
 

@@ -36,6 +36,7 @@ async fn load(conn: &mut SqliteConnection, only: Option<&str>) -> Result<Vec<Lab
                 .parse()
                 .map_err(|_| corrupt(format!("stored CIDR '{cidr}' of lab VPC {name}")))?,
             created_at: parse_time(row.try_get("created_at").ctx("read lab VPC time")?)?,
+            behind: None, // TODO(helper A): stored in migration 0004
             hosts: Vec::new(),
             name: name.clone(),
         };
