@@ -263,11 +263,20 @@ pub trait Store: Send + Sync + 'static {
     /// Every lab VPC with its hosts, by name.
     async fn list_lab_vpcs(&self) -> Result<Vec<LabVpc>>;
     async fn get_lab_vpc(&self, name: &str) -> Result<LabVpc>;
-    /// Removes a lab VPC and its hosts; returns what was removed.
+    /// Removes a lab VPC and its hosts; returns what was removed (409 `vpc-in-use` while
+    /// another lab VPC sits behind it).
     async fn delete_lab_vpc(&self, actor: &Actor, name: &str) -> Result<LabVpc>;
     /// Adds a host (its address given or allocated, lowest free first).
     async fn add_lab_host(&self, actor: &Actor, vpc: &str, req: &LabHostCreate) -> Result<LabHost>;
     async fn delete_lab_host(&self, actor: &Actor, vpc: &str, host: &str) -> Result<LabHost>;
     /// The audit log of lab VPCs and hosts (events without a project), oldest first.
     async fn list_lab_events(&self, page: &PageRequest) -> Result<Page<Event>>;
+
+    // ---- the lab's internet (where public endpoints are tried from) ----
+    /// Every internet host, by name.
+    async fn list_internet_hosts(&self) -> Result<Vec<LabHost>>;
+    /// Adds an internet host (its public-looking address given or allocated from
+    /// 203.0.113.10 up); audited as `lab_internet_host.add`.
+    async fn add_internet_host(&self, actor: &Actor, req: &LabHostCreate) -> Result<LabHost>;
+    async fn delete_internet_host(&self, actor: &Actor, name: &str) -> Result<LabHost>;
 }

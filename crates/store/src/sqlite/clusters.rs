@@ -1,5 +1,5 @@
 //! Clusters: node addresses are allocated from the network inside the write transaction,
-//! so two clusters never get the same IP.
+//! so two clusters never get the same IP; so are public endpoint addresses (installation-wide).
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -11,7 +11,7 @@ use isthmus_core::{rules, ClusterId, ProjectId};
 
 use super::codec::Ctx;
 use super::peerings::network_of_request;
-use super::{audit, idempotency, rows, SqliteStore};
+use super::{audit, idempotency, public_ips, rows, SqliteStore};
 use crate::{Actor, Created, IdempotencyKey, Page, PageRequest, Result};
 
 impl SqliteStore {
@@ -40,7 +40,8 @@ impl SqliteStore {
             .collect();
         let now = Utc::now();
         let id = ClusterId(crate::ids::new_id());
-        let cluster = rules::new_cluster(id, project, req, &network, &taken, dns_zone, now)?;
+        let mut cluster = rules::new_cluster(id, project, req, &network, &taken, dns_zone, now)?;
+        public_ips::sync(&mut tx, &mut cluster).await?;
         rows::insert(&mut tx, &cluster).await?;
         audit::log_change(&mut tx, actor, "create", None, &cluster, now).await?;
         if let Some(key) = idem {
@@ -82,6 +83,7 @@ impl SqliteStore {
         rows::check_if_match(&current, if_match)?;
         let now = Utc::now();
         let mut next = rules::update_cluster(&current, req, now)?;
+        public_ips::sync(&mut tx, &mut next).await?;
         rows::replace(&mut tx, &mut next, current.version).await?;
         audit::log_change(&mut tx, actor, "update", Some(&current), &next, now).await?;
         tx.commit().await.ctx("commit cluster update")?;

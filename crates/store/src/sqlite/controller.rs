@@ -6,11 +6,12 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use isthmus_core::resources::{Cluster, Network, Peering};
+use isthmus_core::state::ClusterStatus;
 use isthmus_core::{customer_actions, CoreError, NetworkId};
 use sqlx::{Row, SqliteConnection};
 
 use super::codec::{kind_from_str, parse_id, Ctx, StoredResource};
-use super::{audit, rows, SqliteStore};
+use super::{audit, public_ips, rows, SqliteStore};
 use crate::{Actor, Kind, Resource, ResourceKey, Result};
 
 /// The fields the controller owns on a resource, and how they move.
@@ -103,6 +104,14 @@ impl StatusFields for Cluster {
     }
     fn same_status(a: &Self, b: &Self) -> bool {
         a.status == b.status
+    }
+    /// A deleted cluster gives its public address back to the pool.
+    async fn refresh_derived(&mut self, conn: &mut SqliteConnection) -> Result<()> {
+        if self.status == ClusterStatus::Deleted {
+            self.public_endpoint = None;
+            public_ips::release(conn, self.id).await?;
+        }
+        Ok(())
     }
 }
 

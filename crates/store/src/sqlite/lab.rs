@@ -21,7 +21,7 @@ fn corrupt(what: String) -> StoreError {
 /// Every lab VPC with its hosts (hosts in name order), optionally only the one named.
 async fn load(conn: &mut SqliteConnection, only: Option<&str>) -> Result<Vec<LabVpc>> {
     let vpc_rows = sqlx::query(
-        "SELECT name, cidr, created_at FROM lab_vpcs WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+        "SELECT name, cidr, behind, created_at FROM lab_vpcs WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
     )
     .bind(only)
     .fetch_all(&mut *conn)
@@ -36,7 +36,7 @@ async fn load(conn: &mut SqliteConnection, only: Option<&str>) -> Result<Vec<Lab
                 .parse()
                 .map_err(|_| corrupt(format!("stored CIDR '{cidr}' of lab VPC {name}")))?,
             created_at: parse_time(row.try_get("created_at").ctx("read lab VPC time")?)?,
-            behind: None, // TODO(helper A): stored in migration 0004
+            behind: row.try_get("behind").ctx("read lab VPC behind")?,
             hosts: Vec::new(),
             name: name.clone(),
         };
@@ -70,7 +70,7 @@ async fn load_one(conn: &mut SqliteConnection, name: &str) -> Result<LabVpc> {
         .ok_or_else(|| CoreError::not_found("lab VPC", name).into())
 }
 
-async fn log(
+pub(super) async fn log(
     conn: &mut SqliteConnection,
     actor: &Actor,
     action: &str,
@@ -104,13 +104,16 @@ impl SqliteStore {
         let mut tx = self.begin_write().await?;
         let existing = load(&mut tx, None).await?;
         let vpc = lab::new_lab_vpc(req, &existing, Utc::now())?;
-        sqlx::query("INSERT INTO lab_vpcs (name, cidr, created_at) VALUES (?1, ?2, ?3)")
-            .bind(&vpc.name)
-            .bind(vpc.cidr_block.to_string())
-            .bind(time_text(vpc.created_at))
-            .execute(&mut *tx)
-            .await
-            .with_ctx(|| format!("insert lab VPC {}", vpc.name))?;
+        sqlx::query(
+            "INSERT INTO lab_vpcs (name, cidr, behind, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(&vpc.name)
+        .bind(vpc.cidr_block.to_string())
+        .bind(&vpc.behind)
+        .bind(time_text(vpc.created_at))
+        .execute(&mut *tx)
+        .await
+        .with_ctx(|| format!("insert lab VPC {}", vpc.name))?;
         let after = Some(to_json_value(&vpc)?);
         log(
             &mut tx,
@@ -137,6 +140,23 @@ impl SqliteStore {
     pub(super) async fn delete_lab_vpc_tx(&self, actor: &Actor, name: &str) -> Result<LabVpc> {
         let mut tx = self.begin_write().await?;
         let before = load_one(&mut tx, name).await?;
+        let spokes: Vec<String> = load(&mut tx, None)
+            .await?
+            .into_iter()
+            .filter(|v| v.behind.as_deref() == Some(name))
+            .map(|v| v.name)
+            .collect();
+        if !spokes.is_empty() {
+            return Err(CoreError::conflict(
+                None,
+                "vpc-in-use",
+                format!(
+                    "lab VPC {name} is the gateway of {}: delete those first",
+                    spokes.join(", ")
+                ),
+            )
+            .into());
+        }
         // Hosts go with their VPC (ON DELETE CASCADE).
         sqlx::query("DELETE FROM lab_vpcs WHERE name = ?1")
             .bind(name)
@@ -232,7 +252,7 @@ impl SqliteStore {
         };
         let rows = sqlx::query(
             "SELECT seq, project_id, time, actor, action, resource_kind, resource_id, before, after
-             FROM events WHERE project_id IS NULL AND resource_kind IN ('lab_vpc', 'lab_host')
+             FROM events WHERE project_id IS NULL AND resource_kind IN ('lab_vpc', 'lab_host', 'lab_internet_host')
              AND seq > ?1 ORDER BY seq LIMIT ?2",
         )
         .bind(after)

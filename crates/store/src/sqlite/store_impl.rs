@@ -326,4 +326,19 @@ impl Store for SqliteStore {
     async fn list_lab_events(&self, page: &PageRequest) -> Result<Page<Event>> {
         self.list_lab_events_rd(page).await
     }
+    async fn list_internet_hosts(&self) -> Result<Vec<LabHost>> {
+        self.list_internet_hosts_rd().await
+    }
+    async fn add_internet_host(&self, actor: &Actor, req: &LabHostCreate) -> Result<LabHost> {
+        let store = self.clone();
+        let actor = actor.clone();
+        let req = req.clone();
+        detach(async move { store.add_internet_host_tx(&actor, &req).await }).await
+    }
+    async fn delete_internet_host(&self, actor: &Actor, name: &str) -> Result<LabHost> {
+        let store = self.clone();
+        let actor = actor.clone();
+        let name = name.to_string();
+        detach(async move { store.delete_internet_host_tx(&actor, &name).await }).await
+    }
 }

@@ -1,0 +1,247 @@
+//! Public endpoint addresses are unique across the installation: clusters of different
+//! projects enabling public access at the same time never share an address, turning
+//! access off (or deleting the cluster) gives the address back, and a restart keeps it.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+use isthmus_core::resources::{AllowlistEntryInput, ClusterUpdate, PublicAccessInput};
+use isthmus_core::rules;
+use isthmus_core::state::ClusterStatus;
+use isthmus_store::sqlite::SqliteStore;
+use isthmus_store::{Actor, Resource, Store};
+
+const ZONE: &str = "isthmus.internal";
+
+fn public(enabled: bool, cidrs: &[&str]) -> ClusterUpdate {
+    ClusterUpdate {
+        public_access: Some(PublicAccessInput {
+            enabled,
+            allowlist: cidrs
+                .iter()
+                .map(|c| AllowlistEntryInput {
+                    cidr: c.to_string(),
+                    comment: String::new(),
+                })
+                .collect(),
+        }),
+        ..Default::default()
+    }
+}
+
+/// A project with one network and a cluster on it, public access off.
+async fn cluster_in(
+    store: &SqliteStore,
+    project_name: &str,
+) -> (isthmus_core::ProjectId, isthmus_core::resources::Cluster) {
+    let p = project(store, project_name).await;
+    let n = store
+        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
+        .await
+        .unwrap()
+        .resource;
+    let c = store
+        .create_cluster(
+            &alice(),
+            p,
+            &cluster_req(&n.id.to_string(), "db"),
+            ZONE,
+            None,
+        )
+        .await
+        .unwrap()
+        .resource;
+    (p, c)
+}
+
+#[tokio::test]
+async fn concurrent_public_enables_across_projects_never_share_an_address() {
+    let t = open().await;
+    let mut clusters = Vec::new();
+    for i in 0..12 {
+        clusters.push(cluster_in(&t.store, &format!("tenant{i}")).await);
+    }
+    let tasks: Vec<_> = clusters
+        .iter()
+        .map(|(p, c)| {
+            let store = t.store.clone();
+            let (p, id) = (*p, c.id);
+            tokio::spawn(async move {
+                store
+                    .update_cluster(&alice(), p, id, &public(true, &["203.0.113.0/24"]), None)
+                    .await
+            })
+        })
+        .collect();
+    let mut ips = HashSet::new();
+    for task in tasks {
+        let cluster = task.await.unwrap().expect("public access enabled");
+        let endpoint = cluster
+            .public_endpoint
+            .expect("an enabled cluster has an endpoint");
+        assert!(rules::public_pool().contains_addr(endpoint.ip));
+        assert_eq!(endpoint.dns_name, format!("public-{}.{ZONE}", cluster.id));
+        assert!(ips.insert(endpoint.ip), "{} handed out twice", endpoint.ip);
+    }
+    assert_eq!(ips.len(), 12);
+}
+
+#[tokio::test]
+async fn a_cluster_created_with_public_access_gets_an_endpoint_at_once() {
+    let t = open().await;
+    let p = project(&t.store, "acme").await;
+    let n = t
+        .store
+        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
+        .await
+        .unwrap()
+        .resource;
+    let mut req = cluster_req(&n.id.to_string(), "db");
+    req.public_access = Some(PublicAccessInput {
+        enabled: true,
+        allowlist: Vec::new(),
+    });
+    let c = t
+        .store
+        .create_cluster(&alice(), p, &req, ZONE, None)
+        .await
+        .unwrap()
+        .resource;
+    assert!(c.public_endpoint.is_some());
+    assert_eq!(
+        c.warnings.len(),
+        1,
+        "an empty public list is called out: {:?}",
+        c.warnings
+    );
+}
+
+#[tokio::test]
+async fn turning_public_access_off_releases_the_address_for_the_next_cluster() {
+    let t = open().await;
+    let (p1, a) = cluster_in(&t.store, "one").await;
+    let (p2, b) = cluster_in(&t.store, "two").await;
+    let on = t
+        .store
+        .update_cluster(&alice(), p1, a.id, &public(true, &[]), None)
+        .await
+        .unwrap();
+    let first_ip = on.public_endpoint.unwrap().ip;
+
+    let off = t
+        .store
+        .update_cluster(&alice(), p1, a.id, &public(false, &[]), None)
+        .await
+        .unwrap();
+    assert_eq!(off.public_endpoint, None, "disabled: no endpoint");
+
+    let other = t
+        .store
+        .update_cluster(&alice(), p2, b.id, &public(true, &[]), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        other.public_endpoint.unwrap().ip,
+        first_ip,
+        "the freed address is reused"
+    );
+    let again = t
+        .store
+        .update_cluster(&alice(), p1, a.id, &public(true, &[]), None)
+        .await
+        .unwrap();
+    assert_ne!(
+        again.public_endpoint.unwrap().ip,
+        first_ip,
+        "now held by the other cluster"
+    );
+}
+
+#[tokio::test]
+async fn changing_the_allowlist_keeps_the_endpoint_address() {
+    let t = open().await;
+    let (p, c) = cluster_in(&t.store, "acme").await;
+    let on = t
+        .store
+        .update_cluster(&alice(), p, c.id, &public(true, &["203.0.113.0/24"]), None)
+        .await
+        .unwrap();
+    let changed = t
+        .store
+        .update_cluster(&alice(), p, c.id, &public(true, &["198.51.100.7/32"]), None)
+        .await
+        .unwrap();
+    assert_eq!(on.public_endpoint, changed.public_endpoint);
+    assert!(
+        changed.generation > on.generation,
+        "the controller re-applies the new list"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_cluster_gives_its_address_back() {
+    let t = open().await;
+    let (p1, a) = cluster_in(&t.store, "one").await;
+    let (p2, b) = cluster_in(&t.store, "two").await;
+    let on = t
+        .store
+        .update_cluster(&alice(), p1, a.id, &public(true, &[]), None)
+        .await
+        .unwrap();
+    let ip = on.public_endpoint.clone().unwrap().ip;
+
+    let deleting = t
+        .store
+        .delete_cluster(&alice(), p1, a.id, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        deleting.public_endpoint, on.public_endpoint,
+        "kept while the data plane tears down"
+    );
+    let mut gone = deleting.clone();
+    gone.status = ClusterStatus::Deleted;
+    let saved = t
+        .store
+        .save_status(&Actor::controller(), &Resource::Cluster(gone))
+        .await
+        .unwrap();
+    let Resource::Cluster(saved) = saved else {
+        panic!("a cluster")
+    };
+    assert_eq!(saved.public_endpoint, None);
+
+    let other = t
+        .store
+        .update_cluster(&alice(), p2, b.id, &public(true, &[]), None)
+        .await
+        .unwrap();
+    assert_eq!(other.public_endpoint.unwrap().ip, ip);
+}
+
+#[tokio::test]
+async fn the_endpoint_address_survives_a_restart_and_stays_taken() {
+    let t = open().await;
+    let (p1, a) = cluster_in(&t.store, "one").await;
+    let (p2, b) = cluster_in(&t.store, "two").await;
+    let on = t
+        .store
+        .update_cluster(&alice(), p1, a.id, &public(true, &[]), None)
+        .await
+        .unwrap();
+    t.store.close().await;
+
+    let reopened = SqliteStore::open(&t.path()).await.unwrap();
+    let stored = reopened.get_cluster(p1, a.id).await.unwrap();
+    assert_eq!(stored.public_endpoint, on.public_endpoint);
+    let other = reopened
+        .update_cluster(&alice(), p2, b.id, &public(true, &[]), None)
+        .await
+        .unwrap();
+    assert_ne!(
+        other.public_endpoint.unwrap().ip,
+        on.public_endpoint.unwrap().ip
+    );
+}
