@@ -1,20 +1,48 @@
-//! The checks, in the order a packet meets them: the destination is up, a peering links
-//! the source's network to the cluster's, that peering is active, the source is inside
-//! its routes, and something listens on the port.
+//! The checks, in the order a packet meets them.
+//!
+//! Private path (to a cluster's private name, a node name or a node IP):
+//! 1. the source's own routing: the internet has no route to private node addresses
+//!    (`no-route`);
+//! 2. the destination is up: its network (the router every path ends at), the cluster,
+//!    the node (`network-not-running`, `cluster-not-running`, `node-not-running`);
+//! 3. the path into the cluster's network: the source VPC's own peering; else, for a VPC
+//!    behind a hub, the hub's peering (on AWS and GCP that is `transit-not-allowed`);
+//!    else an address inside another VPC's routes (`transit-not-allowed`); else nothing
+//!    (`no-peering`);
+//! 4. that peering is active (`peering-not-active`);
+//! 5. its firewall chain: the source is inside its routes, or inside its transit routes
+//!    while gateway transit is allowed (`gateway-transit-disabled`,
+//!    `source-outside-routes`);
+//! 6. the cluster's private allow-list, when not empty (`not-in-private-allowlist`);
+//! 7. something listens on the port (`port-not-served`).
+//!
+//! Public path (to `public-<id>.<zone>` or the endpoint IP), one verdict per node:
+//! 1. the source's own routing: lab VPCs and other private addresses have no route to
+//!    the public endpoints (`no-route`);
+//! 2. the endpoint exists: public access is on (`public-access-disabled`);
+//! 3. the destination is up (as above);
+//! 4. the router's public allow-list admits the source (`not-in-public-allowlist`);
+//! 5. the node it forwards to listens on the port (`port-not-served`).
+//!
+//! A destination that is down is reported before the path into it: no path helps while
+//! it is down (its network's router, where every path ends, may not even exist).
 
 use std::net::Ipv4Addr;
 
 use crate::engines;
 use crate::lab::LabVpc;
-use crate::resources::{Cluster, Network, Node, Peering};
+use crate::resources::{Cluster, Network, Node, Peering, Provider};
 use crate::state::{ClusterStatus, NetworkStatus, NodeStatus, PeeringStatus};
 
-use super::index::NodeRef;
-use super::{fix, Hop, ReachError, ReachIndex, Reachability, Reason, Source, Verdict};
+use super::index::{NodeRef, Origin};
+use super::{fix, fix_access, Hop, ReachError, ReachIndex, Reachability, Reason, Source, Verdict};
 
 /// How the source's packets reach the cluster's network, or why they cannot.
 enum Path<'a> {
     Over(&'a Peering),
+    /// The source VPC is behind `hub` and has no peering of its own: its packets leave
+    /// through the hub's gateway and arrive over the hub's peering.
+    ViaHub(&'a Peering, &'a LabVpc),
     /// The source's own VPC is not peered, but its address is in another VPC's peering.
     Transit(&'a Peering),
     None,
@@ -28,18 +56,26 @@ impl<'a> ReachIndex<'a> {
         to: &str,
         port: Option<u16>,
     ) -> Result<Reachability, ReachError> {
-        let (ip, vpc) = self.resolve_source(from)?;
-        let nodes = self.resolve_destination(to)?;
+        let (ip, origin) = self.resolve_source(from)?;
+        let target = self.resolve_destination(to)?;
         let port = port.unwrap_or_else(|| {
-            nodes
+            target
+                .nodes
                 .first()
                 .and_then(|(ci, _)| engines::find(&self.snap.clusters[*ci].engine))
                 .and_then(|e| e.ports.first())
                 .map_or(0, |p| p.number)
         });
-        let verdicts: Vec<Verdict> = nodes
+        let verdicts: Vec<Verdict> = target
+            .nodes
             .iter()
-            .map(|n| self.verdict(ip, vpc, *n, port))
+            .map(|n| {
+                if target.public {
+                    self.public_verdict(ip, origin, *n, port)
+                } else {
+                    self.private_verdict(ip, origin, *n, port)
+                }
+            })
             .collect();
         Ok(Reachability {
             allowed: !verdicts.is_empty() && verdicts.iter().all(|v| v.allowed),
@@ -48,21 +84,53 @@ impl<'a> ReachIndex<'a> {
         })
     }
 
-    fn verdict(&self, ip: Ipv4Addr, vpc: Option<&LabVpc>, node: NodeRef, port: u16) -> Verdict {
-        let cluster = &self.snap.clusters[node.0];
-        let node = &cluster.nodes[node.1];
-        let mut hops = vec![Hop::Source {
-            ip,
-            network: match vpc {
-                Some(v) => format!("lab VPC {} ({})", v.name, v.cidr_block),
-                None => "no known network".to_string(),
-            },
-        }];
+    pub(super) fn private_verdict(
+        &self,
+        ip: Ipv4Addr,
+        origin: Origin<'a>,
+        node_ref: NodeRef,
+        port: u16,
+    ) -> Verdict {
+        let cluster = &self.snap.clusters[node_ref.0];
+        let node = &cluster.nodes[node_ref.1];
+        let mut hops = vec![source_hop(ip, origin)];
         let destination = Hop::Destination {
             cluster: cluster.id,
             node: node.dns_name.clone(),
             ip: node.ip,
             port,
+        };
+        // A public-looking address of no known host that a peering claims as the peer's
+        // is the peer's (a customer VPC may use public space privately).
+        let claimed = || {
+            self.routes
+                .get(&cluster.network_id)
+                .is_some_and(|set| set.longest_match(ip).is_some())
+        };
+        if let Origin::Internet(host) = origin {
+            if host.is_some() || !claimed() {
+                hops.push(destination);
+                let public = self.public_verdict(ip, origin, node_ref, port);
+                return Verdict::denied(
+                    Reason::NoRoute,
+                    format!(
+                        "the internet has no route to {}, a private address of cluster {}: \
+                         from the internet it is reached only at its public endpoint {}",
+                        node.ip,
+                        cluster.name,
+                        super::public::public_dns_name(cluster)
+                    ),
+                    Some(fix_access::then_connect(
+                        public,
+                        &super::public::public_dns_name(cluster),
+                    )),
+                )
+                .with_hops(hops);
+            }
+        }
+        let vpc = match origin {
+            Origin::Lab(v) => Some(v),
+            _ => None,
         };
         let network = self
             .networks
@@ -73,8 +141,33 @@ impl<'a> ReachIndex<'a> {
             return denied.with_hops(hops);
         }
         let network = network.expect("checked by destination_down");
-        let peering = match self.path(ip, vpc, network) {
-            Path::Over(p) => p,
+        let (peering, hub) = match self.path(ip, vpc, network) {
+            Path::Over(p) => (p, None),
+            Path::ViaHub(p, hub) => {
+                hops.push(Hop::Gateway {
+                    network: format!("lab VPC {} ({})", hub.name, hub.cidr_block),
+                });
+                hops.push(peering_hop(p));
+                if matches!(network.provider, Provider::Aws | Provider::Gcp) {
+                    let vpc = vpc.expect("a hub is reached from a source VPC");
+                    return Verdict::denied(
+                        Reason::TransitNotAllowed,
+                        format!(
+                            "lab VPC {} reaches network {} only through lab VPC {}'s peering \
+                             {}; {} peering is non-transitive, so traffic from behind the \
+                             peer's gateway is dropped",
+                            vpc.name,
+                            network.name,
+                            hub.name,
+                            p.name,
+                            network.provider.as_str().to_uppercase()
+                        ),
+                        Some(fix::create_peering(network, ip, Some(vpc))),
+                    )
+                    .with_hops(hops);
+                }
+                (p, Some(hub))
+            }
             Path::Transit(p) => {
                 let vpc = vpc.expect("transit needs a source VPC");
                 return Verdict::denied(
@@ -83,7 +176,9 @@ impl<'a> ReachIndex<'a> {
                         "{ip} is inside route {} of peering {}, but that peering is to {}, not \
                          to lab VPC {}; peering is non-transitive, so traffic relayed through \
                          another VPC is dropped",
-                        route_of(p, ip).map_or_else(String::new, |r| r.to_string()),
+                        route_of(p, ip)
+                            .or_else(|| transit_of(p, ip))
+                            .map_or_else(String::new, |r| r.to_string()),
                         p.name,
                         p.peer.network_id,
                         vpc.name
@@ -106,11 +201,9 @@ impl<'a> ReachIndex<'a> {
                 .with_hops(hops);
             }
         };
-        hops.push(Hop::Peering {
-            id: peering.id,
-            name: peering.name.clone(),
-            status: peering.status,
-        });
+        if hub.is_none() {
+            hops.push(peering_hop(peering));
+        }
         if peering.status != PeeringStatus::Active {
             return Verdict::denied(
                 Reason::PeeringNotActive,
@@ -122,54 +215,120 @@ impl<'a> ReachIndex<'a> {
             )
             .with_hops(hops);
         }
-        let Some(route) = route_of(peering, ip) else {
-            hops.push(Hop::Firewall {
-                rule: format!("peer_{}: ip saddr != @src_{} drop", peering.id, peering.id),
-                verdict: "drop".into(),
-            });
-            let routes = self.routes.get(&network.id);
-            return Verdict::denied(
-                Reason::SourceOutsideRoutes,
-                format!(
-                    "{ip} is outside the routes of peering {} ({})",
-                    peering.name,
-                    list(&peering.routes)
-                ),
-                Some(fix::add_route(self.snap, peering, network, ip, vpc, routes)),
-            )
-            .with_hops(hops);
+        let (matched, admitted) = match admission(peering, ip) {
+            Admission::Route(route) => {
+                hops.push(Hop::RouteMatched { route });
+                (route, format!("inside route {route}"))
+            }
+            Admission::Transit(route) => {
+                hops.push(Hop::TransitRouteMatched { route });
+                (
+                    route,
+                    format!("inside transit route {route} (gateway transit allowed)"),
+                )
+            }
+            Admission::TransitOff(route) => {
+                hops.push(Hop::TransitRouteMatched { route });
+                hops.push(Hop::Firewall {
+                    rule: format!("peer_{}: ip saddr != @src_{} drop", peering.id, peering.id),
+                    verdict: "drop".into(),
+                });
+                return Verdict::denied(
+                    Reason::GatewayTransitDisabled,
+                    format!(
+                        "{ip} is inside transit route {route} of peering {}, a range behind \
+                         the peer's gateway, but the peering does not allow gateway transit",
+                        peering.name
+                    ),
+                    Some(fix_access::allow_gateway_transit(peering)),
+                )
+                .with_hops(hops);
+            }
+            Admission::Outside => {
+                hops.push(Hop::Firewall {
+                    rule: format!("peer_{}: ip saddr != @src_{} drop", peering.id, peering.id),
+                    verdict: "drop".into(),
+                });
+                let routes = self.routes.get(&network.id);
+                let (explanation, fix) = match (hub, vpc) {
+                    (Some(hub), Some(vpc)) => (
+                        format!(
+                            "{ip} (lab VPC {}, behind {}) arrives over peering {} through the \
+                             gateway of lab VPC {}, but is outside its routes ({}) and its \
+                             transit routes ({})",
+                            vpc.name,
+                            hub.name,
+                            peering.name,
+                            hub.name,
+                            list(&peering.routes),
+                            none_if_empty(&peering.transit_routes)
+                        ),
+                        fix_access::add_transit_route(self.snap, peering, network, ip, vpc, routes),
+                    ),
+                    _ => (
+                        format!(
+                            "{ip} is outside the routes of peering {} ({})",
+                            peering.name,
+                            list(&peering.routes)
+                        ),
+                        fix::add_route(self.snap, peering, network, ip, vpc, routes),
+                    ),
+                };
+                return Verdict::denied(Reason::SourceOutsideRoutes, explanation, Some(fix))
+                    .with_hops(hops);
+            }
         };
-        hops.push(Hop::RouteMatched { route });
-        let engine = engines::find(&cluster.engine);
-        let served: Vec<u16> = engine
-            .map(|e| e.ports.iter().map(|p| p.number).collect())
-            .unwrap_or_default();
-        if !served.contains(&port) {
-            hops.push(destination);
-            return Verdict::denied(
-                Reason::PortNotServed,
-                format!(
-                    "engine {} does not serve port {port} (it serves {})",
-                    cluster.engine,
-                    list(&served)
+        let private = &self.private_allow[node_ref.0];
+        if !private.is_empty() {
+            let Some(entry) = private.longest_match(ip) else {
+                hops.push(Hop::Firewall {
+                    rule: format!("priv_{}: ip saddr != @priv_{} drop", cluster.id, cluster.id),
+                    verdict: "drop".into(),
+                });
+                return Verdict::denied(
+                    Reason::NotInPrivateAllowlist,
+                    format!(
+                        "{ip} is in none of the {} entries of cluster {}'s private allow-list, \
+                         which narrows the peered sources that may connect",
+                        cluster.private_allowlist.len(),
+                        cluster.name
+                    ),
+                    Some(fix_access::add_allowlist_entry(
+                        cluster,
+                        super::AllowlistKind::Private,
+                        ip,
+                    )),
+                )
+                .with_hops(hops);
+            };
+            hops.push(Hop::Firewall {
+                rule: format!(
+                    "priv_{}: ip saddr @priv_{} ({entry}) accept",
+                    cluster.id, cluster.id
                 ),
-                Some(fix::use_port(cluster, &served)),
-            )
-            .with_hops(hops);
+                verdict: "accept".into(),
+            });
+        }
+        if let Some(denied) = port_not_served(cluster, port) {
+            hops.push(destination);
+            return denied.with_hops(hops);
         }
         hops.push(Hop::Firewall {
             rule: format!(
-                "peer_{}: ip saddr @src_{} ({route}), to the nodes, ct state new accept",
+                "peer_{}: ip saddr @src_{} ({matched}), to the nodes, ct state new accept",
                 peering.id, peering.id
             ),
             verdict: "accept".into(),
         });
         hops.push(destination);
+        let through = hub.map_or_else(String::new, |h| {
+            format!(" through the gateway of lab VPC {}", h.name)
+        });
         Verdict {
             allowed: true,
             reason: Reason::Allowed,
             explanation: format!(
-                "{ip} arrives over peering {}, inside route {route}; {} listens on {port}",
+                "{ip} arrives over peering {}{through}, {admitted}; {} listens on {port}",
                 peering.name, node.dns_name
             ),
             hops,
@@ -188,24 +347,92 @@ impl<'a> ReachIndex<'a> {
         let Some(vpc) = vpc else {
             return by_route().map_or(Path::None, Path::Over);
         };
-        let direct = self
-            .peerings_to
-            .get(&(network.id, vpc.name.as_str()))
-            .map(|ids| ids.iter().map(|i| &snap.peerings[*i]).collect::<Vec<_>>())
-            .unwrap_or_default();
-        // Of several peerings to the same VPC, the one whose routes hold the source decides.
-        if let Some(p) = direct
-            .iter()
-            .find(|p| route_of(p, ip).is_some())
-            .or(direct.first())
-        {
+        if let Some(p) = self.peering_to(network, &vpc.name, ip) {
             return Path::Over(p);
+        }
+        let hub = vpc.behind.as_deref().and_then(|h| self.lab_vpc(h));
+        if let Some(hub) = hub {
+            if let Some(p) = self.peering_to(network, &hub.name, ip) {
+                return Path::ViaHub(p, hub);
+            }
         }
         by_route().map_or(Path::None, Path::Transit)
     }
+
+    /// The live peering from `network` to the peer network `peer`; of several, the one
+    /// whose routes or transit routes hold the source decides.
+    fn peering_to(&self, network: &Network, peer: &str, ip: Ipv4Addr) -> Option<&'a Peering> {
+        let snap = self.snap;
+        let ids = self.peerings_to.get(&(network.id, peer))?;
+        let mut peerings = ids.iter().map(|i| &snap.peerings[*i]);
+        let first = peerings.clone().next();
+        peerings
+            .find(|p| !matches!(admission(p, ip), Admission::Outside))
+            .or(first)
+    }
 }
 
-fn destination_down(network: Option<&Network>, cluster: &Cluster, node: &Node) -> Option<Verdict> {
+/// Whether a peering's firewall chain admits a source, and by which range.
+enum Admission {
+    Route(crate::Cidr),
+    Transit(crate::Cidr),
+    /// Inside a transit route while gateway transit is off.
+    TransitOff(crate::Cidr),
+    Outside,
+}
+
+fn admission(p: &Peering, ip: Ipv4Addr) -> Admission {
+    if let Some(r) = route_of(p, ip) {
+        return Admission::Route(r);
+    }
+    match transit_of(p, ip) {
+        Some(r) if p.allow_gateway_transit => Admission::Transit(r),
+        Some(r) => Admission::TransitOff(r),
+        None => Admission::Outside,
+    }
+}
+
+pub(super) fn source_hop(ip: Ipv4Addr, origin: Origin) -> Hop {
+    let network = match origin {
+        Origin::Lab(v) => format!("lab VPC {} ({})", v.name, v.cidr_block),
+        Origin::Internet(Some(h)) => format!("the internet (host {})", h.name),
+        Origin::Internet(None) => "the internet".to_string(),
+        Origin::Unknown => "no known network".to_string(),
+    };
+    Hop::Source { ip, network }
+}
+
+fn peering_hop(p: &Peering) -> Hop {
+    Hop::Peering {
+        id: p.id,
+        name: p.name.clone(),
+        status: p.status,
+    }
+}
+
+pub(super) fn port_not_served(cluster: &Cluster, port: u16) -> Option<Verdict> {
+    let served: Vec<u16> = engines::find(&cluster.engine)
+        .map(|e| e.ports.iter().map(|p| p.number).collect())
+        .unwrap_or_default();
+    if served.contains(&port) {
+        return None;
+    }
+    Some(Verdict::denied(
+        Reason::PortNotServed,
+        format!(
+            "engine {} does not serve port {port} (it serves {})",
+            cluster.engine,
+            list(&served)
+        ),
+        Some(fix::use_port(cluster, &served)),
+    ))
+}
+
+pub(super) fn destination_down(
+    network: Option<&Network>,
+    cluster: &Cluster,
+    node: &Node,
+) -> Option<Verdict> {
     let running = |what: &str, name: String, status: String, message: &str| {
         let detail = if message.is_empty() {
             String::new()
@@ -264,6 +491,21 @@ fn route_of(p: &Peering, ip: Ipv4Addr) -> Option<crate::Cidr> {
     p.routes.iter().find(|r| r.contains_addr(ip)).copied()
 }
 
+fn transit_of(p: &Peering, ip: Ipv4Addr) -> Option<crate::Cidr> {
+    p.transit_routes
+        .iter()
+        .find(|r| r.contains_addr(ip))
+        .copied()
+}
+
+pub(super) fn none_if_empty<T: ToString>(items: &[T]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        list(items)
+    }
+}
+
 pub(super) fn list<T: ToString>(items: &[T]) -> String {
     items
         .iter()
@@ -273,7 +515,7 @@ pub(super) fn list<T: ToString>(items: &[T]) -> String {
 }
 
 impl Verdict {
-    fn denied(reason: Reason, explanation: String, fix: Option<super::Fix>) -> Verdict {
+    pub(super) fn denied(reason: Reason, explanation: String, fix: Option<super::Fix>) -> Verdict {
         Verdict {
             allowed: false,
             reason,
@@ -282,7 +524,7 @@ impl Verdict {
             fix,
         }
     }
-    fn with_hops(mut self, hops: Vec<Hop>) -> Verdict {
+    pub(super) fn with_hops(mut self, hops: Vec<Hop>) -> Verdict {
         self.hops = hops;
         self
     }

@@ -1,25 +1,46 @@
 //! The indexes a snapshot is queried through, built once: lab VPCs by prefix, live
-//! peering routes per platform network by prefix, and names (ids, DNS names, node IPs)
-//! by hash.
+//! peering routes and transit routes per platform network by prefix, internet hosts,
+//! names (ids, DNS names, node IPs, public endpoints) by hash, and every cluster's
+//! allow-lists as sorted prefixes.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use crate::ipam::PrefixSet;
-use crate::lab::LabVpc;
-use crate::NetworkId;
+use crate::lab::{LabHost, LabVpc, INTERNET};
+use crate::{Cidr, NetworkId};
 
+use super::allow::AllowSet;
 use super::{ReachError, ReachSnapshot, Source};
 
 /// A destination node: (cluster index, node index) into the snapshot.
 pub(super) type NodeRef = (usize, usize);
+
+/// Where a source address lives.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Origin<'a> {
+    Lab(&'a LabVpc),
+    /// An internet host, or (`None`) a public-looking address of no known host.
+    Internet(Option<&'a LabHost>),
+    /// No known network: a customer address the snapshot does not hold (on a cloud, the
+    /// peer VPC's), or an address that is neither private nor public.
+    Unknown,
+}
+
+/// What a destination names: nodes, reached over their private addresses or through the
+/// cluster's public endpoint.
+pub(super) struct Target {
+    pub(super) nodes: Vec<NodeRef>,
+    pub(super) public: bool,
+}
 
 pub struct ReachIndex<'a> {
     pub(super) snap: &'a ReachSnapshot,
     /// Lab VPC CIDRs → index into `snap.lab_vpcs`.
     lab_by_prefix: PrefixSet<usize>,
     lab_by_name: HashMap<&'a str, usize>,
-    /// Per platform network: the routes of its live peerings → index into `snap.peerings`.
+    /// Per platform network: the routes and transit routes of its live peerings → index
+    /// into `snap.peerings`.
     pub(super) routes: HashMap<NetworkId, PrefixSet<usize>>,
     /// (platform network, peer network name) → live peerings between them.
     pub(super) peerings_to: HashMap<(NetworkId, &'a str), Vec<usize>>,
@@ -28,6 +49,14 @@ pub struct ReachIndex<'a> {
     clusters: HashMap<String, usize>,
     /// Node DNS name, `<id>-<n>` and IP → node.
     nodes: HashMap<String, NodeRef>,
+    /// `public-<id>.<zone>`, `public-<id>` and the endpoint IP → cluster index. A cluster
+    /// whose public access is off keeps its names, so the answer says it is off.
+    public: HashMap<String, usize>,
+    internet_by_name: HashMap<&'a str, usize>,
+    internet_by_ip: HashMap<Ipv4Addr, usize>,
+    /// Per cluster index: its public and private allow-lists.
+    pub(super) public_allow: Vec<AllowSet>,
+    pub(super) private_allow: Vec<AllowSet>,
 }
 
 impl<'a> ReachIndex<'a> {
@@ -51,7 +80,7 @@ impl<'a> ReachIndex<'a> {
                 continue;
             }
             let set = routes.entry(p.network_id).or_default();
-            for r in &p.routes {
+            for r in p.routes.iter().chain(&p.transit_routes) {
                 set.insert(*r, i);
             }
             peerings_to
@@ -68,18 +97,41 @@ impl<'a> ReachIndex<'a> {
             .collect();
         let mut clusters = HashMap::new();
         let mut nodes = HashMap::new();
+        let mut public = HashMap::new();
+        let mut public_allow = vec![AllowSet::default(); snap.clusters.len()];
+        let mut private_allow = vec![AllowSet::default(); snap.clusters.len()];
         for (ci, c) in snap.clusters.iter().enumerate() {
             if !c.status.is_live() {
                 continue;
             }
             clusters.insert(c.id.to_string(), ci);
             clusters.insert(c.dns_name.clone(), ci);
+            public.insert(super::public::public_dns_name(c), ci);
+            public.insert(format!("public-{}", c.id), ci);
+            if let Some(e) = &c.public_endpoint {
+                public.insert(e.dns_name.clone(), ci);
+                public.insert(e.ip.to_string(), ci);
+            }
+            public_allow[ci] = AllowSet::new(&c.public_access.allowlist);
+            private_allow[ci] = AllowSet::new(&c.private_allowlist);
             for (ni, n) in c.nodes.iter().enumerate() {
                 nodes.insert(n.dns_name.clone(), (ci, ni));
                 nodes.insert(format!("{}-{}", c.id, n.index), (ci, ni));
                 nodes.insert(n.ip.to_string(), (ci, ni));
             }
         }
+        let internet_by_name = snap
+            .internet_hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.name.as_str(), i))
+            .collect();
+        let internet_by_ip = snap
+            .internet_hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.ip, i))
+            .collect();
         ReachIndex {
             snap,
             lab_by_prefix,
@@ -89,21 +141,47 @@ impl<'a> ReachIndex<'a> {
             networks,
             clusters,
             nodes,
+            public,
+            internet_by_name,
+            internet_by_ip,
+            public_allow,
+            private_allow,
         }
     }
 
-    /// The source address and the lab VPC it lies in, if any.
+    pub(super) fn lab_vpc(&self, name: &str) -> Option<&'a LabVpc> {
+        self.lab_by_name.get(name).map(|i| &self.snap.lab_vpcs[*i])
+    }
+
+    /// The source address and where it lives: an address inside a lab VPC is that VPC's;
+    /// an internet host's address or any other public-looking one is the internet's.
     pub(super) fn resolve_source(
         &self,
         source: &Source,
-    ) -> Result<(Ipv4Addr, Option<&'a LabVpc>), ReachError> {
+    ) -> Result<(Ipv4Addr, Origin<'a>), ReachError> {
         match source {
             Source::Ip(ip) => {
-                let vpc = self
-                    .lab_by_prefix
-                    .longest_match(*ip)
-                    .map(|(_, i)| &self.snap.lab_vpcs[*i]);
-                Ok((*ip, vpc))
+                let snap = self.snap;
+                let origin = if let Some((_, i)) = self.lab_by_prefix.longest_match(*ip) {
+                    Origin::Lab(&snap.lab_vpcs[*i])
+                } else if let Some(i) = self.internet_by_ip.get(ip) {
+                    Origin::Internet(Some(&snap.internet_hosts[*i]))
+                } else if is_public(*ip) {
+                    Origin::Internet(None)
+                } else {
+                    Origin::Unknown
+                };
+                Ok((*ip, origin))
+            }
+            Source::LabHost { vpc, host } if vpc == INTERNET => {
+                let h = self
+                    .internet_by_name
+                    .get(host.as_str())
+                    .map(|i| &self.snap.internet_hosts[*i])
+                    .ok_or_else(|| {
+                        ReachError::UnknownSource(format!("the internet has no host '{host}'"))
+                    })?;
+                Ok((h.ip, Origin::Internet(Some(h))))
             }
             Source::LabHost { vpc, host } => {
                 let v = self
@@ -114,23 +192,54 @@ impl<'a> ReachIndex<'a> {
                 let h = v.hosts.iter().find(|h| &h.name == host).ok_or_else(|| {
                     ReachError::UnknownSource(format!("lab VPC {vpc} has no host '{host}'"))
                 })?;
-                Ok((h.ip, Some(v)))
+                Ok((h.ip, Origin::Lab(v)))
             }
         }
     }
 
     /// The nodes a destination names: a cluster (id or DNS name) is every node; a node
-    /// DNS name, `<id>-<n>` or node IP is that node. A trailing dot is ignored.
-    pub(super) fn resolve_destination(&self, to: &str) -> Result<Vec<NodeRef>, ReachError> {
+    /// DNS name, `<id>-<n>` or node IP is that node; a public endpoint (name or IP) is
+    /// every node, reached through it. A trailing dot is ignored.
+    pub(super) fn resolve_destination(&self, to: &str) -> Result<Target, ReachError> {
         let key = to.trim_end_matches('.');
+        let every_node = |ci: usize, public: bool| Target {
+            nodes: (0..self.snap.clusters[ci].nodes.len())
+                .map(|ni| (ci, ni))
+                .collect(),
+            public,
+        };
         if let Some(ci) = self.clusters.get(key) {
-            return Ok((0..self.snap.clusters[*ci].nodes.len())
-                .map(|ni| (*ci, ni))
-                .collect());
+            return Ok(every_node(*ci, false));
+        }
+        if let Some(ci) = self.public.get(key) {
+            return Ok(every_node(*ci, true));
         }
         self.nodes
             .get(key)
-            .map(|n| vec![*n])
+            .map(|n| Target {
+                nodes: vec![*n],
+                public: false,
+            })
             .ok_or_else(|| ReachError::UnknownDestination(to.to_string()))
     }
+}
+
+/// Not an address the internet routes to a private network: not private, shared,
+/// loopback, link-local, multicast or reserved, and not a public endpoint (the same
+/// ranges `lab::new_internet_host` refuses).
+fn is_public(ip: Ipv4Addr) -> bool {
+    const SPECIAL: [(u32, u8); 9] = [
+        (0x0000_0000, 8),  // 0.0.0.0/8
+        (0x7f00_0000, 8),  // 127.0.0.0/8
+        (0xa9fe_0000, 16), // 169.254.0.0/16
+        (0xe000_0000, 3),  // 224.0.0.0/3
+        (0x0a00_0000, 8),  // 10.0.0.0/8
+        (0xac10_0000, 12), // 172.16.0.0/12
+        (0xc0a8_0000, 16), // 192.168.0.0/16
+        (0x6440_0000, 10), // 100.64.0.0/10
+        (0xc612_0000, 15), // 198.18.0.0/15
+    ];
+    !SPECIAL
+        .iter()
+        .any(|(net, len)| Cidr::containing(Ipv4Addr::from(*net), *len).contains_addr(ip))
 }

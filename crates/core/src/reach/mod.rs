@@ -2,18 +2,31 @@
 //! or DNS name on that port — and if not, why, and what change would let it?
 //!
 //! It models what the `local` data plane enforces (see `driver-local/src/firewall.rs`):
-//! a packet arrives over one peering's link and is dropped unless its source lies inside
-//! that peering's routes (peerings are non-transitive: a source routed in through another
-//! VPC is not admitted); new connections from a peering go only to the nodes; nothing
-//! listens on a port the engine does not serve. Pure and deterministic: it reads a
-//! snapshot of the state, builds its indexes once (`ReachIndex::new`), and each query is a
-//! handful of hash and prefix lookups.
+//! - the private path: a packet arrives over one peering's link and is dropped unless its
+//!   source lies inside that peering's routes, or inside its transit routes while gateway
+//!   transit is allowed (a lab VPC behind a hub arrives over the hub's peering); the
+//!   cluster's private allow-list, when not empty, narrows that further; new connections
+//!   from a peering go only to the nodes;
+//! - the public path: the internet reaches a cluster only at its public endpoint
+//!   (`public-<id>.<zone>`), which exists while public access is on and admits only its
+//!   allow-list; the internet has no route to private node addresses, lab VPCs none to
+//!   the public endpoints;
+//! - nothing listens on a port the engine does not serve.
+//!
+//! The checks and their order are at the top of `analyze.rs`. Pure and deterministic: it
+//! reads a snapshot of the state, builds its indexes once (`ReachIndex::new`), and each
+//! query is a handful of hash, prefix and binary-search lookups.
 
+mod allow;
 mod analyze;
 mod fix;
+mod fix_access;
 mod index;
+mod public;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_access;
 
 use std::net::Ipv4Addr;
 
@@ -38,7 +51,8 @@ pub struct ReachSnapshot {
     pub internet_hosts: Vec<LabHost>,
 }
 
-/// Where a connection starts: an address, or a lab host (`vpc/host`).
+/// Where a connection starts: an address, a lab host (`vpc/host`) or an internet host
+/// (`internet/host`, a `LabHost` whose `vpc` is [`crate::lab::INTERNET`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Ip(Ipv4Addr),
@@ -84,6 +98,17 @@ pub enum Reason {
     NetworkNotRunning,
     ClusterNotRunning,
     NodeNotRunning,
+    /// The source is inside the peering's transit routes, but gateway transit is off.
+    GatewayTransitDisabled,
+    /// The cluster's private allow-list is not empty and holds no entry for the source.
+    NotInPrivateAllowlist,
+    /// The destination is the public endpoint of a cluster whose public access is off.
+    PublicAccessDisabled,
+    /// The public allow-list (possibly empty) holds no entry for the source.
+    NotInPublicAllowlist,
+    /// The source has no route to the destination at all: the internet to a private
+    /// node address, or a lab VPC to a public endpoint.
+    NoRoute,
 }
 
 impl Reason {
@@ -98,6 +123,11 @@ impl Reason {
             Reason::NetworkNotRunning => "network-not-running",
             Reason::ClusterNotRunning => "cluster-not-running",
             Reason::NodeNotRunning => "node-not-running",
+            Reason::GatewayTransitDisabled => "gateway-transit-disabled",
+            Reason::NotInPrivateAllowlist => "not-in-private-allowlist",
+            Reason::PublicAccessDisabled => "public-access-disabled",
+            Reason::NotInPublicAllowlist => "not-in-public-allowlist",
+            Reason::NoRoute => "no-route",
         }
     }
 }
@@ -118,8 +148,18 @@ pub enum Hop {
         name: String,
         status: PeeringStatus,
     },
+    /// The lab VPC whose gateway the source sits behind; the packet leaves through it.
+    Gateway { network: String },
     /// The peering route that holds the source address.
     RouteMatched { route: Cidr },
+    /// The peering transit route (a range behind the peer's gateway) that holds it.
+    TransitRouteMatched { route: Cidr },
+    /// The cluster's public endpoint the packet is addressed to.
+    PublicEndpoint {
+        dns_name: String,
+        #[schema(value_type = String)]
+        ip: Ipv4Addr,
+    },
     /// The firewall rule or set that decided.
     Firewall { rule: String, verdict: String },
     /// The node and port the connection is for.
@@ -155,6 +195,38 @@ pub enum FixAction {
     UsePort { ports: Vec<u16> },
     /// Wait for the controller to bring the resource up.
     Wait { resource: String, status: String },
+    /// Add `route` to the peering's transit routes and allow gateway transit (a transit
+    /// route admits nothing while the flag is off).
+    AddTransitRoute { peering_id: PeeringId, route: Cidr },
+    /// Allow gateway transit on the peering (`enabled` is true).
+    SetGatewayTransit {
+        peering_id: PeeringId,
+        enabled: bool,
+    },
+    /// Add `cidr` to one of the cluster's allow-lists.
+    AddAllowlistEntry {
+        cluster_id: ClusterId,
+        list: AllowlistKind,
+        cidr: Cidr,
+    },
+    /// Turn public access on, adding `allow` to the public allow-list when it is set.
+    EnablePublicAccess {
+        cluster_id: ClusterId,
+        allow: Option<Cidr>,
+    },
+    /// Connect to this destination instead (the public endpoint from the internet, the
+    /// cluster's private name from a peered VPC), after the other actions of the fix.
+    UseDestination { to: String },
+}
+
+/// Which of a cluster's allow-lists an entry belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AllowlistKind {
+    /// `public_access.allowlist`: who may connect to the public endpoint.
+    Public,
+    /// `private_allowlist`: which peered sources may connect to the nodes.
+    Private,
 }
 
 /// What to change, as a sentence and as data. Alternatives are listed in `actions`
@@ -193,7 +265,8 @@ pub enum ReachError {
     #[error("unknown source: {0}")]
     UnknownSource(String),
     #[error(
-        "unknown destination '{0}': give a cluster id, a node '<id>-<n>', a DNS name or a node IP"
+        "unknown destination '{0}': give a cluster id, a node '<id>-<n>', a DNS name, a node IP \
+         or a public endpoint ('public-<id>.<zone>' or its IP)"
     )]
     UnknownDestination(String),
 }
