@@ -139,6 +139,21 @@ impl Client {
         self.send(Method::PATCH, path, Some(body)).await
     }
 
+    /// A PATCH that applies only if the resource is still at `version` (412 otherwise):
+    /// the write half of a read-modify-write.
+    pub async fn patch_if_match<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        version: u64,
+    ) -> anyhow::Result<T> {
+        let text = self
+            .raw_with(Method::PATCH, path, Some(body), Some(version))
+            .await?;
+        serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("unexpected answer to PATCH {path}: {e}"))
+    }
+
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.send(Method::DELETE, path, None::<&()>).await
     }
@@ -176,10 +191,23 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> anyhow::Result<String> {
+        self.raw_with(method, path, body, None).await
+    }
+
+    async fn raw_with<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        if_match: Option<u64>,
+    ) -> anyhow::Result<String> {
         let url = format!("{}{}", self.base, path);
         let mut request = self.http.request(method, &url);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
+        }
+        if let Some(version) = if_match {
+            request = request.header(reqwest::header::IF_MATCH, format!("\"{version}\""));
         }
         if let Some(body) = body {
             request = request.json(body);

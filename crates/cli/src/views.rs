@@ -1,7 +1,7 @@
 //! How each resource looks in a table row and in the `key: value` view.
 
 use isthmus_core::conditions::Condition;
-use isthmus_core::resources::{Address, Cluster, Event, Network, Peering, Project};
+use isthmus_core::resources::{Address, AllowlistEntry, Cluster, Event, Network, Peering, Project};
 use isthmus_driver::sim::{CustomerVpc, SimPeeringView};
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +88,7 @@ impl View for Peering {
             .field("peer_network", &self.peer.network_id)
             .field("peer_region", &self.peer.region)
             .field("routes", routes(self))
+            .field("transit_routes", or_dash(Some(&transit_routes(self))))
             .field("allow_gateway_transit", self.allow_gateway_transit)
             .field("status", self.status)
             .field("status_message", &self.status_message)
@@ -126,15 +127,14 @@ impl View for Cluster {
     fn details(&self) -> Details {
         let public = &self.public_access;
         let public_access = if public.enabled {
-            let allow: Vec<String> = public
-                .allowlist
-                .iter()
-                .map(|a| a.cidr.to_string())
-                .collect();
-            format!("enabled (allow {})", or_dash(Some(&allow.join(", "))))
+            "enabled"
         } else {
-            "disabled".to_string()
+            "disabled"
         };
+        let endpoint = self
+            .public_endpoint
+            .as_ref()
+            .map(|e| format!("{} ({})", e.dns_name, e.ip));
         Details::default()
             .field("id", self.id)
             .field("name", &self.name)
@@ -146,6 +146,20 @@ impl View for Cluster {
             .field("status_message", &self.status_message)
             .field("dns_name", or_dash(Some(&self.dns_name)))
             .field("public_access", public_access)
+            .field("public_endpoint", or_dash(endpoint.as_deref()))
+            .block(
+                &format!("public_allowlist ({})", public.allowlist.len()),
+                allowlist_lines(&public.allowlist),
+            )
+            .block(
+                &format!("private_allowlist ({})", self.private_allowlist.len()),
+                if self.private_allowlist.is_empty() {
+                    vec!["none: every peered source may connect".to_string()]
+                } else {
+                    allowlist_lines(&self.private_allowlist)
+                },
+            )
+            .block("warnings", self.warnings.clone())
             .block(
                 "nodes",
                 self.nodes
@@ -296,6 +310,37 @@ pub fn customer_actions(peering: &Peering) -> Vec<String> {
 fn routes(peering: &Peering) -> String {
     let routes: Vec<String> = peering.routes.iter().map(|r| r.to_string()).collect();
     routes.join(",")
+}
+
+fn transit_routes(peering: &Peering) -> String {
+    let routes: Vec<String> = peering
+        .transit_routes
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    routes.join(",")
+}
+
+/// How many allow-list entries `cluster get` shows before "… and N more" (`-o json`
+/// shows them all).
+const ALLOWLIST_SHOWN: usize = 10;
+
+fn allowlist_lines(list: &[AllowlistEntry]) -> Vec<String> {
+    let mut lines: Vec<String> = list
+        .iter()
+        .take(ALLOWLIST_SHOWN)
+        .map(|e| match e.comment.as_str() {
+            "" => e.cidr.to_string(),
+            comment => format!("{}  {comment}", e.cidr),
+        })
+        .collect();
+    if list.len() > ALLOWLIST_SHOWN {
+        lines.push(format!(
+            "… and {} more (-o json shows all)",
+            list.len() - ALLOWLIST_SHOWN
+        ));
+    }
+    lines
 }
 
 fn generation(generation: u64, observed: u64) -> String {

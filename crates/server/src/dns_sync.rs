@@ -77,13 +77,15 @@ impl Drop for PlatformDns {
 
 /// What the zone publishes for a cluster: nothing from the moment its deletion is asked
 /// for, so a deleted cluster's names answer NXDOMAIN within a poll interval however long
-/// its nodes take to tear down. Public endpoints come with public access.
+/// its nodes take to tear down. `public-<id>` exists while public access is enabled (the
+/// store gives the endpoint back when it is turned off, so the name goes with it).
 fn published(cluster: &Cluster) -> Option<ClusterRecords> {
     let going = matches!(
         cluster.status,
         ClusterStatus::Deleting | ClusterStatus::Deleted
     );
-    (!going).then(|| ClusterRecords::from_cluster(cluster, None))
+    let public_ip = cluster.public_endpoint.as_ref().map(|e| e.ip);
+    (!going).then(|| ClusterRecords::from_cluster(cluster, public_ip))
 }
 
 async fn live_clusters(store: &dyn Store) -> anyhow::Result<Vec<ClusterRecords>> {

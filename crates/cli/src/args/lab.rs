@@ -11,9 +11,34 @@ pub enum LabCommand {
     /// Hosts inside a lab VPC, to run commands from.
     #[command(subcommand)]
     Host(LabHostCommand),
-    /// Run a command inside a lab host: `isthmus lab exec VPC/HOST -- CMD ARGS…`.
-    /// The command's exit code is this command's exit code.
+    /// The lab's internet: hosts with public addresses, to try public endpoints from.
+    #[command(subcommand)]
+    Internet(LabInternetCommand),
+    /// Run a command inside a lab host: `isthmus lab exec VPC/HOST -- CMD ARGS…`
+    /// (`internet/HOST` for an internet host). The command's exit code is this command's.
     Exec(LabExecArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabInternetCommand {
+    /// Hosts on the lab's internet.
+    #[command(subcommand)]
+    Host(LabInternetHostCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabInternetHostCommand {
+    /// Add an internet host (its own namespace, linked to the lab's internet).
+    Add {
+        name: String,
+        /// A public address (else the lowest free one of 203.0.113.0/24 from .10).
+        #[arg(long, value_name = "IP")]
+        ip: Option<String>,
+    },
+    /// Delete an internet host.
+    Delete { name: String },
+    /// List the internet hosts.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -24,6 +49,10 @@ pub enum LabVpcCommand {
         /// The VPC's private CIDR, e.g. 172.16.0.0/16.
         #[arg(long, value_name = "CIDR")]
         cidr: String,
+        /// Put this VPC behind another lab VPC's gateway (a VPN-client range or a spoke):
+        /// it reaches the platform only through that VPC's peerings.
+        #[arg(long, value_name = "HUB")]
+        behind: Option<String>,
     },
     /// List lab VPCs and their hosts.
     List,
@@ -47,7 +76,7 @@ pub enum LabHostCommand {
 
 #[derive(Debug, Args)]
 pub struct LabExecArgs {
-    /// `VPC/HOST`.
+    /// `VPC/HOST`, or `internet/HOST`.
     #[arg(value_name = "VPC/HOST")]
     pub target: String,
     /// The command and its arguments, after `--`; passed as they are, never to a shell.

@@ -10,10 +10,14 @@ mod tools;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use connect::{CaCommand, ProbeArgs};
-pub use lab::{LabCommand, LabExecArgs, LabHostCommand, LabVpcCommand, LocalServeArgs};
+pub use lab::{
+    LabCommand, LabExecArgs, LabHostCommand, LabInternetCommand, LabInternetHostCommand,
+    LabVpcCommand, LocalServeArgs,
+};
 pub use reach::ReachArgs;
 pub use resources::{
-    ClusterCommand, EventsArgs, NetworkCommand, PeeringCommand, ProjectCommand, TokenCommand,
+    ClusterAccessCreate, ClusterAccessUpdate, ClusterCommand, EventsArgs, NetworkCommand,
+    PeeringCommand, ProjectCommand, TokenCommand,
 };
 pub use tools::{LoginArgs, ServeArgs, SimCommand, SimVpcCommand};
 

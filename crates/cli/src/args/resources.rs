@@ -1,7 +1,11 @@
 //! Verbs on the API's resources: projects, networks, peerings, clusters, events, tokens.
 
+use std::path::PathBuf;
+
 use clap::{ArgGroup, Args, Subcommand};
-use isthmus_core::resources::{Provider, Role, Topology};
+use isthmus_core::resources::{AllowlistEntryInput, EgressRuleInput, Provider, Role, Topology};
+
+use crate::access;
 
 use super::{TimeoutArgs, WaitArgs};
 
@@ -77,7 +81,11 @@ pub enum PeeringCommand {
         /// A customer prefix reachable over the peering; repeat for several.
         #[arg(long = "route", value_name = "CIDR", required = true)]
         routes: Vec<String>,
-        /// Azure: admit sources reached through the peer's gateway.
+        /// A range the peer reaches through its gateway (VPN clients, spokes of a hub);
+        /// Azure and local only. Repeat for several.
+        #[arg(long = "transit-route", value_name = "CIDR")]
+        transit_routes: Vec<String>,
+        /// Azure: admit sources in the transit routes (reached through the peer's gateway).
         #[arg(long)]
         allow_gateway_transit: bool,
         #[command(flatten)]
@@ -92,7 +100,7 @@ pub enum PeeringCommand {
     Get { id: String },
     /// Change a peering's name, routes or gateway transit; the data plane follows.
     #[command(group(ArgGroup::new("change").required(true).multiple(true)
-        .args(["name", "routes", "allow_gateway_transit"])))]
+        .args(["name", "routes", "transit_routes", "no_transit_routes", "allow_gateway_transit"])))]
     Update {
         id: String,
         #[arg(long)]
@@ -100,6 +108,12 @@ pub enum PeeringCommand {
         /// The new full list of routes (replaces the old one); repeat for several.
         #[arg(long = "route", value_name = "CIDR")]
         routes: Vec<String>,
+        /// The new full list of transit routes (replaces the old one); repeat for several.
+        #[arg(long = "transit-route", value_name = "CIDR")]
+        transit_routes: Vec<String>,
+        /// Remove every transit route.
+        #[arg(long, conflicts_with = "transit_routes")]
+        no_transit_routes: bool,
         #[arg(long, value_name = "true|false")]
         allow_gateway_transit: Option<bool>,
         #[command(flatten)]
@@ -140,6 +154,8 @@ pub enum ClusterCommand {
         #[arg(long, value_parser = parse_topology)]
         topology: Topology,
         #[command(flatten)]
+        access: ClusterAccessCreate,
+        #[command(flatten)]
         wait: WaitArgs,
     },
     /// List the project's clusters.
@@ -151,11 +167,15 @@ pub enum ClusterCommand {
     Get { id: String },
     /// The URIs a client connects with (connection strings, HTTP, per-node addresses).
     Addresses { id: String },
-    /// Rename a cluster.
+    /// Rename a cluster or change who may connect to it; the data plane follows within a
+    /// second. Additions and removals edit the lists the server holds (re-read and sent
+    /// back with If-Match, so a concurrent change is never lost).
     Update {
         id: String,
-        #[arg(long, required = true)]
+        #[arg(long)]
         name: Option<String>,
+        #[command(flatten)]
+        access: ClusterAccessUpdate,
     },
     /// Delete a cluster.
     Delete {
@@ -169,6 +189,67 @@ pub enum ClusterCommand {
         #[command(flatten)]
         timeout: TimeoutArgs,
     },
+}
+
+/// Who may connect to a new cluster.
+#[derive(Debug, Args, Default)]
+pub struct ClusterAccessCreate {
+    /// Open a public endpoint (`public-<id>.<zone>`); only --public-allow may connect.
+    #[arg(long, value_name = "on|off", value_parser = access::parse_on_off)]
+    pub public_access: Option<bool>,
+    /// An entry of the public allow-list, CIDR[=COMMENT]; repeat for several.
+    #[arg(long = "public-allow", value_name = "CIDR[=COMMENT]", value_parser = access::parse_entry)]
+    pub public_allow: Vec<AllowlistEntryInput>,
+    /// Narrow the peered sources that may connect (default: every peered source); repeat.
+    #[arg(long = "private-allow", value_name = "CIDR[=COMMENT]", value_parser = access::parse_entry)]
+    pub private_allow: Vec<AllowlistEntryInput>,
+    /// A destination in a peered network the nodes may connect to, CIDR[:PORT,PORT]; repeat.
+    #[arg(long = "egress", value_name = "CIDR[:PORT,…]", value_parser = access::parse_egress)]
+    pub egress: Vec<EgressRuleInput>,
+}
+
+/// Changes to who may connect to a cluster.
+#[derive(Debug, Args, Default)]
+pub struct ClusterAccessUpdate {
+    /// Turn the public endpoint on or off (the allow-list is kept either way).
+    #[arg(long, value_name = "on|off", value_parser = access::parse_on_off)]
+    pub public_access: Option<bool>,
+    /// Add (or re-comment) a public allow-list entry, CIDR[=COMMENT]; repeat for several.
+    #[arg(long = "add-public-allow", value_name = "CIDR[=COMMENT]", value_parser = access::parse_entry)]
+    pub add_public_allow: Vec<AllowlistEntryInput>,
+    /// Remove a public allow-list entry; repeat for several.
+    #[arg(long = "remove-public-allow", value_name = "CIDR")]
+    pub remove_public_allow: Vec<String>,
+    /// Replace the public allow-list with a file's: lines "CIDR [comment]", # comments.
+    #[arg(long = "public-allowlist-file", value_name = "FILE",
+          conflicts_with_all = ["add_public_allow", "remove_public_allow"])]
+    pub public_allowlist_file: Option<PathBuf>,
+    /// Add a private allow-list entry, CIDR[=COMMENT]; repeat for several.
+    #[arg(long = "add-private-allow", value_name = "CIDR[=COMMENT]", value_parser = access::parse_entry)]
+    pub add_private_allow: Vec<AllowlistEntryInput>,
+    /// Remove a private allow-list entry; repeat for several.
+    #[arg(long = "remove-private-allow", value_name = "CIDR")]
+    pub remove_private_allow: Vec<String>,
+    /// Remove the narrowing: every peered source may connect again.
+    #[arg(long, conflicts_with_all = ["add_private_allow", "remove_private_allow"])]
+    pub clear_private_allowlist: bool,
+    /// Let the nodes connect to CIDR[:PORT,PORT] in a peered network; repeat for several.
+    #[arg(long = "add-egress", value_name = "CIDR[:PORT,…]", value_parser = access::parse_egress)]
+    pub add_egress: Vec<EgressRuleInput>,
+}
+
+impl ClusterAccessUpdate {
+    /// Whether anything but the name is to change.
+    pub fn is_empty(&self) -> bool {
+        self.public_access.is_none()
+            && self.add_public_allow.is_empty()
+            && self.remove_public_allow.is_empty()
+            && self.public_allowlist_file.is_none()
+            && self.add_private_allow.is_empty()
+            && self.remove_private_allow.is_empty()
+            && !self.clear_private_allowlist
+            && self.add_egress.is_empty()
+    }
 }
 
 /// `isthmus events [list] [--limit N]`.

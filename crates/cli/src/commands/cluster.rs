@@ -1,11 +1,19 @@
 //! `isthmus cluster …`
 
-use isthmus_core::resources::{Cluster, ClusterCreate, ClusterUpdate};
+use isthmus_core::resources::{
+    AllowlistEntryInput, Cluster, ClusterCreate, ClusterUpdate, EgressRuleInput, PublicAccessInput,
+};
+use reqwest::StatusCode;
 
 use super::{list_query, Ctx};
-use crate::args::ClusterCommand;
-use crate::client::segment;
+use crate::access;
+use crate::args::{ClusterAccessCreate, ClusterAccessUpdate, ClusterCommand};
+use crate::client::{segment, ApiError};
 use crate::wait::Goal;
+
+/// How often an update is re-read and retried when another writer changed the cluster
+/// between our read and our write (412).
+const RMW_ATTEMPTS: usize = 5;
 
 pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
     let base = format!("{}/clusters", ctx.project_path().await?);
@@ -16,18 +24,21 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
             network,
             engine,
             topology,
+            access,
             wait,
         } => {
+            let (public_access, private_allowlist, egress_allowlist) = create_access(access);
             let body = ClusterCreate {
-                private_allowlist: None,
                 name,
                 network_id: network,
                 engine,
                 topology,
-                public_access: None,
-                egress_allowlist: None,
+                public_access,
+                private_allowlist,
+                egress_allowlist,
             };
             let created: Cluster = ctx.client.post(&base, &body).await?;
+            print_warnings(&created);
             ctx.settle(&path(&created.id.to_string()), created, Goal::Ready, wait)
                 .await
         }
@@ -37,17 +48,19 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
                 .await?;
             ctx.list(&items)
         }
-        ClusterCommand::Get { id } => ctx.one(&ctx.client.get::<Cluster>(&path(&id)).await?),
+        ClusterCommand::Get { id } => {
+            let cluster: Cluster = ctx.client.get(&path(&id)).await?;
+            print_warnings(&cluster);
+            ctx.one(&cluster)
+        }
         ClusterCommand::Addresses { id } => {
             let cluster: Cluster = ctx.client.get(&path(&id)).await?;
             ctx.list(&cluster.addresses)
         }
-        ClusterCommand::Update { id, name } => {
-            let body = ClusterUpdate {
-                name,
-                ..ClusterUpdate::default()
-            };
-            ctx.one(&ctx.client.patch::<_, Cluster>(&path(&id), &body).await?)
+        ClusterCommand::Update { id, name, access } => {
+            let updated = update(ctx, &path(&id), name, &access).await?;
+            print_warnings(&updated);
+            ctx.one(&updated)
         }
         ClusterCommand::Delete { id, wait } => {
             let deleting: Cluster = ctx.client.delete(&path(&id)).await?;
@@ -58,5 +71,134 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
             ctx.settle(&path(&id), current, Goal::Ready, timeout.into())
                 .await
         }
+    }
+}
+
+type CreateAccess = (
+    Option<PublicAccessInput>,
+    Option<Vec<AllowlistEntryInput>>,
+    Option<Vec<EgressRuleInput>>,
+);
+
+/// The public access, private allow-list and egress rules of a create request.
+fn create_access(access: ClusterAccessCreate) -> CreateAccess {
+    let public_access = match (access.public_access, access.public_allow.is_empty()) {
+        (None, true) => None,
+        (enabled, _) => {
+            if enabled.is_none() {
+                eprintln!(
+                    "note: the public allow-list is stored, but public access stays off \
+                     until --public-access on"
+                );
+            }
+            Some(PublicAccessInput {
+                enabled: enabled.unwrap_or(false),
+                allowlist: access.public_allow,
+            })
+        }
+    };
+    (
+        public_access,
+        (!access.private_allow.is_empty()).then_some(access.private_allow),
+        (!access.egress.is_empty()).then_some(access.egress),
+    )
+}
+
+/// A rename alone is one PATCH; an access change is a read-modify-write of the lists the
+/// server holds, sent with If-Match and redone if someone else wrote in between.
+async fn update(
+    ctx: &Ctx,
+    path: &str,
+    name: Option<String>,
+    access: &ClusterAccessUpdate,
+) -> anyhow::Result<Cluster> {
+    if access.is_empty() {
+        anyhow::ensure!(
+            name.is_some(),
+            "nothing to change: give --name or an access flag (see `isthmus cluster update --help`)"
+        );
+        let body = ClusterUpdate {
+            name,
+            ..ClusterUpdate::default()
+        };
+        return ctx.client.patch(path, &body).await;
+    }
+    let public_file = match &access.public_allowlist_file {
+        Some(file) => Some(access::read_allowlist_file(file)?),
+        None => None,
+    };
+    let mut attempt = 1;
+    loop {
+        let current: Cluster = ctx.client.get(path).await?;
+        let mut body = access_update(&current, access, public_file.as_deref())?;
+        body.name = name.clone();
+        match ctx
+            .client
+            .patch_if_match(path, &body, current.version)
+            .await
+        {
+            Err(e) if attempt < RMW_ATTEMPTS && is_stale(&e) => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+fn is_stale(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<ApiError>()
+        .is_some_and(|e| e.status == StatusCode::PRECONDITION_FAILED)
+}
+
+/// The PATCH body that applies `access` to `current`: only the lists it touches.
+fn access_update(
+    current: &Cluster,
+    access: &ClusterAccessUpdate,
+    public_file: Option<&[AllowlistEntryInput]>,
+) -> anyhow::Result<ClusterUpdate> {
+    let mut body = ClusterUpdate::default();
+    let public_changes = access.public_access.is_some()
+        || public_file.is_some()
+        || !access.add_public_allow.is_empty()
+        || !access.remove_public_allow.is_empty();
+    if public_changes {
+        let allowlist = match public_file {
+            Some(entries) => entries.to_vec(),
+            None => access::edit_allowlist(
+                &current.public_access.allowlist,
+                &access.add_public_allow,
+                &access.remove_public_allow,
+                "public allow-list",
+            )?,
+        };
+        body.public_access = Some(PublicAccessInput {
+            enabled: access
+                .public_access
+                .unwrap_or(current.public_access.enabled),
+            allowlist,
+        });
+    }
+    if access.clear_private_allowlist {
+        body.private_allowlist = Some(Vec::new());
+    } else if !access.add_private_allow.is_empty() || !access.remove_private_allow.is_empty() {
+        body.private_allowlist = Some(access::edit_allowlist(
+            &current.private_allowlist,
+            &access.add_private_allow,
+            &access.remove_private_allow,
+            "private allow-list",
+        )?);
+    }
+    if !access.add_egress.is_empty() {
+        body.egress_allowlist = Some(access::with_egress(
+            &current.egress_allowlist,
+            &access.add_egress,
+        ));
+    }
+    Ok(body)
+}
+
+/// The server's warnings (e.g. an empty or 0.0.0.0/0 public list) go to stderr, so
+/// `-o json` stays parseable and a person still sees them.
+fn print_warnings(cluster: &Cluster) {
+    for warning in &cluster.warnings {
+        eprintln!("warning: {warning}");
     }
 }

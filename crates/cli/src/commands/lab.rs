@@ -12,13 +12,14 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::args::{
-    LabCommand, LabExecArgs, LabHostCommand, LabVpcCommand, LocalServeArgs, OutputFormat,
+    LabCommand, LabExecArgs, LabHostCommand, LabInternetCommand, LabInternetHostCommand,
+    LabVpcCommand, LocalServeArgs, OutputFormat,
 };
 use crate::client::segment;
 use crate::output::{self, time, Details, View};
 
 impl View for LabVpc {
-    const HEADERS: &'static [&'static str] = &["NAME", "CIDR", "HOSTS", "CREATED"];
+    const HEADERS: &'static [&'static str] = &["NAME", "CIDR", "BEHIND", "HOSTS", "CREATED"];
     fn row(&self) -> Vec<String> {
         let hosts: Vec<String> = self
             .hosts
@@ -28,6 +29,7 @@ impl View for LabVpc {
         vec![
             self.name.clone(),
             self.cidr_block.to_string(),
+            self.behind.clone().unwrap_or_else(|| "-".into()),
             if hosts.is_empty() {
                 "-".into()
             } else {
@@ -40,6 +42,7 @@ impl View for LabVpc {
         Details::default()
             .field("name", &self.name)
             .field("cidr_block", self.cidr_block)
+            .field("behind", self.behind.as_deref().unwrap_or("-"))
             .field("created_at", time(&self.created_at))
             .block(
                 "hosts",
@@ -84,8 +87,8 @@ fn vpc_path(vpc: &str) -> String {
 
 pub async fn run(ctx: &Ctx, command: LabCommand) -> anyhow::Result<String> {
     match command {
-        LabCommand::Vpc(LabVpcCommand::Create { name, cidr }) => {
-            let body = json!({ "name": name, "cidr_block": cidr });
+        LabCommand::Vpc(LabVpcCommand::Create { name, cidr, behind }) => {
+            let body = json!({ "name": name, "cidr_block": cidr, "behind": behind });
             ctx.one(&ctx.client.post::<_, LabVpc>("/v1/lab/vpcs", &body).await?)
         }
         LabCommand::Vpc(LabVpcCommand::List) => {
@@ -109,7 +112,29 @@ pub async fn run(ctx: &Ctx, command: LabCommand) -> anyhow::Result<String> {
                 .await?;
             Ok(format!("lab host {vpc}/{host} deleted\n"))
         }
+        LabCommand::Internet(LabInternetCommand::Host(command)) => internet(ctx, command).await,
         LabCommand::Exec(args) => exec(ctx, args).await,
+    }
+}
+
+const INTERNET_HOSTS: &str = "/v1/lab/internet/hosts";
+
+async fn internet(ctx: &Ctx, command: LabInternetHostCommand) -> anyhow::Result<String> {
+    match command {
+        LabInternetHostCommand::Add { name, ip } => {
+            let body = json!({ "name": name, "ip": ip });
+            ctx.one(&ctx.client.post::<_, LabHost>(INTERNET_HOSTS, &body).await?)
+        }
+        LabInternetHostCommand::Delete { name } => {
+            let path = format!("{INTERNET_HOSTS}/{}", segment(&name));
+            ctx.client
+                .send_no_content(Method::DELETE, &path, &json!(null))
+                .await?;
+            Ok(format!("internet host {name} deleted\n"))
+        }
+        LabInternetHostCommand::List => {
+            ctx.list(&ctx.client.get::<Vec<LabHost>>(INTERNET_HOSTS).await?)
+        }
     }
 }
 

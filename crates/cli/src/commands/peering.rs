@@ -20,11 +20,12 @@ pub async fn run(ctx: &Ctx, command: PeeringCommand) -> anyhow::Result<String> {
             peer_network,
             peer_region,
             routes,
+            transit_routes,
             allow_gateway_transit,
             wait,
         } => {
             let body = PeeringCreate {
-                transit_routes: Vec::new(),
+                transit_routes,
                 name,
                 network_id: network,
                 peer: PeerSpec {
@@ -52,11 +53,18 @@ pub async fn run(ctx: &Ctx, command: PeeringCommand) -> anyhow::Result<String> {
             id,
             name,
             routes,
+            transit_routes,
+            no_transit_routes,
             allow_gateway_transit,
             wait,
         } => {
+            let transit_routes = if no_transit_routes {
+                Some(Vec::new())
+            } else {
+                (!transit_routes.is_empty()).then_some(transit_routes)
+            };
             let body = PeeringUpdate {
-                transit_routes: None,
+                transit_routes,
                 name,
                 // No --route means "leave the routes as they are", not "remove them all".
                 routes: (!routes.is_empty()).then_some(routes),

@@ -58,7 +58,14 @@ fn render_verdict(out: &mut String, v: &Verdict) {
             Hop::Peering { id, name, status } => {
                 line("peering", format!("{name} ({id}), {status}"))
             }
+            Hop::Gateway { network } => line("gateway", format!("through {network}")),
             Hop::RouteMatched { route } => line("route", route.to_string()),
+            Hop::TransitRouteMatched { route } => {
+                line("route", format!("{route} (transit, behind the peer's gateway)"))
+            }
+            Hop::PublicEndpoint { dns_name, ip } => {
+                line("endpoint", format!("{dns_name} ({ip}), public"))
+            }
             Hop::Firewall { rule, verdict } => line("firewall", format!("{verdict}: {rule}")),
             Hop::Destination { node, ip, port, .. } => {
                 line("destination", format!("{node} ({ip}) port {port}"))

@@ -18,7 +18,7 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReachabilityRequest {
-    /// An IPv4 address, or a lab host as `VPC/HOST`.
+    /// An IPv4 address, a lab host as `VPC/HOST`, or an internet host as `internet/HOST`.
     pub from: String,
     /// A cluster id or DNS name (every node), a node DNS name, `<cluster-id>-<n>` or node IP.
     pub to: String,
@@ -64,7 +64,7 @@ async fn snapshot(state: &AppState, project: ProjectId) -> ApiResult<ReachSnapsh
         peerings: all(|page| async move { store.list_peerings(project, &page).await }).await?,
         clusters: all(|page| async move { store.list_clusters(project, &page).await }).await?,
         lab_vpcs: store.list_lab_vpcs().await?,
-        internet_hosts: Vec::new(), // TODO(helper A): the store's internet hosts
+        internet_hosts: store.list_internet_hosts().await?,
     })
 }
 
