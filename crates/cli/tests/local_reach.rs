@@ -1,12 +1,22 @@
 //! Differential test of the reachability analyzer against the `local` data plane: over
-//! seeded random peering topologies, for every (lab host, node, port) the analyzer's
-//! verdict (`isthmus reach`, through the API) must equal a real TCP connect from the lab
-//! host's namespace (`isthmus lab exec`). A disagreement prints the topology and both
-//! answers.
+//! seeded random topologies, for every (source, destination, port) the analyzer's verdict
+//! (`isthmus reach`, through the API) must equal a real TCP connect from the source's
+//! namespace (`isthmus lab exec`). A disagreement prints the topology and both answers.
 //!
-//! Scope: peering-only topologies over two networks (a three-node and a single-node
-//! cluster): routes that cover a VPC, part of it, or nothing; VPCs never peered.
-//! Default: 20 topologies x 32 pairs (640). Longer run:
+//! The lab (see `local_support/topology.rs`): two networks with a three-node and a
+//! single-node cluster; lab VPCs peered with routes that cover them, part of them or
+//! nothing, a spoke behind a hub and a VPN range behind another VPC (gateway transit with
+//! the flag on or off, transit ranges that hold the source or not, and non-transitive
+//! paths where the hub's peering carries no transit range), a VPC never peered; two
+//! internet hosts; per cluster a private allow-list and public access on or off with an
+//! allow-list (empty, one host, the other, 0.0.0.0/0, nobody of ours). Sources: every lab
+//! host to every node; every internet host to each public endpoint by name (through its
+//! own resolver: a disabled endpoint has no name) and by address, and to the private node
+//! addresses; lab hosts to the public endpoints. Each on a served and an unserved port.
+//!
+//! One server, one set of lab VPCs and clusters; between rounds peerings and allow-lists
+//! change in place (PATCH), waited for until the controller has applied them.
+//! Default: 20 topologies (about 70 pairs each). Longer run:
 //! `ISTHMUS_REACH_TOPOLOGIES=100 ISTHMUS_REACH_SEED=7`.
 
 mod local_support;
@@ -16,64 +26,14 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use isthmus_driver_local::probe::EchoServer;
-use local_support::{node_ips, LocalLab};
+use local_support::topology::{self, Applied, Rng, INTERNET_HOSTS};
+use local_support::{node_ips, public_name, LocalLab};
 use serde_json::Value;
 use support::{id_of, WAIT_TIMEOUT};
 
 /// The engine's port (probe serves 8443) and one nothing serves.
 const SERVED: u16 = 8443;
 const NOT_SERVED: u16 = 5432;
-
-/// A lab VPC with its hosts, and the route lists a peering to it may get (`None`: no
-/// peering). The lists cover the whole VPC, one host only, or none of it.
-struct VpcPlan {
-    name: &'static str,
-    cidr: &'static str,
-    hosts: Vec<(&'static str, &'static str)>,
-    route_choices: Vec<Option<Vec<&'static str>>>,
-}
-
-fn vpcs() -> Vec<VpcPlan> {
-    vec![
-        VpcPlan {
-            name: "alpha",
-            cidr: "172.16.0.0/16",
-            hosts: vec![("a1", "172.16.0.10"), ("a2", "172.16.200.10")],
-            route_choices: vec![
-                None,
-                Some(vec!["172.16.0.0/16"]),
-                Some(vec!["172.16.0.0/24"]),
-                Some(vec!["172.16.128.0/17"]),
-                Some(vec!["172.16.0.0/24", "172.16.200.0/24"]),
-            ],
-        },
-        VpcPlan {
-            name: "beta",
-            cidr: "10.70.0.0/16",
-            hosts: vec![("b1", "10.70.0.10")],
-            route_choices: vec![None, Some(vec!["10.70.0.0/16"]), Some(vec!["10.71.0.0/16"])],
-        },
-        // Never peered: every answer is no-peering.
-        VpcPlan {
-            name: "gamma",
-            cidr: "192.168.10.0/24",
-            hosts: vec![("c1", "192.168.10.10")],
-            route_choices: vec![None],
-        },
-    ]
-}
-
-/// A small seeded generator (xorshift64*), so a failing seed replays exactly.
-struct Rng(u64);
-
-impl Rng {
-    fn pick(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
-    }
-}
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -82,177 +42,239 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Whether `target` opens a TCP connection to `ip:port` (bash `/dev/tcp`, fixed argv).
-fn connects(lab: &LocalLab, target: &str, ip: &str, port: u16) -> bool {
-    let script = format!("exec 3<>/dev/tcp/{ip}/{port}");
-    let run = lab.lab_exec(target, &["timeout", "2", "bash", "-c", &script]);
-    assert!(
-        !run.stderr.lines().any(|l| l.starts_with("error: ")),
-        "`isthmus lab exec {target}` itself failed:\n{}",
-        run.stderr
-    );
-    run.code == Some(0)
+/// Whether `target` opens a TCP connection to `host:port` (bash `/dev/tcp`, fixed argv).
+fn connects(lab: &LocalLab, target: &str, host: &str, port: u16) -> bool {
+    lab.connects_to(target, host, port)
 }
 
-/// One (source, node, port): the analyzer's verdict and the real connect.
-struct Answer {
-    target: String,
-    ip: String,
+/// One question: can `from` open a TCP connection to `to:port`?
+struct Probe {
+    from: String,
+    to: String,
     port: u16,
+}
+
+/// A probe with the analyzer's verdict and the real connect.
+struct Answer {
+    probe: Probe,
     analyzed: bool,
     real: bool,
     verdict: Value,
 }
 
-fn check(lab: &LocalLab, target: &str, ip: &str) -> Vec<Answer> {
-    [SERVED, NOT_SERVED]
-        .into_iter()
-        .map(|port| {
-            let verdict: Value = lab
-                .cli
-                .json(&format!("reach --from {target} --to {ip}:{port}"));
-            Answer {
-                target: target.to_string(),
-                ip: ip.to_string(),
-                port,
-                analyzed: verdict["allowed"].as_bool().expect("allowed"),
-                real: connects(lab, target, ip, port),
-                verdict,
-            }
-        })
-        .collect()
+impl Answer {
+    /// The deciding reason: `allowed`, or the first denial among the verdicts.
+    fn reason(&self) -> String {
+        let verdicts = self.verdict["verdicts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        verdicts
+            .iter()
+            .find(|v| v["allowed"] == false)
+            .or(verdicts.first())
+            .and_then(|v| v["reason"].as_str())
+            .unwrap_or("none")
+            .to_string()
+    }
 }
 
-/// Makes the peerings match `wanted` (VPC → routes), creating, updating and deleting.
-fn apply(
-    lab: &LocalLab,
-    network: &str,
-    peerings: &mut BTreeMap<&'static str, String>,
-    wanted: &BTreeMap<&'static str, Vec<&'static str>>,
-) {
-    for (vpc, id) in peerings.clone() {
-        if !wanted.contains_key(vpc) {
-            lab.cli.ok(&format!(
-                "peering delete {id} --wait --timeout {WAIT_TIMEOUT}"
-            ));
-            peerings.remove(vpc);
-        }
-    }
-    for (vpc, routes) in wanted {
-        let flags: String = routes.iter().map(|r| format!(" --route {r}")).collect();
-        match peerings.get(vpc) {
-            Some(id) => {
-                lab.cli.ok(&format!(
-                    "peering update {id}{flags} --wait --timeout {WAIT_TIMEOUT}"
-                ));
-            }
-            None => {
-                let p = lab.peering(network, vpc, routes);
-                assert_eq!(p["status"], "active", "{p:#}");
-                peerings.insert(vpc, id_of(&p));
-            }
-        }
+fn check(lab: &LocalLab, probe: Probe) -> Answer {
+    let verdict: Value = lab.cli.json(&format!(
+        "reach --from {} --to {}:{}",
+        probe.from, probe.to, probe.port
+    ));
+    Answer {
+        analyzed: verdict["allowed"].as_bool().expect("allowed"),
+        real: connects(lab, &probe.from, &probe.to, probe.port),
+        verdict,
+        probe,
     }
 }
+
+/// Every question of one round. `clusters` are as the API shows them now.
+fn probes(vpcs: &[topology::VpcPlan], clusters: &[Value]) -> Vec<Probe> {
+    let mut probes = Vec::new();
+    let node_ips: Vec<String> = clusters.iter().flat_map(node_ips).collect();
+    let endpoints: Vec<String> = clusters
+        .iter()
+        .filter_map(|c| c["public_endpoint"]["ip"].as_str().map(str::to_string))
+        .collect();
+    let both = [SERVED, NOT_SERVED];
+    for v in vpcs {
+        for (host, _) in v.hosts {
+            let from = format!("{}/{host}", v.name);
+            for ip in &node_ips {
+                for port in both {
+                    probes.push(Probe {
+                        from: from.clone(),
+                        to: ip.clone(),
+                        port,
+                    });
+                }
+            }
+            // Lab VPCs have no route to the public endpoints.
+            if ["a1", "s1"].contains(host) {
+                for ip in &endpoints {
+                    probes.push(Probe {
+                        from: from.clone(),
+                        to: ip.clone(),
+                        port: SERVED,
+                    });
+                }
+            }
+        }
+    }
+    for (i, (host, _)) in INTERNET_HOSTS.iter().enumerate() {
+        let from = format!("internet/{host}");
+        for cluster in clusters {
+            for port in both {
+                probes.push(Probe {
+                    from: from.clone(),
+                    to: public_name(cluster),
+                    port,
+                });
+            }
+        }
+        for ip in &endpoints {
+            probes.push(Probe {
+                from: from.clone(),
+                to: ip.clone(),
+                port: SERVED,
+            });
+        }
+        // The internet has no route to private node addresses.
+        if i == 0 {
+            for ip in &node_ips {
+                probes.push(Probe {
+                    from: from.clone(),
+                    to: ip.clone(),
+                    port: SERVED,
+                });
+            }
+        }
+    }
+    probes
+}
+
+/// Asks every probe at once: one thread each, since a dropped SYN costs a connect its
+/// whole timeout.
+fn answers(lab: &LocalLab, probes: Vec<Probe>) -> Vec<Answer> {
+    std::thread::scope(|scope| {
+        let running: Vec<_> = probes
+            .into_iter()
+            .map(|probe| scope.spawn(move || check(lab, probe)))
+            .collect();
+        running
+            .into_iter()
+            .map(|t| t.join().expect("a checking thread panicked"))
+            .collect()
+    })
+}
+
+/// The reasons the new access rules add: a default run must see each of them decide.
+const NEW_REASONS: &[&str] = &[
+    "gateway-transit-disabled",
+    "not-in-private-allowlist",
+    "not-in-public-allowlist",
+    "public-access-disabled",
+    "no-route",
+];
 
 #[test]
-fn the_analyzer_agrees_with_real_connections_on_random_peering_topologies() {
+fn the_analyzer_agrees_with_real_connections_on_random_topologies() {
     let seed = env_or("ISTHMUS_REACH_SEED", 20261121);
-    let topologies = env_or("ISTHMUS_REACH_TOPOLOGIES", 20);
+    let rounds = env_or("ISTHMUS_REACH_TOPOLOGIES", 20);
     let mut rng = Rng(seed.max(1));
     let mut lab = LocalLab::start("isthr1");
-    let vpcs = vpcs();
+    let vpcs = topology::vpcs();
     for v in &vpcs {
-        lab.lab_vpc(v.name, v.cidr, &v.hosts);
+        match v.behind {
+            None => lab.lab_vpc(v.name, v.cidr, v.hosts),
+            Some(hub) => lab.lab_vpc_behind(v.name, v.cidr, hub, v.hosts),
+        }
     }
-    // Two networks, so a peering of one must never admit anything to the other.
+    for (host, ip) in INTERNET_HOSTS {
+        lab.internet_host(host, ip);
+    }
+    // Two networks, so what admits to one must never admit to the other.
     let first = lab.project_and_network("172.29.98.0/24");
     let second = id_of(&lab.cli.json(&format!(
         "network create lab2 --provider local --region host --cidr 172.29.99.0/24 \
          --wait --timeout {WAIT_TIMEOUT}"
     )));
-    let networks = [
-        (first.clone(), lab.cluster(&first, "three-node-multi-zone")),
-        (second.clone(), lab.cluster(&second, "single-node")),
+    let clusters = [
+        lab.cluster(&first, "three-node-multi-zone"),
+        lab.cluster(&second, "single-node"),
     ];
-    let mut ips = Vec::new();
+    let networks: Vec<(String, String)> = [first, second]
+        .into_iter()
+        .zip(clusters.iter().map(id_of))
+        .collect();
     // Listen on the engine's port unless the engine already does.
     let mut _listeners: Vec<Option<EchoServer>> = Vec::new();
-    for (_, cluster) in &networks {
-        let cluster_id = id_of(cluster);
+    for cluster in &clusters {
         for (i, ip) in node_ips(cluster).into_iter().enumerate() {
-            let ns = lab.names.node_ns(&cluster_id, i as u32);
+            let ns = lab.names.node_ns(&id_of(cluster), i as u32);
             let addr = SocketAddr::new(ip.parse().unwrap(), SERVED);
             _listeners.push(EchoServer::start(&ns, addr).ok());
-            ips.push(ip);
         }
     }
 
-    let mut peerings: Vec<BTreeMap<&'static str, String>> = vec![BTreeMap::new(); networks.len()];
+    let mut applied = Applied::new(networks.len());
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let mut pairs = 0;
-    for round in 0..topologies {
-        let wanted: Vec<BTreeMap<&'static str, Vec<&'static str>>> = networks
+    for round in 0..rounds {
+        let topology = topology::random(&mut rng, &vpcs, networks.len());
+        topology::apply(&lab, &networks, &mut applied, &topology);
+        let now: Vec<Value> = networks
             .iter()
-            .map(|_| {
-                vpcs.iter()
-                    .filter_map(|v| {
-                        let choices = &v.route_choices;
-                        choices[rng.pick(choices.len())]
-                            .clone()
-                            .map(|routes| (v.name, routes))
-                    })
-                    .collect()
-            })
+            .map(|(_, c)| lab.cli.json(&format!("cluster get {c}")))
             .collect();
-        for ((network, _), (current, wanted)) in
-            networks.iter().zip(peerings.iter_mut().zip(&wanted))
-        {
-            apply(&lab, network, current, wanted);
-        }
-        let targets: Vec<(String, &String)> = vpcs
-            .iter()
-            .flat_map(|v| {
-                v.hosts
-                    .iter()
-                    .map(move |(host, _)| format!("{}/{host}", v.name))
-            })
-            .flat_map(|target| ips.iter().map(move |ip| (target.clone(), ip)))
-            .collect();
-        // One thread per (host, node): a dropped SYN costs the connect's whole timeout.
-        let answers: Vec<Answer> = std::thread::scope(|scope| {
-            let lab = &lab;
-            let running: Vec<_> = targets
-                .iter()
-                .map(|(target, ip)| scope.spawn(move || check(lab, target, ip)))
-                .collect();
-            running
-                .into_iter()
-                .flat_map(|t| t.join().expect("a checking thread panicked"))
-                .collect()
-        });
-        for a in &answers {
+        for a in answers(&lab, probes(&vpcs, &now)) {
             assert_eq!(
                 a.analyzed, a.real,
-                "seed {seed}, topology {round}: peerings per network {wanted:?}\n\
+                "seed {seed}, topology {round}:\n{topology:?}\n\
                  {} → {}:{}: analyzer says {}, TCP says {}\nanalyzer: {:#}",
-                a.target, a.ip, a.port, a.analyzed, a.real, a.verdict
+                a.probe.from, a.probe.to, a.probe.port, a.analyzed, a.real, a.verdict
+            );
+            *reasons.entry(a.reason()).or_default() += 1;
+            pairs += 1;
+        }
+    }
+    eprintln!("{pairs} pairs over {rounds} topologies agree (seed {seed}); reasons: {reasons:?}");
+    assert!(pairs >= 300 || rounds < 20, "{pairs} pairs");
+    if rounds >= 20 {
+        for reason in NEW_REASONS
+            .iter()
+            .chain(&["allowed", "source-outside-routes"])
+        {
+            assert!(
+                reasons.contains_key(*reason),
+                "seed {seed}: no pair was decided by {reason}; seen {reasons:?}"
             );
         }
-        pairs += answers.len();
     }
-    eprintln!("{pairs} pairs over {topologies} topologies agree (seed {seed})");
-    assert!(pairs > 0);
 }
 
-/// Runs a fix's CLI command as given, with its placeholders filled and `--wait` added.
+/// Runs a fix's CLI command as given, with its placeholders filled, and waits until it is
+/// applied: `--wait` for peerings, the cluster's observed generation for its lists.
 fn run_fix(lab: &LocalLab, command: &str) {
     let line = command
         .strip_prefix("isthmus ")
         .unwrap_or_else(|| panic!("a fix command is an isthmus command: {command}"))
         .replace("<name>", "fixed")
         .replace("<account>", "lab");
-    lab.cli
-        .ok(&format!("{line} --wait --timeout {WAIT_TIMEOUT}"));
+    match line.strip_prefix("cluster update ") {
+        Some(rest) => {
+            lab.cli.ok(&line);
+            lab.settled_cluster(rest.split_whitespace().next().expect("a cluster id"));
+        }
+        None => {
+            lab.cli
+                .ok(&format!("{line} --wait --timeout {WAIT_TIMEOUT}"));
+        }
+    }
 }
 
 /// The fix commands of the first verdict of `isthmus reach`, checking its reason.
@@ -330,4 +352,90 @@ fn following_the_suggested_fix_makes_the_connection_succeed() {
         .as_u64()
         .expect("a port to use") as u16;
     assert!(connects(&lab, "customer/app", &ip, port));
+}
+
+#[test]
+fn following_the_fix_for_each_access_rule_makes_the_connection_succeed() {
+    let mut lab = LocalLab::start("isthr3");
+    lab.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.200.10")]);
+    lab.lab_vpc("hub", "10.80.0.0/16", &[("h1", "10.80.0.10")]);
+    lab.lab_vpc_behind("spoke", "10.81.0.0/16", "hub", &[("s1", "10.81.0.10")]);
+    lab.internet_host("office", "203.0.113.10");
+    lab.internet_host("home", "198.51.100.7");
+    let network = lab.project_and_network("172.29.98.0/24");
+    let cluster = lab.cluster_with(&network, "single-node", "--private-allow 192.0.2.0/24");
+    let cluster_id = id_of(&cluster);
+    let ip = node_ips(&cluster)[0].clone();
+    let ns = lab.names.node_ns(&cluster_id, 0);
+    let _listener = EchoServer::start(&ns, SocketAddr::new(ip.parse().unwrap(), SERVED)).ok();
+    let private = format!("{ip}:{SERVED}");
+    let public = public_name(&cluster);
+    let public_to = format!("{public}:{SERVED}");
+
+    // A peered source outside the private allow-list: the fix adds it to the list.
+    lab.peering(&network, "customer", &["172.16.0.0/16"]);
+    assert!(!connects(&lab, "customer/app", &ip, SERVED));
+    let commands = fix_commands(&lab, "customer/app", &private, "not-in-private-allowlist");
+    run_fix(&lab, &commands[0]);
+    assert!(
+        connects(&lab, "customer/app", &ip, SERVED),
+        "after {commands:?}"
+    );
+
+    // Public access off: the fix turns it on with an entry for the source.
+    assert!(!connects(&lab, "internet/office", &public, SERVED));
+    let commands = fix_commands(
+        &lab,
+        "internet/office",
+        &public_to,
+        "public-access-disabled",
+    );
+    run_fix(&lab, &commands[0]);
+    assert!(
+        connects(&lab, "internet/office", &public, SERVED),
+        "after {commands:?}"
+    );
+
+    // On, but the source is not on the list: the fix adds it.
+    assert!(!connects(&lab, "internet/home", &public, SERVED));
+    let commands = fix_commands(&lab, "internet/home", &public_to, "not-in-public-allowlist");
+    run_fix(&lab, &commands[0]);
+    assert!(
+        connects(&lab, "internet/home", &public, SERVED),
+        "after {commands:?}"
+    );
+
+    // The internet has no route to a private node address: the answer says so and
+    // points at the public endpoint, which does connect.
+    let answer = lab
+        .cli
+        .json(&format!("reach --from internet/home --to {private}"));
+    assert_eq!(answer["verdicts"][0]["reason"], "no-route", "{answer:#}");
+    assert!(!connects(&lab, "internet/home", &ip, SERVED));
+
+    // A spoke behind a peered hub, its range in neither list: the fix adds it as a
+    // gateway-transit range with the flag set.
+    lab.update_cluster(&cluster_id, "--clear-private-allowlist");
+    let hub = lab.peering(&network, "hub", &["10.80.0.0/16"]);
+    assert!(connects(&lab, "hub/h1", &ip, SERVED));
+    assert!(!connects(&lab, "spoke/s1", &ip, SERVED));
+    let commands = fix_commands(&lab, "spoke/s1", &private, "source-outside-routes");
+    run_fix(&lab, &commands[0]);
+    assert!(
+        connects(&lab, "spoke/s1", &ip, SERVED),
+        "after {commands:?}"
+    );
+
+    // The flag turned off again: gateway-transit-disabled, and its fix sets it.
+    lab.cli.ok(&format!(
+        "peering update {} --allow-gateway-transit false --wait --timeout {WAIT_TIMEOUT}",
+        id_of(&hub)
+    ));
+    assert!(!connects(&lab, "spoke/s1", &ip, SERVED));
+    let commands = fix_commands(&lab, "spoke/s1", &private, "gateway-transit-disabled");
+    run_fix(&lab, &commands[0]);
+    assert!(
+        connects(&lab, "spoke/s1", &ip, SERVED),
+        "after {commands:?}"
+    );
 }

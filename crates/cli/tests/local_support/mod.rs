@@ -7,6 +7,8 @@
 //! test already failed, asserts that nothing under the prefix is left.
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod topology;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -110,6 +112,138 @@ impl LocalLab {
             self.cli
                 .ok(&format!("lab host add {name} {host} --ip {ip}"));
         }
+    }
+
+    /// Creates lab VPC `name` behind `hub` (a spoke of a hub, or a VPN-client range): its
+    /// traffic to the platform leaves through the hub's router and the hub's peerings.
+    pub fn lab_vpc_behind(&self, name: &str, cidr: &str, hub: &str, hosts: &[(&str, &str)]) {
+        self.cli.ok(&format!(
+            "lab vpc create {name} --cidr {cidr} --behind {hub}"
+        ));
+        for (host, ip) in hosts {
+            self.cli
+                .ok(&format!("lab host add {name} {host} --ip {ip}"));
+        }
+    }
+
+    /// Adds host `name` with address `ip` to the lab's internet (`internet/NAME`).
+    pub fn internet_host(&self, name: &str, ip: &str) {
+        self.cli
+            .ok(&format!("lab internet host add {name} --ip {ip}"));
+    }
+
+    /// Whether `target` (`VPC/HOST` or `internet/HOST`) opens a TCP connection to
+    /// `host:port`, `host` an address or a name it resolves through its own resolver.
+    /// bash's `/dev/tcp` under `timeout 3`, fixed argv.
+    pub fn connects_to(&self, target: &str, host: &str, port: u16) -> bool {
+        let script = format!("exec 3<>/dev/tcp/{host}/{port}");
+        let run = self.lab_exec(target, &["timeout", "3", "bash", "-c", &script]);
+        assert!(
+            !run.stderr.lines().any(|l| l.starts_with("error: ")),
+            "`isthmus lab exec {target}` itself failed:\n{}",
+            run.stderr
+        );
+        run.code == Some(0)
+    }
+
+    /// The IPv4 addresses `name` resolves to on `target` (`getent ahostsv4`, through the
+    /// host's resolver); `None` when it does not resolve.
+    pub fn resolve_on(&self, target: &str, name: &str) -> Option<Vec<String>> {
+        let run = self.lab_exec(target, &["getent", "ahostsv4", name]);
+        if run.code != Some(0) {
+            return None;
+        }
+        let mut ips: Vec<String> = run
+            .stdout
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_string)
+            .collect();
+        ips.sort();
+        ips.dedup();
+        Some(ips)
+    }
+
+    /// The network namespace `target` runs in (as `ip netns identify` sees it there).
+    pub fn namespace_of(&self, target: &str) -> String {
+        let run = self.lab_exec(target, &["ip", "netns", "identify"]);
+        let ns = run.stdout.trim().to_string();
+        assert!(
+            run.code == Some(0) && !ns.is_empty(),
+            "no namespace name for {target}:\n{}{}",
+            run.stdout,
+            run.stderr
+        );
+        ns
+    }
+
+    /// Runs `cluster update ID flags…` and waits until the controller has applied it.
+    pub fn update_cluster(&self, id: &str, flags: &str) -> Value {
+        let updated = self.cli.json(&format!("cluster update {id} {flags}"));
+        let settled = self.settled_cluster(id);
+        assert!(
+            settled["generation"].as_u64() >= updated["generation"].as_u64(),
+            "{settled:#}"
+        );
+        settled
+    }
+
+    /// Polls the cluster until the controller has acted on its latest spec and it runs.
+    pub fn settled_cluster(&self, id: &str) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let cluster = self.cli.json(&format!("cluster get {id}"));
+            if cluster["observed_generation"] == cluster["generation"]
+                && cluster["status"] == "running"
+            {
+                return cluster;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cluster {id} never settled; last seen:\n{cluster:#}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// A running cluster on `network`, created with more `cluster create` flags.
+    pub fn cluster_with(&self, network: &str, topology: &str, flags: &str) -> Value {
+        let cluster = self.cli.json(&format!(
+            "cluster create db --network {network} --engine probe --topology {topology} \
+             {flags} --wait --timeout {}",
+            crate::support::WAIT_TIMEOUT
+        ));
+        assert_eq!(cluster["status"], "running", "{cluster:#}");
+        cluster
+    }
+
+    /// A local peering to lab VPC `vpc` with `routes`, gateway-transit ranges `transit`
+    /// and the gateway-transit flag, waited for.
+    pub fn transit_peering(
+        &self,
+        network: &str,
+        vpc: &str,
+        routes: &[&str],
+        transit: &[&str],
+        allow_gateway_transit: bool,
+    ) -> Value {
+        let routes: String = routes.iter().map(|r| format!(" --route {r}")).collect();
+        let transit: String = transit
+            .iter()
+            .map(|r| format!(" --transit-route {r}"))
+            .collect();
+        let flag = if allow_gateway_transit {
+            " --allow-gateway-transit"
+        } else {
+            ""
+        };
+        let peering = self.cli.json(&format!(
+            "peering create to-{vpc} --network {network} --peer-account lab \
+             --peer-network {vpc} --peer-region host{routes}{transit}{flag} --wait --timeout {}",
+            crate::support::WAIT_TIMEOUT
+        ));
+        assert_eq!(peering["status"], "active", "{peering:#}");
+        peering
     }
 
     /// A project (made the CLI's default) and an active local network in it.
@@ -247,4 +381,14 @@ pub fn node_ips(cluster: &Value) -> Vec<String> {
         .iter()
         .map(|n| n["ip"].as_str().expect("node ip").to_string())
         .collect()
+}
+
+/// `public-<cluster-id>.<zone>`: the public endpoint's name, whether or not it is enabled.
+pub fn public_name(cluster: &Value) -> String {
+    let id = cluster["id"].as_str().expect("cluster id");
+    let dns = cluster["dns_name"].as_str().expect("cluster dns_name");
+    let zone = dns
+        .strip_prefix(&format!("{id}."))
+        .unwrap_or_else(|| panic!("{dns} is not <id>.<zone>"));
+    format!("public-{id}.{zone}")
 }
