@@ -27,24 +27,24 @@ fn now() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap()
 }
 
-fn c(s: &str) -> Cidr {
+pub(super) fn c(s: &str) -> Cidr {
     s.parse().unwrap()
 }
 
 /// A snapshot built step by step, with every resource up and running unless a test
 /// says otherwise.
-struct World {
-    snap: ReachSnapshot,
+pub(super) struct World {
+    pub(super) snap: ReachSnapshot,
 }
 
 impl World {
-    fn new() -> World {
+    pub(super) fn new() -> World {
         World {
             snap: ReachSnapshot::default(),
         }
     }
 
-    fn network(&mut self, provider: Provider, cidr: &str) -> Network {
+    pub(super) fn network(&mut self, provider: Provider, cidr: &str) -> Network {
         let req = NetworkCreate {
             name: "platform".into(),
             provider,
@@ -61,7 +61,7 @@ impl World {
         n
     }
 
-    fn lab_vpc(&mut self, name: &str, cidr: &str, hosts: &[(&str, &str)]) {
+    pub(super) fn lab_vpc(&mut self, name: &str, cidr: &str, hosts: &[(&str, &str)]) {
         self.snap.lab_vpcs.push(LabVpc {
             behind: None,
             name: name.into(),
@@ -78,7 +78,7 @@ impl World {
     }
 
     /// A peering from `network` to the peer network (a lab VPC name for `local`).
-    fn peering(&mut self, network: &Network, peer: &str, routes: &[&str]) -> PeeringId {
+    pub(super) fn peering(&mut self, network: &Network, peer: &str, routes: &[&str]) -> PeeringId {
         let req = PeeringCreate {
             transit_routes: Vec::new(),
             name: format!("to-{peer}"),
@@ -98,11 +98,11 @@ impl World {
         pid
     }
 
-    fn peering_mut(&mut self, pid: PeeringId) -> &mut Peering {
+    pub(super) fn peering_mut(&mut self, pid: PeeringId) -> &mut Peering {
         self.snap.peerings.iter_mut().find(|p| p.id == pid).unwrap()
     }
 
-    fn cluster(&mut self, network: &Network, topology: Topology) -> ClusterId {
+    pub(super) fn cluster(&mut self, network: &Network, topology: Topology) -> ClusterId {
         let req = ClusterCreate {
             private_allowlist: None,
             name: "orders".into(),
@@ -131,14 +131,14 @@ impl World {
         cid
     }
 
-    fn reach(&self, from: &str, to: &str, port: Option<u16>) -> Reachability {
+    pub(super) fn reach(&self, from: &str, to: &str, port: Option<u16>) -> Reachability {
         ReachIndex::new(&self.snap)
             .analyze(&from.parse().unwrap(), to, port)
             .unwrap()
     }
 
     /// Applies the first action of a fix, as a user following it would.
-    fn apply(&mut self, action: &FixAction) {
+    pub(super) fn apply(&mut self, action: &FixAction) {
         match action {
             FixAction::CreatePeering {
                 network_id,
@@ -168,18 +168,18 @@ impl World {
                 p.routes.retain(|r| !remove.contains(r));
                 p.routes.push(*add);
             }
-            other => panic!("not applied by this helper: {other:?}"),
+            other => self.apply_access(other),
         }
     }
 }
 
 /// One node's verdict (the tests use single-node clusters unless they say otherwise).
-fn only(r: &Reachability) -> &Verdict {
+pub(super) fn only(r: &Reachability) -> &Verdict {
     assert_eq!(r.verdicts.len(), 1, "{r:#?}");
     &r.verdicts[0]
 }
 
-fn fix(v: &Verdict) -> &Fix {
+pub(super) fn fix(v: &Verdict) -> &Fix {
     v.fix.as_ref().expect("a denial carries a fix")
 }
 
@@ -551,6 +551,11 @@ fn reason_codes_are_the_same_in_json_and_text() {
         Reason::NetworkNotRunning,
         Reason::ClusterNotRunning,
         Reason::NodeNotRunning,
+        Reason::GatewayTransitDisabled,
+        Reason::NotInPrivateAllowlist,
+        Reason::PublicAccessDisabled,
+        Reason::NotInPublicAllowlist,
+        Reason::NoRoute,
     ] {
         assert_eq!(
             serde_json::to_value(reason).unwrap(),
