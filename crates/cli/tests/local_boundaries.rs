@@ -21,6 +21,7 @@ fn spec(name: &str, cidr: &str, host: &str, ip: &str) -> LabVpcSpec {
     LabVpcSpec {
         name: name.into(),
         cidr: cidr.parse().unwrap(),
+        behind: None,
         hosts: vec![LabHostSpec {
             name: host.into(),
             ip: Some(ip.parse().unwrap()),

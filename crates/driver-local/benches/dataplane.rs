@@ -131,6 +131,7 @@ fn lab(name: &str, cidr: &str) -> LabVpcSpec {
     LabVpcSpec {
         name: name.into(),
         cidr: cidr.parse().unwrap(),
+        behind: None,
         hosts: vec![LabHostSpec {
             name: "client".into(),
             ip: None,
@@ -290,6 +291,7 @@ async fn main() -> Result<()> {
         d.ensure_lab_vpc(&LabVpcSpec {
             name: name.clone(),
             cidr: format!("10.{}.0.0/16", i + 1).parse()?,
+            behind: None,
             hosts: vec![],
         })
         .await?;

@@ -2,7 +2,7 @@
 //! (the customer side of local peerings) and a lock that serialises changes, so two
 //! reconciles never edit one namespace's links or firewall at the same time.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
@@ -12,7 +12,7 @@ use isthmus_driver::{
     Driver, DriverError, NetworkObservation, NodeObservation, PeeringObservation, Teardown,
 };
 
-use crate::lab::LabVpc;
+use crate::lab::{LabHost, LabVpc};
 use crate::names::{Names, DEFAULT_PREFIX};
 
 #[derive(Debug, Clone)]
@@ -33,6 +33,9 @@ impl Default for LocalConfig {
 pub struct LocalDriver {
     pub(crate) names: Names,
     pub(crate) labs: Mutex<HashMap<String, LabVpc>>,
+    /// The lab's internet: `None` until [`ensure_internet`](Self::ensure_internet); then
+    /// its hosts by name.
+    pub(crate) internet: Mutex<Option<BTreeMap<String, LabHost>>>,
     pub(crate) changes: tokio::sync::Mutex<()>,
 }
 
@@ -41,6 +44,7 @@ impl LocalDriver {
         Ok(Arc::new(LocalDriver {
             names: Names::new(&config.prefix)?,
             labs: Mutex::new(HashMap::new()),
+            internet: Mutex::new(None),
             changes: tokio::sync::Mutex::new(()),
         }))
     }

@@ -4,22 +4,35 @@
 //!
 //! Layout (chains and sets are per object, so a change touches only its object):
 //! ```text
+//! chain pre      (hook prerouting, prio -150: per packet, before NAT)
+//!   iifname <uplink> ip daddr vmap @public_in   -> jump pub_<c> per public endpoint ip
+//!   iifname <uplink> drop                       (the internet reaches endpoints only)
+//! chain nat_pre  (nat hook prerouting, prio -100: first packet of a connection)
+//!   iifname <uplink> ip daddr vmap @public_dnat -> jump dnat_<c>
 //! chain forward  (hook forward, policy drop)
 //!   iifname vmap @peer_in          -> jump peer_<p> for each peering link
 //!   ct state established,related accept
 //!   ct state invalid drop
 //!   iifname <bridge> oifname <bridge> accept      (node to node)
+//!   oifname <uplink> drop                         (nodes never open connections to the internet)
+//!   iifname <uplink> oifname <bridge> ct status dnat accept   (public endpoint -> node)
 //!   iifname <bridge> ip saddr vmap @egress_from -> jump egress_<c> per node address
 //! chain peer_<p>
-//!   ip saddr != @src_<p> drop      (non-transitive: only this peering's routes)
+//!   ip saddr != @src_<p> drop      (non-transitive: routes, + transit_routes if allowed)
+//!   ip daddr vmap @private_to      -> jump prv_<c> per node of a cluster with a private list
 //!   ct state established,related accept
 //!   oifname <bridge> ct state new accept   (inbound to nodes)
 //!   drop                           (no transit to other peerings)
+//! chain pub_<c>   ip saddr != @pub_<c>_<0|1> drop; accept
+//! chain dnat_<c>  dnat ip to numgen inc mod N map { i : node i }   (round robin, same port)
+//! chain prv_<c>   ip saddr != @prv_<c>_<0|1> drop
 //! chain egress_<c>                 (the cluster's egress allow-list)
 //!   ip daddr <cidr> [tcp dport { ports }] accept
 //! chain input (hook input, policy drop): lo, established, the bridge
 //! ```
-//! A route change is an element change in `src_<p>`; no rule is rewritten.
+//! A route change is an element change in `src_<p>`; no rule is rewritten. Allow-list
+//! guards (`pub_`, `prv_`) change by elements too, or, when an added prefix overlaps a
+//! removed one, by swapping to the other set of the pair in the same transaction.
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -33,6 +46,12 @@ use crate::names::TABLE;
 
 const PEER_IN_MAP: &str = "peer_in";
 const EGRESS_MAP: &str = "egress_from";
+/// Public endpoint ip -> jump to the cluster's allow-list chain (`pre`).
+pub const PUBLIC_IN_MAP: &str = "public_in";
+/// Public endpoint ip -> jump to the cluster's DNAT chain (`nat_pre`).
+pub const PUBLIC_DNAT_MAP: &str = "public_dnat";
+/// Node ip -> jump to the cluster's private allow-list chain (from peering chains).
+pub const PRIVATE_TO_MAP: &str = "private_to";
 
 /// A batch of nft commands applied in one transaction (all or nothing).
 #[derive(Debug, Default)]
@@ -49,7 +68,7 @@ impl Batch {
         self.commands.is_empty()
     }
 
-    fn push(&mut self, verb: &str, object: &str, body: Value) {
+    pub(crate) fn push(&mut self, verb: &str, object: &str, body: Value) {
         let mut body = body;
         body["family"] = json!("inet");
         if object == "table" {
@@ -60,7 +79,7 @@ impl Batch {
         self.commands.push(json!({ verb: { object: body } }));
     }
 
-    fn rule(&mut self, chain: &str, expr: Vec<Value>) {
+    pub(crate) fn rule(&mut self, chain: &str, expr: Vec<Value>) {
         self.push("add", "rule", json!({ "chain": chain, "expr": expr }));
     }
 
@@ -81,16 +100,16 @@ impl Batch {
     }
 }
 
-fn meta(key: &str) -> Value {
+pub(crate) fn meta(key: &str) -> Value {
     json!({ "meta": { "key": key } })
 }
-fn matches(op: &str, left: Value, right: Value) -> Value {
+pub(crate) fn matches(op: &str, left: Value, right: Value) -> Value {
     json!({ "match": { "op": op, "left": left, "right": right } })
 }
-fn ip(field: &str) -> Value {
+pub(crate) fn ip(field: &str) -> Value {
     json!({ "payload": { "protocol": "ip", "field": field } })
 }
-fn ct_state(states: &[&str]) -> Value {
+pub(crate) fn ct_state(states: &[&str]) -> Value {
     let right = if states.len() == 1 {
         json!(states[0])
     } else {
@@ -98,13 +117,13 @@ fn ct_state(states: &[&str]) -> Value {
     };
     matches("in", json!({ "ct": { "key": "state" } }), right)
 }
-fn accept() -> Value {
+pub(crate) fn accept() -> Value {
     json!({ "accept": null })
 }
-fn drop_() -> Value {
+pub(crate) fn drop_() -> Value {
     json!({ "drop": null })
 }
-fn jump(chain: &str) -> Value {
+pub(crate) fn jump(chain: &str) -> Value {
     json!({ "jump": { "target": chain } })
 }
 
@@ -118,20 +137,31 @@ pub fn prefix_element(cidr: &Cidr) -> Value {
 }
 
 /// The number of rules the base chains carry (how `observe` knows they are intact).
-pub const FORWARD_RULES: usize = 5;
+pub const FORWARD_RULES: usize = 7;
 pub const INPUT_RULES: usize = 3;
+pub const PRE_RULES: usize = 2;
+pub const NAT_PRE_RULES: usize = 1;
+
+fn vmap(key: Value, map: &str) -> Value {
+    json!({ "vmap": { "key": key, "data": format!("@{map}") } })
+}
 
 /// The table, its base chains and maps. `add` of an existing table, chain or map is a
 /// no-op; the base chains are flushed and refilled in the same transaction, so running
-/// it again repairs them without touching peering sets or chains.
-pub fn base(bridge: &str) -> Batch {
+/// it again repairs them without touching peering or cluster sets and chains.
+pub fn base(bridge: &str, uplink: &str) -> Batch {
     let mut b = Batch::new();
     b.push("add", "table", json!({}));
-    for (chain, hook) in [("forward", "forward"), ("input", "input")] {
+    for (chain, kind, hook, prio, policy) in [
+        ("forward", "filter", "forward", 0, "drop"),
+        ("input", "filter", "input", 0, "drop"),
+        ("pre", "filter", "prerouting", -150, "accept"),
+        ("nat_pre", "nat", "prerouting", -100, "accept"),
+    ] {
         b.push(
             "add",
             "chain",
-            json!({ "name": chain, "type": "filter", "hook": hook, "prio": 0, "policy": "drop" }),
+            json!({ "name": chain, "type": kind, "hook": hook, "prio": prio, "policy": policy }),
         );
     }
     b.push(
@@ -139,14 +169,23 @@ pub fn base(bridge: &str) -> Batch {
         "map",
         json!({ "name": PEER_IN_MAP, "type": "ifname", "map": "verdict" }),
     );
-    b.push(
-        "add",
-        "map",
-        json!({ "name": EGRESS_MAP, "type": "ipv4_addr", "map": "verdict" }),
+    for map in [EGRESS_MAP, PUBLIC_IN_MAP, PUBLIC_DNAT_MAP, PRIVATE_TO_MAP] {
+        b.push(
+            "add",
+            "map",
+            json!({ "name": map, "type": "ipv4_addr", "map": "verdict" }),
+        );
+    }
+    for chain in ["forward", "input", "pre", "nat_pre"] {
+        b.push("flush", "chain", json!({ "name": chain }));
+    }
+    let from_uplink = || matches("==", meta("iifname"), json!(uplink));
+    b.rule("pre", vec![from_uplink(), vmap(ip("daddr"), PUBLIC_IN_MAP)]);
+    b.rule("pre", vec![from_uplink(), drop_()]);
+    b.rule(
+        "nat_pre",
+        vec![from_uplink(), vmap(ip("daddr"), PUBLIC_DNAT_MAP)],
     );
-    b.push("flush", "chain", json!({ "name": "forward" }));
-    b.push("flush", "chain", json!({ "name": "input" }));
-    let vmap = |key: Value, map: &str| json!({ "vmap": { "key": key, "data": format!("@{map}") } });
     b.rule("forward", vec![vmap(meta("iifname"), PEER_IN_MAP)]);
     b.rule(
         "forward",
@@ -158,6 +197,19 @@ pub fn base(bridge: &str) -> Batch {
         vec![
             matches("==", meta("iifname"), json!(bridge)),
             matches("==", meta("oifname"), json!(bridge)),
+            accept(),
+        ],
+    );
+    b.rule(
+        "forward",
+        vec![matches("==", meta("oifname"), json!(uplink)), drop_()],
+    );
+    b.rule(
+        "forward",
+        vec![
+            from_uplink(),
+            matches("==", meta("oifname"), json!(bridge)),
+            matches("in", json!({ "ct": { "key": "status" } }), json!("dnat")),
             accept(),
         ],
     );
@@ -207,6 +259,7 @@ pub fn add_peering(
             drop_(),
         ],
     );
+    b.rule(chain, vec![vmap(ip("daddr"), PRIVATE_TO_MAP)]);
     b.rule(chain, vec![ct_state(&["established", "related"]), accept()]);
     b.rule(
         chain,
@@ -225,7 +278,7 @@ pub fn add_peering(
     );
 }
 
-pub const PEERING_CHAIN_RULES: usize = 4;
+pub const PEERING_CHAIN_RULES: usize = 5;
 
 pub fn add_elements(b: &mut Batch, set: &str, prefixes: &[Cidr]) {
     if prefixes.is_empty() {
@@ -335,7 +388,16 @@ pub struct Table {
     pub egress_sources: BTreeSet<String>,
     /// Node address -> the egress chain it jumps to.
     pub egress_targets: std::collections::BTreeMap<String, String>,
+    /// Verdict map -> (key -> the chain it jumps to), for every map of the table.
+    pub jumps: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// Prefix set -> its elements (as [`read_set`] gives them).
+    pub elements: std::collections::BTreeMap<String, Vec<Element>>,
+    /// Chain -> the sets its rules refer to (`@name`).
+    pub set_refs: std::collections::BTreeMap<String, BTreeSet<String>>,
 }
+
+/// A set element as read back: a prefix, or something else (added by hand) to remove.
+pub type Element = std::result::Result<Cidr, Value>;
 
 impl Table {
     pub fn rule_count(&self, chain: &str) -> usize {
@@ -347,8 +409,42 @@ impl Table {
         self.exists
             && self.rule_count("forward") == FORWARD_RULES
             && self.rule_count("input") == INPUT_RULES
-            && self.sets.contains(PEER_IN_MAP)
-            && self.sets.contains(EGRESS_MAP)
+            && self.rule_count("pre") == PRE_RULES
+            && self.rule_count("nat_pre") == NAT_PRE_RULES
+            && [
+                PEER_IN_MAP,
+                EGRESS_MAP,
+                PUBLIC_IN_MAP,
+                PUBLIC_DNAT_MAP,
+                PRIVATE_TO_MAP,
+            ]
+            .iter()
+            .all(|m| self.sets.contains(*m))
+    }
+
+    /// The keys of verdict map `map` that jump to `chain`.
+    pub fn keys_jumping_to(&self, map: &str, chain: &str) -> Vec<String> {
+        self.jumps
+            .get(map)
+            .into_iter()
+            .flatten()
+            .filter(|(_, target)| *target == chain)
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+}
+
+/// Every `@set` reference inside a rule's expressions.
+fn collect_set_refs(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::String(s) => {
+            if let Some(name) = s.strip_prefix('@') {
+                out.insert(name.to_string());
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| collect_set_refs(i, out)),
+        Value::Object(fields) => fields.values().for_each(|i| collect_set_refs(i, out)),
+        _ => {}
     }
 }
 
@@ -388,7 +484,12 @@ pub fn read_table() -> Result<Table> {
             let chain = rule["chain"].as_str().unwrap_or_default().to_string();
             *table.rules.entry(chain.clone()).or_default() += 1;
             let handle = rule["handle"].as_u64().unwrap_or_default();
-            table.rule_handles.entry(chain).or_default().push(handle);
+            table
+                .rule_handles
+                .entry(chain.clone())
+                .or_default()
+                .push(handle);
+            collect_set_refs(&rule["expr"], table.set_refs.entry(chain).or_default());
         } else if let Some(set) = object.get("set").or_else(|| object.get("map")) {
             let name = set["name"].as_str().unwrap_or_default().to_string();
             let keys = set["elem"]
@@ -402,14 +503,20 @@ pub fn read_table() -> Result<Table> {
                         .and_then(Value::as_str)
                         .map(str::to_string)
                 });
-            if name == EGRESS_MAP {
+            if object.get("map").is_some() {
+                let jumps = table.jumps.entry(name.clone()).or_default();
                 for e in set["elem"].as_array().into_iter().flatten() {
                     let key = e[0].as_str();
                     let target = e[1]["jump"]["target"].as_str();
                     if let (Some(key), Some(target)) = (key, target) {
-                        table.egress_targets.insert(key.into(), target.into());
+                        jumps.insert(key.into(), target.into());
                     }
                 }
+                if name == EGRESS_MAP {
+                    table.egress_targets = jumps.clone();
+                }
+            } else {
+                table.elements.insert(name.clone(), parse_elements(set));
             }
             if name == PEER_IN_MAP {
                 table.peer_links.extend(keys);
@@ -424,20 +531,23 @@ pub fn read_table() -> Result<Table> {
 
 /// A set's elements as prefixes (`None` if the set does not exist). Elements that are
 /// not prefixes (ranges someone added by hand) are reported as `Err(raw)` to be removed.
-pub fn read_set(set: &str) -> Result<Option<Vec<std::result::Result<Cidr, Value>>>> {
+pub fn read_set(set: &str) -> Result<Option<Vec<Element>>> {
     let Some(doc) = list_json(&["list", "set", "inet", TABLE, set])? else {
         return Ok(None);
     };
     let Some(found) = objects(&doc).find_map(|o| o.get("set")) else {
         return Ok(None);
     };
-    let elements = found["elem"]
+    Ok(Some(parse_elements(found)))
+}
+
+fn parse_elements(set: &Value) -> Vec<Element> {
+    set["elem"]
         .as_array()
         .into_iter()
         .flatten()
         .map(|e| parse_element(e).ok_or_else(|| e.clone()))
-        .collect();
-    Ok(Some(elements))
+        .collect()
 }
 
 fn parse_element(e: &Value) -> Option<Cidr> {

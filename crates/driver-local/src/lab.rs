@@ -29,6 +29,9 @@ pub struct LabVpcSpec {
     pub name: String,
     pub cidr: Cidr,
     pub hosts: Vec<LabHostSpec>,
+    /// The lab VPC (hub) whose gateway this one sits behind: linked to it, with a default
+    /// route through it, and the hub routes this CIDR back.
+    pub behind: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,9 +49,10 @@ pub struct LabVpc {
     pub gateway: Ipv4Addr,
     pub router_namespace: String,
     pub hosts: Vec<LabHost>,
+    pub behind: Option<String>,
 }
 
-fn check_name(what: &str, name: &str) -> Result<()> {
+pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 63
         && name
@@ -145,6 +149,14 @@ impl LocalDriver {
                     spec.cidr
                 );
             }
+            if previous.behind != spec.behind {
+                bail!(
+                    "lab VPC {} exists behind {:?} (not {:?})",
+                    spec.name,
+                    previous.behind,
+                    spec.behind
+                );
+            }
         }
         let mut vpc = LabVpc {
             name: spec.name.clone(),
@@ -152,6 +164,7 @@ impl LocalDriver {
             gateway: gateway_address(&spec.cidr),
             router_namespace: self.names.lab_router_ns(&spec.name),
             hosts: vec![],
+            behind: spec.behind.clone(),
         };
         let router = self.lab_router(&vpc);
         topology::ensure_router(&router)
@@ -179,7 +192,39 @@ impl LocalDriver {
             .lock()
             .expect("lab registry")
             .insert(vpc.name.clone(), vpc.clone());
+        // Gateway links: to this VPC's hub, and from the spokes already behind it (a
+        // restart may restore a spoke before its hub; the hub's turn links it then).
+        let mut links: Vec<(String, String)> = vec![];
+        if let Some(hub) = &vpc.behind {
+            if self.lab_vpc(hub).is_some() {
+                links.push((hub.clone(), vpc.name.clone()));
+            }
+        }
+        for spoke in self.lab_vpcs() {
+            if spoke.behind.as_deref() == Some(vpc.name.as_str()) {
+                links.push((vpc.name.clone(), spoke.name.clone()));
+            }
+        }
+        for (hub, spoke) in links {
+            self.link_locked(&hub, &spoke)
+                .await
+                .with_context(|| format!("put lab VPC {spoke} behind {hub}"))?;
+            self.default_route_via(&spoke, &hub).await?;
+        }
         Ok(vpc)
+    }
+
+    /// The spoke's default route: through its link to the hub.
+    async fn default_route_via(&self, spoke: &str, hub: &str) -> Result<()> {
+        let from = self.require_lab(spoke)?;
+        let (_, link) = self.names.lab_link(hub, spoke);
+        netns::netlink_in_async(&from.router_namespace, move |h| async move {
+            let link = nl::require_link(&h, &link).await?;
+            let default = Cidr::containing(Ipv4Addr::UNSPECIFIED, 0);
+            nl::replace_route(&h, &default, Some(LAB_LINK_A), link.index).await
+        })
+        .await
+        .with_context(|| format!("default route of lab VPC {spoke} via {hub}"))
     }
 
     pub async fn add_lab_host(&self, vpc_name: &str, spec: &LabHostSpec) -> Result<LabHost> {
@@ -187,6 +232,7 @@ impl LocalDriver {
         let mut next = LabVpcSpec {
             name: vpc.name.clone(),
             cidr: vpc.cidr,
+            behind: vpc.behind.clone(),
             hosts: vpc
                 .hosts
                 .iter()
@@ -211,6 +257,7 @@ impl LocalDriver {
         let next = LabVpcSpec {
             name: vpc.name.clone(),
             cidr: vpc.cidr,
+            behind: vpc.behind.clone(),
             hosts: vpc
                 .hosts
                 .iter()
@@ -239,8 +286,11 @@ impl LocalDriver {
         Ok(())
     }
 
-    /// The namespace of a lab host.
+    /// The namespace of a lab host (`vpc` "internet": of an internet host).
     pub fn lab_host_namespace(&self, vpc: &str, host: &str) -> Result<String> {
+        if vpc == isthmus_core::lab::INTERNET {
+            return self.internet_host_namespace(host);
+        }
         let vpc = self.require_lab(vpc)?;
         vpc.hosts
             .iter()
@@ -249,8 +299,8 @@ impl LocalDriver {
             .with_context(|| format!("lab VPC {} has no host '{host}'", vpc.name))
     }
 
-    /// Runs `argv` inside a lab host's namespace (`ip netns exec <ns> argv…`, each argument
-    /// passed as its own argument: no shell).
+    /// Runs `argv` inside a lab host's namespace (`vpc` "internet": an internet host's):
+    /// `ip netns exec <ns> argv…`, each argument passed as its own argument (no shell).
     pub async fn lab_exec(&self, vpc: &str, host: &str, argv: &[String]) -> Result<Output> {
         let Some(program) = argv.first() else {
             bail!("nothing to run: argv is empty");
@@ -272,6 +322,10 @@ impl LocalDriver {
     /// their networks), with routes to each other's CIDR.
     pub async fn link_lab_vpcs(&self, a: &str, b: &str) -> Result<()> {
         let _guard = self.changes.lock().await;
+        self.link_locked(a, b).await
+    }
+
+    async fn link_locked(&self, a: &str, b: &str) -> Result<()> {
         let (va, vb) = (self.require_lab(a)?, self.require_lab(b)?);
         let (link_a, link_b) = self.names.lab_link(a, b);
         let (ns_b, la, lb) = (vb.router_namespace.clone(), link_a.clone(), link_b.clone());

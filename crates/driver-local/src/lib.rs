@@ -5,14 +5,21 @@
 //! - Each cluster node is a namespace on that bridge, with its node IP and a default route
 //!   via the gateway.
 //! - A lab VPC (the customer's side) is a router namespace with a bridge and host
-//!   namespaces; a local peering is a veth pair between the two routers.
+//!   namespaces; a local peering is a veth pair between the two routers. A lab VPC
+//!   `behind` another is linked to it and routes everything through it.
+//! - The lab's internet is a namespace of ours (`<prefix>-inet`) with internet hosts linked
+//!   to it. A network's router gets an uplink to it when a cluster has a public endpoint;
+//!   the router filters by the cluster's public allow-list and forwards (DNAT) to nodes.
 //!
 //! Nothing is ever addressed or routed in the host's root namespace: veth pairs are born
 //! with their ends in the target namespaces. Netlink runs on a dedicated thread per
 //! namespace switch; nftables through its JSON interface.
 
+mod access;
 mod driver;
 pub mod firewall;
+pub mod guard;
+mod internet;
 pub mod lab;
 pub mod names;
 pub mod netns;
@@ -24,5 +31,6 @@ mod sweep;
 mod topology;
 
 pub use driver::{LocalConfig, LocalDriver};
+pub use internet::{INTERNET_GATEWAY, INTERNET_RESOLVER};
 pub use lab::{LabHost, LabHostSpec, LabVpc, LabVpcSpec};
 pub use sweep::{KnownObjects, SweepReport};

@@ -34,6 +34,10 @@ pub enum NamespaceKind {
     LabRouter(String),
     /// `<p>-h-<hash(lab vpc/host)>`
     LabHost(String),
+    /// `<p>-inet`: the lab's internet.
+    Internet,
+    /// `<p>-i-<hash(internet host)>`
+    InternetHost(String),
 }
 
 /// The first 8 hex characters of the SHA-256 of `key`: short, stable, collision-unlikely.
@@ -86,6 +90,26 @@ impl Names {
         format!("{}-h-{}", self.prefix, short_hash(&format!("{vpc}/{host}")))
     }
 
+    /// The lab's internet (15 characters with the longest prefix).
+    pub fn internet_ns(&self) -> String {
+        format!("{}-inet", self.prefix)
+    }
+    pub fn internet_host_ns(&self, host: &str) -> String {
+        format!("{}-i-{}", self.prefix, short_hash(host))
+    }
+    /// The internet end of an internet host's veth (in the internet namespace).
+    pub fn internet_host_port(&self, host: &str) -> String {
+        self.iface('i', host)
+    }
+    /// The router end of a network's uplink to the internet (in its router namespace).
+    pub fn uplink(&self, network_id: &str) -> String {
+        self.iface('u', network_id)
+    }
+    /// The internet end of a network's uplink (in the internet namespace).
+    pub fn uplink_peer(&self, network_id: &str) -> String {
+        self.iface('w', network_id)
+    }
+
     /// The bridge of a platform network, in its router namespace.
     pub fn bridge(&self, network_id: &str) -> String {
         self.iface('b', network_id)
@@ -128,6 +152,19 @@ impl Names {
         format!("egress_{}", short_hash(cluster_id))
     }
 
+    /// A cluster's public endpoint: its allow-list chain (`pub_<h>`, the sets are
+    /// `pub_<h>_0`/`pub_<h>_1`, swapped on a replacing change) and its DNAT chain.
+    pub fn public_chain(&self, cluster_id: &str) -> String {
+        format!("pub_{}", short_hash(cluster_id))
+    }
+    pub fn dnat_chain(&self, cluster_id: &str) -> String {
+        format!("dnat_{}", short_hash(cluster_id))
+    }
+    /// A cluster's private allow-list chain (sets `prv_<h>_0`/`prv_<h>_1`).
+    pub fn private_chain(&self, cluster_id: &str) -> String {
+        format!("prv_{}", short_hash(cluster_id))
+    }
+
     /// Whether `name` is an interface of ours (`<prefix><kind><8 hex>`, exactly).
     pub fn is_our_iface(&self, name: &str) -> bool {
         name.strip_prefix(&self.prefix)
@@ -138,11 +175,15 @@ impl Names {
     /// Parses a namespace name of ours; `None` for anything else (other prefixes too).
     pub fn parse_ns(&self, name: &str) -> Option<NamespaceKind> {
         let rest = name.strip_prefix(&self.prefix)?.strip_prefix('-')?;
+        if rest == "inet" {
+            return Some(NamespaceKind::Internet);
+        }
         let (kind, rest) = rest.split_once('-')?;
         match kind {
             "r" if is_hash(rest) => Some(NamespaceKind::Router(rest.into())),
             "l" if is_hash(rest) => Some(NamespaceKind::LabRouter(rest.into())),
             "h" if is_hash(rest) => Some(NamespaceKind::LabHost(rest.into())),
+            "i" if is_hash(rest) => Some(NamespaceKind::InternetHost(rest.into())),
             "n" => {
                 let (hash, index) = rest.split_once('-')?;
                 let index = index.parse().ok()?;
@@ -168,10 +209,13 @@ mod tests {
             names.node_port("c", 2),
             names.peering_link("p"),
             names.lab_link("a", "b").0,
+            names.uplink("n"),
+            names.internet_host_port("h"),
         ] {
             assert_eq!(name.len(), 15, "{name}");
             assert!(names.is_our_iface(&name));
         }
+        assert_eq!(names.internet_ns(), "isthz9-inet");
     }
 
     #[test]
@@ -187,6 +231,14 @@ mod tests {
             })
         );
         assert_eq!(names.parse_ns(&test_names.router_ns("x")), None);
+        assert_eq!(
+            names.parse_ns(&names.internet_ns()),
+            Some(NamespaceKind::Internet)
+        );
+        assert_eq!(
+            names.parse_ns(&names.internet_host_ns("web")),
+            Some(NamespaceKind::InternetHost(short_hash("web")))
+        );
         assert!(!names.is_our_iface(&test_names.bridge("x")));
         assert!(Names::new("other").is_err());
         assert!(Names::new("isth-toolong").is_err());

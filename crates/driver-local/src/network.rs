@@ -46,9 +46,10 @@ impl LocalDriver {
             .await
             .with_context(|| format!("ensure network {}", network.id))?;
         let bridge = router.bridge.clone();
+        let uplink = self.names.uplink(&network.id.to_string());
         netns::run_in_async(Some(&router.ns), move || {
             if !firewall::read_table()?.base_intact() {
-                firewall::base(&bridge).apply()?;
+                firewall::base(&bridge, &uplink).apply()?;
             }
             Ok(())
         })
@@ -133,6 +134,10 @@ impl LocalDriver {
         })
         .await
         .with_context(|| format!("apply egress allow-list of cluster {}", cluster.id))?;
+        let access = self.access_plan(network, cluster);
+        self.apply_access(network, &access)
+            .await
+            .with_context(|| format!("apply access lists of cluster {}", cluster.id))?;
         self.observe_nodes_impl(network, cluster).await
     }
 
@@ -142,6 +147,11 @@ impl LocalDriver {
         cluster: &Cluster,
     ) -> Result<Vec<NodeObservation>> {
         let router = self.router_spec(network);
+        // The cluster's endpoint and lists: drift there is the nodes' to repair.
+        let access = self
+            .access_drift(network, &self.access_plan(network, cluster))
+            .await
+            .with_context(|| format!("observe access lists of cluster {}", cluster.id))?;
         let mut out = vec![];
         for (index, host) in self.node_specs(cluster) {
             let (state, message) = match topology::host_drift(&router, &host).await? {
@@ -149,9 +159,13 @@ impl LocalDriver {
                     NodeState::Missing,
                     format!("namespace {} does not exist", host.ns),
                 ),
-                Some(drift) if drift.is_empty() => {
+                Some(drift) if drift.is_empty() && access.is_empty() => {
                     (NodeState::Running, format!("{} in {}", host.ip, host.ns))
                 }
+                Some(drift) if drift.is_empty() => (
+                    NodeState::Starting,
+                    format!("needs repair: {}", access.join("; ")),
+                ),
                 // Partial: `ensure_nodes` completes it (the trait has no "needs repair" for nodes).
                 Some(drift) => (
                     NodeState::Starting,
@@ -192,6 +206,10 @@ impl LocalDriver {
             .await;
             if let Err(e) = result {
                 errors.push(format!("egress chain: {e:#}"));
+            }
+            let access = self.access_plan(network, cluster);
+            if let Err(e) = self.delete_access(network, &access).await {
+                errors.push(format!("public endpoint and private allow-list: {e:#}"));
             }
         }
         if !errors.is_empty() {

@@ -151,6 +151,30 @@ pub async fn ensure_address(handle: &Handle, index: u32, ip: Ipv4Addr, len: u8) 
         .with_context(|| format!("add address {ip}/{len} to link {index}"))
 }
 
+pub async fn delete_address(handle: &Handle, index: u32, ip: Ipv4Addr, len: u8) -> Result<()> {
+    let mut stream = handle
+        .address()
+        .get()
+        .set_link_index_filter(index)
+        .execute();
+    while let Some(msg) = stream.try_next().await.context("list addresses")? {
+        let matches = msg.header.prefix_len == len
+            && msg
+                .attributes
+                .iter()
+                .any(|a| matches!(a, AddressAttribute::Address(IpAddr::V4(found)) if *found == ip));
+        if matches {
+            handle
+                .address()
+                .del(msg)
+                .execute()
+                .await
+                .with_context(|| format!("delete address {ip}/{len} from link {index}"))?;
+        }
+    }
+    Ok(())
+}
+
 pub async fn routes(handle: &Handle) -> Result<Vec<Route>> {
     let query = RouteMessageBuilder::<Ipv4Addr>::new().build();
     let mut stream = handle.route().get(query).execute();

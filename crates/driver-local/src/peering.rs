@@ -1,6 +1,8 @@
 //! Local peerings: a veth pair between a network's router namespace and a lab VPC's
-//! router, with the peering's routes on the platform side, the network's CIDR on the lab
-//! side, and the peering's routes as the allowed sources in the firewall.
+//! router, with the peering's routes and transit routes on the platform side (always
+//! routed), the network's CIDR on the lab side, and the admitted sources in the firewall:
+//! the routes, plus the transit routes while `allow_gateway_transit` is on. Turning the
+//! flag or changing a list is a set-element change: no link or rule churn.
 //!
 //! Both ends carry a link-local /32 and routes use the other end as an on-link gateway, so
 //! any number of peerings share the same two addresses without a per-peering subnet.
@@ -14,6 +16,7 @@ use isthmus_core::Cidr;
 use isthmus_driver::{PeeringObservation, PeeringState, Teardown};
 
 use crate::driver::LocalDriver;
+use crate::guard::{self, SetChange};
 use crate::{firewall, netns, nl};
 
 const PLATFORM_END: Ipv4Addr = Ipv4Addr::new(169, 254, 0, 1);
@@ -29,7 +32,30 @@ struct PeeringPlan {
     set: String,
     chain: String,
     network_cidr: Cidr,
+    /// Routed over the link: routes and transit routes.
     routes: Vec<Cidr>,
+    /// Admitted sources (collapsed: disjoint prefixes).
+    admit: Vec<Cidr>,
+}
+
+/// The prefixes the platform routes over the peering's link.
+fn routed(peering: &Peering) -> Vec<Cidr> {
+    let all: BTreeSet<Cidr> = peering
+        .routes
+        .iter()
+        .chain(&peering.transit_routes)
+        .copied()
+        .collect();
+    all.into_iter().collect()
+}
+
+/// The sources the firewall admits from the peering's link.
+fn admitted(peering: &Peering) -> Vec<Cidr> {
+    let mut admit = peering.routes.clone();
+    if peering.allow_gateway_transit {
+        admit.extend(&peering.transit_routes);
+    }
+    crate::guard::collapse(&admit)
 }
 
 fn observation(state: PeeringState, link: Option<&str>, message: String) -> PeeringObservation {
@@ -51,7 +77,8 @@ impl LocalDriver {
             set: self.names.peering_set(&id),
             chain: self.names.peering_chain(&id),
             network_cidr: network.cidr_block,
-            routes: peering.routes.clone(),
+            routes: routed(peering),
+            admit: admitted(peering),
         }
     }
 
@@ -239,40 +266,31 @@ fn apply_peering_firewall(p: &PeeringPlan) -> Result<()> {
     let mut batch = firewall::Batch::new();
     let chain_ok = table.rule_count(&p.chain) == firewall::PEERING_CHAIN_RULES
         && table.peer_links.contains(&p.link);
-    match firewall::read_set(&p.set)? {
-        None => firewall::add_peering(&mut batch, &p.link, &p.set, &p.chain, &p.bridge, &p.routes),
+    match table.elements.get(&p.set) {
+        None => firewall::add_peering(&mut batch, &p.link, &p.set, &p.chain, &p.bridge, &p.admit),
         Some(elements) => {
             if !chain_ok {
                 firewall::add_peering(&mut batch, &p.link, &p.set, &p.chain, &p.bridge, &[]);
             }
-            let (missing, extra, raw) = set_difference(&elements, &p.routes);
-            firewall::delete_raw_elements(&mut batch, &p.set, raw);
-            firewall::delete_elements(&mut batch, &p.set, &extra);
-            firewall::add_elements(&mut batch, &p.set, &missing);
+            match guard::plan_change(elements, &p.admit) {
+                SetChange::Elements { add, delete, raw } => {
+                    firewall::delete_raw_elements(&mut batch, &p.set, raw);
+                    firewall::delete_elements(&mut batch, &p.set, &delete);
+                    firewall::add_elements(&mut batch, &p.set, &add);
+                }
+                SetChange::Replace => {
+                    // A prefix widened over one that goes (nft refuses the overlap in one
+                    // transaction): empty the set, then fill it. Sources inside both
+                    // lose a packet or two in between; TCP resends them.
+                    batch.push("flush", "set", serde_json::json!({ "name": p.set }));
+                    batch.apply()?;
+                    batch = firewall::Batch::new();
+                    firewall::add_elements(&mut batch, &p.set, &p.admit);
+                }
+            }
         }
     }
     batch.apply()
-}
-
-/// (to add, to delete, unparseable to delete)
-fn set_difference(
-    elements: &[std::result::Result<Cidr, serde_json::Value>],
-    wanted: &[Cidr],
-) -> (Vec<Cidr>, Vec<Cidr>, Vec<serde_json::Value>) {
-    let present: BTreeSet<Cidr> = elements
-        .iter()
-        .filter_map(|e| e.as_ref().ok().copied())
-        .collect();
-    let wanted: BTreeSet<Cidr> = wanted.iter().copied().collect();
-    let raw = elements
-        .iter()
-        .filter_map(|e| e.as_ref().err().cloned())
-        .collect();
-    (
-        wanted.difference(&present).copied().collect(),
-        present.difference(&wanted).copied().collect(),
-        raw,
-    )
 }
 
 /// The platform side: (any of our objects exist, the link exists, what is wrong).
@@ -316,8 +334,7 @@ async fn platform_drift(
     match elements {
         None => drift.push(format!("allowed-sources set {} is gone", p.set)),
         Some(elements) => {
-            let (missing, extra, raw) = set_difference(&elements, &p.routes);
-            if !missing.is_empty() || !extra.is_empty() || !raw.is_empty() {
+            if !guard::plan_change(&elements, &p.admit).is_noop() {
                 drift.push(format!(
                     "allowed sources in {} differ from the peering's routes",
                     p.set

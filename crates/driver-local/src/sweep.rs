@@ -53,6 +53,8 @@ struct KnownHashes {
     node_ports: HashSet<String>,
     lab_routers: HashSet<String>,
     lab_hosts: HashSet<String>,
+    /// `None`: the internet is not in use (its namespace goes too).
+    internet_hosts: Option<HashSet<String>>,
 }
 
 impl LocalDriver {
@@ -73,6 +75,7 @@ impl LocalDriver {
     /// (tests' cleanup guards, uninstall). Blocking; safe to call from `Drop`.
     pub fn purge(&self) -> SweepReport {
         self.labs.lock().expect("lab registry").clear();
+        *self.internet.lock().expect("internet registry") = None;
         self.sweep_blocking(&KnownObjects::default())
             .unwrap_or_else(|e| SweepReport {
                 removed: vec![],
@@ -82,7 +85,11 @@ impl LocalDriver {
 
     fn known_hashes(&self, known: &KnownObjects) -> KnownHashes {
         let labs = self.labs.lock().expect("lab registry");
+        let internet = self.internet.lock().expect("internet registry");
         KnownHashes {
+            internet_hosts: internet
+                .as_ref()
+                .map(|hosts| hosts.keys().map(|name| short_hash(name)).collect()),
             networks: known.networks.iter().map(|id| short_hash(id)).collect(),
             peerings: known.peerings.iter().map(|id| short_hash(id)).collect(),
             nodes: known
@@ -112,6 +119,7 @@ impl LocalDriver {
         let known = self.known_hashes(known);
         let mut report = SweepReport::default();
         let mut kept_routers = vec![];
+        let mut internet = None;
         for ns in netns::list()? {
             let Some(kind) = self.names.parse_ns(&ns) else {
                 continue;
@@ -123,10 +131,17 @@ impl LocalDriver {
                 }
                 NamespaceKind::LabRouter(h) => known.lab_routers.contains(h),
                 NamespaceKind::LabHost(h) => known.lab_hosts.contains(h),
+                NamespaceKind::Internet => known.internet_hosts.is_some(),
+                NamespaceKind::InternetHost(h) => known
+                    .internet_hosts
+                    .as_ref()
+                    .is_some_and(|hosts| hosts.contains(h)),
             };
             if keep {
-                if matches!(kind, NamespaceKind::Router(_) | NamespaceKind::LabRouter(_)) {
-                    kept_routers.push(ns);
+                match kind {
+                    NamespaceKind::Router(_) | NamespaceKind::LabRouter(_) => kept_routers.push(ns),
+                    NamespaceKind::Internet => internet = Some(ns),
+                    _ => {}
                 }
                 continue;
             }
@@ -138,6 +153,23 @@ impl LocalDriver {
         for ns in &kept_routers {
             if let Err(e) = self.sweep_router(ns, &known, &mut report) {
                 report.errors.push(format!("router {ns}: {e:#}"));
+            }
+        }
+        if let Some(ns) = internet {
+            // Host links of forgotten hosts, uplinks of forgotten networks (their routes
+            // to public endpoints go with them).
+            let prefix = self.names.prefix().to_string();
+            let hosts = known.internet_hosts.clone().unwrap_or_default();
+            let keep_link = |name: &str| -> bool {
+                let (kind, hash) = name[prefix.len()..].split_at(1);
+                match kind {
+                    "i" => hosts.contains(hash),
+                    "w" => known.networks.contains(hash),
+                    _ => true,
+                }
+            };
+            if let Err(e) = self.sweep_links(Some(&ns), &keep_link, &mut report) {
+                report.errors.push(format!("internet {ns}: {e:#}"));
             }
         }
         // Nothing of ours belongs in the root namespace; remove anything found there.
@@ -156,6 +188,7 @@ impl LocalDriver {
             let (kind, hash) = rest.split_at(1);
             match kind {
                 "p" | "q" => known.peerings.contains(hash),
+                "u" => known.networks.contains(hash),
                 // Node ports hash "<cluster id>/<index>": compare with the ports known nodes have.
                 "n" => known.node_ports.contains(name),
                 _ => true,
@@ -193,6 +226,15 @@ impl LocalDriver {
                         .filter_map(|(ip, _)| ip.parse().ok())
                         .collect();
                     firewall::delete_egress(&mut batch, &table, chain, &nodes);
+                    removed.push(format!("firewall chain {chain} in {owned_ns}"));
+                }
+                let forgotten = |p: &str| {
+                    chain
+                        .strip_prefix(p)
+                        .is_some_and(|h| is_hash(h) && !clusters.contains(h))
+                };
+                if forgotten("pub_") || forgotten("dnat_") || forgotten("prv_") {
+                    delete_cluster_chain(&mut batch, &table, chain);
                     removed.push(format!("firewall chain {chain} in {owned_ns}"));
                 }
             }
@@ -236,5 +278,36 @@ impl LocalDriver {
             .removed
             .extend(doomed.into_iter().map(|n| format!("link {n} in {place}")));
         Ok(())
+    }
+}
+
+fn is_hash(s: &str) -> bool {
+    s.len() == 8 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Removes a forgotten cluster's access chain: the map entries that jump to it, the chain,
+/// and the sets of its pair.
+fn delete_cluster_chain(batch: &mut firewall::Batch, table: &firewall::Table, chain: &str) {
+    for map in [
+        firewall::PUBLIC_IN_MAP,
+        firewall::PUBLIC_DNAT_MAP,
+        firewall::PRIVATE_TO_MAP,
+    ] {
+        let keys = table.keys_jumping_to(map, chain);
+        if !keys.is_empty() {
+            batch.push(
+                "delete",
+                "element",
+                serde_json::json!({ "name": map, "elem": keys }),
+            );
+        }
+    }
+    batch.push("flush", "chain", serde_json::json!({ "name": chain }));
+    batch.push("delete", "chain", serde_json::json!({ "name": chain }));
+    for slot in [0, 1] {
+        let set = format!("{chain}_{slot}");
+        if table.sets.contains(&set) {
+            batch.push("delete", "set", serde_json::json!({ "name": set }));
+        }
     }
 }

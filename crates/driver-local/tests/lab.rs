@@ -10,6 +10,7 @@ fn spec(hosts: &[(&str, Option<&str>)]) -> LabVpcSpec {
     LabVpcSpec {
         name: "corp".into(),
         cidr: cidr("172.16.0.0/16"),
+        behind: None,
         hosts: hosts
             .iter()
             .map(|(name, ip)| LabHostSpec {

@@ -46,6 +46,7 @@ async fn lab_hosts_reach_nodes_only_while_the_peering_is_active() {
         .ensure_lab_vpc(&LabVpcSpec {
             name: "customer".into(),
             cidr: cidr("172.16.0.0/16"),
+            behind: None,
             hosts: vec![host("app", None)],
         })
         .await
@@ -60,6 +61,7 @@ async fn lab_hosts_reach_nodes_only_while_the_peering_is_active() {
         .ensure_lab_vpc(&LabVpcSpec {
             name: "stranger".into(),
             cidr: cidr("172.18.0.0/16"),
+            behind: None,
             hosts: vec![host("h", None)],
         })
         .await
@@ -135,6 +137,7 @@ async fn a_route_update_admits_the_new_range_and_keeps_open_connections() {
         .ensure_lab_vpc(&LabVpcSpec {
             name: "corp".into(),
             cidr: cidr("172.30.0.0/15"),
+            behind: None,
             hosts: vec![
                 host("old", Some("172.30.0.10")),
                 host("new", Some("172.31.128.10")),
@@ -208,6 +211,7 @@ async fn peerings_are_not_transitive() {
         .ensure_lab_vpc(&LabVpcSpec {
             name: "hub".into(),
             cidr: cidr("172.16.0.0/16"),
+            behind: None,
             hosts: vec![host("h", None)],
         })
         .await
@@ -216,6 +220,7 @@ async fn peerings_are_not_transitive() {
         .ensure_lab_vpc(&LabVpcSpec {
             name: "spoke".into(),
             cidr: cidr("172.17.0.0/16"),
+            behind: None,
             hosts: vec![host("s", None)],
         })
         .await
@@ -269,6 +274,7 @@ async fn nodes_reach_peered_hosts_only_where_the_egress_allowlist_says() {
         .ensure_lab_vpc(&LabVpcSpec {
             name: "customer".into(),
             cidr: cidr("172.16.0.0/16"),
+            behind: None,
             hosts: vec![host("sink", None)],
         })
         .await
@@ -321,6 +327,7 @@ async fn a_deleted_peering_link_is_reported_and_repaired() {
         .ensure_lab_vpc(&LabVpcSpec {
             name: "customer".into(),
             cidr: cidr("172.16.0.0/16"),
+            behind: None,
             hosts: vec![host("app", None)],
         })
         .await
@@ -374,6 +381,7 @@ async fn a_peering_to_an_overlapping_or_unknown_lab_vpc_is_invalid() {
     d.ensure_lab_vpc(&LabVpcSpec {
         name: "clash".into(),
         cidr: cidr("172.29.0.0/16"),
+        behind: None,
         hosts: vec![],
     })
     .await

@@ -17,6 +17,7 @@ async fn sweep_removes_what_no_known_resource_accounts_for() {
     d.ensure_lab_vpc(&LabVpcSpec {
         name: "customer".into(),
         cidr: cidr("172.16.0.0/16"),
+        behind: None,
         hosts: vec![LabHostSpec {
             name: "app".into(),
             ip: None,
@@ -93,6 +94,7 @@ async fn sweep_removes_what_no_known_resource_accounts_for() {
         .ensure_lab_vpc(&LabVpcSpec {
             name: "ghost".into(),
             cidr: cidr("172.20.0.0/16"),
+            behind: None,
             hosts: vec![],
         })
         .await

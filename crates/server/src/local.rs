@@ -1,8 +1,8 @@
 //! The `local` provider at server start: real networks on this host need root. When the
-//! driver can run, the server re-creates every stored lab VPC (their namespaces do not
-//! survive a reboot, and a crash may have left them half-made), then removes every kernel
-//! object under the driver's prefix that the store does not know — all before the
-//! controller starts, so it never races a sweep.
+//! driver can run, the server re-creates every stored lab VPC and the lab's internet with
+//! its hosts (namespaces do not survive a reboot, and a crash may have left them
+//! half-made), then removes every kernel object under the driver's prefix that the store
+//! does not know — all before the controller starts, so it never races a sweep.
 
 use std::sync::Arc;
 
@@ -28,6 +28,7 @@ pub fn lab_spec(vpc: &isthmus_core::lab::LabVpc) -> LabVpcSpec {
     LabVpcSpec {
         name: vpc.name.clone(),
         cidr: vpc.cidr_block,
+        behind: vpc.behind.clone(),
         hosts: vpc
             .hosts
             .iter()
@@ -52,6 +53,7 @@ pub async fn start(
     }
     let driver = LocalDriver::new(config.clone()).context("start the local driver")?;
     restore_lab_vpcs(&driver, store).await?;
+    restore_internet(&driver, store).await?;
     let known = known_objects(store).await?;
     let report = driver
         .sweep_orphans(&known)
@@ -80,6 +82,34 @@ async fn restore_lab_vpcs(driver: &LocalDriver, store: &dyn Store) -> anyhow::Re
         }
     }
     Ok(())
+}
+
+/// Makes the lab's internet namespace (public endpoints are routed in it) and re-creates
+/// every stored internet host with its stored address. A host that cannot be made is
+/// logged and skipped, like a lab VPC.
+async fn restore_internet(driver: &LocalDriver, store: &dyn Store) -> anyhow::Result<()> {
+    driver
+        .ensure_internet()
+        .await
+        .context("create the lab's internet namespace")?;
+    let hosts = store
+        .list_internet_hosts()
+        .await
+        .context("list stored internet hosts")?;
+    for host in &hosts {
+        if let Err(e) = driver.add_internet_host(&internet_host_spec(host)).await {
+            tracing::warn!(internet_host = %host.name, error = %format!("{e:#}"), "could not restore an internet host");
+        }
+    }
+    Ok(())
+}
+
+/// The driver spec of a stored internet host (its address as stored).
+pub fn internet_host_spec(host: &isthmus_core::lab::LabHost) -> LabHostSpec {
+    LabHostSpec {
+        name: host.name.clone(),
+        ip: Some(host.ip),
+    }
 }
 
 /// Every network, peering and cluster the store holds that may still own kernel objects

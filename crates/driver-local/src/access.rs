@@ -1,0 +1,288 @@
+//! Who may reach a cluster's nodes, applied in its network's router:
+//! - the public endpoint (while `public_access.enabled`): the internet routes the endpoint
+//!   ip to the router's uplink; a packet whose source is outside the public allow-list is
+//!   dropped (every packet, before NAT); the first packet of an admitted connection is
+//!   DNATed to the nodes in turn (same port). Disabled: no route, no DNAT, no set.
+//! - the private allow-list (when non-empty): a packet from a peering to one of the nodes
+//!   whose source is outside the list is dropped (every packet). Empty: no narrowing.
+
+use std::net::Ipv4Addr;
+
+use anyhow::{Context, Result};
+use isthmus_core::resources::{Cluster, Network};
+use isthmus_core::Cidr;
+use serde_json::{json, Value};
+
+use crate::driver::LocalDriver;
+use crate::firewall::{self, Batch, Table, PRIVATE_TO_MAP, PUBLIC_DNAT_MAP, PUBLIC_IN_MAP};
+use crate::guard::Guard;
+use crate::netns;
+
+/// A cluster's access objects in its network's router, and what they should hold.
+#[derive(Debug, Clone)]
+pub(crate) struct AccessPlan {
+    router_ns: String,
+    public: Guard,
+    dnat_chain: String,
+    private: Guard,
+    /// The endpoint ip while public access is on (and there are nodes to forward to).
+    endpoint: Option<Ipv4Addr>,
+    public_list: Vec<Cidr>,
+    private_list: Vec<Cidr>,
+    nodes: Vec<Ipv4Addr>,
+}
+
+impl LocalDriver {
+    pub(crate) fn access_plan(&self, network: &Network, cluster: &Cluster) -> AccessPlan {
+        let id = cluster.id.to_string();
+        let nodes: Vec<Ipv4Addr> = cluster.nodes.iter().map(|n| n.ip).collect();
+        let endpoint = cluster
+            .public_endpoint
+            .as_ref()
+            .filter(|_| cluster.public_access.enabled && !nodes.is_empty())
+            .map(|e| e.ip);
+        AccessPlan {
+            router_ns: self.names.router_ns(&network.id.to_string()),
+            public: Guard {
+                chain: self.names.public_chain(&id),
+                accept_after: true,
+            },
+            dnat_chain: self.names.dnat_chain(&id),
+            private: Guard {
+                chain: self.names.private_chain(&id),
+                accept_after: false,
+            },
+            endpoint,
+            public_list: cluster
+                .public_access
+                .allowlist
+                .iter()
+                .map(|e| e.cidr)
+                .collect(),
+            private_list: cluster.private_allowlist.iter().map(|e| e.cidr).collect(),
+            nodes,
+        }
+    }
+
+    /// Applies the cluster's public endpoint and private allow-list (called by
+    /// `ensure_nodes`, after the nodes exist).
+    pub(crate) async fn apply_access(&self, network: &Network, plan: &AccessPlan) -> Result<()> {
+        let network_id = network.id.to_string();
+        if plan.endpoint.is_some() {
+            // The uplink first: the firewall below is in place before the internet routes
+            // the endpoint here.
+            self.ensure_uplink(&plan.router_ns, &network_id).await?;
+        }
+        let p = plan.clone();
+        let old_endpoints = netns::run_in_async(Some(&plan.router_ns), move || apply_firewall(&p))
+            .await
+            .context("apply the access firewall")?;
+        let stale: Vec<Ipv4Addr> = old_endpoints
+            .into_iter()
+            .filter(|ip| Some(*ip) != plan.endpoint)
+            .collect();
+        self.route_endpoints(&network_id, plan.endpoint.into_iter().collect(), stale)
+            .await
+    }
+
+    /// What differs from the plan (empty: nothing), cheaply: one table read in the router
+    /// and one route read in the internet namespace.
+    pub(crate) async fn access_drift(
+        &self,
+        network: &Network,
+        plan: &AccessPlan,
+    ) -> Result<Vec<String>> {
+        if !netns::exists(&plan.router_ns) {
+            return Ok(vec![]);
+        }
+        let p = plan.clone();
+        let mut drift = netns::run_in_async(Some(&plan.router_ns), move || {
+            Ok(firewall_drift(&firewall::read_table()?, &p))
+        })
+        .await
+        .context("read the access firewall")?;
+        if let Some(ip) = plan.endpoint {
+            let routed = self
+                .routed_endpoints(&network.id.to_string(), vec![ip])
+                .await?;
+            if routed.is_empty() {
+                drift.push(format!("the internet has no route to public endpoint {ip}"));
+            }
+        }
+        Ok(drift)
+    }
+
+    /// Removes the cluster's access objects (its nodes are going).
+    pub(crate) async fn delete_access(&self, network: &Network, plan: &AccessPlan) -> Result<()> {
+        let mut gone = plan.clone();
+        gone.endpoint = None;
+        gone.private_list.clear();
+        self.apply_access(network, &gone).await
+    }
+}
+
+fn jump(chain: &str) -> Value {
+    json!({ "jump": { "target": chain } })
+}
+
+/// Points `keys` of `map` at `chain` and removes its other keys, touching only what differs.
+fn set_map_keys(b: &mut Batch, table: &Table, map: &str, chain: &str, keys: &[Ipv4Addr]) {
+    let wanted: Vec<String> = keys.iter().map(Ipv4Addr::to_string).collect();
+    let present = table.jumps.get(map).cloned().unwrap_or_default();
+    let stale: Vec<Value> = table
+        .keys_jumping_to(map, chain)
+        .into_iter()
+        .filter(|k| !wanted.contains(k))
+        .map(Value::from)
+        .collect();
+    if !stale.is_empty() {
+        b.push("delete", "element", json!({ "name": map, "elem": stale }));
+    }
+    let mut add = vec![];
+    for key in wanted {
+        match present.get(&key) {
+            Some(target) if target == chain => {}
+            Some(_) => {
+                // Someone else's entry for this address (a stale cluster): ours wins.
+                b.push(
+                    "delete",
+                    "element",
+                    json!({ "name": map, "elem": [key.clone()] }),
+                );
+                add.push(json!([key, jump(chain)]));
+            }
+            None => add.push(json!([key, jump(chain)])),
+        }
+    }
+    if !add.is_empty() {
+        b.push("add", "element", json!({ "name": map, "elem": add }));
+    }
+}
+
+/// `dnat ip to numgen inc mod N map { 0 : node0, … }`: each new connection to the next node.
+fn dnat_rule(nodes: &[Ipv4Addr]) -> Vec<Value> {
+    let targets: Vec<Value> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| json!([i, ip.to_string()]))
+        .collect();
+    vec![json!({ "dnat": {
+        "family": "ip",
+        "addr": { "map": {
+            "key": { "numgen": { "mode": "inc", "mod": nodes.len(), "offset": 0 } },
+            "data": { "set": targets },
+        } },
+    } })]
+}
+
+fn delete_chain(b: &mut Batch, table: &Table, chain: &str) {
+    if table.chains.contains(chain) {
+        b.push("flush", "chain", json!({ "name": chain }));
+        b.push("delete", "chain", json!({ "name": chain }));
+    }
+}
+
+/// Brings the router's access objects to the plan (in the router's namespace). Returns the
+/// endpoint ips the firewall had for this cluster before (to unroute the stale ones).
+fn apply_firewall(p: &AccessPlan) -> Result<Vec<Ipv4Addr>> {
+    let mut table = firewall::read_table()?;
+    anyhow::ensure!(
+        table.base_intact(),
+        "firewall base of {} is missing (ensure the network first)",
+        p.router_ns
+    );
+    let old: Vec<Ipv4Addr> = table
+        .keys_jumping_to(PUBLIC_IN_MAP, &p.public.chain)
+        .into_iter()
+        .chain(table.keys_jumping_to(PUBLIC_DNAT_MAP, &p.dnat_chain))
+        .filter_map(|k| k.parse().ok())
+        .collect();
+    let mut prepare = Batch::new();
+    if p.endpoint.is_some() {
+        p.public.prepare(&table, &mut prepare);
+    }
+    if !p.private_list.is_empty() {
+        p.private.prepare(&table, &mut prepare);
+    }
+    if !prepare.is_empty() {
+        prepare.apply().context("clear leftover allow-list sets")?;
+        table = firewall::read_table()?;
+    }
+    let mut b = Batch::new();
+    match p.endpoint {
+        Some(ip) => {
+            p.public.apply(&table, &mut b, &p.public_list);
+            b.push("add", "chain", json!({ "name": p.dnat_chain }));
+            b.push("flush", "chain", json!({ "name": p.dnat_chain }));
+            b.rule(&p.dnat_chain, dnat_rule(&p.nodes));
+            set_map_keys(&mut b, &table, PUBLIC_IN_MAP, &p.public.chain, &[ip]);
+            set_map_keys(&mut b, &table, PUBLIC_DNAT_MAP, &p.dnat_chain, &[ip]);
+        }
+        None => {
+            set_map_keys(&mut b, &table, PUBLIC_IN_MAP, &p.public.chain, &[]);
+            set_map_keys(&mut b, &table, PUBLIC_DNAT_MAP, &p.dnat_chain, &[]);
+            p.public.delete(&table, &mut b);
+            delete_chain(&mut b, &table, &p.dnat_chain);
+        }
+    }
+    if p.private_list.is_empty() {
+        set_map_keys(&mut b, &table, PRIVATE_TO_MAP, &p.private.chain, &[]);
+        p.private.delete(&table, &mut b);
+    } else {
+        p.private.apply(&table, &mut b, &p.private_list);
+        set_map_keys(&mut b, &table, PRIVATE_TO_MAP, &p.private.chain, &p.nodes);
+    }
+    b.apply()
+        .context("apply public endpoint and private allow-list")?;
+    Ok(old)
+}
+
+fn firewall_drift(table: &Table, p: &AccessPlan) -> Vec<String> {
+    let mut drift = vec![];
+    let points_at = |map: &str, key: &Ipv4Addr, chain: &str| {
+        table
+            .jumps
+            .get(map)
+            .and_then(|m| m.get(&key.to_string()))
+            .is_some_and(|t| t == chain)
+    };
+    match p.endpoint {
+        Some(ip) => {
+            drift.extend(p.public.drift(table, &p.public_list));
+            if table.rule_count(&p.dnat_chain) != 1
+                || !points_at(PUBLIC_IN_MAP, &ip, &p.public.chain)
+                || !points_at(PUBLIC_DNAT_MAP, &ip, &p.dnat_chain)
+            {
+                drift.push(format!(
+                    "public endpoint {ip} is not forwarded to the nodes"
+                ));
+            }
+        }
+        None => {
+            if !table
+                .keys_jumping_to(PUBLIC_IN_MAP, &p.public.chain)
+                .is_empty()
+                || table.chains.contains(&p.dnat_chain)
+            {
+                drift.push("a public endpoint is open though public access is off".into());
+            }
+        }
+    }
+    if p.private_list.is_empty() {
+        if !table
+            .keys_jumping_to(PRIVATE_TO_MAP, &p.private.chain)
+            .is_empty()
+        {
+            drift.push("a private allow-list is applied though the list is empty".into());
+        }
+    } else {
+        drift.extend(p.private.drift(table, &p.private_list));
+        if p.nodes
+            .iter()
+            .any(|ip| !points_at(PRIVATE_TO_MAP, ip, &p.private.chain))
+        {
+            drift.push("the private allow-list does not cover every node".into());
+        }
+    }
+    drift
+}

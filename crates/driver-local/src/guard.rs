@@ -1,0 +1,234 @@
+//! Allow-list guards: a chain whose first rule drops every source outside a prefix set
+//! (`ip saddr != @<chain>_<0|1> drop`), checked on every packet, so a removed entry cuts
+//! its connections at once while the entries that stay keep theirs.
+//!
+//! A change is one nftables transaction. Usually it adds and deletes elements; when an
+//! added prefix overlaps a removed one (nft refuses overlapping intervals within a set,
+//! even in one transaction), the guard switches to the other set of its pair, filled with
+//! the whole new list, in the same transaction: no packet ever sees a half-applied list.
+
+use std::collections::BTreeSet;
+
+use isthmus_core::Cidr;
+use serde_json::{json, Value};
+
+use crate::firewall::{self, accept, drop_, ip, matches, Batch, Element, Table};
+
+/// The entries that decide: contained prefixes dropped (10.1.0.0/16 inside 10.0.0.0/8
+/// adds nothing), so the rest are pairwise disjoint, as an interval set needs.
+pub fn collapse(prefixes: &[Cidr]) -> Vec<Cidr> {
+    let mut sorted: Vec<Cidr> = prefixes.to_vec();
+    // By start address, the widest first: a prefix contained in an earlier one follows it.
+    sorted.sort_by_key(|c| (c.start(), c.prefix_len()));
+    sorted.dedup();
+    let mut out: Vec<Cidr> = Vec::with_capacity(sorted.len());
+    for cidr in sorted {
+        if out.last().is_some_and(|last| last.contains(&cidr)) {
+            continue;
+        }
+        out.push(cidr);
+    }
+    out
+}
+
+/// How a set's elements become `wanted` (both sides collapsed, so disjoint).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetChange {
+    /// Add and delete elements (nothing added overlaps anything deleted).
+    Elements {
+        add: Vec<Cidr>,
+        delete: Vec<Cidr>,
+        /// Elements that are not prefixes (someone's hand edit), to delete.
+        raw: Vec<Value>,
+    },
+    /// Fill a fresh set with `wanted` (an added prefix overlaps a deleted one).
+    Replace,
+}
+
+impl SetChange {
+    pub fn is_noop(&self) -> bool {
+        matches!(self, SetChange::Elements { add, delete, raw }
+            if add.is_empty() && delete.is_empty() && raw.is_empty())
+    }
+}
+
+pub fn plan_change(current: &[Element], wanted: &[Cidr]) -> SetChange {
+    let present: BTreeSet<Cidr> = current
+        .iter()
+        .filter_map(|e| e.as_ref().ok().copied())
+        .collect();
+    let wanted: BTreeSet<Cidr> = wanted.iter().copied().collect();
+    let add: Vec<Cidr> = wanted.difference(&present).copied().collect();
+    let delete: Vec<Cidr> = present.difference(&wanted).copied().collect();
+    let raw: Vec<Value> = current
+        .iter()
+        .filter_map(|e| e.as_ref().err().cloned())
+        .collect();
+    // Kept elements are disjoint from the added ones (`wanted` is collapsed); only a
+    // deleted element can overlap an added one. Hand-made ranges could overlap anything.
+    let clash = !raw.is_empty() || add.iter().any(|a| delete.iter().any(|d| a.overlaps(d)));
+    if clash {
+        SetChange::Replace
+    } else {
+        SetChange::Elements { add, delete, raw }
+    }
+}
+
+/// One guard chain and its pair of sets.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    pub chain: String,
+    /// Whether the chain accepts what passes (a base-chain verdict) or returns to its caller.
+    pub accept_after: bool,
+}
+
+impl Guard {
+    fn set_name(&self, slot: u8) -> String {
+        format!("{}_{slot}", self.chain)
+    }
+
+    fn rules(&self) -> usize {
+        1 + usize::from(self.accept_after)
+    }
+
+    /// The set the chain uses now, if the chain is intact.
+    pub fn active_set(&self, table: &Table) -> Option<String> {
+        if table.rule_count(&self.chain) != self.rules() {
+            return None;
+        }
+        let refs = table.set_refs.get(&self.chain)?;
+        [0, 1]
+            .map(|slot| self.set_name(slot))
+            .into_iter()
+            .find(|name| refs.contains(name) && table.elements.contains_key(name))
+    }
+
+    /// What differs from `wanted` (`None`: nothing).
+    pub fn drift(&self, table: &Table, wanted: &[Cidr]) -> Option<String> {
+        let Some(set) = self.active_set(table) else {
+            return Some(format!(
+                "allow-list chain {} is missing or altered",
+                self.chain
+            ));
+        };
+        let change = plan_change(&table.elements[&set], &collapse(wanted));
+        (!change.is_noop()).then(|| format!("allow-list set {set} differs from the list"))
+    }
+
+    /// Clears leftovers so [`apply`](Self::apply) can create its set afresh: the unused
+    /// set of the pair (a crash between transactions), or, when the chain is missing or
+    /// altered, the chain's rules and both sets. Applied as a batch of its own first.
+    pub fn prepare(&self, table: &Table, b: &mut Batch) {
+        let active = self.active_set(table);
+        if active.is_none() && table.chains.contains(&self.chain) {
+            b.push("flush", "chain", json!({ "name": self.chain }));
+        }
+        for slot in [0, 1] {
+            let name = self.set_name(slot);
+            if table.sets.contains(&name) && active.as_deref() != Some(name.as_str()) {
+                b.push("delete", "set", json!({ "name": name }));
+            }
+        }
+    }
+
+    /// Brings the guard to `wanted` (after [`prepare`](Self::prepare) was applied).
+    pub fn apply(&self, table: &Table, b: &mut Batch, wanted: &[Cidr]) {
+        let wanted = collapse(wanted);
+        let active = self.active_set(table);
+        if let Some(set) = &active {
+            if let SetChange::Elements { add, delete, raw } =
+                plan_change(&table.elements[set], &wanted)
+            {
+                firewall::delete_raw_elements(b, set, raw);
+                firewall::delete_elements(b, set, &delete);
+                firewall::add_elements(b, set, &add);
+                return;
+            }
+        }
+        let next = match &active {
+            Some(set) if *set == self.set_name(0) => self.set_name(1),
+            _ => self.set_name(0),
+        };
+        b.push(
+            "add",
+            "set",
+            json!({ "name": next, "type": "ipv4_addr", "flags": ["interval"] }),
+        );
+        firewall::add_elements(b, &next, &wanted);
+        b.push("add", "chain", json!({ "name": self.chain }));
+        b.push("flush", "chain", json!({ "name": self.chain }));
+        b.rule(
+            &self.chain,
+            vec![
+                matches("!=", ip("saddr"), json!(format!("@{next}"))),
+                drop_(),
+            ],
+        );
+        if self.accept_after {
+            b.rule(&self.chain, vec![accept()]);
+        }
+        if let Some(old) = active {
+            b.push("delete", "set", json!({ "name": old }));
+        }
+    }
+
+    /// Removes the chain and its sets (callers first remove the map entries that jump here).
+    pub fn delete(&self, table: &Table, b: &mut Batch) {
+        if table.chains.contains(&self.chain) {
+            b.push("flush", "chain", json!({ "name": self.chain }));
+            b.push("delete", "chain", json!({ "name": self.chain }));
+        }
+        for slot in [0, 1] {
+            let name = self.set_name(slot);
+            if table.sets.contains(&name) {
+                b.push("delete", "set", json!({ "name": name }));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cidrs(list: &[&str]) -> Vec<Cidr> {
+        list.iter().map(|c| c.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn contained_prefixes_add_nothing_and_everything_is_one_prefix() {
+        assert_eq!(
+            collapse(&cidrs(&[
+                "10.1.0.0/16",
+                "10.0.0.0/8",
+                "192.0.2.7/32",
+                "10.0.0.0/8"
+            ])),
+            cidrs(&["10.0.0.0/8", "192.0.2.7/32"])
+        );
+        assert_eq!(
+            collapse(&cidrs(&["203.0.113.0/24", "0.0.0.0/0"])),
+            cidrs(&["0.0.0.0/0"])
+        );
+    }
+
+    #[test]
+    fn a_widened_entry_replaces_the_set_and_a_disjoint_one_is_an_element_change() {
+        let current: Vec<Element> = cidrs(&["10.0.0.0/16", "192.0.2.0/24"])
+            .into_iter()
+            .map(Ok)
+            .collect();
+        assert_eq!(
+            plan_change(&current, &cidrs(&["10.0.0.0/8", "192.0.2.0/24"])),
+            SetChange::Replace
+        );
+        assert_eq!(
+            plan_change(&current, &cidrs(&["10.0.0.0/16", "198.51.100.0/24"])),
+            SetChange::Elements {
+                add: cidrs(&["198.51.100.0/24"]),
+                delete: cidrs(&["192.0.2.0/24"]),
+                raw: vec![],
+            }
+        );
+    }
+}
