@@ -48,6 +48,16 @@ pub struct EchoServer {
 
 impl EchoServer {
     pub fn start(ns: &str, addr: SocketAddr) -> Result<EchoServer> {
+        Self::start_with_greeting(ns, addr, Vec::new())
+    }
+
+    /// Like [`start`](Self::start), but every connection first receives `greeting` (to
+    /// tell which of several servers answered).
+    pub fn start_with_greeting(
+        ns: &str,
+        addr: SocketAddr,
+        greeting: Vec<u8>,
+    ) -> Result<EchoServer> {
         let listener = listen(ns, addr)?;
         listener.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -55,8 +65,14 @@ impl EchoServer {
         std::thread::spawn(move || {
             while !stopping.load(Ordering::Relaxed) {
                 match listener.accept() {
-                    Ok((stream, _)) => {
-                        std::thread::spawn(move || echo(stream));
+                    Ok((mut stream, _)) => {
+                        let greeting = greeting.clone();
+                        std::thread::spawn(move || {
+                            let _ = stream.set_nonblocking(false);
+                            if stream.write_all(&greeting).is_ok() {
+                                echo(stream);
+                            }
+                        });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }

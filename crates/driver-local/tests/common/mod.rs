@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use isthmus_core::resources::{
-    Cluster, Network, Node, PeerSpec, Peering, Provider, PublicAccess, Topology,
+    AllowlistEntry, Cluster, Network, Node, PeerSpec, Peering, Provider, PublicAccess,
+    PublicEndpoint, Topology,
 };
 use isthmus_core::state::{ClusterStatus, NetworkStatus, NodeStatus, PeeringStatus};
 use isthmus_core::{Cidr, Id};
@@ -185,4 +186,43 @@ pub fn can_connect(from: &str, to: SocketAddr) -> bool {
             .unwrap_or(false),
         Err(_) => false,
     }
+}
+
+/// Turns public access on with `allowlist`, at endpoint `ip` (as the server assigns it).
+pub fn open_public(cluster: &mut Cluster, ip: &str, allowlist: &[&str]) {
+    cluster.public_access = PublicAccess {
+        enabled: true,
+        allowlist: allowlist.iter().map(|c| entry(c)).collect(),
+    };
+    cluster.public_endpoint = Some(PublicEndpoint {
+        dns_name: format!("public-{}.isthmus.internal", cluster.id),
+        ip: ip.parse().unwrap(),
+    });
+}
+
+/// Turns public access off (the server clears the endpoint with it).
+pub fn close_public(cluster: &mut Cluster) {
+    cluster.public_access.enabled = false;
+    cluster.public_endpoint = None;
+}
+
+pub fn entry(c: &str) -> AllowlistEntry {
+    AllowlistEntry {
+        cidr: cidr(c),
+        comment: String::new(),
+    }
+}
+
+/// An established connection still carries bytes both ways.
+pub fn still_carries(stream: &mut std::net::TcpStream, payload: &[u8]) -> bool {
+    probe::round_trip(stream, payload).is_ok_and(|back| back == payload)
+}
+
+/// Connects and reads the greeting of the server that answered (`None`: no connection).
+pub fn greeting_from(from: &str, to: SocketAddr, len: usize) -> Option<String> {
+    use std::io::Read;
+    let mut stream = probe::connect(from, to, DENIED_AFTER).ok()?;
+    let mut buf = vec![0; len];
+    stream.read_exact(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf).into_owned())
 }
