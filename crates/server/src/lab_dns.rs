@@ -3,6 +3,9 @@
 //! every lab host gets `/etc/netns/<host-namespace>/resolv.conf` naming that gateway, which
 //! `ip netns exec` (and so `isthmus lab exec`) mounts over `/etc/resolv.conf`. The zone is
 //! the loopback server's own, so both answer the same records at the same moment.
+//! The lab's internet gets one resolver, on the driver's resolver address inside the
+//! internet namespace, and every internet host's resolv.conf names it: internet hosts
+//! resolve `public-<id>.<zone>` like any client on the internet would.
 //!
 //! A loop follows the driver's lab VPCs (created, restored at start, deleted): it keeps one
 //! resolver per router namespace and one resolv.conf per host, and removes what is gone.
@@ -52,37 +55,77 @@ struct Resolver {
     _server: DnsHandle,
 }
 
+/// Where one resolver must listen: a lab VPC's gateway in its router namespace, or the
+/// internet's resolver address inside the internet namespace.
+struct Target {
+    /// What to name in a warning: the lab VPC, or "internet".
+    label: String,
+    namespace: String,
+    ip: Ipv4Addr,
+}
+
+/// Every resolver the driver's lab needs now, and the nameserver of each host namespace.
+fn wanted(local: &LocalDriver) -> (Vec<Target>, HashMap<String, Ipv4Addr>) {
+    let vpcs = local.lab_vpcs();
+    let mut targets: Vec<Target> = vpcs
+        .iter()
+        .map(|v| Target {
+            label: v.name.clone(),
+            namespace: v.router_namespace.clone(),
+            ip: v.gateway,
+        })
+        .collect();
+    let mut hosts: HashMap<String, Ipv4Addr> = vpcs
+        .iter()
+        .flat_map(|v| v.hosts.iter().map(|h| (h.namespace.clone(), v.gateway)))
+        .collect();
+    // Internet hosts route everything to the internet namespace, where the resolver
+    // address sits on loopback: one resolver there serves every internet host.
+    let (internet_ns, resolver) = local.internet_resolver();
+    if ns_inode(&internet_ns).is_some() {
+        targets.push(Target {
+            label: isthmus_core::lab::INTERNET.to_string(),
+            namespace: internet_ns,
+            ip: resolver,
+        });
+        hosts.extend(
+            local
+                .internet_hosts()
+                .into_iter()
+                .map(|h| (h.namespace, resolver)),
+        );
+    }
+    (targets, hosts)
+}
+
 async fn follow(local: Arc<LocalDriver>, zone: Arc<Zone>) {
     let mut resolvers: HashMap<String, Resolver> = HashMap::new();
     let mut failing: HashSet<String> = HashSet::new();
     let ours = format!("{}-", local.names().prefix());
     loop {
-        let vpcs = local.lab_vpcs();
+        let (targets, hosts) = wanted(&local);
         resolvers.retain(|ns, r| {
-            vpcs.iter()
-                .any(|v| v.router_namespace == *ns && v.gateway == r.gateway)
+            targets
+                .iter()
+                .any(|t| t.namespace == *ns && t.ip == r.gateway)
                 && ns_inode(ns) == Some(r.ns_inode)
         });
-        for vpc in &vpcs {
-            if resolvers.contains_key(&vpc.router_namespace) {
+        for target in &targets {
+            if resolvers.contains_key(&target.namespace) {
                 continue;
             }
-            match bind_resolver(&vpc.router_namespace, vpc.gateway, zone.clone()).await {
+            match bind_resolver(&target.namespace, target.ip, zone.clone()).await {
                 Ok(resolver) => {
-                    failing.remove(&vpc.name);
-                    resolvers.insert(vpc.router_namespace.clone(), resolver);
+                    failing.remove(&target.label);
+                    resolvers.insert(target.namespace.clone(), resolver);
                 }
-                // Said once per lab VPC, not every tick.
-                Err(e) if failing.insert(vpc.name.clone()) => {
-                    tracing::warn!(lab_vpc = %vpc.name, error = %format!("{e:#}"), "no resolver for a lab VPC yet");
+                // Said once per lab VPC (or the internet), not every tick.
+                Err(e) if failing.insert(target.label.clone()) => {
+                    tracing::warn!(lab_vpc = %target.label, error = %format!("{e:#}"), "no resolver for the lab yet");
                 }
                 Err(_) => {}
             }
         }
-        let hosts: HashMap<String, Ipv4Addr> = vpcs
-            .iter()
-            .flat_map(|v| v.hosts.iter().map(|h| (h.namespace.clone(), v.gateway)))
-            .collect();
         if let Err(e) = sync_resolv_confs(Path::new(NETNS_ETC), &ours, &hosts) {
             tracing::warn!(error = %format!("{e:#}"), "could not update lab hosts' resolv.conf");
         }
@@ -114,7 +157,7 @@ async fn bind_resolver(ns: &str, gateway: Ipv4Addr, zone: Arc<Zone>) -> anyhow::
 }
 
 fn resolv_conf(gateway: Ipv4Addr) -> String {
-    format!("# written by isthmus: the platform DNS of this lab VPC\nnameserver {gateway}\n")
+    format!("# written by isthmus: the platform DNS, as seen from this lab host\nnameserver {gateway}\n")
 }
 
 /// Writes `<etc>/<ns>/resolv.conf` for every host in `hosts` (namespace → gateway) and

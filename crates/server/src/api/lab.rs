@@ -1,5 +1,5 @@
-//! `/v1/lab/…`: lab VPCs, the customer's side of `local` peerings, and commands run inside
-//! their hosts. The store holds what should exist; the local driver makes it so. Changing
+//! `/v1/lab/…`: lab VPCs, the customer's side of `local` peerings, the lab's internet
+//! (hosts with public addresses), and commands run inside their hosts. The store holds what should exist; the local driver makes it so. Changing
 //! the host's namespaces and running commands on it is the superuser's business only.
 
 use std::os::unix::process::ExitStatusExt;
@@ -8,8 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use isthmus_core::lab::{LabHost, LabHostCreate, LabVpc, LabVpcCreate};
-use isthmus_core::FieldError;
+use isthmus_core::lab::{LabHost, LabHostCreate, LabVpc, LabVpcCreate, INTERNET};
+use isthmus_core::{CoreError, FieldError};
 use isthmus_driver_local::LocalDriver;
 use isthmus_store::{Kind, Resource};
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use super::body::JsonBody;
 use super::problem::{ApiError, ApiResult, Problem};
 use crate::auth::Caller;
-use crate::local::{lab_spec, unavailable_reason};
+use crate::local::{internet_host_spec, lab_spec, unavailable_reason};
 use crate::state::AppState;
 
 /// Lab changes touch one VPC's namespaces as a whole (the driver is given the full host
@@ -91,9 +91,9 @@ async fn wake_peerings_of(state: &AppState, name: &str) {
 
 #[utoipa::path(post, path = "/v1/lab/vpcs", tag = "lab",
     request_body = LabVpcCreate,
-    responses((status = 201, description = "The lab VPC, its namespaces made", body = LabVpc),
-              (status = 409, description = "Name taken, or no local provider", body = Problem),
-              (status = 422, description = "Invalid name or CIDR", body = Problem)),
+    responses((status = 201, description = "The lab VPC, its namespaces made (linked to its hub when `behind` is set)", body = LabVpc),
+              (status = 409, description = "Name taken, CIDR overlaps another lab VPC, or no local provider", body = Problem),
+              (status = 422, description = "Invalid name, CIDR or `behind` (unknown VPC, or one itself behind another)", body = Problem)),
     security(("bearer" = [])))]
 pub async fn create_vpc(
     State(state): State<AppState>,
@@ -131,7 +131,8 @@ pub async fn list_vpcs(
 #[utoipa::path(delete, path = "/v1/lab/vpcs/{name}", tag = "lab",
     params(("name" = String, Path, description = "Lab VPC name")),
     responses((status = 204, description = "Removed with its hosts; peerings to it end deleted_by_peer"),
-              (status = 404, description = "No such lab VPC", body = Problem)),
+              (status = 404, description = "No such lab VPC", body = Problem),
+              (status = 409, description = "Another lab VPC sits behind it", body = Problem)),
     security(("bearer" = [])))]
 pub async fn delete_vpc(
     State(state): State<AppState>,
@@ -142,6 +143,7 @@ pub async fn delete_vpc(
     let driver = local_driver(&state)?;
     let _one_at_a_time = LAB_CHANGES.lock().await;
     state.store.get_lab_vpc(&name).await?;
+    refuse_if_hub(&state, &name).await?;
     driver
         .delete_lab_vpc(&name)
         .await
@@ -210,7 +212,7 @@ pub async fn delete_host(
 }
 
 #[utoipa::path(post, path = "/v1/lab/vpcs/{name}/hosts/{host}/exec", tag = "lab",
-    params(("name" = String, Path, description = "Lab VPC name"),
+    params(("name" = String, Path, description = "Lab VPC name, or `internet` for an internet host"),
            ("host" = String, Path, description = "Host name")),
     request_body = LabExec,
     responses((status = 200, description = "The command ran (whatever its exit code)", body = LabExecResult),
@@ -233,11 +235,20 @@ pub async fn exec(
             "name the program to run and its arguments",
         ));
     }
-    let vpc = state.store.get_lab_vpc(&vpc_name).await?;
-    if !vpc.hosts.iter().any(|h| h.name == host) {
-        return Err(ApiError::not_found(format!(
-            "lab VPC {vpc_name} has no host '{host}'"
-        )));
+    if vpc_name == INTERNET {
+        let hosts = state.store.list_internet_hosts().await?;
+        if !hosts.iter().any(|h| h.name == host) {
+            return Err(ApiError::not_found(format!(
+                "the internet has no host '{host}'"
+            )));
+        }
+    } else {
+        let vpc = state.store.get_lab_vpc(&vpc_name).await?;
+        if !vpc.hosts.iter().any(|h| h.name == host) {
+            return Err(ApiError::not_found(format!(
+                "lab VPC {vpc_name} has no host '{host}'"
+            )));
+        }
     }
     let output = driver
         .lab_exec(&vpc_name, &host, &argv)
@@ -253,4 +264,95 @@ pub async fn exec(
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }))
+}
+
+/// A hub goes after the VPCs behind it (the store refuses too; asking first keeps the
+/// namespaces of a refused delete intact).
+async fn refuse_if_hub(state: &AppState, name: &str) -> ApiResult<()> {
+    let spokes: Vec<String> = state
+        .store
+        .list_lab_vpcs()
+        .await?
+        .into_iter()
+        .filter(|v| v.behind.as_deref() == Some(name))
+        .map(|v| v.name)
+        .collect();
+    if spokes.is_empty() {
+        return Ok(());
+    }
+    Err(CoreError::conflict(
+        None,
+        "vpc-in-use",
+        format!(
+            "lab VPC {name} is the gateway of {}: delete those first",
+            spokes.join(", ")
+        ),
+    )
+    .into())
+}
+
+#[utoipa::path(get, path = "/v1/lab/internet/hosts", tag = "lab",
+    responses((status = 200, description = "Every internet host, by name", body = [LabHost])),
+    security(("bearer" = [])))]
+pub async fn list_internet_hosts(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> ApiResult<Json<Vec<LabHost>>> {
+    Ok(Json(state.store.list_internet_hosts().await?))
+}
+
+#[utoipa::path(post, path = "/v1/lab/internet/hosts", tag = "lab",
+    request_body = LabHostCreate,
+    responses((status = 201, description = "The internet host, its namespace linked to the lab's internet", body = LabHost),
+              (status = 409, description = "Name or address taken, or no local provider", body = Problem),
+              (status = 422, description = "Invalid name, or an address that is not public", body = Problem)),
+    security(("bearer" = [])))]
+pub async fn add_internet_host(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: JsonBody<LabHostCreate>,
+) -> ApiResult<Response> {
+    superuser_only(&caller)?;
+    let driver = local_driver(&state)?;
+    let _one_at_a_time = LAB_CHANGES.lock().await;
+    let host = state
+        .store
+        .add_internet_host(&caller.actor(), &body.value)
+        .await?;
+    if let Err(e) = driver.add_internet_host(&internet_host_spec(&host)).await {
+        let _ = state
+            .store
+            .delete_internet_host(&caller.actor(), &host.name)
+            .await;
+        let _ = driver.delete_internet_host(&host.name).await;
+        return Err(driver_failure(
+            &format!("add internet host {}", host.name),
+            e,
+        ));
+    }
+    Ok((StatusCode::CREATED, Json(host)).into_response())
+}
+
+#[utoipa::path(delete, path = "/v1/lab/internet/hosts/{name}", tag = "lab",
+    params(("name" = String, Path, description = "Internet host name")),
+    responses((status = 204, description = "The host and its namespace are gone"),
+              (status = 404, description = "No such internet host", body = Problem)),
+    security(("bearer" = [])))]
+pub async fn delete_internet_host(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    superuser_only(&caller)?;
+    let driver = local_driver(&state)?;
+    let _one_at_a_time = LAB_CHANGES.lock().await;
+    state
+        .store
+        .delete_internet_host(&caller.actor(), &name)
+        .await?;
+    driver
+        .delete_internet_host(&name)
+        .await
+        .map_err(|e| driver_failure(&format!("delete internet host {name}"), e))?;
+    Ok(StatusCode::NO_CONTENT)
 }

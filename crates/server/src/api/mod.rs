@@ -98,6 +98,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/lab/vpcs/{name}/hosts", post(lab::add_host))
         .route("/v1/lab/vpcs/{name}/hosts/{host}", delete(lab::delete_host))
         .route("/v1/lab/vpcs/{name}/hosts/{host}/exec", post(lab::exec))
+        .route(
+            "/v1/lab/internet/hosts",
+            post(lab::add_internet_host).get(lab::list_internet_hosts),
+        )
+        .route(
+            "/v1/lab/internet/hosts/{name}",
+            delete(lab::delete_internet_host),
+        )
         .merge(crate::console::routes())
         .fallback(meta::no_route)
         .method_not_allowed_fallback(meta::no_method)
@@ -155,7 +163,7 @@ impl Modify for BearerAuth {
         sim::create_vpc, sim::list_vpcs, sim::customer_action, sim::peering_view,
         sim::inject_fault, sim::set_latency,
         lab::create_vpc, lab::list_vpcs, lab::delete_vpc, lab::add_host, lab::delete_host,
-        lab::exec,
+        lab::exec, lab::list_internet_hosts, lab::add_internet_host, lab::delete_internet_host,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth)
