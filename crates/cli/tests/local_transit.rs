@@ -74,7 +74,7 @@ fn gateway_transit_admits_the_spoke_only_while_the_flag_is_set() {
     );
     assert!(
         hops.iter()
-            .any(|h| h["hop"] == "route_matched" && h["route"] == "10.81.0.0/16"),
+            .any(|h| h["hop"] == "transit_route_matched" && h["route"] == "10.81.0.0/16"),
         "{verdict:#}"
     );
 
