@@ -267,6 +267,12 @@ impl View for SimPeeringView {
             .field("provider_peering_id", &self.provider_peering_id)
             .field("state", &self.state)
             .field("routes", self.routes.join(", "))
+            .field(
+                "transit_routes",
+                or_dash(Some(&self.transit_routes.join(", "))),
+            )
+            .field("allow_gateway_transit", self.allow_gateway_transit)
+            .field("message", &self.message)
     }
 }
 

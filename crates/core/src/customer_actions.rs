@@ -94,7 +94,66 @@ fn gcp(network: &Network, peering: &Peering) -> Vec<CustomerAction> {
 }
 
 fn azure(peering: &Peering) -> Vec<CustomerAction> {
-    vec![CustomerAction {
+    let mut actions = vec![role_grant(peering)];
+    if peering.allow_gateway_transit {
+        actions.push(hub_gateway_transit(peering));
+    }
+    actions
+}
+
+/// With gateway transit our side of the peering uses the customer's gateway
+/// (`useRemoteGateways`), which Azure allows only while their side — the hub's peering to
+/// the platform VNet — has `allowGatewayTransit` set.
+fn hub_gateway_transit(peering: &Peering) -> CustomerAction {
+    let (resource_group, vnet) = azure_vnet_parts(peering);
+    let behind: Vec<String> = peering
+        .transit_routes
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    let reached = if behind.is_empty() {
+        "sources behind its gateway".to_string()
+    } else {
+        format!("sources behind its gateway ({})", behind.join(", "))
+    };
+    CustomerAction {
+        description: format!(
+            "Allow gateway transit on VNet {vnet}'s peering to the platform: the platform's side \
+             uses your VNet's VPN/ExpressRoute gateway (use remote gateways), so {reached} reach \
+             the platform. The VNet needs such a gateway."
+        ),
+        command: format!(
+            "az network vnet peering update --name {} --resource-group {resource_group} \
+             --vnet-name {vnet} --allow-gateway-transit true",
+            peering_name(peering)
+        ),
+    }
+}
+
+/// The peer VNet's resource group and name: read from its resource id when given as
+/// one, else the placeholder group and the name as given (both shell-quoted).
+fn azure_vnet_parts(peering: &Peering) -> (String, String) {
+    let vnet = &peering.peer.network_id;
+    let segment_after = |key: &str| {
+        let mut parts = vnet.split('/');
+        parts
+            .by_ref()
+            .find(|p| p.eq_ignore_ascii_case(key))
+            .and_then(|_| parts.next())
+            .filter(|p| !p.is_empty())
+            .map(quote)
+    };
+    match (
+        segment_after("resourceGroups"),
+        segment_after("virtualNetworks"),
+    ) {
+        (Some(group), Some(name)) if vnet.starts_with("/subscriptions/") => (group, name),
+        _ => (RESOURCE_GROUP_PLACEHOLDER.to_string(), quote(vnet)),
+    }
+}
+
+fn role_grant(peering: &Peering) -> CustomerAction {
+    CustomerAction {
         description: format!(
             "Let the platform create both sides of the peering: grant its principal Network Contributor on VNet {}.",
             peering.peer.network_id
@@ -104,7 +163,7 @@ fn azure(peering: &Peering) -> Vec<CustomerAction> {
             AZURE_PLATFORM_PRINCIPAL_ID,
             azure_vnet_scope(peering)
         ),
-    }]
+    }
 }
 
 /// The peer VNet's resource id: given as such, or built from the subscription and name
@@ -264,6 +323,42 @@ mod tests {
         assert_eq!(
             commands(for_peering(&net, &p))[0],
             "az role assignment create --assignee 7c9e6679-7425-40de-944b-e07fc1f90ae7 --role \"Network Contributor\" --scope /subscriptions/sub-1/resourceGroups/<YOUR_RESOURCE_GROUP>/providers/Microsoft.Network/virtualNetworks/app-vnet"
+        );
+    }
+
+    #[test]
+    fn azure_gateway_transit_asks_the_hub_side_to_allow_it_naming_the_group_and_vnet() {
+        let net = network(Provider::Azure, None);
+        let vnet = "/subscriptions/sub-1/resourceGroups/hub-rg/providers/Microsoft.Network/virtualNetworks/hub-vnet";
+        let mut p = peering(&net, "sub-1", vnet, None);
+        p.allow_gateway_transit = true;
+        p.transit_routes = vec!["172.20.0.0/24".parse().unwrap()];
+        let actions = for_peering(&net, &p);
+        assert_eq!(actions.len(), 2, "the role grant, then the hub's setting");
+        assert_eq!(
+            actions[1].command,
+            format!(
+                "az network vnet peering update --name isthmus-{} --resource-group hub-rg \
+                 --vnet-name hub-vnet --allow-gateway-transit true",
+                p.id
+            )
+        );
+        let said = &actions[1].description;
+        assert!(said.contains("use remote gateways"), "{said}");
+        assert!(said.contains("172.20.0.0/24"), "{said}");
+    }
+
+    #[test]
+    fn azure_without_gateway_transit_asks_only_for_the_role_grant() {
+        let net = network(Provider::Azure, None);
+        let p = peering(&net, "sub-1", "hub-vnet", None);
+        assert_eq!(for_peering(&net, &p).len(), 1);
+        let mut with = p.clone();
+        with.allow_gateway_transit = true;
+        assert!(
+            commands(for_peering(&net, &with))[1]
+                .contains("--resource-group <YOUR_RESOURCE_GROUP> --vnet-name hub-vnet"),
+            "a VNet given by name leaves its group to the customer"
         );
     }
 

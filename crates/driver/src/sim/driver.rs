@@ -200,15 +200,12 @@ impl Driver for SimDriver {
                 network.id, self.cloud
             )));
         };
-        let routes = handshake::routes_of(peering);
         let next = match inner.state.peerings.get(&peering.id) {
             Some(live) if !live.phase.is_terminal() => {
-                if live.routes == routes {
+                if handshake::same_spec(live, peering) {
                     return Ok(handshake::observation(live));
                 }
-                let mut updated = live.clone();
-                updated.routes = routes;
-                updated
+                handshake::with_spec(live, peering)
             }
             previous => {
                 let attempt = previous.map_or(1, |p| p.attempt + 1);

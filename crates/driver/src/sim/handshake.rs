@@ -6,7 +6,10 @@
 //! - GCP: our side is `INACTIVE` until the customer creates the reciprocal peering, then
 //!   both sides are `ACTIVE`.
 //! - Azure: nothing can happen until the customer grants our principal a role on their
-//!   VNet; then the platform creates both sides and the peering is `Connected`.
+//!   VNet; then the platform creates both sides and the peering is `Connected`. With
+//!   gateway transit the hub side allows it and ours uses the remote gateway, so the
+//!   transit routes (behind the customer's gateway) are reached; without, they are not.
+//!   AWS and GCP peerings are non-transitive: a request with transit fails.
 //!
 //! A request for an unknown peer network, or one whose CIDR overlaps ours, fails at once
 //! (AWS `failed`), with the reason in the message.
@@ -53,6 +56,8 @@ pub(crate) fn request(
         phase,
         message,
         routes: routes_of(peering),
+        transit_routes: transit_routes_of(peering),
+        allow_gateway_transit: peering.allow_gateway_transit,
         attempt,
     }
 }
@@ -61,9 +66,67 @@ pub(crate) fn routes_of(peering: &Peering) -> Vec<String> {
     peering.routes.iter().map(|r| r.to_string()).collect()
 }
 
+pub(crate) fn transit_routes_of(peering: &Peering) -> Vec<String> {
+    peering
+        .transit_routes
+        .iter()
+        .map(|r| r.to_string())
+        .collect()
+}
+
+/// Whether the live connection `p` already carries what `peering` asks for.
+pub(crate) fn same_spec(p: &SimPeering, peering: &Peering) -> bool {
+    p.routes == routes_of(peering)
+        && p.transit_routes == transit_routes_of(peering)
+        && p.allow_gateway_transit == peering.allow_gateway_transit
+}
+
+/// `p` carrying the routes and gateway-transit setting of `peering`.
+pub(crate) fn with_spec(p: &SimPeering, peering: &Peering) -> SimPeering {
+    let mut next = p.clone();
+    next.routes = routes_of(peering);
+    next.transit_routes = transit_routes_of(peering);
+    next.allow_gateway_transit = peering.allow_gateway_transit;
+    if next.cloud == Provider::Azure && next.phase == Phase::Active {
+        next.message = connected_message(&next);
+    }
+    next
+}
+
+/// Azure's word for a connected peering, saying whether it uses the customer's gateway.
+fn connected_message(p: &SimPeering) -> String {
+    let base = format!(
+        "{} is Connected: the platform created both sides after the role grant",
+        p.provider_peering_id
+    );
+    if p.allow_gateway_transit {
+        format!(
+            "{base}; the hub side allows gateway transit and ours uses remote gateways, so \
+             {} behind VNet {}'s gateway {} reached",
+            p.transit_routes.join(", "),
+            p.peer.network_id,
+            if p.transit_routes.len() == 1 {
+                "is"
+            } else {
+                "are"
+            }
+        )
+    } else {
+        base
+    }
+}
+
 /// Why the cloud refuses the request, if it does.
 fn refusal(state: &SimState, net: &SimNetwork, peering: &Peering) -> Option<String> {
     let peer = &peering.peer;
+    // The core refuses these already; a cloud that cannot carry transit says so too.
+    let transit = !peering.transit_routes.is_empty() || peering.allow_gateway_transit;
+    if transit && matches!(net.cloud, Provider::Aws | Provider::Gcp) {
+        return Some(format!(
+            "{} peering is non-transitive: it carries no traffic through the peer's gateway",
+            net.cloud
+        ));
+    }
     let key = SimState::vpc_key(net.cloud, &peer.account_id, &peer.network_id);
     let Some(vpc) = state.vpcs.get(&key) else {
         return Some(format!(
@@ -164,13 +227,7 @@ pub(crate) fn customer_action(
                 p.provider_peering_id
             ),
         ),
-        GrantRole => (
-            Phase::Active,
-            format!(
-                "{} is Connected: the platform created both sides after the role grant",
-                p.provider_peering_id
-            ),
-        ),
+        GrantRole => (Phase::Active, connected_message(p)),
         Reject => (
             Phase::Rejected,
             format!("the customer rejected {}", p.provider_peering_id),

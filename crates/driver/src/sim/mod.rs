@@ -70,6 +70,12 @@ pub struct SimPeeringView {
     /// The cloud's own state word (e.g. AWS `pending-acceptance`, GCP `INACTIVE`).
     pub state: String,
     pub routes: Vec<String>,
+    /// Azure: ranges behind the customer's gateway carried over this peering.
+    #[serde(default)]
+    pub transit_routes: Vec<String>,
+    /// Azure: gateway transit on (hub side allows it, ours uses remote gateways).
+    #[serde(default)]
+    pub allow_gateway_transit: bool,
     /// Why it is in that state, in the cloud's own terms.
     pub message: String,
 }
@@ -82,6 +88,8 @@ impl From<&SimPeering> for SimPeeringView {
             provider_peering_id: p.provider_peering_id.clone(),
             state: p.state_word().to_string(),
             routes: p.routes.clone(),
+            transit_routes: p.transit_routes.clone(),
+            allow_gateway_transit: p.allow_gateway_transit,
             message: p.message.clone(),
         }
     }

@@ -56,6 +56,14 @@ pub(crate) struct SimPeering {
     /// Why the cloud is in this phase, in its own terms.
     pub message: String,
     pub routes: Vec<String>,
+    /// Azure: ranges behind the customer's gateway (VPN clients, spokes of their hub),
+    /// reached over this peering only while `allow_gateway_transit` is on.
+    #[serde(default)]
+    pub transit_routes: Vec<String>,
+    /// Azure: the customer's hub side allows gateway transit and our side uses the
+    /// remote gateway (`useRemoteGateways`), so traffic from behind their gateway flows.
+    #[serde(default)]
+    pub allow_gateway_transit: bool,
     /// How many requests were made for this peering (a fresh request gets a fresh id).
     pub attempt: u32,
 }

@@ -164,6 +164,68 @@ async fn azure_peering_waits_for_the_role_grant_then_is_connected() {
 }
 
 #[tokio::test]
+async fn azure_gateway_transit_is_recorded_and_connects_the_ranges_behind_the_gateway() {
+    let (sim, net, mut p) = requested(Provider::Azure).await;
+    let view = sim
+        .customer_action(p.id, CustomerActionKind::GrantRole)
+        .unwrap();
+    assert!(!view.allow_gateway_transit);
+    assert!(
+        !view.message.contains("remote gateways"),
+        "without the flag the peering does not use the customer's gateway: {}",
+        view.message
+    );
+
+    // The user turns gateway transit on for a VPN-client range behind the hub.
+    p.transit_routes = vec!["172.20.0.0/24".parse().unwrap()];
+    p.allow_gateway_transit = true;
+    let driver = sim.driver(Provider::Azure);
+    let obs = driver.ensure_peering(&net, &p).await.unwrap();
+    assert_eq!(
+        obs.state,
+        PeeringState::Active,
+        "a setting change, no new request"
+    );
+    let view = sim.peering_view(p.id).unwrap();
+    assert!(view.allow_gateway_transit);
+    assert_eq!(view.transit_routes, vec!["172.20.0.0/24"]);
+    assert!(
+        view.message.contains("uses remote gateways") && view.message.contains("172.20.0.0/24"),
+        "{}",
+        view.message
+    );
+
+    // And off again: the range stays listed but is no longer reached.
+    p.allow_gateway_transit = false;
+    driver.ensure_peering(&net, &p).await.unwrap();
+    let view = sim.peering_view(p.id).unwrap();
+    assert!(!view.allow_gateway_transit);
+    assert!(
+        !view.message.contains("remote gateways"),
+        "{}",
+        view.message
+    );
+}
+
+#[tokio::test]
+async fn aws_and_gcp_requests_with_gateway_transit_fail_as_non_transitive() {
+    for cloud in [Provider::Aws, Provider::Gcp] {
+        let sim = SimClouds::open(SimConfig::default()).unwrap();
+        sim.create_customer_vpc(vpc(cloud, "acct", "app", "192.168.0.0/16"))
+            .unwrap();
+        let net = network(cloud, "10.20.0.0/16");
+        let driver = sim.driver(cloud);
+        driver.ensure_network(&net).await.unwrap();
+        // The core refuses this; the simulated cloud, asked anyway, refuses too.
+        let mut p = peering(&net, 2, "acct", "app", &["192.168.1.0/24"]);
+        p.transit_routes = vec!["172.20.0.0/24".parse().unwrap()];
+        let obs = driver.ensure_peering(&net, &p).await.unwrap();
+        assert_eq!(obs.state, PeeringState::Invalid, "{cloud}");
+        assert!(obs.message.contains("non-transitive"), "{}", obs.message);
+    }
+}
+
+#[tokio::test]
 async fn aws_has_no_role_grant_and_gcp_and_azure_can_be_rejected() {
     let (aws, _, p) = requested(Provider::Aws).await;
     assert!(matches!(
