@@ -295,3 +295,47 @@ async fn toggling_public_access_gives_and_takes_the_endpoint_and_its_name() {
         .await
         .is_ok());
 }
+
+#[tokio::test]
+async fn the_controller_reapplies_a_running_cluster_after_an_access_change() {
+    let server = TestServer::start().await;
+    let (project, path) = cluster(&server, "reapply").await;
+    let networks = server
+        .get(&server.admin, &format!("/v1/projects/{project}/networks"))
+        .await;
+    let network = networks.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server
+        .wait_for_status(
+            &format!("/v1/projects/{project}/networks/{network}"),
+            &["active"],
+        )
+        .await;
+    server.wait_for_status(&path, &["running"]).await;
+
+    let changed = server
+        .patch(
+            &server.admin,
+            &path,
+            json!({ "public_access": { "enabled": true, "allowlist": entries(["203.0.113.0/24".into()]) },
+                    "private_allowlist": entries(["172.16.0.0/16".into()]) }),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{:#}", changed.body);
+    let generation = changed.body["generation"].as_u64().unwrap();
+    assert!(changed.body["observed_generation"].as_u64().unwrap() < generation);
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = server.get(&server.admin, &path).await.body;
+        if now["observed_generation"].as_u64() == Some(generation) {
+            assert_eq!(now["status"], "running", "re-applied in place: {now:#}");
+            assert_eq!(now["public_endpoint"], changed.body["public_endpoint"]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "never re-applied: {now:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
