@@ -278,7 +278,7 @@ impl<'a> ReachIndex<'a> {
                     .with_hops(hops);
             }
         };
-        let private = &self.private_allow[node_ref.0];
+        let private = self.private_allow(node_ref.0);
         if !private.is_empty() {
             let Some(entry) = private.longest_match(ip) else {
                 hops.push(Hop::Firewall {

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use std::sync::OnceLock;
 
 use crate::ipam::PrefixSet;
 use crate::lab::{LabHost, LabVpc, INTERNET};
@@ -54,9 +55,11 @@ pub struct ReachIndex<'a> {
     public: HashMap<String, usize>,
     internet_by_name: HashMap<&'a str, usize>,
     internet_by_ip: HashMap<Ipv4Addr, usize>,
-    /// Per cluster index: its public and private allow-lists.
-    pub(super) public_allow: Vec<AllowSet>,
-    pub(super) private_allow: Vec<AllowSet>,
+    /// Per cluster index: its public and private allow-lists, sorted on first use — a
+    /// request asks about one cluster, so it sorts that cluster's lists only, not the
+    /// (up to 2 × 8,000) entries of every cluster.
+    public_allow: Vec<OnceLock<AllowSet>>,
+    private_allow: Vec<OnceLock<AllowSet>>,
 }
 
 impl<'a> ReachIndex<'a> {
@@ -98,8 +101,6 @@ impl<'a> ReachIndex<'a> {
         let mut clusters = HashMap::new();
         let mut nodes = HashMap::new();
         let mut public = HashMap::new();
-        let mut public_allow = vec![AllowSet::default(); snap.clusters.len()];
-        let mut private_allow = vec![AllowSet::default(); snap.clusters.len()];
         for (ci, c) in snap.clusters.iter().enumerate() {
             if !c.status.is_live() {
                 continue;
@@ -112,8 +113,6 @@ impl<'a> ReachIndex<'a> {
                 public.insert(e.dns_name.clone(), ci);
                 public.insert(e.ip.to_string(), ci);
             }
-            public_allow[ci] = AllowSet::new(&c.public_access.allowlist);
-            private_allow[ci] = AllowSet::new(&c.private_allowlist);
             for (ni, n) in c.nodes.iter().enumerate() {
                 nodes.insert(n.dns_name.clone(), (ci, ni));
                 nodes.insert(format!("{}-{}", c.id, n.index), (ci, ni));
@@ -132,7 +131,10 @@ impl<'a> ReachIndex<'a> {
             .enumerate()
             .map(|(i, h)| (h.ip, i))
             .collect();
+        let lazy = || snap.clusters.iter().map(|_| OnceLock::new()).collect();
         ReachIndex {
+            public_allow: lazy(),
+            private_allow: lazy(),
             snap,
             lab_by_prefix,
             lab_by_name,
@@ -144,9 +146,19 @@ impl<'a> ReachIndex<'a> {
             public,
             internet_by_name,
             internet_by_ip,
-            public_allow,
-            private_allow,
         }
+    }
+
+    /// The public allow-list of the cluster at `ci`.
+    pub(super) fn public_allow(&self, ci: usize) -> &AllowSet {
+        self.public_allow[ci]
+            .get_or_init(|| AllowSet::new(&self.snap.clusters[ci].public_access.allowlist))
+    }
+
+    /// The private allow-list of the cluster at `ci`.
+    pub(super) fn private_allow(&self, ci: usize) -> &AllowSet {
+        self.private_allow[ci]
+            .get_or_init(|| AllowSet::new(&self.snap.clusters[ci].private_allowlist))
     }
 
     pub(super) fn lab_vpc(&self, name: &str) -> Option<&'a LabVpc> {

@@ -77,7 +77,7 @@ impl<'a> ReachIndex<'a> {
             let fix = if cluster.public_access.enabled {
                 fix::wait_for("cluster", &cluster.name, &cluster.status.to_string())
             } else {
-                let listed = self.public_allow[node_ref.0].longest_match(ip).is_some();
+                let listed = self.public_allow(node_ref.0).longest_match(ip).is_some();
                 fix_access::enable_public_access(cluster, ip, listed)
             };
             return Verdict::denied(Reason::PublicAccessDisabled, explanation, Some(fix))
@@ -98,7 +98,7 @@ impl<'a> ReachIndex<'a> {
             hops.push(destination);
             return denied.with_hops(hops);
         }
-        let Some(entry) = self.public_allow[node_ref.0].longest_match(ip) else {
+        let Some(entry) = self.public_allow(node_ref.0).longest_match(ip) else {
             hops.push(Hop::Firewall {
                 rule: format!("pub_{}: ip saddr != @pub_{} drop", cluster.id, cluster.id),
                 verdict: "drop".into(),

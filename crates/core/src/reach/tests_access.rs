@@ -599,6 +599,30 @@ fn a_vpn_client_in_neither_list_is_told_to_add_a_transit_route() {
 }
 
 #[test]
+fn on_azure_an_address_behind_the_peer_vnets_gateway_follows_the_flag() {
+    // No lab VPCs: a VPN client of the customer's VNet, given by address.
+    let mut w = World::new();
+    let net = w.network(Provider::Azure, "10.20.0.0/16");
+    let pid = w.peering(&net, "vnet-hub", &["10.1.0.0/16"]);
+    w.peering_mut(pid).transit_routes = vec![c("172.20.0.0/24")];
+    let to = w.cluster(&net, Topology::SingleNode).to_string();
+
+    let r = w.reach("172.20.0.5", &to, None);
+    assert_eq!(only(&r).reason, Reason::GatewayTransitDisabled);
+    w.peering_mut(pid).allow_gateway_transit = true;
+    assert!(w.reach("172.20.0.5", &to, None).allowed);
+    assert!(
+        w.reach("10.1.2.3", &to, None).allowed,
+        "the VNet's own range"
+    );
+    assert_eq!(
+        only(&w.reach("172.21.0.5", &to, None)).reason,
+        Reason::NoPeering,
+        "in neither list of any peering"
+    );
+}
+
+#[test]
 fn aws_peering_never_carries_traffic_from_behind_the_peers_gateway() {
     for provider in [Provider::Aws, Provider::Gcp] {
         let (mut w, _, _, cid) = hub_and_spoke(provider);
