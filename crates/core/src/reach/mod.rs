@@ -88,7 +88,8 @@ pub enum Reason {
     NoPeering,
     /// The peering exists but is not active (the customer may still have to act).
     PeeringNotActive,
-    /// The source arrives over its peering but is outside that peering's routes.
+    /// The source arrives over its peering (or, behind a hub, over the hub's) but is
+    /// outside that peering's routes and transit routes.
     SourceOutsideRoutes,
     /// The source's address is in another VPC's peering routes, but peering is
     /// non-transitive: its own VPC is not peered.
@@ -230,7 +231,9 @@ pub enum AllowlistKind {
 }
 
 /// What to change, as a sentence and as data. Alternatives are listed in `actions`
-/// after the first (e.g. a route to add, or the covering prefix instead).
+/// after the first (e.g. a route to add, or the covering prefix instead) — except in a
+/// fix that ends in `use_destination` (a `no-route` denial): there the actions are steps,
+/// the other path's own fix first, then where to connect. `commands` follow `actions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Fix {
     pub summary: String,
