@@ -52,6 +52,11 @@ impl SetChange {
     }
 }
 
+/// Above this many deletions, filling a fresh set is faster: nft (1.0.6) deletes interval
+/// elements one by one at a cost that grows with the set (8,000 deletions from an
+/// 8,000-entry set take ~40 s; a fresh 8,000-entry set ~0.3 s).
+pub const MAX_ELEMENT_DELETIONS: usize = 64;
+
 pub fn plan_change(current: &[Element], wanted: &[Cidr]) -> SetChange {
     let present: BTreeSet<Cidr> = current
         .iter()
@@ -66,12 +71,30 @@ pub fn plan_change(current: &[Element], wanted: &[Cidr]) -> SetChange {
         .collect();
     // Kept elements are disjoint from the added ones (`wanted` is collapsed); only a
     // deleted element can overlap an added one. Hand-made ranges could overlap anything.
-    let clash = !raw.is_empty() || add.iter().any(|a| delete.iter().any(|d| a.overlaps(d)));
+    let clash =
+        !raw.is_empty() || delete.len() > MAX_ELEMENT_DELETIONS || overlaps_any(&add, &delete);
     if clash {
         SetChange::Replace
     } else {
         SetChange::Elements { add, delete, raw }
     }
+}
+
+/// Whether a prefix of `a` overlaps one of `b` (both sorted and disjoint within
+/// themselves: a merge walk, not a product, since both may hold 8,000 entries).
+fn overlaps_any(a: &[Cidr], b: &[Cidr]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i].overlaps(&b[j]) {
+            return true;
+        }
+        if a[i].end() < b[j].end() {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    false
 }
 
 /// One guard chain and its pair of sets.
@@ -210,6 +233,28 @@ mod tests {
             collapse(&cidrs(&["203.0.113.0/24", "0.0.0.0/0"])),
             cidrs(&["0.0.0.0/0"])
         );
+    }
+
+    #[test]
+    fn overlap_is_found_between_sorted_lists() {
+        let a = cidrs(&["10.0.0.0/24", "10.0.2.0/24", "11.0.0.0/8"]);
+        assert!(!overlaps_any(&a, &cidrs(&["10.0.1.0/24", "10.0.3.0/24"])));
+        assert!(overlaps_any(&a, &cidrs(&["10.0.1.0/24", "10.0.2.128/25"])));
+        assert!(overlaps_any(&a, &cidrs(&["11.5.0.0/16"])));
+        assert!(overlaps_any(&cidrs(&["0.0.0.0/0"]), &a));
+    }
+
+    #[test]
+    fn many_deletions_replace_the_set() {
+        let current: Vec<Element> = (0..=MAX_ELEMENT_DELETIONS as u32)
+            .map(|i| {
+                Ok(Cidr::containing(
+                    std::net::Ipv4Addr::from(0x0a00_0000 + (i << 8)),
+                    24,
+                ))
+            })
+            .collect();
+        assert_eq!(plan_change(&current, &[]), SetChange::Replace);
     }
 
     #[test]

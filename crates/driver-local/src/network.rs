@@ -123,17 +123,6 @@ impl LocalDriver {
                 .await
                 .with_context(|| format!("ensure node {index} of cluster {}", cluster.id))?;
         }
-        let chain = self.names.egress_chain(&cluster.id.to_string());
-        let ips: Vec<_> = specs.iter().map(|(_, h)| h.ip).collect();
-        let rules = cluster.egress_allowlist.clone();
-        netns::run_in_async(Some(&router.ns), move || {
-            let current = firewall::read_table()?;
-            let mut batch = firewall::Batch::new();
-            firewall::set_egress(&mut batch, &current, &chain, &ips, &rules);
-            batch.apply()
-        })
-        .await
-        .with_context(|| format!("apply egress allow-list of cluster {}", cluster.id))?;
         let access = self.access_plan(network, cluster);
         self.apply_access(network, &access)
             .await
