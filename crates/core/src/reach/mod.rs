@@ -22,6 +22,7 @@ mod analyze;
 mod fix;
 mod fix_access;
 mod index;
+mod private;
 mod public;
 #[cfg(test)]
 mod tests;
