@@ -131,7 +131,10 @@ impl LocalDriver {
                 }
                 NamespaceKind::LabRouter(h) => known.lab_routers.contains(h),
                 NamespaceKind::LabHost(h) => known.lab_hosts.contains(h),
-                NamespaceKind::Internet => known.internet_hosts.is_some(),
+                // In use while it has hosts or may carry public endpoints.
+                NamespaceKind::Internet => {
+                    known.internet_hosts.is_some() || !known.networks.is_empty()
+                }
                 NamespaceKind::InternetHost(h) => known
                     .internet_hosts
                     .as_ref()
@@ -150,9 +153,11 @@ impl LocalDriver {
                 Err(e) => report.errors.push(format!("namespace {ns}: {e:#}")),
             }
         }
+        let mut forgotten_endpoints = vec![];
         for ns in &kept_routers {
-            if let Err(e) = self.sweep_router(ns, &known, &mut report) {
-                report.errors.push(format!("router {ns}: {e:#}"));
+            match self.sweep_router(ns, &known, &mut report) {
+                Ok(endpoints) => forgotten_endpoints.extend(endpoints),
+                Err(e) => report.errors.push(format!("router {ns}: {e:#}")),
             }
         }
         if let Some(ns) = internet {
@@ -171,6 +176,13 @@ impl LocalDriver {
             if let Err(e) = self.sweep_links(Some(&ns), &keep_link, &mut report) {
                 report.errors.push(format!("internet {ns}: {e:#}"));
             }
+            match unroute(&ns, forgotten_endpoints) {
+                Ok(gone) => report.removed.extend(
+                    gone.into_iter()
+                        .map(|ip| format!("route to public endpoint {ip} in {ns}")),
+                ),
+                Err(e) => report.errors.push(format!("internet {ns}: {e:#}")),
+            }
         }
         // Nothing of ours belongs in the root namespace; remove anything found there.
         if let Err(e) = self.sweep_links(None, &|_| false, &mut report) {
@@ -181,7 +193,13 @@ impl LocalDriver {
 
     /// Removes stale peering links and node ports inside a kept router, and the firewall
     /// objects of peerings and clusters no longer known.
-    fn sweep_router(&self, ns: &str, known: &KnownHashes, report: &mut SweepReport) -> Result<()> {
+    /// Returns the public endpoint ips of forgotten clusters (the internet unroutes them).
+    fn sweep_router(
+        &self,
+        ns: &str,
+        known: &KnownHashes,
+        report: &mut SweepReport,
+    ) -> Result<Vec<String>> {
         let prefix = self.names.prefix().to_string();
         let keep_link = |name: &str| -> bool {
             let rest = &name[prefix.len()..];
@@ -202,10 +220,11 @@ impl LocalDriver {
         let removed = netns::run_in(Some(ns), move || {
             let table = firewall::read_table()?;
             if !table.exists {
-                return Ok(vec![]);
+                return Ok((vec![], vec![]));
             }
             let mut batch = firewall::Batch::new();
             let mut removed = vec![];
+            let mut endpoints = vec![];
             for chain in &table.chains {
                 if let Some(h) = chain
                     .strip_prefix("peer_")
@@ -234,15 +253,16 @@ impl LocalDriver {
                         .is_some_and(|h| is_hash(h) && !clusters.contains(h))
                 };
                 if forgotten("pub_") || forgotten("dnat_") || forgotten("prv_") {
+                    endpoints.extend(table.keys_jumping_to(firewall::PUBLIC_IN_MAP, chain));
                     delete_cluster_chain(&mut batch, &table, chain);
                     removed.push(format!("firewall chain {chain} in {owned_ns}"));
                 }
             }
             batch.apply()?;
-            Ok(removed)
+            Ok((removed, endpoints))
         })?;
-        report.removed.extend(removed);
-        Ok(())
+        report.removed.extend(removed.0);
+        Ok(removed.1)
     }
 
     fn sweep_links(
@@ -310,4 +330,22 @@ fn delete_cluster_chain(batch: &mut firewall::Batch, table: &firewall::Table, ch
             batch.push("delete", "set", serde_json::json!({ "name": set }));
         }
     }
+}
+
+/// Deletes the internet's routes to `endpoints` (ips of forgotten clusters' endpoints).
+fn unroute(ns: &str, endpoints: Vec<String>) -> Result<Vec<String>> {
+    if endpoints.is_empty() {
+        return Ok(vec![]);
+    }
+    netns::netlink_in(Some(ns), move |h| async move {
+        let mut gone = vec![];
+        for route in nl::routes(&h).await? {
+            let ip = route.destination.network().to_string();
+            if route.destination.prefix_len() == 32 && endpoints.contains(&ip) {
+                nl::delete_route(&h, &route).await?;
+                gone.push(ip);
+            }
+        }
+        Ok(gone)
+    })
 }

@@ -119,3 +119,69 @@ async fn sweep_removes_what_no_known_resource_accounts_for() {
     assert!(left.contains(&customer.router_namespace));
     assert!(left.contains(&customer.hosts[0].namespace));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sweep_removes_forgotten_endpoints_uplinks_and_internet_hosts() {
+    let fx = Fixture::new("isthb2");
+    let d = &fx.driver;
+    let net = network("172.29.94.0/24");
+    let mut db = cluster(&net, &["172.29.94.2"]);
+    open_public(&mut db, "198.18.0.9", &["203.0.113.0/24"]);
+    d.ensure_network(&net).await.unwrap();
+    d.ensure_nodes(&net, &db).await.unwrap();
+    let host = d
+        .add_internet_host(&LabHostSpec {
+            name: "a".into(),
+            ip: None,
+        })
+        .await
+        .unwrap();
+    let everything =
+        KnownObjects::from_resources(std::slice::from_ref(&net), &[], std::slice::from_ref(&db));
+    let report = d.sweep_orphans(&everything).await.unwrap();
+    assert_eq!(report.removed, Vec::<String>::new(), "nothing is orphaned");
+
+    // The cluster is forgotten: its endpoint chains and the internet's route to it go.
+    let only_network = KnownObjects::from_resources(std::slice::from_ref(&net), &[], &[]);
+    let report = d.sweep_orphans(&only_network).await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let public_chain = d.names().public_chain(&db.id.to_string());
+    assert!(
+        report.removed.iter().any(|r| r.contains(&public_chain)),
+        "{report:?}"
+    );
+    assert!(
+        report.removed.iter().any(|r| r.contains("198.18.0.9")),
+        "{report:?}"
+    );
+
+    // An internet host another driver instance made is an orphan; registered ones stay.
+    let other = LocalDriver::new(LocalConfig {
+        prefix: "isthb2".into(),
+    })
+    .unwrap();
+    let ghost = other
+        .add_internet_host(&LabHostSpec {
+            name: "ghost".into(),
+            ip: Some("203.0.113.99".parse().unwrap()),
+        })
+        .await
+        .unwrap();
+    let report = d.sweep_orphans(&KnownObjects::default()).await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(
+        report
+            .removed
+            .contains(&format!("namespace {}", ghost.namespace)),
+        "{report:?}"
+    );
+    let mut left = fx.namespaces();
+    left.sort();
+    let mut expected = vec![d.internet_namespace(), host.namespace.clone()];
+    expected.sort();
+    assert_eq!(
+        left, expected,
+        "the internet and its registered host remain; the forgotten network's router and \
+         uplink are gone"
+    );
+}
