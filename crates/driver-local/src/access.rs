@@ -194,6 +194,10 @@ fn delete_chain(b: &mut Batch, table: &Table, chain: &str) {
 /// endpoint ips the firewall had for this cluster before (to unroute the stale ones).
 fn apply_firewall(p: &AccessPlan) -> Result<Vec<Ipv4Addr>> {
     let mut table = firewall::read_table()?;
+    let wants_nothing = p.endpoint.is_none() && p.private_list.is_empty() && p.egress.is_none();
+    if wants_nothing && !table.exists {
+        return Ok(vec![]);
+    }
     anyhow::ensure!(
         table.base_intact(),
         "firewall base of {} is missing (ensure the network first)",

@@ -281,6 +281,33 @@ impl LocalDriver {
         for host in &vpc.hosts {
             topology::delete_host(&vpc.router_namespace, &self.lab_host_spec(&vpc, host)).await?;
         }
+        // Gateway links go first, explicitly: a deleted namespace's interfaces linger
+        // until the kernel gets round to it, and the hub would route into the void.
+        let mut links = vec![];
+        if let Some(hub) = &vpc.behind {
+            links.push((hub.clone(), vpc.name.clone()));
+        }
+        for spoke in self.lab_vpcs() {
+            if spoke.behind.as_deref() == Some(name) {
+                links.push((name.to_string(), spoke.name.clone()));
+            }
+        }
+        for (hub, spoke) in links {
+            let Some(hub_vpc) = self.lab_vpc(&hub) else {
+                continue;
+            };
+            let (hub_end, _) = self.names.lab_link(&hub, &spoke);
+            if netns::exists(&hub_vpc.router_namespace) {
+                netns::netlink_in_async(&hub_vpc.router_namespace, move |h| async move {
+                    if let Some(link) = nl::link(&h, &hub_end).await? {
+                        nl::delete_link(&h, link.index).await?;
+                    }
+                    Ok(())
+                })
+                .await
+                .with_context(|| format!("unlink lab VPC {spoke} from {hub}"))?;
+            }
+        }
         netns::delete(&vpc.router_namespace)?;
         self.labs.lock().expect("lab registry").remove(name);
         Ok(())

@@ -98,7 +98,21 @@ impl LocalDriver {
     }
 
     pub(crate) async fn delete_network_impl(&self, network: &Network) -> Result<Teardown> {
-        // The namespace takes its bridge, firewall and peering links with it.
+        // The namespace takes its bridge, firewall and peering links with it. The uplink
+        // goes first, explicitly: a deleted namespace's interfaces linger until the kernel
+        // gets round to it, and the internet would still route endpoints there.
+        let inet = self.names.internet_ns();
+        if netns::exists(&inet) {
+            let uplink = self.names.uplink_peer(&network.id.to_string());
+            netns::netlink_in_async(&inet, move |h| async move {
+                if let Some(link) = crate::nl::link(&h, &uplink).await? {
+                    crate::nl::delete_link(&h, link.index).await?;
+                }
+                Ok(())
+            })
+            .await
+            .with_context(|| format!("delete the uplink of network {}", network.id))?;
+        }
         let router = self.router_spec(network);
         netns::delete(&router.ns).with_context(|| format!("delete network {}", network.id))?;
         Ok(Teardown::Done)

@@ -189,3 +189,43 @@ async fn a_private_allow_list_narrows_peered_sources_per_packet() {
         "an empty private list narrows nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_spoke_takes_its_link_and_the_hubs_route_with_it() {
+    let fx = Fixture::new("istht4");
+    let d = &fx.driver;
+    let hub = lab(d, "hub", "172.16.0.0/16", None).await;
+    let spoke = lab(d, "spoke", "172.17.0.0/16", Some("hub")).await;
+    let on_hub = EchoServer::start(host_ns(&hub), addr(hub.hosts[0].ip, 7000)).unwrap();
+    assert!(
+        can_connect(host_ns(&spoke), on_hub.addr),
+        "the spoke reaches the hub over its link"
+    );
+    let hub_routes = |hub: LabVpc| {
+        netns::netlink_in(Some(&hub.router_namespace), |h| async move {
+            isthmus_driver_local::nl::routes(&h).await
+        })
+        .unwrap()
+    };
+    assert!(hub_routes(hub.clone())
+        .iter()
+        .any(|r| r.destination == cidr("172.17.0.0/16")));
+
+    d.delete_lab_vpc("spoke").await.unwrap();
+    assert!(
+        !hub_routes(hub.clone())
+            .iter()
+            .any(|r| r.destination == cidr("172.17.0.0/16")),
+        "the hub no longer routes the spoke's range"
+    );
+    let (hub_end, _) = d.names().lab_link("hub", "spoke");
+    let hub_ns = hub.router_namespace.clone();
+    let link = netns::netlink_in(Some(&hub_ns), move |h| async move {
+        isthmus_driver_local::nl::link(&h, &hub_end).await
+    })
+    .unwrap();
+    assert!(
+        link.is_none(),
+        "the hub's end of the link went with the spoke"
+    );
+}
