@@ -405,13 +405,20 @@ fn following_the_fix_for_each_access_rule_makes_the_connection_succeed() {
         "after {commands:?}"
     );
 
-    // The internet has no route to a private node address: the answer says so and
-    // points at the public endpoint, which does connect.
-    let answer = lab
-        .cli
-        .json(&format!("reach --from internet/home --to {private}"));
-    assert_eq!(answer["verdicts"][0]["reason"], "no-route", "{answer:#}");
-    assert!(!connects(&lab, "internet/home", &ip, SERVED));
+    // No route from the internet to a private node address, nor from a peered VPC to the
+    // public endpoint: the fix names where the same nodes answer, and they do.
+    for (from, to) in [("internet/home", &private), ("customer/app", &public_to)] {
+        assert!(!connects(&lab, from, to.split(':').next().unwrap(), SERVED));
+        let answer = lab.cli.json(&format!("reach --from {from} --to {to}"));
+        let verdict = &answer["verdicts"][0];
+        assert_eq!(verdict["reason"], "no-route", "{answer:#}");
+        let there = verdict["fix"]["actions"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["action"] == "use_destination"))
+            .and_then(|a| a["to"].as_str())
+            .unwrap_or_else(|| panic!("no destination to use instead: {answer:#}"));
+        assert!(connects(&lab, from, there, SERVED), "{from} → {there}");
+    }
 
     // A spoke behind a peered hub, its range in neither list: the fix adds it as a
     // gateway-transit range with the flag set.
