@@ -48,11 +48,13 @@ impl LocalDriver {
             public: Guard {
                 chain: self.names.public_chain(&id),
                 accept_after: true,
+                originator_only: false,
             },
             dnat_chain: self.names.dnat_chain(&id),
             private: Guard {
                 chain: self.names.private_chain(&id),
                 accept_after: false,
+                originator_only: true,
             },
             endpoint,
             public_list: cluster

@@ -25,7 +25,7 @@
 //!   drop                           (no transit to other peerings)
 //! chain pub_<c>   ip saddr != @pub_<c>_<0|1> drop; accept
 //! chain dnat_<c>  dnat ip to numgen inc mod N map { i : node i }   (round robin, same port)
-//! chain prv_<c>   ip saddr != @prv_<c>_<0|1> drop
+//! chain prv_<c>   ct direction original ip saddr != @prv_<c>_<0|1> drop
 //! chain egress_<c>                 (the cluster's egress allow-list)
 //!   ip daddr <cidr> [tcp dport { ports }] accept
 //! chain input (hook input, policy drop): lo, established, the bridge

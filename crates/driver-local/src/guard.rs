@@ -103,6 +103,9 @@ pub struct Guard {
     pub chain: String,
     /// Whether the chain accepts what passes (a base-chain verdict) or returns to its caller.
     pub accept_after: bool,
+    /// Judge only packets of the connection's originator (replies to connections the
+    /// nodes opened, as their egress allow-list permits, are not a source's to refuse).
+    pub originator_only: bool,
 }
 
 impl Guard {
@@ -180,13 +183,17 @@ impl Guard {
         firewall::add_elements(b, &next, &wanted);
         b.push("add", "chain", json!({ "name": self.chain }));
         b.push("flush", "chain", json!({ "name": self.chain }));
-        b.rule(
-            &self.chain,
-            vec![
-                matches("!=", ip("saddr"), json!(format!("@{next}"))),
-                drop_(),
-            ],
-        );
+        let mut guard = vec![];
+        if self.originator_only {
+            guard.push(matches(
+                "==",
+                json!({ "ct": { "key": "direction" } }),
+                json!("original"),
+            ));
+        }
+        guard.push(matches("!=", ip("saddr"), json!(format!("@{next}"))));
+        guard.push(drop_());
+        b.rule(&self.chain, guard);
         if self.accept_after {
             b.rule(&self.chain, vec![accept()]);
         }

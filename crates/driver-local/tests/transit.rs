@@ -178,6 +178,24 @@ async fn a_private_allow_list_narrows_peered_sources_per_packet() {
         "narrowing cuts the open connection of a source no longer listed"
     );
 
+    // Replies to a connection a node opens (its egress allow-list) are not narrowed.
+    let laptop_ip = corp.hosts[1].ip;
+    let sink = EchoServer::start(laptop, addr(laptop_ip, 9000)).unwrap();
+    db.egress_allowlist = vec![isthmus_core::resources::EgressRule {
+        cidr: cidr(&format!("{laptop_ip}/32")),
+        ports: vec![9000],
+        comment: String::new(),
+    }];
+    d.ensure_nodes(&net, &db).await.unwrap();
+    assert!(
+        can_connect(&d.node_namespace(&db, 0), sink.addr),
+        "a node's own connection to an unlisted peered host gets its replies"
+    );
+    assert!(
+        !can_connect(laptop, servers[0].addr),
+        "still narrowed inbound"
+    );
+
     db.private_allowlist.clear();
     let seen = d.ensure_nodes(&net, &db).await.unwrap();
     assert!(
