@@ -134,7 +134,11 @@ async fn replacing_the_allow_list_keeps_connections_from_entries_that_stay() {
         ENDPOINT,
         &["203.0.113.10/32", "203.0.113.11/32", "192.0.2.0/25"],
     );
-    d.ensure_nodes(&net, &db).await.unwrap();
+    let seen = d.ensure_nodes(&net, &db).await.unwrap();
+    assert!(
+        seen.iter().all(|n| n.state == NodeState::Running),
+        "adjacent entries read back as applied: {seen:?}"
+    );
     let mut from_stays = open(&stays);
     let mut from_goes = open(&goes);
     assert!(
