@@ -148,7 +148,7 @@ async fn bind_resolver(ns: &str, gateway: Ipv4Addr, zone: Arc<Zone>) -> anyhow::
     .await
     .with_context(|| format!("resolver in {ns}"))?;
     let server = DnsServer::serve_zone(zone, udp, tcp)?;
-    tracing::info!(namespace = %ns, %addr, "lab VPC resolver listening");
+    tracing::info!(namespace = %ns, %addr, "lab resolver listening");
     Ok(Resolver {
         gateway,
         ns_inode,

@@ -84,18 +84,22 @@ async fn restore_lab_vpcs(driver: &LocalDriver, store: &dyn Store) -> anyhow::Re
     Ok(())
 }
 
-/// Makes the lab's internet namespace (public endpoints are routed in it) and re-creates
-/// every stored internet host with its stored address. A host that cannot be made is
-/// logged and skipped, like a lab VPC.
+/// Re-creates the lab's internet namespace and every stored internet host with its
+/// stored address. A host that cannot be made is logged and skipped, like a lab VPC.
+/// Without stored hosts nothing is made here: the driver makes the internet when a
+/// network's uplink or a first host needs it, so an idle server leaves no namespace.
 async fn restore_internet(driver: &LocalDriver, store: &dyn Store) -> anyhow::Result<()> {
-    driver
-        .ensure_internet()
-        .await
-        .context("create the lab's internet namespace")?;
     let hosts = store
         .list_internet_hosts()
         .await
         .context("list stored internet hosts")?;
+    if hosts.is_empty() {
+        return Ok(());
+    }
+    driver
+        .ensure_internet()
+        .await
+        .context("create the lab's internet namespace")?;
     for host in &hosts {
         if let Err(e) = driver.add_internet_host(&internet_host_spec(host)).await {
             tracing::warn!(internet_host = %host.name, error = %format!("{e:#}"), "could not restore an internet host");
