@@ -174,7 +174,10 @@ async fn main() -> Result<()> {
         "public allow-list of {ENTRIES} entries, ensure_nodes (3 nodes, incl. its observe {}):",
         ms(t_observe)
     );
-    println!("  first apply (endpoint, uplink, set)      {}", ms(t_first));
+    println!(
+        "  first apply (internet uplink, endpoint, set)              {}",
+        ms(t_first)
+    );
     println!(
         "  replace with {ENTRIES} other entries       {}",
         ms(t_replace)
