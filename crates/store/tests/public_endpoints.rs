@@ -245,3 +245,51 @@ async fn the_endpoint_address_survives_a_restart_and_stays_taken() {
         on.public_endpoint.unwrap().ip
     );
 }
+
+#[tokio::test]
+async fn a_public_cluster_stored_before_endpoints_existed_gets_one_when_the_store_opens() {
+    let t = open().await;
+    let (p, c) = cluster_in(&t.store, "old").await;
+    let on = t
+        .store
+        .update_cluster(&alice(), p, c.id, &public(true, &["203.0.113.0/24"]), None)
+        .await
+        .unwrap();
+    t.store.close().await;
+    // As a database written before migration 0004 would hold it: no endpoint, no claim.
+    {
+        let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", t.path().display()))
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM public_ips")
+            .execute(&db)
+            .await
+            .unwrap();
+        sqlx::query(
+            "UPDATE resources SET body = json_remove(body, '$.public_endpoint') WHERE id = ?1",
+        )
+        .bind(c.id.to_string())
+        .execute(&db)
+        .await
+        .unwrap();
+        db.close().await;
+    }
+
+    let reopened = SqliteStore::open(&t.path()).await.unwrap();
+    let stored = reopened.get_cluster(p, c.id).await.unwrap();
+    assert_eq!(
+        stored.public_endpoint, on.public_endpoint,
+        "the lowest free address again"
+    );
+    assert!(stored.generation > on.generation, "the controller opens it");
+    let (p2, other) = cluster_in(&reopened, "new").await;
+    let other = reopened
+        .update_cluster(&alice(), p2, other.id, &public(true, &[]), None)
+        .await
+        .unwrap();
+    assert_ne!(
+        other.public_endpoint.unwrap().ip,
+        on.public_endpoint.unwrap().ip,
+        "and it is claimed"
+    );
+}

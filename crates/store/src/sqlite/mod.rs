@@ -79,6 +79,9 @@ impl SqliteStore {
         rows::backfill_network_ranges(&mut *writer.acquire().await?)
             .await
             .with_context(|| format!("index network ranges in {}", path.display()))?;
+        public_ips::backfill(&mut *writer.acquire().await?)
+            .await
+            .with_context(|| format!("give public clusters an endpoint in {}", path.display()))?;
         // Readers never write; the journal mode is a property of the file, set above.
         // A ping before each use buys nothing for an in-process database.
         let reader = SqlitePoolOptions::new()

@@ -69,3 +69,27 @@ pub(crate) async fn release(conn: &mut SqliteConnection, cluster: ClusterId) -> 
         .with_ctx(|| format!("release the public address of cluster {cluster}"))?;
     Ok(())
 }
+
+/// Gives an endpoint to every live cluster stored with public access enabled but none
+/// (written before endpoints existed, migration 0004), bumping its generation so the
+/// controller opens it. Runs once at open; a no-op afterwards.
+pub(crate) async fn backfill(conn: &mut SqliteConnection) -> Result<()> {
+    let rows = sqlx::query(
+        "SELECT body FROM resources WHERE kind = 'cluster' AND status NOT IN ('deleting', 'deleted')
+           AND json_extract(body, '$.public_access.enabled')
+           AND id NOT IN (SELECT cluster_id FROM public_ips)",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .ctx("list public clusters without an endpoint")?;
+    for row in &rows {
+        let body: &str = row.try_get("body").ctx("read cluster body")?;
+        let mut cluster: Cluster = serde_json::from_str(body).ctx("decode a stored cluster")?;
+        let stored_version = cluster.version;
+        sync(conn, &mut cluster).await?;
+        cluster.generation += 1;
+        cluster.warnings = rules::cluster_warnings(&cluster);
+        super::rows::replace(conn, &mut cluster, stored_version).await?;
+    }
+    Ok(())
+}
