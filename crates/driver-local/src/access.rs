@@ -117,6 +117,12 @@ impl LocalDriver {
             if routed.is_empty() {
                 drift.push(format!("the internet has no route to public endpoint {ip}"));
             }
+            if !self
+                .uplink_is_default(&plan.router_ns, &network.id.to_string())
+                .await?
+            {
+                drift.push("the router's default route over its uplink is missing".into());
+            }
         }
         Ok(drift)
     }

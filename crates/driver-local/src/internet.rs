@@ -239,9 +239,29 @@ impl LocalDriver {
         .with_context(|| format!("internet end of the uplink of {router_ns}"))
     }
 
-    /// Routes (`Some`) or unroutes (`None`) public endpoint ips in the internet namespace
-    /// over a network's uplink: `add` are routed there, `remove` lose their route if it
-    /// goes over that uplink.
+    /// Whether the router's default route goes over its uplink (replies to the internet).
+    pub(crate) async fn uplink_is_default(
+        &self,
+        router_ns: &str,
+        network_id: &str,
+    ) -> Result<bool> {
+        let up = self.names.uplink(network_id);
+        netns::netlink_in_async(router_ns, move |h| async move {
+            let Some(link) = nl::link(&h, &up).await? else {
+                return Ok(false);
+            };
+            Ok(nl::routes(&h).await?.iter().any(|r| {
+                r.destination.prefix_len() == 0
+                    && r.oif == Some(link.index)
+                    && r.gateway == Some(UPLINK_INTERNET_END)
+            }))
+        })
+        .await
+        .with_context(|| format!("read the uplink route of {router_ns}"))
+    }
+
+    /// Routes public endpoint ips in the internet namespace over a network's uplink: `add`
+    /// are routed there, `remove` lose their route if it goes over that uplink.
     pub(crate) async fn route_endpoints(
         &self,
         network_id: &str,

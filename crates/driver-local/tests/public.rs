@@ -241,6 +241,27 @@ async fn a_lost_endpoint_route_is_reported_and_repaired() {
         "{seen:?}"
     );
     assert!(reaches_endpoint(&a), "ensure puts the route back");
+
+    // And the router's way back: its default route over the uplink.
+    let router = d.router_namespace(&net);
+    netns::netlink_in(Some(&router), |h| async move {
+        let routes = isthmus_driver_local::nl::routes(&h).await?;
+        let default = routes
+            .into_iter()
+            .find(|r| r.destination.prefix_len() == 0)
+            .expect("the router has a default route over its uplink");
+        isthmus_driver_local::nl::delete_route(&h, &default).await
+    })
+    .unwrap();
+    assert!(!reaches_endpoint(&a), "replies have no way back");
+    let seen = d.observe_nodes(&net, &db).await.unwrap();
+    assert!(
+        seen.iter()
+            .all(|n| n.state == NodeState::Starting && n.message.contains("default route")),
+        "{seen:?}"
+    );
+    d.ensure_nodes(&net, &db).await.unwrap();
+    assert!(reaches_endpoint(&a), "ensure puts the default route back");
 }
 
 #[tokio::test(flavor = "multi_thread")]
