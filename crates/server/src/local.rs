@@ -72,10 +72,12 @@ pub async fn start(
 /// Registers every stored lab VPC with the driver, creating or repairing its namespaces.
 /// One that cannot be made is logged and skipped: the others and the server still start.
 async fn restore_lab_vpcs(driver: &LocalDriver, store: &dyn Store) -> anyhow::Result<()> {
-    let vpcs = store
+    let mut vpcs = store
         .list_lab_vpcs()
         .await
         .context("list stored lab VPCs")?;
+    // Hubs first: a VPC behind another is linked to the hub's router, which must exist.
+    vpcs.sort_by_key(|v| v.behind.is_some());
     for vpc in &vpcs {
         if let Err(e) = driver.ensure_lab_vpc(&lab_spec(vpc)).await {
             tracing::warn!(lab_vpc = %vpc.name, error = %format!("{e:#}"), "could not restore a lab VPC");
