@@ -186,7 +186,7 @@ fn the_analyzer_agrees_with_real_connections_on_random_topologies() {
     let seed = env_or("ISTHMUS_REACH_SEED", 20261121);
     let rounds = env_or("ISTHMUS_REACH_TOPOLOGIES", 20);
     let mut rng = Rng(seed.max(1));
-    let mut lab = LocalLab::start("isthr1");
+    let mut lab = LocalLab::start("isthx1");
     let vpcs = topology::vpcs();
     for v in &vpcs {
         match v.behind {
@@ -292,7 +292,7 @@ fn fix_commands(lab: &LocalLab, from: &str, to: &str, reason: &str) -> Vec<Strin
 
 #[test]
 fn following_the_suggested_fix_makes_the_connection_succeed() {
-    let mut lab = LocalLab::start("isthr2");
+    let mut lab = LocalLab::start("isthx2");
     lab.lab_vpc("branch", "10.70.0.0/16", &[("far", "10.70.0.10")]);
     lab.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.200.10")]);
     lab.lab_vpc(
@@ -356,7 +356,7 @@ fn following_the_suggested_fix_makes_the_connection_succeed() {
 
 #[test]
 fn following_the_fix_for_each_access_rule_makes_the_connection_succeed() {
-    let mut lab = LocalLab::start("isthr3");
+    let mut lab = LocalLab::start("isthx3");
     lab.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.200.10")]);
     lab.lab_vpc("hub", "10.80.0.0/16", &[("h1", "10.80.0.10")]);
     lab.lab_vpc_behind("spoke", "10.81.0.0/16", "hub", &[("s1", "10.81.0.10")]);
