@@ -98,6 +98,11 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         .mode(0o700)
         .create(dir)
         .with_context(|| format!("create data dir {}", dir.display()))?;
+    // Absolute from here on: node processes run with their own working directory and are
+    // handed paths under it (a relative `--data-dir ./data` broke their cert paths).
+    let dir = &dir
+        .canonicalize()
+        .with_context(|| format!("resolve data dir {}", dir.display()))?;
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&dir.join(DB_FILE))
             .await
