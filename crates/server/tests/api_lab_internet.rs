@@ -12,7 +12,11 @@ use support::TestServer;
 async fn without_the_local_provider_internet_host_changes_are_a_conflict_that_says_why() {
     let s = TestServer::start().await;
     let added = s
-        .post(&s.admin, "/v1/lab/internet/hosts", json!({"name": "laptop"}))
+        .post(
+            &s.admin,
+            "/v1/lab/internet/hosts",
+            json!({"name": "laptop"}),
+        )
         .await;
     added.assert_problem(409, "provider", "local-provider-unavailable");
     s.delete(&s.admin, "/v1/lab/internet/hosts/laptop")

@@ -60,9 +60,10 @@ fn render_verdict(out: &mut String, v: &Verdict) {
             }
             Hop::Gateway { network } => line("gateway", format!("through {network}")),
             Hop::RouteMatched { route } => line("route", route.to_string()),
-            Hop::TransitRouteMatched { route } => {
-                line("route", format!("{route} (transit, behind the peer's gateway)"))
-            }
+            Hop::TransitRouteMatched { route } => line(
+                "route",
+                format!("{route} (transit, behind the peer's gateway)"),
+            ),
             Hop::PublicEndpoint { dns_name, ip } => {
                 line("endpoint", format!("{dns_name} ({ip}), public"))
             }
