@@ -43,9 +43,19 @@ fn split_port(to: &str) -> anyhow::Result<(&str, Option<u16>)> {
 pub fn render(from: &str, to: &str, answer: &Reachability) -> String {
     let headline = if answer.allowed { "allowed" } else { "denied" };
     let mut out = format!("{from} → {to} port {}: {headline}\n", answer.port);
-    for v in &answer.verdicts {
+    // Identical verdicts (a denial before the packet reaches any node, e.g. at a public
+    // endpoint's allow-list) are shown once, with how many nodes they stand for.
+    let mut verdicts = answer.verdicts.iter().peekable();
+    while let Some(v) = verdicts.next() {
+        let mut same = 1;
+        while verdicts.next_if(|next| *next == v).is_some() {
+            same += 1;
+        }
         out.push('\n');
         render_verdict(&mut out, v);
+        if same > 1 {
+            out.push_str(&format!("  ({same} nodes: the same answer for each)\n"));
+        }
     }
     out
 }
@@ -133,6 +143,31 @@ branch/far → orders port 8443: denied
   fix          create a peering
                $ isthmus peering create x
 "
+        );
+    }
+
+    #[test]
+    fn identical_verdicts_are_shown_once_with_the_number_of_nodes() {
+        let denied = Verdict {
+            allowed: false,
+            reason: Reason::NotInPublicAllowlist,
+            explanation: "203.0.113.9 is not in cluster db's public allow-list".into(),
+            hops: vec![Hop::Source {
+                ip: "203.0.113.9".parse().unwrap(),
+                network: "the internet".into(),
+            }],
+            fix: None,
+        };
+        let answer = Reachability {
+            allowed: false,
+            port: 8443,
+            verdicts: vec![denied.clone(), denied.clone(), denied],
+        };
+        let text = render("internet/cafe", "public-db", &answer);
+        assert_eq!(text.matches("verdict      denied").count(), 1, "{text}");
+        assert!(
+            text.ends_with("  (3 nodes: the same answer for each)\n"),
+            "{text}"
         );
     }
 }
