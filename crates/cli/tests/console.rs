@@ -233,6 +233,35 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
     assert_eq!(access["allowlist"][0]["comment"], "office");
     page.screenshot("10-cluster-public-access");
 
+    // The private allow-list is a list of its own: a bad entry is named under its field,
+    // a good one narrows peered sources without touching the public list.
+    page.wait_for(
+        "the endpoint line after the save",
+        "document.querySelector('#private-allowlist') && document.body.innerText.includes('Public endpoint: public-')",
+    );
+    page.fill(
+        "#private-allowlist",
+        "192.168.1.10/32 app\n192.168.1.300/32",
+    );
+    page.click("form[aria-label='Private allow-list'] button[type=submit]");
+    page.wait_for(
+        "the error under the private allow-list",
+        "document.querySelector('#private-allowlist-error').innerText.includes('192.168.1.300/32')",
+    );
+    page.fill("#private-allowlist", "192.168.1.10/32 app");
+    page.click("form[aria-label='Private allow-list'] button[type=submit]");
+    page.wait_for(
+        "the private save confirmation",
+        "document.querySelector('#status').innerText === 'Private allow-list saved.'",
+    );
+    let saved = cli.json(&format!("cluster get {}", id_of(&cluster)));
+    assert_eq!(saved["private_allowlist"][0]["cidr"], "192.168.1.10/32");
+    assert_eq!(saved["private_allowlist"][0]["comment"], "app");
+    assert_eq!(
+        saved["public_access"]["allowlist"][0]["cidr"],
+        "203.0.113.0/24"
+    );
+
     // Reachability: the customer's address over the peering gets in; another does not,
     // and the analyzer says what would fix it.
     go(&page, "reachability");

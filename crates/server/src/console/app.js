@@ -118,8 +118,12 @@ function showProblem(form, r) {
   const rest = [];
   for (const e of (r.data && r.data.errors) || []) {
     const field = e.field || "";
-    const input = form.querySelector(`[data-field="${CSS.escape(field)}"]`)
-      || form.querySelector(`[data-field="${CSS.escape(field.replace(/\[\d+\]$/, ""))}"]`);
+    // The control whose field the error names, or the one it is part of
+    // (`public_access.allowlist[3].cidr` belongs under `public_access`).
+    const input = [...form.querySelectorAll("[data-field]")].find((el) => {
+      const f = el.dataset.field;
+      return field === f || field.startsWith(f + ".") || field.startsWith(f + "[");
+    });
     if (input) {
       input.setAttribute("aria-invalid", "true");
       const slot = document.getElementById(input.id + "-error");
@@ -625,7 +629,7 @@ async function showCluster(id, tab) {
   main().replaceChildren(
     h("p", {}, h("a", { href: "#/p/" + encodeURIComponent(state.project.id) + "/clusters", text: "← All clusters" })),
     title, alert,
-    h("nav.tabs", { "aria-label": "Cluster sections" }, tabLink("overview", "Overview"), tabLink("addresses", "Addresses"), tabLink("access", "Public access")),
+    h("nav.tabs", { "aria-label": "Cluster sections" }, tabLink("overview", "Overview"), tabLink("addresses", "Addresses"), tabLink("access", "Access")),
     body, h("p", {}, ca));
   fetch(projectPath("/ca.pem"), { headers: { Authorization: "Bearer " + state.token } })
     .then((r) => (r.ok ? r.blob() : null))
@@ -674,25 +678,46 @@ function drawAddresses(body, c) {
       : h("p.note", { text: "Addresses appear once the cluster is running." }));
 }
 
+/** "CIDR comment" lines → allow-list entries (the API names a bad line by its index). */
+function parseAllowlist(text) {
+  return text.split("\n").map((l) => l.trim()).filter(Boolean).map((l) => {
+    const [cidr, ...comment] = l.split(/\s+/);
+    return { cidr, comment: comment.join(" ") };
+  });
+}
+
+function allowlistText(list) {
+  return list.map((e) => (e.comment ? e.cidr + " " + e.comment : e.cidr)).join("\n");
+}
+
 function drawAccess(body, c, path, startEdit, done) {
   const enabled = h("input", { type: "checkbox", checked: c.public_access.enabled, disabled: !canWrite() });
   enabled.id = "public-enabled";
   const list = h("textarea", { rows: 4, disabled: !canWrite(), placeholder: "203.0.113.0/24 office" });
-  list.value = c.public_access.allowlist.map((e) => (e.comment ? e.cidr + " " + e.comment : e.cidr)).join("\n");
-  [enabled, list].forEach((el) => el.addEventListener("input", startEdit));
-  const form = formShell("Public access", async (f) => {
-    const allowlist = list.value.split("\n").map((l) => l.trim()).filter(Boolean).map((l) => {
-      const [cidr, ...comment] = l.split(/\s+/);
-      return { cidr, comment: comment.join(" ") };
-    });
-    const r = await api("PATCH", path, { public_access: { enabled: enabled.checked, allowlist } }, { "If-Match": '"' + c.version + '"' });
+  list.value = allowlistText(c.public_access.allowlist);
+  const privateList = h("textarea", { rows: 4, disabled: !canWrite(), placeholder: "empty: every peered source" });
+  privateList.value = allowlistText(c.private_allowlist || []);
+  [enabled, list, privateList].forEach((el) => el.addEventListener("input", startEdit));
+  const patch = async (f, body, message) => {
+    const r = await api("PATCH", path, body, { "If-Match": '"' + c.version + '"' });
     if (!r.ok) return showProblem(f, r);
-    say("Public access saved.");
+    say(message);
     await done();
-  }, [h("div.field.check", {}, enabled, h("label", { for: "public-enabled", text: "Reachable from the internet" })),
+  };
+  const form = formShell("Public access", (f) =>
+    patch(f, { public_access: { enabled: enabled.checked, allowlist: parseAllowlist(list.value) } }, "Public access saved."),
+  [h("div.field.check", {}, enabled, h("label", { for: "public-enabled", text: "Reachable from the internet" })),
     field("public-allowlist", "Allow-list (one CIDR per line, optional comment after it)", "public_access", list)], "Save public access");
-  if (!canWrite()) form.querySelector("button[type=submit]").remove();
-  body.replaceChildren(form);
+  const privateForm = formShell("Private allow-list", (f) =>
+    patch(f, { private_allowlist: parseAllowlist(privateList.value) }, "Private allow-list saved."),
+  [field("private-allowlist", "Peered sources that may connect (empty: all)", "private_allowlist", privateList)],
+  "Save private allow-list");
+  for (const fm of [form, privateForm]) if (!canWrite()) fm.querySelector("button[type=submit]").remove();
+  const endpoint = c.public_endpoint
+    ? h("p", {}, "Public endpoint: ", h("code", { text: c.public_endpoint.dns_name }), " (" + c.public_endpoint.ip + ")")
+    : h("p.note", { text: "No public endpoint: public access is off." });
+  const warnings = (c.warnings || []).map((w) => h("p.warning", { text: w }));
+  body.replaceChildren(endpoint, ...warnings, form, privateForm);
 }
 
 // ---- Reachability ------------------------------------------------------------------
@@ -703,6 +728,9 @@ function hopText(hop) {
     case "source": return "From " + hop.ip + " (" + (hop.network || "unknown network") + ")";
     case "peering": return "Over peering " + hop.name + " (" + hop.status + ")";
     case "route_matched": return "Matches route " + hop.route;
+    case "transit_route_matched": return "Matches gateway-transit route " + hop.route;
+    case "gateway": return "Through the gateway of " + hop.network;
+    case "public_endpoint": return "At public endpoint " + hop.dns_name + " (" + hop.ip + ")";
     case "firewall": return "Firewall " + hop.rule + ": " + hop.verdict;
     case "destination": return "To " + hop.node + " " + hop.ip + ":" + hop.port;
     default: return JSON.stringify(hop);
