@@ -204,6 +204,33 @@ impl LocalDriver {
         if let Some(hosts) = self.internet.lock().expect("internet registry").as_mut() {
             hosts.remove(name);
         }
+        self.release_internet_if_unused_locked().await
+    }
+
+    /// Deletes the internet namespace once nothing uses it: no internet host registered
+    /// and no link left in it but loopback (every uplink went with its network). Without
+    /// this it would outlive the last network until the next start's sweep. Called with
+    /// the change lock held, so no uplink or host is being added meanwhile.
+    pub(crate) async fn release_internet_if_unused_locked(&self) -> Result<()> {
+        let inet = self.names.internet_ns();
+        let no_hosts = self
+            .internet
+            .lock()
+            .expect("internet registry")
+            .as_ref()
+            .is_none_or(|hosts| hosts.is_empty());
+        if !no_hosts || !netns::exists(&inet) {
+            return Ok(());
+        }
+        let only_loopback = netns::netlink_in_async(&inet, |h| async move {
+            Ok(nl::links(&h).await?.iter().all(|l| l.name == "lo"))
+        })
+        .await
+        .with_context(|| format!("list the links of {inet}"))?;
+        if only_loopback {
+            netns::delete(&inet).with_context(|| format!("delete the unused {inet}"))?;
+            *self.internet.lock().expect("internet registry") = None;
+        }
         Ok(())
     }
 

@@ -115,6 +115,7 @@ impl LocalDriver {
         }
         let router = self.router_spec(network);
         netns::delete(&router.ns).with_context(|| format!("delete network {}", network.id))?;
+        self.release_internet_if_unused_locked().await?;
         Ok(Teardown::Done)
     }
 

@@ -296,3 +296,27 @@ async fn internet_hosts_are_namespaces_with_their_address_and_run_commands() {
     assert!(!fx.namespaces().contains(&host.namespace));
     assert!(d.lab_exec("internet", "web", &argv).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_internet_goes_with_the_last_host_and_the_last_network_using_it() {
+    let fx = Fixture::new("isthp6");
+    let d = &fx.driver;
+    let (net, mut db, _servers) = cluster_with_servers(d).await;
+    open_public(&mut db, ENDPOINT, &["203.0.113.10/32"]);
+    d.ensure_nodes(&net, &db).await.unwrap();
+    internet_host(d, "laptop", "203.0.113.10").await;
+    let inet = d.internet_namespace();
+
+    d.delete_internet_host("laptop").await.unwrap();
+    assert!(
+        netns::exists(&inet),
+        "the network's uplink still uses the internet"
+    );
+    d.delete_nodes(&net, &db).await.unwrap();
+    d.delete_network(&net).await.unwrap();
+    assert!(
+        !netns::exists(&inet),
+        "nothing uses {inet} any more, so it is gone"
+    );
+    assert!(d.internet_hosts().is_empty());
+}
