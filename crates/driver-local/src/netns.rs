@@ -49,7 +49,7 @@ pub fn create(name: &str) -> Result<bool> {
         std::fs::remove_file(path(name))
             .with_context(|| format!("remove half-created network namespace {name}"))?;
     }
-    std::fs::create_dir_all(NETNS_DIR).with_context(|| format!("create {NETNS_DIR}"))?;
+    shared_mount_point()?;
     let target = path(name);
     File::options()
         .write(true)
@@ -76,6 +76,39 @@ pub fn create(name: &str) -> Result<bool> {
         return Err(e.context(format!("create network namespace {name}")));
     }
     Ok(true)
+}
+
+/// Makes [`NETNS_DIR`] a shared mount point of its own, as `ip netns add` does before its
+/// first namespace. Without it, the first `ip netns add` anyone runs on the host later binds
+/// the directory over itself and hides every namespace we mounted below it: they can no
+/// longer be entered, seen or deleted (EBUSY). A no-op once the directory is one.
+fn shared_mount_point() -> Result<()> {
+    std::fs::create_dir_all(NETNS_DIR).with_context(|| format!("create {NETNS_DIR}"))?;
+    let share = || {
+        mount(
+            None::<&str>,
+            NETNS_DIR,
+            None::<&str>,
+            MsFlags::MS_SHARED | MsFlags::MS_REC,
+            None::<&str>,
+        )
+    };
+    match share() {
+        // EINVAL: not a mount point yet. Bind it onto itself (recursively, keeping any
+        // namespace already mounted in it), then share that.
+        Err(nix::errno::Errno::EINVAL) => {
+            mount(
+                Some(NETNS_DIR),
+                NETNS_DIR,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .with_context(|| format!("bind-mount {NETNS_DIR} onto itself"))?;
+            share().with_context(|| format!("make {NETNS_DIR} a shared mount"))
+        }
+        other => other.with_context(|| format!("make {NETNS_DIR} a shared mount")),
+    }
 }
 
 /// Whether `path` is a mounted namespace (nsfs), not just the empty file under it.
