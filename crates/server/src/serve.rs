@@ -224,6 +224,9 @@ pub async fn serve_on(
         .with_context(|| format!("serve on {addr}"))
 }
 
+/// What `isthmus serve` prints before the API's URL once it listens.
+pub const API_ADDRESS_LINE: &str = "serving the API on ";
+
 /// `isthmus serve`.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let started = start(&config).await?;
@@ -234,6 +237,9 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listen on {}", config.listen))?;
+    // Printed too: with `--listen 127.0.0.1:0` this line is the only way to learn the port.
+    let addr = listener.local_addr().context("listener address")?;
+    eprintln!("{API_ADDRESS_LINE}http://{addr}");
     serve_on(listener, started.state.clone(), shutdown_signal()).await
 }
 

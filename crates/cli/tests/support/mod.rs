@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -30,18 +30,21 @@ pub struct Server {
 impl Server {
     /// Starts a server on `data_dir` and waits for `/healthz`.
     pub fn start(data_dir: &Path, extra_args: &[&str]) -> Server {
-        let port = free_port();
-        let listen = format!("127.0.0.1:{port}");
+        let log_path = data_dir.join("server.log");
+        // Earlier runs on this data dir (restart tests) printed their addresses too.
+        let log_offset = std::fs::metadata(&log_path).map_or(0, |m| m.len() as usize);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(data_dir.join("server.log"))
+            .open(&log_path)
             .expect("open server log");
         let child = Command::new(BIN)
             .arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["--listen", &listen, "--resync-seconds", "1"])
+            // Port 0, read back from what the server prints: a port picked here and bound
+            // later by the server can be taken in between by another test's connection.
+            .args(["--listen", "127.0.0.1:0", "--resync-seconds", "1"])
             // A free port: tests run servers side by side, the default 8753 fits only one.
             .args(["--dns-listen", "127.0.0.1:0"])
             .args(extra_args)
@@ -54,11 +57,12 @@ impl Server {
             .expect("spawn isthmus serve");
         let mut server = Server {
             child,
-            url: format!("http://{listen}"),
+            url: String::new(),
             data_dir: data_dir.to_path_buf(),
             admin_token: String::new(),
         };
-        server.wait_healthy(port);
+        server.url = server.wait_listening(log_offset);
+        server.wait_healthy();
         server.admin_token = std::fs::read_to_string(data_dir.join("admin-token"))
             .expect("the server writes <data-dir>/admin-token")
             .trim()
@@ -66,20 +70,40 @@ impl Server {
         server
     }
 
-    fn wait_healthy(&mut self, port: u16) {
+    /// The URL the server prints once its API listens (in the log past `log_offset`).
+    fn wait_listening(&mut self, log_offset: usize) -> String {
+        const LINE: &str = "serving the API on ";
+        self.wait_until("the server never printed its API address", |server| {
+            let log = server.log();
+            let fresh = log.get(log_offset..).unwrap_or_default();
+            let at = fresh.find(LINE)?;
+            let rest = &fresh[at + LINE.len()..];
+            let url = rest.lines().next()?.trim();
+            (rest.contains('\n') && url.starts_with("http://")).then(|| url.to_string())
+        })
+    }
+
+    fn wait_healthy(&mut self) {
+        let port: u16 = self
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("the API URL ends in a port");
+        self.wait_until("server never became healthy", |_| healthz(port).then_some(()));
+    }
+
+    /// Polls `probe` until it answers; fails if the server exits or [`PATIENCE`] runs out.
+    fn wait_until<T>(&mut self, what: &str, mut probe: impl FnMut(&Server) -> Option<T>) -> T {
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("isthmus serve exited ({status}):\n{}", self.log());
             }
-            if healthz(port) {
-                return;
+            if let Some(answer) = probe(self) {
+                return answer;
             }
-            assert!(
-                Instant::now() < deadline,
-                "server never became healthy:\n{}",
-                self.log()
-            );
+            assert!(Instant::now() < deadline, "{what}:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -111,11 +135,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr").port()
 }
 
 fn healthz(port: u16) -> bool {
