@@ -90,7 +90,9 @@ impl Server {
             .next()
             .and_then(|p| p.parse().ok())
             .expect("the API URL ends in a port");
-        self.wait_until("server never became healthy", |_| healthz(port).then_some(()));
+        self.wait_until("server never became healthy", |_| {
+            healthz(port).then_some(())
+        });
     }
 
     /// Polls `probe` until it answers; fails if the server exits or [`PATIENCE`] runs out.
