@@ -24,6 +24,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use isthmus_driver_local::probe::EchoServer;
 use local_support::topology::{self, Applied, Rng, INTERNET_HOSTS};
@@ -260,10 +261,14 @@ fn the_analyzer_agrees_with_real_connections_on_random_topologies() {
 /// Runs a fix's CLI command as given, with its placeholders filled, and waits until it is
 /// applied: `--wait` for peerings, the cluster's observed generation for its lists.
 fn run_fix(lab: &LocalLab, command: &str) {
+    static CREATED: AtomicUsize = AtomicUsize::new(0);
     let line = command
         .strip_prefix("isthmus ")
         .unwrap_or_else(|| panic!("a fix command is an isthmus command: {command}"))
-        .replace("<name>", "fixed")
+        .replace(
+            "<name>",
+            &format!("fixed-{}", CREATED.fetch_add(1, Ordering::Relaxed)),
+        )
         .replace("<account>", "lab");
     match line.strip_prefix("cluster update ") {
         Some(rest) => {
@@ -300,6 +305,7 @@ fn following_the_suggested_fix_makes_the_connection_succeed() {
         "172.31.128.0/17",
         &[("svc", "172.31.128.10")],
     );
+    lab.lab_vpc("relay", "10.75.0.0/16", &[("r1", "10.75.0.10")]);
     let network = lab.project_and_network("172.29.98.0/24");
     let cluster = lab.cluster(&network, "single-node");
     let cluster_id = id_of(&cluster);
@@ -326,6 +332,27 @@ fn following_the_suggested_fix_makes_the_connection_succeed() {
     assert!(
         connects(&lab, "customer/app", &ip, SERVED),
         "after {commands:?}"
+    );
+
+    // The customer's peering also claims relay's range: relay's own packets have no path
+    // (non-transitive). The fix moves the range: narrow that peering, then peer relay.
+    lab.cli.ok(&format!(
+        "peering update {} --route 172.16.0.0/16 --route 10.75.0.0/16 --wait --timeout {WAIT_TIMEOUT}",
+        id_of(&peering)
+    ));
+    assert!(!connects(&lab, "relay/r1", &ip, SERVED));
+    let commands = fix_commands(&lab, "relay/r1", &to, "transit-not-allowed");
+    assert_eq!(commands.len(), 2, "narrow, then create: {commands:?}");
+    for command in &commands {
+        run_fix(&lab, command);
+    }
+    assert!(
+        connects(&lab, "relay/r1", &ip, SERVED),
+        "after {commands:?}"
+    );
+    assert!(
+        connects(&lab, "customer/app", &ip, SERVED),
+        "the narrowed peering still admits its own VPC"
     );
 
     // The GKE case: the covering /15 (the second suggestion) admits the services range.

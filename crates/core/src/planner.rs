@@ -20,6 +20,31 @@ pub fn cover(prefixes: &[Cidr]) -> Option<Cidr> {
     Some(Cidr::containing(Ipv4Addr::from(lo), common_len))
 }
 
+/// The addresses of `route` outside `hole`, as the fewest prefixes, lowest first: empty
+/// when `hole` holds all of `route`, `route` itself when they do not meet. (Two prefixes
+/// that meet are nested, so this halves `route` down to `hole`, keeping the other halves.)
+pub fn exclude(route: Cidr, hole: Cidr) -> Vec<Cidr> {
+    if !route.overlaps(&hole) {
+        return vec![route];
+    }
+    let mut kept = Vec::new();
+    let mut rest = route;
+    while !hole.contains(&rest) {
+        let len = rest.prefix_len() + 1;
+        let low = Cidr::containing(Ipv4Addr::from(rest.start()), len);
+        let high = Cidr::containing(Ipv4Addr::from(low.end() + 1), len);
+        let (keep, next) = if low.contains(&hole) {
+            (high, low)
+        } else {
+            (low, high)
+        };
+        kept.push(keep);
+        rest = next;
+    }
+    kept.sort_by_key(Cidr::start);
+    kept
+}
+
 /// An inclusive range of addresses, shown as `first - last`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AddrRange {

@@ -1,10 +1,10 @@
-//! Properties of `PrefixSet`, `cover` and `free`, each checked against a naive reference
+//! Properties of `PrefixSet`, `cover`, `exclude` and `free`, each checked against a naive reference
 //! that scans plain `u32` address ranges — slow but obviously right.
 
 use std::net::Ipv4Addr;
 
 use isthmus_core::ipam::PrefixSet;
-use isthmus_core::planner::{cover, free};
+use isthmus_core::planner::{cover, exclude, free};
 use isthmus_core::Cidr;
 use proptest::prelude::*;
 
@@ -132,5 +132,35 @@ proptest! {
             .take(count)
             .collect();
         prop_assert_eq!(free(parent, len, count, &avoid), expected);
+    }
+}
+
+proptest! {
+    /// `exclude` keeps exactly the addresses of the route outside the hole, in disjoint
+    /// prefixes, lowest first, and no more of them than the lengths differ.
+    #[test]
+    fn exclude_keeps_every_address_of_the_route_outside_the_hole(
+        route in prefix(),
+        hole in prefix(),
+        probes in proptest::collection::vec(address(), 32),
+    ) {
+        let kept = exclude(route, hole);
+        for pair in kept.windows(2) {
+            prop_assert!(pair[0].end() < pair[1].start(), "disjoint and sorted: {kept:?}");
+        }
+        let outside = route.size() - if range_overlaps(&route, &hole) {
+            route.size().min(hole.size())
+        } else {
+            0
+        };
+        prop_assert_eq!(kept.iter().map(Cidr::size).sum::<u64>(), outside);
+        prop_assert!(
+            kept.len() <= usize::from(hole.prefix_len().saturating_sub(route.prefix_len())).max(1)
+        );
+        let edges = [route.start(), route.end(), hole.start(), hole.end()].map(Ipv4Addr::from);
+        for addr in probes.into_iter().chain(edges) {
+            let wanted = route.contains_addr(addr) && !hole.contains_addr(addr);
+            prop_assert_eq!(kept.iter().any(|k| k.contains_addr(addr)), wanted, "{}", addr);
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 
 use crate::ipam::PrefixSet;
 use crate::lab::LabVpc;
-use crate::planner::cover;
+use crate::planner::{cover, exclude};
 use crate::resources::{Cluster, Network, Peering};
 use crate::rules::MAX_ROUTES;
 use crate::Cidr;
@@ -18,29 +18,117 @@ fn source_range(ip: Ipv4Addr, vpc: Option<&LabVpc>) -> Cidr {
     vpc.map_or_else(|| Cidr::containing(ip, 32), |v| v.cidr_block)
 }
 
-pub(super) fn create_peering(network: &Network, ip: Ipv4Addr, vpc: Option<&LabVpc>) -> Fix {
+/// Peer the source's own VPC with its range. A range belongs to one peering of a network
+/// (the API refuses a route overlapping another peering's), so peerings whose routes claim
+/// part of it are first narrowed to what lies outside it, or deleted when nothing would.
+pub(super) fn create_peering(
+    snap: &ReachSnapshot,
+    network: &Network,
+    ip: Ipv4Addr,
+    vpc: Option<&LabVpc>,
+    taken: Option<&PrefixSet<usize>>,
+) -> Fix {
     let route = source_range(ip, vpc);
     let peer = vpc.map_or_else(|| format!("<the VPC holding {ip}>"), |v| v.name.clone());
-    Fix {
-        summary: format!(
-            "create a peering from network {} to {} with route {route}",
-            network.name,
-            vpc.map_or_else(
-                || format!("the VPC holding {ip}"),
-                |v| format!("lab VPC {}", v.name)
-            ),
-        ),
-        actions: vec![FixAction::CreatePeering {
-            network_id: network.id,
-            peer_network: peer.clone(),
-            routes: vec![route],
-        }],
-        commands: vec![format!(
-            "isthmus peering create <name> --network {} --peer-account <account> \
-             --peer-network {peer} --peer-region {} --route {route}",
-            network.id, network.region
-        )],
+    let mut steps = Vec::new();
+    let mut actions = Vec::new();
+    let mut commands = Vec::new();
+    for p in claimants(snap, taken, route) {
+        let routes = without(&p.routes, route);
+        if routes.is_empty() {
+            steps.push(format!(
+                "delete peering {} (its routes {} all lie inside {route})",
+                p.name,
+                list(&p.routes)
+            ));
+            actions.push(FixAction::DeletePeering { peering_id: p.id });
+            commands.push(format!("isthmus peering delete {}", p.id));
+            continue;
+        }
+        let transit_routes = without(&p.transit_routes, route);
+        let mut command = format!(
+            "isthmus peering update {} {}",
+            p.id,
+            flags("--route", &routes)
+        );
+        if transit_routes != p.transit_routes {
+            match transit_routes.as_slice() {
+                [] => command.push_str(" --no-transit-routes"),
+                some => command.push_str(&format!(" {}", flags("--transit-route", some))),
+            }
+        }
+        steps.push(format!(
+            "narrow peering {} to {} so that it no longer claims {route}",
+            p.name,
+            list(&[routes.as_slice(), transit_routes.as_slice()].concat())
+        ));
+        actions.push(FixAction::NarrowRoutes {
+            peering_id: p.id,
+            routes,
+            transit_routes,
+        });
+        commands.push(command);
     }
+    steps.push(format!(
+        "create a peering from network {} to {} with route {route}",
+        network.name,
+        vpc.map_or_else(
+            || format!("the VPC holding {ip}"),
+            |v| format!("lab VPC {}", v.name)
+        ),
+    ));
+    actions.push(FixAction::CreatePeering {
+        network_id: network.id,
+        peer_network: peer.clone(),
+        routes: vec![route],
+    });
+    commands.push(format!(
+        "isthmus peering create <name> --network {} --peer-account <account> \
+         --peer-network {peer} --peer-region {} --route {route}",
+        network.id, network.region
+    ));
+    let last = steps.pop().expect("the create step");
+    let summary = match steps.is_empty() {
+        true => last,
+        false => format!("{}, then {last}", steps.join(", ")),
+    };
+    Fix {
+        summary,
+        actions,
+        commands,
+    }
+}
+
+/// The live peerings of the network whose routes or transit routes overlap `range`, in
+/// snapshot order (deterministic), each once.
+fn claimants<'a>(
+    snap: &'a ReachSnapshot,
+    taken: Option<&PrefixSet<usize>>,
+    range: Cidr,
+) -> Vec<&'a Peering> {
+    let mut found: Vec<usize> = taken.map_or_else(Vec::new, |set| {
+        set.overlapping(&range)
+            .into_iter()
+            .map(|(_, i)| *i)
+            .collect()
+    });
+    found.sort_unstable();
+    found.dedup();
+    found.into_iter().map(|i| &snap.peerings[i]).collect()
+}
+
+/// `routes` with the addresses of `range` cut out.
+fn without(routes: &[Cidr], range: Cidr) -> Vec<Cidr> {
+    routes.iter().flat_map(|r| exclude(*r, range)).collect()
+}
+
+/// `--flag a --flag b …`.
+fn flags(flag: &str, values: &[Cidr]) -> String {
+    values
+        .iter()
+        .map(|v| format!("{flag} {v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub(super) fn activate_peering(p: &Peering) -> Fix {
@@ -94,8 +182,11 @@ pub(super) fn add_route(
 ) -> Fix {
     let missing = source_range(ip, vpc);
     let update = |routes: &[Cidr]| {
-        let flags: Vec<String> = routes.iter().map(|r| format!("--route {r}")).collect();
-        format!("isthmus peering update {} {}", p.id, flags.join(" "))
+        format!(
+            "isthmus peering update {} {}",
+            p.id,
+            flags("--route", routes)
+        )
     };
     // Routes nested in the missing range are replaced by it (routes may not overlap).
     let nested: Vec<Cidr> = p

@@ -185,6 +185,16 @@ pub enum FixAction {
     },
     /// Add `route` to the peering's routes.
     AddRoute { peering_id: PeeringId, route: Cidr },
+    /// Give the peering these routes and transit routes: the old ones without the range
+    /// the fix gives to another peering (a range belongs to one peering of a network).
+    NarrowRoutes {
+        peering_id: PeeringId,
+        routes: Vec<Cidr>,
+        transit_routes: Vec<Cidr>,
+    },
+    /// Delete the peering: every route of it lies inside the range the fix gives to
+    /// another peering.
+    DeletePeering { peering_id: PeeringId },
     /// Replace `remove` by the single covering prefix `add` (fewer routes, same reach).
     ReplaceRoutes {
         peering_id: PeeringId,
@@ -233,8 +243,9 @@ pub enum AllowlistKind {
 
 /// What to change, as a sentence and as data. Alternatives are listed in `actions`
 /// after the first (e.g. a route to add, or the covering prefix instead) — except in a
-/// fix that ends in `use_destination` (a `no-route` denial): there the actions are steps,
-/// the other path's own fix first, then where to connect. `commands` follow `actions`.
+/// fix that ends in `use_destination` (a `no-route` denial) or in `create_peering`: there
+/// the actions are steps, in order (the other path's own fix, then where to connect; the
+/// peerings to narrow or delete, then the one to create). `commands` follow `actions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Fix {
     pub summary: String,

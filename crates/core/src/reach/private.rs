@@ -91,7 +91,13 @@ impl<'a> ReachIndex<'a> {
                             p.name,
                             network.provider.as_str().to_uppercase()
                         ),
-                        Some(fix::create_peering(network, ip, Some(vpc))),
+                        Some(fix::create_peering(
+                            self.snap,
+                            network,
+                            ip,
+                            Some(vpc),
+                            self.routes.get(&network.id),
+                        )),
                     )
                     .with_hops(hops);
                 }
@@ -112,7 +118,13 @@ impl<'a> ReachIndex<'a> {
                         p.peer.network_id,
                         vpc.name
                     ),
-                    Some(fix::create_peering(network, ip, Some(vpc))),
+                    Some(fix::create_peering(
+                        self.snap,
+                        network,
+                        ip,
+                        Some(vpc),
+                        self.routes.get(&network.id),
+                    )),
                 )
                 .with_hops(hops);
             }
@@ -125,7 +137,13 @@ impl<'a> ReachIndex<'a> {
                         network.name,
                         network.id
                     ),
-                    Some(fix::create_peering(network, ip, vpc)),
+                    Some(fix::create_peering(
+                        self.snap,
+                        network,
+                        ip,
+                        vpc,
+                        self.routes.get(&network.id),
+                    )),
                 )
                 .with_hops(hops);
             }

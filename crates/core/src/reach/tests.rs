@@ -91,7 +91,15 @@ impl World {
             routes: routes.iter().map(|r| r.to_string()).collect(),
             allow_gateway_transit: false,
         };
-        let mut p = rules::new_peering(id(), project(), &req, network, &[], now()).unwrap();
+        // The store's rules: a route overlapping another peering's is refused.
+        let beside: Vec<Peering> = self
+            .snap
+            .peerings
+            .iter()
+            .filter(|p| p.network_id == network.id && p.status.is_live())
+            .cloned()
+            .collect();
+        let mut p = rules::new_peering(id(), project(), &req, network, &beside, now()).unwrap();
         p.status = PeeringStatus::Active;
         let pid = p.id;
         self.snap.peerings.push(p);
@@ -158,6 +166,18 @@ impl World {
             }
             FixAction::AddRoute { peering_id, route } => {
                 self.peering_mut(*peering_id).routes.push(*route)
+            }
+            FixAction::NarrowRoutes {
+                peering_id,
+                routes,
+                transit_routes,
+            } => {
+                let p = self.peering_mut(*peering_id);
+                p.routes = routes.clone();
+                p.transit_routes = transit_routes.clone();
+            }
+            FixAction::DeletePeering { peering_id } => {
+                self.snap.peerings.retain(|p| p.id != *peering_id)
             }
             FixAction::ReplaceRoutes {
                 peering_id,
@@ -471,12 +491,119 @@ fn a_vpc_relayed_through_a_peered_vpc_gets_no_transit() {
          to customer, not to lab VPC branch; peering is non-transitive, so traffic relayed \
          through another VPC is dropped"
     );
+    // The route is branch's range, not customer's: it moves to a peering of branch's own.
+    let f = fix(v).clone();
     assert_eq!(
-        fix(v).summary,
-        "create a peering from network platform to lab VPC branch with route 10.70.0.0/16"
+        f.summary,
+        "narrow peering to-customer to 172.16.0.0/16 so that it no longer claims \
+         10.70.0.0/16, then create a peering from network platform to lab VPC branch with \
+         route 10.70.0.0/16"
     );
-    // The customer's own host is admitted all the same.
+    let customer = w.snap.peerings[0].id;
+    assert_eq!(
+        f.commands[0],
+        format!("isthmus peering update {customer} --route 172.16.0.0/16")
+    );
+    assert!(f.commands[1].starts_with("isthmus peering create <name> --network "));
+    // The customer's own host is admitted all the same, before and after.
     assert!(w.reach("customer/app", &cid.to_string(), None).allowed);
+    for action in &f.actions {
+        w.apply(action);
+    }
+    assert!(w.reach("branch/far", &cid.to_string(), None).allowed);
+    assert!(w.reach("customer/app", &cid.to_string(), None).allowed);
+}
+
+#[test]
+fn a_route_wider_than_the_relayed_vpc_is_narrowed_around_it() {
+    let mut w = World::new();
+    let net = w.network(Provider::Local, "172.29.98.0/24");
+    w.lab_vpc("customer", "10.64.0.0/16", &[("app", "10.64.0.10")]);
+    w.lab_vpc("branch", "10.70.0.0/16", &[("far", "10.70.0.10")]);
+    let pid = w.peering(&net, "customer", &["10.64.0.0/12"]);
+    let cid = w.cluster(&net, Topology::SingleNode).to_string();
+
+    let r = w.reach("branch/far", &cid, None);
+    assert_eq!(only(&r).reason, Reason::TransitNotAllowed);
+    let f = fix(only(&r)).clone();
+    let kept = [
+        "10.64.0.0/14",
+        "10.68.0.0/15",
+        "10.71.0.0/16",
+        "10.72.0.0/13",
+    ];
+    assert_eq!(
+        f.actions[0],
+        FixAction::NarrowRoutes {
+            peering_id: pid,
+            routes: kept.map(c).to_vec(),
+            transit_routes: vec![],
+        }
+    );
+    assert_eq!(
+        f.commands[0],
+        format!(
+            "isthmus peering update {pid} --route 10.64.0.0/14 --route 10.68.0.0/15 \
+             --route 10.71.0.0/16 --route 10.72.0.0/13"
+        )
+    );
+    for action in &f.actions {
+        w.apply(action);
+    }
+    assert!(w.reach("branch/far", &cid, None).allowed);
+    assert!(w.reach("customer/app", &cid, None).allowed);
+}
+
+#[test]
+fn a_transit_route_holding_the_relayed_vpc_is_narrowed_too() {
+    let mut w = World::new();
+    let net = w.network(Provider::Local, "172.29.98.0/24");
+    w.lab_vpc("hub", "10.80.0.0/16", &[("h1", "10.80.0.10")]);
+    w.lab_vpc("branch", "10.70.0.0/16", &[("far", "10.70.0.10")]);
+    let pid = w.peering(&net, "hub", &["10.80.0.0/16"]);
+    w.peering_mut(pid).transit_routes = vec![c("10.70.0.0/15")];
+    w.peering_mut(pid).allow_gateway_transit = true;
+    let cid = w.cluster(&net, Topology::SingleNode).to_string();
+
+    let r = w.reach("branch/far", &cid, None);
+    assert_eq!(only(&r).reason, Reason::TransitNotAllowed, "{r:#?}");
+    let f = fix(only(&r)).clone();
+    assert_eq!(
+        f.commands[0],
+        format!("isthmus peering update {pid} --route 10.80.0.0/16 --transit-route 10.71.0.0/16")
+    );
+    for action in &f.actions {
+        w.apply(action);
+    }
+    assert!(w.reach("branch/far", &cid, None).allowed);
+    assert!(w.reach("hub/h1", &cid, None).allowed);
+}
+
+#[test]
+fn a_peering_whose_routes_all_belong_to_the_relayed_vpc_is_deleted_first() {
+    let mut w = World::new();
+    let net = w.network(Provider::Local, "172.29.98.0/24");
+    w.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.0.10")]);
+    w.lab_vpc("branch", "10.70.0.0/16", &[("far", "10.70.0.10")]);
+    let pid = w.peering(&net, "customer", &["10.70.0.0/17", "10.70.128.0/17"]);
+    let cid = w.cluster(&net, Topology::SingleNode).to_string();
+
+    let r = w.reach("branch/far", &cid, None);
+    let f = fix(only(&r)).clone();
+    assert!(
+        f.summary.starts_with(
+            "delete peering to-customer (its routes 10.70.0.0/17, 10.70.128.0/17 all lie \
+             inside 10.70.0.0/16), then create"
+        ),
+        "{}",
+        f.summary
+    );
+    assert_eq!(f.actions[0], FixAction::DeletePeering { peering_id: pid });
+    assert_eq!(f.commands[0], format!("isthmus peering delete {pid}"));
+    for action in &f.actions {
+        w.apply(action);
+    }
+    assert!(w.reach("branch/far", &cid, None).allowed);
 }
 
 #[test]
