@@ -6,98 +6,20 @@
 //! namespaces under the prefix `isthd2` and is removed at the end (and at the start).
 
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Result};
-use chrono::Utc;
-use isthmus_core::resources::{
-    AllowlistEntry, Cluster, Network, Node, Provider, PublicAccess, PublicEndpoint, Topology,
-};
-use isthmus_core::state::{ClusterStatus, NetworkStatus, NodeStatus};
-use isthmus_core::{Cidr, Id};
+use anyhow::{ensure, Result};
+use isthmus_core::resources::{AllowlistEntry, Cluster, Network};
+use isthmus_core::Cidr;
 use isthmus_driver::{Driver, NodeState};
-use isthmus_driver_local::{LocalConfig, LocalDriver};
+use isthmus_driver_local::LocalDriver;
 
 const PREFIX: &str = "isthd2";
 const ENTRIES: u32 = 8_000;
 
-struct Cleanup(Arc<LocalDriver>);
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let report = self.0.purge();
-        if !report.errors.is_empty() {
-            eprintln!("cleanup errors: {:?}", report.errors);
-        }
-    }
-}
-
-fn id(n: u64) -> Id {
-    Id::from_parts(
-        Utc::now().timestamp() as u32,
-        (u64::from(std::process::id()) << 32 | n).to_be_bytes(),
-    )
-}
-
-fn network() -> Network {
-    let now = Utc::now();
-    Network {
-        id: id(1).into(),
-        project_id: id(0).into(),
-        name: "bench".into(),
-        provider: Provider::Local,
-        region: "local".into(),
-        cidr_block: "172.29.95.0/24".parse().unwrap(),
-        status: NetworkStatus::Provisioning,
-        status_message: String::new(),
-        provider_network_id: None,
-        generation: 1,
-        observed_generation: 0,
-        conditions: vec![],
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    }
-}
-
-fn cluster(net: &Network) -> Cluster {
-    let now = Utc::now();
-    Cluster {
-        private_allowlist: Vec::new(),
-        public_endpoint: Some(PublicEndpoint {
-            dns_name: "public-bench.isthmus.internal".into(),
-            ip: Ipv4Addr::new(198, 18, 0, 1),
-        }),
-        warnings: Vec::new(),
-        id: id(2).into(),
-        project_id: net.project_id,
-        name: "db".into(),
-        network_id: net.id,
-        engine: "kurrentdb".into(),
-        topology: Topology::ThreeNodeMultiZone,
-        public_access: PublicAccess::default(),
-        egress_allowlist: vec![],
-        dns_name: String::new(),
-        nodes: (0..3u8)
-            .map(|i| Node {
-                index: u32::from(i),
-                ip: Ipv4Addr::new(172, 29, 95, 2 + i),
-                dns_name: String::new(),
-                zone: String::new(),
-                status: NodeStatus::Provisioning,
-            })
-            .collect(),
-        addresses: vec![],
-        status: ClusterStatus::Provisioning,
-        status_message: String::new(),
-        generation: 1,
-        observed_generation: 0,
-        conditions: vec![],
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    }
-}
+// The root tests' fixtures: a driver that purges its prefix when dropped, and builders.
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 /// 8,000 disjoint /24s; `variant` picks the third octet, so two variants share nothing.
 fn list(variant: u8, len: u8) -> Vec<AllowlistEntry> {
@@ -129,17 +51,10 @@ async fn timed_ensure(d: &LocalDriver, net: &Network, db: &Cluster) -> Result<Du
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    if !nix::unistd::geteuid().is_root() {
-        bail!("the allow-list bench creates network namespaces: run it as root");
-    }
-    let driver = LocalDriver::new(LocalConfig {
-        prefix: PREFIX.into(),
-    })?;
-    driver.purge();
-    let _cleanup = Cleanup(driver.clone());
-    let d = driver.as_ref();
-    let net = network();
-    let mut db = cluster(&net);
+    let fx = common::Fixture::new(PREFIX);
+    let d = fx.driver.as_ref();
+    let net = common::network("172.29.95.0/24");
+    let mut db = common::cluster(&net, &["172.29.95.2", "172.29.95.3", "172.29.95.4"]);
     d.ensure_network(&net).await?;
     d.ensure_nodes(&net, &db).await?;
     d.ensure_internet().await?;
@@ -148,10 +63,8 @@ async fn main() -> Result<()> {
     d.observe_nodes(&net, &db).await?;
     let t_observe_off = start.elapsed();
 
-    db.public_access = PublicAccess {
-        enabled: true,
-        allowlist: list(1, 24),
-    };
+    common::open_public(&mut db, "198.18.0.1", &[]);
+    db.public_access.allowlist = list(1, 24);
     let t_first = timed_ensure(d, &net, &db).await?;
     let start = Instant::now();
     d.observe_nodes(&net, &db).await?;

@@ -6,126 +6,19 @@
 
 use std::net::Ipv4Addr;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use chrono::Utc;
-use isthmus_core::resources::{
-    Cluster, Network, Node, PeerSpec, Peering, Provider, PublicAccess, Topology,
-};
-use isthmus_core::state::{ClusterStatus, NetworkStatus, NodeStatus, PeeringStatus};
-use isthmus_core::{Cidr, Id};
+use isthmus_core::Cidr;
 use isthmus_driver::{Driver, PeeringState};
-use isthmus_driver_local::{netns, nl, LabHostSpec, LabVpcSpec, LocalConfig, LocalDriver};
+use isthmus_driver_local::{netns, nl, LabHostSpec, LabVpcSpec, LocalDriver};
 
 const PREFIX: &str = "isthd1";
 const IPERF_SECONDS: &str = "3";
 
-struct Cleanup(Arc<LocalDriver>);
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let report = self.0.purge();
-        if !report.errors.is_empty() {
-            eprintln!("cleanup errors: {:?}", report.errors);
-        }
-    }
-}
-
-fn id(n: u64) -> Id {
-    Id::from_parts(
-        Utc::now().timestamp() as u32,
-        (u64::from(std::process::id()) << 32 | n).to_be_bytes(),
-    )
-}
-
-fn network(n: u64, cidr: &str) -> Network {
-    let now = Utc::now();
-    Network {
-        id: id(n).into(),
-        project_id: id(0).into(),
-        name: "bench".into(),
-        provider: Provider::Local,
-        region: "local".into(),
-        cidr_block: cidr.parse().unwrap(),
-        status: NetworkStatus::Provisioning,
-        status_message: String::new(),
-        provider_network_id: None,
-        generation: 1,
-        observed_generation: 0,
-        conditions: vec![],
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    }
-}
-
-fn cluster(n: u64, net: &Network, ips: &[Ipv4Addr]) -> Cluster {
-    let now = Utc::now();
-    Cluster {
-        private_allowlist: Vec::new(),
-        public_endpoint: None,
-        warnings: Vec::new(),
-        id: id(n).into(),
-        project_id: net.project_id,
-        name: "db".into(),
-        network_id: net.id,
-        engine: "kurrentdb".into(),
-        topology: Topology::ThreeNodeMultiZone,
-        public_access: PublicAccess::default(),
-        egress_allowlist: vec![],
-        dns_name: String::new(),
-        nodes: ips
-            .iter()
-            .enumerate()
-            .map(|(i, ip)| Node {
-                index: i as u32,
-                ip: *ip,
-                dns_name: String::new(),
-                zone: String::new(),
-                status: NodeStatus::Provisioning,
-            })
-            .collect(),
-        addresses: vec![],
-        status: ClusterStatus::Provisioning,
-        status_message: String::new(),
-        generation: 1,
-        observed_generation: 0,
-        conditions: vec![],
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    }
-}
-
-fn peering(n: u64, net: &Network, vpc: &str, routes: Vec<Cidr>) -> Peering {
-    let now = Utc::now();
-    Peering {
-        transit_routes: Vec::new(),
-        id: id(n).into(),
-        project_id: net.project_id,
-        name: vpc.into(),
-        network_id: net.id,
-        peer: PeerSpec {
-            account_id: "lab".into(),
-            network_id: vpc.into(),
-            region: "local".into(),
-        },
-        routes,
-        allow_gateway_transit: false,
-        status: PeeringStatus::Provisioning,
-        status_message: String::new(),
-        provider_peering_id: None,
-        customer_actions: vec![],
-        warnings: vec![],
-        generation: 1,
-        observed_generation: 0,
-        conditions: vec![],
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    }
-}
+// The root tests' fixtures: a driver that purges its prefix when dropped, and builders.
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 fn lab(name: &str, cidr: &str) -> LabVpcSpec {
     LabVpcSpec {
@@ -210,20 +103,12 @@ fn bare_veth_pair(driver: &LocalDriver) -> Result<(String, String)> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    if !nix::unistd::geteuid().is_root() {
-        bail!("the data-plane bench creates network namespaces: run it as root");
-    }
-    let driver = LocalDriver::new(LocalConfig {
-        prefix: PREFIX.into(),
-    })?;
-    driver.purge();
-    let _cleanup = Cleanup(driver.clone());
-    let d = driver.as_ref();
+    let fx = common::Fixture::new(PREFIX);
+    let d = fx.driver.as_ref();
 
     // 1. A network, a 3-node cluster and one peering, from nothing.
-    let net = network(1, "172.29.98.0/24");
-    let ips: Vec<Ipv4Addr> = (2..5).map(|i| Ipv4Addr::new(172, 29, 98, i)).collect();
-    let db = cluster(2, &net, &ips);
+    let net = common::network("172.29.98.0/24");
+    let db = common::cluster(&net, &["172.29.98.2", "172.29.98.3", "172.29.98.4"]);
     let customer = d.ensure_lab_vpc(&lab("customer", "172.16.0.0/16")).await?;
     let start = Instant::now();
     d.ensure_network(&net).await?;
@@ -231,7 +116,7 @@ async fn main() -> Result<()> {
     let start = Instant::now();
     d.ensure_nodes(&net, &db).await?;
     let t_nodes = start.elapsed();
-    let mut link = peering(3, &net, "customer", vec!["172.16.0.0/16".parse()?]);
+    let mut link = common::peering(&net, "customer", &["172.16.0.0/16"]);
     let start = Instant::now();
     let seen = d.ensure_peering(&net, &link).await?;
     let t_peering = start.elapsed();
@@ -245,7 +130,7 @@ async fn main() -> Result<()> {
 
     // 2. TCP throughput lab host -> node through the peering, vs a bare veth pair.
     let node_ns = d.node_namespace(&db, 0);
-    let through_peering = iperf(&node_ns, ips[0], &customer.hosts[0].namespace)?;
+    let through_peering = iperf(&node_ns, db.nodes[0].ip, &customer.hosts[0].namespace)?;
     let (a, b) = bare_veth_pair(d)?;
     let bare = iperf(&a, Ipv4Addr::new(172, 28, 0, 1), &b)?;
     println!("throughput  through peering (2 routers, bridge, firewall) {through_peering:.2} Gbit/s  bare veth pair {bare:.2} Gbit/s");
@@ -274,7 +159,7 @@ async fn main() -> Result<()> {
     let start = Instant::now();
     d.observe_peering(&net, &link).await?;
     let t_observe = start.elapsed();
-    let with_10k = iperf(&node_ns, ips[0], &customer.hosts[0].namespace)?;
+    let with_10k = iperf(&node_ns, db.nodes[0].ip, &customer.hosts[0].namespace)?;
     println!(
         "10k prefixes  apply 9,999 new {}  add one (incl. read-back) {}  observe {}  throughput {with_10k:.2} Gbit/s",
         ms(t_bulk),
@@ -283,7 +168,7 @@ async fn main() -> Result<()> {
     );
 
     // 4. 100 peerings on one network, each to its own lab VPC.
-    let net2 = network(4, "172.29.99.0/24");
+    let net2 = common::network("172.29.99.0/24");
     d.ensure_network(&net2).await?;
     let mut peerings = vec![];
     for i in 0..100u64 {
@@ -295,11 +180,10 @@ async fn main() -> Result<()> {
             hosts: vec![],
         })
         .await?;
-        peerings.push(peering(
-            100 + i,
+        peerings.push(common::peering(
             &net2,
             &name,
-            vec![format!("10.{}.0.0/16", i + 1).parse()?],
+            &[&format!("10.{}.0.0/16", i + 1)],
         ));
     }
     let start = Instant::now();
