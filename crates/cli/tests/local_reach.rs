@@ -180,6 +180,7 @@ const NEW_REASONS: &[&str] = &[
     "not-in-public-allowlist",
     "public-access-disabled",
     "no-route",
+    "transit-not-allowed",
 ];
 
 #[test]

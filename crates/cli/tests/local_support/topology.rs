@@ -43,8 +43,9 @@ pub struct VpcPlan {
 }
 
 /// The lab VPCs, hubs before what sits behind them. Route choices cover a VPC, part of it
-/// (one host in, one out), something else, or a hub's spoke as transit (whole, partly, not
-/// at all) or as the hub's own range (a /15 over both: admitted whatever the flag says).
+/// (one host in, one out), something else, another VPC's range (non-transitive: that
+/// VPC's packets have no path), or a hub's spoke as transit (whole, partly, not at all) or
+/// as the hub's own range (a /15 over both: admitted whatever the flag says).
 pub fn vpcs() -> Vec<VpcPlan> {
     vec![
         VpcPlan {
@@ -61,6 +62,8 @@ pub fn vpcs() -> Vec<VpcPlan> {
                 with_transit(&["172.16.0.0/16"], &["100.64.1.0/24"]),
                 with_transit(&["172.16.0.0/24"], &["100.64.0.0/16"]),
                 with_transit(&["172.16.0.0/16"], &["100.64.1.128/25"]),
+                // A route that is beta's range, not alpha's (a misconfiguration).
+                own(&["172.16.0.0/16", "10.70.0.0/16"]),
             ],
         },
         // A VPN-client range behind alpha's gateway.
@@ -76,7 +79,13 @@ pub fn vpcs() -> Vec<VpcPlan> {
             cidr: "10.70.0.0/16",
             behind: None,
             hosts: &[("b1", "10.70.0.10")],
-            choices: vec![None, own(&["10.70.0.0/16"]), own(&["10.71.0.0/16"])],
+            choices: vec![
+                None,
+                own(&["10.70.0.0/16"]),
+                own(&["10.71.0.0/16"]),
+                // Gamma's range too: gamma's own packets still have no path to the network.
+                own(&["10.70.0.0/16", "192.168.10.0/24"]),
+            ],
         },
         VpcPlan {
             name: "hub",
@@ -101,7 +110,8 @@ pub fn vpcs() -> Vec<VpcPlan> {
             hosts: &[("s1", "10.81.0.10")],
             choices: vec![None, None, None, own(&["10.81.0.0/16"])],
         },
-        // Never peered, behind nothing: every answer is a denial.
+        // Never peered, behind nothing (beta's peering may claim its range): every answer
+        // is a denial.
         VpcPlan {
             name: "gamma",
             cidr: "192.168.10.0/24",
@@ -269,8 +279,8 @@ impl Applied {
     }
 }
 
-/// Makes the lab match `topology`: deletes, then updates (which may free ranges), then
-/// creates peerings; then updates each cluster's lists by difference, as a user would
+/// Makes the lab match `topology`: deletes, then updates (in an order that never claims a
+/// range twice), then creates peerings; then updates each cluster's lists by difference, as a user would
 /// (`--add-…`/`--remove-…`), waiting until the controller has applied each change.
 pub fn apply(
     lab: &LocalLab,
@@ -289,24 +299,47 @@ pub fn apply(
                 current.remove(vpc);
             }
         }
-        for (vpc, w) in wanted {
-            let Some((id, was)) = current.get_mut(vpc) else {
+        // The API refuses a route another peering holds even for a moment, so an update
+        // goes only once no other peering still holds what it claims (the update that frees
+        // a range goes first); one that can never go is deleted and created afresh below.
+        let mut pending: Vec<&'static str> = wanted
+            .iter()
+            .filter(|(vpc, w)| current.get(*vpc).is_some_and(|(_, was)| was != *w))
+            .map(|(vpc, _)| *vpc)
+            .collect();
+        while !pending.is_empty() {
+            let free = |vpc: &str| {
+                let claims = prefixes(&wanted[vpc].plan);
+                current
+                    .iter()
+                    .filter(|(other, _)| **other != vpc)
+                    .flat_map(|(_, (_, was))| prefixes(&was.plan))
+                    .all(|held| claims.iter().all(|c| !c.overlaps(&held)))
+            };
+            let Some(ready) = pending.iter().position(|vpc| free(vpc)) else {
+                let (id, _) = current
+                    .remove(pending.remove(0))
+                    .expect("a current peering");
+                lab.cli.ok(&format!(
+                    "peering delete {id} --wait --timeout {WAIT_TIMEOUT}"
+                ));
                 continue;
             };
-            if was != w {
-                let transit = if w.plan.transit.is_empty() {
-                    " --no-transit-routes".to_string()
-                } else {
-                    flags("--transit-route", w.plan.transit)
-                };
-                lab.cli.ok(&format!(
-                    "peering update {id}{}{transit} --allow-gateway-transit {} \
-                     --wait --timeout {WAIT_TIMEOUT}",
-                    flags("--route", w.plan.routes),
-                    w.allow_gateway_transit
-                ));
-                *was = w.clone();
-            }
+            let vpc = pending.remove(ready);
+            let w = &wanted[vpc];
+            let (id, was) = current.get_mut(vpc).expect("a current peering");
+            let transit = if w.plan.transit.is_empty() {
+                " --no-transit-routes".to_string()
+            } else {
+                flags("--transit-route", w.plan.transit)
+            };
+            lab.cli.ok(&format!(
+                "peering update {id}{}{transit} --allow-gateway-transit {} \
+                 --wait --timeout {WAIT_TIMEOUT}",
+                flags("--route", w.plan.routes),
+                w.allow_gateway_transit
+            ));
+            *was = w.clone();
         }
         for (vpc, w) in wanted {
             if !current.contains_key(vpc) {
