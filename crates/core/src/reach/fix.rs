@@ -57,11 +57,19 @@ pub(super) fn create_peering(
                 some => command.push_str(&format!(" {}", flags("--transit-route", some))),
             }
         }
-        steps.push(format!(
+        let mut step = format!(
             "narrow peering {} to {} so that it no longer claims {route}",
             p.name,
             list(&[routes.as_slice(), transit_routes.as_slice()].concat())
-        ));
+        );
+        if routes.len().max(transit_routes.len()) > MAX_ROUTES {
+            // Carving a small range out of a wide one can leave more prefixes than fit.
+            step.push_str(&format!(
+                " (more than the {MAX_ROUTES} a list may hold: give it fewer, wider routes \
+                 that stay clear of {route})"
+            ));
+        }
+        steps.push(step);
         actions.push(FixAction::NarrowRoutes {
             peering_id: p.id,
             routes,

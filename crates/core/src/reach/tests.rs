@@ -555,6 +555,35 @@ fn a_route_wider_than_the_relayed_vpc_is_narrowed_around_it() {
 }
 
 #[test]
+fn a_narrowing_that_leaves_too_many_routes_says_so() {
+    let mut w = World::new();
+    let net = w.network(Provider::Local, "172.29.98.0/24");
+    w.lab_vpc("branch", "10.70.0.0/16", &[("far", "10.70.0.10")]);
+    // 49 routes of the customer's, one of them 10.0.0.0/8 holding branch's /16:
+    // 10.0.0.0/8 without 10.70.0.0/16 is 8 prefixes, 56 routes in all.
+    let mut routes: Vec<String> = (0..48).map(|i| format!("100.{i}.0.0/16")).collect();
+    routes.push("10.0.0.0/8".into());
+    let routes: Vec<&str> = routes.iter().map(String::as_str).collect();
+    w.peering(&net, "customer", &routes);
+    let cid = w.cluster(&net, Topology::SingleNode).to_string();
+
+    let r = w.reach("branch/far", &cid, None);
+    let f = fix(only(&r));
+    let FixAction::NarrowRoutes { routes, .. } = &f.actions[0] else {
+        panic!("narrow first: {f:#?}")
+    };
+    assert_eq!(routes.len(), 48 + 8);
+    assert!(
+        f.summary.contains(
+            "(more than the 50 a list may hold: give it fewer, wider routes \
+             that stay clear of 10.70.0.0/16)"
+        ),
+        "{}",
+        f.summary
+    );
+}
+
+#[test]
 fn a_transit_route_holding_the_relayed_vpc_is_narrowed_too() {
     let mut w = World::new();
     let net = w.network(Provider::Local, "172.29.98.0/24");
