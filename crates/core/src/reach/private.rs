@@ -11,7 +11,7 @@ use crate::state::PeeringStatus;
 use super::analyze::{destination_down, list, none_if_empty, port_not_served, source_hop};
 use super::index::{NodeRef, Origin};
 use super::public::public_dns_name;
-use super::{fix, fix_access, AllowlistKind, Hop, ReachIndex, Reason, Verdict};
+use super::{fix, fix_access, AllowlistKind, Fix, Hop, ReachIndex, Reason, Verdict};
 
 /// How the source's packets reach the cluster's network, or why they cannot.
 enum Path<'a> {
@@ -91,13 +91,7 @@ impl<'a> ReachIndex<'a> {
                             p.name,
                             network.provider.as_str().to_uppercase()
                         ),
-                        Some(fix::create_peering(
-                            self.snap,
-                            network,
-                            ip,
-                            Some(vpc),
-                            self.routes.get(&network.id),
-                        )),
+                        Some(self.peer_source(network, ip, Some(vpc))),
                     )
                     .with_hops(hops);
                 }
@@ -118,13 +112,7 @@ impl<'a> ReachIndex<'a> {
                         p.peer.network_id,
                         vpc.name
                     ),
-                    Some(fix::create_peering(
-                        self.snap,
-                        network,
-                        ip,
-                        Some(vpc),
-                        self.routes.get(&network.id),
-                    )),
+                    Some(self.peer_source(network, ip, Some(vpc))),
                 )
                 .with_hops(hops);
             }
@@ -137,13 +125,7 @@ impl<'a> ReachIndex<'a> {
                         network.name,
                         network.id
                     ),
-                    Some(fix::create_peering(
-                        self.snap,
-                        network,
-                        ip,
-                        vpc,
-                        self.routes.get(&network.id),
-                    )),
+                    Some(self.peer_source(network, ip, vpc)),
                 )
                 .with_hops(hops);
             }
@@ -316,6 +298,11 @@ impl<'a> ReachIndex<'a> {
             ),
             Some(fix_access::then_connect(public_path, &public)),
         )
+    }
+
+    /// The fix that peers the source's own VPC (narrowing peerings that claim its range).
+    fn peer_source(&self, network: &Network, ip: Ipv4Addr, vpc: Option<&LabVpc>) -> Fix {
+        fix::create_peering(self.snap, network, ip, vpc, self.routes.get(&network.id))
     }
 
     /// The source is in neither list of the peering it arrives over: behind a hub, add
