@@ -324,15 +324,32 @@ fn following_the_suggested_fix_makes_the_connection_succeed() {
         "after {commands:?}"
     );
 
-    // A route that holds only part of the VPC: the fix widens it to the VPC's range.
+    // A route that holds only part of the VPC, while branch's peering claims the part the
+    // host is in: the fix narrows branch's peering, then widens the route to the VPC's range.
+    let peerings = lab.cli.json("peering list");
+    let branch = peerings
+        .as_array()
+        .and_then(|all| all.iter().find(|p| p["peer"]["network_id"] == "branch"))
+        .map(id_of)
+        .expect("branch's peering");
+    lab.cli.ok(&format!(
+        "peering update {branch} --route 10.70.0.0/16 --route 172.16.200.0/24 --wait --timeout {WAIT_TIMEOUT}"
+    ));
     let peering = lab.peering(&network, "customer", &["172.16.0.0/24"]);
     assert_eq!(peering["status"], "active", "{peering:#}");
     assert!(!connects(&lab, "customer/app", &ip, SERVED));
     let commands = fix_commands(&lab, "customer/app", &to, "source-outside-routes");
-    run_fix(&lab, &commands[0]);
+    assert_eq!(commands.len(), 2, "narrow, then widen: {commands:?}");
+    for command in &commands {
+        run_fix(&lab, command);
+    }
     assert!(
         connects(&lab, "customer/app", &ip, SERVED),
         "after {commands:?}"
+    );
+    assert!(
+        connects(&lab, "branch/far", &ip, SERVED),
+        "branch keeps its own range"
     );
 
     // The customer's peering also claims relay's range: relay's own packets have no path

@@ -18,9 +18,8 @@ fn source_range(ip: Ipv4Addr, vpc: Option<&LabVpc>) -> Cidr {
     vpc.map_or_else(|| Cidr::containing(ip, 32), |v| v.cidr_block)
 }
 
-/// Peer the source's own VPC with its range. A range belongs to one peering of a network
-/// (the API refuses a route overlapping another peering's), so peerings whose routes claim
-/// part of it are first narrowed to what lies outside it, or deleted when nothing would.
+/// Peer the source's own VPC with its range, after releasing the range from the peerings
+/// that claim part of it.
 pub(super) fn create_peering(
     snap: &ReachSnapshot,
     network: &Network,
@@ -30,22 +29,73 @@ pub(super) fn create_peering(
 ) -> Fix {
     let route = source_range(ip, vpc);
     let peer = vpc.map_or_else(|| format!("<the VPC holding {ip}>"), |v| v.name.clone());
-    let mut steps = Vec::new();
-    let mut actions = Vec::new();
-    let mut commands = Vec::new();
-    for p in claimants(snap, taken, route) {
-        let routes = without(&p.routes, route);
+    let mut steps = release(claimants(snap, taken, route, None), route);
+    steps.summary.push(format!(
+        "create a peering from network {} to {} with route {route}",
+        network.name,
+        vpc.map_or_else(
+            || format!("the VPC holding {ip}"),
+            |v| format!("lab VPC {}", v.name)
+        ),
+    ));
+    steps.actions.push(FixAction::CreatePeering {
+        network_id: network.id,
+        peer_network: peer.clone(),
+        routes: vec![route],
+    });
+    steps.commands.push(format!(
+        "isthmus peering create <name> --network {} --peer-account <account> \
+         --peer-network {peer} --peer-region {} --route {route}",
+        network.id, network.region
+    ));
+    steps.into_fix()
+}
+
+/// Steps of a fix, each with its sentence; the commands of those that have one.
+#[derive(Default)]
+struct Steps {
+    summary: Vec<String>,
+    actions: Vec<FixAction>,
+    commands: Vec<String>,
+}
+
+impl Steps {
+    fn into_fix(mut self) -> Fix {
+        let last = self.summary.pop().unwrap_or_default();
+        let summary = match self.summary.is_empty() {
+            true => last,
+            false => format!("{}, then {last}", self.summary.join(", ")),
+        };
+        Fix {
+            summary,
+            actions: self.actions,
+            commands: self.commands,
+        }
+    }
+}
+
+/// A range belongs to one peering of a network (the API refuses a route overlapping
+/// another peering's): the steps that narrow each of `claimants` to what lies outside
+/// `range`, or delete it when nothing would be left.
+fn release(claimants: Vec<&Peering>, range: Cidr) -> Steps {
+    let mut steps = Steps::default();
+    for p in claimants {
+        let routes = without(&p.routes, range);
         if routes.is_empty() {
-            steps.push(format!(
-                "delete peering {} (its routes {} all lie inside {route})",
+            steps.summary.push(format!(
+                "delete peering {} (its routes {} all lie inside {range})",
                 p.name,
                 list(&p.routes)
             ));
-            actions.push(FixAction::DeletePeering { peering_id: p.id });
-            commands.push(format!("isthmus peering delete {}", p.id));
+            steps
+                .actions
+                .push(FixAction::DeletePeering { peering_id: p.id });
+            steps
+                .commands
+                .push(format!("isthmus peering delete {}", p.id));
             continue;
         }
-        let transit_routes = without(&p.transit_routes, route);
+        let transit_routes = without(&p.transit_routes, range);
         let mut command = format!(
             "isthmus peering update {} {}",
             p.id,
@@ -58,7 +108,7 @@ pub(super) fn create_peering(
             }
         }
         let mut step = format!(
-            "narrow peering {} to {} so that it no longer claims {route}",
+            "narrow peering {} to {} so that it no longer claims {range}",
             p.name,
             list(&[routes.as_slice(), transit_routes.as_slice()].concat())
         );
@@ -66,53 +116,27 @@ pub(super) fn create_peering(
             // Carving a small range out of a wide one can leave more prefixes than fit.
             step.push_str(&format!(
                 " (more than the {MAX_ROUTES} a list may hold: give it fewer, wider routes \
-                 that stay clear of {route})"
+                 that stay clear of {range})"
             ));
         }
-        steps.push(step);
-        actions.push(FixAction::NarrowRoutes {
+        steps.summary.push(step);
+        steps.actions.push(FixAction::NarrowRoutes {
             peering_id: p.id,
             routes,
             transit_routes,
         });
-        commands.push(command);
+        steps.commands.push(command);
     }
-    steps.push(format!(
-        "create a peering from network {} to {} with route {route}",
-        network.name,
-        vpc.map_or_else(
-            || format!("the VPC holding {ip}"),
-            |v| format!("lab VPC {}", v.name)
-        ),
-    ));
-    actions.push(FixAction::CreatePeering {
-        network_id: network.id,
-        peer_network: peer.clone(),
-        routes: vec![route],
-    });
-    commands.push(format!(
-        "isthmus peering create <name> --network {} --peer-account <account> \
-         --peer-network {peer} --peer-region {} --route {route}",
-        network.id, network.region
-    ));
-    let last = steps.pop().expect("the create step");
-    let summary = match steps.is_empty() {
-        true => last,
-        false => format!("{}, then {last}", steps.join(", ")),
-    };
-    Fix {
-        summary,
-        actions,
-        commands,
-    }
+    steps
 }
 
 /// The live peerings of the network whose routes or transit routes overlap `range`, in
-/// snapshot order (deterministic), each once.
+/// snapshot order (deterministic), each once; `except` is left out.
 fn claimants<'a>(
     snap: &'a ReachSnapshot,
     taken: Option<&PrefixSet<usize>>,
     range: Cidr,
+    except: Option<&Peering>,
 ) -> Vec<&'a Peering> {
     let mut found: Vec<usize> = taken.map_or_else(Vec::new, |set| {
         set.overlapping(&range)
@@ -122,7 +146,11 @@ fn claimants<'a>(
     });
     found.sort_unstable();
     found.dedup();
-    found.into_iter().map(|i| &snap.peerings[i]).collect()
+    found
+        .into_iter()
+        .map(|i| &snap.peerings[i])
+        .filter(|p| except.is_none_or(|e| e.id != p.id))
+        .collect()
 }
 
 /// `routes` with the addresses of `range` cut out.
@@ -179,7 +207,8 @@ pub(super) fn activate_peering(p: &Peering) -> Fix {
 
 /// Admit the source's range: add it as a route — or, when the routes are full or the
 /// range sits next to one of them, replace that route by the prefix covering both (the
-/// GKE case: 172.30.0.0/16 plus 172.31.128.0/17 is 172.30.0.0/15).
+/// GKE case: 172.30.0.0/16 plus 172.31.128.0/17 is 172.30.0.0/15). Where other peerings
+/// claim part of the range, they are narrowed first.
 pub(super) fn add_route(
     snap: &ReachSnapshot,
     p: &Peering,
@@ -203,6 +232,36 @@ pub(super) fn add_route(
         .filter(|r| missing.contains(r))
         .copied()
         .collect();
+    // Another peering claims part of the range: release it first; the steps then run in
+    // order, with no covering alternative (it would have to clear those peerings too).
+    let others = claimants(snap, taken, missing, Some(p));
+    if !others.is_empty() {
+        let mut steps = release(others, missing);
+        let routes = with(&p.routes, &nested, missing);
+        if routes.len() > MAX_ROUTES {
+            steps.summary.push(format!(
+                "peering {} has the most routes allowed ({MAX_ROUTES})",
+                p.name
+            ));
+        } else {
+            steps
+                .summary
+                .push(format!("give peering {} route {missing}", p.name));
+            steps.actions.push(match nested.is_empty() {
+                true => FixAction::AddRoute {
+                    peering_id: p.id,
+                    route: missing,
+                },
+                false => FixAction::ReplaceRoutes {
+                    peering_id: p.id,
+                    remove: nested,
+                    add: missing,
+                },
+            });
+            steps.commands.push(update(&routes));
+        }
+        return steps.into_fix();
+    }
     let mut actions = Vec::new();
     let mut commands = Vec::new();
     let mut summary;

@@ -243,9 +243,10 @@ pub enum AllowlistKind {
 
 /// What to change, as a sentence and as data. Alternatives are listed in `actions`
 /// after the first (e.g. a route to add, or the covering prefix instead) — except in a
-/// fix that ends in `use_destination` (a `no-route` denial) or in `create_peering`: there
-/// the actions are steps, in order (the other path's own fix, then where to connect; the
-/// peerings to narrow or delete, then the one to create). `commands` follow `actions`.
+/// fix that ends in `use_destination` (a `no-route` denial) or `create_peering`, or that
+/// starts by narrowing or deleting another peering: there the actions are steps, in order
+/// (the other path's own fix, then where to connect; the peerings that claim the range,
+/// then the peering to create or the route to add). `commands` follow `actions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Fix {
     pub summary: String,

@@ -555,6 +555,38 @@ fn a_route_wider_than_the_relayed_vpc_is_narrowed_around_it() {
 }
 
 #[test]
+fn widening_a_route_over_a_range_another_peering_claims_narrows_that_peering_first() {
+    let mut w = World::new();
+    let net = w.network(Provider::Local, "172.29.98.0/24");
+    w.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.200.10")]);
+    w.lab_vpc("other", "10.90.0.0/16", &[("o1", "10.90.0.10")]);
+    let customer = w.peering(&net, "customer", &["172.16.0.0/24"]);
+    let other = w.peering(&net, "other", &["10.90.0.0/16", "172.16.200.0/24"]);
+    let cid = w.cluster(&net, Topology::SingleNode).to_string();
+
+    let r = w.reach("customer/app", &cid, None);
+    assert_eq!(only(&r).reason, Reason::SourceOutsideRoutes, "{r:#?}");
+    let f = fix(only(&r)).clone();
+    assert_eq!(
+        f.summary,
+        "narrow peering to-other to 10.90.0.0/16 so that it no longer claims 172.16.0.0/16, \
+         then give peering to-customer route 172.16.0.0/16"
+    );
+    assert_eq!(
+        f.commands,
+        [
+            format!("isthmus peering update {other} --route 10.90.0.0/16"),
+            format!("isthmus peering update {customer} --route 172.16.0.0/16"),
+        ]
+    );
+    for action in &f.actions {
+        w.apply(action);
+    }
+    assert!(w.reach("customer/app", &cid, None).allowed);
+    assert!(w.reach("other/o1", &cid, None).allowed);
+}
+
+#[test]
 fn a_narrowing_that_leaves_too_many_routes_says_so() {
     let mut w = World::new();
     let net = w.network(Provider::Local, "172.29.98.0/24");
