@@ -96,11 +96,7 @@ fn release(claimants: Vec<&Peering>, range: Cidr) -> Steps {
             continue;
         }
         let transit_routes = without(&p.transit_routes, range);
-        let mut command = format!(
-            "isthmus peering update {} {}",
-            p.id,
-            flags("--route", &routes)
-        );
+        let mut command = update_routes(p, &routes);
         if transit_routes != p.transit_routes {
             match transit_routes.as_slice() {
                 [] => command.push_str(" --no-transit-routes"),
@@ -156,6 +152,15 @@ fn claimants<'a>(
 /// `routes` with the addresses of `range` cut out.
 fn without(routes: &[Cidr], range: Cidr) -> Vec<Cidr> {
     routes.iter().flat_map(|r| exclude(*r, range)).collect()
+}
+
+/// The command that gives peering `p` exactly `routes`.
+fn update_routes(p: &Peering, routes: &[Cidr]) -> String {
+    format!(
+        "isthmus peering update {} {}",
+        p.id,
+        flags("--route", routes)
+    )
 }
 
 /// `--flag a --flag b …`.
@@ -218,13 +223,6 @@ pub(super) fn add_route(
     taken: Option<&PrefixSet<usize>>,
 ) -> Fix {
     let missing = source_range(ip, vpc);
-    let update = |routes: &[Cidr]| {
-        format!(
-            "isthmus peering update {} {}",
-            p.id,
-            flags("--route", routes)
-        )
-    };
     // Routes nested in the missing range are replaced by it (routes may not overlap).
     let nested: Vec<Cidr> = p
         .routes
@@ -258,7 +256,7 @@ pub(super) fn add_route(
                     add: missing,
                 },
             });
-            steps.commands.push(update(&routes));
+            steps.commands.push(update_routes(p, &routes));
         }
         return steps.into_fix();
     }
@@ -271,7 +269,7 @@ pub(super) fn add_route(
             peering_id: p.id,
             route: missing,
         });
-        commands.push(update(&with(&p.routes, &[], missing)));
+        commands.push(update_routes(p, &with(&p.routes, &[], missing)));
     } else if !nested.is_empty() {
         summary = format!(
             "replace {} by {missing} in peering {}",
@@ -283,7 +281,7 @@ pub(super) fn add_route(
             remove: nested.clone(),
             add: missing,
         });
-        commands.push(update(&with(&p.routes, &nested, missing)));
+        commands.push(update_routes(p, &with(&p.routes, &nested, missing)));
     } else {
         summary = format!(
             "peering {} has the most routes allowed ({MAX_ROUTES})",
@@ -302,7 +300,7 @@ pub(super) fn add_route(
                 remove: absorbed.clone(),
                 add: covering,
             });
-            commands.push(update(&with(&p.routes, &absorbed, covering)));
+            commands.push(update_routes(p, &with(&p.routes, &absorbed, covering)));
         }
     }
     Fix {
