@@ -56,6 +56,7 @@ impl Drop for Tmpfs {
     fn drop(&mut self) {
         let unmounted = Command::new("umount")
             .arg(self.dir.path())
+            .stderr(std::process::Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
         if !unmounted {
