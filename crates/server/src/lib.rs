@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod console;
 pub mod controller;
+pub mod data_dir;
 pub mod dns_sync;
 pub mod lab_dns;
 pub mod local;

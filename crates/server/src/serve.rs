@@ -23,6 +23,8 @@ use tokio::task::JoinHandle;
 
 use crate::auth::{hash_secret, new_secret};
 use crate::controller::{Controller, ControllerConfig};
+use crate::data_dir::DataDir;
+pub use crate::data_dir::INIT_MARKER_FILE;
 use crate::dns_sync::PlatformDns;
 pub use crate::dns_sync::DEFAULT_DNS_LISTEN;
 use crate::lab_dns::LabResolvers;
@@ -103,11 +105,17 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
     let dir = &dir
         .canonicalize()
         .with_context(|| format!("resolve data dir {}", dir.display()))?;
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.join(DB_FILE))
-            .await
-            .with_context(|| format!("open the store in {}", dir.display()))?,
-    );
+    // First start or installation: decided by the marker, before opening creates anything.
+    let data_dir = crate::data_dir::inspect(dir)?;
+    let store: Arc<dyn Store> = Arc::new(match SqliteStore::open(&dir.join(DB_FILE)).await {
+        Ok(store) => store,
+        Err(e) if data_dir == DataDir::Initialised => {
+            return Err(e.context(crate::data_dir::damaged_database(dir)))
+        }
+        Err(e) => return Err(e.context(format!("open the store in {}", dir.display()))),
+    });
+    let tokens = store.count_tokens().await.context("count tokens")?;
+    let first_start = crate::data_dir::first_start(dir, data_dir, tokens)?;
     let sim = SimClouds::open(SimConfig {
         latency: config.sim_latency,
         journal: Some(dir.join(SIM_JOURNAL_FILE)),
@@ -126,11 +134,18 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         Some(driver) => drivers.with(Provider::Local, driver.clone()),
         None => drivers,
     };
-    let admin_token_file = bootstrap_superuser(store.as_ref(), dir).await?;
-    let ca = Arc::new(
-        Ca::load_or_create(&dir.join(CA_DIR))
-            .with_context(|| format!("open the installation CA in {}", dir.display()))?,
-    );
+    let (admin_token_file, ca) = if first_start {
+        let token_file = bootstrap_superuser(store.as_ref(), dir).await?;
+        (token_file, Ca::load_or_create(&dir.join(CA_DIR)))
+    } else {
+        // An installation keeps its CA: a new one would be trusted by no node.
+        (None, Ca::load_existing(&dir.join(CA_DIR)))
+    };
+    let ca =
+        Arc::new(ca.with_context(|| format!("open the installation CA in {}", dir.display()))?);
+    if data_dir != DataDir::Initialised {
+        crate::data_dir::mark_initialised(dir)?;
+    }
     let dns = PlatformDns::start(store.clone(), config.dns_listen, &config.dns_zone).await?;
     // With the local provider, lab hosts resolve the zone and nodes run their engines.
     let lab_resolvers = local

@@ -21,6 +21,35 @@ pub enum StoreError {
     IdempotencyMismatch { key: String },
     #[error("storage error: {0:#}")]
     Backend(#[from] anyhow::Error),
+    /// The store cannot serve the call now, for a reason that passes (HTTP 503): another
+    /// writer holds the database, or its disk is full or failing. Nothing was written.
+    #[error("store unavailable ({}): {context}", kind.as_str())]
+    Unavailable {
+        kind: Unavailability,
+        /// SQLite's own words for the cause (e.g. "database or disk is full").
+        reason: String,
+        /// What the store was doing, down to the cause: for logs.
+        context: String,
+    },
+}
+
+/// Why the store is unavailable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailability {
+    /// The database is locked by another writer past the busy timeout, or the call found
+    /// no turn at the (single) writer connection in time.
+    Busy,
+    /// The database file cannot be written: disk full, an I/O error, a read-only file.
+    Storage,
+}
+
+impl Unavailability {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Unavailability::Busy => "busy",
+            Unavailability::Storage => "storage",
+        }
+    }
 }
 
 /// Who did it: `token:<id>` for API callers, `controller` for reconciles.
@@ -279,4 +308,12 @@ pub trait Store: Send + Sync + 'static {
     /// 203.0.113.10 up); audited as `lab_internet_host.add`.
     async fn add_internet_host(&self, actor: &Actor, req: &LabHostCreate) -> Result<LabHost>;
     async fn delete_internet_host(&self, actor: &Actor, name: &str) -> Result<LabHost>;
+
+    // ---- health ----
+    /// Ok while the store can write. After a write failed for a storage reason (disk full,
+    /// I/O error), each call tries a small write until one commits again; otherwise it
+    /// costs nothing. The error says why the store cannot write.
+    async fn write_health(&self) -> Result<()> {
+        Ok(())
+    }
 }

@@ -62,6 +62,22 @@ impl Ca {
         }
     }
 
+    /// Loads the CA from `dir`, which must hold it: an installation that lost its CA must
+    /// not get a new one, since no certificate it issued would chain to it.
+    pub fn load_existing(dir: &Path) -> anyhow::Result<Ca> {
+        let key_path = dir.join(CA_KEY_FILE);
+        let cert_path = dir.join(CA_CERT_FILE);
+        let missing: Vec<String> = [&key_path, &cert_path]
+            .into_iter()
+            .filter(|p| !p.exists())
+            .map(|p| p.display().to_string())
+            .collect();
+        if !missing.is_empty() {
+            anyhow::bail!("the installation CA is missing: {}", missing.join(", "));
+        }
+        Self::load(dir, &key_path, &cert_path)
+    }
+
     fn load(dir: &Path, key_path: &Path, cert_path: &Path) -> anyhow::Result<Ca> {
         let key_pem = std::fs::read_to_string(key_path)
             .with_context(|| format!("read CA key {}", key_path.display()))?;

@@ -104,6 +104,9 @@ pub enum SimError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+    /// The change could not be journaled (e.g. a full disk), so it was not made.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// The state and its journal, changed together under one lock.
@@ -191,7 +194,7 @@ impl SimClouds {
         }
         inner
             .commit(Record::CustomerVpc(vpc.clone()))
-            .map_err(|e| SimError::Invalid(format!("{e:#}")))?;
+            .map_err(|e| SimError::Unavailable(format!("{e:#}")))?;
         Ok(vpc)
     }
 
@@ -222,7 +225,7 @@ impl SimClouds {
         let view = SimPeeringView::from(&next);
         inner
             .commit(Record::Peering(next))
-            .map_err(|e| SimError::Invalid(format!("{e:#}")))?;
+            .map_err(|e| SimError::Unavailable(format!("{e:#}")))?;
         Ok(view)
     }
 

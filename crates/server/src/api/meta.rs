@@ -2,14 +2,17 @@
 
 use std::sync::OnceLock;
 
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use isthmus_store::StoreError;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use super::problem::ApiError;
+use super::problem::{ApiError, Problem};
 use super::ApiDoc;
+use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -17,11 +20,27 @@ pub struct Health {
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "meta",
-    responses((status = 200, description = "The server answers", body = Health)))]
-pub async fn healthz() -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
-    })
+    responses((status = 200, description = "The server answers and its store can write", body = Health),
+              (status = 503, description = "The store cannot write (the reason is in `detail`)", body = Problem)))]
+pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    match state.store.write_health().await {
+        Ok(()) => Ok(Json(Health {
+            status: "ok".into(),
+        })),
+        Err(StoreError::Unavailable { reason, .. }) => Err(unhealthy(&reason)),
+        Err(e) => {
+            tracing::warn!(error = %e, "the store's write probe failed");
+            Err(unhealthy("see the server log"))
+        }
+    }
+}
+
+fn unhealthy(reason: &str) -> ApiError {
+    ApiError::unavailable(
+        "store-unavailable",
+        format!("the store cannot write: {reason}"),
+        5,
+    )
 }
 
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "meta",

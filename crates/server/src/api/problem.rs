@@ -5,7 +5,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use isthmus_core::{CoreError, FieldError};
 use isthmus_driver::sim::SimError;
-use isthmus_store::StoreError;
+use isthmus_store::{StoreError, Unavailability};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -23,6 +23,9 @@ pub struct Problem {
     /// The fields at fault, with the rule each one broke.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Sent as `Retry-After` (seconds) with a 503: the condition passes by itself.
+    #[serde(skip)]
+    pub retry_after: Option<u32>,
 }
 
 /// The error type of every handler.
@@ -39,7 +42,15 @@ impl ApiError {
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
         }))
+    }
+
+    /// A 503 that tells the client when to try again.
+    pub fn unavailable(kind: &str, detail: impl Into<String>, retry_after: u32) -> Self {
+        let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, kind, detail);
+        e.0.retry_after = Some(retry_after);
+        e
     }
 
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
@@ -100,7 +111,13 @@ impl IntoResponse for ApiError {
             tracing::error!(detail = %self.0.detail, "request failed");
         }
         let body = serde_json::to_vec(&*self.0).unwrap_or_else(|_| b"{}".to_vec());
-        (status, [(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
+        let mut response = (status, [(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response();
+        if let Some(seconds) = self.0.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -146,7 +163,32 @@ impl From<StoreError> for ApiError {
                 e.to_string(),
             )]),
             StoreError::Backend(err) => ApiError::internal(format!("{err:#}")),
+            StoreError::Unavailable {
+                kind,
+                reason,
+                context,
+            } => {
+                tracing::warn!(%context, "the store is unavailable");
+                store_unavailable(kind, &reason)
+            }
         }
+    }
+}
+
+/// A store that cannot serve the call now: 503 with `Retry-After`, and SQLite's words for
+/// the cause (never SQL or paths).
+pub fn store_unavailable(kind: Unavailability, reason: &str) -> ApiError {
+    match kind {
+        Unavailability::Busy => ApiError::unavailable(
+            "store-busy",
+            format!("the database is busy ({reason}); retry shortly"),
+            1,
+        ),
+        Unavailability::Storage => ApiError::unavailable(
+            "store-unavailable",
+            format!("the store cannot write ({reason}); nothing was changed"),
+            5,
+        ),
     }
 }
 
@@ -157,6 +199,14 @@ impl From<SimError> for ApiError {
             SimError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             SimError::Invalid(m) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", m)
+            }
+            SimError::Unavailable(m) => {
+                tracing::warn!(cause = %m, "the simulated clouds cannot record a change");
+                ApiError::unavailable(
+                    "sim-unavailable",
+                    "the simulated clouds cannot record the change (their journal cannot be written); nothing was changed",
+                    5,
+                )
             }
         }
     }

@@ -2,6 +2,8 @@
 //! and a small JSON client for it. Shared by the `api_*` integration tests.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod tmpfs;
+
 use std::path::PathBuf;
 
 use isthmus_server::serve::{self, ServeConfig, Started};
@@ -72,6 +74,11 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         // A directory serve() has to create itself, as on a first start.
         let data_dir = dir.path().join("data");
+        TestServer::start_at(dir, data_dir).await
+    }
+
+    /// A server whose data dir is `data_dir` (a first start), kept while `dir` lives.
+    pub async fn start_at(dir: tempfile::TempDir, data_dir: PathBuf) -> TestServer {
         let config = ServeConfig::new(&data_dir);
         let started = serve::start(&config).await.expect("start the server");
         let token_file = started

@@ -7,7 +7,7 @@ use isthmus_core::{Id, NetworkId, ProjectId};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::{Kind, PageRequest, Result, StoreError};
+use crate::{Kind, PageRequest, Result, StoreError, Unavailability};
 
 pub(crate) const DEFAULT_PAGE: u32 = 100;
 pub(crate) const MAX_PAGE: u32 = 1000;
@@ -23,10 +23,57 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     fn ctx(self, what: &'static str) -> Result<T> {
-        self.map_err(|e| StoreError::Backend(anyhow::Error::new(e).context(what)))
+        self.map_err(|e| backend_error(e, what.to_string()))
     }
     fn with_ctx(self, what: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|e| StoreError::Backend(anyhow::Error::new(e).context(what())))
+        self.map_err(|e| backend_error(e, what()))
+    }
+}
+
+/// A failure of the database, as `Unavailable` when it passes by itself (busy, disk full)
+/// and as `Backend` otherwise.
+fn backend_error<E>(e: E, what: String) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let unavailable = unavailability(&e);
+    let err = anyhow::Error::new(e).context(what);
+    match unavailable {
+        Some((kind, reason)) => StoreError::Unavailable {
+            kind,
+            reason,
+            context: format!("{err:#}"),
+        },
+        None => StoreError::Backend(err),
+    }
+}
+
+/// The errors of SQLite that pass by themselves, with SQLite's words for them. Codes are
+/// SQLite's primary result codes (the low byte of an extended code).
+pub(crate) fn unavailability(
+    e: &(dyn std::error::Error + 'static),
+) -> Option<(Unavailability, String)> {
+    const BUSY: i32 = 5;
+    const LOCKED: i32 = 6;
+    const READONLY: i32 = 8;
+    const IOERR: i32 = 10;
+    const FULL: i32 = 13;
+    const CANTOPEN: i32 = 14;
+    match e.downcast_ref::<sqlx::Error>()? {
+        sqlx::Error::PoolTimedOut => Some((
+            Unavailability::Busy,
+            "timed out waiting for a database connection".to_string(),
+        )),
+        sqlx::Error::Database(db) => {
+            let code: i32 = db.code()?.parse().ok()?;
+            let kind = match code & 0xff {
+                BUSY | LOCKED => Unavailability::Busy,
+                READONLY | IOERR | FULL | CANTOPEN => Unavailability::Storage,
+                _ => return None,
+            };
+            Some((kind, db.message().to_string()))
+        }
+        _ => None,
     }
 }
 
@@ -131,3 +178,33 @@ stored_resource!(Network, Kind::Network, |_n| None, |n| Some((
 )));
 stored_resource!(Peering, Kind::Peering, |p| Some(p.network_id));
 stored_resource!(Cluster, Kind::Cluster, |c| Some(c.network_id));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_turn_at_the_writer_in_time_is_busy_not_a_backend_fault() {
+        let err = Err::<(), _>(sqlx::Error::PoolTimedOut)
+            .ctx("acquire the writer")
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Unavailable {
+                    kind: Unavailability::Busy,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn other_errors_stay_backend_faults() {
+        let err = Err::<(), _>(sqlx::Error::RowNotFound)
+            .ctx("read")
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Backend(_)), "{err}");
+    }
+}

@@ -21,17 +21,20 @@ mod rows;
 mod store_impl;
 mod tokens;
 
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Connection, Sqlite, Transaction};
 
-use crate::Result;
+use crate::{Result, StoreError, Unavailability};
 use codec::Ctx;
 
 /// How long a connection waits for another process's write lock before giving up.
@@ -45,6 +48,70 @@ const READERS: u32 = 4;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    health: Arc<WriteHealth>,
+}
+
+/// Whether the last write could be stored: set when a write fails for a storage reason
+/// (disk full, I/O error), cleared when a write commits.
+#[derive(Default)]
+struct WriteHealth {
+    failure: Mutex<Option<String>>,
+    /// One probe at a time; callers that find one running report the last failure.
+    probe: tokio::sync::Mutex<()>,
+}
+
+impl WriteHealth {
+    fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn record<T>(&self, outcome: &std::result::Result<T, sqlx::Error>) {
+        let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Ok(_) => {
+                if failure.take().is_some() {
+                    tracing::info!("the store can write again");
+                }
+            }
+            Err(e) => {
+                if let Some((Unavailability::Storage, reason)) = codec::unavailability(e) {
+                    tracing::warn!(%reason, "the store cannot write");
+                    *failure = Some(reason);
+                }
+            }
+        }
+    }
+}
+
+/// The one write transaction of a mutation. It reads as the connection it runs on; its
+/// `commit` records whether the store could write.
+pub(crate) struct WriteTx {
+    tx: Transaction<'static, Sqlite>,
+    health: Arc<WriteHealth>,
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        let outcome = self.tx.commit().await;
+        self.health.record(&outcome);
+        outcome
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
 }
 
 impl SqliteStore {
@@ -68,6 +135,19 @@ impl SqliteStore {
             .idle_timeout(None)
             .max_lifetime(None)
             .test_before_acquire(false)
+            // A commit that failed (say, on a full disk) can leave the connection believing
+            // it is still inside the transaction SQLite already rolled back, and every later
+            // BEGIN would fail. Such a connection is replaced by a fresh one. (By the time a
+            // connection is back in the pool its pending rollback has run.)
+            .before_acquire(|conn, _| {
+                Box::pin(async move {
+                    if conn.is_in_transaction() {
+                        tracing::warn!("replacing the writer connection left inside a transaction");
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })
+            })
             .acquire_timeout(WRITER_ACQUIRE_TIMEOUT)
             .connect_with(writer_options)
             .await
@@ -90,7 +170,11 @@ impl SqliteStore {
             .connect_with(base.read_only(true))
             .await
             .with_context(|| format!("open readers of SQLite database {}", path.display()))?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            health: Arc::default(),
+        })
     }
 
     /// Closes both pools, waiting for in-flight work (e.g. before reopening the file).
@@ -101,11 +185,42 @@ impl SqliteStore {
 
     /// Starts the one write transaction of a mutation. `IMMEDIATE` takes SQLite's write lock
     /// up front, so a transaction never has to upgrade a read lock (and never deadlocks).
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
-        self.writer
-            .begin_with("BEGIN IMMEDIATE")
+    async fn begin_write(&self) -> Result<WriteTx> {
+        let begun = self.writer.begin_with("BEGIN IMMEDIATE").await;
+        if begun.is_err() {
+            self.health.record(&begun);
+        }
+        Ok(WriteTx {
+            tx: begun.ctx("begin write transaction")?,
+            health: self.health.clone(),
+        })
+    }
+
+    /// See [`crate::Store::write_health`]. The probe rewrites the database header's
+    /// `user_version` with its own value: a one-page commit that changes nothing.
+    async fn write_health_probe(&self) -> Result<()> {
+        let Some(failure) = self.health.failure() else {
+            return Ok(());
+        };
+        let unavailable = |reason: String| StoreError::Unavailable {
+            kind: Unavailability::Storage,
+            context: format!("the last write failed: {reason}"),
+            reason,
+        };
+        let Ok(_probing) = self.health.probe.try_lock() else {
+            return Err(unavailable(failure));
+        };
+        let mut tx = self.begin_write().await?;
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&mut *tx)
             .await
-            .ctx("begin write transaction")
+            .ctx("read user_version")?;
+        // PRAGMA takes no bound parameters; `version` is an integer SQLite gave us.
+        sqlx::query(&format!("PRAGMA user_version = {version}"))
+            .execute(&mut *tx)
+            .await
+            .ctx("write user_version")?;
+        tx.commit().await.ctx("commit the write probe")
     }
 
     async fn read(&self) -> Result<PoolConnection<Sqlite>> {

@@ -341,4 +341,9 @@ impl Store for SqliteStore {
         let name = name.to_string();
         detach(async move { store.delete_internet_host_tx(&actor, &name).await }).await
     }
+
+    async fn write_health(&self) -> Result<()> {
+        let store = self.clone();
+        detach(async move { store.write_health_probe().await }).await
+    }
 }

@@ -58,6 +58,37 @@ async fn membership(
     row.as_ref().map(decode_membership).transpose()
 }
 
+/// Refuses a change that leaves `project` without an admin when `before` was one. Runs in
+/// the change's own write transaction, after the change: two concurrent removals of the
+/// last two admins are serialized, and the second one finds none left.
+async fn keep_an_admin(
+    conn: &mut SqliteConnection,
+    project: ProjectId,
+    before: Option<&Membership>,
+) -> Result<()> {
+    if before.is_none_or(|m| m.role != Role::Admin) {
+        return Ok(());
+    }
+    let admins: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE project_id = ?1 AND role = ?2")
+            .bind(project.to_string())
+            .bind(Role::Admin.as_str())
+            .fetch_one(&mut *conn)
+            .await
+            .with_ctx(|| format!("count the admins of project {project}"))?;
+    if admins == 0 {
+        return Err(CoreError::conflict(
+            Some("token_id"),
+            "last-admin",
+            format!(
+                "this token is the last admin of project {project}; make another token admin first"
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// Grants (or changes) a role, inside the caller's write transaction, with an audit event.
 pub(crate) async fn put_membership(
     conn: &mut SqliteConnection,
@@ -78,6 +109,7 @@ pub(crate) async fn put_membership(
     .execute(&mut *conn)
     .await
     .with_ctx(|| format!("grant {} to token {}", m.role.as_str(), m.token_id))?;
+    keep_an_admin(conn, m.project_id, before.as_ref()).await?;
     audit::append(
         conn,
         NewEvent {
@@ -189,6 +221,7 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await
             .with_ctx(|| format!("remove token {token} from project {project}"))?;
+        keep_an_admin(&mut tx, project, Some(&before)).await?;
         audit::append(
             &mut tx,
             NewEvent {

@@ -2,6 +2,8 @@
 //! a project in it, and request bodies built from JSON (as the API receives them).
 #![allow(dead_code)]
 
+pub mod tmpfs;
+
 use isthmus_core::resources::{ClusterCreate, NetworkCreate, PeeringCreate, ProjectCreate};
 use isthmus_core::ProjectId;
 use isthmus_store::sqlite::SqliteStore;
