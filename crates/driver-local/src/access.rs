@@ -206,11 +206,12 @@ fn apply_firewall(p: &AccessPlan) -> Result<Vec<Ipv4Addr>> {
     if wants_nothing && !table.exists {
         return Ok(vec![]);
     }
-    anyhow::ensure!(
-        table.base_intact(),
-        "firewall base of {} is missing (ensure the network first)",
-        p.router_ns
-    );
+    if !table.base_intact() {
+        return Err(crate::errors::dependency(format!(
+            "firewall base of {} is missing (ensure the network first)",
+            p.router_ns
+        )));
+    }
     let old: Vec<Ipv4Addr> = table
         .keys_jumping_to(PUBLIC_IN_MAP, &p.public.chain)
         .into_iter()

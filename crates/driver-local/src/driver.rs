@@ -8,10 +8,9 @@ use std::sync::{Arc, Mutex};
 use anyhow::Result;
 use async_trait::async_trait;
 use isthmus_core::resources::{Cluster, Network, Peering};
-use isthmus_driver::{
-    Driver, DriverError, NetworkObservation, NodeObservation, PeeringObservation, Teardown,
-};
+use isthmus_driver::{Driver, NetworkObservation, NodeObservation, PeeringObservation, Teardown};
 
+use crate::errors::driver_error;
 use crate::lab::{LabHost, LabVpc};
 use crate::names::{Names, DEFAULT_PREFIX};
 
@@ -64,12 +63,6 @@ impl LocalDriver {
     }
 }
 
-/// Driver errors: kernel and tool failures are worth retrying; the context chain reads
-/// like a path to the cause.
-pub(crate) fn transient(e: anyhow::Error) -> DriverError {
-    DriverError::Transient(format!("{e:#}"))
-}
-
 #[async_trait]
 impl Driver for LocalDriver {
     fn name(&self) -> &'static str {
@@ -81,17 +74,23 @@ impl Driver for LocalDriver {
         network: &Network,
     ) -> isthmus_driver::Result<NetworkObservation> {
         let _guard = self.changes.lock().await;
-        self.ensure_network_impl(network).await.map_err(transient)
+        self.ensure_network_impl(network)
+            .await
+            .map_err(driver_error)
     }
     async fn observe_network(
         &self,
         network: &Network,
     ) -> isthmus_driver::Result<NetworkObservation> {
-        self.observe_network_impl(network).await.map_err(transient)
+        self.observe_network_impl(network)
+            .await
+            .map_err(driver_error)
     }
     async fn delete_network(&self, network: &Network) -> isthmus_driver::Result<Teardown> {
         let _guard = self.changes.lock().await;
-        self.delete_network_impl(network).await.map_err(transient)
+        self.delete_network_impl(network)
+            .await
+            .map_err(driver_error)
     }
 
     async fn ensure_peering(
@@ -102,7 +101,7 @@ impl Driver for LocalDriver {
         let _guard = self.changes.lock().await;
         self.ensure_peering_impl(network, peering)
             .await
-            .map_err(transient)
+            .map_err(driver_error)
     }
     async fn observe_peering(
         &self,
@@ -111,7 +110,7 @@ impl Driver for LocalDriver {
     ) -> isthmus_driver::Result<PeeringObservation> {
         self.observe_peering_impl(network, peering)
             .await
-            .map_err(transient)
+            .map_err(driver_error)
     }
     async fn delete_peering(
         &self,
@@ -121,7 +120,7 @@ impl Driver for LocalDriver {
         let _guard = self.changes.lock().await;
         self.delete_peering_impl(network, peering)
             .await
-            .map_err(transient)
+            .map_err(driver_error)
     }
 
     async fn ensure_nodes(
@@ -132,7 +131,7 @@ impl Driver for LocalDriver {
         let _guard = self.changes.lock().await;
         self.ensure_nodes_impl(network, cluster)
             .await
-            .map_err(transient)
+            .map_err(driver_error)
     }
     async fn observe_nodes(
         &self,
@@ -141,7 +140,7 @@ impl Driver for LocalDriver {
     ) -> isthmus_driver::Result<Vec<NodeObservation>> {
         self.observe_nodes_impl(network, cluster)
             .await
-            .map_err(transient)
+            .map_err(driver_error)
     }
     async fn delete_nodes(
         &self,
@@ -151,6 +150,6 @@ impl Driver for LocalDriver {
         let _guard = self.changes.lock().await;
         self.delete_nodes_impl(network, cluster)
             .await
-            .map_err(transient)
+            .map_err(driver_error)
     }
 }

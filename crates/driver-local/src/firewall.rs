@@ -95,7 +95,7 @@ impl Batch {
             nftables::helper::DEFAULT_ARGS,
         )
         .map(|_| ())
-        .map_err(|e| anyhow::anyhow!("{e}"))
+        .map_err(crate::errors::nft_error)
         .context("apply nftables batch")
     }
 }
@@ -458,7 +458,7 @@ fn list_json(args: &[&str]) -> Result<Option<Value>> {
         {
             Ok(None)
         }
-        Err(e) => Err(anyhow::anyhow!("{e}")).context(format!("nft -j {}", args.join(" "))),
+        Err(e) => Err(crate::errors::nft_error(e)).context(format!("nft -j {}", args.join(" "))),
     }
 }
 

@@ -308,7 +308,9 @@ impl LocalDriver {
                         .await?;
                 }
             } else if !add.is_empty() {
-                bail!("uplink {down} is missing");
+                return Err(crate::errors::dependency(format!(
+                    "uplink {down} is missing"
+                )));
             }
             for route in nl::routes(&h).await? {
                 let ours = link.as_ref().is_some_and(|l| route.oif == Some(l.index));

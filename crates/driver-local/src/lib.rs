@@ -17,6 +17,7 @@
 
 mod access;
 mod driver;
+pub mod errors;
 pub mod firewall;
 pub mod guard;
 mod internet;

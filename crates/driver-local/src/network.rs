@@ -1,12 +1,15 @@
 //! Platform networks (a router namespace with a bridge and a firewall) and the cluster
 //! nodes on them (one namespace per node).
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use isthmus_core::resources::{Cluster, Network};
 use isthmus_core::rules::gateway_address;
-use isthmus_driver::{NetworkObservation, NetworkState, NodeObservation, NodeState, Teardown};
+use isthmus_driver::{
+    DriverError, NetworkObservation, NetworkState, NodeObservation, NodeState, Teardown,
+};
 
 use crate::driver::LocalDriver;
+use crate::errors::{classify, combined_kind};
 use crate::topology::{self, HostSpec, RouterSpec};
 use crate::{firewall, netns};
 
@@ -126,11 +129,10 @@ impl LocalDriver {
     ) -> Result<Vec<NodeObservation>> {
         let router = self.router_spec(network);
         if !netns::exists(&router.ns) {
-            bail!(
+            return Err(crate::errors::dependency(format!(
                 "network {} is not provisioned yet (no {})",
-                network.id,
-                router.ns
-            );
+                network.id, router.ns
+            )));
         }
         let specs = self.node_specs(cluster);
         for (index, host) in &specs {
@@ -193,8 +195,10 @@ impl LocalDriver {
         let router = self.router_spec(network);
         let specs = self.node_specs(cluster);
         let mut errors = vec![];
+        let mut kinds = vec![];
         for (index, host) in &specs {
             if let Err(e) = topology::delete_host(&router.ns, host).await {
+                kinds.push(classify(&e));
                 errors.push(format!("node {index}: {e:#}"));
             }
         }
@@ -209,19 +213,24 @@ impl LocalDriver {
             })
             .await;
             if let Err(e) = result {
+                kinds.push(classify(&e));
                 errors.push(format!("egress chain: {e:#}"));
             }
             let access = self.access_plan(network, cluster);
             if let Err(e) = self.delete_access(network, &access).await {
+                kinds.push(classify(&e));
                 errors.push(format!("public endpoint and private allow-list: {e:#}"));
             }
         }
         if !errors.is_empty() {
-            bail!(
-                "delete nodes of cluster {}: {}",
-                cluster.id,
-                errors.join("; ")
-            );
+            return Err(anyhow::Error::new(DriverError::new(
+                combined_kind(&kinds),
+                format!(
+                    "delete nodes of cluster {}: {}",
+                    cluster.id,
+                    errors.join("; ")
+                ),
+            )));
         }
         Ok(Teardown::Done)
     }

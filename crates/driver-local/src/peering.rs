@@ -16,6 +16,7 @@ use isthmus_core::Cidr;
 use isthmus_driver::{PeeringObservation, PeeringState, Teardown};
 
 use crate::driver::LocalDriver;
+use crate::errors::dependency;
 use crate::guard::{self, SetChange};
 use crate::{firewall, netns, nl};
 
@@ -109,17 +110,18 @@ impl LocalDriver {
             .lab_vpc(&peering.peer.network_id)
             .expect("checked above");
         let plan = self.peering_plan(network, peering);
-        anyhow::ensure!(
-            netns::exists(&plan.router_ns),
-            "network {} is not provisioned yet (no {})",
-            network.id,
-            plan.router_ns
-        );
-        anyhow::ensure!(
-            netns::exists(&vpc.router_namespace),
-            "lab VPC {} has no router namespace (ensure the lab VPC again)",
-            vpc.name
-        );
+        if !netns::exists(&plan.router_ns) {
+            return Err(dependency(format!(
+                "network {} is not provisioned yet (no {})",
+                network.id, plan.router_ns
+            )));
+        }
+        if !netns::exists(&vpc.router_namespace) {
+            return Err(dependency(format!(
+                "lab VPC {} has no router namespace (ensure the lab VPC again)",
+                vpc.name
+            )));
+        }
         let (p, lab_ns) = (plan.clone(), vpc.router_namespace.clone());
         netns::netlink_in_async(&plan.router_ns, move |h| async move {
             if nl::link(&h, &p.link).await?.is_none() {
@@ -258,11 +260,12 @@ impl LocalDriver {
 /// change never rewrites a rule), chain and map entry only if they are missing or altered.
 fn apply_peering_firewall(p: &PeeringPlan) -> Result<()> {
     let table = firewall::read_table()?;
-    anyhow::ensure!(
-        table.base_intact(),
-        "firewall base of {} is missing (ensure the network first)",
-        p.router_ns
-    );
+    if !table.base_intact() {
+        return Err(dependency(format!(
+            "firewall base of {} is missing (ensure the network first)",
+            p.router_ns
+        )));
+    }
     let mut batch = firewall::Batch::new();
     let chain_ok = table.rule_count(&p.chain) == firewall::PEERING_CHAIN_RULES
         && table.peer_links.contains(&p.link);

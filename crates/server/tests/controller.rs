@@ -2,16 +2,20 @@
 //! providers, and the test acting as the API (writes to the store, then enqueues) and as
 //! the customer (actions in the simulated clouds). Every wait polls with a deadline.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use isthmus_core::conditions::{find_condition, ConditionStatus};
 use isthmus_core::resources::{Cluster, Network, Peering, Project, Provider};
 use isthmus_core::state::{ClusterStatus, NetworkStatus, NodeStatus, PeeringStatus};
 use isthmus_driver::sim::{CustomerActionKind, CustomerVpc, SimClouds, SimConfig};
-use isthmus_driver::Drivers;
+use isthmus_driver::{
+    Driver, DriverError, Drivers, NetworkObservation, NetworkState, NodeObservation,
+    PeeringObservation, PeeringState, Teardown,
+};
 use isthmus_server::controller::{Controller, ControllerConfig, ControllerHandle};
 use isthmus_store::sqlite::SqliteStore;
 use isthmus_store::{Actor, Kind, ResourceKey, Store};
@@ -638,4 +642,491 @@ async fn nodes_that_vanish_are_replaced_and_the_cluster_runs_again() {
     .await;
     let again = w.cluster_reaches(&c, ClusterStatus::Running).await;
     assert!(again.nodes.iter().all(|n| n.status == NodeStatus::Running));
+}
+
+// ---- permanent and retryable driver errors, with a driver whose failures the test sets ----
+
+/// A `local` driver that converges at once unless the test sets a fault for an operation
+/// on a resource (by name), and counts every call per (operation, resource name).
+#[derive(Default)]
+struct FakeDriver {
+    faults: Mutex<HashMap<(&'static str, String), DriverError>>,
+    calls: Mutex<HashMap<(&'static str, String), u32>>,
+}
+
+impl FakeDriver {
+    fn fail(&self, op: &'static str, name: &str, error: DriverError) {
+        self.faults.lock().unwrap().insert((op, name.into()), error);
+    }
+
+    fn heal(&self, op: &'static str, name: &str) {
+        self.faults.lock().unwrap().remove(&(op, name.to_string()));
+    }
+
+    fn calls(&self, op: &'static str, name: &str) -> u32 {
+        let calls = self.calls.lock().unwrap();
+        calls.get(&(op, name.to_string())).copied().unwrap_or(0)
+    }
+
+    fn call(&self, op: &'static str, name: &str) -> isthmus_driver::Result<()> {
+        *self
+            .calls
+            .lock()
+            .unwrap()
+            .entry((op, name.into()))
+            .or_insert(0) += 1;
+        match self.faults.lock().unwrap().get(&(op, name.to_string())) {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Driver for FakeDriver {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+    async fn ensure_network(&self, n: &Network) -> isthmus_driver::Result<NetworkObservation> {
+        self.call("ensure_network", &n.name)?;
+        Ok(NetworkObservation {
+            state: NetworkState::Ready,
+            provider_network_id: Some(format!("fake-{}", n.name)),
+            message: "ready".into(),
+        })
+    }
+    async fn observe_network(&self, n: &Network) -> isthmus_driver::Result<NetworkObservation> {
+        self.call("observe_network", &n.name)?;
+        Ok(NetworkObservation {
+            state: NetworkState::Ready,
+            provider_network_id: Some(format!("fake-{}", n.name)),
+            message: "ready".into(),
+        })
+    }
+    async fn delete_network(&self, n: &Network) -> isthmus_driver::Result<Teardown> {
+        self.call("delete_network", &n.name)?;
+        Ok(Teardown::Done)
+    }
+    async fn ensure_peering(
+        &self,
+        _: &Network,
+        p: &Peering,
+    ) -> isthmus_driver::Result<PeeringObservation> {
+        self.call("ensure_peering", &p.name)?;
+        Ok(PeeringObservation {
+            state: PeeringState::Active,
+            provider_peering_id: Some(format!("fake-{}", p.name)),
+            message: format!("routes {}", p.routes.len()),
+        })
+    }
+    async fn observe_peering(
+        &self,
+        _: &Network,
+        p: &Peering,
+    ) -> isthmus_driver::Result<PeeringObservation> {
+        self.call("observe_peering", &p.name)?;
+        Ok(PeeringObservation {
+            state: PeeringState::Active,
+            provider_peering_id: Some(format!("fake-{}", p.name)),
+            message: format!("routes {}", p.routes.len()),
+        })
+    }
+    async fn delete_peering(&self, _: &Network, p: &Peering) -> isthmus_driver::Result<Teardown> {
+        self.call("delete_peering", &p.name)?;
+        Ok(Teardown::Done)
+    }
+    async fn ensure_nodes(
+        &self,
+        _: &Network,
+        c: &Cluster,
+    ) -> isthmus_driver::Result<Vec<NodeObservation>> {
+        self.call("ensure_nodes", &c.name)?;
+        Ok(running(c))
+    }
+    async fn observe_nodes(
+        &self,
+        _: &Network,
+        c: &Cluster,
+    ) -> isthmus_driver::Result<Vec<NodeObservation>> {
+        self.call("observe_nodes", &c.name)?;
+        Ok(running(c))
+    }
+    async fn delete_nodes(&self, _: &Network, c: &Cluster) -> isthmus_driver::Result<Teardown> {
+        self.call("delete_nodes", &c.name)?;
+        Ok(Teardown::Done)
+    }
+}
+
+fn running(c: &Cluster) -> Vec<NodeObservation> {
+    c.nodes
+        .iter()
+        .map(|n| NodeObservation {
+            index: n.index,
+            state: isthmus_driver::NodeState::Running,
+            message: String::new(),
+        })
+        .collect()
+}
+
+/// A store and the fake `local` driver; the controller starts only when the test says, so
+/// that what exists by then is enqueued exactly once (by the first resync) and nothing
+/// else enqueues it unless the test does, as the API would.
+struct FakeWorld {
+    _dir: TempDir,
+    store: Arc<dyn Store>,
+    fake: Arc<FakeDriver>,
+    controller: Option<ControllerHandle>,
+    task: Option<JoinHandle<()>>,
+    project: Project,
+}
+
+impl FakeWorld {
+    async fn new() -> FakeWorld {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(open_store(&dir).await);
+        let project = store
+            .create_project(
+                &actor(),
+                &serde_json::from_value(json!({"name": "acme"})).unwrap(),
+                None,
+            )
+            .await
+            .unwrap();
+        FakeWorld {
+            _dir: dir,
+            store,
+            fake: Arc::new(FakeDriver::default()),
+            controller: None,
+            task: None,
+            project,
+        }
+    }
+
+    /// Starts the controller; `resync` is how often it re-reads every live resource.
+    fn start(&mut self, resync: Duration) {
+        let config = ControllerConfig {
+            resync_interval: resync,
+            backoff_base: Duration::from_millis(10),
+            ..fast()
+        };
+        let drivers = Drivers::new().with(Provider::Local, self.fake.clone());
+        let (controller, task) = Controller::start(self.store.clone(), drivers, config);
+        self.controller = Some(controller);
+        self.task = Some(task);
+    }
+
+    /// A `local` network, stored only (not enqueued).
+    async fn network(&self, name: &str, cidr: &str) -> Network {
+        let req = serde_json::from_value(json!({
+            "name": name, "provider": "local", "region": "host", "cidr_block": cidr,
+        }))
+        .unwrap();
+        self.store
+            .create_network(&actor(), self.project.id, &req, None)
+            .await
+            .unwrap()
+            .resource
+    }
+
+    /// A peering, stored and enqueued as the API does.
+    async fn peering(&self, net: &Network, name: &str, route: &str) -> Peering {
+        let req = serde_json::from_value(json!({
+            "name": name, "network_id": net.id.to_string(),
+            "peer": {"account_id": "lab", "network_id": "vpc-a", "region": "host"},
+            "routes": [route],
+        }))
+        .unwrap();
+        let p = self
+            .store
+            .create_peering(&actor(), self.project.id, &req, None)
+            .await
+            .unwrap()
+            .resource;
+        self.enqueue(Kind::Peering, p.id.0);
+        p
+    }
+
+    fn enqueue(&self, kind: Kind, id: isthmus_core::Id) {
+        let controller = self.controller.as_ref().expect("the controller runs");
+        controller.enqueue(ResourceKey { kind, id });
+    }
+
+    async fn network_where(
+        &self,
+        n: &Network,
+        what: &str,
+        ok: impl Fn(&Network) -> bool,
+    ) -> Network {
+        eventually(what, || async {
+            let now = self.store.get_network(self.project.id, n.id).await.unwrap();
+            ok(&now).then_some(now)
+        })
+        .await
+    }
+
+    async fn peering_where(
+        &self,
+        p: &Peering,
+        what: &str,
+        ok: impl Fn(&Peering) -> bool,
+    ) -> Peering {
+        eventually(what, || async {
+            let now = self.store.get_peering(self.project.id, p.id).await.unwrap();
+            ok(&now).then_some(now)
+        })
+        .await
+    }
+
+    /// Waits until the always-failing `clock` network has been tried `n` times: the
+    /// backoff schedule every retryable failure follows, used as a clock with no sleep.
+    async fn retries_of(&self, clock: &Network, n: u32) {
+        eventually(&format!("{n} tries of network {}", clock.name), || async {
+            (self.fake.calls("ensure_network", &clock.name) >= n).then_some(())
+        })
+        .await
+    }
+}
+
+impl Drop for FakeWorld {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+fn condition_of(
+    conditions: &[isthmus_core::conditions::Condition],
+    type_: &str,
+) -> Option<(ConditionStatus, String)> {
+    find_condition(conditions, type_).map(|c| (c.status, c.reason.clone()))
+}
+
+/// Far beyond any test: the resync never comes while one runs.
+const NO_RESYNC: Duration = Duration::from_secs(3600);
+
+#[tokio::test]
+async fn a_permanent_driver_error_reaches_error_with_its_reason_and_is_not_retried() {
+    let mut w = FakeWorld::new().await;
+    let bad = w.network("bad", "10.20.0.0/16").await;
+    let clock = w.network("clock", "10.30.0.0/16").await;
+    let refused = "add address 10.20.0.1/16 to link 4: Invalid argument (os error 22)";
+    w.fake.fail(
+        "ensure_network",
+        "bad",
+        DriverError::Invalid(refused.into()),
+    );
+    w.fake.fail(
+        "ensure_network",
+        "clock",
+        DriverError::Transient("busy".into()),
+    );
+    w.start(NO_RESYNC);
+
+    let failed = w
+        .network_where(&bad, "network bad to be error", |n| {
+            n.status == NetworkStatus::Error
+        })
+        .await;
+    assert!(
+        failed.status_message.contains(refused),
+        "{}",
+        failed.status_message
+    );
+    assert!(
+        failed
+            .status_message
+            .contains("not retried until the spec changes"),
+        "{}",
+        failed.status_message
+    );
+    assert_eq!(
+        condition_of(&failed.conditions, "Reconciled"),
+        Some((ConditionStatus::False, "InvalidRequest".into()))
+    );
+    assert_eq!(
+        condition_of(&failed.conditions, "Ready"),
+        Some((ConditionStatus::False, "InvalidRequest".into()))
+    );
+    let reconciled = find_condition(&failed.conditions, "Reconciled").unwrap();
+    assert!(
+        reconciled.message.contains(refused),
+        "{}",
+        reconciled.message
+    );
+    assert_eq!(
+        failed.observed_generation, failed.generation,
+        "the verdict on this spec is in: `--wait` settles"
+    );
+
+    // The retryable failure beside it goes round its backoff five times meanwhile (10 ms,
+    // 20 ms, 40 ms, 80 ms): the permanent one was tried once and stays as it was.
+    w.retries_of(&clock, 5).await;
+    assert_eq!(w.fake.calls("ensure_network", "bad"), 1);
+    let still = w.store.get_network(w.project.id, bad.id).await.unwrap();
+    assert_eq!(still.status, NetworkStatus::Error);
+    assert_eq!(still.version, failed.version, "no write since");
+    let clock_now = w.store.get_network(w.project.id, clock.id).await.unwrap();
+    assert_eq!(
+        clock_now.status,
+        NetworkStatus::Provisioning,
+        "a transient error never means error"
+    );
+}
+
+#[tokio::test]
+async fn retryable_driver_errors_back_off_and_the_resource_converges_once_they_clear() {
+    let mut w = FakeWorld::new().await;
+    let cases = [
+        (
+            "busy",
+            DriverError::Transient("netlink: Device or resource busy".into()),
+            "DriverError",
+        ),
+        (
+            "gone",
+            DriverError::NotFound("link 7 vanished".into()),
+            "NotFound",
+        ),
+        (
+            "waits",
+            DriverError::Dependency("lab VPC a has no router namespace".into()),
+            "DependencyNotReady",
+        ),
+    ];
+    let mut nets = vec![];
+    for (i, (name, error, _)) in cases.iter().enumerate() {
+        nets.push(w.network(name, &format!("10.{}.0.0/16", 20 + i)).await);
+        w.fake.fail("ensure_network", name, error.clone());
+    }
+    w.start(NO_RESYNC);
+
+    for (net, (name, error, reason)) in nets.iter().zip(&cases) {
+        w.retries_of(net, 3).await;
+        let failing = w
+            .network_where(net, &format!("network {name} to record its error"), |n| {
+                find_condition(&n.conditions, "Reconciled")
+                    .is_some_and(|c| c.status == ConditionStatus::False)
+            })
+            .await;
+        assert_eq!(failing.status, NetworkStatus::Provisioning, "{name}");
+        assert!(
+            failing.status_message.contains(error.message())
+                && failing.status_message.contains("retrying in"),
+            "{name}: {}",
+            failing.status_message
+        );
+        assert_eq!(
+            condition_of(&failing.conditions, "Reconciled"),
+            Some((ConditionStatus::False, reason.to_string()))
+        );
+    }
+
+    for (name, _, _) in &cases {
+        w.fake.heal("ensure_network", name);
+    }
+    for net in &nets {
+        let active = w
+            .network_where(net, "the network to become active", |n| {
+                n.status == NetworkStatus::Active
+            })
+            .await;
+        assert_eq!(
+            condition_of(&active.conditions, "Reconciled"),
+            Some((ConditionStatus::True, "Observed".into()))
+        );
+        assert_eq!(active.status_message, "ready");
+    }
+}
+
+#[tokio::test]
+async fn a_spec_change_after_a_permanent_error_tries_again() {
+    let mut w = FakeWorld::new().await;
+    let net = w.network("net", "10.20.0.0/16").await;
+    let clock = w.network("clock", "10.30.0.0/16").await;
+    w.fake.fail(
+        "ensure_network",
+        "clock",
+        DriverError::Transient("busy".into()),
+    );
+    w.fake.fail(
+        "ensure_peering",
+        "p",
+        DriverError::Unsupported("this kernel has no veth support".into()),
+    );
+    w.start(NO_RESYNC);
+    w.network_where(&net, "the network to become active", |n| {
+        n.status == NetworkStatus::Active
+    })
+    .await;
+
+    let p = w.peering(&net, "p", "192.168.1.0/24").await;
+    let failed = w
+        .peering_where(&p, "peering p to be error", |p| {
+            p.status == PeeringStatus::Error
+        })
+        .await;
+    assert!(failed.status_message.contains("no veth support"));
+    assert_eq!(
+        condition_of(&failed.conditions, "Ready"),
+        Some((ConditionStatus::False, "Unsupported".into()))
+    );
+
+    // The provider could do it now, but nothing asks: no retry on its own.
+    w.fake.heal("ensure_peering", "p");
+    let before = w.fake.calls("ensure_network", "clock");
+    w.retries_of(&clock, before + 3).await;
+    assert_eq!(w.fake.calls("ensure_peering", "p"), 1);
+    assert_eq!(
+        w.store
+            .get_peering(w.project.id, p.id)
+            .await
+            .unwrap()
+            .status,
+        PeeringStatus::Error
+    );
+
+    // A new spec (the API bumps the generation and enqueues) is requested again.
+    let req =
+        serde_json::from_value(json!({"routes": ["192.168.1.0/24", "192.168.2.0/24"]})).unwrap();
+    let updated = w
+        .store
+        .update_peering(&actor(), w.project.id, p.id, &req, None)
+        .await
+        .unwrap();
+    assert!(updated.generation > failed.generation);
+    w.enqueue(Kind::Peering, p.id.0);
+    let active = w
+        .peering_where(&p, "peering p to be active", |p| {
+            p.status == PeeringStatus::Active
+        })
+        .await;
+    assert_eq!(w.fake.calls("ensure_peering", "p"), 2);
+    assert_eq!(active.observed_generation, updated.generation);
+    assert_eq!(
+        condition_of(&active.conditions, "Ready"),
+        Some((ConditionStatus::True, "Active".into()))
+    );
+}
+
+#[tokio::test]
+async fn a_permanent_error_is_looked_at_again_by_the_resync() {
+    let mut w = FakeWorld::new().await;
+    let net = w.network("net", "10.20.0.0/16").await;
+    w.fake.fail(
+        "ensure_network",
+        "net",
+        DriverError::Unsupported("no CAP_NET_ADMIN".into()),
+    );
+    w.start(Duration::from_millis(100));
+    w.network_where(&net, "the network to be error", |n| {
+        n.status == NetworkStatus::Error
+    })
+    .await;
+    // The host is fixed; nobody touches the network: the resync finds it can be done.
+    w.fake.heal("ensure_network", "net");
+    w.network_where(&net, "the network to become active", |n| {
+        n.status == NetworkStatus::Active
+    })
+    .await;
 }

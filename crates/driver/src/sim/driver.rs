@@ -35,7 +35,7 @@ impl SimDriver {
             tokio::time::sleep(latency).await;
         }
         if self.cloud == Provider::Local {
-            return Err(DriverError::Permanent(
+            return Err(DriverError::Unsupported(
                 "the simulated clouds have no local provider; use the local driver".into(),
             ));
         }

@@ -419,7 +419,7 @@ async fn the_sim_has_no_local_cloud() {
     let sim = SimClouds::open(SimConfig::default()).unwrap();
     let net = network(Provider::Local, "10.20.0.0/16");
     let err = sim.driver(Provider::Local).ensure_network(&net).await;
-    assert!(matches!(err, Err(DriverError::Permanent(_))));
+    assert!(matches!(err, Err(DriverError::Unsupported(_))));
     assert!(matches!(
         sim.create_customer_vpc(vpc(Provider::Local, "a", "b", "10.0.0.0/8")),
         Err(SimError::Invalid(_))

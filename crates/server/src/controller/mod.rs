@@ -3,8 +3,10 @@
 //! A change (an API write, the resync timer, a dependent finishing) queues a resource key;
 //! a worker takes it, `reconcile` reads the stored resource, observes the provider through
 //! its driver and makes one idempotent step toward the desired state, then says "done",
-//! "again after T", or fails (retried with exponential backoff and jitter, the error
-//! recorded in the resource's conditions). All work derives from stored state plus what
+//! "again after T", or fails: a retryable error (transient, not found, dependency) is
+//! retried with exponential backoff and jitter, a permanent one (invalid, unsupported) puts
+//! the resource into `error` and waits for a spec change or the resync; either way the
+//! error is recorded in the resource's conditions. All work derives from stored state plus what
 //! the drivers observe, so a restart at any point converges to the same end state.
 
 mod backoff;
@@ -25,7 +27,7 @@ use tokio::task::JoinSet;
 
 use queue::WorkQueue;
 pub use reconcile::Action;
-use reconcile::{Ctx, ReconcileError};
+use reconcile::{Ctx, ReconcileError, Retry};
 
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
@@ -69,7 +71,8 @@ struct Counters {
 pub struct ControllerStats {
     /// Reconciles finished (any outcome).
     pub reconciles: u64,
-    /// Reconciles that ended in an error (and were retried with backoff).
+    /// Reconciles that ended in an error (retried with backoff, or, when permanent, left
+    /// in `error` until the spec changes or the next resync).
     pub errors: u64,
     /// Keys queued to run now.
     pub queue_depth: u64,
@@ -197,6 +200,14 @@ async fn worker(ctx: Arc<Ctx>, counters: Arc<Counters>, failures: Failures) {
                 tracing::debug!(?key, %why, "stale read; reconciling again");
                 ctx.queue.add(key);
             }
+            Err(e) if e.is_permanent() => {
+                // Retrying the same call gets the same answer: no backoff loop. The API
+                // enqueues the key when the spec changes, and the resync looks again.
+                counters.errors.fetch_add(1, Ordering::Relaxed);
+                forget(&failures, key);
+                tracing::warn!(?key, error = %e, "reconcile failed for good; not retried until the spec changes or the next resync");
+                reconcile::record_error(&ctx, key, &e, Retry::OnChange).await;
+            }
             Err(e) => {
                 counters.errors.fetch_add(1, Ordering::Relaxed);
                 let attempt = {
@@ -208,7 +219,7 @@ async fn worker(ctx: Arc<Ctx>, counters: Arc<Counters>, failures: Failures) {
                 let delay =
                     backoff::delay(attempt, ctx.config.backoff_base, ctx.config.backoff_max);
                 tracing::warn!(?key, attempt, ?delay, error = %e, "reconcile failed; retrying");
-                reconcile::record_error(&ctx, key, &e, delay).await;
+                reconcile::record_error(&ctx, key, &e, Retry::After(delay)).await;
                 ctx.queue.add_after(key, delay);
             }
         }

@@ -78,21 +78,22 @@ impl ReconcileError {
     /// The CamelCase reason recorded in the `Reconciled` condition.
     fn reason(&self) -> &'static str {
         match self {
-            ReconcileError::Driver { .. } => "DriverError",
+            ReconcileError::Driver { source, .. } => source.kind().reason(),
             ReconcileError::Stale(_) => "Conflict",
             ReconcileError::Store { .. } => "StoreError",
             ReconcileError::Illegal(_) => "IllegalTransition",
         }
     }
 
-    fn is_permanent(&self) -> bool {
-        matches!(
-            self,
-            ReconcileError::Driver {
-                source: DriverError::Permanent(_),
-                ..
-            } | ReconcileError::Illegal(_)
-        )
+    /// Retrying cannot help until something changes (the spec, or the provider as the
+    /// next resync sees it): the provider refused the request for good, or a reconcile
+    /// broke the state machine.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            ReconcileError::Driver { source, .. } => source.is_permanent(),
+            ReconcileError::Illegal(_) => true,
+            ReconcileError::Stale(_) | ReconcileError::Store { .. } => false,
+        }
     }
 }
 
@@ -171,20 +172,32 @@ pub(crate) fn reconciled(conditions: &mut Vec<Condition>) {
     );
 }
 
-/// Records a failed reconcile on the resource: `Reconciled=False` with the error, the
-/// error in `status_message`, and `error` status for permanent driver errors. Best effort:
-/// if the write loses a race, the retry will record it.
-pub(crate) async fn record_error(
-    ctx: &Ctx,
-    key: ResourceKey,
-    err: &ReconcileError,
-    retry_in: Duration,
-) {
+/// When a failed reconcile runs again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// A retryable error: again after this backoff.
+    After(Duration),
+    /// A permanent error: not retried on its own; a spec change (the API enqueues it) or
+    /// the resync tries again.
+    OnChange,
+}
+
+/// Records a failed reconcile on the resource: `Reconciled=False` with the error's reason,
+/// the error and when it is retried in `status_message`; a permanent error also moves the
+/// resource to `error` (where its state machine allows) with `Ready=False` and the reason,
+/// and counts its spec as observed.
+/// Best effort: if the write loses a race, the retry (or the resync) records it.
+pub(crate) async fn record_error(ctx: &Ctx, key: ResourceKey, err: &ReconcileError, retry: Retry) {
     let Ok(Some(before)) = ctx.store.load(key).await else {
         return;
     };
-    let message = format!("{err} (retrying in {:.1}s)", retry_in.as_secs_f64());
-    let permanent = err.is_permanent();
+    let message = match retry {
+        Retry::After(delay) => format!("{err} (retrying in {:.1}s)", delay.as_secs_f64()),
+        Retry::OnChange => {
+            format!("{err} (not retried until the spec changes; checked again at the next resync)")
+        }
+    };
+    let permanent = retry == Retry::OnChange;
     let mut next = before.clone();
     macro_rules! mark {
         ($r:expr, $error_status:expr) => {{
@@ -199,6 +212,17 @@ pub(crate) async fn record_error(
             if permanent {
                 if let Ok(s) = $r.status.transition($error_status) {
                     $r.status = s;
+                    // The controller has acted on this spec and this is its verdict, so
+                    // `--wait` settles. (A spec written since the failing read was also
+                    // enqueued by the API: its reconcile, right after, overwrites this.)
+                    $r.observed_generation = $r.generation;
+                    condition(
+                        &mut $r.conditions,
+                        "Ready",
+                        ConditionStatus::False,
+                        err.reason(),
+                        err.to_string(),
+                    );
                 }
             }
         }};
