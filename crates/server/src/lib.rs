@@ -5,6 +5,7 @@ pub mod auth;
 pub mod console;
 pub mod controller;
 pub mod dns_sync;
+pub mod http_server;
 pub mod lab_dns;
 pub mod local;
 pub mod metrics;
