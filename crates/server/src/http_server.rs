@@ -418,7 +418,7 @@ fn hyper_parse_error_answer(buf: &[u8]) -> Option<StatusCode> {
     }
     let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
     let fields: Vec<&str> = head.split("\r\n").skip(1).collect();
-    let empty = fields.iter().any(|f| *f == "content-length: 0");
+    let empty = fields.contains(&"content-length: 0");
     let typed = fields.iter().any(|f| f.starts_with("content-type:"));
     (empty && !typed).then_some(status)
 }
