@@ -12,8 +12,10 @@ use support::TestServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Longer than any limit these tests set: only a server that never acts hits it.
-const GUARD: Duration = Duration::from_secs(60);
+/// Far longer than any limit these tests set (1 s), so only a server that does not
+/// enforce them hits it; and shorter than hyper's own 30 s default header timeout, so a
+/// server relying on that default fails these tests.
+const GUARD: Duration = Duration::from_secs(20);
 
 fn limits(header_seconds: u64, idle_seconds: u64) -> HttpLimits {
     HttpLimits {
