@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::{RData, RecordType};
-use isthmus_connect::dns::{ClusterRecords, DnsHandle, DnsServer};
+use isthmus_connect::dns::{check_zone, ClusterRecords, DnsHandle, DnsServer, MAX_ZONE_WIRE_LEN};
 use isthmus_core::id::{ClusterId, Id};
 use support::dns_client::{query_tcp, query_udp};
 
@@ -180,5 +180,65 @@ async fn the_zone_is_configurable() {
     assert_eq!(inside.a_records(), vec![Ipv4Addr::new(10, 40, 0, 5)]);
     let default_zone = query_udp(dns.local_addr(), &format!("{id}.{ZONE}."), RecordType::A).await;
     assert_eq!(default_zone.code, ResponseCode::Refused);
+    dns.shutdown().await.expect("shut down");
+}
+
+/// A zone of `wire_len` bytes as a DNS name: labels of 63 `a`s and one shorter label.
+fn zone_of_wire_len(wire_len: usize) -> String {
+    let mut labels = Vec::new();
+    // Every label costs its length plus one; the root's zero byte is the last one.
+    let mut left = wire_len - 1;
+    while left > 0 {
+        let take = (left - 1).min(63);
+        labels.push("a".repeat(take));
+        left -= take + 1;
+    }
+    labels.join(".")
+}
+
+#[tokio::test]
+async fn a_zone_that_leaves_no_room_for_the_published_names_is_refused_at_start() {
+    let too_long = zone_of_wire_len(MAX_ZONE_WIRE_LEN + 1);
+    let err = DnsServer::start("127.0.0.1:0".parse().unwrap(), &too_long)
+        .await
+        .err()
+        .expect("a zone too long for public-<id>.<zone> is refused");
+    let message = format!("{err:#}");
+    assert!(message.contains("too long"), "{message}");
+    assert!(message.contains("255"), "{message}");
+    // One byte past what fits, and a zone near DNS's own limit, are both refused.
+    assert!(check_zone(&zone_of_wire_len(250)).is_err());
+    assert!(check_zone(&zone_of_wire_len(MAX_ZONE_WIRE_LEN)).is_ok());
+}
+
+#[tokio::test]
+async fn at_the_longest_zone_every_published_name_and_miss_is_answered() {
+    let zone = zone_of_wire_len(MAX_ZONE_WIRE_LEN);
+    let dns = DnsServer::start("127.0.0.1:0".parse().unwrap(), &zone)
+        .await
+        .expect("the longest zone that fits starts");
+    let id = cluster_id(9);
+    let public = Ipv4Addr::new(198, 51, 100, 21);
+    dns.upsert(&ClusterRecords {
+        public_ip: Some(public),
+        ..three_nodes(id)
+    });
+    let addr = dns.local_addr();
+    // Over TCP: answers this long need more than plain UDP's 512 bytes.
+    let reply = query_tcp(addr, &format!("public-{id}.{zone}."), RecordType::A).await;
+    assert_eq!(reply.code, ResponseCode::NoError);
+    assert_eq!(reply.a_records(), vec![public]);
+    let reply = query_tcp(addr, &format!("{id}-2.{zone}."), RecordType::A).await;
+    assert_eq!(reply.a_records(), vec![Ipv4Addr::new(10, 40, 2, 5)]);
+    // Misses and the apex carry the SOA, whose hostmaster name must fit as well.
+    let miss = query_tcp(addr, &format!("nothing-here.{zone}."), RecordType::A).await;
+    assert_eq!(miss.code, ResponseCode::NXDomain);
+    assert!(miss.has_soa_in_authority());
+    let apex = query_tcp(addr, &format!("{zone}."), RecordType::SOA).await;
+    assert_eq!(apex.code, ResponseCode::NoError);
+    // The longest name DNS allows, in the zone, is an answer too (NXDOMAIN), not a panic.
+    let longest = format!("{}.{zone}.", zone_of_wire_len(255 - MAX_ZONE_WIRE_LEN + 1));
+    let reply = query_tcp(addr, &longest, RecordType::A).await;
+    assert_eq!(reply.code, ResponseCode::NXDomain);
     dns.shutdown().await.expect("shut down");
 }

@@ -6,6 +6,7 @@ pub mod console;
 pub mod controller;
 pub mod data_dir;
 pub mod dns_sync;
+pub mod http_server;
 pub mod lab_dns;
 pub mod local;
 pub mod metrics;

@@ -1,6 +1,7 @@
 //! A small Prometheus text registry: HTTP requests counted by method, route template
-//! and status. Route templates (`/v1/projects/{p}/networks/{id}`), never raw paths, so
-//! the number of series stays bounded whatever ids callers send.
+//! and status class. Every label comes from a bounded set, whatever a caller sends: a
+//! known method or `other`, a route template (`/v1/projects/{p}/networks/{id}`) or
+//! `unmatched`, never a raw path, and the status class (`2xx`…`5xx`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -12,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::state::AppState;
 
-type RequestLabels = (String, String, u16);
+type RequestLabels = (&'static str, String, &'static str);
 
 #[derive(Default)]
 pub struct Metrics {
@@ -20,28 +21,57 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Counts one answered request. `route` must be a route template or `unmatched`
+    /// (what [`count_requests`] passes); the method and status are reduced to their
+    /// bounded labels here.
     pub fn count_request(&self, method: &str, route: &str, status: u16) {
+        let key = (
+            method_label(method),
+            route.to_string(),
+            status_class(status),
+        );
         let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        *requests
-            .entry((method.to_string(), route.to_string(), status))
-            .or_default() += 1;
+        *requests.entry(key).or_default() += 1;
     }
 
     /// The registry in the Prometheus text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
         let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = String::new();
-        out.push_str("# HELP isthmus_http_requests_total HTTP requests answered, by method, route template and status.\n");
+        out.push_str("# HELP isthmus_http_requests_total HTTP requests answered, by method, route template and status class.\n");
         out.push_str("# TYPE isthmus_http_requests_total counter\n");
         for ((method, route, status), count) in requests.iter() {
             let _ = writeln!(
                 out,
-                "isthmus_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {count}",
-                escape(method),
+                "isthmus_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {count}",
                 escape(route)
             );
         }
         out
+    }
+}
+
+/// The method label: one of the methods of RFC 9110 and PATCH, else `other` (a client
+/// may send any token as a method; each one must not become a series).
+fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|known| *known == method)
+        .unwrap_or("other")
+}
+
+/// The status label: its class, `1xx` to `5xx` (`other` for codes outside 100–599).
+fn status_class(status: u16) -> &'static str {
+    match status / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        5 => "5xx",
+        _ => "other",
     }
 }
 
@@ -55,7 +85,7 @@ fn escape(value: &str) -> String {
 
 /// Middleware: counts every answered request.
 pub async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let method = req.method().to_string();
+    let method = method_label(req.method().as_str());
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -64,7 +94,7 @@ pub async fn count_requests(State(state): State<AppState>, req: Request, next: N
     let response = next.run(req).await;
     state
         .metrics
-        .count_request(&method, &route, response.status().as_u16());
+        .count_request(method, &route, response.status().as_u16());
     response
 }
 
@@ -126,18 +156,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counters_are_rendered_per_method_route_and_status() {
+    fn counters_are_rendered_per_method_route_and_status_class() {
         let m = Metrics::default();
         m.count_request("GET", "/v1/projects", 200);
-        m.count_request("GET", "/v1/projects", 200);
+        m.count_request("GET", "/v1/projects", 201);
         m.count_request("POST", "/v1/projects", 422);
         let text = m.render();
         assert!(text.contains(
-            "isthmus_http_requests_total{method=\"GET\",route=\"/v1/projects\",status=\"200\"} 2"
+            "isthmus_http_requests_total{method=\"GET\",route=\"/v1/projects\",status=\"2xx\"} 2"
         ));
         assert!(text.contains(
-            "isthmus_http_requests_total{method=\"POST\",route=\"/v1/projects\",status=\"422\"} 1"
+            "isthmus_http_requests_total{method=\"POST\",route=\"/v1/projects\",status=\"4xx\"} 1"
         ));
         assert!(text.contains("# TYPE isthmus_http_requests_total counter"));
+    }
+
+    #[test]
+    fn unknown_methods_and_odd_statuses_share_one_series() {
+        let m = Metrics::default();
+        for i in 0..100 {
+            m.count_request(&format!("X{i}{}", "M".repeat(1000)), "unmatched", 405);
+        }
+        m.count_request("get", "unmatched", 999);
+        let text = m.render();
+        assert!(text.contains(
+            "isthmus_http_requests_total{method=\"other\",route=\"unmatched\",status=\"4xx\"} 100"
+        ));
+        assert!(text.contains(
+            "isthmus_http_requests_total{method=\"other\",route=\"unmatched\",status=\"other\"} 1"
+        ));
+        assert_eq!(text.lines().count(), 4, "{text}");
     }
 }

@@ -27,6 +27,7 @@ use crate::data_dir::DataDir;
 pub use crate::data_dir::INIT_MARKER_FILE;
 use crate::dns_sync::PlatformDns;
 pub use crate::dns_sync::DEFAULT_DNS_LISTEN;
+pub use crate::http_server::HttpLimits;
 use crate::lab_dns::LabResolvers;
 use crate::nodes::{NodeConfig, NodeSupervisor};
 use crate::state::{ApiConfig, AppState, DEFAULT_DNS_ZONE};
@@ -54,6 +55,8 @@ pub struct ServeConfig {
     pub local: Option<LocalConfig>,
     /// How long node certificates are valid (renewed after two thirds of it).
     pub node_cert_lifetime: Duration,
+    /// Connection cap and timeouts of the API's HTTP server.
+    pub http: HttpLimits,
 }
 
 impl ServeConfig {
@@ -68,6 +71,7 @@ impl ServeConfig {
             dns_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             local: None,
             node_cert_lifetime: crate::nodes::DEFAULT_CERT_LIFETIME,
+            http: HttpLimits::default(),
         }
     }
 }
@@ -225,16 +229,26 @@ fn write_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then drains open requests.
+/// Serves the API on `listener` with the default [`HttpLimits`] until `shutdown`
+/// completes, then drains open requests.
 pub async fn serve_on(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_on_with(listener, state, HttpLimits::default(), shutdown).await
+}
+
+/// [`serve_on`] within `limits`.
+pub async fn serve_on_with(
+    listener: TcpListener,
+    state: AppState,
+    limits: HttpLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let addr = listener.local_addr().context("listener address")?;
-    tracing::info!(%addr, "serving the Isthmus API");
-    axum::serve(listener, crate::api::router(state))
-        .with_graceful_shutdown(shutdown)
+    tracing::info!(%addr, ?limits, "serving the Isthmus API");
+    crate::http_server::serve(listener, crate::api::router(state), limits, shutdown)
         .await
         .with_context(|| format!("serve on {addr}"))
 }
@@ -255,7 +269,13 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // Printed too: with `--listen 127.0.0.1:0` this line is the only way to learn the port.
     let addr = listener.local_addr().context("listener address")?;
     eprintln!("{API_ADDRESS_LINE}http://{addr}");
-    serve_on(listener, started.state.clone(), shutdown_signal()).await
+    serve_on_with(
+        listener,
+        started.state.clone(),
+        config.http,
+        shutdown_signal(),
+    )
+    .await
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -24,15 +24,40 @@ pub struct ServeArgs {
     /// Where the platform DNS answers, over UDP and TCP.
     #[arg(long, value_name = "ADDR", default_value_t = isthmus_server::serve::DEFAULT_DNS_LISTEN)]
     pub dns_listen: SocketAddr,
-    /// The platform DNS zone: clusters are `<cluster-id>.<zone>`.
-    #[arg(long, value_name = "ZONE", default_value = isthmus_server::state::DEFAULT_DNS_ZONE)]
+    /// The platform DNS zone: clusters are `<cluster-id>.<zone>`. At most 227 bytes as a
+    /// DNS name, so `public-<cluster-id>.<zone>` fits DNS's 255.
+    #[arg(long, value_name = "ZONE", default_value = isthmus_server::state::DEFAULT_DNS_ZONE,
+          value_parser = parse_dns_zone)]
     pub dns_zone: String,
     /// How long the certificates of local cluster nodes are valid; they are renewed after
     /// two thirds of it.
     #[arg(long, value_name = "N", default_value_t = 30 * 86_400)]
     pub node_cert_lifetime_seconds: u64,
+    /// API connections open at once; more wait to be accepted until one closes.
+    #[arg(long, value_name = "N", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// A request's headers must arrive within this many seconds of its first byte.
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_seconds: u64,
+    /// An API connection with no request in progress is closed after this many seconds.
+    #[arg(long, value_name = "N", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout_seconds: u64,
+    /// A request not answered within this many seconds gets 504 (`lab exec` has its own limit).
+    #[arg(long, value_name = "N", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub request_timeout_seconds: u64,
     #[command(flatten)]
     pub local: super::LocalServeArgs,
+}
+
+/// `--dns-zone`: a DNS name with room under it for every name the platform publishes.
+fn parse_dns_zone(zone: &str) -> Result<String, String> {
+    isthmus_connect::dns::check_zone(zone)
+        .map(|_| zone.to_string())
+        .map_err(|e| format!("{e:#}"))
 }
 
 /// `isthmus login --url U --token T [--project P]`: the global flags are the input, so

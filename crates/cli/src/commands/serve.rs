@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use isthmus_server::serve::{serve, ServeConfig};
+use isthmus_server::serve::{serve, HttpLimits, ServeConfig};
 
 use crate::args::ServeArgs;
 use crate::config::Env;
@@ -24,6 +24,12 @@ pub async fn run(args: ServeArgs, env: &Env) -> anyhow::Result<String> {
         dns_listen: args.dns_listen,
         dns_zone: args.dns_zone,
         node_cert_lifetime: Duration::from_secs(args.node_cert_lifetime_seconds.max(1)),
+        http: HttpLimits {
+            max_connections: args.max_connections as usize,
+            header_timeout: Duration::from_secs(args.header_timeout_seconds),
+            idle_timeout: Duration::from_secs(args.idle_timeout_seconds),
+            request_timeout: Duration::from_secs(args.request_timeout_seconds),
+        },
         ..ServeConfig::new(data_dir)
     };
     serve(config).await?;

@@ -1,5 +1,6 @@
 //! Turns a DNS request into the zone's answer (hickory-server's `RequestHandler`).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use hickory_server::net::runtime::Time;
@@ -9,7 +10,7 @@ use hickory_server::proto::op::{
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
-use super::zone::Zone;
+use super::zone::{Zone, ZoneAnswer};
 
 pub struct PlatformZoneHandler {
     pub zone: Arc<Zone>,
@@ -46,9 +47,16 @@ impl RequestHandler for PlatformZoneHandler {
                 }
                 Ok(info) => {
                     let query = info.query;
-                    let answer =
+                    // No question may take the handler down: a bug in answering one is
+                    // a SERVFAIL for that question, and the next is answered as usual.
+                    let answer = std::panic::catch_unwind(AssertUnwindSafe(|| {
                         self.zone
-                            .lookup(query.name(), query.query_type(), query.query_class());
+                            .lookup(query.name(), query.query_type(), query.query_class())
+                    }))
+                    .unwrap_or_else(|_| {
+                        tracing::error!(name = %query.name(), "answering a DNS question panicked");
+                        ZoneAnswer::server_failure()
+                    });
                     let mut metadata = Metadata::response_from_request(&request.metadata);
                     metadata.authoritative = answer.authoritative;
                     metadata.response_code = answer.code;

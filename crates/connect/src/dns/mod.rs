@@ -9,4 +9,4 @@ mod zone;
 
 pub use records::ClusterRecords;
 pub use server::{DnsConfig, DnsHandle, DnsServer, DEFAULT_ZONE};
-pub use zone::{Zone, ZoneAnswer, RECORD_TTL};
+pub use zone::{check_zone, Zone, ZoneAnswer, MAX_ZONE_WIRE_LEN, RECORD_TTL};

@@ -9,7 +9,7 @@ use anyhow::Context;
 use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::rdata::{A, NS, SOA};
 use hickory_server::proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
-use isthmus_core::id::ClusterId;
+use isthmus_core::id::{ClusterId, ID_LEN};
 
 use super::records::ClusterRecords;
 
@@ -17,6 +17,35 @@ use super::records::ClusterRecords;
 pub const RECORD_TTL: u32 = 1;
 /// The name server's own name inside the zone: `ns.<zone>`.
 const NS_LABEL: &str = "ns";
+/// The SOA's mailbox: `hostmaster.<zone>`.
+const HOSTMASTER_LABEL: &str = "hostmaster";
+/// A DNS name is at most 255 bytes as written on the wire (RFC 1035 §2.3.4): one length
+/// byte per label, the labels, and the root's zero byte.
+const MAX_NAME_WIRE_LEN: usize = 255;
+/// The longest first label the platform publishes under its zone: `public-<cluster id>`
+/// (node names, `<cluster id>-<n>`, are shorter).
+pub const LONGEST_LABEL_LEN: usize = "public-".len() + ID_LEN;
+/// The longest zone, written as a name, that leaves room for every published name.
+pub const MAX_ZONE_WIRE_LEN: usize = MAX_NAME_WIRE_LEN - 1 - LONGEST_LABEL_LEN;
+
+/// Checks a zone for `--dns-zone`: a valid DNS name, not the root, and short enough that
+/// every name the platform publishes under it (up to `public-<20-character id>.<zone>`)
+/// stays within DNS's 255-byte limit. Returns the zone as a lowercase, fully qualified name.
+pub fn check_zone(zone: &str) -> anyhow::Result<Name> {
+    let mut apex = Name::from_ascii(zone.trim_end_matches('.'))
+        .with_context(|| format!("the DNS zone {zone:?} is not a valid DNS name"))?
+        .to_lowercase();
+    apex.set_fqdn(true);
+    anyhow::ensure!(!apex.is_root(), "the DNS zone must not be the root");
+    let wire_len = apex.len() + 1;
+    anyhow::ensure!(
+        wire_len <= MAX_ZONE_WIRE_LEN,
+        "the DNS zone {zone:?} is too long: it takes {wire_len} bytes as a DNS name, and at \
+         most {MAX_ZONE_WIRE_LEN} leave room for the longest name published under it \
+         (public-<{ID_LEN}-character cluster id>.<zone>) within DNS's {MAX_NAME_WIRE_LEN}-byte limit"
+    );
+    Ok(apex)
+}
 
 /// What the server sends back for one question.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +62,7 @@ pub struct Zone {
     apex: LowerName,
     apex_name: Name,
     ns_name: Name,
+    hostmaster_name: Name,
     /// `ns.<zone>` → this address, when the server was told where it is reachable.
     ns_address: Option<Ipv4Addr>,
     data: RwLock<ZoneData>,
@@ -49,19 +79,24 @@ struct ZoneData {
 }
 
 impl Zone {
+    /// Refuses a zone [`check_zone`] refuses. Every name a query can make the zone build
+    /// (`ns`, `hostmaster`, the cluster labels) is built or checked here, not per query.
     pub fn new(zone: &str, ns_address: Option<Ipv4Addr>) -> anyhow::Result<Zone> {
-        let mut apex_name = Name::from_ascii(zone.trim_end_matches('.'))
-            .with_context(|| format!("parse DNS zone {zone:?}"))?
-            .to_lowercase();
-        apex_name.set_fqdn(true);
-        anyhow::ensure!(!apex_name.is_root(), "the DNS zone must not be the root");
+        let apex_name = check_zone(zone)?;
         let ns_name = apex_name
             .prepend_label(NS_LABEL)
             .context("build the name server's name")?;
+        let hostmaster_name = apex_name
+            .prepend_label(HOSTMASTER_LABEL)
+            .context("build the zone's hostmaster name")?;
+        apex_name
+            .prepend_label("p".repeat(LONGEST_LABEL_LEN))
+            .context("build the longest published name")?;
         Ok(Zone {
             apex: LowerName::from(apex_name.clone()),
             apex_name,
             ns_name,
+            hostmaster_name,
             ns_address,
             data: RwLock::new(ZoneData {
                 serial: 1,
@@ -144,11 +179,11 @@ impl Zone {
         }
         let data = self.data.read().expect("zone lock poisoned");
         let soa = vec![self.soa_record(data.serial)];
-        let extra_labels = name.num_labels() - self.apex.num_labels();
+        let extra_labels = name.num_labels().saturating_sub(self.apex.num_labels());
         let found: Option<Vec<Record>> = match extra_labels {
             0 => Some(self.apex_records(qtype, data.serial)),
             1 => {
-                let label = name.iter().next().expect("one label more than the apex");
+                let label = name.iter().next().unwrap_or_default();
                 let label = std::str::from_utf8(label).unwrap_or_default();
                 if label == NS_LABEL && self.ns_address.is_some() {
                     Some(self.ns_address_records(qtype))
@@ -197,15 +232,11 @@ impl Zone {
     }
 
     fn soa_record(&self, serial: u32) -> Record {
-        let hostmaster = self
-            .apex_name
-            .prepend_label("hostmaster")
-            .expect("the apex has room for one more label");
         // refresh/retry/expire matter only to secondaries; the minimum is the negative-cache
         // TTL, kept as short as the records so a new cluster resolves at once.
         let soa = SOA::new(
             self.ns_name.clone(),
-            hostmaster,
+            self.hostmaster_name.clone(),
             serial,
             60,
             30,
@@ -224,6 +255,16 @@ fn wanted(records: &[Record], qtype: RecordType) -> Vec<Record> {
 }
 
 impl ZoneAnswer {
+    /// SERVFAIL: this server could not answer the question.
+    pub fn server_failure() -> ZoneAnswer {
+        ZoneAnswer {
+            code: ResponseCode::ServFail,
+            authoritative: false,
+            answers: Vec::new(),
+            soa: Vec::new(),
+        }
+    }
+
     fn refused() -> ZoneAnswer {
         ZoneAnswer {
             code: ResponseCode::Refused,

@@ -79,6 +79,19 @@ fn field_error(e: serde_path_to_error::Error<serde_json::Error>) -> FieldError {
     if let Some(name) = quoted_after(&message, "missing field `") {
         return FieldError::new(join(&path, name), "required", format!("{name} is required"));
     }
+    // A key given twice is blamed on that key: the object at `path` holds it.
+    if let Some(name) = quoted_after(&message, "duplicate field `") {
+        let field = if path.ends_with(name) {
+            path.clone()
+        } else {
+            join(&path, name)
+        };
+        return FieldError::new(
+            field,
+            "duplicate-key",
+            format!("{name} is given more than once"),
+        );
+    }
     if let Some(name) = quoted_after(&message, "unknown field `") {
         let field = if path.ends_with(name) {
             path.clone()
@@ -176,6 +189,24 @@ mod tests {
             r#"{"name":"p","network_id":"n","peer":{"account_id":"1","network_id":"v","region":"r"},"routes":["10.0.0.0/8",7]}"#,
         );
         assert_eq!((e.field.as_str(), e.rule.as_str()), ("routes[1]", "type"));
+    }
+
+    #[test]
+    fn a_duplicate_key_is_blamed_on_that_key() {
+        let e = first_error::<NetworkCreate>(
+            r#"{"name":"a","provider":"aws","region":"x","cidr_block":"10.0.0.0/16","name":"b"}"#,
+        );
+        assert_eq!(
+            (e.field.as_str(), e.rule.as_str()),
+            ("name", "duplicate-key")
+        );
+        let e = first_error::<PeeringCreate>(
+            r#"{"name":"p","network_id":"n","peer":{"account_id":"1","network_id":"v","region":"r","region":"s"},"routes":[]}"#,
+        );
+        assert_eq!(
+            (e.field.as_str(), e.rule.as_str()),
+            ("peer.region", "duplicate-key")
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 pub mod body;
 mod ca;
 mod clusters;
+pub mod edge;
 mod events;
 mod lab;
 mod me;
@@ -32,9 +33,10 @@ pub use tokens::{TokenCreate, TokenCreated};
 use crate::metrics;
 use crate::state::AppState;
 
-/// Every route of the API, with metrics, the body limit and request tracing.
+/// Every route of the API, with metrics, the body limit, request tracing and the edge's
+/// layers (request ids, problem+json for every error, caught panics, time limits).
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(meta::healthz))
         .route("/metrics", get(metrics::metrics))
         .route("/v1/openapi.json", get(meta::openapi))
@@ -108,7 +110,8 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(crate::console::routes())
         .fallback(meta::no_route)
-        .method_not_allowed_fallback(meta::no_method)
+        .method_not_allowed_fallback(meta::no_method);
+    edge::layers(router)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::count_requests,

@@ -26,6 +26,10 @@ pub struct Problem {
     /// Sent as `Retry-After` (seconds) with a 503: the condition passes by itself.
     #[serde(skip)]
     pub retry_after: Option<u32>,
+    /// The id of the request (also its `x-request-id` header): quote it when reporting a
+    /// server error, whose details are only in the server's log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// The error type of every handler.
@@ -43,6 +47,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
+            request_id: None,
         }))
     }
 
@@ -105,10 +110,23 @@ fn title_of(status: StatusCode) -> &'static str {
 }
 
 impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
         let status = self.status();
+        if self.0.request_id.is_none() {
+            self.0.request_id = super::edge::current_request_id();
+        }
         if status.is_server_error() {
-            tracing::error!(detail = %self.0.detail, "request failed");
+            tracing::error!(detail = %self.0.detail, request_id = ?self.0.request_id, "request failed");
+        }
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            // What failed inside (SQL, paths, a driver's output) stays in the log.
+            self.0.detail = match &self.0.request_id {
+                Some(id) => format!(
+                    "the server failed to answer this request; its log has the details under request id {id}"
+                ),
+                None => "the server failed to answer this request; its log has the details".into(),
+            };
+            self.0.errors.clear();
         }
         let body = serde_json::to_vec(&*self.0).unwrap_or_else(|_| b"{}".to_vec());
         let mut response = (status, [(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response();

@@ -4,11 +4,12 @@
 //! routes serve files only and read no token.
 
 use axum::extract::Path;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use crate::api::ApiError;
 use crate::state::AppState;
 
 const INDEX_HTML: &str = include_str!("index.html");
@@ -30,7 +31,10 @@ async fn asset(Path(name): Path<String>) -> Response {
     match name.as_str() {
         "app.js" => file("text/javascript; charset=utf-8", APP_JS),
         "style.css" => file("text/css; charset=utf-8", STYLE_CSS),
-        _ => (StatusCode::NOT_FOUND, "no such console asset").into_response(),
+        _ => ApiError::not_found(format!(
+            "no console asset {name:?}: there are app.js and style.css"
+        ))
+        .into_response(),
     }
 }
 

@@ -71,6 +71,11 @@ impl Reply {
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        Self::start_with(serve::HttpLimits::default()).await
+    }
+
+    /// A server whose HTTP edge has these limits (connections, timeouts).
+    pub async fn start_with(limits: serve::HttpLimits) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         // A directory serve() has to create itself, as on a first start.
         let data_dir = dir.path().join("data");
@@ -99,7 +104,7 @@ impl TestServer {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            serve::serve_on(listener, state, shutdown)
+            serve::serve_on_with(listener, state, limits, shutdown)
                 .await
                 .expect("serve");
         });
