@@ -52,6 +52,8 @@ pub struct ServeConfig {
     pub local: Option<LocalConfig>,
     /// How long node certificates are valid (renewed after two thirds of it).
     pub node_cert_lifetime: Duration,
+    /// Serve the lab API (`false`: `isthmus serve --no-lab`, every lab route answers 404).
+    pub lab: bool,
 }
 
 impl ServeConfig {
@@ -66,6 +68,7 @@ impl ServeConfig {
             dns_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             local: None,
             node_cert_lifetime: crate::nodes::DEFAULT_CERT_LIFETIME,
+            lab: true,
         }
     }
 }
@@ -155,6 +158,8 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
     );
     let api = ApiConfig {
         dns_zone: config.dns_zone.clone(),
+        admin_token_file: Some(dir.join(ADMIN_TOKEN_FILE)),
+        lab_enabled: config.lab,
     };
     Ok(Started {
         state: AppState::new(store, drivers, sim, handle, api)

@@ -69,10 +69,16 @@ impl Reply {
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server whose config `configure` adjusts first (e.g. the local provider, `--no-lab`).
+    pub async fn start_with(configure: impl FnOnce(&mut ServeConfig)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         // A directory serve() has to create itself, as on a first start.
         let data_dir = dir.path().join("data");
-        let config = ServeConfig::new(&data_dir);
+        let mut config = ServeConfig::new(&data_dir);
+        configure(&mut config);
         let started = serve::start(&config).await.expect("start the server");
         let token_file = started
             .admin_token_file
@@ -105,6 +111,11 @@ impl TestServer {
             _started: started,
             _dir: dir,
         }
+    }
+
+    /// The running server's state (its store, for what the API cannot set up).
+    pub fn state(&self) -> &isthmus_server::AppState {
+        &self._started.state
     }
 
     /// Where this server's platform DNS answers (UDP and TCP, a free loopback port).
