@@ -46,7 +46,10 @@ fn unprintable(c: char) -> Option<&'static str> {
 
 /// Refuses text with a character [`unprintable`] names, with rule `printable`.
 pub fn check_printable(field: &str, text: &str) -> Result<(), FieldError> {
-    match text.chars().find_map(|c| unprintable(c).map(|why| (c, why))) {
+    match text
+        .chars()
+        .find_map(|c| unprintable(c).map(|why| (c, why)))
+    {
         None => Ok(()),
         Some((c, why)) => Err(FieldError::new(
             field,

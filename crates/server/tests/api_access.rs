@@ -349,7 +349,13 @@ async fn the_egress_allowlist_has_the_allowlists_rules() {
     let server = TestServer::start().await;
     let (_, path) = cluster(&server, "egress").await;
     let many: Vec<Value> = (0..8_001u32)
-        .map(|i| egress(&format!("{}/32", Ipv4Addr::from(0x0a00_0000 + i)), json!([]), ""))
+        .map(|i| {
+            egress(
+                &format!("{}/32", Ipv4Addr::from(0x0a00_0000 + i)),
+                json!([]),
+                "",
+            )
+        })
         .collect();
     server
         .patch(&server.admin, &path, json!({ "egress_allowlist": many }))
@@ -365,7 +371,11 @@ async fn the_egress_allowlist_has_the_allowlists_rules() {
             "duplicate-entry",
         ),
         (
-            vec![egress("192.168.1.0/24", json!((1..=150u16).collect::<Vec<_>>()), "")],
+            vec![egress(
+                "192.168.1.0/24",
+                json!((1..=150u16).collect::<Vec<_>>()),
+                "",
+            )],
             "egress_allowlist[0].ports",
             "max-ports",
         ),

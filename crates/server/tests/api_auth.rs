@@ -375,7 +375,10 @@ async fn a_revoked_token_answers_401_at_once() {
     assert_eq!(listed.len(), 1, "{:#}", list.body);
     assert_eq!(listed[0]["id"], id.as_str());
     assert_eq!(listed[0]["role"], "operator");
-    assert!(!list.body.to_string().contains(&secret), "no secret in a list");
+    assert!(
+        !list.body.to_string().contains(&secret),
+        "no secret in a list"
+    );
 
     let revoked = s
         .delete(&s.admin, &format!("/v1/projects/{p}/tokens/{id}"))
@@ -551,7 +554,12 @@ async fn rotating_another_token_leaves_the_admin_token_file_alone() {
     assert_eq!(r.body["admin_token_file"], serde_json::Value::Null);
     let new = r.body["secret"].as_str().unwrap();
     assert_unauthorized_because(&s.get(&old, "/v1/projects").await, "not known");
-    assert_eq!(s.get(new, &format!("/v1/projects/{p}/networks")).await.status, 200);
+    assert_eq!(
+        s.get(new, &format!("/v1/projects/{p}/networks"))
+            .await
+            .status,
+        200
+    );
     let file = s.data_dir.join("admin-token");
     assert_eq!(std::fs::read_to_string(file).unwrap().trim(), s.admin);
 }

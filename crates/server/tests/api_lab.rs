@@ -122,8 +122,12 @@ async fn with_no_lab_every_lab_route_is_a_not_found_problem_that_says_why() {
         )
         .await,
         s.delete(&s.admin, "/v1/lab/vpcs/customer").await,
-        s.post(&s.admin, "/v1/lab/vpcs/customer/hosts", json!({"name": "app"}))
-            .await,
+        s.post(
+            &s.admin,
+            "/v1/lab/vpcs/customer/hosts",
+            json!({"name": "app"}),
+        )
+        .await,
         s.delete(&s.admin, "/v1/lab/vpcs/customer/hosts/app").await,
         s.post(
             &s.admin,
@@ -132,8 +136,12 @@ async fn with_no_lab_every_lab_route_is_a_not_found_problem_that_says_why() {
         )
         .await,
         s.get(&s.admin, "/v1/lab/internet/hosts").await,
-        s.post(&s.admin, "/v1/lab/internet/hosts", json!({"name": "laptop"}))
-            .await,
+        s.post(
+            &s.admin,
+            "/v1/lab/internet/hosts",
+            json!({"name": "laptop"}),
+        )
+        .await,
         s.delete(&s.admin, "/v1/lab/internet/hosts/laptop").await,
     ];
     for r in &answers {

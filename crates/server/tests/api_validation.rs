@@ -239,7 +239,8 @@ async fn names_with_invisible_or_direction_changing_characters_are_refused() {
         "line\u{2028}break",
     ] {
         let answers = [
-            s.post(&s.admin, "/v1/projects", json!({ "name": bad })).await,
+            s.post(&s.admin, "/v1/projects", json!({ "name": bad }))
+                .await,
             s.network(&p, bad, "10.1.0.0/16").await,
             s.patch(
                 &s.admin,

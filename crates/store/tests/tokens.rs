@@ -173,7 +173,10 @@ async fn a_revoked_token_is_kept_marked_and_loses_every_role() {
 
     let revoked = t.store.revoke_token(&alice(), tok.id).await.unwrap();
     let at = revoked.revoked_at.expect("marked revoked");
-    assert_eq!(t.store.token_by_hash("h").await.unwrap(), Some(revoked.clone()));
+    assert_eq!(
+        t.store.token_by_hash("h").await.unwrap(),
+        Some(revoked.clone())
+    );
     assert!(t.store.memberships_of(tok.id).await.unwrap().is_empty());
     assert!(t.store.project_tokens(a).await.unwrap().is_empty());
     // Revoking again changes nothing.
@@ -225,10 +228,28 @@ async fn removing_the_last_role_revokes_the_token_but_not_while_another_remains(
         )
         .await
         .unwrap();
-    t.store.remove_membership(&alice(), a, one.id).await.unwrap();
-    t.store.remove_membership(&alice(), a, two.id).await.unwrap();
-    assert!(t.store.get_token(one.id).await.unwrap().revoked_at.is_some());
-    assert!(t.store.get_token(two.id).await.unwrap().revoked_at.is_none());
+    t.store
+        .remove_membership(&alice(), a, one.id)
+        .await
+        .unwrap();
+    t.store
+        .remove_membership(&alice(), a, two.id)
+        .await
+        .unwrap();
+    assert!(t
+        .store
+        .get_token(one.id)
+        .await
+        .unwrap()
+        .revoked_at
+        .is_some());
+    assert!(t
+        .store
+        .get_token(two.id)
+        .await
+        .unwrap()
+        .revoked_at
+        .is_none());
 }
 
 #[tokio::test]
@@ -239,7 +260,11 @@ async fn a_rotation_replaces_the_secret_hash_in_one_write() {
         .create_token(&alice(), "admin", true, "old", None)
         .await
         .unwrap();
-    let rotated = t.store.rotate_token(&alice(), root.id, "new").await.unwrap();
+    let rotated = t
+        .store
+        .rotate_token(&alice(), root.id, "new")
+        .await
+        .unwrap();
     assert_eq!(rotated.id, root.id);
     assert_eq!(t.store.token_by_hash("old").await.unwrap(), None);
     assert_eq!(t.store.token_by_hash("new").await.unwrap(), Some(root));

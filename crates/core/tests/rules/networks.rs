@@ -277,7 +277,11 @@ fn names_refuse_invisible_and_direction_changing_characters() {
         req.name = bad.into();
         let (field, rule, message) =
             invalid(rules::new_network(id(), project(), &req, &[], now()).unwrap_err());
-        assert_eq!((field.as_str(), rule.as_str()), ("name", "printable"), "{bad:?}");
+        assert_eq!(
+            (field.as_str(), rule.as_str()),
+            ("name", "printable"),
+            "{bad:?}"
+        );
         assert!(message.contains("U+"), "{bad:?}: {message}");
     }
     // Plain spaces and visible letters of any script are fine.

@@ -273,9 +273,7 @@ pub async fn exec(
         return Err(ApiError::invalid(
             "timeout_seconds",
             "range",
-            format!(
-                "a lab command runs 1 to {MAX_EXEC_TIMEOUT_SECONDS} seconds, got {timeout}"
-            ),
+            format!("a lab command runs 1 to {MAX_EXEC_TIMEOUT_SECONDS} seconds, got {timeout}"),
         ));
     }
     let limits = ExecLimits {

@@ -82,10 +82,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/projects/{p}/tokens",
             post(tokens::create).get(tokens::list),
         )
-        .route(
-            "/v1/projects/{p}/tokens/{token_id}",
-            delete(tokens::revoke),
-        )
+        .route("/v1/projects/{p}/tokens/{token_id}", delete(tokens::revoke))
         .route("/v1/tokens", get(tokens::list_all))
         .route("/v1/tokens/{token_id}", delete(tokens::revoke_any))
         .route("/v1/tokens/{token_id}/rotate", post(tokens::rotate))

@@ -322,7 +322,10 @@ pub async fn rotate(
         match replace_secret_file(path, &rotated.secret) {
             Ok(()) => rotated.admin_token_file = Some(path.display().to_string()),
             Err(e) => {
-                tracing::warn!("rotated token {id} but could not update {}: {e:#}", path.display());
+                tracing::warn!(
+                    "rotated token {id} but could not update {}: {e:#}",
+                    path.display()
+                );
                 rotated.warnings.push(format!(
                     "{} still holds the old secret and could not be updated ({e:#}): write the \
                      new secret into it",

@@ -89,7 +89,8 @@ impl SqliteStore {
         let now = Utc::now();
         let mut next = rules::update_cluster(&current, req, now)?;
         if !next.egress_allowlist.is_empty() {
-            let network: Network = rows::get_in_project(&mut tx, project, next.network_id.0).await?;
+            let network: Network =
+                rows::get_in_project(&mut tx, project, next.network_id.0).await?;
             let peerings: Vec<Peering> = rows::live_on_network(&mut tx, network.id).await?;
             let warnings = rules::egress_warnings(&next, &network, &peerings);
             next.warnings.extend(warnings);

@@ -147,7 +147,10 @@ pub(crate) async fn put_membership(
         return Err(CoreError::conflict(
             Some("token_id"),
             "token-revoked",
-            format!("token {} is revoked; create a new token instead", m.token_id),
+            format!(
+                "token {} is revoked; create a new token instead",
+                m.token_id
+            ),
         )
         .into());
     }
