@@ -31,6 +31,10 @@ pub struct ServeArgs {
     /// two thirds of it.
     #[arg(long, value_name = "N", default_value_t = 30 * 86_400)]
     pub node_cert_lifetime_seconds: u64,
+    /// Serve without the lab API: every /v1/lab route answers 404. The lab API runs
+    /// commands as root on this host for the superuser token.
+    #[arg(long)]
+    pub no_lab: bool,
     #[command(flatten)]
     pub local: super::LocalServeArgs,
 }

@@ -24,6 +24,7 @@ pub async fn run(args: ServeArgs, env: &Env) -> anyhow::Result<String> {
         dns_listen: args.dns_listen,
         dns_zone: args.dns_zone,
         node_cert_lifetime: Duration::from_secs(args.node_cert_lifetime_seconds.max(1)),
+        lab: !args.no_lab,
         ..ServeConfig::new(data_dir)
     };
     serve(config).await?;
