@@ -310,6 +310,19 @@ pub struct Token {
     /// Installation-wide admin (the first-start token): every project, every right.
     pub superuser: bool,
     pub created_at: DateTime<Utc>,
+    /// After this instant the token answers 401; `None`: it never expires.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When the token was revoked (it answers 401 from then on); `None`: it was not.
+    #[serde(default)]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl Token {
+    /// Whether the token may still authenticate at `now`.
+    pub fn is_usable(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| now < at)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

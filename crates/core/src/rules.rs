@@ -29,7 +29,43 @@ pub fn private_ranges() -> [Cidr; 4] {
     .map(|s| s.parse().expect("static prefix"))
 }
 
+/// Why `c` may not appear in a name or a comment, if it may not: control characters, and
+/// the invisible or direction-changing ones a reader cannot see (Unicode format characters
+/// such as U+202E or U+200B, line and paragraph separators, and every space but U+0020).
+fn unprintable(c: char) -> Option<&'static str> {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    match c.general_category() {
+        GeneralCategory::Control => Some("a control character"),
+        GeneralCategory::Format => Some("an invisible format character"),
+        GeneralCategory::LineSeparator => Some("a line separator"),
+        GeneralCategory::ParagraphSeparator => Some("a paragraph separator"),
+        GeneralCategory::SpaceSeparator if c != ' ' => Some("a space other than U+0020"),
+        _ => None,
+    }
+}
+
+/// Refuses text with a character [`unprintable`] names, with rule `printable`.
+pub fn check_printable(field: &str, text: &str) -> Result<(), FieldError> {
+    match text
+        .chars()
+        .find_map(|c| unprintable(c).map(|why| (c, why)))
+    {
+        None => Ok(()),
+        Some((c, why)) => Err(FieldError::new(
+            field,
+            "printable",
+            format!(
+                "must not contain control, format or separator characters other than the plain \
+                 space; found U+{:04X}, {why}",
+                c as u32
+            ),
+        )),
+    }
+}
+
 pub fn validate_name(field: &str, name: &str) -> Result<String, FieldError> {
+    // Checked before trimming: a trailing U+2028 or tab is refused, not silently dropped.
+    check_printable(field, name)?;
     let trimmed = name.trim();
     if trimmed.is_empty() {
         return Err(FieldError::new(field, "required", "must not be empty"));
@@ -39,13 +75,6 @@ pub fn validate_name(field: &str, name: &str) -> Result<String, FieldError> {
             field,
             "max-length",
             format!("must be at most {MAX_NAME_LEN} characters"),
-        ));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err(FieldError::new(
-            field,
-            "printable",
-            "must not contain control characters",
         ));
     }
     Ok(trimmed.to_string())
@@ -639,16 +668,27 @@ pub fn validate_allowlist(
             }
             Err(err) => errors.push(err),
         }
-        if e.comment.chars().count() > 256 || e.comment.chars().any(char::is_control) {
-            errors.push(FieldError::new(
-                format!("{entry}.comment"),
-                "comment",
-                "a comment is at most 256 printable characters",
-            ));
+        if let Err(e) = validate_comment(&format!("{entry}.comment"), &e.comment) {
+            errors.push(e);
         }
     }
     collect(errors)?;
     Ok(list)
+}
+
+/// The longest comment of an allow-list or egress entry, in characters.
+pub const MAX_COMMENT_LEN: usize = 256;
+
+/// An entry's comment: at most [`MAX_COMMENT_LEN`] printable characters.
+pub fn validate_comment(field: &str, comment: &str) -> Result<(), FieldError> {
+    if comment.chars().count() > MAX_COMMENT_LEN {
+        return Err(FieldError::new(
+            field,
+            "comment",
+            format!("a comment is at most {MAX_COMMENT_LEN} printable characters"),
+        ));
+    }
+    check_printable(field, comment)
 }
 
 pub fn validate_public_access(
@@ -722,31 +762,115 @@ pub fn assign_public_endpoint(
     Ok(())
 }
 
+/// The most ports one egress rule may list.
+pub const MAX_EGRESS_PORTS: usize = 64;
+
+/// Parses the egress allow-list with the allow-lists' rules: at most
+/// [`MAX_ALLOWLIST_ENTRIES`] entries, each a prefix without host bits listed once (merge
+/// the ports of two entries for the same prefix), at most [`MAX_EGRESS_PORTS`] distinct
+/// ports of 1…65535 (none: every port), and a printable comment of at most
+/// [`MAX_COMMENT_LEN`] characters.
 pub fn validate_egress(input: &Option<Vec<EgressRuleInput>>) -> Result<Vec<EgressRule>, CoreError> {
     let Some(input) = input else {
         return Ok(Vec::new());
     };
+    let field = "egress_allowlist";
+    if input.len() > MAX_ALLOWLIST_ENTRIES {
+        return Err(CoreError::invalid(
+            field,
+            "max-entries",
+            format!(
+                "the egress allow-list holds at most {MAX_ALLOWLIST_ENTRIES} entries, got {}",
+                input.len()
+            ),
+        ));
+    }
     let mut errors = Vec::new();
-    let mut rules = Vec::new();
+    let mut seen: std::collections::HashMap<Cidr, usize> = std::collections::HashMap::new();
+    let mut rules = Vec::with_capacity(input.len());
     for (i, e) in input.iter().enumerate() {
-        match parse_cidr(&format!("egress_allowlist[{i}].cidr"), &e.cidr) {
-            Ok(cidr) => rules.push(EgressRule {
-                cidr,
-                ports: e.ports.clone(),
-                comment: e.comment.clone(),
-            }),
+        let entry = format!("{field}[{i}]");
+        match parse_cidr(&format!("{entry}.cidr"), &e.cidr) {
+            Ok(cidr) => {
+                if let Some(j) = seen.insert(cidr, i) {
+                    errors.push(FieldError::new(
+                        format!("{entry}.cidr"),
+                        "duplicate-entry",
+                        format!(
+                            "{cidr} is listed twice (also {field}[{j}]); list its ports in one entry"
+                        ),
+                    ));
+                }
+                rules.push(EgressRule {
+                    cidr,
+                    ports: e.ports.clone(),
+                    comment: e.comment.clone(),
+                });
+            }
             Err(err) => errors.push(err),
         }
-        if e.ports.contains(&0) {
-            errors.push(FieldError::new(
-                format!("egress_allowlist[{i}].ports"),
-                "port-range",
-                "ports are 1…65535",
-            ));
+        if let Err(err) = validate_ports(&format!("{entry}.ports"), &e.ports) {
+            errors.push(err);
+        }
+        if let Err(err) = validate_comment(&format!("{entry}.comment"), &e.comment) {
+            errors.push(err);
         }
     }
     collect(errors)?;
     Ok(rules)
+}
+
+/// An egress rule's ports: at most [`MAX_EGRESS_PORTS`], each 1…65535 and listed once.
+fn validate_ports(field: &str, ports: &[u16]) -> Result<(), FieldError> {
+    if ports.len() > MAX_EGRESS_PORTS {
+        return Err(FieldError::new(
+            field,
+            "max-ports",
+            format!(
+                "an egress rule lists at most {MAX_EGRESS_PORTS} ports, got {}; leave ports \
+                 empty to allow every port",
+                ports.len()
+            ),
+        ));
+    }
+    if ports.contains(&0) {
+        return Err(FieldError::new(field, "port-range", "ports are 1…65535"));
+    }
+    let mut seen = HashSet::new();
+    if let Some(p) = ports.iter().find(|p| !seen.insert(**p)) {
+        return Err(FieldError::new(
+            field,
+            "duplicate-port",
+            format!("port {p} is listed twice"),
+        ));
+    }
+    Ok(())
+}
+
+/// Warnings for egress entries no live peering of the cluster's network routes (and not
+/// inside the network itself): traffic to them has nowhere to go. Checked when the
+/// cluster is written; `peerings` are those on `network`.
+pub fn egress_warnings(cluster: &Cluster, network: &Network, peerings: &[Peering]) -> Vec<String> {
+    let routes: Vec<Cidr> = peerings
+        .iter()
+        .filter(|p| p.network_id == network.id && p.status.is_live())
+        .flat_map(|p| p.routes.iter().chain(&p.transit_routes).copied())
+        .collect();
+    cluster
+        .egress_allowlist
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            !network.cidr_block.contains(&e.cidr) && !routes.iter().any(|r| r.overlaps(&e.cidr))
+        })
+        .map(|(i, e)| {
+            format!(
+                "egress_allowlist[{i}] {} lies outside every route of the live peerings of \
+                 network {}: nothing reaches it until a peering routes it",
+                e.cidr, network.id
+            )
+        })
+        .collect()
 }
 
 pub fn cluster_dns_name(id: ClusterId, zone: &str) -> String {

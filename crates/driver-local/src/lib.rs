@@ -33,5 +33,5 @@ mod topology;
 
 pub use driver::{LocalConfig, LocalDriver};
 pub use internet::{INTERNET_GATEWAY, INTERNET_RESOLVER};
-pub use lab::{LabHost, LabHostSpec, LabVpc, LabVpcSpec};
+pub use lab::{ExecLimits, ExecOutput, LabHost, LabHostSpec, LabVpc, LabVpcSpec, MAX_EXEC_OUTPUT};
 pub use sweep::{KnownObjects, SweepReport};

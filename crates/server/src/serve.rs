@@ -57,6 +57,8 @@ pub struct ServeConfig {
     pub node_cert_lifetime: Duration,
     /// Connection cap and timeouts of the API's HTTP server.
     pub http: HttpLimits,
+    /// Serve the lab API (`false`: `isthmus serve --no-lab`, every lab route answers 404).
+    pub lab: bool,
 }
 
 impl ServeConfig {
@@ -72,6 +74,7 @@ impl ServeConfig {
             local: None,
             node_cert_lifetime: crate::nodes::DEFAULT_CERT_LIFETIME,
             http: HttpLimits::default(),
+            lab: true,
         }
     }
 }
@@ -174,6 +177,8 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
     );
     let api = ApiConfig {
         dns_zone: config.dns_zone.clone(),
+        admin_token_file: Some(dir.join(ADMIN_TOKEN_FILE)),
+        lab_enabled: config.lab,
     };
     Ok(Started {
         state: AppState::new(store, drivers, sim, handle, api)

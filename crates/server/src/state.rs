@@ -1,6 +1,7 @@
 //! What every handler shares: the store, the drivers, the simulated clouds, the
 //! controller's queue, the API's settings and its metrics.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use isthmus_connect::pki::Ca;
@@ -20,12 +21,18 @@ pub const DEFAULT_DNS_ZONE: &str = "isthmus.internal";
 pub struct ApiConfig {
     /// Cluster DNS names are `<cluster-id>.<dns_zone>`.
     pub dns_zone: String,
+    /// The data dir's `admin-token` file: a rotation of the token it holds rewrites it.
+    pub admin_token_file: Option<PathBuf>,
+    /// `false` (`isthmus serve --no-lab`): every lab route answers 404.
+    pub lab_enabled: bool,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             dns_zone: DEFAULT_DNS_ZONE.to_string(),
+            admin_token_file: None,
+            lab_enabled: true,
         }
     }
 }

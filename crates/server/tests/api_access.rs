@@ -339,3 +339,114 @@ async fn the_controller_reapplies_a_running_cluster_after_an_access_change() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+fn egress(cidr: &str, ports: Value, comment: &str) -> Value {
+    json!({ "cidr": cidr, "ports": ports, "comment": comment })
+}
+
+#[tokio::test]
+async fn the_egress_allowlist_has_the_allowlists_rules() {
+    let server = TestServer::start().await;
+    let (_, path) = cluster(&server, "egress").await;
+    let many: Vec<Value> = (0..8_001u32)
+        .map(|i| {
+            egress(
+                &format!("{}/32", Ipv4Addr::from(0x0a00_0000 + i)),
+                json!([]),
+                "",
+            )
+        })
+        .collect();
+    server
+        .patch(&server.admin, &path, json!({ "egress_allowlist": many }))
+        .await
+        .assert_problem(422, "egress_allowlist", "max-entries");
+    let cases = [
+        (
+            vec![
+                egress("192.168.1.0/24", json!([443]), ""),
+                egress("192.168.1.0/24", json!([80]), ""),
+            ],
+            "egress_allowlist[1].cidr",
+            "duplicate-entry",
+        ),
+        (
+            vec![egress(
+                "192.168.1.0/24",
+                json!((1..=150u16).collect::<Vec<_>>()),
+                "",
+            )],
+            "egress_allowlist[0].ports",
+            "max-ports",
+        ),
+        (
+            vec![egress("192.168.1.0/24", json!([443, 443]), "")],
+            "egress_allowlist[0].ports",
+            "duplicate-port",
+        ),
+        (
+            vec![egress("192.168.1.0/24", json!([0]), "")],
+            "egress_allowlist[0].ports",
+            "port-range",
+        ),
+        (
+            vec![egress("192.168.1.0/24", json!([70000]), "")],
+            "egress_allowlist[0].ports[0]",
+            "invalid-value",
+        ),
+        (
+            vec![egress("192.168.1.0/24", json!([]), "db\u{1b}[31m")],
+            "egress_allowlist[0].comment",
+            "printable",
+        ),
+        (
+            vec![egress("192.168.1.0/24", json!([]), &"x".repeat(257))],
+            "egress_allowlist[0].comment",
+            "comment",
+        ),
+    ];
+    let before = server.get(&server.admin, &path).await.body;
+    for (list, field, rule) in cases {
+        server
+            .patch(&server.admin, &path, json!({ "egress_allowlist": list }))
+            .await
+            .assert_problem(422, field, rule);
+    }
+    let after = server.get(&server.admin, &path).await.body;
+    assert_eq!(after["version"], before["version"], "nothing was stored");
+}
+
+#[tokio::test]
+async fn an_egress_entry_no_peering_routes_is_accepted_with_a_warning() {
+    let server = TestServer::start().await;
+    let (project, path) = cluster(&server, "egress-warn").await;
+    let network = server.get(&server.admin, &path).await.body["network_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let peering = server
+        .post(
+            &server.admin,
+            &format!("/v1/projects/{project}/peerings"),
+            peering_body("to-app", &network, &["192.168.0.0/16"]),
+        )
+        .await;
+    assert_eq!(peering.status, 201, "{:#}", peering.body);
+    let reply = server
+        .patch(
+            &server.admin,
+            &path,
+            json!({ "egress_allowlist": [
+                egress("192.168.7.0/24", json!([5432]), "app"),
+                egress("172.20.0.0/16", json!([]), "nowhere"),
+            ] }),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    let w = warnings(&reply.body);
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(
+        w[0].starts_with("egress_allowlist[1] 172.20.0.0/16 lies outside"),
+        "{w:#?}"
+    );
+}

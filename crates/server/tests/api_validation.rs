@@ -225,3 +225,54 @@ async fn a_body_over_one_mebibyte_is_refused_as_too_large() {
     let list = s.get(&s.admin, &format!("/v1/projects/{p}/networks")).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 0);
 }
+
+#[tokio::test]
+async fn names_with_invisible_or_direction_changing_characters_are_refused() {
+    let s = TestServer::start().await;
+    let p = s.project("acme").await;
+    let net = s.network(&p, "main", "10.0.0.0/16").await.id();
+    for bad in [
+        "gpj.\u{202e}exe",
+        "zero\u{200b}width",
+        "\u{2066}isolated\u{2069}",
+        "\u{feff}bom",
+        "line\u{2028}break",
+    ] {
+        let answers = [
+            s.post(&s.admin, "/v1/projects", json!({ "name": bad }))
+                .await,
+            s.network(&p, bad, "10.1.0.0/16").await,
+            s.patch(
+                &s.admin,
+                &format!("/v1/projects/{p}/networks/{net}"),
+                json!({ "name": bad }),
+            )
+            .await,
+            s.post(
+                &s.admin,
+                &format!("/v1/projects/{p}/clusters"),
+                cluster_body(bad, &net, "probe"),
+            )
+            .await,
+            s.post(
+                &s.admin,
+                &format!("/v1/projects/{p}/peerings"),
+                peering_body(bad, &net, &["192.168.0.0/16"]),
+            )
+            .await,
+            s.post(
+                &s.admin,
+                &format!("/v1/projects/{p}/tokens"),
+                json!({ "name": bad, "role": "viewer" }),
+            )
+            .await,
+        ];
+        for r in &answers {
+            let e = r.assert_problem(422, "name", "printable");
+            assert!(e["message"].as_str().unwrap().contains("U+"), "{bad:?}");
+        }
+    }
+    // Nothing was stored under such a name.
+    let nets = s.get(&s.admin, &format!("/v1/projects/{p}/networks")).await;
+    assert_eq!(nets.body["items"].as_array().unwrap().len(), 1);
+}

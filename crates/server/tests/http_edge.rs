@@ -101,9 +101,11 @@ async fn send_raw(s: &TestServer, request: &[u8]) -> RawAnswer {
 
 #[tokio::test]
 async fn connections_that_send_only_a_request_line_are_closed_and_do_not_block_others() {
-    let s = TestServer::start_with(HttpLimits {
-        max_connections: 8,
-        ..limits(1, 3600)
+    let s = TestServer::start_with(|c| {
+        c.http = HttpLimits {
+            max_connections: 8,
+            ..limits(1, 3600)
+        }
     })
     .await;
     // Five times the cap, each with a request line and nothing more.
@@ -126,7 +128,7 @@ async fn connections_that_send_only_a_request_line_are_closed_and_do_not_block_o
 
 #[tokio::test]
 async fn headers_trickling_in_are_cut_off_at_the_header_timeout() {
-    let s = TestServer::start_with(limits(1, 3600)).await;
+    let s = TestServer::start_with(|c| c.http = limits(1, 3600)).await;
     let conn = connect(&s).await;
     let (mut read, mut write) = conn.into_split();
     // One byte every 50 ms of a head that would take a minute: each byte is activity, but
@@ -158,7 +160,7 @@ async fn headers_trickling_in_are_cut_off_at_the_header_timeout() {
 
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
-    let s = TestServer::start_with(limits(3600, 1)).await;
+    let s = TestServer::start_with(|c| c.http = limits(3600, 1)).await;
     let mut conn = connect(&s).await;
     conn.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
         .await

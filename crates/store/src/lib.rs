@@ -274,7 +274,30 @@ pub trait Store: Send + Sync + 'static {
         secret_hash: &str,
         membership: Option<(ProjectId, Role)>,
     ) -> Result<Token>;
+    /// [`create_token`](Self::create_token) for a project token that answers 401 from
+    /// `expires_at` on.
+    async fn create_expiring_token(
+        &self,
+        actor: &Actor,
+        name: &str,
+        secret_hash: &str,
+        membership: (ProjectId, Role),
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Token>;
+    /// The token with this secret hash, revoked or expired ones included (the caller
+    /// decides what to answer).
     async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<Token>>;
+    async fn get_token(&self, id: TokenId) -> Result<Token>;
+    /// Every token, revoked and expired ones included, oldest first.
+    async fn list_tokens(&self) -> Result<Vec<Token>>;
+    /// The tokens with a role in `project`, with that role, oldest first.
+    async fn project_tokens(&self, project: ProjectId) -> Result<Vec<(Token, Role)>>;
+    /// Marks the token revoked and drops its roles, in one write; a revoked token is
+    /// returned unchanged.
+    async fn revoke_token(&self, actor: &Actor, id: TokenId) -> Result<Token>;
+    /// Replaces the token's secret hash: the old secret stops working in the same write
+    /// (409 `token-revoked` for a revoked token).
+    async fn rotate_token(&self, actor: &Actor, id: TokenId, secret_hash: &str) -> Result<Token>;
     async fn count_tokens(&self) -> Result<u64>;
     async fn set_membership(&self, actor: &Actor, m: &Membership) -> Result<()>;
     async fn remove_membership(

@@ -79,6 +79,10 @@ pub struct LabExecArgs {
     /// `VPC/HOST`, or `internet/HOST`.
     #[arg(value_name = "VPC/HOST")]
     pub target: String,
+    /// Kill the command (and everything it started) after this many seconds (server
+    /// default 60, at most 3600).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
     /// The command and its arguments, after `--`; passed as they are, never to a shell.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub argv: Vec<String>,

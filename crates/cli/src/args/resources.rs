@@ -275,7 +275,44 @@ pub enum TokenCommand {
         name: String,
         #[arg(long, value_parser = parse_role)]
         role: Role,
+        /// The token stops working after this long: seconds, or a number with s, m, h
+        /// or d (e.g. 90d); 60 s to 10 years. Default: never.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration_seconds)]
+        expires_in: Option<u64>,
     },
+    /// List the project's tokens (never their secrets); `--all`: every token of the
+    /// installation, revoked ones included (superuser only).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke a token: it answers 401 from now on and loses every role. With a project,
+    /// a token of that project (admin); without one, any token (superuser).
+    Revoke { token_id: String },
+    /// Give a token a new secret (superuser only); the old one stops working at once.
+    /// Without TOKEN_ID: the calling token. The server's admin-token file is updated when
+    /// it held the old secret.
+    Rotate { token_id: Option<String> },
+}
+
+/// `90`, `90s`, `15m`, `12h`, `30d` as seconds.
+fn parse_duration_seconds(s: &str) -> Result<u64, String> {
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration such as 3600, 15m, 12h or 90d"))?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("'{s}': the unit is one of s, m, h, d")),
+    };
+    n.checked_mul(unit)
+        .ok_or_else(|| format!("'{s}' is too long"))
 }
 
 fn parse_provider(s: &str) -> Result<Provider, String> {

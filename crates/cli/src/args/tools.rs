@@ -49,6 +49,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub request_timeout_seconds: u64,
+    /// Serve without the lab API: every /v1/lab route answers 404. The lab API runs
+    /// commands as root on this host for the superuser token.
+    #[arg(long)]
+    pub no_lab: bool,
     #[command(flatten)]
     pub local: super::LocalServeArgs,
 }

@@ -72,6 +72,10 @@ struct ExecResult {
     status: i32,
     stdout: String,
     stderr: String,
+    #[serde(default)]
+    truncated: bool,
+    #[serde(default)]
+    timed_out: bool,
 }
 
 /// The local provider's config for `isthmus serve`, unless it was turned off.
@@ -149,12 +153,24 @@ async fn exec(ctx: &Ctx, args: LabExecArgs) -> anyhow::Result<String> {
     let path = format!("{}/hosts/{}/exec", vpc_path(vpc), segment(host));
     let result: ExecResult = ctx
         .client
-        .post(&path, &json!({ "argv": args.argv }))
+        .post(
+            &path,
+            &json!({ "argv": args.argv, "timeout_seconds": args.timeout }),
+        )
         .await?;
     let shown = match ctx.format {
         OutputFormat::Table => {
             let mut stderr = std::io::stderr().lock();
             let _ = stderr.write_all(result.stderr.as_bytes());
+            if result.truncated {
+                let _ = writeln!(stderr, "isthmus: output cut at 16 MiB per stream");
+            }
+            if result.timed_out {
+                let _ = writeln!(
+                    stderr,
+                    "isthmus: the command ran past its timeout and was killed"
+                );
+            }
             let _ = stderr.flush();
             result.stdout.clone()
         }

@@ -52,6 +52,11 @@ impl Ctx {
         })
     }
 
+    /// Whether a project was given (flag, environment or profile).
+    pub fn has_project(&self) -> bool {
+        self.project.is_some()
+    }
+
     /// `/v1/projects/<id>`, resolving a project name to its id if a name was given.
     pub async fn project_path(&self) -> anyhow::Result<String> {
         let given = self.project.as_deref().context(

@@ -30,6 +30,7 @@ pub async fn run(args: ServeArgs, env: &Env) -> anyhow::Result<String> {
             idle_timeout: Duration::from_secs(args.idle_timeout_seconds),
             request_timeout: Duration::from_secs(args.request_timeout_seconds),
         },
+        lab: !args.no_lab,
         ..ServeConfig::new(data_dir)
     };
     serve(config).await?;

@@ -265,3 +265,144 @@ fn egress_rules_name_a_bad_prefix_or_port_zero_by_position() {
     );
     assert_eq!(errors[1].message, "ports are 1…65535");
 }
+
+fn egress(cidr: &str, ports: Vec<u16>, comment: &str) -> EgressRuleInput {
+    EgressRuleInput {
+        cidr: cidr.into(),
+        ports,
+        comment: comment.into(),
+    }
+}
+
+/// The field and rule of every error an egress list gets.
+fn egress_errors(list: Vec<EgressRuleInput>) -> Vec<(String, String)> {
+    let err = rules::validate_egress(&Some(list)).unwrap_err();
+    all_invalid(err)
+        .into_iter()
+        .map(|e| (e.field, e.rule))
+        .collect()
+}
+
+#[test]
+fn the_egress_allowlist_holds_at_most_as_many_entries_as_the_allowlists() {
+    let many: Vec<EgressRuleInput> = (0..=rules::MAX_ALLOWLIST_ENTRIES as u32)
+        .map(|i| {
+            let ip = Ipv4Addr::from(0x0a00_0000 + i);
+            egress(&format!("{ip}/32"), vec![], "")
+        })
+        .collect();
+    assert_eq!(many.len(), 8_001);
+    assert_eq!(
+        egress_errors(many.clone()),
+        [("egress_allowlist".to_string(), "max-entries".to_string())]
+    );
+    assert!(rules::validate_egress(&Some(many[..8_000].to_vec())).is_ok());
+}
+
+#[test]
+fn an_egress_prefix_listed_twice_is_refused_by_position() {
+    let list = vec![
+        egress("192.168.1.0/24", vec![443], "api"),
+        egress("192.168.2.0/24", vec![], ""),
+        egress("192.168.1.0/24", vec![80], "api again"),
+    ];
+    assert_eq!(
+        egress_errors(list),
+        [(
+            "egress_allowlist[2].cidr".to_string(),
+            "duplicate-entry".to_string()
+        )]
+    );
+}
+
+#[test]
+fn egress_ports_are_bounded_in_number_and_listed_once() {
+    let too_many: Vec<u16> = (1..=rules::MAX_EGRESS_PORTS as u16 + 1).collect();
+    let list = vec![
+        egress("192.168.1.0/24", too_many, ""),
+        egress("192.168.2.0/24", vec![443, 80, 443], ""),
+        egress(
+            "192.168.3.0/24",
+            (1..=rules::MAX_EGRESS_PORTS as u16).collect(),
+            "",
+        ),
+    ];
+    assert_eq!(
+        egress_errors(list),
+        [
+            (
+                "egress_allowlist[0].ports".to_string(),
+                "max-ports".to_string()
+            ),
+            (
+                "egress_allowlist[1].ports".to_string(),
+                "duplicate-port".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn egress_comments_are_bounded_and_printable() {
+    let list = vec![
+        egress("192.168.1.0/24", vec![], &"x".repeat(256)),
+        egress("192.168.2.0/24", vec![], &"x".repeat(257)),
+        egress("192.168.3.0/24", vec![], "bell\u{7}"),
+        egress("192.168.4.0/24", vec![], "db\u{202e}1gp"),
+        egress("192.168.5.0/24", vec![], "caf\u{e9} \u{2603} ok"),
+    ];
+    assert_eq!(
+        egress_errors(list),
+        [
+            (
+                "egress_allowlist[1].comment".to_string(),
+                "comment".to_string()
+            ),
+            (
+                "egress_allowlist[2].comment".to_string(),
+                "printable".to_string()
+            ),
+            (
+                "egress_allowlist[3].comment".to_string(),
+                "printable".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn allowlist_comments_refuse_invisible_characters() {
+    let list = vec![AllowlistEntryInput {
+        cidr: "203.0.113.0/24".into(),
+        comment: "office\u{200b}".into(),
+    }];
+    let err = rules::validate_allowlist("private_allowlist", &list).unwrap_err();
+    let (field, rule, message) = invalid(err);
+    assert_eq!(
+        (field.as_str(), rule.as_str()),
+        ("private_allowlist[0].comment", "printable")
+    );
+    assert!(message.contains("U+200B"), "{message}");
+}
+
+#[test]
+fn an_egress_entry_no_live_peering_routes_is_a_warning() {
+    use isthmus_core::state::PeeringStatus;
+    let net = network(Provider::Aws, "us-east-1", "10.0.0.0/24");
+    let peered = peering(&net, &["192.168.0.0/16"], PeeringStatus::Active);
+    let gone = peering(&net, &["172.16.0.0/12"], PeeringStatus::Deleted);
+    let mut c = cluster(&net, "orders", ClusterStatus::Running);
+    c.egress_allowlist = rules::validate_egress(&Some(vec![
+        egress("192.168.1.0/24", vec![443], "routed"),
+        egress("172.16.5.0/24", vec![], "only a deleted peering routes it"),
+        egress("10.0.0.128/25", vec![], "inside the network itself"),
+        egress("100.64.0.0/10", vec![], "nowhere"),
+    ]))
+    .unwrap();
+    let warnings = rules::egress_warnings(&c, &net, &[peered.clone(), gone]);
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    assert!(warnings[0].starts_with("egress_allowlist[1] 172.16.5.0/24 lies outside"));
+    assert!(warnings[1].starts_with("egress_allowlist[3] 100.64.0.0/10 lies outside"));
+    c.egress_allowlist.truncate(1);
+    assert!(rules::egress_warnings(&c, &net, &[peered]).is_empty());
+}

@@ -259,3 +259,33 @@ fn a_network_whose_clusters_are_deleted_or_elsewhere_can_be_deleted() {
     ];
     assert_eq!(rules::check_network_deletable(&net, &clusters), Ok(()));
 }
+
+#[test]
+fn names_refuse_invisible_and_direction_changing_characters() {
+    let mut req = network_request(Provider::Aws, "us-east-1", "10.0.0.0/16");
+    for bad in [
+        "pay\u{202e}lanigiro",
+        "zero\u{200b}width",
+        "\u{2066}isolate\u{2069}",
+        "bom\u{feff}",
+        "line\u{2028}separator",
+        "para\u{2029}",
+        "no\u{a0}break",
+        "tab\tinside",
+        "trailing\u{2028}",
+    ] {
+        req.name = bad.into();
+        let (field, rule, message) =
+            invalid(rules::new_network(id(), project(), &req, &[], now()).unwrap_err());
+        assert_eq!(
+            (field.as_str(), rule.as_str()),
+            ("name", "printable"),
+            "{bad:?}"
+        );
+        assert!(message.contains("U+"), "{bad:?}: {message}");
+    }
+    // Plain spaces and visible letters of any script are fine.
+    req.name = "Zürich prod 東京 ✓".into();
+    let net = rules::new_network(id(), project(), &req, &[], now()).unwrap();
+    assert_eq!(net.name, "Zürich prod 東京 ✓");
+}

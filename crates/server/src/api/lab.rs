@@ -3,6 +3,7 @@
 //! the host's namespaces and running commands on it is the superuser's business only.
 
 use std::os::unix::process::ExitStatusExt;
+use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use isthmus_core::lab::{LabHost, LabHostCreate, LabVpc, LabVpcCreate, INTERNET};
 use isthmus_core::{CoreError, FieldError};
-use isthmus_driver_local::LocalDriver;
+use isthmus_driver_local::{ExecLimits, LocalDriver, MAX_EXEC_OUTPUT};
 use isthmus_store::{Kind, Resource};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -26,19 +27,43 @@ use crate::state::AppState;
 /// never each apply a list without the other's host.
 static LAB_CHANGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// How long a lab command may run when the request does not say, and at most.
+pub const DEFAULT_EXEC_TIMEOUT_SECONDS: u64 = 60;
+pub const MAX_EXEC_TIMEOUT_SECONDS: u64 = 3600;
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LabExec {
     /// The program and its arguments, each passed as one argument (never through a shell).
     pub argv: Vec<String>,
+    /// Seconds the command may run before its whole process group is killed: 1 … 3600,
+    /// default 60.
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LabExecResult {
     /// The exit code; 128 + N when the command was killed by signal N.
     pub status: i32,
+    /// At most 16 MiB of each stream (decoded as UTF-8, invalid bytes replaced).
     pub stdout: String,
     pub stderr: String,
+    /// A stream passed 16 MiB: the rest of it was read and dropped.
+    pub truncated: bool,
+    /// The command ran past `timeout_seconds` and was killed with its process group.
+    pub timed_out: bool,
+}
+
+/// A 404 when this server runs without the lab API (`isthmus serve --no-lab`).
+fn lab_enabled(state: &AppState) -> ApiResult<()> {
+    if state.config.lab_enabled {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(
+            "the lab API is disabled on this server (it was started with --no-lab)",
+        ))
+    }
 }
 
 fn superuser_only(caller: &Caller) -> ApiResult<()> {
@@ -100,6 +125,7 @@ pub async fn create_vpc(
     caller: Caller,
     body: JsonBody<LabVpcCreate>,
 ) -> ApiResult<Response> {
+    lab_enabled(&state)?;
     superuser_only(&caller)?;
     let driver = local_driver(&state)?;
     let _one_at_a_time = LAB_CHANGES.lock().await;
@@ -125,6 +151,7 @@ pub async fn list_vpcs(
     State(state): State<AppState>,
     _caller: Caller,
 ) -> ApiResult<Json<Vec<LabVpc>>> {
+    lab_enabled(&state)?;
     Ok(Json(state.store.list_lab_vpcs().await?))
 }
 
@@ -139,6 +166,7 @@ pub async fn delete_vpc(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
+    lab_enabled(&state)?;
     superuser_only(&caller)?;
     let driver = local_driver(&state)?;
     let _one_at_a_time = LAB_CHANGES.lock().await;
@@ -167,6 +195,7 @@ pub async fn add_host(
     Path(vpc_name): Path<String>,
     body: JsonBody<LabHostCreate>,
 ) -> ApiResult<Response> {
+    lab_enabled(&state)?;
     superuser_only(&caller)?;
     let driver = local_driver(&state)?;
     let _one_at_a_time = LAB_CHANGES.lock().await;
@@ -197,6 +226,7 @@ pub async fn delete_host(
     caller: Caller,
     Path((vpc_name, host)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
+    lab_enabled(&state)?;
     superuser_only(&caller)?;
     let driver = local_driver(&state)?;
     let _one_at_a_time = LAB_CHANGES.lock().await;
@@ -215,9 +245,9 @@ pub async fn delete_host(
     params(("name" = String, Path, description = "Lab VPC name, or `internet` for an internet host"),
            ("host" = String, Path, description = "Host name")),
     request_body = LabExec,
-    responses((status = 200, description = "The command ran (whatever its exit code)", body = LabExecResult),
-              (status = 404, description = "No such lab VPC or host", body = Problem),
-              (status = 422, description = "Empty argv", body = Problem)),
+    responses((status = 200, description = "The command ran (whatever its exit code), or was killed at its timeout (`timed_out`)", body = LabExecResult),
+              (status = 404, description = "No such lab VPC or host, or the lab API is disabled (`serve --no-lab`)", body = Problem),
+              (status = 422, description = "Empty argv, or timeout_seconds out of 1…3600", body = Problem)),
     security(("bearer" = [])))]
 pub async fn exec(
     State(state): State<AppState>,
@@ -225,8 +255,8 @@ pub async fn exec(
     Path((vpc_name, host)): Path<(String, String)>,
     body: JsonBody<LabExec>,
 ) -> ApiResult<Json<LabExecResult>> {
+    lab_enabled(&state)?;
     superuser_only(&caller)?;
-    let driver = local_driver(&state)?;
     let argv = body.value.argv;
     if argv.first().is_none_or(|p| p.is_empty()) {
         return Err(ApiError::invalid(
@@ -235,6 +265,22 @@ pub async fn exec(
             "name the program to run and its arguments",
         ));
     }
+    let timeout = body
+        .value
+        .timeout_seconds
+        .unwrap_or(DEFAULT_EXEC_TIMEOUT_SECONDS);
+    if !(1..=MAX_EXEC_TIMEOUT_SECONDS).contains(&timeout) {
+        return Err(ApiError::invalid(
+            "timeout_seconds",
+            "range",
+            format!("a lab command runs 1 to {MAX_EXEC_TIMEOUT_SECONDS} seconds, got {timeout}"),
+        ));
+    }
+    let limits = ExecLimits {
+        timeout: Duration::from_secs(timeout),
+        max_output: MAX_EXEC_OUTPUT,
+    };
+    let driver = local_driver(&state)?;
     if vpc_name == INTERNET {
         let hosts = state.store.list_internet_hosts().await?;
         if !hosts.iter().any(|h| h.name == host) {
@@ -251,7 +297,7 @@ pub async fn exec(
         }
     }
     let output = driver
-        .lab_exec(&vpc_name, &host, &argv)
+        .lab_exec_limited(&vpc_name, &host, &argv, limits)
         .await
         .map_err(|e| driver_failure(&format!("run {} in {vpc_name}/{host}", argv[0]), e))?;
     let status = output
@@ -263,6 +309,8 @@ pub async fn exec(
         status,
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        truncated: output.truncated,
+        timed_out: output.timed_out,
     }))
 }
 
@@ -298,6 +346,7 @@ pub async fn list_internet_hosts(
     State(state): State<AppState>,
     _caller: Caller,
 ) -> ApiResult<Json<Vec<LabHost>>> {
+    lab_enabled(&state)?;
     Ok(Json(state.store.list_internet_hosts().await?))
 }
 
@@ -312,6 +361,7 @@ pub async fn add_internet_host(
     caller: Caller,
     body: JsonBody<LabHostCreate>,
 ) -> ApiResult<Response> {
+    lab_enabled(&state)?;
     superuser_only(&caller)?;
     let driver = local_driver(&state)?;
     let _one_at_a_time = LAB_CHANGES.lock().await;
@@ -343,6 +393,7 @@ pub async fn delete_internet_host(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
+    lab_enabled(&state)?;
     superuser_only(&caller)?;
     let driver = local_driver(&state)?;
     let _one_at_a_time = LAB_CHANGES.lock().await;

@@ -28,7 +28,7 @@ mod sim;
 mod tokens;
 
 pub use problem::{ApiError, ApiResult, Problem};
-pub use tokens::{TokenCreate, TokenCreated};
+pub use tokens::{ProjectToken, TokenCreate, TokenCreated, TokenRotated};
 
 use crate::metrics;
 use crate::state::AppState;
@@ -80,7 +80,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/projects/{p}/reachability", post(reach::analyze))
         .route("/v1/projects/{p}/ca.pem", get(ca::get))
         .route("/v1/projects/{p}/me", get(me::get))
-        .route("/v1/projects/{p}/tokens", post(tokens::create))
+        .route(
+            "/v1/projects/{p}/tokens",
+            post(tokens::create).get(tokens::list),
+        )
+        .route("/v1/projects/{p}/tokens/{token_id}", delete(tokens::revoke))
+        .route("/v1/tokens", get(tokens::list_all))
+        .route("/v1/tokens/{token_id}", delete(tokens::revoke_any))
+        .route("/v1/tokens/{token_id}/rotate", post(tokens::rotate))
         .route("/v1/projects/{p}/members", get(tokens::members))
         .route(
             "/v1/projects/{p}/members/{token_id}",
@@ -163,6 +170,7 @@ impl Modify for BearerAuth {
         clusters::create, clusters::list, clusters::get, clusters::update, clusters::delete,
         events::list, ca::get, me::get, reach::analyze,
         tokens::create, tokens::members, tokens::set_member, tokens::remove_member,
+        tokens::list, tokens::revoke, tokens::list_all, tokens::revoke_any, tokens::rotate,
         sim::create_vpc, sim::list_vpcs, sim::customer_action, sim::peering_view,
         sim::inject_fault, sim::set_latency,
         lab::create_vpc, lab::list_vpcs, lab::delete_vpc, lab::add_host, lab::delete_host,

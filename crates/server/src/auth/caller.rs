@@ -9,6 +9,7 @@ use std::marker::PhantomData;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::header;
 use axum::http::request::Parts;
+use chrono::{SecondsFormat, Utc};
 use isthmus_core::resources::{Membership, Role, Token};
 use isthmus_core::ProjectId;
 use isthmus_store::Actor;
@@ -77,11 +78,25 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(caller.clone());
         }
         let secret = bearer(parts)?;
+        // Looked up on every request, never cached: a revoked, rotated or expired token
+        // answers 401 from the moment the store says so.
         let token = state
             .store
             .token_by_hash(&hash_secret(secret))
             .await?
             .ok_or_else(|| ApiError::unauthorized("the bearer token is not known"))?;
+        if let Some(at) = token.revoked_at {
+            return Err(ApiError::unauthorized(format!(
+                "the bearer token was revoked at {}",
+                at.to_rfc3339_opts(SecondsFormat::Secs, true)
+            )));
+        }
+        if let Some(at) = token.expires_at.filter(|at| *at <= Utc::now()) {
+            return Err(ApiError::unauthorized(format!(
+                "the bearer token expired at {}",
+                at.to_rfc3339_opts(SecondsFormat::Secs, true)
+            )));
+        }
         let memberships = state.store.memberships_of(token.id).await?;
         let caller = Caller { token, memberships };
         parts.extensions.insert(caller.clone());

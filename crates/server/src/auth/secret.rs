@@ -1,6 +1,8 @@
 //! Token secrets: `isth_` and 40 characters of lowercase base32 (200 random bits). Only
 //! the sha256 of a secret is ever stored.
 
+use std::path::Path;
+
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
@@ -20,6 +22,38 @@ pub fn new_secret() -> String {
 /// The stored form of a secret: sha256, lowercase hex.
 pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The secret in a token file (trimmed); `None` when the file is missing, unreadable or
+/// empty.
+pub fn read_secret_file(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    Some(text.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// Replaces a token file's secret atomically: a new file of mode 0600 beside it, synced,
+/// then renamed over it, so a reader sees the old secret or the new one, never neither.
+pub fn replace_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("token");
+    let temp = dir.join(format!(".{name}.new"));
+    let _ = std::fs::remove_file(&temp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temp)
+        .with_context(|| format!("create {}", temp.display()))?;
+    writeln!(file, "{secret}").with_context(|| format!("write {}", temp.display()))?;
+    file.sync_all()
+        .with_context(|| format!("sync {}", temp.display()))?;
+    std::fs::rename(&temp, path)
+        .with_context(|| format!("rename {} to {}", temp.display(), path.display()))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -71,20 +71,31 @@ impl Reply {
 
 impl TestServer {
     pub async fn start() -> TestServer {
-        Self::start_with(serve::HttpLimits::default()).await
+        Self::start_with(|_| {}).await
     }
 
-    /// A server whose HTTP edge has these limits (connections, timeouts).
-    pub async fn start_with(limits: serve::HttpLimits) -> TestServer {
+    /// A server whose config `configure` adjusts first (e.g. HTTP limits, the local
+    /// provider, `--no-lab`).
+    pub async fn start_with(configure: impl FnOnce(&mut ServeConfig)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         // A directory serve() has to create itself, as on a first start.
         let data_dir = dir.path().join("data");
-        TestServer::start_at(dir, data_dir).await
+        TestServer::start_at_with(dir, data_dir, configure).await
     }
 
     /// A server whose data dir is `data_dir` (a first start), kept while `dir` lives.
     pub async fn start_at(dir: tempfile::TempDir, data_dir: PathBuf) -> TestServer {
-        let config = ServeConfig::new(&data_dir);
+        TestServer::start_at_with(dir, data_dir, |_| {}).await
+    }
+
+    async fn start_at_with(
+        dir: tempfile::TempDir,
+        data_dir: PathBuf,
+        configure: impl FnOnce(&mut ServeConfig),
+    ) -> TestServer {
+        let mut config = ServeConfig::new(&data_dir);
+        configure(&mut config);
+        let limits = config.http.clone();
         let started = serve::start(&config).await.expect("start the server");
         let token_file = started
             .admin_token_file
@@ -117,6 +128,11 @@ impl TestServer {
             _started: started,
             _dir: dir,
         }
+    }
+
+    /// The running server's state (its store, for what the API cannot set up).
+    pub fn state(&self) -> &isthmus_server::AppState {
+        &self._started.state
     }
 
     /// Where this server's platform DNS answers (UDP and TCP, a free loopback port).

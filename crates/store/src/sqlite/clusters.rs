@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 use chrono::Utc;
-use isthmus_core::resources::{Cluster, ClusterCreate, ClusterUpdate};
+use isthmus_core::resources::{Cluster, ClusterCreate, ClusterUpdate, Network, Peering};
 use isthmus_core::state::ClusterStatus;
 use isthmus_core::{rules, ClusterId, ProjectId};
 
@@ -41,6 +41,11 @@ impl SqliteStore {
         let now = Utc::now();
         let id = ClusterId(crate::ids::new_id());
         let mut cluster = rules::new_cluster(id, project, req, &network, &taken, dns_zone, now)?;
+        if !cluster.egress_allowlist.is_empty() {
+            let peerings: Vec<Peering> = rows::live_on_network(&mut tx, network.id).await?;
+            let warnings = rules::egress_warnings(&cluster, &network, &peerings);
+            cluster.warnings.extend(warnings);
+        }
         public_ips::sync(&mut tx, &mut cluster).await?;
         rows::insert(&mut tx, &cluster).await?;
         audit::log_change(&mut tx, actor, "create", None, &cluster, now).await?;
@@ -83,6 +88,13 @@ impl SqliteStore {
         rows::check_if_match(&current, if_match)?;
         let now = Utc::now();
         let mut next = rules::update_cluster(&current, req, now)?;
+        if !next.egress_allowlist.is_empty() {
+            let network: Network =
+                rows::get_in_project(&mut tx, project, next.network_id.0).await?;
+            let peerings: Vec<Peering> = rows::live_on_network(&mut tx, network.id).await?;
+            let warnings = rules::egress_warnings(&next, &network, &peerings);
+            next.warnings.extend(warnings);
+        }
         public_ips::sync(&mut tx, &mut next).await?;
         rows::replace(&mut tx, &mut next, current.version).await?;
         audit::log_change(&mut tx, actor, "update", Some(&current), &next, now).await?;

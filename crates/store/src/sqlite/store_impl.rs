@@ -257,13 +257,59 @@ impl Store for SqliteStore {
         let secret_hash = secret_hash.to_string();
         detach(async move {
             store
-                .create_token_tx(&actor, &name, superuser, &secret_hash, membership)
+                .create_token_tx(&actor, &name, superuser, &secret_hash, membership, None)
+                .await
+        })
+        .await
+    }
+    async fn create_expiring_token(
+        &self,
+        actor: &Actor,
+        name: &str,
+        secret_hash: &str,
+        membership: (ProjectId, Role),
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Token> {
+        let store = self.clone();
+        let actor = actor.clone();
+        let name = name.to_string();
+        let secret_hash = secret_hash.to_string();
+        detach(async move {
+            store
+                .create_token_tx(
+                    &actor,
+                    &name,
+                    false,
+                    &secret_hash,
+                    Some(membership),
+                    Some(expires_at),
+                )
                 .await
         })
         .await
     }
     async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<Token>> {
         self.token_by_hash_rd(secret_hash).await
+    }
+    async fn get_token(&self, id: TokenId) -> Result<Token> {
+        self.get_token_rd(id).await
+    }
+    async fn list_tokens(&self) -> Result<Vec<Token>> {
+        self.list_tokens_rd().await
+    }
+    async fn project_tokens(&self, project: ProjectId) -> Result<Vec<(Token, Role)>> {
+        self.project_tokens_rd(project).await
+    }
+    async fn revoke_token(&self, actor: &Actor, id: TokenId) -> Result<Token> {
+        let store = self.clone();
+        let actor = actor.clone();
+        detach(async move { store.revoke_token_tx(&actor, id).await }).await
+    }
+    async fn rotate_token(&self, actor: &Actor, id: TokenId, secret_hash: &str) -> Result<Token> {
+        let store = self.clone();
+        let actor = actor.clone();
+        let secret_hash = secret_hash.to_string();
+        detach(async move { store.rotate_token_tx(&actor, id, &secret_hash).await }).await
     }
     async fn count_tokens(&self) -> Result<u64> {
         self.count_tokens_rd().await

@@ -10,36 +10,113 @@ use super::codec::{parse_id, parse_time, time_text, to_json_value, Ctx};
 use super::{projects, SqliteStore};
 use crate::{Actor, Result, StoreError};
 
+/// The columns [`decode_token`] reads.
+const TOKEN_COLUMNS: &str = "id, name, superuser, created_at, expires_at, revoked_at";
+
 fn decode_token(row: &sqlx::sqlite::SqliteRow) -> Result<Token> {
+    let optional_time = |column: &str| -> Result<Option<DateTime<Utc>>> {
+        let text: Option<&str> = row
+            .try_get(column)
+            .with_ctx(|| format!("read token {column}"))?;
+        text.map(parse_time).transpose()
+    };
     Ok(Token {
         id: parse_id(row.try_get("id").ctx("read token id")?)?,
         name: row.try_get("name").ctx("read token name")?,
         superuser: row.try_get("superuser").ctx("read token superuser")?,
         created_at: parse_time(row.try_get("created_at").ctx("read token time")?)?,
+        expires_at: optional_time("expires_at")?,
+        revoked_at: optional_time("revoked_at")?,
     })
 }
 
-fn decode_membership(row: &sqlx::sqlite::SqliteRow) -> Result<Membership> {
-    let role: &str = row.try_get("role").ctx("read membership role")?;
-    Ok(Membership {
-        project_id: parse_id(row.try_get("project_id").ctx("read membership project")?)?,
-        token_id: parse_id(row.try_get("token_id").ctx("read membership token")?)?,
-        role: role
-            .parse::<Role>()
-            .map_err(|e| StoreError::Backend(anyhow::anyhow!("stored membership: {e}")))?,
-    })
-}
-
-async fn token_exists(conn: &mut SqliteConnection, id: TokenId) -> Result<()> {
-    let found = sqlx::query("SELECT 1 FROM tokens WHERE id = ?1")
+async fn load_token(conn: &mut SqliteConnection, id: TokenId) -> Result<Token> {
+    let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"))
         .bind(id.to_string())
         .fetch_optional(&mut *conn)
         .await
-        .with_ctx(|| format!("look up token {id}"))?;
-    match found {
-        Some(_) => Ok(()),
+        .with_ctx(|| format!("load token {id}"))?;
+    match row {
+        Some(row) => decode_token(&row),
         None => Err(CoreError::not_found("token", id).into()),
     }
+}
+
+/// Revokes `token` inside the caller's write: marks it revoked and drops its roles, with
+/// one audit event in each project it had a role in (when it had none: in `last_project`,
+/// the one it just left, else installation-wide). A token already revoked is returned as
+/// it is.
+async fn revoke(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    token: TokenId,
+    last_project: Option<ProjectId>,
+    now: DateTime<Utc>,
+) -> Result<Token> {
+    let before = load_token(conn, token).await?;
+    if before.revoked_at.is_some() {
+        return Ok(before);
+    }
+    sqlx::query("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1")
+        .bind(token.to_string())
+        .bind(time_text(now))
+        .execute(&mut *conn)
+        .await
+        .with_ctx(|| format!("revoke token {token}"))?;
+    let after = Token {
+        revoked_at: Some(now),
+        ..before.clone()
+    };
+    let projects: Vec<String> =
+        sqlx::query_scalar("SELECT project_id FROM memberships WHERE token_id = ?1")
+            .bind(token.to_string())
+            .fetch_all(&mut *conn)
+            .await
+            .with_ctx(|| format!("list the projects of token {token}"))?;
+    sqlx::query("DELETE FROM memberships WHERE token_id = ?1")
+        .bind(token.to_string())
+        .execute(&mut *conn)
+        .await
+        .with_ctx(|| format!("drop the roles of token {token}"))?;
+    let projects: Vec<Option<ProjectId>> = if projects.is_empty() {
+        vec![last_project]
+    } else {
+        projects
+            .iter()
+            .map(|p| parse_id(p).map(Some))
+            .collect::<Result<_>>()?
+    };
+    for project in projects {
+        audit::append(
+            conn,
+            NewEvent {
+                actor,
+                time: now,
+                action: "token.revoke".into(),
+                project,
+                resource_kind: "token",
+                resource_id: token.to_string(),
+                before: Some(to_json_value(&before)?),
+                after: Some(to_json_value(&after)?),
+            },
+        )
+        .await?;
+    }
+    Ok(after)
+}
+
+fn decode_membership_role(row: &sqlx::sqlite::SqliteRow) -> Result<Role> {
+    let role: &str = row.try_get("role").ctx("read membership role")?;
+    role.parse::<Role>()
+        .map_err(|e| StoreError::Backend(anyhow::anyhow!("stored membership: {e}")))
+}
+
+fn decode_membership(row: &sqlx::sqlite::SqliteRow) -> Result<Membership> {
+    Ok(Membership {
+        project_id: parse_id(row.try_get("project_id").ctx("read membership project")?)?,
+        token_id: parse_id(row.try_get("token_id").ctx("read membership token")?)?,
+        role: decode_membership_role(row)?,
+    })
 }
 
 async fn membership(
@@ -97,7 +174,17 @@ pub(crate) async fn put_membership(
     now: DateTime<Utc>,
 ) -> Result<()> {
     projects::get(conn, m.project_id).await?;
-    token_exists(conn, m.token_id).await?;
+    if load_token(conn, m.token_id).await?.revoked_at.is_some() {
+        return Err(CoreError::conflict(
+            Some("token_id"),
+            "token-revoked",
+            format!(
+                "token {} is revoked; create a new token instead",
+                m.token_id
+            ),
+        )
+        .into());
+    }
     let before = membership(conn, m.project_id, m.token_id).await?;
     sqlx::query(
         "INSERT INTO memberships (project_id, token_id, role) VALUES (?1, ?2, ?3)
@@ -134,6 +221,7 @@ impl SqliteStore {
         superuser: bool,
         secret_hash: &str,
         grant: Option<(ProjectId, Role)>,
+        expires_at: Option<DateTime<Utc>>,
     ) -> Result<Token> {
         let now = Utc::now();
         let token = Token {
@@ -141,16 +229,20 @@ impl SqliteStore {
             name: name.to_string(),
             superuser,
             created_at: now,
+            expires_at,
+            revoked_at: None,
         };
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO tokens (id, name, superuser, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO tokens (id, name, superuser, secret_hash, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .bind(token.id.to_string())
         .bind(&token.name)
         .bind(superuser)
         .bind(secret_hash)
         .bind(time_text(now))
+        .bind(expires_at.map(time_text))
         .execute(&mut *tx)
         .await
         .with_ctx(|| format!("insert token '{name}'"))?;
@@ -181,9 +273,9 @@ impl SqliteStore {
     }
 
     pub(super) async fn token_by_hash_rd(&self, secret_hash: &str) -> Result<Option<Token>> {
-        let row = sqlx::query(
-            "SELECT id, name, superuser, created_at FROM tokens WHERE secret_hash = ?1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE secret_hash = ?1"
+        ))
         .bind(secret_hash)
         .fetch_optional(&mut *self.read().await?)
         .await
@@ -236,7 +328,93 @@ impl SqliteStore {
             },
         )
         .await?;
+        // A token left with no role anywhere is revoked with it: a removed member's
+        // token must stop working, not linger able to create projects of its own.
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE token_id = ?1")
+            .bind(token.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .with_ctx(|| format!("count the roles left to token {token}"))?;
+        if left == 0 && !load_token(&mut tx, token).await?.superuser {
+            revoke(&mut tx, actor, token, Some(project), Utc::now()).await?;
+        }
         tx.commit().await.ctx("commit membership removal")
+    }
+
+    pub(super) async fn get_token_rd(&self, id: TokenId) -> Result<Token> {
+        load_token(&mut *self.read().await?, id).await
+    }
+
+    pub(super) async fn list_tokens_rd(&self) -> Result<Vec<Token>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id"
+        ))
+        .fetch_all(&mut *self.read().await?)
+        .await
+        .ctx("list tokens")?;
+        rows.iter().map(decode_token).collect()
+    }
+
+    pub(super) async fn project_tokens_rd(&self, project: ProjectId) -> Result<Vec<(Token, Role)>> {
+        let rows = sqlx::query(
+            "SELECT t.id, t.name, t.superuser, t.created_at, t.expires_at, t.revoked_at, m.role
+               FROM tokens t JOIN memberships m ON m.token_id = t.id
+              WHERE m.project_id = ?1 ORDER BY t.created_at, t.id",
+        )
+        .bind(project.to_string())
+        .fetch_all(&mut *self.read().await?)
+        .await
+        .with_ctx(|| format!("list the tokens of project {project}"))?;
+        rows.iter()
+            .map(|row| Ok((decode_token(row)?, decode_membership_role(row)?)))
+            .collect()
+    }
+
+    pub(super) async fn revoke_token_tx(&self, actor: &Actor, id: TokenId) -> Result<Token> {
+        let mut tx = self.begin_write().await?;
+        let token = revoke(&mut tx, actor, id, None, Utc::now()).await?;
+        tx.commit().await.ctx("commit token revocation")?;
+        Ok(token)
+    }
+
+    pub(super) async fn rotate_token_tx(
+        &self,
+        actor: &Actor,
+        id: TokenId,
+        secret_hash: &str,
+    ) -> Result<Token> {
+        let mut tx = self.begin_write().await?;
+        let token = load_token(&mut tx, id).await?;
+        if token.revoked_at.is_some() {
+            return Err(CoreError::conflict(
+                None,
+                "token-revoked",
+                format!("token {id} is revoked; a revoked token gets no new secret"),
+            )
+            .into());
+        }
+        sqlx::query("UPDATE tokens SET secret_hash = ?2 WHERE id = ?1")
+            .bind(id.to_string())
+            .bind(secret_hash)
+            .execute(&mut *tx)
+            .await
+            .with_ctx(|| format!("rotate the secret of token {id}"))?;
+        audit::append(
+            &mut tx,
+            NewEvent {
+                actor,
+                time: Utc::now(),
+                action: "token.rotate".into(),
+                project: None,
+                resource_kind: "token",
+                resource_id: id.to_string(),
+                before: None,
+                after: Some(to_json_value(&token)?),
+            },
+        )
+        .await?;
+        tx.commit().await.ctx("commit token rotation")?;
+        Ok(token)
     }
 
     pub(super) async fn memberships_of_rd(&self, token: TokenId) -> Result<Vec<Membership>> {
