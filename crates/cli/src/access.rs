@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+pub use isthmus_core::allowlist_file::parse_allowlist_text;
 use isthmus_core::resources::{AllowlistEntry, AllowlistEntryInput, EgressRule, EgressRuleInput};
 
 /// `CIDR[=COMMENT]`, e.g. `203.0.113.0/24=office`. The CIDR is checked by the server,
@@ -21,35 +22,6 @@ pub fn parse_entry(raw: &str) -> Result<AllowlistEntryInput, String> {
         cidr: cidr.to_string(),
         comment: comment.trim().to_string(),
     })
-}
-
-/// An allow-list file: one entry a line, `CIDR [comment…]`; blank lines and lines
-/// starting with `#` are skipped (so are `#` comments after an entry).
-pub fn parse_allowlist_text(text: &str) -> Result<Vec<AllowlistEntryInput>, String> {
-    let mut entries = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line
-            .split_once('#')
-            .map_or(line, |(before, _)| before)
-            .trim();
-        if line.is_empty() {
-            continue;
-        }
-        let (cidr, comment) = line
-            .split_once(char::is_whitespace)
-            .map_or((line, ""), |(c, rest)| (c, rest.trim()));
-        if !cidr.contains('/') && cidr.parse::<std::net::Ipv4Addr>().is_err() {
-            return Err(format!(
-                "line {}: '{cidr}' is not a CIDR (expected \"CIDR [comment]\")",
-                n + 1
-            ));
-        }
-        entries.push(AllowlistEntryInput {
-            cidr: cidr.to_string(),
-            comment: comment.to_string(),
-        });
-    }
-    Ok(entries)
 }
 
 pub fn read_allowlist_file(path: &Path) -> anyhow::Result<Vec<AllowlistEntryInput>> {

@@ -4,6 +4,7 @@
 //! Pure by design: no I/O, no async, no clock. Everything above (store, drivers, server,
 //! CLI) depends on this crate; it depends on nothing of theirs. Times are passed in.
 
+pub mod allowlist_file;
 pub mod cidr;
 pub mod conditions;
 pub mod customer_actions;

@@ -7,6 +7,7 @@ mod records;
 mod server;
 mod zone;
 
+pub use handler::PlatformZoneHandler;
 pub use records::ClusterRecords;
 pub use server::{DnsConfig, DnsHandle, DnsServer, DEFAULT_ZONE};
 pub use zone::{check_zone, Zone, ZoneAnswer, MAX_ZONE_WIRE_LEN, RECORD_TTL};

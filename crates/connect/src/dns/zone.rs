@@ -179,7 +179,12 @@ impl Zone {
         }
         let data = self.data.read().expect("zone lock poisoned");
         let soa = vec![self.soa_record(data.serial)];
-        let extra_labels = name.num_labels().saturating_sub(self.apex.num_labels());
+        // Every label counts: `num_labels` leaves out a leading `*`, which made
+        // `*.<zone>` pass for the apex (found by fuzz/fuzz_targets/dns.rs).
+        let extra_labels = name
+            .iter()
+            .count()
+            .saturating_sub(self.apex.iter().count());
         let found: Option<Vec<Record>> = match extra_labels {
             0 => Some(self.apex_records(qtype, data.serial)),
             1 => {
@@ -281,5 +286,33 @@ impl ZoneAnswer {
             answers,
             soa,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ask(zone: &Zone, name: &str, qtype: RecordType) -> ZoneAnswer {
+        let name = LowerName::from(Name::from_ascii(name).unwrap());
+        zone.lookup(&name, qtype, DNSClass::IN)
+    }
+
+    #[test]
+    fn a_wildcard_label_is_a_name_of_its_own_not_the_apex() {
+        let zone = Zone::new("isthmus.internal", Some(Ipv4Addr::new(127, 0, 0, 53))).unwrap();
+        for qtype in [
+            RecordType::SOA,
+            RecordType::NS,
+            RecordType::ANY,
+            RecordType::A,
+        ] {
+            let answer = ask(&zone, "*.isthmus.internal.", qtype);
+            assert_eq!(answer.code, ResponseCode::NXDomain, "{qtype}");
+            assert!(answer.answers.is_empty(), "{qtype}: {:?}", answer.answers);
+        }
+        let apex = ask(&zone, "isthmus.internal.", RecordType::SOA);
+        assert_eq!(apex.code, ResponseCode::NoError);
+        assert_eq!(apex.answers.len(), 1);
     }
 }
