@@ -5,6 +5,7 @@
 //! CLI) depends on this crate; it depends on nothing of theirs. Times are passed in.
 
 pub mod cidr;
+pub mod clouds;
 pub mod conditions;
 pub mod customer_actions;
 pub mod engines;
