@@ -222,8 +222,20 @@ pub fn check_region(field: &str, provider: Provider, region: &str) -> Result<(),
     Err(FieldError::new(
         field,
         "known-region",
-        format!("'{region}' is not a {provider} region{hint}"),
+        format!(
+            "'{region}' is not a region of {}{hint}",
+            cloud_name(provider)
+        ),
     ))
+}
+
+fn cloud_name(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Aws => "AWS",
+        Provider::Gcp => "GCP",
+        Provider::Azure => "Azure",
+        Provider::Local => "local",
+    }
 }
 
 fn example_region(provider: Provider) -> &'static str {
