@@ -94,7 +94,7 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
 
     // The customer's VPC in the simulated AWS, then a peering to it from the console.
     cli.ok(
-        "sim vpc create --cloud aws --account 111122223333 --network vpc-0customer \
+        "sim vpc create --cloud aws --account 111122223333 --network vpc-0c0ffee0 \
          --region us-east-1 --cidr 192.168.0.0/16",
     );
     go(&page, "peerings");
@@ -105,7 +105,7 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
     page.assert_every_field_labelled();
     page.fill("#peering-name", "to-customer");
     page.fill("#peering-account", "111122223333");
-    page.fill("#peering-peer-network", "vpc-0customer");
+    page.fill("#peering-peer-network", "vpc-0c0ffee0");
     page.fill("#peering-routes", "192.168.0.0/16");
     page.click("form[aria-label='Create peering'] button[type=submit]");
     page.wait_for(

@@ -21,13 +21,13 @@ fn a_peering_to_a_vpc_that_does_not_exist_fails_the_wait_as_invalid_specificatio
 
     let stderr = cli.fails_after_progress(&format!(
         "peering create nowhere --network {network_id} --peer-account 111122223333 \
-         --peer-network vpc-0doesnotexist --peer-region us-east-1 --route 192.168.0.0/16 \
+         --peer-network vpc-0dead000 --peer-region us-east-1 --route 192.168.0.0/16 \
          --wait --timeout {WAIT_TIMEOUT}"
     ));
     let error = stderr.lines().last().unwrap();
     assert!(error.contains("invalid_specification"), "{stderr}");
     assert!(
-        error.contains("vpc-0doesnotexist"),
+        error.contains("vpc-0dead000"),
         "the status message says why: {stderr}"
     );
 }
@@ -38,12 +38,12 @@ fn waiting_on_a_peering_the_customer_rejected_fails_with_rejected_by_peer() {
     let server = Server::start(sandbox.data.path(), &[]);
     let (cli, network_id) = project_with_active_network(&server.cli(sandbox.home.path()));
     cli.ok(
-        "sim vpc create --cloud aws --account 111122223333 --network vpc-0customer \
+        "sim vpc create --cloud aws --account 111122223333 --network vpc-0c0ffee0 \
             --region us-east-1 --cidr 192.168.0.0/16",
     );
     let peering = cli.json(&format!(
         "peering create to-customer --network {network_id} --peer-account 111122223333 \
-         --peer-network vpc-0customer --peer-region us-east-1 --route 192.168.0.0/16 \
+         --peer-network vpc-0c0ffee0 --peer-region us-east-1 --route 192.168.0.0/16 \
          --wait --timeout {WAIT_TIMEOUT}"
     ));
     assert_eq!(peering["status"], "pending_acceptance", "{peering:#}");

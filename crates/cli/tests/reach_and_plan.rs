@@ -15,12 +15,12 @@ fn setup(admin: &Cli) -> (Cli, String, String) {
          --wait --timeout {WAIT_TIMEOUT}"
     )));
     cli.ok(
-        "sim vpc create --cloud aws --account 111122223333 --network vpc-0customer \
+        "sim vpc create --cloud aws --account 111122223333 --network vpc-0c0ffee0 \
          --region us-east-1 --cidr 172.30.0.0/16",
     );
     let peering = id_of(&cli.json(&format!(
         "peering create to-customer --network {network} --peer-account 111122223333 \
-         --peer-network vpc-0customer --peer-region us-east-1 --route 172.30.0.0/16 \
+         --peer-network vpc-0c0ffee0 --peer-region us-east-1 --route 172.30.0.0/16 \
          --wait --timeout {WAIT_TIMEOUT}"
     )));
     let cluster = id_of(&cli.json(&format!(

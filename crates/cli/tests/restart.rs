@@ -15,7 +15,7 @@ fn resources_created_just_before_a_kill_dash_nine_settle_after_restart() {
     let cli = admin.in_project(&id_of(&admin.json("project create crashy")));
 
     cli.ok(
-        "sim vpc create --cloud aws --account 111122223333 --network vpc-0customer \
+        "sim vpc create --cloud aws --account 111122223333 --network vpc-0c0ffee0 \
             --region us-east-1 --cidr 192.168.0.0/16",
     );
     let network = id_of(
@@ -26,7 +26,7 @@ fn resources_created_just_before_a_kill_dash_nine_settle_after_restart() {
     )));
     let peering = id_of(&cli.json(&format!(
         "peering create to-customer --network {network} --peer-account 111122223333 \
-         --peer-network vpc-0customer --peer-region us-east-1 --route 192.168.0.0/16"
+         --peer-network vpc-0c0ffee0 --peer-region us-east-1 --route 192.168.0.0/16"
     )));
     first.kill();
 

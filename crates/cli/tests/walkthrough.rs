@@ -25,12 +25,12 @@ fn a_cluster_becomes_reachable_over_an_accepted_aws_peering() {
 
     // The customer's VPC in the simulated AWS, then a peering request to it.
     cli.ok(
-        "sim vpc create --cloud aws --account 111122223333 --network vpc-0customer \
+        "sim vpc create --cloud aws --account 111122223333 --network vpc-0c0ffee0 \
             --region us-east-1 --cidr 192.168.0.0/16",
     );
     let created = cli.run(&format!(
         "peering create to-customer --network {network_id} --peer-account 111122223333 \
-         --peer-network vpc-0customer --peer-region us-east-1 --route 192.168.0.0/16 \
+         --peer-network vpc-0c0ffee0 --peer-region us-east-1 --route 192.168.0.0/16 \
          --wait --timeout {WAIT_TIMEOUT}"
     ));
     assert_eq!(
@@ -127,10 +127,7 @@ fn a_cluster_becomes_reachable_over_an_accepted_aws_peering() {
         "{networks}"
     );
     let peerings = cli.ok("peering list");
-    assert!(
-        peerings.contains("111122223333/vpc-0customer"),
-        "{peerings}"
-    );
+    assert!(peerings.contains("111122223333/vpc-0c0ffee0"), "{peerings}");
 
     // Every step is in the audit log.
     let events = cli.ok("events list");

@@ -95,7 +95,7 @@ fn snapshot() -> ReachSnapshot {
             network_id: network.id.to_string(),
             peer: PeerSpec {
                 account_id: "123456789012".into(),
-                network_id: format!("vpc-{i}"),
+                network_id: format!("vpc-{i:08x}"),
                 region: "us-east-1".into(),
             },
             routes,

@@ -2,9 +2,13 @@
 //!
 //! Every value comes from the peering and its network; where a provider id is not known
 //! yet (AWS assigns `pcx-…` only once the request exists) the command carries a visible
-//! placeholder and the controller regenerates the list once the id is known. Values are
-//! shell-quoted when they hold anything but plain id characters, so a pasted command
-//! never runs something the customer did not see.
+//! placeholder and the controller regenerates the list once the id is known.
+//!
+//! A command is built as argv words, each made of parts: the generator's own fixed text,
+//! [`Placeholder`]s (a type only this module can make, shown as `<…>` for the customer to
+//! replace) and values from input, which are always shell-quoted (`shlex`). A value that
+//! merely looks like a placeholder is quoted like any other, so a pasted command never
+//! runs something the customer did not see.
 
 use crate::resources::{CustomerAction, Network, Peering, Provider};
 use crate::NetworkId;
@@ -13,12 +17,142 @@ use crate::NetworkId;
 pub const GCP_PLATFORM_PROJECT: &str = "isthmus-platform";
 /// The Azure service principal that creates the platform's side of VNet peerings.
 pub const AZURE_PLATFORM_PRINCIPAL_ID: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+
+/// Text the customer replaces before running a command. Its field is private: only this
+/// module makes placeholders, so no value from a request can pass for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placeholder(&'static str);
+
+impl Placeholder {
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
 /// Shown until AWS has assigned the peering connection its id.
-pub const PCX_PLACEHOLDER: &str = "<PCX_ID_SHOWN_ONCE_REQUESTED>";
+pub const PCX_PLACEHOLDER: Placeholder = Placeholder("<PCX_ID_SHOWN_ONCE_REQUESTED>");
 /// The customer's route table: only they know it.
-pub const ROUTE_TABLE_PLACEHOLDER: &str = "<YOUR_ROUTE_TABLE_ID>";
+pub const ROUTE_TABLE_PLACEHOLDER: Placeholder = Placeholder("<YOUR_ROUTE_TABLE_ID>");
 /// The customer's Azure resource group, when the peer VNet is given by name only.
-pub const RESOURCE_GROUP_PLACEHOLDER: &str = "<YOUR_RESOURCE_GROUP>";
+pub const RESOURCE_GROUP_PLACEHOLDER: Placeholder = Placeholder("<YOUR_RESOURCE_GROUP>");
+
+/// Every placeholder the generator may emit.
+pub const PLACEHOLDERS: [Placeholder; 3] = [
+    PCX_PLACEHOLDER,
+    ROUTE_TABLE_PLACEHOLDER,
+    RESOURCE_GROUP_PLACEHOLDER,
+];
+
+/// One piece of an argv word.
+#[derive(Debug, Clone)]
+enum Part {
+    /// The generator's own text: only characters a shell never treats specially.
+    Fixed(&'static str),
+    /// A value from input (or from a provider): always quoted.
+    Value(String),
+    Placeholder(Placeholder),
+}
+
+impl Part {
+    fn value(v: impl Into<String>) -> Part {
+        // A shell word cannot carry NUL; nothing valid holds one, so show it replaced.
+        Part::Value(v.into().replace('\0', "\u{FFFD}"))
+    }
+}
+
+/// One argv word: its parts are concatenated with no space between them.
+#[derive(Debug, Clone)]
+struct Word(Vec<Part>);
+
+fn fixed(text: &'static str) -> Word {
+    Word(vec![Part::Fixed(text)])
+}
+
+fn value(v: impl Into<String>) -> Word {
+    Word(vec![Part::value(v)])
+}
+
+fn placeholder(p: Placeholder) -> Word {
+    Word(vec![Part::Placeholder(p)])
+}
+
+/// A value, or the placeholder while it is not known.
+fn value_or(v: Option<&str>, p: Placeholder) -> Word {
+    match v {
+        Some(v) => value(v),
+        None => placeholder(p),
+    }
+}
+
+/// `--flag VALUE`.
+fn flag(name: &'static str, v: Word) -> [Word; 2] {
+    [fixed(name), v]
+}
+
+/// A command: its words, and what the customer is told it does.
+#[derive(Debug, Clone)]
+struct Command {
+    description: String,
+    words: Vec<Word>,
+}
+
+impl Command {
+    /// The line to paste into a POSIX shell.
+    fn render(&self) -> String {
+        let mut out = Vec::with_capacity(self.words.len());
+        for word in &self.words {
+            let mut w = String::new();
+            for part in &word.0 {
+                match part {
+                    Part::Fixed(t) => {
+                        debug_assert!(t.bytes().all(plain_byte), "fixed text {t:?}");
+                        w.push_str(t)
+                    }
+                    Part::Value(v) => w.push_str(&quote(v)),
+                    Part::Placeholder(p) => w.push_str(p.0),
+                }
+            }
+            out.push(w);
+        }
+        out.join(" ")
+    }
+
+    /// The argv the command means (placeholders as shown).
+    #[cfg(test)]
+    fn argv(&self) -> Vec<String> {
+        self.words
+            .iter()
+            .map(|w| {
+                w.0.iter()
+                    .map(|p| match p {
+                        Part::Fixed(t) => t.to_string(),
+                        Part::Value(v) => v.clone(),
+                        Part::Placeholder(p) => p.0.to_string(),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn into_action(self) -> CustomerAction {
+        CustomerAction {
+            command: self.render(),
+            description: self.description,
+        }
+    }
+}
+
+fn plain_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b':' | b'@' | b'+')
+}
+
+/// A value as one POSIX shell word (or part of one).
+fn quote(v: &str) -> String {
+    shlex::try_quote(v)
+        .map(|q| q.into_owned())
+        // Part::value removed NULs, the only thing try_quote refuses.
+        .unwrap_or_else(|_| "''".to_string())
+}
 
 /// The name the platform gives its network on clouds where the caller chooses names
 /// (GCP VPC networks, Azure VNets), so it is known before the network exists.
@@ -32,6 +166,13 @@ pub fn peering_name(peering: &Peering) -> String {
 }
 
 pub fn for_peering(network: &Network, peering: &Peering) -> Vec<CustomerAction> {
+    commands(network, peering)
+        .into_iter()
+        .map(Command::into_action)
+        .collect()
+}
+
+fn commands(network: &Network, peering: &Peering) -> Vec<Command> {
     match network.provider {
         Provider::Aws => aws(network, peering),
         Provider::Gcp => gcp(network, peering),
@@ -40,60 +181,79 @@ pub fn for_peering(network: &Network, peering: &Peering) -> Vec<CustomerAction> 
     }
 }
 
-fn aws(network: &Network, peering: &Peering) -> Vec<CustomerAction> {
-    let pcx = peering
-        .provider_peering_id
-        .as_deref()
-        .unwrap_or(PCX_PLACEHOLDER);
+fn words<const N: usize>(groups: impl IntoIterator<Item = [Word; N]>) -> Vec<Word> {
+    groups.into_iter().flatten().collect()
+}
+
+fn aws(network: &Network, peering: &Peering) -> Vec<Command> {
+    let pcx = || value_or(peering.provider_peering_id.as_deref(), PCX_PLACEHOLDER);
+    let mut accept = vec![
+        fixed("aws"),
+        fixed("ec2"),
+        fixed("accept-vpc-peering-connection"),
+    ];
+    accept.extend(words([
+        flag("--vpc-peering-connection-id", pcx()),
+        flag("--region", value(peering.peer.region.clone())),
+    ]));
+    let mut route = vec![fixed("aws"), fixed("ec2"), fixed("create-route")];
+    route.extend(words([
+        flag("--route-table-id", placeholder(ROUTE_TABLE_PLACEHOLDER)),
+        flag(
+            "--destination-cidr-block",
+            value(network.cidr_block.to_string()),
+        ),
+        flag("--vpc-peering-connection-id", pcx()),
+    ]));
     vec![
-        CustomerAction {
+        Command {
             description: format!(
                 "Accept the peering connection in account {} (region {}).",
                 peering.peer.account_id, peering.peer.region
             ),
-            command: format!(
-                "aws ec2 accept-vpc-peering-connection --vpc-peering-connection-id {} --region {}",
-                quote(pcx),
-                quote(&peering.peer.region)
-            ),
+            words: accept,
         },
-        CustomerAction {
+        Command {
             description: format!(
                 "Route the platform network {} through the peering, in every route table of VPC {} that should reach it.",
                 network.cidr_block, peering.peer.network_id
             ),
-            command: format!(
-                "aws ec2 create-route --route-table-id {} --destination-cidr-block {} --vpc-peering-connection-id {}",
-                ROUTE_TABLE_PLACEHOLDER,
-                network.cidr_block,
-                quote(pcx)
-            ),
+            words: route,
         },
     ]
 }
 
-fn gcp(network: &Network, peering: &Peering) -> Vec<CustomerAction> {
+fn gcp(network: &Network, peering: &Peering) -> Vec<Command> {
     let platform_network = network
         .provider_network_id
         .clone()
         .unwrap_or_else(|| platform_network_name(network.id));
-    vec![CustomerAction {
+    let mut create = vec![
+        fixed("gcloud"),
+        fixed("compute"),
+        fixed("networks"),
+        fixed("peerings"),
+        fixed("create"),
+        value(peering_name(peering)),
+    ];
+    create.extend(words([
+        flag("--project", value(peering.peer.account_id.clone())),
+        flag("--network", value(peering.peer.network_id.clone())),
+        flag("--peer-project", fixed(GCP_PLATFORM_PROJECT)),
+        flag("--peer-network", value(platform_network)),
+    ]));
+    create.push(fixed("--import-custom-routes"));
+    create.push(fixed("--export-custom-routes"));
+    vec![Command {
         description: format!(
             "Create the reciprocal peering from network {} of project {} to the platform network.",
             peering.peer.network_id, peering.peer.account_id
         ),
-        command: format!(
-            "gcloud compute networks peerings create {} --project {} --network {} --peer-project {} --peer-network {} --import-custom-routes --export-custom-routes",
-            peering_name(peering),
-            quote(&peering.peer.account_id),
-            quote(&peering.peer.network_id),
-            GCP_PLATFORM_PROJECT,
-            quote(&platform_network)
-        ),
+        words: create,
     }]
 }
 
-fn azure(peering: &Peering) -> Vec<CustomerAction> {
+fn azure(peering: &Peering) -> Vec<Command> {
     let mut actions = vec![role_grant(peering)];
     if peering.allow_gateway_transit {
         actions.push(hub_gateway_transit(peering));
@@ -104,7 +264,7 @@ fn azure(peering: &Peering) -> Vec<CustomerAction> {
 /// With gateway transit our side of the peering uses the customer's gateway
 /// (`useRemoteGateways`), which Azure allows only while their side — the hub's peering to
 /// the platform VNet — has `allowGatewayTransit` set.
-fn hub_gateway_transit(peering: &Peering) -> CustomerAction {
+fn hub_gateway_transit(peering: &Peering) -> Command {
     let (resource_group, vnet) = azure_vnet_parts(peering);
     let behind: Vec<String> = peering
         .transit_routes
@@ -116,23 +276,32 @@ fn hub_gateway_transit(peering: &Peering) -> CustomerAction {
     } else {
         format!("sources behind its gateway ({})", behind.join(", "))
     };
-    CustomerAction {
+    let mut update = vec![
+        fixed("az"),
+        fixed("network"),
+        fixed("vnet"),
+        fixed("peering"),
+        fixed("update"),
+    ];
+    update.extend(words([
+        flag("--name", value(peering_name(peering))),
+        flag("--resource-group", resource_group),
+        flag("--vnet-name", value(vnet.clone())),
+        flag("--allow-gateway-transit", fixed("true")),
+    ]));
+    Command {
         description: format!(
             "Allow gateway transit on VNet {vnet}'s peering to the platform: the platform's side \
              uses your VNet's VPN/ExpressRoute gateway (use remote gateways), so {reached} reach \
              the platform. The VNet needs such a gateway."
         ),
-        command: format!(
-            "az network vnet peering update --name {} --resource-group {resource_group} \
-             --vnet-name {vnet} --allow-gateway-transit true",
-            peering_name(peering)
-        ),
+        words: update,
     }
 }
 
 /// The peer VNet's resource group and name: read from its resource id when given as
-/// one, else the placeholder group and the name as given (both shell-quoted).
-fn azure_vnet_parts(peering: &Peering) -> (String, String) {
+/// one, else the placeholder group and the name as given.
+fn azure_vnet_parts(peering: &Peering) -> (Word, String) {
     let vnet = &peering.peer.network_id;
     let segment_after = |key: &str| {
         let mut parts = vnet.split('/');
@@ -141,60 +310,53 @@ fn azure_vnet_parts(peering: &Peering) -> (String, String) {
             .find(|p| p.eq_ignore_ascii_case(key))
             .and_then(|_| parts.next())
             .filter(|p| !p.is_empty())
-            .map(quote)
+            .map(str::to_string)
     };
     match (
         segment_after("resourceGroups"),
         segment_after("virtualNetworks"),
     ) {
-        (Some(group), Some(name)) if vnet.starts_with("/subscriptions/") => (group, name),
-        _ => (RESOURCE_GROUP_PLACEHOLDER.to_string(), quote(vnet)),
+        (Some(group), Some(name)) if vnet.starts_with("/subscriptions/") => (value(group), name),
+        _ => (placeholder(RESOURCE_GROUP_PLACEHOLDER), vnet.clone()),
     }
 }
 
-fn role_grant(peering: &Peering) -> CustomerAction {
-    CustomerAction {
+fn role_grant(peering: &Peering) -> Command {
+    let mut grant = vec![
+        fixed("az"),
+        fixed("role"),
+        fixed("assignment"),
+        fixed("create"),
+    ];
+    grant.extend(words([
+        flag("--assignee", fixed(AZURE_PLATFORM_PRINCIPAL_ID)),
+        flag("--role", value("Network Contributor")),
+        flag("--scope", azure_vnet_scope(peering)),
+    ]));
+    Command {
         description: format!(
             "Let the platform create both sides of the peering: grant its principal Network Contributor on VNet {}.",
             peering.peer.network_id
         ),
-        command: format!(
-            "az role assignment create --assignee {} --role \"Network Contributor\" --scope {}",
-            AZURE_PLATFORM_PRINCIPAL_ID,
-            azure_vnet_scope(peering)
-        ),
+        words: grant,
     }
 }
 
 /// The peer VNet's resource id: given as such, or built from the subscription and name
 /// (each user-given piece quoted on its own, so the placeholder stays editable).
-fn azure_vnet_scope(peering: &Peering) -> String {
+fn azure_vnet_scope(peering: &Peering) -> Word {
     let vnet = &peering.peer.network_id;
     if vnet.starts_with("/subscriptions/") {
-        quote(vnet)
+        value(vnet.clone())
     } else {
-        format!(
-            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/virtualNetworks/{}",
-            quote(&peering.peer.account_id),
-            RESOURCE_GROUP_PLACEHOLDER,
-            quote(vnet)
-        )
-    }
-}
-
-/// Single-quotes `value` for a POSIX shell unless it only holds characters that are
-/// never special (ids, names, regions, resource paths).
-fn quote(value: &str) -> String {
-    let plain = !value.is_empty()
-        && value.chars().all(|c| {
-            c.is_ascii_alphanumeric()
-                || matches!(c, '-' | '_' | '.' | '/' | ':' | '@' | ',' | '+' | '=')
-        });
-    let placeholder = value.starts_with('<') && value.ends_with('>');
-    if plain || placeholder {
-        value.to_string()
-    } else {
-        format!("'{}'", value.replace('\'', r"'\''"))
+        Word(vec![
+            Part::Fixed("/subscriptions/"),
+            Part::value(peering.peer.account_id.clone()),
+            Part::Fixed("/resourceGroups/"),
+            Part::Placeholder(RESOURCE_GROUP_PLACEHOLDER),
+            Part::Fixed("/providers/Microsoft.Network/virtualNetworks/"),
+            Part::value(vnet.clone()),
+        ])
     }
 }
 
@@ -310,7 +472,7 @@ mod tests {
         assert_eq!(
             commands(for_peering(&net, &p)),
             vec![format!(
-                "az role assignment create --assignee 7c9e6679-7425-40de-944b-e07fc1f90ae7 --role \"Network Contributor\" --scope {vnet}"
+                "az role assignment create --assignee 7c9e6679-7425-40de-944b-e07fc1f90ae7 --role 'Network Contributor' --scope {vnet}"
             )]
         );
     }
@@ -322,7 +484,7 @@ mod tests {
         let p = peering(&net, "sub-1", "app-vnet", None);
         assert_eq!(
             commands(for_peering(&net, &p))[0],
-            "az role assignment create --assignee 7c9e6679-7425-40de-944b-e07fc1f90ae7 --role \"Network Contributor\" --scope /subscriptions/sub-1/resourceGroups/<YOUR_RESOURCE_GROUP>/providers/Microsoft.Network/virtualNetworks/app-vnet"
+            "az role assignment create --assignee 7c9e6679-7425-40de-944b-e07fc1f90ae7 --role 'Network Contributor' --scope /subscriptions/sub-1/resourceGroups/<YOUR_RESOURCE_GROUP>/providers/Microsoft.Network/virtualNetworks/app-vnet"
         );
     }
 
@@ -378,5 +540,227 @@ mod tests {
             cmd.contains("--project 'acme;rm' --network 'net$(x)'"),
             "{cmd}"
         );
+    }
+
+    #[test]
+    fn a_value_shaped_like_a_placeholder_is_quoted_like_any_other() {
+        let net = network(Provider::Aws, None);
+        let mut p = peering(&net, "123456789012", "vpc-0fedcba9", None);
+        let hostile = r"</dev/null;touch${IFS}/tmp/x;:\>";
+        p.peer.region = hostile.into();
+        let cmd = &commands(for_peering(&net, &p))[0];
+        let argv = shlex::split(cmd).unwrap();
+        assert_eq!(argv[argv.len() - 2..], ["--region", hostile], "{cmd}");
+        assert!(
+            cmd.contains("--region '</dev/null;touch${IFS}/tmp/x;:'"),
+            "{cmd}"
+        );
+        p.peer.region = "<YOUR_ROUTE_TABLE_ID>".into();
+        let cmd = &commands(for_peering(&net, &p))[0];
+        assert!(cmd.ends_with("--region '<YOUR_ROUTE_TABLE_ID>'"), "{cmd}");
+        p.provider_peering_id = Some("<PCX_ID_SHOWN_ONCE_REQUESTED>".into());
+        let cmd = &commands(for_peering(&net, &p))[1];
+        assert!(
+            cmd.ends_with("--vpc-peering-connection-id '<PCX_ID_SHOWN_ONCE_REQUESTED>'"),
+            "{cmd}"
+        );
+    }
+
+    mod lexed {
+        //! Every generated command, read back by a POSIX shell lexer, is exactly the argv
+        //! the generator meant, whatever the field values.
+
+        use super::*;
+        use crate::clouds;
+        use proptest::prelude::*;
+
+        /// A strict POSIX word splitter: quotes and backslashes as sh reads them, and an
+        /// error for anything unquoted that a shell would not take literally (operators,
+        /// expansions, globs, comments, tildes). Placeholders must have been replaced.
+        fn strict_split(line: &str) -> Result<Vec<String>, String> {
+            let mut words = Vec::new();
+            let mut cur: Option<String> = None;
+            let mut chars = line.chars().peekable();
+            while let Some(c) = chars.next() {
+                match c {
+                    ' ' => {
+                        if let Some(w) = cur.take() {
+                            words.push(w);
+                        }
+                    }
+                    '\'' => {
+                        let w = cur.get_or_insert_with(String::new);
+                        loop {
+                            match chars.next() {
+                                Some('\'') => break,
+                                Some(c) => w.push(c),
+                                None => return Err("unterminated '".into()),
+                            }
+                        }
+                    }
+                    '"' => {
+                        let w = cur.get_or_insert_with(String::new);
+                        loop {
+                            match chars.next() {
+                                Some('"') => break,
+                                Some('\\') => match chars.next() {
+                                    Some(c @ ('$' | '`' | '"' | '\\')) => w.push(c),
+                                    Some('\n') => {}
+                                    Some(c) => {
+                                        w.push('\\');
+                                        w.push(c)
+                                    }
+                                    None => return Err("unterminated \"".into()),
+                                },
+                                Some(c @ ('$' | '`' | '!')) => {
+                                    return Err(format!("expansion {c} inside \"\""))
+                                }
+                                Some(c) => w.push(c),
+                                None => return Err("unterminated \"".into()),
+                            }
+                        }
+                    }
+                    '\\' => match chars.next() {
+                        Some('\n') | None => return Err("line continuation".into()),
+                        Some(c) => cur.get_or_insert_with(String::new).push(c),
+                    },
+                    '#' | '~' if cur.is_none() => {
+                        return Err(format!("unquoted {c} at word start"))
+                    }
+                    c if c.is_ascii_alphanumeric()
+                        || matches!(
+                            c,
+                            '-' | '_'
+                                | '.'
+                                | '/'
+                                | ':'
+                                | '@'
+                                | '+'
+                                | '#'
+                                | '~'
+                                | '%'
+                                | ','
+                                | '='
+                                | ']'
+                        ) =>
+                    {
+                        cur.get_or_insert_with(String::new).push(c)
+                    }
+                    c => return Err(format!("unquoted {c:?}")),
+                }
+            }
+            if let Some(w) = cur.take() {
+                words.push(w);
+            }
+            Ok(words)
+        }
+
+        /// What the customer does before running: put their own ids for the placeholders.
+        fn filled(text: &str) -> String {
+            PLACEHOLDERS.iter().fold(text.to_string(), |t, p| {
+                t.replace(p.as_str(), "FILLED-BY-CUSTOMER")
+            })
+        }
+
+        fn check(net: &Network, p: &Peering) -> Result<(), TestCaseError> {
+            for cmd in super::super::commands(net, p) {
+                let line = cmd.render();
+                let argv: Vec<String> = cmd.argv();
+                // shlex reads the line as sh does (placeholders are plain text to it).
+                prop_assert_eq!(shlex::split(&line), Some(argv.clone()), "{}", line);
+                // Once the customer fills the placeholders, nothing is left unquoted
+                // that a shell would treat as anything but literal text.
+                let want: Vec<String> = argv.iter().map(|w| filled(w)).collect();
+                prop_assert_eq!(strict_split(&filled(&line)), Ok(want), "{}", line);
+            }
+            Ok(())
+        }
+
+        fn provider() -> impl Strategy<Value = Provider> {
+            prop_oneof![
+                Just(Provider::Aws),
+                Just(Provider::Gcp),
+                Just(Provider::Azure)
+            ]
+        }
+
+        /// Hostile text: shell metacharacters, quotes, placeholders' shape, any char.
+        fn hostile() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                "[ -~]{0,40}",
+                "<[ -~]{0,30}>",
+                prop::sample::select(vec![
+                    r"</dev/null;touch${IFS}/tmp/x;:\>".to_string(),
+                    "<YOUR_ROUTE_TABLE_ID>".into(),
+                    "<PCX_ID_SHOWN_ONCE_REQUESTED>".into(),
+                    "'$(id)'".into(),
+                    "a'b\"c\\d`e`".into(),
+                    "#x".into(),
+                    "~root".into(),
+                    "".into(),
+                    "^x".into(),
+                    "x\ny".into(),
+                ]),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn any_field_values_lex_back_to_the_intended_argv(
+                provider in provider(),
+                account in hostile(),
+                vpc in hostile(),
+                region in hostile(),
+                pcx in prop::option::of(hostile()),
+                platform in prop::option::of(hostile()),
+                transit in any::<bool>(),
+                as_id in any::<bool>(),
+            ) {
+                let net = network(provider, platform.as_deref());
+                let vnet = if as_id {
+                    format!("/subscriptions/{account}/resourceGroups/{region}/providers/Microsoft.Network/virtualNetworks/{vpc}")
+                } else {
+                    vpc
+                };
+                let mut p = peering(&net, &account, &vnet, pcx.as_deref());
+                p.peer.region = region;
+                p.allow_gateway_transit = transit;
+                check(&net, &p)?;
+            }
+
+            #[test]
+            fn valid_field_values_lex_back_to_the_intended_argv(
+                (provider, account, vpc, region) in prop_oneof![
+                    ("[0-9]{12}", "vpc-([0-9a-f]{8}|[0-9a-f]{17})", prop::sample::select(clouds::AWS_REGIONS))
+                        .prop_map(|(a, v, r)| (Provider::Aws, a, v, r.to_string())),
+                    ("[a-z][a-z0-9-]{4,28}[a-z0-9]", "[a-z]([a-z0-9-]{0,61}[a-z0-9])?", prop::sample::select(clouds::GCP_REGIONS))
+                        .prop_map(|(a, v, r)| (Provider::Gcp, a, v, r.to_string())),
+                    ("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+                     "[A-Za-z0-9][A-Za-z0-9_.-]{0,62}[A-Za-z0-9_]",
+                     "[A-Za-z0-9_.()-]{0,89}[A-Za-z0-9_()-]",
+                     any::<bool>(),
+                     prop::sample::select(clouds::AZURE_REGIONS))
+                        .prop_map(|(a, v, g, as_id, r)| {
+                            let v = if as_id {
+                                format!("/subscriptions/{a}/resourceGroups/{g}/providers/Microsoft.Network/virtualNetworks/{v}")
+                            } else {
+                                v
+                            };
+                            (Provider::Azure, a, v, r.to_string())
+                        }),
+                ],
+                transit in any::<bool>(),
+            ) {
+                prop_assert!(clouds::check_peer_fields("peer.", provider, &account, &vpc, &region).is_empty());
+                let net = network(provider, None);
+                let mut p = peering(&net, &account, &vpc, None);
+                p.peer.region = region;
+                p.allow_gateway_transit = transit;
+                check(&net, &p)?;
+            }
+        }
     }
 }

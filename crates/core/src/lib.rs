@@ -6,6 +6,7 @@
 
 pub mod allowlist_file;
 pub mod cidr;
+pub mod clouds;
 pub mod conditions;
 pub mod customer_actions;
 pub mod engines;

@@ -80,20 +80,10 @@ pub fn validate_name(field: &str, name: &str) -> Result<String, FieldError> {
     Ok(trimmed.to_string())
 }
 
+/// A region: for a cloud, one of its catalog (with a did-you-mean); for `local`, any
+/// lowercase name.
 pub fn validate_region(provider: Provider, region: &str) -> Result<String, FieldError> {
-    let ok = !region.is_empty()
-        && region.len() <= 40
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !region.starts_with('-');
-    if !ok {
-        return Err(FieldError::new(
-            "region",
-            "region-syntax",
-            format!("'{region}' is not a {provider} region name (lowercase letters, digits and '-', e.g. us-east-1)"),
-        ));
-    }
+    crate::clouds::check_region("region", provider, region)?;
     Ok(region.to_string())
 }
 
@@ -178,6 +168,13 @@ pub fn new_network(
         .map_err(|e| errors.push(e))
         .ok();
     let cidr = validate_network_cidr(&req.cidr_block)
+        .and_then(|c| {
+            // AWS refuses VPCs wider than /16; the other clouds take /8.
+            if req.provider == Provider::Aws {
+                crate::clouds::check_vpc_size("cidr_block", req.provider, &c)?;
+            }
+            Ok(c)
+        })
         .map_err(|e| errors.push(e))
         .ok();
     collect(errors)?;
@@ -416,22 +413,10 @@ fn validate_prefix_list(
     Ok(parsed.into_iter().map(|(_, c)| c).collect())
 }
 
-fn validate_peer(peer: &PeerSpec, errors: &mut Vec<FieldError>) {
-    for (field, value) in [
-        ("peer.account_id", &peer.account_id),
-        ("peer.network_id", &peer.network_id),
-        ("peer.region", &peer.region),
-    ] {
-        if value.trim().is_empty() {
-            errors.push(FieldError::new(field, "required", "must not be empty"));
-        } else if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            errors.push(FieldError::new(
-                field,
-                "no-whitespace",
-                "must not contain spaces or control characters",
-            ));
-        }
-    }
+/// The peer's account, network and region in the formats of the network's provider
+/// (see `clouds::check_peer`); `local` peers are lab VPCs in account `lab`.
+fn validate_peer(provider: Provider, peer: &PeerSpec, errors: &mut Vec<FieldError>) {
+    errors.extend(crate::clouds::check_peer(provider, peer));
 }
 
 /// Warnings that do not refuse the request.
@@ -475,7 +460,7 @@ pub fn new_peering(
     let name = validate_name("name", &req.name)
         .map_err(|e| errors.push(e))
         .ok();
-    validate_peer(&req.peer, &mut errors);
+    validate_peer(network.provider, &req.peer, &mut errors);
     if network.project_id != project_id {
         errors.push(FieldError::new(
             "network_id",
@@ -881,9 +866,8 @@ pub fn node_dns_name(id: ClusterId, index: u32, zone: &str) -> String {
     format!("{id}-{index}.{zone}")
 }
 
-fn zone_for(region: &str, index: usize) -> String {
-    let letter = (b'a' + (index % 3) as u8) as char;
-    format!("{region}{letter}")
+fn zone_for(provider: Provider, region: &str, index: usize) -> String {
+    crate::clouds::zone_name(provider, region, index)
 }
 
 /// Builds a new cluster. The network may still be provisioning (the controller waits);
@@ -946,7 +930,7 @@ pub fn new_cluster(
             index: i as u32,
             ip,
             dns_name: node_dns_name(id, i as u32, dns_zone),
-            zone: zone_for(&network.region, i),
+            zone: zone_for(network.provider, &network.region, i),
             status: NodeStatus::Provisioning,
         })
         .collect();

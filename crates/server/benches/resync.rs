@@ -52,7 +52,7 @@ async fn run(networks: usize, per_network: usize) -> anyhow::Result<()> {
     sim.create_customer_vpc(CustomerVpc {
         cloud: Provider::Aws,
         account_id: "123456789012".into(),
-        network_id: "vpc-app".into(),
+        network_id: "vpc-0a0b0c0d".into(),
         region: "eu-west-1".into(),
         cidr_block: "192.168.0.0/16".into(),
     })
@@ -154,7 +154,7 @@ async fn insert(
         for j in 0..per_network {
             let req = serde_json::from_value(json!({
                 "name": format!("p{j}"), "network_id": net.id.to_string(),
-                "peer": {"account_id": "123456789012", "network_id": "vpc-app", "region": "eu-west-1"},
+                "peer": {"account_id": "123456789012", "network_id": "vpc-0a0b0c0d", "region": "eu-west-1"},
                 "routes": [format!("192.168.{j}.0/24")],
             }))?;
             peerings.push(

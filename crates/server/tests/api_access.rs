@@ -182,7 +182,7 @@ async fn transit_routes_are_refused_on_non_transitive_aws_and_may_not_overlap_ro
         .await;
     assert_eq!(azure.status, 201, "{:#}", azure.body);
     let mut body = peering_body("to-hub", &azure.id(), &["172.16.0.0/16"]);
-    body["peer"] = json!({ "account_id": "sub-1", "network_id": "hub-vnet", "region": "eastus" });
+    body["peer"] = json!({ "account_id": "0b1f6471-1bf0-4dda-aec3-111122223333", "network_id": "hub-vnet", "region": "eastus" });
     body["transit_routes"] = json!(["172.16.8.0/24"]);
     body["allow_gateway_transit"] = json!(true);
     let reply = server

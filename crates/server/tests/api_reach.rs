@@ -24,7 +24,7 @@ async fn setup(s: &TestServer) -> Setup {
         .post(
             &s.admin,
             "/v1/sim/aws/vpcs",
-            json!({"account_id": "123456789012", "network_id": "vpc-0abc",
+            json!({"account_id": "123456789012", "network_id": "vpc-0abc1234",
                    "region": "us-east-1", "cidr_block": "192.168.0.0/24"}),
         )
         .await;

@@ -36,6 +36,16 @@ fn fast() -> ControllerConfig {
     }
 }
 
+/// A region of each cloud's catalog.
+fn region(cloud: Provider) -> &'static str {
+    match cloud {
+        Provider::Aws => "eu-west-1",
+        Provider::Gcp => "europe-west1",
+        Provider::Azure => "westeurope",
+        Provider::Local => "host",
+    }
+}
+
 /// A store, the simulated clouds and a running controller, all on one temp dir.
 struct World {
     dir: TempDir,
@@ -101,7 +111,7 @@ impl World {
                 cloud,
                 account_id: account.into(),
                 network_id: name.into(),
-                region: "eu-west-1".into(),
+                region: region(cloud).into(),
                 cidr_block: cidr.into(),
             })
             .unwrap();
@@ -110,7 +120,7 @@ impl World {
     async fn network(&self, provider: Provider, cidr: &str) -> Network {
         let req = serde_json::from_value(json!({
             "name": format!("net-{provider}"), "provider": provider,
-            "region": "eu-west-1", "cidr_block": cidr,
+            "region": region(provider), "cidr_block": cidr,
         }))
         .unwrap();
         let n = self
@@ -133,7 +143,7 @@ impl World {
     ) -> Peering {
         let req = serde_json::from_value(json!({
             "name": name, "network_id": net.id.to_string(),
-            "peer": {"account_id": account, "network_id": vpc, "region": "eu-west-1"},
+            "peer": {"account_id": account, "network_id": vpc, "region": region(net.provider)},
             "routes": [route],
         }))
         .unwrap();
@@ -256,10 +266,21 @@ fn ready(conditions: &[isthmus_core::conditions::Condition]) -> Option<(Conditio
 #[tokio::test]
 async fn aws_peering_waits_for_acceptance_shows_the_commands_and_becomes_active() {
     let w = World::new().await;
-    w.customer_vpc(Provider::Aws, "123456789012", "vpc-app", "192.168.0.0/16");
+    w.customer_vpc(
+        Provider::Aws,
+        "123456789012",
+        "vpc-0a0b0c0d",
+        "192.168.0.0/16",
+    );
     let net = w.network(Provider::Aws, "10.20.0.0/16").await;
     let p = w
-        .peering(&net, "app", "123456789012", "vpc-app", "192.168.1.0/24")
+        .peering(
+            &net,
+            "app",
+            "123456789012",
+            "vpc-0a0b0c0d",
+            "192.168.1.0/24",
+        )
         .await;
 
     let pending = w
@@ -316,10 +337,21 @@ async fn gcp_peering_becomes_active_once_the_reciprocal_peering_exists() {
 #[tokio::test]
 async fn azure_peering_becomes_active_once_the_role_is_granted() {
     let w = World::new().await;
-    w.customer_vpc(Provider::Azure, "sub-1", "app-vnet", "192.168.0.0/16");
+    w.customer_vpc(
+        Provider::Azure,
+        "0b1f6471-1bf0-4dda-aec3-111122223333",
+        "app-vnet",
+        "192.168.0.0/16",
+    );
     let net = w.network(Provider::Azure, "10.20.0.0/16").await;
     let p = w
-        .peering(&net, "app", "sub-1", "app-vnet", "192.168.1.0/24")
+        .peering(
+            &net,
+            "app",
+            "0b1f6471-1bf0-4dda-aec3-111122223333",
+            "app-vnet",
+            "192.168.1.0/24",
+        )
         .await;
 
     w.peering_reaches(&p, PeeringStatus::PendingPeer).await;
@@ -332,10 +364,21 @@ async fn azure_peering_becomes_active_once_the_role_is_granted() {
 #[tokio::test]
 async fn a_rejected_request_is_rejected_by_peer() {
     let w = World::new().await;
-    w.customer_vpc(Provider::Aws, "123456789012", "vpc-app", "192.168.0.0/16");
+    w.customer_vpc(
+        Provider::Aws,
+        "123456789012",
+        "vpc-0a0b0c0d",
+        "192.168.0.0/16",
+    );
     let net = w.network(Provider::Aws, "10.20.0.0/16").await;
     let p = w
-        .peering(&net, "app", "123456789012", "vpc-app", "192.168.1.0/24")
+        .peering(
+            &net,
+            "app",
+            "123456789012",
+            "vpc-0a0b0c0d",
+            "192.168.1.0/24",
+        )
         .await;
     w.peering_reaches(&p, PeeringStatus::PendingAcceptance)
         .await;
@@ -381,7 +424,13 @@ async fn an_unknown_peer_vpc_is_an_invalid_specification_with_the_reason() {
     let w = World::new().await;
     let net = w.network(Provider::Aws, "10.20.0.0/16").await;
     let p = w
-        .peering(&net, "app", "123456789012", "vpc-nope", "192.168.1.0/24")
+        .peering(
+            &net,
+            "app",
+            "123456789012",
+            "vpc-0dead000",
+            "192.168.1.0/24",
+        )
         .await;
 
     let invalid = w
@@ -389,17 +438,28 @@ async fn an_unknown_peer_vpc_is_an_invalid_specification_with_the_reason() {
         .await;
     assert_eq!(
         invalid.status_message,
-        "aws network vpc-nope does not exist in account 123456789012"
+        "aws network vpc-0dead000 does not exist in account 123456789012"
     );
 }
 
 #[tokio::test]
 async fn a_changed_spec_requests_a_failed_peering_again() {
     let w = World::new().await;
-    w.customer_vpc(Provider::Aws, "123456789012", "vpc-app", "192.168.0.0/16");
+    w.customer_vpc(
+        Provider::Aws,
+        "123456789012",
+        "vpc-0a0b0c0d",
+        "192.168.0.0/16",
+    );
     let net = w.network(Provider::Aws, "10.20.0.0/16").await;
     let p = w
-        .peering(&net, "app", "123456789012", "vpc-app", "192.168.1.0/24")
+        .peering(
+            &net,
+            "app",
+            "123456789012",
+            "vpc-0a0b0c0d",
+            "192.168.1.0/24",
+        )
         .await;
     w.peering_reaches(&p, PeeringStatus::PendingAcceptance)
         .await;
@@ -429,7 +489,7 @@ async fn a_changed_spec_requests_a_failed_peering_again() {
 async fn a_cluster_created_while_the_network_provisions_waits_then_runs() {
     let w = World::new().await;
     // The provider cannot create networks for now: the network stays provisioning.
-    w.sim.inject_fault("ensure_network", 1_000_000);
+    w.sim.inject_fault("ensure_network", 1_000_000).unwrap();
     let net = w.network(Provider::Aws, "10.20.0.0/16").await;
     let c = w.cluster(&net).await;
 
@@ -442,7 +502,7 @@ async fn a_cluster_created_while_the_network_provisions_waits_then_runs() {
     .await;
     assert_eq!(waiting.status, ClusterStatus::Provisioning);
 
-    w.sim.inject_fault("ensure_network", 0);
+    w.sim.inject_fault("ensure_network", 0).unwrap();
     let running = w.cluster_reaches(&c, ClusterStatus::Running).await;
     assert!(running
         .nodes
@@ -457,14 +517,24 @@ async fn a_cluster_created_while_the_network_provisions_waits_then_runs() {
 #[tokio::test]
 async fn deleting_a_network_takes_its_peerings_down_first() {
     let w = World::new().await;
-    w.customer_vpc(Provider::Aws, "123456789012", "vpc-a", "192.168.0.0/16");
-    w.customer_vpc(Provider::Aws, "123456789012", "vpc-b", "172.16.0.0/16");
+    w.customer_vpc(
+        Provider::Aws,
+        "123456789012",
+        "vpc-0a0a0a0a",
+        "192.168.0.0/16",
+    );
+    w.customer_vpc(
+        Provider::Aws,
+        "123456789012",
+        "vpc-0b0b0b0b",
+        "172.16.0.0/16",
+    );
     let net = w.network(Provider::Aws, "10.20.0.0/16").await;
     let a = w
-        .peering(&net, "a", "123456789012", "vpc-a", "192.168.1.0/24")
+        .peering(&net, "a", "123456789012", "vpc-0a0a0a0a", "192.168.1.0/24")
         .await;
     let b = w
-        .peering(&net, "b", "123456789012", "vpc-b", "172.16.1.0/24")
+        .peering(&net, "b", "123456789012", "vpc-0b0b0b0b", "172.16.1.0/24")
         .await;
     w.peering_reaches(&a, PeeringStatus::PendingAcceptance)
         .await;
@@ -509,12 +579,23 @@ async fn deleting_a_cluster_removes_its_nodes() {
 #[tokio::test]
 async fn injected_faults_are_recorded_then_retried_with_backoff_into_success() {
     let w = World::new().await;
-    w.customer_vpc(Provider::Aws, "123456789012", "vpc-app", "192.168.0.0/16");
+    w.customer_vpc(
+        Provider::Aws,
+        "123456789012",
+        "vpc-0a0b0c0d",
+        "192.168.0.0/16",
+    );
     let net = w.network(Provider::Aws, "10.20.0.0/16").await;
     w.network_reaches(&net, NetworkStatus::Active).await;
-    w.sim.inject_fault("ensure_peering", 3);
+    w.sim.inject_fault("ensure_peering", 3).unwrap();
     let p = w
-        .peering(&net, "app", "123456789012", "vpc-app", "192.168.1.0/24")
+        .peering(
+            &net,
+            "app",
+            "123456789012",
+            "vpc-0a0b0c0d",
+            "192.168.1.0/24",
+        )
         .await;
 
     let failing = eventually("the driver error to be recorded", || async {
@@ -543,12 +624,28 @@ async fn injected_faults_are_recorded_then_retried_with_backoff_into_success() {
 #[tokio::test]
 async fn a_restart_at_any_point_converges() {
     let mut w = World::new().await;
-    w.customer_vpc(Provider::Aws, "123456789012", "vpc-app", "192.168.0.0/16");
-    w.customer_vpc(Provider::Azure, "sub-1", "app-vnet", "172.16.0.0/16");
+    w.customer_vpc(
+        Provider::Aws,
+        "123456789012",
+        "vpc-0a0b0c0d",
+        "192.168.0.0/16",
+    );
+    w.customer_vpc(
+        Provider::Azure,
+        "0b1f6471-1bf0-4dda-aec3-111122223333",
+        "app-vnet",
+        "172.16.0.0/16",
+    );
     let aws = w.network(Provider::Aws, "10.20.0.0/16").await;
     let azure = w.network(Provider::Azure, "10.30.0.0/16").await;
     let p = w
-        .peering(&aws, "app", "123456789012", "vpc-app", "192.168.1.0/24")
+        .peering(
+            &aws,
+            "app",
+            "123456789012",
+            "vpc-0a0b0c0d",
+            "192.168.1.0/24",
+        )
         .await;
     let c = w.cluster(&azure).await;
     w.peering_reaches(&p, PeeringStatus::PendingAcceptance)
@@ -558,7 +655,13 @@ async fn a_restart_at_any_point_converges() {
     // new peering is written (the API would enqueue it, but no controller is running).
     w.crash().await;
     let q = w
-        .peering(&azure, "vnet", "sub-1", "app-vnet", "172.16.1.0/24")
+        .peering(
+            &azure,
+            "vnet",
+            "0b1f6471-1bf0-4dda-aec3-111122223333",
+            "app-vnet",
+            "172.16.1.0/24",
+        )
         .await;
     let sim_while_down = open_sim(journal(&w.dir));
     sim_while_down
@@ -583,10 +686,21 @@ async fn a_restart_at_any_point_converges() {
 #[tokio::test]
 async fn a_peering_our_side_lost_is_requested_again_by_the_resync() {
     let w = World::new().await;
-    w.customer_vpc(Provider::Aws, "123456789012", "vpc-app", "192.168.0.0/16");
+    w.customer_vpc(
+        Provider::Aws,
+        "123456789012",
+        "vpc-0a0b0c0d",
+        "192.168.0.0/16",
+    );
     let net = w.network(Provider::Aws, "10.20.0.0/16").await;
     let p = w
-        .peering(&net, "app", "123456789012", "vpc-app", "192.168.1.0/24")
+        .peering(
+            &net,
+            "app",
+            "123456789012",
+            "vpc-0a0b0c0d",
+            "192.168.1.0/24",
+        )
         .await;
     w.peering_reaches(&p, PeeringStatus::PendingAcceptance)
         .await;

@@ -180,14 +180,14 @@ async fn the_overlap_rule_sees_every_colliding_range_among_many_networks() {
             .await
             .unwrap();
     }
-    let wide = network_req("wide", "172.16.0.0/12");
+    let wide = network_req("wide", "172.16.0.0/16");
     t.store
         .create_network(&alice(), p, &wide, None)
         .await
         .unwrap();
 
     let colliding = [
-        ("inside the wide one", "172.20.0.0/16", "wide"),
+        ("inside the wide one", "172.16.32.0/20", "wide"),
         ("around the small ones", "10.100.0.0/16", "n0"),
         ("the last /28 of a range", "10.100.0.240/28", "n0"),
         ("the first /24 of the block", "10.100.199.0/24", "n199"),

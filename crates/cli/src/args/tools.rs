@@ -90,8 +90,10 @@ pub enum SimCommand {
     GrantRole { peering_id: String },
     /// Show the simulated cloud's own view of a peering.
     Peering { peering_id: String },
-    /// Make the next COUNT driver calls of OPERATION fail.
+    /// Make the next COUNT driver calls of OPERATION fail (transiently); COUNT 0 clears.
     Fault {
+        /// A simulated driver operation.
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(isthmus_driver::sim::OPERATIONS))]
         operation: String,
         #[arg(long, default_value_t = 1)]
         count: u32,
@@ -102,17 +104,20 @@ pub enum SimCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum SimVpcCommand {
-    /// Create a customer VPC/VNet.
+    /// Create a customer VPC/VNet (superuser). Ids are checked as the real cloud would.
     Create {
         #[arg(long, value_parser = parse_provider)]
         cloud: Provider,
+        /// AWS: 12-digit account id; GCP: project id; Azure: subscription GUID.
         #[arg(long)]
         account: String,
-        /// The VPC id, network name or VNet resource id.
+        /// AWS: VPC id (vpc-0a1b2c3d); GCP: network name; Azure: VNet name or resource id.
         #[arg(long)]
         network: String,
+        /// A region of the cloud (us-east-1, us-central1, westeurope, …).
         #[arg(long)]
         region: String,
+        /// The address space (AWS: /16 to /28).
         #[arg(long)]
         cidr: String,
     },

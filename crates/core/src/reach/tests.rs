@@ -37,6 +37,30 @@ pub(super) struct World {
     pub(super) snap: ReachSnapshot,
 }
 
+/// A peer named `peer` in the tests, with ids in the format of the network's provider
+/// (a lab VPC name for `local`; an AWS VPC id made from the name).
+pub(super) fn cloud_peer(network: &Network, peer: &str) -> PeerSpec {
+    let (account, network_id) = match network.provider {
+        Provider::Aws => {
+            let h = peer.bytes().fold(0x811c_9dc5_u32, |h, b| {
+                (h ^ b as u32).wrapping_mul(0x0100_0193)
+            });
+            ("123456789012".to_string(), format!("vpc-{h:08x}"))
+        }
+        Provider::Gcp => ("acme-prod".to_string(), peer.to_string()),
+        Provider::Azure => (
+            "0b1f6471-1bf0-4dda-aec3-111122223333".to_string(),
+            peer.to_string(),
+        ),
+        Provider::Local => ("lab".to_string(), peer.to_string()),
+    };
+    PeerSpec {
+        account_id: account,
+        network_id,
+        region: network.region.clone(),
+    }
+}
+
 impl World {
     pub(super) fn new() -> World {
         World {
@@ -48,11 +72,13 @@ impl World {
         let req = NetworkCreate {
             name: "platform".into(),
             provider,
-            region: if provider == Provider::Local {
-                "local".into()
-            } else {
-                "us-east-1".into()
-            },
+            region: match provider {
+                Provider::Local => "local",
+                Provider::Aws => "us-east-1",
+                Provider::Gcp => "us-east1",
+                Provider::Azure => "eastus",
+            }
+            .into(),
             cidr_block: cidr.into(),
         };
         let mut n = rules::new_network(id(), project(), &req, &[], now()).unwrap();
@@ -83,11 +109,7 @@ impl World {
             transit_routes: Vec::new(),
             name: format!("to-{peer}"),
             network_id: network.id.to_string(),
-            peer: PeerSpec {
-                account_id: "123456789012".into(),
-                network_id: peer.into(),
-                region: network.region.clone(),
-            },
+            peer: cloud_peer(network, peer),
             routes: routes.iter().map(|r| r.to_string()).collect(),
             allow_gateway_transit: false,
         };
@@ -101,6 +123,9 @@ impl World {
             .collect();
         let mut p = rules::new_peering(id(), project(), &req, network, &beside, now()).unwrap();
         p.status = PeeringStatus::Active;
+        // The reach model finds a peer among the lab VPCs by name, whatever the cloud:
+        // the request used a well-formed id, the snapshot keeps the name.
+        p.peer.network_id = peer.to_string();
         let pid = p.id;
         self.snap.peerings.push(p);
         pid

@@ -57,7 +57,7 @@ fn aws_keeps_the_first_four_and_the_last_address_of_the_network() {
 #[test]
 fn other_providers_keep_network_gateway_and_broadcast() {
     for provider in [Provider::Gcp, Provider::Azure, Provider::Local] {
-        let net = network(provider, "region-1", "10.0.0.0/28");
+        let net = network(provider, region_of(provider), "10.0.0.0/28");
         assert_eq!(
             rules::reserved_addresses(provider, &net.cidr_block),
             ips(&["10.0.0.0", "10.0.0.1", "10.0.0.15"])
@@ -182,6 +182,23 @@ fn nodes_get_dns_names_under_the_cluster_and_spread_over_zones() {
     );
     let zones: Vec<&str> = c.nodes.iter().map(|n| n.zone.as_str()).collect();
     assert_eq!(zones, ["us-east-1a", "us-east-1b", "us-east-1c"]);
+}
+
+#[test]
+fn zones_are_named_as_each_cloud_names_them() {
+    for (provider, region, want) in [
+        (
+            Provider::Gcp,
+            "us-central1",
+            ["us-central1-a", "us-central1-b", "us-central1-c"],
+        ),
+        (Provider::Azure, "westeurope", ["1", "2", "3"]),
+    ] {
+        let net = network(provider, region, "10.0.0.0/24");
+        let c = create(&net, "nats", Topology::ThreeNodeMultiZone, &HashSet::new()).unwrap();
+        let zones: Vec<&str> = c.nodes.iter().map(|n| n.zone.as_str()).collect();
+        assert_eq!(zones, want, "{provider}");
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! network in the same provider and region, only the name changes after creation, and no
 //! deletion while clusters live in it.
 
-use isthmus_core::resources::{NetworkUpdate, Provider};
+use isthmus_core::resources::{NetworkCreate, NetworkUpdate, Provider};
 use isthmus_core::rules;
 use isthmus_core::state::{ClusterStatus, NetworkStatus};
 
@@ -27,7 +27,9 @@ fn a_network_in_every_private_range_is_accepted_and_starts_provisioning() {
         "100.64.0.0/10",
         "172.29.98.0/24",
     ] {
-        let net = create(cidr).unwrap();
+        // GCP: AWS takes no VPC wider than /16.
+        let req = network_request(Provider::Gcp, "us-central1", cidr);
+        let net = rules::new_network(id(), project(), &req, &[], now()).unwrap();
         assert_eq!(net.cidr_block.to_string(), cidr);
         assert_eq!(net.status, NetworkStatus::Provisioning);
         assert_eq!((net.generation, net.observed_generation), (1, 0));
@@ -115,7 +117,7 @@ fn every_bad_field_is_reported_at_once() {
     );
     assert_eq!(
         errors[1].message,
-        "'Europe West' is not a gcp region name (lowercase letters, digits and '-', e.g. us-east-1)"
+        "'Europe West' is not a gcp region name (lowercase letters, digits and '-', e.g. us-central1)"
     );
 }
 
@@ -166,7 +168,7 @@ fn the_same_cidr_is_allowed_in_another_region_or_provider_or_after_deletion() {
     let existing = network(Provider::Aws, "us-east-1", "10.0.0.0/16");
     let elsewhere = [
         network_request(Provider::Aws, "eu-west-1", "10.0.0.0/16"),
-        network_request(Provider::Gcp, "us-east-1", "10.0.0.0/16"),
+        network_request(Provider::Gcp, "us-east1", "10.0.0.0/16"),
     ];
     for req in &elsewhere {
         assert!(
@@ -288,4 +290,57 @@ fn names_refuse_invisible_and_direction_changing_characters() {
     req.name = "Zürich prod 東京 ✓".into();
     let net = rules::new_network(id(), project(), &req, &[], now()).unwrap();
     assert_eq!(net.name, "Zürich prod 東京 ✓");
+}
+
+#[test]
+fn cloud_regions_come_from_a_catalog_and_aws_vpcs_are_16_to_28() {
+    let refused = |req: NetworkCreate| {
+        all_invalid(rules::new_network(id(), project(), &req, &[], now()).unwrap_err())
+    };
+    let errors = refused(network_request(Provider::Aws, "mars-1", "10.0.0.0/16"));
+    assert_eq!(
+        (errors[0].field.as_str(), errors[0].rule.as_str()),
+        ("region", "known-region")
+    );
+    assert!(
+        errors[0].message.contains("did you mean '"),
+        "{}",
+        errors[0].message
+    );
+    let errors = refused(network_request(
+        Provider::Azure,
+        "westeuropea",
+        "10.0.0.0/16",
+    ));
+    assert!(
+        errors[0].message.contains("did you mean 'westeurope'?"),
+        "{}",
+        errors[0].message
+    );
+    let errors = refused(network_request(Provider::Aws, "us-east-1", "10.0.0.0/8"));
+    assert_eq!(
+        (errors[0].field.as_str(), errors[0].rule.as_str()),
+        ("cidr_block", "vpc-size")
+    );
+    for (provider, region) in [
+        (Provider::Gcp, "us-central1"),
+        (Provider::Azure, "westeurope"),
+    ] {
+        assert!(rules::new_network(
+            id(),
+            project(),
+            &network_request(provider, region, "10.0.0.0/8"),
+            &[],
+            now()
+        )
+        .is_ok());
+    }
+    assert!(rules::new_network(
+        id(),
+        project(),
+        &network_request(Provider::Local, "host", "10.0.0.0/16"),
+        &[],
+        now()
+    )
+    .is_ok());
 }

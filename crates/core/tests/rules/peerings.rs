@@ -309,3 +309,33 @@ fn taken_routes_keep_the_owner_of_each_route_and_skip_the_peering_being_updated(
         taken.iter().map(|(c, id)| (c.to_string(), *id)).collect();
     assert_eq!(owners, [("172.16.0.0/12".to_string(), b.id)]);
 }
+
+#[test]
+fn the_peer_fields_follow_the_formats_of_the_networks_cloud() {
+    let gcp = network(Provider::Gcp, "us-central1", "10.0.0.0/16");
+    let mut req = peering_request(&gcp, &["192.168.1.0/24"]);
+    req.peer = peer("us-central1"); // AWS-shaped ids on a GCP network
+    req.peer.network_id = "Default".into();
+    let errors =
+        all_invalid(rules::new_peering(id(), project(), &req, &gcp, &[], now()).unwrap_err());
+    let pairs: Vec<(&str, &str)> = errors
+        .iter()
+        .map(|e| (e.field.as_str(), e.rule.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("peer.account_id", "gcp-project-id"),
+            ("peer.network_id", "gcp-network-name")
+        ]
+    );
+    let aws = net();
+    let mut req = peering_request(&aws, &["192.168.1.0/24"]);
+    req.peer.region = "<YOUR_ROUTE_TABLE_ID>".into();
+    let errors =
+        all_invalid(rules::new_peering(id(), project(), &req, &aws, &[], now()).unwrap_err());
+    assert_eq!(
+        (errors[0].field.as_str(), errors[0].rule.as_str()),
+        ("peer.region", "region-syntax")
+    );
+}

@@ -48,11 +48,45 @@ pub fn network(provider: Provider, region: &str, cidr: &str) -> Network {
     .expect("fixture network is valid")
 }
 
+/// An AWS peer (ids in AWS's formats).
 pub fn peer(region: &str) -> PeerSpec {
     PeerSpec {
         account_id: "123456789012".into(),
-        network_id: "vpc-0abc".into(),
+        network_id: "vpc-0abc1234".into(),
         region: region.into(),
+    }
+}
+
+/// A peer in the formats of `network`'s provider.
+pub fn peer_for(network: &Network) -> PeerSpec {
+    let region = network.region.clone();
+    match network.provider {
+        Provider::Aws => peer(&region),
+        Provider::Gcp => PeerSpec {
+            account_id: "acme-prod".into(),
+            network_id: "default".into(),
+            region,
+        },
+        Provider::Azure => PeerSpec {
+            account_id: "0b1f6471-1bf0-4dda-aec3-111122223333".into(),
+            network_id: "app-vnet".into(),
+            region,
+        },
+        Provider::Local => PeerSpec {
+            account_id: "lab".into(),
+            network_id: "customer".into(),
+            region,
+        },
+    }
+}
+
+/// A region of `provider`'s catalog.
+pub fn region_of(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Aws => "us-east-1",
+        Provider::Gcp => "us-central1",
+        Provider::Azure => "westeurope",
+        Provider::Local => "host",
     }
 }
 
@@ -61,7 +95,7 @@ pub fn peering_request(network: &Network, routes: &[&str]) -> PeeringCreate {
         transit_routes: Vec::new(),
         name: "to-customer".into(),
         network_id: network.id.to_string(),
-        peer: peer(&network.region),
+        peer: peer_for(network),
         routes: routes.iter().map(|r| r.to_string()).collect(),
         allow_gateway_transit: false,
     }

@@ -30,6 +30,7 @@ impl SimDriver {
 
     /// What every call pays first: the round trip, then any injected fault.
     async fn enter(&self, operation: &str) -> Result<()> {
+        debug_assert!(super::OPERATIONS.contains(&operation), "{operation}");
         let latency = self.clouds.latency();
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
@@ -130,6 +131,10 @@ impl Driver for SimDriver {
 
     async fn ensure_network(&self, network: &Network) -> Result<NetworkObservation> {
         self.enter("ensure_network").await?;
+        // The cloud refuses what it does not offer (the API refuses it first).
+        if let Err(e) = isthmus_core::clouds::check_region("region", self.cloud, &network.region) {
+            return Err(DriverError::Permanent(e.message));
+        }
         {
             let mut inner = self.clouds.lock();
             if !inner.state.networks.contains_key(&network.id) {

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context;
+use isthmus_core::clouds;
 use isthmus_core::resources::Provider;
 use isthmus_core::{Cidr, PeeringId};
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,19 @@ use serde::{Deserialize, Serialize};
 use crate::Driver;
 use journal::{Journal, Record};
 use state::{SimPeering, SimState};
+
+/// The driver operations a fault can be injected into.
+pub const OPERATIONS: &[&str] = &[
+    "ensure_network",
+    "observe_network",
+    "delete_network",
+    "ensure_peering",
+    "observe_peering",
+    "delete_peering",
+    "ensure_nodes",
+    "observe_nodes",
+    "delete_nodes",
+];
 
 #[derive(Debug, Clone, Default)]
 pub struct SimConfig {
@@ -167,19 +181,22 @@ impl SimClouds {
                 "the simulated clouds are aws, gcp and azure; local peers are lab VPCs".into(),
             ));
         }
-        for (field, value) in [
-            ("account_id", &vpc.account_id),
-            ("network_id", &vpc.network_id),
-            ("region", &vpc.region),
-        ] {
-            if value.trim().is_empty() {
-                return Err(SimError::Invalid(format!("{field} must not be empty")));
-            }
-        }
-        let cidr: Cidr = vpc
-            .cidr_block
-            .parse()
-            .map_err(|e| SimError::Invalid(format!("cidr_block: {e}")))?;
+        // What the real cloud would refuse: ids in another format, an unknown region,
+        // an address space of a size the cloud does not allow.
+        let cidr: Cidr = clouds::check_customer_vpc(
+            vpc.cloud,
+            &vpc.account_id,
+            &vpc.network_id,
+            &vpc.region,
+            &vpc.cidr_block,
+        )
+        .map_err(|errors| {
+            let said: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
+            SimError::Invalid(said.join("; "))
+        })?;
         let vpc = CustomerVpc {
             cidr_block: cidr.to_string(),
             ..vpc
@@ -237,14 +254,25 @@ impl SimClouds {
             .map(SimPeeringView::from)
     }
 
-    /// Makes the next `count` calls of `operation` (e.g. `ensure_peering`) fail transiently.
-    pub fn inject_fault(&self, operation: &str, count: u32) {
+    /// Makes the next `count` calls of `operation` (one of [`OPERATIONS`], e.g.
+    /// `ensure_peering`) fail transiently; `count` 0 clears it.
+    pub fn inject_fault(&self, operation: &str, count: u32) -> Result<(), SimError> {
+        if !OPERATIONS.contains(&operation) {
+            let hint = clouds::closest(operation, OPERATIONS)
+                .map(|c| format!("did you mean '{c}'? "))
+                .unwrap_or_default();
+            return Err(SimError::Invalid(format!(
+                "no driver operation {operation:?}; {hint}(one of {})",
+                OPERATIONS.join(", ")
+            )));
+        }
         let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
         if count == 0 {
             faults.remove(operation);
         } else {
             faults.insert(operation.to_string(), count);
         }
+        Ok(())
     }
 
     pub fn set_latency(&self, latency: Duration) {

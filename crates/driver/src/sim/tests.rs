@@ -16,18 +16,54 @@ fn id(n: u8) -> Id {
     Id::from_parts(1_700_000_000, [n; 8])
 }
 
+/// An account id in each cloud's format.
+fn account(cloud: Provider) -> &'static str {
+    match cloud {
+        Provider::Aws => ACCOUNT,
+        Provider::Gcp => "acme-prod",
+        Provider::Azure => "0b1f6471-1bf0-4dda-aec3-111122223333",
+        Provider::Local => "lab",
+    }
+}
+
+fn region(cloud: Provider) -> &'static str {
+    match cloud {
+        Provider::Aws => "eu-west-1",
+        Provider::Gcp => "europe-west1",
+        Provider::Azure => "westeurope",
+        Provider::Local => "host",
+    }
+}
+
+const ACCOUNT: &str = "123456789012";
+const VPC_ONE: &str = "vpc-0a0b0c01";
+const VPC_TWO: &str = "vpc-0a0b0c02";
+
+/// The customer network the tests call `short`, with an id in the cloud's format.
+fn net_id(cloud: Provider, short: &str) -> String {
+    match (cloud, short) {
+        (Provider::Aws, "app") => "vpc-0a0b0c0d".into(),
+        (Provider::Aws, "v") => "vpc-0f0f0f0f".into(),
+        (Provider::Aws, "clash") => "vpc-0c1a5400".into(),
+        (Provider::Aws, "nope") => "vpc-0dead000".into(),
+        (Provider::Azure, "v") => "vnet-v".into(),
+        _ => short.into(),
+    }
+}
+
 fn network(provider: Provider, cidr: &str) -> Network {
     let req = serde_json::from_value(json!({
-        "name": "prod", "provider": provider, "region": "eu-west-1", "cidr_block": cidr
+        "name": "prod", "provider": provider, "region": region(provider), "cidr_block": cidr
     }))
     .unwrap();
     rules::new_network(NetworkId(id(1)), ProjectId(id(0)), &req, &[], Utc::now()).unwrap()
 }
 
-fn peering(net: &Network, n: u8, account: &str, vpc: &str, routes: &[&str]) -> Peering {
+fn peering(net: &Network, n: u8, vpc: &str, routes: &[&str]) -> Peering {
+    let cloud = net.provider;
     let req = serde_json::from_value(json!({
         "name": format!("peer-{n}"), "network_id": net.id.to_string(),
-        "peer": {"account_id": account, "network_id": vpc, "region": "eu-west-1"},
+        "peer": {"account_id": account(cloud), "network_id": net_id(cloud, vpc), "region": region(cloud)},
         "routes": routes,
     }))
     .unwrap();
@@ -52,12 +88,12 @@ fn cluster(net: &Network) -> Cluster {
     .unwrap()
 }
 
-fn vpc(cloud: Provider, account: &str, name: &str, cidr: &str) -> CustomerVpc {
+fn vpc(cloud: Provider, name: &str, cidr: &str) -> CustomerVpc {
     CustomerVpc {
         cloud,
-        account_id: account.into(),
-        network_id: name.into(),
-        region: "eu-west-1".into(),
+        account_id: account(cloud).into(),
+        network_id: net_id(cloud, name),
+        region: region(cloud).into(),
         cidr_block: cidr.into(),
     }
 }
@@ -66,7 +102,7 @@ fn vpc(cloud: Provider, account: &str, name: &str, cidr: &str) -> CustomerVpc {
 /// `app` (192.168.0.0/16) in account `acct`, and a peering request for it.
 async fn requested(cloud: Provider) -> (Arc<SimClouds>, Network, Peering) {
     let sim = SimClouds::open(SimConfig::default()).unwrap();
-    sim.create_customer_vpc(vpc(cloud, "acct", "app", "192.168.0.0/16"))
+    sim.create_customer_vpc(vpc(cloud, "app", "192.168.0.0/16"))
         .unwrap();
     let net = network(cloud, "10.20.0.0/16");
     let driver = sim.driver(cloud);
@@ -74,7 +110,7 @@ async fn requested(cloud: Provider) -> (Arc<SimClouds>, Network, Peering) {
         driver.ensure_network(&net).await.unwrap().state,
         NetworkState::Ready
     );
-    let p = peering(&net, 2, "acct", "app", &["192.168.1.0/24"]);
+    let p = peering(&net, 2, "app", &["192.168.1.0/24"]);
     driver.ensure_peering(&net, &p).await.unwrap();
     (sim, net, p)
 }
@@ -211,13 +247,13 @@ async fn azure_gateway_transit_is_recorded_and_connects_the_ranges_behind_the_ga
 async fn aws_and_gcp_requests_with_gateway_transit_fail_as_non_transitive() {
     for cloud in [Provider::Aws, Provider::Gcp] {
         let sim = SimClouds::open(SimConfig::default()).unwrap();
-        sim.create_customer_vpc(vpc(cloud, "acct", "app", "192.168.0.0/16"))
+        sim.create_customer_vpc(vpc(cloud, "app", "192.168.0.0/16"))
             .unwrap();
         let net = network(cloud, "10.20.0.0/16");
         let driver = sim.driver(cloud);
         driver.ensure_network(&net).await.unwrap();
         // The core refuses this; the simulated cloud, asked anyway, refuses too.
-        let mut p = peering(&net, 2, "acct", "app", &["192.168.1.0/24"]);
+        let mut p = peering(&net, 2, "app", &["192.168.1.0/24"]);
         p.transit_routes = vec!["172.20.0.0/24".parse().unwrap()];
         let obs = driver.ensure_peering(&net, &p).await.unwrap();
         assert_eq!(obs.state, PeeringState::Invalid, "{cloud}");
@@ -246,12 +282,12 @@ async fn a_peer_network_the_cloud_does_not_know_makes_the_request_fail() {
     let net = network(Provider::Aws, "10.20.0.0/16");
     let driver = sim.driver(Provider::Aws);
     driver.ensure_network(&net).await.unwrap();
-    let p = peering(&net, 2, "acct", "vpc-nope", &["192.168.1.0/24"]);
+    let p = peering(&net, 2, "nope", &["192.168.1.0/24"]);
     let obs = driver.ensure_peering(&net, &p).await.unwrap();
     assert_eq!(obs.state, PeeringState::Invalid);
     assert_eq!(
         obs.message,
-        "aws network vpc-nope does not exist in account acct"
+        "aws network vpc-0dead000 does not exist in account 123456789012"
     );
     assert_eq!(sim.peering_view(p.id).unwrap().state, "failed");
 }
@@ -259,12 +295,12 @@ async fn a_peer_network_the_cloud_does_not_know_makes_the_request_fail() {
 #[tokio::test]
 async fn a_peer_cidr_overlapping_the_platform_network_makes_the_request_fail() {
     let sim = SimClouds::open(SimConfig::default()).unwrap();
-    sim.create_customer_vpc(vpc(Provider::Gcp, "acct", "clash", "10.20.128.0/17"))
+    sim.create_customer_vpc(vpc(Provider::Gcp, "clash", "10.20.128.0/17"))
         .unwrap();
     let net = network(Provider::Gcp, "10.20.0.0/16");
     let driver = sim.driver(Provider::Gcp);
     driver.ensure_network(&net).await.unwrap();
-    let p = peering(&net, 2, "acct", "clash", &["192.168.1.0/24"]);
+    let p = peering(&net, 2, "clash", &["192.168.1.0/24"]);
     let obs = driver.ensure_peering(&net, &p).await.unwrap();
     assert_eq!(obs.state, PeeringState::Invalid);
     assert_eq!(
@@ -401,7 +437,7 @@ async fn networks_and_nodes_are_ready_only_after_the_configured_latency() {
 async fn injected_faults_fail_the_next_calls_of_that_operation_only() {
     let (sim, net, p) = requested(Provider::Aws).await;
     let driver = sim.driver(Provider::Aws);
-    sim.inject_fault("observe_peering", 2);
+    sim.inject_fault("observe_peering", 2).unwrap();
     for _ in 0..2 {
         let err = driver.observe_peering(&net, &p).await.unwrap_err();
         assert!(matches!(err, DriverError::Transient(ref m) if m.contains("injected fault")));
@@ -421,28 +457,68 @@ async fn the_sim_has_no_local_cloud() {
     let err = sim.driver(Provider::Local).ensure_network(&net).await;
     assert!(matches!(err, Err(DriverError::Unsupported(_))));
     assert!(matches!(
-        sim.create_customer_vpc(vpc(Provider::Local, "a", "b", "10.0.0.0/8")),
+        sim.create_customer_vpc(vpc(Provider::Local, "b", "10.0.0.0/8")),
         Err(SimError::Invalid(_))
     ));
+}
+
+#[test]
+fn the_clouds_refuse_what_the_real_ones_refuse() {
+    let sim = SimClouds::open(SimConfig::default()).unwrap();
+    let refused = |v: CustomerVpc| match sim.create_customer_vpc(v) {
+        Err(SimError::Invalid(m)) => m,
+        other => panic!("accepted: {other:?}"),
+    };
+    let mut mars = vpc(Provider::Aws, "app", "192.168.0.0/16");
+    mars.region = "mars-1".into();
+    assert!(refused(mars).starts_with("region: 'mars-1' is not a region of AWS; did you mean"));
+    let m = refused(vpc(Provider::Aws, "app", "10.0.0.0/8"));
+    assert!(m.contains("cidr_block") && m.contains("/16 and /28"), "{m}");
+    sim.create_customer_vpc(vpc(Provider::Gcp, "app", "10.0.0.0/8"))
+        .expect("GCP takes a /8");
+    let mut hostile = vpc(Provider::Aws, "app", "192.168.0.0/16");
+    hostile.network_id = "<YOUR_ROUTE_TABLE_ID>".into();
+    assert!(refused(hostile).starts_with("network_id: "));
+    let mut wrong = vpc(Provider::Azure, "app", "192.168.0.0/16");
+    wrong.account_id = ACCOUNT.into();
+    wrong.region = "westeuropea".into();
+    let m = refused(wrong);
+    assert!(
+        m.contains("account_id") && m.contains("did you mean 'westeurope'?"),
+        "{m}"
+    );
+}
+
+#[test]
+fn faults_name_a_real_operation() {
+    let sim = SimClouds::open(SimConfig::default()).unwrap();
+    let err = sim.inject_fault("ensure_peerings", 1).unwrap_err();
+    assert!(
+        err.to_string().contains("did you mean 'ensure_peering'?"),
+        "{err}"
+    );
+    for op in OPERATIONS {
+        sim.inject_fault(op, 1).unwrap();
+    }
 }
 
 #[test]
 fn customer_vpcs_are_validated_unique_and_listed() {
     let sim = SimClouds::open(SimConfig::default()).unwrap();
     let err = sim
-        .create_customer_vpc(vpc(Provider::Aws, "a", "v", "192.168.0.7/24"))
+        .create_customer_vpc(vpc(Provider::Aws, "v", "192.168.0.7/24"))
         .unwrap_err();
     assert!(
         err.to_string().contains("did you mean 192.168.0.0/24"),
         "{err}"
     );
-    sim.create_customer_vpc(vpc(Provider::Aws, "a", "v", "192.168.0.0/24"))
+    sim.create_customer_vpc(vpc(Provider::Aws, "v", "192.168.0.0/24"))
         .unwrap();
     assert!(matches!(
-        sim.create_customer_vpc(vpc(Provider::Aws, "a", "v", "172.16.0.0/24")),
+        sim.create_customer_vpc(vpc(Provider::Aws, "v", "172.16.0.0/24")),
         Err(SimError::Conflict(_))
     ));
-    sim.create_customer_vpc(vpc(Provider::Gcp, "a", "v", "172.16.0.0/24"))
+    sim.create_customer_vpc(vpc(Provider::Gcp, "v", "172.16.0.0/24"))
         .unwrap();
     let clouds: Vec<Provider> = sim.list_customer_vpcs().iter().map(|v| v.cloud).collect();
     assert_eq!(clouds, vec![Provider::Aws, Provider::Gcp]);
@@ -459,11 +535,11 @@ async fn the_clouds_remember_everything_across_a_restart() {
     let net = network(Provider::Aws, "10.20.0.0/16");
     let (p, before) = {
         let sim = SimClouds::open(config.clone()).unwrap();
-        sim.create_customer_vpc(vpc(Provider::Aws, "acct", "app", "192.168.0.0/16"))
+        sim.create_customer_vpc(vpc(Provider::Aws, "app", "192.168.0.0/16"))
             .unwrap();
         let driver = sim.driver(Provider::Aws);
         driver.ensure_network(&net).await.unwrap();
-        let p = peering(&net, 2, "acct", "app", &["192.168.1.0/24"]);
+        let p = peering(&net, 2, "app", &["192.168.1.0/24"]);
         driver.ensure_peering(&net, &p).await.unwrap();
         sim.customer_action(p.id, CustomerActionKind::Accept)
             .unwrap();
@@ -493,7 +569,7 @@ async fn a_torn_last_journal_line_is_cut_off_and_appends_continue_cleanly() {
     };
     {
         let sim = SimClouds::open(config.clone()).unwrap();
-        sim.create_customer_vpc(vpc(Provider::Aws, "acct", "one", "192.168.0.0/24"))
+        sim.create_customer_vpc(vpc(Provider::Aws, VPC_ONE, "192.168.0.0/24"))
             .unwrap();
     }
     // A crash in the middle of an append leaves half a line.
@@ -504,7 +580,7 @@ async fn a_torn_last_journal_line_is_cut_off_and_appends_continue_cleanly() {
     {
         let sim = SimClouds::open(config.clone()).unwrap();
         assert_eq!(sim.list_customer_vpcs().len(), 1);
-        sim.create_customer_vpc(vpc(Provider::Aws, "acct", "two", "192.168.1.0/24"))
+        sim.create_customer_vpc(vpc(Provider::Aws, VPC_TWO, "192.168.1.0/24"))
             .unwrap();
     }
     let sim = SimClouds::open(config).unwrap();
@@ -513,7 +589,7 @@ async fn a_torn_last_journal_line_is_cut_off_and_appends_continue_cleanly() {
         .into_iter()
         .map(|v| v.network_id)
         .collect();
-    assert_eq!(names, vec!["one", "two"]);
+    assert_eq!(names, vec![VPC_ONE, VPC_TWO]);
 }
 
 #[test]
@@ -528,4 +604,127 @@ fn a_corrupt_line_in_the_middle_of_the_journal_is_an_error_naming_the_file() {
     .err()
     .unwrap();
     assert!(format!("{err:#}").contains(&path.display().to_string()));
+}
+
+#[test]
+fn a_garbled_last_record_is_dropped_at_start_but_not_one_in_the_middle() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.jsonl");
+    let config = SimConfig {
+        latency: Duration::ZERO,
+        journal: Some(path.clone()),
+    };
+    {
+        let sim = SimClouds::open(config.clone()).unwrap();
+        sim.create_customer_vpc(vpc(Provider::Aws, VPC_ONE, "192.168.0.0/24"))
+            .unwrap();
+    }
+    let good = std::fs::read(&path).unwrap();
+    // What an append behind a torn record used to leave: half a record glued to a whole
+    // one, ending in a newline. As the last line it is dropped, with a warning.
+    let mut bytes = good.clone();
+    bytes.extend_from_slice(br#"{"op":"customer_vpc","cl{"op":"network_deleted"}"#);
+    bytes.extend_from_slice(b"\n\0\0\n");
+    std::fs::write(&path, &bytes).unwrap();
+    {
+        let sim = SimClouds::open(config.clone()).unwrap();
+        assert_eq!(sim.list_customer_vpcs().len(), 1);
+        sim.create_customer_vpc(vpc(Provider::Aws, VPC_TWO, "192.168.1.0/24"))
+            .unwrap();
+    }
+    assert_eq!(
+        SimClouds::open(config.clone())
+            .unwrap()
+            .list_customer_vpcs()
+            .len(),
+        2
+    );
+
+    // The same damage with a record after it is history lost in the middle: an error.
+    let mut bytes = good.clone();
+    bytes.extend_from_slice(b"{\"op\":\"customer_vpc\",\"cl\n");
+    bytes.extend_from_slice(&good);
+    std::fs::write(&path, &bytes).unwrap();
+    let err = SimClouds::open(config)
+        .err()
+        .expect("middle damage refuses to start");
+    assert!(
+        format!("{err:#}").contains(&format!("bad record at byte {}", good.len())),
+        "{err:#}"
+    );
+}
+
+/// A small tmpfs the test mounts itself (root only), unmounted when dropped.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Tmpfs(dir))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+#[test]
+fn an_append_that_hits_a_full_disk_leaves_no_torn_record_behind() {
+    let Some(fs) = Tmpfs::mount("64k") else {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let path = fs.0.path().join("journal.jsonl");
+    let config = SimConfig {
+        latency: Duration::ZERO,
+        journal: Some(path.clone()),
+    };
+    let sim = SimClouds::open(config.clone()).unwrap();
+    let customer = |n: u32| {
+        vpc(
+            Provider::Aws,
+            &format!("vpc-{n:08x}"),
+            &format!("192.168.{n}.0/24"),
+        )
+    };
+    sim.create_customer_vpc(customer(0)).unwrap();
+    // Fill the disk: the journal's last page still has room for a few records.
+    let filler = fs.0.path().join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        while f.write_all(&[b'x'; 4096]).is_ok() {}
+    }
+    // Append until the disk is full: the append that does not fit fails part-way.
+    let mut made = 1;
+    let failed_at = loop {
+        assert!(made < 200, "the disk never filled");
+        let before = std::fs::metadata(&path).unwrap().len();
+        if sim.create_customer_vpc(customer(made)).is_err() {
+            break before;
+        }
+        made += 1;
+    };
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        failed_at,
+        "the failed append left no bytes behind"
+    );
+    assert!(sim.create_customer_vpc(customer(made)).is_err());
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), failed_at);
+    // Space comes back: the next append lands on a record boundary.
+    std::fs::remove_file(&filler).unwrap();
+    sim.create_customer_vpc(customer(made)).unwrap();
+    drop(sim);
+    let reopened = SimClouds::open(config).expect("the journal opens after the full disk");
+    assert_eq!(reopened.list_customer_vpcs().len(), made as usize + 1);
 }

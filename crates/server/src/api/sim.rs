@@ -1,5 +1,9 @@
 //! `/v1/sim/…`: the customer's side of the simulated clouds, so tests and demos can act
 //! as the customer (create a VPC, accept or reject a peering, delete their side).
+//!
+//! Acting as the customer's cloud is the operator's tool, like the lab: every call that
+//! changes or lists the simulated clouds is for the superuser token only. A project
+//! member may only read the cloud's view of a peering of their own project.
 
 use std::time::Duration;
 
@@ -7,9 +11,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use isthmus_core::clouds;
 use isthmus_core::resources::Provider;
 use isthmus_core::PeeringId;
-use isthmus_driver::sim::{CustomerActionKind, CustomerVpc, SimPeeringView};
+use isthmus_driver::sim::{CustomerActionKind, CustomerVpc, SimPeeringView, OPERATIONS};
 use isthmus_store::{Kind, Resource, ResourceKey};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -32,7 +37,9 @@ pub struct CustomerVpcCreate {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultInjection {
-    /// A driver operation, e.g. `ensure_peering`.
+    /// A driver operation: ensure_network, observe_network, delete_network,
+    /// ensure_peering, observe_peering, delete_peering, ensure_nodes, observe_nodes or
+    /// delete_nodes.
     pub operation: String,
     /// How many of its next calls fail transiently.
     pub count: u32,
@@ -66,13 +73,13 @@ fn superuser_only(caller: &Caller) -> ApiResult<()> {
         Ok(())
     } else {
         Err(ApiError::forbidden(
-            "only the superuser token may change the simulated clouds",
+            "the simulated clouds' customer side (and its faults and latency) is for the superuser token only",
         ))
     }
 }
 
-/// The peering, if the caller may act as its customer (superuser or any role in its
-/// project); otherwise 404, as for any project the caller cannot see.
+/// The peering, if the caller may see it (superuser or any role in its project);
+/// otherwise 404, as for any project the caller cannot see.
 async fn visible_peering(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<PeeringId> {
     let id: PeeringId = path_id("peering", raw)?;
     let key = ResourceKey {
@@ -92,18 +99,28 @@ async fn visible_peering(state: &AppState, caller: &Caller, raw: &str) -> ApiRes
     security(("bearer" = [])))]
 pub async fn create_vpc(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(cloud): Path<String>,
     body: JsonBody<CustomerVpcCreate>,
 ) -> ApiResult<Response> {
+    superuser_only(&caller)?;
     let cloud = sim_cloud(&cloud)?;
     let b = body.value;
+    // The formats the real cloud takes, each refusal naming its field.
+    let cidr = clouds::check_customer_vpc(
+        cloud,
+        &b.account_id,
+        &b.network_id,
+        &b.region,
+        &b.cidr_block,
+    )
+    .map_err(ApiError::validation)?;
     let vpc = state.sim.create_customer_vpc(CustomerVpc {
         cloud,
         account_id: b.account_id,
         network_id: b.network_id,
         region: b.region,
-        cidr_block: b.cidr_block,
+        cidr_block: cidr.to_string(),
     })?;
     Ok((StatusCode::CREATED, Json(vpc)).into_response())
 }
@@ -111,8 +128,12 @@ pub async fn create_vpc(
 #[utoipa::path(get, path = "/v1/sim/vpcs", tag = "sim",
     responses((status = 200, description = "Every customer VPC in the simulated clouds", body = [Object])),
     security(("bearer" = [])))]
-pub async fn list_vpcs(State(state): State<AppState>, _caller: Caller) -> Json<Vec<CustomerVpc>> {
-    Json(state.sim.list_customer_vpcs())
+pub async fn list_vpcs(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<CustomerVpc>>> {
+    superuser_only(&caller)?;
+    Ok(Json(state.sim.list_customer_vpcs()))
 }
 
 #[utoipa::path(post, path = "/v1/sim/peerings/{peering_id}/{action}", tag = "sim",
@@ -126,6 +147,7 @@ pub async fn customer_action(
     caller: Caller,
     Path(path): Path<(String, String)>,
 ) -> ApiResult<Json<SimPeeringView>> {
+    superuser_only(&caller)?;
     let id = visible_peering(&state, &caller, &path.0).await?;
     let action = sim_action(&path.1)?;
     let view = state.sim.customer_action(id, action)?;
@@ -162,9 +184,22 @@ pub async fn inject_fault(
     body: JsonBody<FaultInjection>,
 ) -> ApiResult<StatusCode> {
     superuser_only(&caller)?;
-    state
-        .sim
-        .inject_fault(&body.value.operation, body.value.count);
+    let operation = &body.value.operation;
+    if !OPERATIONS.contains(&operation.as_str()) {
+        let shown: String = operation.chars().take(64).collect();
+        let hint = clouds::closest(operation, OPERATIONS)
+            .map(|c| format!("did you mean '{c}'? "))
+            .unwrap_or_default();
+        return Err(ApiError::invalid(
+            "operation",
+            "known-operation",
+            format!(
+                "no driver operation {shown:?}; {hint}(one of {})",
+                OPERATIONS.join(", ")
+            ),
+        ));
+    }
+    state.sim.inject_fault(operation, body.value.count)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

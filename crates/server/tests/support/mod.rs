@@ -271,7 +271,7 @@ pub fn peering_body(name: &str, network_id: &str, routes: &[&str]) -> Value {
     json!({
         "name": name,
         "network_id": network_id,
-        "peer": { "account_id": "123456789012", "network_id": "vpc-0abc", "region": "us-east-1" },
+        "peer": { "account_id": "123456789012", "network_id": "vpc-0abc1234", "region": "us-east-1" },
         "routes": routes,
     })
 }

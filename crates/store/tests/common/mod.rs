@@ -53,7 +53,7 @@ pub fn peering_req(network_id: &str, routes: &[&str]) -> PeeringCreate {
     serde_json::from_value(json!({
         "name": "to-customer",
         "network_id": network_id,
-        "peer": {"account_id": "123456789012", "network_id": "vpc-0abc", "region": "us-east-1"},
+        "peer": {"account_id": "123456789012", "network_id": "vpc-0abc1234", "region": "us-east-1"},
         "routes": routes,
     }))
     .expect("peering request")
