@@ -133,7 +133,7 @@ impl Driver for SimDriver {
         self.enter("ensure_network").await?;
         // The cloud refuses what it does not offer (the API refuses it first).
         if let Err(e) = isthmus_core::clouds::check_region("region", self.cloud, &network.region) {
-            return Err(DriverError::Permanent(e.message));
+            return Err(DriverError::Invalid(e.message));
         }
         {
             let mut inner = self.clouds.lock();
