@@ -44,8 +44,9 @@ impl Normalizer {
     fn new() -> Self {
         Normalizer {
             // xid-style ids (20 characters of lowercase base32hex) and the simulated
-            // clouds' generated ids (`vpc-`, `pcx-` … and 17 hex digits, as AWS's).
-            id: Regex::new(r"\b([0-9a-v]{20}|[a-z]+-[0-9a-f]{17})\b").unwrap(),
+            // clouds' generated ids (`vpc-`, `pcx-` … and 17 hex digits, as AWS's) and
+            // request ids (32 hex digits).
+            id: Regex::new(r"\b([0-9a-v]{20}|[a-z]+-[0-9a-f]{17}|[0-9a-f]{32})\b").unwrap(),
             time: Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)").unwrap(),
             names: HashMap::new(),
         }

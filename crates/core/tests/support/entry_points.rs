@@ -183,7 +183,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     let on_aws = rules::new_peering(
         PeeringId(id(4)),
         project(),
-        &json(r#"{"name":"corp","network_id":"x","peer":{"account_id":"111122223333","network_id":"vpc-1","region":"us-east-1"},"routes":["192.168.0.0/24","10.1.0.0/16"]}"#),
+        &json(r#"{"name":"corp","network_id":"x","peer":{"account_id":"111122223333","network_id":"vpc-0a1b2c3d","region":"us-east-1"},"routes":["192.168.0.0/24","10.1.0.0/16"]}"#),
         &aws,
         &[],
         now(),
