@@ -12,6 +12,7 @@ use support::TestServer;
 /// A server with the local provider under `prefix`, and one lab VPC with one host.
 struct Lab {
     s: TestServer,
+    prefix: String,
 }
 
 impl Lab {
@@ -21,7 +22,10 @@ impl Lab {
             "lab exec runs in network namespaces: run this test as root"
         );
         let prefix = prefix.to_string();
-        let s = TestServer::start_with(|c| c.local = Some(LocalConfig { prefix })).await;
+        let config = LocalConfig {
+            prefix: prefix.clone(),
+        };
+        let s = TestServer::start_with(|c| c.local = Some(config)).await;
         let vpc = s
             .post(
                 &s.admin,
@@ -38,7 +42,7 @@ impl Lab {
             )
             .await;
         assert_eq!(host.status, 201, "{:#}", host.body);
-        Lab { s }
+        Lab { s, prefix }
     }
 
     async fn exec(&self, body: serde_json::Value) -> support::Reply {
@@ -52,6 +56,18 @@ impl Drop for Lab {
     fn drop(&mut self) {
         if let Some(driver) = &self.s.state().local {
             let report = driver.purge();
+            // The lab hosts' resolver files (written by the server's lab DNS loop) go too.
+            if let Ok(entries) = std::fs::read_dir("/etc/netns") {
+                for entry in entries.flatten() {
+                    if entry
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with(&self.prefix)
+                    {
+                        let _ = std::fs::remove_dir_all(entry.path());
+                    }
+                }
+            }
             if !std::thread::panicking() {
                 assert!(report.errors.is_empty(), "cleanup: {:?}", report.errors);
             }

@@ -181,10 +181,7 @@ impl Zone {
         let soa = vec![self.soa_record(data.serial)];
         // Every label counts: `num_labels` leaves out a leading `*`, which made
         // `*.<zone>` pass for the apex (found by fuzz/fuzz_targets/dns.rs).
-        let extra_labels = name
-            .iter()
-            .count()
-            .saturating_sub(self.apex.iter().count());
+        let extra_labels = name.iter().count().saturating_sub(self.apex.iter().count());
         let found: Option<Vec<Record>> = match extra_labels {
             0 => Some(self.apex_records(qtype, data.serial)),
             1 => {

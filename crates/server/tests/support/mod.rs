@@ -95,7 +95,7 @@ impl TestServer {
     ) -> TestServer {
         let mut config = ServeConfig::new(&data_dir);
         configure(&mut config);
-        let limits = config.http.clone();
+        let limits = config.http;
         let started = serve::start(&config).await.expect("start the server");
         let token_file = started
             .admin_token_file
