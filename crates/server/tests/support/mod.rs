@@ -2,6 +2,8 @@
 //! and a small JSON client for it. Shared by the `api_*` integration tests.
 #![allow(dead_code)] // each test binary uses a different part
 
+// One tmpfs guard for the store and server tests (a file of the store crate's tests).
+#[path = "../../../store/tests/common/tmpfs.rs"]
 pub mod tmpfs;
 
 use std::path::PathBuf;
