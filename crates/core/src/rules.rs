@@ -637,21 +637,11 @@ pub fn validate_allowlist(
     let mut list = Vec::with_capacity(input.len());
     for (i, e) in input.iter().enumerate() {
         let entry = format!("{field}[{i}]");
-        match parse_cidr(&format!("{entry}.cidr"), &e.cidr) {
-            Ok(cidr) => {
-                if let Some(j) = seen.insert(cidr, i) {
-                    errors.push(FieldError::new(
-                        format!("{entry}.cidr"),
-                        "duplicate-entry",
-                        format!("{cidr} is listed twice (also {field}[{j}])"),
-                    ));
-                }
-                list.push(AllowlistEntry {
-                    cidr,
-                    comment: e.comment.clone(),
-                });
-            }
-            Err(err) => errors.push(err),
+        if let Some(cidr) = entry_cidr(field, i, &e.cidr, &mut seen, "", &mut errors) {
+            list.push(AllowlistEntry {
+                cidr,
+                comment: e.comment.clone(),
+            });
         }
         if let Err(e) = validate_comment(&format!("{entry}.comment"), &e.comment) {
             errors.push(e);
@@ -659,6 +649,35 @@ pub fn validate_allowlist(
     }
     collect(errors)?;
     Ok(list)
+}
+
+/// Entry `i` of a list's CIDR, or `None` with its error pushed; a prefix the list holds
+/// already is a `duplicate-entry` error too (`hint` ends its message).
+fn entry_cidr(
+    field: &str,
+    i: usize,
+    raw: &str,
+    seen: &mut std::collections::HashMap<Cidr, usize>,
+    hint: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<Cidr> {
+    let at = format!("{field}[{i}].cidr");
+    match parse_cidr(&at, raw) {
+        Ok(cidr) => {
+            if let Some(j) = seen.insert(cidr, i) {
+                errors.push(FieldError::new(
+                    at,
+                    "duplicate-entry",
+                    format!("{cidr} is listed twice (also {field}[{j}]){hint}"),
+                ));
+            }
+            Some(cidr)
+        }
+        Err(err) => {
+            errors.push(err);
+            None
+        }
+    }
 }
 
 /// The longest comment of an allow-list or egress entry, in characters.
@@ -775,24 +794,13 @@ pub fn validate_egress(input: &Option<Vec<EgressRuleInput>>) -> Result<Vec<Egres
     let mut rules = Vec::with_capacity(input.len());
     for (i, e) in input.iter().enumerate() {
         let entry = format!("{field}[{i}]");
-        match parse_cidr(&format!("{entry}.cidr"), &e.cidr) {
-            Ok(cidr) => {
-                if let Some(j) = seen.insert(cidr, i) {
-                    errors.push(FieldError::new(
-                        format!("{entry}.cidr"),
-                        "duplicate-entry",
-                        format!(
-                            "{cidr} is listed twice (also {field}[{j}]); list its ports in one entry"
-                        ),
-                    ));
-                }
-                rules.push(EgressRule {
-                    cidr,
-                    ports: e.ports.clone(),
-                    comment: e.comment.clone(),
-                });
-            }
-            Err(err) => errors.push(err),
+        let hint = "; list its ports in one entry";
+        if let Some(cidr) = entry_cidr(field, i, &e.cidr, &mut seen, hint, &mut errors) {
+            rules.push(EgressRule {
+                cidr,
+                ports: e.ports.clone(),
+                comment: e.comment.clone(),
+            });
         }
         if let Err(err) = validate_ports(&format!("{entry}.ports"), &e.ports) {
             errors.push(err);
