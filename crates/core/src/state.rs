@@ -1,10 +1,13 @@
 //! State machines of networks, peerings, clusters and nodes. Every change of status goes
 //! through `transition`, so an illegal move (say `deleted → active`) is an error instead of
 //! a silent overwrite. Staying in the same state is always allowed (reconciles repeat).
+//! Each machine also says where each state stands ([`Settled`]): the one definition the
+//! controller, `--wait` and the console share.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+use crate::object::{Settled, StatusMachine};
 use crate::CoreError;
 
 macro_rules! status_enum {
@@ -21,15 +24,30 @@ macro_rules! status_enum {
             }
             /// Moves to `to` if the machine allows it.
             pub fn transition(self, to: $name) -> Result<$name, CoreError> {
-                if self == to || self.allowed_next().contains(&to) {
-                    Ok(to)
-                } else {
-                    Err(CoreError::IllegalTransition {
-                        kind: $kind,
-                        from: self.as_str().to_string(),
-                        to: to.as_str().to_string(),
-                    })
-                }
+                StatusMachine::transition(self, to)
+            }
+            /// Not yet `deleted`.
+            pub fn is_live(self) -> bool {
+                StatusMachine::is_live(self)
+            }
+        }
+
+        impl StatusMachine for $name {
+            const KIND: &'static str = $kind;
+            const ERROR: Self = $name::Error;
+            const DELETING: Self = $name::Deleting;
+            const DELETED: Self = $name::Deleted;
+            fn all() -> &'static [Self] {
+                Self::ALL
+            }
+            fn as_str(&self) -> &'static str {
+                $name::as_str(self)
+            }
+            fn allowed_next(self) -> &'static [Self] {
+                $name::allowed_next(self)
+            }
+            fn phase(self) -> Settled {
+                $name::phase(self)
             }
         }
 
@@ -70,9 +88,13 @@ impl NetworkStatus {
             Deleted => &[],
         }
     }
-    /// Live: counts for overlap rules and holds its CIDR.
-    pub fn is_live(self) -> bool {
-        !matches!(self, NetworkStatus::Deleted)
+    pub fn phase(self) -> Settled {
+        use NetworkStatus::*;
+        match self {
+            Active | Deleted => Settled::Done,
+            Error => Settled::Failed,
+            Provisioning | Deleting => Settled::Moving,
+        }
     }
 }
 
@@ -143,30 +165,15 @@ impl PeeringStatus {
             Deleted => &[],
         }
     }
-    pub fn is_live(self) -> bool {
-        !matches!(self, PeeringStatus::Deleted)
-    }
-    /// A state the handshake will not leave without someone acting: `--wait` stops here.
-    pub fn is_settled(self) -> bool {
+    /// Waiting for the customer (accept, reciprocal peering, role grant) is settled: the
+    /// platform has nothing left to do until they act.
+    pub fn phase(self) -> Settled {
         use PeeringStatus::*;
-        matches!(
-            self,
-            Active
-                | InvalidSpecification
-                | RejectedByPeer
-                | DeletedByPeer
-                | Deleted
-                | PendingAcceptance
-                | PendingPeer
-        )
-    }
-    /// A settled state that is a failure: `--wait` exits non-zero here.
-    pub fn is_failure(self) -> bool {
-        use PeeringStatus::*;
-        matches!(
-            self,
-            InvalidSpecification | RejectedByPeer | DeletedByPeer | Error
-        )
+        match self {
+            Active | PendingAcceptance | PendingPeer | Deleted => Settled::Done,
+            InvalidSpecification | RejectedByPeer | DeletedByPeer | Error => Settled::Failed,
+            Provisioning | Deleting => Settled::Moving,
+        }
     }
 }
 
@@ -194,8 +201,13 @@ impl ClusterStatus {
             Deleted => &[],
         }
     }
-    pub fn is_live(self) -> bool {
-        !matches!(self, ClusterStatus::Deleted)
+    pub fn phase(self) -> Settled {
+        use ClusterStatus::*;
+        match self {
+            Running | Deleted => Settled::Done,
+            Error => Settled::Failed,
+            Provisioning | Updating | Deleting => Settled::Moving,
+        }
     }
 }
 
@@ -219,6 +231,14 @@ impl NodeStatus {
             Error => &[Provisioning, Running, Deleting],
             Deleting => &[Deleted],
             Deleted => &[],
+        }
+    }
+    pub fn phase(self) -> Settled {
+        use NodeStatus::*;
+        match self {
+            Running | Deleted => Settled::Done,
+            Error => Settled::Failed,
+            Provisioning | Deleting => Settled::Moving,
         }
     }
 }
