@@ -97,8 +97,14 @@ mod tests {
     fn owners_are_declared_once_per_kind() {
         assert_eq!(Network::INFO.owner, None);
         let peering = Peering::INFO.owner.unwrap();
-        assert_eq!((peering.kind, peering.on_delete), ("network", OnOwnerDelete::Cascade));
+        assert_eq!(
+            (peering.kind, peering.on_delete),
+            ("network", OnOwnerDelete::Cascade)
+        );
         let cluster = Cluster::INFO.owner.unwrap();
-        assert_eq!((cluster.kind, cluster.on_delete), ("network", OnOwnerDelete::Block));
+        assert_eq!(
+            (cluster.kind, cluster.on_delete),
+            ("network", OnOwnerDelete::Block)
+        );
     }
 }

@@ -7,6 +7,7 @@ pub mod controller;
 pub mod data_dir;
 pub mod dns_sync;
 pub mod http_server;
+pub mod kinds;
 pub mod lab_dns;
 pub mod local;
 pub mod metrics;

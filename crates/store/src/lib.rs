@@ -7,6 +7,7 @@ use isthmus_core::lab::{LabHost, LabHostCreate, LabVpc, LabVpcCreate};
 use isthmus_core::resources::*;
 use isthmus_core::{ClusterId, CoreError, Id, NetworkId, PeeringId, ProjectId, TokenId};
 
+pub mod doc;
 pub mod ids;
 pub mod sqlite;
 
