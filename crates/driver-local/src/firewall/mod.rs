@@ -34,9 +34,9 @@
 //! guards (`pub_`, `prv_`) change by elements too, or, when an added prefix overlaps a
 //! removed one, by swapping to the other set of the pair in the same transaction.
 //!
-//! Files: [`batch`] (commands and one-transaction apply), [`expr`] (rule building blocks),
-//! [`base`] (table, base chains, maps), [`peer`] (peering chains), [`egress`], [`maps`]
-//! (verdict-map entries and prefix-set elements), [`read`] (what the kernel holds).
+//! Files: `batch` (commands, one transaction per apply), `expr` (rule building blocks),
+//! `base` (table, base chains, maps), `peer` (peering chains), `egress`, `maps`
+//! (verdict-map entries and prefix-set elements), `read` (what the kernel holds).
 
 mod base;
 mod batch;
