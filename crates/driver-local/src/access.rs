@@ -8,15 +8,15 @@
 
 use std::net::Ipv4Addr;
 
+use crate::driver::LocalDriver;
+use crate::firewall::{
+    self, delete_chain, set_map_keys, Batch, Table, PRIVATE_TO_MAP, PUBLIC_DNAT_MAP, PUBLIC_IN_MAP,
+};
+use crate::guard::Guard;
+use crate::netns;
 use anyhow::{Context, Result};
 use isthmus_core::resources::{Cluster, EgressRule, Network};
 use isthmus_core::Cidr;
-use serde_json::{json, Value};
-
-use crate::driver::LocalDriver;
-use crate::firewall::{self, Batch, Table, PRIVATE_TO_MAP, PUBLIC_DNAT_MAP, PUBLIC_IN_MAP};
-use crate::guard::Guard;
-use crate::netns;
 
 /// A cluster's access objects in its network's router, and what they should hold.
 #[derive(Debug, Clone)]
@@ -137,67 +137,6 @@ impl LocalDriver {
     }
 }
 
-fn jump(chain: &str) -> Value {
-    json!({ "jump": { "target": chain } })
-}
-
-/// Points `keys` of `map` at `chain` and removes its other keys, touching only what differs.
-fn set_map_keys(b: &mut Batch, table: &Table, map: &str, chain: &str, keys: &[Ipv4Addr]) {
-    let wanted: Vec<String> = keys.iter().map(Ipv4Addr::to_string).collect();
-    let present = table.jumps.get(map).cloned().unwrap_or_default();
-    let stale: Vec<Value> = table
-        .keys_jumping_to(map, chain)
-        .into_iter()
-        .filter(|k| !wanted.contains(k))
-        .map(Value::from)
-        .collect();
-    if !stale.is_empty() {
-        b.push("delete", "element", json!({ "name": map, "elem": stale }));
-    }
-    let mut add = vec![];
-    for key in wanted {
-        match present.get(&key) {
-            Some(target) if target == chain => {}
-            Some(_) => {
-                // Someone else's entry for this address (a stale cluster): ours wins.
-                b.push(
-                    "delete",
-                    "element",
-                    json!({ "name": map, "elem": [key.clone()] }),
-                );
-                add.push(json!([key, jump(chain)]));
-            }
-            None => add.push(json!([key, jump(chain)])),
-        }
-    }
-    if !add.is_empty() {
-        b.push("add", "element", json!({ "name": map, "elem": add }));
-    }
-}
-
-/// `dnat ip to numgen inc mod N map { 0 : node0, … }`: each new connection to the next node.
-fn dnat_rule(nodes: &[Ipv4Addr]) -> Vec<Value> {
-    let targets: Vec<Value> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, ip)| json!([i, ip.to_string()]))
-        .collect();
-    vec![json!({ "dnat": {
-        "family": "ip",
-        "addr": { "map": {
-            "key": { "numgen": { "mode": "inc", "mod": nodes.len(), "offset": 0 } },
-            "data": { "set": targets },
-        } },
-    } })]
-}
-
-fn delete_chain(b: &mut Batch, table: &Table, chain: &str) {
-    if table.chains.contains(chain) {
-        b.push("flush", "chain", json!({ "name": chain }));
-        b.push("delete", "chain", json!({ "name": chain }));
-    }
-}
-
 /// Brings the router's access objects to the plan (in the router's namespace). Returns the
 /// endpoint ips the firewall had for this cluster before (to unroute the stale ones).
 fn apply_firewall(p: &AccessPlan) -> Result<Vec<Ipv4Addr>> {
@@ -236,9 +175,9 @@ fn apply_firewall(p: &AccessPlan) -> Result<Vec<Ipv4Addr>> {
     match p.endpoint {
         Some(ip) => {
             p.public.apply(&table, &mut b, &p.public_list);
-            b.push("add", "chain", json!({ "name": p.dnat_chain }));
-            b.push("flush", "chain", json!({ "name": p.dnat_chain }));
-            b.rule(&p.dnat_chain, dnat_rule(&p.nodes));
+            b.add_chain(&p.dnat_chain);
+            b.flush_chain(&p.dnat_chain);
+            b.rule(&p.dnat_chain, vec![firewall::round_robin_dnat(&p.nodes)]);
             set_map_keys(&mut b, &table, PUBLIC_IN_MAP, &p.public.chain, &[ip]);
             set_map_keys(&mut b, &table, PUBLIC_DNAT_MAP, &p.dnat_chain, &[ip]);
         }

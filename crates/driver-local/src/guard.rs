@@ -9,10 +9,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::firewall::{self, accept, ct, drop_, eq, ip, ne, set_ref, text, Batch, Element, Table};
 use isthmus_core::Cidr;
-use serde_json::{json, Value};
-
-use crate::firewall::{self, accept, drop_, ip, matches, Batch, Element, Table};
 
 /// The entries that decide: contained prefixes dropped (10.1.0.0/16 inside 10.0.0.0/8
 /// adds nothing), so the rest are pairwise disjoint, as an interval set needs.
@@ -35,20 +33,16 @@ pub fn collapse(prefixes: &[Cidr]) -> Vec<Cidr> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SetChange {
     /// Add and delete elements (nothing added overlaps anything deleted).
-    Elements {
-        add: Vec<Cidr>,
-        delete: Vec<Cidr>,
-        /// Elements that are not prefixes (someone's hand edit), to delete.
-        raw: Vec<Value>,
-    },
-    /// Fill a fresh set with `wanted` (an added prefix overlaps a deleted one).
+    Elements { add: Vec<Cidr>, delete: Vec<Cidr> },
+    /// Fill a fresh set with `wanted` (an added prefix overlaps a deleted one, many go, or
+    /// the set holds elements that are not prefixes: someone's hand edit).
     Replace,
 }
 
 impl SetChange {
     pub fn is_noop(&self) -> bool {
-        matches!(self, SetChange::Elements { add, delete, raw }
-            if add.is_empty() && delete.is_empty() && raw.is_empty())
+        matches!(self, SetChange::Elements { add, delete }
+            if add.is_empty() && delete.is_empty())
     }
 }
 
@@ -65,18 +59,14 @@ pub fn plan_change(current: &[Element], wanted: &[Cidr]) -> SetChange {
     let wanted: BTreeSet<Cidr> = wanted.iter().copied().collect();
     let add: Vec<Cidr> = wanted.difference(&present).copied().collect();
     let delete: Vec<Cidr> = present.difference(&wanted).copied().collect();
-    let raw: Vec<Value> = current
-        .iter()
-        .filter_map(|e| e.as_ref().err().cloned())
-        .collect();
+    let hand_made = current.iter().any(Result::is_err);
     // Kept elements are disjoint from the added ones (`wanted` is collapsed); only a
     // deleted element can overlap an added one. Hand-made ranges could overlap anything.
-    let clash =
-        !raw.is_empty() || delete.len() > MAX_ELEMENT_DELETIONS || overlaps_any(&add, &delete);
+    let clash = hand_made || delete.len() > MAX_ELEMENT_DELETIONS || overlaps_any(&add, &delete);
     if clash {
         SetChange::Replace
     } else {
-        SetChange::Elements { add, delete, raw }
+        SetChange::Elements { add, delete }
     }
 }
 
@@ -147,12 +137,12 @@ impl Guard {
     pub fn prepare(&self, table: &Table, b: &mut Batch) {
         let active = self.active_set(table);
         if active.is_none() && table.chains.contains(&self.chain) {
-            b.push("flush", "chain", json!({ "name": self.chain }));
+            b.flush_chain(&self.chain);
         }
         for slot in [0, 1] {
             let name = self.set_name(slot);
             if table.sets.contains(&name) && active.as_deref() != Some(name.as_str()) {
-                b.push("delete", "set", json!({ "name": name }));
+                b.delete_set(&name);
             }
         }
     }
@@ -162,10 +152,8 @@ impl Guard {
         let wanted = collapse(wanted);
         let active = self.active_set(table);
         if let Some(set) = &active {
-            if let SetChange::Elements { add, delete, raw } =
-                plan_change(&table.elements[set], &wanted)
+            if let SetChange::Elements { add, delete } = plan_change(&table.elements[set], &wanted)
             {
-                firewall::delete_raw_elements(b, set, raw);
                 firewall::delete_elements(b, set, &delete);
                 firewall::add_elements(b, set, &add);
                 return;
@@ -175,43 +163,32 @@ impl Guard {
             Some(set) if *set == self.set_name(0) => self.set_name(1),
             _ => self.set_name(0),
         };
-        b.push(
-            "add",
-            "set",
-            json!({ "name": next, "type": "ipv4_addr", "flags": ["interval"] }),
-        );
+        b.add_interval_set(&next);
         firewall::add_elements(b, &next, &wanted);
-        b.push("add", "chain", json!({ "name": self.chain }));
-        b.push("flush", "chain", json!({ "name": self.chain }));
+        b.add_chain(&self.chain);
+        b.flush_chain(&self.chain);
         let mut guard = vec![];
         if self.originator_only {
-            guard.push(matches(
-                "==",
-                json!({ "ct": { "key": "direction" } }),
-                json!("original"),
-            ));
+            guard.push(eq(ct("direction"), text("original")));
         }
-        guard.push(matches("!=", ip("saddr"), json!(format!("@{next}"))));
+        guard.push(ne(ip("saddr"), set_ref(&next)));
         guard.push(drop_());
         b.rule(&self.chain, guard);
         if self.accept_after {
             b.rule(&self.chain, vec![accept()]);
         }
         if let Some(old) = active {
-            b.push("delete", "set", json!({ "name": old }));
+            b.delete_set(&old);
         }
     }
 
     /// Removes the chain and its sets (callers first remove the map entries that jump here).
     pub fn delete(&self, table: &Table, b: &mut Batch) {
-        if table.chains.contains(&self.chain) {
-            b.push("flush", "chain", json!({ "name": self.chain }));
-            b.push("delete", "chain", json!({ "name": self.chain }));
-        }
+        firewall::delete_chain(b, table, &self.chain);
         for slot in [0, 1] {
             let name = self.set_name(slot);
             if table.sets.contains(&name) {
-                b.push("delete", "set", json!({ "name": name }));
+                b.delete_set(&name);
             }
         }
     }
@@ -279,7 +256,6 @@ mod tests {
             SetChange::Elements {
                 add: cidrs(&["198.51.100.0/24"]),
                 delete: cidrs(&["192.0.2.0/24"]),
-                raw: vec![],
             }
         );
     }

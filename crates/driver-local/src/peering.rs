@@ -276,16 +276,15 @@ fn apply_peering_firewall(p: &PeeringPlan) -> Result<()> {
                 firewall::add_peering(&mut batch, &p.link, &p.set, &p.chain, &p.bridge, &[]);
             }
             match guard::plan_change(elements, &p.admit) {
-                SetChange::Elements { add, delete, raw } => {
-                    firewall::delete_raw_elements(&mut batch, &p.set, raw);
+                SetChange::Elements { add, delete } => {
                     firewall::delete_elements(&mut batch, &p.set, &delete);
                     firewall::add_elements(&mut batch, &p.set, &add);
                 }
                 SetChange::Replace => {
                     // A prefix widened over one that goes (nft refuses the overlap in one
-                    // transaction): empty the set, then fill it. Sources inside both
+                    // transaction), or a hand-made element: empty the set, then fill it. Sources inside both
                     // lose a packet or two in between; TCP resends them.
-                    batch.push("flush", "set", serde_json::json!({ "name": p.set }));
+                    batch.flush_set(&p.set);
                     batch.apply()?;
                     batch = firewall::Batch::new();
                     firewall::add_elements(&mut batch, &p.set, &p.admit);
