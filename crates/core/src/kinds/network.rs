@@ -91,13 +91,19 @@ pub fn private_ranges() -> [Cidr; 4] {
 
 /// A network's CIDR: private, /8 … /28, no host bits.
 pub fn validate_network_cidr(raw: &str) -> Result<Cidr, FieldError> {
+    validate_private_cidr(raw, 28, "a network")
+}
+
+/// A `cidr_block` inside [`private_ranges`], /8 … /`max_len`, no host bits; `what` names
+/// the thing it is for in the prefix-length message (networks and lab VPCs share this).
+pub fn validate_private_cidr(raw: &str, max_len: u8, what: &str) -> Result<Cidr, FieldError> {
     let cidr = parse_cidr("cidr_block", raw)?;
-    if !(8..=28).contains(&cidr.prefix_len()) {
+    if !(8..=max_len).contains(&cidr.prefix_len()) {
         return Err(FieldError::new(
             "cidr_block",
             "prefix-length",
             format!(
-                "{cidr} has prefix length /{}; a network must be between /8 and /28",
+                "{cidr} has prefix length /{}; {what} must be between /8 and /{max_len}",
                 cidr.prefix_len()
             ),
         ));
