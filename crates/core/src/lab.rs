@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::rules::{gateway_address, parse_cidr, private_ranges};
+use crate::rules::{gateway_address, validate_private_cidr};
 use crate::{Cidr, CoreError, FieldError};
 
 /// The longest lab VPC or host name (a DNS label).
@@ -81,27 +81,7 @@ pub fn validate_lab_name(field: &str, name: &str) -> Result<String, FieldError> 
 
 /// A lab VPC's CIDR: private, /8 … /30, no host bits.
 pub fn validate_lab_cidr(raw: &str) -> Result<Cidr, FieldError> {
-    let cidr = parse_cidr("cidr_block", raw)?;
-    if !(8..=MAX_LAB_PREFIX_LEN).contains(&cidr.prefix_len()) {
-        return Err(FieldError::new(
-            "cidr_block",
-            "prefix-length",
-            format!(
-                "{cidr} has prefix length /{}; a lab VPC must be between /8 and /{MAX_LAB_PREFIX_LEN}",
-                cidr.prefix_len()
-            ),
-        ));
-    }
-    if !private_ranges().iter().any(|r| r.contains(&cidr)) {
-        return Err(FieldError::new(
-            "cidr_block",
-            "private-range",
-            format!(
-                "{cidr} is not inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10"
-            ),
-        ));
-    }
-    Ok(cidr)
+    validate_private_cidr(raw, MAX_LAB_PREFIX_LEN, "a lab VPC")
 }
 
 /// A new lab VPC (no hosts yet); its name must not be taken by one of `existing`.
