@@ -102,9 +102,10 @@ async fn main() -> Result<()> {
         per_call(start.elapsed(), CALLS)
     );
 
-    let count = netns::netlink_in_async(&names[0], |h| async move {
-        Ok(nl::routes(&h).await?.len())
-    })
+    let count = netns::netlink_in_async(
+        &names[0],
+        |h| async move { Ok(nl::routes(&h).await?.len()) },
+    )
     .await?;
     println!("routes in {}: {count}", names[0]);
 
