@@ -137,9 +137,9 @@ async fn follow(local: Arc<LocalDriver>, zone: Arc<Zone>) {
         ticks += 1;
         if synced.as_ref() != Some(&hosts) || ticks >= RECHECK_TICKS {
             ticks = 0;
-            let (prefix, wanted) = (ours.clone(), hosts.clone());
+            let (prefix, now) = (ours.clone(), hosts.clone());
             let result = tokio::task::spawn_blocking(move || {
-                sync_resolv_confs(Path::new(NETNS_ETC), &prefix, &wanted)
+                sync_resolv_confs(Path::new(NETNS_ETC), &prefix, &now)
             })
             .await
             .context("resolv.conf thread");
