@@ -61,7 +61,7 @@ impl LocalDriver {
 
     pub(crate) async fn ensure_internet_locked(&self) -> Result<()> {
         let ns = self.names.internet_ns();
-        netns::create(&ns)?;
+        netns::create_async(&ns).await?;
         netns::netlink_in_async(&ns, |h| async move {
             netns::set_ipv4_sysctl("ip_forward", "1")?;
             netns::set_ipv4_sysctl("conf/all/rp_filter", "0")?;
@@ -142,7 +142,7 @@ impl LocalDriver {
     }
 
     async fn wire_internet_host(&self, host: &LabHost) -> Result<()> {
-        let created = netns::create(&host.namespace)?;
+        let created = netns::create_async(&host.namespace).await?;
         let inet = self.names.internet_ns();
         let port = self.names.internet_host_port(&host.name);
         let (host_ns, ip) = (host.namespace.clone(), host.ip);
@@ -200,7 +200,7 @@ impl LocalDriver {
             .await
             .with_context(|| format!("delete internet host {name}'s link"))?;
         }
-        netns::delete(&self.names.internet_host_ns(name))?;
+        netns::delete_async(&self.names.internet_host_ns(name)).await?;
         if let Some(hosts) = self.internet.lock().expect("internet registry").as_mut() {
             hosts.remove(name);
         }
@@ -228,7 +228,9 @@ impl LocalDriver {
         .await
         .with_context(|| format!("list the links of {inet}"))?;
         if only_loopback {
-            netns::delete(&inet).with_context(|| format!("delete the unused {inet}"))?;
+            netns::delete_async(&inet)
+                .await
+                .with_context(|| format!("delete the unused {inet}"))?;
             *self.internet.lock().expect("internet registry") = None;
         }
         Ok(())

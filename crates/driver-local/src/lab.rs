@@ -391,7 +391,7 @@ impl LocalDriver {
                 .with_context(|| format!("unlink lab VPC {spoke} from {hub}"))?;
             }
         }
-        netns::delete(&vpc.router_namespace)?;
+        netns::delete_async(&vpc.router_namespace).await?;
         self.labs.lock().expect("lab registry").remove(name);
         Ok(())
     }

@@ -12,8 +12,8 @@
 //!   the router filters by the cluster's public allow-list and forwards (DNAT) to nodes.
 //!
 //! Nothing is ever addressed or routed in the host's root namespace: veth pairs are born
-//! with their ends in the target namespaces. Netlink runs on a dedicated thread per
-//! namespace switch; nftables through its JSON interface.
+//! with their ends in the target namespaces. Netlink runs on one long-lived thread per
+//! namespace (never on a tokio worker); nftables through its JSON interface.
 
 mod access;
 mod driver;

@@ -2,8 +2,11 @@
 //!
 //! Namespaces follow `ip netns add` semantics: a namespace is kept alive by a bind mount of
 //! a thread's `/proc/thread-self/ns/net` on `/run/netns/<name>`, so `ip netns list` and
-//! `ip netns exec` see ours. Code runs inside a namespace on a fresh std thread that calls
-//! `setns` and then ends; a tokio worker never changes namespace.
+//! `ip netns exec` see ours. A tokio worker never changes namespace: netlink requests run
+//! on the namespace's own long-lived thread (see [`worker`]), other code on a fresh std
+//! thread that calls `setns` and then ends. Creating and deleting a namespace blocks (the
+//! kernel builds or tears down a whole network stack): async code awaits
+//! [`create_async`] and [`delete_async`], which run them on tokio's blocking threads.
 
 use std::fs::File;
 use std::future::Future;
@@ -12,6 +15,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context, Result};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
+
+mod worker;
 
 pub const NETNS_DIR: &str = "/run/netns";
 
@@ -78,6 +83,14 @@ pub fn create(name: &str) -> Result<bool> {
     Ok(true)
 }
 
+/// [`create`], run off the async runtime's workers.
+pub async fn create_async(name: &str) -> Result<bool> {
+    let name = name.to_string();
+    tokio::task::spawn_blocking(move || create(&name))
+        .await
+        .context("namespace creation panicked")?
+}
+
 /// Makes [`NETNS_DIR`] a shared mount point of its own, as `ip netns add` does before its
 /// first namespace. Without it, the first `ip netns add` anyone runs on the host later binds
 /// the directory over itself and hides every namespace we mounted below it: they can no
@@ -118,15 +131,30 @@ fn is_namespace(path: &Path) -> bool {
 }
 
 /// Deletes the namespace if it exists (its interfaces go with it). Returns whether it existed.
+/// Its netlink worker ends first: a thread inside the namespace would keep it, and its
+/// interfaces, alive.
 pub fn delete(name: &str) -> Result<bool> {
     let target = path(name);
     if !target.exists() {
+        worker::retire(name);
         return Ok(false);
     }
     // Not mounted (a half-created namespace) is fine: the file still goes.
     let _ = umount2(&target, MntFlags::MNT_DETACH);
-    std::fs::remove_file(&target).with_context(|| format!("delete network namespace {name}"))?;
+    let removed =
+        std::fs::remove_file(&target).with_context(|| format!("delete network namespace {name}"));
+    // After the unmount, so no new worker can enter it in between.
+    worker::retire(name);
+    removed?;
     Ok(true)
+}
+
+/// [`delete`], run off the async runtime's workers (it waits for the namespace's worker).
+pub async fn delete_async(name: &str) -> Result<bool> {
+    let name = name.to_string();
+    tokio::task::spawn_blocking(move || delete(&name))
+        .await
+        .context("namespace deletion panicked")?
 }
 
 /// Moves the calling thread into the namespace (`None`: stay in the current one).
@@ -138,7 +166,9 @@ fn enter(name: Option<&str>) -> Result<()> {
 }
 
 /// Runs `f` on a fresh thread inside namespace `ns` and waits for it (blocking).
-/// Sockets `f` creates stay in that namespace after the thread ends.
+/// Sockets `f` creates stay in that namespace after the thread ends. For arbitrary blocking
+/// work (connects with timeouts, nft, readiness checks), which must not hold up the
+/// namespace's netlink worker.
 pub fn run_in<T, F>(ns: Option<&str>, f: F) -> Result<T>
 where
     T: Send + 'static,
@@ -169,37 +199,40 @@ where
         .map_err(|_| anyhow!("thread in namespace {ns:?} panicked"))?
 }
 
-/// Wraps an rtnetlink job so it runs with its own current-thread runtime and a netlink
-/// connection opened inside the namespace (a netlink socket belongs to the namespace of
-/// the thread that opens it).
-fn netlink_job<T, F, Fut>(f: F) -> impl FnOnce() -> Result<T> + Send + 'static
+/// Wraps an rtnetlink job for the namespace's worker, which hands the result to `reply`.
+fn netlink_job<T, F, Fut>(f: F, reply: impl FnOnce(Result<T>) + Send + 'static) -> worker::Job
 where
     T: Send + 'static,
     F: FnOnce(rtnetlink::Handle) -> Fut + Send + 'static,
     Fut: Future<Output = Result<T>> + 'static,
 {
-    move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("build netlink runtime")?;
-        runtime.block_on(async move {
-            let (connection, handle, _) =
-                rtnetlink::new_connection().context("open netlink socket")?;
-            tokio::spawn(connection);
-            f(handle).await
-        })
-    }
+    Box::new(move |runner| {
+        let result = match runner {
+            Ok(runner) => runner.netlink(f),
+            Err(e) => Err(anyhow!("{e:#}")),
+        };
+        reply(result);
+    })
 }
 
-/// Runs an rtnetlink job inside namespace `ns` (blocking).
+/// Runs an rtnetlink job inside namespace `ns` (blocking). `None`: in the namespace of
+/// the calling thread, on a thread of its own.
 pub fn netlink_in<T, F, Fut>(ns: Option<&str>, f: F) -> Result<T>
 where
     T: Send + 'static,
     F: FnOnce(rtnetlink::Handle) -> Fut + Send + 'static,
     Fut: Future<Output = Result<T>> + 'static,
 {
-    run_in(ns, netlink_job(f))
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let job = netlink_job(f, move |result| {
+        let _ = tx.send(result);
+    });
+    match ns {
+        Some(ns) => worker::submit(ns, job)?,
+        None => worker::one_shot(None, job)?,
+    }
+    rx.recv()
+        .map_err(|_| anyhow!("netlink job in namespace {ns:?} panicked"))?
 }
 
 /// Runs an rtnetlink job inside namespace `ns`, awaited from async code.
@@ -209,7 +242,15 @@ where
     F: FnOnce(rtnetlink::Handle) -> Fut + Send + 'static,
     Fut: Future<Output = Result<T>> + 'static,
 {
-    run_in_async(Some(ns), netlink_job(f)).await
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    worker::submit(
+        ns,
+        netlink_job(f, move |result| {
+            let _ = tx.send(result);
+        }),
+    )?;
+    rx.await
+        .map_err(|_| anyhow!("netlink job in namespace {ns} panicked"))?
 }
 
 /// Sets an IPv4 sysctl of the namespace, e.g. `("ip_forward", "1")` or

@@ -117,7 +117,9 @@ impl LocalDriver {
             .with_context(|| format!("delete the uplink of network {}", network.id))?;
         }
         let router = self.router_spec(network);
-        netns::delete(&router.ns).with_context(|| format!("delete network {}", network.id))?;
+        netns::delete_async(&router.ns)
+            .await
+            .with_context(|| format!("delete network {}", network.id))?;
         self.release_internet_if_unused_locked().await?;
         Ok(Teardown::Done)
     }

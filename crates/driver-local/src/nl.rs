@@ -1,4 +1,5 @@
-//! Small rtnetlink helpers used inside a namespace (see [`crate::netns::netlink_in`]).
+//! Small rtnetlink helpers used inside a namespace (see [`crate::netns::netlink_in_async`],
+//! which runs them on the namespace's netlink thread).
 //! Each is idempotent where the kernel allows it (`replace` for addresses and routes).
 
 use std::fs::File;

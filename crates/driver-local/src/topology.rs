@@ -31,7 +31,7 @@ pub struct HostSpec {
 /// Creates the router namespace, turns on forwarding, and makes sure the bridge is up and
 /// carries the gateway address.
 pub async fn ensure_router(router: &RouterSpec) -> Result<()> {
-    netns::create(&router.ns)?;
+    netns::create_async(&router.ns).await?;
     let r = router.clone();
     netns::netlink_in_async(&router.ns, move |h| async move {
         netns::set_ipv4_sysctl("ip_forward", "1")?;
@@ -84,7 +84,7 @@ pub async fn router_drift(router: &RouterSpec) -> Result<Vec<String>> {
 /// Creates the host namespace and its veth (born with one end in each namespace), puts the
 /// router end on the bridge, and gives the host its address and default route.
 pub async fn ensure_host(router: &RouterSpec, host: &HostSpec) -> Result<()> {
-    let created = netns::create(&host.ns)?;
+    let created = netns::create_async(&host.ns).await?;
     let (r, hs) = (router.clone(), host.clone());
     netns::netlink_in_async(&router.ns, move |h| async move {
         let existing = nl::link(&h, &hs.port).await?;
@@ -185,6 +185,6 @@ pub async fn delete_host(router_ns: &str, host: &HostSpec) -> Result<()> {
         .await
         .with_context(|| format!("delete port {}", host.port))?;
     }
-    netns::delete(&host.ns)?;
+    netns::delete_async(&host.ns).await?;
     Ok(())
 }

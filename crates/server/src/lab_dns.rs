@@ -9,6 +9,8 @@
 //!
 //! A loop follows the driver's lab VPCs (created, restored at start, deleted): it keeps one
 //! resolver per router namespace and one resolv.conf per host, and removes what is gone.
+//! The files are written on a blocking thread, and only when the hosts changed: a quiet lab
+//! costs a stat per resolver per tick, not a read of every host's file.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -27,6 +29,9 @@ pub const NETNS_ETC: &str = "/etc/netns";
 pub const DNS_PORT: u16 = 53;
 /// How soon a new lab VPC or host can resolve names.
 const SYNC_INTERVAL: Duration = Duration::from_millis(250);
+/// The resolv.conf files are touched when the lab hosts change, and otherwise checked (and
+/// repaired, should someone have removed one) once in this many ticks (ten seconds).
+const RECHECK_TICKS: u32 = 40;
 
 /// The loop; it stops (and its resolvers with it) on drop.
 pub struct LabResolvers {
@@ -102,6 +107,9 @@ async fn follow(local: Arc<LocalDriver>, zone: Arc<Zone>) {
     let mut resolvers: HashMap<String, Resolver> = HashMap::new();
     let mut failing: HashSet<String> = HashSet::new();
     let ours = format!("{}-", local.names().prefix());
+    // The hosts the files on disk were last made to match, and ticks since then.
+    let mut synced: Option<HashMap<String, Ipv4Addr>> = None;
+    let mut ticks = 0;
     loop {
         let (targets, hosts) = wanted(&local);
         resolvers.retain(|ns, r| {
@@ -126,8 +134,22 @@ async fn follow(local: Arc<LocalDriver>, zone: Arc<Zone>) {
                 Err(_) => {}
             }
         }
-        if let Err(e) = sync_resolv_confs(Path::new(NETNS_ETC), &ours, &hosts) {
-            tracing::warn!(error = %format!("{e:#}"), "could not update lab hosts' resolv.conf");
+        ticks += 1;
+        if synced.as_ref() != Some(&hosts) || ticks >= RECHECK_TICKS {
+            ticks = 0;
+            let (prefix, now) = (ours.clone(), hosts.clone());
+            let result = tokio::task::spawn_blocking(move || {
+                sync_resolv_confs(Path::new(NETNS_ETC), &prefix, &now)
+            })
+            .await
+            .context("resolv.conf thread");
+            match result.and_then(|r| r) {
+                Ok(()) => synced = Some(hosts),
+                Err(e) => {
+                    synced = None;
+                    tracing::warn!(error = %format!("{e:#}"), "could not update lab hosts' resolv.conf");
+                }
+            }
         }
         tokio::time::sleep(SYNC_INTERVAL).await;
     }

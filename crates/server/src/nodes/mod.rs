@@ -5,13 +5,13 @@
 //! and a readiness check. A node counts as running only when it is ready.
 
 mod certs;
+mod files;
 mod process;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -65,11 +65,19 @@ pub struct NodeHealth {
     pub detail: String,
 }
 
+/// A node: its cluster id and index.
+type NodeKey = (String, u32);
+
+/// One node's engine, locked while it is started, reloaded or stopped. Those wait (for an
+/// old engine to exit), so each node has its own lock and the map of them is only ever
+/// held for a lookup.
+type Slot = Arc<tokio::sync::Mutex<Option<NodeProcess>>>;
+
 pub struct NodeSupervisor {
     config: NodeConfig,
     ca: Arc<Ca>,
     local: Arc<LocalDriver>,
-    processes: tokio::sync::Mutex<HashMap<(String, u32), NodeProcess>>,
+    processes: Mutex<HashMap<NodeKey, Slot>>,
 }
 
 impl NodeSupervisor {
@@ -78,7 +86,7 @@ impl NodeSupervisor {
             config,
             ca,
             local,
-            processes: tokio::sync::Mutex::new(HashMap::new()),
+            processes: Mutex::new(HashMap::new()),
         }
     }
 
@@ -120,6 +128,15 @@ impl NodeSupervisor {
         Ok(health)
     }
 
+    fn slot(&self, key: &NodeKey) -> Slot {
+        self.processes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.clone())
+            .or_default()
+            .clone()
+    }
+
     async fn ensure_node(
         &self,
         cluster: &Cluster,
@@ -127,39 +144,33 @@ impl NodeSupervisor {
         launch: &NodeLaunch,
     ) -> anyhow::Result<()> {
         let ctx = self.launch_context(cluster, node)?;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&ctx.data_dir)
-            .with_context(|| format!("create node dir {}", ctx.data_dir.display()))?;
-        certs::ensure_ca_copy(&self.ca, &ctx.ca)?;
-        let renewed = certs::ensure_node_cert(
-            &self.ca,
-            &identity(cluster, node),
+        let (ca, id, lifetime) = (
+            self.ca.clone(),
+            identity(cluster, node),
             self.config.cert_lifetime,
-            &ctx.cert,
-            &ctx.key,
-        )?;
-        let rendered = launch.render(&ctx)?;
-        rendered.write_files()?;
+        );
+        let launch = launch.clone();
+        let (ctx, files::Prepared { rendered, renewed }) = tokio::task::spawn_blocking(move || {
+            let prepared = files::prepare(&ca, &id, lifetime, &ctx, &launch)?;
+            anyhow::Ok((ctx, prepared))
+        })
+        .await
+        .context("prepare the node's files")??;
         let ns = self.local.node_namespace(cluster, node.index);
-        let key = (cluster.id.to_string(), node.index);
+        let slot = self.slot(&(cluster.id.to_string(), node.index));
         {
-            let mut processes = self.processes.lock().await;
-            let exited = processes.get_mut(&key).map(|p| p.exited());
-            match exited {
+            let mut process = slot.lock().await;
+            match process.as_mut().map(NodeProcess::exited) {
                 Some(None) => {
                     if renewed {
-                        self.reload(&mut processes, &key, &ns, &ctx, &rendered)
-                            .await?;
+                        Self::reload(&mut process, &ns, &ctx, &rendered).await?;
                     }
                 }
                 other => {
                     if let Some(Some(status)) = other {
                         tracing::warn!(node = %ctx.node_name, %status, "engine exited; restarting it");
                     }
-                    let started = NodeProcess::spawn(&ns, &ctx.data_dir, &rendered)?;
-                    processes.insert(key, started);
+                    *process = Some(NodeProcess::spawn(&ns, &ctx.data_dir, &rendered).await?);
                 }
             }
         }
@@ -168,9 +179,7 @@ impl NodeSupervisor {
 
     /// Makes a running engine pick up its renewed certificate, the way the engine can.
     async fn reload(
-        &self,
-        processes: &mut HashMap<(String, u32), NodeProcess>,
-        key: &(String, u32),
+        process: &mut Option<NodeProcess>,
         ns: &str,
         ctx: &LaunchContext,
         rendered: &RenderedLaunch,
@@ -178,16 +187,15 @@ impl NodeSupervisor {
         match rendered.on_cert_renewal {
             CertRenewal::WatchesFiles => {}
             CertRenewal::SignalHup => {
-                if let Some(process) = processes.get(key) {
-                    process.hangup()?;
+                if let Some(running) = process {
+                    running.hangup()?;
                 }
             }
             CertRenewal::Restart => {
-                if let Some(old) = processes.remove(key) {
+                if let Some(old) = process.take() {
                     old.stop().await;
                 }
-                let started = NodeProcess::spawn(ns, &ctx.data_dir, rendered)?;
-                processes.insert(key.clone(), started);
+                *process = Some(NodeProcess::spawn(ns, &ctx.data_dir, rendered).await?);
             }
         }
         tracing::info!(node = %ctx.node_name, "engine picked up its renewed certificate");
@@ -229,8 +237,8 @@ impl NodeSupervisor {
     /// keys, data).
     pub async fn stop(&self, cluster: &Cluster) -> anyhow::Result<()> {
         let id = cluster.id.to_string();
-        let stopping: Vec<NodeProcess> = {
-            let mut processes = self.processes.lock().await;
+        let slots: Vec<Slot> = {
+            let mut processes = self.processes.lock().unwrap_or_else(|e| e.into_inner());
             let keys: Vec<_> = processes
                 .keys()
                 .filter(|(c, _)| *c == id)
@@ -238,19 +246,25 @@ impl NodeSupervisor {
                 .collect();
             keys.iter().filter_map(|k| processes.remove(k)).collect()
         };
-        for process in stopping {
-            process.stop().await;
+        for slot in slots {
+            // Waits for a start in progress to finish, so its engine is stopped too.
+            let stopping = slot.lock().await.take();
+            if let Some(process) = stopping {
+                process.stop().await;
+            }
         }
         let dir = self.cluster_dir(&id);
         // Engines a crashed server left running are found through their pid files.
         for node in &cluster.nodes {
-            process::kill_survivor(&dir.join(node.index.to_string()));
+            process::kill_survivor(&dir.join(node.index.to_string())).await;
         }
-        match std::fs::remove_dir_all(&dir) {
+        tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e).with_context(|| format!("remove node dirs {}", dir.display())),
-        }
+        })
+        .await
+        .context("remove node dirs")?
     }
 }
 

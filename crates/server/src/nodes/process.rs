@@ -19,15 +19,23 @@ pub const LOG_FILE: &str = "node.log";
 pub const PID_FILE: &str = "pid";
 /// How long a stopped engine gets to exit before the caller moves on.
 const STOP_WAIT: Duration = Duration::from_secs(5);
+/// A killed survivor is looked for this often, at most this many times (one second).
+const SURVIVOR_POLL: Duration = Duration::from_millis(20);
+const SURVIVOR_POLLS: u32 = 50;
 
 pub struct NodeProcess {
     child: Child,
 }
 
 impl NodeProcess {
-    /// Starts the engine in namespace `ns`, with the node dir as working directory.
-    pub fn spawn(ns: &str, dir: &Path, launch: &RenderedLaunch) -> anyhow::Result<NodeProcess> {
-        kill_survivor(dir);
+    /// Starts the engine in namespace `ns`, with the node dir as working directory, once an
+    /// engine an earlier server left there is gone.
+    pub async fn spawn(
+        ns: &str,
+        dir: &Path,
+        launch: &RenderedLaunch,
+    ) -> anyhow::Result<NodeProcess> {
+        kill_survivor(dir).await;
         let log = OpenOptions::new()
             .create(true)
             .append(true)
@@ -84,8 +92,9 @@ impl NodeProcess {
 }
 
 /// Kills an engine a crashed server left behind in `dir` (recorded in its pid file), if that
-/// pid still runs a program whose command line names this node dir.
-pub fn kill_survivor(dir: &Path) {
+/// pid still runs a program whose command line names this node dir, and waits (a bounded
+/// time, asleep on the timer) for it to be gone so its ports are free.
+pub async fn kill_survivor(dir: &Path) {
     let Some(pid) = std::fs::read_to_string(dir.join(PID_FILE))
         .ok()
         .and_then(|p| p.trim().parse::<i32>().ok())
@@ -97,11 +106,11 @@ pub fn kill_survivor(dir: &Path) {
     let ours = String::from_utf8_lossy(&cmdline).contains(&*dir.to_string_lossy());
     if ours && kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok() {
         tracing::info!(pid, dir = %dir.display(), "killed an engine left by an earlier server");
-        for _ in 0..50 {
+        for _ in 0..SURVIVOR_POLLS {
             if !proc_dir.exists() {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(SURVIVOR_POLL).await;
         }
     }
     let _ = std::fs::remove_file(dir.join(PID_FILE));
