@@ -6,21 +6,16 @@
 use axum::extract::Path;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 
-use crate::api::ApiError;
-use crate::state::AppState;
+use crate::api::{ApiError, Routes};
 
 const INDEX_HTML: &str = include_str!("index.html");
 const APP_JS: &str = include_str!("app.js");
 const STYLE_CSS: &str = include_str!("style.css");
 
-/// The console's routes: `/` and its assets under `/console/`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(index))
-        .route("/console/{asset}", get(asset))
+/// Adds the console's routes: `/` and its assets under `/console/`.
+pub fn routes(routes: Routes) -> Routes {
+    routes.get("/", index).get("/console/{asset}", asset)
 }
 
 async fn index() -> Response {
