@@ -403,6 +403,20 @@ pub fn customer_actions(peering: &Peering) -> Vec<String> {
         .collect()
 }
 
+/// What `peering actions` prints: the commands, or why there are none.
+pub fn customer_actions_text(peering: &Peering) -> String {
+    let lines = customer_actions(peering);
+    if lines.is_empty() {
+        return format!(
+            "peering {} needs no action from the customer ({})\n",
+            peering.id, peering.status
+        );
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
+}
+
 fn routes(peering: &Peering) -> String {
     let routes: Vec<String> = peering.routes.iter().map(|r| r.to_string()).collect();
     routes.join(",")
