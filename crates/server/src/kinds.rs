@@ -12,6 +12,7 @@ use isthmus_core::resources::{Cluster, Network, Peering};
 
 use crate::api::resources::ApiKind;
 use crate::api::Routes;
+use crate::console::descriptor::{ConsoleKind, Descriptor};
 
 /// Every kind, owners before what they own.
 pub static KINDS: &[&dyn ErasedKind] = &[
@@ -29,12 +30,14 @@ pub trait ErasedKind: Send + Sync {
     fn routes(&self, routes: Routes) -> Routes;
     /// Adds the kind's schemas and operations to the OpenAPI document.
     fn document(&self, doc: &mut utoipa::openapi::OpenApi);
+    /// What the console's script draws the kind's pages from.
+    fn console(&self) -> Descriptor;
 }
 
 /// A registered kind `K`.
 pub struct Entry<K>(PhantomData<fn() -> K>);
 
-impl<K: Object + ApiKind> ErasedKind for Entry<K> {
+impl<K: Object + ApiKind + ConsoleKind> ErasedKind for Entry<K> {
     fn info(&self) -> KindInfo {
         K::INFO
     }
@@ -45,6 +48,9 @@ impl<K: Object + ApiKind> ErasedKind for Entry<K> {
     }
     fn document(&self, doc: &mut utoipa::openapi::OpenApi) {
         crate::api::openapi::add_kind::<K>(doc)
+    }
+    fn console(&self) -> Descriptor {
+        Descriptor::of::<K>()
     }
 }
 
