@@ -1,6 +1,8 @@
 //! How each resource looks in a table row and in the `key: value` view.
 
+use chrono::{DateTime, Utc};
 use isthmus_core::conditions::Condition;
+use isthmus_core::object::Object;
 use isthmus_core::resources::{Address, AllowlistEntry, Cluster, Event, Network, Peering, Project};
 use isthmus_driver::sim::{CustomerVpc, SimPeeringView};
 use serde::{Deserialize, Serialize};
@@ -43,26 +45,16 @@ impl View for Network {
     }
     fn details(&self) -> Details {
         Details::default()
-            .field("id", self.id)
-            .field("name", &self.name)
-            .field("project_id", self.project_id)
+            .object_head(self)
             .field("provider", self.provider)
             .field("region", &self.region)
             .field("cidr_block", self.cidr_block)
-            .field("status", self.status)
-            .field("status_message", &self.status_message)
+            .object_status(self)
             .field(
                 "provider_network_id",
                 or_dash(self.provider_network_id.as_deref()),
             )
-            .field(
-                "generation",
-                generation(self.generation, self.observed_generation),
-            )
-            .block("conditions", conditions(&self.conditions))
-            .field("created_at", time(&self.created_at))
-            .field("updated_at", time(&self.updated_at))
-            .field("version", self.version)
+            .object_tail(self, &self.updated_at)
     }
 }
 
@@ -80,9 +72,7 @@ impl View for Peering {
     }
     fn details(&self) -> Details {
         Details::default()
-            .field("id", self.id)
-            .field("name", &self.name)
-            .field("project_id", self.project_id)
+            .object_head(self)
             .field("network_id", self.network_id)
             .field("peer_account", &self.peer.account_id)
             .field("peer_network", &self.peer.network_id)
@@ -90,22 +80,14 @@ impl View for Peering {
             .field("routes", routes(self))
             .field("transit_routes", or_dash(Some(&transit_routes(self))))
             .field("allow_gateway_transit", self.allow_gateway_transit)
-            .field("status", self.status)
-            .field("status_message", &self.status_message)
+            .object_status(self)
             .field(
                 "provider_peering_id",
                 or_dash(self.provider_peering_id.as_deref()),
             )
             .block("warnings", self.warnings.clone())
             .block("customer_actions", customer_actions(self))
-            .field(
-                "generation",
-                generation(self.generation, self.observed_generation),
-            )
-            .block("conditions", conditions(&self.conditions))
-            .field("created_at", time(&self.created_at))
-            .field("updated_at", time(&self.updated_at))
-            .field("version", self.version)
+            .object_tail(self, &self.updated_at)
     }
 }
 
@@ -136,14 +118,11 @@ impl View for Cluster {
             .as_ref()
             .map(|e| format!("{} ({})", e.dns_name, e.ip));
         Details::default()
-            .field("id", self.id)
-            .field("name", &self.name)
-            .field("project_id", self.project_id)
+            .object_head(self)
             .field("network_id", self.network_id)
             .field("engine", &self.engine)
             .field("topology", self.topology.as_str())
-            .field("status", self.status)
-            .field("status_message", &self.status_message)
+            .object_status(self)
             .field("dns_name", or_dash(Some(&self.dns_name)))
             .field("public_access", public_access)
             .field("public_endpoint", or_dash(endpoint.as_deref()))
@@ -179,14 +158,7 @@ impl View for Cluster {
                     .map(|a| format!("{}: {}", a.name, a.uri))
                     .collect(),
             )
-            .field(
-                "generation",
-                generation(self.generation, self.observed_generation),
-            )
-            .block("conditions", conditions(&self.conditions))
-            .field("created_at", time(&self.created_at))
-            .field("updated_at", time(&self.updated_at))
-            .field("version", self.version)
+            .object_tail(self, &self.updated_at)
     }
 }
 
@@ -403,6 +375,20 @@ pub fn customer_actions(peering: &Peering) -> Vec<String> {
         .collect()
 }
 
+/// What `peering actions` prints: the commands, or why there are none.
+pub fn customer_actions_text(peering: &Peering) -> String {
+    let lines = customer_actions(peering);
+    if lines.is_empty() {
+        return format!(
+            "peering {} needs no action from the customer ({})\n",
+            peering.id, peering.status
+        );
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
+}
+
 fn routes(peering: &Peering) -> String {
     let routes: Vec<String> = peering.routes.iter().map(|r| r.to_string()).collect();
     routes.join(",")
@@ -437,6 +423,36 @@ fn allowlist_lines(list: &[AllowlistEntry]) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// The parts of a `key: value` view every object has, in the order every view shows them.
+trait ObjectDetails {
+    /// First: id, name, project.
+    fn object_head<K: Object>(self, object: &K) -> Self;
+    /// After the spec: status and the controller's message.
+    fn object_status<K: Object>(self, object: &K) -> Self;
+    /// Last: generations, conditions, times, version.
+    fn object_tail<K: Object>(self, object: &K, updated_at: &DateTime<Utc>) -> Self;
+}
+
+impl ObjectDetails for Details {
+    fn object_head<K: Object>(self, object: &K) -> Self {
+        self.field("id", object.id())
+            .field("name", object.name())
+            .field("project_id", object.project_id())
+    }
+    fn object_status<K: Object>(self, object: &K) -> Self {
+        self.field("status", object.status())
+            .field("status_message", object.status_message())
+    }
+    fn object_tail<K: Object>(self, object: &K, updated_at: &DateTime<Utc>) -> Self {
+        let observed = generation(object.generation(), object.observed_generation());
+        self.field("generation", observed)
+            .block("conditions", conditions(object.conditions()))
+            .field("created_at", time(&object.created_at()))
+            .field("updated_at", time(updated_at))
+            .field("version", object.version())
+    }
 }
 
 fn generation(generation: u64, observed: u64) -> String {

@@ -1,14 +1,16 @@
-//! `--wait`: poll a resource until it settles. On a terminal a spinner shows the current
+//! `--wait`: poll an object until it settles. On a terminal a spinner shows the current
 //! status; otherwise each change of status is one plain line on stderr (logs stay readable).
+//!
+//! Whether an object has settled is the core's one definition ([`Object::settled`], from
+//! its kind's status machine), the same the controller and the console use: every kind
+//! ends a wait the same way, and `error` is a failure for all of them.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use isthmus_core::resources::{Cluster, Network, Peering};
-use isthmus_core::state::{ClusterStatus, NetworkStatus, PeeringStatus};
+use isthmus_core::object::{Object, Settled, StatusMachine};
 use reqwest::StatusCode;
-use serde::de::DeserializeOwned;
 
 use crate::client::{ApiError, Client};
 
@@ -17,44 +19,26 @@ const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// What the caller waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Goal {
-    /// The resource is usable, or waits on someone outside Isthmus.
+    /// The object is usable, or waits on someone outside Isthmus.
     Ready,
-    /// The resource is gone.
+    /// The object is gone.
     Deleted,
 }
 
-/// Where a wait ended.
-pub enum Settled {
-    Done,
-    /// A settled failure: the caller exits non-zero with this line.
-    Failed(String),
-}
-
-/// A resource whose status `--wait` can follow.
-pub trait Watched: DeserializeOwned {
-    const KIND: &'static str;
-    fn id(&self) -> String;
-    fn status(&self) -> &'static str;
-    fn status_message(&self) -> &str;
-    /// Whether the controller has acted on the latest spec (`observed_generation`).
-    fn caught_up(&self) -> bool;
-    /// `None` while still moving.
-    fn settled(&self, goal: Goal) -> Option<Settled>;
-}
-
-/// Polls `path` until the resource settles toward `goal`. Returns the last resource seen,
-/// or `None` when it is gone (404) while waiting for deletion.
-pub async fn until_settled<T: Watched>(
+/// Polls `path` until the object settles toward `goal`. Returns the last object seen,
+/// or `None` when it is gone (404) while waiting for deletion. A settled failure is an
+/// error whose line says the status and why.
+pub async fn until_settled<K: Object>(
     client: &Client,
     path: &str,
     goal: Goal,
     timeout: Duration,
-) -> anyhow::Result<Option<T>> {
+) -> anyhow::Result<Option<K>> {
     let mut progress = Progress::new();
     let deadline = Instant::now() + timeout;
     loop {
-        let current: T = match client.get(path).await {
-            Ok(resource) => resource,
+        let current: K = match client.get(path).await {
+            Ok(object) => object,
             Err(e) if goal == Goal::Deleted && is_not_found(&e) => {
                 progress.finish();
                 return Ok(None);
@@ -65,19 +49,23 @@ pub async fn until_settled<T: Watched>(
             }
         };
         progress.show(&current);
-        // After an update the old status may still read "settled": not until observed.
-        let verdict = match goal {
-            Goal::Ready if !current.caught_up() => None,
-            _ => current.settled(goal),
-        };
-        match verdict {
-            Some(Settled::Done) => {
+        match reached(current.settled(), current.status(), goal) {
+            Some(true) => {
                 progress.finish();
                 return Ok(Some(current));
             }
-            Some(Settled::Failed(line)) => {
+            Some(false) => {
                 progress.finish();
-                anyhow::bail!(line);
+                anyhow::bail!(
+                    "{} {} is {}{}",
+                    K::INFO.name,
+                    current.id(),
+                    current.status(),
+                    match current.status_message() {
+                        "" => String::new(),
+                        m => format!(": {m}"),
+                    }
+                );
             }
             None => {}
         }
@@ -86,13 +74,31 @@ pub async fn until_settled<T: Watched>(
             anyhow::bail!(
                 "timed out after {}s waiting for {} {}: still {}{}",
                 timeout.as_secs(),
-                T::KIND,
+                K::INFO.name,
                 current.id(),
                 current.status(),
                 suffix(current.status_message())
             );
         }
         tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Whether a wait for `goal` ends: `Some(true)` reached, `Some(false)` failed, `None`
+/// still moving. `settled` is the object's [`Object::settled`], which already counts a
+/// spec the controller has not observed yet as moving.
+pub fn reached<S: StatusMachine>(settled: Settled, status: S, goal: Goal) -> Option<bool> {
+    match goal {
+        // A teardown that fails is retried by the controller (`deleting` only ever moves
+        // on to `deleted`): keep waiting until it is gone.
+        Goal::Deleted => (status == S::DELETED).then_some(true),
+        // Deleted while we waited for it to be ready: it never will be.
+        Goal::Ready if status == S::DELETED => Some(false),
+        Goal::Ready => match settled {
+            Settled::Done => Some(true),
+            Settled::Failed => Some(false),
+            Settled::Moving => None,
+        },
     }
 }
 
@@ -107,19 +113,6 @@ fn suffix(message: &str) -> String {
     } else {
         format!(" ({message})")
     }
-}
-
-fn failed<T: Watched>(resource: &T) -> Settled {
-    Settled::Failed(format!(
-        "{} {} is {}{}",
-        T::KIND,
-        resource.id(),
-        resource.status(),
-        match resource.status_message() {
-            "" => String::new(),
-            m => format!(": {m}"),
-        }
-    ))
 }
 
 /// Spinner on a terminal, one line per status change otherwise.
@@ -144,13 +137,13 @@ impl Progress {
         }
     }
 
-    fn show<T: Watched>(&mut self, resource: &T) {
+    fn show<K: Object>(&mut self, object: &K) {
         let line = format!(
             "{} {}: {}{}",
-            T::KIND,
-            resource.id(),
-            resource.status(),
-            suffix(resource.status_message())
+            K::INFO.name,
+            object.id(),
+            object.status(),
+            suffix(object.status_message())
         );
         if self.last.as_deref() == Some(line.as_str()) {
             return;
@@ -169,82 +162,53 @@ impl Progress {
     }
 }
 
-impl Watched for Network {
-    const KIND: &'static str = "network";
-    fn id(&self) -> String {
-        self.id.to_string()
-    }
-    fn status(&self) -> &'static str {
-        self.status.as_str()
-    }
-    fn status_message(&self) -> &str {
-        &self.status_message
-    }
-    fn caught_up(&self) -> bool {
-        self.observed_generation >= self.generation
-    }
-    fn settled(&self, goal: Goal) -> Option<Settled> {
-        use NetworkStatus::*;
-        match (goal, self.status) {
-            (Goal::Ready, Active) | (Goal::Deleted, Deleted) => Some(Settled::Done),
-            (Goal::Ready, Error | Deleted) => Some(failed(self)),
-            // A failed teardown is retried by the controller: keep waiting.
-            _ => None,
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use isthmus_core::state::{ClusterStatus, NetworkStatus, PeeringStatus};
 
-impl Watched for Peering {
-    const KIND: &'static str = "peering";
-    fn id(&self) -> String {
-        self.id.to_string()
+    /// `reached` for a caught-up object in `status`.
+    fn ready<S: StatusMachine>(status: S) -> Option<bool> {
+        reached(status.phase(), status, Goal::Ready)
     }
-    fn status(&self) -> &'static str {
-        self.status.as_str()
+
+    #[test]
+    fn error_fails_a_wait_for_every_kind() {
+        assert_eq!(ready(NetworkStatus::Error), Some(false));
+        assert_eq!(ready(PeeringStatus::Error), Some(false));
+        assert_eq!(ready(ClusterStatus::Error), Some(false));
     }
-    fn status_message(&self) -> &str {
-        &self.status_message
-    }
-    fn caught_up(&self) -> bool {
-        self.observed_generation >= self.generation
-    }
-    fn settled(&self, goal: Goal) -> Option<Settled> {
-        use PeeringStatus::*;
-        match (goal, self.status) {
-            (Goal::Deleted, Deleted) => Some(Settled::Done),
-            (Goal::Deleted, _) => None,
-            // Waiting on the customer is as far as Isthmus can go alone.
-            (Goal::Ready, Active | PendingAcceptance | PendingPeer) => Some(Settled::Done),
-            (Goal::Ready, InvalidSpecification | RejectedByPeer | DeletedByPeer | Deleted) => {
-                Some(failed(self))
+
+    #[test]
+    fn every_kind_ends_a_wait_where_its_status_machine_settles() {
+        fn check<S: StatusMachine>() {
+            for &s in S::all() {
+                let expected = match s.phase() {
+                    _ if s == S::DELETED => Some(false),
+                    Settled::Done => Some(true),
+                    Settled::Failed => Some(false),
+                    Settled::Moving => None,
+                };
+                assert_eq!(ready(s), expected, "{} {s}", S::KIND);
+                let gone = (s == S::DELETED).then_some(true);
+                assert_eq!(
+                    reached(s.phase(), s, Goal::Deleted),
+                    gone,
+                    "{} {s}",
+                    S::KIND
+                );
             }
-            // `error` is retried by the controller: keep waiting, the spinner shows why.
-            (Goal::Ready, Provisioning | Error | Deleting) => None,
         }
+        check::<NetworkStatus>();
+        check::<PeeringStatus>();
+        check::<ClusterStatus>();
     }
-}
 
-impl Watched for Cluster {
-    const KIND: &'static str = "cluster";
-    fn id(&self) -> String {
-        self.id.to_string()
-    }
-    fn status(&self) -> &'static str {
-        self.status.as_str()
-    }
-    fn status_message(&self) -> &str {
-        &self.status_message
-    }
-    fn caught_up(&self) -> bool {
-        self.observed_generation >= self.generation
-    }
-    fn settled(&self, goal: Goal) -> Option<Settled> {
-        use ClusterStatus::*;
-        match (goal, self.status) {
-            (Goal::Ready, Running) | (Goal::Deleted, Deleted) => Some(Settled::Done),
-            (Goal::Ready, Error | Deleted) => Some(failed(self)),
-            // A failed teardown is retried by the controller: keep waiting.
-            _ => None,
-        }
+    #[test]
+    fn waiting_on_the_customer_ends_a_wait_and_a_spec_not_yet_observed_does_not() {
+        assert_eq!(ready(PeeringStatus::PendingAcceptance), Some(true));
+        assert_eq!(ready(PeeringStatus::RejectedByPeer), Some(false));
+        let active = NetworkStatus::Active;
+        assert_eq!(reached(Settled::Moving, active, Goal::Ready), None);
     }
 }

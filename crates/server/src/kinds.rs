@@ -10,6 +10,10 @@ use std::marker::PhantomData;
 use isthmus_core::object::{KindInfo, Object};
 use isthmus_core::resources::{Cluster, Network, Peering};
 
+use crate::api::resources::ApiKind;
+use crate::api::Routes;
+use crate::console::descriptor::{ConsoleKind, Descriptor};
+
 /// Every kind, owners before what they own.
 pub static KINDS: &[&dyn ErasedKind] = &[
     &Entry::<Network>(PhantomData),
@@ -20,14 +24,33 @@ pub static KINDS: &[&dyn ErasedKind] = &[
 /// What the server does with a kind, without naming its type.
 pub trait ErasedKind: Send + Sync {
     fn info(&self) -> KindInfo;
+
+    // ---- surfaces: the API, its OpenAPI document, the console ----
+    /// Adds the kind's create, list, get, update and delete routes.
+    fn routes(&self, routes: Routes) -> Routes;
+    /// Adds the kind's schemas and operations to the OpenAPI document.
+    fn document(&self, doc: &mut utoipa::openapi::OpenApi);
+    /// What the console's script draws the kind's pages from.
+    fn console(&self) -> Descriptor;
 }
 
 /// A registered kind `K`.
 pub struct Entry<K>(PhantomData<fn() -> K>);
 
-impl<K: Object> ErasedKind for Entry<K> {
+impl<K: Object + ApiKind + ConsoleKind> ErasedKind for Entry<K> {
     fn info(&self) -> KindInfo {
         K::INFO
+    }
+
+    // ---- surfaces ----
+    fn routes(&self, routes: Routes) -> Routes {
+        crate::api::resources::routes::<K>(routes)
+    }
+    fn document(&self, doc: &mut utoipa::openapi::OpenApi) {
+        crate::api::openapi::add_kind::<K>(doc)
+    }
+    fn console(&self) -> Descriptor {
+        Descriptor::of::<K>()
     }
 }
 

@@ -76,3 +76,30 @@ async fn a_viewer_forging_a_write_the_console_hides_still_gets_403() {
     let me = s.get(&viewer, &format!("/v1/projects/{other}/me")).await;
     assert_eq!(me.status, 404);
 }
+
+#[tokio::test]
+async fn the_console_draws_every_registered_kind_with_the_settled_states_of_the_cli() {
+    let s = TestServer::start().await;
+    let r = s
+        .raw(Method::GET, "/console/kinds.json", None, None, &[])
+        .await;
+    assert_eq!(r.status, 200);
+    let kinds = r.body["kinds"].as_array().expect("kinds");
+    let plurals: Vec<&str> = kinds
+        .iter()
+        .map(|k| k["plural"].as_str().unwrap())
+        .collect();
+    assert_eq!(plurals, ["networks", "peerings", "clusters"]);
+    for kind in kinds {
+        // `--wait` fails on `error` for every kind; the console's badge says the same.
+        assert_eq!(kind["phases"]["error"], "failed", "{}", kind["name"]);
+        assert_eq!(kind["phases"]["deleting"], "moving", "{}", kind["name"]);
+        assert!(!kind["columns"].as_array().unwrap().is_empty());
+        assert!(!kind["form"].as_array().unwrap().is_empty());
+    }
+    let peering = &kinds[1];
+    assert_eq!(peering["phases"]["pending_acceptance"], "done");
+    assert_eq!(peering["owner"], "network");
+    assert_eq!(peering["owner_field"], "network_id");
+    assert_eq!(kinds[2]["parts"]["node"]["running"], "done");
+}

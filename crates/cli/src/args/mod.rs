@@ -6,6 +6,7 @@ mod lab;
 mod reach;
 mod resources;
 mod tools;
+mod verbs;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -20,6 +21,7 @@ pub use resources::{
     PeeringCommand, ProjectCommand, TokenCommand,
 };
 pub use tools::{LoginArgs, ServeArgs, SimCommand, SimVpcCommand};
+pub use verbs::ObjectVerb;
 
 /// Isthmus: private networks, peerings and clusters for managed databases.
 ///

@@ -1,13 +1,18 @@
 //! Verbs on the API's resources: projects, networks, peerings, clusters, events, tokens.
+//! A kind's `list`, `get`, `delete` and `wait` are the generic [`Verbs`]; only its own
+//! verbs (create, update, and any bespoke one) are declared here.
 
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Subcommand};
-use isthmus_core::resources::{AllowlistEntryInput, EgressRuleInput, Provider, Role, Topology};
+use isthmus_core::resources::{
+    AllowlistEntryInput, Cluster, EgressRuleInput, Network, Peering, Provider, Role, Topology,
+};
 
 use crate::access;
 
-use super::{TimeoutArgs, WaitArgs};
+use super::verbs::Verbs;
+use super::WaitArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum ProjectCommand {
@@ -34,32 +39,14 @@ pub enum NetworkCommand {
         #[command(flatten)]
         wait: WaitArgs,
     },
-    /// List the project's networks.
-    List {
-        /// Include networks that are already deleted.
-        #[arg(long)]
-        include_deleted: bool,
-    },
-    /// Show one network.
-    Get { id: String },
     /// Rename a network (provider, region and CIDR are immutable).
     Update {
         id: String,
         #[arg(long, required = true)]
         name: Option<String>,
     },
-    /// Delete a network (refused while clusters remain in it).
-    Delete {
-        id: String,
-        #[command(flatten)]
-        wait: WaitArgs,
-    },
-    /// Wait until a network settles.
-    Wait {
-        id: String,
-        #[command(flatten)]
-        timeout: TimeoutArgs,
-    },
+    #[command(flatten)]
+    Object(Verbs<Network>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,13 +78,6 @@ pub enum PeeringCommand {
         #[command(flatten)]
         wait: WaitArgs,
     },
-    /// List the project's peerings.
-    List {
-        #[arg(long)]
-        include_deleted: bool,
-    },
-    /// Show one peering, including what the customer must run.
-    Get { id: String },
     /// Change a peering's name, routes or gateway transit; the data plane follows.
     #[command(group(ArgGroup::new("change").required(true).multiple(true)
         .args(["name", "routes", "transit_routes", "no_transit_routes", "allow_gateway_transit"])))]
@@ -119,12 +99,6 @@ pub enum PeeringCommand {
         #[command(flatten)]
         wait: WaitArgs,
     },
-    /// Delete a peering.
-    Delete {
-        id: String,
-        #[command(flatten)]
-        wait: WaitArgs,
-    },
     /// Re-observe the peering in the provider now instead of at the next resync.
     Refresh {
         id: String,
@@ -133,12 +107,8 @@ pub enum PeeringCommand {
     },
     /// Print the commands the customer runs on their side.
     Actions { id: String },
-    /// Wait until a peering settles.
-    Wait {
-        id: String,
-        #[command(flatten)]
-        timeout: TimeoutArgs,
-    },
+    #[command(flatten)]
+    Object(Verbs<Peering>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,13 +128,6 @@ pub enum ClusterCommand {
         #[command(flatten)]
         wait: WaitArgs,
     },
-    /// List the project's clusters.
-    List {
-        #[arg(long)]
-        include_deleted: bool,
-    },
-    /// Show one cluster with its nodes and addresses.
-    Get { id: String },
     /// The URIs a client connects with (connection strings, HTTP, per-node addresses).
     Addresses { id: String },
     /// Rename a cluster or change who may connect to it; the data plane follows within a
@@ -177,18 +140,8 @@ pub enum ClusterCommand {
         #[command(flatten)]
         access: ClusterAccessUpdate,
     },
-    /// Delete a cluster.
-    Delete {
-        id: String,
-        #[command(flatten)]
-        wait: WaitArgs,
-    },
-    /// Wait until a cluster settles.
-    Wait {
-        id: String,
-        #[command(flatten)]
-        timeout: TimeoutArgs,
-    },
+    #[command(flatten)]
+    Object(Verbs<Cluster>),
 }
 
 /// Who may connect to a new cluster.

@@ -1,14 +1,15 @@
-//! `isthmus cluster …`
+//! `isthmus cluster …`: create, update and addresses; the other verbs are generic.
 
 use isthmus_core::resources::{
     AllowlistEntryInput, Cluster, ClusterCreate, ClusterUpdate, EgressRuleInput, PublicAccessInput,
 };
 use reqwest::StatusCode;
 
-use super::{list_query, Ctx};
+use super::{object, Ctx};
 use crate::access;
 use crate::args::{ClusterAccessCreate, ClusterAccessUpdate, ClusterCommand};
 use crate::client::{segment, ApiError};
+use crate::kinds::print_warnings;
 use crate::wait::Goal;
 
 /// How often an update is re-read and retried when another writer changed the cluster
@@ -16,7 +17,7 @@ use crate::wait::Goal;
 const RMW_ATTEMPTS: usize = 5;
 
 pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
-    let base = format!("{}/clusters", ctx.project_path().await?);
+    let base = object::collection::<Cluster>(ctx).await?;
     let path = |id: &str| format!("{base}/{}", segment(id));
     match command {
         ClusterCommand::Create {
@@ -38,20 +39,9 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
                 egress_allowlist,
             };
             let created: Cluster = ctx.client.post(&base, &body).await?;
-            print_warnings(&created);
+            print_warnings(&created.warnings);
             ctx.settle(&path(&created.id.to_string()), created, Goal::Ready, wait)
                 .await
-        }
-        ClusterCommand::List { include_deleted } => {
-            let items: Vec<Cluster> = ctx
-                .list_all(&format!("{base}{}", list_query(include_deleted)))
-                .await?;
-            ctx.list(&items)
-        }
-        ClusterCommand::Get { id } => {
-            let cluster: Cluster = ctx.client.get(&path(&id)).await?;
-            print_warnings(&cluster);
-            ctx.one(&cluster)
         }
         ClusterCommand::Addresses { id } => {
             let cluster: Cluster = ctx.client.get(&path(&id)).await?;
@@ -59,18 +49,10 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
         }
         ClusterCommand::Update { id, name, access } => {
             let updated = update(ctx, &path(&id), name, &access).await?;
-            print_warnings(&updated);
+            print_warnings(&updated.warnings);
             ctx.one(&updated)
         }
-        ClusterCommand::Delete { id, wait } => {
-            let deleting: Cluster = ctx.client.delete(&path(&id)).await?;
-            ctx.settle(&path(&id), deleting, Goal::Deleted, wait).await
-        }
-        ClusterCommand::Wait { id, timeout } => {
-            let current: Cluster = ctx.client.get(&path(&id)).await?;
-            ctx.settle(&path(&id), current, Goal::Ready, timeout.into())
-                .await
-        }
+        ClusterCommand::Object(verbs) => object::run::<Cluster>(ctx, &base, verbs.verb).await,
     }
 }
 
@@ -193,12 +175,4 @@ fn access_update(
         ));
     }
     Ok(body)
-}
-
-/// The server's warnings (e.g. an empty or 0.0.0.0/0 public list) go to stderr, so
-/// `-o json` stays parseable and a person still sees them.
-fn print_warnings(cluster: &Cluster) {
-    for warning in &cluster.warnings {
-        eprintln!("warning: {warning}");
-    }
 }

@@ -7,6 +7,7 @@ pub mod events;
 pub mod lab;
 pub mod login;
 pub mod network;
+pub mod object;
 pub mod peering;
 pub mod probe;
 pub mod project;
@@ -26,8 +27,9 @@ use serde::Deserialize;
 use crate::args::{OutputFormat, WaitArgs};
 use crate::client::{segment, Client};
 use crate::config::ClientConfig;
+use crate::kinds::CliKind;
 use crate::output::{self, View};
-use crate::wait::{self, Goal, Watched};
+use crate::wait::{self, Goal};
 
 /// What every client verb runs with.
 pub struct Ctx {
@@ -109,35 +111,36 @@ impl Ctx {
         output::list(self.format, items)
     }
 
-    /// Shows `resource`, after waiting for it to settle when `--wait` was given.
-    pub async fn settle<T: Watched + View>(
+    /// Shows `object`, after waiting for it to settle when `--wait` was given.
+    pub async fn settle<K: CliKind>(
         &self,
         path: &str,
-        resource: T,
+        object: K,
         goal: Goal,
         wait: WaitArgs,
     ) -> anyhow::Result<String> {
         if !wait.wait {
-            return self.one(&resource);
+            return self.one(&object);
         }
         let timeout = Duration::from_secs(wait.timeout);
-        match wait::until_settled::<T>(&self.client, path, goal, timeout).await? {
-            Some(settled) => self.one(&settled),
+        match wait::until_settled::<K>(&self.client, path, goal, timeout).await? {
+            Some(settled) => {
+                if goal == Goal::Ready {
+                    settled.after_settled();
+                }
+                self.one(&settled)
+            }
             None => {
-                let id = settled_id(&resource);
-                let gone = serde_json::json!({"id": id, "status": "deleted"});
+                let id = object.id();
+                let gone = serde_json::json!({"id": id.to_string(), "status": "deleted"});
                 match self.format {
-                    OutputFormat::Table => Ok(format!("{} {id} deleted\n", T::KIND)),
+                    OutputFormat::Table => Ok(format!("{} {id} deleted\n", K::INFO.name)),
                     OutputFormat::Json => output::json(&gone),
                     OutputFormat::Yaml => output::yaml(&gone),
                 }
             }
         }
     }
-}
-
-fn settled_id<T: Watched>(resource: &T) -> String {
-    resource.id()
 }
 
 /// `?include_deleted=true` when asked.

@@ -8,10 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use isthmus_store::StoreError;
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 use super::problem::{ApiError, Problem};
-use super::ApiDoc;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -49,7 +48,7 @@ pub async fn openapi() -> Response {
     // Built once: the document is a function of the code, not of any request.
     static DOC: OnceLock<String> = OnceLock::new();
     let doc = DOC.get_or_init(|| {
-        ApiDoc::openapi()
+        super::openapi::document()
             .to_pretty_json()
             .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     });

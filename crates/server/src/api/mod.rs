@@ -1,10 +1,10 @@
-//! The REST API v1 (see notes/api.md): axum routers, one file per resource, errors as
-//! problem+json, and the OpenAPI document generated from the handlers.
+//! The REST API v1 (see notes/api.md): the generic routes of every registered kind
+//! (`resources.rs`), the bespoke ones (one file each), errors as problem+json, and the
+//! OpenAPI document (`openapi.rs`) that a test holds against the routes.
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
 use axum::{middleware, Router};
-use isthmus_core::resources::{Cluster, Event, Network, Peering, Project};
+use isthmus_core::resources::{Event, Project};
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -18,16 +18,20 @@ mod lab;
 mod me;
 mod meta;
 mod networks;
+pub mod openapi;
 pub mod params;
 mod peerings;
 pub mod problem;
 mod projects;
 mod reach;
+pub mod resources;
 mod respond;
+pub mod routes;
 mod sim;
 mod tokens;
 
 pub use problem::{ApiError, ApiResult, Problem};
+pub use routes::Routes;
 pub use tokens::{ProjectToken, TokenCreate, TokenCreated, TokenRotated};
 
 use crate::metrics;
@@ -36,86 +40,8 @@ use crate::state::AppState;
 /// Every route of the API, with metrics, the body limit, request tracing and the edge's
 /// layers (request ids, problem+json for every error, caught panics, time limits).
 pub fn router(state: AppState) -> Router {
-    let router = Router::new()
-        .route("/healthz", get(meta::healthz))
-        .route("/metrics", get(metrics::metrics))
-        .route("/v1/openapi.json", get(meta::openapi))
-        .route("/v1/projects", post(projects::create).get(projects::list))
-        .route("/v1/projects/{p}", get(projects::get))
-        .route(
-            "/v1/projects/{p}/networks",
-            post(networks::create).get(networks::list),
-        )
-        .route(
-            "/v1/projects/{p}/networks/{id}",
-            get(networks::get)
-                .patch(networks::update)
-                .delete(networks::delete),
-        )
-        .route(
-            "/v1/projects/{p}/peerings",
-            post(peerings::create).get(peerings::list),
-        )
-        .route(
-            "/v1/projects/{p}/peerings/{id}",
-            get(peerings::get)
-                .patch(peerings::update)
-                .delete(peerings::delete),
-        )
-        .route(
-            "/v1/projects/{p}/peerings/{id}/refresh",
-            post(peerings::refresh),
-        )
-        .route(
-            "/v1/projects/{p}/clusters",
-            post(clusters::create).get(clusters::list),
-        )
-        .route(
-            "/v1/projects/{p}/clusters/{id}",
-            get(clusters::get)
-                .patch(clusters::update)
-                .delete(clusters::delete),
-        )
-        .route("/v1/projects/{p}/events", get(events::list))
-        .route("/v1/projects/{p}/reachability", post(reach::analyze))
-        .route("/v1/projects/{p}/ca.pem", get(ca::get))
-        .route("/v1/projects/{p}/me", get(me::get))
-        .route(
-            "/v1/projects/{p}/tokens",
-            post(tokens::create).get(tokens::list),
-        )
-        .route("/v1/projects/{p}/tokens/{token_id}", delete(tokens::revoke))
-        .route("/v1/tokens", get(tokens::list_all))
-        .route("/v1/tokens/{token_id}", delete(tokens::revoke_any))
-        .route("/v1/tokens/{token_id}/rotate", post(tokens::rotate))
-        .route("/v1/projects/{p}/members", get(tokens::members))
-        .route(
-            "/v1/projects/{p}/members/{token_id}",
-            put(tokens::set_member).delete(tokens::remove_member),
-        )
-        .route("/v1/sim/{cloud}/vpcs", post(sim::create_vpc))
-        .route("/v1/sim/vpcs", get(sim::list_vpcs))
-        .route("/v1/sim/peerings/{peering_id}", get(sim::peering_view))
-        .route(
-            "/v1/sim/peerings/{peering_id}/{action}",
-            post(sim::customer_action),
-        )
-        .route("/v1/sim/faults", post(sim::inject_fault))
-        .route("/v1/sim/latency", put(sim::set_latency))
-        .route("/v1/lab/vpcs", post(lab::create_vpc).get(lab::list_vpcs))
-        .route("/v1/lab/vpcs/{name}", delete(lab::delete_vpc))
-        .route("/v1/lab/vpcs/{name}/hosts", post(lab::add_host))
-        .route("/v1/lab/vpcs/{name}/hosts/{host}", delete(lab::delete_host))
-        .route("/v1/lab/vpcs/{name}/hosts/{host}/exec", post(lab::exec))
-        .route(
-            "/v1/lab/internet/hosts",
-            post(lab::add_internet_host).get(lab::list_internet_hosts),
-        )
-        .route(
-            "/v1/lab/internet/hosts/{name}",
-            delete(lab::delete_internet_host),
-        )
-        .merge(crate::console::routes())
+    let router = routes()
+        .into_router()
         .fallback(meta::no_route)
         .method_not_allowed_fallback(meta::no_method);
     edge::layers(router)
@@ -126,6 +52,55 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body::BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Every route the server answers: each registered kind's five, the bespoke ones, and
+/// the console's pages.
+pub fn routes() -> Routes {
+    let mut r = Routes::default()
+        .get("/healthz", meta::healthz)
+        .get("/metrics", metrics::metrics)
+        .get("/v1/openapi.json", meta::openapi)
+        .post("/v1/projects", projects::create)
+        .get("/v1/projects", projects::list)
+        .get("/v1/projects/{p}", projects::get);
+    for kind in crate::kinds::KINDS {
+        r = kind.routes(r);
+    }
+    let r = r
+        .post("/v1/projects/{p}/peerings/{id}/refresh", peerings::refresh)
+        .get("/v1/projects/{p}/events", events::list)
+        .post("/v1/projects/{p}/reachability", reach::analyze)
+        .get("/v1/projects/{p}/ca.pem", ca::get)
+        .get("/v1/projects/{p}/me", me::get)
+        .post("/v1/projects/{p}/tokens", tokens::create)
+        .get("/v1/projects/{p}/tokens", tokens::list)
+        .delete("/v1/projects/{p}/tokens/{token_id}", tokens::revoke)
+        .get("/v1/tokens", tokens::list_all)
+        .delete("/v1/tokens/{token_id}", tokens::revoke_any)
+        .post("/v1/tokens/{token_id}/rotate", tokens::rotate)
+        .get("/v1/projects/{p}/members", tokens::members)
+        .put("/v1/projects/{p}/members/{token_id}", tokens::set_member)
+        .delete("/v1/projects/{p}/members/{token_id}", tokens::remove_member)
+        .post("/v1/sim/{cloud}/vpcs", sim::create_vpc)
+        .get("/v1/sim/vpcs", sim::list_vpcs)
+        .get("/v1/sim/peerings/{peering_id}", sim::peering_view)
+        .post(
+            "/v1/sim/peerings/{peering_id}/{action}",
+            sim::customer_action,
+        )
+        .post("/v1/sim/faults", sim::inject_fault)
+        .put("/v1/sim/latency", sim::set_latency)
+        .post("/v1/lab/vpcs", lab::create_vpc)
+        .get("/v1/lab/vpcs", lab::list_vpcs)
+        .delete("/v1/lab/vpcs/{name}", lab::delete_vpc)
+        .post("/v1/lab/vpcs/{name}/hosts", lab::add_host)
+        .delete("/v1/lab/vpcs/{name}/hosts/{host}", lab::delete_host)
+        .post("/v1/lab/vpcs/{name}/hosts/{host}/exec", lab::exec)
+        .post("/v1/lab/internet/hosts", lab::add_internet_host)
+        .get("/v1/lab/internet/hosts", lab::list_internet_hosts)
+        .delete("/v1/lab/internet/hosts/{name}", lab::delete_internet_host);
+    crate::console::routes(r)
 }
 
 macro_rules! page_schema {
@@ -141,9 +116,6 @@ macro_rules! page_schema {
 }
 
 page_schema!(ProjectPage, Project);
-page_schema!(NetworkPage, Network);
-page_schema!(PeeringPage, Peering);
-page_schema!(ClusterPage, Cluster);
 page_schema!(EventPage, Event);
 
 struct BearerAuth;
@@ -158,16 +130,15 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The bespoke routes' part of the document; [`openapi::document`] adds each registered
+/// kind's operations.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Isthmus API", version = "1", description = "Private networking for managed databases."),
     paths(
         meta::healthz, metrics::metrics, meta::openapi,
         projects::create, projects::list, projects::get,
-        networks::create, networks::list, networks::get, networks::update, networks::delete,
-        peerings::create, peerings::list, peerings::get, peerings::update, peerings::delete,
         peerings::refresh,
-        clusters::create, clusters::list, clusters::get, clusters::update, clusters::delete,
         events::list, ca::get, me::get, reach::analyze,
         tokens::create, tokens::members, tokens::set_member, tokens::remove_member,
         tokens::list, tokens::revoke, tokens::list_all, tokens::revoke_any, tokens::rotate,

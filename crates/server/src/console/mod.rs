@@ -1,27 +1,33 @@
 //! The web console: a static page, a stylesheet and a small hand-written script, all
 //! embedded in the binary so `isthmus serve` needs no build step and no Node toolchain.
 //! The script talks to the same REST API as the CLI, with the user's bearer token; these
-//! routes serve files only and read no token.
+//! routes serve files only and read no token. The list and detail pages of every
+//! registered kind are drawn from its descriptor (`kinds.json`, see `descriptor.rs`).
+
+pub mod descriptor;
+mod kinds;
+
+use std::sync::OnceLock;
 
 use axum::extract::Path;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 
-use crate::api::ApiError;
-use crate::state::AppState;
+use crate::api::{ApiError, Routes};
 
 const INDEX_HTML: &str = include_str!("index.html");
 const APP_JS: &str = include_str!("app.js");
+const OBJECTS_JS: &str = include_str!("objects.js");
+const PANELS_JS: &str = include_str!("panels.js");
+const TOOLS_JS: &str = include_str!("tools.js");
 const STYLE_CSS: &str = include_str!("style.css");
 
-/// The console's routes: `/` and its assets under `/console/`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(index))
-        .route("/console/{asset}", get(asset))
+/// Adds the console's routes: `/` and its assets under `/console/`.
+pub fn routes(routes: Routes) -> Routes {
+    routes.get("/", index).get("/console/{asset}", asset)
 }
+
+const JS: &str = "text/javascript; charset=utf-8";
 
 async fn index() -> Response {
     file("text/html; charset=utf-8", INDEX_HTML)
@@ -29,13 +35,27 @@ async fn index() -> Response {
 
 async fn asset(Path(name): Path<String>) -> Response {
     match name.as_str() {
-        "app.js" => file("text/javascript; charset=utf-8", APP_JS),
+        "app.js" => file(JS, APP_JS),
+        "objects.js" => file(JS, OBJECTS_JS),
+        "panels.js" => file(JS, PANELS_JS),
+        "tools.js" => file(JS, TOOLS_JS),
         "style.css" => file("text/css; charset=utf-8", STYLE_CSS),
+        "kinds.json" => file("application/json", kinds_json()),
         _ => ApiError::not_found(format!(
-            "no console asset {name:?}: there are app.js and style.css"
+            "no console asset {name:?}: there are app.js, objects.js, panels.js, tools.js, \
+             style.css and kinds.json"
         ))
         .into_response(),
     }
+}
+
+/// Every registered kind's descriptor, in registry order (the navigation's order).
+fn kinds_json() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| {
+        let kinds: Vec<_> = crate::kinds::KINDS.iter().map(|k| k.console()).collect();
+        serde_json::json!({ "kinds": kinds }).to_string()
+    })
 }
 
 fn file(content_type: &'static str, body: &'static str) -> Response {

@@ -1,0 +1,138 @@
+// The Isthmus web console: the bespoke panels of a kind's detail page, below its status
+// and properties. A panel is made once per page with `page` (kind, path, base, tab, body,
+// alert, refresh) and answers draw(object, ctx), editing() (redraws wait while true) and
+// busy(object) (poll fast).
+"use strict";
+
+const PANELS = { peering: peeringPanel, cluster: clusterPanel };
+
+// ---- Peerings: refresh, route editing, and what the customer runs -------------------
+
+function waitsOnCustomer(p) { return p.status === "pending_acceptance" || p.status === "pending_peer"; }
+
+function peeringPanel(page) {
+  let editing = false;
+  let current = null;
+  const routesForm = () => {
+    const routes = h("textarea", { rows: 3 });
+    routes.value = current.routes.join("\n");
+    return formShell("Edit routes", async (form) => {
+      const r = await api("PATCH", page.path, { routes: lines(routes.value) }, { "If-Match": '"' + current.version + '"' });
+      if (!r.ok) return showProblem(form, r);
+      clearErrors(form);
+      editing = false;
+      say("Routes saved; applying.");
+      await page.refresh();
+    }, [field("peering-routes-edit", "Remote routes (one per line)", "routes", routes),
+      h("div.actions", {}, h("button", { type: "button", onclick: () => { editing = false; page.refresh(); } }, "Cancel"))], "Save routes");
+  };
+  const edit = () => {
+    editing = true;
+    page.body.querySelector(".actions").after(routesForm());
+    page.body.querySelector("#peering-routes-edit").focus();
+  };
+  const draw = (p) => {
+    current = p;
+    const controls = h("div.actions", {},
+      h("button", { type: "button", id: "peering-refresh", onclick: async () => {
+        const r = await api("POST", page.path + "/refresh");
+        page.alert.textContent = r.ok ? "" : problemText(r);
+        say("Refreshing from the cloud.");
+        await page.refresh();
+      } }, "Refresh"),
+      canWrite() ? h("button", { type: "button", id: "peering-edit-routes", onclick: edit }, "Edit routes") : null);
+    page.body.replaceChildren(controls,
+      h("h2", { text: waitsOnCustomer(p) ? "Run these on your side" : "Customer commands" }),
+      p.customer_actions.length
+        ? h("ul.copylist", { id: "customer-actions" }, p.customer_actions.map((a, i) =>
+          h("li", {}, h("span", { text: a.description }), copyRow(a.command, "command " + (i + 1)))))
+        : h("p.note", { text: "No commands yet." }));
+  };
+  // Waiting on the customer is settled, but they are about to act: keep watching closely.
+  return { draw, editing: () => editing, busy: waitsOnCustomer };
+}
+
+// ---- Clusters: nodes, addresses, access ------------------------------------------
+
+function clusterPanel(page) {
+  const tabLink = (name, text) => h("a", { href: page.base + (name === "overview" ? "" : "/" + name), text,
+    "aria-current": page.tab === name ? "page" : null });
+  const body = h("div", { id: "cluster-" + page.tab });
+  const ca = h("a", { id: "ca-download", download: "ca.pem", href: "#", "aria-disabled": "true" }, "Download the CA certificate (ca.pem)");
+  page.body.replaceChildren(
+    h("nav.tabs", { "aria-label": "Cluster sections" }, tabLink("overview", "Overview"), tabLink("addresses", "Addresses"), tabLink("access", "Access")),
+    body, h("p", {}, ca));
+  fetch(projectPath("/ca.pem"), { headers: { Authorization: "Bearer " + state.token } })
+    .then((r) => (r.ok ? r.blob() : null))
+    .then((blob) => {
+      if (!blob) { ca.textContent = "No CA certificate on this server."; return; }
+      ca.href = URL.createObjectURL(blob);
+      ca.removeAttribute("aria-disabled");
+    })
+    .catch(() => { ca.textContent = "The CA certificate could not be fetched."; });
+  let editing = false;
+  const draw = (c) => {
+    if (page.tab === "addresses") drawAddresses(body, c);
+    else if (page.tab === "access") drawAccess(body, c, page.path, () => { editing = true; }, async () => { editing = false; await page.refresh(); });
+    else drawNodes(body, c);
+  };
+  const busy = (c) => c.nodes.some((n) => phaseOf("node", n.status) === "moving");
+  return { draw, editing: () => editing, busy };
+}
+
+function drawNodes(body, c) {
+  body.replaceChildren(h("h2", { text: "Nodes" }),
+    h("div.table-wrap", { id: "nodes" }, table(["#", "IP", "DNS name", "Zone", "Status"], c.nodes.map((n) => h("tr", {},
+      h("td", { text: String(n.index) }), h("td", {}, h("code", { text: n.ip })), h("td", {}, h("code", { text: n.dns_name })),
+      h("td", { text: n.zone }), h("td", {}, badge(n.status, phaseOf("node", n.status))))), "No nodes yet.")));
+}
+
+function drawAddresses(body, c) {
+  body.replaceChildren(h("h2", { text: "Addresses" }),
+    c.addresses.length
+      ? h("ul.copylist", { id: "addresses" }, c.addresses.map((a) => h("li", { "data-name": a.name },
+        h("strong", { text: a.name }), copyRow(a.uri, a.name))))
+      : h("p.note", { text: "Addresses appear once the cluster is running." }));
+}
+
+/** "CIDR comment" lines → allow-list entries (the API names a bad line by its index). */
+function parseAllowlist(text) {
+  return text.split("\n").map((l) => l.trim()).filter(Boolean).map((l) => {
+    const [cidr, ...comment] = l.split(/\s+/);
+    return { cidr, comment: comment.join(" ") };
+  });
+}
+
+function allowlistText(list) {
+  return list.map((e) => (e.comment ? e.cidr + " " + e.comment : e.cidr)).join("\n");
+}
+
+function drawAccess(body, c, path, startEdit, done) {
+  const enabled = h("input", { type: "checkbox", checked: c.public_access.enabled, disabled: !canWrite() });
+  enabled.id = "public-enabled";
+  const list = h("textarea", { rows: 4, disabled: !canWrite(), placeholder: "203.0.113.0/24 office" });
+  list.value = allowlistText(c.public_access.allowlist);
+  const privateList = h("textarea", { rows: 4, disabled: !canWrite(), placeholder: "empty: every peered source" });
+  privateList.value = allowlistText(c.private_allowlist || []);
+  [enabled, list, privateList].forEach((el) => el.addEventListener("input", startEdit));
+  const patch = async (f, body, message) => {
+    const r = await api("PATCH", path, body, { "If-Match": '"' + c.version + '"' });
+    if (!r.ok) return showProblem(f, r);
+    say(message);
+    await done();
+  };
+  const form = formShell("Public access", (f) =>
+    patch(f, { public_access: { enabled: enabled.checked, allowlist: parseAllowlist(list.value) } }, "Public access saved."),
+  [h("div.field.check", {}, enabled, h("label", { for: "public-enabled", text: "Reachable from the internet" })),
+    field("public-allowlist", "Allow-list (one CIDR per line, optional comment after it)", "public_access", list)], "Save public access");
+  const privateForm = formShell("Private allow-list", (f) =>
+    patch(f, { private_allowlist: parseAllowlist(privateList.value) }, "Private allow-list saved."),
+  [field("private-allowlist", "Peered sources that may connect (empty: all)", "private_allowlist", privateList)],
+  "Save private allow-list");
+  for (const fm of [form, privateForm]) if (!canWrite()) fm.querySelector("button[type=submit]").remove();
+  const endpoint = c.public_endpoint
+    ? h("p", {}, "Public endpoint: ", h("code", { text: c.public_endpoint.dns_name }), " (" + c.public_endpoint.ip + ")")
+    : h("p.note", { text: "No public endpoint: public access is off." });
+  const warnings = (c.warnings || []).map((w) => h("p.warning", { text: w }));
+  body.replaceChildren(endpoint, ...warnings, form, privateForm);
+}

@@ -1,0 +1,79 @@
+// The Isthmus web console: the reachability analyzer and the audit log.
+"use strict";
+
+// ---- Reachability ------------------------------------------------------------------
+
+/** One hop of the analyzer's path as a line of text. */
+function hopText(hop) {
+  switch (hop.hop) {
+    case "source": return "From " + hop.ip + " (" + (hop.network || "unknown network") + ")";
+    case "peering": return "Over peering " + hop.name + " (" + hop.status + ")";
+    case "route_matched": return "Matches route " + hop.route;
+    case "transit_route_matched": return "Matches gateway-transit route " + hop.route;
+    case "gateway": return "Through the gateway of " + hop.network;
+    case "public_endpoint": return "At public endpoint " + hop.dns_name + " (" + hop.ip + ")";
+    case "firewall": return "Firewall " + hop.rule + ": " + hop.verdict;
+    case "destination": return "To " + hop.node + " " + hop.ip + ":" + hop.port;
+    default: return JSON.stringify(hop);
+  }
+}
+
+async function showReachability() {
+  const clusters = await listAll(projectPath("/clusters"));
+  const from = input({ required: true, placeholder: "192.168.1.10 or lab-vpc/host" });
+  const to = select(clusters.map((c) => [c.id, c.name + " (" + c.dns_name + ")"]));
+  const port = input({ type: "number", min: 1, max: 65535, placeholder: "the engine's port" });
+  const result = h("section", { id: "reach-result", "aria-live": "polite" });
+  const form = formShell("Check reachability", async (f) => {
+    const body = { from: from.value.trim(), to: to.value };
+    if (port.value) body.port = Number(port.value);
+    const r = await api("POST", projectPath("/reachability"), body);
+    if (!r.ok) { result.replaceChildren(); return showProblem(f, r); }
+    clearErrors(f);
+    drawVerdicts(result, r.data);
+  }, [field("reach-from", "Source (IPv4 address, or lab VPC/HOST)", "from", from),
+    field("reach-to", "Destination cluster", "to", to), field("reach-port", "TCP port (optional)", "port", port)], "Check");
+  main().replaceChildren(h("h1", { text: "Reachability" }),
+    h("p.note", { text: "May this source open a connection to this cluster? The analyzer follows the peerings, routes and firewall, node by node, and says what to change when the answer is no." }),
+    clusters.length ? form : h("p.note", { text: "No clusters yet: create one first." }), result);
+}
+
+function drawVerdicts(result, reach) {
+  result.replaceChildren(
+    h("h2", {}, "Verdict: ", h("span.badge." + (reach.allowed ? "ok" : "bad"), { id: "reach-verdict", text: reach.allowed ? "allowed" : "denied" }),
+      " on port " + reach.port),
+    ...reach.verdicts.map((v, i) => {
+      const dest = v.hops.find((hop) => hop.hop === "destination");
+      return h("div.panel.verdict", { "data-reason": v.reason },
+        h("h3", { text: (dest ? dest.node + " " + dest.ip : "Node " + (i + 1)) + ": " + v.reason }),
+        h("p", { text: v.explanation }),
+        h("ol.hops", {}, v.hops.map((hop) => h("li", { text: hopText(hop) }))),
+        v.fix ? h("div.fix", {}, h("p", {}, h("strong", {}, "Fix: "), v.fix.summary),
+          v.fix.commands.map((c, j) => copyRow(c, "fix command " + (j + 1)))) : null);
+    }));
+}
+
+// ---- Audit log ---------------------------------------------------------------------
+
+async function showAudit() {
+  const list = h("div.table-wrap", { id: "audit-table" });
+  const more = h("button", { type: "button", hidden: true }, "Load more");
+  main().replaceChildren(h("h1", { text: "Audit log" }),
+    h("p.note", { text: "Every change to this project, oldest first: who (token or controller), what, and when." }), list, more);
+  const rows = [];
+  let cursor = null;
+  const load = async () => {
+    const r = await api("GET", projectPath("/events?limit=200" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "")));
+    if (!r.ok) { list.textContent = problemText(r); return; }
+    for (const e of r.data.items) {
+      rows.push(h("tr", {}, h("td", { text: String(e.seq) }), h("td.opt", { text: when(e.time) }), h("td", { text: e.actor }),
+        h("td", {}, h("code", { text: e.action })), h("td", { text: e.resource_kind }), h("td.opt", {}, h("code", { text: e.resource_id }))));
+    }
+    cursor = r.data.next_cursor;
+    more.hidden = !cursor;
+    list.replaceChildren(table(["#", h("th.opt", { scope: "col", text: "Time" }), "Actor", "Action", "Kind",
+      h("th.opt", { scope: "col", text: "Resource" })], rows, "Nothing has happened yet."));
+  };
+  more.addEventListener("click", load);
+  await load();
+}
