@@ -10,6 +10,8 @@ use std::marker::PhantomData;
 use isthmus_core::object::{KindInfo, Object};
 use isthmus_core::resources::{Cluster, Network, Peering};
 
+use crate::dns_records::{publisher_of, PublishesDns, RecordSetsOfBody};
+
 /// Every kind, owners before what they own.
 pub static KINDS: &[&dyn ErasedKind] = &[
     &Entry::<Network>(PhantomData),
@@ -20,14 +22,22 @@ pub static KINDS: &[&dyn ErasedKind] = &[
 /// What the server does with a kind, without naming its type.
 pub trait ErasedKind: Send + Sync {
     fn info(&self) -> KindInfo;
+
+    /// How an object of this kind (its stored JSON) becomes DNS record sets; `None` when
+    /// the kind publishes no names, so the DNS never reads its objects.
+    fn dns_records(&self) -> Option<RecordSetsOfBody>;
 }
 
 /// A registered kind `K`.
 pub struct Entry<K>(PhantomData<fn() -> K>);
 
-impl<K: Object> ErasedKind for Entry<K> {
+impl<K: Object + PublishesDns> ErasedKind for Entry<K> {
     fn info(&self) -> KindInfo {
         K::INFO
+    }
+
+    fn dns_records(&self) -> Option<RecordSetsOfBody> {
+        publisher_of::<K>()
     }
 }
 
