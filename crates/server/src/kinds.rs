@@ -13,6 +13,7 @@ use isthmus_core::resources::{Cluster, Network, Peering};
 use crate::api::resources::ApiKind;
 use crate::api::Routes;
 use crate::console::descriptor::{ConsoleKind, Descriptor};
+use crate::dns_records::{publisher_of, PublishesDns, RecordSetsOfBody};
 
 /// Every kind, owners before what they own.
 pub static KINDS: &[&dyn ErasedKind] = &[
@@ -32,12 +33,17 @@ pub trait ErasedKind: Send + Sync {
     fn document(&self, doc: &mut utoipa::openapi::OpenApi);
     /// What the console's script draws the kind's pages from.
     fn console(&self) -> Descriptor;
+
+    // ---- DNS ----
+    /// How an object of this kind (its stored JSON) becomes DNS record sets; `None` when
+    /// the kind publishes no names, so the DNS never reads its objects.
+    fn dns_records(&self) -> Option<RecordSetsOfBody>;
 }
 
 /// A registered kind `K`.
 pub struct Entry<K>(PhantomData<fn() -> K>);
 
-impl<K: Object + ApiKind + ConsoleKind> ErasedKind for Entry<K> {
+impl<K: Object + ApiKind + ConsoleKind + PublishesDns> ErasedKind for Entry<K> {
     fn info(&self) -> KindInfo {
         K::INFO
     }
@@ -51,6 +57,11 @@ impl<K: Object + ApiKind + ConsoleKind> ErasedKind for Entry<K> {
     }
     fn console(&self) -> Descriptor {
         Descriptor::of::<K>()
+    }
+
+    // ---- DNS ----
+    fn dns_records(&self) -> Option<RecordSetsOfBody> {
+        publisher_of::<K>()
     }
 }
 

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod console;
 pub mod controller;
 pub mod data_dir;
+pub mod dns_records;
 pub mod dns_sync;
 pub mod http_server;
 pub mod kinds;

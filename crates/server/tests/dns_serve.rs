@@ -1,6 +1,7 @@
 //! The platform DNS and the installation CA of a running server: cluster names resolve over
 //! real UDP on loopback to exactly the cluster's node IPs, disappear once the cluster is
-//! deleted, and the CA certificate is served to the project's members only.
+//! deleted (before or after a restart), and the CA certificate is served to the project's
+//! members only.
 
 mod support;
 
@@ -179,6 +180,80 @@ async fn a_restarted_server_answers_for_clusters_created_before() {
     let answer = query_a(second.dns.local_addr(), &format!("{id}.{ZONE}.")).await;
     assert_eq!(answer.code, ResponseCode::NoError);
     assert_eq!(answer.ips, vec![ip]);
+}
+
+/// Creates a single-node cluster straight in the store; returns its id and node IP.
+async fn create_cluster(
+    store: &dyn isthmus_store::Store,
+    project: isthmus_core::ProjectId,
+    network: &str,
+    name: &str,
+) -> (isthmus_core::ClusterId, Ipv4Addr) {
+    let create: ClusterCreate = serde_json::from_value(json!({
+        "name": name, "network_id": network, "engine": "probe", "topology": "single-node"
+    }))
+    .unwrap();
+    let cluster = store
+        .create_cluster(&Actor("token:test".into()), project, &create, ZONE, None)
+        .await
+        .expect("create cluster")
+        .resource;
+    (cluster.id, cluster.nodes[0].ip)
+}
+
+#[tokio::test]
+async fn a_restarted_server_publishes_no_deleted_cluster_and_follows_deletes_after_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = ServeConfig::new(dir.path());
+    let actor = Actor("token:test".into());
+    let (project, gone, (kept, kept_ip)) = {
+        let first = serve::start(&config).await.expect("first start");
+        let store = first.state.store.as_ref();
+        let project = store
+            .create_project(&actor, &ProjectCreate { name: "p".into() }, None)
+            .await
+            .expect("create project");
+        let network: NetworkCreate = serde_json::from_value(json!({
+            "name": "n", "provider": "aws", "region": "us-east-1", "cidr_block": "10.32.0.0/16"
+        }))
+        .unwrap();
+        let network = store
+            .create_network(&actor, project.id, &network, None)
+            .await
+            .expect("create network")
+            .resource
+            .id
+            .to_string();
+        let (gone, _) = create_cluster(store, project.id, &network, "gone").await;
+        let kept = create_cluster(store, project.id, &network, "kept").await;
+        store
+            .delete_cluster(&actor, project.id, gone, None)
+            .await
+            .expect("delete cluster");
+        (project.id, gone, kept)
+    };
+
+    let second = serve::start(&config).await.expect("second start");
+    let dns = second.dns.local_addr();
+    // Whether its teardown finished before the restart or not, a deleted cluster's
+    // name is not loaded at start.
+    let answer = query_a(dns, &format!("{gone}.{ZONE}.")).await;
+    assert_eq!(answer.code, ResponseCode::NXDomain);
+    let answer = query_a(dns, &format!("{kept}.{ZONE}.")).await;
+    assert_eq!(answer.ips, vec![kept_ip]);
+
+    second
+        .state
+        .store
+        .delete_cluster(&actor, project, kept, None)
+        .await
+        .expect("delete cluster");
+    query_until(dns, &format!("{kept}.{ZONE}."), |a| {
+        a.code == ResponseCode::NXDomain
+    })
+    .await;
+    let node = query_a(dns, &format!("{kept}-0.{ZONE}.")).await;
+    assert_eq!(node.code, ResponseCode::NXDomain);
 }
 
 async fn get_ca(server: &TestServer, project: &str, token: &str) -> reqwest::Response {

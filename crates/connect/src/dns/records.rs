@@ -1,9 +1,14 @@
-//! What the platform DNS knows about one cluster, independent of any DNS library.
+//! What a cluster publishes in the platform DNS: `<id>` → every node, `<id>-<n>` → node
+//! n, `public-<id>` → the public endpoint.
 
 use std::net::Ipv4Addr;
 
 use isthmus_core::id::ClusterId;
+use isthmus_core::object::Object;
 use isthmus_core::resources::Cluster;
+
+use super::record_set::{Publisher, RecordSet};
+use super::zone::Zone;
 
 /// The addresses published for one cluster.
 ///
@@ -28,6 +33,26 @@ impl ClusterRecords {
         }
     }
 
+    /// The publisher of a cluster's record sets: the cluster itself.
+    pub fn publisher_of(cluster_id: ClusterId) -> Publisher {
+        Publisher {
+            kind: Cluster::INFO.name,
+            id: cluster_id.0,
+        }
+    }
+
+    pub fn publisher(&self) -> Publisher {
+        Self::publisher_of(self.cluster_id)
+    }
+
+    /// Every name this cluster owns, as record sets of the default view.
+    pub fn record_sets(&self) -> Vec<RecordSet> {
+        self.labels()
+            .into_iter()
+            .map(|(label, ips)| RecordSet::a(label, ips))
+            .collect()
+    }
+
     /// The first label of every name this cluster owns, with the addresses each resolves to.
     pub fn labels(&self) -> Vec<(String, Vec<Ipv4Addr>)> {
         let id = self.cluster_id;
@@ -42,6 +67,24 @@ impl ClusterRecords {
             labels.push((format!("public-{id}"), vec![public]));
         }
         labels
+    }
+}
+
+/// Clusters by their records, as the zone was fed before any other kind published.
+impl Zone {
+    /// Replaces every cluster at once.
+    pub fn set_clusters(&self, clusters: Vec<ClusterRecords>) {
+        self.set_record_sets(clusters.iter().map(|c| (c.publisher(), c.record_sets())));
+    }
+
+    /// Adds a cluster, or replaces what the zone held for it (names it no longer has go away).
+    pub fn upsert(&self, cluster: &ClusterRecords) {
+        self.publish(cluster.publisher(), cluster.record_sets());
+    }
+
+    /// Removes every name of a cluster; returns whether it had any.
+    pub fn remove(&self, cluster_id: ClusterId) -> bool {
+        self.withdraw(ClusterRecords::publisher_of(cluster_id))
     }
 }
 

@@ -10,6 +10,7 @@ use isthmus_core::id::ClusterId;
 use tokio::net::{TcpListener, UdpSocket};
 
 use super::handler::PlatformZoneHandler;
+use super::record_set::{Publisher, RecordSet};
 use super::records::ClusterRecords;
 use super::zone::Zone;
 
@@ -124,6 +125,15 @@ impl DnsHandle {
     /// The zone's records, shareable with the controller that keeps them current.
     pub fn zone(&self) -> Arc<Zone> {
         self.zone.clone()
+    }
+
+    /// Replaces exactly what `publisher` publishes; see [`Zone::publish`].
+    pub fn publish(&self, publisher: Publisher, sets: Vec<RecordSet>) -> bool {
+        self.zone.publish(publisher, sets)
+    }
+
+    pub fn withdraw(&self, publisher: Publisher) -> bool {
+        self.zone.withdraw(publisher)
     }
 
     pub fn set_clusters(&self, clusters: Vec<ClusterRecords>) {

@@ -1,20 +1,18 @@
-//! The platform zone's data: one hash map from a name's first label to its records, so a
-//! lookup costs the same with ten clusters or ten thousand.
+//! The platform zone: SOA and NS at the apex, `ns.<zone>`, and the record sets its
+//! publishers hold ([`Names`]: one hash probe per question, so a lookup costs the same
+//! with ten clusters or ten thousand).
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 use anyhow::Context;
 use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::rdata::{A, NS, SOA};
 use hickory_server::proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
-use isthmus_core::id::{ClusterId, ID_LEN};
+use isthmus_core::id::ID_LEN;
 
-use super::records::ClusterRecords;
-
-/// Short on purpose: a caching resolver in between must see changes within a second or two.
-pub const RECORD_TTL: u32 = 1;
+use super::names::{BuiltSet, Names};
+use super::record_set::{Publisher, RecordData, RecordSet, View, RECORD_TTL};
 /// The name server's own name inside the zone: `ns.<zone>`.
 const NS_LABEL: &str = "ns";
 /// The SOA's mailbox: `hostmaster.<zone>`.
@@ -23,7 +21,8 @@ const HOSTMASTER_LABEL: &str = "hostmaster";
 /// byte per label, the labels, and the root's zero byte.
 const MAX_NAME_WIRE_LEN: usize = 255;
 /// The longest first label the platform publishes under its zone: `public-<cluster id>`
-/// (node names, `<cluster id>-<n>`, are shorter).
+/// (node names, `<cluster id>-<n>`, are shorter). A record set with a longer name is
+/// refused, so every published name fits under every zone [`check_zone`] accepts.
 pub const LONGEST_LABEL_LEN: usize = "public-".len() + ID_LEN;
 /// The longest zone, written as a name, that leaves room for every published name.
 pub const MAX_ZONE_WIRE_LEN: usize = MAX_NAME_WIRE_LEN - 1 - LONGEST_LABEL_LEN;
@@ -70,10 +69,7 @@ pub struct Zone {
 
 #[derive(Default)]
 struct ZoneData {
-    /// First label (`<id>`, `<id>-<n>`, `public-<id>`) → its A records.
-    by_label: HashMap<String, Arc<[Record]>>,
-    /// Which labels each cluster owns, so an update or removal drops stale names.
-    labels_of: HashMap<ClusterId, Vec<String>>,
+    names: Names,
     /// The SOA serial: bumped on every change.
     serial: u32,
 }
@@ -110,70 +106,105 @@ impl Zone {
         &self.apex_name
     }
 
-    /// Replaces every cluster at once.
-    pub fn set_clusters(&self, clusters: Vec<ClusterRecords>) {
-        let mut fresh = ZoneData::default();
-        for cluster in clusters {
-            self.insert(&mut fresh, &cluster);
+    /// Replaces every publisher's record sets at once (the zone's load at start).
+    pub fn set_record_sets(
+        &self,
+        published: impl IntoIterator<Item = (Publisher, Vec<RecordSet>)>,
+    ) {
+        let mut names = Names::default();
+        for (publisher, sets) in published {
+            names.replace(publisher, self.build(sets));
         }
         let mut data = self.data.write().expect("zone lock poisoned");
-        fresh.serial = data.serial.wrapping_add(1);
-        *data = fresh;
-    }
-
-    /// Adds a cluster, or replaces what the zone held for it (names it no longer has go away).
-    pub fn upsert(&self, cluster: &ClusterRecords) {
-        let mut data = self.data.write().expect("zone lock poisoned");
-        Self::drop_cluster(&mut data, cluster.cluster_id);
-        self.insert(&mut data, cluster);
         data.serial = data.serial.wrapping_add(1);
+        data.names = names;
     }
 
-    /// Removes every name of a cluster; returns whether it had any.
-    pub fn remove(&self, cluster_id: ClusterId) -> bool {
+    /// Replaces exactly what `publisher` publishes with `sets`: names it no longer has go
+    /// away, and nobody else's change. No sets withdraws it. Returns whether it had names.
+    pub fn publish(&self, publisher: Publisher, sets: Vec<RecordSet>) -> bool {
+        let built = self.build(sets);
         let mut data = self.data.write().expect("zone lock poisoned");
-        let had = Self::drop_cluster(&mut data, cluster_id);
         data.serial = data.serial.wrapping_add(1);
-        had
+        data.names.replace(publisher, built)
     }
 
-    pub fn cluster_count(&self) -> usize {
+    /// Removes every name of `publisher`; returns whether it had any.
+    pub fn withdraw(&self, publisher: Publisher) -> bool {
+        let mut data = self.data.write().expect("zone lock poisoned");
+        data.serial = data.serial.wrapping_add(1);
+        data.names.withdraw(publisher)
+    }
+
+    /// How many objects publish at least one name.
+    pub fn publisher_count(&self) -> usize {
         self.data
             .read()
             .expect("zone lock poisoned")
-            .labels_of
-            .len()
+            .names
+            .publisher_count()
     }
 
-    fn insert(&self, data: &mut ZoneData, cluster: &ClusterRecords) {
-        let mut owned = Vec::new();
-        for (label, ips) in cluster.labels() {
-            let Ok(name) = self.apex_name.prepend_label(label.as_str()) else {
-                tracing::warn!(%label, "skipping a name that is not a valid DNS label");
+    /// The hickory records of each set, built before the zone's lock is taken. A set
+    /// without records publishes no name.
+    fn build(&self, sets: Vec<RecordSet>) -> Vec<BuiltSet> {
+        let mut built = Vec::with_capacity(sets.len());
+        for RecordSet {
+            view,
+            mut name,
+            ttl,
+            data,
+        } in sets
+        {
+            name.make_ascii_lowercase();
+            let Some(owner) = self.publishable(&name) else {
+                tracing::warn!(%name, "skipping a record set the zone cannot publish");
                 continue;
             };
-            let records: Arc<[Record]> = ips
-                .into_iter()
-                .map(|ip| Record::from_rdata(name.clone(), RECORD_TTL, RData::A(A(ip))))
-                .collect();
-            data.by_label.insert(label.clone(), records);
-            owned.push(label);
+            let records: Vec<Record> = match data {
+                RecordData::A(addresses) => addresses
+                    .into_iter()
+                    .map(|ip| Record::from_rdata(owner.clone(), ttl, RData::A(A(ip))))
+                    .collect(),
+            };
+            if !records.is_empty() {
+                built.push(BuiltSet {
+                    view,
+                    name,
+                    records,
+                });
+            }
         }
-        data.labels_of.insert(cluster.cluster_id, owned);
+        built
     }
 
-    fn drop_cluster(data: &mut ZoneData, cluster_id: ClusterId) -> bool {
-        let Some(labels) = data.labels_of.remove(&cluster_id) else {
-            return false;
-        };
-        for label in labels {
-            data.by_label.remove(&label);
+    /// `<label>.<zone>`, if `label` is one DNS label no longer than [`LONGEST_LABEL_LEN`]
+    /// (so it fits under every zone [`check_zone`] accepts) and not a name the zone keeps
+    /// for itself.
+    fn publishable(&self, label: &str) -> Option<Name> {
+        let fits = !label.is_empty() && label.len() <= LONGEST_LABEL_LEN && !label.contains('.');
+        let reserved = label == NS_LABEL || label == HOSTMASTER_LABEL;
+        if !fits || reserved {
+            return None;
         }
-        true
+        self.apex_name.prepend_label(label).ok()
     }
 
-    /// Answers one question. `name` is already lowercase (hickory's `LowerName`).
+    /// Answers one question from the default view. `name` is already lowercase (hickory's
+    /// `LowerName`).
     pub fn lookup(&self, name: &LowerName, qtype: RecordType, qclass: DNSClass) -> ZoneAnswer {
+        self.lookup_in(&View::Default, name, qtype, qclass)
+    }
+
+    /// Answers one question as `view` sees the zone: its own names first, then the
+    /// default view's.
+    pub fn lookup_in(
+        &self,
+        view: &View,
+        name: &LowerName,
+        qtype: RecordType,
+        qclass: DNSClass,
+    ) -> ZoneAnswer {
         if !self.apex.zone_of(name) || qclass != DNSClass::IN {
             return ZoneAnswer::refused();
         }
@@ -190,8 +221,8 @@ impl Zone {
                 if label == NS_LABEL && self.ns_address.is_some() {
                     Some(self.ns_address_records(qtype))
                 } else {
-                    data.by_label
-                        .get(label)
+                    data.names
+                        .get(view, label)
                         .map(|records| wanted(records, qtype))
                 }
             }
@@ -249,10 +280,15 @@ impl Zone {
     }
 }
 
+/// The records of a name that answer `qtype`: those of its type, or all for ANY.
 fn wanted(records: &[Record], qtype: RecordType) -> Vec<Record> {
     match qtype {
-        RecordType::A | RecordType::ANY => records.to_vec(),
-        _ => Vec::new(),
+        RecordType::ANY => records.to_vec(),
+        _ => records
+            .iter()
+            .filter(|r| r.record_type() == qtype)
+            .cloned()
+            .collect(),
     }
 }
 
@@ -311,5 +347,52 @@ mod tests {
         let apex = ask(&zone, "isthmus.internal.", RecordType::SOA);
         assert_eq!(apex.code, ResponseCode::NoError);
         assert_eq!(apex.answers.len(), 1);
+    }
+
+    /// The addresses `view` gets for `name`.
+    fn addresses_in(zone: &Zone, view: &View, name: &str) -> Vec<Ipv4Addr> {
+        let name = LowerName::from(Name::from_ascii(name).unwrap());
+        let answer = zone.lookup_in(view, &name, RecordType::A, DNSClass::IN);
+        let a = |r: &Record| match &r.data {
+            RData::A(a) => a.0,
+            other => panic!("expected A records, got {other:?}"),
+        };
+        answer.answers.iter().map(a).collect()
+    }
+
+    #[test]
+    fn a_network_view_answers_its_own_names_first_and_the_default_ones_otherwise() {
+        let zone = Zone::new("isthmus.internal", None).unwrap();
+        let publisher = |kind, n| Publisher {
+            kind,
+            id: isthmus_core::Id::from_parts(1, [n; 8]),
+        };
+        let (cluster, endpoint) = (publisher("cluster", 1), publisher("endpoint", 2));
+        let view = View::Network("lab-a".into());
+        let node = Ipv4Addr::new(10, 0, 0, 5);
+        let other = Ipv4Addr::new(10, 0, 0, 6);
+        let endpoint_ip = Ipv4Addr::new(172, 16, 0, 9);
+        let orders = |ips| RecordSet::a("orders".into(), ips);
+        zone.publish(
+            cluster,
+            vec![
+                orders(vec![node]),
+                RecordSet::a("other".into(), vec![other]),
+            ],
+        );
+        let in_view = RecordSet {
+            view: view.clone(),
+            ..orders(vec![endpoint_ip])
+        };
+        zone.publish(endpoint, vec![in_view]);
+        let (orders, other_name) = ("orders.isthmus.internal.", "other.isthmus.internal.");
+
+        assert_eq!(addresses_in(&zone, &View::Default, orders), vec![node]);
+        assert_eq!(addresses_in(&zone, &view, orders), vec![endpoint_ip]);
+        assert_eq!(addresses_in(&zone, &view, other_name), vec![other]);
+        assert_eq!(zone.publisher_count(), 2);
+        assert!(zone.withdraw(endpoint));
+        assert_eq!(addresses_in(&zone, &view, orders), vec![node]);
+        assert_eq!(zone.publisher_count(), 1);
     }
 }
