@@ -9,8 +9,7 @@ pub mod sim;
 
 pub use error::{DriverError, DriverErrorKind};
 pub use kinds::{
-    NetworkObservation, NetworkState, NodeObservation, NodeState, PeeringObservation,
-    PeeringState,
+    NetworkObservation, NetworkState, NodeObservation, NodeState, PeeringObservation, PeeringState,
 };
 pub use provisioner::{Provisioned, Provisioner, Provisioners, Teardown};
 

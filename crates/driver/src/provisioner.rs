@@ -124,9 +124,7 @@ mod tests {
         };
         assert_eq!(
             e,
-            DriverError::Unsupported(
-                "local cannot provision peerings in this installation".into()
-            )
+            DriverError::Unsupported("local cannot provision peerings in this installation".into())
         );
         assert!(e.is_permanent());
         assert!(p.get::<Network>(Provider::Aws).is_err());

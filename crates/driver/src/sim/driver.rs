@@ -66,4 +66,3 @@ pub(super) fn journal_error(e: anyhow::Error) -> DriverError {
         "simulated cloud could not record the change: {e:#}"
     ))
 }
-

@@ -116,21 +116,13 @@ async fn requested(cloud: Provider) -> (Arc<SimClouds>, Network, Peering) {
 }
 
 async fn observed(sim: &Arc<SimClouds>, net: &Network, p: &Peering) -> PeeringState {
-    sim.cloud(net.provider)
-        .observe(p, net)
-        .await
-        .unwrap()
-        .state
+    sim.cloud(net.provider).observe(p, net).await.unwrap().state
 }
 
 #[tokio::test]
 async fn aws_connection_waits_for_acceptance_then_is_active() {
     let (sim, net, p) = requested(Provider::Aws).await;
-    let obs = sim
-        .cloud(Provider::Aws)
-        .observe(&p, &net)
-        .await
-        .unwrap();
+    let obs = sim.cloud(Provider::Aws).observe(&p, &net).await.unwrap();
     assert_eq!(obs.state, PeeringState::PendingAcceptance);
     let pcx = obs.provider_peering_id.unwrap();
     assert!(pcx.starts_with("pcx-"), "{pcx}");
@@ -321,11 +313,7 @@ async fn customer_deleting_their_side_is_seen_as_deleted_by_peer_and_ensure_requ
     assert_eq!(view.state, "deleted");
     assert_eq!(observed(&sim, &net, &p).await, PeeringState::DeletedByPeer);
 
-    let again = sim
-        .cloud(Provider::Aws)
-        .ensure(&p, &net)
-        .await
-        .unwrap();
+    let again = sim.cloud(Provider::Aws).ensure(&p, &net).await.unwrap();
     assert_eq!(again.state, PeeringState::PendingAcceptance);
     assert_ne!(
         again.provider_peering_id.unwrap(),
@@ -383,15 +371,9 @@ async fn deleted_peerings_are_missing_and_networks_cannot_go_while_peerings_rema
         "{err}"
     );
 
-    assert_eq!(
-        driver.delete(&p, &net).await.unwrap(),
-        Teardown::Done
-    );
+    assert_eq!(driver.delete(&p, &net).await.unwrap(), Teardown::Done);
     assert_eq!(observed(&sim, &net, &p).await, PeeringState::Missing);
-    assert_eq!(
-        driver.delete(&p, &net).await.unwrap(),
-        Teardown::Done
-    );
+    assert_eq!(driver.delete(&p, &net).await.unwrap(), Teardown::Done);
     assert_eq!(driver.delete(&net, &()).await.unwrap(), Teardown::Done);
     let obs = driver.observe(&net, &()).await.unwrap();
     assert_eq!(obs.state, NetworkState::Missing);
@@ -551,11 +533,7 @@ async fn the_clouds_remember_everything_across_a_restart() {
     assert_eq!(sim.peering_view(p.id).unwrap(), before);
     assert_eq!(sim.list_customer_vpcs().len(), 1);
     assert_eq!(observed(&sim, &net, &p).await, PeeringState::Active);
-    let obs = sim
-        .cloud(Provider::Aws)
-        .observe(&net, &())
-        .await
-        .unwrap();
+    let obs = sim.cloud(Provider::Aws).observe(&net, &()).await.unwrap();
     assert_eq!(obs.state, NetworkState::Ready);
 }
 
