@@ -7,8 +7,14 @@
 
 use std::marker::PhantomData;
 
-use isthmus_core::object::{KindInfo, Object};
-use isthmus_core::resources::{Cluster, Network, Peering};
+use async_trait::async_trait;
+use isthmus_core::object::KindInfo;
+use isthmus_core::resources::{Cluster, Network, Peering, Provider};
+use isthmus_core::Id;
+use isthmus_driver::{Provisioned, Provisioners};
+use isthmus_store::Store;
+
+use crate::controller::{Action, Context, Reconcile, ReconcileError, Retry};
 
 /// Every kind, owners before what they own.
 pub static KINDS: &[&dyn ErasedKind] = &[
@@ -18,16 +24,59 @@ pub static KINDS: &[&dyn ErasedKind] = &[
 ];
 
 /// What the server does with a kind, without naming its type.
+#[async_trait]
 pub trait ErasedKind: Send + Sync {
     fn info(&self) -> KindInfo;
+
+    /// One reconcile of the object `id` of this kind (see `controller::runner`).
+    async fn reconcile(&self, ctx: &Context, id: Id) -> Result<Action, ReconcileError>;
+
+    /// Records a failed reconcile on the object `id`, best effort.
+    async fn record_error(&self, ctx: &Context, id: Id, err: &ReconcileError, retry: Retry);
+
+    /// The names of the provider objects that the object `id` accounts for at `provider`,
+    /// as its provisioner there says (none when the provider has no provisioner of this
+    /// kind, or the store no such object): what the local driver's orphan sweep keeps.
+    async fn owned_names(
+        &self,
+        store: &dyn Store,
+        provisioners: &Provisioners,
+        provider: Provider,
+        id: Id,
+    ) -> anyhow::Result<Vec<String>>;
 }
 
 /// A registered kind `K`.
 pub struct Entry<K>(PhantomData<fn() -> K>);
 
-impl<K: Object> ErasedKind for Entry<K> {
+#[async_trait]
+impl<K: Reconcile + Provisioned> ErasedKind for Entry<K> {
     fn info(&self) -> KindInfo {
         K::INFO
+    }
+
+    async fn reconcile(&self, ctx: &Context, id: Id) -> Result<Action, ReconcileError> {
+        crate::controller::run::<K>(ctx, id).await
+    }
+
+    async fn record_error(&self, ctx: &Context, id: Id, err: &ReconcileError, retry: Retry) {
+        crate::controller::record_error::<K>(ctx, id, err, retry).await
+    }
+
+    async fn owned_names(
+        &self,
+        store: &dyn Store,
+        provisioners: &Provisioners,
+        provider: Provider,
+        id: Id,
+    ) -> anyhow::Result<Vec<String>> {
+        let Some(provisioner) = provisioners.find::<K>(provider) else {
+            return Ok(Vec::new());
+        };
+        let obj = crate::controller::load::<K>(store, id)
+            .await
+            .map_err(|e| anyhow::anyhow!("load {} {id}: {e}", K::INFO.name))?;
+        Ok(obj.map_or_else(Vec::new, |obj| provisioner.owned_names(&obj)))
     }
 }
 
