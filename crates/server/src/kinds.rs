@@ -31,6 +31,9 @@ pub trait ErasedKind: Send + Sync {
     /// One reconcile of the object `id` of this kind (see `controller::runner`).
     async fn reconcile(&self, ctx: &Context, id: Id) -> Result<Action, ReconcileError>;
 
+    /// Whether `provider` has a provisioner of this kind in `provisioners`.
+    fn provisioned_by(&self, provisioners: &Provisioners, provider: Provider) -> bool;
+
     /// Records a failed reconcile on the object `id`, best effort.
     async fn record_error(&self, ctx: &Context, id: Id, err: &ReconcileError, retry: Retry);
 
@@ -57,6 +60,10 @@ impl<K: Reconcile + Provisioned> ErasedKind for Entry<K> {
 
     async fn reconcile(&self, ctx: &Context, id: Id) -> Result<Action, ReconcileError> {
         crate::controller::run::<K>(ctx, id).await
+    }
+
+    fn provisioned_by(&self, provisioners: &Provisioners, provider: Provider) -> bool {
+        provisioners.find::<K>(provider).is_some()
     }
 
     async fn record_error(&self, ctx: &Context, id: Id, err: &ReconcileError, retry: Retry) {
