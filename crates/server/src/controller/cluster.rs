@@ -58,23 +58,16 @@ impl Reconcile for Cluster {
             .map_err(ReconcileError::Illegal)?;
         next.status_message = summary(&seen);
         next.observed_generation = c.generation;
-        if target == ClusterStatus::Running {
-            condition(
-                &mut next.conditions,
-                "Ready",
-                ConditionStatus::True,
-                "NodesRunning",
-                "",
-            );
+        let (status, reason, message) = if target == ClusterStatus::Running {
+            (ConditionStatus::True, "NodesRunning", String::new())
         } else {
-            condition(
-                &mut next.conditions,
-                "Ready",
+            (
                 ConditionStatus::False,
                 "NodesStarting",
                 next.status_message.clone(),
-            );
-        }
+            )
+        };
+        condition(&mut next.conditions, "Ready", status, reason, message);
         reconciled(&mut next.conditions);
         let action = match target {
             ClusterStatus::Running => Action::Done,

@@ -51,23 +51,16 @@ impl Reconcile for Network {
             next.provider_network_id = seen.provider_network_id;
         }
         next.observed_generation = net.generation;
-        if ready {
-            condition(
-                &mut next.conditions,
-                "Ready",
-                ConditionStatus::True,
-                "NetworkReady",
-                "",
-            );
+        let (status, reason, message) = if ready {
+            (ConditionStatus::True, "NetworkReady", "")
         } else {
-            condition(
-                &mut next.conditions,
-                "Ready",
+            (
                 ConditionStatus::False,
                 "Provisioning",
                 "the provider is creating the network",
-            );
-        }
+            )
+        };
+        condition(&mut next.conditions, "Ready", status, reason, message);
         reconciled(&mut next.conditions);
         let action = if ready {
             Action::Done
