@@ -1,13 +1,15 @@
 //! The controller: level-triggered reconcile loops, as in Kubernetes.
 //!
 //! A change (an API write, the resync timer, a dependent finishing) queues a resource key;
-//! a worker takes it, `reconcile` reads the stored resource, observes the provider through
-//! its driver and makes one idempotent step toward the desired state, then says "done",
-//! "again after T", or fails: a retryable error (transient, not found, dependency) is
-//! retried with exponential backoff and jitter, a permanent one (invalid, unsupported) puts
-//! the resource into `error` and waits for a spec change or the resync; either way the
-//! error is recorded in the resource's conditions. All work derives from stored state plus what
-//! the drivers observe, so a restart at any point converges to the same end state.
+//! a worker takes it and has the kind's entry in the registry (`crate::kinds`) run it
+//! through the one generic loop (`runner`): read the stored resource, observe the provider
+//! through the provisioner of its kind, make one idempotent step toward the desired state
+//! (the kind's `apply` or `cleanup`), then say "done", "again after T", or fail: a
+//! retryable error (transient, not found, dependency) is retried with exponential backoff
+//! and jitter, a permanent one (invalid, unsupported) puts the resource into `error` and
+//! waits for a spec change or the resync; either way the error is recorded in the
+//! resource's conditions. All work derives from stored state plus what the provisioners
+//! observe, so a restart at any point converges to the same end state.
 
 mod backoff;
 mod cluster;
