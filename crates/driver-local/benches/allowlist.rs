@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Result};
 use isthmus_core::resources::{AllowlistEntry, Cluster, Network};
 use isthmus_core::Cidr;
-use isthmus_driver::{Driver, NodeState};
+use isthmus_driver::NodeState;
 use isthmus_driver_local::LocalDriver;
 
 const PREFIX: &str = "isthd2";

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use isthmus_core::Cidr;
-use isthmus_driver::{Driver, PeeringState};
+use isthmus_driver::PeeringState;
 use isthmus_driver_local::{netns, nl, LabHostSpec, LabVpcSpec, LocalDriver};
 
 const PREFIX: &str = "isthd1";

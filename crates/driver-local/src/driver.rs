@@ -1,4 +1,4 @@
-//! `LocalDriver`: the `local` provider. Holds the naming scheme, the registry of lab VPCs
+//! `LocalDriver`: the `local` provider, and its provisioner of each kind it supports. Holds the naming scheme, the registry of lab VPCs
 //! (the customer side of local peerings) and a lock that serialises changes, so two
 //! reconciles never edit one namespace's links or firewall at the same time.
 
@@ -7,8 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use async_trait::async_trait;
-use isthmus_core::resources::{Cluster, Network, Peering};
-use isthmus_driver::{Driver, NetworkObservation, NodeObservation, PeeringObservation, Teardown};
+use isthmus_core::resources::{Cluster, Network, Peering, Provider};
+use isthmus_driver::{
+    NetworkObservation, NodeObservation, PeeringObservation, Provisioner, Provisioners, Teardown,
+};
 
 use crate::errors::driver_error;
 use crate::lab::{LabHost, LabVpc};
@@ -63,13 +65,18 @@ impl LocalDriver {
     }
 }
 
-#[async_trait]
-impl Driver for LocalDriver {
-    fn name(&self) -> &'static str {
-        "local"
+// Each call takes the change lock (observations only read), and classifies its error
+// for the controller. The work itself is in `network.rs` and `peering.rs`.
+impl LocalDriver {
+    /// The provisioners of every kind the local provider supports.
+    pub fn provisioners(self: &Arc<Self>) -> Provisioners {
+        Provisioners::new()
+            .with::<Network>(Provider::Local, self.clone())
+            .with::<Peering>(Provider::Local, self.clone())
+            .with::<Cluster>(Provider::Local, self.clone())
     }
 
-    async fn ensure_network(
+    pub async fn ensure_network(
         &self,
         network: &Network,
     ) -> isthmus_driver::Result<NetworkObservation> {
@@ -78,7 +85,7 @@ impl Driver for LocalDriver {
             .await
             .map_err(driver_error)
     }
-    async fn observe_network(
+    pub async fn observe_network(
         &self,
         network: &Network,
     ) -> isthmus_driver::Result<NetworkObservation> {
@@ -86,14 +93,16 @@ impl Driver for LocalDriver {
             .await
             .map_err(driver_error)
     }
-    async fn delete_network(&self, network: &Network) -> isthmus_driver::Result<Teardown> {
+    pub async fn delete_network(&self, network: &Network) -> isthmus_driver::Result<Teardown> {
         let _guard = self.changes.lock().await;
         self.delete_network_impl(network)
             .await
             .map_err(driver_error)
     }
 
-    async fn ensure_peering(
+    /// Requests the peering if it does not exist, and applies the current routes to an
+    /// existing one.
+    pub async fn ensure_peering(
         &self,
         network: &Network,
         peering: &Peering,
@@ -103,7 +112,7 @@ impl Driver for LocalDriver {
             .await
             .map_err(driver_error)
     }
-    async fn observe_peering(
+    pub async fn observe_peering(
         &self,
         network: &Network,
         peering: &Peering,
@@ -112,7 +121,7 @@ impl Driver for LocalDriver {
             .await
             .map_err(driver_error)
     }
-    async fn delete_peering(
+    pub async fn delete_peering(
         &self,
         network: &Network,
         peering: &Peering,
@@ -123,7 +132,7 @@ impl Driver for LocalDriver {
             .map_err(driver_error)
     }
 
-    async fn ensure_nodes(
+    pub async fn ensure_nodes(
         &self,
         network: &Network,
         cluster: &Cluster,
@@ -133,7 +142,7 @@ impl Driver for LocalDriver {
             .await
             .map_err(driver_error)
     }
-    async fn observe_nodes(
+    pub async fn observe_nodes(
         &self,
         network: &Network,
         cluster: &Cluster,
@@ -142,7 +151,7 @@ impl Driver for LocalDriver {
             .await
             .map_err(driver_error)
     }
-    async fn delete_nodes(
+    pub async fn delete_nodes(
         &self,
         network: &Network,
         cluster: &Cluster,
@@ -151,5 +160,97 @@ impl Driver for LocalDriver {
         self.delete_nodes_impl(network, cluster)
             .await
             .map_err(driver_error)
+    }
+}
+
+/// A network: its router namespace with the bridge, and its uplink to the lab's
+/// internet, which stays while any network lives (a network may carry public endpoints).
+#[async_trait]
+impl Provisioner<Network> for LocalDriver {
+    async fn ensure(&self, n: &Network, _: &()) -> isthmus_driver::Result<NetworkObservation> {
+        self.ensure_network(n).await
+    }
+    async fn observe(&self, n: &Network, _: &()) -> isthmus_driver::Result<NetworkObservation> {
+        self.observe_network(n).await
+    }
+    async fn delete(&self, n: &Network, _: &()) -> isthmus_driver::Result<Teardown> {
+        self.delete_network(n).await
+    }
+    fn owned_names(&self, n: &Network) -> Vec<String> {
+        let id = n.id.to_string();
+        vec![
+            self.names.router_ns(&id),
+            self.names.bridge(&id),
+            self.names.uplink(&id),
+            self.names.uplink_peer(&id),
+            self.names.internet_ns(),
+        ]
+    }
+}
+
+/// A peering: the two ends of its veth, and its firewall chain and set.
+#[async_trait]
+impl Provisioner<Peering> for LocalDriver {
+    async fn ensure(&self, p: &Peering, n: &Network) -> isthmus_driver::Result<PeeringObservation> {
+        self.ensure_peering(n, p).await
+    }
+    async fn observe(
+        &self,
+        p: &Peering,
+        n: &Network,
+    ) -> isthmus_driver::Result<PeeringObservation> {
+        self.observe_peering(n, p).await
+    }
+    async fn delete(&self, p: &Peering, n: &Network) -> isthmus_driver::Result<Teardown> {
+        self.delete_peering(n, p).await
+    }
+    fn owned_names(&self, p: &Peering) -> Vec<String> {
+        let id = p.id.to_string();
+        vec![
+            self.names.peering_link(&id),
+            self.names.peering_peer_link(&id),
+            self.names.peering_chain(&id),
+            self.names.peering_set(&id),
+        ]
+    }
+}
+
+/// A cluster: a namespace and a bridge port per node, and its firewall chains (egress,
+/// public endpoint, DNAT, private allow-list).
+#[async_trait]
+impl Provisioner<Cluster> for LocalDriver {
+    async fn ensure(
+        &self,
+        c: &Cluster,
+        n: &Network,
+    ) -> isthmus_driver::Result<Vec<NodeObservation>> {
+        self.ensure_nodes(n, c).await
+    }
+    async fn observe(
+        &self,
+        c: &Cluster,
+        n: &Network,
+    ) -> isthmus_driver::Result<Vec<NodeObservation>> {
+        self.observe_nodes(n, c).await
+    }
+    async fn delete(&self, c: &Cluster, n: &Network) -> isthmus_driver::Result<Teardown> {
+        self.delete_nodes(n, c).await
+    }
+    fn owned_names(&self, c: &Cluster) -> Vec<String> {
+        let id = c.id.to_string();
+        let nodes = c.nodes.iter().flat_map(|node| {
+            [
+                self.names.node_ns(&id, node.index),
+                self.names.node_port(&id, node.index),
+            ]
+        });
+        nodes
+            .chain([
+                self.names.egress_chain(&id),
+                self.names.public_chain(&id),
+                self.names.dnat_chain(&id),
+                self.names.private_chain(&id),
+            ])
+            .collect()
     }
 }

@@ -1,39 +1,36 @@
 //! Finding and removing orphans: kernel objects under our prefix that no known resource
 //! accounts for (left by a crash, a deleted row, an interrupted test).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-
-use anyhow::{Context, Result};
-use isthmus_core::resources::{Cluster, Network, Peering};
+use std::collections::HashSet;
 
 use crate::driver::LocalDriver;
-use crate::names::{short_hash, NamespaceKind};
+use crate::names::NamespaceKind;
 use crate::{firewall, netns, nl};
+use anyhow::{Context, Result};
 
-/// The resources that should have kernel objects (lab VPCs: those registered with the
-/// driver).
-#[derive(Debug, Clone, Default)]
+/// The kernel objects live resources account for, by name: what each kind's local
+/// provisioner names for its live objects ([`Provisioner::owned_names`]), collected by the
+/// caller over every registered kind. (Lab VPCs and the lab's internet are added from the
+/// driver's own registry.)
+///
+/// [`Provisioner::owned_names`]: isthmus_driver::Provisioner::owned_names
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KnownObjects {
-    pub networks: HashSet<String>,
-    pub peerings: HashSet<String>,
-    /// Cluster id -> node indices.
-    pub clusters: BTreeMap<String, BTreeSet<u32>>,
+    names: HashSet<String>,
 }
 
 impl KnownObjects {
-    pub fn from_resources(
-        networks: &[Network],
-        peerings: &[Peering],
-        clusters: &[Cluster],
-    ) -> Self {
-        KnownObjects {
-            networks: networks.iter().map(|n| n.id.to_string()).collect(),
-            peerings: peerings.iter().map(|p| p.id.to_string()).collect(),
-            clusters: clusters
-                .iter()
-                .map(|c| (c.id.to_string(), c.nodes.iter().map(|n| n.index).collect()))
-                .collect(),
-        }
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts `names` as accounted for.
+    pub fn claim(&mut self, names: impl IntoIterator<Item = String>) {
+        self.names.extend(names);
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.contains(name)
     }
 }
 
@@ -44,18 +41,11 @@ pub struct SweepReport {
     pub errors: Vec<String>,
 }
 
-/// Hashes of everything known, in the form names carry them.
-struct KnownHashes {
-    networks: HashSet<String>,
-    peerings: HashSet<String>,
-    nodes: HashSet<(String, u32)>,
-    clusters: HashSet<String>,
-    node_ports: HashSet<String>,
-    lab_routers: HashSet<String>,
-    lab_hosts: HashSet<String>,
-    /// `None`: the internet is not in use (its namespace goes too).
-    internet_hosts: Option<HashSet<String>>,
-}
+/// The interfaces a sweep judges, by the letter after the prefix: those that belong to
+/// one resource or one registered lab object (peering ends, node ports, uplinks, internet
+/// host ports). The others (bridges, lab VPC ports and links) live and die with their
+/// namespace.
+const JUDGED_LINKS: &[&str] = &["p", "q", "n", "u", "w", "i"];
 
 impl LocalDriver {
     /// Removes every namespace, link and firewall object under this driver's prefix that
@@ -76,47 +66,36 @@ impl LocalDriver {
     pub fn purge(&self) -> SweepReport {
         self.labs.lock().expect("lab registry").clear();
         *self.internet.lock().expect("internet registry") = None;
-        self.sweep_blocking(&KnownObjects::default())
+        self.sweep_blocking(&KnownObjects::new())
             .unwrap_or_else(|e| SweepReport {
                 removed: vec![],
                 errors: vec![format!("{e:#}")],
             })
     }
 
-    fn known_hashes(&self, known: &KnownObjects) -> KnownHashes {
+    /// `known` with what the driver's own registries account for: each lab VPC's router
+    /// and hosts, and the lab's internet with its hosts while it is in use.
+    fn with_registered(&self, known: &KnownObjects) -> KnownObjects {
+        let mut all = known.clone();
         let labs = self.labs.lock().expect("lab registry");
-        let internet = self.internet.lock().expect("internet registry");
-        KnownHashes {
-            internet_hosts: internet
-                .as_ref()
-                .map(|hosts| hosts.keys().map(|name| short_hash(name)).collect()),
-            networks: known.networks.iter().map(|id| short_hash(id)).collect(),
-            peerings: known.peerings.iter().map(|id| short_hash(id)).collect(),
-            nodes: known
-                .clusters
-                .iter()
-                .flat_map(|(id, indices)| indices.iter().map(move |i| (short_hash(id), *i)))
-                .collect(),
-            clusters: known.clusters.keys().map(|id| short_hash(id)).collect(),
-            node_ports: known
-                .clusters
-                .iter()
-                .flat_map(|(id, indices)| indices.iter().map(move |i| self.names.node_port(id, *i)))
-                .collect(),
-            lab_routers: labs.keys().map(|name| short_hash(name)).collect(),
-            lab_hosts: labs
-                .values()
-                .flat_map(|vpc| {
-                    vpc.hosts
-                        .iter()
-                        .map(move |h| short_hash(&format!("{}/{}", vpc.name, h.name)))
-                })
-                .collect(),
+        for vpc in labs.values() {
+            all.claim([vpc.router_namespace.clone()]);
+            all.claim(vpc.hosts.iter().map(|h| h.namespace.clone()));
         }
+        if let Some(hosts) = self.internet.lock().expect("internet registry").as_ref() {
+            all.claim([self.names.internet_ns()]);
+            for name in hosts.keys() {
+                all.claim([
+                    self.names.internet_host_ns(name),
+                    self.names.internet_host_port(name),
+                ]);
+            }
+        }
+        all
     }
 
     pub(crate) fn sweep_blocking(&self, known: &KnownObjects) -> Result<SweepReport> {
-        let known = self.known_hashes(known);
+        let known = self.with_registered(known);
         let mut report = SweepReport::default();
         let mut kept_routers = vec![];
         let mut internet = None;
@@ -124,23 +103,7 @@ impl LocalDriver {
             let Some(kind) = self.names.parse_ns(&ns) else {
                 continue;
             };
-            let keep = match &kind {
-                NamespaceKind::Router(h) => known.networks.contains(h),
-                NamespaceKind::Node { cluster, index } => {
-                    known.nodes.contains(&(cluster.clone(), *index))
-                }
-                NamespaceKind::LabRouter(h) => known.lab_routers.contains(h),
-                NamespaceKind::LabHost(h) => known.lab_hosts.contains(h),
-                // In use while it has hosts or may carry public endpoints.
-                NamespaceKind::Internet => {
-                    known.internet_hosts.is_some() || !known.networks.is_empty()
-                }
-                NamespaceKind::InternetHost(h) => known
-                    .internet_hosts
-                    .as_ref()
-                    .is_some_and(|hosts| hosts.contains(h)),
-            };
-            if keep {
+            if known.contains(&ns) {
                 match kind {
                     NamespaceKind::Router(_) | NamespaceKind::LabRouter(_) => kept_routers.push(ns),
                     NamespaceKind::Internet => internet = Some(ns),
@@ -163,16 +126,7 @@ impl LocalDriver {
         if let Some(ns) = internet {
             // Host links of forgotten hosts, uplinks of forgotten networks (their routes
             // to public endpoints go with them).
-            let prefix = self.names.prefix().to_string();
-            let hosts = known.internet_hosts.clone().unwrap_or_default();
-            let keep_link = |name: &str| -> bool {
-                let (kind, hash) = name[prefix.len()..].split_at(1);
-                match kind {
-                    "i" => hosts.contains(hash),
-                    "w" => known.networks.contains(hash),
-                    _ => true,
-                }
-            };
+            let keep_link = |name: &str| self.keep_link(name, &known);
             if let Err(e) = self.sweep_links(Some(&ns), &keep_link, &mut report) {
                 report.errors.push(format!("internet {ns}: {e:#}"));
             }
@@ -197,25 +151,13 @@ impl LocalDriver {
     fn sweep_router(
         &self,
         ns: &str,
-        known: &KnownHashes,
+        known: &KnownObjects,
         report: &mut SweepReport,
     ) -> Result<Vec<String>> {
-        let prefix = self.names.prefix().to_string();
-        let keep_link = |name: &str| -> bool {
-            let rest = &name[prefix.len()..];
-            let (kind, hash) = rest.split_at(1);
-            match kind {
-                "p" | "q" => known.peerings.contains(hash),
-                "u" => known.networks.contains(hash),
-                // Node ports hash "<cluster id>/<index>": compare with the ports known nodes have.
-                "n" => known.node_ports.contains(name),
-                _ => true,
-            }
-        };
+        let keep_link = |name: &str| self.keep_link(name, known);
         self.sweep_links(Some(ns), &keep_link, report)?;
         let owned_ns = ns.to_string();
-        let peerings = known.peerings.clone();
-        let clusters = known.clusters.clone();
+        let known = known.clone();
         let prefix = self.names.prefix().to_string();
         let removed = netns::run_in(Some(ns), move || {
             let table = firewall::read_table()?;
@@ -228,16 +170,13 @@ impl LocalDriver {
             for chain in &table.chains {
                 if let Some(h) = chain
                     .strip_prefix("peer_")
-                    .filter(|h| !peerings.contains(*h))
+                    .filter(|_| !known.contains(chain))
                 {
                     let (link, set) = (format!("{prefix}p{h}"), format!("src_{h}"));
                     firewall::delete_peering(&mut batch, &table, &link, &set, chain);
                     removed.push(format!("firewall chain {chain} in {owned_ns}"));
                 }
-                if chain
-                    .strip_prefix("egress_")
-                    .is_some_and(|h| !clusters.contains(h))
-                {
+                if chain.starts_with("egress_") && !known.contains(chain) {
                     let nodes: Vec<_> = table
                         .egress_targets
                         .iter()
@@ -250,7 +189,7 @@ impl LocalDriver {
                 let forgotten = |p: &str| {
                     chain
                         .strip_prefix(p)
-                        .is_some_and(|h| is_hash(h) && !clusters.contains(h))
+                        .is_some_and(|h| is_hash(h) && !known.contains(chain))
                 };
                 if forgotten("pub_") || forgotten("dnat_") || forgotten("prv_") {
                     endpoints.extend(table.keys_jumping_to(firewall::PUBLIC_IN_MAP, chain));
@@ -263,6 +202,12 @@ impl LocalDriver {
         })?;
         report.removed.extend(removed.0);
         Ok(removed.1)
+    }
+
+    /// Whether a link of ours stays: judged ones only while something accounts for them.
+    fn keep_link(&self, name: &str, known: &KnownObjects) -> bool {
+        let kind = &name[self.names.prefix().len()..][..1];
+        !JUDGED_LINKS.contains(&kind) || known.contains(name)
     }
 
     fn sweep_links(

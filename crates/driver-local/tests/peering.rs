@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use isthmus_driver::{Driver, NetworkState, NodeState, PeeringState};
+use isthmus_driver::{NetworkState, NodeState, PeeringState};
 use isthmus_driver_local::probe::{self, EchoServer};
 use isthmus_driver_local::{firewall, netns, LabHostSpec, LabVpcSpec};
 

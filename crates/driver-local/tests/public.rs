@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use common::*;
 use isthmus_core::resources::{Cluster, Network};
-use isthmus_driver::{Driver, NodeState};
+use isthmus_driver::NodeState;
 use isthmus_driver_local::probe::{self, EchoServer};
 use isthmus_driver_local::{netns, LabHost, LabHostSpec, LocalDriver};
 

@@ -3,8 +3,30 @@
 mod common;
 
 use common::*;
-use isthmus_driver::{Driver, NodeState, PeeringState};
+use isthmus_core::resources::{Cluster, Network, Peering};
+use isthmus_driver::{NodeState, PeeringState, Provisioner};
 use isthmus_driver_local::{KnownObjects, LabHostSpec, LabVpcSpec, LocalConfig, LocalDriver};
+
+/// What the store accounts for when it holds these objects: each one's names, as the
+/// local provisioner of its kind gives them.
+fn known(
+    d: &LocalDriver,
+    networks: &[Network],
+    peerings: &[Peering],
+    clusters: &[Cluster],
+) -> KnownObjects {
+    let mut known = KnownObjects::new();
+    for n in networks {
+        known.claim(Provisioner::<Network>::owned_names(d, n));
+    }
+    for p in peerings {
+        known.claim(Provisioner::<Peering>::owned_names(d, p));
+    }
+    for c in clusters {
+        known.claim(Provisioner::<Cluster>::owned_names(d, c));
+    }
+    known
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sweep_removes_what_no_known_resource_accounts_for() {
@@ -31,7 +53,8 @@ async fn sweep_removes_what_no_known_resource_accounts_for() {
         PeeringState::Active
     );
 
-    let everything = KnownObjects::from_resources(
+    let everything = known(
+        d,
         std::slice::from_ref(&net),
         std::slice::from_ref(&link),
         std::slice::from_ref(&db),
@@ -44,7 +67,7 @@ async fn sweep_removes_what_no_known_resource_accounts_for() {
     );
 
     // The cluster and the peering are gone from the store (say, deleted while we were down).
-    let only_network = KnownObjects::from_resources(std::slice::from_ref(&net), &[], &[]);
+    let only_network = known(d, std::slice::from_ref(&net), &[], &[]);
     let report = d.sweep_orphans(&only_network).await.unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     for index in 0..3 {
@@ -99,7 +122,7 @@ async fn sweep_removes_what_no_known_resource_accounts_for() {
         })
         .await
         .unwrap();
-    let report = d.sweep_orphans(&KnownObjects::default()).await.unwrap();
+    let report = d.sweep_orphans(&KnownObjects::new()).await.unwrap();
     assert!(
         report
             .removed
@@ -136,13 +159,17 @@ async fn sweep_removes_forgotten_endpoints_uplinks_and_internet_hosts() {
         })
         .await
         .unwrap();
-    let everything =
-        KnownObjects::from_resources(std::slice::from_ref(&net), &[], std::slice::from_ref(&db));
+    let everything = known(
+        d,
+        std::slice::from_ref(&net),
+        &[],
+        std::slice::from_ref(&db),
+    );
     let report = d.sweep_orphans(&everything).await.unwrap();
     assert_eq!(report.removed, Vec::<String>::new(), "nothing is orphaned");
 
     // The cluster is forgotten: its endpoint chains and the internet's route to it go.
-    let only_network = KnownObjects::from_resources(std::slice::from_ref(&net), &[], &[]);
+    let only_network = known(d, std::slice::from_ref(&net), &[], &[]);
     let report = d.sweep_orphans(&only_network).await.unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     let public_chain = d.names().public_chain(&db.id.to_string());
@@ -167,7 +194,7 @@ async fn sweep_removes_forgotten_endpoints_uplinks_and_internet_hosts() {
         })
         .await
         .unwrap();
-    let report = d.sweep_orphans(&KnownObjects::default()).await.unwrap();
+    let report = d.sweep_orphans(&KnownObjects::new()).await.unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert!(
         report

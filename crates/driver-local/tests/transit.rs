@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use isthmus_driver::{Driver, NodeState, PeeringState};
+use isthmus_driver::{NodeState, PeeringState};
 use isthmus_driver_local::probe::{self, EchoServer};
 use isthmus_driver_local::{firewall, netns, LabHostSpec, LabVpc, LabVpcSpec, LocalDriver};
 

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use isthmus_core::resources::{Network, Peering, Provider};
 use isthmus_core::state::PeeringStatus;
 use isthmus_driver::sim::{CustomerActionKind, CustomerVpc, SimClouds, SimConfig};
-use isthmus_driver::Drivers;
 use isthmus_server::controller::{Controller, ControllerConfig, ControllerHandle};
 use isthmus_store::sqlite::SqliteStore;
 use isthmus_store::{Actor, Kind, Resource, ResourceKey, Store};
@@ -48,7 +47,7 @@ async fn run(networks: usize, per_network: usize) -> anyhow::Result<()> {
     let store = SqliteStore::open(&base.path().join("isthmus.db")).await?;
     let store: Arc<dyn Store> = Arc::new(store);
     let sim = SimClouds::open(SimConfig::default())?;
-    let drivers = Drivers::new().with(Provider::Aws, sim.driver(Provider::Aws));
+    let drivers = sim.provisioners(&[Provider::Aws]);
     sim.create_customer_vpc(CustomerVpc {
         cloud: Provider::Aws,
         account_id: "123456789012".into(),

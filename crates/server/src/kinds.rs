@@ -7,12 +7,17 @@
 
 use std::marker::PhantomData;
 
+use async_trait::async_trait;
 use isthmus_core::object::{KindInfo, Object};
-use isthmus_core::resources::{Cluster, Network, Peering};
+use isthmus_core::resources::{Cluster, Network, Peering, Provider};
+use isthmus_core::Id;
+use isthmus_driver::{Provisioned, Provisioners};
+use isthmus_store::Store;
 
 use crate::api::resources::ApiKind;
 use crate::api::Routes;
 use crate::console::descriptor::{ConsoleKind, Descriptor};
+use crate::controller::{Action, Context, Reconcile, ReconcileError, Retry};
 use crate::dns_records::{publisher_of, PublishesDns, RecordSetsOfBody};
 
 /// Every kind, owners before what they own.
@@ -23,6 +28,7 @@ pub static KINDS: &[&dyn ErasedKind] = &[
 ];
 
 /// What the server does with a kind, without naming its type.
+#[async_trait]
 pub trait ErasedKind: Send + Sync {
     fn info(&self) -> KindInfo;
 
@@ -38,12 +44,36 @@ pub trait ErasedKind: Send + Sync {
     /// How an object of this kind (its stored JSON) becomes DNS record sets; `None` when
     /// the kind publishes no names, so the DNS never reads its objects.
     fn dns_records(&self) -> Option<RecordSetsOfBody>;
+
+    // ---- controller ----
+    /// One reconcile of the object `id` of this kind (see `controller::runner`).
+    async fn reconcile(&self, ctx: &Context, id: Id) -> Result<Action, ReconcileError>;
+
+    /// Whether `provider` has a provisioner of this kind in `provisioners`.
+    fn provisioned_by(&self, provisioners: &Provisioners, provider: Provider) -> bool;
+
+    /// Records a failed reconcile on the object `id`, best effort.
+    async fn record_error(&self, ctx: &Context, id: Id, err: &ReconcileError, retry: Retry);
+
+    /// The names of the provider objects that the object `id` accounts for at `provider`,
+    /// as its provisioner there says (none when the provider has no provisioner of this
+    /// kind, or the store no such object): what the local driver's orphan sweep keeps.
+    async fn owned_names(
+        &self,
+        store: &dyn Store,
+        provisioners: &Provisioners,
+        provider: Provider,
+        id: Id,
+    ) -> anyhow::Result<Vec<String>>;
 }
 
 /// A registered kind `K`.
 pub struct Entry<K>(PhantomData<fn() -> K>);
 
-impl<K: Object + ApiKind + ConsoleKind + PublishesDns> ErasedKind for Entry<K> {
+#[async_trait]
+impl<K: Object + ApiKind + ConsoleKind + PublishesDns + Reconcile + Provisioned> ErasedKind
+    for Entry<K>
+{
     fn info(&self) -> KindInfo {
         K::INFO
     }
@@ -62,6 +92,35 @@ impl<K: Object + ApiKind + ConsoleKind + PublishesDns> ErasedKind for Entry<K> {
     // ---- DNS ----
     fn dns_records(&self) -> Option<RecordSetsOfBody> {
         publisher_of::<K>()
+    }
+
+    // ---- controller ----
+    async fn reconcile(&self, ctx: &Context, id: Id) -> Result<Action, ReconcileError> {
+        crate::controller::run::<K>(ctx, id).await
+    }
+
+    fn provisioned_by(&self, provisioners: &Provisioners, provider: Provider) -> bool {
+        provisioners.find::<K>(provider).is_some()
+    }
+
+    async fn record_error(&self, ctx: &Context, id: Id, err: &ReconcileError, retry: Retry) {
+        crate::controller::record_error::<K>(ctx, id, err, retry).await
+    }
+
+    async fn owned_names(
+        &self,
+        store: &dyn Store,
+        provisioners: &Provisioners,
+        provider: Provider,
+        id: Id,
+    ) -> anyhow::Result<Vec<String>> {
+        let Some(provisioner) = provisioners.find::<K>(provider) else {
+            return Ok(Vec::new());
+        };
+        let obj = crate::controller::load::<K>(store, id)
+            .await
+            .map_err(|e| anyhow::anyhow!("load {} {id}: {e}", K::INFO.name))?;
+        Ok(obj.map_or_else(Vec::new, |obj| provisioner.owned_names(&obj)))
     }
 }
 

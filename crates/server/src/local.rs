@@ -7,9 +7,10 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use isthmus_core::resources::Provider;
 use isthmus_driver_local::lab::{LabHostSpec, LabVpcSpec};
 use isthmus_driver_local::{KnownObjects, LocalConfig, LocalDriver};
-use isthmus_store::{Resource, Store};
+use isthmus_store::Store;
 
 /// Why the local provider cannot run here, if it cannot.
 pub fn unavailable_reason() -> Option<String> {
@@ -54,7 +55,7 @@ pub async fn start(
     let driver = LocalDriver::new(config.clone()).context("start the local driver")?;
     restore_lab_vpcs(&driver, store).await?;
     restore_internet(&driver, store).await?;
-    let known = known_objects(store).await?;
+    let known = known_objects(&driver, store).await?;
     let report = driver
         .sweep_orphans(&known)
         .await
@@ -118,19 +119,24 @@ pub fn internet_host_spec(host: &isthmus_core::lab::LabHost) -> LabHostSpec {
     }
 }
 
-/// Every network, peering and cluster the store holds that may still own kernel objects
-/// (anything not yet `deleted`).
-async fn known_objects(store: &dyn Store) -> anyhow::Result<KnownObjects> {
-    let (mut networks, mut peerings, mut clusters) = (vec![], vec![], vec![]);
+/// The kernel objects of everything the store holds that may still own some (anything
+/// not yet `deleted`), of every registered kind, as the local provisioner of its kind
+/// names them.
+async fn known_objects(
+    driver: &Arc<LocalDriver>,
+    store: &dyn Store,
+) -> anyhow::Result<KnownObjects> {
+    let provisioners = driver.provisioners();
+    let mut known = KnownObjects::new();
     for key in store.list_live().await.context("list live resources")? {
-        match store.load(key).await.context("load a live resource")? {
-            Some(Resource::Network(n)) => networks.push(n),
-            Some(Resource::Peering(p)) => peerings.push(p),
-            Some(Resource::Cluster(c)) => clusters.push(c),
-            None => {}
-        }
+        let Some(kind) = crate::kinds::kind(key.kind.as_str()) else {
+            continue;
+        };
+        known.claim(
+            kind.owned_names(store, &provisioners, Provider::Local, key.id)
+                .await
+                .context("load a live resource")?,
+        );
     }
-    Ok(KnownObjects::from_resources(
-        &networks, &peerings, &clusters,
-    ))
+    Ok(known)
 }

@@ -14,7 +14,6 @@ use anyhow::Context;
 use isthmus_connect::pki::Ca;
 use isthmus_core::resources::Provider;
 use isthmus_driver::sim::{SimClouds, SimConfig};
-use isthmus_driver::Drivers;
 use isthmus_driver_local::LocalConfig;
 use isthmus_store::sqlite::SqliteStore;
 use isthmus_store::{Actor, Store};
@@ -128,18 +127,16 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         journal: Some(dir.join(SIM_JOURNAL_FILE)),
     })
     .with_context(|| format!("open the simulated clouds in {}", dir.display()))?;
-    let drivers = [Provider::Aws, Provider::Gcp, Provider::Azure]
-        .into_iter()
-        .fold(Drivers::new(), |d, p| d.with(p, sim.driver(p)));
+    let provisioners = sim.provisioners(&[Provider::Aws, Provider::Gcp, Provider::Azure]);
     // Without the local driver, `local` networks are accepted and the controller reports
     // that no driver runs them. With it, lab VPCs are restored and orphans swept first.
     let local = match &config.local {
         Some(local) => crate::local::start(local, store.as_ref()).await?,
         None => None,
     };
-    let drivers = match &local {
-        Some(driver) => drivers.with(Provider::Local, driver.clone()),
-        None => drivers,
+    let provisioners = match &local {
+        Some(driver) => provisioners.merge(driver.provisioners()),
+        None => provisioners,
     };
     let (admin_token_file, ca) = if first_start {
         let token_file = bootstrap_superuser(store.as_ref(), dir).await?;
@@ -168,7 +165,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
     };
     let (handle, controller) = Controller::start_with_nodes(
         store.clone(),
-        drivers.clone(),
+        provisioners.clone(),
         ControllerConfig {
             resync_interval: config.resync_interval,
             ..ControllerConfig::default()
@@ -181,7 +178,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         lab_enabled: config.lab,
     };
     Ok(Started {
-        state: AppState::new(store, drivers, sim, handle, api)
+        state: AppState::new(store, provisioners, sim, handle, api)
             .with_local(local)
             .with_ca(ca),
         admin_token_file,

@@ -1,4 +1,4 @@
-//! What every handler shares: the store, the drivers, the simulated clouds, the
+//! What every handler shares: the store, the provisioners, the simulated clouds, the
 //! controller's queue, the API's settings and its metrics.
 
 use std::path::PathBuf;
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use isthmus_connect::pki::Ca;
 use isthmus_core::Id;
 use isthmus_driver::sim::SimClouds;
-use isthmus_driver::Drivers;
+use isthmus_driver::Provisioners;
 use isthmus_driver_local::LocalDriver;
 use isthmus_store::{Kind, ResourceKey, Store};
 
@@ -41,7 +41,7 @@ impl Default for ApiConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
-    pub drivers: Drivers,
+    pub provisioners: Provisioners,
     pub sim: Arc<SimClouds>,
     pub controller: ControllerHandle,
     pub config: Arc<ApiConfig>,
@@ -55,14 +55,14 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         store: Arc<dyn Store>,
-        drivers: Drivers,
+        provisioners: Provisioners,
         sim: Arc<SimClouds>,
         controller: ControllerHandle,
         config: ApiConfig,
     ) -> Self {
         AppState {
             store,
-            drivers,
+            provisioners,
             sim,
             controller,
             config: Arc::new(config),

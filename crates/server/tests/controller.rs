@@ -13,8 +13,8 @@ use isthmus_core::resources::{Cluster, Network, Peering, Project, Provider};
 use isthmus_core::state::{ClusterStatus, NetworkStatus, NodeStatus, PeeringStatus};
 use isthmus_driver::sim::{CustomerActionKind, CustomerVpc, SimClouds, SimConfig};
 use isthmus_driver::{
-    Driver, DriverError, Drivers, NetworkObservation, NetworkState, NodeObservation,
-    PeeringObservation, PeeringState, Teardown,
+    DriverError, NetworkObservation, NetworkState, NodeObservation, PeeringObservation,
+    PeeringState, Provisioner, Provisioners, Teardown,
 };
 use isthmus_server::controller::{Controller, ControllerConfig, ControllerHandle};
 use isthmus_store::sqlite::SqliteStore;
@@ -234,10 +234,8 @@ fn open_sim(journal: PathBuf) -> Arc<SimClouds> {
     .unwrap()
 }
 
-fn drivers(sim: &Arc<SimClouds>) -> Drivers {
-    [Provider::Aws, Provider::Gcp, Provider::Azure]
-        .into_iter()
-        .fold(Drivers::new(), |d, p| d.with(p, sim.driver(p)))
+fn drivers(sim: &Arc<SimClouds>) -> Provisioners {
+    sim.provisioners(&[Provider::Aws, Provider::Gcp, Provider::Azure])
 }
 
 /// Polls `check` until it yields a value; panics with `what` after the deadline.
@@ -712,8 +710,8 @@ async fn a_peering_our_side_lost_is_requested_again_by_the_resync() {
     // Someone removes the connection at the provider behind the platform's back.
     let net_now = w.get_network(&net).await;
     w.sim
-        .driver(Provider::Aws)
-        .delete_peering(&net_now, &active)
+        .cloud(Provider::Aws)
+        .delete(&active, &net_now)
         .await
         .unwrap();
     let again = eventually("a fresh request for the lost connection", || async {
@@ -735,8 +733,8 @@ async fn nodes_that_vanish_are_replaced_and_the_cluster_runs_again() {
 
     let net_now = w.get_network(&net).await;
     w.sim
-        .driver(Provider::Azure)
-        .delete_nodes(&net_now, &running)
+        .cloud(Provider::Azure)
+        .delete(&running, &net_now)
         .await
         .unwrap();
     // The resync finds the nodes gone and starts new ones; the cluster passes through
@@ -744,8 +742,8 @@ async fn nodes_that_vanish_are_replaced_and_the_cluster_runs_again() {
     eventually("the replaced nodes to run", || async {
         let nodes = w
             .sim
-            .driver(Provider::Azure)
-            .observe_nodes(&net_now, &running)
+            .cloud(Provider::Azure)
+            .observe(&running, &net_now)
             .await
             .unwrap();
         nodes
@@ -797,11 +795,8 @@ impl FakeDriver {
 }
 
 #[async_trait::async_trait]
-impl Driver for FakeDriver {
-    fn name(&self) -> &'static str {
-        "fake"
-    }
-    async fn ensure_network(&self, n: &Network) -> isthmus_driver::Result<NetworkObservation> {
+impl Provisioner<Network> for FakeDriver {
+    async fn ensure(&self, n: &Network, _: &()) -> isthmus_driver::Result<NetworkObservation> {
         self.call("ensure_network", &n.name)?;
         Ok(NetworkObservation {
             state: NetworkState::Ready,
@@ -809,7 +804,7 @@ impl Driver for FakeDriver {
             message: "ready".into(),
         })
     }
-    async fn observe_network(&self, n: &Network) -> isthmus_driver::Result<NetworkObservation> {
+    async fn observe(&self, n: &Network, _: &()) -> isthmus_driver::Result<NetworkObservation> {
         self.call("observe_network", &n.name)?;
         Ok(NetworkObservation {
             state: NetworkState::Ready,
@@ -817,15 +812,15 @@ impl Driver for FakeDriver {
             message: "ready".into(),
         })
     }
-    async fn delete_network(&self, n: &Network) -> isthmus_driver::Result<Teardown> {
+    async fn delete(&self, n: &Network, _: &()) -> isthmus_driver::Result<Teardown> {
         self.call("delete_network", &n.name)?;
         Ok(Teardown::Done)
     }
-    async fn ensure_peering(
-        &self,
-        _: &Network,
-        p: &Peering,
-    ) -> isthmus_driver::Result<PeeringObservation> {
+}
+
+#[async_trait::async_trait]
+impl Provisioner<Peering> for FakeDriver {
+    async fn ensure(&self, p: &Peering, _: &Network) -> isthmus_driver::Result<PeeringObservation> {
         self.call("ensure_peering", &p.name)?;
         Ok(PeeringObservation {
             state: PeeringState::Active,
@@ -833,10 +828,10 @@ impl Driver for FakeDriver {
             message: format!("routes {}", p.routes.len()),
         })
     }
-    async fn observe_peering(
+    async fn observe(
         &self,
-        _: &Network,
         p: &Peering,
+        _: &Network,
     ) -> isthmus_driver::Result<PeeringObservation> {
         self.call("observe_peering", &p.name)?;
         Ok(PeeringObservation {
@@ -845,27 +840,31 @@ impl Driver for FakeDriver {
             message: format!("routes {}", p.routes.len()),
         })
     }
-    async fn delete_peering(&self, _: &Network, p: &Peering) -> isthmus_driver::Result<Teardown> {
+    async fn delete(&self, p: &Peering, _: &Network) -> isthmus_driver::Result<Teardown> {
         self.call("delete_peering", &p.name)?;
         Ok(Teardown::Done)
     }
-    async fn ensure_nodes(
+}
+
+#[async_trait::async_trait]
+impl Provisioner<Cluster> for FakeDriver {
+    async fn ensure(
         &self,
-        _: &Network,
         c: &Cluster,
+        _: &Network,
     ) -> isthmus_driver::Result<Vec<NodeObservation>> {
         self.call("ensure_nodes", &c.name)?;
         Ok(running(c))
     }
-    async fn observe_nodes(
+    async fn observe(
         &self,
-        _: &Network,
         c: &Cluster,
+        _: &Network,
     ) -> isthmus_driver::Result<Vec<NodeObservation>> {
         self.call("observe_nodes", &c.name)?;
         Ok(running(c))
     }
-    async fn delete_nodes(&self, _: &Network, c: &Cluster) -> isthmus_driver::Result<Teardown> {
+    async fn delete(&self, c: &Cluster, _: &Network) -> isthmus_driver::Result<Teardown> {
         self.call("delete_nodes", &c.name)?;
         Ok(Teardown::Done)
     }
@@ -923,7 +922,10 @@ impl FakeWorld {
             backoff_base: Duration::from_millis(10),
             ..fast()
         };
-        let drivers = Drivers::new().with(Provider::Local, self.fake.clone());
+        let drivers = Provisioners::new()
+            .with::<Network>(Provider::Local, self.fake.clone())
+            .with::<Peering>(Provider::Local, self.fake.clone())
+            .with::<Cluster>(Provider::Local, self.fake.clone());
         let (controller, task) = Controller::start(self.store.clone(), drivers, config);
         self.controller = Some(controller);
         self.task = Some(task);

@@ -10,6 +10,9 @@
 mod driver;
 mod handshake;
 mod journal;
+mod network;
+mod nodes;
+mod peering;
 mod state;
 
 use std::collections::HashMap;
@@ -20,11 +23,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use isthmus_core::clouds;
-use isthmus_core::resources::Provider;
+use isthmus_core::resources::{Cluster, Network, Peering, Provider};
 use isthmus_core::{Cidr, PeeringId};
 use serde::{Deserialize, Serialize};
 
-use crate::Driver;
+use crate::Provisioners;
+pub use driver::SimCloud;
 use journal::{Journal, Record};
 use state::{SimPeering, SimState};
 
@@ -169,10 +173,21 @@ impl SimClouds {
         }))
     }
 
-    /// The driver for one simulated cloud (aws, gcp or azure). The sim has no `local`
-    /// cloud: that driver answers every call with a permanent error.
-    pub fn driver(self: &Arc<Self>, cloud: Provider) -> Arc<dyn Driver> {
-        Arc::new(driver::SimDriver::new(self.clone(), cloud))
+    /// One simulated cloud (aws, gcp or azure), the provisioner of its networks, peerings
+    /// and cluster nodes. The sim has no `local` cloud: that one answers every call with a
+    /// permanent error.
+    pub fn cloud(self: &Arc<Self>, cloud: Provider) -> Arc<SimCloud> {
+        Arc::new(SimCloud::new(self.clone(), cloud))
+    }
+
+    /// The provisioners of every kind in each of `clouds`.
+    pub fn provisioners(self: &Arc<Self>, clouds: &[Provider]) -> Provisioners {
+        clouds.iter().fold(Provisioners::new(), |p, &provider| {
+            let cloud = self.cloud(provider);
+            p.with::<Network>(provider, cloud.clone())
+                .with::<Peering>(provider, cloud.clone())
+                .with::<Cluster>(provider, cloud)
+        })
     }
 
     pub fn create_customer_vpc(&self, vpc: CustomerVpc) -> Result<CustomerVpc, SimError> {

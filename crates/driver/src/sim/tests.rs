@@ -10,7 +10,7 @@ use isthmus_core::{rules, ClusterId, Id, NetworkId, PeeringId, ProjectId};
 use serde_json::json;
 
 use super::*;
-use crate::{DriverError, NetworkState, NodeState, PeeringState, Teardown};
+use crate::{DriverError, NetworkState, NodeState, PeeringState, Provisioner, Teardown};
 
 fn id(n: u8) -> Id {
     Id::from_parts(1_700_000_000, [n; 8])
@@ -105,32 +105,24 @@ async fn requested(cloud: Provider) -> (Arc<SimClouds>, Network, Peering) {
     sim.create_customer_vpc(vpc(cloud, "app", "192.168.0.0/16"))
         .unwrap();
     let net = network(cloud, "10.20.0.0/16");
-    let driver = sim.driver(cloud);
+    let driver = sim.cloud(cloud);
     assert_eq!(
-        driver.ensure_network(&net).await.unwrap().state,
+        driver.ensure(&net, &()).await.unwrap().state,
         NetworkState::Ready
     );
     let p = peering(&net, 2, "app", &["192.168.1.0/24"]);
-    driver.ensure_peering(&net, &p).await.unwrap();
+    driver.ensure(&p, &net).await.unwrap();
     (sim, net, p)
 }
 
 async fn observed(sim: &Arc<SimClouds>, net: &Network, p: &Peering) -> PeeringState {
-    sim.driver(net.provider)
-        .observe_peering(net, p)
-        .await
-        .unwrap()
-        .state
+    sim.cloud(net.provider).observe(p, net).await.unwrap().state
 }
 
 #[tokio::test]
 async fn aws_connection_waits_for_acceptance_then_is_active() {
     let (sim, net, p) = requested(Provider::Aws).await;
-    let obs = sim
-        .driver(Provider::Aws)
-        .observe_peering(&net, &p)
-        .await
-        .unwrap();
+    let obs = sim.cloud(Provider::Aws).observe(&p, &net).await.unwrap();
     assert_eq!(obs.state, PeeringState::PendingAcceptance);
     let pcx = obs.provider_peering_id.unwrap();
     assert!(pcx.starts_with("pcx-"), "{pcx}");
@@ -215,8 +207,8 @@ async fn azure_gateway_transit_is_recorded_and_connects_the_ranges_behind_the_ga
     // The user turns gateway transit on for a VPN-client range behind the hub.
     p.transit_routes = vec!["172.20.0.0/24".parse().unwrap()];
     p.allow_gateway_transit = true;
-    let driver = sim.driver(Provider::Azure);
-    let obs = driver.ensure_peering(&net, &p).await.unwrap();
+    let driver = sim.cloud(Provider::Azure);
+    let obs = driver.ensure(&p, &net).await.unwrap();
     assert_eq!(
         obs.state,
         PeeringState::Active,
@@ -233,7 +225,7 @@ async fn azure_gateway_transit_is_recorded_and_connects_the_ranges_behind_the_ga
 
     // And off again: the range stays listed but is no longer reached.
     p.allow_gateway_transit = false;
-    driver.ensure_peering(&net, &p).await.unwrap();
+    driver.ensure(&p, &net).await.unwrap();
     let view = sim.peering_view(p.id).unwrap();
     assert!(!view.allow_gateway_transit);
     assert!(
@@ -250,12 +242,12 @@ async fn aws_and_gcp_requests_with_gateway_transit_fail_as_non_transitive() {
         sim.create_customer_vpc(vpc(cloud, "app", "192.168.0.0/16"))
             .unwrap();
         let net = network(cloud, "10.20.0.0/16");
-        let driver = sim.driver(cloud);
-        driver.ensure_network(&net).await.unwrap();
+        let driver = sim.cloud(cloud);
+        driver.ensure(&net, &()).await.unwrap();
         // The core refuses this; the simulated cloud, asked anyway, refuses too.
         let mut p = peering(&net, 2, "app", &["192.168.1.0/24"]);
         p.transit_routes = vec!["172.20.0.0/24".parse().unwrap()];
-        let obs = driver.ensure_peering(&net, &p).await.unwrap();
+        let obs = driver.ensure(&p, &net).await.unwrap();
         assert_eq!(obs.state, PeeringState::Invalid, "{cloud}");
         assert!(obs.message.contains("non-transitive"), "{}", obs.message);
     }
@@ -280,10 +272,10 @@ async fn aws_has_no_role_grant_and_gcp_and_azure_can_be_rejected() {
 async fn a_peer_network_the_cloud_does_not_know_makes_the_request_fail() {
     let sim = SimClouds::open(SimConfig::default()).unwrap();
     let net = network(Provider::Aws, "10.20.0.0/16");
-    let driver = sim.driver(Provider::Aws);
-    driver.ensure_network(&net).await.unwrap();
+    let driver = sim.cloud(Provider::Aws);
+    driver.ensure(&net, &()).await.unwrap();
     let p = peering(&net, 2, "nope", &["192.168.1.0/24"]);
-    let obs = driver.ensure_peering(&net, &p).await.unwrap();
+    let obs = driver.ensure(&p, &net).await.unwrap();
     assert_eq!(obs.state, PeeringState::Invalid);
     assert_eq!(
         obs.message,
@@ -298,10 +290,10 @@ async fn a_peer_cidr_overlapping_the_platform_network_makes_the_request_fail() {
     sim.create_customer_vpc(vpc(Provider::Gcp, "clash", "10.20.128.0/17"))
         .unwrap();
     let net = network(Provider::Gcp, "10.20.0.0/16");
-    let driver = sim.driver(Provider::Gcp);
-    driver.ensure_network(&net).await.unwrap();
+    let driver = sim.cloud(Provider::Gcp);
+    driver.ensure(&net, &()).await.unwrap();
     let p = peering(&net, 2, "clash", &["192.168.1.0/24"]);
-    let obs = driver.ensure_peering(&net, &p).await.unwrap();
+    let obs = driver.ensure(&p, &net).await.unwrap();
     assert_eq!(obs.state, PeeringState::Invalid);
     assert_eq!(
         obs.message,
@@ -321,11 +313,7 @@ async fn customer_deleting_their_side_is_seen_as_deleted_by_peer_and_ensure_requ
     assert_eq!(view.state, "deleted");
     assert_eq!(observed(&sim, &net, &p).await, PeeringState::DeletedByPeer);
 
-    let again = sim
-        .driver(Provider::Aws)
-        .ensure_peering(&net, &p)
-        .await
-        .unwrap();
+    let again = sim.cloud(Provider::Aws).ensure(&p, &net).await.unwrap();
     assert_eq!(again.state, PeeringState::PendingAcceptance);
     assert_ne!(
         again.provider_peering_id.unwrap(),
@@ -351,19 +339,19 @@ async fn deleting_a_side_that_does_not_exist_yet_is_a_conflict_and_unknown_peeri
 #[tokio::test]
 async fn ensure_on_a_live_connection_applies_the_current_routes_and_observe_changes_nothing() {
     let (sim, net, mut p) = requested(Provider::Aws).await;
-    let driver = sim.driver(Provider::Aws);
+    let driver = sim.cloud(Provider::Aws);
     let pcx = sim.peering_view(p.id).unwrap().provider_peering_id;
     p.routes = vec![
         "192.168.1.0/24".parse().unwrap(),
         "192.168.2.0/24".parse().unwrap(),
     ];
-    driver.observe_peering(&net, &p).await.unwrap();
+    driver.observe(&p, &net).await.unwrap();
     assert_eq!(
         sim.peering_view(p.id).unwrap().routes,
         vec!["192.168.1.0/24"]
     );
 
-    let obs = driver.ensure_peering(&net, &p).await.unwrap();
+    let obs = driver.ensure(&p, &net).await.unwrap();
     assert_eq!(obs.state, PeeringState::PendingAcceptance);
     let view = sim.peering_view(p.id).unwrap();
     assert_eq!(view.routes, vec!["192.168.1.0/24", "192.168.2.0/24"]);
@@ -376,24 +364,18 @@ async fn ensure_on_a_live_connection_applies_the_current_routes_and_observe_chan
 #[tokio::test]
 async fn deleted_peerings_are_missing_and_networks_cannot_go_while_peerings_remain() {
     let (sim, net, p) = requested(Provider::Aws).await;
-    let driver = sim.driver(Provider::Aws);
-    let err = driver.delete_network(&net).await.unwrap_err();
+    let driver = sim.cloud(Provider::Aws);
+    let err = driver.delete(&net, &()).await.unwrap_err();
     assert!(
         err.to_string().contains("still has 1 peering connections"),
         "{err}"
     );
 
-    assert_eq!(
-        driver.delete_peering(&net, &p).await.unwrap(),
-        Teardown::Done
-    );
+    assert_eq!(driver.delete(&p, &net).await.unwrap(), Teardown::Done);
     assert_eq!(observed(&sim, &net, &p).await, PeeringState::Missing);
-    assert_eq!(
-        driver.delete_peering(&net, &p).await.unwrap(),
-        Teardown::Done
-    );
-    assert_eq!(driver.delete_network(&net).await.unwrap(), Teardown::Done);
-    let obs = driver.observe_network(&net).await.unwrap();
+    assert_eq!(driver.delete(&p, &net).await.unwrap(), Teardown::Done);
+    assert_eq!(driver.delete(&net, &()).await.unwrap(), Teardown::Done);
+    let obs = driver.observe(&net, &()).await.unwrap();
     assert_eq!(obs.state, NetworkState::Missing);
 }
 
@@ -404,13 +386,13 @@ async fn networks_and_nodes_are_ready_only_after_the_configured_latency() {
         journal: None,
     })
     .unwrap();
-    let driver = sim.driver(Provider::Azure);
+    let driver = sim.cloud(Provider::Azure);
     let net = network(Provider::Azure, "10.20.0.0/16");
     let c = cluster(&net);
-    let refused = driver.ensure_nodes(&net, &c).await;
+    let refused = driver.ensure(&c, &net).await;
     assert!(matches!(refused, Err(DriverError::Transient(_))));
 
-    let first = driver.ensure_network(&net).await.unwrap();
+    let first = driver.ensure(&net, &()).await.unwrap();
     assert_eq!(first.state, NetworkState::Creating);
     assert!(first
         .provider_network_id
@@ -419,30 +401,30 @@ async fn networks_and_nodes_are_ready_only_after_the_configured_latency() {
 
     // The next call pays the latency again, by which time the network is ready.
     assert_eq!(
-        driver.observe_network(&net).await.unwrap().state,
+        driver.observe(&net, &()).await.unwrap().state,
         NetworkState::Ready
     );
-    let nodes = driver.ensure_nodes(&net, &c).await.unwrap();
+    let nodes = driver.ensure(&c, &net).await.unwrap();
     assert_eq!(nodes.len(), 3);
     assert!(nodes.iter().all(|n| n.state == NodeState::Starting));
-    let nodes = driver.observe_nodes(&net, &c).await.unwrap();
+    let nodes = driver.observe(&c, &net).await.unwrap();
     assert!(nodes.iter().all(|n| n.state == NodeState::Running));
 
-    assert_eq!(driver.delete_nodes(&net, &c).await.unwrap(), Teardown::Done);
-    let nodes = driver.observe_nodes(&net, &c).await.unwrap();
+    assert_eq!(driver.delete(&c, &net).await.unwrap(), Teardown::Done);
+    let nodes = driver.observe(&c, &net).await.unwrap();
     assert!(nodes.iter().all(|n| n.state == NodeState::Missing));
 }
 
 #[tokio::test]
 async fn injected_faults_fail_the_next_calls_of_that_operation_only() {
     let (sim, net, p) = requested(Provider::Aws).await;
-    let driver = sim.driver(Provider::Aws);
+    let driver = sim.cloud(Provider::Aws);
     sim.inject_fault("observe_peering", 2).unwrap();
     for _ in 0..2 {
-        let err = driver.observe_peering(&net, &p).await.unwrap_err();
+        let err = driver.observe(&p, &net).await.unwrap_err();
         assert!(matches!(err, DriverError::Transient(ref m) if m.contains("injected fault")));
         // Other operations are unaffected.
-        driver.ensure_peering(&net, &p).await.unwrap();
+        driver.ensure(&p, &net).await.unwrap();
     }
     assert_eq!(
         observed(&sim, &net, &p).await,
@@ -454,7 +436,7 @@ async fn injected_faults_fail_the_next_calls_of_that_operation_only() {
 async fn the_sim_has_no_local_cloud() {
     let sim = SimClouds::open(SimConfig::default()).unwrap();
     let net = network(Provider::Local, "10.20.0.0/16");
-    let err = sim.driver(Provider::Local).ensure_network(&net).await;
+    let err = sim.cloud(Provider::Local).ensure(&net, &()).await;
     assert!(matches!(err, Err(DriverError::Unsupported(_))));
     assert!(matches!(
         sim.create_customer_vpc(vpc(Provider::Local, "b", "10.0.0.0/8")),
@@ -537,10 +519,10 @@ async fn the_clouds_remember_everything_across_a_restart() {
         let sim = SimClouds::open(config.clone()).unwrap();
         sim.create_customer_vpc(vpc(Provider::Aws, "app", "192.168.0.0/16"))
             .unwrap();
-        let driver = sim.driver(Provider::Aws);
-        driver.ensure_network(&net).await.unwrap();
+        let driver = sim.cloud(Provider::Aws);
+        driver.ensure(&net, &()).await.unwrap();
         let p = peering(&net, 2, "app", &["192.168.1.0/24"]);
-        driver.ensure_peering(&net, &p).await.unwrap();
+        driver.ensure(&p, &net).await.unwrap();
         sim.customer_action(p.id, CustomerActionKind::Accept)
             .unwrap();
         let view = sim.peering_view(p.id).unwrap();
@@ -551,11 +533,7 @@ async fn the_clouds_remember_everything_across_a_restart() {
     assert_eq!(sim.peering_view(p.id).unwrap(), before);
     assert_eq!(sim.list_customer_vpcs().len(), 1);
     assert_eq!(observed(&sim, &net, &p).await, PeeringState::Active);
-    let obs = sim
-        .driver(Provider::Aws)
-        .observe_network(&net)
-        .await
-        .unwrap();
+    let obs = sim.cloud(Provider::Aws).observe(&net, &()).await.unwrap();
     assert_eq!(obs.state, NetworkState::Ready);
 }
 

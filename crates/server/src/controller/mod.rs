@@ -1,33 +1,41 @@
 //! The controller: level-triggered reconcile loops, as in Kubernetes.
 //!
 //! A change (an API write, the resync timer, a dependent finishing) queues a resource key;
-//! a worker takes it, `reconcile` reads the stored resource, observes the provider through
-//! its driver and makes one idempotent step toward the desired state, then says "done",
-//! "again after T", or fails: a retryable error (transient, not found, dependency) is
-//! retried with exponential backoff and jitter, a permanent one (invalid, unsupported) puts
-//! the resource into `error` and waits for a spec change or the resync; either way the
-//! error is recorded in the resource's conditions. All work derives from stored state plus what
-//! the drivers observe, so a restart at any point converges to the same end state.
+//! a worker takes it and has the kind's entry in the registry (`crate::kinds`) run it
+//! through the one generic loop (`runner`): read the stored resource, observe the provider
+//! through the provisioner of its kind, make one idempotent step toward the desired state
+//! (the kind's `apply` or `cleanup`), then say "done", "again after T", or fail: a
+//! retryable error (transient, not found, dependency) is retried with exponential backoff
+//! and jitter, a permanent one (invalid, unsupported) puts the resource into `error` and
+//! waits for a spec change or the resync; either way the error is recorded in the
+//! resource's conditions. All work derives from stored state plus what the provisioners
+//! observe, so a restart at any point converges to the same end state.
 
 mod backoff;
 mod cluster;
+mod context;
 mod network;
+mod objects;
 mod peering;
 mod queue;
-mod reconcile;
+mod runner;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use isthmus_driver::Drivers;
+use isthmus_driver::Provisioners;
 use isthmus_store::{ResourceKey, Store};
 use tokio::task::JoinSet;
 
+pub use context::{Action, Context, ReconcileError, Retry};
+pub(crate) use objects::load;
 use queue::WorkQueue;
-pub use reconcile::Action;
-use reconcile::{Ctx, ReconcileError, Retry};
+pub(crate) use runner::{record_error, run};
+pub use runner::{Cleanup, Owner, Reconcile};
 
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
@@ -111,17 +119,17 @@ impl Controller {
     /// Aborting the task stops every loop (they live in its `JoinSet`).
     pub fn start(
         store: Arc<dyn Store>,
-        drivers: Drivers,
+        provisioners: Provisioners,
         config: ControllerConfig,
     ) -> (ControllerHandle, tokio::task::JoinHandle<()>) {
-        Self::start_with_nodes(store, drivers, config, None)
+        Self::start_with_nodes(store, provisioners, config, None)
     }
 
     /// Like [`Controller::start`]; `nodes` runs the engines of `local` clusters' nodes (a
     /// local node then counts as running only once its engine is ready).
     pub fn start_with_nodes(
         store: Arc<dyn Store>,
-        drivers: Drivers,
+        provisioners: Provisioners,
         config: ControllerConfig,
         nodes: Option<Arc<crate::nodes::NodeSupervisor>>,
     ) -> (ControllerHandle, tokio::task::JoinHandle<()>) {
@@ -133,9 +141,9 @@ impl Controller {
             queue: queue.clone(),
             counters: counters.clone(),
         };
-        let ctx = Arc::new(Ctx {
+        let ctx = Arc::new(Context {
             store,
-            drivers,
+            provisioners,
             config: config.clone(),
             queue: queue.clone(),
             nodes,
@@ -166,12 +174,12 @@ impl Controller {
 }
 
 /// Enqueues every live resource now and every `resync_interval`.
-async fn resync_loop(ctx: Arc<Ctx>) {
+async fn resync_loop(ctx: Arc<Context>) {
     let mut tick = tokio::time::interval(ctx.config.resync_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match ctx.store.list_live().await {
+        match objects::live(&*ctx.store).await {
             Ok(keys) => {
                 for key in keys {
                     ctx.queue.add(key);
@@ -184,48 +192,57 @@ async fn resync_loop(ctx: Arc<Ctx>) {
 
 type Failures = Arc<Mutex<HashMap<ResourceKey, u32>>>;
 
-async fn worker(ctx: Arc<Ctx>, counters: Arc<Counters>, failures: Failures) {
+async fn worker(ctx: Arc<Context>, counters: Arc<Counters>, failures: Failures) {
     loop {
         let key = ctx.queue.next().await;
-        let result = reconcile::run(&ctx, key).await;
-        match result {
-            Ok(action) => {
-                forget(&failures, key);
-                if let Action::RequeueAfter(delay) = action {
-                    ctx.queue.add_after(key, delay);
-                }
-            }
-            Err(ReconcileError::Stale(why)) => {
-                // Someone wrote the resource since we read it: read it again, now.
-                tracing::debug!(?key, %why, "stale read; reconciling again");
-                ctx.queue.add(key);
-            }
-            Err(e) if e.is_permanent() => {
-                // Retrying the same call gets the same answer: no backoff loop. The API
-                // enqueues the key when the spec changes, and the resync looks again.
-                counters.errors.fetch_add(1, Ordering::Relaxed);
-                forget(&failures, key);
-                tracing::warn!(?key, error = %e, "reconcile failed for good; not retried until the spec changes or the next resync");
-                reconcile::record_error(&ctx, key, &e, Retry::OnChange).await;
-            }
-            Err(e) => {
-                counters.errors.fetch_add(1, Ordering::Relaxed);
-                let attempt = {
-                    let mut f = failures.lock().unwrap_or_else(|e| e.into_inner());
-                    let n = f.entry(key).or_insert(0);
-                    *n += 1;
-                    *n
-                };
-                let delay =
-                    backoff::delay(attempt, ctx.config.backoff_base, ctx.config.backoff_max);
-                tracing::warn!(?key, attempt, ?delay, error = %e, "reconcile failed; retrying");
-                reconcile::record_error(&ctx, key, &e, Retry::After(delay)).await;
+        turn(&ctx, &counters, &failures, key).await;
+        ctx.queue.done(key);
+    }
+}
+
+/// One reconcile of `key` by its kind's entry in the registry, then what its outcome
+/// asks for: look again later, read again now, back off, or record a failure for good.
+async fn turn(ctx: &Context, counters: &Counters, failures: &Failures, key: ResourceKey) {
+    let Some(kind) = crate::kinds::kind(objects::kind_name(key)) else {
+        tracing::warn!(?key, "no registered kind; not reconciled");
+        return;
+    };
+    match kind.reconcile(ctx, key.id).await {
+        Ok(action) => {
+            forget(failures, key);
+            if let Action::RequeueAfter(delay) = action {
                 ctx.queue.add_after(key, delay);
             }
         }
-        counters.reconciles.fetch_add(1, Ordering::Relaxed);
-        ctx.queue.done(key);
+        Err(ReconcileError::Stale(why)) => {
+            // Someone wrote the resource since we read it: read it again, now.
+            tracing::debug!(?key, %why, "stale read; reconciling again");
+            ctx.queue.add(key);
+        }
+        Err(e) if e.is_permanent() => {
+            // Retrying the same call gets the same answer: no backoff loop. The API
+            // enqueues the key when the spec changes, and the resync looks again.
+            counters.errors.fetch_add(1, Ordering::Relaxed);
+            forget(failures, key);
+            tracing::warn!(?key, error = %e, "reconcile failed for good; not retried until the spec changes or the next resync");
+            kind.record_error(ctx, key.id, &e, Retry::OnChange).await;
+        }
+        Err(e) => {
+            counters.errors.fetch_add(1, Ordering::Relaxed);
+            let attempt = {
+                let mut f = failures.lock().unwrap_or_else(|e| e.into_inner());
+                let n = f.entry(key).or_insert(0);
+                *n += 1;
+                *n
+            };
+            let delay = backoff::delay(attempt, ctx.config.backoff_base, ctx.config.backoff_max);
+            tracing::warn!(?key, attempt, ?delay, error = %e, "reconcile failed; retrying");
+            kind.record_error(ctx, key.id, &e, Retry::After(delay))
+                .await;
+            ctx.queue.add_after(key, delay);
+        }
     }
+    counters.reconciles.fetch_add(1, Ordering::Relaxed);
 }
 
 fn forget(failures: &Failures, key: ResourceKey) {

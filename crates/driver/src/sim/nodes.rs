@@ -1,0 +1,97 @@
+//! Cluster nodes in a simulated cloud: instances on a ready network, running after the
+//! configured latency.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use isthmus_core::resources::{Cluster, Network};
+
+use super::driver::{journal_error, SimCloud};
+use super::journal::Record;
+use super::state::SimNode;
+use crate::{DriverError, NodeObservation, NodeState, Provisioner, Result, Teardown};
+
+impl SimCloud {
+    fn observe_nodes_now(&self, cluster: &Cluster) -> Vec<NodeObservation> {
+        let inner = self.clouds.lock();
+        let existing = inner.state.nodes.get(&cluster.id);
+        let now = Utc::now();
+        cluster
+            .nodes
+            .iter()
+            .map(|node| {
+                let (state, message) = match existing.and_then(|m| m.get(&node.index)) {
+                    None => (NodeState::Missing, "no instance".to_string()),
+                    Some(n) if now < n.ready_at => (
+                        NodeState::Starting,
+                        format!("instance at {} is starting", node.ip),
+                    ),
+                    Some(_) => (
+                        NodeState::Running,
+                        format!("instance at {} is running", node.ip),
+                    ),
+                };
+                NodeObservation {
+                    index: node.index,
+                    state,
+                    message,
+                }
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Provisioner<Cluster> for SimCloud {
+    async fn ensure(&self, cluster: &Cluster, network: &Network) -> Result<Vec<NodeObservation>> {
+        self.enter("ensure_nodes").await?;
+        {
+            let mut inner = self.clouds.lock();
+            match inner.state.networks.get(&network.id) {
+                Some(n) if Utc::now() >= n.ready_at => {}
+                _ => {
+                    return Err(DriverError::Transient(format!(
+                        "{} network for {} is not ready for instances yet",
+                        self.cloud, network.id
+                    )))
+                }
+            }
+            let ready_at =
+                Utc::now() + chrono::Duration::from_std(self.clouds.latency()).unwrap_or_default();
+            for node in &cluster.nodes {
+                let exists = inner
+                    .state
+                    .nodes
+                    .get(&cluster.id)
+                    .is_some_and(|m| m.contains_key(&node.index));
+                if !exists {
+                    let record = Record::Node(SimNode {
+                        cluster: cluster.id,
+                        index: node.index,
+                        network_id: network.id,
+                        ready_at,
+                    });
+                    inner.commit(record).map_err(journal_error)?;
+                }
+            }
+        }
+        Ok(self.observe_nodes_now(cluster))
+    }
+
+    async fn observe(&self, cluster: &Cluster, _network: &Network) -> Result<Vec<NodeObservation>> {
+        self.enter("observe_nodes").await?;
+        Ok(self.observe_nodes_now(cluster))
+    }
+
+    async fn delete(&self, cluster: &Cluster, _network: &Network) -> Result<Teardown> {
+        self.enter("delete_nodes").await?;
+        let mut inner = self.clouds.lock();
+        if inner.state.nodes.contains_key(&cluster.id) {
+            inner
+                .commit(Record::NodesDeleted {
+                    cluster: cluster.id,
+                })
+                .map_err(journal_error)?;
+        }
+        Ok(Teardown::Done)
+    }
+}
