@@ -261,7 +261,7 @@ async fn a_public_cluster_stored_before_endpoints_existed_gets_one_when_the_stor
         let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", t.path().display()))
             .await
             .unwrap();
-        sqlx::query("DELETE FROM public_ips")
+        sqlx::query("DELETE FROM resource_index WHERE index_name = 'public_ip'")
             .execute(&db)
             .await
             .unwrap();

@@ -6,9 +6,7 @@ use isthmus_core::ProjectId;
 use serde_json::Value;
 use sqlx::{Row, SqliteConnection};
 
-use super::codec::{
-    page_limit, parse_id, parse_time, time_text, to_json_value, Ctx, StoredResource,
-};
+use super::codec::{page_limit, page_of, parse_id, parse_time, time_text, Ctx};
 use crate::{Actor, Page, PageRequest, Result, StoreError};
 
 /// An event about to be appended.
@@ -43,31 +41,6 @@ pub(crate) async fn append(conn: &mut SqliteConnection, e: NewEvent<'_>) -> Resu
     Ok(())
 }
 
-/// Logs `<kind>.<verb>` for a network, peering or cluster with its full before/after.
-pub(crate) async fn log_change<R: StoredResource>(
-    conn: &mut SqliteConnection,
-    actor: &Actor,
-    verb: &str,
-    before: Option<&R>,
-    after: &R,
-    time: DateTime<Utc>,
-) -> Result<()> {
-    append(
-        conn,
-        NewEvent {
-            actor,
-            time,
-            action: format!("{}.{verb}", R::KIND.as_str()),
-            project: Some(after.project_id()),
-            resource_kind: R::KIND.as_str(),
-            resource_id: after.id().to_string(),
-            before: before.map(to_json_value).transpose()?,
-            after: Some(to_json_value(after)?),
-        },
-    )
-    .await
-}
-
 /// One page of `project`'s audit log in order; the cursor is the last `seq` seen.
 pub(crate) async fn page(
     conn: &mut SqliteConnection,
@@ -91,17 +64,7 @@ pub(crate) async fn page(
     .fetch_all(&mut *conn)
     .await
     .with_ctx(|| format!("list events of project {project}"))?;
-    let more = rows.len() > limit as usize;
-    let items: Vec<Event> = rows
-        .iter()
-        .take(limit as usize)
-        .map(decode_event)
-        .collect::<Result<_>>()?;
-    let next_cursor = match (more, items.last()) {
-        (true, Some(last)) => Some(last.seq.to_string()),
-        _ => None,
-    };
-    Ok(Page { items, next_cursor })
+    page_of(&rows, limit, decode_event, |e| e.seq.to_string())
 }
 
 /// Events of every project (and the lab's) after `after_seq`, oldest first.

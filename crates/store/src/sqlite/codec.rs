@@ -1,13 +1,10 @@
-//! How values map to SQLite: the resource bodies (JSON), times (RFC 3339 text), ids
-//! (their 20-character text) and the errors of the driver (wrapped with what we were doing).
+//! How values map to SQLite: times (RFC 3339 text), ids (their 20-character text), JSON
+//! for the audit log, and the errors of the driver (wrapped with what we were doing).
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use isthmus_core::resources::{Cluster, Network, Peering};
-use isthmus_core::{Id, NetworkId, ProjectId};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::{Kind, PageRequest, Result, StoreError, Unavailability};
+use crate::{Page, PageRequest, Result, StoreError, Unavailability};
 
 pub(crate) const DEFAULT_PAGE: u32 = 100;
 pub(crate) const MAX_PAGE: u32 = 1000;
@@ -92,10 +89,6 @@ pub(crate) fn parse_id<T: std::str::FromStr>(text: &str) -> Result<T> {
         .map_err(|_| StoreError::Backend(anyhow::anyhow!("stored id '{text}' is not a valid id")))
 }
 
-pub(crate) fn to_json(value: &impl Serialize) -> Result<String> {
-    serde_json::to_string(value).ctx("encode JSON for the database")
-}
-
 pub(crate) fn to_json_value(value: &impl Serialize) -> Result<serde_json::Value> {
     serde_json::to_value(value).ctx("encode JSON for the audit log")
 }
@@ -107,77 +100,26 @@ pub(crate) fn page_limit(page: &PageRequest) -> u32 {
     }
 }
 
-pub(crate) fn kind_from_str(text: &str) -> Result<Kind> {
-    match text {
-        "network" => Ok(Kind::Network),
-        "peering" => Ok(Kind::Peering),
-        "cluster" => Ok(Kind::Cluster),
-        other => Err(StoreError::Backend(anyhow::anyhow!(
-            "stored resource kind '{other}' is unknown"
-        ))),
-    }
-}
-
-/// A resource kept in the `resources` table: its body is the JSON of the whole struct;
-/// the columns beside it are derived from these accessors on every write.
-pub(crate) trait StoredResource: Serialize + DeserializeOwned + Send + Sync + Unpin {
-    const KIND: Kind;
-    fn id(&self) -> Id;
-    fn project_id(&self) -> ProjectId;
-    fn network_id(&self) -> Option<NetworkId>;
-    fn status_text(&self) -> &'static str;
-    fn version(&self) -> u64;
-    fn set_version(&mut self, version: u64);
-    fn created_at(&self) -> DateTime<Utc>;
-    /// First and last address the resource claims (networks only), for the range index.
-    fn range(&self) -> Option<(u32, u32)> {
-        None
-    }
-}
-
-macro_rules! stored_resource {
-    ($ty:ty, $kind:expr, |$r:ident| $network:expr) => {
-        stored_resource!($ty, $kind, |$r| $network, |_r| None);
+/// A page of at most `limit` items from `rows`, fetched with `LIMIT limit + 1`: the
+/// extra row says there is a next page, which starts after the `cursor` of the last item.
+pub(crate) fn page_of<T>(
+    rows: &[sqlx::sqlite::SqliteRow],
+    limit: u32,
+    decode: impl Fn(&sqlx::sqlite::SqliteRow) -> Result<T>,
+    cursor: impl Fn(&T) -> String,
+) -> Result<Page<T>> {
+    let more = rows.len() > limit as usize;
+    let items: Vec<T> = rows
+        .iter()
+        .take(limit as usize)
+        .map(decode)
+        .collect::<Result<_>>()?;
+    let next_cursor = match (more, items.last()) {
+        (true, Some(last)) => Some(cursor(last)),
+        _ => None,
     };
-    ($ty:ty, $kind:expr, |$r:ident| $network:expr, |$q:ident| $range:expr) => {
-        impl StoredResource for $ty {
-            const KIND: Kind = $kind;
-            fn id(&self) -> Id {
-                self.id.0
-            }
-            fn project_id(&self) -> ProjectId {
-                self.project_id
-            }
-            fn network_id(&self) -> Option<NetworkId> {
-                let $r = self;
-                $network
-            }
-            fn status_text(&self) -> &'static str {
-                self.status.as_str()
-            }
-            fn version(&self) -> u64 {
-                self.version
-            }
-            fn set_version(&mut self, version: u64) {
-                self.version = version;
-            }
-            fn created_at(&self) -> DateTime<Utc> {
-                self.created_at
-            }
-            fn range(&self) -> Option<(u32, u32)> {
-                let $q = self;
-                $range
-            }
-        }
-    };
+    Ok(Page { items, next_cursor })
 }
-
-stored_resource!(Network, Kind::Network, |_n| None, |n| Some((
-    n.cidr_block.start(),
-    n.cidr_block.end()
-)));
-stored_resource!(Peering, Kind::Peering, |p| Some(p.network_id));
-stored_resource!(Cluster, Kind::Cluster, |c| Some(c.network_id));
 
 #[cfg(test)]
 mod tests {

@@ -2,19 +2,17 @@
 //! resource) in its own transaction; a retry with the same body gets that resource back,
 //! a reuse with another body is refused.
 
-use isthmus_core::{CoreError, Id, ProjectId};
+use isthmus_core::Id;
 use sqlx::{Row, SqliteConnection};
 
-use super::codec::{parse_id, Ctx, StoredResource};
-use super::rows;
+use super::codec::{parse_id, Ctx};
+use super::docs;
+use crate::doc::{CreateKey, Doc};
 use crate::{IdempotencyKey, Result, StoreError};
 
-/// The resource an earlier create with `key` made, if there was one.
-pub(crate) async fn replay<R: StoredResource>(
-    conn: &mut SqliteConnection,
-    key: &IdempotencyKey,
-    project: ProjectId,
-) -> Result<Option<R>> {
+/// The doc an earlier create with this key made, if there was one.
+pub(crate) async fn replay(conn: &mut SqliteConnection, create: &CreateKey) -> Result<Option<Doc>> {
+    let key = &create.key;
     let row = sqlx::query(
         "SELECT request_hash, resource_kind, resource_id FROM idempotency WHERE scope = ?1 AND key = ?2",
     )
@@ -29,7 +27,7 @@ pub(crate) async fn replay<R: StoredResource>(
     };
     let hash: String = row.try_get("request_hash").ctx("read idempotency hash")?;
     let kind: String = row.try_get("resource_kind").ctx("read idempotency kind")?;
-    if hash != key.request_hash || kind != R::KIND.as_str() {
+    if hash != key.request_hash || kind != create.kind {
         return Err(mismatch());
     }
     let id: Id = parse_id(
@@ -37,17 +35,16 @@ pub(crate) async fn replay<R: StoredResource>(
             .ctx("read idempotency resource")?,
     )?;
     // The same key and body for another project is not the same request.
-    match rows::get_in_project::<R>(conn, project, id).await {
-        Ok(r) => Ok(Some(r)),
-        Err(StoreError::Core(CoreError::NotFound { .. })) => Err(mismatch()),
-        Err(e) => Err(e),
+    match docs::get(conn, create.kind, id).await? {
+        Some(doc) if doc.project_id == create.project => Ok(Some(doc)),
+        _ => Err(mismatch()),
     }
 }
 
-pub(crate) async fn record<R: StoredResource>(
+pub(crate) async fn record(
     conn: &mut SqliteConnection,
     key: &IdempotencyKey,
-    created: &R,
+    created: &Doc,
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO idempotency (scope, key, request_hash, resource_kind, resource_id)
@@ -56,8 +53,8 @@ pub(crate) async fn record<R: StoredResource>(
     .bind(&key.scope)
     .bind(&key.key)
     .bind(&key.request_hash)
-    .bind(R::KIND.as_str())
-    .bind(created.id().to_string())
+    .bind(created.kind)
+    .bind(created.id.to_string())
     .execute(&mut *conn)
     .await
     .ctx("record idempotency key")?;

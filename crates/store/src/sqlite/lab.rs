@@ -260,16 +260,6 @@ impl SqliteStore {
         .fetch_all(&mut *self.read().await?)
         .await
         .ctx("list lab events")?;
-        let more = rows.len() > limit as usize;
-        let items = rows
-            .iter()
-            .take(limit as usize)
-            .map(audit::decode_event)
-            .collect::<Result<Vec<_>>>()?;
-        let next_cursor = match (more, items.last()) {
-            (true, Some(last)) => Some(last.seq.to_string()),
-            _ => None,
-        };
-        Ok(crate::Page { items, next_cursor })
+        super::codec::page_of(&rows, limit, audit::decode_event, |e| e.seq.to_string())
     }
 }

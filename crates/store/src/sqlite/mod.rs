@@ -7,19 +7,16 @@
 //! on. Reads go through a separate read-only pool and see the last committed state (WAL).
 
 mod audit;
-mod clusters;
 mod codec;
-mod controller;
+mod docs;
 mod idempotency;
 mod lab;
 mod lab_internet;
-mod networks;
-mod peerings;
+mod legacy;
 mod projects;
-mod public_ips;
-mod rows;
 mod store_impl;
 mod tokens;
+mod write;
 
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
@@ -42,6 +39,20 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a caller waits for the (single) writer connection; generous, since writers queue.
 const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
 const READERS: u32 = 4;
+
+/// Runs a write on a task of its own, so it always ends in a commit or a rollback, even
+/// when the caller's future is dropped half-way (a client that hangs up, an aborted
+/// reconcile). A write cancelled between `BEGIN` and the end of the transaction would
+/// leave the single writer connection inside it, and every later write would fail.
+async fn detach<T: Send + 'static>(
+    write: impl std::future::Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    tokio::spawn(write).await.map_err(|e| {
+        StoreError::Backend(anyhow::anyhow!(
+            "the write task ended without an answer: {e}"
+        ))
+    })?
+}
 
 /// The SQLite implementation of [`crate::Store`].
 #[derive(Clone)]
@@ -156,12 +167,6 @@ impl SqliteStore {
             .run(&writer)
             .await
             .with_context(|| format!("migrate SQLite database {}", path.display()))?;
-        rows::backfill_network_ranges(&mut *writer.acquire().await?)
-            .await
-            .with_context(|| format!("index network ranges in {}", path.display()))?;
-        public_ips::backfill(&mut *writer.acquire().await?)
-            .await
-            .with_context(|| format!("give public clusters an endpoint in {}", path.display()))?;
         // Readers never write; the journal mode is a property of the file, set above.
         // A ping before each use buys nothing for an in-process database.
         let reader = SqlitePoolOptions::new()
@@ -170,11 +175,15 @@ impl SqliteStore {
             .connect_with(base.read_only(true))
             .await
             .with_context(|| format!("open readers of SQLite database {}", path.display()))?;
-        Ok(SqliteStore {
+        let store = SqliteStore {
             writer,
             reader,
             health: Arc::default(),
-        })
+        };
+        legacy::give_public_clusters_endpoints(&store)
+            .await
+            .with_context(|| format!("give public clusters an endpoint in {}", path.display()))?;
+        Ok(store)
     }
 
     /// Closes both pools, waiting for in-flight work (e.g. before reopening the file).

@@ -7,7 +7,7 @@ use isthmus_core::{rules, CoreError, ProjectId, TokenId};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::audit::{self, NewEvent};
-use super::codec::{page_limit, parse_id, parse_time, time_text, to_json_value, Ctx};
+use super::codec::{page_limit, page_of, parse_id, parse_time, time_text, to_json_value, Ctx};
 use super::{tokens, SqliteStore};
 use crate::{Actor, Page, PageRequest, Result};
 
@@ -126,16 +126,6 @@ impl SqliteStore {
             .fetch_all(&mut *self.read().await?)
             .await
             .ctx("list projects")?;
-        let more = rows.len() > limit as usize;
-        let items: Vec<Project> = rows
-            .iter()
-            .take(limit as usize)
-            .map(decode)
-            .collect::<Result<_>>()?;
-        let next_cursor = match (more, items.last()) {
-            (true, Some(last)) => Some(last.id.to_string()),
-            _ => None,
-        };
-        Ok(Page { items, next_cursor })
+        page_of(&rows, limit, decode, |p| p.id.to_string())
     }
 }

@@ -1,33 +1,22 @@
-//! `Store` for `SqliteStore`: each method delegates to the file of its resource
-//! (`*_tx` methods write in one transaction, `*_rd` methods read).
+//! `Store` for `SqliteStore`: each method delegates to the file of its part (`*_tx`
+//! methods write in one transaction, `*_rd` methods read). Objects of every kind go
+//! through the document store (`write.rs`, `docs.rs`).
 
 use async_trait::async_trait;
 use isthmus_core::lab::{LabHost, LabHostCreate, LabVpc, LabVpcCreate};
 use isthmus_core::resources::*;
-use isthmus_core::{ClusterId, NetworkId, PeeringId, ProjectId, TokenId};
+use isthmus_core::{ProjectId, TokenId};
 
-use super::SqliteStore;
-use crate::{
-    Actor, Created, IdempotencyKey, Page, PageRequest, Resource, ResourceKey, Result, Store,
-    StoreError,
-};
-
-/// Runs a write on a task of its own, so it always ends in a commit or a rollback, even
-/// when the caller's future is dropped half-way (a client that hangs up, an aborted
-/// reconcile). A write cancelled between `BEGIN` and the end of the transaction would
-/// leave the single writer connection inside it, and every later write would fail.
-async fn detach<T: Send + 'static>(
-    write: impl std::future::Future<Output = Result<T>> + Send + 'static,
-) -> Result<T> {
-    tokio::spawn(write).await.map_err(|e| {
-        StoreError::Backend(anyhow::anyhow!(
-            "the write task ended without an answer: {e}"
-        ))
-    })?
-}
+use super::{detach, SqliteStore};
+use crate::doc::DocStore;
+use crate::{Actor, Page, PageRequest, Result, Store};
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn docs(&self) -> &dyn DocStore {
+        self
+    }
+
     async fn create_project(
         &self,
         actor: &Actor,
@@ -48,189 +37,6 @@ impl Store for SqliteStore {
         page: &PageRequest,
     ) -> Result<Page<Project>> {
         self.list_projects_rd(only, page).await
-    }
-
-    async fn create_network(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        req: &NetworkCreate,
-        idem: Option<&IdempotencyKey>,
-    ) -> Result<Created<Network>> {
-        let store = self.clone();
-        let actor = actor.clone();
-        let req = req.clone();
-        let idem = idem.cloned();
-        detach(async move {
-            store
-                .create_network_tx(&actor, project, &req, idem.as_ref())
-                .await
-        })
-        .await
-    }
-    async fn get_network(&self, project: ProjectId, id: NetworkId) -> Result<Network> {
-        self.get_network_rd(project, id).await
-    }
-    async fn list_networks(&self, project: ProjectId, page: &PageRequest) -> Result<Page<Network>> {
-        self.list_networks_rd(project, page).await
-    }
-    async fn update_network(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        id: NetworkId,
-        req: &NetworkUpdate,
-        if_match: Option<u64>,
-    ) -> Result<Network> {
-        let store = self.clone();
-        let actor = actor.clone();
-        let req = req.clone();
-        detach(async move {
-            store
-                .update_network_tx(&actor, project, id, &req, if_match)
-                .await
-        })
-        .await
-    }
-    async fn delete_network(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        id: NetworkId,
-        if_match: Option<u64>,
-    ) -> Result<Network> {
-        let store = self.clone();
-        let actor = actor.clone();
-        detach(async move { store.delete_network_tx(&actor, project, id, if_match).await }).await
-    }
-
-    async fn create_peering(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        req: &PeeringCreate,
-        idem: Option<&IdempotencyKey>,
-    ) -> Result<Created<Peering>> {
-        let store = self.clone();
-        let actor = actor.clone();
-        let req = req.clone();
-        let idem = idem.cloned();
-        detach(async move {
-            store
-                .create_peering_tx(&actor, project, &req, idem.as_ref())
-                .await
-        })
-        .await
-    }
-    async fn get_peering(&self, project: ProjectId, id: PeeringId) -> Result<Peering> {
-        self.get_peering_rd(project, id).await
-    }
-    async fn list_peerings(&self, project: ProjectId, page: &PageRequest) -> Result<Page<Peering>> {
-        self.list_peerings_rd(project, page).await
-    }
-    async fn update_peering(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        id: PeeringId,
-        req: &PeeringUpdate,
-        if_match: Option<u64>,
-    ) -> Result<Peering> {
-        let store = self.clone();
-        let actor = actor.clone();
-        let req = req.clone();
-        detach(async move {
-            store
-                .update_peering_tx(&actor, project, id, &req, if_match)
-                .await
-        })
-        .await
-    }
-    async fn delete_peering(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        id: PeeringId,
-        if_match: Option<u64>,
-    ) -> Result<Peering> {
-        let store = self.clone();
-        let actor = actor.clone();
-        detach(async move { store.delete_peering_tx(&actor, project, id, if_match).await }).await
-    }
-
-    async fn create_cluster(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        req: &ClusterCreate,
-        dns_zone: &str,
-        idem: Option<&IdempotencyKey>,
-    ) -> Result<Created<Cluster>> {
-        let store = self.clone();
-        let actor = actor.clone();
-        let req = req.clone();
-        let dns_zone = dns_zone.to_string();
-        let idem = idem.cloned();
-        detach(async move {
-            store
-                .create_cluster_tx(&actor, project, &req, &dns_zone, idem.as_ref())
-                .await
-        })
-        .await
-    }
-    async fn get_cluster(&self, project: ProjectId, id: ClusterId) -> Result<Cluster> {
-        self.get_cluster_rd(project, id).await
-    }
-    async fn list_clusters(&self, project: ProjectId, page: &PageRequest) -> Result<Page<Cluster>> {
-        self.list_clusters_rd(project, page).await
-    }
-    async fn update_cluster(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        id: ClusterId,
-        req: &ClusterUpdate,
-        if_match: Option<u64>,
-    ) -> Result<Cluster> {
-        let store = self.clone();
-        let actor = actor.clone();
-        let req = req.clone();
-        detach(async move {
-            store
-                .update_cluster_tx(&actor, project, id, &req, if_match)
-                .await
-        })
-        .await
-    }
-    async fn delete_cluster(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        id: ClusterId,
-        if_match: Option<u64>,
-    ) -> Result<Cluster> {
-        let store = self.clone();
-        let actor = actor.clone();
-        detach(async move { store.delete_cluster_tx(&actor, project, id, if_match).await }).await
-    }
-
-    async fn list_live(&self) -> Result<Vec<ResourceKey>> {
-        self.list_live_rd().await
-    }
-    async fn load(&self, key: ResourceKey) -> Result<Option<Resource>> {
-        self.load_rd(key).await
-    }
-    async fn peerings_of(&self, network: NetworkId) -> Result<Vec<Peering>> {
-        self.peerings_of_rd(network).await
-    }
-    async fn clusters_of(&self, network: NetworkId) -> Result<Vec<Cluster>> {
-        self.clusters_of_rd(network).await
-    }
-    async fn save_status(&self, actor: &Actor, resource: &Resource) -> Result<Resource> {
-        let store = self.clone();
-        let actor = actor.clone();
-        let resource = resource.clone();
-        detach(async move { store.save_status_tx(&actor, &resource).await }).await
     }
 
     async fn list_events(&self, project: ProjectId, page: &PageRequest) -> Result<Page<Event>> {

@@ -1,0 +1,218 @@
+//! The one write path of every object: a [`WriteOp`] runs in the write transaction, and
+//! what it plans is stored there with version checks, index claims, audit events and the
+//! idempotency record, then committed.
+
+use async_trait::async_trait;
+use isthmus_core::{CoreError, Id, ProjectId};
+use serde_json::Value;
+use sqlx::SqliteConnection;
+
+use super::audit::{self, NewEvent};
+use super::codec::{time_text, Ctx};
+use super::docs::{self, policy_text, SqliteTx};
+use super::{detach, idempotency, SqliteStore};
+use crate::doc::{CreateKey, Doc, DocStore, Plan, Put, WriteOp, Written};
+use crate::{Actor, Page, PageRequest, Result};
+
+fn parse_json(text: &str) -> Result<Value> {
+    serde_json::from_str(text).ctx("decode a body for the audit log")
+}
+
+async fn insert(conn: &mut SqliteConnection, doc: &Doc) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO resources (id, kind, plural, project_id, owner_id, on_owner_delete, status,
+                                version, body, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )
+    .bind(doc.id.to_string())
+    .bind(doc.kind)
+    .bind(doc.plural)
+    .bind(doc.project_id.to_string())
+    .bind(doc.owner.map(|(id, _)| id.to_string()))
+    .bind(doc.owner.map(|(_, policy)| policy_text(policy)))
+    .bind(&doc.status)
+    .bind(doc.version as i64)
+    .bind(&doc.body)
+    .bind(time_text(doc.created_at))
+    .execute(&mut *conn)
+    .await
+    .with_ctx(|| format!("insert {} {}", doc.kind, doc.id))?;
+    Ok(())
+}
+
+/// Writes `doc` over the stored row at version `expected` (compare-and-swap).
+async fn replace(conn: &mut SqliteConnection, doc: &Doc, expected: u64) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE resources SET plural = ?1, owner_id = ?2, on_owner_delete = ?3, status = ?4,
+                              version = ?5, body = ?6
+         WHERE id = ?7 AND kind = ?8 AND version = ?9",
+    )
+    .bind(doc.plural)
+    .bind(doc.owner.map(|(id, _)| id.to_string()))
+    .bind(doc.owner.map(|(_, policy)| policy_text(policy)))
+    .bind(&doc.status)
+    .bind(doc.version as i64)
+    .bind(&doc.body)
+    .bind(doc.id.to_string())
+    .bind(doc.kind)
+    .bind(expected as i64)
+    .execute(&mut *conn)
+    .await
+    .with_ctx(|| format!("update {} {}", doc.kind, doc.id))?;
+    if done.rows_affected() == 1 {
+        return Ok(());
+    }
+    Err(match docs::get(conn, doc.kind, doc.id).await? {
+        Some(stored) => CoreError::VersionMismatch {
+            kind: doc.kind,
+            id: doc.id.to_string(),
+            expected,
+            actual: stored.version,
+        },
+        None => CoreError::not_found(doc.kind, doc.id),
+    }
+    .into())
+}
+
+/// Replaces the claims of `put`'s doc (or drops them, once it is `deleted`).
+async fn claim(conn: &mut SqliteConnection, put: &Put, new: bool) -> Result<()> {
+    let doc = &put.doc;
+    let claims = match &put.index {
+        _ if !doc.is_live() => &[][..],
+        Some(claims) => claims.as_slice(),
+        None => return Ok(()),
+    };
+    if !new {
+        sqlx::query("DELETE FROM resource_index WHERE resource_id = ?1")
+            .bind(doc.id.to_string())
+            .execute(&mut *conn)
+            .await
+            .with_ctx(|| format!("release the claims of {} {}", doc.kind, doc.id))?;
+    }
+    for c in claims {
+        sqlx::query(
+            "INSERT OR IGNORE INTO resource_index
+                (index_name, scope, range_start, range_end, resource_id)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(c.index)
+        .bind(&c.scope)
+        .bind(i64::from(c.start))
+        .bind(i64::from(c.end))
+        .bind(doc.id.to_string())
+        .execute(&mut *conn)
+        .await
+        .with_ctx(|| format!("claim {} for {} {}", c.index, doc.kind, doc.id))?;
+    }
+    Ok(())
+}
+
+/// Stores one planned doc with its claims and its audit event.
+pub(crate) async fn put(conn: &mut SqliteConnection, actor: &Actor, put: &Put) -> Result<()> {
+    let doc = &put.doc;
+    match put.expected_version {
+        None => insert(conn, doc).await?,
+        Some(expected) => replace(conn, doc, expected).await?,
+    }
+    claim(conn, put, put.expected_version.is_none()).await?;
+    let Some(action) = put.action else {
+        return Ok(());
+    };
+    audit::append(
+        conn,
+        NewEvent {
+            actor,
+            time: put.at,
+            action: format!("{}.{action}", doc.kind),
+            project: Some(doc.project_id),
+            resource_kind: doc.kind,
+            resource_id: doc.id.to_string(),
+            before: put.before.as_deref().map(parse_json).transpose()?,
+            after: Some(parse_json(&doc.body)?),
+        },
+    )
+    .await
+}
+
+impl SqliteStore {
+    async fn write_tx(
+        &self,
+        actor: &Actor,
+        idem: Option<&CreateKey>,
+        mut op: Box<dyn WriteOp>,
+    ) -> Result<Written> {
+        let mut tx = self.begin_write().await?;
+        if let Some(create) = idem {
+            if let Some(doc) = idempotency::replay(&mut tx, create).await? {
+                return Ok(Written {
+                    docs: vec![doc],
+                    replayed: true,
+                });
+            }
+        }
+        let puts = match op.run(&mut SqliteTx { conn: &mut tx }).await? {
+            Plan::Unchanged(doc) => {
+                return Ok(Written {
+                    docs: vec![doc],
+                    replayed: false,
+                })
+            }
+            Plan::Put(puts) => puts,
+        };
+        let Some(first) = puts.first() else {
+            // Nothing to write (what the op meant to change is gone): roll back.
+            return Ok(Written {
+                docs: Vec::new(),
+                replayed: false,
+            });
+        };
+        for p in &puts {
+            put(&mut tx, actor, p).await?;
+        }
+        if let Some(create) = idem {
+            idempotency::record(&mut tx, &create.key, &first.doc).await?;
+        }
+        let what = format!(
+            "commit {} {}",
+            first.doc.kind,
+            first.action.unwrap_or("write")
+        );
+        tx.commit().await.with_ctx(|| what)?;
+        Ok(Written {
+            docs: puts.into_iter().map(|p| p.doc).collect(),
+            replayed: false,
+        })
+    }
+}
+
+#[async_trait]
+impl DocStore for SqliteStore {
+    async fn get_doc(&self, kind: &str, id: Id) -> Result<Option<Doc>> {
+        docs::get(&mut *self.read().await?, kind, id).await
+    }
+    async fn list_docs(
+        &self,
+        kind: &str,
+        project: ProjectId,
+        page: &PageRequest,
+    ) -> Result<Page<Doc>> {
+        docs::page(&mut *self.read().await?, kind, project, page).await
+    }
+    async fn owned_docs(&self, owner: Id, kind: Option<&str>) -> Result<Vec<Doc>> {
+        docs::owned(&mut *self.read().await?, owner, kind).await
+    }
+    async fn live_docs(&self) -> Result<Vec<(&'static str, Id)>> {
+        docs::live(&mut *self.read().await?).await
+    }
+    async fn write(
+        &self,
+        actor: &Actor,
+        idem: Option<&CreateKey>,
+        op: Box<dyn WriteOp>,
+    ) -> Result<Written> {
+        let store = self.clone();
+        let actor = actor.clone();
+        let idem = idem.cloned();
+        detach(async move { store.write_tx(&actor, idem.as_ref(), op).await }).await
+    }
+}
