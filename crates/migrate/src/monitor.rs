@@ -1,0 +1,46 @@
+//! Samples the source's positions (what there is to copy), the rates, and runs the stall
+//! watchdog. This reads stream metadata twice a second; the events themselves are pushed.
+
+use std::collections::HashMap;
+
+use async_nats::jetstream::Context;
+
+use crate::engine::Settings;
+use crate::status::{RateMeter, SharedBoard, Watchdog};
+
+pub async fn run(source: Context, streams: Vec<String>, settings: Settings, board: SharedBoard) {
+    let mut copied = RateMeter::default();
+    let mut written = RateMeter::default();
+    let mut watchdog = Watchdog::new(settings.stall_after);
+    // The source's end when the copy began: reaching it means the history is copied.
+    let mut history_end: HashMap<String, u64> = HashMap::new();
+    let mut ticker = tokio::time::interval(settings.sample_every);
+    loop {
+        ticker.tick().await;
+        let mut positions = Vec::new();
+        for name in &streams {
+            // A source that cannot be read now leaves the last positions in place; the
+            // watchdog reports the stall if the copy stops too.
+            if let Ok(mut stream) = source.get_stream(name).await {
+                if let Ok(info) = stream.info().await {
+                    positions.push((name.clone(), info.state.first_sequence, info.state.last_sequence));
+                }
+            }
+        }
+        let mut shared = board.lock().expect("board");
+        for (name, first, last) in positions {
+            let end = *history_end.entry(name.clone()).or_insert(last);
+            let stream = shared.stream(&name);
+            stream.source_first_seq = first;
+            stream.source_last_seq = last;
+            if stream.copied_through >= end {
+                stream.caught_up = true;
+            }
+        }
+        let total_copied: u64 = shared.streams.values().map(|s| s.copied).sum();
+        let total_written: u64 = shared.streams.values().map(|s| s.source_last_seq).sum();
+        shared.rate = copied.sample(total_copied);
+        shared.source_rate = written.sample(total_written);
+        shared.degraded = watchdog.check(&shared);
+    }
+}
