@@ -52,14 +52,7 @@ pub async fn cutover(
     for stream in migration.streams() {
         let last = match end.as_ref().and_then(|e| e.get(stream)) {
             Some(given) => *given,
-            None => migration
-                .source()
-                .get_stream(stream)
-                .await?
-                .info()
-                .await?
-                .state
-                .last_sequence,
+            None => crate::source::last_existing(migration.source(), stream).await?,
         };
         positions.insert(stream.clone(), last);
     }

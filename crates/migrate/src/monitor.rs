@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use async_nats::jetstream::Context;
 
 use crate::engine::Settings;
+use crate::source::last_existing;
 use crate::status::{RateMeter, SharedBoard, Watchdog};
 
 pub async fn run(source: Context, streams: Vec<String>, settings: Settings, board: SharedBoard) {
@@ -23,17 +24,21 @@ pub async fn run(source: Context, streams: Vec<String>, settings: Settings, boar
             // watchdog reports the stall if the copy stops too.
             if let Ok(mut stream) = source.get_stream(name).await {
                 if let Ok(info) = stream.info().await {
-                    positions.push((name.clone(), info.state.first_sequence, info.state.last_sequence));
+                    let state = info.state.clone();
+                    if let Ok(end) = last_existing(&source, name).await {
+                        positions.push((name.clone(), state.first_sequence, state.last_sequence, end));
+                    }
                 }
             }
         }
         let mut shared = board.lock().expect("board");
-        for (name, first, last) in positions {
-            let end = *history_end.entry(name.clone()).or_insert(last);
+        for (name, first, last, end) in positions {
+            let history = *history_end.entry(name.clone()).or_insert(end);
             let stream = shared.stream(&name);
             stream.source_first_seq = first;
             stream.source_last_seq = last;
-            if stream.copied_through >= end {
+            stream.source_end_seq = end;
+            if stream.copied_through >= history {
                 stream.caught_up = true;
             }
         }

@@ -100,3 +100,46 @@ pub async fn read_range(
     }
     Ok(out)
 }
+
+/// The sequence of the last message `stream` still holds (0: none). The stream's last
+/// sequence is the last one assigned, which may have been deleted since: nothing to copy.
+pub async fn last_existing(js: &Context, stream: &str) -> anyhow::Result<u64> {
+    use async_nats::jetstream::stream::RawMessageErrorKind;
+    let mut handle = js
+        .get_stream(stream)
+        .await
+        .with_context(|| format!("open stream {stream}"))?;
+    let state = handle.info().await?.state.clone();
+    if state.messages == 0 {
+        return Ok(0);
+    }
+    // The first message at or after `from`, if any.
+    let next_at = |from: u64| {
+        let builder = handle.raw_message_builder().sequence(from).next_by_subject(">");
+        async move {
+            match builder.send().await {
+                Ok(message) => Ok(Some(message.sequence)),
+                Err(e) if e.kind() == RawMessageErrorKind::NoMessageFound => Ok(None),
+                Err(e) => Err(anyhow::anyhow!(e).context(format!("read {stream}"))),
+            }
+        }
+    };
+    if next_at(state.last_sequence).await?.is_some() {
+        return Ok(state.last_sequence);
+    }
+    // The tail was deleted: the last message is the one before the smallest position with
+    // nothing at or after it.
+    let (mut lo, mut hi) = (state.first_sequence, state.last_sequence);
+    let mut found = 0;
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match next_at(mid).await? {
+            Some(at) => {
+                found = found.max(at);
+                lo = at + 1;
+            }
+            None => hi = mid,
+        }
+    }
+    Ok(found)
+}

@@ -32,6 +32,8 @@ pub struct StreamStatus {
     pub stream: String,
     /// The source stream's last sequence at the last look.
     pub source_last_seq: u64,
+    /// The source stream's last message still there (the last sequence may be deleted).
+    pub source_end_seq: u64,
     /// The source stream's first available sequence at the last look.
     pub source_first_seq: u64,
     /// Every source message up to here is in the target (ordered: the last one copied).
@@ -57,7 +59,7 @@ pub struct StreamStatus {
 
 impl StreamStatus {
     pub fn lag_events(&self) -> u64 {
-        self.source_last_seq.saturating_sub(self.copied_through)
+        self.source_end_seq.saturating_sub(self.copied_through)
     }
 }
 

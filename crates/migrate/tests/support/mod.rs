@@ -178,11 +178,11 @@ pub async fn wait_for(migration: &Migration, what: &str, done: impl Fn(&Status) 
     }
 }
 
-/// Every source stream's last sequence, as the source says now.
+/// Every source stream's last message, as the source has it now.
 pub async fn source_ends(js: &Context, streams: &[&str]) -> Vec<u64> {
     let mut ends = Vec::new();
     for name in streams {
-        ends.push(js.get_stream(name).await.unwrap().info().await.unwrap().state.last_sequence);
+        ends.push(isthmus_migrate::source::last_existing(js, name).await.unwrap());
     }
     ends
 }
