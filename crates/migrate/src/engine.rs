@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 use crate::checkpoint::{self, Checkpoint};
+use crate::filters::Filters;
 use crate::status::{Board, SharedBoard, Status};
 use crate::{monitor, ordered, partitioned, source, streams};
 
@@ -68,6 +69,8 @@ pub struct Spec {
     /// Streams to copy; empty means all of the source's.
     pub streams: Vec<String>,
     pub mode: Mode,
+    /// Messages not to copy.
+    pub filters: Filters,
     pub settings: Settings,
 }
 
@@ -113,6 +116,7 @@ pub struct StreamRun {
     pub stream: String,
     pub resume: u64,
     pub settings: Settings,
+    pub filters: Filters,
     pub source: Context,
     board: SharedBoard,
 }
@@ -135,6 +139,19 @@ impl StreamRun {
         stream.target_last_seq = stream.target_last_seq.max(target_seq);
         stream.last_copied_at_source = Some(at);
         stream.last_error = None;
+    }
+
+    /// A message the filters skipped, counted under its reason.
+    pub fn filtered(&self, reason: &str) {
+        let mut board = self.board.lock().expect("board");
+        *board.stream(&self.stream).filtered.entry(reason.to_string()).or_default() += 1;
+    }
+
+    /// Everything up to `copied_through` is in the target or was not to be copied.
+    pub fn passed(&self, copied_through: u64) {
+        let mut board = self.board.lock().expect("board");
+        let stream = board.stream(&self.stream);
+        stream.copied_through = stream.copied_through.max(copied_through);
     }
 
     /// Source messages that were already in the target (partitioned restarts).
@@ -194,6 +211,7 @@ impl Migration {
                 source.clone(),
                 target.clone(),
                 spec.mode,
+                spec.filters.clone(),
                 spec.settings.clone(),
                 board.clone(),
             )));
@@ -264,11 +282,12 @@ async fn replicate(
     source: Context,
     target: Context,
     mode: Mode,
+    filters: Filters,
     settings: Settings,
     board: SharedBoard,
 ) {
     loop {
-        let outcome = attempt(&stream, &source, &target, mode, &settings, &board).await;
+        let outcome = attempt(&stream, &source, &target, mode, &filters, &settings, &board).await;
         {
             let mut shared = board.lock().expect("board");
             match outcome {
@@ -292,6 +311,7 @@ async fn attempt(
     source: &Context,
     target: &Context,
     mode: Mode,
+    filters: &Filters,
     settings: &Settings,
     board: &SharedBoard,
 ) -> Result<(), StepError> {
@@ -318,6 +338,7 @@ async fn attempt(
         stream: stream.to_string(),
         resume: checkpoint.resume,
         settings: settings.clone(),
+        filters: filters.clone(),
         source: source.clone(),
         board: board.clone(),
     };

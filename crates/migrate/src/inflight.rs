@@ -13,7 +13,7 @@ type AckFuture = Pin<Box<dyn Future<Output = Result<PublishAck, PublishError>> +
 
 /// Publishes awaiting their acknowledgement, each with what the writer needs to know about it.
 pub struct InFlight<T> {
-    queue: VecDeque<(T, AckFuture)>,
+    queue: VecDeque<(T, Option<AckFuture>)>,
 }
 
 impl<T> Default for InFlight<T> {
@@ -26,20 +26,28 @@ impl<T> Default for InFlight<T> {
 
 impl<T> InFlight<T> {
     pub fn push(&mut self, entry: T, ack: PublishAckFuture) {
-        self.queue.push_back((entry, ack.into_future()));
+        self.queue.push_back((entry, Some(ack.into_future())));
+    }
+
+    /// A message that was not published (filtered) but must be passed in order.
+    pub fn push_skipped(&mut self, entry: T) {
+        self.queue.push_back((entry, None));
     }
 
     pub fn len(&self) -> usize {
         self.queue.len()
     }
 
-    /// The oldest publish's acknowledgement (pending forever when nothing is in flight, so
-    /// it can sit in a `select!` beside the source).
-    pub async fn next(&mut self) -> (T, Result<PublishAck, PublishError>) {
+    /// The oldest publish's acknowledgement (`None` for a skipped message; pending forever
+    /// when nothing is in flight, so it can sit in a `select!` beside the source).
+    pub async fn next(&mut self) -> (T, Option<Result<PublishAck, PublishError>>) {
         let Some((_, ack)) = self.queue.front_mut() else {
             return std::future::pending().await;
         };
-        let result = ack.await;
+        let result = match ack {
+            Some(ack) => Some(ack.await),
+            None => None,
+        };
         let (entry, _) = self.queue.pop_front().expect("the front was there");
         (entry, result)
     }

@@ -11,6 +11,7 @@ pub mod checkpoint;
 pub mod cutover;
 pub mod engine;
 pub mod filler;
+pub mod filters;
 pub mod headers;
 mod inflight;
 mod monitor;
@@ -23,4 +24,5 @@ pub mod translate;
 pub mod verify;
 
 pub use engine::{connect, Endpoint, Migration, Mode, Settings, Spec};
+pub use filters::Filters;
 pub use status::{Phase, Status, StreamStatus};

@@ -29,6 +29,10 @@ pub async fn copy(run: &StreamRun, js: &Context, mut target_last: u64) -> Result
         tokio::select! {
             biased;
             (expected, ack) = in_flight.next() => {
+                let Some(ack) = ack else {
+                    run.passed(expected.source_seq);
+                    continue;
+                };
                 let ack = ack.map_err(|e| StepError::retry(anyhow!(e).context(format!(
                     "publish source {} #{} to the target", run.stream, expected.source_seq
                 ))))?;
@@ -49,6 +53,11 @@ pub async fn copy(run: &StreamRun, js: &Context, mut target_last: u64) -> Result
                 }
                 run.gap(message.seq - previous - 1);
                 previous = message.seq;
+                if let Some(reason) = run.filters.skips(&message.subject, message.headers.as_ref()) {
+                    run.filtered(reason);
+                    in_flight.push_skipped(Expected { source_seq: message.seq, target_seq: target_last, stored_at: message.stored_at });
+                    continue;
+                }
                 let mut publish = PublishMessage::build()
                     .headers(headers::stamp(message.headers.as_ref(), &run.stream, message.seq, None))
                     .payload(message.payload)

@@ -39,6 +39,11 @@ impl Tracker {
         state.1 = seq + 1;
     }
 
+    /// A message not handed to any writer (filtered): nothing to wait for.
+    fn skipped(&self, seq: u64) {
+        self.state.lock().expect("tracker").1 = seq + 1;
+    }
+
     fn stored(&self, seq: u64) {
         self.state.lock().expect("tracker").0.remove(&seq);
     }
@@ -90,6 +95,12 @@ pub async fn copy(run: &StreamRun, js: &Context, partitions: usize) -> Result<()
             }
             run.gap(message.seq - previous - 1);
             previous = message.seq;
+            if let Some(reason) = run.filters.skips(&message.subject, message.headers.as_ref()) {
+                run.filtered(reason);
+                tracker.skipped(message.seq);
+                run.passed(tracker.low_water() - 1);
+                continue;
+            }
             tracker.dispatched(message.seq);
             let partition = partition_of(&message.subject, partitions);
             if senders[partition].send(message).await.is_err() {
@@ -145,14 +156,14 @@ async fn write_partition(
     loop {
         tokio::select! {
             biased;
-            (pending, ack) = in_flight.next() => settle(pending, ack, &mut marks, &mut busy)?,
+            (pending, ack) = in_flight.next() => settle(pending, ack.expect("only publishes"), &mut marks, &mut busy)?,
             next = rx.recv(), if in_flight.len() < run.settings.window => {
                 let Some(message) = next else { return Ok(()) };
                 // One publish per subject at a time: the next one's expectation is the
                 // target sequence this one gets.
                 while busy.contains(&message.subject) {
                     let (pending, ack) = in_flight.next().await;
-                    settle(pending, ack, &mut marks, &mut busy)?;
+                    settle(pending, ack.expect("only publishes"), &mut marks, &mut busy)?;
                 }
                 let mark = match marks.get(&message.subject) {
                     Some(mark) => *mark,

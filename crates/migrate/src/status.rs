@@ -46,6 +46,8 @@ pub struct StreamStatus {
     pub already_present: u64,
     /// Source sequences never delivered (deleted or purged in the source): reported, not hidden.
     pub source_gaps: u64,
+    /// Source messages the filters skipped, per reason.
+    pub filtered: BTreeMap<String, u64>,
     /// True once the copy reached the end of the source as it was when the copy began.
     pub caught_up: bool,
     /// When the source stored the last message copied.

@@ -10,6 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::engine::Mode;
+use crate::filters::Filters;
 use crate::headers;
 use crate::source::{read_range, SourceMessage};
 
@@ -61,7 +62,14 @@ fn digest(message: &SourceMessage) -> [u8; 32] {
 }
 
 /// Compares `stream` in the source and the target up to the source's current end.
-pub async fn verify(source: &Context, target: &Context, mode: Mode, stream: &str) -> anyhow::Result<Report> {
+/// Source messages the filters skip are not expected in the target.
+pub async fn verify(
+    source: &Context,
+    target: &Context,
+    mode: Mode,
+    filters: &Filters,
+    stream: &str,
+) -> anyhow::Result<Report> {
     let source_end = source
         .get_stream(stream)
         .await
@@ -78,7 +86,8 @@ pub async fn verify(source: &Context, target: &Context, mode: Mode, stream: &str
         .await?
         .state
         .last_sequence;
-    let originals = read_range(source, stream, 1, source_end).await?;
+    let mut originals = read_range(source, stream, 1, source_end).await?;
+    originals.retain(|m| filters.skips(&m.subject, m.headers.as_ref()).is_none());
     let copies = read_range(target, stream, 1, target_end).await?;
     Ok(compare(stream, mode, source_end, &originals, &copies))
 }

@@ -25,7 +25,7 @@ async fn two_replicators_do_not_interleave(mode: Mode) {
     writer.stop().await;
     wait_caught_up(&first, &js, &["ORDERS"]).await;
     wait_caught_up(&second, &js, &["ORDERS"]).await;
-    let report = verify(&js, &target.js().await, mode, "ORDERS").await.unwrap();
+    let report = verify(&js, &target.js().await, mode, &Default::default(), "ORDERS").await.unwrap();
     assert!(report.equal, "{report:#?}");
     assert_eq!((report.duplicates, report.missing), (0, 0));
 }
@@ -92,6 +92,6 @@ async fn a_kv_bucket_is_copied_with_its_limits_values_and_delete_markers() {
     assert_eq!(plan.headers.get("KV-Operation").unwrap().as_str(), "DEL");
     let state = copied.info().await.unwrap().state.clone();
     assert_eq!(state.messages, 9, "three values per key, as the bucket keeps");
-    let report = verify(&js, &target_js, Mode::Ordered, "KV_settings").await.unwrap();
+    let report = verify(&js, &target_js, Mode::Ordered, &Default::default(), "KV_settings").await.unwrap();
     assert!(report.equal, "{report:#?}");
 }

@@ -36,7 +36,7 @@ async fn copies_everything(mode: Mode) {
 
     let target_js = target.js().await;
     for name in STREAMS {
-        let report = verify(&js, &target_js, mode, name).await.unwrap();
+        let report = verify(&js, &target_js, mode, &Default::default(), name).await.unwrap();
         assert!(report.equal, "{report:#?}");
         assert_eq!(report.target_count, report.source_count);
         assert_eq!((report.duplicates, report.missing, report.out_of_order), (0, 0, 0));
@@ -97,4 +97,41 @@ async fn a_stream_configuration_the_target_would_not_keep_is_refused_naming_the_
         .downcast_ref::<isthmus_migrate::streams::ConfigMismatch>()
         .unwrap_or_else(|| panic!("{error:#}"));
     assert_eq!(mismatch.field, "first_seq");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_skip_by_subject_and_header_and_count_each_reason_in_both_modes() {
+    for mode in [Mode::Ordered, Mode::Partitioned { partitions: 2 }] {
+        let source = NatsServer::start().await;
+        let target = NatsServer::start().await;
+        let js = source.js().await;
+        create_stream(&js, "ORDERS").await;
+        fill(&js, &subjects("ORDERS", 4), 400, 64).await.unwrap();
+        for _ in 0..10 {
+            let mut staging = async_nats::HeaderMap::new();
+            staging.insert("Env", "staging");
+            js.publish_with_headers("orders.s0", staging, "test order".into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+        // The last message is filtered: the copy must still count as caught up.
+        js.publish("orders.s3", "last".into()).await.unwrap().await.unwrap();
+        let mut spec = spec(&source, &target, mode);
+        spec.filters = isthmus_migrate::Filters {
+            exclude_subjects: vec!["orders.s3".into()],
+            exclude_headers: [("Env".to_string(), "staging".to_string())].into(),
+            ..Default::default()
+        };
+        let migration = start(spec.clone()).await;
+        let status = wait_caught_up(&migration, &js, &["ORDERS"]).await;
+        let filtered = &status.streams[0].filtered;
+        assert_eq!(filtered.get("subject_excluded"), Some(&101), "{mode:?}: {filtered:?}");
+        assert_eq!(filtered.get("header_excluded"), Some(&10), "{mode:?}: {filtered:?}");
+        let target_js = target.js().await;
+        let report = verify(&js, &target_js, mode, &spec.filters, "ORDERS").await.unwrap();
+        assert!(report.equal, "{mode:?}: {report:#?}");
+        assert_eq!(report.target_count, 300);
+    }
 }

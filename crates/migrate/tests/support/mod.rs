@@ -142,6 +142,7 @@ pub fn spec(source: &NatsServer, target: &NatsServer, mode: Mode) -> Spec {
         target: target.endpoint(),
         streams: Vec::new(),
         mode,
+        filters: Default::default(),
         settings: Settings {
             retry_after: Duration::from_millis(100),
             sample_every: Duration::from_millis(100),
