@@ -29,7 +29,9 @@ async fn throughput(mode: Mode, subject_count: usize) -> f64 {
     let js = source.js().await;
     create_stream(&js, "EVENTS").await;
     let count = events();
-    fill(&js, &subjects("EVENTS", subject_count), count, SIZE).await.unwrap();
+    fill(&js, &subjects("EVENTS", subject_count), count, SIZE)
+        .await
+        .unwrap();
     let began = Instant::now();
     let migration = start(spec(&source, &target, mode)).await;
     wait_caught_up(&migration, &js, &["EVENTS"]).await;
@@ -49,7 +51,10 @@ async fn live_lag() -> (usize, Duration, Duration, Duration) {
         let mut ticker = tokio::time::interval(Duration::from_millis(1));
         for _ in 0..10_000u32 {
             ticker.tick().await;
-            let sent = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+            let sent = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
             let mut payload = sent.to_string().into_bytes();
             payload.resize(SIZE, b' ');
             js.publish("live.tick", payload.into()).await.unwrap();
@@ -57,11 +62,19 @@ async fn live_lag() -> (usize, Duration, Duration, Duration) {
     });
     let mut lags = Vec::new();
     while lags.len() < 10_000 {
-        let Ok(Some(copy)) = tokio::time::timeout(Duration::from_secs(30), copies.next()).await else {
+        let Ok(Some(copy)) = tokio::time::timeout(Duration::from_secs(30), copies.next()).await
+        else {
             break;
         };
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-        let sent: u128 = std::str::from_utf8(&copy.payload).unwrap().trim().parse().unwrap();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let sent: u128 = std::str::from_utf8(&copy.payload)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         lags.push(Duration::from_nanos((now - sent) as u64));
     }
     writer.await.unwrap();
@@ -86,5 +99,7 @@ async fn main() {
         println!("partitioned  {count} events of {SIZE} B over {subject_count} subjects, 8 writers: {partitioned:>7.0} events/s end to end");
     }
     let (samples, p50, p99, max) = live_lag().await;
-    println!("live tail at 1,000 events/s, {samples} events: lag p50 {p50:?}, p99 {p99:?}, max {max:?}");
+    println!(
+        "live tail at 1,000 events/s, {samples} events: lag p50 {p50:?}, p99 {p99:?}, max {max:?}"
+    );
 }

@@ -22,10 +22,9 @@ pub struct Checkpoint {
 
 /// The checkpoint of `stream` read from the target.
 pub async fn read(target: &Context, stream: &str, mode: Mode) -> Result<Checkpoint, StepError> {
-    let mut handle = target
-        .get_stream(stream)
-        .await
-        .map_err(|e| StepError::retry(anyhow!(e).context(format!("open target stream {stream}"))))?;
+    let mut handle = target.get_stream(stream).await.map_err(|e| {
+        StepError::retry(anyhow!(e).context(format!("open target stream {stream}")))
+    })?;
     let state = handle
         .info()
         .await

@@ -89,7 +89,10 @@ async fn wait_copied(
             return Ok(());
         }
         if Instant::now() >= deadline {
-            bail!("the target did not reach the source's end position in {timeout:?}: {}", behind.join(", "));
+            bail!(
+                "the target did not reach the source's end position in {timeout:?}: {}",
+                behind.join(", ")
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -120,7 +123,14 @@ async fn move_consumers(migration: &Migration, stream: &str) -> anyhow::Result<V
             }
         };
         let found = first_copy_from(migration.target(), stream, floor + 1, &subject).await?;
-        let target_last = migration.target().get_stream(stream).await?.info().await?.state.last_sequence;
+        let target_last = migration
+            .target()
+            .get_stream(stream)
+            .await?
+            .info()
+            .await?
+            .state
+            .last_sequence;
         let start = found.target_seq.unwrap_or(target_last + 1);
         if target_stream.consumer_info(&name).await.is_err() {
             let mut config = info.config.clone();
@@ -138,7 +148,10 @@ async fn move_consumers(migration: &Migration, stream: &str) -> anyhow::Result<V
             .await
             .map_err(|e| anyhow!(e))
             .with_context(|| format!("read consumer {name} on the target"))?;
-        let source_now = source_stream.consumer_info(&name).await.map_err(|e| anyhow!(e))?;
+        let source_now = source_stream
+            .consumer_info(&name)
+            .await
+            .map_err(|e| anyhow!(e))?;
         let source_remaining = source_now.num_pending + source_now.num_ack_pending as u64;
         let target_remaining = moved.num_pending + moved.num_ack_pending as u64;
         proofs.push(ConsumerProof {

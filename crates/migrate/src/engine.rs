@@ -122,9 +122,7 @@ pub struct StreamRun {
 }
 
 impl StreamRun {
-    pub async fn source_messages(
-        &self,
-    ) -> Result<jetstream::consumer::push::Ordered, StepError> {
+    pub async fn source_messages(&self) -> Result<jetstream::consumer::push::Ordered, StepError> {
         source::messages_from(&self.source, &self.stream, self.resume)
             .await
             .map_err(StepError::retry)
@@ -144,7 +142,11 @@ impl StreamRun {
     /// A message the filters skipped, counted under its reason.
     pub fn filtered(&self, reason: &str) {
         let mut board = self.board.lock().expect("board");
-        *board.stream(&self.stream).filtered.entry(reason.to_string()).or_default() += 1;
+        *board
+            .stream(&self.stream)
+            .filtered
+            .entry(reason.to_string())
+            .or_default() += 1;
     }
 
     /// Everything up to `copied_through` is in the target or was not to be copied.
@@ -165,7 +167,11 @@ impl StreamRun {
     /// Source sequences that were never delivered: deleted or purged in the source.
     pub fn gap(&self, missing: u64) {
         if missing > 0 {
-            self.board.lock().expect("board").stream(&self.stream).source_gaps += missing;
+            self.board
+                .lock()
+                .expect("board")
+                .stream(&self.stream)
+                .source_gaps += missing;
         }
     }
 }

@@ -28,7 +28,11 @@ pub async fn fill(
     let mut acks = std::collections::VecDeque::new();
     for index in 0..count {
         let subject = subjects[(index % subjects.len() as u64) as usize].clone();
-        acks.push_back(js.publish(subject, payload(index, size)).await.context("publish")?);
+        acks.push_back(
+            js.publish(subject, payload(index, size))
+                .await
+                .context("publish")?,
+        );
         if acks.len() >= 2048 {
             acks.pop_front().unwrap().await.context("stored")?;
         }

@@ -28,11 +28,18 @@ impl Filters {
     /// The reason a message is skipped, or `None` when it is copied.
     pub fn skips(&self, subject: &str, headers: Option<&HeaderMap>) -> Option<&'static str> {
         if !self.include_subjects.is_empty()
-            && !self.include_subjects.iter().any(|p| subject_matches(p, subject))
+            && !self
+                .include_subjects
+                .iter()
+                .any(|p| subject_matches(p, subject))
         {
             return Some(NOT_INCLUDED);
         }
-        if self.exclude_subjects.iter().any(|p| subject_matches(p, subject)) {
+        if self
+            .exclude_subjects
+            .iter()
+            .any(|p| subject_matches(p, subject))
+        {
             return Some(EXCLUDED_SUBJECT);
         }
         let excluded_header = headers.is_some_and(|headers| {
@@ -89,7 +96,10 @@ mod tests {
         staging.insert("Env", "staging");
         assert_eq!(filters.skips("payments.1", None), Some(NOT_INCLUDED));
         assert_eq!(filters.skips("orders.test.1", None), Some(EXCLUDED_SUBJECT));
-        assert_eq!(filters.skips("orders.eu", Some(&staging)), Some(EXCLUDED_HEADER));
+        assert_eq!(
+            filters.skips("orders.eu", Some(&staging)),
+            Some(EXCLUDED_HEADER)
+        );
         assert_eq!(filters.skips("orders.eu", None), None);
     }
 }

@@ -26,7 +26,12 @@ pub async fn run(source: Context, streams: Vec<String>, settings: Settings, boar
                 if let Ok(info) = stream.info().await {
                     let state = info.state.clone();
                     if let Ok(end) = last_existing(&source, name).await {
-                        positions.push((name.clone(), state.first_sequence, state.last_sequence, end));
+                        positions.push((
+                            name.clone(),
+                            state.first_sequence,
+                            state.last_sequence,
+                            end,
+                        ));
                     }
                 }
             }

@@ -88,14 +88,18 @@ pub async fn copy(run: &StreamRun, js: &Context, partitions: usize) -> Result<()
         let mut messages = run.source_messages().await?;
         let mut previous = run.resume.saturating_sub(1);
         while let Some(next) = messages.next().await {
-            let message = next.map_err(|e| StepError::retry(anyhow!(e).context("read the source")))?;
+            let message =
+                next.map_err(|e| StepError::retry(anyhow!(e).context("read the source")))?;
             let message = SourceMessage::try_from(message).map_err(StepError::retry)?;
             if message.seq <= previous {
                 continue;
             }
             run.gap(message.seq - previous - 1);
             previous = message.seq;
-            if let Some(reason) = run.filters.skips(&message.subject, message.headers.as_ref()) {
+            if let Some(reason) = run
+                .filters
+                .skips(&message.subject, message.headers.as_ref())
+            {
                 run.filtered(reason);
                 tracker.skipped(message.seq);
                 run.passed(tracker.low_water() - 1);
@@ -204,7 +208,12 @@ async fn last_copy(
     target: &async_nats::jetstream::stream::Stream<()>,
     subject: &str,
 ) -> Result<SubjectMark, StepError> {
-    match target.raw_message_builder().last_by_subject(subject).send().await {
+    match target
+        .raw_message_builder()
+        .last_by_subject(subject)
+        .send()
+        .await
+    {
         Ok(message) => Ok(SubjectMark {
             target_seq: message.sequence,
             source_seq: headers::source_seq(&message.headers).ok_or_else(|| {

@@ -115,7 +115,10 @@ pub async fn last_existing(js: &Context, stream: &str) -> anyhow::Result<u64> {
     }
     // The first message at or after `from`, if any.
     let next_at = |from: u64| {
-        let builder = handle.raw_message_builder().sequence(from).next_by_subject(">");
+        let builder = handle
+            .raw_message_builder()
+            .sequence(from)
+            .next_by_subject(">");
         async move {
             match builder.send().await {
                 Ok(message) => Ok(Some(message.sequence)),

@@ -125,9 +125,10 @@ impl Board {
                 self.source_rate, self.rate
             )
         });
-        let eta_seconds = (lag_events == 0)
-            .then_some(0.0)
-            .or_else(|| (self.rate > self.source_rate).then(|| lag_events as f64 / (self.rate - self.source_rate)));
+        let eta_seconds = (lag_events == 0).then_some(0.0).or_else(|| {
+            (self.rate > self.source_rate)
+                .then(|| lag_events as f64 / (self.rate - self.source_rate))
+        });
         let failed = streams.iter().find_map(|s| {
             s.failed
                 .as_ref()
@@ -227,5 +228,94 @@ impl Watchdog {
                 stalled.as_secs()
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn board(end: u64, copied_through: u64, rate: f64, source_rate: f64) -> Board {
+        let mut board = Board {
+            rate,
+            source_rate,
+            ..Default::default()
+        };
+        let stream = board.stream("ORDERS");
+        stream.source_end_seq = end;
+        stream.copied_through = copied_through;
+        stream.caught_up = copied_through >= end;
+        board
+    }
+
+    #[test]
+    fn a_source_written_as_fast_as_it_is_copied_will_never_finish_and_says_so() {
+        let status = board(10_000, 4_000, 1_000.0, 1_200.0).status();
+        assert_eq!(status.phase, Phase::Copying);
+        assert_eq!(status.lag_events, 6_000);
+        assert_eq!(status.eta_seconds, None);
+        assert!(status.warning.unwrap().contains("will not catch up"));
+    }
+
+    #[test]
+    fn the_eta_counts_the_source_writes_against_the_copy_rate() {
+        let status = board(10_000, 4_000, 2_000.0, 500.0).status();
+        assert_eq!(status.eta_seconds, Some(4.0));
+        assert_eq!(status.warning, None);
+    }
+
+    #[test]
+    fn phases_follow_the_copy_and_the_cut_over() {
+        assert_eq!(
+            board(100, 100, 0.0, 0.0).status().phase,
+            Phase::ReadyForCutover
+        );
+        let mut live = board(100, 90, 50.0, 10.0);
+        live.stream("ORDERS").caught_up = true;
+        assert_eq!(live.status().phase, Phase::Live);
+        let mut cut = board(100, 100, 0.0, 0.0);
+        cut.cut_over = true;
+        assert_eq!(cut.status().phase, Phase::CutOver);
+        cut.completed = true;
+        assert_eq!(cut.status().phase, Phase::Completed);
+        let mut failed = board(100, 50, 0.0, 0.0);
+        failed.stream("ORDERS").failed = Some("purged".into());
+        assert_eq!(
+            failed.status().phase,
+            Phase::Failed("stream ORDERS: purged".into())
+        );
+    }
+
+    #[test]
+    fn the_watchdog_flags_a_stall_only_with_events_to_copy_and_clears_on_progress() {
+        let mut watchdog = Watchdog::new(Duration::ZERO);
+        let mut stalled = board(100, 50, 0.0, 0.0);
+        assert_eq!(watchdog.check(&stalled), None, "the first look is progress");
+        stalled.stream("ORDERS").last_error = Some("target unreachable".into());
+        let reason = watchdog.check(&stalled).expect("degraded");
+        assert!(
+            reason.contains("50 events to copy") && reason.contains("target unreachable"),
+            "{reason}"
+        );
+        stalled.stream("ORDERS").copied_through = 60;
+        assert_eq!(watchdog.check(&stalled), None, "progress clears it");
+        assert_eq!(
+            watchdog.check(&board(100, 100, 0.0, 0.0)),
+            None,
+            "nothing to copy is no stall"
+        );
+    }
+
+    #[test]
+    fn a_status_serialises_its_phase_flat() {
+        let json = serde_json::to_value(board(100, 100, 0.0, 0.0).status()).unwrap();
+        assert_eq!(json["phase"], "ready_for_cutover");
+        let mut failed = board(100, 50, 0.0, 0.0);
+        failed.stream("ORDERS").failed = Some("purged".into());
+        let json = serde_json::to_value(failed.status()).unwrap();
+        assert_eq!(
+            (json["phase"].as_str(), json["reason"].as_str()),
+            (Some("failed"), Some("stream ORDERS: purged"))
+        );
     }
 }

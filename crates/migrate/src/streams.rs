@@ -31,7 +31,11 @@ pub struct ConfigMismatch {
 pub fn parse_version(version: &str) -> Option<(u64, u64, u64)> {
     let core = version.trim_start_matches('v').split(['-', '+']).next()?;
     let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
-    Some((parts.next()??, parts.next()??, parts.next().flatten().unwrap_or(0)))
+    Some((
+        parts.next()??,
+        parts.next()??,
+        parts.next().flatten().unwrap_or(0),
+    ))
 }
 
 /// Refuses a target that is too old or has no JetStream.

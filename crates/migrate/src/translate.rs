@@ -38,7 +38,10 @@ async fn copy_at_or_after(
     {
         Ok(message) => {
             let source = headers::source_seq(&message.headers).ok_or_else(|| {
-                anyhow!("target message #{} was not written by the migration", message.sequence)
+                anyhow!(
+                    "target message #{} was not written by the migration",
+                    message.sequence
+                )
             })?;
             Ok(Some((message.sequence, source)))
         }

@@ -113,7 +113,8 @@ pub fn compare(
     let mut differences: BTreeMap<u64, Difference> = BTreeMap::new();
     let mut target_count = 0;
     for copy in copies {
-        let Some(seq) = headers::source_seq(copy.headers.as_ref().unwrap_or(&Default::default())) else {
+        let Some(seq) = headers::source_seq(copy.headers.as_ref().unwrap_or(&Default::default()))
+        else {
             differences.entry(0).or_insert(Difference {
                 source_seq: 0,
                 subject: copy.subject.clone(),
@@ -135,10 +136,16 @@ pub fn compare(
             differences.entry(seq).or_insert(Difference {
                 source_seq: seq,
                 subject: copy.subject.clone(),
-                reason: format!("target #{} copies source #{seq} after a copy of source #{previous}", copy.seq),
+                reason: format!(
+                    "target #{} copies source #{seq} after a copy of source #{previous}",
+                    copy.seq
+                ),
             });
         }
-        found.entry(seq).or_default().push((&copy.subject, digest(copy)));
+        found
+            .entry(seq)
+            .or_default()
+            .push((&copy.subject, digest(copy)));
         *target_subjects.entry(&copy.subject).or_default() += 1;
     }
     let (mut duplicates, mut missing) = (0, 0);
@@ -191,8 +198,11 @@ pub fn compare(
             .iter()
             .flat_map(|(seq, copies)| copies.iter().map(move |(_, d)| (*seq, d))),
     );
-    let ranges: std::collections::BTreeSet<u64> =
-        source_ranges.keys().chain(target_ranges.keys()).copied().collect();
+    let ranges: std::collections::BTreeSet<u64> = source_ranges
+        .keys()
+        .chain(target_ranges.keys())
+        .copied()
+        .collect();
     let ranges_differing = ranges
         .iter()
         .filter(|r| source_ranges.get(r) != target_ranges.get(r))

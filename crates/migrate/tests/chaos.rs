@@ -59,7 +59,9 @@ async fn survives_random_kills(mode: Mode) {
     wait_caught_up(&migration, &js, &STREAMS).await;
     let target_js = target.js().await;
     for name in STREAMS {
-        let report = verify(&js, &target_js, mode, &Default::default(), name).await.unwrap();
+        let report = verify(&js, &target_js, mode, &Default::default(), name)
+            .await
+            .unwrap();
         assert_eq!(report.duplicates, 0, "seed {seed}: {report:#?}");
         assert_eq!(report.missing, 0, "seed {seed}: {report:#?}");
         assert!(report.equal, "seed {seed}: {report:#?}");

@@ -15,7 +15,9 @@ async fn two_replicators_do_not_interleave(mode: Mode) {
     let target = NatsServer::start().await;
     let js = source.js().await;
     create_stream(&js, "ORDERS").await;
-    fill(&js, &subjects("ORDERS", 8), 10_000, 128).await.unwrap();
+    fill(&js, &subjects("ORDERS", 8), 10_000, 128)
+        .await
+        .unwrap();
     let writer = SteadyWriter::start(js.clone(), subjects("ORDERS", 8), 500, 128);
     let (first, second) = tokio::join!(
         start(spec(&source, &target, mode)),
@@ -25,7 +27,9 @@ async fn two_replicators_do_not_interleave(mode: Mode) {
     writer.stop().await;
     wait_caught_up(&first, &js, &["ORDERS"]).await;
     wait_caught_up(&second, &js, &["ORDERS"]).await;
-    let report = verify(&js, &target.js().await, mode, &Default::default(), "ORDERS").await.unwrap();
+    let report = verify(&js, &target.js().await, mode, &Default::default(), "ORDERS")
+        .await
+        .unwrap();
     assert!(report.equal, "{report:#?}");
     assert_eq!((report.duplicates, report.missing), (0, 0));
 }
@@ -65,11 +69,14 @@ async fn a_kv_bucket_is_copied_with_its_limits_values_and_delete_markers() {
     create_bucket(&js, "settings").await;
     for round in 0..4 {
         for key in ["theme", "locale", "plan"] {
-            js.publish(format!("$KV.settings.{key}"), format!("{key}-{round}").into())
-                .await
-                .unwrap()
-                .await
-                .unwrap();
+            js.publish(
+                format!("$KV.settings.{key}"),
+                format!("{key}-{round}").into(),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
         }
     }
     let mut delete = async_nats::HeaderMap::new();
@@ -86,12 +93,29 @@ async fn a_kv_bucket_is_copied_with_its_limits_values_and_delete_markers() {
     let config = copied.info().await.unwrap().config.clone();
     assert_eq!(config.max_messages_per_subject, 3);
     assert!(config.allow_rollup && config.deny_delete && config.allow_direct);
-    let theme = copied.get_last_raw_message_by_subject("$KV.settings.theme").await.unwrap();
+    let theme = copied
+        .get_last_raw_message_by_subject("$KV.settings.theme")
+        .await
+        .unwrap();
     assert_eq!(theme.payload, "theme-3".as_bytes());
-    let plan = copied.get_last_raw_message_by_subject("$KV.settings.plan").await.unwrap();
+    let plan = copied
+        .get_last_raw_message_by_subject("$KV.settings.plan")
+        .await
+        .unwrap();
     assert_eq!(plan.headers.get("KV-Operation").unwrap().as_str(), "DEL");
     let state = copied.info().await.unwrap().state.clone();
-    assert_eq!(state.messages, 9, "three values per key, as the bucket keeps");
-    let report = verify(&js, &target_js, Mode::Ordered, &Default::default(), "KV_settings").await.unwrap();
+    assert_eq!(
+        state.messages, 9,
+        "three values per key, as the bucket keeps"
+    );
+    let report = verify(
+        &js,
+        &target_js,
+        Mode::Ordered,
+        &Default::default(),
+        "KV_settings",
+    )
+    .await
+    .unwrap();
     assert!(report.equal, "{report:#?}");
 }

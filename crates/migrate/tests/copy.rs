@@ -18,7 +18,9 @@ async fn copies_everything(mode: Mode) {
     let js = source.js().await;
     for name in STREAMS {
         create_stream(&js, name).await;
-        fill(&js, &subjects(name, 8), EVENTS_PER_STREAM, 256).await.unwrap();
+        fill(&js, &subjects(name, 8), EVENTS_PER_STREAM, 256)
+            .await
+            .unwrap();
     }
     // Deleted source messages are not copied, and reported.
     let orders = js.get_stream("ORDERS").await.unwrap();
@@ -27,27 +29,54 @@ async fn copies_everything(mode: Mode) {
     }
     let writer = SteadyWriter::start(js.clone(), subjects("PAYMENTS", 4), 500, 256);
     let migration = start(spec(&source, &target, mode)).await;
-    wait_for(&migration, "live", |s| matches!(s.phase, Phase::Live | Phase::ReadyForCutover)).await;
+    wait_for(&migration, "live", |s| {
+        matches!(s.phase, Phase::Live | Phase::ReadyForCutover)
+    })
+    .await;
     let during = writer.stop().await;
     assert!(during > 0, "the writer appended during the copy");
     let status = wait_caught_up(&migration, &js, &STREAMS).await;
-    let orders_status = status.streams.iter().find(|s| s.stream == "ORDERS").unwrap();
+    let orders_status = status
+        .streams
+        .iter()
+        .find(|s| s.stream == "ORDERS")
+        .unwrap();
     assert_eq!(orders_status.source_gaps, 3, "{orders_status:?}");
 
     let target_js = target.js().await;
     for name in STREAMS {
-        let report = verify(&js, &target_js, mode, &Default::default(), name).await.unwrap();
+        let report = verify(&js, &target_js, mode, &Default::default(), name)
+            .await
+            .unwrap();
         assert!(report.equal, "{report:#?}");
         assert_eq!(report.target_count, report.source_count);
-        assert_eq!((report.duplicates, report.missing, report.out_of_order), (0, 0, 0));
+        assert_eq!(
+            (report.duplicates, report.missing, report.out_of_order),
+            (0, 0, 0)
+        );
         assert_eq!(report.ranges_differing, 0);
-        let expected = if name == "ORDERS" { EVENTS_PER_STREAM - 3 } else { EVENTS_PER_STREAM };
+        let expected = if name == "ORDERS" {
+            EVENTS_PER_STREAM - 3
+        } else {
+            EVENTS_PER_STREAM
+        };
         assert!(report.source_count >= expected, "{report:#?}");
     }
     // The configuration was copied first and as asked.
-    let copied = target_js.get_stream("AUDIT").await.unwrap().info().await.unwrap().config.clone();
+    let copied = target_js
+        .get_stream("AUDIT")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .config
+        .clone();
     assert_eq!(copied.subjects, vec!["audit.>".to_string()]);
-    let status = wait_for(&migration, "ready for cut-over", |s| s.phase == Phase::ReadyForCutover).await;
+    let status = wait_for(&migration, "ready for cut-over", |s| {
+        s.phase == Phase::ReadyForCutover
+    })
+    .await;
     assert_eq!(status.lag_events, 0);
 }
 
@@ -73,11 +102,24 @@ async fn a_purged_source_fails_the_migration_with_the_expected_and_first_availab
     drop(migration);
     // While no migration runs, 50 more events are written and the source is purged.
     fill(&js, &subjects("ORDERS", 2), 50, 64).await.unwrap();
-    js.get_stream("ORDERS").await.unwrap().purge().await.unwrap();
+    js.get_stream("ORDERS")
+        .await
+        .unwrap()
+        .purge()
+        .await
+        .unwrap();
     let migration = start(spec(&source, &target, Mode::Ordered)).await;
-    let status = wait_for(&migration, "failed", |s| matches!(s.phase, Phase::Failed(_))).await;
-    let Phase::Failed(reason) = status.phase else { unreachable!() };
-    assert!(reason.contains("expected #101") && reason.contains("first available #151"), "{reason}");
+    let status = wait_for(&migration, "failed", |s| {
+        matches!(s.phase, Phase::Failed(_))
+    })
+    .await;
+    let Phase::Failed(reason) = status.phase else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("expected #101") && reason.contains("first available #151"),
+        "{reason}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +159,11 @@ async fn filters_skip_by_subject_and_header_and_count_each_reason_in_both_modes(
                 .unwrap();
         }
         // The last message is filtered: the copy must still count as caught up.
-        js.publish("orders.s3", "last".into()).await.unwrap().await.unwrap();
+        js.publish("orders.s3", "last".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
         let mut spec = spec(&source, &target, mode);
         spec.filters = isthmus_migrate::Filters {
             exclude_subjects: vec!["orders.s3".into()],
@@ -127,10 +173,20 @@ async fn filters_skip_by_subject_and_header_and_count_each_reason_in_both_modes(
         let migration = start(spec.clone()).await;
         let status = wait_caught_up(&migration, &js, &["ORDERS"]).await;
         let filtered = &status.streams[0].filtered;
-        assert_eq!(filtered.get("subject_excluded"), Some(&101), "{mode:?}: {filtered:?}");
-        assert_eq!(filtered.get("header_excluded"), Some(&10), "{mode:?}: {filtered:?}");
+        assert_eq!(
+            filtered.get("subject_excluded"),
+            Some(&101),
+            "{mode:?}: {filtered:?}"
+        );
+        assert_eq!(
+            filtered.get("header_excluded"),
+            Some(&10),
+            "{mode:?}: {filtered:?}"
+        );
         let target_js = target.js().await;
-        let report = verify(&js, &target_js, mode, &spec.filters, "ORDERS").await.unwrap();
+        let report = verify(&js, &target_js, mode, &spec.filters, "ORDERS")
+            .await
+            .unwrap();
         assert!(report.equal, "{mode:?}: {report:#?}");
         assert_eq!(report.target_count, 300);
     }

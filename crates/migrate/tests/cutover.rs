@@ -22,7 +22,9 @@ async fn a_durable_consumer_continues_on_the_target_with_exactly_the_events_it_h
     let target = NatsServer::start().await;
     let js = source.js().await;
     create_stream(&js, "ORDERS").await;
-    fill(&js, &subjects("ORDERS", 5), EVENTS, 128).await.unwrap();
+    fill(&js, &subjects("ORDERS", 5), EVENTS, 128)
+        .await
+        .unwrap();
     let orders = js.get_stream("ORDERS").await.unwrap();
     let billing = orders
         .create_consumer(pull::Config {
@@ -32,7 +34,12 @@ async fn a_durable_consumer_continues_on_the_target_with_exactly_the_events_it_h
         })
         .await
         .unwrap();
-    let mut batch = billing.fetch().max_messages(PROCESSED as usize).messages().await.unwrap();
+    let mut batch = billing
+        .fetch()
+        .max_messages(PROCESSED as usize)
+        .messages()
+        .await
+        .unwrap();
     let mut processed = 0;
     while let Some(message) = batch.next().await {
         message.unwrap().double_ack().await.unwrap();
@@ -41,14 +48,22 @@ async fn a_durable_consumer_continues_on_the_target_with_exactly_the_events_it_h
     assert_eq!(processed, PROCESSED);
 
     let mut migration = start(spec(&source, &target, Mode::Ordered)).await;
-    wait_for(&migration, "ready for cut-over", |s| s.phase == Phase::ReadyForCutover).await;
+    wait_for(&migration, "ready for cut-over", |s| {
+        s.phase == Phase::ReadyForCutover
+    })
+    .await;
     let report = cutover(&migration, None, WAIT).await.unwrap();
     assert_eq!(report.end["ORDERS"], EVENTS);
-    let [proof] = report.consumers.as_slice() else { panic!("{report:#?}") };
+    let [proof] = report.consumers.as_slice() else {
+        panic!("{report:#?}")
+    };
     assert_eq!(proof.consumer, "billing");
     assert_eq!(proof.source_ack_floor, PROCESSED);
     assert_eq!(proof.target_start_source_seq, Some(PROCESSED + 1));
-    assert_eq!((proof.source_remaining, proof.target_remaining, proof.lag), (EVENTS - PROCESSED, EVENTS - PROCESSED, 0));
+    assert_eq!(
+        (proof.source_remaining, proof.target_remaining, proof.lag),
+        (EVENTS - PROCESSED, EVENTS - PROCESSED, 0)
+    );
     assert_eq!(migration.status().phase, Phase::CutOver);
 
     let moved = target

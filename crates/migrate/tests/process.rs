@@ -17,8 +17,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_isthmus-migrate");
 async fn json(args: &[&str]) -> Vec<Value> {
     let out = Command::new(BIN).args(args).output().await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{args:?}: {}{stdout}", String::from_utf8_lossy(&out.stderr));
-    stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    assert!(
+        out.status.success(),
+        "{args:?}: {}{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,7 +33,10 @@ async fn the_replicator_process_runs_reports_cuts_over_verifies_and_translates()
     let source = NatsServer::start().await;
     let target = NatsServer::start().await;
     let (s, t) = (source.url(), target.url());
-    let filled = json(&["fill", "--server", &s, "--stream", "ORDERS", "--count", "3000"]).await;
+    let filled = json(&[
+        "fill", "--server", &s, "--stream", "ORDERS", "--count", "3000",
+    ])
+    .await;
     assert_eq!(filled[0]["stored"], 3000);
     let js = source.js().await;
     js.get_stream("ORDERS")
@@ -40,14 +50,26 @@ async fn the_replicator_process_runs_reports_cuts_over_verifies_and_translates()
         .unwrap();
 
     let mut run = Command::new(BIN)
-        .args(["run", "--source", &s, "--target", &t, "--status-every", "0.2"])
+        .args([
+            "run",
+            "--source",
+            &s,
+            "--target",
+            &t,
+            "--status-every",
+            "0.2",
+        ])
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(run.stdout.take().unwrap()).lines();
     let status = loop {
-        let line = tokio::time::timeout(WAIT, lines.next_line()).await.unwrap().unwrap().expect("a status line");
+        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("a status line");
         let status: Value = serde_json::from_str(&line).unwrap();
         if status["phase"] == "ready_for_cutover" {
             break status;
@@ -66,15 +88,32 @@ async fn the_replicator_process_runs_reports_cuts_over_verifies_and_translates()
     let verified = json(&[&["verify"], &common[..]].concat()).await;
     assert_eq!(verified[0]["equal"], true, "{verified:?}");
     let translated = json(&[&["translate", "--seq", "1234"], &common[..]].concat()).await;
-    assert_eq!((translated[0]["target_seq"].clone(), translated[0]["exact"].clone()), (1234.into(), true.into()));
+    assert_eq!(
+        (
+            translated[0]["target_seq"].clone(),
+            translated[0]["exact"].clone()
+        ),
+        (1234.into(), true.into())
+    );
 
     let bad = Command::new(BIN)
-        .args(["run", "--source", &s, "--target", &t, "--exclude-header", "no-equals-sign"])
+        .args([
+            "run",
+            "--source",
+            &s,
+            "--target",
+            &t,
+            "--exclude-header",
+            "no-equals-sign",
+        ])
         .output()
         .await
         .unwrap();
     assert!(!bad.status.success());
     let message = String::from_utf8_lossy(&bad.stderr);
     assert_eq!(message.lines().count(), 1, "{message}");
-    assert!(message.contains("--exclude-header") && message.contains("NAME=VALUE"), "{message}");
+    assert!(
+        message.contains("--exclude-header") && message.contains("NAME=VALUE"),
+        "{message}"
+    );
 }

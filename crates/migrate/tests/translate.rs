@@ -29,7 +29,9 @@ async fn translates_exactly(mode: Mode) {
     let target = NatsServer::start().await;
     let js = source.js().await;
     create_stream(&js, "ORDERS").await;
-    fill(&js, &subjects("ORDERS", 12), EVENTS, 64).await.unwrap();
+    fill(&js, &subjects("ORDERS", 12), EVENTS, 64)
+        .await
+        .unwrap();
     let orders = js.get_stream("ORDERS").await.unwrap();
     let mut deleted = std::collections::BTreeSet::new();
     while deleted.len() < 200 {
@@ -48,16 +50,24 @@ async fn translates_exactly(mode: Mode) {
         if deleted.contains(&seq) {
             continue;
         }
-        let found = translate(&js, &target_js, mode, "ORDERS", seq).await.unwrap();
+        let found = translate(&js, &target_js, mode, "ORDERS", seq)
+            .await
+            .unwrap();
         assert!(found.exact, "seed {seed}: {found:?}");
         let at = found.target_seq.unwrap();
         differing += u64::from(at != seq);
         let copy = copies.get_raw_message(at).await.unwrap();
         let original = orders.get_raw_message(seq).await.unwrap();
         assert_eq!(headers::source_seq(&copy.headers), Some(seq), "seed {seed}");
-        assert_eq!((copy.subject, copy.payload), (original.subject, original.payload));
+        assert_eq!(
+            (copy.subject, copy.payload),
+            (original.subject, original.payload)
+        );
     }
-    assert!(differing > 0, "target positions differ from source positions");
+    assert!(
+        differing > 0,
+        "target positions differ from source positions"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,7 +14,10 @@ use isthmus_migrate::filler::{fill, SteadyWriter};
 use isthmus_migrate::{connect, Endpoint, Filters, Migration, Mode, Settings, Spec};
 
 #[derive(Parser)]
-#[command(name = "isthmus-migrate", about = "Live migration of NATS JetStream streams by replication")]
+#[command(
+    name = "isthmus-migrate",
+    about = "Live migration of NATS JetStream streams by replication"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -160,8 +163,17 @@ fn print(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn events_target(args: &EventArgs) -> anyhow::Result<(async_nats::jetstream::Context, Vec<String>)> {
-    let client = connect(&Endpoint { urls: vec![args.server.clone()], ..Default::default() }, "isthmus-filler").await?;
+async fn events_target(
+    args: &EventArgs,
+) -> anyhow::Result<(async_nats::jetstream::Context, Vec<String>)> {
+    let client = connect(
+        &Endpoint {
+            urls: vec![args.server.clone()],
+            ..Default::default()
+        },
+        "isthmus-filler",
+    )
+    .await?;
     let js = async_nats::jetstream::new(client);
     let prefix = args.stream.to_lowercase();
     js.get_or_create_stream(async_nats::jetstream::stream::Config {
@@ -171,7 +183,9 @@ async fn events_target(args: &EventArgs) -> anyhow::Result<(async_nats::jetstrea
     })
     .await
     .with_context(|| format!("create stream {}", args.stream))?;
-    let subjects = (0..args.subjects.max(1)).map(|i| format!("{prefix}.s{i}")).collect();
+    let subjects = (0..args.subjects.max(1))
+        .map(|i| format!("{prefix}.s{i}"))
+        .collect();
     Ok((js, subjects))
 }
 
@@ -179,7 +193,8 @@ async fn main_result(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => {
             let migration = Migration::start(args.spec()?).await?;
-            let mut every = tokio::time::interval(Duration::from_secs_f64(args.status_every.max(0.1)));
+            let mut every =
+                tokio::time::interval(Duration::from_secs_f64(args.status_every.max(0.1)));
             loop {
                 tokio::select! {
                     _ = every.tick() => print(&migration.status())?,
@@ -189,7 +204,9 @@ async fn main_result(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Cutover { run, timeout } => {
             let mut migration = Migration::start(run.spec()?).await?;
-            let report = isthmus_migrate::cutover::cutover(&migration, None, Duration::from_secs(timeout)).await?;
+            let report =
+                isthmus_migrate::cutover::cutover(&migration, None, Duration::from_secs(timeout))
+                    .await?;
             migration.stop();
             print(&report)?;
             print(&migration.status())
@@ -199,9 +216,14 @@ async fn main_result(cli: Cli) -> anyhow::Result<()> {
             let [stream] = spec.streams.as_slice() else {
                 bail!("--stream: give exactly one stream to translate a position of");
             };
-            let source = async_nats::jetstream::new(connect(&spec.source, "isthmus-translate").await?);
-            let target = async_nats::jetstream::new(connect(&spec.target, "isthmus-translate").await?);
-            print(&isthmus_migrate::translate::translate(&source, &target, spec.mode, stream, seq).await?)
+            let source =
+                async_nats::jetstream::new(connect(&spec.source, "isthmus-translate").await?);
+            let target =
+                async_nats::jetstream::new(connect(&spec.target, "isthmus-translate").await?);
+            print(
+                &isthmus_migrate::translate::translate(&source, &target, spec.mode, stream, seq)
+                    .await?,
+            )
         }
         Command::Verify(run) => {
             let spec = run.spec()?;
@@ -214,7 +236,14 @@ async fn main_result(cli: Cli) -> anyhow::Result<()> {
             };
             let mut equal = true;
             for stream in streams {
-                let report = isthmus_migrate::verify::verify(&source, &target, spec.mode, &spec.filters, &stream).await?;
+                let report = isthmus_migrate::verify::verify(
+                    &source,
+                    &target,
+                    spec.mode,
+                    &spec.filters,
+                    &stream,
+                )
+                .await?;
                 equal &= report.equal;
                 print(&report)?;
             }

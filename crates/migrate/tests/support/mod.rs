@@ -50,7 +50,14 @@ impl NatsServer {
             .open(self.store.path().join("nats.log"))
             .unwrap();
         let child = Command::new(nats_server())
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
             .arg(self.store.path().join("js"))
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
@@ -183,7 +190,11 @@ pub async fn wait_for(migration: &Migration, what: &str, done: impl Fn(&Status) 
 pub async fn source_ends(js: &Context, streams: &[&str]) -> Vec<u64> {
     let mut ends = Vec::new();
     for name in streams {
-        ends.push(isthmus_migrate::source::last_existing(js, name).await.unwrap());
+        ends.push(
+            isthmus_migrate::source::last_existing(js, name)
+                .await
+                .unwrap(),
+        );
     }
     ends
 }
