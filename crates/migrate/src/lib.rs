@@ -17,6 +17,7 @@ mod inflight;
 mod monitor;
 mod ordered;
 mod partitioned;
+pub mod request;
 pub mod source;
 pub mod status;
 pub mod streams;
