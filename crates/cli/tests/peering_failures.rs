@@ -112,15 +112,13 @@ fn mark_error(server: &Server, project: &str, peering: &str, reason: &str) {
         let (project, peering) = (project.parse().unwrap(), peering.parse().unwrap());
         // The running controller writes this peering too: compare-and-swap until ours lands.
         loop {
-            let mut p = store
-                .get_peering(project, peering)
+            let mut p = Api::<Peering>::new(store.docs()).get(project, peering.as_id())
                 .await
                 .expect("the peering");
             p.status = PeeringStatus::Error;
             p.status_message = reason.to_string();
             p.observed_generation = p.generation;
-            match store
-                .save_status(&Actor::controller(), &Resource::Peering(p))
+            match Api::<Peering>::new(store.docs()).save_status(&Actor::controller(), &p)
                 .await
             {
                 Ok(_) => break,

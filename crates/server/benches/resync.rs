@@ -146,8 +146,7 @@ async fn insert(
             "name": format!("n{n}"), "provider": "aws", "region": "eu-west-1",
             "cidr_block": format!("10.{}.{}.0/24", i / 256, i % 256),
         }))?;
-        let net = store
-            .create_network(&actor, project, &req, None)
+        let net = Api::<Network>::new(store.docs()).create(&actor, project, &req, &Env::default(), None)
             .await?
             .resource;
         for j in 0..per_network {
@@ -157,8 +156,7 @@ async fn insert(
                 "routes": [format!("192.168.{j}.0/24")],
             }))?;
             peerings.push(
-                store
-                    .create_peering(&actor, project, &req, None)
+                Api::<Peering>::new(store.docs()).create(&actor, project, &req, &Env::default(), None)
                     .await?
                     .resource,
             );

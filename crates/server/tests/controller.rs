@@ -123,9 +123,7 @@ impl World {
             "region": region(provider), "cidr_block": cidr,
         }))
         .unwrap();
-        let n = self
-            .store
-            .create_network(&actor(), self.project.id, &req, None)
+        let n = Api::<Network>::new(self.store.docs()).create(&actor(), self.project.id, &req, &Env::default(), None)
             .await
             .unwrap()
             .resource;
@@ -147,9 +145,7 @@ impl World {
             "routes": [route],
         }))
         .unwrap();
-        let p = self
-            .store
-            .create_peering(&actor(), self.project.id, &req, None)
+        let p = Api::<Peering>::new(self.store.docs()).create(&actor(), self.project.id, &req, &Env::default(), None)
             .await
             .unwrap()
             .resource;
@@ -163,9 +159,7 @@ impl World {
             "topology": "three-node-multi-zone",
         }))
         .unwrap();
-        let c = self
-            .store
-            .create_cluster(&actor(), self.project.id, &req, "isthmus.internal", None)
+        let c = Api::<Cluster>::new(self.store.docs()).create(&actor(), self.project.id, &req, &Env { dns_zone: "isthmus.internal".to_string() }, None)
             .await
             .unwrap()
             .resource;
@@ -178,13 +172,13 @@ impl World {
     }
 
     async fn get_network(&self, n: &Network) -> Network {
-        self.store.get_network(self.project.id, n.id).await.unwrap()
+        Api::<Network>::new(self.store.docs()).get(self.project.id, n.id.as_id()).await.unwrap()
     }
     async fn get_peering(&self, p: &Peering) -> Peering {
-        self.store.get_peering(self.project.id, p.id).await.unwrap()
+        Api::<Peering>::new(self.store.docs()).get(self.project.id, p.id.as_id()).await.unwrap()
     }
     async fn get_cluster(&self, c: &Cluster) -> Cluster {
-        self.store.get_cluster(self.project.id, c.id).await.unwrap()
+        Api::<Cluster>::new(self.store.docs()).get(self.project.id, c.id.as_id()).await.unwrap()
     }
 
     async fn peering_reaches(&self, p: &Peering, status: PeeringStatus) -> Peering {
@@ -468,8 +462,7 @@ async fn a_changed_spec_requests_a_failed_peering_again() {
 
     let req =
         serde_json::from_value(json!({"routes": ["192.168.1.0/24", "192.168.2.0/24"]})).unwrap();
-    w.store
-        .update_peering(&actor(), w.project.id, p.id, &req, None)
+    Api::<Peering>::new(w.store.docs()).update(&actor(), w.project.id, p.id.as_id(), &req, None)
         .await
         .unwrap();
     w.wake(Kind::Peering, p.id.0);
@@ -543,8 +536,7 @@ async fn deleting_a_network_takes_its_peerings_down_first() {
         .unwrap();
     w.peering_reaches(&a, PeeringStatus::Active).await;
 
-    w.store
-        .delete_network(&actor(), w.project.id, net.id, None)
+    Api::<Network>::new(w.store.docs()).delete(&actor(), w.project.id, net.id.as_id(), None)
         .await
         .unwrap();
     w.wake(Kind::Network, net.id.0);
@@ -565,8 +557,7 @@ async fn deleting_a_cluster_removes_its_nodes() {
     let net = w.network(Provider::Gcp, "10.20.0.0/16").await;
     let c = w.cluster(&net).await;
     w.cluster_reaches(&c, ClusterStatus::Running).await;
-    w.store
-        .delete_cluster(&actor(), w.project.id, c.id, None)
+    Api::<Cluster>::new(w.store.docs()).delete(&actor(), w.project.id, c.id.as_id(), None)
         .await
         .unwrap();
     w.wake(Kind::Cluster, c.id.0);
@@ -937,8 +928,7 @@ impl FakeWorld {
             "name": name, "provider": "local", "region": "host", "cidr_block": cidr,
         }))
         .unwrap();
-        self.store
-            .create_network(&actor(), self.project.id, &req, None)
+        Api::<Network>::new(self.store.docs()).create(&actor(), self.project.id, &req, &Env::default(), None)
             .await
             .unwrap()
             .resource
@@ -952,9 +942,7 @@ impl FakeWorld {
             "routes": [route],
         }))
         .unwrap();
-        let p = self
-            .store
-            .create_peering(&actor(), self.project.id, &req, None)
+        let p = Api::<Peering>::new(self.store.docs()).create(&actor(), self.project.id, &req, &Env::default(), None)
             .await
             .unwrap()
             .resource;
@@ -974,7 +962,7 @@ impl FakeWorld {
         ok: impl Fn(&Network) -> bool,
     ) -> Network {
         eventually(what, || async {
-            let now = self.store.get_network(self.project.id, n.id).await.unwrap();
+            let now = Api::<Network>::new(self.store.docs()).get(self.project.id, n.id.as_id()).await.unwrap();
             ok(&now).then_some(now)
         })
         .await
@@ -987,7 +975,7 @@ impl FakeWorld {
         ok: impl Fn(&Peering) -> bool,
     ) -> Peering {
         eventually(what, || async {
-            let now = self.store.get_peering(self.project.id, p.id).await.unwrap();
+            let now = Api::<Peering>::new(self.store.docs()).get(self.project.id, p.id.as_id()).await.unwrap();
             ok(&now).then_some(now)
         })
         .await
@@ -1079,10 +1067,10 @@ async fn a_permanent_driver_error_reaches_error_with_its_reason_and_is_not_retri
     // 20 ms, 40 ms, 80 ms): the permanent one was tried once and stays as it was.
     w.retries_of(&clock, 5).await;
     assert_eq!(w.fake.calls("ensure_network", "bad"), 1);
-    let still = w.store.get_network(w.project.id, bad.id).await.unwrap();
+    let still = Api::<Network>::new(w.store.docs()).get(w.project.id, bad.id.as_id()).await.unwrap();
     assert_eq!(still.status, NetworkStatus::Error);
     assert_eq!(still.version, failed.version, "no write since");
-    let clock_now = w.store.get_network(w.project.id, clock.id).await.unwrap();
+    let clock_now = Api::<Network>::new(w.store.docs()).get(w.project.id, clock.id.as_id()).await.unwrap();
     assert_eq!(
         clock_now.status,
         NetworkStatus::Provisioning,
@@ -1194,8 +1182,7 @@ async fn a_spec_change_after_a_permanent_error_tries_again() {
     w.retries_of(&clock, before + 3).await;
     assert_eq!(w.fake.calls("ensure_peering", "p"), 1);
     assert_eq!(
-        w.store
-            .get_peering(w.project.id, p.id)
+        Api::<Peering>::new(w.store.docs()).get(w.project.id, p.id.as_id())
             .await
             .unwrap()
             .status,
@@ -1205,9 +1192,7 @@ async fn a_spec_change_after_a_permanent_error_tries_again() {
     // A new spec (the API bumps the generation and enqueues) is requested again.
     let req =
         serde_json::from_value(json!({"routes": ["192.168.1.0/24", "192.168.2.0/24"]})).unwrap();
-    let updated = w
-        .store
-        .update_peering(&actor(), w.project.id, p.id, &req, None)
+    let updated = Api::<Peering>::new(w.store.docs()).update(&actor(), w.project.id, p.id.as_id(), &req, None)
         .await
         .unwrap();
     assert!(updated.generation > failed.generation);

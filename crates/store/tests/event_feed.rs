@@ -4,6 +4,8 @@
 mod common;
 
 use common::*;
+use isthmus_core::resources::Network;
+use isthmus_store::api::{Api, Env};
 use isthmus_store::Store;
 
 #[tokio::test]
@@ -19,9 +21,14 @@ async fn events_after_a_seq_cover_every_project_in_order() {
     let first = project(&t.store, "acme").await;
     let start = t.store.last_event_seq().await.unwrap();
     let second = project(&t.store, "globex").await;
-    let network = t
-        .store
-        .create_network(&alice(), first, &network_req("prod", "10.1.0.0/16"), None)
+    let network = Api::<Network>::new(t.store.docs())
+        .create(
+            &alice(),
+            first,
+            &network_req("prod", "10.1.0.0/16"),
+            &Env::default(),
+            None,
+        )
         .await
         .unwrap()
         .resource;

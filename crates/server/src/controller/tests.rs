@@ -68,8 +68,7 @@ impl Provisioner<Network> for Fake {
         let meanwhile = self.write_meanwhile.lock().unwrap().take();
         if let Some((store, project)) = meanwhile {
             let rename = serde_json::from_value(json!({"name": "renamed"})).unwrap();
-            store
-                .update_network(&Actor("token:api".into()), project.id, n.id, &rename, None)
+            Api::<Network>::new(store.docs()).update(&Actor("token:api".into()), project.id, n.id.as_id(), &rename, None)
                 .await
                 .unwrap();
         }
@@ -192,9 +191,7 @@ impl Harness {
             "name": name, "provider": "local", "region": "host", "cidr_block": "10.20.0.0/16",
         }))
         .unwrap();
-        let n = self
-            .store
-            .create_network(&actor(), self.project.id, &req, None)
+        let n = Api::<Network>::new(self.store.docs()).create(&actor(), self.project.id, &req, &Env::default(), None)
             .await
             .unwrap()
             .resource;
@@ -210,9 +207,7 @@ impl Harness {
             "routes": ["192.168.1.0/24"],
         }))
         .unwrap();
-        let p = self
-            .store
-            .create_peering(&actor(), self.project.id, &req, None)
+        let p = Api::<Peering>::new(self.store.docs()).create(&actor(), self.project.id, &req, &Env::default(), None)
             .await
             .unwrap()
             .resource;
@@ -250,11 +245,11 @@ impl Harness {
     }
 
     async fn get_network(&self, n: &Network) -> Network {
-        self.store.get_network(self.project.id, n.id).await.unwrap()
+        Api::<Network>::new(self.store.docs()).get(self.project.id, n.id.as_id()).await.unwrap()
     }
 
     async fn get_peering(&self, p: &Peering) -> Peering {
-        self.store.get_peering(self.project.id, p.id).await.unwrap()
+        Api::<Peering>::new(self.store.docs()).get(self.project.id, p.id.as_id()).await.unwrap()
     }
 }
 
@@ -317,8 +312,7 @@ async fn a_permanent_error_settles_in_error_and_is_not_retried_until_the_spec_ch
     // A new spec (the API writes it and queues the key) is tried again.
     *h.fake.network_error.lock().unwrap() = None;
     let rename = serde_json::from_value(json!({"name": "net2"})).unwrap();
-    h.store
-        .update_network(&actor(), h.project.id, net.id, &rename, None)
+    Api::<Network>::new(h.store.docs()).update(&actor(), h.project.id, net.id.as_id(), &rename, None)
         .await
         .unwrap();
     h.ctx.queue.add(key(Kind::Network, net.id.0));

@@ -11,7 +11,7 @@ use super::audit::{self, NewEvent};
 use super::codec::{time_text, Ctx};
 use super::docs::{self, policy_text, SqliteTx};
 use super::{detach, idempotency, SqliteStore};
-use crate::doc::{CreateKey, Doc, DocStore, Plan, Put, WriteOp, Written};
+use crate::doc::{CreateKey, Doc, DocStore, ObjectKey, Plan, Put, WriteOp, Written};
 use crate::{Actor, Page, PageRequest, Result};
 
 fn parse_json(text: &str) -> Result<Value> {
@@ -201,7 +201,7 @@ impl DocStore for SqliteStore {
     async fn owned_docs(&self, owner: Id, kind: Option<&str>) -> Result<Vec<Doc>> {
         docs::owned(&mut *self.read().await?, owner, kind).await
     }
-    async fn live_docs(&self) -> Result<Vec<(&'static str, Id)>> {
+    async fn live_docs(&self) -> Result<Vec<ObjectKey>> {
         docs::live(&mut *self.read().await?).await
     }
     async fn write(
