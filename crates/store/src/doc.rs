@@ -49,6 +49,13 @@ pub struct Doc {
     /// The kind's name (`network`), as in [`KindInfo::name`](isthmus_core::object::KindInfo).
     pub kind: &'static str,
     /// The kind's collection name (`networks`): how an owner's 409 names this doc's kind.
+    ///
+    /// This and the policy in `owner` derive from the kind (`KindInfo`), yet are stored
+    /// on every row (columns `plural`, `on_owner_delete`): the store knows no kinds (the
+    /// registry lives in the server), and an owner's delete must treat its children,
+    /// of whatever kind, without decoding them. They are rewritten from `K::INFO` at
+    /// every put, so a kind that changes its declaration sees old rows follow at their
+    /// next write, not before.
     pub plural: &'static str,
     pub id: Id,
     pub project_id: ProjectId,

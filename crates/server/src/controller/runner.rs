@@ -8,15 +8,16 @@ use async_trait::async_trait;
 use isthmus_core::conditions::ConditionStatus;
 use isthmus_core::object::{Object, StatusMachine};
 use isthmus_core::{CoreError, Id};
-use isthmus_store::ResourceKey;
+use isthmus_store::api::Admit;
+use isthmus_store::ObjectKey;
 
 use super::context::{condition, reconciled, Action, Context, ReconcileError, Result, Retry};
-use super::objects::{self, Stored};
+use super::objects;
 use crate::kinds::KINDS;
 
 /// A kind the controller reconciles.
 #[async_trait]
-pub trait Reconcile: Stored {
+pub trait Reconcile: Admit {
     /// The object this one lives in, handed to its steps: an owner kind, or `()` for a
     /// kind that lives in a project only.
     type Owner: Owner;
@@ -56,7 +57,7 @@ pub trait Owner: Sized + Send + Sync {
     /// Why an owned object must wait (reason, message), while the owner is not ready.
     fn waiting(&self) -> Option<(String, String)>;
     /// The owner's key while it is being deleted: its finalizer waits for what it owns.
-    fn deleting(&self) -> Option<ResourceKey>;
+    fn deleting(&self) -> Option<ObjectKey>;
 }
 
 /// Kinds that live in a project only.
@@ -68,7 +69,7 @@ impl Owner for () {
     fn waiting(&self) -> Option<(String, String)> {
         None
     }
-    fn deleting(&self) -> Option<ResourceKey> {
+    fn deleting(&self) -> Option<ObjectKey> {
         None
     }
 }
@@ -103,8 +104,8 @@ impl<O: Reconcile> Owner for O {
             (format!("WaitingFor{}", camel_case(O::INFO.name)), message)
         })
     }
-    fn deleting(&self) -> Option<ResourceKey> {
-        (self.status() == O::Status::DELETING).then(|| objects::key::<O>(self.id()))
+    fn deleting(&self) -> Option<ObjectKey> {
+        (self.status() == O::Status::DELETING).then(|| ObjectKey::of::<O>(self.id()))
     }
 }
 
@@ -212,34 +213,27 @@ async fn finalize<K: Reconcile>(ctx: &Context, obj: K, owner: K::Owner) -> Resul
 }
 
 /// The live objects `id` owns, of every kind registered with `K` as its owner.
-async fn children<K: Reconcile>(
-    ctx: &Context,
-    id: Id,
-    context: String,
-) -> Result<Vec<ResourceKey>> {
+async fn children<K: Reconcile>(ctx: &Context, id: Id, context: String) -> Result<Vec<ObjectKey>> {
     if !KINDS
         .iter()
         .any(|k| k.info().owner.is_some_and(|o| o.kind == K::INFO.name))
     {
         return Ok(Vec::new());
     }
-    objects::children_of(&*ctx.store, K::INFO.name, id)
+    objects::children_of(&*ctx.store, id)
         .await
         .map_err(ReconcileError::store(context))
 }
 
 /// "waiting for 2 peerings and 0 clusters to be deleted": a count for every kind `K`
 /// owns, in the registry's order.
-fn waiting_for_children<K: Reconcile>(remaining: &[ResourceKey]) -> String {
+fn waiting_for_children<K: Reconcile>(remaining: &[ObjectKey]) -> String {
     let counts: Vec<String> = KINDS
         .iter()
         .map(|k| k.info())
         .filter(|info| info.owner.is_some_and(|o| o.kind == K::INFO.name))
         .map(|info| {
-            let n = remaining
-                .iter()
-                .filter(|key| objects::kind_name(**key) == info.name)
-                .count();
+            let n = remaining.iter().filter(|key| key.kind == info.name).count();
             format!("{n} {}", info.plural)
         })
         .collect();
@@ -252,7 +246,7 @@ fn waiting_for_children<K: Reconcile>(remaining: &[ResourceKey]) -> String {
 }
 
 /// Saves `next` if it differs from `before` (what was read); returns what is stored.
-pub(crate) async fn save<K: Stored>(ctx: &Context, before: &K, next: K) -> Result<K> {
+pub(crate) async fn save<K: Admit>(ctx: &Context, before: &K, next: K) -> Result<K> {
     let context = format!("save status of {} {}", K::INFO.name, next.id());
     objects::save(&*ctx.store, before, next)
         .await
@@ -316,9 +310,9 @@ mod tests {
     use super::*;
     use isthmus_core::resources::{Network, Peering};
 
-    fn keys(kind: isthmus_store::Kind, n: usize) -> Vec<ResourceKey> {
+    fn keys(kind: &'static str, n: usize) -> Vec<ObjectKey> {
         (0..n)
-            .map(|i| ResourceKey {
+            .map(|i| ObjectKey {
                 kind,
                 id: Id::from_parts(1, [i as u8; 8]),
             })
@@ -327,12 +321,12 @@ mod tests {
 
     #[test]
     fn the_finalizer_counts_what_remains_of_every_owned_kind() {
-        let mut remaining = keys(isthmus_store::Kind::Peering, 2);
+        let mut remaining = keys("peering", 2);
         assert_eq!(
             waiting_for_children::<Network>(&remaining),
             "waiting for 2 peerings and 0 clusters to be deleted"
         );
-        remaining.extend(keys(isthmus_store::Kind::Cluster, 1));
+        remaining.extend(keys("cluster", 1));
         assert_eq!(
             waiting_for_children::<Network>(&remaining),
             "waiting for 2 peerings and 1 clusters to be deleted"

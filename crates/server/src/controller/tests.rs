@@ -15,8 +15,9 @@ use isthmus_driver::{
     DriverError, NetworkObservation, NetworkState, PeeringObservation, PeeringState, Provisioner,
     Provisioners, Teardown,
 };
+use isthmus_store::api::{Api, Env};
 use isthmus_store::sqlite::SqliteStore;
-use isthmus_store::{Actor, Kind, ResourceKey, Store};
+use isthmus_store::{Actor, ObjectKey, Store};
 use serde_json::json;
 
 use super::queue::WorkQueue;
@@ -68,7 +69,14 @@ impl Provisioner<Network> for Fake {
         let meanwhile = self.write_meanwhile.lock().unwrap().take();
         if let Some((store, project)) = meanwhile {
             let rename = serde_json::from_value(json!({"name": "renamed"})).unwrap();
-            Api::<Network>::new(store.docs()).update(&Actor("token:api".into()), project.id, n.id.as_id(), &rename, None)
+            Api::<Network>::new(store.docs())
+                .update(
+                    &Actor("token:api".into()),
+                    project.id,
+                    n.id.as_id(),
+                    &rename,
+                    None,
+                )
                 .await
                 .unwrap();
         }
@@ -191,11 +199,12 @@ impl Harness {
             "name": name, "provider": "local", "region": "host", "cidr_block": "10.20.0.0/16",
         }))
         .unwrap();
-        let n = Api::<Network>::new(self.store.docs()).create(&actor(), self.project.id, &req, &Env::default(), None)
+        let n = Api::<Network>::new(self.store.docs())
+            .create(&actor(), self.project.id, &req, &Env::default(), None)
             .await
             .unwrap()
             .resource;
-        self.ctx.queue.add(key(Kind::Network, n.id.0));
+        self.ctx.queue.add(ObjectKey::of::<Network>(n.id.0));
         n
     }
 
@@ -207,16 +216,17 @@ impl Harness {
             "routes": ["192.168.1.0/24"],
         }))
         .unwrap();
-        let p = Api::<Peering>::new(self.store.docs()).create(&actor(), self.project.id, &req, &Env::default(), None)
+        let p = Api::<Peering>::new(self.store.docs())
+            .create(&actor(), self.project.id, &req, &Env::default(), None)
             .await
             .unwrap()
             .resource;
-        self.ctx.queue.add(key(Kind::Peering, p.id.0));
+        self.ctx.queue.add(ObjectKey::of::<Peering>(p.id.0));
         p
     }
 
     /// Takes the next queued key and reconciles it once, as a worker does.
-    async fn turn(&self) -> ResourceKey {
+    async fn turn(&self) -> ObjectKey {
         // (A timeout could not say "nothing queued": the clock stands still.)
         assert!(self.ctx.queue.depth() > 0, "a key is queued");
         let key = self.ctx.queue.next().await;
@@ -245,11 +255,17 @@ impl Harness {
     }
 
     async fn get_network(&self, n: &Network) -> Network {
-        Api::<Network>::new(self.store.docs()).get(self.project.id, n.id.as_id()).await.unwrap()
+        Api::<Network>::new(self.store.docs())
+            .get(self.project.id, n.id.as_id())
+            .await
+            .unwrap()
     }
 
     async fn get_peering(&self, p: &Peering) -> Peering {
-        Api::<Peering>::new(self.store.docs()).get(self.project.id, p.id.as_id()).await.unwrap()
+        Api::<Peering>::new(self.store.docs())
+            .get(self.project.id, p.id.as_id())
+            .await
+            .unwrap()
     }
 }
 
@@ -262,10 +278,6 @@ impl Drop for Harness {
 
 fn actor() -> Actor {
     Actor("token:test".into())
-}
-
-fn key(kind: Kind, id: isthmus_core::Id) -> ResourceKey {
-    ResourceKey { kind, id }
 }
 
 fn condition_of(
@@ -312,10 +324,11 @@ async fn a_permanent_error_settles_in_error_and_is_not_retried_until_the_spec_ch
     // A new spec (the API writes it and queues the key) is tried again.
     *h.fake.network_error.lock().unwrap() = None;
     let rename = serde_json::from_value(json!({"name": "net2"})).unwrap();
-    Api::<Network>::new(h.store.docs()).update(&actor(), h.project.id, net.id.as_id(), &rename, None)
+    Api::<Network>::new(h.store.docs())
+        .update(&actor(), h.project.id, net.id.as_id(), &rename, None)
         .await
         .unwrap();
-    h.ctx.queue.add(key(Kind::Network, net.id.0));
+    h.ctx.queue.add(ObjectKey::of::<Network>(net.id.0));
     h.turn().await;
     let active = h.get_network(&net).await;
     assert_eq!(active.status, NetworkStatus::Active);
@@ -385,7 +398,7 @@ async fn a_move_the_state_machine_forbids_is_an_error_for_good() {
     // The provider now calls the active peering an invalid request: `active` cannot go
     // to `invalid_specification`.
     *h.fake.peering_state.lock().unwrap() = Some(PeeringState::Invalid);
-    h.ctx.queue.add(key(Kind::Peering, p.id.0));
+    h.ctx.queue.add(ObjectKey::of::<Peering>(p.id.0));
     h.turn().await;
 
     let failed = h.get_peering(&p).await;
