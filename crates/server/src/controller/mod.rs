@@ -16,6 +16,8 @@ mod cluster;
 mod context;
 mod network;
 mod objects;
+#[cfg(test)]
+mod owned_tests;
 mod peering;
 mod queue;
 mod runner;

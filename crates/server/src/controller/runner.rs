@@ -157,7 +157,7 @@ pub(crate) async fn run<K: Reconcile>(ctx: &Context, id: Id) -> Result<Action> {
     if obj.status() != K::READY && saved.status() == K::READY {
         // What waits for this object can go on now, not at its next poll.
         let context = format!("list what depends on {} {id}", K::INFO.name);
-        for key in children::<K>(ctx, id, context).await? {
+        for key in children(ctx, id, context).await? {
             ctx.wake(key);
         }
     }
@@ -168,7 +168,7 @@ pub(crate) async fn run<K: Reconcile>(ctx: &Context, id: Id) -> Result<Action> {
 /// its provider, and only then marks it `deleted`.
 async fn finalize<K: Reconcile>(ctx: &Context, obj: K, owner: K::Owner) -> Result<Action> {
     let context = format!("list what remains on {} {}", K::INFO.name, obj.id());
-    let remaining = children::<K>(ctx, obj.id(), context).await?;
+    let remaining = children(ctx, obj.id(), context).await?;
     if !remaining.is_empty() {
         let mut next = obj.clone();
         let status = next.status_mut();
@@ -212,31 +212,39 @@ async fn finalize<K: Reconcile>(ctx: &Context, obj: K, owner: K::Owner) -> Resul
     Ok(Action::Done)
 }
 
-/// The live objects `id` owns, of every kind registered with `K` as its owner.
-async fn children<K: Reconcile>(ctx: &Context, id: Id, context: String) -> Result<Vec<ObjectKey>> {
-    if !KINDS
-        .iter()
-        .any(|k| k.info().owner.is_some_and(|o| o.kind == K::INFO.name))
-    {
-        return Ok(Vec::new());
-    }
+/// The live objects `id` owns, of any kind (registered or not: the store keeps each
+/// object's owner id).
+async fn children(ctx: &Context, id: Id, context: String) -> Result<Vec<ObjectKey>> {
     objects::children_of(&*ctx.store, id)
         .await
         .map_err(ReconcileError::store(context))
 }
 
-/// "waiting for 2 peerings and 0 clusters to be deleted": a count for every kind `K`
-/// owns, in the registry's order.
+/// "waiting for 2 peerings and 0 clusters to be deleted": a count for every registered
+/// kind `K` owns, in the registry's order, then for any other kind that remains.
 fn waiting_for_children<K: Reconcile>(remaining: &[ObjectKey]) -> String {
-    let counts: Vec<String> = KINDS
+    let owned: Vec<_> = KINDS
         .iter()
         .map(|k| k.info())
         .filter(|info| info.owner.is_some_and(|o| o.kind == K::INFO.name))
-        .map(|info| {
-            let n = remaining.iter().filter(|key| key.kind == info.name).count();
-            format!("{n} {}", info.plural)
-        })
         .collect();
+    let count = |kind: &str| remaining.iter().filter(|key| key.kind == kind).count();
+    let mut counts: Vec<String> = owned
+        .iter()
+        .map(|info| format!("{} {}", count(info.name), info.plural))
+        .collect();
+    let mut others: Vec<&str> = remaining
+        .iter()
+        .map(|key| key.kind)
+        .filter(|kind| owned.iter().all(|info| info.name != *kind))
+        .collect();
+    others.sort_unstable();
+    others.dedup();
+    counts.extend(
+        others
+            .iter()
+            .map(|kind| format!("{} {kind} objects", count(kind))),
+    );
     let listed = match counts.split_last() {
         Some((last, [])) => last.clone(),
         Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
@@ -330,6 +338,11 @@ mod tests {
         assert_eq!(
             waiting_for_children::<Network>(&remaining),
             "waiting for 2 peerings and 1 clusters to be deleted"
+        );
+        remaining.extend(keys("widget", 3));
+        assert_eq!(
+            waiting_for_children::<Network>(&remaining),
+            "waiting for 2 peerings, 1 clusters and 3 widget objects to be deleted"
         );
         assert_eq!(camel_case("network"), "Network");
         assert_eq!(camel_case("endpoint_service"), "EndpointService");

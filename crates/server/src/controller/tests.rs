@@ -122,21 +122,21 @@ impl Provisioner<Peering> for Fake {
 }
 
 /// The controller's parts without its loops: the test takes each turn itself.
-struct Harness {
+pub(super) struct Harness {
     _dir: tempfile::TempDir,
-    store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn Store>,
     fake: Arc<Fake>,
-    ctx: Context,
+    pub(super) ctx: Context,
     counters: Counters,
     failures: Failures,
-    project: Project,
+    pub(super) project: Project,
     /// Keeps the runtime busy (see [`Harness::new`]).
     spinner: tokio::task::JoinHandle<()>,
     timer: tokio::task::JoinHandle<()>,
 }
 
 impl Harness {
-    async fn new() -> Harness {
+    pub(super) async fn new() -> Harness {
         // SQLite works on a thread of its own, which the paused clock cannot see: with
         // nothing else to run, tokio would jump the clock forward while a query runs (and
         // fire the pool's timeouts). A task that only yields keeps the runtime busy, so
@@ -194,7 +194,7 @@ impl Harness {
     }
 
     /// A `local` network, stored and queued as the API does.
-    async fn network(&self, name: &str) -> Network {
+    pub(super) async fn network(&self, name: &str) -> Network {
         let req = serde_json::from_value(json!({
             "name": name, "provider": "local", "region": "host", "cidr_block": "10.20.0.0/16",
         }))
@@ -226,7 +226,7 @@ impl Harness {
     }
 
     /// Takes the next queued key and reconciles it once, as a worker does.
-    async fn turn(&self) -> ObjectKey {
+    pub(super) async fn turn(&self) -> ObjectKey {
         // (A timeout could not say "nothing queued": the clock stands still.)
         assert!(self.ctx.queue.depth() > 0, "a key is queued");
         let key = self.ctx.queue.next().await;
@@ -254,7 +254,7 @@ impl Harness {
         }
     }
 
-    async fn get_network(&self, n: &Network) -> Network {
+    pub(super) async fn get_network(&self, n: &Network) -> Network {
         Api::<Network>::new(self.store.docs())
             .get(self.project.id, n.id.as_id())
             .await
@@ -276,7 +276,7 @@ impl Drop for Harness {
     }
 }
 
-fn actor() -> Actor {
+pub(super) fn actor() -> Actor {
     Actor("token:test".into())
 }
 
