@@ -14,17 +14,7 @@ use isthmus_store::{Actor, PageRequest, Store};
 async fn create_update_and_status_changes_are_logged_with_before_and_after() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("prod", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
     let rename = NetworkUpdate {
         name: Some("production".into()),
         ..Default::default()

@@ -15,17 +15,7 @@ use isthmus_store::{PageRequest, Store, StoreError};
 async fn of_concurrent_peerings_claiming_the_same_route_exactly_one_wins() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("prod", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let store = t.store.clone();
@@ -63,17 +53,7 @@ async fn of_concurrent_peerings_claiming_the_same_route_exactly_one_wins() {
 async fn concurrent_clusters_on_one_network_never_share_a_node_address() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("prod", "10.1.0.0/24"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/24").await;
     let tasks: Vec<_> = (0..12)
         .map(|i| {
             let store = t.store.clone();

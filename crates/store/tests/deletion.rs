@@ -15,17 +15,7 @@ use isthmus_store::{Actor, PageRequest, Store, StoreError};
 async fn a_network_with_a_cluster_cannot_be_deleted_and_stays_as_it_was() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("prod", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
     let c = Api::<Cluster>::new(t.store.docs())
         .create(
             &alice(),
@@ -83,28 +73,8 @@ async fn a_network_with_a_cluster_cannot_be_deleted_and_stays_as_it_was() {
 async fn deleting_a_network_takes_its_live_peerings_to_deleting() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("prod", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
-    let other = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("dev", "10.2.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
+    let other = network(&t.store, p, "dev", "10.2.0.0/16").await;
     let a = Api::<Peering>::new(t.store.docs())
         .create(
             &alice(),
@@ -178,17 +148,7 @@ async fn deleting_a_network_takes_its_live_peerings_to_deleting() {
 async fn a_deleting_network_accepts_no_new_peering_and_a_second_delete_changes_nothing() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("prod", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
     let deleting = Api::<Network>::new(t.store.docs())
         .delete(&alice(), p, n.id.as_id(), None)
         .await
@@ -217,17 +177,7 @@ async fn a_deleting_network_accepts_no_new_peering_and_a_second_delete_changes_n
 async fn a_deleted_cluster_frees_its_network_for_deletion_and_rows_stay_as_tombstones() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("prod", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
     let c = Api::<Cluster>::new(t.store.docs())
         .create(
             &alice(),

@@ -60,17 +60,7 @@ fn widget(project: ProjectId, owner: Id, policy: OnOwnerDelete, name: &str) -> D
 async fn objects_of_a_new_kind_block_or_follow_their_owners_delete_as_they_declare() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("prod", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
     let blocking = widget(p, n.id.0, OnOwnerDelete::Block, "keeper");
     let docs: &dyn DocStore = &t.store;
     docs.write(
@@ -164,17 +154,7 @@ async fn sqlx_exec(t: &TestStore, sql: &str, id: Id) {
 async fn a_peering_taken_down_with_its_network_is_stored_and_audited_as_a_peering() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("prod", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
     let peering = Api::<Peering>::new(t.store.docs())
         .create(
             &alice(),

@@ -103,17 +103,7 @@ async fn a_create_that_breaks_a_rule_does_not_use_up_its_key() {
 async fn a_retried_peering_and_cluster_create_are_replayed_too() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("prod", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
     let preq = peering_req(&n.id.to_string(), &["192.168.0.0/24"]);
     let pkey = IdempotencyKey {
         key: "peering".into(),

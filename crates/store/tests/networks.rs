@@ -137,17 +137,7 @@ async fn a_network_in_another_project_is_not_found() {
     let t = open().await;
     let mine = project(&t.store, "mine").await;
     let theirs = project(&t.store, "theirs").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            theirs,
-            &network_req("secret", "10.0.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, theirs, "secret", "10.0.0.0/16").await;
     let err = Api::<Network>::new(t.store.docs())
         .get(mine, n.id.as_id())
         .await

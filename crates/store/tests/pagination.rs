@@ -87,17 +87,7 @@ async fn an_exactly_full_last_page_has_no_next_cursor() {
 async fn the_audit_log_pages_by_sequence_without_gaps_or_repeats() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("n", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "n", "10.1.0.0/16").await;
     for i in 0..10 {
         let rename = NetworkUpdate {
             name: Some(format!("n{i}")),

@@ -13,17 +13,7 @@ use isthmus_store::{PageRequest, Store};
 async fn data_survives_closing_and_reopening_the_file() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("prod", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
     let peering = Api::<Peering>::new(t.store.docs())
         .create(
             &alice(),

@@ -4,7 +4,7 @@
 
 mod common;
 
-use isthmus_core::resources::{Cluster, Network};
+use isthmus_core::resources::Cluster;
 use isthmus_store::api::{Api, Env};
 use std::collections::HashSet;
 
@@ -39,17 +39,7 @@ async fn cluster_in(
     project_name: &str,
 ) -> (isthmus_core::ProjectId, isthmus_core::resources::Cluster) {
     let p = project(store, project_name).await;
-    let n = Api::<Network>::new(store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("prod", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(store, p, "prod", "10.1.0.0/16").await;
     let c = Api::<Cluster>::new(store.docs())
         .create(
             &alice(),
@@ -108,17 +98,7 @@ async fn concurrent_public_enables_across_projects_never_share_an_address() {
 async fn a_cluster_created_with_public_access_gets_an_endpoint_at_once() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("prod", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
     let mut req = cluster_req(&n.id.to_string(), "db");
     req.public_access = Some(PublicAccessInput {
         enabled: true,

@@ -66,17 +66,7 @@ async fn cluster(store: &SqliteStore, p: ProjectId, n: &Network, name: &str) -> 
 async fn a_write_that_skips_the_rules_cannot_claim_a_taken_public_address() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("prod", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
     let clusters = Api::<Cluster>::new(t.store.docs());
     let a = cluster(&t.store, p, &n, "a").await;
     let enable = ClusterUpdate {

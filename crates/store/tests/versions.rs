@@ -22,17 +22,7 @@ fn rename(name: &str) -> NetworkUpdate {
 async fn every_write_bumps_the_version_and_a_matching_if_match_passes() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("a", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "a", "10.1.0.0/16").await;
     let renamed = Api::<Network>::new(t.store.docs())
         .update(&alice(), p, n.id.as_id(), &rename("b"), Some(1))
         .await
@@ -56,17 +46,7 @@ async fn every_write_bumps_the_version_and_a_matching_if_match_passes() {
 async fn a_stale_if_match_is_refused_and_leaves_the_row_unchanged() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("a", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "a", "10.1.0.0/16").await;
     Api::<Network>::new(t.store.docs())
         .update(&alice(), p, n.id.as_id(), &rename("b"), None)
         .await
@@ -109,17 +89,7 @@ async fn a_stale_if_match_is_refused_and_leaves_the_row_unchanged() {
 async fn save_status_moves_the_status_and_copies_only_controller_fields() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("a", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "a", "10.1.0.0/16").await;
     let mut observed = n.clone();
     observed.status = NetworkStatus::Active;
     observed.status_message = "ready".into();
@@ -149,17 +119,7 @@ async fn save_status_moves_the_status_and_copies_only_controller_fields() {
 async fn save_status_refuses_an_illegal_transition() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("a", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "a", "10.1.0.0/16").await;
     let mut observed = n.clone();
     observed.status = NetworkStatus::Deleted; // provisioning cannot jump to deleted
     let err = Api::<Network>::new(t.store.docs())
@@ -186,17 +146,7 @@ async fn save_status_refuses_an_illegal_transition() {
 async fn save_status_refuses_a_stale_version_so_a_newer_spec_is_never_overwritten() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("a", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "a", "10.1.0.0/16").await;
     // The controller read `n`; meanwhile a user renames the network.
     let renamed = Api::<Network>::new(t.store.docs())
         .update(&alice(), p, n.id.as_id(), &rename("b"), None)
@@ -229,17 +179,7 @@ async fn save_status_refuses_a_stale_version_so_a_newer_spec_is_never_overwritte
 async fn save_status_moves_cluster_nodes_and_peering_provider_ids() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = Api::<Network>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &network_req("a", "10.1.0.0/16"),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "a", "10.1.0.0/16").await;
     let c = Api::<Cluster>::new(t.store.docs())
         .create(
             &alice(),
