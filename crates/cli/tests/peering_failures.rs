@@ -98,10 +98,12 @@ fn waiting_on_a_peering_in_error_fails_with_its_reason() {
 /// Writes what the controller writes when a peering fails for good (`error`, with the
 /// reason, its spec observed), through the server's store, as the controller would.
 fn mark_error(server: &Server, project: &str, peering: &str, reason: &str) {
+    use isthmus_core::resources::Peering;
     use isthmus_core::state::PeeringStatus;
     use isthmus_core::CoreError;
+    use isthmus_store::api::Api;
     use isthmus_store::sqlite::SqliteStore;
-    use isthmus_store::{Actor, Resource, Store, StoreError};
+    use isthmus_store::{Actor, Store, StoreError};
 
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(async {
@@ -109,18 +111,21 @@ fn mark_error(server: &Server, project: &str, peering: &str, reason: &str) {
         let store = SqliteStore::open(&db)
             .await
             .expect("open the server's store");
-        let (project, peering) = (project.parse().unwrap(), peering.parse().unwrap());
+        let (project, peering) = (
+            project.parse().unwrap(),
+            peering.parse::<isthmus_core::Id>().unwrap(),
+        );
         // The running controller writes this peering too: compare-and-swap until ours lands.
         loop {
-            let mut p = store
-                .get_peering(project, peering)
+            let mut p = Api::<Peering>::new(store.docs())
+                .get(project, peering)
                 .await
                 .expect("the peering");
             p.status = PeeringStatus::Error;
             p.status_message = reason.to_string();
             p.observed_generation = p.generation;
-            match store
-                .save_status(&Actor::controller(), &Resource::Peering(p))
+            match Api::<Peering>::new(store.docs())
+                .save_status(&Actor::controller(), &p)
                 .await
             {
                 Ok(_) => break,

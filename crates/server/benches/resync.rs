@@ -16,8 +16,9 @@ use isthmus_core::resources::{Network, Peering, Provider};
 use isthmus_core::state::PeeringStatus;
 use isthmus_driver::sim::{CustomerActionKind, CustomerVpc, SimClouds, SimConfig};
 use isthmus_server::controller::{Controller, ControllerConfig, ControllerHandle};
+use isthmus_store::api::{Api, Env};
 use isthmus_store::sqlite::SqliteStore;
-use isthmus_store::{Actor, Kind, Resource, ResourceKey, Store};
+use isthmus_store::{Actor, ObjectKey, Store};
 use serde_json::json;
 
 const NETWORKS_PER_PROJECT: usize = 100;
@@ -81,10 +82,7 @@ async fn run(networks: usize, per_network: usize) -> anyhow::Result<()> {
             .map_err(anyhow::Error::msg)?;
     }
     for p in &peerings {
-        warm.enqueue(ResourceKey {
-            kind: Kind::Peering,
-            id: p.id.0,
-        });
+        warm.enqueue(ObjectKey::of::<Peering>(p.id.0));
     }
     settle(&warm).await;
     task.abort();
@@ -146,8 +144,8 @@ async fn insert(
             "name": format!("n{n}"), "provider": "aws", "region": "eu-west-1",
             "cidr_block": format!("10.{}.{}.0/24", i / 256, i % 256),
         }))?;
-        let net = store
-            .create_network(&actor, project, &req, None)
+        let net = Api::<Network>::new(store.docs())
+            .create(&actor, project, &req, &Env::default(), None)
             .await?
             .resource;
         for j in 0..per_network {
@@ -157,8 +155,8 @@ async fn insert(
                 "routes": [format!("192.168.{j}.0/24")],
             }))?;
             peerings.push(
-                store
-                    .create_peering(&actor, project, &req, None)
+                Api::<Peering>::new(store.docs())
+                    .create(&actor, project, &req, &Env::default(), None)
                     .await?
                     .resource,
             );
@@ -184,12 +182,9 @@ async fn settle(handle: &ControllerHandle) {
 
 async fn count_active(store: &Arc<dyn Store>, peerings: &[Peering]) -> anyhow::Result<usize> {
     let mut active = 0;
+    let api = Api::<Peering>::new(store.docs());
     for p in peerings {
-        let key = ResourceKey {
-            kind: Kind::Peering,
-            id: p.id.0,
-        };
-        if let Some(Resource::Peering(now)) = store.load(key).await? {
+        if let Some(now) = api.load(p.id.0).await? {
             active += usize::from(now.status == PeeringStatus::Active);
         }
     }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use isthmus_connect::dns::{DnsHandle, DnsServer, Publisher, RecordSet, Zone};
 use isthmus_core::Id;
-use isthmus_store::{Kind, Resource, ResourceKey, Store};
+use isthmus_store::Store;
 use tokio::task::JoinHandle;
 
 use crate::dns_records::RecordSetsOfBody;
@@ -105,34 +105,21 @@ async fn record_sets_now(
     }))
 }
 
-/// The stored JSON of one object. A bridge until the document store, which hands bodies
-/// out as stored (`DocStore::get_doc`), replaces the typed `Store::load`.
+/// The stored JSON of one object, as the document store holds it.
 async fn load_body(store: &dyn Store, kind: &str, id: Id) -> anyhow::Result<Option<String>> {
-    let Some(kind) = [Kind::Network, Kind::Peering, Kind::Cluster]
-        .into_iter()
-        .find(|k| k.as_str() == kind)
-    else {
-        return Ok(None);
-    };
-    let loaded = store
-        .load(ResourceKey { kind, id })
+    let doc = store
+        .docs()
+        .get_doc(kind, id)
         .await
-        .with_context(|| format!("load {} {id} for the platform DNS", kind.as_str()))?;
-    let body = match &loaded {
-        None => return Ok(None),
-        Some(Resource::Network(network)) => serde_json::to_string(network),
-        Some(Resource::Peering(peering)) => serde_json::to_string(peering),
-        Some(Resource::Cluster(cluster)) => serde_json::to_string(cluster),
-    };
-    body.map(Some)
-        .with_context(|| format!("write {} {id} as JSON", kind.as_str()))
+        .with_context(|| format!("load {kind} {id} for the platform DNS"))?;
+    Ok(doc.map(|doc| doc.body))
 }
 
 /// Every live object that publishes names, with its record sets.
 async fn live_record_sets(store: &dyn Store) -> anyhow::Result<Vec<(Publisher, Vec<RecordSet>)>> {
     let mut published = Vec::new();
     for key in store.list_live().await.context("list live resources")? {
-        let Some((kind, record_sets)) = publishing_kind(key.kind.as_str()) else {
+        let Some((kind, record_sets)) = publishing_kind(key.kind) else {
             continue;
         };
         let sets = record_sets_now(store, kind, key.id, record_sets).await?;

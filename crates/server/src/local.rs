@@ -129,7 +129,7 @@ async fn known_objects(
     let provisioners = driver.provisioners();
     let mut known = KnownObjects::new();
     for key in store.list_live().await.context("list live resources")? {
-        let Some(kind) = crate::kinds::kind(key.kind.as_str()) else {
+        let Some(kind) = crate::kinds::kind(key.kind) else {
             continue;
         };
         known.claim(

@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use isthmus_connect::pki::Ca;
+use isthmus_core::object::Object;
 use isthmus_core::Id;
 use isthmus_driver::sim::SimClouds;
 use isthmus_driver::Provisioners;
 use isthmus_driver_local::LocalDriver;
-use isthmus_store::{Kind, ResourceKey, Store};
+use isthmus_store::{ObjectKey, Store};
 
 use crate::controller::ControllerHandle;
 use crate::metrics::Metrics;
@@ -85,7 +86,7 @@ impl AppState {
     }
 
     /// Wakes the controller for a resource the API just changed.
-    pub fn enqueue(&self, kind: Kind, id: Id) {
-        self.controller.enqueue(ResourceKey { kind, id });
+    pub fn enqueue<K: Object>(&self, id: Id) {
+        self.controller.enqueue(ObjectKey::of::<K>(id));
     }
 }

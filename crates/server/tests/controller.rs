@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use isthmus_core::conditions::{find_condition, ConditionStatus};
+use isthmus_core::object::Object;
 use isthmus_core::resources::{Cluster, Network, Peering, Project, Provider};
 use isthmus_core::state::{ClusterStatus, NetworkStatus, NodeStatus, PeeringStatus};
 use isthmus_driver::sim::{CustomerActionKind, CustomerVpc, SimClouds, SimConfig};
@@ -17,8 +18,9 @@ use isthmus_driver::{
     PeeringState, Provisioner, Provisioners, Teardown,
 };
 use isthmus_server::controller::{Controller, ControllerConfig, ControllerHandle};
+use isthmus_store::api::{Api, Env};
 use isthmus_store::sqlite::SqliteStore;
-use isthmus_store::{Actor, Kind, ResourceKey, Store};
+use isthmus_store::{Actor, ObjectKey, Store};
 use serde_json::json;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
@@ -123,13 +125,12 @@ impl World {
             "region": region(provider), "cidr_block": cidr,
         }))
         .unwrap();
-        let n = self
-            .store
-            .create_network(&actor(), self.project.id, &req, None)
+        let n = Api::<Network>::new(self.store.docs())
+            .create(&actor(), self.project.id, &req, &Env::default(), None)
             .await
             .unwrap()
             .resource;
-        self.wake(Kind::Network, n.id.0);
+        self.wake::<Network>(n.id.0);
         n
     }
 
@@ -147,13 +148,12 @@ impl World {
             "routes": [route],
         }))
         .unwrap();
-        let p = self
-            .store
-            .create_peering(&actor(), self.project.id, &req, None)
+        let p = Api::<Peering>::new(self.store.docs())
+            .create(&actor(), self.project.id, &req, &Env::default(), None)
             .await
             .unwrap()
             .resource;
-        self.wake(Kind::Peering, p.id.0);
+        self.wake::<Peering>(p.id.0);
         p
     }
 
@@ -163,28 +163,44 @@ impl World {
             "topology": "three-node-multi-zone",
         }))
         .unwrap();
-        let c = self
-            .store
-            .create_cluster(&actor(), self.project.id, &req, "isthmus.internal", None)
+        let c = Api::<Cluster>::new(self.store.docs())
+            .create(
+                &actor(),
+                self.project.id,
+                &req,
+                &Env {
+                    dns_zone: "isthmus.internal".to_string(),
+                },
+                None,
+            )
             .await
             .unwrap()
             .resource;
-        self.wake(Kind::Cluster, c.id.0);
+        self.wake::<Cluster>(c.id.0);
         c
     }
 
-    fn wake(&self, kind: Kind, id: isthmus_core::Id) {
-        self.controller.enqueue(ResourceKey { kind, id });
+    fn wake<K: Object>(&self, id: isthmus_core::Id) {
+        self.controller.enqueue(ObjectKey::of::<K>(id));
     }
 
     async fn get_network(&self, n: &Network) -> Network {
-        self.store.get_network(self.project.id, n.id).await.unwrap()
+        Api::<Network>::new(self.store.docs())
+            .get(self.project.id, n.id.as_id())
+            .await
+            .unwrap()
     }
     async fn get_peering(&self, p: &Peering) -> Peering {
-        self.store.get_peering(self.project.id, p.id).await.unwrap()
+        Api::<Peering>::new(self.store.docs())
+            .get(self.project.id, p.id.as_id())
+            .await
+            .unwrap()
     }
     async fn get_cluster(&self, c: &Cluster) -> Cluster {
-        self.store.get_cluster(self.project.id, c.id).await.unwrap()
+        Api::<Cluster>::new(self.store.docs())
+            .get(self.project.id, c.id.as_id())
+            .await
+            .unwrap()
     }
 
     async fn peering_reaches(&self, p: &Peering, status: PeeringStatus) -> Peering {
@@ -468,11 +484,11 @@ async fn a_changed_spec_requests_a_failed_peering_again() {
 
     let req =
         serde_json::from_value(json!({"routes": ["192.168.1.0/24", "192.168.2.0/24"]})).unwrap();
-    w.store
-        .update_peering(&actor(), w.project.id, p.id, &req, None)
+    Api::<Peering>::new(w.store.docs())
+        .update(&actor(), w.project.id, p.id.as_id(), &req, None)
         .await
         .unwrap();
-    w.wake(Kind::Peering, p.id.0);
+    w.wake::<Peering>(p.id.0);
     let again = w
         .peering_reaches(&p, PeeringStatus::PendingAcceptance)
         .await;
@@ -543,11 +559,11 @@ async fn deleting_a_network_takes_its_peerings_down_first() {
         .unwrap();
     w.peering_reaches(&a, PeeringStatus::Active).await;
 
-    w.store
-        .delete_network(&actor(), w.project.id, net.id, None)
+    Api::<Network>::new(w.store.docs())
+        .delete(&actor(), w.project.id, net.id.as_id(), None)
         .await
         .unwrap();
-    w.wake(Kind::Network, net.id.0);
+    w.wake::<Network>(net.id.0);
     let gone = w.network_reaches(&net, NetworkStatus::Deleted).await;
     assert_eq!(
         ready(&gone.conditions),
@@ -565,11 +581,11 @@ async fn deleting_a_cluster_removes_its_nodes() {
     let net = w.network(Provider::Gcp, "10.20.0.0/16").await;
     let c = w.cluster(&net).await;
     w.cluster_reaches(&c, ClusterStatus::Running).await;
-    w.store
-        .delete_cluster(&actor(), w.project.id, c.id, None)
+    Api::<Cluster>::new(w.store.docs())
+        .delete(&actor(), w.project.id, c.id.as_id(), None)
         .await
         .unwrap();
-    w.wake(Kind::Cluster, c.id.0);
+    w.wake::<Cluster>(c.id.0);
     let gone = w.cluster_reaches(&c, ClusterStatus::Deleted).await;
     assert!(gone.nodes.iter().all(|n| n.status == NodeStatus::Deleted));
 }
@@ -937,8 +953,8 @@ impl FakeWorld {
             "name": name, "provider": "local", "region": "host", "cidr_block": cidr,
         }))
         .unwrap();
-        self.store
-            .create_network(&actor(), self.project.id, &req, None)
+        Api::<Network>::new(self.store.docs())
+            .create(&actor(), self.project.id, &req, &Env::default(), None)
             .await
             .unwrap()
             .resource
@@ -952,19 +968,18 @@ impl FakeWorld {
             "routes": [route],
         }))
         .unwrap();
-        let p = self
-            .store
-            .create_peering(&actor(), self.project.id, &req, None)
+        let p = Api::<Peering>::new(self.store.docs())
+            .create(&actor(), self.project.id, &req, &Env::default(), None)
             .await
             .unwrap()
             .resource;
-        self.enqueue(Kind::Peering, p.id.0);
+        self.enqueue::<Peering>(p.id.0);
         p
     }
 
-    fn enqueue(&self, kind: Kind, id: isthmus_core::Id) {
+    fn enqueue<K: Object>(&self, id: isthmus_core::Id) {
         let controller = self.controller.as_ref().expect("the controller runs");
-        controller.enqueue(ResourceKey { kind, id });
+        controller.enqueue(ObjectKey::of::<K>(id));
     }
 
     async fn network_where(
@@ -974,7 +989,10 @@ impl FakeWorld {
         ok: impl Fn(&Network) -> bool,
     ) -> Network {
         eventually(what, || async {
-            let now = self.store.get_network(self.project.id, n.id).await.unwrap();
+            let now = Api::<Network>::new(self.store.docs())
+                .get(self.project.id, n.id.as_id())
+                .await
+                .unwrap();
             ok(&now).then_some(now)
         })
         .await
@@ -987,7 +1005,10 @@ impl FakeWorld {
         ok: impl Fn(&Peering) -> bool,
     ) -> Peering {
         eventually(what, || async {
-            let now = self.store.get_peering(self.project.id, p.id).await.unwrap();
+            let now = Api::<Peering>::new(self.store.docs())
+                .get(self.project.id, p.id.as_id())
+                .await
+                .unwrap();
             ok(&now).then_some(now)
         })
         .await
@@ -1079,10 +1100,16 @@ async fn a_permanent_driver_error_reaches_error_with_its_reason_and_is_not_retri
     // 20 ms, 40 ms, 80 ms): the permanent one was tried once and stays as it was.
     w.retries_of(&clock, 5).await;
     assert_eq!(w.fake.calls("ensure_network", "bad"), 1);
-    let still = w.store.get_network(w.project.id, bad.id).await.unwrap();
+    let still = Api::<Network>::new(w.store.docs())
+        .get(w.project.id, bad.id.as_id())
+        .await
+        .unwrap();
     assert_eq!(still.status, NetworkStatus::Error);
     assert_eq!(still.version, failed.version, "no write since");
-    let clock_now = w.store.get_network(w.project.id, clock.id).await.unwrap();
+    let clock_now = Api::<Network>::new(w.store.docs())
+        .get(w.project.id, clock.id.as_id())
+        .await
+        .unwrap();
     assert_eq!(
         clock_now.status,
         NetworkStatus::Provisioning,
@@ -1194,8 +1221,8 @@ async fn a_spec_change_after_a_permanent_error_tries_again() {
     w.retries_of(&clock, before + 3).await;
     assert_eq!(w.fake.calls("ensure_peering", "p"), 1);
     assert_eq!(
-        w.store
-            .get_peering(w.project.id, p.id)
+        Api::<Peering>::new(w.store.docs())
+            .get(w.project.id, p.id.as_id())
             .await
             .unwrap()
             .status,
@@ -1205,13 +1232,12 @@ async fn a_spec_change_after_a_permanent_error_tries_again() {
     // A new spec (the API bumps the generation and enqueues) is requested again.
     let req =
         serde_json::from_value(json!({"routes": ["192.168.1.0/24", "192.168.2.0/24"]})).unwrap();
-    let updated = w
-        .store
-        .update_peering(&actor(), w.project.id, p.id, &req, None)
+    let updated = Api::<Peering>::new(w.store.docs())
+        .update(&actor(), w.project.id, p.id.as_id(), &req, None)
         .await
         .unwrap();
     assert!(updated.generation > failed.generation);
-    w.enqueue(Kind::Peering, p.id.0);
+    w.enqueue::<Peering>(p.id.0);
     let active = w
         .peering_where(&p, "peering p to be active", |p| {
             p.status == PeeringStatus::Active

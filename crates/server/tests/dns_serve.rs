@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use hickory_server::proto::op::{Message, Query, ResponseCode};
 use hickory_server::proto::rr::{Name, RData, RecordType};
-use isthmus_core::resources::{ClusterCreate, NetworkCreate, ProjectCreate};
+use isthmus_core::resources::{Cluster, ClusterCreate, Network, NetworkCreate, ProjectCreate};
 use isthmus_server::serve::{self, ServeConfig};
+use isthmus_store::api::{Api, Env};
 use isthmus_store::Actor;
 use serde_json::{json, Value};
 use support::TestServer;
@@ -157,8 +158,8 @@ async fn a_restarted_server_answers_for_clusters_created_before() {
             "name": "n", "provider": "aws", "region": "us-east-1", "cidr_block": "10.31.0.0/16"
         }))
         .unwrap();
-        let network = store
-            .create_network(&actor, project.id, &network, None)
+        let network = Api::<Network>::new(store.docs())
+            .create(&actor, project.id, &network, &Env::default(), None)
             .await
             .expect("create network")
             .resource;
@@ -167,8 +168,16 @@ async fn a_restarted_server_answers_for_clusters_created_before() {
             "topology": "single-node"
         }))
         .unwrap();
-        let cluster = store
-            .create_cluster(&actor, project.id, &cluster, ZONE, None)
+        let cluster = Api::<Cluster>::new(store.docs())
+            .create(
+                &actor,
+                project.id,
+                &cluster,
+                &Env {
+                    dns_zone: ZONE.to_string(),
+                },
+                None,
+            )
             .await
             .expect("create cluster")
             .resource;
@@ -193,8 +202,16 @@ async fn create_cluster(
         "name": name, "network_id": network, "engine": "probe", "topology": "single-node"
     }))
     .unwrap();
-    let cluster = store
-        .create_cluster(&Actor("token:test".into()), project, &create, ZONE, None)
+    let cluster = Api::<Cluster>::new(store.docs())
+        .create(
+            &Actor("token:test".into()),
+            project,
+            &create,
+            &Env {
+                dns_zone: ZONE.to_string(),
+            },
+            None,
+        )
         .await
         .expect("create cluster")
         .resource;
@@ -217,8 +234,8 @@ async fn a_restarted_server_publishes_no_deleted_cluster_and_follows_deletes_aft
             "name": "n", "provider": "aws", "region": "us-east-1", "cidr_block": "10.32.0.0/16"
         }))
         .unwrap();
-        let network = store
-            .create_network(&actor, project.id, &network, None)
+        let network = Api::<Network>::new(store.docs())
+            .create(&actor, project.id, &network, &Env::default(), None)
             .await
             .expect("create network")
             .resource
@@ -226,8 +243,8 @@ async fn a_restarted_server_publishes_no_deleted_cluster_and_follows_deletes_aft
             .to_string();
         let (gone, _) = create_cluster(store, project.id, &network, "gone").await;
         let kept = create_cluster(store, project.id, &network, "kept").await;
-        store
-            .delete_cluster(&actor, project.id, gone, None)
+        Api::<Cluster>::new(store.docs())
+            .delete(&actor, project.id, gone.as_id(), None)
             .await
             .expect("delete cluster");
         (project.id, gone, kept)
@@ -242,10 +259,8 @@ async fn a_restarted_server_publishes_no_deleted_cluster_and_follows_deletes_aft
     let answer = query_a(dns, &format!("{kept}.{ZONE}.")).await;
     assert_eq!(answer.ips, vec![kept_ip]);
 
-    second
-        .state
-        .store
-        .delete_cluster(&actor, project, kept, None)
+    Api::<Cluster>::new(second.state.store.docs())
+        .delete(&actor, project, kept.as_id(), None)
         .await
         .expect("delete cluster");
     query_until(dns, &format!("{kept}.{ZONE}."), |a| {

@@ -14,6 +14,7 @@ use isthmus_core::state::{ClusterStatus, NetworkStatus, PeeringStatus};
 use isthmus_driver_local::{LocalConfig, LocalDriver};
 use isthmus_server::controller::{Controller, ControllerConfig};
 use isthmus_server::kinds::KINDS;
+use isthmus_store::api::{Api, Env};
 use isthmus_store::sqlite::SqliteStore;
 use isthmus_store::{Actor, Store};
 use serde_json::json;
@@ -125,8 +126,8 @@ async fn the_kernel_objects_of_every_registered_local_kind_survive_a_restart() {
         "name": "n", "provider": "local", "region": "host", "cidr_block": "10.77.0.0/24",
     }))
     .unwrap();
-    let net: Network = store
-        .create_network(&actor, project.id, &net, None)
+    let net: Network = Api::<Network>::new(store.docs())
+        .create(&actor, project.id, &net, &Env::default(), None)
         .await
         .unwrap()
         .resource;
@@ -136,8 +137,8 @@ async fn the_kernel_objects_of_every_registered_local_kind_survive_a_restart() {
         "routes": ["172.31.40.0/24"],
     }))
     .unwrap();
-    let peering: Peering = store
-        .create_peering(&actor, project.id, &peering, None)
+    let peering: Peering = Api::<Peering>::new(store.docs())
+        .create(&actor, project.id, &peering, &Env::default(), None)
         .await
         .unwrap()
         .resource;
@@ -149,8 +150,16 @@ async fn the_kernel_objects_of_every_registered_local_kind_survive_a_restart() {
         "egress_allowlist": [{"cidr": "172.31.40.0/24"}],
     }))
     .unwrap();
-    let cluster: Cluster = store
-        .create_cluster(&actor, project.id, &cluster, "isthmus.internal", None)
+    let cluster: Cluster = Api::<Cluster>::new(store.docs())
+        .create(
+            &actor,
+            project.id,
+            &cluster,
+            &Env {
+                dns_zone: "isthmus.internal".to_string(),
+            },
+            None,
+        )
         .await
         .unwrap()
         .resource;
@@ -168,9 +177,18 @@ async fn the_kernel_objects_of_every_registered_local_kind_survive_a_restart() {
     let p = project.id;
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
-        let n = store.get_network(p, net.id).await.unwrap();
-        let pe = store.get_peering(p, peering.id).await.unwrap();
-        let c = store.get_cluster(p, cluster.id).await.unwrap();
+        let n = Api::<Network>::new(store.docs())
+            .get(p, net.id.as_id())
+            .await
+            .unwrap();
+        let pe = Api::<Peering>::new(store.docs())
+            .get(p, peering.id.as_id())
+            .await
+            .unwrap();
+        let c = Api::<Cluster>::new(store.docs())
+            .get(p, cluster.id.as_id())
+            .await
+            .unwrap();
         if n.status == NetworkStatus::Active
             && pe.status == PeeringStatus::Active
             && c.status == ClusterStatus::Running

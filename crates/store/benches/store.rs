@@ -4,6 +4,8 @@
 //!
 //! Run: `cargo bench -p isthmus-store --bench store`
 
+use isthmus_core::resources::Network;
+use isthmus_store::api::{Api, Env};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -52,8 +54,8 @@ fn bench_create_network(c: &mut Criterion, rt: &Runtime, store: &SqliteStore) {
                     }
                     let req = network(slot);
                     let start = Instant::now();
-                    store
-                        .create_network(&actor(), project, &req, None)
+                    Api::<Network>::new(store.docs())
+                        .create(&actor(), project, &req, &Env::default(), None)
                         .await
                         .unwrap();
                     elapsed += start.elapsed();
@@ -82,8 +84,8 @@ fn bench_create_network(c: &mut Criterion, rt: &Runtime, store: &SqliteStore) {
                             // Each worker takes every 8th request, in its own project.
                             for i in (w as u64..iters).step_by(8) {
                                 let req = network(i / 8 % 60_000);
-                                store
-                                    .create_network(&actor(), project, &req, None)
+                                Api::<Network>::new(store.docs())
+                                    .create(&actor(), project, &req, &Env::default(), None)
                                     .await
                                     .unwrap();
                             }
@@ -103,14 +105,17 @@ fn bench_create_network(c: &mut Criterion, rt: &Runtime, store: &SqliteStore) {
 fn bench_get_network(c: &mut Criterion, rt: &Runtime, store: &SqliteStore) {
     let (project, id) = rt.block_on(async {
         let project = new_project(store).await;
-        let n = store
-            .create_network(&actor(), project, &network(0), None)
+        let n = Api::<Network>::new(store.docs())
+            .create(&actor(), project, &network(0), &Env::default(), None)
             .await
             .unwrap();
         (project, n.resource.id)
     });
     c.bench_function("store/get_network", |b| {
-        b.iter(|| rt.block_on(store.get_network(project, id)).unwrap())
+        b.iter(|| {
+            rt.block_on(Api::<Network>::new(store.docs()).get(project, id.as_id()))
+                .unwrap()
+        })
     });
 }
 

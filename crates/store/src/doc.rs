@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use isthmus_core::object::{IndexEntry, OnOwnerDelete};
+use isthmus_core::object::{IndexEntry, Object, OnOwnerDelete};
 use isthmus_core::{Id, ProjectId};
 use serde::de::DeserializeOwned;
 
@@ -24,12 +24,38 @@ pub const DELETED: &str = "deleted";
 /// The status text of an object on its way out (every kind's machine has it).
 pub const DELETING: &str = "deleting";
 
+/// Which object: its kind's registered name and its id. What the controller queues and
+/// the resync lists; a kind the code does not know is still a key (the caller decides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    /// [`KindInfo::name`](isthmus_core::object::KindInfo) of the object's kind.
+    pub kind: &'static str,
+    pub id: Id,
+}
+
+impl ObjectKey {
+    /// The key of the object `id` of kind `K`.
+    pub fn of<K: Object>(id: Id) -> ObjectKey {
+        ObjectKey {
+            kind: K::INFO.name,
+            id,
+        }
+    }
+}
+
 /// One stored object, kind-erased.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Doc {
     /// The kind's name (`network`), as in [`KindInfo::name`](isthmus_core::object::KindInfo).
     pub kind: &'static str,
     /// The kind's collection name (`networks`): how an owner's 409 names this doc's kind.
+    ///
+    /// This and the policy in `owner` derive from the kind (`KindInfo`), yet are stored
+    /// on every row (columns `plural`, `on_owner_delete`): the store knows no kinds (the
+    /// registry lives in the server), and an owner's delete must treat its children,
+    /// of whatever kind, without decoding them. They are rewritten from `K::INFO` at
+    /// every put, so a kind that changes its declaration sees old rows follow at their
+    /// next write, not before.
     pub plural: &'static str,
     pub id: Id,
     pub project_id: ProjectId,
@@ -46,6 +72,13 @@ impl Doc {
     /// Still counts: not `deleted`.
     pub fn is_live(&self) -> bool {
         self.status != DELETED
+    }
+
+    pub fn key(&self) -> ObjectKey {
+        ObjectKey {
+            kind: self.kind,
+            id: self.id,
+        }
     }
 
     pub fn decode<K: DeserializeOwned>(&self) -> Result<K> {
@@ -151,7 +184,7 @@ pub trait DocStore: Send + Sync + 'static {
     /// Live docs owned by `owner`, of `kind` (or of every kind), by id.
     async fn owned_docs(&self, owner: Id, kind: Option<&str>) -> Result<Vec<Doc>>;
     /// Kinds and ids of every live doc, by id (what a resync visits).
-    async fn live_docs(&self) -> Result<Vec<(&'static str, Id)>>;
+    async fn live_docs(&self) -> Result<Vec<ObjectKey>>;
     /// Runs `op` in one transaction and writes what it plans. With `idem`, a key already
     /// used returns the doc it created then, without running `op`.
     async fn write(

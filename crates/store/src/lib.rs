@@ -4,8 +4,7 @@
 //! (with the core's rules) and writes in one transaction, and appends to the audit log in
 //! that same transaction.
 
-use isthmus_core::resources::{Cluster, Network, Peering};
-use isthmus_core::{CoreError, Id, TokenId};
+use isthmus_core::{CoreError, TokenId};
 
 pub mod api;
 pub mod doc;
@@ -14,6 +13,7 @@ mod kinds;
 pub mod sqlite;
 mod store;
 
+pub use doc::ObjectKey;
 pub use store::Store;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -100,60 +100,4 @@ pub struct PageRequest {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
-}
-
-/// The kinds the controller reconciles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    Network,
-    Peering,
-    Cluster,
-}
-
-impl Kind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Kind::Network => "network",
-            Kind::Peering => "peering",
-            Kind::Cluster => "cluster",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Kind> {
-        [Kind::Network, Kind::Peering, Kind::Cluster]
-            .into_iter()
-            .find(|k| k.as_str() == name)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ResourceKey {
-    pub kind: Kind,
-    pub id: Id,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Resource {
-    Network(Network),
-    Peering(Peering),
-    Cluster(Cluster),
-}
-
-impl Resource {
-    pub fn key(&self) -> ResourceKey {
-        match self {
-            Resource::Network(n) => ResourceKey {
-                kind: Kind::Network,
-                id: n.id.0,
-            },
-            Resource::Peering(p) => ResourceKey {
-                kind: Kind::Peering,
-                id: p.id.0,
-            },
-            Resource::Cluster(c) => ResourceKey {
-                kind: Kind::Cluster,
-                id: c.id.0,
-            },
-        }
-    }
 }

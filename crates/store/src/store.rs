@@ -1,20 +1,16 @@
 //! `Store`: the port every caller uses. Objects of every kind go through the document
-//! store ([`DocStore`], with the typed facade [`Api`]); the per-kind methods below are
-//! that facade under the names callers already use, so a backend implements only the
-//! document store and the parts that are not objects (projects, tokens, the lab, the
-//! audit log's reads).
+//! store ([`DocStore`]) with the typed facade [`Api`](crate::api::Api)
+//! (`Api::<Network>::new(&*store).get(..)`), so a backend implements only the document
+//! store and the parts that are not objects (projects, tokens, the lab, the audit log's
+//! reads).
 
 use async_trait::async_trait;
 use isthmus_core::lab::{LabHost, LabHostCreate, LabVpc, LabVpcCreate};
 use isthmus_core::resources::*;
-use isthmus_core::{ClusterId, NetworkId, PeeringId, ProjectId, TokenId};
+use isthmus_core::{ProjectId, TokenId};
 
-use crate::api::{Api, Env};
-use crate::doc::DocStore;
-use crate::{
-    Actor, Created, IdempotencyKey, Kind, Page, PageRequest, Resource, ResourceKey, Result,
-    StoreError,
-};
+use crate::doc::{DocStore, ObjectKey};
+use crate::{Actor, Page, PageRequest, Result};
 
 #[async_trait]
 pub trait Store: DocStore {
@@ -37,177 +33,10 @@ pub trait Store: DocStore {
         page: &PageRequest,
     ) -> Result<Page<Project>>;
 
-    // ---- networks ----
-    async fn create_network(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        req: &NetworkCreate,
-        idem: Option<&IdempotencyKey>,
-    ) -> Result<Created<Network>> {
-        let env = Env::default();
-        Api::new(self.docs())
-            .create(actor, project, req, &env, idem)
-            .await
-    }
-    async fn get_network(&self, project: ProjectId, id: NetworkId) -> Result<Network> {
-        Api::new(self.docs()).get(project, id.0).await
-    }
-    async fn list_networks(&self, project: ProjectId, page: &PageRequest) -> Result<Page<Network>> {
-        Api::new(self.docs()).list(project, page).await
-    }
-    async fn update_network(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        id: NetworkId,
-        req: &NetworkUpdate,
-        if_match: Option<u64>,
-    ) -> Result<Network> {
-        Api::new(self.docs())
-            .update(actor, project, id.0, req, if_match)
-            .await
-    }
-    /// Marks the network `deleting` and its live peerings `deleting` (409 while clusters remain).
-    async fn delete_network(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        id: NetworkId,
-        if_match: Option<u64>,
-    ) -> Result<Network> {
-        Api::new(self.docs())
-            .delete(actor, project, id.0, if_match)
-            .await
-    }
-
-    // ---- peerings ----
-    async fn create_peering(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        req: &PeeringCreate,
-        idem: Option<&IdempotencyKey>,
-    ) -> Result<Created<Peering>> {
-        let env = Env::default();
-        Api::new(self.docs())
-            .create(actor, project, req, &env, idem)
-            .await
-    }
-    async fn get_peering(&self, project: ProjectId, id: PeeringId) -> Result<Peering> {
-        Api::new(self.docs()).get(project, id.0).await
-    }
-    async fn list_peerings(&self, project: ProjectId, page: &PageRequest) -> Result<Page<Peering>> {
-        Api::new(self.docs()).list(project, page).await
-    }
-    async fn update_peering(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        id: PeeringId,
-        req: &PeeringUpdate,
-        if_match: Option<u64>,
-    ) -> Result<Peering> {
-        Api::new(self.docs())
-            .update(actor, project, id.0, req, if_match)
-            .await
-    }
-    async fn delete_peering(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        id: PeeringId,
-        if_match: Option<u64>,
-    ) -> Result<Peering> {
-        Api::new(self.docs())
-            .delete(actor, project, id.0, if_match)
-            .await
-    }
-
-    // ---- clusters ----
-    async fn create_cluster(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        req: &ClusterCreate,
-        dns_zone: &str,
-        idem: Option<&IdempotencyKey>,
-    ) -> Result<Created<Cluster>> {
-        let env = Env {
-            dns_zone: dns_zone.to_string(),
-        };
-        Api::new(self.docs())
-            .create(actor, project, req, &env, idem)
-            .await
-    }
-    async fn get_cluster(&self, project: ProjectId, id: ClusterId) -> Result<Cluster> {
-        Api::new(self.docs()).get(project, id.0).await
-    }
-    async fn list_clusters(&self, project: ProjectId, page: &PageRequest) -> Result<Page<Cluster>> {
-        Api::new(self.docs()).list(project, page).await
-    }
-    async fn update_cluster(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        id: ClusterId,
-        req: &ClusterUpdate,
-        if_match: Option<u64>,
-    ) -> Result<Cluster> {
-        Api::new(self.docs())
-            .update(actor, project, id.0, req, if_match)
-            .await
-    }
-    async fn delete_cluster(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        id: ClusterId,
-        if_match: Option<u64>,
-    ) -> Result<Cluster> {
-        Api::new(self.docs())
-            .delete(actor, project, id.0, if_match)
-            .await
-    }
-
-    // ---- controller ----
-    /// Keys of every resource not in status `deleted` (what a resync visits).
-    async fn list_live(&self) -> Result<Vec<ResourceKey>> {
-        let live = self.docs().live_docs().await?;
-        live.into_iter()
-            .map(|(kind, id)| {
-                let kind = Kind::from_name(kind).ok_or_else(|| {
-                    StoreError::Backend(anyhow::anyhow!("stored resource kind '{kind}' is unknown"))
-                })?;
-                Ok(ResourceKey { kind, id })
-            })
-            .collect()
-    }
-    async fn load(&self, key: ResourceKey) -> Result<Option<Resource>> {
-        let docs = self.docs();
-        Ok(match key.kind {
-            Kind::Network => Api::new(docs).load(key.id).await?.map(Resource::Network),
-            Kind::Peering => Api::new(docs).load(key.id).await?.map(Resource::Peering),
-            Kind::Cluster => Api::new(docs).load(key.id).await?.map(Resource::Cluster),
-        })
-    }
-    async fn peerings_of(&self, network: NetworkId) -> Result<Vec<Peering>> {
-        Api::new(self.docs()).owned_by(network.0).await
-    }
-    async fn clusters_of(&self, network: NetworkId) -> Result<Vec<Cluster>> {
-        Api::new(self.docs()).owned_by(network.0).await
-    }
-    /// Writes the controller's view (status, status_message, conditions, observed_generation,
-    /// provider ids, node statuses) of `resource`, only if the stored version still equals
-    /// `resource`'s version (else `CoreError::VersionMismatch`, and the caller re-reads).
-    /// Status moves go through the state machine. Appends an audit event when status changes.
-    async fn save_status(&self, actor: &Actor, resource: &Resource) -> Result<Resource> {
-        let docs = self.docs();
-        Ok(match resource {
-            Resource::Network(n) => Resource::Network(Api::new(docs).save_status(actor, n).await?),
-            Resource::Peering(p) => Resource::Peering(Api::new(docs).save_status(actor, p).await?),
-            Resource::Cluster(c) => Resource::Cluster(Api::new(docs).save_status(actor, c).await?),
-        })
+    // ---- objects ----
+    /// Keys of every object not in status `deleted`, of every kind (what a resync visits).
+    async fn list_live(&self) -> Result<Vec<ObjectKey>> {
+        self.docs().live_docs().await
     }
 
     // ---- audit log ----

@@ -4,39 +4,35 @@
 mod common;
 
 use common::*;
+use isthmus_core::resources::Network;
 use isthmus_core::resources::NetworkUpdate;
 use isthmus_core::state::NetworkStatus;
-use isthmus_store::{Actor, PageRequest, Resource, Store};
+use isthmus_store::api::{Api, Env};
+use isthmus_store::{Actor, PageRequest, Store};
 
 #[tokio::test]
 async fn create_update_and_status_changes_are_logged_with_before_and_after() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
     let rename = NetworkUpdate {
         name: Some("production".into()),
         ..Default::default()
     };
-    let renamed = t
-        .store
-        .update_network(&alice(), p, n.id, &rename, None)
+    let renamed = Api::<Network>::new(t.store.docs())
+        .update(&alice(), p, n.id.as_id(), &rename, None)
         .await
         .unwrap();
     let mut observed = renamed.clone();
     observed.status = NetworkStatus::Active;
-    t.store
-        .save_status(&Actor::controller(), &Resource::Network(observed.clone()))
+    Api::<Network>::new(t.store.docs())
+        .save_status(&Actor::controller(), &observed.clone())
         .await
         .unwrap();
     // Saving the same status again is a heartbeat, not an event.
     observed.version += 1;
-    t.store
-        .save_status(&Actor::controller(), &Resource::Network(observed))
+    Api::<Network>::new(t.store.docs())
+        .save_status(&Actor::controller(), &observed)
         .await
         .unwrap();
 
@@ -84,8 +80,14 @@ async fn a_projects_log_holds_only_its_own_events() {
     let t = open().await;
     let mine = project(&t.store, "mine").await;
     let theirs = project(&t.store, "theirs").await;
-    t.store
-        .create_network(&alice(), theirs, &network_req("n", "10.1.0.0/16"), None)
+    Api::<Network>::new(t.store.docs())
+        .create(
+            &alice(),
+            theirs,
+            &network_req("n", "10.1.0.0/16"),
+            &Env::default(),
+            None,
+        )
         .await
         .unwrap();
     let events = t

@@ -3,6 +3,8 @@
 
 mod common;
 
+use isthmus_core::resources::{Cluster, Network, Peering};
+use isthmus_store::api::{Api, Env};
 use std::collections::HashSet;
 
 use common::*;
@@ -13,17 +15,16 @@ use isthmus_store::{PageRequest, Store, StoreError};
 async fn of_concurrent_peerings_claiming_the_same_route_exactly_one_wins() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let store = t.store.clone();
             let req = peering_req(&n.id.to_string(), &["192.168.0.0/24"]);
-            tokio::spawn(async move { store.create_peering(&alice(), p, &req, None).await })
+            tokio::spawn(async move {
+                Api::<Peering>::new(store.docs())
+                    .create(&alice(), p, &req, &Env::default(), None)
+                    .await
+            })
         })
         .collect();
     let mut won = 0;
@@ -38,8 +39,8 @@ async fn of_concurrent_peerings_claiming_the_same_route_exactly_one_wins() {
     }
     assert_eq!(won, 1);
     assert_eq!(
-        t.store
-            .list_peerings(p, &PageRequest::default())
+        Api::<Peering>::new(t.store.docs())
+            .list(p, &PageRequest::default())
             .await
             .unwrap()
             .items
@@ -52,19 +53,22 @@ async fn of_concurrent_peerings_claiming_the_same_route_exactly_one_wins() {
 async fn concurrent_clusters_on_one_network_never_share_a_node_address() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/24"), None)
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/24").await;
     let tasks: Vec<_> = (0..12)
         .map(|i| {
             let store = t.store.clone();
             let req = cluster_req(&n.id.to_string(), &format!("db{i}"));
             tokio::spawn(async move {
-                store
-                    .create_cluster(&alice(), p, &req, "isthmus.internal", None)
+                Api::<Cluster>::new(store.docs())
+                    .create(
+                        &alice(),
+                        p,
+                        &req,
+                        &Env {
+                            dns_zone: "isthmus.internal".to_string(),
+                        },
+                        None,
+                    )
                     .await
             })
         })
@@ -92,7 +96,11 @@ async fn abandoned_requests_leave_whole_writes_or_nothing_and_never_block_the_wr
         .map(|i| {
             let store = t.store.clone();
             let req = network_req(&format!("n{i}"), &format!("10.{i}.0.0/16"));
-            tokio::spawn(async move { store.create_network(&alice(), p, &req, None).await })
+            tokio::spawn(async move {
+                Api::<Network>::new(store.docs())
+                    .create(&alice(), p, &req, &Env::default(), None)
+                    .await
+            })
         })
         .collect();
     for task in &tasks {
@@ -101,15 +109,19 @@ async fn abandoned_requests_leave_whole_writes_or_nothing_and_never_block_the_wr
     for task in tasks {
         let _ = task.await;
     }
-    let after = t
-        .store
-        .create_network(&alice(), p, &network_req("later", "10.99.0.0/16"), None)
+    let after = Api::<Network>::new(t.store.docs())
+        .create(
+            &alice(),
+            p,
+            &network_req("later", "10.99.0.0/16"),
+            &Env::default(),
+            None,
+        )
         .await;
     assert!(after.is_ok(), "the writer is free again: {after:?}");
 
-    let networks = t
-        .store
-        .list_networks(p, &PageRequest::default())
+    let networks = Api::<Network>::new(t.store.docs())
+        .list(p, &PageRequest::default())
         .await
         .unwrap()
         .items;
@@ -141,7 +153,11 @@ async fn writes_cancelled_at_any_point_never_wedge_the_writer() {
     for round in 0..60u32 {
         let store = t.store.clone();
         let req = network_req(&format!("r{round}"), &format!("10.{round}.0.0/16"));
-        let task = tokio::spawn(async move { store.create_network(&alice(), p, &req, None).await });
+        let task = tokio::spawn(async move {
+            Api::<Network>::new(store.docs())
+                .create(&alice(), p, &req, &Env::default(), None)
+                .await
+        });
         // Spread the cancellations over the life of a write (about a millisecond).
         tokio::time::sleep(std::time::Duration::from_micros(u64::from(round % 20) * 60)).await;
         task.abort();
@@ -150,15 +166,16 @@ async fn writes_cancelled_at_any_point_never_wedge_the_writer() {
             &format!("probe{round}"),
             &format!("10.{}.0.0/16", 100 + round),
         );
-        let after = t.store.create_network(&alice(), p, &probe, None).await;
+        let after = Api::<Network>::new(t.store.docs())
+            .create(&alice(), p, &probe, &Env::default(), None)
+            .await;
         assert!(
             after.is_ok(),
             "round {round}: the writer is free again: {after:?}"
         );
     }
-    let networks = t
-        .store
-        .list_networks(
+    let networks = Api::<Network>::new(t.store.docs())
+        .list(
             p,
             &PageRequest {
                 limit: 1000,

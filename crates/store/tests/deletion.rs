@@ -5,27 +5,25 @@
 mod common;
 
 use common::*;
+use isthmus_core::resources::{Cluster, Network, Peering};
 use isthmus_core::state::{ClusterStatus, NetworkStatus, PeeringStatus};
 use isthmus_core::CoreError;
-use isthmus_store::{Actor, PageRequest, Resource, Store, StoreError};
+use isthmus_store::api::{Api, Env};
+use isthmus_store::{Actor, PageRequest, Store, StoreError};
 
 #[tokio::test]
 async fn a_network_with_a_cluster_cannot_be_deleted_and_stays_as_it_was() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
-    let c = t
-        .store
-        .create_cluster(
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
+    let c = Api::<Cluster>::new(t.store.docs())
+        .create(
             &alice(),
             p,
             &cluster_req(&n.id.to_string(), "orders-db"),
-            "isthmus.internal",
+            &Env {
+                dns_zone: "isthmus.internal".to_string(),
+            },
             None,
         )
         .await
@@ -39,9 +37,8 @@ async fn a_network_with_a_cluster_cannot_be_deleted_and_stays_as_it_was() {
         .items
         .len();
 
-    let err = t
-        .store
-        .delete_network(&alice(), p, n.id, None)
+    let err = Api::<Network>::new(t.store.docs())
+        .delete(&alice(), p, n.id.as_id(), None)
         .await
         .unwrap_err();
     let StoreError::Core(CoreError::Conflict { rule, message, .. }) = err else {
@@ -52,7 +49,13 @@ async fn a_network_with_a_cluster_cannot_be_deleted_and_stays_as_it_was() {
         message.contains("orders-db") && message.contains(&c.id.to_string()),
         "{message}"
     );
-    assert_eq!(t.store.get_network(p, n.id).await.unwrap(), n);
+    assert_eq!(
+        Api::<Network>::new(t.store.docs())
+            .get(p, n.id.as_id())
+            .await
+            .unwrap(),
+        n
+    );
     let events_after = t
         .store
         .list_events(p, &PageRequest::default())
@@ -70,65 +73,60 @@ async fn a_network_with_a_cluster_cannot_be_deleted_and_stays_as_it_was() {
 async fn deleting_a_network_takes_its_live_peerings_to_deleting() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
-    let other = t
-        .store
-        .create_network(&alice(), p, &network_req("dev", "10.2.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
-    let a = t
-        .store
-        .create_peering(
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
+    let other = network(&t.store, p, "dev", "10.2.0.0/16").await;
+    let a = Api::<Peering>::new(t.store.docs())
+        .create(
             &alice(),
             p,
             &peering_req(&n.id.to_string(), &["192.168.1.0/24"]),
+            &Env::default(),
             None,
         )
         .await
         .unwrap()
         .resource;
-    let b = t
-        .store
-        .create_peering(
+    let b = Api::<Peering>::new(t.store.docs())
+        .create(
             &alice(),
             p,
             &peering_req(&n.id.to_string(), &["192.168.2.0/24"]),
+            &Env::default(),
             None,
         )
         .await
         .unwrap()
         .resource;
-    let elsewhere = t
-        .store
-        .create_peering(
+    let elsewhere = Api::<Peering>::new(t.store.docs())
+        .create(
             &alice(),
             p,
             &peering_req(&other.id.to_string(), &["192.168.1.0/24"]),
+            &Env::default(),
             None,
         )
         .await
         .unwrap()
         .resource;
 
-    let deleted = t
-        .store
-        .delete_network(&alice(), p, n.id, None)
+    let deleted = Api::<Network>::new(t.store.docs())
+        .delete(&alice(), p, n.id.as_id(), None)
         .await
         .unwrap();
     assert_eq!(deleted.status, NetworkStatus::Deleting);
     assert_eq!(deleted.version, n.version + 1);
     for peering in [a, b] {
-        let now = t.store.get_peering(p, peering.id).await.unwrap();
+        let now = Api::<Peering>::new(t.store.docs())
+            .get(p, peering.id.as_id())
+            .await
+            .unwrap();
         assert_eq!(now.status, PeeringStatus::Deleting);
         assert_eq!(now.version, peering.version + 1);
     }
-    let untouched = t.store.get_peering(p, elsewhere.id).await.unwrap();
+    let untouched = Api::<Peering>::new(t.store.docs())
+        .get(p, elsewhere.id.as_id())
+        .await
+        .unwrap();
     assert_eq!(untouched, elsewhere);
     let actions: Vec<String> = t
         .store
@@ -150,29 +148,22 @@ async fn deleting_a_network_takes_its_live_peerings_to_deleting() {
 async fn a_deleting_network_accepts_no_new_peering_and_a_second_delete_changes_nothing() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
-    let deleting = t
-        .store
-        .delete_network(&alice(), p, n.id, None)
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
+    let deleting = Api::<Network>::new(t.store.docs())
+        .delete(&alice(), p, n.id.as_id(), None)
         .await
         .unwrap();
-    let again = t
-        .store
-        .delete_network(&alice(), p, n.id, None)
+    let again = Api::<Network>::new(t.store.docs())
+        .delete(&alice(), p, n.id.as_id(), None)
         .await
         .unwrap();
     assert_eq!(again, deleting);
-    let err = t
-        .store
-        .create_peering(
+    let err = Api::<Peering>::new(t.store.docs())
+        .create(
             &alice(),
             p,
             &peering_req(&n.id.to_string(), &["192.168.1.0/24"]),
+            &Env::default(),
             None,
         )
         .await
@@ -186,51 +177,44 @@ async fn a_deleting_network_accepts_no_new_peering_and_a_second_delete_changes_n
 async fn a_deleted_cluster_frees_its_network_for_deletion_and_rows_stay_as_tombstones() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
-    let c = t
-        .store
-        .create_cluster(
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
+    let c = Api::<Cluster>::new(t.store.docs())
+        .create(
             &alice(),
             p,
             &cluster_req(&n.id.to_string(), "db"),
-            "isthmus.internal",
+            &Env {
+                dns_zone: "isthmus.internal".to_string(),
+            },
             None,
         )
         .await
         .unwrap()
         .resource;
-    let deleting = t
-        .store
-        .delete_cluster(&alice(), p, c.id, None)
+    let deleting = Api::<Cluster>::new(t.store.docs())
+        .delete(&alice(), p, c.id.as_id(), None)
         .await
         .unwrap();
     assert_eq!(deleting.status, ClusterStatus::Deleting);
     // Still deleting: the network keeps waiting for it.
-    assert!(t
-        .store
-        .delete_network(&alice(), p, n.id, None)
+    assert!(Api::<Network>::new(t.store.docs())
+        .delete(&alice(), p, n.id.as_id(), None)
         .await
         .is_err());
 
     let mut gone = deleting.clone();
     gone.status = ClusterStatus::Deleted;
-    t.store
-        .save_status(&Actor::controller(), &Resource::Cluster(gone))
+    Api::<Cluster>::new(t.store.docs())
+        .save_status(&Actor::controller(), &gone)
         .await
         .unwrap();
-    t.store
-        .delete_network(&alice(), p, n.id, None)
+    Api::<Network>::new(t.store.docs())
+        .delete(&alice(), p, n.id.as_id(), None)
         .await
         .unwrap();
 
-    let listed = t
-        .store
-        .list_clusters(p, &PageRequest::default())
+    let listed = Api::<Cluster>::new(t.store.docs())
+        .list(p, &PageRequest::default())
         .await
         .unwrap();
     assert!(
@@ -241,7 +225,10 @@ async fn a_deleted_cluster_frees_its_network_for_deletion_and_rows_stay_as_tombs
         include_deleted: true,
         ..Default::default()
     };
-    let listed = t.store.list_clusters(p, &with_deleted).await.unwrap();
+    let listed = Api::<Cluster>::new(t.store.docs())
+        .list(p, &with_deleted)
+        .await
+        .unwrap();
     assert_eq!(listed.items.len(), 1);
     assert_eq!(listed.items[0].status, ClusterStatus::Deleted);
     let live = t.store.list_live().await.unwrap();

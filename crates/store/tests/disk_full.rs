@@ -6,7 +6,9 @@ mod common;
 
 use common::tmpfs::Tmpfs;
 use common::*;
+use isthmus_core::resources::Network;
 use isthmus_core::resources::ProjectCreate;
+use isthmus_store::api::{Api, Env};
 use isthmus_store::sqlite::SqliteStore;
 use isthmus_store::{PageRequest, Store, StoreError, Unavailability};
 
@@ -31,8 +33,14 @@ async fn a_full_disk_fails_each_write_cleanly_and_writes_resume_when_space_retur
     store.write_health().await.expect("a new store can write");
 
     let filler = disk.fill();
-    let err = store
-        .create_network(&alice(), p, &network_req("web", "10.1.0.0/16"), None)
+    let err = Api::<Network>::new(store.docs())
+        .create(
+            &alice(),
+            p,
+            &network_req("web", "10.1.0.0/16"),
+            &Env::default(),
+            None,
+        )
         .await
         .expect_err("no room for the write");
     assert_cannot_write(err);
@@ -51,8 +59,8 @@ async fn a_full_disk_fails_each_write_cleanly_and_writes_resume_when_space_retur
             .expect_err("unhealthy while full"),
     );
     // Nothing of the failed writes was kept, and reads still work.
-    let networks = store
-        .list_networks(p, &PageRequest::default())
+    let networks = Api::<Network>::new(store.docs())
+        .list(p, &PageRequest::default())
         .await
         .unwrap();
     assert!(networks.items.is_empty(), "{networks:?}");
@@ -63,11 +71,24 @@ async fn a_full_disk_fails_each_write_cleanly_and_writes_resume_when_space_retur
         .write_health()
         .await
         .expect("healthy once space is back");
-    let network = store
-        .create_network(&alice(), p, &network_req("web", "10.1.0.0/16"), None)
+    let network = Api::<Network>::new(store.docs())
+        .create(
+            &alice(),
+            p,
+            &network_req("web", "10.1.0.0/16"),
+            &Env::default(),
+            None,
+        )
         .await
         .expect("writes work again")
         .resource;
-    assert_eq!(store.get_network(p, network.id).await.unwrap().name, "web");
+    assert_eq!(
+        Api::<Network>::new(store.docs())
+            .get(p, network.id.as_id())
+            .await
+            .unwrap()
+            .name,
+        "web"
+    );
     store.close().await;
 }

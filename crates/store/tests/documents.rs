@@ -8,9 +8,11 @@ use async_trait::async_trait;
 use chrono::Utc;
 use common::*;
 use isthmus_core::object::{OnOwnerDelete, StatusMachine};
+use isthmus_core::resources::{Network, Peering};
 use isthmus_core::state::{ClusterStatus, NetworkStatus, PeeringStatus};
 use isthmus_core::{CoreError, Id, ProjectId};
-use isthmus_store::doc::{Doc, DocStore, Plan, Put, Tx, WriteOp};
+use isthmus_store::api::{Api, Env};
+use isthmus_store::doc::{Doc, DocStore, ObjectKey, Plan, Put, Tx, WriteOp};
 use isthmus_store::{PageRequest, Store, StoreError};
 use serde_json::json;
 use sqlx::Row;
@@ -58,12 +60,7 @@ fn widget(project: ProjectId, owner: Id, policy: OnOwnerDelete, name: &str) -> D
 async fn objects_of_a_new_kind_block_or_follow_their_owners_delete_as_they_declare() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
     let blocking = widget(p, n.id.0, OnOwnerDelete::Block, "keeper");
     let docs: &dyn DocStore = &t.store;
     docs.write(
@@ -75,15 +72,13 @@ async fn objects_of_a_new_kind_block_or_follow_their_owners_delete_as_they_decla
     )
     .await
     .expect("a kind the schema never named is stored");
-    assert!(docs
-        .live_docs()
-        .await
-        .unwrap()
-        .contains(&("widget", blocking.id)));
+    assert!(docs.live_docs().await.unwrap().contains(&ObjectKey {
+        kind: "widget",
+        id: blocking.id
+    }));
 
-    let err = t
-        .store
-        .delete_network(&alice(), p, n.id, None)
+    let err = Api::<Network>::new(t.store.docs())
+        .delete(&alice(), p, n.id.as_id(), None)
         .await
         .unwrap_err();
     match err {
@@ -117,9 +112,8 @@ async fn objects_of_a_new_kind_block_or_follow_their_owners_delete_as_they_decla
     )
     .await
     .unwrap();
-    let deleted = t
-        .store
-        .delete_network(&alice(), p, n.id, None)
+    let deleted = Api::<Network>::new(t.store.docs())
+        .delete(&alice(), p, n.id.as_id(), None)
         .await
         .unwrap();
     assert_eq!(deleted.status, NetworkStatus::Deleting);
@@ -160,29 +154,27 @@ async fn sqlx_exec(t: &TestStore, sql: &str, id: Id) {
 async fn a_peering_taken_down_with_its_network_is_stored_and_audited_as_a_peering() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
-    let peering = t
-        .store
-        .create_peering(
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
+    let peering = Api::<Peering>::new(t.store.docs())
+        .create(
             &alice(),
             p,
             &peering_req(&n.id.to_string(), &["192.168.1.0/24"]),
+            &Env::default(),
             None,
         )
         .await
         .unwrap()
         .resource;
-    t.store
-        .delete_network(&alice(), p, n.id, None)
+    Api::<Network>::new(t.store.docs())
+        .delete(&alice(), p, n.id.as_id(), None)
         .await
         .unwrap();
 
-    let now = t.store.get_peering(p, peering.id).await.unwrap();
+    let now = Api::<Peering>::new(t.store.docs())
+        .get(p, peering.id.as_id())
+        .await
+        .unwrap();
     assert_eq!(now.status, PeeringStatus::Deleting);
     // Byte for byte what serializing the peering gives: the cascade kept the body's
     // members and their order.

@@ -19,12 +19,7 @@ async fn events_after_a_seq_cover_every_project_in_order() {
     let first = project(&t.store, "acme").await;
     let start = t.store.last_event_seq().await.unwrap();
     let second = project(&t.store, "globex").await;
-    let network = t
-        .store
-        .create_network(&alice(), first, &network_req("prod", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
+    let network = network(&t.store, first, "prod", "10.1.0.0/16").await;
 
     let later = t.store.events_after(start, 100).await.unwrap();
     let seen: Vec<(&str, Option<_>)> = later

@@ -4,6 +4,8 @@
 mod common;
 
 use common::*;
+use isthmus_core::resources::{Cluster, Network, Peering};
+use isthmus_store::api::{Api, Env};
 use isthmus_store::{IdempotencyKey, PageRequest, Store, StoreError};
 
 fn key(hash: &str) -> IdempotencyKey {
@@ -19,23 +21,20 @@ async fn a_retried_create_returns_the_first_network_and_creates_nothing_new() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
     let req = network_req("prod", "10.1.0.0/16");
-    let first = t
-        .store
-        .create_network(&alice(), p, &req, Some(&key("h1")))
+    let first = Api::<Network>::new(t.store.docs())
+        .create(&alice(), p, &req, &Env::default(), Some(&key("h1")))
         .await
         .unwrap();
     // The replay would fail the overlap rule if it were validated again: it must not be.
-    let again = t
-        .store
-        .create_network(&alice(), p, &req, Some(&key("h1")))
+    let again = Api::<Network>::new(t.store.docs())
+        .create(&alice(), p, &req, &Env::default(), Some(&key("h1")))
         .await
         .unwrap();
     assert!(!first.replayed);
     assert!(again.replayed);
     assert_eq!(again.resource, first.resource);
-    let all = t
-        .store
-        .list_networks(p, &PageRequest::default())
+    let all = Api::<Network>::new(t.store.docs())
+        .list(p, &PageRequest::default())
         .await
         .unwrap();
     assert_eq!(all.items.len(), 1);
@@ -45,29 +44,29 @@ async fn a_retried_create_returns_the_first_network_and_creates_nothing_new() {
 async fn the_same_key_with_another_body_is_refused() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    t.store
-        .create_network(
+    Api::<Network>::new(t.store.docs())
+        .create(
             &alice(),
             p,
             &network_req("prod", "10.1.0.0/16"),
+            &Env::default(),
             Some(&key("h1")),
         )
         .await
         .unwrap();
-    let err = t
-        .store
-        .create_network(
+    let err = Api::<Network>::new(t.store.docs())
+        .create(
             &alice(),
             p,
             &network_req("dev", "10.2.0.0/16"),
+            &Env::default(),
             Some(&key("h2")),
         )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::IdempotencyMismatch { key } if key == "retry-1"));
-    let all = t
-        .store
-        .list_networks(p, &PageRequest::default())
+    let all = Api::<Network>::new(t.store.docs())
+        .list(p, &PageRequest::default())
         .await
         .unwrap();
     assert_eq!(all.items.len(), 1, "the refused request created nothing");
@@ -77,22 +76,22 @@ async fn the_same_key_with_another_body_is_refused() {
 async fn a_create_that_breaks_a_rule_does_not_use_up_its_key() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let bad = t
-        .store
-        .create_network(
+    let bad = Api::<Network>::new(t.store.docs())
+        .create(
             &alice(),
             p,
             &network_req("prod", "8.8.8.0/24"),
+            &Env::default(),
             Some(&key("h1")),
         )
         .await;
     assert!(bad.is_err());
-    let good = t
-        .store
-        .create_network(
+    let good = Api::<Network>::new(t.store.docs())
+        .create(
             &alice(),
             p,
             &network_req("prod", "10.1.0.0/16"),
+            &Env::default(),
             Some(&key("h2")),
         )
         .await
@@ -104,25 +103,18 @@ async fn a_create_that_breaks_a_rule_does_not_use_up_its_key() {
 async fn a_retried_peering_and_cluster_create_are_replayed_too() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
     let preq = peering_req(&n.id.to_string(), &["192.168.0.0/24"]);
     let pkey = IdempotencyKey {
         key: "peering".into(),
         ..key("hp")
     };
-    let first = t
-        .store
-        .create_peering(&alice(), p, &preq, Some(&pkey))
+    let first = Api::<Peering>::new(t.store.docs())
+        .create(&alice(), p, &preq, &Env::default(), Some(&pkey))
         .await
         .unwrap();
-    let again = t
-        .store
-        .create_peering(&alice(), p, &preq, Some(&pkey))
+    let again = Api::<Peering>::new(t.store.docs())
+        .create(&alice(), p, &preq, &Env::default(), Some(&pkey))
         .await
         .unwrap();
     assert!(again.replayed);
@@ -133,21 +125,35 @@ async fn a_retried_peering_and_cluster_create_are_replayed_too() {
         key: "cluster".into(),
         ..key("hc")
     };
-    let first = t
-        .store
-        .create_cluster(&alice(), p, &creq, "isthmus.internal", Some(&ckey))
+    let first = Api::<Cluster>::new(t.store.docs())
+        .create(
+            &alice(),
+            p,
+            &creq,
+            &Env {
+                dns_zone: "isthmus.internal".to_string(),
+            },
+            Some(&ckey),
+        )
         .await
         .unwrap();
-    let again = t
-        .store
-        .create_cluster(&alice(), p, &creq, "isthmus.internal", Some(&ckey))
+    let again = Api::<Cluster>::new(t.store.docs())
+        .create(
+            &alice(),
+            p,
+            &creq,
+            &Env {
+                dns_zone: "isthmus.internal".to_string(),
+            },
+            Some(&ckey),
+        )
         .await
         .unwrap();
     assert!(again.replayed);
     assert_eq!(again.resource.id, first.resource.id);
     assert_eq!(
-        t.store
-            .list_clusters(p, &PageRequest::default())
+        Api::<Cluster>::new(t.store.docs())
+            .list(p, &PageRequest::default())
             .await
             .unwrap()
             .items

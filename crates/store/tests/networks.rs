@@ -3,6 +3,8 @@
 
 mod common;
 
+use isthmus_core::resources::Network;
+use isthmus_store::api::{Api, Env};
 use std::sync::Arc;
 
 use common::*;
@@ -14,9 +16,14 @@ use isthmus_store::{PageRequest, Store, StoreError};
 async fn a_created_network_can_be_read_back_and_listed() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let created = t
-        .store
-        .create_network(&alice(), p, &network_req("prod", "10.10.0.0/16"), None)
+    let created = Api::<Network>::new(t.store.docs())
+        .create(
+            &alice(),
+            p,
+            &network_req("prod", "10.10.0.0/16"),
+            &Env::default(),
+            None,
+        )
         .await
         .unwrap();
     assert!(!created.replayed);
@@ -24,10 +31,15 @@ async fn a_created_network_can_be_read_back_and_listed() {
     assert_eq!(n.status, NetworkStatus::Provisioning);
     assert_eq!(n.version, 1);
 
-    assert_eq!(t.store.get_network(p, n.id).await.unwrap(), n);
-    let page = t
-        .store
-        .list_networks(p, &PageRequest::default())
+    assert_eq!(
+        Api::<Network>::new(t.store.docs())
+            .get(p, n.id.as_id())
+            .await
+            .unwrap(),
+        n
+    );
+    let page = Api::<Network>::new(t.store.docs())
+        .list(p, &PageRequest::default())
         .await
         .unwrap();
     assert_eq!(page.items, vec![n]);
@@ -49,8 +61,14 @@ async fn of_twenty_concurrent_overlapping_creates_exactly_one_wins() {
                 "10.20.0.0/24"
             };
             tokio::spawn(async move {
-                store
-                    .create_network(&alice(), p, &network_req(&format!("n{i}"), cidr), None)
+                Api::<Network>::new(store.docs())
+                    .create(
+                        &alice(),
+                        p,
+                        &network_req(&format!("n{i}"), cidr),
+                        &Env::default(),
+                        None,
+                    )
                     .await
             })
         })
@@ -68,9 +86,8 @@ async fn of_twenty_concurrent_overlapping_creates_exactly_one_wins() {
         }
     }
     assert_eq!((won, conflicts), (1, 19));
-    let stored = t
-        .store
-        .list_networks(p, &PageRequest::default())
+    let stored = Api::<Network>::new(t.store.docs())
+        .list(p, &PageRequest::default())
         .await
         .unwrap();
     assert_eq!(stored.items.len(), 1);
@@ -97,7 +114,9 @@ async fn concurrent_creates_that_do_not_overlap_all_succeed() {
             let store = t.store.clone();
             tokio::spawn(async move {
                 let req = network_req(&format!("n{i}"), &format!("10.{i}.0.0/16"));
-                store.create_network(&alice(), p, &req, None).await
+                Api::<Network>::new(store.docs())
+                    .create(&alice(), p, &req, &Env::default(), None)
+                    .await
             })
         })
         .collect();
@@ -106,9 +125,8 @@ async fn concurrent_creates_that_do_not_overlap_all_succeed() {
             .unwrap()
             .expect("non-overlapping create succeeds");
     }
-    let stored = t
-        .store
-        .list_networks(p, &PageRequest::default())
+    let stored = Api::<Network>::new(t.store.docs())
+        .list(p, &PageRequest::default())
         .await
         .unwrap();
     assert_eq!(stored.items.len(), 20);
@@ -119,18 +137,11 @@ async fn a_network_in_another_project_is_not_found() {
     let t = open().await;
     let mine = project(&t.store, "mine").await;
     let theirs = project(&t.store, "theirs").await;
-    let n = t
-        .store
-        .create_network(
-            &alice(),
-            theirs,
-            &network_req("secret", "10.0.0.0/16"),
-            None,
-        )
+    let n = network(&t.store, theirs, "secret", "10.0.0.0/16").await;
+    let err = Api::<Network>::new(t.store.docs())
+        .get(mine, n.id.as_id())
         .await
-        .unwrap()
-        .resource;
-    let err = t.store.get_network(mine, n.id).await.unwrap_err();
+        .unwrap_err();
     assert!(matches!(
         err,
         StoreError::Core(CoreError::NotFound {
@@ -138,9 +149,8 @@ async fn a_network_in_another_project_is_not_found() {
             ..
         })
     ));
-    assert!(t
-        .store
-        .list_networks(mine, &PageRequest::default())
+    assert!(Api::<Network>::new(t.store.docs())
+        .list(mine, &PageRequest::default())
         .await
         .unwrap()
         .items
@@ -151,9 +161,14 @@ async fn a_network_in_another_project_is_not_found() {
 async fn a_network_in_a_project_that_does_not_exist_is_not_found() {
     let t = open().await;
     let missing = ProjectId(isthmus_store::ids::new_id());
-    let err = t
-        .store
-        .create_network(&alice(), missing, &network_req("n", "10.0.0.0/16"), None)
+    let err = Api::<Network>::new(t.store.docs())
+        .create(
+            &alice(),
+            missing,
+            &network_req("n", "10.0.0.0/16"),
+            &Env::default(),
+            None,
+        )
         .await
         .unwrap_err();
     assert!(matches!(
@@ -175,14 +190,14 @@ async fn the_overlap_rule_sees_every_colliding_range_among_many_networks() {
     for i in 0..200u32 {
         let cidr = format!("10.{}.{}.0/24", 100 + i / 256, i % 256);
         let req = network_req(&format!("n{i}"), &cidr);
-        t.store
-            .create_network(&alice(), p, &req, None)
+        Api::<Network>::new(t.store.docs())
+            .create(&alice(), p, &req, &Env::default(), None)
             .await
             .unwrap();
     }
     let wide = network_req("wide", "172.16.0.0/16");
-    t.store
-        .create_network(&alice(), p, &wide, None)
+    Api::<Network>::new(t.store.docs())
+        .create(&alice(), p, &wide, &Env::default(), None)
         .await
         .unwrap();
 
@@ -193,9 +208,8 @@ async fn the_overlap_rule_sees_every_colliding_range_among_many_networks() {
         ("the first /24 of the block", "10.100.199.0/24", "n199"),
     ];
     for (what, cidr, other) in colliding {
-        let err = t
-            .store
-            .create_network(&alice(), p, &network_req(what, cidr), None)
+        let err = Api::<Network>::new(t.store.docs())
+            .create(&alice(), p, &network_req(what, cidr), &Env::default(), None)
             .await
             .map(|c| c.resource.id)
             .unwrap_err();
@@ -210,8 +224,8 @@ async fn the_overlap_rule_sees_every_colliding_range_among_many_networks() {
     // Neighbours just outside every range are free.
     for cidr in ["10.100.200.0/24", "10.101.0.0/24", "10.99.255.0/24"] {
         let req = network_req(cidr, cidr);
-        t.store
-            .create_network(&alice(), p, &req, None)
+        Api::<Network>::new(t.store.docs())
+            .create(&alice(), p, &req, &Env::default(), None)
             .await
             .unwrap();
     }

@@ -2,6 +2,8 @@
 
 mod common;
 
+use isthmus_core::resources::Network;
+use isthmus_store::api::{Api, Env};
 use std::collections::HashSet;
 
 use common::*;
@@ -16,8 +18,8 @@ async fn walking_the_pages_visits_every_network_exactly_once_in_creation_order()
     for i in 0..25 {
         let req = network_req(&format!("n{i}"), &format!("10.{i}.0.0/16"));
         created.push(
-            t.store
-                .create_network(&alice(), p, &req, None)
+            Api::<Network>::new(t.store.docs())
+                .create(&alice(), p, &req, &Env::default(), None)
                 .await
                 .unwrap()
                 .resource
@@ -30,7 +32,10 @@ async fn walking_the_pages_visits_every_network_exactly_once_in_creation_order()
         ..Default::default()
     };
     loop {
-        let got = t.store.list_networks(p, &page).await.unwrap();
+        let got = Api::<Network>::new(t.store.docs())
+            .list(p, &page)
+            .await
+            .unwrap();
         assert!(got.items.len() <= 7);
         seen.extend(got.items.iter().map(|n| n.id));
         match got.next_cursor {
@@ -48,14 +53,13 @@ async fn an_exactly_full_last_page_has_no_next_cursor() {
     let p = project(&t.store, "acme").await;
     for i in 0..4 {
         let req = network_req(&format!("n{i}"), &format!("10.{i}.0.0/16"));
-        t.store
-            .create_network(&alice(), p, &req, None)
+        Api::<Network>::new(t.store.docs())
+            .create(&alice(), p, &req, &Env::default(), None)
             .await
             .unwrap();
     }
-    let first = t
-        .store
-        .list_networks(
+    let first = Api::<Network>::new(t.store.docs())
+        .list(
             p,
             &PageRequest {
                 limit: 2,
@@ -64,9 +68,8 @@ async fn an_exactly_full_last_page_has_no_next_cursor() {
         )
         .await
         .unwrap();
-    let second = t
-        .store
-        .list_networks(
+    let second = Api::<Network>::new(t.store.docs())
+        .list(
             p,
             &PageRequest {
                 limit: 2,
@@ -84,19 +87,14 @@ async fn an_exactly_full_last_page_has_no_next_cursor() {
 async fn the_audit_log_pages_by_sequence_without_gaps_or_repeats() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("n", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "n", "10.1.0.0/16").await;
     for i in 0..10 {
         let rename = NetworkUpdate {
             name: Some(format!("n{i}")),
             ..Default::default()
         };
-        t.store
-            .update_network(&alice(), p, n.id, &rename, None)
+        Api::<Network>::new(t.store.docs())
+            .update(&alice(), p, n.id.as_id(), &rename, None)
             .await
             .unwrap();
     }

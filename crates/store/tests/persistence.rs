@@ -4,25 +4,22 @@ mod common;
 
 use common::*;
 use isthmus_core::resources::Role;
+use isthmus_core::resources::{Network, Peering};
+use isthmus_store::api::{Api, Env};
 use isthmus_store::sqlite::SqliteStore;
-use isthmus_store::{Kind, PageRequest, Store};
+use isthmus_store::{PageRequest, Store};
 
 #[tokio::test]
 async fn data_survives_closing_and_reopening_the_file() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
-    let peering = t
-        .store
-        .create_peering(
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
+    let peering = Api::<Peering>::new(t.store.docs())
+        .create(
             &alice(),
             p,
             &peering_req(&n.id.to_string(), &["192.168.0.0/24"]),
+            &Env::default(),
             None,
         )
         .await
@@ -41,8 +38,20 @@ async fn data_survives_closing_and_reopening_the_file() {
     t.store.close().await;
 
     let reopened = SqliteStore::open(&t.path()).await.unwrap();
-    assert_eq!(reopened.get_network(p, n.id).await.unwrap(), n);
-    assert_eq!(reopened.get_peering(p, peering.id).await.unwrap(), peering);
+    assert_eq!(
+        Api::<Network>::new(reopened.docs())
+            .get(p, n.id.as_id())
+            .await
+            .unwrap(),
+        n
+    );
+    assert_eq!(
+        Api::<Peering>::new(reopened.docs())
+            .get(p, peering.id.as_id())
+            .await
+            .unwrap(),
+        peering
+    );
     assert_eq!(reopened.token_by_hash("hash-1").await.unwrap(), Some(token));
     assert_eq!(
         reopened
@@ -54,11 +63,17 @@ async fn data_survives_closing_and_reopening_the_file() {
     let live = reopened.list_live().await.unwrap();
     assert_eq!(
         live.iter().map(|k| k.kind).collect::<Vec<_>>(),
-        [Kind::Network, Kind::Peering]
+        ["network", "peering"]
     );
     // The overlap rule still sees the reopened state.
-    assert!(reopened
-        .create_network(&alice(), p, &network_req("again", "10.1.0.0/24"), None)
+    assert!(Api::<Network>::new(reopened.docs())
+        .create(
+            &alice(),
+            p,
+            &network_req("again", "10.1.0.0/24"),
+            &Env::default(),
+            None
+        )
         .await
         .is_err());
 }

@@ -4,6 +4,8 @@
 
 mod common;
 
+use isthmus_core::resources::Cluster;
+use isthmus_store::api::{Api, Env};
 use std::collections::HashSet;
 
 use common::*;
@@ -11,7 +13,7 @@ use isthmus_core::resources::{AllowlistEntryInput, ClusterUpdate, PublicAccessIn
 use isthmus_core::rules;
 use isthmus_core::state::ClusterStatus;
 use isthmus_store::sqlite::SqliteStore;
-use isthmus_store::{Actor, Resource, Store};
+use isthmus_store::{Actor, Store};
 
 const ZONE: &str = "isthmus.internal";
 
@@ -37,17 +39,15 @@ async fn cluster_in(
     project_name: &str,
 ) -> (isthmus_core::ProjectId, isthmus_core::resources::Cluster) {
     let p = project(store, project_name).await;
-    let n = store
-        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
-    let c = store
-        .create_cluster(
+    let n = network(store, p, "prod", "10.1.0.0/16").await;
+    let c = Api::<Cluster>::new(store.docs())
+        .create(
             &alice(),
             p,
             &cluster_req(&n.id.to_string(), "db"),
-            ZONE,
+            &Env {
+                dns_zone: ZONE.to_string(),
+            },
             None,
         )
         .await
@@ -69,8 +69,14 @@ async fn concurrent_public_enables_across_projects_never_share_an_address() {
             let store = t.store.clone();
             let (p, id) = (*p, c.id);
             tokio::spawn(async move {
-                store
-                    .update_cluster(&alice(), p, id, &public(true, &["203.0.113.0/24"]), None)
+                Api::<Cluster>::new(store.docs())
+                    .update(
+                        &alice(),
+                        p,
+                        id.as_id(),
+                        &public(true, &["203.0.113.0/24"]),
+                        None,
+                    )
                     .await
             })
         })
@@ -92,20 +98,22 @@ async fn concurrent_public_enables_across_projects_never_share_an_address() {
 async fn a_cluster_created_with_public_access_gets_an_endpoint_at_once() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
     let mut req = cluster_req(&n.id.to_string(), "db");
     req.public_access = Some(PublicAccessInput {
         enabled: true,
         allowlist: Vec::new(),
     });
-    let c = t
-        .store
-        .create_cluster(&alice(), p, &req, ZONE, None)
+    let c = Api::<Cluster>::new(t.store.docs())
+        .create(
+            &alice(),
+            p,
+            &req,
+            &Env {
+                dns_zone: ZONE.to_string(),
+            },
+            None,
+        )
         .await
         .unwrap()
         .resource;
@@ -123,23 +131,20 @@ async fn turning_public_access_off_releases_the_address_for_the_next_cluster() {
     let t = open().await;
     let (p1, a) = cluster_in(&t.store, "one").await;
     let (p2, b) = cluster_in(&t.store, "two").await;
-    let on = t
-        .store
-        .update_cluster(&alice(), p1, a.id, &public(true, &[]), None)
+    let on = Api::<Cluster>::new(t.store.docs())
+        .update(&alice(), p1, a.id.as_id(), &public(true, &[]), None)
         .await
         .unwrap();
     let first_ip = on.public_endpoint.unwrap().ip;
 
-    let off = t
-        .store
-        .update_cluster(&alice(), p1, a.id, &public(false, &[]), None)
+    let off = Api::<Cluster>::new(t.store.docs())
+        .update(&alice(), p1, a.id.as_id(), &public(false, &[]), None)
         .await
         .unwrap();
     assert_eq!(off.public_endpoint, None, "disabled: no endpoint");
 
-    let other = t
-        .store
-        .update_cluster(&alice(), p2, b.id, &public(true, &[]), None)
+    let other = Api::<Cluster>::new(t.store.docs())
+        .update(&alice(), p2, b.id.as_id(), &public(true, &[]), None)
         .await
         .unwrap();
     assert_eq!(
@@ -147,9 +152,8 @@ async fn turning_public_access_off_releases_the_address_for_the_next_cluster() {
         first_ip,
         "the freed address is reused"
     );
-    let again = t
-        .store
-        .update_cluster(&alice(), p1, a.id, &public(true, &[]), None)
+    let again = Api::<Cluster>::new(t.store.docs())
+        .update(&alice(), p1, a.id.as_id(), &public(true, &[]), None)
         .await
         .unwrap();
     assert_ne!(
@@ -163,14 +167,24 @@ async fn turning_public_access_off_releases_the_address_for_the_next_cluster() {
 async fn changing_the_allowlist_keeps_the_endpoint_address() {
     let t = open().await;
     let (p, c) = cluster_in(&t.store, "acme").await;
-    let on = t
-        .store
-        .update_cluster(&alice(), p, c.id, &public(true, &["203.0.113.0/24"]), None)
+    let on = Api::<Cluster>::new(t.store.docs())
+        .update(
+            &alice(),
+            p,
+            c.id.as_id(),
+            &public(true, &["203.0.113.0/24"]),
+            None,
+        )
         .await
         .unwrap();
-    let changed = t
-        .store
-        .update_cluster(&alice(), p, c.id, &public(true, &["198.51.100.7/32"]), None)
+    let changed = Api::<Cluster>::new(t.store.docs())
+        .update(
+            &alice(),
+            p,
+            c.id.as_id(),
+            &public(true, &["198.51.100.7/32"]),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(on.public_endpoint, changed.public_endpoint);
@@ -185,16 +199,14 @@ async fn a_deleted_cluster_gives_its_address_back() {
     let t = open().await;
     let (p1, a) = cluster_in(&t.store, "one").await;
     let (p2, b) = cluster_in(&t.store, "two").await;
-    let on = t
-        .store
-        .update_cluster(&alice(), p1, a.id, &public(true, &[]), None)
+    let on = Api::<Cluster>::new(t.store.docs())
+        .update(&alice(), p1, a.id.as_id(), &public(true, &[]), None)
         .await
         .unwrap();
     let ip = on.public_endpoint.clone().unwrap().ip;
 
-    let deleting = t
-        .store
-        .delete_cluster(&alice(), p1, a.id, None)
+    let deleting = Api::<Cluster>::new(t.store.docs())
+        .delete(&alice(), p1, a.id.as_id(), None)
         .await
         .unwrap();
     assert_eq!(
@@ -203,19 +215,14 @@ async fn a_deleted_cluster_gives_its_address_back() {
     );
     let mut gone = deleting.clone();
     gone.status = ClusterStatus::Deleted;
-    let saved = t
-        .store
-        .save_status(&Actor::controller(), &Resource::Cluster(gone))
+    let saved = Api::<Cluster>::new(t.store.docs())
+        .save_status(&Actor::controller(), &gone)
         .await
         .unwrap();
-    let Resource::Cluster(saved) = saved else {
-        panic!("a cluster")
-    };
     assert_eq!(saved.public_endpoint, None);
 
-    let other = t
-        .store
-        .update_cluster(&alice(), p2, b.id, &public(true, &[]), None)
+    let other = Api::<Cluster>::new(t.store.docs())
+        .update(&alice(), p2, b.id.as_id(), &public(true, &[]), None)
         .await
         .unwrap();
     assert_eq!(other.public_endpoint.unwrap().ip, ip);
@@ -226,18 +233,20 @@ async fn the_endpoint_address_survives_a_restart_and_stays_taken() {
     let t = open().await;
     let (p1, a) = cluster_in(&t.store, "one").await;
     let (p2, b) = cluster_in(&t.store, "two").await;
-    let on = t
-        .store
-        .update_cluster(&alice(), p1, a.id, &public(true, &[]), None)
+    let on = Api::<Cluster>::new(t.store.docs())
+        .update(&alice(), p1, a.id.as_id(), &public(true, &[]), None)
         .await
         .unwrap();
     t.store.close().await;
 
     let reopened = SqliteStore::open(&t.path()).await.unwrap();
-    let stored = reopened.get_cluster(p1, a.id).await.unwrap();
+    let stored = Api::<Cluster>::new(reopened.docs())
+        .get(p1, a.id.as_id())
+        .await
+        .unwrap();
     assert_eq!(stored.public_endpoint, on.public_endpoint);
-    let other = reopened
-        .update_cluster(&alice(), p2, b.id, &public(true, &[]), None)
+    let other = Api::<Cluster>::new(reopened.docs())
+        .update(&alice(), p2, b.id.as_id(), &public(true, &[]), None)
         .await
         .unwrap();
     assert_ne!(
@@ -250,9 +259,14 @@ async fn the_endpoint_address_survives_a_restart_and_stays_taken() {
 async fn a_public_cluster_stored_before_endpoints_existed_gets_one_when_the_store_opens() {
     let t = open().await;
     let (p, c) = cluster_in(&t.store, "old").await;
-    let on = t
-        .store
-        .update_cluster(&alice(), p, c.id, &public(true, &["203.0.113.0/24"]), None)
+    let on = Api::<Cluster>::new(t.store.docs())
+        .update(
+            &alice(),
+            p,
+            c.id.as_id(),
+            &public(true, &["203.0.113.0/24"]),
+            None,
+        )
         .await
         .unwrap();
     t.store.close().await;
@@ -276,15 +290,18 @@ async fn a_public_cluster_stored_before_endpoints_existed_gets_one_when_the_stor
     }
 
     let reopened = SqliteStore::open(&t.path()).await.unwrap();
-    let stored = reopened.get_cluster(p, c.id).await.unwrap();
+    let stored = Api::<Cluster>::new(reopened.docs())
+        .get(p, c.id.as_id())
+        .await
+        .unwrap();
     assert_eq!(
         stored.public_endpoint, on.public_endpoint,
         "the lowest free address again"
     );
     assert!(stored.generation > on.generation, "the controller opens it");
     let (p2, other) = cluster_in(&reopened, "new").await;
-    let other = reopened
-        .update_cluster(&alice(), p2, other.id, &public(true, &[]), None)
+    let other = Api::<Cluster>::new(reopened.docs())
+        .update(&alice(), p2, other.id.as_id(), &public(true, &[]), None)
         .await
         .unwrap();
     assert_ne!(

@@ -5,6 +5,8 @@
 
 mod common;
 
+use isthmus_core::resources::Cluster;
+use isthmus_store::api::{Api, Env};
 use std::collections::HashSet;
 
 use chrono::Utc;
@@ -155,32 +157,67 @@ async fn a_database_of_the_old_schema_keeps_its_objects_claims_and_owners() {
         .expect("migrate the old database");
 
     // Every object reads back as it was.
-    assert_eq!(store.get_network(p, ranged.id).await.unwrap(), ranged);
-    assert_eq!(store.get_network(p, unranged.id).await.unwrap(), unranged);
-    assert_eq!(store.get_peering(p, peering.id).await.unwrap(), peering);
-    assert_eq!(store.get_cluster(p, cluster.id).await.unwrap(), cluster);
     assert_eq!(
-        store.clusters_of(ranged.id).await.unwrap(),
+        Api::<Network>::new(store.docs())
+            .get(p, ranged.id.as_id())
+            .await
+            .unwrap(),
+        ranged
+    );
+    assert_eq!(
+        Api::<Network>::new(store.docs())
+            .get(p, unranged.id.as_id())
+            .await
+            .unwrap(),
+        unranged
+    );
+    assert_eq!(
+        Api::<Peering>::new(store.docs())
+            .get(p, peering.id.as_id())
+            .await
+            .unwrap(),
+        peering
+    );
+    assert_eq!(
+        Api::<Cluster>::new(store.docs())
+            .get(p, cluster.id.as_id())
+            .await
+            .unwrap(),
+        cluster
+    );
+    assert_eq!(
+        Api::<Cluster>::new(store.docs())
+            .owned_by(ranged.id.as_id())
+            .await
+            .unwrap(),
         [cluster.clone()]
     );
 
     // Both networks' ranges are still claimed: from the range columns, and from the
     // stored CIDR where the columns were never filled.
     for cidr in ["10.1.128.0/17", "172.16.6.0/24"] {
-        let err = store
-            .create_network(&alice(), p, &network_req("overlap", cidr), None)
+        let err = Api::<Network>::new(store.docs())
+            .create(
+                &alice(),
+                p,
+                &network_req("overlap", cidr),
+                &Env::default(),
+                None,
+            )
             .await
             .expect_err(cidr);
         assert_eq!(conflict_rule(err), "network-overlap", "{cidr}");
     }
 
     // The public address is still taken: the next public cluster gets another.
-    let next = store
-        .create_cluster(
+    let next = Api::<Cluster>::new(store.docs())
+        .create(
             &alice(),
             p,
             &public_cluster_req(unranged.id, "next"),
-            "isthmus.internal",
+            &Env {
+                dns_zone: "isthmus.internal".to_string(),
+            },
             None,
         )
         .await
@@ -189,17 +226,20 @@ async fn a_database_of_the_old_schema_keeps_its_objects_claims_and_owners() {
     assert_ne!(next.public_endpoint.unwrap().ip, public_ip);
 
     // Owners keep their rules: the cluster blocks its network's delete...
-    let err = store
-        .delete_network(&alice(), p, ranged.id, None)
+    let err = Api::<Network>::new(store.docs())
+        .delete(&alice(), p, ranged.id.as_id(), None)
         .await
         .unwrap_err();
     assert_eq!(conflict_rule(err), "network-has-clusters");
     // ...and the peering goes down with its network.
-    store
-        .delete_network(&alice(), p, peered.id, None)
+    Api::<Network>::new(store.docs())
+        .delete(&alice(), p, peered.id.as_id(), None)
         .await
         .unwrap();
-    let gone: Peering = store.get_peering(p, peering.id).await.unwrap();
+    let gone: Peering = Api::<Peering>::new(store.docs())
+        .get(p, peering.id.as_id())
+        .await
+        .unwrap();
     assert_eq!(gone.status, PeeringStatus::Deleting);
     assert_eq!(
         gone.status_message,

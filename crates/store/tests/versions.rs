@@ -5,9 +5,11 @@ mod common;
 
 use common::*;
 use isthmus_core::resources::NetworkUpdate;
+use isthmus_core::resources::{Cluster, Network, Peering};
 use isthmus_core::state::{ClusterStatus, NetworkStatus, NodeStatus, PeeringStatus};
 use isthmus_core::CoreError;
-use isthmus_store::{Actor, Resource, Store, StoreError};
+use isthmus_store::api::{Api, Env};
+use isthmus_store::{Actor, Store, StoreError};
 
 fn rename(name: &str) -> NetworkUpdate {
     NetworkUpdate {
@@ -20,15 +22,9 @@ fn rename(name: &str) -> NetworkUpdate {
 async fn every_write_bumps_the_version_and_a_matching_if_match_passes() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("a", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
-    let renamed = t
-        .store
-        .update_network(&alice(), p, n.id, &rename("b"), Some(1))
+    let n = network(&t.store, p, "a", "10.1.0.0/16").await;
+    let renamed = Api::<Network>::new(t.store.docs())
+        .update(&alice(), p, n.id.as_id(), &rename("b"), Some(1))
         .await
         .unwrap();
     assert_eq!(renamed.version, 2);
@@ -37,28 +33,31 @@ async fn every_write_bumps_the_version_and_a_matching_if_match_passes() {
         renamed.generation, n.generation,
         "a rename is not a spec change"
     );
-    assert_eq!(t.store.get_network(p, n.id).await.unwrap(), renamed);
+    assert_eq!(
+        Api::<Network>::new(t.store.docs())
+            .get(p, n.id.as_id())
+            .await
+            .unwrap(),
+        renamed
+    );
 }
 
 #[tokio::test]
 async fn a_stale_if_match_is_refused_and_leaves_the_row_unchanged() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("a", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
-    t.store
-        .update_network(&alice(), p, n.id, &rename("b"), None)
+    let n = network(&t.store, p, "a", "10.1.0.0/16").await;
+    Api::<Network>::new(t.store.docs())
+        .update(&alice(), p, n.id.as_id(), &rename("b"), None)
         .await
         .unwrap();
-    let before = t.store.get_network(p, n.id).await.unwrap();
+    let before = Api::<Network>::new(t.store.docs())
+        .get(p, n.id.as_id())
+        .await
+        .unwrap();
 
-    let err = t
-        .store
-        .update_network(&alice(), p, n.id, &rename("c"), Some(1))
+    let err = Api::<Network>::new(t.store.docs())
+        .update(&alice(), p, n.id.as_id(), &rename("c"), Some(1))
         .await
         .unwrap_err();
     assert!(matches!(
@@ -69,28 +68,28 @@ async fn a_stale_if_match_is_refused_and_leaves_the_row_unchanged() {
             ..
         })
     ));
-    let err = t
-        .store
-        .delete_network(&alice(), p, n.id, Some(1))
+    let err = Api::<Network>::new(t.store.docs())
+        .delete(&alice(), p, n.id.as_id(), Some(1))
         .await
         .unwrap_err();
     assert!(matches!(
         err,
         StoreError::Core(CoreError::VersionMismatch { .. })
     ));
-    assert_eq!(t.store.get_network(p, n.id).await.unwrap(), before);
+    assert_eq!(
+        Api::<Network>::new(t.store.docs())
+            .get(p, n.id.as_id())
+            .await
+            .unwrap(),
+        before
+    );
 }
 
 #[tokio::test]
 async fn save_status_moves_the_status_and_copies_only_controller_fields() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("a", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "a", "10.1.0.0/16").await;
     let mut observed = n.clone();
     observed.status = NetworkStatus::Active;
     observed.status_message = "ready".into();
@@ -98,37 +97,33 @@ async fn save_status_moves_the_status_and_copies_only_controller_fields() {
     observed.observed_generation = n.generation;
     observed.name = "sneaky rename".into(); // not the controller's to change
 
-    let saved = t
-        .store
-        .save_status(&Actor::controller(), &Resource::Network(observed))
+    let saved = Api::<Network>::new(t.store.docs())
+        .save_status(&Actor::controller(), &observed)
         .await
         .unwrap();
-    let Resource::Network(saved) = saved else {
-        panic!("a network was saved")
-    };
     assert_eq!(saved.status, NetworkStatus::Active);
     assert_eq!(saved.provider_network_id.as_deref(), Some("vpc-123"));
     assert_eq!(saved.observed_generation, 1);
     assert_eq!(saved.name, "a");
     assert_eq!(saved.version, 2);
-    assert_eq!(t.store.get_network(p, n.id).await.unwrap(), saved);
+    assert_eq!(
+        Api::<Network>::new(t.store.docs())
+            .get(p, n.id.as_id())
+            .await
+            .unwrap(),
+        saved
+    );
 }
 
 #[tokio::test]
 async fn save_status_refuses_an_illegal_transition() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("a", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "a", "10.1.0.0/16").await;
     let mut observed = n.clone();
     observed.status = NetworkStatus::Deleted; // provisioning cannot jump to deleted
-    let err = t
-        .store
-        .save_status(&Actor::controller(), &Resource::Network(observed))
+    let err = Api::<Network>::new(t.store.docs())
+        .save_status(&Actor::controller(), &observed)
         .await
         .unwrap_err();
     assert!(matches!(
@@ -138,30 +133,29 @@ async fn save_status_refuses_an_illegal_transition() {
             ..
         })
     ));
-    assert_eq!(t.store.get_network(p, n.id).await.unwrap(), n);
+    assert_eq!(
+        Api::<Network>::new(t.store.docs())
+            .get(p, n.id.as_id())
+            .await
+            .unwrap(),
+        n
+    );
 }
 
 #[tokio::test]
 async fn save_status_refuses_a_stale_version_so_a_newer_spec_is_never_overwritten() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("a", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
+    let n = network(&t.store, p, "a", "10.1.0.0/16").await;
     // The controller read `n`; meanwhile a user renames the network.
-    let renamed = t
-        .store
-        .update_network(&alice(), p, n.id, &rename("b"), None)
+    let renamed = Api::<Network>::new(t.store.docs())
+        .update(&alice(), p, n.id.as_id(), &rename("b"), None)
         .await
         .unwrap();
     let mut observed = n.clone();
     observed.status = NetworkStatus::Active;
-    let err = t
-        .store
-        .save_status(&Actor::controller(), &Resource::Network(observed))
+    let err = Api::<Network>::new(t.store.docs())
+        .save_status(&Actor::controller(), &observed)
         .await
         .unwrap_err();
     assert!(matches!(
@@ -172,26 +166,28 @@ async fn save_status_refuses_a_stale_version_so_a_newer_spec_is_never_overwritte
             ..
         })
     ));
-    assert_eq!(t.store.get_network(p, n.id).await.unwrap(), renamed);
+    assert_eq!(
+        Api::<Network>::new(t.store.docs())
+            .get(p, n.id.as_id())
+            .await
+            .unwrap(),
+        renamed
+    );
 }
 
 #[tokio::test]
 async fn save_status_moves_cluster_nodes_and_peering_provider_ids() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let n = t
-        .store
-        .create_network(&alice(), p, &network_req("a", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
-    let c = t
-        .store
-        .create_cluster(
+    let n = network(&t.store, p, "a", "10.1.0.0/16").await;
+    let c = Api::<Cluster>::new(t.store.docs())
+        .create(
             &alice(),
             p,
             &cluster_req(&n.id.to_string(), "db"),
-            "isthmus.internal",
+            &Env {
+                dns_zone: "isthmus.internal".to_string(),
+            },
             None,
         )
         .await
@@ -201,24 +197,20 @@ async fn save_status_moves_cluster_nodes_and_peering_provider_ids() {
     observed.status = ClusterStatus::Running;
     observed.nodes[0].status = NodeStatus::Running;
     observed.nodes[0].ip = "10.9.9.9".parse().unwrap(); // addresses are spec: ignored
-    let Resource::Cluster(saved) = t
-        .store
-        .save_status(&Actor::controller(), &Resource::Cluster(observed))
+    let saved = Api::<Cluster>::new(t.store.docs())
+        .save_status(&Actor::controller(), &observed)
         .await
-        .unwrap()
-    else {
-        panic!("a cluster was saved")
-    };
+        .unwrap();
     assert_eq!(saved.status, ClusterStatus::Running);
     assert_eq!(saved.nodes[0].status, NodeStatus::Running);
     assert_eq!(saved.nodes[0].ip, c.nodes[0].ip);
 
-    let peering = t
-        .store
-        .create_peering(
+    let peering = Api::<Peering>::new(t.store.docs())
+        .create(
             &alice(),
             p,
             &peering_req(&n.id.to_string(), &["192.168.0.0/24"]),
+            &Env::default(),
             None,
         )
         .await
@@ -228,14 +220,10 @@ async fn save_status_moves_cluster_nodes_and_peering_provider_ids() {
     observed.status = PeeringStatus::PendingAcceptance;
     observed.provider_peering_id = Some("pcx-1".into());
     observed.customer_actions.clear(); // derived from the fields: not the controller's to set
-    let Resource::Peering(saved) = t
-        .store
-        .save_status(&Actor::controller(), &Resource::Peering(observed))
+    let saved = Api::<Peering>::new(t.store.docs())
+        .save_status(&Actor::controller(), &observed)
         .await
-        .unwrap()
-    else {
-        panic!("a peering was saved")
-    };
+        .unwrap();
     assert_eq!(saved.status, PeeringStatus::PendingAcceptance);
     assert_eq!(saved.provider_peering_id.as_deref(), Some("pcx-1"));
     // The customer's commands now name the connection the provider assigned.

@@ -10,9 +10,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use isthmus_core::lab::{LabHost, LabHostCreate, LabVpc, LabVpcCreate, INTERNET};
+use isthmus_core::object::Object;
+use isthmus_core::resources::Peering;
 use isthmus_core::{CoreError, FieldError};
 use isthmus_driver_local::{ExecLimits, LocalDriver, MAX_EXEC_OUTPUT};
-use isthmus_store::{Kind, Resource};
+use isthmus_store::api::Api;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -105,10 +107,11 @@ async fn wake_peerings_of(state: &AppState, name: &str) {
     let Ok(keys) = state.store.list_live().await else {
         return;
     };
-    for key in keys.into_iter().filter(|k| k.kind == Kind::Peering) {
-        if let Ok(Some(Resource::Peering(p))) = state.store.load(key).await {
+    let peerings = Api::<Peering>::new(state.store.docs());
+    for key in keys.into_iter().filter(|k| k.kind == Peering::INFO.name) {
+        if let Ok(Some(p)) = peerings.load(key.id).await {
             if p.peer.network_id == name {
-                state.enqueue(Kind::Peering, p.id.0);
+                state.enqueue::<Peering>(p.id.0);
             }
         }
     }

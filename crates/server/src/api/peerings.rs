@@ -4,29 +4,24 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use isthmus_core::resources::{Peering, PeeringCreate, PeeringUpdate};
+use isthmus_core::resources::Peering;
 use isthmus_core::PeeringId;
-use isthmus_store::Kind;
+use isthmus_store::api::Api;
 
 use super::params::path_id;
 use super::problem::ApiResult;
-use super::resources::{store_calls, ApiDocs, ApiKind};
+use super::resources::{ApiDocs, ApiKind};
 use super::respond::one;
 use crate::auth::{InProject, Operator};
 use crate::state::AppState;
 
 impl ApiKind for Peering {
-    const QUEUE: Kind = Kind::Peering;
     const DOCS: ApiDocs = ApiDocs {
         create_conflict: "A route overlaps another peering's",
         updated: "Updated; the data plane follows",
         update_invalid: "Invalid",
         delete_conflict: None,
     };
-    type Create = PeeringCreate;
-    type Update = PeeringUpdate;
-
-    store_calls!(create_peering; get_peering, list_peerings, update_peering, delete_peering);
 }
 
 /// Re-observes the peering now instead of at the next resync.
@@ -40,7 +35,9 @@ pub async fn refresh(
     Path(path): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let id: PeeringId = path_id("peering", &path.1)?;
-    let p = state.store.get_peering(access.project, id).await?;
-    state.enqueue(Kind::Peering, p.id.0);
+    let p = Api::<Peering>::new(state.store.docs())
+        .get(access.project, id.0)
+        .await?;
+    state.enqueue::<Peering>(p.id.0);
     Ok(one(StatusCode::ACCEPTED, p.version, &p))
 }

@@ -5,7 +5,9 @@
 use axum::extract::State;
 use axum::Json;
 use isthmus_core::reach::{ReachError, ReachIndex, ReachSnapshot, Reachability, Source};
+use isthmus_core::resources::{Cluster, Network, Peering};
 use isthmus_core::ProjectId;
+use isthmus_store::api::Api;
 use isthmus_store::{Page, PageRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -60,9 +62,18 @@ pub async fn analyze(
 async fn snapshot(state: &AppState, project: ProjectId) -> ApiResult<ReachSnapshot> {
     let store = &state.store;
     Ok(ReachSnapshot {
-        networks: all(|page| async move { store.list_networks(project, &page).await }).await?,
-        peerings: all(|page| async move { store.list_peerings(project, &page).await }).await?,
-        clusters: all(|page| async move { store.list_clusters(project, &page).await }).await?,
+        networks: all(|page| async move {
+            Api::<Network>::new(store.docs()).list(project, &page).await
+        })
+        .await?,
+        peerings: all(|page| async move {
+            Api::<Peering>::new(store.docs()).list(project, &page).await
+        })
+        .await?,
+        clusters: all(|page| async move {
+            Api::<Cluster>::new(store.docs()).list(project, &page).await
+        })
+        .await?,
         lab_vpcs: store.list_lab_vpcs().await?,
         internet_hosts: store.list_internet_hosts().await?,
     })

@@ -1,6 +1,6 @@
 //! The five routes every resource kind has, written once: create, list, get, update and
-//! delete under `/v1/projects/{p}/<plural>`. A kind plugs in by implementing [`ApiKind`]
-//! (its store calls, one line each, in `api/<plural>.rs`); the registry
+//! delete under `/v1/projects/{p}/<plural>`, over the store's typed facade [`Api`]. A kind
+//! plugs in by implementing [`ApiKind`] (its OpenAPI texts, in `api/<plural>.rs`); the registry
 //! ([`crate::kinds::KINDS`]) adds its routes and its OpenAPI paths.
 
 use std::future::Future;
@@ -9,11 +9,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use isthmus_core::object::Object;
-use isthmus_core::{Id, ProjectId};
-use isthmus_store::{
-    Actor, Created, IdempotencyKey, Kind, Page, PageRequest, Result as StoreResult, Store,
-};
+use isthmus_core::Id;
+use isthmus_store::api::{Admit, Api, Env};
+use isthmus_store::{ObjectKey, Page, Result as StoreResult};
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
@@ -25,52 +23,22 @@ use super::routes::Routes;
 use crate::auth::{InProject, Operator, Viewer};
 use crate::state::AppState;
 
-/// A kind the API serves with the generic handlers. The store calls are the only
-/// per-kind code; when the store's typed facade arrives, they become one generic call.
-pub trait ApiKind: Object + ToSchema {
-    /// The controller's queue key of this kind.
-    const QUEUE: Kind;
+/// A kind the API serves with the generic handlers: every store call goes through the
+/// typed facade [`Api`] and the kind's [`Admit`] rules, so a kind states here only what
+/// its OpenAPI operations say and, if it needs one, a hook after a delete. Its request
+/// bodies are [`Admit::Create`] and [`Admit::Update`], which the API also reads as JSON
+/// and documents.
+pub trait ApiKind:
+    Admit<
+        Create: DeserializeOwned + ToSchema + Send + Sync + 'static,
+        Update: DeserializeOwned + ToSchema + Send + Sync + 'static,
+    > + ToSchema
+{
     /// What the OpenAPI document says about this kind's answers.
     const DOCS: ApiDocs;
-    /// The body of a create.
-    type Create: DeserializeOwned + ToSchema + Send + Sync + 'static;
-    /// The body of an update (PATCH).
-    type Update: DeserializeOwned + ToSchema + Send + Sync + 'static;
 
-    fn create(
-        state: &AppState,
-        actor: &Actor,
-        project: ProjectId,
-        req: &Self::Create,
-        idem: Option<&IdempotencyKey>,
-    ) -> impl Future<Output = StoreResult<Created<Self>>> + Send;
-    fn get(
-        store: &dyn Store,
-        project: ProjectId,
-        id: Id,
-    ) -> impl Future<Output = StoreResult<Self>> + Send;
-    fn list(
-        store: &dyn Store,
-        project: ProjectId,
-        page: &PageRequest,
-    ) -> impl Future<Output = StoreResult<Page<Self>>> + Send;
-    fn update(
-        store: &dyn Store,
-        actor: &Actor,
-        project: ProjectId,
-        id: Id,
-        req: &Self::Update,
-        if_match: Option<u64>,
-    ) -> impl Future<Output = StoreResult<Self>> + Send;
-    fn delete(
-        store: &dyn Store,
-        actor: &Actor,
-        project: ProjectId,
-        id: Id,
-        if_match: Option<u64>,
-    ) -> impl Future<Output = StoreResult<Self>> + Send;
-    /// Wakes the controller for what a delete changed besides the object itself (a
-    /// network's delete takes its peerings down too). Nothing by default.
+    /// Wakes the controller for what a delete changed besides the object itself and what
+    /// went down with it (the generic handler wakes those). Nothing by default.
     fn after_delete(
         _state: &AppState,
         _deleted: &Self,
@@ -79,59 +47,12 @@ pub trait ApiKind: Object + ToSchema {
     }
 }
 
-/// Implements [`ApiKind`]'s store calls with today's per-kind `Store` methods, named in
-/// the order create (unless the kind writes its own), get, list, update, delete. The
-/// store's typed facade will replace them with one generic call each.
-macro_rules! store_calls {
-    ($create:ident; $($rest:ident),+) => {
-        async fn create(
-            state: &crate::state::AppState,
-            actor: &isthmus_store::Actor,
-            project: isthmus_core::ProjectId,
-            req: &Self::Create,
-            idem: Option<&isthmus_store::IdempotencyKey>,
-        ) -> isthmus_store::Result<isthmus_store::Created<Self>> {
-            state.store.$create(actor, project, req, idem).await
-        }
-        $crate::api::resources::store_calls!($($rest),+);
-    };
-    ($get:ident, $list:ident, $update:ident, $delete:ident) => {
-        async fn get(
-            store: &dyn isthmus_store::Store,
-            project: isthmus_core::ProjectId,
-            id: isthmus_core::Id,
-        ) -> isthmus_store::Result<Self> {
-            store.$get(project, id.into()).await
-        }
-        async fn list(
-            store: &dyn isthmus_store::Store,
-            project: isthmus_core::ProjectId,
-            page: &isthmus_store::PageRequest,
-        ) -> isthmus_store::Result<isthmus_store::Page<Self>> {
-            store.$list(project, page).await
-        }
-        async fn update(
-            store: &dyn isthmus_store::Store,
-            actor: &isthmus_store::Actor,
-            project: isthmus_core::ProjectId,
-            id: isthmus_core::Id,
-            req: &Self::Update,
-            if_match: Option<u64>,
-        ) -> isthmus_store::Result<Self> {
-            store.$update(actor, project, id.into(), req, if_match).await
-        }
-        async fn delete(
-            store: &dyn isthmus_store::Store,
-            actor: &isthmus_store::Actor,
-            project: isthmus_core::ProjectId,
-            id: isthmus_core::Id,
-            if_match: Option<u64>,
-        ) -> isthmus_store::Result<Self> {
-            store.$delete(actor, project, id.into(), if_match).await
-        }
-    };
+/// What the kinds' admission rules read from the installation's settings.
+fn env(state: &AppState) -> Env {
+    Env {
+        dns_zone: state.config.dns_zone.clone(),
+    }
 }
-pub(crate) use store_calls;
 
 /// The texts of a kind's OpenAPI operations that differ from kind to kind.
 #[derive(Debug, Clone, Copy)]
@@ -175,16 +96,17 @@ async fn create<K: ApiKind>(
     body: JsonBody<K::Create>,
 ) -> ApiResult<Response> {
     let idem = idempotency(&access.caller, &headers, &body)?;
-    let done = K::create(
-        &state,
-        &access.actor(),
-        access.project,
-        &body.value,
-        idem.as_ref(),
-    )
-    .await?;
+    let done = Api::<K>::new(state.store.docs())
+        .create(
+            &access.actor(),
+            access.project,
+            &body.value,
+            &env(&state),
+            idem.as_ref(),
+        )
+        .await?;
     let obj = done.resource;
-    state.enqueue(K::QUEUE, obj.id());
+    state.enqueue::<K>(obj.id());
     let path = format!(
         "/v1/projects/{}/{}/{}",
         obj.project_id(),
@@ -200,7 +122,9 @@ async fn list<K: ApiKind>(
     PageParams(page): PageParams,
 ) -> ApiResult<Json<Page<K>>> {
     Ok(Json(
-        K::list(state.store.as_ref(), access.project, &page).await?,
+        Api::<K>::new(state.store.docs())
+            .list(access.project, &page)
+            .await?,
     ))
 }
 
@@ -210,7 +134,9 @@ async fn get<K: ApiKind>(
     Path(path): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let id: Id = path_id(K::INFO.name, &path.1)?;
-    let obj = K::get(state.store.as_ref(), access.project, id).await?;
+    let obj = Api::<K>::new(state.store.docs())
+        .get(access.project, id)
+        .await?;
     Ok(one(StatusCode::OK, obj.version(), &obj))
 }
 
@@ -222,16 +148,16 @@ async fn update<K: ApiKind>(
     body: JsonBody<K::Update>,
 ) -> ApiResult<Response> {
     let id: Id = path_id(K::INFO.name, &path.1)?;
-    let obj = K::update(
-        state.store.as_ref(),
-        &access.actor(),
-        access.project,
-        id,
-        &body.value,
-        if_match(&headers)?,
-    )
-    .await?;
-    state.enqueue(K::QUEUE, obj.id());
+    let obj = Api::<K>::new(state.store.docs())
+        .update(
+            &access.actor(),
+            access.project,
+            id,
+            &body.value,
+            if_match(&headers)?,
+        )
+        .await?;
+    state.enqueue::<K>(obj.id());
     Ok(one(StatusCode::OK, obj.version(), &obj))
 }
 
@@ -242,15 +168,21 @@ async fn delete<K: ApiKind>(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let id: Id = path_id(K::INFO.name, &path.1)?;
-    let obj = K::delete(
-        state.store.as_ref(),
-        &access.actor(),
-        access.project,
-        id,
-        if_match(&headers)?,
-    )
-    .await?;
-    state.enqueue(K::QUEUE, obj.id());
+    let obj = Api::<K>::new(state.store.docs())
+        .delete(&access.actor(), access.project, id, if_match(&headers)?)
+        .await?;
+    state.enqueue::<K>(obj.id());
+    // What went down with it is `deleting` already: have it go now, not at the resync
+    // (its finalizer wakes what it owns in turn).
+    for key in objects_children(&state, obj.id()).await? {
+        state.controller.enqueue(key);
+    }
     K::after_delete(&state, &obj).await?;
     Ok(one(StatusCode::ACCEPTED, obj.version(), &obj))
+}
+
+/// The live objects, of any kind, that the object `id` owns.
+async fn objects_children(state: &AppState, id: Id) -> StoreResult<Vec<ObjectKey>> {
+    let owned = state.store.docs().owned_docs(id, None).await?;
+    Ok(owned.iter().map(|doc| doc.key()).collect())
 }

@@ -12,10 +12,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use isthmus_core::clouds;
-use isthmus_core::resources::Provider;
+use isthmus_core::resources::{Peering, Provider};
 use isthmus_core::PeeringId;
 use isthmus_driver::sim::{CustomerActionKind, CustomerVpc, SimPeeringView, OPERATIONS};
-use isthmus_store::{Kind, Resource, ResourceKey};
+use isthmus_store::api::Api;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -82,12 +82,8 @@ fn superuser_only(caller: &Caller) -> ApiResult<()> {
 /// otherwise 404, as for any project the caller cannot see.
 async fn visible_peering(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<PeeringId> {
     let id: PeeringId = path_id("peering", raw)?;
-    let key = ResourceKey {
-        kind: Kind::Peering,
-        id: id.0,
-    };
-    match state.store.load(key).await? {
-        Some(Resource::Peering(p)) if caller.role_in(p.project_id).is_some() => Ok(id),
+    match Api::<Peering>::new(state.store.docs()).load(id.0).await? {
+        Some(p) if caller.role_in(p.project_id).is_some() => Ok(id),
         _ => Err(ApiError::not_found(format!("peering {id} not found"))),
     }
 }
@@ -152,7 +148,7 @@ pub async fn customer_action(
     let action = sim_action(&path.1)?;
     let view = state.sim.customer_action(id, action)?;
     // The status follows the customer's move without waiting for the next resync.
-    state.enqueue(Kind::Peering, id.0);
+    state.enqueue::<Peering>(id.0);
     Ok(Json(view))
 }
 

@@ -9,7 +9,7 @@ use isthmus_core::conditions::{set_condition, Condition, ConditionStatus};
 use isthmus_core::resources::Provider;
 use isthmus_core::CoreError;
 use isthmus_driver::{DriverError, Provisioned, Provisioner, Provisioners};
-use isthmus_store::{ResourceKey, Store, StoreError};
+use isthmus_store::{ObjectKey, Store, StoreError};
 
 use super::queue::WorkQueue;
 use super::ControllerConfig;
@@ -26,7 +26,7 @@ pub struct Context {
 
 impl Context {
     /// Queues `key` to be reconciled now.
-    pub(crate) fn wake(&self, key: ResourceKey) {
+    pub(crate) fn wake(&self, key: ObjectKey) {
         self.queue.add(key);
     }
 

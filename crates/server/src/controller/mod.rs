@@ -16,6 +16,8 @@ mod cluster;
 mod context;
 mod network;
 mod objects;
+#[cfg(test)]
+mod owned_tests;
 mod peering;
 mod queue;
 mod runner;
@@ -28,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use isthmus_driver::Provisioners;
-use isthmus_store::{ResourceKey, Store};
+use isthmus_store::{ObjectKey, Store};
 use tokio::task::JoinSet;
 
 pub use context::{Action, Context, ReconcileError, Retry};
@@ -91,13 +93,13 @@ pub struct ControllerStats {
 /// Cheap to clone; used by the API to wake the controller for a resource.
 #[derive(Clone)]
 pub struct ControllerHandle {
-    tx: tokio::sync::mpsc::UnboundedSender<ResourceKey>,
+    tx: tokio::sync::mpsc::UnboundedSender<ObjectKey>,
     queue: Arc<WorkQueue>,
     counters: Arc<Counters>,
 }
 
 impl ControllerHandle {
-    pub fn enqueue(&self, key: ResourceKey) {
+    pub fn enqueue(&self, key: ObjectKey) {
         let _ = self.tx.send(key);
     }
 
@@ -133,7 +135,7 @@ impl Controller {
         config: ControllerConfig,
         nodes: Option<Arc<crate::nodes::NodeSupervisor>>,
     ) -> (ControllerHandle, tokio::task::JoinHandle<()>) {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ResourceKey>();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ObjectKey>();
         let queue = Arc::new(WorkQueue::default());
         let counters = Arc::new(Counters::default());
         let handle = ControllerHandle {
@@ -190,7 +192,7 @@ async fn resync_loop(ctx: Arc<Context>) {
     }
 }
 
-type Failures = Arc<Mutex<HashMap<ResourceKey, u32>>>;
+type Failures = Arc<Mutex<HashMap<ObjectKey, u32>>>;
 
 async fn worker(ctx: Arc<Context>, counters: Arc<Counters>, failures: Failures) {
     loop {
@@ -202,8 +204,8 @@ async fn worker(ctx: Arc<Context>, counters: Arc<Counters>, failures: Failures) 
 
 /// One reconcile of `key` by its kind's entry in the registry, then what its outcome
 /// asks for: look again later, read again now, back off, or record a failure for good.
-async fn turn(ctx: &Context, counters: &Counters, failures: &Failures, key: ResourceKey) {
-    let Some(kind) = crate::kinds::kind(objects::kind_name(key)) else {
+async fn turn(ctx: &Context, counters: &Counters, failures: &Failures, key: ObjectKey) {
+    let Some(kind) = crate::kinds::kind(key.kind) else {
         tracing::warn!(?key, "no registered kind; not reconciled");
         return;
     };
@@ -245,7 +247,7 @@ async fn turn(ctx: &Context, counters: &Counters, failures: &Failures, key: Reso
     counters.reconciles.fetch_add(1, Ordering::Relaxed);
 }
 
-fn forget(failures: &Failures, key: ResourceKey) {
+fn forget(failures: &Failures, key: ObjectKey) {
     failures
         .lock()
         .unwrap_or_else(|e| e.into_inner())

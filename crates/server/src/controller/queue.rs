@@ -8,22 +8,22 @@ use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use isthmus_store::ResourceKey;
+use isthmus_store::ObjectKey;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 #[derive(Default)]
 struct Inner {
     /// Keys waiting for a worker, in order.
-    ready: VecDeque<ResourceKey>,
+    ready: VecDeque<ObjectKey>,
     /// Keys queued and not yet handed out (some may wait in `processing` to finish).
-    dirty: HashSet<ResourceKey>,
+    dirty: HashSet<ObjectKey>,
     /// Keys a worker holds now.
-    processing: HashSet<ResourceKey>,
+    processing: HashSet<ObjectKey>,
     /// Delayed adds; an entry whose time no longer matches `due` is stale.
-    delayed: BinaryHeap<Reverse<(Instant, ResourceKey)>>,
+    delayed: BinaryHeap<Reverse<(Instant, ObjectKey)>>,
     /// The earliest delayed add of each key.
-    due: HashMap<ResourceKey, Instant>,
+    due: HashMap<ObjectKey, Instant>,
 }
 
 #[derive(Default)]
@@ -36,7 +36,7 @@ pub(crate) struct WorkQueue {
 }
 
 impl WorkQueue {
-    pub fn add(&self, key: ResourceKey) {
+    pub fn add(&self, key: ObjectKey) {
         let mut inner = self.lock();
         if !inner.dirty.insert(key) {
             return; // already queued: runs once
@@ -48,7 +48,7 @@ impl WorkQueue {
         }
     }
 
-    pub fn add_after(&self, key: ResourceKey, delay: Duration) {
+    pub fn add_after(&self, key: ObjectKey, delay: Duration) {
         if delay.is_zero() {
             return self.add(key);
         }
@@ -64,7 +64,7 @@ impl WorkQueue {
     }
 
     /// Waits for the next ready key and marks it as being processed.
-    pub async fn next(&self) -> ResourceKey {
+    pub async fn next(&self) -> ObjectKey {
         loop {
             let notified = self.ready.notified();
             tokio::pin!(notified);
@@ -77,7 +77,7 @@ impl WorkQueue {
         }
     }
 
-    fn pop_ready(&self) -> Option<ResourceKey> {
+    fn pop_ready(&self) -> Option<ObjectKey> {
         let mut inner = self.lock();
         let key = inner.ready.pop_front()?;
         inner.dirty.remove(&key);
@@ -92,7 +92,7 @@ impl WorkQueue {
     }
 
     /// Ends the processing of `key`; if it was queued meanwhile it is ready again.
-    pub fn done(&self, key: ResourceKey) {
+    pub fn done(&self, key: ObjectKey) {
         let mut inner = self.lock();
         inner.processing.remove(&key);
         if inner.dirty.contains(&key) {
@@ -163,11 +163,10 @@ impl WorkQueue {
 mod tests {
     use super::*;
     use isthmus_core::Id;
-    use isthmus_store::Kind;
 
-    fn key(n: u8) -> ResourceKey {
-        ResourceKey {
-            kind: Kind::Peering,
+    fn key(n: u8) -> ObjectKey {
+        ObjectKey {
+            kind: "peering",
             id: Id::from_parts(1, [n; 8]),
         }
     }

@@ -8,15 +8,16 @@ use async_trait::async_trait;
 use isthmus_core::conditions::ConditionStatus;
 use isthmus_core::object::{Object, StatusMachine};
 use isthmus_core::{CoreError, Id};
-use isthmus_store::ResourceKey;
+use isthmus_store::api::Admit;
+use isthmus_store::ObjectKey;
 
 use super::context::{condition, reconciled, Action, Context, ReconcileError, Result, Retry};
-use super::objects::{self, Stored};
+use super::objects;
 use crate::kinds::KINDS;
 
 /// A kind the controller reconciles.
 #[async_trait]
-pub trait Reconcile: Stored {
+pub trait Reconcile: Admit {
     /// The object this one lives in, handed to its steps: an owner kind, or `()` for a
     /// kind that lives in a project only.
     type Owner: Owner;
@@ -56,7 +57,7 @@ pub trait Owner: Sized + Send + Sync {
     /// Why an owned object must wait (reason, message), while the owner is not ready.
     fn waiting(&self) -> Option<(String, String)>;
     /// The owner's key while it is being deleted: its finalizer waits for what it owns.
-    fn deleting(&self) -> Option<ResourceKey>;
+    fn deleting(&self) -> Option<ObjectKey>;
 }
 
 /// Kinds that live in a project only.
@@ -68,7 +69,7 @@ impl Owner for () {
     fn waiting(&self) -> Option<(String, String)> {
         None
     }
-    fn deleting(&self) -> Option<ResourceKey> {
+    fn deleting(&self) -> Option<ObjectKey> {
         None
     }
 }
@@ -103,8 +104,8 @@ impl<O: Reconcile> Owner for O {
             (format!("WaitingFor{}", camel_case(O::INFO.name)), message)
         })
     }
-    fn deleting(&self) -> Option<ResourceKey> {
-        (self.status() == O::Status::DELETING).then(|| objects::key::<O>(self.id()))
+    fn deleting(&self) -> Option<ObjectKey> {
+        (self.status() == O::Status::DELETING).then(|| ObjectKey::of::<O>(self.id()))
     }
 }
 
@@ -156,7 +157,7 @@ pub(crate) async fn run<K: Reconcile>(ctx: &Context, id: Id) -> Result<Action> {
     if obj.status() != K::READY && saved.status() == K::READY {
         // What waits for this object can go on now, not at its next poll.
         let context = format!("list what depends on {} {id}", K::INFO.name);
-        for key in children::<K>(ctx, id, context).await? {
+        for key in children(ctx, id, context).await? {
             ctx.wake(key);
         }
     }
@@ -167,7 +168,7 @@ pub(crate) async fn run<K: Reconcile>(ctx: &Context, id: Id) -> Result<Action> {
 /// its provider, and only then marks it `deleted`.
 async fn finalize<K: Reconcile>(ctx: &Context, obj: K, owner: K::Owner) -> Result<Action> {
     let context = format!("list what remains on {} {}", K::INFO.name, obj.id());
-    let remaining = children::<K>(ctx, obj.id(), context).await?;
+    let remaining = children(ctx, obj.id(), context).await?;
     if !remaining.is_empty() {
         let mut next = obj.clone();
         let status = next.status_mut();
@@ -211,38 +212,39 @@ async fn finalize<K: Reconcile>(ctx: &Context, obj: K, owner: K::Owner) -> Resul
     Ok(Action::Done)
 }
 
-/// The live objects `id` owns, of every kind registered with `K` as its owner.
-async fn children<K: Reconcile>(
-    ctx: &Context,
-    id: Id,
-    context: String,
-) -> Result<Vec<ResourceKey>> {
-    if !KINDS
-        .iter()
-        .any(|k| k.info().owner.is_some_and(|o| o.kind == K::INFO.name))
-    {
-        return Ok(Vec::new());
-    }
-    objects::children_of(&*ctx.store, K::INFO.name, id)
+/// The live objects `id` owns, of any kind (registered or not: the store keeps each
+/// object's owner id).
+async fn children(ctx: &Context, id: Id, context: String) -> Result<Vec<ObjectKey>> {
+    objects::children_of(&*ctx.store, id)
         .await
         .map_err(ReconcileError::store(context))
 }
 
-/// "waiting for 2 peerings and 0 clusters to be deleted": a count for every kind `K`
-/// owns, in the registry's order.
-fn waiting_for_children<K: Reconcile>(remaining: &[ResourceKey]) -> String {
-    let counts: Vec<String> = KINDS
+/// "waiting for 2 peerings and 0 clusters to be deleted": a count for every registered
+/// kind `K` owns, in the registry's order, then for any other kind that remains.
+fn waiting_for_children<K: Reconcile>(remaining: &[ObjectKey]) -> String {
+    let owned: Vec<_> = KINDS
         .iter()
         .map(|k| k.info())
         .filter(|info| info.owner.is_some_and(|o| o.kind == K::INFO.name))
-        .map(|info| {
-            let n = remaining
-                .iter()
-                .filter(|key| objects::kind_name(**key) == info.name)
-                .count();
-            format!("{n} {}", info.plural)
-        })
         .collect();
+    let count = |kind: &str| remaining.iter().filter(|key| key.kind == kind).count();
+    let mut counts: Vec<String> = owned
+        .iter()
+        .map(|info| format!("{} {}", count(info.name), info.plural))
+        .collect();
+    let mut others: Vec<&str> = remaining
+        .iter()
+        .map(|key| key.kind)
+        .filter(|kind| owned.iter().all(|info| info.name != *kind))
+        .collect();
+    others.sort_unstable();
+    others.dedup();
+    counts.extend(
+        others
+            .iter()
+            .map(|kind| format!("{} {kind} objects", count(kind))),
+    );
     let listed = match counts.split_last() {
         Some((last, [])) => last.clone(),
         Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
@@ -252,7 +254,7 @@ fn waiting_for_children<K: Reconcile>(remaining: &[ResourceKey]) -> String {
 }
 
 /// Saves `next` if it differs from `before` (what was read); returns what is stored.
-pub(crate) async fn save<K: Stored>(ctx: &Context, before: &K, next: K) -> Result<K> {
+pub(crate) async fn save<K: Admit>(ctx: &Context, before: &K, next: K) -> Result<K> {
     let context = format!("save status of {} {}", K::INFO.name, next.id());
     objects::save(&*ctx.store, before, next)
         .await
@@ -316,9 +318,9 @@ mod tests {
     use super::*;
     use isthmus_core::resources::{Network, Peering};
 
-    fn keys(kind: isthmus_store::Kind, n: usize) -> Vec<ResourceKey> {
+    fn keys(kind: &'static str, n: usize) -> Vec<ObjectKey> {
         (0..n)
-            .map(|i| ResourceKey {
+            .map(|i| ObjectKey {
                 kind,
                 id: Id::from_parts(1, [i as u8; 8]),
             })
@@ -327,15 +329,20 @@ mod tests {
 
     #[test]
     fn the_finalizer_counts_what_remains_of_every_owned_kind() {
-        let mut remaining = keys(isthmus_store::Kind::Peering, 2);
+        let mut remaining = keys("peering", 2);
         assert_eq!(
             waiting_for_children::<Network>(&remaining),
             "waiting for 2 peerings and 0 clusters to be deleted"
         );
-        remaining.extend(keys(isthmus_store::Kind::Cluster, 1));
+        remaining.extend(keys("cluster", 1));
         assert_eq!(
             waiting_for_children::<Network>(&remaining),
             "waiting for 2 peerings and 1 clusters to be deleted"
+        );
+        remaining.extend(keys("widget", 3));
+        assert_eq!(
+            waiting_for_children::<Network>(&remaining),
+            "waiting for 2 peerings, 1 clusters and 3 widget objects to be deleted"
         );
         assert_eq!(camel_case("network"), "Network");
         assert_eq!(camel_case("endpoint_service"), "EndpointService");

@@ -15,8 +15,9 @@ use isthmus_driver::{
     DriverError, NetworkObservation, NetworkState, PeeringObservation, PeeringState, Provisioner,
     Provisioners, Teardown,
 };
+use isthmus_store::api::{Api, Env};
 use isthmus_store::sqlite::SqliteStore;
-use isthmus_store::{Actor, Kind, ResourceKey, Store};
+use isthmus_store::{Actor, ObjectKey, Store};
 use serde_json::json;
 
 use super::queue::WorkQueue;
@@ -68,8 +69,14 @@ impl Provisioner<Network> for Fake {
         let meanwhile = self.write_meanwhile.lock().unwrap().take();
         if let Some((store, project)) = meanwhile {
             let rename = serde_json::from_value(json!({"name": "renamed"})).unwrap();
-            store
-                .update_network(&Actor("token:api".into()), project.id, n.id, &rename, None)
+            Api::<Network>::new(store.docs())
+                .update(
+                    &Actor("token:api".into()),
+                    project.id,
+                    n.id.as_id(),
+                    &rename,
+                    None,
+                )
                 .await
                 .unwrap();
         }
@@ -115,21 +122,21 @@ impl Provisioner<Peering> for Fake {
 }
 
 /// The controller's parts without its loops: the test takes each turn itself.
-struct Harness {
+pub(super) struct Harness {
     _dir: tempfile::TempDir,
-    store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn Store>,
     fake: Arc<Fake>,
-    ctx: Context,
+    pub(super) ctx: Context,
     counters: Counters,
     failures: Failures,
-    project: Project,
+    pub(super) project: Project,
     /// Keeps the runtime busy (see [`Harness::new`]).
     spinner: tokio::task::JoinHandle<()>,
     timer: tokio::task::JoinHandle<()>,
 }
 
 impl Harness {
-    async fn new() -> Harness {
+    pub(super) async fn new() -> Harness {
         // SQLite works on a thread of its own, which the paused clock cannot see: with
         // nothing else to run, tokio would jump the clock forward while a query runs (and
         // fire the pool's timeouts). A task that only yields keeps the runtime busy, so
@@ -187,18 +194,17 @@ impl Harness {
     }
 
     /// A `local` network, stored and queued as the API does.
-    async fn network(&self, name: &str) -> Network {
+    pub(super) async fn network(&self, name: &str) -> Network {
         let req = serde_json::from_value(json!({
             "name": name, "provider": "local", "region": "host", "cidr_block": "10.20.0.0/16",
         }))
         .unwrap();
-        let n = self
-            .store
-            .create_network(&actor(), self.project.id, &req, None)
+        let n = Api::<Network>::new(self.store.docs())
+            .create(&actor(), self.project.id, &req, &Env::default(), None)
             .await
             .unwrap()
             .resource;
-        self.ctx.queue.add(key(Kind::Network, n.id.0));
+        self.ctx.queue.add(ObjectKey::of::<Network>(n.id.0));
         n
     }
 
@@ -210,18 +216,17 @@ impl Harness {
             "routes": ["192.168.1.0/24"],
         }))
         .unwrap();
-        let p = self
-            .store
-            .create_peering(&actor(), self.project.id, &req, None)
+        let p = Api::<Peering>::new(self.store.docs())
+            .create(&actor(), self.project.id, &req, &Env::default(), None)
             .await
             .unwrap()
             .resource;
-        self.ctx.queue.add(key(Kind::Peering, p.id.0));
+        self.ctx.queue.add(ObjectKey::of::<Peering>(p.id.0));
         p
     }
 
     /// Takes the next queued key and reconciles it once, as a worker does.
-    async fn turn(&self) -> ResourceKey {
+    pub(super) async fn turn(&self) -> ObjectKey {
         // (A timeout could not say "nothing queued": the clock stands still.)
         assert!(self.ctx.queue.depth() > 0, "a key is queued");
         let key = self.ctx.queue.next().await;
@@ -249,12 +254,18 @@ impl Harness {
         }
     }
 
-    async fn get_network(&self, n: &Network) -> Network {
-        self.store.get_network(self.project.id, n.id).await.unwrap()
+    pub(super) async fn get_network(&self, n: &Network) -> Network {
+        Api::<Network>::new(self.store.docs())
+            .get(self.project.id, n.id.as_id())
+            .await
+            .unwrap()
     }
 
     async fn get_peering(&self, p: &Peering) -> Peering {
-        self.store.get_peering(self.project.id, p.id).await.unwrap()
+        Api::<Peering>::new(self.store.docs())
+            .get(self.project.id, p.id.as_id())
+            .await
+            .unwrap()
     }
 }
 
@@ -265,12 +276,8 @@ impl Drop for Harness {
     }
 }
 
-fn actor() -> Actor {
+pub(super) fn actor() -> Actor {
     Actor("token:test".into())
-}
-
-fn key(kind: Kind, id: isthmus_core::Id) -> ResourceKey {
-    ResourceKey { kind, id }
 }
 
 fn condition_of(
@@ -317,11 +324,11 @@ async fn a_permanent_error_settles_in_error_and_is_not_retried_until_the_spec_ch
     // A new spec (the API writes it and queues the key) is tried again.
     *h.fake.network_error.lock().unwrap() = None;
     let rename = serde_json::from_value(json!({"name": "net2"})).unwrap();
-    h.store
-        .update_network(&actor(), h.project.id, net.id, &rename, None)
+    Api::<Network>::new(h.store.docs())
+        .update(&actor(), h.project.id, net.id.as_id(), &rename, None)
         .await
         .unwrap();
-    h.ctx.queue.add(key(Kind::Network, net.id.0));
+    h.ctx.queue.add(ObjectKey::of::<Network>(net.id.0));
     h.turn().await;
     let active = h.get_network(&net).await;
     assert_eq!(active.status, NetworkStatus::Active);
@@ -391,7 +398,7 @@ async fn a_move_the_state_machine_forbids_is_an_error_for_good() {
     // The provider now calls the active peering an invalid request: `active` cannot go
     // to `invalid_specification`.
     *h.fake.peering_state.lock().unwrap() = Some(PeeringState::Invalid);
-    h.ctx.queue.add(key(Kind::Peering, p.id.0));
+    h.ctx.queue.add(ObjectKey::of::<Peering>(p.id.0));
     h.turn().await;
 
     let failed = h.get_peering(&p).await;

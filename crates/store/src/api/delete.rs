@@ -1,7 +1,9 @@
 //! One delete for every kind. An object's delete marks it `deleting`; the objects it owns
 //! say, through the owner policy stored with each of them, whether they refuse that
 //! delete while live (`block`: a 409 naming them) or go down with it (`cascade`:
-//! `deleting` in the same write, each with its own audit event). The owned objects may
+//! `deleting` in the same write, each with its own audit event). A cascade goes down
+//! the whole tree: what a cascaded object owns is handled the same way, as if it were
+//! deleted itself in the same write. The owned objects may
 //! be of kinds this code does not know, so they are handled as docs: a cascade rewrites
 //! the header fields every kind's body has (`status`, `status_message`, `updated_at`,
 //! `version`) and leaves the rest of the body, byte for byte, as it was.
@@ -9,6 +11,7 @@
 //! Every kind's machine goes from any live state to `deleting` (a store test pins it
 //! for the known kinds), so the cascade needs no machine to check the move.
 
+use std::collections::VecDeque;
 use std::marker::PhantomData;
 
 use async_trait::async_trait;
@@ -60,15 +63,30 @@ impl<K: Object> WriteOp for DeleteOp<K> {
         *block.message = format!("deleting the {}", K::INFO.name);
         next.set_updated_at(now);
         let mut puts = vec![put_of(Some(&current), next, Some("delete"), now)?];
-        let message = format!("deleting with {} {}", K::INFO.name, self.id);
-        for child in owned {
-            let cascades = matches!(child.owner, Some((_, OnOwnerDelete::Cascade)));
-            if cascades && child.status != DELETING {
+        // Down the tree, level by level: what a cascaded object owns goes down with it
+        // too, and what blocks the delete of a cascaded object blocks this one.
+        let mut going: VecDeque<(String, Doc)> = cascading(K::INFO.name, self.id, owned);
+        while let Some((message, child)) = going.pop_front() {
+            let owned = tx.owned(child.id, None).await?;
+            check_not_blocked(child.kind, child.id, &owned)?;
+            going.extend(cascading(child.kind, child.id, owned));
+            if child.status != DELETING {
                 puts.push(cascade(child, &message, now)?);
             }
         }
         Ok(Plan::Put(puts))
     }
+}
+
+/// The objects of `owned` that go down with their owner (`owner_kind` `owner`), each with
+/// the status message it gets.
+fn cascading(owner_kind: &str, owner: Id, owned: Vec<Doc>) -> VecDeque<(String, Doc)> {
+    let message = format!("deleting with {owner_kind} {owner}");
+    owned
+        .into_iter()
+        .filter(|d| matches!(d.owner, Some((_, OnOwnerDelete::Cascade))))
+        .map(|d| (message.clone(), d))
+        .collect()
 }
 
 /// A 409 while live objects that block the delete remain, naming them (by kind, the

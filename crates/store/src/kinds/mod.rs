@@ -8,6 +8,8 @@ mod peering;
 
 pub(crate) use cluster::give_endpoint;
 
+use isthmus_core::kinds::PUBLIC_IP;
+
 use isthmus_core::object::Object;
 use isthmus_core::resources::Network;
 use isthmus_core::{CoreError, Id, NetworkId, ProjectId};
@@ -32,4 +34,15 @@ async fn network_of_request(tx: &mut dyn Tx, project: ProjectId, raw_id: &str) -
         .parse()
         .map_err(|e| CoreError::invalid("network_id", "id-syntax", format!("'{raw_id}' {e}")))?;
     Ok(get_in::<Network>(tx, project, id.0).await?.1)
+}
+
+/// The indexes whose values no two live objects may share within a scope (a public
+/// endpoint address, across the installation), of whatever kind they are. The rules
+/// that hand values out avoid taken ones; the store also refuses a second claim of the
+/// same value (a 409 `<index>-taken`), so a rule's bug or race cannot hand one out twice.
+/// Unique claims are single values. A new unique index is one more name here.
+const UNIQUE_INDEXES: &[&str] = &[PUBLIC_IP];
+
+pub(crate) fn is_unique(index: &str) -> bool {
+    UNIQUE_INDEXES.contains(&index)
 }

@@ -8,7 +8,7 @@ use isthmus_core::{Id, ProjectId};
 use sqlx::{Row, SqliteConnection};
 
 use super::codec::{page_limit, page_of, parse_id, parse_time, Ctx};
-use crate::doc::{kind_name, Claim, Doc, Tx, DELETED};
+use crate::doc::{kind_name, Claim, Doc, ObjectKey, Tx, DELETED};
 use crate::{Page, PageRequest, Result, StoreError};
 
 /// The columns of a doc, on `resources` aliased `r`.
@@ -149,7 +149,7 @@ pub(crate) async fn claims_meeting(
         .collect()
 }
 
-pub(crate) async fn live(conn: &mut SqliteConnection) -> Result<Vec<(&'static str, Id)>> {
+pub(crate) async fn live(conn: &mut SqliteConnection) -> Result<Vec<ObjectKey>> {
     let rows = sqlx::query("SELECT kind, id FROM resources WHERE status != ?1 ORDER BY id")
         .bind(DELETED)
         .fetch_all(&mut *conn)
@@ -157,10 +157,10 @@ pub(crate) async fn live(conn: &mut SqliteConnection) -> Result<Vec<(&'static st
         .ctx("list live resources")?;
     rows.iter()
         .map(|row| {
-            Ok((
-                kind_name(row.try_get("kind").ctx("read resource kind")?),
-                parse_id(row.try_get("id").ctx("read resource id")?)?,
-            ))
+            Ok(ObjectKey {
+                kind: kind_name(row.try_get("kind").ctx("read resource kind")?),
+                id: parse_id(row.try_get("id").ctx("read resource id")?)?,
+            })
         })
         .collect()
 }

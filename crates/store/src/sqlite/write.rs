@@ -2,7 +2,10 @@
 //! what it plans is stored there with version checks, index claims, audit events and the
 //! idempotency record, then committed.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
+use isthmus_core::object::IndexEntry;
 use isthmus_core::{CoreError, Id, ProjectId};
 use serde_json::Value;
 use sqlx::SqliteConnection;
@@ -11,8 +14,9 @@ use super::audit::{self, NewEvent};
 use super::codec::{time_text, Ctx};
 use super::docs::{self, policy_text, SqliteTx};
 use super::{detach, idempotency, SqliteStore};
-use crate::doc::{CreateKey, Doc, DocStore, Plan, Put, WriteOp, Written};
-use crate::{Actor, Page, PageRequest, Result};
+use crate::doc::{CreateKey, Doc, DocStore, ObjectKey, Plan, Put, WriteOp, Written};
+use crate::kinds::is_unique;
+use crate::{Actor, Page, PageRequest, Result, StoreError};
 
 fn parse_json(text: &str) -> Result<Value> {
     serde_json::from_str(text).ctx("decode a body for the audit log")
@@ -74,7 +78,9 @@ async fn replace(conn: &mut SqliteConnection, doc: &Doc, expected: u64) -> Resul
     .into())
 }
 
-/// Replaces the claims of `put`'s doc (or drops them, once it is `deleted`).
+/// Replaces the claims of `put`'s doc (or drops them, once it is `deleted`). A claim in a
+/// unique index that another live object holds fails the write with a 409, whatever the
+/// kind's rules decided: the database's unique index refuses it (migration 0007).
 async fn claim(conn: &mut SqliteConnection, put: &Put, new: bool) -> Result<()> {
     let doc = &put.doc;
     let claims = match &put.index {
@@ -89,22 +95,70 @@ async fn claim(conn: &mut SqliteConnection, put: &Put, new: bool) -> Result<()> 
             .await
             .with_ctx(|| format!("release the claims of {} {}", doc.kind, doc.id))?;
     }
-    for c in claims {
-        sqlx::query(
-            "INSERT OR IGNORE INTO resource_index
-                (index_name, scope, range_start, range_end, resource_id)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+    let mut seen = HashSet::new();
+    for c in claims.iter().filter(|&c| seen.insert(c)) {
+        let unique = is_unique(c.index);
+        if unique && c.start != c.end {
+            return Err(StoreError::Backend(anyhow::anyhow!(
+                "{} {} claims {}..={} in the unique index {}: unique claims are single values",
+                doc.kind,
+                doc.id,
+                c.start,
+                c.end,
+                c.index
+            )));
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO resource_index
+                (index_name, scope, range_start, range_end, resource_id, is_unique)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .bind(c.index)
         .bind(&c.scope)
         .bind(i64::from(c.start))
         .bind(i64::from(c.end))
         .bind(doc.id.to_string())
+        .bind(unique)
         .execute(&mut *conn)
-        .await
-        .with_ctx(|| format!("claim {} for {} {}", c.index, doc.kind, doc.id))?;
+        .await;
+        match inserted {
+            Err(sqlx::Error::Database(e)) if unique && e.is_unique_violation() => {
+                return Err(taken(conn, c, doc).await);
+            }
+            other => other.with_ctx(|| format!("claim {} for {} {}", c.index, doc.kind, doc.id))?,
+        };
     }
     Ok(())
+}
+
+/// The 409 for a unique claim `c` of `doc` that another object holds, naming it.
+async fn taken(conn: &mut SqliteConnection, c: &IndexEntry, doc: &Doc) -> StoreError {
+    let holder: Result<Option<(String, String)>> = sqlx::query_as(
+        "SELECT r.kind, r.id FROM resource_index i JOIN resources r ON r.id = i.resource_id
+         WHERE i.index_name = ?1 AND i.scope = ?2 AND i.range_start = ?3 AND i.is_unique = 1",
+    )
+    .bind(c.index)
+    .bind(&c.scope)
+    .bind(i64::from(c.start))
+    .fetch_optional(&mut *conn)
+    .await
+    .ctx("find the holder of a unique claim");
+    let holder = match holder {
+        Ok(Some((kind, id))) => format!("{kind} {id}"),
+        Ok(None) => "another object".to_string(),
+        Err(e) => return e,
+    };
+    // Every index today holds IPv4 addresses as integers.
+    let value = std::net::Ipv4Addr::from(c.start);
+    CoreError::conflict(
+        None,
+        &format!("{}-taken", c.index.replace('_', "-")),
+        format!(
+            "{} {} of {} {} is already claimed by {holder}",
+            c.index, value, doc.kind, doc.id
+        ),
+    )
+    .into()
 }
 
 /// Stores one planned doc with its claims and its audit event.
@@ -201,7 +255,7 @@ impl DocStore for SqliteStore {
     async fn owned_docs(&self, owner: Id, kind: Option<&str>) -> Result<Vec<Doc>> {
         docs::owned(&mut *self.read().await?, owner, kind).await
     }
-    async fn live_docs(&self) -> Result<Vec<(&'static str, Id)>> {
+    async fn live_docs(&self) -> Result<Vec<ObjectKey>> {
         docs::live(&mut *self.read().await?).await
     }
     async fn write(

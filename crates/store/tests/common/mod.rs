@@ -4,8 +4,11 @@
 
 pub mod tmpfs;
 
-use isthmus_core::resources::{ClusterCreate, NetworkCreate, PeeringCreate, ProjectCreate};
+use isthmus_core::resources::{
+    ClusterCreate, Network, NetworkCreate, PeeringCreate, ProjectCreate,
+};
 use isthmus_core::ProjectId;
+use isthmus_store::api::{Api, Env};
 use isthmus_store::sqlite::SqliteStore;
 use isthmus_store::{Actor, Store};
 use serde_json::json;
@@ -40,6 +43,15 @@ pub async fn project(store: &SqliteStore, name: &str) -> ProjectId {
         .await
         .expect("create project")
         .id
+}
+
+/// A network created through the store's typed facade, as the API would.
+pub async fn network(store: &SqliteStore, p: ProjectId, name: &str, cidr: &str) -> Network {
+    Api::<Network>::new(store.docs())
+        .create(&alice(), p, &network_req(name, cidr), &Env::default(), None)
+        .await
+        .expect("create network")
+        .resource
 }
 
 pub fn network_req(name: &str, cidr: &str) -> NetworkCreate {
