@@ -12,29 +12,25 @@ use utoipa::ToSchema;
 use super::validate::{parse_cidr, validate_name, validate_region, Checks};
 use super::NETWORK_RANGE;
 use crate::conditions::Condition;
-use crate::object::{IndexEntry, KindInfo};
+use crate::object::{IndexEntry, KindInfo, Object};
 use crate::resources::{Cluster, Provider};
 use crate::state::NetworkStatus;
 use crate::{Cidr, CoreError, FieldError, NetworkId, ProjectId};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Network {
-    pub id: NetworkId,
-    pub project_id: ProjectId,
-    pub name: String,
-    pub provider: Provider,
-    pub region: String,
-    pub cidr_block: Cidr,
-    pub status: NetworkStatus,
-    pub status_message: String,
-    /// The provider's own id for this network (e.g. `vpc-…`), once it exists.
-    pub provider_network_id: Option<String>,
-    pub generation: u64,
-    pub observed_generation: u64,
-    pub conditions: Vec<Condition>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub version: u64,
+crate::kind_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+    pub struct Network {
+        pub id: NetworkId,
+        pub project_id: ProjectId,
+        pub name: String,
+        pub provider: Provider,
+        pub region: String,
+        pub cidr_block: Cidr,
+        pub status: NetworkStatus,
+        pub status_message: String,
+        /// The provider's own id for this network (e.g. `vpc-…`), once it exists.
+        pub provider_network_id: Option<String>,
+    }
 }
 
 // CIDRs arrive as plain strings so the core can name the field that is wrong.
@@ -210,7 +206,7 @@ pub fn update_network(
         .as_deref()
         .and_then(|n| checks.field(validate_name("name", n)));
     let name = checks.finish(name)?;
-    ensure_not_deleting_network(current)?;
+    current.ensure_not_going()?;
     let mut next = current.clone();
     if let Some(name) = name {
         next.name = name;
@@ -219,16 +215,15 @@ pub fn update_network(
     Ok(next)
 }
 
-/// Refuses to attach to or change a network on its way out (409 `network-deleting`).
-pub(crate) fn ensure_not_deleting_network(n: &Network) -> Result<(), CoreError> {
-    if matches!(n.status, NetworkStatus::Deleting | NetworkStatus::Deleted) {
-        return Err(CoreError::conflict(
-            None,
-            "network-deleting",
-            format!("network {} is {}", n.id, n.status),
+/// A request naming a network of another project is refused on its `network_id`.
+pub(crate) fn check_same_project(checks: &mut Checks, network: &Network, project_id: ProjectId) {
+    if network.project_id != project_id {
+        checks.fail(FieldError::new(
+            "network_id",
+            "same-project",
+            "network belongs to another project",
         ));
     }
-    Ok(())
 }
 
 /// A network with live clusters cannot be deleted: the 409 names them.

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use crate::resources::Cluster;
 
-use super::analyze::{destination_down, port_not_served, source_hop};
+use super::analyze::{destination_down, destination_hop, port_not_served, source_hop};
 use super::index::{NodeRef, Origin};
 use super::{fix, fix_access, AllowlistKind, Hop, ReachIndex, Reason, Verdict};
 
@@ -84,25 +84,15 @@ impl<'a> ReachIndex<'a> {
                 .with_hops(hops);
         };
         hops.push(endpoint_hop);
-        let network = self
-            .networks
-            .get(&cluster.network_id)
-            .map(|i| &self.snap.networks[*i]);
-        let destination = Hop::Destination {
-            cluster: cluster.id,
-            node: node.dns_name.clone(),
-            ip: node.ip,
-            port,
-        };
-        if let Some(denied) = destination_down(network, cluster, node) {
-            hops.push(destination);
-            return denied.with_hops(hops);
+        let destination = destination_hop(cluster, node, port);
+        if let Some(denied) = destination_down(self.network_of(cluster), cluster, node) {
+            return denied.at_destination(hops, destination);
         }
         let Some(entry) = self.public_allow(node_ref.0).longest_match(ip) else {
-            hops.push(Hop::Firewall {
-                rule: format!("pub_{}: ip saddr != @pub_{} drop", cluster.id, cluster.id),
-                verdict: "drop".into(),
-            });
+            hops.push(Hop::firewall(
+                format!("pub_{}: ip saddr != @pub_{} drop", cluster.id, cluster.id),
+                "drop",
+            ));
             let n = cluster.public_access.allowlist.len();
             let explanation = if n == 0 {
                 format!(
@@ -128,27 +118,23 @@ impl<'a> ReachIndex<'a> {
             .with_hops(hops);
         };
         if let Some(denied) = port_not_served(cluster, port) {
-            hops.push(destination);
-            return denied.with_hops(hops);
+            return denied.at_destination(hops, destination);
         }
-        hops.push(Hop::Firewall {
-            rule: format!(
+        hops.push(Hop::firewall(
+            format!(
                 "pub_{}: ip saddr @pub_{} ({entry}), dnat to the nodes",
                 cluster.id, cluster.id
             ),
-            verdict: "accept".into(),
-        });
+            "accept",
+        ));
         hops.push(destination);
-        Verdict {
-            allowed: true,
-            reason: Reason::Allowed,
-            explanation: format!(
+        Verdict::allowed(
+            format!(
                 "{ip} is inside entry {entry} of cluster {}'s public allow-list; {dns_name} \
                  forwards to {} on {port}",
                 cluster.name, node.dns_name
             ),
             hops,
-            fix: None,
-        }
+        )
     }
 }
