@@ -206,6 +206,23 @@ macro_rules! kind_struct {
     };
 }
 
+/// Builds a new object of a [`kind_struct!`] kind at `now`: generation 1, not yet
+/// observed, no conditions, version 1.
+#[macro_export]
+macro_rules! new_object {
+    ($now:expr, $name:ident { $($fields:tt)* }) => {
+        $name {
+            $($fields)*
+            generation: 1,
+            observed_generation: 0,
+            conditions: Vec::new(),
+            created_at: $now,
+            updated_at: $now,
+            version: 1,
+        }
+    };
+}
+
 /// Implements [`Object`] for a kind struct that has the shared fields (`id`, `project_id`,
 /// `name`, `generation`, `version`, `created_at`, `updated_at`, `status`,
 /// `status_message`, `observed_generation`, `conditions`).

@@ -252,30 +252,27 @@ pub fn new_cluster(
     let dns_name = cluster_dns_name(id, dns_zone);
     let node_names: Vec<String> = nodes.iter().map(|n| n.dns_name.clone()).collect();
     let addresses = engine.addresses(&dns_name, &node_names);
-    let mut cluster = Cluster {
-        id,
-        project_id,
-        name,
-        network_id: network.id,
-        engine: req.engine.clone(),
-        topology: req.topology,
-        public_access,
-        public_endpoint: None,
-        private_allowlist,
-        egress_allowlist,
-        warnings: Vec::new(),
-        dns_name,
-        nodes,
-        addresses,
-        status: ClusterStatus::Provisioning,
-        status_message: "waiting for the network and nodes".into(),
-        generation: 1,
-        observed_generation: 0,
-        conditions: Vec::new(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+    let mut cluster = crate::new_object!(
+        now,
+        Cluster {
+            id,
+            project_id,
+            name,
+            network_id: network.id,
+            engine: req.engine.clone(),
+            topology: req.topology,
+            public_access,
+            public_endpoint: None,
+            private_allowlist,
+            egress_allowlist,
+            warnings: Vec::new(),
+            dns_name,
+            nodes,
+            addresses,
+            status: ClusterStatus::Provisioning,
+            status_message: "waiting for the network and nodes".into(),
+        }
+    );
     cluster.warnings = cluster_warnings(&cluster);
     Ok(cluster)
 }

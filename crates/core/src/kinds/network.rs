@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 
 use super::validate::{parse_cidr, validate_name, validate_region, Checks};
 use super::NETWORK_RANGE;
-use crate::conditions::Condition;
 use crate::object::{IndexEntry, KindInfo, Object};
 use crate::resources::{Cluster, Provider};
 use crate::state::NetworkStatus;
@@ -162,23 +161,20 @@ pub fn new_network(
     }));
     let ((name, region), cidr) = checks.finish_values(name.zip(region).zip(cidr))?;
     check_network_overlap(&cidr, req.provider, &region, existing_in_project)?;
-    Ok(Network {
-        id,
-        project_id,
-        name,
-        provider: req.provider,
-        region,
-        cidr_block: cidr,
-        status: NetworkStatus::Provisioning,
-        status_message: "waiting for the provider to create the network".into(),
-        provider_network_id: None,
-        generation: 1,
-        observed_generation: 0,
-        conditions: Vec::<Condition>::new(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    })
+    Ok(crate::new_object!(
+        now,
+        Network {
+            id,
+            project_id,
+            name,
+            provider: req.provider,
+            region,
+            cidr_block: cidr,
+            status: NetworkStatus::Provisioning,
+            status_message: "waiting for the provider to create the network".into(),
+            provider_network_id: None,
+        }
+    ))
 }
 
 /// Applies a network update: only the name may change.

@@ -154,27 +154,24 @@ pub fn new_peering(
         network,
         &taken,
     )?;
-    let mut p = Peering {
-        id,
-        project_id,
-        name,
-        network_id: network.id,
-        peer: req.peer.clone(),
-        routes,
-        transit_routes,
-        allow_gateway_transit: req.allow_gateway_transit,
-        status: PeeringStatus::Provisioning,
-        status_message: "requesting the peering from the provider".into(),
-        provider_peering_id: None,
-        customer_actions: Vec::new(),
-        warnings: peering_warnings(network, &req.peer),
-        generation: 1,
-        observed_generation: 0,
-        conditions: Vec::new(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+    let mut p = crate::new_object!(
+        now,
+        Peering {
+            id,
+            project_id,
+            name,
+            network_id: network.id,
+            peer: req.peer.clone(),
+            routes,
+            transit_routes,
+            allow_gateway_transit: req.allow_gateway_transit,
+            status: PeeringStatus::Provisioning,
+            status_message: "requesting the peering from the provider".into(),
+            provider_peering_id: None,
+            customer_actions: Vec::new(),
+            warnings: peering_warnings(network, &req.peer),
+        }
+    );
     p.customer_actions = customer_actions::for_peering(network, &p);
     Ok(p)
 }

@@ -33,7 +33,7 @@ use crate::engines;
 use crate::resources::{Cluster, Network, Node};
 use crate::state::{ClusterStatus, NetworkStatus, NodeStatus};
 
-use super::index::Origin;
+use super::index::{NodeRef, Origin};
 use super::{fix, Hop, ReachError, ReachIndex, Reachability, Reason, Source, Verdict};
 
 impl<'a> ReachIndex<'a> {
@@ -58,10 +58,16 @@ impl<'a> ReachIndex<'a> {
             .nodes
             .iter()
             .map(|n| {
+                let probe = Probe {
+                    ip,
+                    origin,
+                    node: *n,
+                    port,
+                };
                 if target.public {
-                    self.public_verdict(ip, origin, *n, port)
+                    self.public_verdict(probe)
                 } else {
-                    self.private_verdict(ip, origin, *n, port)
+                    self.private_verdict(probe)
                 }
             })
             .collect();
@@ -71,6 +77,15 @@ impl<'a> ReachIndex<'a> {
             verdicts,
         })
     }
+}
+
+/// One connection to analyze: from `ip` (found at `origin`) to one node on `port`.
+#[derive(Clone, Copy)]
+pub(super) struct Probe<'a> {
+    pub ip: Ipv4Addr,
+    pub origin: Origin<'a>,
+    pub node: NodeRef,
+    pub port: u16,
 }
 
 pub(super) fn source_hop(ip: Ipv4Addr, origin: Origin) -> Hop {
@@ -153,6 +168,24 @@ pub(super) fn destination_down(
         format!("{what} {name} is {status}, not running{detail}"),
         Some(fix::wait_for(what, &name, &status)),
     ))
+}
+
+/// The last check of every path: something listens on the port. If so, the rule that
+/// let the packet in and the destination end the path, and the connection is allowed.
+pub(super) fn deliver(
+    cluster: &Cluster,
+    port: u16,
+    mut hops: Vec<Hop>,
+    accepted_by: String,
+    destination: Hop,
+    explanation: String,
+) -> Verdict {
+    if let Some(denied) = port_not_served(cluster, port) {
+        return denied.at_destination(hops, destination);
+    }
+    hops.push(Hop::firewall(accepted_by, "accept"));
+    hops.push(destination);
+    Verdict::allowed(explanation, hops)
 }
 
 /// The last hop of every path: the node and port the connection is for.

@@ -9,9 +9,9 @@ use crate::resources::{Cluster, Network, Peering, Provider};
 use crate::state::PeeringStatus;
 
 use super::analyze::{
-    destination_down, destination_hop, list, none_if_empty, port_not_served, source_hop,
+    deliver, destination_down, destination_hop, list, none_if_empty, source_hop, Probe,
 };
-use super::index::{NodeRef, Origin};
+use super::index::Origin;
 use super::public::public_dns_name;
 use super::{fix, fix_access, AllowlistKind, Fix, Hop, ReachIndex, Reason, Verdict};
 
@@ -28,13 +28,13 @@ enum Path<'a> {
 
 impl<'a> ReachIndex<'a> {
     /// Analyzes `from` → `to` on `port` (default: the engine's first port).
-    pub(super) fn private_verdict(
-        &self,
-        ip: Ipv4Addr,
-        origin: Origin<'a>,
-        node_ref: NodeRef,
-        port: u16,
-    ) -> Verdict {
+    pub(super) fn private_verdict(&self, probe: Probe<'a>) -> Verdict {
+        let Probe {
+            ip,
+            origin,
+            node: node_ref,
+            port,
+        } = probe;
         let cluster = &self.snap.clusters[node_ref.0];
         let node = &cluster.nodes[node_ref.1];
         let mut hops = vec![source_hop(ip, origin)];
@@ -48,7 +48,7 @@ impl<'a> ReachIndex<'a> {
         };
         if let Origin::Internet(host) = origin {
             if host.is_some() || !claimed() {
-                let public_path = self.public_verdict(ip, origin, node_ref, port);
+                let public_path = self.public_verdict(probe);
                 return internet_no_route(cluster, node.ip, public_path)
                     .at_destination(hops, destination);
             }
@@ -150,10 +150,7 @@ impl<'a> ReachIndex<'a> {
             }
             Admission::TransitOff(route) => {
                 hops.push(Hop::TransitRouteMatched { route });
-                hops.push(Hop::firewall(
-                    format!("peer_{}: ip saddr != @src_{} drop", peering.id, peering.id),
-                    "drop",
-                ));
+                hops.push(outside_peering(peering));
                 return Verdict::denied(
                     Reason::GatewayTransitDisabled,
                     format!(
@@ -166,10 +163,7 @@ impl<'a> ReachIndex<'a> {
                 .with_hops(hops);
             }
             Admission::Outside => {
-                hops.push(Hop::firewall(
-                    format!("peer_{}: ip saddr != @src_{} drop", peering.id, peering.id),
-                    "drop",
-                ));
+                hops.push(outside_peering(peering));
                 return self
                     .outside_routes(ip, vpc, hub, peering, network)
                     .with_hops(hops);
@@ -206,26 +200,22 @@ impl<'a> ReachIndex<'a> {
                 "accept",
             ));
         }
-        if let Some(denied) = port_not_served(cluster, port) {
-            return denied.at_destination(hops, destination);
-        }
-        hops.push(Hop::firewall(
+        let through = hub.map_or_else(String::new, |h| {
+            format!(" through the gateway of lab VPC {}", h.name)
+        });
+        deliver(
+            cluster,
+            port,
+            hops,
             format!(
                 "peer_{}: ip saddr @src_{} ({matched}), to the nodes, ct state new accept",
                 peering.id, peering.id
             ),
-            "accept",
-        ));
-        hops.push(destination);
-        let through = hub.map_or_else(String::new, |h| {
-            format!(" through the gateway of lab VPC {}", h.name)
-        });
-        Verdict::allowed(
+            destination,
             format!(
                 "{ip} arrives over peering {}{through}, {admitted}; {} listens on {port}",
                 peering.name, node.dns_name
             ),
-            hops,
         )
     }
 
@@ -341,6 +331,14 @@ fn admission(p: &Peering, ip: Ipv4Addr) -> Admission {
         Some(r) => Admission::TransitOff(r),
         None => Admission::Outside,
     }
+}
+
+/// The peering's chain drops a source outside what it admits.
+fn outside_peering(p: &Peering) -> Hop {
+    Hop::firewall(
+        format!("peer_{}: ip saddr != @src_{} drop", p.id, p.id),
+        "drop",
+    )
 }
 
 fn peering_hop(p: &Peering) -> Hop {

@@ -2,12 +2,10 @@
 //! admits the public allow-list and forwards to any of the nodes (so one verdict per
 //! node). The order of the checks is at the top of `analyze.rs`.
 
-use std::net::Ipv4Addr;
-
 use crate::resources::Cluster;
 
-use super::analyze::{destination_down, destination_hop, port_not_served, source_hop};
-use super::index::{NodeRef, Origin};
+use super::analyze::{deliver, destination_down, destination_hop, source_hop, Probe};
+use super::index::Origin;
 use super::{fix, fix_access, AllowlistKind, Hop, ReachIndex, Reason, Verdict};
 
 /// `public-<cluster-id>.<zone>`: the endpoint's name, whether or not it is on now.
@@ -23,13 +21,13 @@ pub(super) fn public_dns_name(cluster: &Cluster) -> String {
 }
 
 impl<'a> ReachIndex<'a> {
-    pub(super) fn public_verdict(
-        &self,
-        ip: Ipv4Addr,
-        origin: Origin<'a>,
-        node_ref: NodeRef,
-        port: u16,
-    ) -> Verdict {
+    pub(super) fn public_verdict(&self, probe: Probe<'a>) -> Verdict {
+        let Probe {
+            ip,
+            origin,
+            node: node_ref,
+            port,
+        } = probe;
         let cluster = &self.snap.clusters[node_ref.0];
         let node = &cluster.nodes[node_ref.1];
         let dns_name = public_dns_name(cluster);
@@ -49,7 +47,7 @@ impl<'a> ReachIndex<'a> {
         };
         if let Some(from) = from {
             hops.extend(endpoint_hop);
-            let private = self.private_verdict(ip, origin, node_ref, port);
+            let private = self.private_verdict(probe);
             return Verdict::denied(
                 Reason::NoRoute,
                 format!(
@@ -117,24 +115,20 @@ impl<'a> ReachIndex<'a> {
             )
             .with_hops(hops);
         };
-        if let Some(denied) = port_not_served(cluster, port) {
-            return denied.at_destination(hops, destination);
-        }
-        hops.push(Hop::firewall(
+        deliver(
+            cluster,
+            port,
+            hops,
             format!(
                 "pub_{}: ip saddr @pub_{} ({entry}), dnat to the nodes",
                 cluster.id, cluster.id
             ),
-            "accept",
-        ));
-        hops.push(destination);
-        Verdict::allowed(
+            destination,
             format!(
                 "{ip} is inside entry {entry} of cluster {}'s public allow-list; {dns_name} \
                  forwards to {} on {port}",
                 cluster.name, node.dns_name
             ),
-            hops,
         )
     }
 }
