@@ -4,18 +4,16 @@
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::Json;
 use isthmus_core::lab::INTERNET;
 use isthmus_driver_local::{ExecLimits, MAX_EXEC_OUTPUT};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{driver_failure, lab_superuser, local_driver};
+use super::{driver_failure, local_driver, Lab};
 use crate::api::body::JsonBody;
 use crate::api::problem::{ApiError, ApiResult, Problem};
-use crate::auth::Caller;
-use crate::state::AppState;
 
 /// How long a lab command may run when the request does not say, and at most.
 pub const DEFAULT_EXEC_TIMEOUT_SECONDS: u64 = 60;
@@ -54,12 +52,11 @@ pub struct LabExecResult {
               (status = 422, description = "Empty argv, or timeout_seconds out of 1…3600", body = Problem)),
     security(("bearer" = [])))]
 pub async fn exec(
-    State(state): State<AppState>,
-    caller: Caller,
+    lab: Lab,
     Path((vpc_name, host)): Path<(String, String)>,
     body: JsonBody<LabExec>,
 ) -> ApiResult<Json<LabExecResult>> {
-    lab_superuser(&state, &caller)?;
+    let state = lab.superuser()?;
     let argv = body.value.argv;
     if argv.first().is_none_or(|p| p.is_empty()) {
         return Err(ApiError::invalid(
@@ -83,7 +80,7 @@ pub async fn exec(
         timeout: Duration::from_secs(timeout),
         max_output: MAX_EXEC_OUTPUT,
     };
-    let driver = local_driver(&state)?;
+    let driver = local_driver(state)?;
     if vpc_name == INTERNET {
         let hosts = state.store.list_internet_hosts().await?;
         if !hosts.iter().any(|h| h.name == host) {

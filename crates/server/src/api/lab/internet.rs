@@ -1,28 +1,22 @@
 //! The lab's internet: hosts with public addresses, each in its own namespace linked to
 //! the lab's internet.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use isthmus_core::lab::{LabHost, LabHostCreate};
 use isthmus_driver_local::LabHostSpec;
 
-use super::{apply_or_undo, begin_change, driver_failure, lab_enabled};
+use super::{apply_or_undo, driver_failure, Lab};
 use crate::api::body::JsonBody;
 use crate::api::problem::{ApiResult, Problem};
-use crate::auth::Caller;
-use crate::state::AppState;
 
 #[utoipa::path(get, path = "/v1/lab/internet/hosts", tag = "lab",
     responses((status = 200, description = "Every internet host, by name", body = [LabHost])),
     security(("bearer" = [])))]
-pub async fn list_internet_hosts(
-    State(state): State<AppState>,
-    _caller: Caller,
-) -> ApiResult<Json<Vec<LabHost>>> {
-    lab_enabled(&state)?;
-    Ok(Json(state.store.list_internet_hosts().await?))
+pub async fn list_internet_hosts(lab: Lab) -> ApiResult<Json<Vec<LabHost>>> {
+    Ok(Json(lab.read()?.store.list_internet_hosts().await?))
 }
 
 #[utoipa::path(post, path = "/v1/lab/internet/hosts", tag = "lab",
@@ -31,16 +25,12 @@ pub async fn list_internet_hosts(
               (status = 409, description = "Name or address taken, or no local provider", body = Problem),
               (status = 422, description = "Invalid name, or an address that is not public", body = Problem)),
     security(("bearer" = [])))]
-pub async fn add_internet_host(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: JsonBody<LabHostCreate>,
-) -> ApiResult<Response> {
-    let change = begin_change(&state, &caller).await?;
-    let actor = caller.actor();
-    let host = state.store.add_internet_host(&actor, &body.value).await?;
+pub async fn add_internet_host(lab: Lab, body: JsonBody<LabHostCreate>) -> ApiResult<Response> {
+    let change = lab.change().await?;
+    let (state, actor) = (change.state, &change.actor);
+    let host = state.store.add_internet_host(actor, &body.value).await?;
     let undo = async {
-        let _ = state.store.delete_internet_host(&actor, &host.name).await;
+        let _ = state.store.delete_internet_host(actor, &host.name).await;
         let _ = change.driver.delete_internet_host(&host.name).await;
     };
     let add = async {
@@ -56,16 +46,10 @@ pub async fn add_internet_host(
     responses((status = 204, description = "The host and its namespace are gone"),
               (status = 404, description = "No such internet host", body = Problem)),
     security(("bearer" = [])))]
-pub async fn delete_internet_host(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> ApiResult<StatusCode> {
-    let change = begin_change(&state, &caller).await?;
-    state
-        .store
-        .delete_internet_host(&caller.actor(), &name)
-        .await?;
+pub async fn delete_internet_host(lab: Lab, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    let change = lab.change().await?;
+    let (state, actor) = (change.state, &change.actor);
+    state.store.delete_internet_host(actor, &name).await?;
     change
         .driver
         .delete_internet_host(&name)

@@ -6,9 +6,12 @@
 
 use std::future::Future;
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use isthmus_core::FieldError;
 use isthmus_driver_local::LocalDriver;
+use isthmus_store::Actor;
 use tokio::sync::MutexGuard;
 
 use super::problem::{ApiError, ApiResult};
@@ -29,6 +32,56 @@ pub use vpcs::*;
 /// never each apply a list without the other's host.
 static LAB_CHANGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// What every lab handler starts from: the server's state and the authenticated caller.
+pub struct Lab {
+    state: AppState,
+    caller: Caller,
+}
+
+impl FromRequestParts<AppState> for Lab {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(Lab {
+            state: state.clone(),
+            caller,
+        })
+    }
+}
+
+impl Lab {
+    /// The state, for a read: any caller, while the lab API is on.
+    fn read(&self) -> ApiResult<&AppState> {
+        lab_enabled(&self.state)?;
+        Ok(&self.state)
+    }
+
+    /// The state, for a change or a command: the lab API is on and the caller is the
+    /// superuser.
+    fn superuser(&self) -> ApiResult<&AppState> {
+        lab_enabled(&self.state)?;
+        if self.caller.is_superuser() {
+            Ok(&self.state)
+        } else {
+            Err(ApiError::forbidden(
+                "only the superuser token may change lab VPCs or run commands in them",
+            ))
+        }
+    }
+
+    /// Starts a change of the lab: lab API on, superuser, local driver, then one at a time.
+    async fn change(&self) -> ApiResult<LabChange<'_>> {
+        let state = self.superuser()?;
+        Ok(LabChange {
+            state,
+            driver: local_driver(state)?,
+            actor: self.caller.actor(),
+            _one_at_a_time: LAB_CHANGES.lock().await,
+        })
+    }
+}
+
 /// A 404 when this server runs without the lab API (`isthmus serve --no-lab`).
 fn lab_enabled(state: &AppState) -> ApiResult<()> {
     if state.config.lab_enabled {
@@ -36,18 +89,6 @@ fn lab_enabled(state: &AppState) -> ApiResult<()> {
     } else {
         Err(ApiError::not_found(
             "the lab API is disabled on this server (it was started with --no-lab)",
-        ))
-    }
-}
-
-/// The lab API is on and the caller is the superuser: what every change and command needs.
-fn lab_superuser(state: &AppState, caller: &Caller) -> ApiResult<()> {
-    lab_enabled(state)?;
-    if caller.is_superuser() {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "only the superuser token may change lab VPCs or run commands in them",
         ))
     }
 }
@@ -69,18 +110,10 @@ fn local_driver(state: &AppState) -> ApiResult<&LocalDriver> {
 /// A lab change under way: its checks passed, the local driver at hand, and no other
 /// change running until it is dropped.
 struct LabChange<'a> {
+    state: &'a AppState,
     driver: &'a LocalDriver,
+    actor: Actor,
     _one_at_a_time: MutexGuard<'static, ()>,
-}
-
-/// Starts a change of the lab: lab API on, superuser, local driver, then one at a time.
-async fn begin_change<'a>(state: &'a AppState, caller: &Caller) -> ApiResult<LabChange<'a>> {
-    lab_superuser(state, caller)?;
-    let driver = local_driver(state)?;
-    Ok(LabChange {
-        driver,
-        _one_at_a_time: LAB_CHANGES.lock().await,
-    })
 }
 
 fn driver_failure(what: &str, e: anyhow::Error) -> ApiError {

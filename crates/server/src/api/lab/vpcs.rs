@@ -1,6 +1,6 @@
 //! Lab VPCs and their hosts: the customer's side of `local` peerings.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -9,10 +9,9 @@ use isthmus_core::CoreError;
 use isthmus_driver_local::LocalDriver;
 use isthmus_store::{Kind, Resource};
 
-use super::{apply_or_undo, begin_change, driver_failure, lab_enabled};
+use super::{apply_or_undo, driver_failure, Lab};
 use crate::api::body::JsonBody;
 use crate::api::problem::{ApiResult, Problem};
-use crate::auth::Caller;
 use crate::state::AppState;
 
 /// Brings the lab VPC's namespaces to what the store holds for it.
@@ -66,35 +65,27 @@ async fn refuse_if_hub(state: &AppState, name: &str) -> ApiResult<()> {
               (status = 409, description = "Name taken, CIDR overlaps another lab VPC, or no local provider", body = Problem),
               (status = 422, description = "Invalid name, CIDR or `behind` (unknown VPC, or one itself behind another)", body = Problem)),
     security(("bearer" = [])))]
-pub async fn create_vpc(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: JsonBody<LabVpcCreate>,
-) -> ApiResult<Response> {
-    let change = begin_change(&state, &caller).await?;
-    let actor = caller.actor();
-    let vpc = state.store.create_lab_vpc(&actor, &body.value).await?;
+pub async fn create_vpc(lab: Lab, body: JsonBody<LabVpcCreate>) -> ApiResult<Response> {
+    let change = lab.change().await?;
+    let (state, actor) = (change.state, &change.actor);
+    let vpc = state.store.create_lab_vpc(actor, &body.value).await?;
     let undo = async {
-        let _ = state.store.delete_lab_vpc(&actor, &vpc.name).await;
+        let _ = state.store.delete_lab_vpc(actor, &vpc.name).await;
         let _ = change.driver.delete_lab_vpc(&vpc.name).await;
     };
     apply_or_undo(apply(change.driver, &vpc), undo, || {
         format!("create lab VPC {}", vpc.name)
     })
     .await?;
-    wake_peerings_of(&state, &vpc.name).await;
+    wake_peerings_of(state, &vpc.name).await;
     Ok((StatusCode::CREATED, Json(vpc)).into_response())
 }
 
 #[utoipa::path(get, path = "/v1/lab/vpcs", tag = "lab",
     responses((status = 200, description = "Every lab VPC with its hosts", body = [LabVpc])),
     security(("bearer" = [])))]
-pub async fn list_vpcs(
-    State(state): State<AppState>,
-    _caller: Caller,
-) -> ApiResult<Json<Vec<LabVpc>>> {
-    lab_enabled(&state)?;
-    Ok(Json(state.store.list_lab_vpcs().await?))
+pub async fn list_vpcs(lab: Lab) -> ApiResult<Json<Vec<LabVpc>>> {
+    Ok(Json(lab.read()?.store.list_lab_vpcs().await?))
 }
 
 #[utoipa::path(delete, path = "/v1/lab/vpcs/{name}", tag = "lab",
@@ -103,21 +94,18 @@ pub async fn list_vpcs(
               (status = 404, description = "No such lab VPC", body = Problem),
               (status = 409, description = "Another lab VPC sits behind it", body = Problem)),
     security(("bearer" = [])))]
-pub async fn delete_vpc(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> ApiResult<StatusCode> {
-    let change = begin_change(&state, &caller).await?;
+pub async fn delete_vpc(lab: Lab, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    let change = lab.change().await?;
+    let (state, actor) = (change.state, &change.actor);
     state.store.get_lab_vpc(&name).await?;
-    refuse_if_hub(&state, &name).await?;
+    refuse_if_hub(state, &name).await?;
     change
         .driver
         .delete_lab_vpc(&name)
         .await
         .map_err(|e| driver_failure(&format!("delete lab VPC {name}"), e))?;
-    state.store.delete_lab_vpc(&caller.actor(), &name).await?;
-    wake_peerings_of(&state, &name).await;
+    state.store.delete_lab_vpc(actor, &name).await?;
+    wake_peerings_of(state, &name).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -130,22 +118,21 @@ pub async fn delete_vpc(
               (status = 422, description = "Invalid name or address", body = Problem)),
     security(("bearer" = [])))]
 pub async fn add_host(
-    State(state): State<AppState>,
-    caller: Caller,
+    lab: Lab,
     Path(vpc_name): Path<String>,
     body: JsonBody<LabHostCreate>,
 ) -> ApiResult<Response> {
-    let change = begin_change(&state, &caller).await?;
-    let actor = caller.actor();
+    let change = lab.change().await?;
+    let (state, actor) = (change.state, &change.actor);
     let host = state
         .store
-        .add_lab_host(&actor, &vpc_name, &body.value)
+        .add_lab_host(actor, &vpc_name, &body.value)
         .await?;
     let vpc = state.store.get_lab_vpc(&vpc_name).await?;
     let undo = async {
         let _ = state
             .store
-            .delete_lab_host(&actor, &vpc_name, &host.name)
+            .delete_lab_host(actor, &vpc_name, &host.name)
             .await;
     };
     apply_or_undo(apply(change.driver, &vpc), undo, || {
@@ -162,15 +149,12 @@ pub async fn add_host(
               (status = 404, description = "No such lab VPC or host", body = Problem)),
     security(("bearer" = [])))]
 pub async fn delete_host(
-    State(state): State<AppState>,
-    caller: Caller,
+    lab: Lab,
     Path((vpc_name, host)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let change = begin_change(&state, &caller).await?;
-    state
-        .store
-        .delete_lab_host(&caller.actor(), &vpc_name, &host)
-        .await?;
+    let change = lab.change().await?;
+    let (state, actor) = (change.state, &change.actor);
+    state.store.delete_lab_host(actor, &vpc_name, &host).await?;
     let vpc = state.store.get_lab_vpc(&vpc_name).await?;
     apply(change.driver, &vpc)
         .await
