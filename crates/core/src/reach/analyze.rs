@@ -199,6 +199,12 @@ pub(super) fn destination_hop(cluster: &Cluster, node: &Node, port: u16) -> Hop 
 }
 
 impl<'a> ReachIndex<'a> {
+    /// The cluster and node a probe goes to.
+    pub(super) fn target(&self, node: NodeRef) -> (&'a Cluster, &'a Node) {
+        let cluster = &self.snap.clusters[node.0];
+        (cluster, &cluster.nodes[node.1])
+    }
+
     /// The network a cluster lives in, unless it is gone.
     pub(super) fn network_of(&self, cluster: &Cluster) -> Option<&'a Network> {
         self.networks

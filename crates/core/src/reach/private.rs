@@ -29,14 +29,8 @@ enum Path<'a> {
 impl<'a> ReachIndex<'a> {
     /// Analyzes `from` → `to` on `port` (default: the engine's first port).
     pub(super) fn private_verdict(&self, probe: Probe<'a>) -> Verdict {
-        let Probe {
-            ip,
-            origin,
-            node: node_ref,
-            port,
-        } = probe;
-        let cluster = &self.snap.clusters[node_ref.0];
-        let node = &cluster.nodes[node_ref.1];
+        let (ip, origin, port, node_ref) = (probe.ip, probe.origin, probe.port, probe.node);
+        let (cluster, node) = self.target(node_ref);
         let mut hops = vec![source_hop(ip, origin)];
         let destination = destination_hop(cluster, node, port);
         // A public-looking address of no known host that a peering claims as the peer's

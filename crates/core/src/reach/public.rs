@@ -22,14 +22,8 @@ pub(super) fn public_dns_name(cluster: &Cluster) -> String {
 
 impl<'a> ReachIndex<'a> {
     pub(super) fn public_verdict(&self, probe: Probe<'a>) -> Verdict {
-        let Probe {
-            ip,
-            origin,
-            node: node_ref,
-            port,
-        } = probe;
-        let cluster = &self.snap.clusters[node_ref.0];
-        let node = &cluster.nodes[node_ref.1];
+        let (ip, origin, port, node_ref) = (probe.ip, probe.origin, probe.port, probe.node);
+        let (cluster, node) = self.target(node_ref);
         let dns_name = public_dns_name(cluster);
         let mut hops = vec![source_hop(ip, origin)];
         let endpoint = cluster
