@@ -19,6 +19,14 @@ pub trait CliKind: Object + View {
     /// `delete`'s help line.
     const DELETE_ABOUT: &'static str;
 
+    /// What the server noted about the object (e.g. an empty public allow-list).
+    fn warnings(&self) -> &[String] {
+        &[]
+    }
+    /// After `create` took the object, before it is shown: its warnings.
+    fn after_create(&self) {
+        print_warnings(self.warnings());
+    }
     /// After `get` shows the object.
     fn after_get(&self) {}
     /// After a `--wait` for readiness ended settled.
@@ -33,6 +41,10 @@ impl CliKind for Network {
 impl CliKind for Peering {
     const GET_ABOUT: &'static str = "Show one peering, including what the customer must run";
     const DELETE_ABOUT: &'static str = "Delete a peering";
+
+    fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
 
     /// Waiting on the customer is settled; say what they must run (on stderr, so the view
     /// on stdout stays the plain object).
@@ -55,6 +67,9 @@ impl CliKind for Cluster {
     const GET_ABOUT: &'static str = "Show one cluster with its nodes and addresses";
     const DELETE_ABOUT: &'static str = "Delete a cluster";
 
+    fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
     fn after_get(&self) {
         print_warnings(&self.warnings);
     }

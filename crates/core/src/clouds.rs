@@ -195,9 +195,7 @@ pub fn closest<'a>(value: &str, candidates: &[&'a str]) -> Option<&'a str> {
 pub fn check_region(field: &str, provider: Provider, region: &str) -> Result<(), FieldError> {
     let syntax = !region.is_empty()
         && region.len() <= 40
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && lowercase_digits_hyphens(region)
         && !region.starts_with('-');
     if !syntax {
         return Err(FieldError::new(
@@ -305,23 +303,29 @@ pub fn is_aws_vpc_id(v: &str) -> bool {
 /// GCP project ids: 6–30 characters, a lowercase letter first, then lowercase letters,
 /// digits and hyphens, no trailing hyphen.
 pub fn is_gcp_project(v: &str) -> bool {
-    let b = v.as_bytes();
-    (6..=30).contains(&b.len())
-        && b[0].is_ascii_lowercase()
-        && b[b.len() - 1] != b'-'
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+    is_lower_label(v, 6..=30)
 }
 
 /// GCP network names are RFC 1035 labels: 1–63 characters, a lowercase letter first,
 /// then lowercase letters, digits and hyphens, ending in a letter or digit.
 pub fn is_gcp_network(v: &str) -> bool {
+    is_lower_label(v, 1..=63)
+}
+
+/// `len` characters: a lowercase letter first, then lowercase letters, digits and
+/// hyphens, no trailing hyphen.
+fn is_lower_label(v: &str, len: std::ops::RangeInclusive<usize>) -> bool {
     let b = v.as_bytes();
-    (1..=63).contains(&b.len())
+    len.contains(&b.len())
         && b[0].is_ascii_lowercase()
         && b[b.len() - 1] != b'-'
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && lowercase_digits_hyphens(v)
+}
+
+/// Only a-z, 0-9 and '-': the alphabet of DNS-label-like names.
+pub(crate) fn lowercase_digits_hyphens(v: &str) -> bool {
+    v.bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Azure subscription ids are GUIDs: 8-4-4-4-12 hex digits.

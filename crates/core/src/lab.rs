@@ -61,9 +61,7 @@ pub struct LabHostCreate {
 pub fn validate_lab_name(field: &str, name: &str) -> Result<String, FieldError> {
     let ok = !name.is_empty()
         && name.len() <= MAX_LAB_NAME_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && crate::clouds::lowercase_digits_hyphens(name)
         && !name.starts_with('-')
         && !name.ends_with('-');
     if !ok {

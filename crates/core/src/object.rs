@@ -163,6 +163,19 @@ pub trait Object:
         Vec::new()
     }
 
+    /// Refuses to attach to or change an object on its way out (409 `<kind>-deleting`).
+    fn ensure_not_going(&self) -> Result<(), CoreError> {
+        if self.status().is_going() {
+            let kind = Self::INFO.name;
+            return Err(CoreError::conflict(
+                None,
+                &format!("{kind}-deleting"),
+                format!("{kind} {} is {}", self.id(), self.status()),
+            ));
+        }
+        Ok(())
+    }
+
     /// Settled for the current spec: a status counts only once the controller has
     /// observed this generation.
     fn settled(&self) -> Settled {
@@ -172,6 +185,42 @@ pub trait Object:
             self.status().phase()
         }
     }
+}
+
+/// Declares a kind's struct ending with the fields every object carries after its own
+/// (`generation`, `observed_generation`, `conditions`, `created_at`, `updated_at`,
+/// `version`), in the order the stored JSON and the API have always had them.
+#[macro_export]
+macro_rules! kind_struct {
+    ($(#[$m:meta])* pub struct $name:ident { $($fields:tt)* }) => {
+        $(#[$m])*
+        pub struct $name {
+            $($fields)*
+            pub generation: u64,
+            pub observed_generation: u64,
+            pub conditions: Vec<$crate::conditions::Condition>,
+            pub created_at: chrono::DateTime<chrono::Utc>,
+            pub updated_at: chrono::DateTime<chrono::Utc>,
+            pub version: u64,
+        }
+    };
+}
+
+/// Builds a new object of a [`kind_struct!`] kind at `now`: generation 1, not yet
+/// observed, no conditions, version 1.
+#[macro_export]
+macro_rules! new_object {
+    ($now:expr, $name:ident { $($fields:tt)* }) => {
+        $name {
+            $($fields)*
+            generation: 1,
+            observed_generation: 0,
+            conditions: Vec::new(),
+            created_at: $now,
+            updated_at: $now,
+            version: 1,
+        }
+    };
 }
 
 /// Implements [`Object`] for a kind struct that has the shared fields (`id`, `project_id`,

@@ -66,37 +66,49 @@ macro_rules! status_enum {
     };
 }
 
-status_enum!(
-    /// provisioning → active → deleting → deleted, with `error` retried by the controller.
-    NetworkStatus, "network" {
-        Provisioning => "provisioning",
-        Active => "active",
-        Error => "error",
-        Deleting => "deleting",
-        Deleted => "deleted",
-    }
-);
+/// The plain lifecycle most kinds share: provisioning, the one ready state and error each
+/// move to the others or to deleting; deleting only ends in deleted. Settled: the ready
+/// state and deleted are done, error failed.
+macro_rules! lifecycle_status {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $ready:ident => $ready_text:literal) => {
+        status_enum!(
+            $(#[$doc])*
+            $name, $kind {
+                Provisioning => "provisioning",
+                $ready => $ready_text,
+                Error => "error",
+                Deleting => "deleting",
+                Deleted => "deleted",
+            }
+        );
 
-impl NetworkStatus {
-    pub fn allowed_next(self) -> &'static [NetworkStatus] {
-        use NetworkStatus::*;
-        match self {
-            Provisioning => &[Active, Error, Deleting],
-            Active => &[Provisioning, Error, Deleting],
-            Error => &[Provisioning, Active, Deleting],
-            Deleting => &[Deleted],
-            Deleted => &[],
+        impl $name {
+            pub fn allowed_next(self) -> &'static [$name] {
+                use $name::*;
+                match self {
+                    Provisioning => &[$ready, Error, Deleting],
+                    $ready => &[Provisioning, Error, Deleting],
+                    Error => &[Provisioning, $ready, Deleting],
+                    Deleting => &[Deleted],
+                    Deleted => &[],
+                }
+            }
+            pub fn phase(self) -> Settled {
+                use $name::*;
+                match self {
+                    $ready | Deleted => Settled::Done,
+                    Error => Settled::Failed,
+                    Provisioning | Deleting => Settled::Moving,
+                }
+            }
         }
-    }
-    pub fn phase(self) -> Settled {
-        use NetworkStatus::*;
-        match self {
-            Active | Deleted => Settled::Done,
-            Error => Settled::Failed,
-            Provisioning | Deleting => Settled::Moving,
-        }
-    }
+    };
 }
+
+lifecycle_status!(
+    /// provisioning → active → deleting → deleted, with `error` retried by the controller.
+    NetworkStatus, "network", Active => "active"
+);
 
 status_enum!(
     /// The peering handshake. AWS waits in `pending_acceptance` for the customer to accept;
@@ -128,16 +140,8 @@ impl PeeringStatus {
                 Error,
                 Deleting,
             ],
-            PendingAcceptance => &[
-                Provisioning,
-                Active,
-                RejectedByPeer,
-                DeletedByPeer,
-                InvalidSpecification,
-                Error,
-                Deleting,
-            ],
-            PendingPeer => &[
+            // Waiting for the customer, whichever way the cloud asks them.
+            PendingAcceptance | PendingPeer => &[
                 Provisioning,
                 Active,
                 RejectedByPeer,
@@ -211,37 +215,10 @@ impl ClusterStatus {
     }
 }
 
-status_enum!(
+lifecycle_status!(
     /// One node of a cluster.
-    NodeStatus, "node" {
-        Provisioning => "provisioning",
-        Running => "running",
-        Error => "error",
-        Deleting => "deleting",
-        Deleted => "deleted",
-    }
+    NodeStatus, "node", Running => "running"
 );
-
-impl NodeStatus {
-    pub fn allowed_next(self) -> &'static [NodeStatus] {
-        use NodeStatus::*;
-        match self {
-            Provisioning => &[Running, Error, Deleting],
-            Running => &[Provisioning, Error, Deleting],
-            Error => &[Provisioning, Running, Deleting],
-            Deleting => &[Deleted],
-            Deleted => &[],
-        }
-    }
-    pub fn phase(self) -> Settled {
-        use NodeStatus::*;
-        match self {
-            Running | Deleted => Settled::Done,
-            Error => Settled::Failed,
-            Provisioning | Deleting => Settled::Moving,
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -3,8 +3,6 @@
 //! address of its CIDR) and hosts, each a namespace on that bridge to run commands from.
 
 use std::net::Ipv4Addr;
-use std::process::{Output, Stdio};
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use isthmus_core::rules::gateway_address;
@@ -13,6 +11,7 @@ use isthmus_core::Cidr;
 use crate::driver::LocalDriver;
 use crate::topology::{self, HostSpec, RouterSpec};
 use crate::{netns, nl};
+use rtnetlink::Handle;
 
 /// Link-local addresses on the two ends of a link between lab VPC routers.
 const LAB_LINK_A: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 1);
@@ -53,85 +52,52 @@ pub struct LabVpc {
     pub behind: Option<String>,
 }
 
-/// How much of each output stream of a lab command is kept by default.
-pub const MAX_EXEC_OUTPUT: usize = 16 * 1024 * 1024;
-/// How long a lab command may run by default.
-pub const DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long the pipes of a killed command are still read.
-const KILL_GRACE: Duration = Duration::from_secs(2);
-
-/// What a lab command may take: time, and output kept per stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExecLimits {
-    pub timeout: Duration,
-    pub max_output: usize,
-}
-
-impl Default for ExecLimits {
-    fn default() -> Self {
-        ExecLimits {
-            timeout: DEFAULT_EXEC_TIMEOUT,
-            max_output: MAX_EXEC_OUTPUT,
+impl LabVpcSpec {
+    /// A lab VPC as it stands: every host at the address it holds.
+    pub fn at_addresses<'a>(
+        name: &str,
+        cidr: Cidr,
+        behind: Option<&str>,
+        hosts: impl IntoIterator<Item = (&'a str, Ipv4Addr)>,
+    ) -> Self {
+        LabVpcSpec {
+            name: name.to_string(),
+            cidr,
+            behind: behind.map(str::to_string),
+            hosts: hosts
+                .into_iter()
+                .map(|(name, ip)| LabHostSpec {
+                    name: name.to_string(),
+                    ip: Some(ip),
+                })
+                .collect(),
         }
     }
 }
 
-/// A lab command's outcome within its [`ExecLimits`].
-#[derive(Debug)]
-pub struct ExecOutput {
-    pub status: std::process::ExitStatus,
-    /// At most `max_output` bytes of each stream.
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-    /// A stream reached `max_output`: what came after was read and dropped.
-    pub truncated: bool,
-    /// The command ran past its timeout and its process group was killed.
-    pub timed_out: bool,
+/// The driver's spec of a lab VPC it runs, as it stands.
+impl From<&LabVpc> for LabVpcSpec {
+    fn from(vpc: &LabVpc) -> Self {
+        let hosts = vpc.hosts.iter().map(|h| (h.name.as_str(), h.ip));
+        Self::at_addresses(&vpc.name, vpc.cidr, vpc.behind.as_deref(), hosts)
+    }
 }
 
-/// Kills a process group with SIGKILL when told to or when dropped armed.
-struct GroupKiller(Option<i32>);
+/// The driver's spec of a stored lab VPC.
+impl From<&isthmus_core::lab::LabVpc> for LabVpcSpec {
+    fn from(vpc: &isthmus_core::lab::LabVpc) -> Self {
+        let hosts = vpc.hosts.iter().map(|h| (h.name.as_str(), h.ip));
+        Self::at_addresses(&vpc.name, vpc.cidr_block, vpc.behind.as_deref(), hosts)
+    }
+}
 
-impl GroupKiller {
-    fn kill(&self) {
-        if let Some(pgid) = self.0 {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pgid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+/// The driver's spec of a stored host (of a lab VPC or the internet), at its address.
+impl From<&isthmus_core::lab::LabHost> for LabHostSpec {
+    fn from(host: &isthmus_core::lab::LabHost) -> Self {
+        LabHostSpec {
+            name: host.name.clone(),
+            ip: Some(host.ip),
         }
-    }
-
-    /// The leader is reaped: the id may be reused, so never signal it again.
-    fn disarm(&mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for GroupKiller {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Reads `from` to its end, keeping at most `max` bytes in `into`; the rest is dropped,
-/// and `dropped` says so.
-async fn read_capped(
-    mut from: impl tokio::io::AsyncRead + Unpin,
-    into: &mut Vec<u8>,
-    max: usize,
-    dropped: &mut bool,
-) -> std::io::Result<()> {
-    use tokio::io::AsyncReadExt;
-    let mut chunk = vec![0u8; 64 * 1024];
-    loop {
-        let n = from.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        let room = max.saturating_sub(into.len());
-        *dropped |= n > room;
-        into.extend_from_slice(&chunk[..n.min(room)]);
     }
 }
 
@@ -212,7 +178,7 @@ impl LocalDriver {
         all
     }
 
-    fn require_lab(&self, name: &str) -> Result<LabVpc> {
+    pub(crate) fn require_lab(&self, name: &str) -> Result<LabVpc> {
         self.lab_vpc(name)
             .with_context(|| format!("no lab VPC named '{name}'"))
     }
@@ -312,19 +278,7 @@ impl LocalDriver {
 
     pub async fn add_lab_host(&self, vpc_name: &str, spec: &LabHostSpec) -> Result<LabHost> {
         let vpc = self.require_lab(vpc_name)?;
-        let mut next = LabVpcSpec {
-            name: vpc.name.clone(),
-            cidr: vpc.cidr,
-            behind: vpc.behind.clone(),
-            hosts: vpc
-                .hosts
-                .iter()
-                .map(|h| LabHostSpec {
-                    name: h.name.clone(),
-                    ip: Some(h.ip),
-                })
-                .collect(),
-        };
+        let mut next = LabVpcSpec::from(&vpc);
         next.hosts.retain(|h| h.name != spec.name);
         next.hosts.push(spec.clone());
         let vpc = self.ensure_lab_vpc(&next).await?;
@@ -337,20 +291,8 @@ impl LocalDriver {
 
     pub async fn delete_lab_host(&self, vpc_name: &str, host: &str) -> Result<()> {
         let vpc = self.require_lab(vpc_name)?;
-        let next = LabVpcSpec {
-            name: vpc.name.clone(),
-            cidr: vpc.cidr,
-            behind: vpc.behind.clone(),
-            hosts: vpc
-                .hosts
-                .iter()
-                .filter(|h| h.name != host)
-                .map(|h| LabHostSpec {
-                    name: h.name.clone(),
-                    ip: Some(h.ip),
-                })
-                .collect(),
-        };
+        let mut next = LabVpcSpec::from(&vpc);
+        next.hosts.retain(|h| h.name != host);
         self.ensure_lab_vpc(&next).await.map(|_| ())
     }
 
@@ -396,109 +338,6 @@ impl LocalDriver {
         Ok(())
     }
 
-    /// The namespace of a lab host (`vpc` "internet": of an internet host).
-    pub fn lab_host_namespace(&self, vpc: &str, host: &str) -> Result<String> {
-        if vpc == isthmus_core::lab::INTERNET {
-            return self.internet_host_namespace(host);
-        }
-        let vpc = self.require_lab(vpc)?;
-        vpc.hosts
-            .iter()
-            .find(|h| h.name == host)
-            .map(|h| h.namespace.clone())
-            .with_context(|| format!("lab VPC {} has no host '{host}'", vpc.name))
-    }
-
-    /// Runs `argv` inside a lab host's namespace (`vpc` "internet": an internet host's)
-    /// within the default [`ExecLimits`]: see [`lab_exec_limited`](Self::lab_exec_limited).
-    pub async fn lab_exec(&self, vpc: &str, host: &str, argv: &[String]) -> Result<Output> {
-        let run = self
-            .lab_exec_limited(vpc, host, argv, ExecLimits::default())
-            .await?;
-        Ok(Output {
-            status: run.status,
-            stdout: run.stdout,
-            stderr: run.stderr,
-        })
-    }
-
-    /// Runs `argv` inside a lab host's namespace (`vpc` "internet": an internet host's):
-    /// `ip netns exec <ns> argv…`, each argument passed as its own argument (no shell), in
-    /// a process group of its own. At most `limits.max_output` bytes of each stream are
-    /// kept (the rest is read and dropped, so memory stays bounded and the command is not
-    /// stopped by a full pipe); past `limits.timeout` the whole group is killed.
-    pub async fn lab_exec_limited(
-        &self,
-        vpc: &str,
-        host: &str,
-        argv: &[String],
-        limits: ExecLimits,
-    ) -> Result<ExecOutput> {
-        let Some(program) = argv.first() else {
-            bail!("nothing to run: argv is empty");
-        };
-        let ns = self.lab_host_namespace(vpc, host)?;
-        let what = || format!("run {program} in lab host {host} of {vpc}");
-        let mut child = tokio::process::Command::new("ip")
-            .args(["netns", "exec", &ns])
-            .arg(program)
-            .args(&argv[1..])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own group: a timeout (or a caller that goes away) kills what it started.
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(what)?;
-        // Declared after `child`, so dropped first: the group dies while its leader is
-        // not yet reaped (its id cannot have been reused).
-        let mut group = GroupKiller(child.id().map(|id| id as i32));
-        let stdout = child.stdout.take().context("child stdout")?;
-        let stderr = child.stderr.take().context("child stderr")?;
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let (mut out_cut, mut err_cut) = (false, false);
-        let (finished, timed_out) = {
-            let run = async {
-                let (o, e) = tokio::join!(
-                    read_capped(stdout, &mut out, limits.max_output, &mut out_cut),
-                    read_capped(stderr, &mut err, limits.max_output, &mut err_cut),
-                );
-                (o, e, child.wait().await)
-            };
-            tokio::pin!(run);
-            match tokio::time::timeout(limits.timeout, &mut run).await {
-                Ok(done) => (Some(done), false),
-                Err(_) => {
-                    group.kill();
-                    // The group is dead, so the pipes close; a process that left the group
-                    // and holds them open is not waited for long.
-                    let done = tokio::time::timeout(KILL_GRACE, &mut run).await.ok();
-                    (done, true)
-                }
-            }
-        };
-        let status = match finished {
-            Some((o, e, status)) => {
-                o.with_context(what)?;
-                e.with_context(what)?;
-                status.with_context(what)?
-            }
-            None => {
-                let _ = child.start_kill();
-                child.wait().await.with_context(what)?
-            }
-        };
-        group.disarm();
-        Ok(ExecOutput {
-            status,
-            stdout: out,
-            stderr: err,
-            truncated: out_cut || err_cut,
-            timed_out,
-        })
-    }
-
     /// Connects two lab VPC routers with a veth (the customer's own peering or VPN between
     /// their networks), with routes to each other's CIDR.
     pub async fn link_lab_vpcs(&self, a: &str, b: &str) -> Result<()> {
@@ -515,19 +354,13 @@ impl LocalDriver {
             if nl::link(&h, &la).await?.is_none() {
                 nl::create_veth_into(&h, &la, &lb, &ns_b).await?;
             }
-            let link = nl::require_link(&h, &la).await?;
-            nl::ensure_address(&h, link.index, LAB_LINK_A, 32).await?;
-            nl::set_up(&h, link.index).await?;
-            nl::replace_route(&h, &cidr_b, Some(LAB_LINK_B), link.index).await
+            link_end(&h, &la, LAB_LINK_A, cidr_b, LAB_LINK_B).await
         })
         .await
         .with_context(|| format!("link lab VPC {a} to {b}"))?;
         let cidr_a = va.cidr;
         netns::netlink_in_async(&vb.router_namespace, move |h| async move {
-            let link = nl::require_link(&h, &link_b).await?;
-            nl::ensure_address(&h, link.index, LAB_LINK_B, 32).await?;
-            nl::set_up(&h, link.index).await?;
-            nl::replace_route(&h, &cidr_a, Some(LAB_LINK_A), link.index).await
+            link_end(&h, &link_b, LAB_LINK_B, cidr_a, LAB_LINK_A).await
         })
         .await
         .with_context(|| format!("link lab VPC {b} to {a}"))
@@ -559,4 +392,19 @@ impl LocalDriver {
         })
         .await
     }
+}
+
+/// One end of a link between two lab VPC routers: its address, up, and the route to the
+/// other VPC's CIDR through the other end.
+async fn link_end(
+    h: &Handle,
+    name: &str,
+    own: Ipv4Addr,
+    other_cidr: Cidr,
+    other: Ipv4Addr,
+) -> Result<()> {
+    let link = nl::require_link(h, name).await?;
+    nl::ensure_address(h, link.index, own, 32).await?;
+    nl::set_up(h, link.index).await?;
+    nl::replace_route(h, &other_cidr, Some(other), link.index).await
 }

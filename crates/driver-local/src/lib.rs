@@ -22,6 +22,7 @@ pub mod firewall;
 pub mod guard;
 mod internet;
 pub mod lab;
+mod lab_exec;
 pub mod names;
 pub mod netns;
 mod network;
@@ -33,5 +34,6 @@ mod topology;
 
 pub use driver::{LocalConfig, LocalDriver};
 pub use internet::{INTERNET_GATEWAY, INTERNET_RESOLVER};
-pub use lab::{ExecLimits, ExecOutput, LabHost, LabHostSpec, LabVpc, LabVpcSpec, MAX_EXEC_OUTPUT};
+pub use lab::{LabHost, LabHostSpec, LabVpc, LabVpcSpec};
+pub use lab_exec::{ExecLimits, ExecOutput, MAX_EXEC_OUTPUT};
 pub use sweep::{KnownObjects, SweepReport};

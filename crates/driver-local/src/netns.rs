@@ -85,10 +85,7 @@ pub fn create(name: &str) -> Result<bool> {
 
 /// [`create`], run off the async runtime's workers.
 pub async fn create_async(name: &str) -> Result<bool> {
-    let name = name.to_string();
-    tokio::task::spawn_blocking(move || create(&name))
-        .await
-        .context("namespace creation panicked")?
+    off_runtime(name, create, "namespace creation panicked").await
 }
 
 /// Makes [`NETNS_DIR`] a shared mount point of its own, as `ip netns add` does before its
@@ -151,10 +148,19 @@ pub fn delete(name: &str) -> Result<bool> {
 
 /// [`delete`], run off the async runtime's workers (it waits for the namespace's worker).
 pub async fn delete_async(name: &str) -> Result<bool> {
+    off_runtime(name, delete, "namespace deletion panicked").await
+}
+
+/// Runs blocking work on namespace `name` on a blocking thread, never on a runtime worker.
+async fn off_runtime(
+    name: &str,
+    work: fn(&str) -> Result<bool>,
+    panicked: &'static str,
+) -> Result<bool> {
     let name = name.to_string();
-    tokio::task::spawn_blocking(move || delete(&name))
+    tokio::task::spawn_blocking(move || work(&name))
         .await
-        .context("namespace deletion panicked")?
+        .context(panicked)?
 }
 
 /// Moves the calling thread into the namespace (`None`: stay in the current one).

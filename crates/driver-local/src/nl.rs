@@ -102,21 +102,30 @@ pub async fn create_veth_into(
 }
 
 pub async fn set_up(handle: &Handle, index: u32) -> Result<()> {
-    handle
-        .link()
-        .set(LinkUnspec::new_with_index(index).up().build())
-        .execute()
-        .await
-        .with_context(|| format!("set link {index} up"))
+    let up = LinkUnspec::new_with_index(index).up();
+    set_link(handle, up, || format!("set link {index} up")).await
 }
 
 pub async fn set_master(handle: &Handle, index: u32, master: u32) -> Result<()> {
+    let attach = LinkUnspec::new_with_index(index).controller(master);
+    set_link(handle, attach, || {
+        format!("attach link {index} to bridge {master}")
+    })
+    .await
+}
+
+/// Changes an existing link as `change` says.
+async fn set_link(
+    handle: &Handle,
+    change: LinkMessageBuilder<LinkUnspec>,
+    what: impl Fn() -> String,
+) -> Result<()> {
     handle
         .link()
-        .set(LinkUnspec::new_with_index(index).controller(master).build())
+        .set(change.build())
         .execute()
         .await
-        .with_context(|| format!("attach link {index} to bridge {master}"))
+        .with_context(what)
 }
 
 pub async fn delete_link(handle: &Handle, index: u32) -> Result<()> {

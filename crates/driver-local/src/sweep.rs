@@ -259,20 +259,13 @@ fn delete_cluster_chain(batch: &mut firewall::Batch, table: &firewall::Table, ch
         firewall::PRIVATE_TO_MAP,
     ] {
         let keys = table.keys_jumping_to(map, chain);
-        if !keys.is_empty() {
-            batch.push(
-                "delete",
-                "element",
-                serde_json::json!({ "name": map, "elem": keys }),
-            );
-        }
+        batch.delete_elements(map, keys.iter().map(|k| firewall::text(k)).collect());
     }
-    batch.push("flush", "chain", serde_json::json!({ "name": chain }));
-    batch.push("delete", "chain", serde_json::json!({ "name": chain }));
+    batch.remove_chain(chain);
     for slot in [0, 1] {
         let set = format!("{chain}_{slot}");
         if table.sets.contains(&set) {
-            batch.push("delete", "set", serde_json::json!({ "name": set }));
+            batch.delete_set(&set);
         }
     }
 }

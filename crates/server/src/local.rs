@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use isthmus_core::resources::Provider;
-use isthmus_driver_local::lab::{LabHostSpec, LabVpcSpec};
 use isthmus_driver_local::{KnownObjects, LocalConfig, LocalDriver};
 use isthmus_store::Store;
 
@@ -22,23 +21,6 @@ pub fn unavailable_reason() -> Option<String> {
         );
     }
     None
-}
-
-/// The driver spec of a stored lab VPC: every host with its stored address.
-pub fn lab_spec(vpc: &isthmus_core::lab::LabVpc) -> LabVpcSpec {
-    LabVpcSpec {
-        name: vpc.name.clone(),
-        cidr: vpc.cidr_block,
-        behind: vpc.behind.clone(),
-        hosts: vpc
-            .hosts
-            .iter()
-            .map(|h| LabHostSpec {
-                name: h.name.clone(),
-                ip: Some(h.ip),
-            })
-            .collect(),
-    }
 }
 
 /// Starts the local driver if this process may (root), restores the stored lab VPCs and
@@ -80,7 +62,7 @@ async fn restore_lab_vpcs(driver: &LocalDriver, store: &dyn Store) -> anyhow::Re
     // Hubs first: a VPC behind another is linked to the hub's router, which must exist.
     vpcs.sort_by_key(|v| v.behind.is_some());
     for vpc in &vpcs {
-        if let Err(e) = driver.ensure_lab_vpc(&lab_spec(vpc)).await {
+        if let Err(e) = driver.ensure_lab_vpc(&vpc.into()).await {
             tracing::warn!(lab_vpc = %vpc.name, error = %format!("{e:#}"), "could not restore a lab VPC");
         }
     }
@@ -104,19 +86,11 @@ async fn restore_internet(driver: &LocalDriver, store: &dyn Store) -> anyhow::Re
         .await
         .context("create the lab's internet namespace")?;
     for host in &hosts {
-        if let Err(e) = driver.add_internet_host(&internet_host_spec(host)).await {
+        if let Err(e) = driver.add_internet_host(&host.into()).await {
             tracing::warn!(internet_host = %host.name, error = %format!("{e:#}"), "could not restore an internet host");
         }
     }
     Ok(())
-}
-
-/// The driver spec of a stored internet host (its address as stored).
-pub fn internet_host_spec(host: &isthmus_core::lab::LabHost) -> LabHostSpec {
-    LabHostSpec {
-        name: host.name.clone(),
-        ip: Some(host.ip),
-    }
 }
 
 /// The kernel objects of everything the store holds that may still own some (anything

@@ -8,17 +8,16 @@ use reqwest::StatusCode;
 use super::{object, Ctx};
 use crate::access;
 use crate::args::{ClusterAccessCreate, ClusterAccessUpdate, ClusterCommand};
-use crate::client::{segment, ApiError};
+use crate::client::ApiError;
 use crate::kinds::print_warnings;
-use crate::wait::Goal;
 
 /// How often an update is re-read and retried when another writer changed the cluster
 /// between our read and our write (412).
 const RMW_ATTEMPTS: usize = 5;
 
 pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
-    let base = object::collection::<Cluster>(ctx).await?;
-    let path = |id: &str| format!("{base}/{}", segment(id));
+    let at = object::Paths::of::<Cluster>(ctx).await?;
+    let path = |id: &str| at.one(id);
     match command {
         ClusterCommand::Create {
             name,
@@ -38,10 +37,7 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
                 private_allowlist,
                 egress_allowlist,
             };
-            let created: Cluster = ctx.client.post(&base, &body).await?;
-            print_warnings(&created.warnings);
-            ctx.settle(&path(&created.id.to_string()), created, Goal::Ready, wait)
-                .await
+            object::create::<Cluster>(ctx, &at, &body, wait).await
         }
         ClusterCommand::Addresses { id } => {
             let cluster: Cluster = ctx.client.get(&path(&id)).await?;
@@ -52,7 +48,7 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
             print_warnings(&updated.warnings);
             ctx.one(&updated)
         }
-        ClusterCommand::Object(verbs) => object::run::<Cluster>(ctx, &base, verbs.verb).await,
+        ClusterCommand::Object(verbs) => object::run::<Cluster>(ctx, &at, verbs.verb).await,
     }
 }
 

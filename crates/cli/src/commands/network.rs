@@ -4,12 +4,10 @@ use isthmus_core::resources::{Network, NetworkCreate, NetworkUpdate};
 
 use super::{object, Ctx};
 use crate::args::NetworkCommand;
-use crate::client::segment;
-use crate::wait::Goal;
 
 pub async fn run(ctx: &Ctx, command: NetworkCommand) -> anyhow::Result<String> {
-    let base = object::collection::<Network>(ctx).await?;
-    let path = |id: &str| format!("{base}/{}", segment(id));
+    let at = object::Paths::of::<Network>(ctx).await?;
+    let path = |id: &str| at.one(id);
     match command {
         NetworkCommand::Create {
             name,
@@ -24,9 +22,7 @@ pub async fn run(ctx: &Ctx, command: NetworkCommand) -> anyhow::Result<String> {
                 region,
                 cidr_block: cidr,
             };
-            let created: Network = ctx.client.post(&base, &body).await?;
-            ctx.settle(&path(&created.id.to_string()), created, Goal::Ready, wait)
-                .await
+            object::create::<Network>(ctx, &at, &body, wait).await
         }
         NetworkCommand::Update { id, name } => {
             let body = NetworkUpdate {
@@ -35,6 +31,6 @@ pub async fn run(ctx: &Ctx, command: NetworkCommand) -> anyhow::Result<String> {
             };
             ctx.one(&ctx.client.patch::<_, Network>(&path(&id), &body).await?)
         }
-        NetworkCommand::Object(verbs) => object::run::<Network>(ctx, &base, verbs.verb).await,
+        NetworkCommand::Object(verbs) => object::run::<Network>(ctx, &at, verbs.verb).await,
     }
 }

@@ -2,20 +2,49 @@
 
 use isthmus_core::object::Object;
 
+use serde::Serialize;
+
 use super::{list_query, Ctx};
-use crate::args::ObjectVerb;
+use crate::args::{ObjectVerb, WaitArgs};
 use crate::client::segment;
 use crate::kinds::CliKind;
 use crate::wait::Goal;
 
-/// `/v1/projects/<project>/<plural>` of the context's project.
-pub async fn collection<K: Object>(ctx: &Ctx) -> anyhow::Result<String> {
-    Ok(format!("{}/{}", ctx.project_path().await?, K::INFO.plural))
+/// Where the objects of a kind live in the context's project.
+pub struct Paths {
+    /// `/v1/projects/<project>/<plural>`: the collection.
+    pub base: String,
 }
 
-/// Runs `verb` on the kind `K` whose collection is at `base`.
-pub async fn run<K: CliKind>(ctx: &Ctx, base: &str, verb: ObjectVerb) -> anyhow::Result<String> {
-    let path = |id: &str| format!("{base}/{}", segment(id));
+impl Paths {
+    pub async fn of<K: Object>(ctx: &Ctx) -> anyhow::Result<Paths> {
+        let base = format!("{}/{}", ctx.project_path().await?, K::INFO.plural);
+        Ok(Paths { base })
+    }
+
+    /// One object of the collection.
+    pub fn one(&self, id: &str) -> String {
+        format!("{}/{}", self.base, segment(id))
+    }
+}
+
+/// Creates an object of kind `K` from `body`, then shows it (settled first with
+/// `--wait`).
+pub async fn create<K: CliKind>(
+    ctx: &Ctx,
+    at: &Paths,
+    body: &impl Serialize,
+    wait: WaitArgs,
+) -> anyhow::Result<String> {
+    let created: K = ctx.client.post(&at.base, body).await?;
+    created.after_create();
+    let path = at.one(&created.id().to_string());
+    ctx.settle(&path, created, Goal::Ready, wait).await
+}
+
+/// Runs `verb` on the kind `K` whose collection is `at`.
+pub async fn run<K: CliKind>(ctx: &Ctx, at: &Paths, verb: ObjectVerb) -> anyhow::Result<String> {
+    let (base, path) = (&at.base, |id: &str| at.one(id));
     match verb {
         ObjectVerb::List { include_deleted } => {
             let url = format!("{base}{}", list_query(include_deleted));

@@ -5,14 +5,12 @@ use isthmus_core::resources::{PeerSpec, Peering, PeeringCreate, PeeringUpdate};
 
 use super::{object, Ctx};
 use crate::args::{OutputFormat, PeeringCommand};
-use crate::client::segment;
-use crate::kinds::print_warnings;
 use crate::views::customer_actions_text;
 use crate::wait::Goal;
 
 pub async fn run(ctx: &Ctx, command: PeeringCommand) -> anyhow::Result<String> {
-    let base = object::collection::<Peering>(ctx).await?;
-    let path = |id: &str| format!("{base}/{}", segment(id));
+    let at = object::Paths::of::<Peering>(ctx).await?;
+    let path = |id: &str| at.one(id);
     match command {
         PeeringCommand::Create {
             name,
@@ -37,10 +35,7 @@ pub async fn run(ctx: &Ctx, command: PeeringCommand) -> anyhow::Result<String> {
                 routes,
                 allow_gateway_transit,
             };
-            let created: Peering = ctx.client.post(&base, &body).await?;
-            print_warnings(&created.warnings);
-            ctx.settle(&path(&created.id.to_string()), created, Goal::Ready, wait)
-                .await
+            object::create::<Peering>(ctx, &at, &body, wait).await
         }
         PeeringCommand::Update {
             id,
@@ -81,6 +76,6 @@ pub async fn run(ctx: &Ctx, command: PeeringCommand) -> anyhow::Result<String> {
                 OutputFormat::Yaml => crate::output::yaml(&peering.customer_actions),
             }
         }
-        PeeringCommand::Object(verbs) => object::run::<Peering>(ctx, &base, verbs.verb).await,
+        PeeringCommand::Object(verbs) => object::run::<Peering>(ctx, &at, verbs.verb).await,
     }
 }

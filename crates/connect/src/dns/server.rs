@@ -50,15 +50,7 @@ impl DnsServer {
         let zone = Arc::new(Zone::new(&config.zone, ns_address)?);
         let (udp, tcp) = bind_pair(config.listen).await?;
         let local_addr = udp.local_addr().context("read the DNS UDP address")?;
-        let mut server = Server::new(PlatformZoneHandler { zone: zone.clone() });
-        server.register_socket(udp);
-        server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
-        tracing::info!(%local_addr, zone = %zone.apex(), "platform DNS listening (UDP and TCP)");
-        Ok(DnsHandle {
-            zone,
-            server,
-            local_addr,
-        })
+        Ok(DnsHandle::serve(zone, udp, tcp, local_addr))
     }
 }
 
@@ -78,15 +70,7 @@ impl DnsServer {
             .context("make the DNS TCP listener non-blocking")?;
         let udp = UdpSocket::from_std(udp).context("register the DNS UDP socket")?;
         let tcp = TcpListener::from_std(tcp).context("register the DNS TCP listener")?;
-        let mut server = Server::new(PlatformZoneHandler { zone: zone.clone() });
-        server.register_socket(udp);
-        server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
-        tracing::info!(%local_addr, zone = %zone.apex(), "platform DNS listening (UDP and TCP)");
-        Ok(DnsHandle {
-            zone,
-            server,
-            local_addr,
-        })
+        Ok(DnsHandle::serve(zone, udp, tcp, local_addr))
     }
 }
 
@@ -154,5 +138,20 @@ impl DnsHandle {
             .shutdown_gracefully()
             .await
             .context("shut down the DNS server")
+    }
+}
+
+impl DnsHandle {
+    /// Answers for `zone` on the bound sockets, UDP and TCP alike.
+    fn serve(zone: Arc<Zone>, udp: UdpSocket, tcp: TcpListener, local_addr: SocketAddr) -> Self {
+        let mut server = Server::new(PlatformZoneHandler { zone: zone.clone() });
+        server.register_socket(udp);
+        server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
+        tracing::info!(%local_addr, zone = %zone.apex(), "platform DNS listening (UDP and TCP)");
+        DnsHandle {
+            zone,
+            server,
+            local_addr,
+        }
     }
 }

@@ -14,11 +14,10 @@ use super::access::{
     AllowlistEntryInput, EgressRule, EgressRuleInput, PublicAccess, PublicAccessInput,
     PublicEndpoint,
 };
-use super::network::{ensure_not_deleting_network, reserved_addresses};
+use super::network::{check_same_project, reserved_addresses};
 use super::validate::{validate_name, Checks};
-use crate::conditions::Condition;
 use crate::engines::{self, Engine};
-use crate::object::{IndexEntry, KindInfo, OnOwnerDelete, Owner};
+use crate::object::{IndexEntry, KindInfo, Object, OnOwnerDelete, Owner};
 use crate::resources::{Network, Provider};
 use crate::state::{ClusterStatus, NodeStatus};
 use crate::{ClusterId, CoreError, FieldError, NetworkId, ProjectId};
@@ -63,40 +62,36 @@ pub struct Address {
     pub uri: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Cluster {
-    pub id: ClusterId,
-    pub project_id: ProjectId,
-    pub name: String,
-    pub network_id: NetworkId,
-    pub engine: String,
-    pub topology: Topology,
-    pub public_access: PublicAccess,
-    /// The endpoint `public_access` opens; `None` while it is disabled.
-    #[serde(default)]
-    pub public_endpoint: Option<PublicEndpoint>,
-    /// Narrows which peered sources may connect (empty: every source inside an active
-    /// peering's routes). Separate from the public list: neither does double duty.
-    #[serde(default)]
-    pub private_allowlist: Vec<AllowlistEntry>,
-    /// Destinations in peered networks that nodes may open connections to (default: none).
-    #[serde(default)]
-    pub egress_allowlist: Vec<EgressRule>,
-    /// Accepted-but-noteworthy facts, e.g. an allow-list of 0.0.0.0/0 or an empty one.
-    #[serde(default)]
-    pub warnings: Vec<String>,
-    /// `<cluster-id>.<zone>`: resolves to every node.
-    pub dns_name: String,
-    pub nodes: Vec<Node>,
-    pub addresses: Vec<Address>,
-    pub status: ClusterStatus,
-    pub status_message: String,
-    pub generation: u64,
-    pub observed_generation: u64,
-    pub conditions: Vec<Condition>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub version: u64,
+crate::kind_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+    pub struct Cluster {
+        pub id: ClusterId,
+        pub project_id: ProjectId,
+        pub name: String,
+        pub network_id: NetworkId,
+        pub engine: String,
+        pub topology: Topology,
+        pub public_access: PublicAccess,
+        /// The endpoint `public_access` opens; `None` while it is disabled.
+        #[serde(default)]
+        pub public_endpoint: Option<PublicEndpoint>,
+        /// Narrows which peered sources may connect (empty: every source inside an active
+        /// peering's routes). Separate from the public list: neither does double duty.
+        #[serde(default)]
+        pub private_allowlist: Vec<AllowlistEntry>,
+        /// Destinations in peered networks that nodes may open connections to (default: none).
+        #[serde(default)]
+        pub egress_allowlist: Vec<EgressRule>,
+        /// Accepted-but-noteworthy facts, e.g. an allow-list of 0.0.0.0/0 or an empty one.
+        #[serde(default)]
+        pub warnings: Vec<String>,
+        /// `<cluster-id>.<zone>`: resolves to every node.
+        pub dns_name: String,
+        pub nodes: Vec<Node>,
+        pub addresses: Vec<Address>,
+        pub status: ClusterStatus,
+        pub status_message: String,
+    }
 }
 
 // Ids and CIDRs arrive as plain strings so the core can name the field that is wrong.
@@ -232,13 +227,7 @@ pub fn new_cluster(
 ) -> Result<Cluster, CoreError> {
     let mut checks = Checks::new();
     let name = checks.field(validate_name("name", &req.name));
-    if network.project_id != project_id {
-        checks.fail(FieldError::new(
-            "network_id",
-            "same-project",
-            "network belongs to another project",
-        ));
-    }
+    check_same_project(&mut checks, network, project_id);
     let engine = checks.field(engine_for(&req.engine, req.topology));
     let (name, engine) = checks.finish_values(name.zip(engine))?;
     let public_access = validate_public_access(&req.public_access)?;
@@ -247,7 +236,7 @@ pub fn new_cluster(
         None => Vec::new(),
     };
     let egress_allowlist = validate_egress(&req.egress_allowlist)?;
-    ensure_not_deleting_network(network)?;
+    network.ensure_not_going()?;
     let ips = allocate_node_ips(network, req.topology.node_count(), taken)?;
     let nodes: Vec<Node> = ips
         .into_iter()
@@ -263,30 +252,27 @@ pub fn new_cluster(
     let dns_name = cluster_dns_name(id, dns_zone);
     let node_names: Vec<String> = nodes.iter().map(|n| n.dns_name.clone()).collect();
     let addresses = engine.addresses(&dns_name, &node_names);
-    let mut cluster = Cluster {
-        id,
-        project_id,
-        name,
-        network_id: network.id,
-        engine: req.engine.clone(),
-        topology: req.topology,
-        public_access,
-        public_endpoint: None,
-        private_allowlist,
-        egress_allowlist,
-        warnings: Vec::new(),
-        dns_name,
-        nodes,
-        addresses,
-        status: ClusterStatus::Provisioning,
-        status_message: "waiting for the network and nodes".into(),
-        generation: 1,
-        observed_generation: 0,
-        conditions: Vec::new(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+    let mut cluster = crate::new_object!(
+        now,
+        Cluster {
+            id,
+            project_id,
+            name,
+            network_id: network.id,
+            engine: req.engine.clone(),
+            topology: req.topology,
+            public_access,
+            public_endpoint: None,
+            private_allowlist,
+            egress_allowlist,
+            warnings: Vec::new(),
+            dns_name,
+            nodes,
+            addresses,
+            status: ClusterStatus::Provisioning,
+            status_message: "waiting for the network and nodes".into(),
+        }
+    );
     cluster.warnings = cluster_warnings(&cluster);
     Ok(cluster)
 }
@@ -296,16 +282,7 @@ pub fn update_cluster(
     req: &ClusterUpdate,
     now: DateTime<Utc>,
 ) -> Result<Cluster, CoreError> {
-    if matches!(
-        current.status,
-        ClusterStatus::Deleting | ClusterStatus::Deleted
-    ) {
-        return Err(CoreError::conflict(
-            None,
-            "cluster-deleting",
-            format!("cluster {} is {}", current.id, current.status),
-        ));
-    }
+    current.ensure_not_going()?;
     let mut next = current.clone();
     if let Some(n) = &req.name {
         next.name = validate_name("name", n).map_err(|e| CoreError::Invalid(vec![e]))?;

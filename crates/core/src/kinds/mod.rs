@@ -35,6 +35,26 @@ mod tests {
         check::<ClusterStatus>();
     }
 
+    /// A delete must be able to start from wherever an object stands: no live state may
+    /// trap an object the user wants gone.
+    #[test]
+    fn every_kind_goes_from_any_live_state_to_deleting() {
+        fn check<K: Object>() {
+            let deleting = K::Status::DELETING;
+            for s in K::Status::all().iter().filter(|s| s.is_live()) {
+                assert_eq!(
+                    s.transition(deleting).ok(),
+                    Some(deleting),
+                    "{} {s} → {deleting}",
+                    K::INFO.name
+                );
+            }
+        }
+        check::<Network>();
+        check::<Peering>();
+        check::<Cluster>();
+    }
+
     #[test]
     fn waiting_for_the_customer_is_settled_but_a_rejection_is_a_failure() {
         assert_eq!(PeeringStatus::PendingAcceptance.phase(), Settled::Done);

@@ -11,30 +11,25 @@ use utoipa::ToSchema;
 
 use super::validate::{parse_cidr, validate_name, validate_region, Checks};
 use super::NETWORK_RANGE;
-use crate::conditions::Condition;
-use crate::object::{IndexEntry, KindInfo};
+use crate::object::{IndexEntry, KindInfo, Object};
 use crate::resources::{Cluster, Provider};
 use crate::state::NetworkStatus;
 use crate::{Cidr, CoreError, FieldError, NetworkId, ProjectId};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Network {
-    pub id: NetworkId,
-    pub project_id: ProjectId,
-    pub name: String,
-    pub provider: Provider,
-    pub region: String,
-    pub cidr_block: Cidr,
-    pub status: NetworkStatus,
-    pub status_message: String,
-    /// The provider's own id for this network (e.g. `vpc-…`), once it exists.
-    pub provider_network_id: Option<String>,
-    pub generation: u64,
-    pub observed_generation: u64,
-    pub conditions: Vec<Condition>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub version: u64,
+crate::kind_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+    pub struct Network {
+        pub id: NetworkId,
+        pub project_id: ProjectId,
+        pub name: String,
+        pub provider: Provider,
+        pub region: String,
+        pub cidr_block: Cidr,
+        pub status: NetworkStatus,
+        pub status_message: String,
+        /// The provider's own id for this network (e.g. `vpc-…`), once it exists.
+        pub provider_network_id: Option<String>,
+    }
 }
 
 // CIDRs arrive as plain strings so the core can name the field that is wrong.
@@ -166,23 +161,20 @@ pub fn new_network(
     }));
     let ((name, region), cidr) = checks.finish_values(name.zip(region).zip(cidr))?;
     check_network_overlap(&cidr, req.provider, &region, existing_in_project)?;
-    Ok(Network {
-        id,
-        project_id,
-        name,
-        provider: req.provider,
-        region,
-        cidr_block: cidr,
-        status: NetworkStatus::Provisioning,
-        status_message: "waiting for the provider to create the network".into(),
-        provider_network_id: None,
-        generation: 1,
-        observed_generation: 0,
-        conditions: Vec::<Condition>::new(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    })
+    Ok(crate::new_object!(
+        now,
+        Network {
+            id,
+            project_id,
+            name,
+            provider: req.provider,
+            region,
+            cidr_block: cidr,
+            status: NetworkStatus::Provisioning,
+            status_message: "waiting for the provider to create the network".into(),
+            provider_network_id: None,
+        }
+    ))
 }
 
 /// Applies a network update: only the name may change.
@@ -210,7 +202,7 @@ pub fn update_network(
         .as_deref()
         .and_then(|n| checks.field(validate_name("name", n)));
     let name = checks.finish(name)?;
-    ensure_not_deleting_network(current)?;
+    current.ensure_not_going()?;
     let mut next = current.clone();
     if let Some(name) = name {
         next.name = name;
@@ -219,16 +211,15 @@ pub fn update_network(
     Ok(next)
 }
 
-/// Refuses to attach to or change a network on its way out (409 `network-deleting`).
-pub(crate) fn ensure_not_deleting_network(n: &Network) -> Result<(), CoreError> {
-    if matches!(n.status, NetworkStatus::Deleting | NetworkStatus::Deleted) {
-        return Err(CoreError::conflict(
-            None,
-            "network-deleting",
-            format!("network {} is {}", n.id, n.status),
+/// A request naming a network of another project is refused on its `network_id`.
+pub(crate) fn check_same_project(checks: &mut Checks, network: &Network, project_id: ProjectId) {
+    if network.project_id != project_id {
+        checks.fail(FieldError::new(
+            "network_id",
+            "same-project",
+            "network belongs to another project",
         ));
     }
-    Ok(())
 }
 
 /// A network with live clusters cannot be deleted: the 409 names them.

@@ -6,16 +6,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::network::ensure_not_deleting_network;
+use super::network::check_same_project;
 use super::routes::{validate_routes, validate_transit_routes};
 use super::validate::{validate_name, Checks};
-use crate::conditions::Condition;
 use crate::customer_actions;
 use crate::ipam::PrefixSet;
-use crate::object::{KindInfo, OnOwnerDelete, Owner};
+use crate::object::{KindInfo, Object, OnOwnerDelete, Owner};
 use crate::resources::{Network, Provider};
 use crate::state::PeeringStatus;
-use crate::{Cidr, CoreError, FieldError, NetworkId, PeeringId, ProjectId};
+use crate::{Cidr, CoreError, NetworkId, PeeringId, ProjectId};
 
 /// The customer's side of a peering.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -34,37 +33,33 @@ pub struct CustomerAction {
     pub command: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Peering {
-    pub id: PeeringId,
-    pub project_id: ProjectId,
-    pub name: String,
-    pub network_id: NetworkId,
-    pub peer: PeerSpec,
-    /// The customer's prefixes reachable over this peering (1…50, no overlaps).
-    /// The peer network's own address space: sources here are admitted (1…50, no overlaps).
-    pub routes: Vec<Cidr>,
-    /// Ranges the peer reaches through its gateway (VPN clients, the spokes of a hub).
-    /// Routed to the peer always; admitted only while `allow_gateway_transit` is true.
-    /// Azure and `local` only: AWS and GCP peerings are non-transitive.
-    #[serde(default)]
-    pub transit_routes: Vec<Cidr>,
-    /// Azure: admit sources in `transit_routes` (reached through the peer's gateway).
-    pub allow_gateway_transit: bool,
-    pub status: PeeringStatus,
-    pub status_message: String,
-    /// The provider's id for the peering connection (e.g. `pcx-…`), once requested.
-    pub provider_peering_id: Option<String>,
-    /// What the customer must run on their side, generated from this peering's fields.
-    pub customer_actions: Vec<CustomerAction>,
-    /// Accepted-but-noteworthy facts, e.g. a cross-region peer (latency, transfer cost).
-    pub warnings: Vec<String>,
-    pub generation: u64,
-    pub observed_generation: u64,
-    pub conditions: Vec<Condition>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub version: u64,
+crate::kind_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+    pub struct Peering {
+        pub id: PeeringId,
+        pub project_id: ProjectId,
+        pub name: String,
+        pub network_id: NetworkId,
+        pub peer: PeerSpec,
+        /// The customer's prefixes reachable over this peering (1…50, no overlaps).
+        /// The peer network's own address space: sources here are admitted (1…50, no overlaps).
+        pub routes: Vec<Cidr>,
+        /// Ranges the peer reaches through its gateway (VPN clients, the spokes of a hub).
+        /// Routed to the peer always; admitted only while `allow_gateway_transit` is true.
+        /// Azure and `local` only: AWS and GCP peerings are non-transitive.
+        #[serde(default)]
+        pub transit_routes: Vec<Cidr>,
+        /// Azure: admit sources in `transit_routes` (reached through the peer's gateway).
+        pub allow_gateway_transit: bool,
+        pub status: PeeringStatus,
+        pub status_message: String,
+        /// The provider's id for the peering connection (e.g. `pcx-…`), once requested.
+        pub provider_peering_id: Option<String>,
+        /// What the customer must run on their side, generated from this peering's fields.
+        pub customer_actions: Vec<CustomerAction>,
+        /// Accepted-but-noteworthy facts, e.g. a cross-region peer (latency, transfer cost).
+        pub warnings: Vec<String>,
+    }
 }
 
 // Routes and ids arrive as plain strings so the core can name the field that is wrong.
@@ -147,15 +142,9 @@ pub fn new_peering(
     // The peer's account, network and region in the formats of the network's provider
     // (see `clouds::check_peer`); `local` peers are lab VPCs in account `lab`.
     checks.extend(crate::clouds::check_peer(network.provider, &req.peer));
-    if network.project_id != project_id {
-        checks.fail(FieldError::new(
-            "network_id",
-            "same-project",
-            "network belongs to another project",
-        ));
-    }
+    check_same_project(&mut checks, network, project_id);
     let name = checks.finish_values(name)?;
-    ensure_not_deleting_network(network)?;
+    network.ensure_not_going()?;
     let taken = taken_routes(peerings_on_network, None);
     let routes = validate_routes(&req.routes, network, &taken)?;
     let transit_routes = validate_transit_routes(
@@ -165,27 +154,24 @@ pub fn new_peering(
         network,
         &taken,
     )?;
-    let mut p = Peering {
-        id,
-        project_id,
-        name,
-        network_id: network.id,
-        peer: req.peer.clone(),
-        routes,
-        transit_routes,
-        allow_gateway_transit: req.allow_gateway_transit,
-        status: PeeringStatus::Provisioning,
-        status_message: "requesting the peering from the provider".into(),
-        provider_peering_id: None,
-        customer_actions: Vec::new(),
-        warnings: peering_warnings(network, &req.peer),
-        generation: 1,
-        observed_generation: 0,
-        conditions: Vec::new(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+    let mut p = crate::new_object!(
+        now,
+        Peering {
+            id,
+            project_id,
+            name,
+            network_id: network.id,
+            peer: req.peer.clone(),
+            routes,
+            transit_routes,
+            allow_gateway_transit: req.allow_gateway_transit,
+            status: PeeringStatus::Provisioning,
+            status_message: "requesting the peering from the provider".into(),
+            provider_peering_id: None,
+            customer_actions: Vec::new(),
+            warnings: peering_warnings(network, &req.peer),
+        }
+    );
     p.customer_actions = customer_actions::for_peering(network, &p);
     Ok(p)
 }
@@ -198,16 +184,7 @@ pub fn update_peering(
     peerings_on_network: &[Peering],
     now: DateTime<Utc>,
 ) -> Result<Peering, CoreError> {
-    if matches!(
-        current.status,
-        PeeringStatus::Deleting | PeeringStatus::Deleted
-    ) {
-        return Err(CoreError::conflict(
-            None,
-            "peering-deleting",
-            format!("peering {} is {}", current.id, current.status),
-        ));
-    }
+    current.ensure_not_going()?;
     let mut next = current.clone();
     let mut spec_changed = false;
     if let Some(n) = &req.name {

@@ -33,7 +33,7 @@ use crate::engines;
 use crate::resources::{Cluster, Network, Node};
 use crate::state::{ClusterStatus, NetworkStatus, NodeStatus};
 
-use super::index::Origin;
+use super::index::{NodeRef, Origin};
 use super::{fix, Hop, ReachError, ReachIndex, Reachability, Reason, Source, Verdict};
 
 impl<'a> ReachIndex<'a> {
@@ -58,10 +58,16 @@ impl<'a> ReachIndex<'a> {
             .nodes
             .iter()
             .map(|n| {
+                let probe = Probe {
+                    ip,
+                    origin,
+                    node: *n,
+                    port,
+                };
                 if target.public {
-                    self.public_verdict(ip, origin, *n, port)
+                    self.public_verdict(probe)
                 } else {
-                    self.private_verdict(ip, origin, *n, port)
+                    self.private_verdict(probe)
                 }
             })
             .collect();
@@ -71,6 +77,15 @@ impl<'a> ReachIndex<'a> {
             verdicts,
         })
     }
+}
+
+/// One connection to analyze: from `ip` (found at `origin`) to one node on `port`.
+#[derive(Clone, Copy)]
+pub(super) struct Probe<'a> {
+    pub ip: Ipv4Addr,
+    pub origin: Origin<'a>,
+    pub node: NodeRef,
+    pub port: u16,
 }
 
 pub(super) fn source_hop(ip: Ipv4Addr, origin: Origin) -> Hop {
@@ -106,35 +121,20 @@ pub(super) fn destination_down(
     cluster: &Cluster,
     node: &Node,
 ) -> Option<Verdict> {
-    let running = |what: &str, name: String, status: String, message: &str| {
-        let detail = if message.is_empty() {
-            String::new()
-        } else {
-            format!(": {message}")
-        };
-        (
-            format!("{what} {name} is {status}, not running{detail}"),
-            fix::wait_for(what, &name, &status),
-        )
-    };
-    let (reason, (explanation, fix)) = match network {
+    let (reason, what, name, status, message) = match network {
         None => (
             Reason::NetworkNotRunning,
-            running(
-                "network",
-                cluster.network_id.to_string(),
-                "deleted".into(),
-                "",
-            ),
+            "network",
+            cluster.network_id.to_string(),
+            "deleted".to_string(),
+            "",
         ),
         Some(n) if n.status != NetworkStatus::Active => (
             Reason::NetworkNotRunning,
-            running(
-                "network",
-                n.name.clone(),
-                n.status.to_string(),
-                &n.status_message,
-            ),
+            "network",
+            n.name.clone(),
+            n.status.to_string(),
+            n.status_message.as_str(),
         ),
         _ if !matches!(
             cluster.status,
@@ -143,21 +143,84 @@ pub(super) fn destination_down(
         {
             (
                 Reason::ClusterNotRunning,
-                running(
-                    "cluster",
-                    cluster.name.clone(),
-                    cluster.status.to_string(),
-                    &cluster.status_message,
-                ),
+                "cluster",
+                cluster.name.clone(),
+                cluster.status.to_string(),
+                cluster.status_message.as_str(),
             )
         }
         _ if node.status != NodeStatus::Running => (
             Reason::NodeNotRunning,
-            running("node", node.dns_name.clone(), node.status.to_string(), ""),
+            "node",
+            node.dns_name.clone(),
+            node.status.to_string(),
+            "",
         ),
         _ => return None,
     };
-    Some(Verdict::denied(reason, explanation, Some(fix)))
+    let detail = if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
+    };
+    Some(Verdict::denied(
+        reason,
+        format!("{what} {name} is {status}, not running{detail}"),
+        Some(fix::wait_for(what, &name, &status)),
+    ))
+}
+
+/// The last check of every path: something listens on the port. If so, the rule that
+/// let the packet in and the destination end the path, and the connection is allowed.
+pub(super) fn deliver(
+    cluster: &Cluster,
+    port: u16,
+    mut hops: Vec<Hop>,
+    accepted_by: String,
+    destination: Hop,
+    explanation: String,
+) -> Verdict {
+    if let Some(denied) = port_not_served(cluster, port) {
+        return denied.at_destination(hops, destination);
+    }
+    hops.push(Hop::firewall(accepted_by, "accept"));
+    hops.push(destination);
+    Verdict::allowed(explanation, hops)
+}
+
+/// The last hop of every path: the node and port the connection is for.
+pub(super) fn destination_hop(cluster: &Cluster, node: &Node, port: u16) -> Hop {
+    Hop::Destination {
+        cluster: cluster.id,
+        node: node.dns_name.clone(),
+        ip: node.ip,
+        port,
+    }
+}
+
+impl<'a> ReachIndex<'a> {
+    /// The cluster and node a probe goes to.
+    pub(super) fn target(&self, node: NodeRef) -> (&'a Cluster, &'a Node) {
+        let cluster = &self.snap.clusters[node.0];
+        (cluster, &cluster.nodes[node.1])
+    }
+
+    /// The network a cluster lives in, unless it is gone.
+    pub(super) fn network_of(&self, cluster: &Cluster) -> Option<&'a Network> {
+        self.networks
+            .get(&cluster.network_id)
+            .map(|i| &self.snap.networks[*i])
+    }
+}
+
+impl Hop {
+    /// The firewall rule that decided, and what it did (`accept`, `drop`).
+    pub(super) fn firewall(rule: String, verdict: &str) -> Hop {
+        Hop::Firewall {
+            rule,
+            verdict: verdict.into(),
+        }
+    }
 }
 
 pub(super) fn none_if_empty<T: ToString>(items: &[T]) -> String {
@@ -189,5 +252,20 @@ impl Verdict {
     pub(super) fn with_hops(mut self, hops: Vec<Hop>) -> Verdict {
         self.hops = hops;
         self
+    }
+    /// A denial where the packet got to the destination (down, or no listener): its
+    /// hop ends the path.
+    pub(super) fn at_destination(self, mut hops: Vec<Hop>, destination: Hop) -> Verdict {
+        hops.push(destination);
+        self.with_hops(hops)
+    }
+    pub(super) fn allowed(explanation: String, hops: Vec<Hop>) -> Verdict {
+        Verdict {
+            allowed: true,
+            reason: Reason::Allowed,
+            explanation,
+            hops,
+            fix: None,
+        }
     }
 }

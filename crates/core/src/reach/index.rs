@@ -62,20 +62,15 @@ pub struct ReachIndex<'a> {
     private_allow: Vec<OnceLock<AllowSet>>,
 }
 
+/// Each item's key → the item's index in `items`.
+fn positions<'s, T, K, C: FromIterator<(K, usize)>>(items: &'s [T], key: impl Fn(&'s T) -> K) -> C {
+    items.iter().enumerate().map(|(i, x)| (key(x), i)).collect()
+}
+
 impl<'a> ReachIndex<'a> {
     pub fn new(snap: &'a ReachSnapshot) -> Self {
-        let lab_by_prefix = snap
-            .lab_vpcs
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.cidr_block, i))
-            .collect();
-        let lab_by_name = snap
-            .lab_vpcs
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.name.as_str(), i))
-            .collect();
+        let lab_by_prefix = positions(&snap.lab_vpcs, |v| v.cidr_block);
+        let lab_by_name = positions(&snap.lab_vpcs, |v| v.name.as_str());
         let mut routes: HashMap<NetworkId, PrefixSet<usize>> = HashMap::new();
         let mut peerings_to: HashMap<(NetworkId, &str), Vec<usize>> = HashMap::new();
         for (i, p) in snap.peerings.iter().enumerate() {
@@ -119,18 +114,8 @@ impl<'a> ReachIndex<'a> {
                 nodes.insert(n.ip.to_string(), (ci, ni));
             }
         }
-        let internet_by_name = snap
-            .internet_hosts
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (h.name.as_str(), i))
-            .collect();
-        let internet_by_ip = snap
-            .internet_hosts
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (h.ip, i))
-            .collect();
+        let internet_by_name = positions(&snap.internet_hosts, |h| h.name.as_str());
+        let internet_by_ip = positions(&snap.internet_hosts, |h| h.ip);
         let lazy = || snap.clusters.iter().map(|_| OnceLock::new()).collect();
         ReachIndex {
             public_allow: lazy(),

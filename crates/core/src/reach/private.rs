@@ -5,11 +5,13 @@
 use std::net::Ipv4Addr;
 
 use crate::lab::LabVpc;
-use crate::resources::{Network, Peering, Provider};
+use crate::resources::{Cluster, Network, Peering, Provider};
 use crate::state::PeeringStatus;
 
-use super::analyze::{destination_down, list, none_if_empty, port_not_served, source_hop};
-use super::index::{NodeRef, Origin};
+use super::analyze::{
+    deliver, destination_down, destination_hop, list, none_if_empty, source_hop, Probe,
+};
+use super::index::Origin;
 use super::public::public_dns_name;
 use super::{fix, fix_access, AllowlistKind, Fix, Hop, ReachIndex, Reason, Verdict};
 
@@ -26,22 +28,11 @@ enum Path<'a> {
 
 impl<'a> ReachIndex<'a> {
     /// Analyzes `from` → `to` on `port` (default: the engine's first port).
-    pub(super) fn private_verdict(
-        &self,
-        ip: Ipv4Addr,
-        origin: Origin<'a>,
-        node_ref: NodeRef,
-        port: u16,
-    ) -> Verdict {
-        let cluster = &self.snap.clusters[node_ref.0];
-        let node = &cluster.nodes[node_ref.1];
+    pub(super) fn private_verdict(&self, probe: Probe<'a>) -> Verdict {
+        let (ip, origin, port, node_ref) = (probe.ip, probe.origin, probe.port, probe.node);
+        let (cluster, node) = self.target(node_ref);
         let mut hops = vec![source_hop(ip, origin)];
-        let destination = Hop::Destination {
-            cluster: cluster.id,
-            node: node.dns_name.clone(),
-            ip: node.ip,
-            port,
-        };
+        let destination = destination_hop(cluster, node, port);
         // A public-looking address of no known host that a peering claims as the peer's
         // is the peer's (a customer VPC may use public space privately).
         let claimed = || {
@@ -51,23 +42,18 @@ impl<'a> ReachIndex<'a> {
         };
         if let Origin::Internet(host) = origin {
             if host.is_some() || !claimed() {
-                hops.push(destination);
-                return self
-                    .internet_no_route(ip, origin, node_ref, port)
-                    .with_hops(hops);
+                let public_path = self.public_verdict(probe);
+                return internet_no_route(cluster, node.ip, public_path)
+                    .at_destination(hops, destination);
             }
         }
         let vpc = match origin {
             Origin::Lab(v) => Some(v),
             _ => None,
         };
-        let network = self
-            .networks
-            .get(&cluster.network_id)
-            .map(|i| &self.snap.networks[*i]);
+        let network = self.network_of(cluster);
         if let Some(denied) = destination_down(network, cluster, node) {
-            hops.push(destination);
-            return denied.with_hops(hops);
+            return denied.at_destination(hops, destination);
         }
         let network = network.expect("checked by destination_down");
         let (peering, hub) = match self.path(ip, vpc, network) {
@@ -158,10 +144,7 @@ impl<'a> ReachIndex<'a> {
             }
             Admission::TransitOff(route) => {
                 hops.push(Hop::TransitRouteMatched { route });
-                hops.push(Hop::Firewall {
-                    rule: format!("peer_{}: ip saddr != @src_{} drop", peering.id, peering.id),
-                    verdict: "drop".into(),
-                });
+                hops.push(outside_peering(peering));
                 return Verdict::denied(
                     Reason::GatewayTransitDisabled,
                     format!(
@@ -174,10 +157,7 @@ impl<'a> ReachIndex<'a> {
                 .with_hops(hops);
             }
             Admission::Outside => {
-                hops.push(Hop::Firewall {
-                    rule: format!("peer_{}: ip saddr != @src_{} drop", peering.id, peering.id),
-                    verdict: "drop".into(),
-                });
+                hops.push(outside_peering(peering));
                 return self
                     .outside_routes(ip, vpc, hub, peering, network)
                     .with_hops(hops);
@@ -186,10 +166,10 @@ impl<'a> ReachIndex<'a> {
         let private = self.private_allow(node_ref.0);
         if !private.is_empty() {
             let Some(entry) = private.longest_match(ip) else {
-                hops.push(Hop::Firewall {
-                    rule: format!("priv_{}: ip saddr != @priv_{} drop", cluster.id, cluster.id),
-                    verdict: "drop".into(),
-                });
+                hops.push(Hop::firewall(
+                    format!("priv_{}: ip saddr != @priv_{} drop", cluster.id, cluster.id),
+                    "drop",
+                ));
                 return Verdict::denied(
                     Reason::NotInPrivateAllowlist,
                     format!(
@@ -206,39 +186,31 @@ impl<'a> ReachIndex<'a> {
                 )
                 .with_hops(hops);
             };
-            hops.push(Hop::Firewall {
-                rule: format!(
+            hops.push(Hop::firewall(
+                format!(
                     "priv_{}: ip saddr @priv_{} ({entry}) accept",
                     cluster.id, cluster.id
                 ),
-                verdict: "accept".into(),
-            });
+                "accept",
+            ));
         }
-        if let Some(denied) = port_not_served(cluster, port) {
-            hops.push(destination);
-            return denied.with_hops(hops);
-        }
-        hops.push(Hop::Firewall {
-            rule: format!(
-                "peer_{}: ip saddr @src_{} ({matched}), to the nodes, ct state new accept",
-                peering.id, peering.id
-            ),
-            verdict: "accept".into(),
-        });
-        hops.push(destination);
         let through = hub.map_or_else(String::new, |h| {
             format!(" through the gateway of lab VPC {}", h.name)
         });
-        Verdict {
-            allowed: true,
-            reason: Reason::Allowed,
-            explanation: format!(
+        deliver(
+            cluster,
+            port,
+            hops,
+            format!(
+                "peer_{}: ip saddr @src_{} ({matched}), to the nodes, ct state new accept",
+                peering.id, peering.id
+            ),
+            destination,
+            format!(
                 "{ip} arrives over peering {}{through}, {admitted}; {} listens on {port}",
                 peering.name, node.dns_name
             ),
-            hops,
-            fix: None,
-        }
+        )
     }
 
     fn path(&self, ip: Ipv4Addr, vpc: Option<&LabVpc>, network: &Network) -> Path<'a> {
@@ -277,29 +249,21 @@ impl<'a> ReachIndex<'a> {
     }
 }
 
-impl<'a> ReachIndex<'a> {
-    /// The internet has no route to private node addresses; the fix is the public path's.
-    fn internet_no_route(
-        &self,
-        ip: Ipv4Addr,
-        origin: Origin<'a>,
-        node_ref: NodeRef,
-        port: u16,
-    ) -> Verdict {
-        let cluster = &self.snap.clusters[node_ref.0];
-        let public = public_dns_name(cluster);
-        let public_path = self.public_verdict(ip, origin, node_ref, port);
-        Verdict::denied(
-            Reason::NoRoute,
-            format!(
-                "the internet has no route to {}, a private address of cluster {}: from the \
-                 internet it is reached only at its public endpoint {public}",
-                cluster.nodes[node_ref.1].ip, cluster.name
-            ),
-            Some(fix_access::then_connect(public_path, &public)),
-        )
-    }
+/// The internet has no route to private node addresses; the fix is the public path's.
+fn internet_no_route(cluster: &Cluster, node_ip: Ipv4Addr, public_path: Verdict) -> Verdict {
+    let public = public_dns_name(cluster);
+    Verdict::denied(
+        Reason::NoRoute,
+        format!(
+            "the internet has no route to {node_ip}, a private address of cluster {}: from the \
+             internet it is reached only at its public endpoint {public}",
+            cluster.name
+        ),
+        Some(fix_access::then_connect(public_path, &public)),
+    )
+}
 
+impl<'a> ReachIndex<'a> {
     /// The fix that peers the source's own VPC (narrowing peerings that claim its range).
     fn peer_source(&self, network: &Network, ip: Ipv4Addr, vpc: Option<&LabVpc>) -> Fix {
         fix::create_peering(self.snap, network, ip, vpc, self.routes.get(&network.id))
@@ -361,6 +325,14 @@ fn admission(p: &Peering, ip: Ipv4Addr) -> Admission {
         Some(r) => Admission::TransitOff(r),
         None => Admission::Outside,
     }
+}
+
+/// The peering's chain drops a source outside what it admits.
+fn outside_peering(p: &Peering) -> Hop {
+    Hop::firewall(
+        format!("peer_{}: ip saddr != @src_{} drop", p.id, p.id),
+        "drop",
+    )
 }
 
 fn peering_hop(p: &Peering) -> Hop {

@@ -2,12 +2,10 @@
 //! admits the public allow-list and forwards to any of the nodes (so one verdict per
 //! node). The order of the checks is at the top of `analyze.rs`.
 
-use std::net::Ipv4Addr;
-
 use crate::resources::Cluster;
 
-use super::analyze::{destination_down, port_not_served, source_hop};
-use super::index::{NodeRef, Origin};
+use super::analyze::{deliver, destination_down, destination_hop, source_hop, Probe};
+use super::index::Origin;
 use super::{fix, fix_access, AllowlistKind, Hop, ReachIndex, Reason, Verdict};
 
 /// `public-<cluster-id>.<zone>`: the endpoint's name, whether or not it is on now.
@@ -23,15 +21,9 @@ pub(super) fn public_dns_name(cluster: &Cluster) -> String {
 }
 
 impl<'a> ReachIndex<'a> {
-    pub(super) fn public_verdict(
-        &self,
-        ip: Ipv4Addr,
-        origin: Origin<'a>,
-        node_ref: NodeRef,
-        port: u16,
-    ) -> Verdict {
-        let cluster = &self.snap.clusters[node_ref.0];
-        let node = &cluster.nodes[node_ref.1];
+    pub(super) fn public_verdict(&self, probe: Probe<'a>) -> Verdict {
+        let (ip, origin, port, node_ref) = (probe.ip, probe.origin, probe.port, probe.node);
+        let (cluster, node) = self.target(node_ref);
         let dns_name = public_dns_name(cluster);
         let mut hops = vec![source_hop(ip, origin)];
         let endpoint = cluster
@@ -49,7 +41,7 @@ impl<'a> ReachIndex<'a> {
         };
         if let Some(from) = from {
             hops.extend(endpoint_hop);
-            let private = self.private_verdict(ip, origin, node_ref, port);
+            let private = self.private_verdict(probe);
             return Verdict::denied(
                 Reason::NoRoute,
                 format!(
@@ -84,25 +76,15 @@ impl<'a> ReachIndex<'a> {
                 .with_hops(hops);
         };
         hops.push(endpoint_hop);
-        let network = self
-            .networks
-            .get(&cluster.network_id)
-            .map(|i| &self.snap.networks[*i]);
-        let destination = Hop::Destination {
-            cluster: cluster.id,
-            node: node.dns_name.clone(),
-            ip: node.ip,
-            port,
-        };
-        if let Some(denied) = destination_down(network, cluster, node) {
-            hops.push(destination);
-            return denied.with_hops(hops);
+        let destination = destination_hop(cluster, node, port);
+        if let Some(denied) = destination_down(self.network_of(cluster), cluster, node) {
+            return denied.at_destination(hops, destination);
         }
         let Some(entry) = self.public_allow(node_ref.0).longest_match(ip) else {
-            hops.push(Hop::Firewall {
-                rule: format!("pub_{}: ip saddr != @pub_{} drop", cluster.id, cluster.id),
-                verdict: "drop".into(),
-            });
+            hops.push(Hop::firewall(
+                format!("pub_{}: ip saddr != @pub_{} drop", cluster.id, cluster.id),
+                "drop",
+            ));
             let n = cluster.public_access.allowlist.len();
             let explanation = if n == 0 {
                 format!(
@@ -127,28 +109,20 @@ impl<'a> ReachIndex<'a> {
             )
             .with_hops(hops);
         };
-        if let Some(denied) = port_not_served(cluster, port) {
-            hops.push(destination);
-            return denied.with_hops(hops);
-        }
-        hops.push(Hop::Firewall {
-            rule: format!(
+        deliver(
+            cluster,
+            port,
+            hops,
+            format!(
                 "pub_{}: ip saddr @pub_{} ({entry}), dnat to the nodes",
                 cluster.id, cluster.id
             ),
-            verdict: "accept".into(),
-        });
-        hops.push(destination);
-        Verdict {
-            allowed: true,
-            reason: Reason::Allowed,
-            explanation: format!(
+            destination,
+            format!(
                 "{ip} is inside entry {entry} of cluster {}'s public allow-list; {dns_name} \
                  forwards to {} on {port}",
                 cluster.name, node.dns_name
             ),
-            hops,
-            fix: None,
-        }
+        )
     }
 }

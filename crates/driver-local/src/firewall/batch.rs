@@ -9,7 +9,6 @@ use nftables::schema::{self, FlushObject, NfCmd, NfListObject, SetFlag, SetType,
 use nftables::stmt::Statement;
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::names::TABLE;
 
@@ -29,8 +28,6 @@ enum Command {
     AddVerdictMap {
         add: VerdictMap,
     },
-    /// A command written as JSON by [`Batch::push`].
-    Json(Value),
 }
 
 #[derive(Debug, Serialize)]
@@ -108,24 +105,6 @@ impl Batch {
 
     fn cmd(&mut self, cmd: NfCmd<'static>) {
         self.commands.push(Command::Typed(cmd));
-    }
-
-    /// A command written as JSON (`verb` `object` `body`, with our family and table
-    /// filled in). Only `sweep.rs` still uses it; everything else goes through the
-    /// typed methods below.
-    pub(crate) fn push(&mut self, verb: &str, object: &str, body: Value) {
-        let mut body = body;
-        body["family"] = Value::from("inet");
-        if object == "table" {
-            body["name"] = Value::from(TABLE);
-        } else {
-            body["table"] = Value::from(TABLE);
-        }
-        let mut inner = serde_json::Map::new();
-        inner.insert(object.to_string(), body);
-        let mut outer = serde_json::Map::new();
-        outer.insert(verb.to_string(), Value::Object(inner));
-        self.commands.push(Command::Json(Value::Object(outer)));
     }
 
     pub(crate) fn add_table(&mut self) {

@@ -148,34 +148,37 @@ mod tests {
         err.0.errors[0].clone()
     }
 
+    /// The field and rule of the first error `raw` gets as a `T`.
+    fn blamed<T: DeserializeOwned + std::fmt::Debug>(raw: &str) -> (String, String) {
+        let e = first_error::<T>(raw);
+        (e.field, e.rule)
+    }
+
     #[test]
     fn a_missing_field_is_named() {
-        let e = first_error::<NetworkCreate>(r#"{"name":"a","provider":"aws","region":"x"}"#);
         assert_eq!(
-            (e.field.as_str(), e.rule.as_str()),
-            ("cidr_block", "required")
+            blamed::<NetworkCreate>(r#"{"name":"a","provider":"aws","region":"x"}"#),
+            ("cidr_block".into(), "required".into())
         );
     }
 
     #[test]
     fn an_unknown_field_is_named() {
-        let e = first_error::<NetworkCreate>(
-            r#"{"name":"a","provider":"aws","region":"x","cidr_block":"10.0.0.0/16","colour":1}"#,
-        );
         assert_eq!(
-            (e.field.as_str(), e.rule.as_str()),
-            ("colour", "unknown-field")
+            blamed::<NetworkCreate>(
+                r#"{"name":"a","provider":"aws","region":"x","cidr_block":"10.0.0.0/16","colour":1}"#
+            ),
+            ("colour".into(), "unknown-field".into())
         );
     }
 
     #[test]
     fn an_unknown_enum_value_names_its_field() {
-        let e = first_error::<NetworkCreate>(
-            r#"{"name":"a","provider":"ibm","region":"x","cidr_block":"10.0.0.0/16"}"#,
-        );
         assert_eq!(
-            (e.field.as_str(), e.rule.as_str()),
-            ("provider", "unknown-value")
+            blamed::<NetworkCreate>(
+                r#"{"name":"a","provider":"ibm","region":"x","cidr_block":"10.0.0.0/16"}"#
+            ),
+            ("provider".into(), "unknown-value".into())
         );
     }
 
@@ -185,27 +188,27 @@ mod tests {
             r#"{"name":"p","network_id":"n","peer":{"account_id":"1","region":"r"},"routes":[]}"#,
         );
         assert_eq!(e.field, "peer.network_id");
-        let e = first_error::<PeeringCreate>(
-            r#"{"name":"p","network_id":"n","peer":{"account_id":"1","network_id":"v","region":"r"},"routes":["10.0.0.0/8",7]}"#,
+        assert_eq!(
+            blamed::<PeeringCreate>(
+                r#"{"name":"p","network_id":"n","peer":{"account_id":"1","network_id":"v","region":"r"},"routes":["10.0.0.0/8",7]}"#
+            ),
+            ("routes[1]".into(), "type".into())
         );
-        assert_eq!((e.field.as_str(), e.rule.as_str()), ("routes[1]", "type"));
     }
 
     #[test]
     fn a_duplicate_key_is_blamed_on_that_key() {
-        let e = first_error::<NetworkCreate>(
-            r#"{"name":"a","provider":"aws","region":"x","cidr_block":"10.0.0.0/16","name":"b"}"#,
+        assert_eq!(
+            blamed::<NetworkCreate>(
+                r#"{"name":"a","provider":"aws","region":"x","cidr_block":"10.0.0.0/16","name":"b"}"#
+            ),
+            ("name".into(), "duplicate-key".into())
         );
         assert_eq!(
-            (e.field.as_str(), e.rule.as_str()),
-            ("name", "duplicate-key")
-        );
-        let e = first_error::<PeeringCreate>(
-            r#"{"name":"p","network_id":"n","peer":{"account_id":"1","network_id":"v","region":"r","region":"s"},"routes":[]}"#,
-        );
-        assert_eq!(
-            (e.field.as_str(), e.rule.as_str()),
-            ("peer.region", "duplicate-key")
+            blamed::<PeeringCreate>(
+                r#"{"name":"p","network_id":"n","peer":{"account_id":"1","network_id":"v","region":"r","region":"s"},"routes":[]}"#
+            ),
+            ("peer.region".into(), "duplicate-key".into())
         );
     }
 

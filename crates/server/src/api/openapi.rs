@@ -182,12 +182,23 @@ fn problem(description: &str) -> utoipa::openapi::Response {
 }
 
 fn path_param(name: &str, description: &str) -> Parameter {
+    let schema = ObjectBuilder::new().schema_type(Type::String);
+    param(name, ParameterIn::Path, Required::True, description, schema)
+}
+
+fn param(
+    name: &str,
+    place: ParameterIn,
+    required: Required,
+    description: &str,
+    schema: ObjectBuilder,
+) -> Parameter {
     ParameterBuilder::new()
         .name(name)
-        .parameter_in(ParameterIn::Path)
-        .required(Required::True)
+        .parameter_in(place)
+        .required(required)
         .description(Some(description))
-        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .schema(Some(schema))
         .build()
 }
 
@@ -196,13 +207,14 @@ fn project() -> Parameter {
 }
 
 fn header(name: &str, description: &str) -> Parameter {
-    ParameterBuilder::new()
-        .name(name)
-        .parameter_in(ParameterIn::Header)
-        .required(Required::False)
-        .description(Some(description))
-        .schema(Some(nullable_string()))
-        .build()
+    let schema = nullable_string();
+    param(
+        name,
+        ParameterIn::Header,
+        Required::False,
+        description,
+        schema,
+    )
 }
 
 fn if_match() -> Parameter {

@@ -8,6 +8,9 @@ use isthmus_core::state::NodeStatus;
 use super::descriptor::{phases, Column, ConsoleKind, Control, Field, Machines, View};
 
 const NAME: Field = Field::text("name", "Name", "name");
+/// The owning network of a network-scoped kind: a column of its list, a field of its form.
+const NETWORK_COLUMN: Column = Column::new("Network", "{network_id|owner}").optional();
+const NETWORK: Field = Field::new("network", "Network", "network_id", Control::Owner);
 const CREATED: Column = Column::new("Created", "{created_at|time}");
 
 impl ConsoleKind for Network {
@@ -53,13 +56,13 @@ impl ConsoleKind for Peering {
         titles: "Peerings",
         option: "{name}",
         columns: &[
-            Column::new("Network", "{network_id|owner}").optional(),
+            NETWORK_COLUMN,
             Column::new("Peer", "{peer.account_id} / {peer.network_id}").optional(),
             Column::new("Remote routes", "{routes|join}"),
         ],
         form: &[
             NAME,
-            Field::new("network", "Network", "network_id", Control::Owner),
+            NETWORK,
             Field::text("account", "Peer account id", "peer.account_id"),
             Field::text("peer-network", "Peer network (VPC id)", "peer.network_id")
                 .placeholder("vpc-…"),
@@ -118,13 +121,13 @@ impl ConsoleKind for Cluster {
         titles: "Clusters",
         option: "{name} ({dns_name})",
         columns: &[
-            Column::new("Network", "{network_id|owner}").optional(),
+            NETWORK_COLUMN,
             Column::new("Engine", "{engine}, {topology}").optional(),
             Column::new("Nodes", "{nodes|count}"),
         ],
         form: &[
             NAME,
-            Field::new("network", "Network", "network_id", Control::Owner),
+            NETWORK,
             Field::text("engine", "Engine", "engine").value("probe"),
             Field::new("topology", "Topology", "topology", Control::Select)
                 .options(&[
