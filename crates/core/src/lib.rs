@@ -21,6 +21,7 @@ pub mod reach;
 pub mod resources;
 pub mod rules;
 pub mod state;
+pub mod wg_key;
 
 pub use cidr::Cidr;
 pub use error::{CoreError, FieldError};

@@ -6,6 +6,7 @@ mod error;
 mod kinds;
 mod provisioner;
 pub mod sim;
+pub mod wg_keys;
 
 pub use error::{DriverError, DriverErrorKind};
 pub use kinds::{
