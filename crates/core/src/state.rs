@@ -65,6 +65,7 @@ macro_rules! status_enum {
         }
     };
 }
+pub(crate) use status_enum;
 
 status_enum!(
     /// provisioning → active → deleting → deleted, with `error` retried by the controller.
