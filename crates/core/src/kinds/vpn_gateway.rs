@@ -225,6 +225,7 @@ fn check_client_cidr_free(
 /// A new gateway on `network`. `gateways_on_network` are the network's gateways (at most
 /// one may be live: a second is a 409); `gateways_in_project` those whose client ranges
 /// the index says meet this one.
+#[allow(clippy::too_many_arguments)]
 pub fn new_vpn_gateway(
     id: VpnGatewayId,
     project_id: ProjectId,
