@@ -10,6 +10,15 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use std::collections::HashSet;
+
+use isthmus_core::kinds::vpn_client::{
+    new_vpn_client, VpnClient, VpnClientCreate, VpnGrantRequest,
+};
+use isthmus_core::kinds::vpn_config::{granted_destinations, wg_quick_config};
+use isthmus_core::kinds::vpn_gateway::{new_vpn_gateway, VpnDns, VpnGateway, VpnGatewayCreate};
+use isthmus_core::resources::{Cluster, ClusterCreate, NetworkCreate, Provider, Topology};
+use isthmus_core::{rules, Id, ProjectId};
 use isthmus_driver::wg_keys;
 use isthmus_driver_local::probe;
 use isthmus_driver_local::vpn::{self, daemon, ClientSpec, Grant};
@@ -202,4 +211,154 @@ async fn a_laptop_reaches_exactly_its_grants_through_the_gateway_until_revoked()
     vpn::delete_gateway(&gateway).await.unwrap();
     assert!(daemon::running_pid(&gateway.iface).is_none());
     assert!(!vpn::nft::read(GW).unwrap().exists);
+}
+
+/// The objects the API would hold for the lab: a local network whose single-node cluster
+/// is the lab's node, a gateway at the lab's endpoint, and a client granted one port.
+fn lab_objects(
+    gateway_key: &isthmus_core::wg_key::WgKey,
+    client_key: &isthmus_core::wg_key::WgKey,
+) -> (VpnGateway, VpnClient, Vec<Cluster>) {
+    let now = chrono::Utc::now();
+    let project = ProjectId::from(Id::from_parts(1_700_000_000, [1; 8]));
+    let net_req = NetworkCreate {
+        name: "lab".into(),
+        provider: Provider::Local,
+        region: "local".into(),
+        cidr_block: "10.9.0.0/24".into(),
+    };
+    let net = rules::new_network(
+        Id::from_parts(1_700_000_000, [2; 8]).into(),
+        project,
+        &net_req,
+        &[],
+        now,
+    )
+    .unwrap();
+    let cluster_req = ClusterCreate {
+        private_allowlist: None,
+        name: "orders".into(),
+        network_id: net.id.to_string(),
+        engine: "probe".into(),
+        topology: Topology::SingleNode,
+        public_access: None,
+        egress_allowlist: None,
+    };
+    let mut cluster = rules::new_cluster(
+        Id::from_parts(1_700_000_000, [3; 8]).into(),
+        project,
+        &cluster_req,
+        &net,
+        &HashSet::new(),
+        "isthmus.internal",
+        now,
+    )
+    .unwrap();
+    cluster.nodes[0].ip = NODE_IP;
+    let gw_req = VpnGatewayCreate {
+        name: "laptops".into(),
+        network_id: net.id.to_string(),
+        client_cidr: "100.64.0.0/24".into(),
+        dns: VpnDns::None,
+        max_client_days: None,
+    };
+    let mut gateway = new_vpn_gateway(
+        Id::from_parts(1_700_000_000, [4; 8]).into(),
+        project,
+        &gw_req,
+        &net,
+        &[],
+        &[],
+        &[],
+        now,
+    )
+    .unwrap();
+    gateway.public_key = Some(wg_keys::public_of(gateway_key));
+    gateway.endpoint = Some("198.18.0.1:51820".into());
+    let client_req = VpnClientCreate {
+        name: "ada".into(),
+        gateway_id: gateway.id.to_string(),
+        public_key: Some(wg_keys::public_of(client_key).to_string()),
+        grants: vec![VpnGrantRequest {
+            cluster_id: cluster.id.to_string(),
+            ports: vec![GRANTED],
+        }],
+        expires_at: None,
+    };
+    let clusters = vec![cluster];
+    let client = new_vpn_client(
+        Id::from_parts(1_700_000_000, [5; 8]).into(),
+        project,
+        &client_req,
+        None,
+        &gateway,
+        &clusters,
+        &[],
+        now,
+    )
+    .unwrap();
+    (gateway, client, clusters)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wg_quick_brings_the_tunnel_up_with_the_rendered_config_and_reaches_the_grant() {
+    let _guard = Guard::new();
+    topology();
+    let gw_keys = wg_keys::generate();
+    let laptop_keys = wg_keys::generate();
+    let (gateway_obj, client_obj, clusters) = lab_objects(&gw_keys.private, &laptop_keys.private);
+    let gateway = gateway_spec(&gw_keys.private);
+    assert_eq!(gateway.tunnel_address(), gateway_obj.tunnel_address());
+    vpn::ensure_gateway(&gateway).await.unwrap();
+    // The client as the gateway enforces it: its grants resolved to the cluster's nodes.
+    let grants = granted_destinations(&client_obj, &clusters)
+        .into_iter()
+        .map(|(destination, port)| Grant { destination, port })
+        .collect();
+    let client = ClientSpec {
+        public_key: client_obj.public_key,
+        address: client_obj.address,
+        grants,
+        endpoint: None,
+    };
+    vpn::apply_client(&gateway, &client).await.unwrap();
+    let _node = node_service(NODE, NODE_IP, GRANTED);
+    let _ungranted = node_service(NODE, NODE_IP, UNGRANTED);
+
+    // The config the API returns, brought up by wg-quick (its userspace fallback:
+    // wireguard-go) inside the laptop's namespace.
+    let config = wg_quick_config(
+        &gateway_obj,
+        &client_obj,
+        &clusters,
+        "isthmus.internal",
+        Some(&laptop_keys.private),
+    );
+    assert!(config.contains("AllowedIPs = 10.9.0.10/32\n"), "{config}");
+    let dir = tempfile_dir();
+    let path = dir.join("isthv-wq.conf");
+    std::fs::write(&path, &config).unwrap();
+    run(&[
+        "ip",
+        "netns",
+        "exec",
+        LAPTOP,
+        "env",
+        "WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go",
+        "wg-quick",
+        "up",
+        path.to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let (mut stream, seen) = connect(LAPTOP, NODE_IP, GRANTED, PATIENCE).expect("granted port");
+    assert_eq!(seen, client_obj.address.to_string());
+    assert_eq!(probe::round_trip(&mut stream, b"hi").unwrap(), b"hi");
+    assert_eq!(attempt(LAPTOP, NODE_IP, UNGRANTED), Outcome::Refused);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("isthv-wq-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

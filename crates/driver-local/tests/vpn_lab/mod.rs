@@ -52,14 +52,19 @@ pub fn ip(ns: &str, args: &[&str]) {
     run(&argv);
 }
 
-/// Removes every process, interface and namespace of ours, now and on drop.
-pub struct Guard;
+/// One lab at a time: the tests of one binary run on threads of one process.
+static LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Removes every process, interface and namespace of ours, now and on drop; holds the
+/// lab for one test at a time.
+pub struct Guard(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
 
 impl Guard {
     pub fn new() -> Guard {
         assert!(nix::unistd::geteuid().is_root(), "root test: run as root");
+        let held = LAB.lock().unwrap_or_else(|e| e.into_inner());
         Guard::clean();
-        Guard
+        Guard(held)
     }
 
     fn clean() {
