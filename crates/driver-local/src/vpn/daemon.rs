@@ -90,23 +90,53 @@ pub async fn configure_link(ns: &str, iface: &str, address: Ipv4Addr, len: u8) -
     .with_context(|| format!("address and bring up {ns}/{address}"))
 }
 
+/// The wireguard-go processes whose argv names `iface` (their last argument). A
+/// wireguard-go started without `-f` (as wg-quick starts it) re-executes itself and its
+/// first process exits: the socket's credentials then name a pid that is gone, so stopping
+/// looks the process up by its argv too.
+fn processes_for(iface: &str) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    dir.flatten()
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let args: Vec<&[u8]> = cmdline
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .collect();
+            let program = args.first()?;
+            let is_wg = program.ends_with(PROGRAM.as_bytes());
+            (is_wg && args.last() == Some(&iface.as_bytes())).then_some(pid)
+        })
+        .collect()
+}
+
 /// Stops the process serving `iface` (SIGTERM; it removes its interface and socket) and
 /// waits until it is gone. A no-op when none runs.
 pub fn stop(iface: &str) -> Result<()> {
-    let Some(pid) = running_pid(iface) else {
-        let _ = std::fs::remove_file(uapi::socket_path(iface));
-        return Ok(());
-    };
-    kill(Pid::from_raw(pid), Signal::SIGTERM)
-        .with_context(|| format!("stop {PROGRAM} for {iface} (pid {pid})"))?;
+    let mut pids = processes_for(iface);
+    if let Some(pid) = running_pid(iface) {
+        if !pids.contains(&pid) {
+            pids.push(pid);
+        }
+    }
+    for pid in &pids {
+        // Gone already (ESRCH) is what we want.
+        let _ = kill(Pid::from_raw(*pid), Signal::SIGTERM);
+    }
     let deadline = Instant::now() + SETTLE;
-    while running_pid(iface).is_some() {
+    while running_pid(iface).is_some() || !processes_for(iface).is_empty() {
         if Instant::now() > deadline {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            bail!("{PROGRAM} for {iface} (pid {pid}) ignored SIGTERM; killed");
+            for pid in processes_for(iface) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            bail!("{PROGRAM} for {iface} (pids {pids:?}) ignored SIGTERM; killed");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let _ = std::fs::remove_file(uapi::socket_path(iface));
     Ok(())
 }
 
