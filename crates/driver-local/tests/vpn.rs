@@ -20,8 +20,8 @@ use isthmus_core::kinds::vpn_gateway::{new_vpn_gateway, VpnDns, VpnGateway, VpnG
 use isthmus_core::resources::{Cluster, ClusterCreate, NetworkCreate, Provider, Topology};
 use isthmus_core::{rules, Id, ProjectId};
 use isthmus_driver::wg_keys;
-use isthmus_driver_local::probe;
 use isthmus_driver_local::vpn::{self, daemon, ClientSpec, Grant};
+use isthmus_driver_local::{netns, probe};
 use vpn_lab::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -361,4 +361,19 @@ fn tempfile_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("isthv-wq-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sweep_stops_gateways_no_live_object_claims_and_keeps_the_others() {
+    let _guard = Guard::new();
+    for ns in [GW, LAPTOP] {
+        netns::create(ns).unwrap();
+    }
+    daemon::ensure_running(GW, "isthv-keep").unwrap();
+    daemon::ensure_running(LAPTOP, "isthv-orphan").unwrap();
+    let (stopped, errors) = vpn::sweep::sweep_gateways(PREFIX, &["isthv-keep".to_string()]);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(stopped, vec!["isthv-orphan".to_string()]);
+    assert!(daemon::running_pid("isthv-orphan").is_none());
+    assert!(daemon::running_pid("isthv-keep").is_some());
 }

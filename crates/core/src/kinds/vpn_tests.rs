@@ -236,7 +236,7 @@ fn a_client_gets_the_next_free_address_and_grants_only_on_its_network() {
         &client_req(vec![grant(&db, &[5432, 5432])]),
         None,
         &gw,
-        &[db.clone()],
+        std::slice::from_ref(&db),
         &[],
         now(),
     )
@@ -260,8 +260,8 @@ fn a_client_gets_the_next_free_address_and_grants_only_on_its_network() {
         &req,
         None,
         &gw,
-        &[db.clone()],
-        &[a.clone()],
+        std::slice::from_ref(&db),
+        std::slice::from_ref(&a),
         now(),
     )
     .unwrap();
@@ -273,7 +273,7 @@ fn a_client_gets_the_next_free_address_and_grants_only_on_its_network() {
         &client_req(vec![grant(&elsewhere, &[5432])]),
         None,
         &gw,
-        &[db.clone()],
+        std::slice::from_ref(&db),
         &[],
         now(),
     );
@@ -303,7 +303,7 @@ fn a_client_gets_the_next_free_address_and_grants_only_on_its_network() {
         None,
         &gw,
         &[],
-        &[a.clone()],
+        std::slice::from_ref(&a),
         now(),
     );
     assert!(matches!(e, Err(CoreError::Conflict { .. })));
@@ -324,7 +324,7 @@ fn rotation_keeps_the_address_and_grants() {
         &client_req(vec![grant(&db, &[5432])]),
         None,
         &gw,
-        &[db.clone()],
+        std::slice::from_ref(&db),
         &[],
         now(),
     )
@@ -352,12 +352,18 @@ fn the_config_routes_exactly_the_granted_nodes_and_the_resolver() {
         &client_req(vec![grant(&db, &[5432])]),
         None,
         &gw,
-        &[db.clone()],
+        std::slice::from_ref(&db),
         &[],
         now(),
     )
     .unwrap();
-    let text = wg_quick_config(&gw, &a, &[db.clone()], "isthmus.internal", Some(&key(1)));
+    let text = wg_quick_config(
+        &gw,
+        &a,
+        std::slice::from_ref(&db),
+        "isthmus.internal",
+        Some(&key(1)),
+    );
     let allowed = text
         .lines()
         .find_map(|l| l.strip_prefix("AllowedIPs = "))

@@ -6,6 +6,7 @@
 //! - `uapi`: its configuration socket (device key and port, one peer at a time, state).
 //! - `nft`: the enforcement table (per-client chains and grant sets; reset on refusal).
 //! - `conntrack`: cutting a client's established flows.
+//! - `sweep`: stopping gateway processes under the prefix that no live gateway claims.
 //!
 //! Why wireguard-go and not a Rust crate (boringtun): wireguard-go is the reference
 //! userspace implementation, packaged by Debian, speaks the same UAPI as the kernel module
@@ -20,6 +21,7 @@
 pub mod conntrack;
 pub mod daemon;
 pub mod nft;
+pub mod sweep;
 pub mod uapi;
 
 use std::net::{Ipv4Addr, SocketAddr};

@@ -36,6 +36,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::firewall::{accept, ct_state, drop_, eq, ip, jump_entry, meta, set_ref, text, vmap};
+use crate::netns;
 
 pub const TABLE: &str = "isthmus_vpn";
 const FAMILY: NfFamily = NfFamily::INet;
@@ -162,8 +163,6 @@ impl Batch {
         .with_context(|| format!("apply the VPN firewall in {ns}"))
     }
 }
-
-use crate::netns;
 
 /// Makes the table, its base chains and the clients map, and (re)fills the base chains:
 /// run again, it repairs them without touching any client's chain or grants.
