@@ -173,6 +173,14 @@ typed_id!(
     TokenId
 );
 typed_id!(
+    /// A network's WireGuard VPN gateway.
+    VpnGatewayId
+);
+typed_id!(
+    /// A client (one person's key) of a VPN gateway.
+    VpnClientId
+);
+typed_id!(
     /// A lab VPC: a stand-in for a customer's VPC on the local provider.
     LabVpcId
 );

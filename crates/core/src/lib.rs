@@ -21,7 +21,8 @@ pub mod reach;
 pub mod resources;
 pub mod rules;
 pub mod state;
+pub mod wg_key;
 
 pub use cidr::Cidr;
 pub use error::{CoreError, FieldError};
-pub use id::{ClusterId, Id, NetworkId, PeeringId, ProjectId, TokenId};
+pub use id::{ClusterId, Id, NetworkId, PeeringId, ProjectId, TokenId, VpnClientId, VpnGatewayId};

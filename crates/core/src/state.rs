@@ -65,6 +65,7 @@ macro_rules! status_enum {
         }
     };
 }
+pub(crate) use status_enum;
 
 /// The plain lifecycle most kinds share: provisioning, the one ready state and error each
 /// move to the others or to deleting; deleting only ends in deleted. Settled: the ready

@@ -31,6 +31,7 @@ mod peering;
 pub mod probe;
 mod sweep;
 mod topology;
+pub mod vpn;
 
 pub use driver::{LocalConfig, LocalDriver};
 pub use internet::{INTERNET_GATEWAY, INTERNET_RESOLVER};

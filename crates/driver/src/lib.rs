@@ -6,11 +6,14 @@ mod error;
 mod kinds;
 mod provisioner;
 pub mod sim;
+mod vpn;
+pub mod wg_keys;
 
 pub use error::{DriverError, DriverErrorKind};
 pub use kinds::{
     NetworkObservation, NetworkState, NodeObservation, NodeState, PeeringObservation, PeeringState,
 };
 pub use provisioner::{Provisioned, Provisioner, Provisioners, Teardown};
+pub use vpn::{VpnClientContext, VpnClientObservation, VpnGatewayObservation, VpnGatewayState};
 
 pub type Result<T> = std::result::Result<T, DriverError>;

@@ -11,6 +11,11 @@ pub mod network;
 pub mod peering;
 pub mod routes;
 pub mod validate;
+pub mod vpn_client;
+pub mod vpn_config;
+pub mod vpn_gateway;
+#[cfg(test)]
+mod vpn_tests;
 
 /// The store's index of network ranges: overlapping live networks of a project collide.
 pub const NETWORK_RANGE: &str = "network_range";

@@ -50,7 +50,10 @@ pub use base::{base, delete_table, FORWARD_RULES, INPUT_RULES, NAT_PRE_RULES, PR
 pub use batch::Batch;
 pub use egress::{delete_egress, set_egress};
 pub use expr::prefix_element;
-pub(crate) use expr::{accept, ct, drop_, eq, ip, ne, round_robin_dnat, set_ref, text};
+pub(crate) use expr::{
+    accept, ct, ct_state, drop_, eq, ip, jump_entry, meta, ne, round_robin_dnat, set_ref, text,
+    vmap,
+};
 pub use maps::{add_elements, delete_elements};
 pub(crate) use maps::{delete_chain, set_map_keys};
 pub use peer::{add_peering, delete_peering, PEERING_CHAIN_RULES};

@@ -14,6 +14,7 @@ mod network;
 mod nodes;
 mod peering;
 mod state;
+mod vpn;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -23,6 +24,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use isthmus_core::clouds;
+use isthmus_core::kinds::vpn_client::VpnClient;
+use isthmus_core::kinds::vpn_gateway::VpnGateway;
 use isthmus_core::resources::{Cluster, Network, Peering, Provider};
 use isthmus_core::{Cidr, PeeringId};
 use serde::{Deserialize, Serialize};
@@ -43,6 +46,12 @@ pub const OPERATIONS: &[&str] = &[
     "ensure_nodes",
     "observe_nodes",
     "delete_nodes",
+    "ensure_vpn_gateway",
+    "observe_vpn_gateway",
+    "delete_vpn_gateway",
+    "ensure_vpn_client",
+    "observe_vpn_client",
+    "delete_vpn_client",
 ];
 
 #[derive(Debug, Clone, Default)]
@@ -186,7 +195,9 @@ impl SimClouds {
             let cloud = self.cloud(provider);
             p.with::<Network>(provider, cloud.clone())
                 .with::<Peering>(provider, cloud.clone())
-                .with::<Cluster>(provider, cloud)
+                .with::<Cluster>(provider, cloud.clone())
+                .with::<VpnGateway>(provider, cloud.clone())
+                .with::<VpnClient>(provider, cloud)
         })
     }
 

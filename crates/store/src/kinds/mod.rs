@@ -5,6 +5,7 @@
 mod cluster;
 mod network;
 mod peering;
+mod vpn;
 
 pub(crate) use cluster::give_endpoint;
 
