@@ -10,6 +10,7 @@ use isthmus_core::kinds::vpn_gateway::{VpnGateway, VpnGatewayCreate};
 use isthmus_core::object::{Object, StatusMachine};
 use isthmus_core::CoreError;
 use isthmus_store::api::{Api, Env};
+use isthmus_core::resources::{Cluster, Network};
 use isthmus_store::{Store, StoreError};
 use serde_json::json;
 
@@ -44,44 +45,36 @@ fn rule_of(e: StoreError) -> (Option<String>, String) {
 async fn gateways_and_clients_obey_their_rules_inside_the_write() {
     let t = open().await;
     let p = project(&t.store, "acme").await;
-    let net = t
-        .store
-        .create_network(&alice(), p, &network_req("prod", "10.1.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
-    let other_net = t
-        .store
-        .create_network(&alice(), p, &network_req("stage", "10.2.0.0/16"), None)
-        .await
-        .unwrap()
-        .resource;
-    let db = t
-        .store
-        .create_cluster(
+    let net = network(&t.store, p, "prod", "10.1.0.0/16").await;
+    let other_net = network(&t.store, p, "stage", "10.2.0.0/16").await;
+    let zone = Env {
+        dns_zone: "isthmus.internal".to_string(),
+    };
+    let clusters = Api::<Cluster>::new(t.store.docs());
+    let db = clusters
+        .create(
             &alice(),
             p,
             &cluster_req(&net.id.to_string(), "orders"),
-            "isthmus.internal",
+            &zone,
             None,
         )
         .await
         .unwrap()
         .resource;
-    let elsewhere = t
-        .store
-        .create_cluster(
+    let elsewhere = clusters
+        .create(
             &alice(),
             p,
             &cluster_req(&other_net.id.to_string(), "logs"),
-            "isthmus.internal",
+            &zone,
             None,
         )
         .await
         .unwrap()
         .resource;
     let env = Env::default();
-    let gateways = Api::<VpnGateway>::new(&t.store);
+    let gateways = Api::<VpnGateway>::new(t.store.docs());
     let gw = gateways
         .create(
             &alice(),
@@ -189,8 +182,8 @@ async fn gateways_and_clients_obey_their_rules_inside_the_write() {
     );
 
     // The network's delete cascades to the gateway, and the gateway's to its clients.
-    t.store
-        .delete_network(&alice(), p, net.id, None)
+    Api::<Network>::new(t.store.docs())
+        .delete(&alice(), p, net.id.0, None)
         .await
         .unwrap_err(); // the cluster blocks
     let going = gateways.delete(&alice(), p, gw.id.0, None).await.unwrap();

@@ -9,11 +9,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::network::{ensure_not_deleting_network, private_ranges};
+use super::network::private_ranges;
 use super::validate::{parse_cidr, validate_name, Checks};
 use crate::conditions::Condition;
 use crate::id::VpnGatewayId;
-use crate::object::{IndexEntry, KindInfo, OnOwnerDelete, Owner, Settled, StatusMachine};
+use crate::object::{IndexEntry, KindInfo, Object, OnOwnerDelete, Owner, Settled, StatusMachine};
 use crate::resources::{Network, Peering};
 use crate::state::status_enum;
 use crate::wg_key::WgKey;
@@ -257,7 +257,7 @@ pub fn new_vpn_gateway(
         ));
     }
     let (name, (client_cidr, max_client_days)) = checks.finish_values(name.zip(cidr.zip(days)))?;
-    ensure_not_deleting_network(network)?;
+    network.ensure_not_going()?;
     if let Some(other) = gateways_on_network.iter().find(|g| g.status.is_live()) {
         return Err(CoreError::conflict(
             Some("network_id"),
