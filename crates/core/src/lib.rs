@@ -24,4 +24,4 @@ pub mod state;
 
 pub use cidr::Cidr;
 pub use error::{CoreError, FieldError};
-pub use id::{ClusterId, Id, NetworkId, PeeringId, ProjectId, TokenId};
+pub use id::{ClusterId, EndpointServiceId, Id, NetworkId, PeeringId, ProjectId, TokenId};
