@@ -9,7 +9,8 @@ pub mod sim;
 
 pub use error::{DriverError, DriverErrorKind};
 pub use kinds::{
-    NetworkObservation, NetworkState, NodeObservation, NodeState, PeeringObservation, PeeringState,
+    EndpointServiceObservation, NetworkObservation, NetworkState, NodeObservation, NodeState,
+    PeeringObservation, PeeringState,
 };
 pub use provisioner::{Provisioned, Provisioner, Provisioners, Teardown};
 

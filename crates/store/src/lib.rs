@@ -4,6 +4,7 @@
 //! (with the core's rules) and writes in one transaction, and appends to the audit log in
 //! that same transaction.
 
+use isthmus_core::kinds::endpoint_service::EndpointService;
 use isthmus_core::resources::{Cluster, Network, Peering};
 use isthmus_core::{CoreError, Id, TokenId};
 
@@ -108,6 +109,7 @@ pub enum Kind {
     Network,
     Peering,
     Cluster,
+    EndpointService,
 }
 
 impl Kind {
@@ -116,12 +118,18 @@ impl Kind {
             Kind::Network => "network",
             Kind::Peering => "peering",
             Kind::Cluster => "cluster",
+            Kind::EndpointService => "endpoint_service",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Kind> {
-        [Kind::Network, Kind::Peering, Kind::Cluster]
-            .into_iter()
+        [
+            Kind::Network,
+            Kind::Peering,
+            Kind::Cluster,
+            Kind::EndpointService,
+        ]
+        .into_iter()
             .find(|k| k.as_str() == name)
     }
 }
@@ -137,6 +145,7 @@ pub enum Resource {
     Network(Network),
     Peering(Peering),
     Cluster(Cluster),
+    EndpointService(EndpointService),
 }
 
 impl Resource {
@@ -153,6 +162,10 @@ impl Resource {
             Resource::Cluster(c) => ResourceKey {
                 kind: Kind::Cluster,
                 id: c.id.0,
+            },
+            Resource::EndpointService(s) => ResourceKey {
+                kind: Kind::EndpointService,
+                id: s.id.0,
             },
         }
     }

@@ -189,6 +189,10 @@ pub trait Store: DocStore {
             Kind::Network => Api::new(docs).load(key.id).await?.map(Resource::Network),
             Kind::Peering => Api::new(docs).load(key.id).await?.map(Resource::Peering),
             Kind::Cluster => Api::new(docs).load(key.id).await?.map(Resource::Cluster),
+            Kind::EndpointService => Api::new(docs)
+                .load(key.id)
+                .await?
+                .map(Resource::EndpointService),
         })
     }
     async fn peerings_of(&self, network: NetworkId) -> Result<Vec<Peering>> {
@@ -207,6 +211,9 @@ pub trait Store: DocStore {
             Resource::Network(n) => Resource::Network(Api::new(docs).save_status(actor, n).await?),
             Resource::Peering(p) => Resource::Peering(Api::new(docs).save_status(actor, p).await?),
             Resource::Cluster(c) => Resource::Cluster(Api::new(docs).save_status(actor, c).await?),
+            Resource::EndpointService(s) => {
+                Resource::EndpointService(Api::new(docs).save_status(actor, s).await?)
+            }
         })
     }
 

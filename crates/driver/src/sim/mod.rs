@@ -8,6 +8,8 @@
 //! clouds as it left them — the customer's cloud does not forget.
 
 mod driver;
+mod endpoint_service;
+mod endpoints;
 mod handshake;
 mod journal;
 mod network;
@@ -23,12 +25,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use isthmus_core::clouds;
+use isthmus_core::kinds::endpoint_service::EndpointService;
 use isthmus_core::resources::{Cluster, Network, Peering, Provider};
 use isthmus_core::{Cidr, PeeringId};
 use serde::{Deserialize, Serialize};
 
 use crate::Provisioners;
 pub use driver::SimCloud;
+pub use endpoints::{EndpointRequest, SimEndpointView};
 use journal::{Journal, Record};
 use state::{SimPeering, SimState};
 
@@ -43,6 +47,9 @@ pub const OPERATIONS: &[&str] = &[
     "ensure_nodes",
     "observe_nodes",
     "delete_nodes",
+    "ensure_endpoint_service",
+    "observe_endpoint_service",
+    "delete_endpoint_service",
 ];
 
 #[derive(Debug, Clone, Default)]
@@ -186,7 +193,8 @@ impl SimClouds {
             let cloud = self.cloud(provider);
             p.with::<Network>(provider, cloud.clone())
                 .with::<Peering>(provider, cloud.clone())
-                .with::<Cluster>(provider, cloud)
+                .with::<Cluster>(provider, cloud.clone())
+                .with::<EndpointService>(provider, cloud)
         })
     }
 
