@@ -123,6 +123,7 @@ async fn load_body(store: &dyn Store, kind: &str, id: Id) -> anyhow::Result<Opti
         Some(Resource::Network(network)) => serde_json::to_string(network),
         Some(Resource::Peering(peering)) => serde_json::to_string(peering),
         Some(Resource::Cluster(cluster)) => serde_json::to_string(cluster),
+        Some(Resource::EndpointService(service)) => serde_json::to_string(service),
     };
     body.map(Some)
         .with_context(|| format!("write {} {id} as JSON", kind.as_str()))

@@ -130,7 +130,7 @@ impl Kind {
             Kind::EndpointService,
         ]
         .into_iter()
-            .find(|k| k.as_str() == name)
+        .find(|k| k.as_str() == name)
     }
 }
 

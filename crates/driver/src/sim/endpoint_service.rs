@@ -45,15 +45,23 @@ impl Provisioner<EndpointService> for SimCloud {
                     e.status,
                     ConnectionStatus::PendingAcceptance | ConnectionStatus::Available
                 );
-                let (to, why) = if open && !allows(self.cloud, &s.allowed_principals, &e.account)
-                {
-                    (ConnectionStatus::Rejected, "the principal is no longer allowed")
+                let (to, why) = if open && !allows(self.cloud, &s.allowed_principals, &e.account) {
+                    (
+                        ConnectionStatus::Rejected,
+                        "the principal is no longer allowed",
+                    )
                 } else if open && decision == Some(Decision::Rejected) {
-                    (ConnectionStatus::Rejected, "rejected by the service provider")
+                    (
+                        ConnectionStatus::Rejected,
+                        "rejected by the service provider",
+                    )
                 } else if e.status == ConnectionStatus::PendingAcceptance
                     && (decision == Some(Decision::Accepted) || !s.acceptance_required)
                 {
-                    (ConnectionStatus::Available, "accepted by the service provider")
+                    (
+                        ConnectionStatus::Available,
+                        "accepted by the service provider",
+                    )
                 } else {
                     return None;
                 };
@@ -69,7 +77,11 @@ impl Provisioner<EndpointService> for SimCloud {
         Ok(observation(&inner.state.endpoints, s))
     }
 
-    async fn observe(&self, s: &EndpointService, _: &Cluster) -> Result<EndpointServiceObservation> {
+    async fn observe(
+        &self,
+        s: &EndpointService,
+        _: &Cluster,
+    ) -> Result<EndpointServiceObservation> {
         self.enter("observe_endpoint_service").await?;
         let inner = self.clouds.lock();
         Ok(observation(&inner.state.endpoints, s))
@@ -109,6 +121,9 @@ fn observation(endpoints: &SimEndpoints, s: &EndpointService) -> EndpointService
         } else {
             format!("{} is not published", s.service_name)
         },
-        connections: endpoints.of(&s.service_name).map(|e| e.observed()).collect(),
+        connections: endpoints
+            .of(&s.service_name)
+            .map(|e| e.observed())
+            .collect(),
     }
 }

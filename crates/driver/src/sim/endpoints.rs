@@ -200,12 +200,10 @@ impl SimClouds {
                     req.account, service.service_name
                 ),
             ),
-            (false, _) => {
-                return Err(SimError::Conflict(format!(
-                    "principal {} is not allowed to connect to {} (the service is not visible to it)",
-                    req.account, service.service_name
-                )))
-            }
+            (false, _) => return Err(SimError::Conflict(format!(
+                "principal {} is not allowed to connect to {} (the service is not visible to it)",
+                req.account, service.service_name
+            ))),
             (true, _) if service.acceptance_required => (
                 ConnectionStatus::PendingAcceptance,
                 "waiting for the service provider to accept".into(),
@@ -245,6 +243,17 @@ impl SimClouds {
             })
             .map_err(|e| SimError::Unavailable(format!("{e:#}")))?;
         Ok(view)
+    }
+
+    /// The platform's service published as `service_name`, if any: whom to tell when a
+    /// customer's endpoint to it comes or goes.
+    pub fn endpoint_service_named(&self, service_name: &str) -> Option<EndpointServiceId> {
+        let inner = self.lock();
+        let services = &inner.state.endpoints.services;
+        services
+            .values()
+            .find(|s| s.service_name == service_name)
+            .map(|s| s.id)
     }
 
     pub fn list_endpoints(&self) -> Vec<SimEndpointView> {

@@ -3,6 +3,7 @@
 //! over [`Object`]; only this file knows today's `Store` methods and its `Resource`
 //! enum, so moving to the document store's typed facade changes this file alone.
 
+use isthmus_core::kinds::endpoint_service::EndpointService;
 use isthmus_core::object::Object;
 use isthmus_core::resources::{Cluster, Network, Peering};
 use isthmus_core::{Id, NetworkId};
@@ -36,6 +37,7 @@ macro_rules! stored {
 stored!(Network, Network);
 stored!(Peering, Peering);
 stored!(Cluster, Cluster);
+stored!(EndpointService, EndpointService);
 
 /// The queue key of the object `id` of kind `K`.
 pub fn key<K: Stored>(id: Id) -> ResourceKey {
@@ -75,6 +77,15 @@ pub async fn children_of(
     owner_kind: &str,
     owner: Id,
 ) -> Result<Vec<ResourceKey>> {
+    if owner_kind == Cluster::INFO.name {
+        let services: Vec<EndpointService> = isthmus_store::api::Api::new(store.docs())
+            .owned_by(owner)
+            .await?;
+        return Ok(services
+            .iter()
+            .map(|s| key::<EndpointService>(s.id.0))
+            .collect());
+    }
     if owner_kind != Network::INFO.name {
         return Ok(Vec::new());
     }

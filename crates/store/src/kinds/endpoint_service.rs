@@ -32,9 +32,9 @@ impl Admit for EndpointService {
         now: DateTime<Utc>,
     ) -> Result<EndpointService> {
         let raw = &req.cluster_id;
-        let cluster_id: ClusterId = raw.parse().map_err(|e| {
-            CoreError::invalid("cluster_id", "id-syntax", format!("'{raw}' {e}"))
-        })?;
+        let cluster_id: ClusterId = raw
+            .parse()
+            .map_err(|e| CoreError::invalid("cluster_id", "id-syntax", format!("'{raw}' {e}")))?;
         let (_, cluster) = get_in::<Cluster>(tx, project, cluster_id.0).await?;
         let (_, network) = get_in::<Network>(tx, project, cluster.network_id.0).await?;
         let on_cluster: Vec<EndpointService> = owned(tx, cluster.id.0).await?;
