@@ -200,10 +200,12 @@ impl SimClouds {
                     req.account, service.service_name
                 ),
             ),
-            (false, _) => return Err(SimError::Conflict(format!(
+            (false, _) => {
+                return Err(SimError::Conflict(format!(
                 "principal {} is not allowed to connect to {} (the service is not visible to it)",
                 req.account, service.service_name
-            ))),
+            )))
+            }
             (true, _) if service.acceptance_required => (
                 ConnectionStatus::PendingAcceptance,
                 "waiting for the service provider to accept".into(),
