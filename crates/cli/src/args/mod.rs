@@ -5,6 +5,7 @@ mod connect;
 mod lab;
 mod reach;
 mod resources;
+pub mod sim_endpoint;
 mod tools;
 mod verbs;
 

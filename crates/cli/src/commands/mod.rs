@@ -14,6 +14,7 @@ pub mod project;
 pub mod reach;
 pub mod serve;
 pub mod sim;
+pub mod sim_endpoint;
 pub mod token;
 
 use std::time::Duration;
