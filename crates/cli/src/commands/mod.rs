@@ -3,6 +3,7 @@
 
 pub mod ca;
 pub mod cluster;
+pub mod endpoint_service;
 pub mod events;
 pub mod lab;
 pub mod login;
