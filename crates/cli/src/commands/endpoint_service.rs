@@ -72,8 +72,14 @@ impl CliKind for EndpointService {
 }
 
 impl View for EndpointService {
-    const HEADERS: &'static [&'static str] =
-        &["ID", "NAME", "CLUSTER", "SERVICE NAME", "CONNECTIONS", "STATUS"];
+    const HEADERS: &'static [&'static str] = &[
+        "ID",
+        "NAME",
+        "CLUSTER",
+        "SERVICE NAME",
+        "CONNECTIONS",
+        "STATUS",
+    ];
     fn row(&self) -> Vec<String> {
         vec![
             self.id.to_string(),
@@ -99,7 +105,12 @@ impl View for EndpointService {
                 "connections",
                 self.connections
                     .iter()
-                    .map(|c| format!("{} {} {} ({})", c.id, c.principal, c.status, c.provider_state))
+                    .map(|c| {
+                        format!(
+                            "{} {} {} ({})",
+                            c.id, c.principal, c.status, c.provider_state
+                        )
+                    })
                     .collect(),
             )
             .block("warnings", self.warnings.clone())
@@ -115,7 +126,12 @@ impl View for EndpointService {
 
 impl View for EndpointConnection {
     const HEADERS: &'static [&'static str] = &[
-        "ID", "ENDPOINT", "PRINCIPAL", "STATUS", "PROVIDER STATE", "DECISION",
+        "ID",
+        "ENDPOINT",
+        "PRINCIPAL",
+        "STATUS",
+        "PROVIDER STATE",
+        "DECISION",
     ];
     fn row(&self) -> Vec<String> {
         vec![
