@@ -52,6 +52,7 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
         Command::Project(c) => commands::project::run(&ctx()?, c).await,
         Command::Network(c) => commands::network::run(&ctx()?, c).await,
         Command::Peering(c) => commands::peering::run(&ctx()?, c).await,
+        Command::EndpointService(c) => commands::endpoint_service::run(&ctx()?, c).await,
         Command::Cluster(c) => commands::cluster::run(&ctx()?, c).await,
         Command::Events(a) => commands::events::run(&ctx()?, a).await,
         Command::Token(c) => commands::token::run(&ctx()?, c).await,

@@ -13,6 +13,8 @@
 use crate::resources::{CustomerAction, Network, Peering, Provider};
 use crate::NetworkId;
 
+pub mod endpoint_service;
+
 /// The GCP project that holds the platform's VPC networks.
 pub const GCP_PLATFORM_PROJECT: &str = "isthmus-platform";
 /// The Azure service principal that creates the platform's side of VNet peerings.

@@ -169,6 +169,10 @@ typed_id!(
     ClusterId
 );
 typed_id!(
+    /// An endpoint service: a cluster published to chosen principals of its cloud.
+    EndpointServiceId
+);
+typed_id!(
     /// An API token (its secret is never stored, only a hash).
     TokenId
 );

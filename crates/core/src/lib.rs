@@ -25,4 +25,7 @@ pub mod wg_key;
 
 pub use cidr::Cidr;
 pub use error::{CoreError, FieldError};
-pub use id::{ClusterId, Id, NetworkId, PeeringId, ProjectId, TokenId, VpnClientId, VpnGatewayId};
+pub use id::{
+    ClusterId, EndpointServiceId, Id, NetworkId, PeeringId, ProjectId, TokenId, VpnClientId,
+    VpnGatewayId,
+};

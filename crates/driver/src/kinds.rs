@@ -87,3 +87,21 @@ impl Provisioned for Cluster {
     type Owner = Network;
     type Observation = Vec<NodeObservation>;
 }
+
+// ---- endpoint services ----
+
+/// What the provider says of an endpoint service and the endpoints connected to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointServiceObservation {
+    /// Published: customers can point endpoints at its name.
+    pub ready: bool,
+    pub message: String,
+    /// Every customer endpoint of the service, in the provider's words.
+    pub connections: Vec<isthmus_core::kinds::endpoint_connection::ObservedConnection>,
+}
+
+/// An endpoint service fronts its cluster's nodes.
+impl Provisioned for isthmus_core::kinds::endpoint_service::EndpointService {
+    type Owner = Cluster;
+    type Observation = EndpointServiceObservation;
+}

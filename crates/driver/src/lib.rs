@@ -11,7 +11,8 @@ pub mod wg_keys;
 
 pub use error::{DriverError, DriverErrorKind};
 pub use kinds::{
-    NetworkObservation, NetworkState, NodeObservation, NodeState, PeeringObservation, PeeringState,
+    EndpointServiceObservation, NetworkObservation, NetworkState, NodeObservation, NodeState,
+    PeeringObservation, PeeringState,
 };
 pub use provisioner::{Provisioned, Provisioner, Provisioners, Teardown};
 pub use vpn::{VpnClientContext, VpnClientObservation, VpnGatewayObservation, VpnGatewayState};

@@ -8,6 +8,7 @@
 use std::marker::PhantomData;
 
 use async_trait::async_trait;
+use isthmus_core::kinds::endpoint_service::EndpointService;
 use isthmus_core::object::{KindInfo, Object};
 use isthmus_core::resources::{Cluster, Network, Peering, Provider};
 use isthmus_core::Id;
@@ -25,6 +26,7 @@ pub static KINDS: &[&dyn ErasedKind] = &[
     &Entry::<Network>(PhantomData),
     &Entry::<Peering>(PhantomData),
     &Entry::<Cluster>(PhantomData),
+    &Entry::<EndpointService>(PhantomData),
 ];
 
 /// What the server does with a kind, without naming its type.

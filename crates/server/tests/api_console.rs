@@ -89,7 +89,10 @@ async fn the_console_draws_every_registered_kind_with_the_settled_states_of_the_
         .iter()
         .map(|k| k["plural"].as_str().unwrap())
         .collect();
-    assert_eq!(plurals, ["networks", "peerings", "clusters"]);
+    assert_eq!(
+        plurals,
+        ["networks", "peerings", "clusters", "endpoint-services"]
+    );
     for kind in kinds {
         // `--wait` fails on `error` for every kind; the console's badge says the same.
         assert_eq!(kind["phases"]["error"], "failed", "{}", kind["name"]);

@@ -8,9 +8,9 @@ use common::*;
 use isthmus_core::kinds::vpn_client::{VpnClient, VpnClientCreate, VpnClientUpdate};
 use isthmus_core::kinds::vpn_gateway::{VpnGateway, VpnGatewayCreate};
 use isthmus_core::object::{Object, StatusMachine};
+use isthmus_core::resources::{Cluster, Network};
 use isthmus_core::CoreError;
 use isthmus_store::api::{Api, Env};
-use isthmus_core::resources::{Cluster, Network};
 use isthmus_store::{Store, StoreError};
 use serde_json::json;
 

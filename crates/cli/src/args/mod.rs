@@ -2,9 +2,11 @@
 //! dispatches on [`Command`] and the `commands/` modules do the work.
 
 mod connect;
+pub mod endpoint_service;
 mod lab;
 mod reach;
 mod resources;
+pub mod sim_endpoint;
 mod tools;
 mod verbs;
 
@@ -78,6 +80,9 @@ pub enum Command {
     /// Database clusters placed in a network.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Endpoint services: a cluster reached from customers' VPCs through private endpoints.
+    #[command(subcommand)]
+    EndpointService(endpoint_service::EndpointServiceCommand),
     /// The project's audit log.
     Events(EventsArgs),
     /// API tokens of the project.

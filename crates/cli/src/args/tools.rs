@@ -78,6 +78,9 @@ pub enum SimCommand {
     /// Customer VPCs/VNets in the simulated clouds.
     #[command(subcommand)]
     Vpc(SimVpcCommand),
+    /// Customer endpoints to endpoint services (private endpoints).
+    #[command(subcommand)]
+    Endpoint(super::sim_endpoint::SimEndpointCommand),
     /// AWS: accept the peering connection.
     Accept { peering_id: String },
     /// Refuse the peering request.

@@ -3,6 +3,7 @@
 
 pub mod ca;
 pub mod cluster;
+pub mod endpoint_service;
 pub mod events;
 pub mod lab;
 pub mod login;
@@ -14,6 +15,7 @@ pub mod project;
 pub mod reach;
 pub mod serve;
 pub mod sim;
+pub mod sim_endpoint;
 pub mod token;
 
 use std::time::Duration;

@@ -11,6 +11,7 @@ pub async fn run(ctx: &Ctx, command: SimCommand) -> anyhow::Result<String> {
     let action = |peering_id: String, action: &'static str| (peering_id, action);
     let (peering_id, action) = match command {
         SimCommand::Vpc(vpc) => return run_vpc(ctx, vpc).await,
+        SimCommand::Endpoint(e) => return super::sim_endpoint::run(ctx, e).await,
         SimCommand::Peering { peering_id } => {
             let path = format!("/v1/sim/peerings/{}", segment(&peering_id));
             return ctx.one(&ctx.client.get::<SimPeeringView>(&path).await?);

@@ -7,8 +7,12 @@
 
 pub mod access;
 pub mod cluster;
+pub mod endpoint_connection;
+pub mod endpoint_service;
+mod endpoint_service_status;
 pub mod network;
 pub mod peering;
+pub mod principals;
 pub mod routes;
 pub mod validate;
 pub mod vpn_client;

@@ -29,6 +29,10 @@ pub(crate) enum Record {
     PeeringDeleted { id: PeeringId },
     Node(SimNode),
     NodesDeleted { cluster: ClusterId },
+    EndpointService(super::endpoints::SimService),
+    EndpointServiceDeleted { id: isthmus_core::EndpointServiceId },
+    Endpoint(super::endpoints::SimEndpoint),
+    EndpointDeleted { endpoint_id: String },
 }
 
 pub(crate) struct Journal {

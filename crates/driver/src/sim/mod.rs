@@ -8,6 +8,8 @@
 //! clouds as it left them — the customer's cloud does not forget.
 
 mod driver;
+mod endpoint_service;
+mod endpoints;
 mod handshake;
 mod journal;
 mod network;
@@ -24,6 +26,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use isthmus_core::clouds;
+use isthmus_core::kinds::endpoint_service::EndpointService;
 use isthmus_core::kinds::vpn_client::VpnClient;
 use isthmus_core::kinds::vpn_gateway::VpnGateway;
 use isthmus_core::resources::{Cluster, Network, Peering, Provider};
@@ -32,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Provisioners;
 pub use driver::SimCloud;
+pub use endpoints::{EndpointRequest, SimEndpointView};
 use journal::{Journal, Record};
 use state::{SimPeering, SimState};
 
@@ -52,6 +56,9 @@ pub const OPERATIONS: &[&str] = &[
     "ensure_vpn_client",
     "observe_vpn_client",
     "delete_vpn_client",
+    "ensure_endpoint_service",
+    "observe_endpoint_service",
+    "delete_endpoint_service",
 ];
 
 #[derive(Debug, Clone, Default)]
@@ -197,7 +204,8 @@ impl SimClouds {
                 .with::<Peering>(provider, cloud.clone())
                 .with::<Cluster>(provider, cloud.clone())
                 .with::<VpnGateway>(provider, cloud.clone())
-                .with::<VpnClient>(provider, cloud)
+                .with::<VpnClient>(provider, cloud.clone())
+                .with::<EndpointService>(provider, cloud)
         })
     }
 

@@ -107,6 +107,8 @@ pub(crate) struct SimState {
     pub networks: HashMap<NetworkId, SimNetwork>,
     pub peerings: HashMap<PeeringId, SimPeering>,
     pub nodes: HashMap<ClusterId, BTreeMap<u32, SimNode>>,
+    /// Endpoint services the platform published, and the customers' endpoints.
+    pub endpoints: super::endpoints::SimEndpoints,
 }
 
 impl SimState {
@@ -138,6 +140,10 @@ impl SimState {
             Record::NodesDeleted { cluster } => {
                 self.nodes.remove(&cluster);
             }
+            r @ (Record::EndpointService(_)
+            | Record::EndpointServiceDeleted { .. }
+            | Record::Endpoint(_)
+            | Record::EndpointDeleted { .. }) => self.endpoints.apply(r),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod body;
 mod ca;
 mod clusters;
 pub mod edge;
+mod endpoint_services;
 mod events;
 mod lab;
 mod me;
@@ -28,6 +29,7 @@ pub mod resources;
 mod respond;
 pub mod routes;
 mod sim;
+mod sim_endpoints;
 mod tokens;
 
 pub use problem::{ApiError, ApiResult, Problem};
@@ -69,6 +71,18 @@ pub fn routes() -> Routes {
     }
     let r = r
         .post("/v1/projects/{p}/peerings/{id}/refresh", peerings::refresh)
+        .get(
+            "/v1/projects/{p}/endpoint-services/{id}/connections",
+            endpoint_services::connections,
+        )
+        .post(
+            "/v1/projects/{p}/endpoint-services/{id}/connections/{cid}/accept",
+            endpoint_services::accept,
+        )
+        .post(
+            "/v1/projects/{p}/endpoint-services/{id}/connections/{cid}/reject",
+            endpoint_services::reject,
+        )
         .get("/v1/projects/{p}/events", events::list)
         .post("/v1/projects/{p}/reachability", reach::analyze)
         .get("/v1/projects/{p}/ca.pem", ca::get)
@@ -89,6 +103,9 @@ pub fn routes() -> Routes {
             "/v1/sim/peerings/{peering_id}/{action}",
             sim::customer_action,
         )
+        .post("/v1/sim/endpoints", sim_endpoints::create_endpoint)
+        .get("/v1/sim/endpoints", sim_endpoints::list_endpoints)
+        .post("/v1/sim/endpoints/delete", sim_endpoints::delete_endpoint)
         .post("/v1/sim/faults", sim::inject_fault)
         .put("/v1/sim/latency", sim::set_latency)
         .post("/v1/lab/vpcs", lab::create_vpc)
@@ -139,11 +156,13 @@ impl Modify for BearerAuth {
         meta::healthz, metrics::metrics, meta::openapi,
         projects::create, projects::list, projects::get,
         peerings::refresh,
+        endpoint_services::connections, endpoint_services::accept, endpoint_services::reject,
         events::list, ca::get, me::get, reach::analyze,
         tokens::create, tokens::members, tokens::set_member, tokens::remove_member,
         tokens::list, tokens::revoke, tokens::list_all, tokens::revoke_any, tokens::rotate,
         sim::create_vpc, sim::list_vpcs, sim::customer_action, sim::peering_view,
         sim::inject_fault, sim::set_latency,
+        sim_endpoints::create_endpoint, sim_endpoints::list_endpoints, sim_endpoints::delete_endpoint,
         lab::create_vpc, lab::list_vpcs, lab::delete_vpc, lab::add_host, lab::delete_host,
         lab::exec, lab::list_internet_hosts, lab::add_internet_host, lab::delete_internet_host,
     ),

@@ -5,6 +5,7 @@
 //! registered kind are drawn from its descriptor (`kinds.json`, see `descriptor.rs`).
 
 pub mod descriptor;
+mod endpoint_service;
 mod kinds;
 
 use std::sync::OnceLock;

@@ -14,6 +14,7 @@
 mod backoff;
 mod cluster;
 mod context;
+mod endpoint_service;
 mod network;
 mod objects;
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! the context its core rules need and calling them.
 
 mod cluster;
+mod endpoint_service;
 mod network;
 mod peering;
 mod vpn;

@@ -5,10 +5,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use isthmus_core::lab::{LabHost, LabHostCreate, LabVpc, LabVpcCreate};
-use isthmus_core::CoreError;
-use isthmus_driver_local::LocalDriver;
 use isthmus_core::object::Object;
 use isthmus_core::resources::Peering;
+use isthmus_core::CoreError;
+use isthmus_driver_local::LocalDriver;
 use isthmus_store::api::Api;
 
 use super::{apply_or_undo, driver_failure, Lab};
