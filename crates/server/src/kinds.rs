@@ -9,6 +9,8 @@ use std::marker::PhantomData;
 
 use async_trait::async_trait;
 use isthmus_core::kinds::endpoint_service::EndpointService;
+use isthmus_core::kinds::vpn_client::VpnClient;
+use isthmus_core::kinds::vpn_gateway::VpnGateway;
 use isthmus_core::object::{KindInfo, Object};
 use isthmus_core::resources::{Cluster, Network, Peering, Provider};
 use isthmus_core::Id;
@@ -27,6 +29,8 @@ pub static KINDS: &[&dyn ErasedKind] = &[
     &Entry::<Peering>(PhantomData),
     &Entry::<Cluster>(PhantomData),
     &Entry::<EndpointService>(PhantomData),
+    &Entry::<VpnGateway>(PhantomData),
+    &Entry::<VpnClient>(PhantomData),
 ];
 
 /// What the server does with a kind, without naming its type.

@@ -31,6 +31,7 @@ pub mod routes;
 mod sim;
 mod sim_endpoints;
 mod tokens;
+mod vpn;
 
 pub use problem::{ApiError, ApiResult, Problem};
 pub use routes::Routes;

@@ -24,6 +24,7 @@ mod queue;
 mod runner;
 #[cfg(test)]
 mod tests;
+mod vpn;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
