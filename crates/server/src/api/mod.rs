@@ -32,6 +32,7 @@ mod sim;
 mod sim_endpoints;
 mod tokens;
 mod vpn;
+mod vpn_clients;
 
 pub use problem::{ApiError, ApiResult, Problem};
 pub use routes::Routes;
@@ -83,6 +84,22 @@ pub fn routes() -> Routes {
         .post(
             "/v1/projects/{p}/endpoint-services/{id}/connections/{cid}/reject",
             endpoint_services::reject,
+        )
+        .post(
+            "/v1/projects/{p}/vpn-gateways/{id}/clients",
+            vpn_clients::create,
+        )
+        .get(
+            "/v1/projects/{p}/vpn-gateways/{id}/clients",
+            vpn_clients::list,
+        )
+        .get(
+            "/v1/projects/{p}/vpn-gateways/{id}/clients/{cid}/config",
+            vpn_clients::config,
+        )
+        .post(
+            "/v1/projects/{p}/vpn-gateways/{id}/clients/{cid}/rotate",
+            vpn_clients::rotate,
         )
         .get("/v1/projects/{p}/events", events::list)
         .post("/v1/projects/{p}/reachability", reach::analyze)
@@ -158,6 +175,7 @@ impl Modify for BearerAuth {
         projects::create, projects::list, projects::get,
         peerings::refresh,
         endpoint_services::connections, endpoint_services::accept, endpoint_services::reject,
+        vpn_clients::create, vpn_clients::list, vpn_clients::config, vpn_clients::rotate,
         events::list, ca::get, me::get, reach::analyze,
         tokens::create, tokens::members, tokens::set_member, tokens::remove_member,
         tokens::list, tokens::revoke, tokens::list_all, tokens::revoke_any, tokens::rotate,
