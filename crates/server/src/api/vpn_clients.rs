@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use isthmus_core::kinds::vpn_client::{
-    VpnClient, VpnClientCreate, VpnClientUpdate, VpnGrantRequest,
+    VpnClient, VpnClientCreate, VpnClientStatus, VpnClientUpdate, VpnGrantRequest,
 };
 use isthmus_core::kinds::vpn_config::wg_quick_config;
 use isthmus_core::kinds::vpn_gateway::VpnGateway;
@@ -150,10 +150,12 @@ pub async fn list(
     Path(path): Path<(String, String)>,
 ) -> ApiResult<Json<Vec<VpnClient>>> {
     let g = gateway(&state, access.project, &path.1).await?;
+    let clients: Vec<VpnClient> = Api::new(state.store.docs()).owned_by(g.id.0).await?;
     Ok(Json(
-        Api::<VpnClient>::new(state.store.docs())
-            .owned_by(g.id.0)
-            .await?,
+        clients
+            .into_iter()
+            .filter(|c| c.status != VpnClientStatus::Deleted)
+            .collect(),
     ))
 }
 
