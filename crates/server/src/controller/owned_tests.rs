@@ -116,7 +116,7 @@ async fn a_network_waits_for_owned_objects_of_any_kind_and_any_depth() {
     assert_eq!(waiting.status, NetworkStatus::Deleting);
     assert_eq!(
         waiting.status_message,
-        "waiting for 0 peerings, 0 clusters and 1 widget objects to be deleted"
+        "waiting for 0 peerings, 0 clusters, 0 vpn-gateways and 1 widget objects to be deleted"
     );
 
     // The widget goes only after what it owns; once both are gone, the network goes.

@@ -220,7 +220,7 @@ async fn children(ctx: &Context, id: Id, context: String) -> Result<Vec<ObjectKe
         .map_err(ReconcileError::store(context))
 }
 
-/// "waiting for 2 peerings and 0 clusters to be deleted": a count for every registered
+/// "waiting for 2 peerings, 0 clusters and 0 vpn-gateways to be deleted": a count for every registered
 /// kind `K` owns, in the registry's order, then for any other kind that remains.
 fn waiting_for_children<K: Reconcile>(remaining: &[ObjectKey]) -> String {
     let owned: Vec<_> = KINDS
@@ -332,17 +332,17 @@ mod tests {
         let mut remaining = keys("peering", 2);
         assert_eq!(
             waiting_for_children::<Network>(&remaining),
-            "waiting for 2 peerings and 0 clusters to be deleted"
+            "waiting for 2 peerings, 0 clusters and 0 vpn-gateways to be deleted"
         );
         remaining.extend(keys("cluster", 1));
         assert_eq!(
             waiting_for_children::<Network>(&remaining),
-            "waiting for 2 peerings and 1 clusters to be deleted"
+            "waiting for 2 peerings, 1 clusters and 0 vpn-gateways to be deleted"
         );
         remaining.extend(keys("widget", 3));
         assert_eq!(
             waiting_for_children::<Network>(&remaining),
-            "waiting for 2 peerings, 1 clusters and 3 widget objects to be deleted"
+            "waiting for 2 peerings, 1 clusters, 0 vpn-gateways and 3 widget objects to be deleted"
         );
         assert_eq!(camel_case("network"), "Network");
         assert_eq!(camel_case("endpoint_service"), "EndpointService");
