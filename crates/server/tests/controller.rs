@@ -1272,3 +1272,47 @@ async fn a_permanent_error_is_looked_at_again_by_the_resync() {
     })
     .await;
 }
+
+/// The local driver makes no VPN gateways yet: a local network's gateway goes to
+/// `error`, permanently, saying so (the registry's own words), rather than hanging.
+#[tokio::test]
+async fn a_gateway_on_a_provider_without_vpn_support_fails_saying_so() {
+    use isthmus_core::kinds::vpn_gateway::{VpnGateway, VpnGatewayStatus};
+
+    let mut w = FakeWorld::new().await;
+    let net = w.network("net", "10.20.0.0/16").await;
+    w.start(NO_RESYNC);
+    w.network_where(&net, "the network to become active", |n| {
+        n.status == NetworkStatus::Active
+    })
+    .await;
+    let req = serde_json::from_value(json!({
+        "name": "laptops", "network_id": net.id.to_string(), "client_cidr": "10.99.0.0/24",
+    }))
+    .unwrap();
+    let g = Api::<VpnGateway>::new(w.store.docs())
+        .create(&actor(), w.project.id, &req, &Env::default(), None)
+        .await
+        .unwrap()
+        .resource;
+    w.enqueue::<VpnGateway>(g.id.0);
+    let failed = eventually("the gateway to be error", || async {
+        let now = Api::<VpnGateway>::new(w.store.docs())
+            .get(w.project.id, g.id.0)
+            .await
+            .unwrap();
+        (now.status == VpnGatewayStatus::Error).then_some(now)
+    })
+    .await;
+    assert!(
+        failed
+            .status_message
+            .contains("local cannot provision vpn-gateways"),
+        "{}",
+        failed.status_message
+    );
+    assert_eq!(
+        condition_of(&failed.conditions, "Ready"),
+        Some((ConditionStatus::False, "Unsupported".into()))
+    );
+}
