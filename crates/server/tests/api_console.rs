@@ -103,13 +103,7 @@ async fn the_console_draws_every_registered_kind_with_the_settled_states_of_the_
     for kind in kinds {
         // `--wait` fails on `error` for every kind; the console's badge says the same.
         assert_eq!(kind["phases"]["error"], "failed", "{}", kind["name"]);
-        // A VPN client's deletion is its revocation, and says so.
-        let deleting = if kind["name"] == "vpn_client" {
-            "revoking"
-        } else {
-            "deleting"
-        };
-        assert_eq!(kind["phases"][deleting], "moving", "{}", kind["name"]);
+        assert_eq!(kind["phases"]["deleting"], "moving", "{}", kind["name"]);
         assert!(!kind["columns"].as_array().unwrap().is_empty());
         assert!(!kind["form"].as_array().unwrap().is_empty());
     }

@@ -207,14 +207,10 @@ async fn vpn_gateways_and_clients_on_a_simulated_cloud() {
     assert!(own.body.get("private_key").is_none(), "{:#}", own.body);
 
     // DELETE revokes: the client goes away, with when it was revoked, and leaves the
-    // list. (The JSON says `deleted`, the status's serde name; its display name is
-    // `revoked`.)
+    // list; its status says `deleted` like every kind's, `revoked_at` when.
     let d = s.delete(&s.admin, &cpath).await;
     assert_eq!(d.status, 202, "{:#}", d.body);
-    let revoked = s
-        .wait_for_status(&cpath, &["deleted", "revoked"])
-        .await
-        .body;
+    let revoked = s.wait_for_status(&cpath, &["deleted"]).await.body;
     assert!(revoked["revoked_at"].is_string(), "{revoked:#}");
     let listed = s.get(&s.admin, &clients).await.body;
     assert!(

@@ -189,5 +189,5 @@ async fn gateways_and_clients_obey_their_rules_inside_the_write() {
     let going = gateways.delete(&alice(), p, gw.id.0, None).await.unwrap();
     assert!(going.status().is_going());
     let a_now = clients.get(p, a.id.0).await.unwrap();
-    assert_eq!(a_now.status.as_str(), "revoking");
+    assert_eq!(a_now.status.as_str(), "deleting");
 }

@@ -1,7 +1,7 @@
 //! VPN clients: one person's WireGuard key on a gateway, with a tunnel address from the
 //! gateway's range, grants (cluster, ports) and an expiry. Owned by its gateway, which
-//! takes its clients down with it. Deleting a client revokes it: `revoking` until the
-//! gateway has removed its peer and cut its flows, then `revoked`.
+//! takes its clients down with it. Deleting a client revokes it: `deleting` until the
+//! gateway has removed its peer and cut its flows, then `deleted` (with `revoked_at`).
 //!
 //! A grant names a cluster, not addresses: the data plane resolves it to the cluster's
 //! current nodes, so a node added or replaced is covered without touching the client.
@@ -29,15 +29,16 @@ pub const MAX_PORTS: usize = 16;
 
 status_enum!(
     /// pending (no handshake yet) → connected ⇄ idle; expired when its time is up;
-    /// revoking → revoked once the gateway enforced the revocation.
+    /// deleting (revoking) → deleted once the gateway enforced the revocation; the same
+    /// words as every kind's JSON, with `revoked_at` saying when.
     VpnClientStatus, "vpn_client" {
         Pending => "pending",
         Connected => "connected",
         Idle => "idle",
         Expired => "expired",
         Error => "error",
-        Deleting => "revoking",
-        Deleted => "revoked",
+        Deleting => "deleting",
+        Deleted => "deleted",
     }
 );
 

@@ -213,8 +213,11 @@ fn a_gateway_goes_with_its_network_and_its_clients_with_it() {
             );
         }
     }
-    assert_eq!(VpnClientStatus::Deleting.as_str(), "revoking");
-    assert_eq!(VpnClientStatus::Deleted.as_str(), "revoked");
+    // One word per status, in the JSON and everywhere else (the console, the CLI, the
+    // store's liveness): a revocation is the client's deletion.
+    for s in VpnClientStatus::ALL {
+        assert_eq!(serde_json::to_value(s).unwrap(), s.as_str(), "{s:?}");
+    }
     assert_eq!(VpnClientStatus::Deleting.phase(), Settled::Moving);
     assert_eq!(VpnClientStatus::ERROR.phase(), Settled::Failed);
     for s in VpnClientStatus::ALL {

@@ -87,8 +87,8 @@ impl ConsoleKind for VpnClient {
             ("idle", "No handshake lately; the tunnel comes back with the next traffic."),
             ("expired", "Past its expiry: the gateway refuses it. Create a new client."),
             ("error", "Isthmus hit an error that retrying does not fix (the status message says which)."),
-            ("revoking", "Isthmus is removing the client from the gateway."),
-            ("revoked", "The gateway no longer accepts the client's key."),
+            ("deleting", "Revoking: Isthmus is removing the client from the gateway and cutting its flows."),
+            ("deleted", "Revoked: the gateway no longer accepts the client's key."),
         ],
         panel: None,
     };
