@@ -17,7 +17,7 @@ use super::validate::{validate_name, Checks};
 use super::vpn_gateway::VpnGateway;
 use crate::conditions::Condition;
 use crate::id::{VpnClientId, VpnGatewayId};
-use crate::object::{KindInfo, OnOwnerDelete, Owner, Settled, StatusMachine};
+use crate::object::{KindInfo, Object, OnOwnerDelete, Owner, Settled, StatusMachine};
 use crate::resources::Cluster;
 use crate::state::status_enum;
 use crate::wg_key::WgKey;
@@ -289,13 +289,7 @@ pub fn new_vpn_client(
         ));
     }
     let (name, public_key) = checks.finish_values(name.zip(key))?;
-    if gateway.status.is_going() {
-        return Err(CoreError::conflict(
-            None,
-            "vpn-gateway-deleting",
-            format!("VPN gateway {} is {}", gateway.id, gateway.status),
-        ));
-    }
+    gateway.ensure_not_going()?;
     if let Some(other) = clients
         .iter()
         .find(|c| c.status.is_live() && c.public_key == public_key)

@@ -296,13 +296,7 @@ pub fn update_vpn_gateway(
     req: &VpnGatewayUpdate,
     now: DateTime<Utc>,
 ) -> Result<VpnGateway, CoreError> {
-    if current.status.is_going() {
-        return Err(CoreError::conflict(
-            None,
-            "vpn-gateway-deleting",
-            format!("VPN gateway {} is {}", current.id, current.status),
-        ));
-    }
+    current.ensure_not_going()?;
     let mut checks = Checks::new();
     let name = req
         .name
