@@ -1,6 +1,7 @@
 //! Isthmus state. [`Store`] is the port every caller uses; objects of every kind live in
 //! its document store ([`doc`], typed by [`api::Api`], each kind's admission context in
-//! `kinds`); `sqlite` is the embedded default backend. Every mutating call validates
+//! `kinds`); `sqlite` is the embedded default backend, `postgres` the one several
+//! replicas share. Every mutating call validates
 //! (with the core's rules) and writes in one transaction, and appends to the audit log in
 //! that same transaction.
 
@@ -10,6 +11,7 @@ pub mod api;
 pub mod doc;
 pub mod ids;
 mod kinds;
+pub mod postgres;
 pub mod sqlite;
 mod store;
 

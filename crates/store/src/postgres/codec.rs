@@ -1,0 +1,125 @@
+//! How values map to PostgreSQL: as on SQLite, times are RFC 3339 text and ids their
+//! 20-character text (so a copy between the backends is row for row); and the errors of
+//! the driver (wrapped with what we were doing).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::{Page, PageRequest, Result, StoreError, Unavailability};
+
+pub(crate) const DEFAULT_PAGE: u32 = 100;
+pub(crate) const MAX_PAGE: u32 = 1000;
+
+/// Adds what the store was doing to a backend error.
+pub(crate) trait Ctx<T> {
+    fn ctx(self, what: &'static str) -> Result<T>;
+    fn with_ctx(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T, E> Ctx<T> for std::result::Result<T, E>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    fn ctx(self, what: &'static str) -> Result<T> {
+        self.map_err(|e| backend_error(e, what.to_string()))
+    }
+    fn with_ctx(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| backend_error(e, what()))
+    }
+}
+
+/// A failure of the database, as `Unavailable` when it passes by itself (busy, disk full)
+/// and as `Backend` otherwise.
+fn backend_error<E>(e: E, what: String) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let unavailable = unavailability(&e);
+    let err = anyhow::Error::new(e).context(what);
+    match unavailable {
+        Some((kind, reason)) => StoreError::Unavailable {
+            kind,
+            reason,
+            context: format!("{err:#}"),
+        },
+        None => StoreError::Backend(err),
+    }
+}
+
+/// The errors of PostgreSQL that pass by themselves: no connection (the server restarts,
+/// a connection was terminated, the pool found none in time) is `Busy`; a server out of
+/// disk or memory (SQLSTATE class 53) is `Storage`.
+pub(crate) fn unavailability(
+    e: &(dyn std::error::Error + 'static),
+) -> Option<(Unavailability, String)> {
+    match e.downcast_ref::<sqlx::Error>()? {
+        sqlx::Error::PoolTimedOut => Some((
+            Unavailability::Busy,
+            "timed out waiting for a database connection".to_string(),
+        )),
+        sqlx::Error::Io(io) => Some((Unavailability::Busy, io.to_string())),
+        sqlx::Error::PoolClosed => Some((
+            Unavailability::Busy,
+            "the database connection pool is closed".to_string(),
+        )),
+        sqlx::Error::Database(db) => {
+            let code = db.code()?;
+            let kind = match &code[..2] {
+                // connection exceptions; operator intervention (admin shutdown,
+                // terminated connection, cannot connect now)
+                "08" | "57" => Unavailability::Busy,
+                "53" => Unavailability::Storage,
+                _ => return None,
+            };
+            Some((kind, db.message().to_string()))
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn time_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .with_ctx(|| format!("parse stored time '{text}'"))
+}
+
+pub(crate) fn parse_id<T: std::str::FromStr>(text: &str) -> Result<T> {
+    text.parse()
+        .map_err(|_| StoreError::Backend(anyhow::anyhow!("stored id '{text}' is not a valid id")))
+}
+
+pub(crate) fn to_json_value(value: &impl Serialize) -> Result<serde_json::Value> {
+    serde_json::to_value(value).ctx("encode JSON for the audit log")
+}
+
+pub(crate) fn page_limit(page: &PageRequest) -> u32 {
+    match page.limit {
+        0 => DEFAULT_PAGE,
+        n => n.min(MAX_PAGE),
+    }
+}
+
+/// A page of at most `limit` items from `rows`, fetched with `LIMIT limit + 1`: the
+/// extra row says there is a next page, which starts after the `cursor` of the last item.
+pub(crate) fn page_of<T>(
+    rows: &[sqlx::postgres::PgRow],
+    limit: u32,
+    decode: impl Fn(&sqlx::postgres::PgRow) -> Result<T>,
+    cursor: impl Fn(&T) -> String,
+) -> Result<Page<T>> {
+    let more = rows.len() > limit as usize;
+    let items: Vec<T> = rows
+        .iter()
+        .take(limit as usize)
+        .map(decode)
+        .collect::<Result<_>>()?;
+    let next_cursor = match (more, items.last()) {
+        (true, Some(last)) => Some(cursor(last)),
+        _ => None,
+    };
+    Ok(Page { items, next_cursor })
+}
