@@ -14,6 +14,7 @@ mod kinds;
 pub mod postgres;
 pub mod sqlite;
 mod store;
+pub mod testing;
 
 pub use doc::ObjectKey;
 pub use store::Store;

@@ -1,6 +1,7 @@
 //! The audit log: every change appends one event in the same transaction, with who did
 //! it, what, and the resource before and after.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -8,13 +9,13 @@ use isthmus_core::resources::Network;
 use isthmus_core::resources::NetworkUpdate;
 use isthmus_core::state::NetworkStatus;
 use isthmus_store::api::{Api, Env};
-use isthmus_store::{Actor, PageRequest, Store};
+use isthmus_store::{Actor, PageRequest};
 
-#[tokio::test]
-async fn create_update_and_status_changes_are_logged_with_before_and_after() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
+on_both_backends!(create_update_and_status_changes_are_logged_with_before_and_after);
+async fn create_update_and_status_changes_are_logged_with_before_and_after(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;
     let rename = NetworkUpdate {
         name: Some("production".into()),
         ..Default::default()
@@ -75,11 +76,11 @@ async fn create_update_and_status_changes_are_logged_with_before_and_after() {
     assert_eq!(status.after.as_ref().unwrap()["status"], "active");
 }
 
-#[tokio::test]
-async fn a_projects_log_holds_only_its_own_events() {
-    let t = open().await;
-    let mine = project(&t.store, "mine").await;
-    let theirs = project(&t.store, "theirs").await;
+on_both_backends!(a_projects_log_holds_only_its_own_events);
+async fn a_projects_log_holds_only_its_own_events(backend: Backend) {
+    let t = open(backend).await;
+    let mine = project(&*t.store, "mine").await;
+    let theirs = project(&*t.store, "theirs").await;
     Api::<Network>::new(t.store.docs())
         .create(
             &alice(),

@@ -2,6 +2,7 @@
 //! `deleting` in the same write, and what would block a cascaded object's own delete
 //! blocks the whole delete (a 409 naming it), with nothing written.
 
+#[macro_use]
 mod common;
 
 use async_trait::async_trait;
@@ -13,7 +14,7 @@ use isthmus_core::state::NetworkStatus;
 use isthmus_core::{CoreError, Id, ProjectId};
 use isthmus_store::api::{Api, Env};
 use isthmus_store::doc::{Doc, DocStore, Plan, Put, Tx, WriteOp, DELETED};
-use isthmus_store::{Store, StoreError};
+use isthmus_store::StoreError;
 use serde_json::json;
 
 /// Writes `doc` as it is: new, or over the stored version before it.
@@ -65,11 +66,11 @@ async fn write(docs: &dyn DocStore, doc: Doc) {
         .expect("write the doc");
 }
 
-#[tokio::test]
-async fn a_delete_cascades_and_is_blocked_at_any_depth() {
-    let t = open().await;
+on_both_backends!(a_delete_cascades_and_is_blocked_at_any_depth);
+async fn a_delete_cascades_and_is_blocked_at_any_depth(backend: Backend) {
+    let t = open(backend).await;
     let docs = t.store.docs();
-    let p = project(&t.store, "acme").await;
+    let p = project(&*t.store, "acme").await;
     let networks = Api::<Network>::new(docs);
     let n = networks
         .create(

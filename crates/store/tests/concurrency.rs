@@ -1,6 +1,7 @@
 //! Rules that only one of two concurrent requests may pass, beyond network overlap:
 //! peering routes on one network, and node addresses of clusters.
 
+#[macro_use]
 mod common;
 
 use isthmus_core::resources::{Cluster, Network, Peering};
@@ -9,13 +10,13 @@ use std::collections::HashSet;
 
 use common::*;
 use isthmus_core::CoreError;
-use isthmus_store::{PageRequest, Store, StoreError};
+use isthmus_store::{PageRequest, StoreError};
 
-#[tokio::test]
-async fn of_concurrent_peerings_claiming_the_same_route_exactly_one_wins() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
+on_both_backends!(of_concurrent_peerings_claiming_the_same_route_exactly_one_wins);
+async fn of_concurrent_peerings_claiming_the_same_route_exactly_one_wins(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let store = t.store.clone();
@@ -49,11 +50,11 @@ async fn of_concurrent_peerings_claiming_the_same_route_exactly_one_wins() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_clusters_on_one_network_never_share_a_node_address() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "prod", "10.1.0.0/24").await;
+on_both_backends!(concurrent_clusters_on_one_network_never_share_a_node_address);
+async fn concurrent_clusters_on_one_network_never_share_a_node_address(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "prod", "10.1.0.0/24").await;
     let tasks: Vec<_> = (0..12)
         .map(|i| {
             let store = t.store.clone();
@@ -87,10 +88,10 @@ async fn concurrent_clusters_on_one_network_never_share_a_node_address() {
     assert_eq!(ips.len(), 12);
 }
 
-#[tokio::test]
-async fn abandoned_requests_leave_whole_writes_or_nothing_and_never_block_the_writer() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
+on_both_backends!(abandoned_requests_leave_whole_writes_or_nothing_and_never_block_the_writer);
+async fn abandoned_requests_leave_whole_writes_or_nothing_and_never_block_the_writer(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
     // Callers that hang up mid-request (aborted at whatever point they reached).
     let tasks: Vec<_> = (0..10)
         .map(|i| {
@@ -143,13 +144,13 @@ async fn abandoned_requests_leave_whole_writes_or_nothing_and_never_block_the_wr
     );
 }
 
+on_both_backends!(writes_cancelled_at_any_point_never_wedge_the_writer, multi_thread);
 /// Callers dropped at every point of a write — before `BEGIN`, inside the transaction,
 /// during the commit — must never leave the single writer connection stuck in a
 /// transaction: the next write still succeeds, and what was written is whole.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writes_cancelled_at_any_point_never_wedge_the_writer() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
+async fn writes_cancelled_at_any_point_never_wedge_the_writer(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
     for round in 0..60u32 {
         let store = t.store.clone();
         let req = network_req(&format!("r{round}"), &format!("10.{round}.0.0/16"));

@@ -2,6 +2,7 @@
 //! deleted network takes its peerings down with it; rows stay as `deleting` tombstones
 //! until the controller reports them `deleted`.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -9,13 +10,13 @@ use isthmus_core::resources::{Cluster, Network, Peering};
 use isthmus_core::state::{ClusterStatus, NetworkStatus, PeeringStatus};
 use isthmus_core::CoreError;
 use isthmus_store::api::{Api, Env};
-use isthmus_store::{Actor, PageRequest, Store, StoreError};
+use isthmus_store::{Actor, PageRequest, StoreError};
 
-#[tokio::test]
-async fn a_network_with_a_cluster_cannot_be_deleted_and_stays_as_it_was() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
+on_both_backends!(a_network_with_a_cluster_cannot_be_deleted_and_stays_as_it_was);
+async fn a_network_with_a_cluster_cannot_be_deleted_and_stays_as_it_was(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;
     let c = Api::<Cluster>::new(t.store.docs())
         .create(
             &alice(),
@@ -69,12 +70,12 @@ async fn a_network_with_a_cluster_cannot_be_deleted_and_stays_as_it_was() {
     );
 }
 
-#[tokio::test]
-async fn deleting_a_network_takes_its_live_peerings_to_deleting() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
-    let other = network(&t.store, p, "dev", "10.2.0.0/16").await;
+on_both_backends!(deleting_a_network_takes_its_live_peerings_to_deleting);
+async fn deleting_a_network_takes_its_live_peerings_to_deleting(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;
+    let other = network(&*t.store, p, "dev", "10.2.0.0/16").await;
     let a = Api::<Peering>::new(t.store.docs())
         .create(
             &alice(),
@@ -144,11 +145,11 @@ async fn deleting_a_network_takes_its_live_peerings_to_deleting() {
     );
 }
 
-#[tokio::test]
-async fn a_deleting_network_accepts_no_new_peering_and_a_second_delete_changes_nothing() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
+on_both_backends!(a_deleting_network_accepts_no_new_peering_and_a_second_delete_changes_nothing);
+async fn a_deleting_network_accepts_no_new_peering_and_a_second_delete_changes_nothing(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;
     let deleting = Api::<Network>::new(t.store.docs())
         .delete(&alice(), p, n.id.as_id(), None)
         .await
@@ -173,11 +174,11 @@ async fn a_deleting_network_accepts_no_new_peering_and_a_second_delete_changes_n
     );
 }
 
-#[tokio::test]
-async fn a_deleted_cluster_frees_its_network_for_deletion_and_rows_stay_as_tombstones() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
+on_both_backends!(a_deleted_cluster_frees_its_network_for_deletion_and_rows_stay_as_tombstones);
+async fn a_deleted_cluster_frees_its_network_for_deletion_and_rows_stay_as_tombstones(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;
     let c = Api::<Cluster>::new(t.store.docs())
         .create(
             &alice(),

@@ -2,6 +2,7 @@
 //! and an owner's delete treats its objects by the policy each declares (block: a 409
 //! naming them; cascade: `deleting` in the same write), written as the kind itself would.
 
+#[macro_use]
 mod common;
 
 use async_trait::async_trait;
@@ -13,9 +14,8 @@ use isthmus_core::state::{ClusterStatus, NetworkStatus, PeeringStatus};
 use isthmus_core::{CoreError, Id, ProjectId};
 use isthmus_store::api::{Api, Env};
 use isthmus_store::doc::{Doc, DocStore, ObjectKey, Plan, Put, Tx, WriteOp};
-use isthmus_store::{PageRequest, Store, StoreError};
+use isthmus_store::{PageRequest, StoreError};
 use serde_json::json;
-use sqlx::Row;
 
 /// Writes one doc of kind `widget`, owned by `owner` with `policy`.
 struct NewWidget {
@@ -56,13 +56,13 @@ fn widget(project: ProjectId, owner: Id, policy: OnOwnerDelete, name: &str) -> D
     }
 }
 
-#[tokio::test]
-async fn objects_of_a_new_kind_block_or_follow_their_owners_delete_as_they_declare() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
+on_both_backends!(objects_of_a_new_kind_block_or_follow_their_owners_delete_as_they_declare);
+async fn objects_of_a_new_kind_block_or_follow_their_owners_delete_as_they_declare(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;
     let blocking = widget(p, n.id.0, OnOwnerDelete::Block, "keeper");
-    let docs: &dyn DocStore = &t.store;
+    let docs: &dyn DocStore = t.store.docs();
     docs.write(
         &alice(),
         None,
@@ -96,10 +96,9 @@ async fn objects_of_a_new_kind_block_or_follow_their_owners_delete_as_they_decla
     }
 
     // Once it is deleted, a widget that follows its owner goes down with the network.
-    sqlx_exec(
-        &t,
+    t.exec(
         "UPDATE resources SET status = 'deleted' WHERE id = ?1",
-        blocking.id,
+        &blocking.id.to_string(),
     )
     .await;
     let follower = widget(p, n.id.0, OnOwnerDelete::Cascade, "follower");
@@ -138,23 +137,11 @@ async fn objects_of_a_new_kind_block_or_follow_their_owners_delete_as_they_decla
     assert!(actions.ends_with(&["network.delete".into(), "widget.delete".into()]));
 }
 
-async fn sqlx_exec(t: &TestStore, sql: &str, id: Id) {
-    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", t.path().display()))
-        .await
-        .unwrap();
-    sqlx::query(sql)
-        .bind(id.to_string())
-        .execute(&db)
-        .await
-        .unwrap();
-    db.close().await;
-}
-
-#[tokio::test]
-async fn a_peering_taken_down_with_its_network_is_stored_and_audited_as_a_peering() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
+on_both_backends!(a_peering_taken_down_with_its_network_is_stored_and_audited_as_a_peering);
+async fn a_peering_taken_down_with_its_network_is_stored_and_audited_as_a_peering(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;
     let peering = Api::<Peering>::new(t.store.docs())
         .create(
             &alice(),
@@ -178,15 +165,7 @@ async fn a_peering_taken_down_with_its_network_is_stored_and_audited_as_a_peerin
     assert_eq!(now.status, PeeringStatus::Deleting);
     // Byte for byte what serializing the peering gives: the cascade kept the body's
     // members and their order.
-    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", t.path().display()))
-        .await
-        .unwrap();
-    let raw: String = sqlx::query("SELECT body FROM resources WHERE id = ?1")
-        .bind(peering.id.to_string())
-        .fetch_one(&db)
-        .await
-        .unwrap()
-        .get("body");
+    let raw = t.raw_body(&peering.id.to_string()).await;
     assert_eq!(raw, serde_json::to_string(&now).unwrap());
     let mut expected = peering.clone();
     expected.status = PeeringStatus::Deleting;

@@ -1,25 +1,25 @@
 //! The event feed across projects: followers (the platform DNS) start at the last seq and
 //! then read every later event, whatever project it belongs to, in order.
 
+#[macro_use]
 mod common;
 
 use common::*;
-use isthmus_store::Store;
 
-#[tokio::test]
-async fn an_empty_log_starts_at_zero() {
-    let t = open().await;
+on_both_backends!(an_empty_log_starts_at_zero);
+async fn an_empty_log_starts_at_zero(backend: Backend) {
+    let t = open(backend).await;
     assert_eq!(t.store.last_event_seq().await.unwrap(), 0);
     assert!(t.store.events_after(0, 100).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn events_after_a_seq_cover_every_project_in_order() {
-    let t = open().await;
-    let first = project(&t.store, "acme").await;
+on_both_backends!(events_after_a_seq_cover_every_project_in_order);
+async fn events_after_a_seq_cover_every_project_in_order(backend: Backend) {
+    let t = open(backend).await;
+    let first = project(&*t.store, "acme").await;
     let start = t.store.last_event_seq().await.unwrap();
-    let second = project(&t.store, "globex").await;
-    let network = network(&t.store, first, "prod", "10.1.0.0/16").await;
+    let second = project(&*t.store, "globex").await;
+    let network = network(&*t.store, first, "prod", "10.1.0.0/16").await;
 
     let later = t.store.events_after(start, 100).await.unwrap();
     let seen: Vec<(&str, Option<_>)> = later
@@ -41,11 +41,11 @@ async fn events_after_a_seq_cover_every_project_in_order() {
     );
 }
 
-#[tokio::test]
-async fn a_limit_returns_the_oldest_events_first() {
-    let t = open().await;
+on_both_backends!(a_limit_returns_the_oldest_events_first);
+async fn a_limit_returns_the_oldest_events_first(backend: Backend) {
+    let t = open(backend).await;
     for name in ["a", "b", "c"] {
-        project(&t.store, name).await;
+        project(&*t.store, name).await;
     }
     let two = t.store.events_after(0, 2).await.unwrap();
     assert_eq!(two.len(), 2);

@@ -1,12 +1,13 @@
 //! `Idempotency-Key` on creates: a retried request gets the first answer back; the same
 //! key with another body is refused; a rule failure records nothing.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use isthmus_core::resources::{Cluster, Network, Peering};
 use isthmus_store::api::{Api, Env};
-use isthmus_store::{IdempotencyKey, PageRequest, Store, StoreError};
+use isthmus_store::{IdempotencyKey, PageRequest, StoreError};
 
 fn key(hash: &str) -> IdempotencyKey {
     IdempotencyKey {
@@ -16,10 +17,10 @@ fn key(hash: &str) -> IdempotencyKey {
     }
 }
 
-#[tokio::test]
-async fn a_retried_create_returns_the_first_network_and_creates_nothing_new() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
+on_both_backends!(a_retried_create_returns_the_first_network_and_creates_nothing_new);
+async fn a_retried_create_returns_the_first_network_and_creates_nothing_new(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
     let req = network_req("prod", "10.1.0.0/16");
     let first = Api::<Network>::new(t.store.docs())
         .create(&alice(), p, &req, &Env::default(), Some(&key("h1")))
@@ -40,10 +41,10 @@ async fn a_retried_create_returns_the_first_network_and_creates_nothing_new() {
     assert_eq!(all.items.len(), 1);
 }
 
-#[tokio::test]
-async fn the_same_key_with_another_body_is_refused() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
+on_both_backends!(the_same_key_with_another_body_is_refused);
+async fn the_same_key_with_another_body_is_refused(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
     Api::<Network>::new(t.store.docs())
         .create(
             &alice(),
@@ -72,10 +73,10 @@ async fn the_same_key_with_another_body_is_refused() {
     assert_eq!(all.items.len(), 1, "the refused request created nothing");
 }
 
-#[tokio::test]
-async fn a_create_that_breaks_a_rule_does_not_use_up_its_key() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
+on_both_backends!(a_create_that_breaks_a_rule_does_not_use_up_its_key);
+async fn a_create_that_breaks_a_rule_does_not_use_up_its_key(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
     let bad = Api::<Network>::new(t.store.docs())
         .create(
             &alice(),
@@ -99,11 +100,11 @@ async fn a_create_that_breaks_a_rule_does_not_use_up_its_key() {
     assert!(!good.replayed);
 }
 
-#[tokio::test]
-async fn a_retried_peering_and_cluster_create_are_replayed_too() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
+on_both_backends!(a_retried_peering_and_cluster_create_are_replayed_too);
+async fn a_retried_peering_and_cluster_create_are_replayed_too(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;
     let preq = peering_req(&n.id.to_string(), &["192.168.0.0/24"]);
     let pkey = IdempotencyKey {
         key: "peering".into(),

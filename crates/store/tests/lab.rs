@@ -1,13 +1,13 @@
 //! Lab VPCs and hosts live in the store: validated in the write transaction, kept across
 //! restarts (the server rebuilds their namespaces from here), and audited.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use isthmus_core::lab::{LabHostCreate, LabVpcCreate};
 use isthmus_core::CoreError;
-use isthmus_store::sqlite::SqliteStore;
-use isthmus_store::{PageRequest, Store, StoreError};
+use isthmus_store::{PageRequest, StoreError};
 
 fn vpc(name: &str, cidr: &str) -> LabVpcCreate {
     LabVpcCreate {
@@ -37,9 +37,9 @@ fn rule_of(e: StoreError) -> (String, String) {
     }
 }
 
-#[tokio::test]
-async fn a_lab_vpc_and_its_hosts_survive_reopening_the_database() {
-    let t = open().await;
+on_both_backends!(a_lab_vpc_and_its_hosts_survive_reopening_the_database);
+async fn a_lab_vpc_and_its_hosts_survive_reopening_the_database(backend: Backend) {
+    let t = open(backend).await;
     t.store
         .create_lab_vpc(&alice(), &vpc("customer", "172.16.0.0/16"))
         .await
@@ -60,9 +60,9 @@ async fn a_lab_vpc_and_its_hosts_survive_reopening_the_database() {
         "the lowest address after network and gateway"
     );
     assert_eq!(chosen.ip.to_string(), "172.16.9.9");
-    t.store.close().await;
+    t.close().await;
 
-    let reopened = SqliteStore::open(&t.path()).await.unwrap();
+    let reopened = t.reopen().await;
     let all = reopened.list_lab_vpcs().await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].name, "customer");
@@ -81,9 +81,9 @@ async fn a_lab_vpc_and_its_hosts_survive_reopening_the_database() {
     );
 }
 
-#[tokio::test]
-async fn lab_vpc_names_are_dns_labels_and_unique() {
-    let t = open().await;
+on_both_backends!(lab_vpc_names_are_dns_labels_and_unique);
+async fn lab_vpc_names_are_dns_labels_and_unique(backend: Backend) {
+    let t = open(backend).await;
     for bad in [
         "",
         "Has-Upper",
@@ -111,9 +111,9 @@ async fn lab_vpc_names_are_dns_labels_and_unique() {
     assert_eq!(rule_of(e), ("name".into(), "name-taken".into()));
 }
 
-#[tokio::test]
-async fn a_lab_vpc_cidr_is_private_without_host_bits() {
-    let t = open().await;
+on_both_backends!(a_lab_vpc_cidr_is_private_without_host_bits);
+async fn a_lab_vpc_cidr_is_private_without_host_bits(backend: Backend) {
+    let t = open(backend).await;
     let cases = [
         ("8.8.8.0/24", "private-range"),
         ("172.16.0.7/16", "host-bits-set"),
@@ -131,9 +131,9 @@ async fn a_lab_vpc_cidr_is_private_without_host_bits() {
     assert!(t.store.list_lab_vpcs().await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn a_host_address_is_inside_the_vpc_and_not_reserved_or_taken() {
-    let t = open().await;
+on_both_backends!(a_host_address_is_inside_the_vpc_and_not_reserved_or_taken);
+async fn a_host_address_is_inside_the_vpc_and_not_reserved_or_taken(backend: Backend) {
+    let t = open(backend).await;
     t.store
         .create_lab_vpc(&alice(), &vpc("small", "192.168.5.0/29"))
         .await
@@ -171,9 +171,9 @@ async fn a_host_address_is_inside_the_vpc_and_not_reserved_or_taken() {
     assert_eq!(rule_of(e), ("name".into(), "name-taken".into()));
 }
 
-#[tokio::test]
-async fn allocation_skips_taken_addresses_until_the_vpc_is_full() {
-    let t = open().await;
+on_both_backends!(allocation_skips_taken_addresses_until_the_vpc_is_full);
+async fn allocation_skips_taken_addresses_until_the_vpc_is_full(backend: Backend) {
+    let t = open(backend).await;
     // A /29 has six usable addresses; the gateway takes one, hosts get the other five.
     t.store
         .create_lab_vpc(&alice(), &vpc("small", "10.7.0.0/29"))
@@ -201,9 +201,9 @@ async fn allocation_skips_taken_addresses_until_the_vpc_is_full() {
     assert_eq!(rule_of(e), ("ip".into(), "no-free-address".into()));
 }
 
-#[tokio::test]
-async fn deleting_a_vpc_removes_its_hosts_and_unknown_names_are_not_found() {
-    let t = open().await;
+on_both_backends!(deleting_a_vpc_removes_its_hosts_and_unknown_names_are_not_found);
+async fn deleting_a_vpc_removes_its_hosts_and_unknown_names_are_not_found(backend: Backend) {
+    let t = open(backend).await;
     t.store
         .create_lab_vpc(&alice(), &vpc("customer", "172.16.0.0/16"))
         .await
@@ -247,9 +247,9 @@ async fn deleting_a_vpc_removes_its_hosts_and_unknown_names_are_not_found() {
     ));
 }
 
-#[tokio::test]
-async fn every_lab_change_is_in_the_audit_log_with_its_actor() {
-    let t = open().await;
+on_both_backends!(every_lab_change_is_in_the_audit_log_with_its_actor);
+async fn every_lab_change_is_in_the_audit_log_with_its_actor(backend: Backend) {
+    let t = open(backend).await;
     t.store
         .create_lab_vpc(&alice(), &vpc("customer", "172.16.0.0/16"))
         .await

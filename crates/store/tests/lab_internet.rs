@@ -1,13 +1,13 @@
 //! The lab's internet hosts and lab VPCs behind a hub live in the store: validated in the
 //! write transaction, kept across restarts, and audited.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use isthmus_core::lab::{LabHostCreate, LabVpcCreate};
 use isthmus_core::CoreError;
-use isthmus_store::sqlite::SqliteStore;
-use isthmus_store::{PageRequest, Store, StoreError};
+use isthmus_store::{PageRequest, StoreError};
 
 fn host(name: &str, ip: Option<&str>) -> LabHostCreate {
     LabHostCreate {
@@ -24,9 +24,9 @@ fn vpc(name: &str, cidr: &str, behind: Option<&str>) -> LabVpcCreate {
     }
 }
 
-#[tokio::test]
-async fn internet_hosts_get_public_looking_addresses_and_survive_a_restart() {
-    let t = open().await;
+on_both_backends!(internet_hosts_get_public_looking_addresses_and_survive_a_restart);
+async fn internet_hosts_get_public_looking_addresses_and_survive_a_restart(backend: Backend) {
+    let t = open(backend).await;
     let first = t
         .store
         .add_internet_host(&alice(), &host("laptop", None))
@@ -42,18 +42,18 @@ async fn internet_hosts_get_public_looking_addresses_and_survive_a_restart() {
         .add_internet_host(&alice(), &host("office", Some("198.51.100.7")))
         .await
         .unwrap();
-    t.store.close().await;
+    t.close().await;
 
-    let reopened = SqliteStore::open(&t.path()).await.unwrap();
+    let reopened = t.reopen().await;
     assert_eq!(
         reopened.list_internet_hosts().await.unwrap(),
         vec![first, chosen]
     );
 }
 
-#[tokio::test]
-async fn an_internet_host_with_a_private_address_or_a_taken_name_is_refused() {
-    let t = open().await;
+on_both_backends!(an_internet_host_with_a_private_address_or_a_taken_name_is_refused);
+async fn an_internet_host_with_a_private_address_or_a_taken_name_is_refused(backend: Backend) {
+    let t = open(backend).await;
     t.store
         .add_internet_host(&alice(), &host("laptop", None))
         .await
@@ -81,9 +81,9 @@ async fn an_internet_host_with_a_private_address_or_a_taken_name_is_refused() {
     }
 }
 
-#[tokio::test]
-async fn deleting_an_internet_host_is_audited_and_frees_its_name() {
-    let t = open().await;
+on_both_backends!(deleting_an_internet_host_is_audited_and_frees_its_name);
+async fn deleting_an_internet_host_is_audited_and_frees_its_name(backend: Backend) {
+    let t = open(backend).await;
     t.store
         .add_internet_host(&alice(), &host("laptop", None))
         .await
@@ -114,9 +114,9 @@ async fn deleting_an_internet_host_is_audited_and_frees_its_name() {
     );
 }
 
-#[tokio::test]
-async fn a_vpc_behind_a_hub_keeps_its_hub_and_the_hub_cannot_go_first() {
-    let t = open().await;
+on_both_backends!(a_vpc_behind_a_hub_keeps_its_hub_and_the_hub_cannot_go_first);
+async fn a_vpc_behind_a_hub_keeps_its_hub_and_the_hub_cannot_go_first(backend: Backend) {
+    let t = open(backend).await;
     t.store
         .create_lab_vpc(&alice(), &vpc("hub", "172.16.0.0/16", None))
         .await
@@ -125,9 +125,9 @@ async fn a_vpc_behind_a_hub_keeps_its_hub_and_the_hub_cannot_go_first() {
         .create_lab_vpc(&alice(), &vpc("vpn", "172.20.0.0/24", Some("hub")))
         .await
         .unwrap();
-    t.store.close().await;
+    t.close().await;
 
-    let reopened = SqliteStore::open(&t.path()).await.unwrap();
+    let reopened = t.reopen().await;
     assert_eq!(
         reopened.get_lab_vpc("vpn").await.unwrap().behind.as_deref(),
         Some("hub")

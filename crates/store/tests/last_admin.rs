@@ -1,15 +1,15 @@
 //! A project that has an admin keeps one: its last admin cannot be removed or demoted,
 //! checked inside the write, so two concurrent removals cannot both pass.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use isthmus_core::resources::{Membership, Role};
 use isthmus_core::{CoreError, ProjectId, TokenId};
-use isthmus_store::sqlite::SqliteStore;
 use isthmus_store::{Store, StoreError};
 
-async fn admin(store: &SqliteStore, p: ProjectId, name: &str) -> TokenId {
+async fn admin(store: &dyn Store, p: ProjectId, name: &str) -> TokenId {
     store
         .create_token(
             &alice(),
@@ -33,7 +33,7 @@ fn assert_last_admin(err: StoreError) {
     }
 }
 
-async fn admins(store: &SqliteStore, p: ProjectId) -> Vec<TokenId> {
+async fn admins(store: &dyn Store, p: ProjectId) -> Vec<TokenId> {
     store
         .members_of(p)
         .await
@@ -44,11 +44,11 @@ async fn admins(store: &SqliteStore, p: ProjectId) -> Vec<TokenId> {
         .collect()
 }
 
-#[tokio::test]
-async fn the_last_admin_can_be_neither_removed_nor_demoted() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let only = admin(&t.store, p, "only").await;
+on_both_backends!(the_last_admin_can_be_neither_removed_nor_demoted);
+async fn the_last_admin_can_be_neither_removed_nor_demoted(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let only = admin(&*t.store, p, "only").await;
 
     assert_last_admin(
         t.store
@@ -62,22 +62,22 @@ async fn the_last_admin_can_be_neither_removed_nor_demoted() {
         role: Role::Operator,
     };
     assert_last_admin(t.store.set_membership(&alice(), &demote).await.unwrap_err());
-    assert_eq!(admins(&t.store, p).await, vec![only]);
+    assert_eq!(admins(&*t.store, p).await, vec![only]);
 
     // With a second admin, either may go.
-    let second = admin(&t.store, p, "second").await;
+    let second = admin(&*t.store, p, "second").await;
     t.store.set_membership(&alice(), &demote).await.unwrap();
-    assert_eq!(admins(&t.store, p).await, vec![second]);
+    assert_eq!(admins(&*t.store, p).await, vec![second]);
     // Members who are not admins come and go freely.
     t.store.remove_membership(&alice(), p, only).await.unwrap();
 }
 
-#[tokio::test]
-async fn two_concurrent_removals_of_the_last_two_admins_leave_one() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let a = admin(&t.store, p, "a").await;
-    let b = admin(&t.store, p, "b").await;
+on_both_backends!(two_concurrent_removals_of_the_last_two_admins_leave_one);
+async fn two_concurrent_removals_of_the_last_two_admins_leave_one(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let a = admin(&*t.store, p, "a").await;
+    let b = admin(&*t.store, p, "b").await;
 
     let actor = alice();
     let (ra, rb) = tokio::join!(
@@ -90,7 +90,7 @@ async fn two_concurrent_removals_of_the_last_two_admins_leave_one() {
         other => panic!("exactly one removal must pass: {other:?}"),
     };
     assert_last_admin(refused);
-    let left = admins(&t.store, p).await;
+    let left = admins(&*t.store, p).await;
     assert_eq!(left.len(), 1);
     assert_ne!(left[0], ok, "the removed admin is gone, the other stays");
 }

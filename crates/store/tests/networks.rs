@@ -1,6 +1,7 @@
 //! Networks in the SQLite store: the create rules hold under concurrency, and what was
 //! written can be read back.
 
+#[macro_use]
 mod common;
 
 use isthmus_core::resources::Network;
@@ -10,12 +11,12 @@ use std::sync::Arc;
 use common::*;
 use isthmus_core::state::NetworkStatus;
 use isthmus_core::{CoreError, ProjectId};
-use isthmus_store::{PageRequest, Store, StoreError};
+use isthmus_store::{PageRequest, StoreError};
 
-#[tokio::test]
-async fn a_created_network_can_be_read_back_and_listed() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
+on_both_backends!(a_created_network_can_be_read_back_and_listed);
+async fn a_created_network_can_be_read_back_and_listed(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
     let created = Api::<Network>::new(t.store.docs())
         .create(
             &alice(),
@@ -46,10 +47,10 @@ async fn a_created_network_can_be_read_back_and_listed() {
     assert_eq!(page.next_cursor, None);
 }
 
-#[tokio::test]
-async fn of_twenty_concurrent_overlapping_creates_exactly_one_wins() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
+on_both_backends!(of_twenty_concurrent_overlapping_creates_exactly_one_wins);
+async fn of_twenty_concurrent_overlapping_creates_exactly_one_wins(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
     let store = Arc::new(t.store.clone());
     let tasks: Vec<_> = (0..20)
         .map(|i| {
@@ -105,10 +106,10 @@ async fn of_twenty_concurrent_overlapping_creates_exactly_one_wins() {
     assert_eq!(creates[0].resource_id, stored.items[0].id.to_string());
 }
 
-#[tokio::test]
-async fn concurrent_creates_that_do_not_overlap_all_succeed() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
+on_both_backends!(concurrent_creates_that_do_not_overlap_all_succeed);
+async fn concurrent_creates_that_do_not_overlap_all_succeed(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let store = t.store.clone();
@@ -132,12 +133,12 @@ async fn concurrent_creates_that_do_not_overlap_all_succeed() {
     assert_eq!(stored.items.len(), 20);
 }
 
-#[tokio::test]
-async fn a_network_in_another_project_is_not_found() {
-    let t = open().await;
-    let mine = project(&t.store, "mine").await;
-    let theirs = project(&t.store, "theirs").await;
-    let n = network(&t.store, theirs, "secret", "10.0.0.0/16").await;
+on_both_backends!(a_network_in_another_project_is_not_found);
+async fn a_network_in_another_project_is_not_found(backend: Backend) {
+    let t = open(backend).await;
+    let mine = project(&*t.store, "mine").await;
+    let theirs = project(&*t.store, "theirs").await;
+    let n = network(&*t.store, theirs, "secret", "10.0.0.0/16").await;
     let err = Api::<Network>::new(t.store.docs())
         .get(mine, n.id.as_id())
         .await
@@ -157,9 +158,9 @@ async fn a_network_in_another_project_is_not_found() {
         .is_empty());
 }
 
-#[tokio::test]
-async fn a_network_in_a_project_that_does_not_exist_is_not_found() {
-    let t = open().await;
+on_both_backends!(a_network_in_a_project_that_does_not_exist_is_not_found);
+async fn a_network_in_a_project_that_does_not_exist_is_not_found(backend: Backend) {
+    let t = open(backend).await;
     let missing = ProjectId(isthmus_store::ids::new_id());
     let err = Api::<Network>::new(t.store.docs())
         .create(
@@ -180,13 +181,13 @@ async fn a_network_in_a_project_that_does_not_exist_is_not_found() {
     ));
 }
 
+on_both_backends!(the_overlap_rule_sees_every_colliding_range_among_many_networks);
 /// The store reads only the networks whose range can collide with a new CIDR; the rule
 /// must still see a wider network around the new one, a narrower one inside it, and
 /// one at either edge, and must not be fooled by neighbours or by deleted networks.
-#[tokio::test]
-async fn the_overlap_rule_sees_every_colliding_range_among_many_networks() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
+async fn the_overlap_rule_sees_every_colliding_range_among_many_networks(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
     for i in 0..200u32 {
         let cidr = format!("10.{}.{}.0/24", 100 + i / 256, i % 256);
         let req = network_req(&format!("n{i}"), &cidr);

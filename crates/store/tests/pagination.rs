@@ -1,5 +1,6 @@
 //! Lists page by cursor in creation order: walking the pages visits every item once.
 
+#[macro_use]
 mod common;
 
 use isthmus_core::resources::Network;
@@ -8,12 +9,12 @@ use std::collections::HashSet;
 
 use common::*;
 use isthmus_core::resources::NetworkUpdate;
-use isthmus_store::{PageRequest, Store};
+use isthmus_store::PageRequest;
 
-#[tokio::test]
-async fn walking_the_pages_visits_every_network_exactly_once_in_creation_order() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
+on_both_backends!(walking_the_pages_visits_every_network_exactly_once_in_creation_order);
+async fn walking_the_pages_visits_every_network_exactly_once_in_creation_order(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
     let mut created = Vec::new();
     for i in 0..25 {
         let req = network_req(&format!("n{i}"), &format!("10.{i}.0.0/16"));
@@ -47,10 +48,10 @@ async fn walking_the_pages_visits_every_network_exactly_once_in_creation_order()
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 25);
 }
 
-#[tokio::test]
-async fn an_exactly_full_last_page_has_no_next_cursor() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
+on_both_backends!(an_exactly_full_last_page_has_no_next_cursor);
+async fn an_exactly_full_last_page_has_no_next_cursor(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
     for i in 0..4 {
         let req = network_req(&format!("n{i}"), &format!("10.{i}.0.0/16"));
         Api::<Network>::new(t.store.docs())
@@ -83,11 +84,11 @@ async fn an_exactly_full_last_page_has_no_next_cursor() {
     assert_eq!(second.next_cursor, None);
 }
 
-#[tokio::test]
-async fn the_audit_log_pages_by_sequence_without_gaps_or_repeats() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "n", "10.1.0.0/16").await;
+on_both_backends!(the_audit_log_pages_by_sequence_without_gaps_or_repeats);
+async fn the_audit_log_pages_by_sequence_without_gaps_or_repeats(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "n", "10.1.0.0/16").await;
     for i in 0..10 {
         let rename = NetworkUpdate {
             name: Some(format!("n{i}")),
@@ -122,12 +123,12 @@ async fn the_audit_log_pages_by_sequence_without_gaps_or_repeats() {
     assert_eq!(walked, everything);
 }
 
-#[tokio::test]
-async fn projects_list_only_those_asked_for() {
-    let t = open().await;
-    let a = project(&t.store, "a").await;
-    let _b = project(&t.store, "b").await;
-    let c = project(&t.store, "c").await;
+on_both_backends!(projects_list_only_those_asked_for);
+async fn projects_list_only_those_asked_for(backend: Backend) {
+    let t = open(backend).await;
+    let a = project(&*t.store, "a").await;
+    let _b = project(&*t.store, "b").await;
+    let c = project(&*t.store, "c").await;
     let all = t
         .store
         .list_projects(None, &PageRequest::default())

@@ -1,19 +1,19 @@
 //! The database is a file: what was committed is there after reopening it.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use isthmus_core::resources::Role;
 use isthmus_core::resources::{Network, Peering};
 use isthmus_store::api::{Api, Env};
-use isthmus_store::sqlite::SqliteStore;
-use isthmus_store::{PageRequest, Store};
+use isthmus_store::PageRequest;
 
-#[tokio::test]
-async fn data_survives_closing_and_reopening_the_file() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
+on_both_backends!(data_survives_closing_and_reopening_the_file);
+async fn data_survives_closing_and_reopening_the_file(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;
     let peering = Api::<Peering>::new(t.store.docs())
         .create(
             &alice(),
@@ -35,9 +35,9 @@ async fn data_survives_closing_and_reopening_the_file() {
         .list_events(p, &PageRequest::default())
         .await
         .unwrap();
-    t.store.close().await;
+    t.close().await;
 
-    let reopened = SqliteStore::open(&t.path()).await.unwrap();
+    let reopened = t.reopen().await;
     assert_eq!(
         Api::<Network>::new(reopened.docs())
             .get(p, n.id.as_id())

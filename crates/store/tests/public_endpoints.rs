@@ -2,6 +2,7 @@
 //! projects enabling public access at the same time never share an address, turning
 //! access off (or deleting the cluster) gives the address back, and a restart keeps it.
 
+#[macro_use]
 mod common;
 
 use isthmus_core::resources::Cluster;
@@ -12,7 +13,6 @@ use common::*;
 use isthmus_core::resources::{AllowlistEntryInput, ClusterUpdate, PublicAccessInput};
 use isthmus_core::rules;
 use isthmus_core::state::ClusterStatus;
-use isthmus_store::sqlite::SqliteStore;
 use isthmus_store::{Actor, Store};
 
 const ZONE: &str = "isthmus.internal";
@@ -35,7 +35,7 @@ fn public(enabled: bool, cidrs: &[&str]) -> ClusterUpdate {
 
 /// A project with one network and a cluster on it, public access off.
 async fn cluster_in(
-    store: &SqliteStore,
+    store: &dyn Store,
     project_name: &str,
 ) -> (isthmus_core::ProjectId, isthmus_core::resources::Cluster) {
     let p = project(store, project_name).await;
@@ -56,12 +56,12 @@ async fn cluster_in(
     (p, c)
 }
 
-#[tokio::test]
-async fn concurrent_public_enables_across_projects_never_share_an_address() {
-    let t = open().await;
+on_both_backends!(concurrent_public_enables_across_projects_never_share_an_address);
+async fn concurrent_public_enables_across_projects_never_share_an_address(backend: Backend) {
+    let t = open(backend).await;
     let mut clusters = Vec::new();
     for i in 0..12 {
-        clusters.push(cluster_in(&t.store, &format!("tenant{i}")).await);
+        clusters.push(cluster_in(&*t.store, &format!("tenant{i}")).await);
     }
     let tasks: Vec<_> = clusters
         .iter()
@@ -94,11 +94,11 @@ async fn concurrent_public_enables_across_projects_never_share_an_address() {
     assert_eq!(ips.len(), 12);
 }
 
-#[tokio::test]
-async fn a_cluster_created_with_public_access_gets_an_endpoint_at_once() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
+on_both_backends!(a_cluster_created_with_public_access_gets_an_endpoint_at_once);
+async fn a_cluster_created_with_public_access_gets_an_endpoint_at_once(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;
     let mut req = cluster_req(&n.id.to_string(), "db");
     req.public_access = Some(PublicAccessInput {
         enabled: true,
@@ -126,11 +126,11 @@ async fn a_cluster_created_with_public_access_gets_an_endpoint_at_once() {
     );
 }
 
-#[tokio::test]
-async fn turning_public_access_off_releases_the_address_for_the_next_cluster() {
-    let t = open().await;
-    let (p1, a) = cluster_in(&t.store, "one").await;
-    let (p2, b) = cluster_in(&t.store, "two").await;
+on_both_backends!(turning_public_access_off_releases_the_address_for_the_next_cluster);
+async fn turning_public_access_off_releases_the_address_for_the_next_cluster(backend: Backend) {
+    let t = open(backend).await;
+    let (p1, a) = cluster_in(&*t.store, "one").await;
+    let (p2, b) = cluster_in(&*t.store, "two").await;
     let on = Api::<Cluster>::new(t.store.docs())
         .update(&alice(), p1, a.id.as_id(), &public(true, &[]), None)
         .await
@@ -163,10 +163,10 @@ async fn turning_public_access_off_releases_the_address_for_the_next_cluster() {
     );
 }
 
-#[tokio::test]
-async fn changing_the_allowlist_keeps_the_endpoint_address() {
-    let t = open().await;
-    let (p, c) = cluster_in(&t.store, "acme").await;
+on_both_backends!(changing_the_allowlist_keeps_the_endpoint_address);
+async fn changing_the_allowlist_keeps_the_endpoint_address(backend: Backend) {
+    let t = open(backend).await;
+    let (p, c) = cluster_in(&*t.store, "acme").await;
     let on = Api::<Cluster>::new(t.store.docs())
         .update(
             &alice(),
@@ -194,11 +194,11 @@ async fn changing_the_allowlist_keeps_the_endpoint_address() {
     );
 }
 
-#[tokio::test]
-async fn a_deleted_cluster_gives_its_address_back() {
-    let t = open().await;
-    let (p1, a) = cluster_in(&t.store, "one").await;
-    let (p2, b) = cluster_in(&t.store, "two").await;
+on_both_backends!(a_deleted_cluster_gives_its_address_back);
+async fn a_deleted_cluster_gives_its_address_back(backend: Backend) {
+    let t = open(backend).await;
+    let (p1, a) = cluster_in(&*t.store, "one").await;
+    let (p2, b) = cluster_in(&*t.store, "two").await;
     let on = Api::<Cluster>::new(t.store.docs())
         .update(&alice(), p1, a.id.as_id(), &public(true, &[]), None)
         .await
@@ -228,18 +228,18 @@ async fn a_deleted_cluster_gives_its_address_back() {
     assert_eq!(other.public_endpoint.unwrap().ip, ip);
 }
 
-#[tokio::test]
-async fn the_endpoint_address_survives_a_restart_and_stays_taken() {
-    let t = open().await;
-    let (p1, a) = cluster_in(&t.store, "one").await;
-    let (p2, b) = cluster_in(&t.store, "two").await;
+on_both_backends!(the_endpoint_address_survives_a_restart_and_stays_taken);
+async fn the_endpoint_address_survives_a_restart_and_stays_taken(backend: Backend) {
+    let t = open(backend).await;
+    let (p1, a) = cluster_in(&*t.store, "one").await;
+    let (p2, b) = cluster_in(&*t.store, "two").await;
     let on = Api::<Cluster>::new(t.store.docs())
         .update(&alice(), p1, a.id.as_id(), &public(true, &[]), None)
         .await
         .unwrap();
-    t.store.close().await;
+    t.close().await;
 
-    let reopened = SqliteStore::open(&t.path()).await.unwrap();
+    let reopened = t.reopen().await;
     let stored = Api::<Cluster>::new(reopened.docs())
         .get(p1, a.id.as_id())
         .await
@@ -255,10 +255,12 @@ async fn the_endpoint_address_survives_a_restart_and_stays_taken() {
     );
 }
 
+/// SQLite only: a PostgreSQL database starts at today's schema (an older installation
+/// moves over with `isthmus store copy`, which copies what SQLite upgraded).
 #[tokio::test]
 async fn a_public_cluster_stored_before_endpoints_existed_gets_one_when_the_store_opens() {
-    let t = open().await;
-    let (p, c) = cluster_in(&t.store, "old").await;
+    let t = open(Backend::Sqlite).await;
+    let (p, c) = cluster_in(&*t.store, "old").await;
     let on = Api::<Cluster>::new(t.store.docs())
         .update(
             &alice(),
@@ -269,7 +271,7 @@ async fn a_public_cluster_stored_before_endpoints_existed_gets_one_when_the_stor
         )
         .await
         .unwrap();
-    t.store.close().await;
+    t.close().await;
     // As a database written before migration 0004 would hold it: no endpoint, no claim.
     {
         let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", t.path().display()))
@@ -289,7 +291,7 @@ async fn a_public_cluster_stored_before_endpoints_existed_gets_one_when_the_stor
         db.close().await;
     }
 
-    let reopened = SqliteStore::open(&t.path()).await.unwrap();
+    let reopened = t.reopen().await;
     let stored = Api::<Cluster>::new(reopened.docs())
         .get(p, c.id.as_id())
         .await
@@ -299,7 +301,7 @@ async fn a_public_cluster_stored_before_endpoints_existed_gets_one_when_the_stor
         "the lowest free address again"
     );
     assert!(stored.generation > on.generation, "the controller opens it");
-    let (p2, other) = cluster_in(&reopened, "new").await;
+    let (p2, other) = cluster_in(&*reopened, "new").await;
     let other = Api::<Cluster>::new(reopened.docs())
         .update(&alice(), p2, other.id.as_id(), &public(true, &[]), None)
         .await

@@ -1,16 +1,17 @@
 //! Tokens and roles: only hashes are stored; memberships are written with the token or
 //! the project that grants them.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use isthmus_core::resources::{Membership, ProjectCreate, Role};
 use isthmus_core::{CoreError, TokenId};
-use isthmus_store::{PageRequest, Store, StoreError};
+use isthmus_store::{PageRequest, StoreError};
 
-#[tokio::test]
-async fn a_token_is_found_by_the_hash_of_its_secret_only() {
-    let t = open().await;
+on_both_backends!(a_token_is_found_by_the_hash_of_its_secret_only);
+async fn a_token_is_found_by_the_hash_of_its_secret_only(backend: Backend) {
+    let t = open(backend).await;
     assert_eq!(t.store.count_tokens().await.unwrap(), 0);
     let admin = t
         .store
@@ -26,9 +27,9 @@ async fn a_token_is_found_by_the_hash_of_its_secret_only() {
     assert_eq!(t.store.token_by_hash("another-hash").await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn the_owner_of_a_new_project_becomes_its_admin() {
-    let t = open().await;
+on_both_backends!(the_owner_of_a_new_project_becomes_its_admin);
+async fn the_owner_of_a_new_project_becomes_its_admin(backend: Backend) {
+    let t = open(backend).await;
     let owner = t
         .store
         .create_token(&alice(), "owner", false, "h", None)
@@ -57,9 +58,9 @@ async fn the_owner_of_a_new_project_becomes_its_admin() {
     assert_eq!(t.store.members_of(p.id).await.unwrap(), vec![expected]);
 }
 
-#[tokio::test]
-async fn a_project_with_an_unknown_owner_is_not_created() {
-    let t = open().await;
+on_both_backends!(a_project_with_an_unknown_owner_is_not_created);
+async fn a_project_with_an_unknown_owner_is_not_created(backend: Backend) {
+    let t = open(backend).await;
     let ghost = TokenId(isthmus_store::ids::new_id());
     let err = t
         .store
@@ -85,9 +86,9 @@ async fn a_project_with_an_unknown_owner_is_not_created() {
         .is_empty());
 }
 
-#[tokio::test]
-async fn a_second_token_with_the_same_hash_is_refused_and_the_first_kept() {
-    let t = open().await;
+on_both_backends!(a_second_token_with_the_same_hash_is_refused_and_the_first_kept);
+async fn a_second_token_with_the_same_hash_is_refused_and_the_first_kept(backend: Backend) {
+    let t = open(backend).await;
     let first = t
         .store
         .create_token(&alice(), "one", false, "same", None)
@@ -103,10 +104,10 @@ async fn a_second_token_with_the_same_hash_is_refused_and_the_first_kept() {
     assert_eq!(t.store.token_by_hash("same").await.unwrap(), Some(first));
 }
 
-#[tokio::test]
-async fn roles_can_be_changed_and_removed() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
+on_both_backends!(roles_can_be_changed_and_removed);
+async fn roles_can_be_changed_and_removed(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
     let tok = t
         .store
         .create_token(&alice(), "ci", false, "h", Some((p, Role::Viewer)))
@@ -153,11 +154,11 @@ async fn roles_can_be_changed_and_removed() {
     );
 }
 
-#[tokio::test]
-async fn a_revoked_token_is_kept_marked_and_loses_every_role() {
-    let t = open().await;
-    let a = project(&t.store, "a").await;
-    let b = project(&t.store, "b").await;
+on_both_backends!(a_revoked_token_is_kept_marked_and_loses_every_role);
+async fn a_revoked_token_is_kept_marked_and_loses_every_role(backend: Backend) {
+    let t = open(backend).await;
+    let a = project(&*t.store, "a").await;
+    let b = project(&*t.store, "b").await;
     let tok = t
         .store
         .create_token(&alice(), "ci", false, "h", Some((a, Role::Viewer)))
@@ -202,11 +203,11 @@ async fn a_revoked_token_is_kept_marked_and_loses_every_role() {
     ));
 }
 
-#[tokio::test]
-async fn removing_the_last_role_revokes_the_token_but_not_while_another_remains() {
-    let t = open().await;
-    let a = project(&t.store, "a").await;
-    let b = project(&t.store, "b").await;
+on_both_backends!(removing_the_last_role_revokes_the_token_but_not_while_another_remains);
+async fn removing_the_last_role_revokes_the_token_but_not_while_another_remains(backend: Backend) {
+    let t = open(backend).await;
+    let a = project(&*t.store, "a").await;
+    let b = project(&*t.store, "b").await;
     let one = t
         .store
         .create_token(&alice(), "one", false, "h1", Some((a, Role::Viewer)))
@@ -252,9 +253,9 @@ async fn removing_the_last_role_revokes_the_token_but_not_while_another_remains(
         .is_none());
 }
 
-#[tokio::test]
-async fn a_rotation_replaces_the_secret_hash_in_one_write() {
-    let t = open().await;
+on_both_backends!(a_rotation_replaces_the_secret_hash_in_one_write);
+async fn a_rotation_replaces_the_secret_hash_in_one_write(backend: Backend) {
+    let t = open(backend).await;
     let root = t
         .store
         .create_token(&alice(), "admin", true, "old", None)
@@ -270,7 +271,7 @@ async fn a_rotation_replaces_the_secret_hash_in_one_write() {
     assert_eq!(t.store.token_by_hash("new").await.unwrap(), Some(root));
     assert_eq!(t.store.count_tokens().await.unwrap(), 1);
 
-    let p = project(&t.store, "p").await;
+    let p = project(&*t.store, "p").await;
     let gone = t
         .store
         .create_token(&alice(), "gone", false, "g", Some((p, Role::Viewer)))
@@ -286,10 +287,10 @@ async fn a_rotation_replaces_the_secret_hash_in_one_write() {
     assert!(t.store.token_by_hash("g2").await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn an_expiry_is_stored_with_the_token() {
-    let t = open().await;
-    let p = project(&t.store, "p").await;
+on_both_backends!(an_expiry_is_stored_with_the_token);
+async fn an_expiry_is_stored_with_the_token(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "p").await;
     let at: chrono::DateTime<chrono::Utc> = "2030-01-02T03:04:05Z".parse().unwrap();
     let tok = t
         .store

@@ -2,6 +2,7 @@
 //! write that skips the cluster's admission rules (as a buggy rule would) and claims an
 //! address another cluster holds is a 409 naming the holder, and nothing is written.
 
+#[macro_use]
 mod common;
 
 use async_trait::async_trait;
@@ -12,7 +13,6 @@ use isthmus_core::resources::{Cluster, ClusterUpdate, Network, PublicAccessInput
 use isthmus_core::{CoreError, Id, ProjectId};
 use isthmus_store::api::{Api, Env};
 use isthmus_store::doc::{Doc, Plan, Put, Tx, WriteOp};
-use isthmus_store::sqlite::SqliteStore;
 use isthmus_store::{Store, StoreError};
 
 /// Gives the stored cluster `id` the public endpoint `endpoint_of` holds, without the
@@ -45,7 +45,7 @@ impl WriteOp for CopyEndpoint {
     }
 }
 
-async fn cluster(store: &SqliteStore, p: ProjectId, n: &Network, name: &str) -> Cluster {
+async fn cluster(store: &dyn Store, p: ProjectId, n: &Network, name: &str) -> Cluster {
     let env = Env {
         dns_zone: "isthmus.internal".into(),
     };
@@ -62,13 +62,13 @@ async fn cluster(store: &SqliteStore, p: ProjectId, n: &Network, name: &str) -> 
         .resource
 }
 
-#[tokio::test]
-async fn a_write_that_skips_the_rules_cannot_claim_a_taken_public_address() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "prod", "10.1.0.0/16").await;
+on_both_backends!(a_write_that_skips_the_rules_cannot_claim_a_taken_public_address);
+async fn a_write_that_skips_the_rules_cannot_claim_a_taken_public_address(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;
     let clusters = Api::<Cluster>::new(t.store.docs());
-    let a = cluster(&t.store, p, &n, "a").await;
+    let a = cluster(&*t.store, p, &n, "a").await;
     let enable = ClusterUpdate {
         public_access: Some(PublicAccessInput {
             enabled: true,
@@ -81,7 +81,7 @@ async fn a_write_that_skips_the_rules_cannot_claim_a_taken_public_address() {
         .await
         .unwrap();
     let ip = a.public_endpoint.as_ref().expect("a has an address").ip;
-    let b = cluster(&t.store, p, &n, "b").await;
+    let b = cluster(&*t.store, p, &n, "b").await;
     let events_before = t.store.last_event_seq().await.unwrap();
 
     let err = t

@@ -1,6 +1,7 @@
 //! Optimistic concurrency: `If-Match` on updates and deletes, and the version
 //! compare-and-swap of the controller's `save_status`.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -9,7 +10,7 @@ use isthmus_core::resources::{Cluster, Network, Peering};
 use isthmus_core::state::{ClusterStatus, NetworkStatus, NodeStatus, PeeringStatus};
 use isthmus_core::CoreError;
 use isthmus_store::api::{Api, Env};
-use isthmus_store::{Actor, Store, StoreError};
+use isthmus_store::{Actor, StoreError};
 
 fn rename(name: &str) -> NetworkUpdate {
     NetworkUpdate {
@@ -18,11 +19,11 @@ fn rename(name: &str) -> NetworkUpdate {
     }
 }
 
-#[tokio::test]
-async fn every_write_bumps_the_version_and_a_matching_if_match_passes() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "a", "10.1.0.0/16").await;
+on_both_backends!(every_write_bumps_the_version_and_a_matching_if_match_passes);
+async fn every_write_bumps_the_version_and_a_matching_if_match_passes(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "a", "10.1.0.0/16").await;
     let renamed = Api::<Network>::new(t.store.docs())
         .update(&alice(), p, n.id.as_id(), &rename("b"), Some(1))
         .await
@@ -42,11 +43,11 @@ async fn every_write_bumps_the_version_and_a_matching_if_match_passes() {
     );
 }
 
-#[tokio::test]
-async fn a_stale_if_match_is_refused_and_leaves_the_row_unchanged() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "a", "10.1.0.0/16").await;
+on_both_backends!(a_stale_if_match_is_refused_and_leaves_the_row_unchanged);
+async fn a_stale_if_match_is_refused_and_leaves_the_row_unchanged(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "a", "10.1.0.0/16").await;
     Api::<Network>::new(t.store.docs())
         .update(&alice(), p, n.id.as_id(), &rename("b"), None)
         .await
@@ -85,11 +86,11 @@ async fn a_stale_if_match_is_refused_and_leaves_the_row_unchanged() {
     );
 }
 
-#[tokio::test]
-async fn save_status_moves_the_status_and_copies_only_controller_fields() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "a", "10.1.0.0/16").await;
+on_both_backends!(save_status_moves_the_status_and_copies_only_controller_fields);
+async fn save_status_moves_the_status_and_copies_only_controller_fields(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "a", "10.1.0.0/16").await;
     let mut observed = n.clone();
     observed.status = NetworkStatus::Active;
     observed.status_message = "ready".into();
@@ -115,11 +116,11 @@ async fn save_status_moves_the_status_and_copies_only_controller_fields() {
     );
 }
 
-#[tokio::test]
-async fn save_status_refuses_an_illegal_transition() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "a", "10.1.0.0/16").await;
+on_both_backends!(save_status_refuses_an_illegal_transition);
+async fn save_status_refuses_an_illegal_transition(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "a", "10.1.0.0/16").await;
     let mut observed = n.clone();
     observed.status = NetworkStatus::Deleted; // provisioning cannot jump to deleted
     let err = Api::<Network>::new(t.store.docs())
@@ -142,11 +143,11 @@ async fn save_status_refuses_an_illegal_transition() {
     );
 }
 
-#[tokio::test]
-async fn save_status_refuses_a_stale_version_so_a_newer_spec_is_never_overwritten() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "a", "10.1.0.0/16").await;
+on_both_backends!(save_status_refuses_a_stale_version_so_a_newer_spec_is_never_overwritten);
+async fn save_status_refuses_a_stale_version_so_a_newer_spec_is_never_overwritten(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "a", "10.1.0.0/16").await;
     // The controller read `n`; meanwhile a user renames the network.
     let renamed = Api::<Network>::new(t.store.docs())
         .update(&alice(), p, n.id.as_id(), &rename("b"), None)
@@ -175,11 +176,11 @@ async fn save_status_refuses_a_stale_version_so_a_newer_spec_is_never_overwritte
     );
 }
 
-#[tokio::test]
-async fn save_status_moves_cluster_nodes_and_peering_provider_ids() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let n = network(&t.store, p, "a", "10.1.0.0/16").await;
+on_both_backends!(save_status_moves_cluster_nodes_and_peering_provider_ids);
+async fn save_status_moves_cluster_nodes_and_peering_provider_ids(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let n = network(&*t.store, p, "a", "10.1.0.0/16").await;
     let c = Api::<Cluster>::new(t.store.docs())
         .create(
             &alice(),

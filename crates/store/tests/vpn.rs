@@ -2,6 +2,7 @@
 //! network, ranges that collide with nothing routed, grants on the gateway's network),
 //! addresses are handed out once, and a network's delete takes its gateway and clients.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -11,7 +12,7 @@ use isthmus_core::object::{Object, StatusMachine};
 use isthmus_core::resources::{Cluster, Network};
 use isthmus_core::CoreError;
 use isthmus_store::api::{Api, Env};
-use isthmus_store::{Store, StoreError};
+use isthmus_store::StoreError;
 use serde_json::json;
 
 fn gateway_req(network_id: &str, cidr: &str) -> VpnGatewayCreate {
@@ -41,12 +42,12 @@ fn rule_of(e: StoreError) -> (Option<String>, String) {
     }
 }
 
-#[tokio::test]
-async fn gateways_and_clients_obey_their_rules_inside_the_write() {
-    let t = open().await;
-    let p = project(&t.store, "acme").await;
-    let net = network(&t.store, p, "prod", "10.1.0.0/16").await;
-    let other_net = network(&t.store, p, "stage", "10.2.0.0/16").await;
+on_both_backends!(gateways_and_clients_obey_their_rules_inside_the_write);
+async fn gateways_and_clients_obey_their_rules_inside_the_write(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let net = network(&*t.store, p, "prod", "10.1.0.0/16").await;
+    let other_net = network(&*t.store, p, "stage", "10.2.0.0/16").await;
     let zone = Env {
         dns_zone: "isthmus.internal".to_string(),
     };
@@ -127,7 +128,7 @@ async fn gateways_and_clients_obey_their_rules_inside_the_write() {
         .unwrap_err();
     assert_eq!(rule_of(over_network).1, "no-overlap");
 
-    let clients = Api::<VpnClient>::new(&t.store);
+    let clients = Api::<VpnClient>::new(t.store.docs());
     let gid = gw.id.to_string();
     let a = clients
         .create(
