@@ -62,6 +62,8 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
         Command::Reach(a) => commands::reach::run(&ctx()?, a).await,
         // A node process: no client configuration involved.
         Command::Probe(args) => commands::probe::run(args).await,
+        // Offline: reads and writes databases, no server involved.
+        Command::Store(c) => commands::store::run(c).await,
     }
 }
 

@@ -15,6 +15,7 @@ use isthmus_connect::pki::Ca;
 use isthmus_core::resources::Provider;
 use isthmus_driver::sim::{SimClouds, SimConfig};
 use isthmus_driver_local::LocalConfig;
+use isthmus_store::postgres::{redact, PgStore};
 use isthmus_store::sqlite::SqliteStore;
 use isthmus_store::{Actor, Store};
 use tokio::net::TcpListener;
@@ -58,6 +59,9 @@ pub struct ServeConfig {
     pub http: HttpLimits,
     /// Serve the lab API (`false`: `isthmus serve --no-lab`, every lab route answers 404).
     pub lab: bool,
+    /// Keep the state in this PostgreSQL database (`postgres://…`) instead of the data
+    /// dir's SQLite file: what several replicas share.
+    pub database: Option<String>,
 }
 
 impl ServeConfig {
@@ -74,6 +78,7 @@ impl ServeConfig {
             node_cert_lifetime: crate::nodes::DEFAULT_CERT_LIFETIME,
             http: HttpLimits::default(),
             lab: true,
+            database: None,
         }
     }
 }
@@ -113,13 +118,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         .with_context(|| format!("resolve data dir {}", dir.display()))?;
     // First start or installation: decided by the marker, before opening creates anything.
     let data_dir = crate::data_dir::inspect(dir)?;
-    let store: Arc<dyn Store> = Arc::new(match SqliteStore::open(&dir.join(DB_FILE)).await {
-        Ok(store) => store,
-        Err(e) if data_dir == DataDir::Initialised => {
-            return Err(e.context(crate::data_dir::damaged_database(dir)))
-        }
-        Err(e) => return Err(e.context(format!("open the store in {}", dir.display()))),
-    });
+    let store = open_store(config, dir, data_dir).await?;
     let tokens = store.count_tokens().await.context("count tokens")?;
     let first_start = crate::data_dir::first_start(dir, data_dir, tokens)?;
     let sim = SimClouds::open(SimConfig {
@@ -186,6 +185,26 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         lab_resolvers,
         controller,
     })
+}
+
+/// The store: the PostgreSQL database of `--database`, else the data dir's SQLite file.
+async fn open_store(
+    config: &ServeConfig,
+    dir: &Path,
+    data_dir: DataDir,
+) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(url) = &config.database {
+        let store = PgStore::connect(url).await?;
+        tracing::info!(database = %redact(url), "the store is PostgreSQL");
+        return Ok(Arc::new(store));
+    }
+    Ok(Arc::new(match SqliteStore::open(&dir.join(DB_FILE)).await {
+        Ok(store) => store,
+        Err(e) if data_dir == DataDir::Initialised => {
+            return Err(e.context(crate::data_dir::damaged_database(dir)))
+        }
+        Err(e) => return Err(e.context(format!("open the store in {}", dir.display()))),
+    }))
 }
 
 /// On the first start (no tokens at all) makes a superuser token and writes its secret

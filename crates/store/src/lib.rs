@@ -8,6 +8,7 @@
 use isthmus_core::{CoreError, TokenId};
 
 pub mod api;
+pub mod copy;
 pub mod doc;
 pub mod ids;
 mod kinds;

@@ -22,7 +22,7 @@ pub use resources::{
     ClusterAccessCreate, ClusterAccessUpdate, ClusterCommand, EventsArgs, NetworkCommand,
     PeeringCommand, ProjectCommand, TokenCommand,
 };
-pub use tools::{LoginArgs, ServeArgs, SimCommand, SimVpcCommand};
+pub use tools::{LoginArgs, ServeArgs, SimCommand, SimVpcCommand, StoreCommand};
 pub use verbs::ObjectVerb;
 
 /// Isthmus: private networks, peerings and clusters for managed databases.
@@ -104,6 +104,9 @@ pub enum Command {
     Ca(CaCommand),
     /// Run the `probe` engine for one node (started by the controller in a node's namespace).
     Probe(ProbeArgs),
+    /// The installation's state itself, offline (moving it to PostgreSQL).
+    #[command(subcommand)]
+    Store(StoreCommand),
 }
 
 /// `--wait` and its deadline, shared by every verb that changes a resource's status.

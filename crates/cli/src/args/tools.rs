@@ -53,8 +53,41 @@ pub struct ServeArgs {
     /// commands as root on this host for the superuser token.
     #[arg(long)]
     pub no_lab: bool,
+    /// Keep the state in this PostgreSQL database (`postgres://user:password@host/db`, or
+    /// `postgres://user@localhost/db?host=/socket/dir`) instead of the data dir's SQLite
+    /// file; several replicas may share it.
+    #[arg(long, value_name = "URL", env = "ISTHMUS_DATABASE_URL",
+          value_parser = parse_database_url)]
+    pub database: Option<String>,
     #[command(flatten)]
     pub local: super::LocalServeArgs,
+}
+
+/// `--database`: a PostgreSQL URL (SQLite needs no URL: it is the default).
+pub(crate) fn parse_database_url(url: &str) -> Result<String, String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(url.to_string())
+    } else {
+        Err("must be a PostgreSQL URL (postgres://…); without --database the data dir's SQLite file is used".into())
+    }
+}
+
+/// `isthmus store …`: the installation's state itself, offline.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy a stopped installation's SQLite database (every resource, token and lab VPC,
+    /// the audit log included) into an empty PostgreSQL database, then verify the copy.
+    Copy(StoreCopyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StoreCopyArgs {
+    /// The SQLite database file (`<data-dir>/isthmus.db`) of a stopped server.
+    #[arg(long, value_name = "PATH")]
+    pub from: PathBuf,
+    /// The empty PostgreSQL database to copy into (`postgres://…`).
+    #[arg(long, value_name = "URL", value_parser = parse_database_url)]
+    pub to: String,
 }
 
 /// `--dns-zone`: a DNS name with room under it for every name the platform publishes.

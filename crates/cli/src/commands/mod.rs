@@ -16,6 +16,7 @@ pub mod reach;
 pub mod serve;
 pub mod sim;
 pub mod sim_endpoint;
+pub mod store;
 pub mod token;
 
 use std::time::Duration;

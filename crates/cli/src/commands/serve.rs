@@ -31,6 +31,7 @@ pub async fn run(args: ServeArgs, env: &Env) -> anyhow::Result<String> {
             request_timeout: Duration::from_secs(args.request_timeout_seconds),
         },
         lab: !args.no_lab,
+        database: args.database,
         ..ServeConfig::new(data_dir)
     };
     serve(config).await?;
