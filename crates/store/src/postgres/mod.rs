@@ -14,6 +14,7 @@ mod docs;
 mod idempotency;
 mod lab;
 mod lab_internet;
+mod lease;
 mod projects;
 mod store_impl;
 mod tokens;
@@ -29,6 +30,7 @@ use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::{Result, StoreError};
 use codec::Ctx;
+pub use lease::{Fenced, Lease};
 
 /// The advisory lock every write transaction takes first (`pg_advisory_xact_lock`): one
 /// key for the whole store, as SQLite has one write lock. The value is arbitrary, chosen

@@ -274,13 +274,19 @@ pub(crate) async fn put(conn: &mut PgConnection, actor: &Actor, put: &Put) -> Re
 }
 
 impl PgStore {
-    async fn write_tx(
+    /// With `epoch`, the write holds only while that is the live controller lease's
+    /// epoch (checked under the write lock, so no new leader's write comes in between).
+    pub(crate) async fn write_tx(
         &self,
         actor: &Actor,
         idem: Option<&CreateKey>,
         mut op: Box<dyn WriteOp>,
+        epoch: Option<i64>,
     ) -> Result<Written> {
         let mut tx = self.begin_write().await?;
+        if let Some(epoch) = epoch {
+            super::lease::check_epoch(&mut tx, epoch).await?;
+        }
         if let Some(create) = idem {
             if let Some(doc) = idempotency::replay(&mut tx, create).await? {
                 return Ok(Written {
@@ -352,6 +358,6 @@ impl DocStore for PgStore {
         let store = self.clone();
         let actor = actor.clone();
         let idem = idem.cloned();
-        detach(async move { store.write_tx(&actor, idem.as_ref(), op).await }).await
+        detach(async move { store.write_tx(&actor, idem.as_ref(), op, None).await }).await
     }
 }

@@ -1,0 +1,77 @@
+//! The controller lease of several replicas on PostgreSQL: one holder at a time, renewed
+//! under the same epoch, taken over with a greater epoch once it expires; a write fenced
+//! by an old epoch (a leader paused past its lease) is refused with nothing written,
+//! while the new leader's writes go through.
+
+#[macro_use]
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use isthmus_core::resources::Network;
+use isthmus_core::CoreError;
+use isthmus_store::api::{Api, Env};
+use isthmus_store::postgres::PgStore;
+use isthmus_store::StoreError;
+
+const TTL: Duration = Duration::from_millis(400);
+
+async fn replica(t: &TestStore) -> PgStore {
+    PgStore::connect(t.url.as_deref().unwrap()).await.unwrap()
+}
+
+#[tokio::test]
+async fn one_leader_at_a_time_and_a_stale_leaders_writes_are_refused() {
+    let t = open(Backend::Postgres).await;
+    let (a, b) = (replica(&t).await, replica(&t).await);
+    assert_eq!(a.lease().await.unwrap(), None);
+
+    let first = a.claim_lease("replica-a", TTL).await.unwrap();
+    assert_eq!((first.holder.as_str(), first.epoch, first.live), ("replica-a", 1, true));
+    let refused = b.claim_lease("replica-b", TTL).await.unwrap();
+    assert_eq!((refused.holder.as_str(), refused.epoch), ("replica-a", 1), "b waits");
+    let renewed = a.claim_lease("replica-a", TTL).await.unwrap();
+    assert_eq!(renewed.epoch, 1, "a renewal keeps the epoch");
+    assert_eq!(renewed.since, first.since, "and the time it was taken");
+    assert!(renewed.expires_at >= first.expires_at);
+
+    let p = project(&*t.store, "acme").await;
+    let a_writes = a.fenced(first.epoch);
+    Api::<Network>::new(&a_writes)
+        .create(&alice(), p, &network_req("one", "10.1.0.0/16"), &Env::default(), None)
+        .await
+        .expect("the leader writes");
+
+    // a stops renewing (paused); once the lease expires, b takes it with a new epoch.
+    tokio::time::sleep(TTL + Duration::from_millis(200)).await;
+    let second = b.claim_lease("replica-b", TTL * 10).await.unwrap();
+    assert_eq!((second.holder.as_str(), second.epoch), ("replica-b", 2));
+    assert!(second.since > first.since);
+
+    let before = t.store.last_event_seq().await.unwrap();
+    let stale = Api::<Network>::new(&a_writes)
+        .create(&alice(), p, &network_req("two", "10.2.0.0/16"), &Env::default(), None)
+        .await
+        .unwrap_err();
+    match stale {
+        StoreError::Core(CoreError::Conflict { rule, message, .. }) => {
+            assert_eq!(rule, "controller-lease-lost");
+            assert!(message.contains("epoch 1") && message.contains("epoch 2"), "{message}");
+        }
+        other => panic!("expected the stale write refused, got {other}"),
+    }
+    assert_eq!(t.store.last_event_seq().await.unwrap(), before, "nothing written");
+    // Back from its pause, a finds the lease taken and does not get it back.
+    let back = a.claim_lease("replica-a", TTL).await.unwrap();
+    assert_eq!((back.holder.as_str(), back.epoch), ("replica-b", 2));
+    Api::<Network>::new(&b.fenced(second.epoch))
+        .create(&alice(), p, &network_req("two", "10.2.0.0/16"), &Env::default(), None)
+        .await
+        .expect("the new leader writes");
+
+    // A leader that shuts down lets go at once: the next holder needs no wait.
+    b.release_lease("replica-b").await.unwrap();
+    let third = a.claim_lease("replica-a", TTL).await.unwrap();
+    assert_eq!((third.holder.as_str(), third.epoch), ("replica-a", 3));
+}
