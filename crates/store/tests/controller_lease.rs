@@ -13,7 +13,7 @@ use isthmus_core::resources::Network;
 use isthmus_core::CoreError;
 use isthmus_store::api::{Api, Env};
 use isthmus_store::postgres::PgStore;
-use isthmus_store::StoreError;
+use isthmus_store::{Store, StoreError};
 
 const TTL: Duration = Duration::from_millis(400);
 
@@ -38,7 +38,7 @@ async fn one_leader_at_a_time_and_a_stale_leaders_writes_are_refused() {
 
     let p = project(&*t.store, "acme").await;
     let a_writes = a.fenced(first.epoch);
-    Api::<Network>::new(&a_writes)
+    Api::<Network>::new(a_writes.docs())
         .create(&alice(), p, &network_req("one", "10.1.0.0/16"), &Env::default(), None)
         .await
         .expect("the leader writes");
@@ -50,7 +50,7 @@ async fn one_leader_at_a_time_and_a_stale_leaders_writes_are_refused() {
     assert!(second.since > first.since);
 
     let before = t.store.last_event_seq().await.unwrap();
-    let stale = Api::<Network>::new(&a_writes)
+    let stale = Api::<Network>::new(a_writes.docs())
         .create(&alice(), p, &network_req("two", "10.2.0.0/16"), &Env::default(), None)
         .await
         .unwrap_err();
@@ -65,7 +65,7 @@ async fn one_leader_at_a_time_and_a_stale_leaders_writes_are_refused() {
     // Back from its pause, a finds the lease taken and does not get it back.
     let back = a.claim_lease("replica-a", TTL).await.unwrap();
     assert_eq!((back.holder.as_str(), back.epoch), ("replica-b", 2));
-    Api::<Network>::new(&b.fenced(second.epoch))
+    Api::<Network>::new(b.fenced(second.epoch).docs())
         .create(&alice(), p, &network_req("two", "10.2.0.0/16"), &Env::default(), None)
         .await
         .expect("the new leader writes");

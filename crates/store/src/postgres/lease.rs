@@ -1,21 +1,19 @@
 //! The controller lease of several replicas (migration 0002): one row, claimed by the
 //! replica that runs the controller and renewed every few seconds; a holder that stops
-//! renewing loses it when it expires, and the next holder gets a greater epoch. A write
-//! made through [`Fenced`] names the epoch it was decided under and is refused (409
+//! renewing loses it when it expires, and the next holder gets a greater epoch. An object
+//! write made through [`PgStore::fenced`] names the epoch it was decided under and is refused (409
 //! `controller-lease-lost`) in its own transaction once the lease moved on, so a leader
 //! paused past its lease cannot overwrite its successor's work.
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use isthmus_core::{CoreError, Id, ProjectId};
+use isthmus_core::CoreError;
 use sqlx::{PgConnection, Row};
 
 use super::codec::Ctx;
 use super::PgStore;
-use crate::doc::{CreateKey, Doc, DocStore, ObjectKey, WriteOp, Written};
-use crate::{Actor, Page, PageRequest, Result, StoreError};
+use crate::{Result, StoreError};
 
 const NAME: &str = "controller";
 
@@ -103,12 +101,12 @@ impl PgStore {
         current(&mut *self.read().await?).await
     }
 
-    /// This store as a document store whose writes hold only while `epoch` is the live
-    /// lease's epoch.
-    pub fn fenced(&self, epoch: i64) -> Fenced {
-        Fenced {
-            store: self.clone(),
-            epoch,
+    /// This store, whose object writes hold only while `epoch` is the live lease's
+    /// epoch: what the leader's controller writes through.
+    pub fn fenced(&self, epoch: i64) -> PgStore {
+        PgStore {
+            fence: Some(epoch),
+            ..self.clone()
         }
     }
 }
@@ -144,51 +142,5 @@ pub(crate) async fn check_epoch(conn: &mut PgConnection, epoch: i64) -> Result<(
             },
         )
         .into()),
-    }
-}
-
-/// The store as the leader's controller writes to it: reads as usual, writes fenced by
-/// the epoch it leads under.
-#[derive(Clone)]
-pub struct Fenced {
-    store: PgStore,
-    epoch: i64,
-}
-
-#[async_trait]
-impl DocStore for Fenced {
-    async fn get_doc(&self, kind: &str, id: Id) -> Result<Option<Doc>> {
-        self.store.get_doc(kind, id).await
-    }
-    async fn list_docs(
-        &self,
-        kind: &str,
-        project: ProjectId,
-        page: &PageRequest,
-    ) -> Result<Page<Doc>> {
-        self.store.list_docs(kind, project, page).await
-    }
-    async fn owned_docs(&self, owner: Id, kind: Option<&str>) -> Result<Vec<Doc>> {
-        self.store.owned_docs(owner, kind).await
-    }
-    async fn live_docs(&self) -> Result<Vec<ObjectKey>> {
-        self.store.live_docs().await
-    }
-    async fn write(
-        &self,
-        actor: &Actor,
-        idem: Option<&CreateKey>,
-        op: Box<dyn WriteOp>,
-    ) -> Result<Written> {
-        let store = self.store.clone();
-        let actor = actor.clone();
-        let idem = idem.cloned();
-        let epoch = self.epoch;
-        super::detach(async move {
-            store
-                .write_tx(&actor, idem.as_ref(), op, Some(epoch))
-                .await
-        })
-        .await
     }
 }

@@ -30,7 +30,7 @@ use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::{Result, StoreError};
 use codec::Ctx;
-pub use lease::{Fenced, Lease};
+pub use lease::Lease;
 
 /// The advisory lock every write transaction takes first (`pg_advisory_xact_lock`): one
 /// key for the whole store, as SQLite has one write lock. The value is arbitrary, chosen
@@ -56,6 +56,8 @@ async fn detach<T: Send + 'static>(
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The controller epoch every object write must still lead under (see `lease.rs`).
+    fence: Option<i64>,
 }
 
 /// The one write transaction of a mutation, holding the write lock.
@@ -101,7 +103,7 @@ impl PgStore {
         Self::migrate(&pool)
             .await
             .with_context(|| format!("migrate PostgreSQL database {}", redact(url)))?;
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, fence: None })
     }
 
     /// Runs the migrations. Replicas starting together take turns: sqlx's migrator holds

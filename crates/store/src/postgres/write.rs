@@ -276,7 +276,7 @@ pub(crate) async fn put(conn: &mut PgConnection, actor: &Actor, put: &Put) -> Re
 impl PgStore {
     /// With `epoch`, the write holds only while that is the live controller lease's
     /// epoch (checked under the write lock, so no new leader's write comes in between).
-    pub(crate) async fn write_tx(
+    async fn write_tx(
         &self,
         actor: &Actor,
         idem: Option<&CreateKey>,
@@ -358,6 +358,7 @@ impl DocStore for PgStore {
         let store = self.clone();
         let actor = actor.clone();
         let idem = idem.cloned();
-        detach(async move { store.write_tx(&actor, idem.as_ref(), op, None).await }).await
+        let fence = self.fence;
+        detach(async move { store.write_tx(&actor, idem.as_ref(), op, fence).await }).await
     }
 }
