@@ -52,10 +52,7 @@ fn a_stopped_sqlite_installation_moves_to_postgres_whole() {
         url: second.url.clone(),
         ..cli
     };
-    assert_eq!(
-        second.admin_token, cli.token,
-        "the admin token is the same"
-    );
+    assert_eq!(second.admin_token, cli.token, "the admin token is the same");
     let after = cli.json(&format!("network get {network}"));
     assert_eq!(after, before);
     let events_after = cli.json("events");

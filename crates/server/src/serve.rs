@@ -198,13 +198,15 @@ async fn open_store(
         tracing::info!(database = %redact(url), "the store is PostgreSQL");
         return Ok(Arc::new(store));
     }
-    Ok(Arc::new(match SqliteStore::open(&dir.join(DB_FILE)).await {
-        Ok(store) => store,
-        Err(e) if data_dir == DataDir::Initialised => {
-            return Err(e.context(crate::data_dir::damaged_database(dir)))
-        }
-        Err(e) => return Err(e.context(format!("open the store in {}", dir.display()))),
-    }))
+    Ok(Arc::new(
+        match SqliteStore::open(&dir.join(DB_FILE)).await {
+            Ok(store) => store,
+            Err(e) if data_dir == DataDir::Initialised => {
+                return Err(e.context(crate::data_dir::damaged_database(dir)))
+            }
+            Err(e) => return Err(e.context(format!("open the store in {}", dir.display()))),
+        },
+    ))
 }
 
 /// On the first start (no tokens at all) makes a superuser token and writes its secret

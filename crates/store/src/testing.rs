@@ -27,7 +27,17 @@ pub struct TestPostgres {
 
 impl TestPostgres {
     /// `initdb` and `pg_ctl start` a fresh cluster; fails with the reason when it cannot.
+    /// Without fsync: tests need no durability, and run faster without it.
     pub fn start() -> anyhow::Result<TestPostgres> {
+        Self::start_with(false)
+    }
+
+    /// [`start`](Self::start) with fsync on, as a real installation runs (benchmarks).
+    pub fn start_durable() -> anyhow::Result<TestPostgres> {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> anyhow::Result<TestPostgres> {
         let bin = bin_dir()?;
         let user = postgres_user()?;
         // Short (a socket path has ~100 bytes) and private to this cluster.
@@ -36,7 +46,8 @@ impl TestPostgres {
             .tempdir_in("/tmp")
             .context("create the PostgreSQL test directory")?;
         if let Some((uid, gid)) = user {
-            chown(dir.path(), Some(uid), Some(gid)).context("give the test directory to postgres")?;
+            chown(dir.path(), Some(uid), Some(gid))
+                .context("give the test directory to postgres")?;
         }
         let pg = TestPostgres {
             dir,
@@ -60,8 +71,9 @@ impl TestPostgres {
             ],
         )?;
         let options = format!(
-            "-k {} -c listen_addresses='' -c fsync=off -c max_connections=300",
-            pg.socket_dir().display()
+            "-k {} -c listen_addresses='' -c fsync={} -c max_connections=300",
+            pg.socket_dir().display(),
+            if durable { "on" } else { "off" }
         );
         pg.run(
             "pg_ctl",

@@ -16,7 +16,10 @@ use common::*;
 const WRITERS: usize = 8;
 const WRITES_EACH: usize = 15;
 
-on_both_backends!(a_follower_never_skips_an_event_under_concurrent_writers, multi_thread);
+on_both_backends!(
+    a_follower_never_skips_an_event_under_concurrent_writers,
+    multi_thread
+);
 async fn a_follower_never_skips_an_event_under_concurrent_writers(backend: Backend) {
     let t = open(backend).await;
     let p = project(&*t.store, "acme").await;
@@ -71,7 +74,11 @@ async fn a_follower_never_skips_an_event_under_concurrent_writers(backend: Backe
         .map(|e| e.seq)
         .collect();
     let expected: Vec<i64> = all.into_iter().filter(|&s| s > start).collect();
-    assert_eq!(expected.len(), WRITERS * WRITES_EACH, "one event per create");
+    assert_eq!(
+        expected.len(),
+        WRITERS * WRITES_EACH,
+        "one event per create"
+    );
     assert_eq!(
         followed, expected,
         "the follower saw every event once, in seq order"

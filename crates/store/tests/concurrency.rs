@@ -89,7 +89,9 @@ async fn concurrent_clusters_on_one_network_never_share_a_node_address(backend: 
 }
 
 on_both_backends!(abandoned_requests_leave_whole_writes_or_nothing_and_never_block_the_writer);
-async fn abandoned_requests_leave_whole_writes_or_nothing_and_never_block_the_writer(backend: Backend) {
+async fn abandoned_requests_leave_whole_writes_or_nothing_and_never_block_the_writer(
+    backend: Backend,
+) {
     let t = open(backend).await;
     let p = project(&*t.store, "acme").await;
     // Callers that hang up mid-request (aborted at whatever point they reached).
@@ -144,7 +146,10 @@ async fn abandoned_requests_leave_whole_writes_or_nothing_and_never_block_the_wr
     );
 }
 
-on_both_backends!(writes_cancelled_at_any_point_never_wedge_the_writer, multi_thread);
+on_both_backends!(
+    writes_cancelled_at_any_point_never_wedge_the_writer,
+    multi_thread
+);
 /// Callers dropped at every point of a write — before `BEGIN`, inside the transaction,
 /// during the commit — must never leave the single writer connection stuck in a
 /// transaction: the next write still succeeds, and what was written is whole.

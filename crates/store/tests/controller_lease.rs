@@ -28,9 +28,16 @@ async fn one_leader_at_a_time_and_a_stale_leaders_writes_are_refused() {
     assert_eq!(a.lease().await.unwrap(), None);
 
     let first = a.claim_lease("replica-a", TTL).await.unwrap();
-    assert_eq!((first.holder.as_str(), first.epoch, first.live), ("replica-a", 1, true));
+    assert_eq!(
+        (first.holder.as_str(), first.epoch, first.live),
+        ("replica-a", 1, true)
+    );
     let refused = b.claim_lease("replica-b", TTL).await.unwrap();
-    assert_eq!((refused.holder.as_str(), refused.epoch), ("replica-a", 1), "b waits");
+    assert_eq!(
+        (refused.holder.as_str(), refused.epoch),
+        ("replica-a", 1),
+        "b waits"
+    );
     let renewed = a.claim_lease("replica-a", TTL).await.unwrap();
     assert_eq!(renewed.epoch, 1, "a renewal keeps the epoch");
     assert_eq!(renewed.since, first.since, "and the time it was taken");
@@ -39,7 +46,13 @@ async fn one_leader_at_a_time_and_a_stale_leaders_writes_are_refused() {
     let p = project(&*t.store, "acme").await;
     let a_writes = a.fenced(first.epoch);
     Api::<Network>::new(a_writes.docs())
-        .create(&alice(), p, &network_req("one", "10.1.0.0/16"), &Env::default(), None)
+        .create(
+            &alice(),
+            p,
+            &network_req("one", "10.1.0.0/16"),
+            &Env::default(),
+            None,
+        )
         .await
         .expect("the leader writes");
 
@@ -51,22 +64,41 @@ async fn one_leader_at_a_time_and_a_stale_leaders_writes_are_refused() {
 
     let before = t.store.last_event_seq().await.unwrap();
     let stale = Api::<Network>::new(a_writes.docs())
-        .create(&alice(), p, &network_req("two", "10.2.0.0/16"), &Env::default(), None)
+        .create(
+            &alice(),
+            p,
+            &network_req("two", "10.2.0.0/16"),
+            &Env::default(),
+            None,
+        )
         .await
         .unwrap_err();
     match stale {
         StoreError::Core(CoreError::Conflict { rule, message, .. }) => {
             assert_eq!(rule, "controller-lease-lost");
-            assert!(message.contains("epoch 1") && message.contains("epoch 2"), "{message}");
+            assert!(
+                message.contains("epoch 1") && message.contains("epoch 2"),
+                "{message}"
+            );
         }
         other => panic!("expected the stale write refused, got {other}"),
     }
-    assert_eq!(t.store.last_event_seq().await.unwrap(), before, "nothing written");
+    assert_eq!(
+        t.store.last_event_seq().await.unwrap(),
+        before,
+        "nothing written"
+    );
     // Back from its pause, a finds the lease taken and does not get it back.
     let back = a.claim_lease("replica-a", TTL).await.unwrap();
     assert_eq!((back.holder.as_str(), back.epoch), ("replica-b", 2));
     Api::<Network>::new(b.fenced(second.epoch).docs())
-        .create(&alice(), p, &network_req("two", "10.2.0.0/16"), &Env::default(), None)
+        .create(
+            &alice(),
+            p,
+            &network_req("two", "10.2.0.0/16"),
+            &Env::default(),
+            None,
+        )
         .await
         .expect("the new leader writes");
 

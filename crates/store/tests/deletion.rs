@@ -146,7 +146,9 @@ async fn deleting_a_network_takes_its_live_peerings_to_deleting(backend: Backend
 }
 
 on_both_backends!(a_deleting_network_accepts_no_new_peering_and_a_second_delete_changes_nothing);
-async fn a_deleting_network_accepts_no_new_peering_and_a_second_delete_changes_nothing(backend: Backend) {
+async fn a_deleting_network_accepts_no_new_peering_and_a_second_delete_changes_nothing(
+    backend: Backend,
+) {
     let t = open(backend).await;
     let p = project(&*t.store, "acme").await;
     let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;
@@ -175,7 +177,9 @@ async fn a_deleting_network_accepts_no_new_peering_and_a_second_delete_changes_n
 }
 
 on_both_backends!(a_deleted_cluster_frees_its_network_for_deletion_and_rows_stay_as_tombstones);
-async fn a_deleted_cluster_frees_its_network_for_deletion_and_rows_stay_as_tombstones(backend: Backend) {
+async fn a_deleted_cluster_frees_its_network_for_deletion_and_rows_stay_as_tombstones(
+    backend: Backend,
+) {
     let t = open(backend).await;
     let p = project(&*t.store, "acme").await;
     let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;

@@ -57,7 +57,9 @@ fn widget(project: ProjectId, owner: Id, policy: OnOwnerDelete, name: &str) -> D
 }
 
 on_both_backends!(objects_of_a_new_kind_block_or_follow_their_owners_delete_as_they_declare);
-async fn objects_of_a_new_kind_block_or_follow_their_owners_delete_as_they_declare(backend: Backend) {
+async fn objects_of_a_new_kind_block_or_follow_their_owners_delete_as_they_declare(
+    backend: Backend,
+) {
     let t = open(backend).await;
     let p = project(&*t.store, "acme").await;
     let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;
@@ -138,7 +140,9 @@ async fn objects_of_a_new_kind_block_or_follow_their_owners_delete_as_they_decla
 }
 
 on_both_backends!(a_peering_taken_down_with_its_network_is_stored_and_audited_as_a_peering);
-async fn a_peering_taken_down_with_its_network_is_stored_and_audited_as_a_peering(backend: Backend) {
+async fn a_peering_taken_down_with_its_network_is_stored_and_audited_as_a_peering(
+    backend: Backend,
+) {
     let t = open(backend).await;
     let p = project(&*t.store, "acme").await;
     let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;

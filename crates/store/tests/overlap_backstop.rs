@@ -75,7 +75,10 @@ async fn the_database_refuses_an_overlap_the_rule_did_not_see_with_the_rules_409
         .unwrap_err();
     match err {
         StoreError::Core(CoreError::Conflict {
-            field, rule, message, ..
+            field,
+            rule,
+            message,
+            ..
         }) => {
             assert_eq!(field.as_deref(), Some("cidr_block"));
             assert_eq!(rule, "network-overlap");

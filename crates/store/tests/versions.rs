@@ -144,7 +144,9 @@ async fn save_status_refuses_an_illegal_transition(backend: Backend) {
 }
 
 on_both_backends!(save_status_refuses_a_stale_version_so_a_newer_spec_is_never_overwritten);
-async fn save_status_refuses_a_stale_version_so_a_newer_spec_is_never_overwritten(backend: Backend) {
+async fn save_status_refuses_a_stale_version_so_a_newer_spec_is_never_overwritten(
+    backend: Backend,
+) {
     let t = open(backend).await;
     let p = project(&*t.store, "acme").await;
     let n = network(&*t.store, p, "a", "10.1.0.0/16").await;

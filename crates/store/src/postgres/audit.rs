@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use isthmus_core::resources::Event;
 use isthmus_core::ProjectId;
 use serde_json::Value;
-use sqlx::{Row, PgConnection};
+use sqlx::{PgConnection, Row};
 
 use super::codec::{page_limit, page_of, parse_id, parse_time, time_text, Ctx};
 use crate::{Actor, Page, PageRequest, Result, StoreError};

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use isthmus_core::object::OnOwnerDelete;
 use isthmus_core::{Id, ProjectId};
-use sqlx::{Row, PgConnection};
+use sqlx::{PgConnection, Row};
 
 use super::codec::{page_limit, page_of, parse_id, parse_time, Ctx};
 use crate::doc::{kind_name, Claim, Doc, ObjectKey, Tx, DELETED};

@@ -3,7 +3,7 @@
 //! a reuse with another body is refused.
 
 use isthmus_core::Id;
-use sqlx::{Row, PgConnection};
+use sqlx::{PgConnection, Row};
 
 use super::codec::{parse_id, Ctx};
 use super::docs;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use isthmus_core::lab::{self, LabHost, LabHostCreate, LabVpc, LabVpcCreate};
 use isthmus_core::CoreError;
-use sqlx::{Row, PgConnection};
+use sqlx::{PgConnection, Row};
 
 use super::audit::{self, NewEvent};
 use super::codec::{parse_time, time_text, to_json_value, Ctx};

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use isthmus_core::lab::{self, LabHost, LabHostCreate};
 use isthmus_core::CoreError;
-use sqlx::{Row, PgConnection};
+use sqlx::{PgConnection, Row};
 
 use super::codec::{time_text, to_json_value, Ctx};
 use super::lab::log;

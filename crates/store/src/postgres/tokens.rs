@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use isthmus_core::resources::{Membership, Role, Token};
 use isthmus_core::{CoreError, ProjectId, TokenId};
-use sqlx::{Row, PgConnection};
+use sqlx::{PgConnection, Row};
 
 use super::audit::{self, NewEvent};
 use super::codec::{parse_id, parse_time, time_text, to_json_value, Ctx};

@@ -111,7 +111,11 @@ async fn overlap(conn: &mut PgConnection, doc: &Doc) -> StoreError {
     .ctx("find the network an overlap is with");
     let cidr = serde_json::from_str::<Value>(&doc.body)
         .ok()
-        .and_then(|b| b.get("cidr_block").and_then(|c| c.as_str()).map(String::from))
+        .and_then(|b| {
+            b.get("cidr_block")
+                .and_then(|c| c.as_str())
+                .map(String::from)
+        })
         .unwrap_or_default();
     let message = match held {
         Ok(Some((id, name, other, place))) => {

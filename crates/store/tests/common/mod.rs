@@ -91,7 +91,11 @@ impl TestStore {
         match &self.closer {
             Closer::Sqlite(_) => {
                 let db = self.sqlite_file().await;
-                sqlx::query(sql).bind(id).execute(&db).await.expect("raw SQL");
+                sqlx::query(sql)
+                    .bind(id)
+                    .execute(&db)
+                    .await
+                    .expect("raw SQL");
                 db.close().await;
             }
             Closer::Postgres(s) => {

@@ -1,0 +1,105 @@
+//! SQLite against PostgreSQL, straight on the store (no HTTP), in one run: network creates
+//! per second from one caller and from 8 concurrent callers (each a validated, audited,
+//! durable transaction; PostgreSQL with fsync on, over a unix socket), and point reads
+//! per second. Prints the figures; asserts nothing.
+//!
+//! Run: `cargo bench -p isthmus-store --bench backends`
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use isthmus_core::resources::{Network, NetworkCreate, ProjectCreate, Provider};
+use isthmus_store::api::{Api, Env};
+use isthmus_store::postgres::PgStore;
+use isthmus_store::sqlite::SqliteStore;
+use isthmus_store::testing::TestPostgres;
+use isthmus_store::{Actor, Store};
+
+const CREATES: u64 = 400;
+const READS: u64 = 4000;
+const CALLERS: u64 = 8;
+
+fn network(i: u64) -> NetworkCreate {
+    NetworkCreate {
+        name: format!("n{i}"),
+        provider: Provider::Aws,
+        region: "us-east-1".into(),
+        cidr_block: format!("10.{}.{}.0/24", (i / 256) % 256, i % 256),
+    }
+}
+
+async fn measure(name: &str, store: Arc<dyn Store>) {
+    let actor = Actor("token:bench".into());
+    let project = |n: &str| ProjectCreate { name: n.into() };
+    let p = store
+        .create_project(&actor, &project("one"), None)
+        .await
+        .unwrap()
+        .id;
+    let started = Instant::now();
+    let mut ids = Vec::new();
+    for i in 0..CREATES {
+        let n = Api::<Network>::new(store.docs())
+            .create(&actor, p, &network(i), &Env::default(), None)
+            .await
+            .unwrap();
+        ids.push(n.resource.id);
+    }
+    let serial = CREATES as f64 / started.elapsed().as_secs_f64();
+
+    let q = store
+        .create_project(&actor, &project("many"), None)
+        .await
+        .unwrap()
+        .id;
+    let started = Instant::now();
+    let callers: Vec<_> = (0..CALLERS)
+        .map(|c| {
+            let store = store.clone();
+            let actor = actor.clone();
+            tokio::spawn(async move {
+                for i in 0..CREATES / CALLERS {
+                    Api::<Network>::new(store.docs())
+                        .create(&actor, q, &network(c * 1000 + i), &Env::default(), None)
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for c in callers {
+        c.await.unwrap();
+    }
+    let concurrent = CREATES as f64 / started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    for i in 0..READS {
+        let id = ids[(i % CREATES) as usize];
+        Api::<Network>::new(store.docs())
+            .get(p, id.as_id())
+            .await
+            .unwrap();
+    }
+    let reads = READS as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "{name:<10} creates/s: {serial:>7.0} (1 caller) {concurrent:>7.0} ({CALLERS} callers)   GETs/s: {reads:>7.0}"
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pg = TestPostgres::start_durable().expect("start PostgreSQL");
+    runtime.block_on(async {
+        let sqlite = SqliteStore::open(&dir.path().join("isthmus.db"))
+            .await
+            .unwrap();
+        measure("sqlite", Arc::new(sqlite)).await;
+        let url = pg.fresh_database().await.unwrap();
+        let postgres = PgStore::connect(&url).await.unwrap();
+        measure("postgres", Arc::new(postgres)).await;
+    });
+}
