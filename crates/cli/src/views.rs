@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use isthmus_core::conditions::Condition;
 use isthmus_core::object::Object;
-use isthmus_core::resources::{Address, AllowlistEntry, Cluster, Event, Network, Peering, Project};
+use isthmus_core::resources::{
+    Address, AllowlistEntry, Cluster, CustomerAction, Event, Network, Peering, Project,
+};
 use isthmus_driver::sim::{CustomerVpc, SimPeeringView};
 use serde::{Deserialize, Serialize};
 
@@ -86,7 +88,7 @@ impl View for Peering {
                 or_dash(self.provider_peering_id.as_deref()),
             )
             .block("warnings", self.warnings.clone())
-            .block("customer_actions", customer_actions(self))
+            .block("customer_actions", customer_actions_or_why(self))
             .object_tail(self, &self.updated_at)
     }
 }
@@ -366,23 +368,41 @@ impl View for RotatedToken {
     }
 }
 
-/// The customer's commands, each after a comment saying what it does, ready to paste.
+/// The customer's commands, each after a comment saying what it does, ready to paste:
+/// only while the peering still waits on them (a list stored before it became active,
+/// failed or started going is stale).
 pub fn customer_actions(peering: &Peering) -> Vec<String> {
-    peering
-        .customer_actions
+    pending_actions(peering)
         .iter()
         .flat_map(|a| [format!("# {}", a.description), a.command.clone()])
         .collect()
 }
 
-/// What `peering actions` prints: the commands, or why there are none.
+/// The commands, or the one line saying why there are none.
+fn customer_actions_or_why(peering: &Peering) -> Vec<String> {
+    let lines = customer_actions(peering);
+    match (lines.is_empty(), isthmus_core::customer_actions::none_left(peering)) {
+        (true, Some(why)) => vec![why],
+        _ => lines,
+    }
+}
+
+/// The customer's actions still to do.
+pub fn pending_actions(peering: &Peering) -> &[CustomerAction] {
+    match isthmus_core::customer_actions::awaits_customer(peering.status) {
+        true => &peering.customer_actions,
+        false => &[],
+    }
+}
+
+/// What `peering actions` prints: the commands, or why there are none (what happened
+/// instead when the peering failed).
 pub fn customer_actions_text(peering: &Peering) -> String {
     let lines = customer_actions(peering);
     if lines.is_empty() {
-        return format!(
-            "peering {} needs no action from the customer ({})\n",
-            peering.id, peering.status
-        );
+        let why = isthmus_core::customer_actions::none_left(peering)
+            .unwrap_or_else(|| "Nothing yet.".to_string());
+        return format!("peering {} is {}: {why}\n", peering.id, peering.status);
     }
     let mut text = lines.join("\n");
     text.push('\n');

@@ -22,6 +22,14 @@ pub enum ObjectVerb {
     /// Delete one.
     Delete {
         id: String,
+        /// Do not ask for confirmation (asked only when stdin is a terminal; scripts and
+        /// pipes are never asked).
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// Also delete what would go down with it (a network's peerings); without it the
+        /// server refuses, naming them.
+        #[arg(long)]
+        cascade: bool,
         #[command(flatten)]
         wait: WaitArgs,
     },

@@ -55,8 +55,28 @@ pub async fn run<K: CliKind>(ctx: &Ctx, at: &Paths, verb: ObjectVerb) -> anyhow:
             object.after_get();
             ctx.one(&object)
         }
-        ObjectVerb::Delete { id, wait } => {
-            let deleting: K = ctx.client.delete(&path(&id)).await?;
+        ObjectVerb::Delete {
+            id,
+            yes,
+            cascade,
+            wait,
+        } => {
+            if crate::confirm::will_ask(yes) {
+                // The question names what goes: read it first (a missing one fails here).
+                let object: K = ctx.client.get(&path(&id)).await?;
+                let with = if cascade { " and what it holds" } else { "" };
+                crate::confirm::ask(&format!(
+                    "Delete {} {} ({}){with}?",
+                    K::INFO.name,
+                    object.name(),
+                    object.id()
+                ))?;
+            }
+            let url = match cascade {
+                true => format!("{}?cascade=true", path(&id)),
+                false => path(&id),
+            };
+            let deleting: K = ctx.client.delete(&url).await?;
             ctx.settle(&path(&id), deleting, Goal::Deleted, wait).await
         }
         ObjectVerb::Wait { id, timeout } => {

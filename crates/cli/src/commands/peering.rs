@@ -5,7 +5,7 @@ use isthmus_core::resources::{PeerSpec, Peering, PeeringCreate, PeeringUpdate};
 
 use super::{object, Ctx};
 use crate::args::{OutputFormat, PeeringCommand};
-use crate::views::customer_actions_text;
+use crate::views::{customer_actions_text, pending_actions};
 use crate::wait::Goal;
 
 pub async fn run(ctx: &Ctx, command: PeeringCommand) -> anyhow::Result<String> {
@@ -72,8 +72,8 @@ pub async fn run(ctx: &Ctx, command: PeeringCommand) -> anyhow::Result<String> {
             let peering: Peering = ctx.client.get(&path(&id)).await?;
             match ctx.format {
                 OutputFormat::Table => Ok(customer_actions_text(&peering)),
-                OutputFormat::Json => crate::output::json(&peering.customer_actions),
-                OutputFormat::Yaml => crate::output::yaml(&peering.customer_actions),
+                OutputFormat::Json => crate::output::json(pending_actions(&peering)),
+                OutputFormat::Yaml => crate::output::yaml(pending_actions(&peering)),
             }
         }
         PeeringCommand::Object(verbs) => object::run::<Peering>(ctx, &at, verbs.verb).await,

@@ -9,6 +9,8 @@ impl ApiKind for Network {
         create_conflict: "Overlaps another network",
         updated: "Updated",
         update_invalid: "Invalid (e.g. an immutable field)",
-        delete_conflict: Some("Clusters remain in the network"),
+        delete_conflict: Some(
+            "Clusters remain in the network, or peerings do and cascade is not true",
+        ),
     };
 }

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
 use super::body::JsonBody;
-use super::params::{if_match, path_id, PageParams};
+use super::params::{if_match, path_id, CascadeParam, PageParams};
 use super::problem::ApiResult;
 use super::respond::{created, idempotency, one};
 use super::routes::Routes;
@@ -165,11 +165,18 @@ async fn delete<K: ApiKind>(
     State(state): State<AppState>,
     access: InProject<Operator>,
     Path(path): Path<(String, String)>,
+    CascadeParam(cascade): CascadeParam,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let id: Id = path_id(K::INFO.name, &path.1)?;
     let obj = Api::<K>::new(state.store.docs())
-        .delete(&access.actor(), access.project, id, if_match(&headers)?)
+        .delete_explicit(
+            &access.actor(),
+            access.project,
+            id,
+            if_match(&headers)?,
+            cascade,
+        )
         .await?;
     state.enqueue::<K>(obj.id());
     // What went down with it is `deleting` already: have it go now, not at the resync

@@ -41,12 +41,15 @@ function peeringPanel(page) {
         await page.refresh();
       } }, "Refresh"),
       canWrite() ? h("button", { type: "button", id: "peering-edit-routes", onclick: edit }, "Edit routes") : null);
+    // Only what is still to do: nothing once the peering is active, failed or going (a
+    // list stored before then is stale); the status help above says what happened.
+    const todo = waitsOnCustomer(p) || p.status === "provisioning" ? p.customer_actions : [];
     page.body.replaceChildren(controls,
-      h("h2", { text: waitsOnCustomer(p) ? "Run these on your side" : "Customer commands" }),
-      p.customer_actions.length
-        ? h("ul.copylist", { id: "customer-actions" }, p.customer_actions.map((a, i) =>
+      h("h2", { text: "Run these on your side" }),
+      todo.length
+        ? h("ul.copylist", { id: "customer-actions" }, todo.map((a, i) =>
           h("li", {}, h("span", { text: a.description }), copyRow(a.command, "command " + (i + 1)))))
-        : h("p.note", { text: "No commands yet." }));
+        : h("p.note", { id: "customer-actions-none", text: p.status === "provisioning" ? "No commands yet." : "Nothing left to run on your side." }));
   };
   // Waiting on the customer is settled, but they are about to act: keep watching closely.
   return { draw, editing: () => editing, busy: waitsOnCustomer };
