@@ -72,8 +72,9 @@ fn waiting_on_a_peering_in_error_fails_with_its_reason() {
     let admin = server.cli(sandbox.home.path());
     let project = id_of(&admin.json("project create errors"));
     let cli = admin.in_project(&project);
-    let network =
-        id_of(&cli.json("network create lab --provider local --region host --cidr 172.29.98.0/24"));
+    // The API refuses such a network now (no driver would run it): it is written to the
+    // store as an older server accepted it.
+    let network = stored_local_network(&server, &project);
     let peering = id_of(&cli.json(&format!(
         "peering create to-lab --network {network} --peer-account lab --peer-network nowhere \
          --peer-region host --route 10.1.0.0/16"
@@ -93,6 +94,41 @@ fn waiting_on_a_peering_in_error_fails_with_its_reason() {
         error.contains(&format!("peering {peering} is error")),
         "{stderr}"
     );
+}
+
+/// A `local` network written straight to the server's store (the API refuses one on a
+/// server without the local provider); returns its id.
+fn stored_local_network(server: &Server, project: &str) -> String {
+    use isthmus_core::resources::{Network, NetworkCreate, Provider};
+    use isthmus_store::api::{Api, Env};
+    use isthmus_store::sqlite::SqliteStore;
+    use isthmus_store::{Actor, Store};
+
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let db = server.data_dir.join(isthmus_server::serve::DB_FILE);
+        let store = SqliteStore::open(&db)
+            .await
+            .expect("open the server's store");
+        let req = NetworkCreate {
+            name: "lab".into(),
+            provider: Provider::Local,
+            region: "host".into(),
+            cidr_block: "172.29.98.0/24".into(),
+        };
+        let created = Api::<Network>::new(store.docs())
+            .create(
+                &Actor("test".into()),
+                project.parse().unwrap(),
+                &req,
+                &Env::default(),
+                None,
+            )
+            .await
+            .expect("store the network");
+        store.close().await;
+        created.resource.id.to_string()
+    })
 }
 
 /// Writes what the controller writes when a peering fails for good (`error`, with the

@@ -44,6 +44,8 @@ pub enum NetworkCommand {
         id: String,
         #[arg(long, required = true)]
         name: Option<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     #[command(flatten)]
     Object(Verbs<Network>),
@@ -139,6 +141,10 @@ pub enum ClusterCommand {
         name: Option<String>,
         #[command(flatten)]
         access: ClusterAccessUpdate,
+        /// Wait until the change is applied: the controller observed the new spec (the
+        /// data plane and the public name follow it).
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     #[command(flatten)]
     Object(Verbs<Cluster>),

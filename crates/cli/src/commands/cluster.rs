@@ -10,6 +10,7 @@ use crate::access;
 use crate::args::{ClusterAccessCreate, ClusterAccessUpdate, ClusterCommand};
 use crate::client::ApiError;
 use crate::kinds::print_warnings;
+use crate::wait::Goal;
 
 /// How often an update is re-read and retried when another writer changed the cluster
 /// between our read and our write (412).
@@ -43,10 +44,17 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
             let cluster: Cluster = ctx.client.get(&path(&id)).await?;
             ctx.list(&cluster.addresses)
         }
-        ClusterCommand::Update { id, name, access } => {
+        ClusterCommand::Update {
+            id,
+            name,
+            access,
+            wait,
+        } => {
             let updated = update(ctx, &path(&id), name, &access).await?;
             print_warnings(&updated.warnings);
-            ctx.one(&updated)
+            // The cluster's own path: `id` may be a name.
+            let at_id = path(&updated.id.to_string());
+            ctx.settle(&at_id, updated, Goal::Ready, wait).await
         }
         ClusterCommand::Object(verbs) => object::run::<Cluster>(ctx, &at, verbs.verb).await,
     }

@@ -50,7 +50,8 @@ struct Page<T> {
 impl Ctx {
     pub fn new(config: ClientConfig, format: OutputFormat) -> anyhow::Result<Ctx> {
         Ok(Ctx {
-            client: Client::new(&config.url, config.token)?,
+            client: Client::new(&config.url, config.token)?
+                .with_token_not_found(config.token_not_found),
             format,
             project: config.project,
         })

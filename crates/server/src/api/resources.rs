@@ -37,6 +37,12 @@ pub trait ApiKind:
     /// What the OpenAPI document says about this kind's answers.
     const DOCS: ApiDocs;
 
+    /// Refuses a create this server could never carry out (a 422 naming the field),
+    /// before anything is stored. Nothing by default.
+    fn check_create(_state: &AppState, _req: &Self::Create) -> ApiResult<()> {
+        Ok(())
+    }
+
     /// Wakes the controller for what a delete changed besides the object itself and what
     /// went down with it (the generic handler wakes those). Nothing by default.
     fn after_delete(
@@ -96,6 +102,7 @@ async fn create<K: ApiKind>(
     body: JsonBody<K::Create>,
 ) -> ApiResult<Response> {
     let idem = idempotency(&access.caller, &headers, &body)?;
+    K::check_create(&state, &body.value)?;
     let done = Api::<K>::new(state.store.docs())
         .create(
             &access.actor(),

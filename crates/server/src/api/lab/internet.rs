@@ -13,10 +13,11 @@ use crate::api::body::JsonBody;
 use crate::api::problem::{ApiResult, Problem};
 
 #[utoipa::path(get, path = "/v1/lab/internet/hosts", tag = "lab",
-    responses((status = 200, description = "Every internet host, by name", body = [LabHost])),
+    responses((status = 200, description = "Every internet host, by name", body = [LabHost]),
+              (status = 409, description = "No local provider on this server", body = Problem)),
     security(("bearer" = [])))]
 pub async fn list_internet_hosts(lab: Lab) -> ApiResult<Json<Vec<LabHost>>> {
-    Ok(Json(lab.read()?.store.list_internet_hosts().await?))
+    Ok(Json(lab.read_local()?.store.list_internet_hosts().await?))
 }
 
 #[utoipa::path(post, path = "/v1/lab/internet/hosts", tag = "lab",

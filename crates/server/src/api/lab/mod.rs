@@ -57,6 +57,14 @@ impl Lab {
         Ok(&self.state)
     }
 
+    /// The state, for a list: as [`Lab::read`], and a 409 without the local provider
+    /// (an empty list would hide that nothing can be made).
+    fn read_local(&self) -> ApiResult<&AppState> {
+        let state = self.read()?;
+        local_driver(state)?;
+        Ok(state)
+    }
+
     /// The state, for a change or a command: the lab API is on and the caller is the
     /// superuser.
     fn superuser(&self) -> ApiResult<&AppState> {

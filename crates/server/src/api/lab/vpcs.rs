@@ -85,10 +85,11 @@ pub async fn create_vpc(lab: Lab, body: JsonBody<LabVpcCreate>) -> ApiResult<Res
 }
 
 #[utoipa::path(get, path = "/v1/lab/vpcs", tag = "lab",
-    responses((status = 200, description = "Every lab VPC with its hosts", body = [LabVpc])),
+    responses((status = 200, description = "Every lab VPC with its hosts", body = [LabVpc]),
+              (status = 409, description = "No local provider on this server", body = Problem)),
     security(("bearer" = [])))]
 pub async fn list_vpcs(lab: Lab) -> ApiResult<Json<Vec<LabVpc>>> {
-    Ok(Json(lab.read()?.store.list_lab_vpcs().await?))
+    Ok(Json(lab.read_local()?.store.list_lab_vpcs().await?))
 }
 
 #[utoipa::path(delete, path = "/v1/lab/vpcs/{name}", tag = "lab",
