@@ -67,10 +67,9 @@ pub fn edit_allowlist(
 /// Whether two CIDR texts name the same prefix (`10.0.0.0/8` and ` 10.0.0.0/8`), falling
 /// back to text when one does not parse (the server will say what is wrong with it).
 fn same_cidr(a: &str, b: &str) -> bool {
-    match (
-        a.trim().parse::<isthmus_core::Cidr>(),
-        b.trim().parse::<isthmus_core::Cidr>(),
-    ) {
+    // A bare address is its /32, as the server reads it.
+    let parse = |s: &str| isthmus_core::kinds::access::allowlist_cidr("", s);
+    match (parse(a), parse(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => a.trim() == b.trim(),
     }
@@ -95,17 +94,35 @@ pub fn parse_egress(raw: &str) -> Result<EgressRuleInput, String> {
     })
 }
 
-/// The egress rules the cluster has, as request input, with `add` appended.
-pub fn with_egress(current: &[EgressRule], add: &[EgressRuleInput]) -> Vec<EgressRuleInput> {
-    current
+/// The egress rules the cluster has, as request input, with `remove` taken out (by
+/// prefix: every port of it) and `add` appended (an added prefix replaces its rule).
+/// Removing a prefix that has no rule is an error, as for the allow-lists.
+pub fn edit_egress(
+    current: &[EgressRule],
+    add: &[EgressRuleInput],
+    remove: &[String],
+) -> anyhow::Result<Vec<EgressRuleInput>> {
+    let mut rules: Vec<EgressRuleInput> = current
         .iter()
         .map(|r| EgressRuleInput {
             cidr: r.cidr.to_string(),
             ports: r.ports.clone(),
             comment: r.comment.clone(),
         })
-        .chain(add.iter().cloned())
-        .collect()
+        .collect();
+    for cidr in remove {
+        let before = rules.len();
+        rules.retain(|r| !same_cidr(&r.cidr, cidr));
+        anyhow::ensure!(
+            rules.len() < before,
+            "{cidr} is not in the egress allow-list (nothing to remove)"
+        );
+    }
+    for rule in add {
+        rules.retain(|r| !same_cidr(&r.cidr, &rule.cidr));
+        rules.push(rule.clone());
+    }
+    Ok(rules)
 }
 
 /// `on` / `off` (also true/false, yes/no, enabled/disabled).

@@ -195,6 +195,12 @@ pub struct ClusterAccessUpdate {
     /// Let the nodes connect to CIDR[:PORT,PORT] in a peered network; repeat for several.
     #[arg(long = "add-egress", value_name = "CIDR[:PORT,…]", value_parser = access::parse_egress)]
     pub add_egress: Vec<EgressRuleInput>,
+    /// Remove the egress rule for CIDR (every port of it); repeat for several.
+    #[arg(long = "remove-egress", value_name = "CIDR")]
+    pub remove_egress: Vec<String>,
+    /// Remove every egress rule: the nodes connect to nothing in peered networks again.
+    #[arg(long, conflicts_with_all = ["add_egress", "remove_egress"])]
+    pub clear_egress: bool,
 }
 
 impl ClusterAccessUpdate {
@@ -208,6 +214,8 @@ impl ClusterAccessUpdate {
             && self.remove_private_allow.is_empty()
             && !self.clear_private_allowlist
             && self.add_egress.is_empty()
+            && self.remove_egress.is_empty()
+            && !self.clear_egress
     }
 }
 

@@ -42,7 +42,7 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
         }
         ClusterCommand::Addresses { id } => {
             let cluster: Cluster = ctx.client.get(&path(&id)).await?;
-            ctx.list(&cluster.addresses)
+            ctx.list(&crate::views::scoped_addresses(&cluster))
         }
         ClusterCommand::Update {
             id,
@@ -172,11 +172,14 @@ fn access_update(
             "private allow-list",
         )?);
     }
-    if !access.add_egress.is_empty() {
-        body.egress_allowlist = Some(access::with_egress(
+    if access.clear_egress {
+        body.egress_allowlist = Some(Vec::new());
+    } else if !access.add_egress.is_empty() || !access.remove_egress.is_empty() {
+        body.egress_allowlist = Some(access::edit_egress(
             &current.egress_allowlist,
             &access.add_egress,
-        ));
+            &access.remove_egress,
+        )?);
     }
     Ok(body)
 }

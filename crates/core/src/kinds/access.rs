@@ -128,6 +128,15 @@ fn check_entry_count(field: &str, what: &str, len: usize) -> Result<(), CoreErro
     Ok(())
 }
 
+/// An allow-list entry's prefix: a CIDR, or a bare address meaning that one host (`/32`),
+/// as Atlas takes it.
+pub fn allowlist_cidr(field: &str, raw: &str) -> Result<Cidr, FieldError> {
+    match raw.trim().parse::<Ipv4Addr>() {
+        Ok(ip) => Ok(Cidr::containing(ip, 32)),
+        Err(_) => parse_cidr(field, raw),
+    }
+}
+
 /// Entry `i` of a list's CIDR; a prefix the list holds already (`seen`, by the index of
 /// its last entry) is a `duplicate-entry` error (`hint` ends its message).
 fn entry_cidr(
@@ -138,7 +147,7 @@ fn entry_cidr(
     hint: &str,
 ) -> Result<Cidr, FieldError> {
     let at = format!("{field}[{i}].cidr");
-    let cidr = parse_cidr(&at, raw)?;
+    let cidr = allowlist_cidr(&at, raw)?;
     match seen.insert(cidr, i) {
         None => Ok(cidr),
         Some(j) => Err(FieldError::new(
