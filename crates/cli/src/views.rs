@@ -67,8 +67,8 @@ impl View for Peering {
             self.id.to_string(),
             self.name.clone(),
             self.network_id.to_string(),
-            format!("{}/{}", self.peer.account_id, self.peer.network_id),
-            routes(self),
+            short_peer_network(&self.peer.network_id).to_string(),
+            short_routes(&self.routes),
             self.status.to_string(),
         ]
     }
@@ -470,7 +470,10 @@ pub fn customer_actions(peering: &Peering) -> Vec<String> {
 /// The commands, or the one line saying why there are none.
 fn customer_actions_or_why(peering: &Peering) -> Vec<String> {
     let lines = customer_actions(peering);
-    match (lines.is_empty(), isthmus_core::customer_actions::none_left(peering)) {
+    match (
+        lines.is_empty(),
+        isthmus_core::customer_actions::none_left(peering),
+    ) {
         (true, Some(why)) => vec![why],
         _ => lines,
     }
@@ -496,6 +499,26 @@ pub fn customer_actions_text(peering: &Peering) -> String {
     let mut text = lines.join("\n");
     text.push('\n');
     text
+}
+
+/// A list row's peer: the VPC id or network name as given, an Azure VNet by its name
+/// alone (its resource id runs past 150 columns; `peering get` shows it whole).
+fn short_peer_network(network: &str) -> &str {
+    match network.rsplit_once("/virtualNetworks/") {
+        Some((_, name)) if network.starts_with("/subscriptions/") && !name.is_empty() => {
+            name.trim_end_matches('/')
+        }
+        _ => network,
+    }
+}
+
+/// A list row's routes: the first, then how many more (`peering get` lists all).
+fn short_routes(routes: &[isthmus_core::Cidr]) -> String {
+    let mut shown: Vec<String> = routes.iter().take(1).map(|r| r.to_string()).collect();
+    if routes.len() > 1 {
+        shown.push(format!("+{} more", routes.len() - 1));
+    }
+    shown.join(",")
 }
 
 fn routes(peering: &Peering) -> String {

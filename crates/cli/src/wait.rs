@@ -102,6 +102,17 @@ pub fn reached<S: StatusMachine>(settled: Settled, status: S, goal: Goal) -> Opt
     }
 }
 
+/// Returns once the server's platform DNS holds every change so far, so a name the wait
+/// was for resolves at once. A server without the call (older) is not waited for; a DNS
+/// that stays behind is a warning, not a failed wait: the change itself is applied.
+pub async fn dns_synced(client: &Client) {
+    match client.get::<serde_json::Value>("/v1/dns/synced").await {
+        Ok(_) => {}
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => eprintln!("warning: the platform DNS may not show the change yet: {e:#}"),
+    }
+}
+
 fn is_not_found(e: &anyhow::Error) -> bool {
     e.downcast_ref::<ApiError>()
         .is_some_and(|api| api.status == StatusCode::NOT_FOUND)

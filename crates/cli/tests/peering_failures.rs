@@ -195,14 +195,20 @@ fn a_rejected_peering_asks_nothing_of_the_customer_and_reach_recreates_it() {
          --wait --timeout {WAIT_TIMEOUT}"
     )));
     let pending = cli.ok(&format!("peering actions {peering}"));
-    assert!(pending.contains("accept-vpc-peering-connection"), "{pending}");
+    assert!(
+        pending.contains("accept-vpc-peering-connection"),
+        "{pending}"
+    );
 
     cli.ok(&format!("sim reject {peering}"));
     cli.poll_status("peering", &peering, &["rejected_by_peer"]);
     let actions = cli.ok(&format!("peering actions {peering}"));
     assert!(!actions.contains("aws ec2"), "{actions}");
     assert!(actions.contains("cannot be accepted"), "{actions}");
-    assert_eq!(cli.json(&format!("peering actions {peering}")), serde_json::json!([]));
+    assert_eq!(
+        cli.json(&format!("peering actions {peering}")),
+        serde_json::json!([])
+    );
     let shown = cli.ok(&format!("peering get {peering}"));
     assert!(!shown.contains("accept-vpc-peering-connection"), "{shown}");
 
@@ -210,7 +216,10 @@ fn a_rejected_peering_asks_nothing_of_the_customer_and_reach_recreates_it() {
     let fix = &reach["verdicts"][0]["fix"];
     let summary = fix["summary"].as_str().unwrap();
     assert!(!summary.contains("must still"), "{summary}");
-    assert!(summary.contains("delete it and create it again"), "{summary}");
+    assert!(
+        summary.contains("delete it and create it again"),
+        "{summary}"
+    );
     let commands: Vec<String> = fix["commands"]
         .as_array()
         .unwrap()
@@ -220,7 +229,9 @@ fn a_rejected_peering_asks_nothing_of_the_customer_and_reach_recreates_it() {
     assert_eq!(commands.len(), 2, "{fix:#}");
     // The API and the cloud accept the fix as given.
     for command in &commands {
-        cli.ok(command.strip_prefix("isthmus ").expect("an isthmus command"));
+        cli.ok(command
+            .strip_prefix("isthmus ")
+            .expect("an isthmus command"));
     }
     let again = cli
         .json("peering list")
@@ -236,7 +247,10 @@ fn a_rejected_peering_asks_nothing_of_the_customer_and_reach_recreates_it() {
     cli.ok(&format!("sim accept {again}"));
     cli.poll_status("peering", &again, &["active"]);
     let active = cli.ok(&format!("peering actions {again}"));
-    assert!(active.contains("Nothing: the peering is active"), "{active}");
+    assert!(
+        active.contains("Nothing: the peering is active"),
+        "{active}"
+    );
     let allowed = cli.ok(&format!("reach --from 192.168.1.1 --to {cluster}:8443"));
     assert!(allowed.contains(": allowed\n"), "{allowed}");
 }
@@ -263,5 +277,8 @@ fn a_network_delete_refuses_while_peerings_remain_unless_cascade() {
     cli.ok(&format!(
         "network delete {network_id} --cascade --wait --timeout {WAIT_TIMEOUT}"
     ));
-    assert_eq!(cli.json(&format!("peering get {peering}"))["status"], "deleted");
+    assert_eq!(
+        cli.json(&format!("peering get {peering}"))["status"],
+        "deleted"
+    );
 }

@@ -38,7 +38,9 @@ fn on_terminal(cli: &Cli, line: &str, prompt: &str, answer: &str) -> (Option<i32
         };
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
         if !answered && seen.contains(prompt) {
-            master.write_all(answer.as_bytes()).expect("type the answer");
+            master
+                .write_all(answer.as_bytes())
+                .expect("type the answer");
             answered = true;
         }
     }
@@ -60,8 +62,14 @@ fn a_delete_on_a_terminal_asks_first_and_no_keeps_the_network() {
 
     let (code, said) = on_terminal(&cli, &format!("network delete {network}"), &question, "n\n");
     assert_eq!(code, Some(1), "{said}");
-    assert!(said.contains("not confirmed: nothing was deleted"), "{said}");
-    assert_eq!(cli.json(&format!("network get {network}"))["status"], "active");
+    assert!(
+        said.contains("not confirmed: nothing was deleted"),
+        "{said}"
+    );
+    assert_eq!(
+        cli.json(&format!("network get {network}"))["status"],
+        "active"
+    );
 
     // --yes on a terminal: no question.
     let (code, said) = on_terminal(
@@ -72,7 +80,10 @@ fn a_delete_on_a_terminal_asks_first_and_no_keeps_the_network() {
     );
     assert_eq!(code, Some(0), "{said}");
     assert!(!said.contains("[y/N]"), "{said}");
-    assert_eq!(cli.json(&format!("network get {network}"))["status"], "deleted");
+    assert_eq!(
+        cli.json(&format!("network get {network}"))["status"],
+        "deleted"
+    );
 }
 
 #[test]

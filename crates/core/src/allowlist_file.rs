@@ -29,7 +29,9 @@ pub fn parse_allowlist_text(text: &str) -> Result<Vec<AllowlistEntryInput>, Stri
         let at = format!("line {}", n + 1);
         let prefix = allowlist_cidr(&at, cidr).map_err(|e| format!("{at}: {}", e.message))?;
         if let Some(first) = seen.insert(prefix, n + 1) {
-            return Err(format!("{at}: {prefix} is listed twice (also line {first})"));
+            return Err(format!(
+                "{at}: {prefix} is listed twice (also line {first})"
+            ));
         }
         validate_comment(&at, comment).map_err(|e| format!("{at}: {}", e.message))?;
         entries.push(AllowlistEntryInput {
@@ -54,7 +56,10 @@ mod tests {
             .iter()
             .map(|e| (e.cidr.as_str(), e.comment.as_str()))
             .collect();
-        assert_eq!(got, [("203.0.113.0/24", "office"), ("198.51.100.7", "laptop")]);
+        assert_eq!(
+            got,
+            [("203.0.113.0/24", "office"), ("198.51.100.7", "laptop")]
+        );
         assert_eq!(
             allowlist_cidr("x", "198.51.100.7").unwrap().to_string(),
             "198.51.100.7/32"
@@ -69,9 +74,6 @@ mod tests {
         let e = parse_allowlist_text("office 203.0.113.0/24\n").unwrap_err();
         assert!(e.starts_with("line 1: "), "{e}");
         let e = parse_allowlist_text("198.51.100.7\n#\n198.51.100.7/32 again\n").unwrap_err();
-        assert_eq!(
-            e,
-            "line 3: 198.51.100.7/32 is listed twice (also line 1)"
-        );
+        assert_eq!(e, "line 3: 198.51.100.7/32 is listed twice (also line 1)");
     }
 }

@@ -179,7 +179,8 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
     Ok(Started {
         state: AppState::new(store, provisioners, sim, handle, api)
             .with_local(local)
-            .with_ca(ca),
+            .with_ca(ca)
+            .with_dns_sync(dns.sync()),
         admin_token_file,
         dns,
         lab_resolvers,

@@ -51,6 +51,8 @@ pub struct AppState {
     pub local: Option<Arc<LocalDriver>>,
     /// The installation CA (`GET …/ca.pem`), when this server runs with one.
     pub ca: Option<Arc<Ca>>,
+    /// Waits for the platform DNS to hold every change so far (`GET /v1/dns/synced`).
+    pub dns_sync: Option<crate::dns_sync::DnsSync>,
 }
 
 impl AppState {
@@ -70,12 +72,19 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             local: None,
             ca: None,
+            dns_sync: None,
         }
     }
 
     /// The same state with the installation CA.
     pub fn with_ca(mut self, ca: Arc<Ca>) -> Self {
         self.ca = Some(ca);
+        self
+    }
+
+    /// The same state with the platform DNS's sync handle.
+    pub fn with_dns_sync(mut self, sync: crate::dns_sync::DnsSync) -> Self {
+        self.dns_sync = Some(sync);
         self
     }
 

@@ -43,9 +43,11 @@ async fn without_the_local_provider_lab_changes_are_a_conflict_that_says_why() {
         .await
         .assert_problem(409, "provider", "local-provider-unavailable");
     // The list says so too, rather than an empty list beside a refused create.
-    s.get(&s.admin, "/v1/lab/vpcs")
-        .await
-        .assert_problem(409, "provider", "local-provider-unavailable");
+    s.get(&s.admin, "/v1/lab/vpcs").await.assert_problem(
+        409,
+        "provider",
+        "local-provider-unavailable",
+    );
 }
 
 #[tokio::test]
@@ -69,9 +71,11 @@ async fn only_the_superuser_may_change_lab_vpcs_or_run_commands() {
     .await
     .assert_status_problem(403);
     // Reading the list is fine for any token (here it says the local provider is off).
-    s.get(&admin, "/v1/lab/vpcs")
-        .await
-        .assert_problem(409, "provider", "local-provider-unavailable");
+    s.get(&admin, "/v1/lab/vpcs").await.assert_problem(
+        409,
+        "provider",
+        "local-provider-unavailable",
+    );
 }
 
 #[tokio::test]

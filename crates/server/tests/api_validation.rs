@@ -305,15 +305,16 @@ async fn a_network_with_peerings_is_deleted_only_with_cascade_and_the_conflict_n
     let untouched = s.get(&s.admin, &path).await;
     assert_ne!(untouched.body["status"], "deleting", "{:#}", untouched.body);
 
-    let r = s
-        .delete(&s.admin, &format!("{path}?cascade=maybe"))
-        .await;
+    let r = s.delete(&s.admin, &format!("{path}?cascade=maybe")).await;
     r.assert_problem(422, "cascade", "boolean");
 
     let r = s.delete(&s.admin, &format!("{path}?cascade=true")).await;
     assert_eq!(r.status, 202, "{:#}", r.body);
     let peering_now = s
-        .get(&s.admin, &format!("/v1/projects/{p}/peerings/{}", peering.id()))
+        .get(
+            &s.admin,
+            &format!("/v1/projects/{p}/peerings/{}", peering.id()),
+        )
         .await;
     assert!(
         ["deleting", "deleted"].contains(&peering_now.body["status"].as_str().unwrap()),

@@ -126,7 +126,10 @@ impl Ctx {
             return self.one(&object);
         }
         let timeout = Duration::from_secs(wait.timeout);
-        match wait::until_settled::<K>(&self.client, path, goal, timeout).await? {
+        let settled = wait::until_settled::<K>(&self.client, path, goal, timeout).await?;
+        // Applied means its names resolve too: the platform DNS follows the store.
+        wait::dns_synced(&self.client).await;
+        match settled {
             Some(settled) => {
                 if goal == Goal::Ready {
                     settled.after_settled();

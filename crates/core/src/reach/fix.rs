@@ -187,7 +187,10 @@ pub(super) fn activate_peering(p: &Peering) -> Fix {
     }
     // A refused, rejected or removed request cannot be revived on the cloud's side (AWS
     // does not accept a rejected connection): only a new request links the networks.
-    if matches!(p.status, RejectedByPeer | DeletedByPeer | InvalidSpecification) {
+    if matches!(
+        p.status,
+        RejectedByPeer | DeletedByPeer | InvalidSpecification
+    ) {
         summary.push_str(&format!(
             "; no action on the customer's side can revive it: delete it and create it again{}",
             match p.status {

@@ -108,7 +108,12 @@ pub fn add_kind<K: ApiKind>(doc: &mut OpenApi) {
         ObjectBuilder::new().schema_type(Type::Boolean),
     );
     let mut delete = op("delete")
-        .parameters(Some([project(), path_param("id", &id), if_match(), cascade]))
+        .parameters(Some([
+            project(),
+            path_param("id", &id),
+            if_match(),
+            cascade,
+        ]))
         .response("202", answer("Deleting", &kind))
         .response("412", problem("Stale If-Match"));
     if let Some(conflict) = docs.delete_conflict {
