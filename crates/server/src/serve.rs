@@ -180,7 +180,8 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         state: AppState::new(store, provisioners, sim, handle, api)
             .with_local(local)
             .with_ca(ca)
-            .with_dns_sync(dns.sync()),
+            .with_dns_sync(dns.sync())
+            .with_lab_dns(lab_resolvers.as_ref().map(LabResolvers::sync)),
         admin_token_file,
         dns,
         lab_resolvers,

@@ -53,6 +53,8 @@ pub struct AppState {
     pub ca: Option<Arc<Ca>>,
     /// Waits for the platform DNS to hold every change so far (`GET /v1/dns/synced`).
     pub dns_sync: Option<crate::dns_sync::DnsSync>,
+    /// Waits for the lab's resolvers to serve what the lab API just made.
+    pub lab_dns: Option<crate::lab_dns::LabDnsSync>,
 }
 
 impl AppState {
@@ -73,6 +75,7 @@ impl AppState {
             local: None,
             ca: None,
             dns_sync: None,
+            lab_dns: None,
         }
     }
 
@@ -85,6 +88,12 @@ impl AppState {
     /// The same state with the platform DNS's sync handle.
     pub fn with_dns_sync(mut self, sync: crate::dns_sync::DnsSync) -> Self {
         self.dns_sync = Some(sync);
+        self
+    }
+
+    /// The same state with the lab resolvers' sync handle (with the local provider).
+    pub fn with_lab_dns(mut self, sync: Option<crate::lab_dns::LabDnsSync>) -> Self {
+        self.lab_dns = sync;
         self
     }
 

@@ -8,7 +8,7 @@ use axum::Json;
 use isthmus_core::lab::{LabHost, LabHostCreate};
 use isthmus_driver_local::LabHostSpec;
 
-use super::{apply_or_undo, driver_failure, Lab};
+use super::{apply_or_undo, driver_failure, usable, Lab};
 use crate::api::body::JsonBody;
 use crate::api::problem::{ApiResult, Problem};
 
@@ -39,6 +39,7 @@ pub async fn add_internet_host(lab: Lab, body: JsonBody<LabHostCreate>) -> ApiRe
         change.driver.add_internet_host(&spec).await.map(|_| ())
     };
     apply_or_undo(add, undo, || format!("add internet host {}", host.name)).await?;
+    usable(state).await;
     Ok((StatusCode::CREATED, Json(host)).into_response())
 }
 

@@ -124,6 +124,14 @@ struct LabChange<'a> {
     _one_at_a_time: MutexGuard<'static, ()>,
 }
 
+/// Waits until the lab's resolvers serve what a change just made (a new host's
+/// resolv.conf, a new VPC's resolver), so it resolves names the moment the call returns.
+async fn usable(state: &AppState) {
+    if let Some(sync) = &state.lab_dns {
+        sync.synced(std::time::Duration::from_secs(10)).await;
+    }
+}
+
 fn driver_failure(what: &str, e: anyhow::Error) -> ApiError {
     ApiError::internal(format!("{what}: {e:#}"))
 }
