@@ -40,7 +40,10 @@ fn new_lab_hosts_and_a_waited_public_name_resolve_at_once() {
          --wait --timeout {WAIT_TIMEOUT}"
     ));
     let name = public_name(&updated);
-    let ip = updated["public_endpoint"]["ip"].as_str().unwrap().to_string();
+    let ip = updated["public_endpoint"]["ip"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(
         lab.resolve_on("internet/office", &name),
         Some(vec![ip]),

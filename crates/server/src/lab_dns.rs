@@ -174,8 +174,7 @@ async fn follow(
         }
         ticks += 1;
         // A waiter gets the files checked too (one read each), not only changed hosts.
-        if synced.as_ref() != Some(&hosts) || ticks >= RECHECK_TICKS || !answering.is_empty()
-        {
+        if synced.as_ref() != Some(&hosts) || ticks >= RECHECK_TICKS || !answering.is_empty() {
             ticks = 0;
             let (prefix, now) = (ours.clone(), hosts.clone());
             let result = tokio::task::spawn_blocking(move || {

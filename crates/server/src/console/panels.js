@@ -156,7 +156,15 @@ function drawAccess(body, c, path, startEdit, done) {
   egressList.value = egressText(c.egress_allowlist || []);
   [enabled, list, privateList, egressList].forEach((el) => el.addEventListener("input", startEdit));
   const patch = async (f, body, message) => {
-    const r = await api("PATCH", path, body, { "If-Match": '"' + c.version + '"' });
+    let r = await api("PATCH", path, body, { "If-Match": '"' + c.version + '"' });
+    // The controller's status writes move the version too. When what this form edits is
+    // still what it was drawn from, the edit applies to the current version (as the
+    // CLI's re-read); a change by someone else is shown, not overwritten.
+    if (r.status === 412) {
+      const now = await api("GET", path);
+      const same = now.ok && Object.keys(body).every((k) => JSON.stringify(now.data[k]) === JSON.stringify(c[k]));
+      if (same) r = await api("PATCH", path, body, { "If-Match": '"' + now.data.version + '"' });
+    }
     if (!r.ok) return showProblem(f, r);
     say(message);
     await done();
