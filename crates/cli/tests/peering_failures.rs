@@ -200,8 +200,11 @@ fn a_rejected_peering_asks_nothing_of_the_customer_and_reach_recreates_it() {
         "{pending}"
     );
 
-    cli.ok(&format!("sim reject {peering}"));
-    cli.poll_status("peering", &peering, &["rejected_by_peer"]);
+    // `--wait` returns once the platform saw the customer's answer.
+    let rejected = cli.json(&format!(
+        "sim reject {peering} --wait --timeout {WAIT_TIMEOUT}"
+    ));
+    assert_eq!(rejected["status"], "rejected_by_peer", "{rejected:#}");
     let actions = cli.ok(&format!("peering actions {peering}"));
     assert!(!actions.contains("aws ec2"), "{actions}");
     assert!(actions.contains("cannot be accepted"), "{actions}");
@@ -244,8 +247,10 @@ fn a_rejected_peering_asks_nothing_of_the_customer_and_reach_recreates_it() {
     assert_eq!(again["name"], "to-customer");
     let again = id_of(&again);
     cli.poll_status("peering", &again, &["pending_acceptance"]);
-    cli.ok(&format!("sim accept {again}"));
-    cli.poll_status("peering", &again, &["active"]);
+    let accepted = cli.json(&format!(
+        "sim accept {again} --wait --timeout {WAIT_TIMEOUT}"
+    ));
+    assert_eq!(accepted["status"], "active", "{accepted:#}");
     let active = cli.ok(&format!("peering actions {again}"));
     assert!(
         active.contains("Nothing: the peering is active"),
