@@ -21,7 +21,26 @@ pub fn parse_entry(raw: &str) -> Result<AllowlistEntryInput, String> {
     Ok(AllowlistEntryInput {
         cidr: cidr.to_string(),
         comment: comment.trim().to_string(),
+        expires_at: None,
     })
+}
+
+/// The expiry `--expire-after SECS` gives entries added now.
+pub fn expiry(after: Option<u64>) -> Option<chrono::DateTime<chrono::Utc>> {
+    after.map(|secs| chrono::Utc::now() + chrono::Duration::seconds(secs as i64))
+}
+
+/// `entries`, each given `expires_at` when set (else as they are).
+pub fn expiring(
+    mut entries: Vec<AllowlistEntryInput>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Vec<AllowlistEntryInput> {
+    if expires_at.is_some() {
+        for e in &mut entries {
+            e.expires_at = expires_at;
+        }
+    }
+    entries
 }
 
 pub fn read_allowlist_file(path: &Path) -> anyhow::Result<Vec<AllowlistEntryInput>> {
@@ -42,9 +61,12 @@ pub fn edit_allowlist(
 ) -> anyhow::Result<Vec<AllowlistEntryInput>> {
     let mut list: Vec<AllowlistEntryInput> = current
         .iter()
+        // An entry past its expiry is about to be removed by the server: not sent back.
+        .filter(|e| e.expires_at.is_none_or(|t| t > chrono::Utc::now()))
         .map(|e| AllowlistEntryInput {
             cidr: e.cidr.to_string(),
             comment: e.comment.clone(),
+            expires_at: e.expires_at,
         })
         .collect();
     for cidr in remove {
@@ -142,6 +164,7 @@ mod tests {
         AllowlistEntryInput {
             cidr: cidr.into(),
             comment: comment.into(),
+            expires_at: None,
         }
     }
 
@@ -196,14 +219,17 @@ mod tests {
             AllowlistEntry {
                 cidr: "10.0.0.0/8".parse().unwrap(),
                 comment: "corp".into(),
+                expires_at: None,
             },
             AllowlistEntry {
                 cidr: "203.0.113.0/24".parse().unwrap(),
                 comment: "office".into(),
+                expires_at: None,
             },
             AllowlistEntry {
                 cidr: "192.0.2.0/24".parse().unwrap(),
                 comment: String::new(),
+                expires_at: None,
             },
         ];
         let edited = edit_allowlist(

@@ -543,9 +543,15 @@ fn allowlist_lines(list: &[AllowlistEntry]) -> Vec<String> {
     let mut lines: Vec<String> = list
         .iter()
         .take(ALLOWLIST_SHOWN)
-        .map(|e| match e.comment.as_str() {
-            "" => e.cidr.to_string(),
-            comment => format!("{}  {comment}", e.cidr),
+        .map(|e| {
+            let mut line = match e.comment.as_str() {
+                "" => e.cidr.to_string(),
+                comment => format!("{}  {comment}", e.cidr),
+            };
+            if let Some(at) = e.expires_at {
+                line.push_str(&format!("  (expires {})", time(&at)));
+            }
+            line
         })
         .collect();
     if list.len() > ALLOWLIST_SHOWN {

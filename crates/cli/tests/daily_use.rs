@@ -137,6 +137,22 @@ fn an_allowlist_file_takes_bare_addresses_and_names_a_bad_line_by_its_number() {
         got["public_access"]["allowlist"].as_array().unwrap().len(),
         2
     );
+    // Temporary access: the entries added with --expire-after carry their expiry, shown
+    // by `cluster get`; entries already there keep theirs (none).
+    let temporary = cli.json(&format!(
+        "cluster update {cluster} --add-public-allow 192.0.2.10=contractor --expire-after 8h"
+    ));
+    let list = temporary["public_access"]["allowlist"].as_array().unwrap();
+    assert!(list[2]["expires_at"].is_string(), "{list:?}");
+    assert!(list[0].get("expires_at").is_none(), "{list:?}");
+    let shown = cli.ok(&format!("cluster get {cluster}"));
+    assert!(
+        shown.contains("192.0.2.10/32  contractor  (expires "),
+        "{shown}"
+    );
+    cli.ok(&format!(
+        "cluster update {cluster} --remove-public-allow 192.0.2.10"
+    ));
 
     std::fs::write(
         &file,

@@ -37,6 +37,7 @@ pub fn parse_allowlist_text(text: &str) -> Result<Vec<AllowlistEntryInput>, Stri
         entries.push(AllowlistEntryInput {
             cidr: cidr.to_string(),
             comment: comment.to_string(),
+            expires_at: None,
         });
     }
     Ok(entries)

@@ -84,6 +84,8 @@ pub struct Started {
     /// Where the first-start superuser secret was written; `None` on later starts.
     pub admin_token_file: Option<PathBuf>,
     controller: JoinHandle<()>,
+    /// Removes public allow-list entries whose expiry passed.
+    allowlist_expiry: JoinHandle<()>,
     /// The platform DNS, answering while this lives.
     pub dns: PlatformDns,
     /// The platform DNS inside every lab VPC (with the local provider).
@@ -93,6 +95,7 @@ pub struct Started {
 impl Drop for Started {
     fn drop(&mut self) {
         self.controller.abort();
+        self.allowlist_expiry.abort();
     }
 }
 
@@ -171,6 +174,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         },
         nodes,
     );
+    let allowlist_expiry = crate::allowlist_expiry::start(store.clone(), handle.clone());
     let api = ApiConfig {
         dns_zone: config.dns_zone.clone(),
         admin_token_file: Some(dir.join(ADMIN_TOKEN_FILE)),
@@ -186,6 +190,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         dns,
         lab_resolvers,
         controller,
+        allowlist_expiry,
     })
 }
 

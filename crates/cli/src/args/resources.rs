@@ -165,6 +165,10 @@ pub struct ClusterAccessCreate {
     /// A destination in a peered network the nodes may connect to, CIDR[:PORT,PORT]; repeat.
     #[arg(long = "egress", value_name = "CIDR[:PORT,…]", value_parser = access::parse_egress)]
     pub egress: Vec<EgressRuleInput>,
+    /// The public allow-list entries given here are removed after this long (e.g. 8h,
+    /// 30d): temporary access, removed and audited by the server.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_seconds)]
+    pub expire_after: Option<u64>,
 }
 
 /// Changes to who may connect to a cluster.
@@ -201,6 +205,10 @@ pub struct ClusterAccessUpdate {
     /// Remove every egress rule: the nodes connect to nothing in peered networks again.
     #[arg(long, conflicts_with_all = ["add_egress", "remove_egress"])]
     pub clear_egress: bool,
+    /// The public allow-list entries added here (or the file's) are removed after this
+    /// long (e.g. 8h, 30d): temporary access, removed and audited by the server.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_seconds)]
+    pub expire_after: Option<u64>,
 }
 
 impl ClusterAccessUpdate {

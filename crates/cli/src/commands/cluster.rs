@@ -67,7 +67,11 @@ type CreateAccess = (
 );
 
 /// The public access, private allow-list and egress rules of a create request.
-fn create_access(access: ClusterAccessCreate) -> CreateAccess {
+fn create_access(mut access: ClusterAccessCreate) -> CreateAccess {
+    let expires_at = crate::access::expiry(access.expire_after);
+    for e in access.public_allow.iter_mut() {
+        e.expires_at = expires_at;
+    }
     let public_access = match (access.public_access, access.public_allow.is_empty()) {
         (None, true) => None,
         (enabled, _) => {
@@ -109,10 +113,12 @@ async fn update(
         };
         return ctx.client.patch(path, &body).await;
     }
+    let expires_at = access::expiry(access.expire_after);
     let public_file = match &access.public_allowlist_file {
         Some(file) => Some(access::read_allowlist_file(file)?),
         None => None,
-    };
+    }
+    .map(|entries| access::expiring(entries, expires_at));
     let mut attempt = 1;
     loop {
         let current: Cluster = ctx.client.get(path).await?;
@@ -141,6 +147,7 @@ fn access_update(
     public_file: Option<&[AllowlistEntryInput]>,
 ) -> anyhow::Result<ClusterUpdate> {
     let mut body = ClusterUpdate::default();
+    let expires_at = access::expiry(access.expire_after);
     let public_changes = access.public_access.is_some()
         || public_file.is_some()
         || !access.add_public_allow.is_empty()
@@ -150,7 +157,7 @@ fn access_update(
             Some(entries) => entries.to_vec(),
             None => access::edit_allowlist(
                 &current.public_access.allowlist,
-                &access.add_public_allow,
+                &access::expiring(access.add_public_allow.clone(), expires_at),
                 &access.remove_public_allow,
                 "public allow-list",
             )?,
