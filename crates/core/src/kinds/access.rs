@@ -120,7 +120,7 @@ pub fn validate_allowlist(
     let mut seen = HashMap::new();
     let mut list = Vec::with_capacity(input.len());
     for (i, e) in input.iter().enumerate() {
-        if let Some(cidr) = checks.field(entry_cidr(field, i, &e.cidr, &mut seen, "")) {
+        if let Some(cidr) = checks.field(entry_cidr(field, i, &e.cidr, &mut seen, "", true)) {
             list.push(AllowlistEntry {
                 cidr,
                 comment: e.comment.clone(),
@@ -182,16 +182,21 @@ pub fn allowlist_cidr(field: &str, raw: &str) -> Result<Cidr, FieldError> {
 }
 
 /// Entry `i` of a list's CIDR; a prefix the list holds already (`seen`, by the index of
-/// its last entry) is a `duplicate-entry` error (`hint` ends its message).
+/// its last entry) is a `duplicate-entry` error (`hint` ends its message). `bare_ip`: an
+/// address alone is its /32 (allow-lists); else a prefix length is required (egress).
 fn entry_cidr(
     field: &str,
     i: usize,
     raw: &str,
     seen: &mut HashMap<Cidr, usize>,
     hint: &str,
+    bare_ip: bool,
 ) -> Result<Cidr, FieldError> {
     let at = format!("{field}[{i}].cidr");
-    let cidr = allowlist_cidr(&at, raw)?;
+    let cidr = match bare_ip {
+        true => allowlist_cidr(&at, raw)?,
+        false => parse_cidr(&at, raw)?,
+    };
     match seen.insert(cidr, i) {
         None => Ok(cidr),
         Some(j) => Err(FieldError::new(
@@ -302,7 +307,7 @@ pub fn validate_egress(input: &Option<Vec<EgressRuleInput>>) -> Result<Vec<Egres
     for (i, e) in input.iter().enumerate() {
         let entry = format!("{field}[{i}]");
         let hint = "; list its ports in one entry";
-        if let Some(cidr) = checks.field(entry_cidr(field, i, &e.cidr, &mut seen, hint)) {
+        if let Some(cidr) = checks.field(entry_cidr(field, i, &e.cidr, &mut seen, hint, false)) {
             rules.push(EgressRule {
                 cidr,
                 ports: e.ports.clone(),
