@@ -63,6 +63,10 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
         Command::Reach(a) => commands::reach::run(&ctx()?, a).await,
         // A node process: no client configuration involved.
         Command::Probe(args) => commands::probe::run(args).await,
+        // Offline: from the catalogs the server checks against.
+        Command::Completions(args) => commands::catalog::completions(args),
+        Command::Regions(args) => commands::catalog::regions(cli.global.output, args),
+        Command::Engines => commands::catalog::engines(cli.global.output),
     }
 }
 

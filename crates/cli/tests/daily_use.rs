@@ -346,3 +346,48 @@ fn a_peering_list_with_an_azure_vnet_fits_a_terminal() {
     assert!(table.contains("customer-vnet"), "{table}");
     assert!(table.contains("192.168.0.0/24,+2 more"), "{table}");
 }
+
+#[test]
+fn completions_regions_and_engines_work_offline() {
+    let sandbox = Sandbox::new();
+    let cli = Cli {
+        url: "http://127.0.0.1:9".into(),
+        token: String::new(),
+        project: None,
+        home: sandbox.home.path().to_path_buf(),
+    };
+    let bash = cli.ok("completions bash");
+    assert!(bash.contains("_isthmus()"), "{bash}");
+    assert!(bash.contains("network") && bash.contains("--cascade"));
+    let zsh = cli.ok("completions zsh");
+    assert!(zsh.starts_with("#compdef isthmus"), "{zsh}");
+    assert!(cli.ok("completions fish").contains("complete -c isthmus"));
+
+    let aws = cli.ok("regions --provider aws");
+    assert!(aws.lines().next().unwrap().starts_with("PROVIDER"));
+    assert!(aws.contains("aws       us-east-1"), "{aws}");
+    assert!(!aws.contains("westeurope"), "{aws}");
+    let all = cli.json("regions");
+    let providers: std::collections::BTreeSet<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["provider"].as_str().unwrap())
+        .collect();
+    assert_eq!(providers, ["aws", "azure", "gcp", "local"].into());
+
+    let engines = cli.json("engines");
+    let postgresql = engines
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["engine"] == "postgresql")
+        .expect("postgresql in the catalog");
+    assert_eq!(postgresql["topologies"], serde_json::json!(["single-node"]));
+    let table = cli.ok("engines");
+    assert!(table.contains("nats"), "{table}");
+    assert!(
+        table.contains("single-node,three-node-multi-zone"),
+        "{table}"
+    );
+}

@@ -2,6 +2,7 @@
 //! hints go to stderr so `-o json` output stays parseable.
 
 pub mod ca;
+pub mod catalog;
 pub mod cluster;
 pub mod endpoint_service;
 pub mod events;
