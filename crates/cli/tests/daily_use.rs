@@ -391,3 +391,63 @@ fn completions_regions_and_engines_work_offline() {
         "{table}"
     );
 }
+
+/// Every verb takes a name where it took an id; a name two objects share is refused
+/// with their ids.
+#[test]
+fn verbs_take_names_as_well_as_ids() {
+    let sandbox = Sandbox::new();
+    let server = Server::start(sandbox.data.path(), &[]);
+    let cli = project(&server, &sandbox, "names");
+    cli.ok(&format!(
+        "network create prod --provider aws --region us-east-1 --cidr 10.44.0.0/16 \
+         --wait --timeout {WAIT_TIMEOUT}"
+    ));
+    cli.ok(
+        "sim vpc create --cloud aws --account 111122223333 --network vpc-0c0ffee0 \
+         --region us-east-1 --cidr 192.168.0.0/16",
+    );
+    let peering = cli.json(&format!(
+        "peering create to-customer --network prod --peer-account 111122223333 \
+         --peer-network vpc-0c0ffee0 --peer-region us-east-1 --route 192.168.0.0/16 \
+         --wait --timeout {WAIT_TIMEOUT}"
+    ));
+    assert_eq!(peering["status"], "pending_acceptance");
+    cli.ok(&format!(
+        "sim accept to-customer --wait --timeout {WAIT_TIMEOUT}"
+    ));
+    assert_eq!(cli.json("peering get to-customer")["id"], peering["id"]);
+    assert!(cli
+        .ok("peering actions to-customer")
+        .contains("the peering is active"));
+    let cluster = cli.json(&format!(
+        "cluster create orders --network prod --engine probe --topology single-node \
+         --wait --timeout {WAIT_TIMEOUT}"
+    ));
+    assert!(cli.ok("cluster addresses orders").contains("private"));
+    let renamed = cli.json(&format!(
+        "cluster update orders --name billing --wait --timeout {WAIT_TIMEOUT}"
+    ));
+    assert_eq!(renamed["id"], cluster["id"]);
+    cli.ok(&format!(
+        "cluster delete billing --yes --wait --timeout {WAIT_TIMEOUT}"
+    ));
+    cli.ok("network update prod --name prod-eu");
+    let error = cli.fails("network get prod");
+    assert!(error.contains("no network named 'prod'"), "{error}");
+
+    // Two networks of one name: the name no longer says which.
+    let other = id_of(
+        &cli.json("network create prod-eu --provider aws --region us-east-1 --cidr 10.45.0.0/16"),
+    );
+    let error = cli.fails("network get prod-eu");
+    assert!(
+        error.contains("several networks are named 'prod-eu'"),
+        "{error}"
+    );
+    assert!(error.contains(&other), "{error}");
+    assert_eq!(
+        cli.json(&format!("network get {other}"))["id"],
+        other.as_str()
+    );
+}

@@ -31,7 +31,7 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
             let (public_access, private_allowlist, egress_allowlist) = create_access(access);
             let body = ClusterCreate {
                 name,
-                network_id: network,
+                network_id: object::network_id(ctx, &network).await?,
                 engine,
                 topology,
                 public_access,
@@ -41,6 +41,7 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
             object::create::<Cluster>(ctx, &at, &body, wait).await
         }
         ClusterCommand::Addresses { id } => {
+            let id = object::id_of::<Cluster>(ctx, &at, &id).await?;
             let cluster: Cluster = ctx.client.get(&path(&id)).await?;
             ctx.list(&crate::views::scoped_addresses(&cluster))
         }
@@ -50,6 +51,7 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
             access,
             wait,
         } => {
+            let id = object::id_of::<Cluster>(ctx, &at, &id).await?;
             let updated = update(ctx, &path(&id), name, &access).await?;
             print_warnings(&updated.warnings);
             // The cluster's own path: `id` may be a name.

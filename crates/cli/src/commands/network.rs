@@ -26,6 +26,7 @@ pub async fn run(ctx: &Ctx, command: NetworkCommand) -> anyhow::Result<String> {
             object::create::<Network>(ctx, &at, &body, wait).await
         }
         NetworkCommand::Update { id, name, wait } => {
+            let id = object::id_of::<Network>(ctx, &at, &id).await?;
             let body = NetworkUpdate {
                 name,
                 ..NetworkUpdate::default()

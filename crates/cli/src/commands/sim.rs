@@ -45,6 +45,14 @@ pub async fn run(ctx: &Ctx, command: SimCommand) -> anyhow::Result<String> {
         }
         SimCommand::GrantRole { peering_id, wait } => action(peering_id, "grant-role", wait),
     };
+    // A peering may be named; the simulated cloud knows it by id.
+    let peering_id = match peering_id.parse::<isthmus_core::Id>() {
+        Ok(_) => peering_id,
+        Err(_) => {
+            let at = super::object::Paths::of::<Peering>(ctx).await?;
+            super::object::id_of::<Peering>(ctx, &at, &peering_id).await?
+        }
+    };
     let path = format!("/v1/sim/peerings/{}/{action}", segment(&peering_id));
     let view: SimPeeringView = ctx.client.post(&path, &serde_json::json!({})).await?;
     if wait.wait {
