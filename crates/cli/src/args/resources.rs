@@ -29,8 +29,10 @@ pub enum NetworkCommand {
     /// Create a network.
     Create {
         name: String,
+        /// aws, gcp or azure (the simulated clouds), or local (this host; needs root).
         #[arg(long, value_parser = parse_provider)]
         provider: Provider,
+        /// A region of the provider (`isthmus regions` lists them; local: host).
         #[arg(long)]
         region: String,
         /// The network's CIDR block, e.g. 10.0.0.0/16.
@@ -56,7 +58,7 @@ pub enum PeeringCommand {
     /// Request a peering from a network to a customer's VPC/VNet.
     Create {
         name: String,
-        /// The Isthmus network to peer from.
+        /// The Isthmus network to peer from (name or id).
         #[arg(long)]
         network: String,
         /// AWS account id, GCP project id or Azure subscription id.
@@ -118,11 +120,14 @@ pub enum ClusterCommand {
     /// Create a cluster in a network (the network may still be provisioning).
     Create {
         name: String,
+        /// The network to place it in (name or id).
         #[arg(long)]
         network: String,
-        /// Engine from the catalog, e.g. probe.
+        /// Engine from the catalog: probe, nats or postgresql (`isthmus engines` says
+        /// which topologies each supports).
         #[arg(long)]
         engine: String,
+        /// single-node or three-node-multi-zone.
         #[arg(long, value_parser = parse_topology)]
         topology: Topology,
         #[command(flatten)]
@@ -248,6 +253,8 @@ pub enum TokenCommand {
     /// Create a token with a role in the project; its secret is shown once.
     Create {
         name: String,
+        /// viewer (read), operator (also create, update, delete) or admin (also tokens
+        /// and members).
         #[arg(long, value_parser = parse_role)]
         role: Role,
         /// The token stops working after this long: seconds, or a number with s, m, h

@@ -18,9 +18,13 @@ pub enum ObjectVerb {
         include_deleted: bool,
     },
     /// Show one.
-    Get { id: String },
+    Get {
+        /// Its name or id.
+        id: String,
+    },
     /// Delete one.
     Delete {
+        /// Its name or id.
         id: String,
         /// Do not ask for confirmation (asked only when stdin is a terminal; scripts and
         /// pipes are never asked).
@@ -35,6 +39,7 @@ pub enum ObjectVerb {
     },
     /// Wait until it settles.
     Wait {
+        /// Its name or id.
         id: String,
         #[command(flatten)]
         timeout: TimeoutArgs,
