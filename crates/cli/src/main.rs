@@ -3,6 +3,7 @@
 //! Every failure ends as one line on stderr and exit code 1 (clap's usage errors: 2).
 
 mod access;
+mod addresses;
 mod args;
 mod client;
 mod commands;

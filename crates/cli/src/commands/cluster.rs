@@ -43,7 +43,7 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
         ClusterCommand::Addresses { id } => {
             let id = object::id_of::<Cluster>(ctx, &at, &id).await?;
             let cluster: Cluster = ctx.client.get(&path(&id)).await?;
-            ctx.list(&crate::views::scoped_addresses(&cluster))
+            ctx.list(&crate::addresses::scoped_addresses(&cluster))
         }
         ClusterCommand::Update {
             id,
