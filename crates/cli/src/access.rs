@@ -21,7 +21,26 @@ pub fn parse_entry(raw: &str) -> Result<AllowlistEntryInput, String> {
     Ok(AllowlistEntryInput {
         cidr: cidr.to_string(),
         comment: comment.trim().to_string(),
+        expires_at: None,
     })
+}
+
+/// The expiry `--expire-after SECS` gives entries added now.
+pub fn expiry(after: Option<u64>) -> Option<chrono::DateTime<chrono::Utc>> {
+    after.map(|secs| chrono::Utc::now() + chrono::Duration::seconds(secs as i64))
+}
+
+/// `entries`, each given `expires_at` when set (else as they are).
+pub fn expiring(
+    mut entries: Vec<AllowlistEntryInput>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Vec<AllowlistEntryInput> {
+    if expires_at.is_some() {
+        for e in &mut entries {
+            e.expires_at = expires_at;
+        }
+    }
+    entries
 }
 
 pub fn read_allowlist_file(path: &Path) -> anyhow::Result<Vec<AllowlistEntryInput>> {
@@ -42,9 +61,12 @@ pub fn edit_allowlist(
 ) -> anyhow::Result<Vec<AllowlistEntryInput>> {
     let mut list: Vec<AllowlistEntryInput> = current
         .iter()
+        // An entry past its expiry is about to be removed by the server: not sent back.
+        .filter(|e| e.expires_at.is_none_or(|t| t > chrono::Utc::now()))
         .map(|e| AllowlistEntryInput {
             cidr: e.cidr.to_string(),
             comment: e.comment.clone(),
+            expires_at: e.expires_at,
         })
         .collect();
     for cidr in remove {
@@ -67,10 +89,9 @@ pub fn edit_allowlist(
 /// Whether two CIDR texts name the same prefix (`10.0.0.0/8` and ` 10.0.0.0/8`), falling
 /// back to text when one does not parse (the server will say what is wrong with it).
 fn same_cidr(a: &str, b: &str) -> bool {
-    match (
-        a.trim().parse::<isthmus_core::Cidr>(),
-        b.trim().parse::<isthmus_core::Cidr>(),
-    ) {
+    // A bare address is its /32, as the server reads it.
+    let parse = |s: &str| isthmus_core::kinds::access::allowlist_cidr("", s);
+    match (parse(a), parse(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => a.trim() == b.trim(),
     }
@@ -95,17 +116,35 @@ pub fn parse_egress(raw: &str) -> Result<EgressRuleInput, String> {
     })
 }
 
-/// The egress rules the cluster has, as request input, with `add` appended.
-pub fn with_egress(current: &[EgressRule], add: &[EgressRuleInput]) -> Vec<EgressRuleInput> {
-    current
+/// The egress rules the cluster has, as request input, with `remove` taken out (by
+/// prefix: every port of it) and `add` appended (an added prefix replaces its rule).
+/// Removing a prefix that has no rule is an error, as for the allow-lists.
+pub fn edit_egress(
+    current: &[EgressRule],
+    add: &[EgressRuleInput],
+    remove: &[String],
+) -> anyhow::Result<Vec<EgressRuleInput>> {
+    let mut rules: Vec<EgressRuleInput> = current
         .iter()
         .map(|r| EgressRuleInput {
             cidr: r.cidr.to_string(),
             ports: r.ports.clone(),
             comment: r.comment.clone(),
         })
-        .chain(add.iter().cloned())
-        .collect()
+        .collect();
+    for cidr in remove {
+        let before = rules.len();
+        rules.retain(|r| !same_cidr(&r.cidr, cidr));
+        anyhow::ensure!(
+            rules.len() < before,
+            "{cidr} is not in the egress allow-list (nothing to remove)"
+        );
+    }
+    for rule in add {
+        rules.retain(|r| !same_cidr(&r.cidr, &rule.cidr));
+        rules.push(rule.clone());
+    }
+    Ok(rules)
 }
 
 /// `on` / `off` (also true/false, yes/no, enabled/disabled).
@@ -125,6 +164,7 @@ mod tests {
         AllowlistEntryInput {
             cidr: cidr.into(),
             comment: comment.into(),
+            expires_at: None,
         }
     }
 
@@ -179,14 +219,17 @@ mod tests {
             AllowlistEntry {
                 cidr: "10.0.0.0/8".parse().unwrap(),
                 comment: "corp".into(),
+                expires_at: None,
             },
             AllowlistEntry {
                 cidr: "203.0.113.0/24".parse().unwrap(),
                 comment: "office".into(),
+                expires_at: None,
             },
             AllowlistEntry {
                 cidr: "192.0.2.0/24".parse().unwrap(),
                 comment: String::new(),
+                expires_at: None,
             },
         ];
         let edited = edit_allowlist(

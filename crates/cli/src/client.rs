@@ -104,10 +104,18 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
+    /// Said instead of the server's 401 when no token was sent: where none was found.
+    token_not_found: Option<String>,
 }
 
 impl Client {
     pub fn new(base: &str, token: Option<String>) -> anyhow::Result<Client> {
+        // reqwest says only "builder error" for `127.0.0.1:8710`: say what is missing.
+        let lower = base.to_ascii_lowercase();
+        anyhow::ensure!(
+            lower.starts_with("http://") || lower.starts_with("https://"),
+            "the Isthmus URL '{base}' has no scheme: write it as http://{base} (or https://)"
+        );
         let http = reqwest::Client::builder()
             .user_agent(concat!("isthmus-cli/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -116,7 +124,16 @@ impl Client {
             http,
             base: base.trim_end_matches('/').to_string(),
             token,
+            token_not_found: None,
         })
+    }
+
+    /// What to say on a 401 when no token was found (see `config::resolve`).
+    pub fn with_token_not_found(self, why: Option<String>) -> Client {
+        Client {
+            token_not_found: why,
+            ..self
+        }
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
@@ -220,6 +237,12 @@ impl Client {
             .map_err(|e| anyhow::anyhow!("read the answer from {url}: {e}"))?;
         if status.is_success() {
             Ok(text)
+        } else if let (StatusCode::UNAUTHORIZED, Some(why)) = (status, &self.token_not_found) {
+            Err(ApiError {
+                status,
+                message: format!("unauthorized: {why}"),
+            }
+            .into())
         } else {
             Err(ApiError::from_body(status, &text).into())
         }

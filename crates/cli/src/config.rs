@@ -28,6 +28,8 @@ pub struct ClientConfig {
     pub url: String,
     pub token: Option<String>,
     pub project: Option<String>,
+    /// Without a token: where it was looked for, to say so when the server answers 401.
+    pub token_not_found: Option<String>,
 }
 
 /// The environment, read once, so resolution can be tested without touching the process.
@@ -84,11 +86,30 @@ pub fn resolve(global: &GlobalArgs, env: &Env) -> anyhow::Result<ClientConfig> {
         Some(secret.trim().to_string()).filter(|s| !s.is_empty())
     });
     let project = first([&global.project, &env.project, &profile.project]);
+    let token_not_found = token.is_none().then(|| token_search(env));
     Ok(ClientConfig {
         url,
         token,
         project,
+        token_not_found,
     })
+}
+
+/// Where a token was looked for and not found, and how to give one: the sentence shown
+/// instead of a bare "unauthorized".
+fn token_search(env: &Env) -> String {
+    let profile = env
+        .profile_path()
+        .map_or_else(|| "the profile".to_string(), |p| p.display().to_string());
+    let file = match env.default_data_dir() {
+        Some(dir) => dir.join("admin-token").display().to_string(),
+        None => "<data dir>/admin-token".to_string(),
+    };
+    format!(
+        "no API token found: looked for --token, $ISTHMUS_TOKEN, the profile {profile} and \
+         the server's token file {file}; for a server started with --data-dir DIR, set \
+         ISTHMUS_DATA_DIR=DIR, or pass --token, or run `isthmus login`"
+    )
 }
 
 fn first<const N: usize>(candidates: [&Option<String>; N]) -> Option<String> {

@@ -3,10 +3,12 @@
 //! Every failure ends as one line on stderr and exit code 1 (clap's usage errors: 2).
 
 mod access;
+mod addresses;
 mod args;
 mod client;
 mod commands;
 mod config;
+mod confirm;
 mod kinds;
 mod output;
 mod plan;
@@ -64,6 +66,10 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
         Command::Probe(args) => commands::probe::run(args).await,
         // Offline: reads and writes databases, no server involved.
         Command::Store(c) => commands::store::run(c).await,
+        // Offline: from the catalogs the server checks against.
+        Command::Completions(args) => commands::catalog::completions(args),
+        Command::Regions(args) => commands::catalog::regions(cli.global.output, args),
+        Command::Engines => commands::catalog::engines(cli.global.output),
     }
 }
 

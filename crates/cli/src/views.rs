@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use isthmus_core::conditions::Condition;
 use isthmus_core::object::Object;
-use isthmus_core::resources::{Address, AllowlistEntry, Cluster, Event, Network, Peering, Project};
+use isthmus_core::resources::{
+    AllowlistEntry, Cluster, CustomerAction, Event, Network, Peering, Project,
+};
 use isthmus_driver::sim::{CustomerVpc, SimPeeringView};
 use serde::{Deserialize, Serialize};
 
@@ -65,8 +67,8 @@ impl View for Peering {
             self.id.to_string(),
             self.name.clone(),
             self.network_id.to_string(),
-            format!("{}/{}", self.peer.account_id, self.peer.network_id),
-            routes(self),
+            short_peer_network(&self.peer.network_id).to_string(),
+            short_routes(&self.routes),
             self.status.to_string(),
         ]
     }
@@ -86,7 +88,7 @@ impl View for Peering {
                 or_dash(self.provider_peering_id.as_deref()),
             )
             .block("warnings", self.warnings.clone())
-            .block("customer_actions", customer_actions(self))
+            .block("customer_actions", customer_actions_or_why(self))
             .object_tail(self, &self.updated_at)
     }
 }
@@ -138,6 +140,33 @@ impl View for Cluster {
                     allowlist_lines(&self.private_allowlist)
                 },
             )
+            .block(
+                &format!("egress_allowlist ({})", self.egress_allowlist.len()),
+                if self.egress_allowlist.is_empty() {
+                    vec!["none: the nodes connect to nothing in peered networks".to_string()]
+                } else {
+                    self.egress_allowlist
+                        .iter()
+                        .map(|r| {
+                            let ports = match r.ports.as_slice() {
+                                [] => "every port".to_string(),
+                                ports => format!(
+                                    "port {}",
+                                    ports
+                                        .iter()
+                                        .map(u16::to_string)
+                                        .collect::<Vec<_>>()
+                                        .join(",")
+                                ),
+                            };
+                            match r.comment.as_str() {
+                                "" => format!("{}  {ports}", r.cidr),
+                                c => format!("{}  {ports}  {c}", r.cidr),
+                            }
+                        })
+                        .collect()
+                },
+            )
             .block("warnings", self.warnings.clone())
             .block(
                 "nodes",
@@ -153,25 +182,12 @@ impl View for Cluster {
             )
             .block(
                 "addresses",
-                self.addresses
+                crate::addresses::scoped_addresses(self)
                     .iter()
-                    .map(|a| format!("{}: {}", a.name, a.uri))
+                    .map(|a| format!("{} {}: {}", a.scope, a.name, a.uri))
                     .collect(),
             )
             .object_tail(self, &self.updated_at)
-    }
-}
-
-/// One row of `isthmus cluster addresses`.
-impl View for Address {
-    const HEADERS: &'static [&'static str] = &["NAME", "URI"];
-    fn row(&self) -> Vec<String> {
-        vec![self.name.clone(), self.uri.clone()]
-    }
-    fn details(&self) -> Details {
-        Details::default()
-            .field("name", &self.name)
-            .field("uri", &self.uri)
     }
 }
 
@@ -366,27 +382,68 @@ impl View for RotatedToken {
     }
 }
 
-/// The customer's commands, each after a comment saying what it does, ready to paste.
+/// The customer's commands, each after a comment saying what it does, ready to paste:
+/// only while the peering still waits on them (a list stored before it became active,
+/// failed or started going is stale).
 pub fn customer_actions(peering: &Peering) -> Vec<String> {
-    peering
-        .customer_actions
+    pending_actions(peering)
         .iter()
         .flat_map(|a| [format!("# {}", a.description), a.command.clone()])
         .collect()
 }
 
-/// What `peering actions` prints: the commands, or why there are none.
+/// The commands, or the one line saying why there are none.
+fn customer_actions_or_why(peering: &Peering) -> Vec<String> {
+    let lines = customer_actions(peering);
+    match (
+        lines.is_empty(),
+        isthmus_core::customer_actions::none_left(peering),
+    ) {
+        (true, Some(why)) => vec![why],
+        _ => lines,
+    }
+}
+
+/// The customer's actions still to do.
+pub fn pending_actions(peering: &Peering) -> &[CustomerAction] {
+    match isthmus_core::customer_actions::awaits_customer(peering.status) {
+        true => &peering.customer_actions,
+        false => &[],
+    }
+}
+
+/// What `peering actions` prints: the commands, or why there are none (what happened
+/// instead when the peering failed).
 pub fn customer_actions_text(peering: &Peering) -> String {
     let lines = customer_actions(peering);
     if lines.is_empty() {
-        return format!(
-            "peering {} needs no action from the customer ({})\n",
-            peering.id, peering.status
-        );
+        let why = isthmus_core::customer_actions::none_left(peering)
+            .unwrap_or_else(|| "Nothing yet.".to_string());
+        return format!("peering {} is {}: {why}\n", peering.id, peering.status);
     }
     let mut text = lines.join("\n");
     text.push('\n');
     text
+}
+
+/// A list row's peer: the VPC id or network name as given, an Azure VNet by its name
+/// alone (its resource id runs past 150 columns; `peering get` shows it whole).
+fn short_peer_network(network: &str) -> &str {
+    match network.rsplit_once("/virtualNetworks/") {
+        Some((_, name)) if network.starts_with("/subscriptions/") && !name.is_empty() => {
+            name.trim_end_matches('/')
+        }
+        _ => network,
+    }
+}
+
+/// A list row's routes: the first, then how many more (`peering get` lists all).
+fn short_routes(routes: &[isthmus_core::Cidr]) -> String {
+    let mut shown: Vec<String> = routes.iter().take(1).map(|r| r.to_string()).collect();
+    if routes.len() > 1 {
+        shown.push(format!("+{} more", routes.len() - 1));
+    }
+    shown.join(",")
 }
 
 fn routes(peering: &Peering) -> String {
@@ -411,9 +468,15 @@ fn allowlist_lines(list: &[AllowlistEntry]) -> Vec<String> {
     let mut lines: Vec<String> = list
         .iter()
         .take(ALLOWLIST_SHOWN)
-        .map(|e| match e.comment.as_str() {
-            "" => e.cidr.to_string(),
-            comment => format!("{}  {comment}", e.cidr),
+        .map(|e| {
+            let mut line = match e.comment.as_str() {
+                "" => e.cidr.to_string(),
+                comment => format!("{}  {comment}", e.cidr),
+            };
+            if let Some(at) = e.expires_at {
+                line.push_str(&format!("  (expires {})", time(&at)));
+            }
+            line
         })
         .collect();
     if list.len() > ALLOWLIST_SHOWN {

@@ -84,6 +84,43 @@ pub async fn until_settled<K: Object>(
     }
 }
 
+/// Polls `path` until the object's status is `target` (a change made outside Isthmus,
+/// such as the customer's answer, that the controller has yet to see); a settled failure
+/// other than `target` ends the wait as an error.
+pub async fn until_status<K: Object>(
+    client: &Client,
+    path: &str,
+    target: K::Status,
+    timeout: Duration,
+) -> anyhow::Result<K> {
+    let mut progress = Progress::new();
+    let deadline = Instant::now() + timeout;
+    loop {
+        let current: K = client.get(path).await.inspect_err(|_| progress.finish())?;
+        progress.show(&current);
+        if current.status() == target {
+            progress.finish();
+            return Ok(current);
+        }
+        if current.status() == K::Status::DELETED {
+            progress.finish();
+            anyhow::bail!("{} {} is deleted", K::INFO.name, current.id());
+        }
+        if Instant::now() >= deadline {
+            progress.finish();
+            anyhow::bail!(
+                "timed out after {}s waiting for {} {} to be {target}: still {}{}",
+                timeout.as_secs(),
+                K::INFO.name,
+                current.id(),
+                current.status(),
+                suffix(current.status_message())
+            );
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
 /// Whether a wait for `goal` ends: `Some(true)` reached, `Some(false)` failed, `None`
 /// still moving. `settled` is the object's [`Object::settled`], which already counts a
 /// spec the controller has not observed yet as moving.
@@ -99,6 +136,17 @@ pub fn reached<S: StatusMachine>(settled: Settled, status: S, goal: Goal) -> Opt
             Settled::Failed => Some(false),
             Settled::Moving => None,
         },
+    }
+}
+
+/// Returns once the server's platform DNS holds every change so far, so a name the wait
+/// was for resolves at once. A server without the call (older) is not waited for; a DNS
+/// that stays behind is a warning, not a failed wait: the change itself is applied.
+pub async fn dns_synced(client: &Client) {
+    match client.get::<serde_json::Value>("/v1/dns/synced").await {
+        Ok(_) => {}
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => eprintln!("warning: the platform DNS may not show the change yet: {e:#}"),
     }
 }
 

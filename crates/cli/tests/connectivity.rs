@@ -63,20 +63,29 @@ fn cluster_addresses_lists_the_uris_a_client_connects_with() {
     ));
     let id = id_of(&cluster);
 
-    // Scripts get exactly what the API holds.
+    // Scripts get what the API holds, each address labelled with where it works from
+    // (all private here: public access is off).
     let as_json = cli.json(&format!("cluster addresses {id}"));
-    assert_eq!(as_json, cluster["addresses"]);
     let addresses = as_json.as_array().expect("a list of addresses");
     assert!(!addresses.is_empty());
+    let unlabelled: Vec<Value> = addresses
+        .iter()
+        .map(|a| {
+            assert_eq!(a["scope"], "private", "{a}");
+            serde_json::json!({ "name": a["name"], "uri": a["uri"] })
+        })
+        .collect();
+    assert_eq!(Value::Array(unlabelled), cluster["addresses"]);
 
-    // People get one line per URI under NAME and URI.
+    // People get one line per URI under SCOPE, NAME and URI.
     let table = cli.ok(&format!("cluster addresses {id}"));
     let mut lines = table.lines();
     let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["NAME", "URI"]);
+    assert_eq!(header, ["SCOPE", "NAME", "URI"]);
     let rows: Vec<(String, String)> = lines
         .map(|l| {
             let mut cells = l.split_whitespace();
+            assert_eq!(cells.next(), Some("private"), "{l}");
             let name = cells.next().unwrap().to_string();
             (name, cells.next().unwrap().to_string())
         })

@@ -42,6 +42,7 @@ fn public_allowlist() -> Vec<AllowlistEntryInput> {
             AllowlistEntryInput {
                 cidr: Ipv4Addr::from(base).to_string() + cidr,
                 comment: format!("office {i}"),
+                expires_at: None,
             }
         })
         .collect()
@@ -54,6 +55,7 @@ fn private_allowlist() -> Vec<AllowlistEntryInput> {
             cidr: Ipv4Addr::from(u32::from(Ipv4Addr::new(100, 64, 0, 0)) + (i << 4)).to_string()
                 + "/28",
             comment: String::new(),
+            expires_at: None,
         })
         .collect()
 }

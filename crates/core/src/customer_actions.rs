@@ -11,6 +11,7 @@
 //! runs something the customer did not see.
 
 use crate::resources::{CustomerAction, Network, Peering, Provider};
+use crate::state::PeeringStatus;
 use crate::NetworkId;
 
 pub mod endpoint_service;
@@ -167,11 +168,54 @@ pub fn peering_name(peering: &Peering) -> String {
     format!("isthmus-{}", peering.id)
 }
 
+/// What the customer must still run: the handshake's commands while the peering waits on
+/// them, nothing once it is active, failed or going (see [`none_left`] for why).
 pub fn for_peering(network: &Network, peering: &Peering) -> Vec<CustomerAction> {
+    if !awaits_customer(peering.status) {
+        return Vec::new();
+    }
     commands(network, peering)
         .into_iter()
         .map(Command::into_action)
         .collect()
+}
+
+/// Whether the customer may still have to act: the handshake is not over. Active, failed
+/// and going peerings ask nothing of them (a stored list is stale in those states).
+pub fn awaits_customer(status: PeeringStatus) -> bool {
+    use PeeringStatus::*;
+    matches!(status, Provisioning | PendingAcceptance | PendingPeer)
+}
+
+/// Why the customer has nothing (left) to run, in one sentence: what happened instead
+/// when the peering failed, and what the operator does about it. `None` while the
+/// peering still waits on the customer.
+pub fn none_left(peering: &Peering) -> Option<String> {
+    use PeeringStatus::*;
+    let why = |m: &str| match peering.status_message.is_empty() {
+        true => String::new(),
+        false => format!(" ({m})"),
+    };
+    let recreate = "delete this peering and create it again";
+    Some(match peering.status {
+        Provisioning | PendingAcceptance | PendingPeer => return None,
+        Active => "Nothing: the peering is active.".to_string(),
+        RejectedByPeer => format!(
+            "Nothing: the customer rejected the request, and a rejected request cannot be accepted; to ask again, {recreate}."
+        ),
+        DeletedByPeer => format!(
+            "Nothing: the customer deleted their side of the peering; to link the networks again, {recreate}."
+        ),
+        InvalidSpecification => format!(
+            "Nothing: the cloud refused the request as specified{}; correct the peer account, network or region: {recreate}.",
+            why(&peering.status_message)
+        ),
+        Error => format!(
+            "Nothing for now: the peering is in error{}; the controller tries again when it changes or is refreshed.",
+            why(&peering.status_message)
+        ),
+        Deleting | Deleted => "Nothing: the peering is being deleted.".to_string(),
+    })
 }
 
 fn commands(network: &Network, peering: &Peering) -> Vec<Command> {
@@ -524,6 +568,38 @@ mod tests {
                 .contains("--resource-group <YOUR_RESOURCE_GROUP> --vnet-name hub-vnet"),
             "a VNet given by name leaves its group to the customer"
         );
+    }
+
+    #[test]
+    fn the_list_is_empty_once_the_peering_is_active_failed_or_going_and_says_why() {
+        let net = network(Provider::Aws, Some("vpc-0a1b2c3d4e5f60718"));
+        let mut p = peering(&net, "123456789012", "vpc-0fedcba9", Some("pcx-1a2b"));
+        for waiting in [
+            PeeringStatus::Provisioning,
+            PeeringStatus::PendingAcceptance,
+            PeeringStatus::PendingPeer,
+        ] {
+            p.status = waiting;
+            assert_eq!(for_peering(&net, &p).len(), 2, "{waiting}");
+            assert_eq!(none_left(&p), None, "{waiting}");
+        }
+        for (status, said) in [
+            (PeeringStatus::Active, "the peering is active"),
+            (PeeringStatus::RejectedByPeer, "cannot be accepted"),
+            (PeeringStatus::DeletedByPeer, "deleted their side"),
+            (PeeringStatus::InvalidSpecification, "refused the request"),
+            (PeeringStatus::Error, "in error"),
+            (PeeringStatus::Deleting, "being deleted"),
+            (PeeringStatus::Deleted, "being deleted"),
+        ] {
+            p.status = status;
+            assert!(for_peering(&net, &p).is_empty(), "{status}");
+            let text = none_left(&p).expect("a reason");
+            assert!(text.contains(said), "{status}: {text}");
+            assert!(!text.contains("accept-vpc-peering-connection"), "{text}");
+        }
+        p.status = PeeringStatus::RejectedByPeer;
+        assert!(none_left(&p).unwrap().contains("create it again"));
     }
 
     #[test]

@@ -29,6 +29,7 @@ fn list(variant: u8, len: u8) -> Vec<AllowlistEntry> {
             AllowlistEntry {
                 cidr: Cidr::containing(Ipv4Addr::new(a, b, variant, 0), len),
                 comment: String::new(),
+                expires_at: None,
             }
         })
         .collect()
@@ -80,6 +81,7 @@ async fn main() -> Result<()> {
     db.public_access.allowlist.push(AllowlistEntry {
         cidr: "203.0.113.10/32".parse()?,
         comment: String::new(),
+        expires_at: None,
     });
     let t_add_one = timed_ensure(d, &net, &db).await?;
 

@@ -16,6 +16,7 @@ use anyhow::Context;
 use isthmus_connect::dns::{DnsHandle, DnsServer, Publisher, RecordSet, Zone};
 use isthmus_core::Id;
 use isthmus_store::Store;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::dns_records::RecordSetsOfBody;
@@ -34,6 +35,37 @@ const FEED_BATCH: u32 = 1000;
 pub struct PlatformDns {
     server: DnsHandle,
     follower: JoinHandle<()>,
+    sync: DnsSync,
+}
+
+/// Waits for the zone to hold every change written so far: what `--wait` uses so that a
+/// name it waited for resolves the moment it returns (the follower alone may lag a poll).
+#[derive(Clone)]
+pub struct DnsSync {
+    store: Arc<dyn Store>,
+    /// The last audit-log seq the zone has applied.
+    applied: watch::Receiver<i64>,
+    /// Wakes the follower now rather than at its next tick.
+    wake: Arc<Notify>,
+}
+
+impl DnsSync {
+    /// Returns the seq applied once every event written before the call is in the zone,
+    /// or an error after `timeout`.
+    pub async fn caught_up(&self, timeout: Duration) -> anyhow::Result<i64> {
+        let target = self
+            .store
+            .last_event_seq()
+            .await
+            .context("read where the audit log ends")?;
+        self.wake.notify_one();
+        let mut applied = self.applied.clone();
+        let reached = tokio::time::timeout(timeout, applied.wait_for(|seq| *seq >= target))
+            .await
+            .context("the platform DNS is behind the audit log")?
+            .context("the platform DNS follower stopped")?;
+        Ok(*reached)
+    }
 }
 
 impl PlatformDns {
@@ -58,8 +90,24 @@ impl PlatformDns {
             .context("load the names of live objects into the platform DNS")?;
         tracing::info!(publishers = published.len(), "platform DNS zone loaded");
         server.zone().set_record_sets(published);
-        let follower = tokio::spawn(follow(store, server.zone(), from_seq));
-        Ok(PlatformDns { server, follower })
+        let (applied_tx, applied) = watch::channel(from_seq);
+        let wake = Arc::new(Notify::new());
+        let sync = DnsSync {
+            store: store.clone(),
+            applied,
+            wake: wake.clone(),
+        };
+        let follower = tokio::spawn(follow(store, server.zone(), from_seq, applied_tx, wake));
+        Ok(PlatformDns {
+            server,
+            follower,
+            sync,
+        })
+    }
+
+    /// The handle that waits for the zone to catch up with the store.
+    pub fn sync(&self) -> DnsSync {
+        self.sync.clone()
     }
 
     /// The zone's records, to answer from other sockets too (lab VPC resolvers).
@@ -132,13 +180,25 @@ async fn live_record_sets(store: &dyn Store) -> anyhow::Result<Vec<(Publisher, V
 
 /// Reads the audit log after `seq` forever; a failed round is retried on the next tick
 /// from the same place.
-async fn follow(store: Arc<dyn Store>, zone: Arc<Zone>, mut seq: i64) {
+async fn follow(
+    store: Arc<dyn Store>,
+    zone: Arc<Zone>,
+    mut seq: i64,
+    applied: watch::Sender<i64>,
+    wake: Arc<Notify>,
+) {
     let mut tick = tokio::time::interval(POLL_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = wake.notified() => {}
+        }
         match catch_up(store.as_ref(), &zone, seq).await {
-            Ok(next) => seq = next,
+            Ok(next) => {
+                seq = next;
+                applied.send_replace(seq);
+            }
             Err(error) => {
                 tracing::warn!(
                     error = format!("{error:#}"),

@@ -22,6 +22,7 @@ use std::time::Duration;
 use anyhow::Context;
 use isthmus_connect::dns::{DnsHandle, DnsServer, Zone};
 use isthmus_driver_local::{netns, LocalDriver};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// Where `ip netns exec` looks for a namespace's own /etc files.
@@ -36,6 +37,26 @@ const RECHECK_TICKS: u32 = 40;
 /// The loop; it stops (and its resolvers with it) on drop.
 pub struct LabResolvers {
     task: JoinHandle<()>,
+    sync: LabDnsSync,
+}
+
+/// Asks the loop for a pass now and waits for it: what the lab API awaits before it
+/// answers, so a lab VPC or host it made resolves names the moment the call returns.
+#[derive(Clone)]
+pub struct LabDnsSync {
+    requests: mpsc::UnboundedSender<oneshot::Sender<()>>,
+}
+
+impl LabDnsSync {
+    /// Returns after a full pass that began after this call (resolvers bound, every
+    /// host's resolv.conf written), or after `timeout`: the lab change itself is done
+    /// either way, so a slow pass delays the answer but does not fail it.
+    pub async fn synced(&self, timeout: Duration) {
+        let (done, wait) = oneshot::channel();
+        if self.requests.send(done).is_ok() {
+            let _ = tokio::time::timeout(timeout, wait).await;
+        }
+    }
 }
 
 impl Drop for LabResolvers {
@@ -46,9 +67,15 @@ impl Drop for LabResolvers {
 
 impl LabResolvers {
     pub fn start(local: Arc<LocalDriver>, zone: Arc<Zone>) -> LabResolvers {
+        let (requests, waiting) = mpsc::unbounded_channel();
         LabResolvers {
-            task: tokio::spawn(follow(local, zone)),
+            task: tokio::spawn(follow(local, zone, waiting)),
+            sync: LabDnsSync { requests },
         }
+    }
+
+    pub fn sync(&self) -> LabDnsSync {
+        self.sync.clone()
     }
 }
 
@@ -103,7 +130,13 @@ fn wanted(local: &LocalDriver) -> (Vec<Target>, HashMap<String, Ipv4Addr>) {
     (targets, hosts)
 }
 
-async fn follow(local: Arc<LocalDriver>, zone: Arc<Zone>) {
+async fn follow(
+    local: Arc<LocalDriver>,
+    zone: Arc<Zone>,
+    mut requests: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+) {
+    // Callers waiting for a pass that starts after they asked.
+    let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
     let mut resolvers: HashMap<String, Resolver> = HashMap::new();
     let mut failing: HashSet<String> = HashSet::new();
     let ours = format!("{}-", local.names().prefix());
@@ -111,6 +144,11 @@ async fn follow(local: Arc<LocalDriver>, zone: Arc<Zone>) {
     let mut synced: Option<HashMap<String, Ipv4Addr>> = None;
     let mut ticks = 0;
     loop {
+        // Those who asked before this pass began are answered at its end.
+        while let Ok(request) = requests.try_recv() {
+            waiting.push(request);
+        }
+        let answering = std::mem::take(&mut waiting);
         let (targets, hosts) = wanted(&local);
         resolvers.retain(|ns, r| {
             targets
@@ -135,7 +173,8 @@ async fn follow(local: Arc<LocalDriver>, zone: Arc<Zone>) {
             }
         }
         ticks += 1;
-        if synced.as_ref() != Some(&hosts) || ticks >= RECHECK_TICKS {
+        // A waiter gets the files checked too (one read each), not only changed hosts.
+        if synced.as_ref() != Some(&hosts) || ticks >= RECHECK_TICKS || !answering.is_empty() {
             ticks = 0;
             let (prefix, now) = (ours.clone(), hosts.clone());
             let result = tokio::task::spawn_blocking(move || {
@@ -151,7 +190,13 @@ async fn follow(local: Arc<LocalDriver>, zone: Arc<Zone>) {
                 }
             }
         }
-        tokio::time::sleep(SYNC_INTERVAL).await;
+        for done in answering {
+            let _ = done.send(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SYNC_INTERVAL) => {}
+            Some(request) = requests.recv() => waiting.push(request),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Isthmus server: the REST API, the controller, and authentication.
 
+pub mod allowlist_expiry;
 pub mod api;
 pub mod auth;
 pub mod console;

@@ -25,7 +25,7 @@ pub fn unavailable_reason() -> Option<String> {
 
 /// Starts the local driver if this process may (root), restores the stored lab VPCs and
 /// sweeps orphans. `None` (with a warning) when the provider is unavailable: local
-/// networks are then accepted but wait for a driver, and the lab API answers 409.
+/// networks are then refused at create (422), and the lab API answers 409.
 pub async fn start(
     config: &LocalConfig,
     store: &dyn Store,

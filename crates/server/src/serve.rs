@@ -89,6 +89,8 @@ pub struct Started {
     /// Where the first-start superuser secret was written; `None` on later starts.
     pub admin_token_file: Option<PathBuf>,
     controller: JoinHandle<()>,
+    /// Removes public allow-list entries whose expiry passed.
+    allowlist_expiry: JoinHandle<()>,
     /// The platform DNS, answering while this lives.
     pub dns: PlatformDns,
     /// The platform DNS inside every lab VPC (with the local provider).
@@ -98,6 +100,7 @@ pub struct Started {
 impl Drop for Started {
     fn drop(&mut self) {
         self.controller.abort();
+        self.allowlist_expiry.abort();
     }
 }
 
@@ -127,8 +130,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
     })
     .with_context(|| format!("open the simulated clouds in {}", dir.display()))?;
     let provisioners = sim.provisioners(&[Provider::Aws, Provider::Gcp, Provider::Azure]);
-    // Without the local driver, `local` networks are accepted and the controller reports
-    // that no driver runs them. With it, lab VPCs are restored and orphans swept first.
+    // Without the local driver, the API refuses `local` networks (422). With it, lab VPCs are restored and orphans swept first.
     let local = match &config.local {
         Some(local) => crate::local::start(local, store.as_ref()).await?,
         None => None,
@@ -171,6 +173,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         },
         nodes,
     );
+    let allowlist_expiry = crate::allowlist_expiry::start(store.clone(), handle.clone());
     let api = ApiConfig {
         dns_zone: config.dns_zone.clone(),
         admin_token_file: Some(dir.join(ADMIN_TOKEN_FILE)),
@@ -179,11 +182,14 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
     Ok(Started {
         state: AppState::new(store, provisioners, sim, handle, api)
             .with_local(local)
-            .with_ca(ca),
+            .with_ca(ca)
+            .with_dns_sync(dns.sync())
+            .with_lab_dns(lab_resolvers.as_ref().map(LabResolvers::sync)),
         admin_token_file,
         dns,
         lab_resolvers,
         controller,
+        allowlist_expiry,
     })
 }
 
@@ -278,6 +284,10 @@ pub async fn serve_on_with(
 
 /// What `isthmus serve` prints before the API's URL once it listens.
 pub const API_ADDRESS_LINE: &str = "serving the API on ";
+/// Printed before the web console's URL, on the line after the API's.
+pub const CONSOLE_LINE: &str = "web console: ";
+/// Printed before the platform DNS's address (its port, when started on port 0).
+pub const DNS_LINE: &str = "platform DNS on ";
 
 /// `isthmus serve`.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
@@ -292,6 +302,13 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // Printed too: with `--listen 127.0.0.1:0` this line is the only way to learn the port.
     let addr = listener.local_addr().context("listener address")?;
     eprintln!("{API_ADDRESS_LINE}http://{addr}");
+    // What a new user opens or points a resolver at next, whatever RUST_LOG says.
+    eprintln!("{CONSOLE_LINE}http://{addr}/");
+    eprintln!(
+        "{DNS_LINE}{} (UDP and TCP) for the zone {}",
+        started.dns.local_addr(),
+        config.dns_zone
+    );
     serve_on_with(
         listener,
         started.state.clone(),

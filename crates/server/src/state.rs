@@ -51,6 +51,10 @@ pub struct AppState {
     pub local: Option<Arc<LocalDriver>>,
     /// The installation CA (`GET …/ca.pem`), when this server runs with one.
     pub ca: Option<Arc<Ca>>,
+    /// Waits for the platform DNS to hold every change so far (`GET /v1/dns/synced`).
+    pub dns_sync: Option<crate::dns_sync::DnsSync>,
+    /// Waits for the lab's resolvers to serve what the lab API just made.
+    pub lab_dns: Option<crate::lab_dns::LabDnsSync>,
 }
 
 impl AppState {
@@ -70,12 +74,26 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             local: None,
             ca: None,
+            dns_sync: None,
+            lab_dns: None,
         }
     }
 
     /// The same state with the installation CA.
     pub fn with_ca(mut self, ca: Arc<Ca>) -> Self {
         self.ca = Some(ca);
+        self
+    }
+
+    /// The same state with the platform DNS's sync handle.
+    pub fn with_dns_sync(mut self, sync: crate::dns_sync::DnsSync) -> Self {
+        self.dns_sync = Some(sync);
+        self
+    }
+
+    /// The same state with the lab resolvers' sync handle (with the local provider).
+    pub fn with_lab_dns(mut self, sync: Option<crate::lab_dns::LabDnsSync>) -> Self {
+        self.lab_dns = sync;
         self
     }
 

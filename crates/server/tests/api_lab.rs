@@ -42,10 +42,12 @@ async fn without_the_local_provider_lab_changes_are_a_conflict_that_says_why() {
     s.delete(&s.admin, "/v1/lab/vpcs/customer")
         .await
         .assert_problem(409, "provider", "local-provider-unavailable");
-    // Nothing was stored: the list stays empty.
-    let list = s.get(&s.admin, "/v1/lab/vpcs").await;
-    assert_eq!(list.status, 200);
-    assert_eq!(list.body, json!([]));
+    // The list says so too, rather than an empty list beside a refused create.
+    s.get(&s.admin, "/v1/lab/vpcs").await.assert_problem(
+        409,
+        "provider",
+        "local-provider-unavailable",
+    );
 }
 
 #[tokio::test]
@@ -68,8 +70,12 @@ async fn only_the_superuser_may_change_lab_vpcs_or_run_commands() {
     )
     .await
     .assert_status_problem(403);
-    // Reading the list is fine for any token.
-    assert_eq!(s.get(&admin, "/v1/lab/vpcs").await.status, 200);
+    // Reading the list is fine for any token (here it says the local provider is off).
+    s.get(&admin, "/v1/lab/vpcs").await.assert_problem(
+        409,
+        "provider",
+        "local-provider-unavailable",
+    );
 }
 
 #[tokio::test]

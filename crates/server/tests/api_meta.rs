@@ -190,3 +190,29 @@ async fn an_unknown_path_is_a_not_found_problem() {
         .await
         .assert_status_problem(404);
 }
+
+/// `GET /v1/dns/synced` returns once the platform DNS holds every change written before
+/// it: after it, a new network's events are all behind the seq it answers.
+#[tokio::test]
+async fn dns_synced_answers_once_the_zone_holds_every_change_so_far() {
+    let s = TestServer::start().await;
+    let p = s.project("acme").await;
+    s.network(&p, "main", "10.20.0.0/16").await;
+    let events = s.get(&s.admin, &format!("/v1/projects/{p}/events")).await;
+    let last = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    let r = s.get(&s.admin, "/v1/dns/synced").await;
+    assert_eq!(r.status, 200, "{:#}", r.body);
+    assert!(
+        r.body["seq"].as_i64().unwrap() >= last,
+        "{:#} < {last}",
+        r.body
+    );
+    let anonymous = s.raw(Method::GET, "/v1/dns/synced", None, None, &[]).await;
+    assert_eq!(anonymous.status, 401);
+}

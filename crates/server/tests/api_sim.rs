@@ -420,16 +420,23 @@ async fn refresh_answers_with_the_peering_and_is_for_operators() {
 }
 
 #[tokio::test]
-async fn a_local_network_is_accepted_though_no_local_driver_exists_yet() {
+async fn a_local_network_on_a_server_without_the_local_provider_is_refused_saying_why() {
     let s = TestServer::start().await;
     let p = s.project("acme").await;
+    let path = format!("/v1/projects/{p}/networks");
     let r = s
         .post(
             &s.admin,
-            &format!("/v1/projects/{p}/networks"),
+            &path,
             json!({"name": "lab", "provider": "local", "region": "host", "cidr_block": "10.99.0.0/24"}),
         )
         .await;
-    assert_eq!(r.status, 201, "{:#}", r.body);
-    assert_eq!(r.body["provider"], "local");
+    let error = r.assert_problem(422, "provider", "provider-unavailable");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("cannot make local networks") && message.contains("local provider"),
+        "{message}"
+    );
+    // Nothing was stored.
+    assert_eq!(s.get(&s.admin, &path).await.body["items"], json!([]));
 }

@@ -276,3 +276,49 @@ async fn names_with_invisible_or_direction_changing_characters_are_refused() {
     let nets = s.get(&s.admin, &format!("/v1/projects/{p}/networks")).await;
     assert_eq!(nets.body["items"].as_array().unwrap().len(), 1);
 }
+
+/// A network's delete never takes its peerings silently: a 409 names them unless the
+/// caller says `cascade=true`.
+#[tokio::test]
+async fn a_network_with_peerings_is_deleted_only_with_cascade_and_the_conflict_names_them() {
+    let s = TestServer::start().await;
+    let p = s.project("acme").await;
+    let net = s.network(&p, "main", "10.20.0.0/16").await.id();
+    let peering = s
+        .post(
+            &s.admin,
+            &format!("/v1/projects/{p}/peerings"),
+            peering_body("to-app", &net, &["192.168.0.0/24"]),
+        )
+        .await;
+    assert_eq!(peering.status, 201, "{:#}", peering.body);
+    let path = format!("/v1/projects/{p}/networks/{net}");
+
+    let r = s.delete(&s.admin, &path).await;
+    r.assert_problem(409, "", "network-has-peerings");
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("to-app") && detail.contains(&peering.id()),
+        "{detail}"
+    );
+    assert!(detail.contains("cascade=true"), "{detail}");
+    let untouched = s.get(&s.admin, &path).await;
+    assert_ne!(untouched.body["status"], "deleting", "{:#}", untouched.body);
+
+    let r = s.delete(&s.admin, &format!("{path}?cascade=maybe")).await;
+    r.assert_problem(422, "cascade", "boolean");
+
+    let r = s.delete(&s.admin, &format!("{path}?cascade=true")).await;
+    assert_eq!(r.status, 202, "{:#}", r.body);
+    let peering_now = s
+        .get(
+            &s.admin,
+            &format!("/v1/projects/{p}/peerings/{}", peering.id()),
+        )
+        .await;
+    assert!(
+        ["deleting", "deleted"].contains(&peering_now.body["status"].as_str().unwrap()),
+        "{:#}",
+        peering_now.body
+    );
+}

@@ -118,6 +118,21 @@ impl<'a, K: Object> Api<'a, K> {
         let op = delete::DeleteOp::<K>::new(project, id, if_match);
         answer(self.docs.write(actor, None, Box::new(op)).await?)
     }
+
+    /// [`Api::delete`] as a user asks for it: unless `cascade`, live objects that would
+    /// go down with this one refuse the delete too (a 409 naming them), so nothing is
+    /// deleted that the user did not name.
+    pub async fn delete_explicit(
+        &self,
+        actor: &Actor,
+        project: ProjectId,
+        id: Id,
+        if_match: Option<u64>,
+        cascade: bool,
+    ) -> Result<K> {
+        let op = delete::DeleteOp::<K>::new(project, id, if_match).explicit(cascade);
+        answer(self.docs.write(actor, None, Box::new(op)).await?)
+    }
 }
 
 impl<'a, K: Admit> Api<'a, K> {

@@ -26,6 +26,7 @@ fn public(enabled: bool, cidrs: &[&str]) -> ClusterUpdate {
                 .map(|c| AllowlistEntryInput {
                     cidr: c.to_string(),
                     comment: String::new(),
+                    expires_at: None,
                 })
                 .collect(),
         }),

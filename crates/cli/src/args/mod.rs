@@ -1,6 +1,7 @@
 //! The command line, as clap derive types. One file per group of verbs; `main.rs`
 //! dispatches on [`Command`] and the `commands/` modules do the work.
 
+pub mod catalog;
 mod connect;
 pub mod endpoint_service;
 mod lab;
@@ -107,6 +108,12 @@ pub enum Command {
     /// The installation's state itself, offline (moving it to PostgreSQL).
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Print a shell completion script (e.g. `source <(isthmus completions bash)`).
+    Completions(catalog::CompletionsArgs),
+    /// The regions each provider accepts for networks and peers.
+    Regions(catalog::RegionsArgs),
+    /// The engine catalog: each engine, the topologies it supports and its ports.
+    Engines,
 }
 
 /// `--wait` and its deadline, shared by every verb that changes a resource's status.

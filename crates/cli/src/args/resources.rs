@@ -29,8 +29,10 @@ pub enum NetworkCommand {
     /// Create a network.
     Create {
         name: String,
+        /// aws, gcp or azure (the simulated clouds), or local (this host; needs root).
         #[arg(long, value_parser = parse_provider)]
         provider: Provider,
+        /// A region of the provider (`isthmus regions` lists them; local: host).
         #[arg(long)]
         region: String,
         /// The network's CIDR block, e.g. 10.0.0.0/16.
@@ -44,6 +46,8 @@ pub enum NetworkCommand {
         id: String,
         #[arg(long, required = true)]
         name: Option<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     #[command(flatten)]
     Object(Verbs<Network>),
@@ -54,7 +58,7 @@ pub enum PeeringCommand {
     /// Request a peering from a network to a customer's VPC/VNet.
     Create {
         name: String,
-        /// The Isthmus network to peer from.
+        /// The Isthmus network to peer from (name or id).
         #[arg(long)]
         network: String,
         /// AWS account id, GCP project id or Azure subscription id.
@@ -116,11 +120,14 @@ pub enum ClusterCommand {
     /// Create a cluster in a network (the network may still be provisioning).
     Create {
         name: String,
+        /// The network to place it in (name or id).
         #[arg(long)]
         network: String,
-        /// Engine from the catalog, e.g. probe.
+        /// Engine from the catalog: probe, nats or postgresql (`isthmus engines` says
+        /// which topologies each supports).
         #[arg(long)]
         engine: String,
+        /// single-node or three-node-multi-zone.
         #[arg(long, value_parser = parse_topology)]
         topology: Topology,
         #[command(flatten)]
@@ -139,6 +146,10 @@ pub enum ClusterCommand {
         name: Option<String>,
         #[command(flatten)]
         access: ClusterAccessUpdate,
+        /// Wait until the change is applied: the controller observed the new spec (the
+        /// data plane and the public name follow it).
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     #[command(flatten)]
     Object(Verbs<Cluster>),
@@ -159,6 +170,10 @@ pub struct ClusterAccessCreate {
     /// A destination in a peered network the nodes may connect to, CIDR[:PORT,PORT]; repeat.
     #[arg(long = "egress", value_name = "CIDR[:PORT,…]", value_parser = access::parse_egress)]
     pub egress: Vec<EgressRuleInput>,
+    /// The public allow-list entries given here are removed after this long (e.g. 8h,
+    /// 30d): temporary access, removed and audited by the server.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_seconds)]
+    pub expire_after: Option<u64>,
 }
 
 /// Changes to who may connect to a cluster.
@@ -189,6 +204,16 @@ pub struct ClusterAccessUpdate {
     /// Let the nodes connect to CIDR[:PORT,PORT] in a peered network; repeat for several.
     #[arg(long = "add-egress", value_name = "CIDR[:PORT,…]", value_parser = access::parse_egress)]
     pub add_egress: Vec<EgressRuleInput>,
+    /// Remove the egress rule for CIDR (every port of it); repeat for several.
+    #[arg(long = "remove-egress", value_name = "CIDR")]
+    pub remove_egress: Vec<String>,
+    /// Remove every egress rule: the nodes connect to nothing in peered networks again.
+    #[arg(long, conflicts_with_all = ["add_egress", "remove_egress"])]
+    pub clear_egress: bool,
+    /// The public allow-list entries added here (or the file's) are removed after this
+    /// long (e.g. 8h, 30d): temporary access, removed and audited by the server.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_seconds)]
+    pub expire_after: Option<u64>,
 }
 
 impl ClusterAccessUpdate {
@@ -202,6 +227,8 @@ impl ClusterAccessUpdate {
             && self.remove_private_allow.is_empty()
             && !self.clear_private_allowlist
             && self.add_egress.is_empty()
+            && self.remove_egress.is_empty()
+            && !self.clear_egress
     }
 }
 
@@ -226,6 +253,8 @@ pub enum TokenCommand {
     /// Create a token with a role in the project; its secret is shown once.
     Create {
         name: String,
+        /// viewer (read), operator (also create, update, delete) or admin (also tokens
+        /// and members).
         #[arg(long, value_parser = parse_role)]
         role: Role,
         /// The token stops working after this long: seconds, or a number with s, m, h

@@ -115,15 +115,40 @@ pub enum SimCommand {
     #[command(subcommand)]
     Endpoint(super::sim_endpoint::SimEndpointCommand),
     /// AWS: accept the peering connection.
-    Accept { peering_id: String },
+    Accept {
+        peering_id: String,
+        /// Wait until the platform sees it: the peering reaches the status this leads to.
+        #[command(flatten)]
+        wait: crate::args::WaitArgs,
+    },
     /// Refuse the peering request.
-    Reject { peering_id: String },
+    Reject {
+        peering_id: String,
+        /// Wait until the platform sees it: the peering reaches the status this leads to.
+        #[command(flatten)]
+        wait: crate::args::WaitArgs,
+    },
     /// Delete the customer's side of a peering (drift).
-    DeletePeerSide { peering_id: String },
+    DeletePeerSide {
+        peering_id: String,
+        /// Wait until the platform sees it: the peering reaches the status this leads to.
+        #[command(flatten)]
+        wait: crate::args::WaitArgs,
+    },
     /// GCP: create the reciprocal peering.
-    CreateReciprocal { peering_id: String },
+    CreateReciprocal {
+        peering_id: String,
+        /// Wait until the platform sees it: the peering reaches the status this leads to.
+        #[command(flatten)]
+        wait: crate::args::WaitArgs,
+    },
     /// Azure: grant the platform's principal the role on the VNet.
-    GrantRole { peering_id: String },
+    GrantRole {
+        peering_id: String,
+        /// Wait until the platform sees it: the peering reaches the status this leads to.
+        #[command(flatten)]
+        wait: crate::args::WaitArgs,
+    },
     /// Show the simulated cloud's own view of a peering.
     Peering { peering_id: String },
     /// Make the next COUNT driver calls of OPERATION fail (transiently); COUNT 0 clears.

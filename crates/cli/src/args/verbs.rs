@@ -18,15 +18,28 @@ pub enum ObjectVerb {
         include_deleted: bool,
     },
     /// Show one.
-    Get { id: String },
+    Get {
+        /// Its name or id.
+        id: String,
+    },
     /// Delete one.
     Delete {
+        /// Its name or id.
         id: String,
+        /// Do not ask for confirmation (asked only when stdin is a terminal; scripts and
+        /// pipes are never asked).
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// Also delete what would go down with it (a network's peerings); without it the
+        /// server refuses, naming them.
+        #[arg(long)]
+        cascade: bool,
         #[command(flatten)]
         wait: WaitArgs,
     },
     /// Wait until it settles.
     Wait {
+        /// Its name or id.
         id: String,
         #[command(flatten)]
         timeout: TimeoutArgs,

@@ -10,6 +10,7 @@ use crate::access;
 use crate::args::{ClusterAccessCreate, ClusterAccessUpdate, ClusterCommand};
 use crate::client::ApiError;
 use crate::kinds::print_warnings;
+use crate::wait::Goal;
 
 /// How often an update is re-read and retried when another writer changed the cluster
 /// between our read and our write (412).
@@ -30,7 +31,7 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
             let (public_access, private_allowlist, egress_allowlist) = create_access(access);
             let body = ClusterCreate {
                 name,
-                network_id: network,
+                network_id: object::network_id(ctx, &network).await?,
                 engine,
                 topology,
                 public_access,
@@ -40,13 +41,22 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
             object::create::<Cluster>(ctx, &at, &body, wait).await
         }
         ClusterCommand::Addresses { id } => {
+            let id = object::id_of::<Cluster>(ctx, &at, &id).await?;
             let cluster: Cluster = ctx.client.get(&path(&id)).await?;
-            ctx.list(&cluster.addresses)
+            ctx.list(&crate::addresses::scoped_addresses(&cluster))
         }
-        ClusterCommand::Update { id, name, access } => {
+        ClusterCommand::Update {
+            id,
+            name,
+            access,
+            wait,
+        } => {
+            let id = object::id_of::<Cluster>(ctx, &at, &id).await?;
             let updated = update(ctx, &path(&id), name, &access).await?;
             print_warnings(&updated.warnings);
-            ctx.one(&updated)
+            // The cluster's own path: `id` may be a name.
+            let at_id = path(&updated.id.to_string());
+            ctx.settle(&at_id, updated, Goal::Ready, wait).await
         }
         ClusterCommand::Object(verbs) => object::run::<Cluster>(ctx, &at, verbs.verb).await,
     }
@@ -59,7 +69,11 @@ type CreateAccess = (
 );
 
 /// The public access, private allow-list and egress rules of a create request.
-fn create_access(access: ClusterAccessCreate) -> CreateAccess {
+fn create_access(mut access: ClusterAccessCreate) -> CreateAccess {
+    let expires_at = crate::access::expiry(access.expire_after);
+    for e in access.public_allow.iter_mut() {
+        e.expires_at = expires_at;
+    }
     let public_access = match (access.public_access, access.public_allow.is_empty()) {
         (None, true) => None,
         (enabled, _) => {
@@ -101,10 +115,12 @@ async fn update(
         };
         return ctx.client.patch(path, &body).await;
     }
+    let expires_at = access::expiry(access.expire_after);
     let public_file = match &access.public_allowlist_file {
         Some(file) => Some(access::read_allowlist_file(file)?),
         None => None,
-    };
+    }
+    .map(|entries| access::expiring(entries, expires_at));
     let mut attempt = 1;
     loop {
         let current: Cluster = ctx.client.get(path).await?;
@@ -133,6 +149,7 @@ fn access_update(
     public_file: Option<&[AllowlistEntryInput]>,
 ) -> anyhow::Result<ClusterUpdate> {
     let mut body = ClusterUpdate::default();
+    let expires_at = access::expiry(access.expire_after);
     let public_changes = access.public_access.is_some()
         || public_file.is_some()
         || !access.add_public_allow.is_empty()
@@ -142,7 +159,7 @@ fn access_update(
             Some(entries) => entries.to_vec(),
             None => access::edit_allowlist(
                 &current.public_access.allowlist,
-                &access.add_public_allow,
+                &access::expiring(access.add_public_allow.clone(), expires_at),
                 &access.remove_public_allow,
                 "public allow-list",
             )?,
@@ -164,11 +181,14 @@ fn access_update(
             "private allow-list",
         )?);
     }
-    if !access.add_egress.is_empty() {
-        body.egress_allowlist = Some(access::with_egress(
+    if access.clear_egress {
+        body.egress_allowlist = Some(Vec::new());
+    } else if !access.add_egress.is_empty() || !access.remove_egress.is_empty() {
+        body.egress_allowlist = Some(access::edit_egress(
             &current.egress_allowlist,
             &access.add_egress,
-        ));
+            &access.remove_egress,
+        )?);
     }
     Ok(body)
 }

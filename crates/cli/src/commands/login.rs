@@ -6,7 +6,8 @@ use isthmus_core::ProjectId;
 
 use crate::args::{GlobalArgs, LoginArgs};
 use crate::client::Client;
-use crate::config::{write_profile, Env, Profile};
+use crate::commands::Ctx;
+use crate::config::{write_profile, ClientConfig, Env, Profile};
 
 pub async fn run(global: &GlobalArgs, args: LoginArgs, env: &Env) -> anyhow::Result<String> {
     let url = global
@@ -27,12 +28,26 @@ pub async fn run(global: &GlobalArgs, args: LoginArgs, env: &Env) -> anyhow::Res
             .get::<serde_json::Value>("/v1/projects")
             .await
             .context("check the token")?;
-        // A name is resolved on each use; an id can be checked now.
-        if let Some(p) = project.as_ref().filter(|p| p.parse::<ProjectId>().is_ok()) {
-            client
-                .get::<Project>(&format!("/v1/projects/{}", crate::client::segment(p)))
-                .await
-                .with_context(|| format!("check project {p}"))?;
+        // A project that does not exist (or this token cannot see) is refused now, not
+        // saved to fail every later command. A name is still resolved on each use.
+        if let Some(p) = &project {
+            if p.parse::<ProjectId>().is_ok() {
+                client
+                    .get::<Project>(&format!("/v1/projects/{}", crate::client::segment(p)))
+                    .await
+                    .with_context(|| format!("check project {p}"))?;
+            } else {
+                let config = ClientConfig {
+                    url: url.clone(),
+                    token: Some(token.clone()),
+                    project: Some(p.clone()),
+                    token_not_found: None,
+                };
+                Ctx::new(config, global.output)?
+                    .project_path()
+                    .await
+                    .context("nothing saved")?;
+            }
         }
     }
     let path = env

@@ -2,6 +2,7 @@
 //! hints go to stderr so `-o json` output stays parseable.
 
 pub mod ca;
+pub mod catalog;
 pub mod cluster;
 pub mod endpoint_service;
 pub mod events;
@@ -51,7 +52,8 @@ struct Page<T> {
 impl Ctx {
     pub fn new(config: ClientConfig, format: OutputFormat) -> anyhow::Result<Ctx> {
         Ok(Ctx {
-            client: Client::new(&config.url, config.token)?,
+            client: Client::new(&config.url, config.token)?
+                .with_token_not_found(config.token_not_found),
             format,
             project: config.project,
         })
@@ -126,7 +128,10 @@ impl Ctx {
             return self.one(&object);
         }
         let timeout = Duration::from_secs(wait.timeout);
-        match wait::until_settled::<K>(&self.client, path, goal, timeout).await? {
+        let settled = wait::until_settled::<K>(&self.client, path, goal, timeout).await?;
+        // Applied means its names resolve too: the platform DNS follows the store.
+        wait::dns_synced(&self.client).await;
+        match settled {
             Some(settled) => {
                 if goal == Goal::Ready {
                     settled.after_settled();

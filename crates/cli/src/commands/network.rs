@@ -4,6 +4,7 @@ use isthmus_core::resources::{Network, NetworkCreate, NetworkUpdate};
 
 use super::{object, Ctx};
 use crate::args::NetworkCommand;
+use crate::wait::Goal;
 
 pub async fn run(ctx: &Ctx, command: NetworkCommand) -> anyhow::Result<String> {
     let at = object::Paths::of::<Network>(ctx).await?;
@@ -24,12 +25,14 @@ pub async fn run(ctx: &Ctx, command: NetworkCommand) -> anyhow::Result<String> {
             };
             object::create::<Network>(ctx, &at, &body, wait).await
         }
-        NetworkCommand::Update { id, name } => {
+        NetworkCommand::Update { id, name, wait } => {
+            let id = object::id_of::<Network>(ctx, &at, &id).await?;
             let body = NetworkUpdate {
                 name,
                 ..NetworkUpdate::default()
             };
-            ctx.one(&ctx.client.patch::<_, Network>(&path(&id), &body).await?)
+            let updated: Network = ctx.client.patch(&path(&id), &body).await?;
+            ctx.settle(&path(&id), updated, Goal::Ready, wait).await
         }
         NetworkCommand::Object(verbs) => object::run::<Network>(ctx, &at, verbs.verb).await,
     }

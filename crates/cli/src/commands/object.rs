@@ -28,6 +28,40 @@ impl Paths {
     }
 }
 
+/// The id of the object of kind `K` that `given` names: an id as it is, else the one live
+/// object of that name (a name two objects share must be given as an id).
+pub async fn id_of<K: CliKind>(ctx: &Ctx, at: &Paths, given: &str) -> anyhow::Result<String> {
+    if given.parse::<isthmus_core::Id>().is_ok() {
+        return Ok(given.to_string());
+    }
+    let all: Vec<K> = ctx.list_all(&at.base).await?;
+    let named: Vec<String> = all
+        .iter()
+        .filter(|o| o.name() == given)
+        .map(|o| o.id().to_string())
+        .collect();
+    match named.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => anyhow::bail!(
+            "no {} named '{given}' in this project (`isthmus {} list` shows them)",
+            K::INFO.name,
+            K::INFO.name
+        ),
+        several => anyhow::bail!(
+            "several {} are named '{given}': give the id ({})",
+            K::INFO.plural,
+            several.join(", ")
+        ),
+    }
+}
+
+/// The id of the network `given` names (an id or a name), for `--network`.
+pub async fn network_id(ctx: &Ctx, given: &str) -> anyhow::Result<String> {
+    use isthmus_core::resources::Network;
+    let at = Paths::of::<Network>(ctx).await?;
+    id_of::<Network>(ctx, &at, given).await
+}
+
 /// Creates an object of kind `K` from `body`, then shows it (settled first with
 /// `--wait`).
 pub async fn create<K: CliKind>(
@@ -51,15 +85,38 @@ pub async fn run<K: CliKind>(ctx: &Ctx, at: &Paths, verb: ObjectVerb) -> anyhow:
             ctx.list(&ctx.list_all::<K>(&url).await?)
         }
         ObjectVerb::Get { id } => {
+            let id = id_of::<K>(ctx, at, &id).await?;
             let object: K = ctx.client.get(&path(&id)).await?;
             object.after_get();
             ctx.one(&object)
         }
-        ObjectVerb::Delete { id, wait } => {
-            let deleting: K = ctx.client.delete(&path(&id)).await?;
+        ObjectVerb::Delete {
+            id,
+            yes,
+            cascade,
+            wait,
+        } => {
+            let id = id_of::<K>(ctx, at, &id).await?;
+            if crate::confirm::will_ask(yes) {
+                // The question names what goes: read it first (a missing one fails here).
+                let object: K = ctx.client.get(&path(&id)).await?;
+                let with = if cascade { " and what it holds" } else { "" };
+                crate::confirm::ask(&format!(
+                    "Delete {} {} ({}){with}?",
+                    K::INFO.name,
+                    object.name(),
+                    object.id()
+                ))?;
+            }
+            let url = match cascade {
+                true => format!("{}?cascade=true", path(&id)),
+                false => path(&id),
+            };
+            let deleting: K = ctx.client.delete(&url).await?;
             ctx.settle(&path(&id), deleting, Goal::Deleted, wait).await
         }
         ObjectVerb::Wait { id, timeout } => {
+            let id = id_of::<K>(ctx, at, &id).await?;
             let current: K = ctx.client.get(&path(&id)).await?;
             ctx.settle(&path(&id), current, Goal::Ready, timeout.into())
                 .await

@@ -5,7 +5,7 @@ use isthmus_core::resources::{PeerSpec, Peering, PeeringCreate, PeeringUpdate};
 
 use super::{object, Ctx};
 use crate::args::{OutputFormat, PeeringCommand};
-use crate::views::customer_actions_text;
+use crate::views::{customer_actions_text, pending_actions};
 use crate::wait::Goal;
 
 pub async fn run(ctx: &Ctx, command: PeeringCommand) -> anyhow::Result<String> {
@@ -26,7 +26,7 @@ pub async fn run(ctx: &Ctx, command: PeeringCommand) -> anyhow::Result<String> {
             let body = PeeringCreate {
                 transit_routes,
                 name,
-                network_id: network,
+                network_id: object::network_id(ctx, &network).await?,
                 peer: PeerSpec {
                     account_id: peer_account,
                     network_id: peer_network,
@@ -46,6 +46,7 @@ pub async fn run(ctx: &Ctx, command: PeeringCommand) -> anyhow::Result<String> {
             allow_gateway_transit,
             wait,
         } => {
+            let id = object::id_of::<Peering>(ctx, &at, &id).await?;
             let transit_routes = if no_transit_routes {
                 Some(Vec::new())
             } else {
@@ -62,6 +63,7 @@ pub async fn run(ctx: &Ctx, command: PeeringCommand) -> anyhow::Result<String> {
             ctx.settle(&path(&id), updated, Goal::Ready, wait).await
         }
         PeeringCommand::Refresh { id, wait } => {
+            let id = object::id_of::<Peering>(ctx, &at, &id).await?;
             let refreshed: Peering = ctx
                 .client
                 .post(&format!("{}/refresh", path(&id)), &serde_json::json!({}))
@@ -69,11 +71,12 @@ pub async fn run(ctx: &Ctx, command: PeeringCommand) -> anyhow::Result<String> {
             ctx.settle(&path(&id), refreshed, Goal::Ready, wait).await
         }
         PeeringCommand::Actions { id } => {
+            let id = object::id_of::<Peering>(ctx, &at, &id).await?;
             let peering: Peering = ctx.client.get(&path(&id)).await?;
             match ctx.format {
                 OutputFormat::Table => Ok(customer_actions_text(&peering)),
-                OutputFormat::Json => crate::output::json(&peering.customer_actions),
-                OutputFormat::Yaml => crate::output::yaml(&peering.customer_actions),
+                OutputFormat::Json => crate::output::json(pending_actions(&peering)),
+                OutputFormat::Yaml => crate::output::yaml(pending_actions(&peering)),
             }
         }
         PeeringCommand::Object(verbs) => object::run::<Peering>(ctx, &at, verbs.verb).await,

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -18,6 +19,9 @@ pub struct AllowlistEntry {
     pub cidr: Cidr,
     #[serde(default)]
     pub comment: String,
+    /// When set, the entry is removed once this time passes (the removal is audited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// The public endpoint: off by default; when on, only `allowlist` may connect, and an
@@ -56,6 +60,9 @@ pub struct AllowlistEntryInput {
     pub cidr: String,
     #[serde(default)]
     pub comment: String,
+    /// Remove the entry once this time (RFC 3339) passes; none: it stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -85,6 +92,17 @@ pub const MAX_COMMENT_LEN: usize = 256;
 /// The most ports one egress rule may list.
 pub const MAX_EGRESS_PORTS: usize = 64;
 
+/// `list` without the entries whose expiry is at or before `now`, and whether any went.
+pub fn unexpired(list: &[AllowlistEntry], now: DateTime<Utc>) -> (Vec<AllowlistEntry>, bool) {
+    let kept: Vec<AllowlistEntry> = list
+        .iter()
+        .filter(|e| e.expires_at.is_none_or(|t| t > now))
+        .cloned()
+        .collect();
+    let removed = kept.len() < list.len();
+    (kept, removed)
+}
+
 /// The pool public endpoints take their addresses from (RFC 2544 benchmarking space: never
 /// a real internet address, so the lab's "internet" cannot collide with the real one).
 pub fn public_pool() -> Cidr {
@@ -102,10 +120,11 @@ pub fn validate_allowlist(
     let mut seen = HashMap::new();
     let mut list = Vec::with_capacity(input.len());
     for (i, e) in input.iter().enumerate() {
-        if let Some(cidr) = checks.field(entry_cidr(field, i, &e.cidr, &mut seen, "")) {
+        if let Some(cidr) = checks.field(entry_cidr(field, i, &e.cidr, &mut seen, "", true)) {
             list.push(AllowlistEntry {
                 cidr,
                 comment: e.comment.clone(),
+                expires_at: e.expires_at,
             });
         }
         checks.check(validate_comment(
@@ -114,6 +133,31 @@ pub fn validate_allowlist(
         ));
     }
     checks.finish(list)
+}
+
+/// The private allow-list: as any allow-list, without expiries — when its last entry
+/// left, the empty list would admit every peered source, the opposite of what expired.
+pub fn validate_private_allowlist(
+    input: &[AllowlistEntryInput],
+) -> Result<Vec<AllowlistEntry>, CoreError> {
+    const FIELD: &str = "private_allowlist";
+    let expiring: Vec<FieldError> = input
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.expires_at.is_some())
+        .map(|(i, _)| {
+            FieldError::new(
+                format!("{FIELD}[{i}].expires_at"),
+                "no-expiry",
+                "only public allow-list entries expire: an emptied private allow-list would \
+                 admit every peered source",
+            )
+        })
+        .collect();
+    if !expiring.is_empty() {
+        return Err(CoreError::Invalid(expiring));
+    }
+    validate_allowlist(FIELD, input)
 }
 
 /// Refuses a list of more than [`MAX_ALLOWLIST_ENTRIES`] entries (`what` names the list).
@@ -128,17 +172,31 @@ fn check_entry_count(field: &str, what: &str, len: usize) -> Result<(), CoreErro
     Ok(())
 }
 
+/// An allow-list entry's prefix: a CIDR, or a bare address meaning that one host (`/32`),
+/// as Atlas takes it.
+pub fn allowlist_cidr(field: &str, raw: &str) -> Result<Cidr, FieldError> {
+    match raw.trim().parse::<Ipv4Addr>() {
+        Ok(ip) => Ok(Cidr::containing(ip, 32)),
+        Err(_) => parse_cidr(field, raw),
+    }
+}
+
 /// Entry `i` of a list's CIDR; a prefix the list holds already (`seen`, by the index of
-/// its last entry) is a `duplicate-entry` error (`hint` ends its message).
+/// its last entry) is a `duplicate-entry` error (`hint` ends its message). `bare_ip`: an
+/// address alone is its /32 (allow-lists); else a prefix length is required (egress).
 fn entry_cidr(
     field: &str,
     i: usize,
     raw: &str,
     seen: &mut HashMap<Cidr, usize>,
     hint: &str,
+    bare_ip: bool,
 ) -> Result<Cidr, FieldError> {
     let at = format!("{field}[{i}].cidr");
-    let cidr = parse_cidr(&at, raw)?;
+    let cidr = match bare_ip {
+        true => allowlist_cidr(&at, raw)?,
+        false => parse_cidr(&at, raw)?,
+    };
     match seen.insert(cidr, i) {
         None => Ok(cidr),
         Some(j) => Err(FieldError::new(
@@ -249,7 +307,7 @@ pub fn validate_egress(input: &Option<Vec<EgressRuleInput>>) -> Result<Vec<Egres
     for (i, e) in input.iter().enumerate() {
         let entry = format!("{field}[{i}]");
         let hint = "; list its ports in one entry";
-        if let Some(cidr) = checks.field(entry_cidr(field, i, &e.cidr, &mut seen, hint)) {
+        if let Some(cidr) = checks.field(entry_cidr(field, i, &e.cidr, &mut seen, hint, false)) {
             rules.push(EgressRule {
                 cidr,
                 ports: e.ports.clone(),

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::access::{
-    cluster_warnings, validate_allowlist, validate_egress, validate_public_access, AllowlistEntry,
-    AllowlistEntryInput, EgressRule, EgressRuleInput, PublicAccess, PublicAccessInput,
-    PublicEndpoint,
+    cluster_warnings, validate_egress, validate_private_allowlist, validate_public_access,
+    AllowlistEntry, AllowlistEntryInput, EgressRule, EgressRuleInput, PublicAccess,
+    PublicAccessInput, PublicEndpoint,
 };
 use super::network::{check_same_project, reserved_addresses};
 use super::validate::{validate_name, Checks};
@@ -232,7 +232,7 @@ pub fn new_cluster(
     let (name, engine) = checks.finish_values(name.zip(engine))?;
     let public_access = validate_public_access(&req.public_access)?;
     let private_allowlist = match &req.private_allowlist {
-        Some(list) => validate_allowlist("private_allowlist", list)?,
+        Some(list) => validate_private_allowlist(list)?,
         None => Vec::new(),
     };
     let egress_allowlist = validate_egress(&req.egress_allowlist)?;
@@ -295,7 +295,7 @@ pub fn update_cluster(
         }
     }
     if let Some(list) = &req.private_allowlist {
-        let list = validate_allowlist("private_allowlist", list)?;
+        let list = validate_private_allowlist(list)?;
         if list != next.private_allowlist {
             next.private_allowlist = list;
             next.generation += 1;

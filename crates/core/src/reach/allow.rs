@@ -52,6 +52,7 @@ mod tests {
             .map(|c| AllowlistEntry {
                 cidr: c.parse().unwrap(),
                 comment: String::new(),
+                expires_at: None,
             })
             .collect();
         AllowSet::new(&entries)

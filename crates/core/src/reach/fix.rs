@@ -43,8 +43,15 @@ pub(super) fn create_peering(
         peer_network: peer.clone(),
         routes: vec![route],
     });
+    // A lab VPC's peering is complete as given (any account, named after the VPC); an
+    // unknown VPC leaves its account and a name to the user.
+    let name = vpc.map_or_else(|| "<name>".to_string(), |v| format!("to-{}", v.name));
+    let account = match (vpc, network.provider) {
+        (Some(_), crate::resources::Provider::Local) => "lab",
+        _ => "<account>",
+    };
     steps.commands.push(format!(
-        "isthmus peering create <name> --network {} --peer-account <account> \
+        "isthmus peering create {name} --network {} --peer-account {account} \
          --peer-network {peer} --peer-region {} --route {route}",
         network.id, network.region
     ));
@@ -173,25 +180,52 @@ fn flags(flag: &str, values: &[Cidr]) -> String {
 }
 
 pub(super) fn activate_peering(p: &Peering) -> Fix {
+    use crate::state::PeeringStatus::*;
     let mut summary = format!("peering {} is {}", p.name, p.status);
     if !p.status_message.is_empty() {
         summary.push_str(&format!(" ({})", p.status_message));
     }
-    if p.customer_actions.is_empty() {
+    // A refused, rejected or removed request cannot be revived on the cloud's side (AWS
+    // does not accept a rejected connection): only a new request links the networks.
+    if matches!(
+        p.status,
+        RejectedByPeer | DeletedByPeer | InvalidSpecification
+    ) {
+        summary.push_str(&format!(
+            "; no action on the customer's side can revive it: delete it and create it again{}",
+            match p.status {
+                InvalidSpecification => " with the peer account, network and region corrected",
+                _ => "",
+            }
+        ));
+        return Fix {
+            summary,
+            actions: vec![FixAction::RecreatePeering { peering_id: p.id }],
+            commands: recreate_peering(p),
+        };
+    }
+    let waiting = crate::customer_actions::awaits_customer(p.status);
+    if !waiting || p.customer_actions.is_empty() {
         summary.push_str("; wait for it to become active");
+        // In error the controller retries at its next resync; a refresh retries now.
+        let command = match p.status {
+            Error => format!("isthmus peering refresh {} --wait", p.id),
+            _ => format!("isthmus peering wait {}", p.id),
+        };
         return Fix {
             summary,
             actions: vec![FixAction::Wait {
                 resource: format!("peering {}", p.id),
                 status: "active".into(),
             }],
-            commands: vec![format!("isthmus peering get {}", p.id)],
+            commands: vec![command],
         };
     }
+    // Each description is a sentence of its own; joined into this one, its full stop goes.
     let steps: Vec<&str> = p
         .customer_actions
         .iter()
-        .map(|a| a.description.as_str())
+        .map(|a| a.description.trim_end_matches('.'))
         .collect();
     summary.push_str(&format!("; the customer must still: {}", steps.join("; ")));
     Fix {
@@ -208,6 +242,36 @@ pub(super) fn activate_peering(p: &Peering) -> Fix {
             .map(|a| a.command.clone())
             .collect(),
     }
+}
+
+/// The two commands that replace peering `p` by a new request with the same fields: its
+/// delete (waited for, so its routes are free again) and its create.
+fn recreate_peering(p: &Peering) -> Vec<String> {
+    let q = |v: &str| {
+        shlex::try_quote(v)
+            .map(|q| q.into_owned())
+            .unwrap_or_else(|_| "''".into())
+    };
+    let mut create = format!(
+        "isthmus peering create {} --network {} --peer-account {} --peer-network {} \
+         --peer-region {} {}",
+        q(&p.name),
+        p.network_id,
+        q(&p.peer.account_id),
+        q(&p.peer.network_id),
+        q(&p.peer.region),
+        flags("--route", &p.routes)
+    );
+    if !p.transit_routes.is_empty() {
+        create.push_str(&format!(" {}", flags("--transit-route", &p.transit_routes)));
+    }
+    if p.allow_gateway_transit {
+        create.push_str(" --allow-gateway-transit");
+    }
+    vec![
+        format!("isthmus peering delete {} --yes --wait", p.id),
+        create,
+    ]
 }
 
 /// Admit the source's range: add it as a route — or, when the routes are full or the

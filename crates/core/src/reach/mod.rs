@@ -195,6 +195,9 @@ pub enum FixAction {
     /// Delete the peering: every route of it lies inside the range the fix gives to
     /// another peering.
     DeletePeering { peering_id: PeeringId },
+    /// Delete the peering and create it again with the same fields: the cloud refused,
+    /// rejected or removed the request, and no customer action can revive it.
+    RecreatePeering { peering_id: PeeringId },
     /// Replace `remove` by the single covering prefix `add` (fewer routes, same reach).
     ReplaceRoutes {
         peering_id: PeeringId,

@@ -204,6 +204,12 @@ impl World {
             FixAction::DeletePeering { peering_id } => {
                 self.snap.peerings.retain(|p| p.id != *peering_id)
             }
+            // The new request, accepted this time.
+            FixAction::RecreatePeering { peering_id } => {
+                let p = self.peering_mut(*peering_id);
+                p.status = PeeringStatus::Active;
+                p.status_message.clear();
+            }
             FixAction::ReplaceRoutes {
                 peering_id,
                 remove,
@@ -333,7 +339,7 @@ fn no_peering_suggests_creating_one_for_the_source_vpc() {
     assert_eq!(
         fix(v).commands,
         [format!(
-            "isthmus peering create <name> --network {} --peer-account <account> \
+            "isthmus peering create to-branch --network {} --peer-account lab \
              --peer-network branch --peer-region local --route 10.70.0.0/16",
             net.id
         )]
@@ -360,7 +366,11 @@ fn a_pending_peering_says_what_the_customer_must_still_do() {
         v.explanation,
         "peering to-vpc-0abc is pending_acceptance, not active: its link does not carry traffic yet"
     );
-    let descriptions: Vec<&str> = actions.iter().map(|a| a.description.as_str()).collect();
+    // Each description loses its full stop inside the one sentence (no `).; Route`).
+    let descriptions: Vec<&str> = actions
+        .iter()
+        .map(|a| a.description.trim_end_matches('.'))
+        .collect();
     assert_eq!(
         fix(v).summary,
         format!(
@@ -529,7 +539,7 @@ fn a_vpc_relayed_through_a_peered_vpc_gets_no_transit() {
         f.commands[0],
         format!("isthmus peering update {customer} --route 172.16.0.0/16")
     );
-    assert!(f.commands[1].starts_with("isthmus peering create <name> --network "));
+    assert!(f.commands[1].starts_with("isthmus peering create to-branch --network "));
     // The customer's own host is admitted all the same, before and after.
     assert!(w.reach("customer/app", &cid.to_string(), None).allowed);
     for action in &f.actions {
@@ -750,6 +760,71 @@ fn a_destination_that_is_not_running_is_reported_before_the_path() {
         fix(v).summary,
         "wait until network platform is active (it is error)"
     );
+}
+
+#[test]
+fn a_rejected_or_removed_peering_is_fixed_by_recreating_it_not_by_accepting_it() {
+    let mut w = World::new();
+    let net = w.network(Provider::Aws, "10.20.0.0/16");
+    let pid = w.peering(&net, "vpc-0abc", &["172.31.0.0/16", "172.30.1.0/24"]);
+    let cid = w.cluster(&net, Topology::SingleNode);
+    for status in [
+        PeeringStatus::RejectedByPeer,
+        PeeringStatus::DeletedByPeer,
+        PeeringStatus::InvalidSpecification,
+    ] {
+        let p = w.peering_mut(pid);
+        p.status = status;
+        // Whatever list was stored, an accept is no fix for these.
+        let r = w.reach("172.31.5.9", &cid.to_string(), None);
+        let f = fix(only(&r)).clone();
+        assert!(f.summary.contains("delete it and create it again"), "{f:?}");
+        assert!(!f.summary.contains("must still"), "{f:?}");
+        assert_eq!(f.actions, [FixAction::RecreatePeering { peering_id: pid }]);
+        assert_eq!(
+            f.commands,
+            [
+                format!("isthmus peering delete {pid} --yes --wait"),
+                format!(
+                    "isthmus peering create to-vpc-0abc --network {} --peer-account \
+                     123456789012 --peer-network vpc-0abc --peer-region us-east-1 \
+                     --route 172.31.0.0/16 --route 172.30.1.0/24",
+                    net.id
+                )
+            ],
+            "{status}"
+        );
+    }
+    w.apply(&FixAction::RecreatePeering { peering_id: pid });
+    assert!(w.reach("172.31.5.9", &cid.to_string(), None).allowed);
+}
+
+/// Every fix's sentence reads as one: no full stop before a `;` or `,`, none doubled.
+#[test]
+fn fix_summaries_have_no_stray_full_stops() {
+    for provider in [Provider::Aws, Provider::Gcp, Provider::Azure] {
+        for status in PeeringStatus::ALL {
+            let mut w = World::new();
+            let net = w.network(provider, "10.20.0.0/16");
+            let pid = w.peering(&net, "vpc-0abc", &["172.31.0.0/16"]);
+            let p = w.peering_mut(pid);
+            p.customer_actions = crate::customer_actions::for_peering(&net, &{
+                let mut q = p.clone();
+                q.status = PeeringStatus::PendingAcceptance;
+                q
+            });
+            p.status = *status;
+            p.status_message = "the cloud said so".into();
+            let cid = w.cluster(&net, Topology::SingleNode);
+            let r = w.reach("172.31.5.9", &cid.to_string(), None);
+            let Some(f) = only(&r).fix.as_ref() else {
+                continue;
+            };
+            for glitch in [".;", ".,", "..", " ;", ";;"] {
+                assert!(!f.summary.contains(glitch), "{status}: {}", f.summary);
+            }
+        }
+    }
 }
 
 #[test]

@@ -104,6 +104,7 @@ fn entry(cidr: &str) -> AllowlistEntry {
     AllowlistEntry {
         cidr: c(cidr),
         comment: String::new(),
+        expires_at: None,
     }
 }
 

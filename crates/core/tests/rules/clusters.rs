@@ -211,10 +211,12 @@ fn a_bad_allowlist_entry_names_its_position() {
             AllowlistEntryInput {
                 cidr: "203.0.113.0/24".into(),
                 comment: "office".into(),
+                expires_at: None,
             },
             AllowlistEntryInput {
                 cidr: "198.51.100.1/24".into(),
                 comment: "vpn".into(),
+                expires_at: None,
             },
         ],
     });
@@ -392,6 +394,7 @@ fn allowlist_comments_refuse_invisible_characters() {
     let list = vec![AllowlistEntryInput {
         cidr: "203.0.113.0/24".into(),
         comment: "office\u{200b}".into(),
+        expires_at: None,
     }];
     let err = rules::validate_allowlist("private_allowlist", &list).unwrap_err();
     let (field, rule, message) = invalid(err);

@@ -210,6 +210,7 @@ pub fn entry(c: &str) -> AllowlistEntry {
     AllowlistEntry {
         cidr: cidr(c),
         comment: String::new(),
+        expires_at: None,
     }
 }
 

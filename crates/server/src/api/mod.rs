@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 pub mod body;
 mod ca;
 mod clusters;
+mod dns;
 pub mod edge;
 mod endpoint_services;
 mod events;
@@ -65,6 +66,7 @@ pub fn routes() -> Routes {
         .get("/healthz", meta::healthz)
         .get("/metrics", metrics::metrics)
         .get("/v1/openapi.json", meta::openapi)
+        .get("/v1/dns/synced", dns::synced)
         .post("/v1/projects", projects::create)
         .get("/v1/projects", projects::list)
         .get("/v1/projects/{p}", projects::get);
@@ -171,7 +173,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "Isthmus API", version = "1", description = "Private networking for managed databases."),
     paths(
-        meta::healthz, metrics::metrics, meta::openapi,
+        meta::healthz, metrics::metrics, meta::openapi, dns::synced,
         projects::create, projects::list, projects::get,
         peerings::refresh,
         endpoint_services::connections, endpoint_services::accept, endpoint_services::reject,

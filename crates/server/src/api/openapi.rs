@@ -99,8 +99,21 @@ pub fn add_kind<K: ApiKind>(doc: &mut OpenApi) {
         .response("422", problem(docs.update_invalid));
     paths.add_path_operation(&item, vec![HttpMethod::Patch], update.build());
 
+    let cascade = param(
+        "cascade",
+        ParameterIn::Query,
+        Required::False,
+        "true: delete what goes down with it too (a network's peerings); else their being \
+         there answers 409 naming them",
+        ObjectBuilder::new().schema_type(Type::Boolean),
+    );
     let mut delete = op("delete")
-        .parameters(Some([project(), path_param("id", &id), if_match()]))
+        .parameters(Some([
+            project(),
+            path_param("id", &id),
+            if_match(),
+            cascade,
+        ]))
         .response("202", answer("Deleting", &kind))
         .response("412", problem("Stale If-Match"));
     if let Some(conflict) = docs.delete_conflict {

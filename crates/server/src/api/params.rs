@@ -173,3 +173,30 @@ mod tests {
         }
     }
 }
+
+/// `?cascade=true|false` on a delete: whether what goes down with the object may go.
+pub struct CascadeParam(pub bool);
+
+#[derive(Deserialize)]
+struct CascadeQuery {
+    cascade: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CascadeParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(q) = Query::<CascadeQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::invalid("query", "query-syntax", e.body_text()))?;
+        match q.cascade.as_deref() {
+            None | Some("") | Some("false") => Ok(CascadeParam(false)),
+            Some("true") => Ok(CascadeParam(true)),
+            Some(other) => Err(ApiError::invalid(
+                "cascade",
+                "boolean",
+                format!("cascade must be true or false, got '{other}'"),
+            )),
+        }
+    }
+}

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
 use super::body::JsonBody;
-use super::params::{if_match, path_id, PageParams};
+use super::params::{if_match, path_id, CascadeParam, PageParams};
 use super::problem::ApiResult;
 use super::respond::{created, idempotency, one};
 use super::routes::Routes;
@@ -36,6 +36,12 @@ pub trait ApiKind:
 {
     /// What the OpenAPI document says about this kind's answers.
     const DOCS: ApiDocs;
+
+    /// Refuses a create this server could never carry out (a 422 naming the field),
+    /// before anything is stored. Nothing by default.
+    fn check_create(_state: &AppState, _req: &Self::Create) -> ApiResult<()> {
+        Ok(())
+    }
 
     /// Wakes the controller for what a delete changed besides the object itself and what
     /// went down with it (the generic handler wakes those). Nothing by default.
@@ -96,6 +102,7 @@ async fn create<K: ApiKind>(
     body: JsonBody<K::Create>,
 ) -> ApiResult<Response> {
     let idem = idempotency(&access.caller, &headers, &body)?;
+    K::check_create(&state, &body.value)?;
     let done = Api::<K>::new(state.store.docs())
         .create(
             &access.actor(),
@@ -165,11 +172,18 @@ async fn delete<K: ApiKind>(
     State(state): State<AppState>,
     access: InProject<Operator>,
     Path(path): Path<(String, String)>,
+    CascadeParam(cascade): CascadeParam,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let id: Id = path_id(K::INFO.name, &path.1)?;
     let obj = Api::<K>::new(state.store.docs())
-        .delete(&access.actor(), access.project, id, if_match(&headers)?)
+        .delete_explicit(
+            &access.actor(),
+            access.project,
+            id,
+            if_match(&headers)?,
+            cascade,
+        )
         .await?;
     state.enqueue::<K>(obj.id());
     // What went down with it is `deleting` already: have it go now, not at the resync

@@ -309,7 +309,7 @@ function showLogin() {
     location.hash = "#/projects";
   }, [field("login-token", "API token", "token", token)], "Log in");
   main().replaceChildren(h("h1", { text: "Isthmus console" }),
-    h("p.note", { text: "Private networking for managed databases. Use the token printed by `isthmus serve` or one made with `isthmus token create`." }),
+    h("p.note", { id: "login-help", text: "Private networking for managed databases. Paste the superuser token from the file `isthmus serve` names on its first start (<data dir>/admin-token, by default ~/.local/share/isthmus/admin-token), or a token made with `isthmus token create`." }),
     panel);
   token.focus();
 }

@@ -41,12 +41,15 @@ function peeringPanel(page) {
         await page.refresh();
       } }, "Refresh"),
       canWrite() ? h("button", { type: "button", id: "peering-edit-routes", onclick: edit }, "Edit routes") : null);
+    // Only what is still to do: nothing once the peering is active, failed or going (a
+    // list stored before then is stale); the status help above says what happened.
+    const todo = waitsOnCustomer(p) || p.status === "provisioning" ? p.customer_actions : [];
     page.body.replaceChildren(controls,
-      h("h2", { text: waitsOnCustomer(p) ? "Run these on your side" : "Customer commands" }),
-      p.customer_actions.length
-        ? h("ul.copylist", { id: "customer-actions" }, p.customer_actions.map((a, i) =>
+      h("h2", { text: "Run these on your side" }),
+      todo.length
+        ? h("ul.copylist", { id: "customer-actions" }, todo.map((a, i) =>
           h("li", {}, h("span", { text: a.description }), copyRow(a.command, "command " + (i + 1)))))
-        : h("p.note", { text: "No commands yet." }));
+        : h("p.note", { id: "customer-actions-none", text: p.status === "provisioning" ? "No commands yet." : "Nothing left to run on your side." }));
   };
   // Waiting on the customer is settled, but they are about to act: keep watching closely.
   return { draw, editing: () => editing, busy: waitsOnCustomer };
@@ -87,12 +90,47 @@ function drawNodes(body, c) {
       h("td", { text: n.zone }), h("td", {}, badge(n.status, phaseOf("node", n.status))))), "No nodes yet.")));
 }
 
+/** `uri` by the public name: each of `names` (the cluster's and its nodes') as host becomes
+ *  `pub`; seeds that become the same are kept once (as `isthmus cluster addresses`). */
+function publicUri(uri, names, pub) {
+  const seeds = [];
+  for (let seed of uri.split(",")) {
+    for (const n of names) seed = seed.split("//" + n + ":").join("//" + pub + ":").split("@" + n + ":").join("@" + pub + ":");
+    if (!seeds.includes(seed)) seeds.push(seed);
+  }
+  return seeds.join(",");
+}
+
 function drawAddresses(body, c) {
+  if (!c.addresses.length) {
+    body.replaceChildren(h("h2", { text: "Addresses" }), h("p.note", { text: "Addresses appear once the cluster is running." }));
+    return;
+  }
+  const item = (scope, a, uri) => h("li", { "data-name": a.name, "data-scope": scope },
+    h("strong", { text: a.name }), " ", h("span.scope", { text: scope }), copyRow(uri, scope + " " + a.name));
+  const pub = c.public_access.enabled && c.public_endpoint ? c.public_endpoint.dns_name : null;
+  const names = [c.dns_name].concat(c.nodes.map((n) => n.dns_name)).filter(Boolean).sort((a, b) => b.length - a.length);
   body.replaceChildren(h("h2", { text: "Addresses" }),
-    c.addresses.length
-      ? h("ul.copylist", { id: "addresses" }, c.addresses.map((a) => h("li", { "data-name": a.name },
-        h("strong", { text: a.name }), copyRow(a.uri, a.name))))
-      : h("p.note", { text: "Addresses appear once the cluster is running." }));
+    h("h3", { text: "Private: from peered networks" }),
+    h("ul.copylist", { id: "addresses" }, c.addresses.map((a) => item("private", a, a.uri))),
+    h("h3", { text: "Public: from the public allow-list" }),
+    pub
+      ? h("ul.copylist", { id: "public-addresses" }, c.addresses.map((a) => item("public", a, publicUri(a.uri, names, pub))))
+      : h("p.note", { id: "public-addresses-off", text: "Public access is off: no public address." }));
+}
+
+/** Egress rules as lines: "CIDR[:PORT,PORT] comment". */
+function egressText(rules) {
+  return rules.map((r) => r.cidr + (r.ports.length ? ":" + r.ports.join(",") : "") + (r.comment ? " " + r.comment : "")).join("\n");
+}
+
+/** "CIDR[:PORT,PORT] comment" lines → egress rules (a bad port is left for the API to name). */
+function parseEgress(text) {
+  return text.split("\n").map((l) => l.trim()).filter(Boolean).map((l) => {
+    const [target, ...comment] = l.split(/\s+/);
+    const [cidr, ports] = target.split(":");
+    return { cidr, ports: ports ? ports.split(",").filter(Boolean).map(Number) : [], comment: comment.join(" ") };
+  });
 }
 
 /** "CIDR comment" lines → allow-list entries (the API names a bad line by its index). */
@@ -114,9 +152,19 @@ function drawAccess(body, c, path, startEdit, done) {
   list.value = allowlistText(c.public_access.allowlist);
   const privateList = h("textarea", { rows: 4, disabled: !canWrite(), placeholder: "empty: every peered source" });
   privateList.value = allowlistText(c.private_allowlist || []);
-  [enabled, list, privateList].forEach((el) => el.addEventListener("input", startEdit));
+  const egressList = h("textarea", { rows: 4, disabled: !canWrite(), placeholder: "empty: no destination in peered networks" });
+  egressList.value = egressText(c.egress_allowlist || []);
+  [enabled, list, privateList, egressList].forEach((el) => el.addEventListener("input", startEdit));
   const patch = async (f, body, message) => {
-    const r = await api("PATCH", path, body, { "If-Match": '"' + c.version + '"' });
+    let r = await api("PATCH", path, body, { "If-Match": '"' + c.version + '"' });
+    // The controller's status writes move the version too. When what this form edits is
+    // still what it was drawn from, the edit applies to the current version (as the
+    // CLI's re-read); a change by someone else is shown, not overwritten.
+    if (r.status === 412) {
+      const now = await api("GET", path);
+      const same = now.ok && Object.keys(body).every((k) => JSON.stringify(now.data[k]) === JSON.stringify(c[k]));
+      if (same) r = await api("PATCH", path, body, { "If-Match": '"' + now.data.version + '"' });
+    }
     if (!r.ok) return showProblem(f, r);
     say(message);
     await done();
@@ -129,10 +177,14 @@ function drawAccess(body, c, path, startEdit, done) {
     patch(f, { private_allowlist: parseAllowlist(privateList.value) }, "Private allow-list saved."),
   [field("private-allowlist", "Peered sources that may connect (empty: all)", "private_allowlist", privateList)],
   "Save private allow-list");
-  for (const fm of [form, privateForm]) if (!canWrite()) fm.querySelector("button[type=submit]").remove();
+  const egressForm = formShell("Egress allow-list", (f) =>
+    patch(f, { egress_allowlist: parseEgress(egressList.value) }, "Egress allow-list saved."),
+  [field("egress-allowlist", "Destinations in peered networks the nodes may connect to (CIDR[:PORT,PORT] comment; empty: none)", "egress_allowlist", egressList)],
+  "Save egress allow-list");
+  for (const fm of [form, privateForm, egressForm]) if (!canWrite()) fm.querySelector("button[type=submit]").remove();
   const endpoint = c.public_endpoint
     ? h("p", {}, "Public endpoint: ", h("code", { text: c.public_endpoint.dns_name }), " (" + c.public_endpoint.ip + ")")
     : h("p.note", { text: "No public endpoint: public access is off." });
   const warnings = (c.warnings || []).map((w) => h("p.warning", { text: w }));
-  body.replaceChildren(endpoint, ...warnings, form, privateForm);
+  body.replaceChildren(endpoint, ...warnings, form, privateForm, egressForm);
 }

@@ -32,6 +32,8 @@ pub(super) struct DeleteOp<K> {
     project: ProjectId,
     id: Id,
     if_match: Option<u64>,
+    /// Refuse while live objects would cascade with it (the user did not ask for that).
+    refuse_cascade: bool,
     kind: PhantomData<fn() -> K>,
 }
 
@@ -41,7 +43,16 @@ impl<K> DeleteOp<K> {
             project,
             id,
             if_match,
+            refuse_cascade: false,
             kind: PhantomData,
+        }
+    }
+
+    /// Unless `cascade`, what would go down with the object refuses its delete.
+    pub(super) fn explicit(self, cascade: bool) -> Self {
+        DeleteOp {
+            refuse_cascade: !cascade,
+            ..self
         }
     }
 }
@@ -56,6 +67,9 @@ impl<K: Object> WriteOp for DeleteOp<K> {
         }
         let owned = tx.owned(self.id, None).await?;
         check_not_blocked(K::INFO.name, self.id, &owned)?;
+        if self.refuse_cascade {
+            check_no_cascade(K::INFO.name, self.id, &owned)?;
+        }
         let now = Utc::now();
         let mut next = current.clone();
         let block = next.status_mut();
@@ -107,6 +121,33 @@ fn check_not_blocked(owner_kind: &str, owner: Id, owned: &[Doc]) -> Result<()> {
         &format!("{owner_kind}-has-{}", first.plural),
         format!(
             "{owner_kind} {owner} still holds {} {}; delete them first",
+            first.plural,
+            names.join(", ")
+        ),
+    )
+    .into())
+}
+
+/// A 409 while live objects would go down with the owner, naming them (by kind, the
+/// first kind in id order) and the flag that deletes them too.
+fn check_no_cascade(owner_kind: &str, owner: Id, owned: &[Doc]) -> Result<()> {
+    let cascading =
+        |d: &&Doc| matches!(d.owner, Some((_, OnOwnerDelete::Cascade))) && d.status != DELETING;
+    let Some(first) = owned.iter().find(cascading) else {
+        return Ok(());
+    };
+    let names = owned
+        .iter()
+        .filter(cascading)
+        .filter(|d| d.kind == first.kind)
+        .map(|d| Ok(format!("'{}' ({})", d.decode::<Named>()?.name, d.id)))
+        .collect::<Result<Vec<_>>>()?;
+    Err(CoreError::conflict(
+        None,
+        &format!("{owner_kind}-has-{}", first.plural),
+        format!(
+            "{owner_kind} {owner} still has {} {}; delete them first, or delete with \
+             cascade=true (CLI: --cascade) to delete them with it",
             first.plural,
             names.join(", ")
         ),

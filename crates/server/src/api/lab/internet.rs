@@ -8,15 +8,16 @@ use axum::Json;
 use isthmus_core::lab::{LabHost, LabHostCreate};
 use isthmus_driver_local::LabHostSpec;
 
-use super::{apply_or_undo, driver_failure, Lab};
+use super::{apply_or_undo, driver_failure, usable, Lab};
 use crate::api::body::JsonBody;
 use crate::api::problem::{ApiResult, Problem};
 
 #[utoipa::path(get, path = "/v1/lab/internet/hosts", tag = "lab",
-    responses((status = 200, description = "Every internet host, by name", body = [LabHost])),
+    responses((status = 200, description = "Every internet host, by name", body = [LabHost]),
+              (status = 409, description = "No local provider on this server", body = Problem)),
     security(("bearer" = [])))]
 pub async fn list_internet_hosts(lab: Lab) -> ApiResult<Json<Vec<LabHost>>> {
-    Ok(Json(lab.read()?.store.list_internet_hosts().await?))
+    Ok(Json(lab.read_local()?.store.list_internet_hosts().await?))
 }
 
 #[utoipa::path(post, path = "/v1/lab/internet/hosts", tag = "lab",
@@ -38,6 +39,7 @@ pub async fn add_internet_host(lab: Lab, body: JsonBody<LabHostCreate>) -> ApiRe
         change.driver.add_internet_host(&spec).await.map(|_| ())
     };
     apply_or_undo(add, undo, || format!("add internet host {}", host.name)).await?;
+    usable(state).await;
     Ok((StatusCode::CREATED, Json(host)).into_response())
 }
 

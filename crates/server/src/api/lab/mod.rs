@@ -57,6 +57,14 @@ impl Lab {
         Ok(&self.state)
     }
 
+    /// The state, for a list: as [`Lab::read`], and a 409 without the local provider
+    /// (an empty list would hide that nothing can be made).
+    fn read_local(&self) -> ApiResult<&AppState> {
+        let state = self.read()?;
+        local_driver(state)?;
+        Ok(state)
+    }
+
     /// The state, for a change or a command: the lab API is on and the caller is the
     /// superuser.
     fn superuser(&self) -> ApiResult<&AppState> {
@@ -114,6 +122,14 @@ struct LabChange<'a> {
     driver: &'a LocalDriver,
     actor: Actor,
     _one_at_a_time: MutexGuard<'static, ()>,
+}
+
+/// Waits until the lab's resolvers serve what a change just made (a new host's
+/// resolv.conf, a new VPC's resolver), so it resolves names the moment the call returns.
+async fn usable(state: &AppState) {
+    if let Some(sync) = &state.lab_dns {
+        sync.synced(std::time::Duration::from_secs(10)).await;
+    }
 }
 
 fn driver_failure(what: &str, e: anyhow::Error) -> ApiError {

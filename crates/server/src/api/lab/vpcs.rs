@@ -11,7 +11,7 @@ use isthmus_core::CoreError;
 use isthmus_driver_local::LocalDriver;
 use isthmus_store::api::Api;
 
-use super::{apply_or_undo, driver_failure, Lab};
+use super::{apply_or_undo, driver_failure, usable, Lab};
 use crate::api::body::JsonBody;
 use crate::api::problem::{ApiResult, Problem};
 use crate::state::AppState;
@@ -80,15 +80,17 @@ pub async fn create_vpc(lab: Lab, body: JsonBody<LabVpcCreate>) -> ApiResult<Res
         format!("create lab VPC {}", vpc.name)
     })
     .await?;
+    usable(state).await;
     wake_peerings_of(state, &vpc.name).await;
     Ok((StatusCode::CREATED, Json(vpc)).into_response())
 }
 
 #[utoipa::path(get, path = "/v1/lab/vpcs", tag = "lab",
-    responses((status = 200, description = "Every lab VPC with its hosts", body = [LabVpc])),
+    responses((status = 200, description = "Every lab VPC with its hosts", body = [LabVpc]),
+              (status = 409, description = "No local provider on this server", body = Problem)),
     security(("bearer" = [])))]
 pub async fn list_vpcs(lab: Lab) -> ApiResult<Json<Vec<LabVpc>>> {
-    Ok(Json(lab.read()?.store.list_lab_vpcs().await?))
+    Ok(Json(lab.read_local()?.store.list_lab_vpcs().await?))
 }
 
 #[utoipa::path(delete, path = "/v1/lab/vpcs/{name}", tag = "lab",
@@ -142,6 +144,7 @@ pub async fn add_host(
         format!("add host {} to lab VPC {vpc_name}", host.name)
     })
     .await?;
+    usable(state).await;
     Ok((StatusCode::CREATED, Json(host)).into_response())
 }
 
