@@ -284,7 +284,7 @@ fn removing_the_principal_or_deleting_the_endpoint_cuts_established_connections(
     let to_b = SocketAddr::new(b_ip.parse().unwrap(), PROBE_PORT);
     let mut session = Session::open(&app_ns, to_b, &name, &ca_pem);
     assert_eq!(session.node_index(), Some(0));
-    lab.cli.ok("lab endpoint delete customer b");
+    lab.cli.ok("lab endpoint delete customer/b");
     assert_eq!(session.node_index(), None, "deleting the endpoint cut it");
     connection(&lab, &sid, "customer/b", "disconnected");
     assert!(!lab.connects_to("customer/app", &b_ip, PROBE_PORT));

@@ -157,6 +157,15 @@ async fn same_cidr_and_a_client_holding_a_nodes_address_reach_every_node_once_ac
             "node {i} behind its own port"
         );
     }
+    let own = d.lab_endpoint("cust", "db").unwrap().node_ips;
+    assert_eq!(own.len(), 3, "an address per node");
+    for (i, ip) in own.iter().enumerate() {
+        assert_eq!(
+            greeting_from(&app, at(*ip, PORT), 6).as_deref(),
+            Some(format!("node-{i}").as_str()),
+            "node {i} at its own address {ip}"
+        );
+    }
     // The cluster port takes the nodes in turn.
     let mut answered: Vec<String> = (0..3)
         .filter_map(|_| greeting_from(&app, at(ep.ip, PORT), 6))

@@ -38,8 +38,9 @@ pub enum LabEndpointCommand {
     },
     /// List the lab endpoints and their connections' status.
     List,
-    /// Delete an endpoint (its connection turns disconnected, its flows end).
-    Delete { vpc: String, name: String },
+    /// Delete an endpoint (its connection turns disconnected, its flows end): `VPC NAME`
+    /// or `VPC/NAME` (the connection's endpoint id).
+    Delete { vpc: String, name: Option<String> },
 }
 
 #[derive(Debug, Subcommand)]

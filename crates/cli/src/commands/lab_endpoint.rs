@@ -70,6 +70,13 @@ pub async fn run(ctx: &Ctx, command: LabEndpointCommand) -> anyhow::Result<Strin
                 .await?,
         ),
         LabEndpointCommand::Delete { vpc, name } => {
+            let (vpc, name) = match name {
+                Some(name) => (vpc, name),
+                None => match vpc.split_once('/') {
+                    Some((vpc, name)) => (vpc.to_string(), name.to_string()),
+                    None => anyhow::bail!("give VPC NAME or VPC/NAME"),
+                },
+            };
             let path = format!("{}/endpoints/{}", vpc_path(&vpc), segment(&name));
             ctx.client
                 .send_no_content(Method::DELETE, &path, &json!(null))

@@ -13,8 +13,11 @@
 //!
 //! Addresses: the endpoint takes the highest free address of the lab VPC unless one is
 //! asked for; the NAT address is the highest free address of the platform network (nodes
-//! take the lowest). Node `i` is at `<endpoint>:<port + 10000·(i+1)>`, the cluster at
-//! `<endpoint>:<port>` (round robin).
+//! take the lowest). The cluster is at `<endpoint>:<port>` (round robin); node `i` both at
+//! an address of its own (`node_ips[i]`, the next highest free addresses of the VPC, given
+//! when the connection is first accepted: what the VPC's resolver answers for the node's
+//! name, so clients that discover nodes by name keep working) and at
+//! `<endpoint>:<port + 10000·(i+1)>` (one address for all, where addresses are scarce).
 
 pub mod nft;
 mod plumbing;
@@ -44,6 +47,10 @@ pub struct LabEndpoint {
     pub nat_ip: Option<Ipv4Addr>,
     /// The platform network it is attached to (its id), once accepted.
     pub network: Option<String>,
+    /// The cluster it leads to (its id), once accepted.
+    pub cluster: Option<String>,
+    /// Its address of each node (node `i` at `node_ips[i]`), once accepted.
+    pub node_ips: Vec<Ipv4Addr>,
     /// Where its connection stands, in our words.
     pub status: ConnectionStatus,
     pub message: String,
@@ -95,18 +102,7 @@ impl LocalDriver {
             }
             return Ok(existing);
         }
-        let taken: Vec<Ipv4Addr> = lab
-            .hosts
-            .iter()
-            .map(|h| h.ip)
-            .chain(
-                self.lab_endpoints()
-                    .iter()
-                    .filter(|e| e.vpc == vpc)
-                    .map(|e| e.ip),
-            )
-            .chain([lab.cidr.network(), lab.gateway, lab.cidr.broadcast()])
-            .collect();
+        let taken = self.taken_in_lab(&lab);
         let ip = match ip {
             Some(ip) if !lab.cidr.contains_addr(ip) => {
                 bail!(
@@ -132,6 +128,8 @@ impl LocalDriver {
             namespace: self.names.endpoint_ns(vpc, name),
             nat_ip: None,
             network: None,
+            cluster: None,
+            node_ips: vec![],
             status: ConnectionStatus::PendingAcceptance,
             message: "waiting for the service provider to accept".into(),
         };
@@ -192,6 +190,21 @@ impl LocalDriver {
         plumbing::delete(&ep.namespace, &ports).await
     }
 
+    /// The addresses of lab VPC `lab` that hosts, endpoints and the router hold.
+    pub(crate) fn taken_in_lab(&self, lab: &crate::lab::LabVpc) -> Vec<Ipv4Addr> {
+        let endpoints = self.lab_endpoints();
+        let of_endpoints = endpoints
+            .iter()
+            .filter(|e| e.vpc == lab.name)
+            .flat_map(|e| std::iter::once(e.ip).chain(e.node_ips.iter().copied()));
+        lab.hosts
+            .iter()
+            .map(|h| h.ip)
+            .chain(of_endpoints)
+            .chain([lab.cidr.network(), lab.gateway, lab.cidr.broadcast()])
+            .collect()
+    }
+
     /// The firewall of `ep`; `open` holds the nodes and ports while it carries traffic.
     fn rules_of(
         &self,
@@ -202,6 +215,7 @@ impl LocalDriver {
             address: ep.ip,
             nat: ep.nat_ip,
             open,
+            node_addresses: ep.node_ips.clone(),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! counter conns, counter bytes                 (the connection's figures)
 //! chain nat_pre  (nat prerouting -100)         only while the connection is available:
 //!   iifname lab0 ip daddr <E> tcp dport P        dnat to numgen inc mod N map {i: node i}:P
+//!   iifname lab0 ip daddr <E_i> tcp dport P      dnat to node i:P   (an address per node)
 //!   iifname lab0 ip daddr <E> tcp dport P+10000·(i+1)   dnat to node i:P   (a port per node)
 //! chain nat_post (nat postrouting 100)
 //!   oifname plat0 snat to <X>                    (the cluster sees only the NAT address)
@@ -49,6 +50,10 @@ pub struct EndpointRules {
     pub nat: Option<Ipv4Addr>,
     /// `Some((nodes, ports))` while the connection carries traffic.
     pub open: Option<(Vec<Ipv4Addr>, Vec<u16>)>,
+    /// The endpoint's address of each node (same order as the nodes): every port of
+    /// `<address i>` leads to node `i`, so clients that discover nodes by name get an
+    /// address that works through the endpoint.
+    pub node_addresses: Vec<Ipv4Addr>,
 }
 
 fn matches(left: Value, right: Value) -> Value {
@@ -136,6 +141,17 @@ pub fn document(r: &EndpointRules) -> Value {
                     json!({ "dnat": { "addr": pick, "port": port } }),
                 ],
             ));
+            for (node, own) in nodes.iter().zip(&r.node_addresses) {
+                cmds.push(rule(
+                    "nat_pre",
+                    vec![
+                        iif(LAB_IF),
+                        daddr(*own),
+                        dport(port),
+                        json!({ "dnat": { "addr": node.to_string(), "port": port } }),
+                    ],
+                ));
+            }
             for (i, node) in nodes.iter().enumerate() {
                 let Some(outer) = node_port(port, i) else {
                     continue;

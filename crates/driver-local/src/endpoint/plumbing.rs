@@ -5,6 +5,8 @@
 //! rules pick a table by the leg a packet came in on.
 //!
 //! ```text
+//!  90  iif lab0  to <E, E_i> lookup local   (ARP and the endpoint's own addresses)
+//!  91  iif plat0 to <X> lookup local
 //! 100  iif lab0  lookup 101     table 101: <platform cidr> dev plat0
 //! 101  iif plat0 lookup 102     table 102: <lab cidr> dev lab0
 //! 110  from <E>  lookup 102     (the endpoint's own resets go back into the lab VPC)
@@ -129,29 +131,70 @@ pub async fn ensure_leg(ns: &str, iface: &'static str, leg: &Leg) -> Result<()> 
     .await
     .with_context(|| format!("configure {iface} in {ns}"))?;
     // The table the *other* leg's packets look up leads out through this one.
-    let (table, pref) = if iface == LAB_IF {
-        (FROM_PLATFORM_TABLE, 110)
+    let table = if iface == LAB_IF {
+        FROM_PLATFORM_TABLE
     } else {
-        (FROM_LAB_TABLE, 111)
+        FROM_LAB_TABLE
     };
-    let from_rule_present = netns::run_in(Some(ns), move || {
+    ip_batch(
+        ns,
+        vec![format!(
+            "route replace {} dev {iface} table {table}",
+            leg.cidr
+        )],
+    )?;
+    own_address_rules(ns, iface, &[leg.address])
+}
+
+/// For each of `addresses` (held by leg `iface`): packets to it that arrive on that leg are
+/// the namespace's own (ARP needs that: the leg's table would send them to the other
+/// leg when the CIDRs are the same), and what it sends from it goes out through that leg.
+fn own_address_rules(ns: &str, iface: &str, addresses: &[Ipv4Addr]) -> Result<()> {
+    let (table, to_pref, from_pref) = if iface == LAB_IF {
+        (FROM_PLATFORM_TABLE, 90, 110)
+    } else {
+        (FROM_LAB_TABLE, 91, 111)
+    };
+    let present = netns::run_in(Some(ns), || {
         let out = Command::new("ip")
-            .args(["rule", "list", "pref", &pref.to_string()])
+            .args(["rule", "list"])
             .output()
             .context("run ip rule")?;
-        Ok(!String::from_utf8_lossy(&out.stdout).trim().is_empty())
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     })?;
-    let mut lines = vec![format!(
-        "route replace {} dev {iface} table {table}",
-        leg.cidr
-    )];
-    if !from_rule_present {
-        lines.push(format!(
-            "rule add pref {pref} from {}/32 lookup {table}",
-            leg.address
-        ));
+    let mut lines = vec![];
+    for ip in addresses {
+        if !present.contains(&format!("{to_pref}:\tfrom all to {ip} iif {iface} ")) {
+            lines.push(format!(
+                "rule add pref {to_pref} iif {iface} to {ip}/32 lookup local"
+            ));
+        }
+        if !present.contains(&format!("{from_pref}:\tfrom {ip} lookup")) {
+            lines.push(format!(
+                "rule add pref {from_pref} from {ip}/32 lookup {table}"
+            ));
+        }
+    }
+    if lines.is_empty() {
+        return Ok(());
     }
     ip_batch(ns, lines)
+}
+
+/// Puts the per-node addresses on the lab leg, each with the rule that sends what the
+/// namespace itself answers from it (a reset) back into the lab VPC.
+pub async fn ensure_lab_addresses(ns: &str, addresses: &[Ipv4Addr], len: u8) -> Result<()> {
+    let list = addresses.to_vec();
+    netns::netlink_in_async(ns, move |h| async move {
+        let link = nl::require_link(&h, LAB_IF).await?;
+        for ip in list {
+            nl::ensure_address(&h, link.index, ip, len).await?;
+        }
+        Ok(())
+    })
+    .await
+    .with_context(|| format!("node addresses of endpoint {ns}"))?;
+    own_address_rules(ns, LAB_IF, addresses)
 }
 
 /// Removes the endpoint: its ports first (the bridges forget it at once), then its

@@ -142,14 +142,38 @@ impl LocalDriver {
         let mut nodes: Vec<_> = cluster.nodes.iter().map(|n| (n.index, n.ip)).collect();
         nodes.sort();
         let nodes: Vec<Ipv4Addr> = nodes.into_iter().map(|(_, ip)| ip).collect();
+        let lab = self.require_lab(&ep.vpc)?;
+        if ep.node_ips.len() < nodes.len() {
+            // Not a node's address either: a packet to it must be the namespace's own.
+            let mut taken = self.taken_in_lab(&lab);
+            taken.extend(nodes.iter().copied().chain(ep.nat_ip));
+            let mut more = vec![];
+            for _ in ep.node_ips.len()..nodes.len() {
+                let ip = (lab.cidr.start()..=lab.cidr.end())
+                    .rev()
+                    .map(Ipv4Addr::from)
+                    .find(|ip| !taken.contains(ip))
+                    .with_context(|| {
+                        format!("lab VPC {} has no free address for a node", lab.name)
+                    })?;
+                taken.push(ip);
+                more.push(ip);
+            }
+            ep.node_ips.extend(more);
+            ep.cluster = Some(cluster.id.to_string());
+            self.store_endpoint(ep);
+        }
         if ep.nat_ip.is_none() {
-            let taken: Vec<Ipv4Addr> = self
+            // Never an address of the lab VPC either (when the CIDRs are the same): the
+            // namespace must tell its own addresses on each leg apart.
+            let mut taken: Vec<Ipv4Addr> = self
                 .lab_endpoints()
                 .iter()
                 .filter(|e| e.network.as_deref() == Some(network.as_str()))
                 .filter_map(|e| e.nat_ip)
                 .chain(nodes.iter().copied())
                 .collect();
+            taken.extend(self.taken_in_lab(&lab));
             // From the top, below the broadcast address: nodes take the lowest.
             let nat = (cidr.start() + 2..cidr.end())
                 .rev()
@@ -159,6 +183,7 @@ impl LocalDriver {
             ep.nat_ip = Some(nat);
             ep.network = Some(network.clone());
         }
+        plumbing::ensure_lab_addresses(&ep.namespace, &ep.node_ips, lab.cidr.prefix_len()).await?;
         let leg = Leg {
             router_ns,
             bridge,
