@@ -190,6 +190,35 @@ fn an_accepted_endpoint_leads_to_every_node_with_tls_even_on_the_same_cidr_and_a
         lab.connects_to("customer/app", &ip, PROBE_PORT),
         "the cluster port"
     );
+
+    // Inside the VPC the cluster's names lead to the endpoint: the cluster name to its
+    // address, each node's name to the endpoint's address of that node, and TLS verifies
+    // each node by its name there. Another VPC still gets the nodes' own addresses.
+    let node_ips: Vec<String> = lab.cli.json("lab endpoint list")[0]["node_ips"]
+        .as_array()
+        .expect("node_ips")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(node_ips.len(), 3);
+    let cluster_name = cluster["dns_name"].as_str().unwrap();
+    eventually("the cluster name resolves to the endpoint", || {
+        lab.resolve_on("customer/app", cluster_name) == Some(vec![ip.clone()])
+    });
+    for (i, name) in names.iter().enumerate() {
+        assert_eq!(
+            lab.resolve_on("customer/app", name),
+            Some(vec![node_ips[i].clone()]),
+            "{name}"
+        );
+        assert!(
+            verified(&lab, "customer/app", &ca, name, PROBE_PORT, name),
+            "node {i} over TLS by its name through the endpoint"
+        );
+    }
+    let mut all = ips.clone();
+    all.sort();
+    assert_eq!(lab.resolve_on("stranger/box", cluster_name), Some(all));
     assert!(
         !lab.connects_to("stranger/box", &ip, PROBE_PORT),
         "another VPC has no route to the endpoint"

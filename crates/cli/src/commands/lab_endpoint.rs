@@ -23,6 +23,8 @@ struct LabEndpoint {
     message: String,
     namespace: String,
     nat_ip: Option<String>,
+    #[serde(default)]
+    node_ips: Vec<String>,
     node_port_rule: String,
 }
 
@@ -47,6 +49,7 @@ impl View for LabEndpoint {
             .field("status", &self.status)
             .field("message", &self.message)
             .field("nat_ip", self.nat_ip.as_deref().unwrap_or("-"))
+            .field("node_ips", self.node_ips.join(","))
             .field("nodes", &self.node_port_rule)
             .field("namespace", &self.namespace)
     }

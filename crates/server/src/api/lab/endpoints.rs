@@ -59,8 +59,12 @@ pub struct LabEndpointView {
     /// The only source address the cluster sees, once accepted.
     #[schema(value_type = Option<String>)]
     pub nat_ip: Option<Ipv4Addr>,
-    /// How node `i` is reached: `<ip>:<port + 10000·(i+1)>`; `<ip>:<port>` takes the nodes
-    /// in turn.
+    /// The endpoint's address of each node, once accepted (node `i` at `node_ips[i]`,
+    /// every port): what the VPC's resolver answers for the node's name.
+    #[schema(value_type = Vec<String>)]
+    pub node_ips: Vec<Ipv4Addr>,
+    /// How node `i` is also reached on the endpoint address: `<ip>:<port + 10000·(i+1)>`;
+    /// `<ip>:<port>` takes the nodes in turn.
     pub node_port_rule: String,
 }
 
@@ -78,6 +82,7 @@ impl From<LabEndpoint> for LabEndpointView {
             message: e.message,
             namespace: e.namespace,
             nat_ip: e.nat_ip,
+            node_ips: e.node_ips,
         }
     }
 }
