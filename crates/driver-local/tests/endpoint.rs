@@ -190,6 +190,23 @@ async fn same_cidr_and_a_client_holding_a_nodes_address_reach_every_node_once_ac
     }
     drop(listener);
 
+    // A resync changes nothing: no rule, address or route is added twice.
+    let ns = d.lab_endpoint("cust", "db").unwrap().namespace;
+    let state = || {
+        let out = std::process::Command::new("ip")
+            .args(["-n", &ns, "-o", "addr"])
+            .output()
+            .unwrap();
+        let rules = std::process::Command::new("ip")
+            .args(["-n", &ns, "rule"])
+            .output()
+            .unwrap();
+        (out.stdout, rules.stdout)
+    };
+    let before = state();
+    reconcile(d, &mut s, &db).await;
+    assert_eq!(state(), before, "a second ensure is a no-op");
+
     let mut stream = probe::connect(&app, at(ep.ip, PORT + 10_000), DENIED_AFTER).unwrap();
     let mut greeting = [0u8; 6];
     std::io::Read::read_exact(&mut stream, &mut greeting).unwrap();
