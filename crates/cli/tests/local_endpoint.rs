@@ -325,3 +325,31 @@ fn removing_the_principal_or_deleting_the_endpoint_cuts_established_connections(
         "endpoint-service delete {sid} --wait --timeout {WAIT_TIMEOUT}"
     ));
 }
+
+#[test]
+fn a_restarted_server_sweeps_lab_endpoints_and_their_connections_turn_disconnected() {
+    let mut lab = LocalLab::start("isthe9");
+    let network = lab.project_and_network("10.86.0.0/24");
+    let cluster = lab.cluster(&network, "single-node");
+    lab.lab_vpc("customer", "172.31.10.0/24", &[("app", "172.31.10.10")]);
+    let service = lab.cli.json(&format!(
+        "endpoint-service create db-pl --cluster {} --principal customer --no-acceptance \
+         --wait --timeout {WAIT_TIMEOUT}",
+        id_of(&cluster)
+    ));
+    let sid = id_of(&service);
+    let name = service["service_name"].as_str().unwrap();
+    lab.cli
+        .ok(&format!("lab endpoint create customer a --service {name}"));
+    connection(&lab, &sid, "customer/a", "available");
+    let ns = lab.names.endpoint_ns("customer", "a");
+    assert!(lab.namespaces().contains(&ns));
+
+    // Lab endpoints are not stored: the sweep at start removes the orphaned namespace.
+    lab.restart();
+    eventually("the endpoint's namespace is swept", || {
+        !lab.namespaces().contains(&ns)
+    });
+    assert_eq!(lab.cli.json("lab endpoint list"), serde_json::json!([]));
+    connection(&lab, &sid, "customer/a", "disconnected");
+}
