@@ -37,6 +37,8 @@ pub struct LocalDriver {
     /// The lab's internet: `None` until [`ensure_internet`](Self::ensure_internet); then
     /// its hosts by name.
     pub(crate) internet: Mutex<Option<BTreeMap<String, LabHost>>>,
+    /// Lab endpoints (private endpoints inside lab VPCs) by `<vpc>/<name>`.
+    pub(crate) endpoints: Mutex<BTreeMap<String, crate::endpoint::LabEndpoint>>,
     pub(crate) changes: tokio::sync::Mutex<()>,
 }
 
@@ -46,6 +48,7 @@ impl LocalDriver {
             names: Names::new(&config.prefix)?,
             labs: Mutex::new(HashMap::new()),
             internet: Mutex::new(None),
+            endpoints: Mutex::new(BTreeMap::new()),
             changes: tokio::sync::Mutex::new(()),
         }))
     }
@@ -74,6 +77,10 @@ impl LocalDriver {
             .with::<Network>(Provider::Local, self.clone())
             .with::<Peering>(Provider::Local, self.clone())
             .with::<Cluster>(Provider::Local, self.clone())
+            .with::<isthmus_core::kinds::endpoint_service::EndpointService>(
+                Provider::Local,
+                self.clone(),
+            )
     }
 
     pub async fn ensure_network(

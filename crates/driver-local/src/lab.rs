@@ -303,6 +303,10 @@ impl LocalDriver {
         let Some(vpc) = self.lab_vpc(name) else {
             return Ok(());
         };
+        // Its endpoints go with it (their connections turn `disconnected`).
+        for ep in self.lab_endpoints().into_iter().filter(|e| e.vpc == name) {
+            self.delete_lab_endpoint_locked(&ep.vpc, &ep.name).await?;
+        }
         for host in &vpc.hosts {
             topology::delete_host(&vpc.router_namespace, &self.lab_host_spec(&vpc, host)).await?;
         }

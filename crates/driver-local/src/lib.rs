@@ -10,6 +10,9 @@
 //! - The lab's internet is a namespace of ours (`<prefix>-inet`) with internet hosts linked
 //!   to it. A network's router gets an uplink to it when a cluster has a public endpoint;
 //!   the router filters by the cluster's public allow-list and forwards (DNAT) to nodes.
+//! - A lab endpoint (a private endpoint in a lab VPC) is a namespace with a leg on the lab
+//!   VPC's bridge and, once accepted, one on the network's bridge; it DNATs to the nodes
+//!   and SNATs to its NAT address (`endpoint/`).
 //!
 //! Nothing is ever addressed or routed in the host's root namespace: veth pairs are born
 //! with their ends in the target namespaces. Netlink runs on one long-lived thread per
@@ -17,6 +20,7 @@
 
 mod access;
 mod driver;
+pub mod endpoint;
 pub mod errors;
 pub mod firewall;
 pub mod guard;
@@ -34,6 +38,7 @@ mod topology;
 pub mod vpn;
 
 pub use driver::{LocalConfig, LocalDriver};
+pub use endpoint::LabEndpoint;
 pub use internet::{INTERNET_GATEWAY, INTERNET_RESOLVER};
 pub use lab::{LabHost, LabHostSpec, LabVpc, LabVpcSpec};
 pub use lab_exec::{ExecLimits, ExecOutput, MAX_EXEC_OUTPUT};

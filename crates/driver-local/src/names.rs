@@ -38,6 +38,8 @@ pub enum NamespaceKind {
     Internet,
     /// `<p>-i-<hash(internet host)>`
     InternetHost(String),
+    /// `<p>-e-<hash(lab vpc/endpoint)>`: a lab endpoint (private endpoint in a lab VPC).
+    Endpoint(String),
 }
 
 /// The first 8 hex characters of the SHA-256 of `key`: short, stable, collision-unlikely.
@@ -88,6 +90,23 @@ impl Names {
     }
     pub fn lab_host_ns(&self, vpc: &str, host: &str) -> String {
         format!("{}-h-{}", self.prefix, short_hash(&format!("{vpc}/{host}")))
+    }
+
+    /// The namespace of a lab endpoint (a private endpoint inside lab VPC `vpc`).
+    pub fn endpoint_ns(&self, vpc: &str, endpoint: &str) -> String {
+        format!(
+            "{}-e-{}",
+            self.prefix,
+            short_hash(&format!("{vpc}/{endpoint}"))
+        )
+    }
+    /// A lab endpoint's port on the lab VPC bridge (its customer leg).
+    pub fn endpoint_lab_port(&self, vpc: &str, endpoint: &str) -> String {
+        self.iface('e', &format!("{vpc}/{endpoint}"))
+    }
+    /// A lab endpoint's port on the platform network's bridge (its NAT leg).
+    pub fn endpoint_platform_port(&self, vpc: &str, endpoint: &str) -> String {
+        self.iface('f', &format!("{vpc}/{endpoint}"))
     }
 
     /// The lab's internet (15 characters with the longest prefix).
@@ -184,6 +203,7 @@ impl Names {
             "l" if is_hash(rest) => Some(NamespaceKind::LabRouter(rest.into())),
             "h" if is_hash(rest) => Some(NamespaceKind::LabHost(rest.into())),
             "i" if is_hash(rest) => Some(NamespaceKind::InternetHost(rest.into())),
+            "e" if is_hash(rest) => Some(NamespaceKind::Endpoint(rest.into())),
             "n" => {
                 let (hash, index) = rest.split_once('-')?;
                 let index = index.parse().ok()?;

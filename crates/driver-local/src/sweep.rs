@@ -65,6 +65,7 @@ impl LocalDriver {
     /// (tests' cleanup guards, uninstall). Blocking; safe to call from `Drop`.
     pub fn purge(&self) -> SweepReport {
         self.labs.lock().expect("lab registry").clear();
+        self.endpoints.lock().expect("endpoint registry").clear();
         *self.internet.lock().expect("internet registry") = None;
         self.sweep_blocking(&KnownObjects::new())
             .unwrap_or_else(|e| SweepReport {
@@ -81,6 +82,9 @@ impl LocalDriver {
         for vpc in labs.values() {
             all.claim([vpc.router_namespace.clone()]);
             all.claim(vpc.hosts.iter().map(|h| h.namespace.clone()));
+        }
+        for ep in self.endpoints.lock().expect("endpoint registry").values() {
+            all.claim([ep.namespace.clone()]);
         }
         if let Some(hosts) = self.internet.lock().expect("internet registry").as_ref() {
             all.claim([self.names.internet_ns()]);

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use isthmus_connect::dns::{DnsHandle, DnsServer, Zone};
+use isthmus_connect::dns::{DnsHandle, DnsServer, View, Zone};
 use isthmus_driver_local::{netns, LocalDriver};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -94,6 +94,8 @@ struct Target {
     label: String,
     namespace: String,
     ip: Ipv4Addr,
+    /// Whose names it answers first: its lab VPC's (private endpoints), or everyone's.
+    view: View,
 }
 
 /// Every resolver the driver's lab needs now, and the nameserver of each host namespace.
@@ -105,6 +107,7 @@ fn wanted(local: &LocalDriver) -> (Vec<Target>, HashMap<String, Ipv4Addr>) {
             label: v.name.clone(),
             namespace: v.router_namespace.clone(),
             ip: v.gateway,
+            view: View::Network(v.name.clone()),
         })
         .collect();
     let mut hosts: HashMap<String, Ipv4Addr> = vpcs
@@ -119,6 +122,7 @@ fn wanted(local: &LocalDriver) -> (Vec<Target>, HashMap<String, Ipv4Addr>) {
             label: isthmus_core::lab::INTERNET.to_string(),
             namespace: internet_ns,
             ip: resolver,
+            view: View::Default,
         });
         hosts.extend(
             local
@@ -143,12 +147,14 @@ async fn follow(
     // The hosts the files on disk were last made to match, and ticks since then.
     let mut synced: Option<HashMap<String, Ipv4Addr>> = None;
     let mut ticks = 0;
+    let mut endpoint_names = Default::default();
     loop {
         // Those who asked before this pass began are answered at its end.
         while let Ok(request) = requests.try_recv() {
             waiting.push(request);
         }
         let answering = std::mem::take(&mut waiting);
+        crate::lab_dns_endpoints::sync(&zone, &mut endpoint_names, &local);
         let (targets, hosts) = wanted(&local);
         resolvers.retain(|ns, r| {
             targets
@@ -160,7 +166,8 @@ async fn follow(
             if resolvers.contains_key(&target.namespace) {
                 continue;
             }
-            match bind_resolver(&target.namespace, target.ip, zone.clone()).await {
+            let view = target.view.clone();
+            match bind_resolver(&target.namespace, target.ip, zone.clone(), view).await {
                 Ok(resolver) => {
                     failing.remove(&target.label);
                     resolvers.insert(target.namespace.clone(), resolver);
@@ -204,7 +211,12 @@ fn ns_inode(ns: &str) -> Option<u64> {
     std::fs::metadata(netns::path(ns)).ok().map(|m| m.ino())
 }
 
-async fn bind_resolver(ns: &str, gateway: Ipv4Addr, zone: Arc<Zone>) -> anyhow::Result<Resolver> {
+async fn bind_resolver(
+    ns: &str,
+    gateway: Ipv4Addr,
+    zone: Arc<Zone>,
+    view: View,
+) -> anyhow::Result<Resolver> {
     let ns_inode = ns_inode(ns).with_context(|| format!("namespace {ns} does not exist"))?;
     let addr = SocketAddr::from((gateway, DNS_PORT));
     let (udp, tcp) = netns::run_in_async(Some(ns), move || {
@@ -214,7 +226,7 @@ async fn bind_resolver(ns: &str, gateway: Ipv4Addr, zone: Arc<Zone>) -> anyhow::
     })
     .await
     .with_context(|| format!("resolver in {ns}"))?;
-    let server = DnsServer::serve_zone(zone, udp, tcp)?;
+    let server = DnsServer::serve_zone_in(zone, view, udp, tcp)?;
     tracing::info!(namespace = %ns, %addr, "lab resolver listening");
     Ok(Resolver {
         gateway,

@@ -11,6 +11,7 @@ pub mod dns_sync;
 pub mod http_server;
 pub mod kinds;
 pub mod lab_dns;
+mod lab_dns_endpoints;
 pub mod local;
 pub mod metrics;
 pub mod nodes;

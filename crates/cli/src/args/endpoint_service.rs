@@ -25,6 +25,17 @@ pub enum EndpointServiceCommand {
         #[command(flatten)]
         wait: WaitArgs,
     },
+    /// Change who may connect: the principals given replace the list (a connection whose
+    /// principal goes is rejected and its established flows are cut).
+    Update {
+        id: String,
+        /// Who may connect (repeat); give none with --no-principals to allow nobody.
+        #[arg(long = "principal")]
+        principals: Vec<String>,
+        /// Remove every principal.
+        #[arg(long, conflicts_with = "principals")]
+        no_principals: bool,
+    },
     /// The service's connections, with the provider's word for each state.
     Connections { id: String },
     /// Accept a pending connection.

@@ -14,9 +14,33 @@ pub enum LabCommand {
     /// The lab's internet: hosts with public addresses, to try public endpoints from.
     #[command(subcommand)]
     Internet(LabInternetCommand),
+    /// Private endpoints inside a lab VPC, toward a `local` endpoint service.
+    #[command(subcommand)]
+    Endpoint(LabEndpointCommand),
     /// Run a command inside a lab host: `isthmus lab exec VPC/HOST -- CMD ARGS…`
     /// (`internet/HOST` for an internet host). The command's exit code is this command's.
     Exec(LabExecArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabEndpointCommand {
+    /// Create an endpoint: an address inside VPC that leads to the service's cluster once
+    /// the operator accepts its connection (node i at port + 10000·(i+1)).
+    Create {
+        vpc: String,
+        name: String,
+        /// The endpoint service's name (`isthmus.local.<id>`).
+        #[arg(long, value_name = "SERVICE")]
+        service: String,
+        /// The endpoint's address (else the highest free one of the VPC).
+        #[arg(long, value_name = "IP")]
+        ip: Option<String>,
+    },
+    /// List the lab endpoints and their connections' status.
+    List,
+    /// Delete an endpoint (its connection turns disconnected, its flows end): `VPC NAME`
+    /// or `VPC/NAME` (the connection's endpoint id).
+    Delete { vpc: String, name: Option<String> },
 }
 
 #[derive(Debug, Subcommand)]

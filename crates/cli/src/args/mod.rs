@@ -15,8 +15,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use connect::{CaCommand, ProbeArgs};
 pub use lab::{
-    LabCommand, LabExecArgs, LabHostCommand, LabInternetCommand, LabInternetHostCommand,
-    LabVpcCommand, LocalServeArgs,
+    LabCommand, LabEndpointCommand, LabExecArgs, LabHostCommand, LabInternetCommand,
+    LabInternetHostCommand, LabVpcCommand, LocalServeArgs,
 };
 pub use reach::ReachArgs;
 pub use resources::{

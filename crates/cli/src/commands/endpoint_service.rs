@@ -29,6 +29,19 @@ pub async fn run(ctx: &Ctx, command: EndpointServiceCommand) -> anyhow::Result<S
             };
             object::create::<EndpointService>(ctx, &at, &body, wait).await
         }
+        EndpointServiceCommand::Update {
+            id,
+            principals,
+            no_principals,
+        } => {
+            if principals.is_empty() && !no_principals {
+                anyhow::bail!("give --principal (repeat) or --no-principals");
+            }
+            let body = serde_json::json!({ "allowed_principals": principals });
+            let s: EndpointService = ctx.client.patch(&path(&id), &body).await?;
+            print_warnings(&s.warnings);
+            ctx.one(&s)
+        }
         EndpointServiceCommand::Connections { id } => {
             let list: Vec<EndpointConnection> = ctx
                 .client

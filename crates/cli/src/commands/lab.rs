@@ -85,7 +85,7 @@ pub fn serve_config(args: &LocalServeArgs) -> Option<LocalConfig> {
     })
 }
 
-fn vpc_path(vpc: &str) -> String {
+pub(super) fn vpc_path(vpc: &str) -> String {
     format!("/v1/lab/vpcs/{}", segment(vpc))
 }
 
@@ -118,6 +118,7 @@ pub async fn run(ctx: &Ctx, command: LabCommand) -> anyhow::Result<String> {
         }
         LabCommand::Internet(LabInternetCommand::Host(command)) => internet(ctx, command).await,
         LabCommand::Exec(args) => exec(ctx, args).await,
+        LabCommand::Endpoint(command) => super::lab_endpoint::run(ctx, command).await,
     }
 }
 

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod endpoint_service;
 pub mod events;
 pub mod lab;
+mod lab_endpoint;
 pub mod login;
 pub mod network;
 pub mod object;

@@ -77,6 +77,17 @@ fn render_verdict(out: &mut String, v: &Verdict) {
             Hop::PublicEndpoint { dns_name, ip } => {
                 line("endpoint", format!("{dns_name} ({ip}), public"))
             }
+            Hop::Endpoint {
+                endpoint,
+                ip,
+                node_ip,
+            } => line(
+                "endpoint",
+                match node_ip {
+                    Some(own) => format!("{endpoint} at {ip} (this node at {own})"),
+                    None => format!("{endpoint} at {ip}"),
+                },
+            ),
             Hop::Firewall { rule, verdict } => line("firewall", format!("{verdict}: {rule}")),
             Hop::Destination { node, ip, port, .. } => {
                 line("destination", format!("{node} ({ip}) port {port}"))

@@ -10,10 +10,13 @@ use hickory_server::proto::op::{
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
+use super::record_set::View;
 use super::zone::{Zone, ZoneAnswer};
 
 pub struct PlatformZoneHandler {
     pub zone: Arc<Zone>,
+    /// Whose answers: a lab VPC's resolver answers from its network's view first.
+    pub view: View,
 }
 
 #[async_trait::async_trait]
@@ -50,8 +53,12 @@ impl RequestHandler for PlatformZoneHandler {
                     // No question may take the handler down: a bug in answering one is
                     // a SERVFAIL for that question, and the next is answered as usual.
                     let answer = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        self.zone
-                            .lookup(query.name(), query.query_type(), query.query_class())
+                        self.zone.lookup_in(
+                            &self.view,
+                            query.name(),
+                            query.query_type(),
+                            query.query_class(),
+                        )
                     }))
                     .unwrap_or_else(|_| {
                         tracing::error!(name = %query.name(), "answering a DNS question panicked");

@@ -10,7 +10,7 @@ use isthmus_core::id::ClusterId;
 use tokio::net::{TcpListener, UdpSocket};
 
 use super::handler::PlatformZoneHandler;
-use super::record_set::{Publisher, RecordSet};
+use super::record_set::{Publisher, RecordSet, View};
 use super::records::ClusterRecords;
 use super::zone::Zone;
 
@@ -50,7 +50,7 @@ impl DnsServer {
         let zone = Arc::new(Zone::new(&config.zone, ns_address)?);
         let (udp, tcp) = bind_pair(config.listen).await?;
         let local_addr = udp.local_addr().context("read the DNS UDP address")?;
-        Ok(DnsHandle::serve(zone, udp, tcp, local_addr))
+        Ok(DnsHandle::serve(zone, View::Default, udp, tcp, local_addr))
     }
 }
 
@@ -63,6 +63,17 @@ impl DnsServer {
         udp: std::net::UdpSocket,
         tcp: std::net::TcpListener,
     ) -> anyhow::Result<DnsHandle> {
+        Self::serve_zone_in(zone, View::Default, udp, tcp)
+    }
+
+    /// Like [`serve_zone`](Self::serve_zone), answering as `view` sees the zone (a lab
+    /// VPC's resolver: the names its private endpoints publish, then everyone's).
+    pub fn serve_zone_in(
+        zone: Arc<Zone>,
+        view: View,
+        udp: std::net::UdpSocket,
+        tcp: std::net::TcpListener,
+    ) -> anyhow::Result<DnsHandle> {
         let local_addr = udp.local_addr().context("read the DNS UDP address")?;
         udp.set_nonblocking(true)
             .context("make the DNS UDP socket non-blocking")?;
@@ -70,7 +81,7 @@ impl DnsServer {
             .context("make the DNS TCP listener non-blocking")?;
         let udp = UdpSocket::from_std(udp).context("register the DNS UDP socket")?;
         let tcp = TcpListener::from_std(tcp).context("register the DNS TCP listener")?;
-        Ok(DnsHandle::serve(zone, udp, tcp, local_addr))
+        Ok(DnsHandle::serve(zone, view, udp, tcp, local_addr))
     }
 }
 
@@ -143,8 +154,17 @@ impl DnsHandle {
 
 impl DnsHandle {
     /// Answers for `zone` on the bound sockets, UDP and TCP alike.
-    fn serve(zone: Arc<Zone>, udp: UdpSocket, tcp: TcpListener, local_addr: SocketAddr) -> Self {
-        let mut server = Server::new(PlatformZoneHandler { zone: zone.clone() });
+    fn serve(
+        zone: Arc<Zone>,
+        view: View,
+        udp: UdpSocket,
+        tcp: TcpListener,
+        local_addr: SocketAddr,
+    ) -> Self {
+        let mut server = Server::new(PlatformZoneHandler {
+            zone: zone.clone(),
+            view,
+        });
         server.register_socket(udp);
         server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
         tracing::info!(%local_addr, zone = %zone.apex(), "platform DNS listening (UDP and TCP)");

@@ -71,6 +71,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     Fixture {
         handler: PlatformZoneHandler {
             zone: Arc::new(zone),
+            view: isthmus_connect::dns::View::Default,
         },
         runtime: tokio::runtime::Builder::new_current_thread()
             .build()

@@ -54,6 +54,15 @@ impl<'a> ReachIndex<'a> {
                 .and_then(|e| e.ports.first())
                 .map_or(0, |p| p.number)
         });
+        if let (false, Origin::Lab(vpc)) = (target.public, origin) {
+            if let Some(verdicts) = self.endpoint_verdicts(vpc, ip, to, &target.nodes, port) {
+                return Ok(Reachability {
+                    allowed: !verdicts.is_empty() && verdicts.iter().all(|v| v.allowed),
+                    port,
+                    verdicts,
+                });
+            }
+        }
         let verdicts: Vec<Verdict> = target
             .nodes
             .iter()

@@ -19,6 +19,7 @@
 
 mod allow;
 mod analyze;
+mod endpoint;
 mod fix;
 mod fix_access;
 mod index;
@@ -50,6 +51,22 @@ pub struct ReachSnapshot {
     pub lab_vpcs: Vec<LabVpc>,
     /// The lab's internet hosts (`internet/HOST`).
     pub internet_hosts: Vec<LabHost>,
+    /// The project's endpoint services, with their connections.
+    pub endpoint_services: Vec<crate::kinds::endpoint_service::EndpointService>,
+    /// The lab endpoints on this host (the customer's side of `local` endpoint services).
+    pub lab_endpoints: Vec<LabEndpointRef>,
+}
+
+/// A lab endpoint as the analyzer reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabEndpointRef {
+    pub vpc: String,
+    pub name: String,
+    /// The `service_name` it connects to.
+    pub service: String,
+    pub ip: Ipv4Addr,
+    /// Its address of each node, once accepted.
+    pub node_ips: Vec<Ipv4Addr>,
 }
 
 /// Where a connection starts: an address, a lab host (`vpc/host`) or an internet host
@@ -111,6 +128,17 @@ pub enum Reason {
     /// The source has no route to the destination at all: the internet to a private
     /// node address, or a lab VPC to a public endpoint.
     NoRoute,
+    /// The VPC has no endpoint to the cluster (and no peering): create one.
+    NoEndpoint,
+    /// The VPC's endpoint waits for the operator's accept.
+    EndpointPending,
+    /// The VPC's endpoint was rejected, failed or is gone: it needs a new one.
+    EndpointRefused,
+    /// The VPC is not an allowed principal of the cluster's endpoint service.
+    PrincipalNotAllowed,
+    /// The client dialled a node's platform address, which inside its own VPC (whose CIDR
+    /// overlaps) is one of the VPC's addresses: use the endpoint's names.
+    OverlapTrap,
 }
 
 impl Reason {
@@ -130,6 +158,11 @@ impl Reason {
             Reason::PublicAccessDisabled => "public-access-disabled",
             Reason::NotInPublicAllowlist => "not-in-public-allowlist",
             Reason::NoRoute => "no-route",
+            Reason::NoEndpoint => "no-endpoint",
+            Reason::EndpointPending => "endpoint-pending",
+            Reason::EndpointRefused => "endpoint-refused",
+            Reason::PrincipalNotAllowed => "principal-not-allowed",
+            Reason::OverlapTrap => "overlap-trap",
         }
     }
 }
@@ -161,6 +194,15 @@ pub enum Hop {
         dns_name: String,
         #[schema(value_type = String)]
         ip: Ipv4Addr,
+    },
+    /// The lab endpoint the packet enters (DNAT to the node, SNAT on the platform side).
+    Endpoint {
+        endpoint: String,
+        #[schema(value_type = String)]
+        ip: Ipv4Addr,
+        /// The endpoint's address of this node.
+        #[schema(value_type = Option<String>)]
+        node_ip: Option<Ipv4Addr>,
     },
     /// The firewall rule or set that decided.
     Firewall { rule: String, verdict: String },
@@ -232,6 +274,18 @@ pub enum FixAction {
     /// Connect to this destination instead (the public endpoint from the internet, the
     /// cluster's private name from a peered VPC), after the other actions of the fix.
     UseDestination { to: String },
+    /// The operator accepts the endpoint's pending connection.
+    AcceptEndpointConnection {
+        service_id: String,
+        connection_id: String,
+    },
+    /// The operator adds `principal` to the endpoint service's allowed principals.
+    AddAllowedPrincipal {
+        service_id: String,
+        principal: String,
+    },
+    /// The customer creates an endpoint in lab VPC `vpc` to the service named `service`.
+    CreateLabEndpoint { vpc: String, service: String },
 }
 
 /// Which of a cluster's allow-lists an entry belongs to.

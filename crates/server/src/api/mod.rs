@@ -134,6 +134,12 @@ pub fn routes() -> Routes {
         .post("/v1/lab/vpcs/{name}/hosts", lab::add_host)
         .delete("/v1/lab/vpcs/{name}/hosts/{host}", lab::delete_host)
         .post("/v1/lab/vpcs/{name}/hosts/{host}/exec", lab::exec)
+        .post("/v1/lab/vpcs/{name}/endpoints", lab::create_endpoint)
+        .delete(
+            "/v1/lab/vpcs/{name}/endpoints/{endpoint}",
+            lab::delete_endpoint,
+        )
+        .get("/v1/lab/endpoints", lab::list_endpoints)
         .post("/v1/lab/internet/hosts", lab::add_internet_host)
         .get("/v1/lab/internet/hosts", lab::list_internet_hosts)
         .delete("/v1/lab/internet/hosts/{name}", lab::delete_internet_host);
@@ -186,6 +192,7 @@ impl Modify for BearerAuth {
         sim_endpoints::create_endpoint, sim_endpoints::list_endpoints, sim_endpoints::delete_endpoint,
         lab::create_vpc, lab::list_vpcs, lab::delete_vpc, lab::add_host, lab::delete_host,
         lab::exec, lab::list_internet_hosts, lab::add_internet_host, lab::delete_internet_host,
+        lab::create_endpoint, lab::list_endpoints, lab::delete_endpoint,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth)

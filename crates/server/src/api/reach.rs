@@ -4,7 +4,10 @@
 
 use axum::extract::State;
 use axum::Json;
-use isthmus_core::reach::{ReachError, ReachIndex, ReachSnapshot, Reachability, Source};
+use isthmus_core::kinds::endpoint_service::EndpointService;
+use isthmus_core::reach::{
+    LabEndpointRef, ReachError, ReachIndex, ReachSnapshot, Reachability, Source,
+};
 use isthmus_core::resources::{Cluster, Network, Peering};
 use isthmus_core::ProjectId;
 use isthmus_store::api::Api;
@@ -76,6 +79,29 @@ async fn snapshot(state: &AppState, project: ProjectId) -> ApiResult<ReachSnapsh
         .await?,
         lab_vpcs: store.list_lab_vpcs().await?,
         internet_hosts: store.list_internet_hosts().await?,
+        endpoint_services: all(|page| async move {
+            Api::<EndpointService>::new(store.docs())
+                .list(project, &page)
+                .await
+        })
+        .await?,
+        lab_endpoints: state
+            .local
+            .as_deref()
+            .map(|local| {
+                local
+                    .lab_endpoints()
+                    .into_iter()
+                    .map(|e| LabEndpointRef {
+                        vpc: e.vpc,
+                        name: e.name,
+                        service: e.service,
+                        ip: e.ip,
+                        node_ips: e.node_ips,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 

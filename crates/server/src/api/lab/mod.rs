@@ -19,10 +19,12 @@ use crate::auth::Caller;
 use crate::local::unavailable_reason;
 use crate::state::AppState;
 
+mod endpoints;
 mod exec;
 mod internet;
 mod vpcs;
 
+pub use endpoints::*;
 pub use exec::*;
 pub use internet::*;
 pub use vpcs::*;
