@@ -74,6 +74,8 @@ impl LocalDriver {
             .with::<Network>(Provider::Local, self.clone())
             .with::<Peering>(Provider::Local, self.clone())
             .with::<Cluster>(Provider::Local, self.clone())
+            .with::<isthmus_core::kinds::vpn_gateway::VpnGateway>(Provider::Local, self.clone())
+            .with::<isthmus_core::kinds::vpn_client::VpnClient>(Provider::Local, self.clone())
     }
 
     pub async fn ensure_network(

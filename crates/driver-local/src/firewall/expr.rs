@@ -53,6 +53,10 @@ pub(crate) fn tcp(field: &'static str) -> Expression<'static> {
     payload("tcp", field)
 }
 
+pub(crate) fn udp(field: &'static str) -> Expression<'static> {
+    payload("udp", field)
+}
+
 /// Conntrack data: `ct state`, `ct status`, `ct direction`.
 pub(crate) fn ct(key: &'static str) -> Expression<'static> {
     Expression::Named(NamedExpression::CT(CT {

@@ -298,6 +298,8 @@ pub struct VpnTable {
     pub denied: BTreeMap<String, u64>,
     /// Rules per base chain (how a repair knows they are intact).
     pub base_rules: BTreeMap<String, usize>,
+    /// The grants each client's set holds, by set name.
+    pub grants: BTreeMap<String, BTreeSet<Grant>>,
 }
 
 impl VpnTable {
@@ -308,6 +310,20 @@ impl VpnTable {
             .copied()
             .unwrap_or(0)
     }
+
+    /// The grants the gateway holds for the client at `address` (`None`: no set).
+    pub fn grants_of(&self, address: Ipv4Addr) -> Option<&BTreeSet<Grant>> {
+        self.grants.get(&grant_set(address))
+    }
+}
+
+/// A grant set's element as `nft -j` prints it: `{"concat": [addr, "tcp", port]}`.
+fn parse_grant(elem: &Value) -> Option<Grant> {
+    let parts = elem.get("concat").or_else(|| elem["elem"]["val"].get("concat"))?;
+    Some(Grant {
+        destination: parts[0].as_str()?.parse().ok()?,
+        port: u16::try_from(parts[2].as_u64()?).ok()?,
+    })
 }
 
 /// Reads the table in namespace `ns` (`exists: false` when there is none).
@@ -350,7 +366,17 @@ pub fn read(ns: &str) -> Result<VpnTable> {
                 }
             }
         } else if let Some(set) = object.get("set") {
-            table.sets.insert(set["name"].as_str().unwrap_or("").into());
+            let name = set["name"].as_str().unwrap_or("").to_string();
+            if name.starts_with("g_") {
+                let grants = set["elem"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(parse_grant)
+                    .collect();
+                table.grants.insert(name.clone(), grants);
+            }
+            table.sets.insert(name);
         } else if let Some(rule) = object.get("rule") {
             let chain = rule["chain"].as_str().unwrap_or("").to_string();
             if chain == "forward" || chain == "input" {
