@@ -14,6 +14,7 @@ pub mod sqlite;
 mod store;
 
 pub use doc::ObjectKey;
+pub use kinds::vpn::record_config_download;
 pub use store::Store;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

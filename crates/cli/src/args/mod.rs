@@ -9,6 +9,7 @@ mod resources;
 pub mod sim_endpoint;
 mod tools;
 mod verbs;
+pub mod vpn;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -24,6 +25,7 @@ pub use resources::{
 };
 pub use tools::{LoginArgs, ServeArgs, SimCommand, SimVpcCommand};
 pub use verbs::ObjectVerb;
+pub(crate) use resources::parse_duration_seconds;
 
 /// Isthmus: private networks, peerings and clusters for managed databases.
 ///
@@ -83,6 +85,9 @@ pub enum Command {
     /// Endpoint services: a cluster reached from customers' VPCs through private endpoints.
     #[command(subcommand)]
     EndpointService(endpoint_service::EndpointServiceCommand),
+    /// VPN gateways and their clients: WireGuard access to a network's clusters.
+    #[command(subcommand)]
+    Vpn(vpn::VpnCommand),
     /// The project's audit log.
     Events(EventsArgs),
     /// API tokens of the project.

@@ -17,6 +17,7 @@ pub mod serve;
 pub mod sim;
 pub mod sim_endpoint;
 pub mod token;
+pub mod vpn;
 
 use std::time::Duration;
 
