@@ -316,10 +316,33 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
         .status()
         .unwrap();
     assert!(killed.success());
-    eventually("the laptop reconnects after the gateway died", || {
-        daemon::running_pid(&gateway_iface).is_some_and(|p| p != pid)
-            && connect(&laptop_ns, &node_ip, ECHO_PORT).is_ok()
-    });
+    let deadline = Instant::now() + PATIENCE;
+    while !(daemon::running_pid(&gateway_iface).is_some_and(|p| p != pid)
+        && connect(&laptop_ns, &node_ip, ECHO_PORT).is_ok())
+    {
+        if Instant::now() > deadline {
+            let router_ns = lab.names.router_ns(&network);
+            let show = |ns: &str| {
+                let out = std::process::Command::new("ip")
+                    .args(["netns", "exec", ns, "wg", "show", "all", "dump"])
+                    .output()
+                    .unwrap();
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            };
+            panic!(
+                "the laptop never reconnected after the gateway died\ngateway: {}\nlaptop: {}\nclient: {:#}\nlog tail: {}",
+                show(&router_ns),
+                show(&laptop_ns),
+                lab.cli.json(&format!("vpn client get {alice_id}")),
+                lab.server_log().lines().rev().take(30).collect::<Vec<_>>().join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
 
     // Rotation: a new key, same address and grants; the laptop takes the new key.
     let rotated = lab.cli.json(&format!("vpn client rotate {alice_id}"));

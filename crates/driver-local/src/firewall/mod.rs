@@ -32,7 +32,9 @@
 //!   iifname <uplink> ip daddr vmap @public_in   (a VPN gateway's public address)
 //! chain vpn_<g>    accept          (from a VPN gateway's interface, via @peer_in: the
 //!                                   gateway's own table `isthmus_vpn` judged it already)
-//! chain vpnin_<g>  udp dport <port> accept; drop   (a VPN gateway's address, via @public_in)
+//! chain vpnin_<g>  ct established accept; udp dport <port> accept; drop   (a VPN gateway's address, via @public_in)
+//! chain vpnout_<g> (nat hook postrouting) oifname <uplink> udp sport <port> snat to <address>
+//!                  (the gateway's own packets leave from its address, not the uplink's)
 //! ```
 //! A route change is an element change in `src_<p>`; no rule is rewritten. Allow-list
 //! guards (`pub_`, `prv_`) change by elements too, or, when an added prefix overlaps a
@@ -56,7 +58,7 @@ pub use egress::{delete_egress, set_egress};
 pub use expr::prefix_element;
 pub(crate) use expr::{
     accept, ct, ct_state, drop_, eq, ip, jump_entry, meta, ne, round_robin_dnat, set_ref, text,
-    udp, vmap,
+    snat_to, udp, vmap,
 };
 pub use maps::{add_elements, delete_elements};
 pub(crate) use maps::{delete_chain, set_map_keys};

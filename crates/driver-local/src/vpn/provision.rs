@@ -77,6 +77,7 @@ impl LocalDriver {
             in_chain: self.names.vpn_in_chain(&id),
             public_ip,
             port: PORT,
+            uplink: self.names.uplink(&g.network_id.to_string()),
         }
     }
 

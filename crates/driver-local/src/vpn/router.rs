@@ -5,20 +5,28 @@
 //! - `peer_in[<wg iface>] -> jump vpn_<g>`, a chain that accepts: packets from the tunnel
 //!   were judged already by the gateway's table (`isthmus_vpn`, priority -10), which
 //!   rejects whatever no grant allows; replies go back through `established`.
-//! - `public_in[<public ip>] -> jump vpnin_<g>`: `udp dport <port> accept; drop`. The
+//! - `public_in[<public ip>] -> jump vpnin_<g>`: established accept, `udp dport <port>
+//!   accept`, drop. The
 //!   router's `pre` chain sends the uplink's packets through `public_in`, and its `input`
 //!   chain does the same for packets addressed to the router itself (only a gateway's
 //!   address is: a cluster's endpoint is DNATed to a node before input).
 //! - The public address as a /32 on the router's uplink, and the internet namespace's
 //!   route to it over that uplink.
+//! - `vpnout_<g>` (nat postrouting): the gateway's UDP leaves from its public address. A
+//!   reply takes the address the laptop wrote to, but a packet the gateway starts (a
+//!   handshake toward each peer's last endpoint after a restart) would get the uplink's
+//!   first address, which the internet cannot route back.
 
 use std::net::Ipv4Addr;
 
 use anyhow::{Context, Result};
 
+use nftables::expr::MetaKey;
+use nftables::types::{NfChainPolicy, NfChainType, NfHook};
+
 use crate::firewall::{
-    self, accept, delete_chain, drop_, eq, jump_entry, set_map_keys, text, udp, Batch, Table,
-    PEER_IN_MAP, PUBLIC_IN_MAP,
+    self, accept, ct_state, delete_chain, drop_, eq, jump_entry, meta, set_map_keys, snat_to, text, udp,
+    Batch, Table, PEER_IN_MAP, PUBLIC_IN_MAP,
 };
 
 /// A gateway's objects in its router's table.
@@ -29,10 +37,23 @@ pub struct RouterEntries {
     pub in_chain: String,
     pub public_ip: Ipv4Addr,
     pub port: u16,
+    /// The router's uplink (the gateway's packets to the internet leave through it).
+    pub uplink: String,
+}
+
+impl RouterEntries {
+    fn snat_chain(&self) -> String {
+        snat_chain_of(&self.chain)
+    }
+}
+
+/// `vpnout_<h>` for `vpn_<h>`.
+fn snat_chain_of(chain: &str) -> String {
+    chain.replacen("vpn_", "vpnout_", 1)
 }
 
 /// Rules in the chains [`apply`] makes (how [`drift`] knows they are intact).
-const IN_CHAIN_RULES: usize = 2;
+const IN_CHAIN_RULES: usize = 3;
 
 /// Applies the entries in one transaction (in the router's namespace, blocking).
 pub fn apply(e: &RouterEntries) -> Result<()> {
@@ -48,6 +69,12 @@ pub fn apply(e: &RouterEntries) -> Result<()> {
     b.rule(&e.chain, vec![accept()]);
     b.add_chain(&e.in_chain);
     b.flush_chain(&e.in_chain);
+    // The replies to a packet the gateway started come back to the port `vpnout_`
+    // mapped it to (`pre` runs before NAT undoes that): conntrack knows them.
+    b.rule(
+        &e.in_chain,
+        vec![ct_state(&["established", "related"]), accept()],
+    );
     b.rule(
         &e.in_chain,
         vec![
@@ -56,6 +83,23 @@ pub fn apply(e: &RouterEntries) -> Result<()> {
         ],
     );
     b.rule(&e.in_chain, vec![drop_()]);
+    let snat = e.snat_chain();
+    b.add_base_chain(
+        &snat,
+        NfChainType::NAT,
+        NfHook::Postrouting,
+        100,
+        NfChainPolicy::Accept,
+    );
+    b.flush_chain(&snat);
+    b.rule(
+        &snat,
+        vec![
+            eq(meta(MetaKey::Oifname), text(&e.uplink)),
+            eq(udp("sport"), nftables::expr::Expression::Number(e.port.into())),
+            snat_to(e.public_ip),
+        ],
+    );
     if !table.peer_links.contains(&e.iface) {
         b.add_elements(PEER_IN_MAP, vec![jump_entry(&e.iface, &e.chain)]);
     }
@@ -76,6 +120,9 @@ pub fn drift(table: &Table, e: &RouterEntries) -> Vec<String> {
     if table.rule_count(&e.chain) != 1 || jumps(PEER_IN_MAP, &e.iface) != Some(e.chain.as_str())
     {
         out.push(format!("the router does not forward from {}", e.iface));
+    }
+    if table.rule_count(&e.snat_chain()) != 1 {
+        out.push(format!("the gateway's packets do not leave from {}", e.public_ip));
     }
     if table.rule_count(&e.in_chain) != IN_CHAIN_RULES
         || jumps(PUBLIC_IN_MAP, &e.public_ip.to_string()) != Some(e.in_chain.as_str())
@@ -116,4 +163,5 @@ pub fn remove_into(b: &mut Batch, table: &Table, iface: &str, chain: &str, in_ch
     b.delete_elements(PUBLIC_IN_MAP, stale);
     delete_chain(b, table, chain);
     delete_chain(b, table, in_chain);
+    delete_chain(b, table, &snat_chain_of(chain));
 }
