@@ -208,7 +208,10 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
     let cluster = lab.cluster(&network, "single-node");
     let cluster_id = id_of(&cluster);
     let node_ip = node_ips(&cluster)[0].clone();
-    let node_name = cluster["nodes"][0]["dns_name"].as_str().unwrap().to_string();
+    let node_name = cluster["nodes"][0]["dns_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let node_ns = lab.names.node_ns(&cluster_id, 0);
     let echo = node_listener(&node_ns, &node_ip, ECHO_PORT);
     let _ungranted = lab.listen_in_node(&cluster_id, 0, node_ip.parse().unwrap());
@@ -252,7 +255,10 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
         config.contains(&format!("AllowedIPs = {node_ip}/32\n")),
         "only the granted node is routed:\n{config}"
     );
-    assert!(config.contains(&format!("Endpoint = {endpoint}\n")), "{config}");
+    assert!(
+        config.contains(&format!("Endpoint = {endpoint}\n")),
+        "{config}"
+    );
     let qr = lab.sandbox.home.path().join("alice.png");
     lab.cli.ok(&format!(
         "vpn client config {alice_id} --qr --out {}",
@@ -272,7 +278,12 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
 
     // An ungranted port is refused at once (a reset, not a timeout).
     assert!(refused(&attempt(&lab, LAPTOP, &node_ip, UNGRANTED)));
-    assert!(refused(&attempt(&lab, LAPTOP, &node_ip, local_support::PORT)));
+    assert!(refused(&attempt(
+        &lab,
+        LAPTOP,
+        &node_ip,
+        local_support::PORT
+    )));
 
     // Widening AllowedIPs on the laptop (and routing the whole network into the tunnel)
     // reaches nothing more: the ungranted port is still refused, the router's own address
@@ -280,7 +291,15 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
     let gw_key = gateway["public_key"].as_str().unwrap();
     in_ns(
         &laptop_ns,
-        &["wg", "set", LAPTOP_WG, "peer", gw_key, "allowed-ips", "172.29.121.0/24"],
+        &[
+            "wg",
+            "set",
+            LAPTOP_WG,
+            "peer",
+            gw_key,
+            "allowed-ips",
+            "172.29.121.0/24",
+        ],
     );
     in_ns(
         &laptop_ns,
@@ -290,7 +309,10 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
     for other in ["172.29.121.1", "172.29.121.200"] {
         assert_ne!(attempt(&lab, LAPTOP, other, 22).code, Some(0), "{other}");
     }
-    assert!(connect(&laptop_ns, &node_ip, ECHO_PORT).is_ok(), "the grant still works");
+    assert!(
+        connect(&laptop_ns, &node_ip, ECHO_PORT).is_ok(),
+        "the grant still works"
+    );
 
     // The client's state comes from the data plane.
     let mut shown = Value::Null;
@@ -353,7 +375,13 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
     std::fs::write(&new_key, rotated["private_key"].as_str().unwrap()).unwrap();
     in_ns(
         &laptop_ns,
-        &["wg", "set", LAPTOP_WG, "private-key", new_key.to_str().unwrap()],
+        &[
+            "wg",
+            "set",
+            LAPTOP_WG,
+            "private-key",
+            new_key.to_str().unwrap(),
+        ],
     );
     eventually("the laptop reaches its grant with the rotated key", || {
         connect(&laptop_ns, &node_ip, ECHO_PORT).is_ok()
@@ -363,9 +391,9 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
     let (open, _) = connect(&laptop_ns, &node_ip, ECHO_PORT).unwrap();
     let mut node_side = node_side_of(&echo, &open);
     let asked = Instant::now();
-    let revoked = lab
-        .cli
-        .json(&format!("vpn client revoke {alice_id} --wait --timeout {WAIT_TIMEOUT}"));
+    let revoked = lab.cli.json(&format!(
+        "vpn client revoke {alice_id} --wait --timeout {WAIT_TIMEOUT}"
+    ));
     let enforced = asked.elapsed();
     assert_eq!(revoked["status"], "deleted", "{revoked:#}");
     assert_cut(&mut node_side);
@@ -382,7 +410,12 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
         &format!("--grant {cluster_id}:{ECHO_PORT} --expires 25s"),
     );
     let bob_id = id_of(&bob);
-    wg_quick_up(&lab, &second_ns, SECOND_WG, &config_of(&lab, &bob_id, &bob_key));
+    wg_quick_up(
+        &lab,
+        &second_ns,
+        SECOND_WG,
+        &config_of(&lab, &bob_id, &bob_key),
+    );
     eventually("bob reaches his grant before expiry", || {
         connect(&second_ns, &node_ip, ECHO_PORT).is_ok()
     });
@@ -408,7 +441,10 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
     ] {
         assert!(events.contains(action), "no {action} in the audit log");
     }
-    assert!(events.contains("\"expired\""), "the expiry is in the audit log");
+    assert!(
+        events.contains("\"expired\""),
+        "the expiry is in the audit log"
+    );
 
     // Deleting the gateway stops its process.
     lab.cli.ok(&format!(

@@ -228,10 +228,14 @@ impl LocalDriver {
             .filter(|iface| !doomed(iface))
             .collect();
         let (stopped, errors) = crate::vpn::sweep::sweep_gateways(&prefix, &keep);
+        report.removed.extend(
+            stopped
+                .into_iter()
+                .map(|i| format!("VPN gateway process {i}")),
+        );
         report
-            .removed
-            .extend(stopped.into_iter().map(|i| format!("VPN gateway process {i}")));
-        report.errors.extend(errors.iter().map(|e| format!("{e:#}")));
+            .errors
+            .extend(errors.iter().map(|e| format!("{e:#}")));
         for iface in crate::vpn::keys::on_file(self.names.prefix()) {
             if doomed(&iface) {
                 match crate::vpn::keys::remove(self.names.prefix(), &iface) {

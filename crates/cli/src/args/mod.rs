@@ -19,13 +19,13 @@ pub use lab::{
     LabVpcCommand, LocalServeArgs,
 };
 pub use reach::ReachArgs;
+pub(crate) use resources::parse_duration_seconds;
 pub use resources::{
     ClusterAccessCreate, ClusterAccessUpdate, ClusterCommand, EventsArgs, NetworkCommand,
     PeeringCommand, ProjectCommand, TokenCommand,
 };
 pub use tools::{LoginArgs, ServeArgs, SimCommand, SimVpcCommand};
 pub use verbs::ObjectVerb;
-pub(crate) use resources::parse_duration_seconds;
 
 /// Isthmus: private networks, peerings and clusters for managed databases.
 ///

@@ -100,7 +100,11 @@ async fn grant(ctx: &Ctx, raw: &str) -> anyhow::Result<VpnGrantRequest> {
             })
             .collect::<anyhow::Result<Vec<u16>>>()?,
         None => {
-            let path = format!("{}/clusters/{}", ctx.project_path().await?, segment(&cluster_id));
+            let path = format!(
+                "{}/clusters/{}",
+                ctx.project_path().await?,
+                segment(&cluster_id)
+            );
             let cluster: Cluster = ctx.client.get(&path).await?;
             let port = isthmus_core::engines::find(&cluster.engine)
                 .and_then(|e| e.ports.first())

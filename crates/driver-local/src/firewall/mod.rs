@@ -57,8 +57,8 @@ pub use batch::Batch;
 pub use egress::{delete_egress, set_egress};
 pub use expr::prefix_element;
 pub(crate) use expr::{
-    accept, ct, ct_state, drop_, eq, ip, jump_entry, meta, ne, round_robin_dnat, set_ref, text,
-    snat_to, udp, vmap,
+    accept, ct, ct_state, drop_, eq, ip, jump_entry, meta, ne, round_robin_dnat, set_ref, snat_to,
+    text, udp, vmap,
 };
 pub use maps::{add_elements, delete_elements};
 pub(crate) use maps::{delete_chain, set_map_keys};

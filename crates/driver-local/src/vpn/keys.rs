@@ -28,8 +28,7 @@ pub fn load_or_create(prefix: &str, iface: &str) -> Result<WgKey> {
     let file = path(prefix, iface);
     if super::daemon::running_pid(iface).is_some() {
         if let Some(key) = super::uapi::private_key(iface)? {
-            if fs::read_to_string(&file).ok().as_deref().map(str::trim) != Some(&key.to_string())
-            {
+            if fs::read_to_string(&file).ok().as_deref().map(str::trim) != Some(&key.to_string()) {
                 write(&file, &key)?;
             }
             return Ok(key);

@@ -319,7 +319,9 @@ impl VpnTable {
 
 /// A grant set's element as `nft -j` prints it: `{"concat": [addr, "tcp", port]}`.
 fn parse_grant(elem: &Value) -> Option<Grant> {
-    let parts = elem.get("concat").or_else(|| elem["elem"]["val"].get("concat"))?;
+    let parts = elem
+        .get("concat")
+        .or_else(|| elem["elem"]["val"].get("concat"))?;
     Some(Grant {
         destination: parts[0].as_str()?.parse().ok()?,
         port: u16::try_from(parts[2].as_u64()?).ok()?,

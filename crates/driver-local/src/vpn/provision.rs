@@ -181,7 +181,10 @@ impl LocalDriver {
         let (n2, i2) = (ns.clone(), iface.clone());
         let table = blocking(move || nft::read(&n2)).await?;
         if table.base_rules.get("forward").copied().unwrap_or(0) == 0 {
-            drift.push(format!("the gateway's table in {n2_ns} is missing", n2_ns = ns));
+            drift.push(format!(
+                "the gateway's table in {n2_ns} is missing",
+                n2_ns = ns
+            ));
         }
         if self.routed_endpoints(&net_id, vec![ip]).await?.is_empty() {
             drift.push(format!("the internet has no route to {ip}"));
@@ -315,7 +318,9 @@ impl LocalDriver {
         .await?;
         let (running, device, table) = seen;
         if !running {
-            return Ok(unapplied(format!("the gateway process for {iface} is not running")));
+            return Ok(unapplied(format!(
+                "the gateway process for {iface} is not running"
+            )));
         }
         let own = Cidr::new(c.address, 32).expect("a /32");
         let peer = device
@@ -323,7 +328,9 @@ impl LocalDriver {
             .iter()
             .find(|p| p.public_key == Some(c.public_key) && p.allowed_ips == vec![own]);
         let Some(peer) = peer else {
-            return Ok(unapplied("the gateway does not hold the client's key".into()));
+            return Ok(unapplied(
+                "the gateway does not hold the client's key".into(),
+            ));
         };
         let mut problems = vec![];
         if device
@@ -344,10 +351,7 @@ impl LocalDriver {
             })
             .flatten();
         let message = if problems.is_empty() {
-            format!(
-                "{} granted destinations on {iface}",
-                wanted.len()
-            )
+            format!("{} granted destinations on {iface}", wanted.len())
         } else {
             problems.join("; ")
         };
@@ -378,8 +382,7 @@ impl LocalDriver {
             if super::daemon::running_pid(&i).is_some() {
                 let own = Cidr::new(address, 32).expect("a /32");
                 for peer in super::uapi::get(&i)?.peers {
-                    if let Some(key) = peer.public_key.filter(|_| peer.allowed_ips.contains(&own))
-                    {
+                    if let Some(key) = peer.public_key.filter(|_| peer.allowed_ips.contains(&own)) {
                         super::uapi::remove_peer(&i, &key)?;
                     }
                 }

@@ -25,8 +25,8 @@ use nftables::expr::MetaKey;
 use nftables::types::{NfChainPolicy, NfChainType, NfHook};
 
 use crate::firewall::{
-    self, accept, ct_state, delete_chain, drop_, eq, jump_entry, meta, set_map_keys, snat_to, text, udp,
-    Batch, Table, PEER_IN_MAP, PUBLIC_IN_MAP,
+    self, accept, ct_state, delete_chain, drop_, eq, jump_entry, meta, set_map_keys, snat_to, text,
+    udp, Batch, Table, PEER_IN_MAP, PUBLIC_IN_MAP,
 };
 
 /// A gateway's objects in its router's table.
@@ -78,7 +78,10 @@ pub fn apply(e: &RouterEntries) -> Result<()> {
     b.rule(
         &e.in_chain,
         vec![
-            eq(udp("dport"), nftables::expr::Expression::Number(e.port.into())),
+            eq(
+                udp("dport"),
+                nftables::expr::Expression::Number(e.port.into()),
+            ),
             accept(),
         ],
     );
@@ -96,7 +99,10 @@ pub fn apply(e: &RouterEntries) -> Result<()> {
         &snat,
         vec![
             eq(meta(MetaKey::Oifname), text(&e.uplink)),
-            eq(udp("sport"), nftables::expr::Expression::Number(e.port.into())),
+            eq(
+                udp("sport"),
+                nftables::expr::Expression::Number(e.port.into()),
+            ),
             snat_to(e.public_ip),
         ],
     );
@@ -104,7 +110,8 @@ pub fn apply(e: &RouterEntries) -> Result<()> {
         b.add_elements(PEER_IN_MAP, vec![jump_entry(&e.iface, &e.chain)]);
     }
     set_map_keys(&mut b, &table, PUBLIC_IN_MAP, &e.in_chain, &[e.public_ip]);
-    b.apply().context("apply the VPN gateway's entries in the router")
+    b.apply()
+        .context("apply the VPN gateway's entries in the router")
 }
 
 /// What differs from [`apply`]'s result (empty: nothing).
@@ -117,12 +124,14 @@ pub fn drift(table: &Table, e: &RouterEntries) -> Vec<String> {
             .and_then(|m| m.get(key))
             .map(String::as_str)
     };
-    if table.rule_count(&e.chain) != 1 || jumps(PEER_IN_MAP, &e.iface) != Some(e.chain.as_str())
-    {
+    if table.rule_count(&e.chain) != 1 || jumps(PEER_IN_MAP, &e.iface) != Some(e.chain.as_str()) {
         out.push(format!("the router does not forward from {}", e.iface));
     }
     if table.rule_count(&e.snat_chain()) != 1 {
-        out.push(format!("the gateway's packets do not leave from {}", e.public_ip));
+        out.push(format!(
+            "the gateway's packets do not leave from {}",
+            e.public_ip
+        ));
     }
     if table.rule_count(&e.in_chain) != IN_CHAIN_RULES
         || jumps(PUBLIC_IN_MAP, &e.public_ip.to_string()) != Some(e.in_chain.as_str())
