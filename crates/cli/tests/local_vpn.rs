@@ -366,6 +366,25 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
         std::thread::sleep(Duration::from_millis(300));
     }
 
+    // The server restarts, and the gateway process dies while it is down: the server
+    // started again finds the gateway's key, restarts it with every peer, and the laptop
+    // reconnects.
+    lab.crash();
+    let pid = daemon::running_pid(&gateway_iface).expect("the restarted wireguard-go");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    lab.restart();
+    eventually("the laptop reconnects after a server restart", || {
+        daemon::running_pid(&gateway_iface).is_some_and(|p| p != pid)
+            && connect(&laptop_ns, &node_ip, ECHO_PORT).is_ok()
+    });
+    let after = lab.cli.json(&format!("vpn gateway get {gateway_id}"));
+    assert_eq!(after["public_key"], gateway["public_key"], "the same key");
+    assert_eq!(after["endpoint"], gateway["endpoint"], "the same address");
+
     // Rotation: a new key, same address and grants; the laptop takes the new key.
     let rotated = lab.cli.json(&format!("vpn client rotate {alice_id}"));
     assert_eq!(rotated["address"], alice["address"]);
