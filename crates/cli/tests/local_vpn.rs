@@ -122,6 +122,71 @@ fn wg_quick_up(lab: &LocalLab, ns: &str, iface: &str, config: &str) {
     );
 }
 
+/// The config without its `DNS =` line: wg-quick hands that to resolvconf, which the lab
+/// does not have; the test asks the pushed resolver directly instead.
+fn without_dns(config: &str) -> String {
+    config
+        .lines()
+        .filter(|l| !l.starts_with("DNS = "))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// An A query for `name` to `server:53` from inside `ns` (a hand-made RFC 1035 message:
+/// the lab has no dig); the addresses of the answer, `None` without one.
+fn resolve_a(ns: &str, server: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
+    let mut query = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.trim_end_matches('.').split('.') {
+        query.push(label.len() as u8);
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let server: SocketAddr = SocketAddr::from((server.parse::<Ipv4Addr>().ok()?, 53));
+    let socket = isthmus_driver_local::netns::run_in(Some(ns), || {
+        Ok(std::net::UdpSocket::bind("0.0.0.0:0")?)
+    })
+    .ok()?;
+    socket.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    socket.send_to(&query, server).ok()?;
+    let mut buf = [0u8; 512];
+    let n = socket.recv(&mut buf).ok()?;
+    let reply = &buf[..n];
+    let answers = u16::from_be_bytes([reply[6], reply[7]]);
+    if reply[3] & 0x0f != 0 || answers == 0 {
+        return None;
+    }
+    // After the question: each answer is a name (labels, or a pointer), type, class,
+    // ttl, length, data.
+    let mut at = query.len();
+    let mut out = vec![];
+    for _ in 0..answers {
+        loop {
+            match reply[at] {
+                0 => {
+                    at += 1;
+                    break;
+                }
+                b if b & 0xc0 == 0xc0 => {
+                    at += 2;
+                    break;
+                }
+                b => at += 1 + b as usize,
+            }
+        }
+        at -= 2;
+        let (kind, len) = (
+            u16::from_be_bytes([reply[at + 2], reply[at + 3]]),
+            u16::from_be_bytes([reply[at + 10], reply[at + 11]]) as usize,
+        );
+        if kind == 1 && len == 4 {
+            let a = &reply[at + 12..at + 16];
+            out.push(Ipv4Addr::new(a[0], a[1], a[2], a[3]));
+        }
+        at += 12 + len;
+    }
+    Some(out)
+}
+
 /// `vpn client add … -o json`, its private key written to a file; the client and file.
 fn add_client(lab: &LocalLab, gateway: &str, name: &str, flags: &str) -> (Value, String) {
     let client = lab
@@ -229,7 +294,7 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
     // The gateway: ready on an address of the lab's internet, with its key.
     let gateway = lab.cli.json(&format!(
         "vpn gateway create laptops --network {network} --client-cidr 100.64.7.0/24 \
-         --wait --timeout {WAIT_TIMEOUT}"
+         --dns push --wait --timeout {WAIT_TIMEOUT}"
     ));
     assert_eq!(gateway["status"], "ready", "{gateway:#}");
     let endpoint = gateway["endpoint"].as_str().unwrap().to_string();
@@ -252,8 +317,12 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
     assert!(got.get("private_key").is_none(), "never shown again");
     let config = config_of(&lab, &alice_id, &alice_key);
     assert!(
-        config.contains(&format!("AllowedIPs = {node_ip}/32\n")),
-        "only the granted node is routed:\n{config}"
+        config.contains(&format!("AllowedIPs = 100.64.7.1/32, {node_ip}/32\n")),
+        "only the granted node (and the resolver) is routed:\n{config}"
+    );
+    assert!(
+        config.contains("DNS = 100.64.7.1, isthmus.internal\n"),
+        "{config}"
     );
     assert!(
         config.contains(&format!("Endpoint = {endpoint}\n")),
@@ -268,13 +337,23 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
 
     // The tunnel: wg-quick with the downloaded config, a real handshake; TLS verified
     // against the installation CA; the node sees the tunnel address (no NAT).
-    wg_quick_up(&lab, &laptop_ns, LAPTOP_WG, &config);
+    wg_quick_up(&lab, &laptop_ns, LAPTOP_WG, &without_dns(&config));
     eventually("the laptop reaches the granted echo port", || {
         connect(&laptop_ns, &node_ip, ECHO_PORT).is_ok()
     });
     let (_first, seen) = connect(&laptop_ns, &node_ip, ECHO_PORT).unwrap();
     assert_eq!(seen, alice_ip, "the node sees the client's tunnel address");
     tls_verified(&lab, &ca, &node_ip, &node_name).expect("TLS to the granted port");
+
+    // DNS push: the resolver on the gateway's tunnel address answers the platform zone
+    // through the tunnel.
+    let cluster_name = cluster["dns_name"].as_str().unwrap();
+    let mut answer = None;
+    eventually("the tunnel's resolver answers the cluster's name", || {
+        answer = resolve_a(&laptop_ns, "100.64.7.1", cluster_name);
+        answer.is_some()
+    });
+    assert_eq!(answer, Some(vec![node_ip.parse::<Ipv4Addr>().unwrap()]));
 
     // An ungranted port is refused at once (a reset, not a timeout).
     assert!(refused(&attempt(&lab, LAPTOP, &node_ip, UNGRANTED)));
@@ -433,7 +512,7 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
         &lab,
         &second_ns,
         SECOND_WG,
-        &config_of(&lab, &bob_id, &bob_key),
+        &without_dns(&config_of(&lab, &bob_id, &bob_key)),
     );
     eventually("bob reaches his grant before expiry", || {
         connect(&second_ns, &node_ip, ECHO_PORT).is_ok()

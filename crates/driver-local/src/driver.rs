@@ -38,6 +38,9 @@ pub struct LocalDriver {
     /// its hosts by name.
     pub(crate) internet: Mutex<Option<BTreeMap<String, LabHost>>>,
     pub(crate) changes: tokio::sync::Mutex<()>,
+    /// VPN gateways with `dns: push`, by interface: their router namespace and tunnel
+    /// address, where the server binds a resolver of the platform zone.
+    pub(crate) vpn_dns: Mutex<BTreeMap<String, (String, std::net::Ipv4Addr)>>,
 }
 
 impl LocalDriver {
@@ -47,6 +50,7 @@ impl LocalDriver {
             labs: Mutex::new(HashMap::new()),
             internet: Mutex::new(None),
             changes: tokio::sync::Mutex::new(()),
+            vpn_dns: Mutex::new(BTreeMap::new()),
         }))
     }
 
@@ -57,6 +61,17 @@ impl LocalDriver {
     /// The namespace of one cluster node (to run a server or a probe inside it).
     pub fn node_namespace(&self, cluster: &Cluster, index: u32) -> String {
         self.names.node_ns(&cluster.id.to_string(), index)
+    }
+
+    /// Where VPN gateways with `dns: push` need a resolver of the platform zone:
+    /// (gateway interface, router namespace, tunnel address).
+    pub fn vpn_resolvers(&self) -> Vec<(String, String, std::net::Ipv4Addr)> {
+        self.vpn_dns
+            .lock()
+            .expect("vpn dns registry")
+            .iter()
+            .map(|(iface, (ns, ip))| (iface.clone(), ns.clone(), *ip))
+            .collect()
     }
 
     /// The router namespace of a platform network.

@@ -100,6 +100,17 @@ fn wanted(local: &LocalDriver) -> (Vec<Target>, HashMap<String, Ipv4Addr>) {
                 .map(|h| (h.namespace, resolver)),
         );
     }
+    // VPN gateways with `dns: push`: the resolver on the tunnel address, in the router.
+    targets.extend(
+        local
+            .vpn_resolvers()
+            .into_iter()
+            .map(|(iface, namespace, ip)| Target {
+                label: format!("VPN gateway {iface}"),
+                namespace,
+                ip,
+            }),
+    );
     (targets, hosts)
 }
 

@@ -30,6 +30,7 @@
 //!   ip daddr <cidr> [tcp dport { ports }] accept
 //! chain input (hook input, policy drop): lo, established, the bridge,
 //!   iifname <uplink> ip daddr vmap @public_in   (a VPN gateway's public address)
+//!   iifname vmap @peer_in          (a peering's chain: replies only; a VPN gateway's: DNS)
 //! chain vpn_<g>    accept          (from a VPN gateway's interface, via @peer_in: the
 //!                                   gateway's own table `isthmus_vpn` judged it already)
 //! chain vpnin_<g>  ct established accept; udp dport <port> accept; drop   (a VPN gateway's address, via @public_in)

@@ -11,7 +11,8 @@
 //!   oifname <wg> ct state established,related accept
 //!   oifname <wg> meta l4proto tcp reject with tcp reset   (nodes never open connections
 //!   oifname <wg> drop                                      to clients; a revoked flow ends)
-//! chain input (hook input, prio -10): iifname <wg> established accept, else drop
+//! chain input (hook input, prio -10): iifname <wg> established accept, DNS (udp/tcp 53:
+//!   the platform zone's resolver on the gateway's tunnel address), else drop
 //! chain c_<address>
 //!   ip daddr . meta l4proto . th dport @g_<address> accept   (the grants, by element)
 //!   counter                                                  (denied, per client)
@@ -203,6 +204,18 @@ pub fn ensure_base(ns: &str, iface: &str) -> Result<()> {
     );
     b.rule("forward", vec![oif(), drop_()]);
     b.rule("input", vec![iif(), established(), accept()]);
+    // DNS to the gateway itself: the platform zone's resolver (with `dns: push`).
+    for proto in ["udp", "tcp"] {
+        b.rule(
+            "input",
+            vec![
+                iif(),
+                eq(meta(MetaKey::L4proto), text(proto)),
+                eq(th_dport(), Expression::Number(53)),
+                accept(),
+            ],
+        );
+    }
     b.rule("input", vec![iif(), drop_()]);
     b.apply_in(ns)
 }

@@ -69,6 +69,17 @@ impl LocalDriver {
         })
     }
 
+    /// Registers (or forgets) the gateway's resolver address, as its `dns` says.
+    fn note_dns(&self, g: &VpnGateway, ns: &str) {
+        let mut registry = self.vpn_dns.lock().expect("vpn dns registry");
+        let iface = self.gateway_iface(g);
+        if g.dns == isthmus_core::kinds::vpn_gateway::VpnDns::Push {
+            registry.insert(iface, (ns.to_string(), g.tunnel_address()));
+        } else {
+            registry.remove(&iface);
+        }
+    }
+
     fn router_entries(&self, g: &VpnGateway, public_ip: Ipv4Addr) -> RouterEntries {
         let id = g.id.to_string();
         RouterEntries {
@@ -166,6 +177,7 @@ impl LocalDriver {
         if !netns::exists(&ns) {
             return Ok(missing(format!("router namespace {ns} does not exist")));
         }
+        self.note_dns(g, &ns);
         let i = iface.clone();
         let running = blocking(move || Ok(super::daemon::running_pid(&i))).await?;
         if running.is_none() {
@@ -212,6 +224,10 @@ impl LocalDriver {
         let net_id = n.id.to_string();
         let ns = self.names.router_ns(&net_id);
         let iface = self.gateway_iface(g);
+        self.vpn_dns
+            .lock()
+            .expect("vpn dns registry")
+            .remove(&iface);
         let (n2, i2) = (ns.clone(), iface.clone());
         blocking(move || {
             super::daemon::stop(&i2)?;
