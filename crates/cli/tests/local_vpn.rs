@@ -393,6 +393,38 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
         "the grant still works"
     );
 
+    // The analyzer agrees: the granted port is allowed; a second cluster is denied with
+    // the grant to add, refused for real; after the fix's own command it is allowed, and
+    // connects for real (the laptop routes the whole network into the tunnel by now).
+    let allowed = lab.cli.json(&format!(
+        "reach --from vpn/alice --to {cluster_id}:{TLS_PORT}"
+    ));
+    assert_eq!(allowed["allowed"], true, "{allowed:#}");
+    let second = lab.cli.json(&format!(
+        "cluster create db2 --network {network} --engine probe --topology single-node \
+         --wait --timeout {WAIT_TIMEOUT}"
+    ));
+    let second_id = id_of(&second);
+    let second_ip = node_ips(&second)[0].clone();
+    let denied = lab.cli.json(&format!(
+        "reach --from vpn/alice --to {second_id}:{TLS_PORT}"
+    ));
+    let verdict = &denied["verdicts"][0];
+    assert_eq!(verdict["reason"], "vpn-not-granted", "{denied:#}");
+    assert!(refused(&attempt(&lab, LAPTOP, &second_ip, TLS_PORT)));
+    let command = verdict["fix"]["commands"][0].as_str().unwrap().to_string();
+    let command = command
+        .strip_prefix("isthmus ")
+        .expect("an isthmus command");
+    lab.cli.ok(command);
+    let after = lab.cli.json(&format!(
+        "reach --from vpn/alice --to {second_id}:{TLS_PORT}"
+    ));
+    assert_eq!(after["allowed"], true, "{after:#}");
+    eventually("the new grant reaches the second cluster", || {
+        attempt(&lab, LAPTOP, &second_ip, TLS_PORT).code == Some(0)
+    });
+
     // The client's state comes from the data plane.
     let mut shown = Value::Null;
     eventually("the client shows connected with its denied flows", || {
@@ -465,9 +497,10 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
     assert_eq!(after["endpoint"], gateway["endpoint"], "the same address");
 
     // Rotation: a new key, same address and grants; the laptop takes the new key.
+    let before = lab.cli.json(&format!("vpn client get {alice_id}"));
     let rotated = lab.cli.json(&format!("vpn client rotate {alice_id}"));
     assert_eq!(rotated["address"], alice["address"]);
-    assert_eq!(rotated["grants"], alice["grants"]);
+    assert_eq!(rotated["grants"], before["grants"]);
     assert_ne!(rotated["public_key"], alice["public_key"]);
     let new_key = lab.sandbox.home.path().join("alice-2.key");
     std::fs::write(&new_key, rotated["private_key"].as_str().unwrap()).unwrap();

@@ -94,6 +94,15 @@ pub enum VpnClientCommand {
         #[command(flatten)]
         wait: WaitArgs,
     },
+    /// Change a client's grants (the new full list) or name.
+    Update {
+        client: String,
+        /// The new full list of grants: CLUSTER or CLUSTER:PORT[,PORT…]; repeat.
+        #[arg(long = "grant", value_name = "CLUSTER[:PORTS]")]
+        grants: Vec<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Give a client a new key: same address, same grants; the old key stops working.
     Rotate {
         client: String,

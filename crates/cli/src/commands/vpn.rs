@@ -195,6 +195,29 @@ async fn client(ctx: &Ctx, command: VpnClientCommand) -> anyhow::Result<String> 
             ctx.settle(&one(&client), revoking, Goal::Deleted, wait)
                 .await
         }
+        VpnClientCommand::Update {
+            client,
+            grants,
+            name,
+        } => {
+            let mut body = serde_json::Map::new();
+            if !grants.is_empty() {
+                let mut requests = vec![];
+                for raw in &grants {
+                    requests.push(grant(ctx, raw).await?);
+                }
+                body.insert("grants".into(), serde_json::to_value(requests)?);
+            }
+            if let Some(name) = name {
+                body.insert("name".into(), name.into());
+            }
+            anyhow::ensure!(
+                !body.is_empty(),
+                "nothing to change: give --grant or --name"
+            );
+            let c: VpnClient = ctx.client.patch(&one(&client), &body).await?;
+            ctx.one(&c)
+        }
         VpnClientCommand::Rotate { client, public_key } => {
             let c: VpnClient = ctx.client.get(&one(&client)).await?;
             let path = format!(

@@ -44,6 +44,9 @@ impl<'a> ReachIndex<'a> {
         to: &str,
         port: Option<u16>,
     ) -> Result<Reachability, ReachError> {
+        if let Source::Vpn(client) = from {
+            return self.analyze_vpn(client, to, port);
+        }
         let (ip, origin) = self.resolve_source(from)?;
         let target = self.resolve_destination(to)?;
         let port = port.unwrap_or_else(|| {

@@ -28,6 +28,9 @@ mod public;
 mod tests;
 #[cfg(test)]
 mod tests_access;
+#[cfg(test)]
+mod tests_vpn;
+mod vpn;
 
 use std::net::Ipv4Addr;
 
@@ -50,6 +53,9 @@ pub struct ReachSnapshot {
     pub lab_vpcs: Vec<LabVpc>,
     /// The lab's internet hosts (`internet/HOST`).
     pub internet_hosts: Vec<LabHost>,
+    /// The project's VPN gateways and clients (`vpn/CLIENT`).
+    pub vpn_gateways: Vec<crate::kinds::vpn_gateway::VpnGateway>,
+    pub vpn_clients: Vec<crate::kinds::vpn_client::VpnClient>,
 }
 
 /// Where a connection starts: an address, a lab host (`vpc/host`) or an internet host
@@ -57,7 +63,12 @@ pub struct ReachSnapshot {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Ip(Ipv4Addr),
-    LabHost { vpc: String, host: String },
+    LabHost {
+        vpc: String,
+        host: String,
+    },
+    /// A VPN client (`vpn/NAME` or `vpn/ID`): its tunnel through its gateway.
+    Vpn(String),
 }
 
 impl std::str::FromStr for Source {
@@ -67,6 +78,9 @@ impl std::str::FromStr for Source {
             return Ok(Source::Ip(ip));
         }
         match s.split_once('/') {
+            Some(("vpn", client)) if !client.is_empty() && !client.contains('/') => {
+                Ok(Source::Vpn(client.to_string()))
+            }
             Some((vpc, host)) if !vpc.is_empty() && !host.is_empty() && !host.contains('/') => {
                 Ok(Source::LabHost {
                     vpc: vpc.to_string(),
@@ -111,6 +125,14 @@ pub enum Reason {
     /// The source has no route to the destination at all: the internet to a private
     /// node address, or a lab VPC to a public endpoint.
     NoRoute,
+    /// The VPN client holds no grant for the cluster and port: its gateway refuses it.
+    VpnNotGranted,
+    /// The VPN client is past its expiry: its gateway removed its key.
+    VpnClientExpired,
+    /// The VPN client is revoked (or being revoked).
+    VpnClientRevoked,
+    /// The VPN client's gateway is not serving.
+    VpnGatewayNotReady,
 }
 
 impl Reason {
@@ -130,6 +152,10 @@ impl Reason {
             Reason::PublicAccessDisabled => "public-access-disabled",
             Reason::NotInPublicAllowlist => "not-in-public-allowlist",
             Reason::NoRoute => "no-route",
+            Reason::VpnNotGranted => "vpn-not-granted",
+            Reason::VpnClientExpired => "vpn-client-expired",
+            Reason::VpnClientRevoked => "vpn-client-revoked",
+            Reason::VpnGatewayNotReady => "vpn-gateway-not-ready",
         }
     }
 }
@@ -225,6 +251,12 @@ pub enum FixAction {
     EnablePublicAccess {
         cluster_id: ClusterId,
         allow: Option<Cidr>,
+    },
+    /// Grant the VPN client this cluster and port (its other grants stay).
+    AddVpnGrant {
+        client_id: crate::VpnClientId,
+        cluster_id: ClusterId,
+        port: u16,
     },
     /// Connect to this destination instead (the public endpoint from the internet, the
     /// cluster's private name from a peered VPC), after the other actions of the fix.

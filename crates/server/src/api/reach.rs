@@ -4,6 +4,8 @@
 
 use axum::extract::State;
 use axum::Json;
+use isthmus_core::kinds::vpn_client::VpnClient;
+use isthmus_core::kinds::vpn_gateway::VpnGateway;
 use isthmus_core::reach::{ReachError, ReachIndex, ReachSnapshot, Reachability, Source};
 use isthmus_core::resources::{Cluster, Network, Peering};
 use isthmus_core::ProjectId;
@@ -76,6 +78,18 @@ async fn snapshot(state: &AppState, project: ProjectId) -> ApiResult<ReachSnapsh
         .await?,
         lab_vpcs: store.list_lab_vpcs().await?,
         internet_hosts: store.list_internet_hosts().await?,
+        vpn_gateways: all(|page| async move {
+            Api::<VpnGateway>::new(store.docs())
+                .list(project, &page)
+                .await
+        })
+        .await?,
+        vpn_clients: all(|page| async move {
+            Api::<VpnClient>::new(store.docs())
+                .list(project, &page)
+                .await
+        })
+        .await?,
     })
 }
 
