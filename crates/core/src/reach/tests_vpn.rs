@@ -143,6 +143,7 @@ fn a_cluster_of_another_network_has_no_route_and_unknown_clients_are_errors() {
         only(&w.reach("vpn/alice", &far.to_string(), None)).reason,
         Reason::NoRoute
     );
+    // No client `bob`: `vpn/bob` is a host of a lab VPC named `vpn`, and there is none.
     let err = ReachIndex::new(&w.snap)
         .analyze(&"vpn/bob".parse().unwrap(), &far.to_string(), None)
         .unwrap_err();

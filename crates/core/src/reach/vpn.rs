@@ -18,6 +18,14 @@ use super::index::NodeRef;
 use super::{Fix, FixAction, Hop, ReachError, ReachIndex, Reachability, Reason, Verdict};
 
 impl<'a> ReachIndex<'a> {
+    /// Whether `name` (a name or an id) is a VPN client of the snapshot.
+    pub(super) fn has_vpn_client(&self, name: &str) -> bool {
+        self.snap
+            .vpn_clients
+            .iter()
+            .any(|c| c.name == name || c.id.to_string() == name)
+    }
+
     /// Analyzes VPN client `name` (its name, else its id) → `to` on `port`.
     pub(super) fn analyze_vpn(
         &self,
