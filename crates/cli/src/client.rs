@@ -180,6 +180,26 @@ impl Client {
         self.raw(Method::GET, path, None::<&()>).await
     }
 
+    /// A GET whose answer is binary (e.g. a PNG).
+    pub async fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        let url = format!("{}{}", self.base, path);
+        let mut request = self.http.get(&url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| self.transport_error(e))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| anyhow::anyhow!("read the answer from {url}: {e}"))?;
+        if status.is_success() {
+            Ok(body.to_vec())
+        } else {
+            Err(ApiError::from_body(status, &String::from_utf8_lossy(&body)).into())
+        }
+    }
+
     /// Sends a request whose answer has no body worth reading (204s).
     pub async fn send_no_content<B: Serialize>(
         &self,

@@ -56,6 +56,7 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
         Command::Peering(c) => commands::peering::run(&ctx()?, c).await,
         Command::EndpointService(c) => commands::endpoint_service::run(&ctx()?, c).await,
         Command::Cluster(c) => commands::cluster::run(&ctx()?, c).await,
+        Command::Vpn(c) => commands::vpn::run(&ctx()?, c).await,
         Command::Events(a) => commands::events::run(&ctx()?, a).await,
         Command::Token(c) => commands::token::run(&ctx()?, c).await,
         Command::Sim(c) => commands::sim::run(&ctx()?, c).await,

@@ -40,6 +40,9 @@ pub struct LocalDriver {
     /// Lab endpoints (private endpoints inside lab VPCs) by `<vpc>/<name>`.
     pub(crate) endpoints: Mutex<BTreeMap<String, crate::endpoint::LabEndpoint>>,
     pub(crate) changes: tokio::sync::Mutex<()>,
+    /// VPN gateways with `dns: push`, by interface: their router namespace and tunnel
+    /// address, where the server binds a resolver of the platform zone.
+    pub(crate) vpn_dns: Mutex<BTreeMap<String, (String, std::net::Ipv4Addr)>>,
 }
 
 impl LocalDriver {
@@ -50,6 +53,7 @@ impl LocalDriver {
             internet: Mutex::new(None),
             endpoints: Mutex::new(BTreeMap::new()),
             changes: tokio::sync::Mutex::new(()),
+            vpn_dns: Mutex::new(BTreeMap::new()),
         }))
     }
 
@@ -60,6 +64,17 @@ impl LocalDriver {
     /// The namespace of one cluster node (to run a server or a probe inside it).
     pub fn node_namespace(&self, cluster: &Cluster, index: u32) -> String {
         self.names.node_ns(&cluster.id.to_string(), index)
+    }
+
+    /// Where VPN gateways with `dns: push` need a resolver of the platform zone:
+    /// (gateway interface, router namespace, tunnel address).
+    pub fn vpn_resolvers(&self) -> Vec<(String, String, std::net::Ipv4Addr)> {
+        self.vpn_dns
+            .lock()
+            .expect("vpn dns registry")
+            .iter()
+            .map(|(iface, (ns, ip))| (iface.clone(), ns.clone(), *ip))
+            .collect()
     }
 
     /// The router namespace of a platform network.
@@ -81,6 +96,8 @@ impl LocalDriver {
                 Provider::Local,
                 self.clone(),
             )
+            .with::<isthmus_core::kinds::vpn_gateway::VpnGateway>(Provider::Local, self.clone())
+            .with::<isthmus_core::kinds::vpn_client::VpnClient>(Provider::Local, self.clone())
     }
 
     pub async fn ensure_network(

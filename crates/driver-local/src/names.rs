@@ -184,6 +184,21 @@ impl Names {
         format!("prv_{}", short_hash(cluster_id))
     }
 
+    /// A VPN gateway's WireGuard interface (in its network's router namespace; its
+    /// wireguard-go socket path is host-wide, so the name is unique on the host).
+    pub fn vpn_iface(&self, gateway_id: &str) -> String {
+        self.iface('g', gateway_id)
+    }
+    /// A VPN gateway's chains in its router's table: `vpn_<h>` (packets from its
+    /// interface, already judged by the gateway's own table) and `vpnin_<h>` (its UDP
+    /// port on its public address).
+    pub fn vpn_chain(&self, gateway_id: &str) -> String {
+        format!("vpn_{}", short_hash(gateway_id))
+    }
+    pub fn vpn_in_chain(&self, gateway_id: &str) -> String {
+        format!("vpnin_{}", short_hash(gateway_id))
+    }
+
     /// Whether `name` is an interface of ours (`<prefix><kind><8 hex>`, exactly).
     pub fn is_our_iface(&self, name: &str) -> bool {
         name.strip_prefix(&self.prefix)
@@ -231,6 +246,7 @@ mod tests {
             names.lab_link("a", "b").0,
             names.uplink("n"),
             names.internet_host_port("h"),
+            names.vpn_iface("g"),
         ] {
             assert_eq!(name.len(), 15, "{name}");
             assert!(names.is_our_iface(&name));

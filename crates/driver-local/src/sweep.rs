@@ -142,6 +142,7 @@ impl LocalDriver {
                 Err(e) => report.errors.push(format!("internet {ns}: {e:#}")),
             }
         }
+        self.sweep_vpn_gateways(&known, &mut report);
         // Nothing of ours belongs in the root namespace; remove anything found there.
         if let Err(e) = self.sweep_links(None, &|_| false, &mut report) {
             report.errors.push(format!("root namespace: {e:#}"));
@@ -195,6 +196,19 @@ impl LocalDriver {
                         .strip_prefix(p)
                         .is_some_and(|h| is_hash(h) && !known.contains(chain))
                 };
+                if forgotten("vpnin_") {
+                    endpoints.extend(table.keys_jumping_to(firewall::PUBLIC_IN_MAP, chain));
+                }
+                if let Some(h) = chain.strip_prefix("vpn_").filter(|h| is_hash(h)) {
+                    let in_chain = format!("vpnin_{h}");
+                    if !known.contains(chain) {
+                        let iface = format!("{prefix}g{h}");
+                        crate::vpn::router::remove_into(
+                            &mut batch, &table, &iface, chain, &in_chain,
+                        );
+                        removed.push(format!("firewall chains {chain}, {in_chain} in {owned_ns}"));
+                    }
+                }
                 if forgotten("pub_") || forgotten("dnat_") || forgotten("prv_") {
                     endpoints.extend(table.keys_jumping_to(firewall::PUBLIC_IN_MAP, chain));
                     delete_cluster_chain(&mut batch, &table, chain);
@@ -206,6 +220,34 @@ impl LocalDriver {
         })?;
         report.removed.extend(removed.0);
         Ok(removed.1)
+    }
+
+    /// Stops the wireguard-go processes of gateways no live object accounts for (their
+    /// interfaces go with them), and forgets their keys.
+    fn sweep_vpn_gateways(&self, known: &KnownObjects, report: &mut SweepReport) {
+        let prefix = format!("{}g", self.names.prefix());
+        let doomed = |iface: &str| self.names.is_our_iface(iface) && !known.contains(iface);
+        let keep: Vec<String> = crate::vpn::daemon::sockets_with_prefix(&prefix)
+            .into_iter()
+            .filter(|iface| !doomed(iface))
+            .collect();
+        let (stopped, errors) = crate::vpn::sweep::sweep_gateways(&prefix, &keep);
+        report.removed.extend(
+            stopped
+                .into_iter()
+                .map(|i| format!("VPN gateway process {i}")),
+        );
+        report
+            .errors
+            .extend(errors.iter().map(|e| format!("{e:#}")));
+        for iface in crate::vpn::keys::on_file(self.names.prefix()) {
+            if doomed(&iface) {
+                match crate::vpn::keys::remove(self.names.prefix(), &iface) {
+                    Ok(()) => report.removed.push(format!("VPN gateway key {iface}")),
+                    Err(e) => report.errors.push(format!("key {iface}: {e:#}")),
+                }
+            }
+        }
     }
 
     /// Whether a link of ours stays: judged ones only while something accounts for them.

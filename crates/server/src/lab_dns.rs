@@ -131,6 +131,19 @@ fn wanted(local: &LocalDriver) -> (Vec<Target>, HashMap<String, Ipv4Addr>) {
                 .map(|h| (h.namespace, resolver)),
         );
     }
+    // VPN gateways with `dns: push`: the resolver on the tunnel address, in the router.
+    targets.extend(
+        local
+            .vpn_resolvers()
+            .into_iter()
+            .map(|(iface, namespace, ip)| Target {
+                label: format!("VPN gateway {iface}"),
+                namespace,
+                ip,
+                // A VPN client is on the platform side: it sees the platform's answers.
+                view: View::Default,
+            }),
+    );
     (targets, hosts)
 }
 

@@ -18,6 +18,7 @@ mod store;
 pub mod testing;
 
 pub use doc::ObjectKey;
+pub use kinds::vpn::record_config_download;
 pub use store::Store;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

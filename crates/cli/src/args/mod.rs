@@ -10,6 +10,7 @@ mod resources;
 pub mod sim_endpoint;
 mod tools;
 mod verbs;
+pub mod vpn;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -19,6 +20,7 @@ pub use lab::{
     LabInternetHostCommand, LabVpcCommand, LocalServeArgs,
 };
 pub use reach::ReachArgs;
+pub(crate) use resources::parse_duration_seconds;
 pub use resources::{
     ClusterAccessCreate, ClusterAccessUpdate, ClusterCommand, EventsArgs, NetworkCommand,
     PeeringCommand, ProjectCommand, TokenCommand,
@@ -84,6 +86,9 @@ pub enum Command {
     /// Endpoint services: a cluster reached from customers' VPCs through private endpoints.
     #[command(subcommand)]
     EndpointService(endpoint_service::EndpointServiceCommand),
+    /// VPN gateways and their clients: WireGuard access to a network's clusters.
+    #[command(subcommand)]
+    Vpn(vpn::VpnCommand),
     /// The project's audit log.
     Events(EventsArgs),
     /// API tokens of the project.

@@ -278,7 +278,7 @@ pub enum TokenCommand {
 }
 
 /// `90`, `90s`, `15m`, `12h`, `30d` as seconds.
-fn parse_duration_seconds(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_duration_seconds(s: &str) -> Result<u64, String> {
     let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => s.split_at(i),
         None => (s, "s"),

@@ -20,6 +20,7 @@ pub mod sim;
 pub mod sim_endpoint;
 pub mod store;
 pub mod token;
+pub mod vpn;
 
 use std::time::Duration;
 

@@ -44,6 +44,21 @@ impl<'a> ReachIndex<'a> {
         to: &str,
         port: Option<u16>,
     ) -> Result<Reachability, ReachError> {
+        let lab_host;
+        let from = match from {
+            Source::Vpn(client) if self.has_vpn_client(client) => {
+                return self.analyze_vpn(client, to, port);
+            }
+            // No such VPN client: `vpn/HOST` is a host of a lab VPC named `vpn`.
+            Source::Vpn(host) => {
+                lab_host = Source::LabHost {
+                    vpc: "vpn".into(),
+                    host: host.clone(),
+                };
+                &lab_host
+            }
+            other => other,
+        };
         let (ip, origin) = self.resolve_source(from)?;
         let target = self.resolve_destination(to)?;
         let port = port.unwrap_or_else(|| {

@@ -180,6 +180,9 @@ impl<'a> ReachIndex<'a> {
                     })?;
                 Ok((h.ip, Origin::Internet(Some(h))))
             }
+            Source::Vpn(client) => Err(ReachError::UnknownSource(format!(
+                "vpn/{client} is analyzed on its own path"
+            ))),
             Source::LabHost { vpc, host } => {
                 let v = self
                     .lab_by_name

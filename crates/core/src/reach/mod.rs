@@ -29,6 +29,9 @@ mod public;
 mod tests;
 #[cfg(test)]
 mod tests_access;
+#[cfg(test)]
+mod tests_vpn;
+mod vpn;
 
 use std::net::Ipv4Addr;
 
@@ -55,6 +58,9 @@ pub struct ReachSnapshot {
     pub endpoint_services: Vec<crate::kinds::endpoint_service::EndpointService>,
     /// The lab endpoints on this host (the customer's side of `local` endpoint services).
     pub lab_endpoints: Vec<LabEndpointRef>,
+    /// The project's VPN gateways and clients (`vpn/CLIENT`).
+    pub vpn_gateways: Vec<crate::kinds::vpn_gateway::VpnGateway>,
+    pub vpn_clients: Vec<crate::kinds::vpn_client::VpnClient>,
 }
 
 /// A lab endpoint as the analyzer reads it.
@@ -74,7 +80,12 @@ pub struct LabEndpointRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Ip(Ipv4Addr),
-    LabHost { vpc: String, host: String },
+    LabHost {
+        vpc: String,
+        host: String,
+    },
+    /// A VPN client (`vpn/NAME` or `vpn/ID`): its tunnel through its gateway.
+    Vpn(String),
 }
 
 impl std::str::FromStr for Source {
@@ -84,6 +95,9 @@ impl std::str::FromStr for Source {
             return Ok(Source::Ip(ip));
         }
         match s.split_once('/') {
+            Some(("vpn", client)) if !client.is_empty() && !client.contains('/') => {
+                Ok(Source::Vpn(client.to_string()))
+            }
             Some((vpc, host)) if !vpc.is_empty() && !host.is_empty() && !host.contains('/') => {
                 Ok(Source::LabHost {
                     vpc: vpc.to_string(),
@@ -139,6 +153,14 @@ pub enum Reason {
     /// The client dialled a node's platform address, which inside its own VPC (whose CIDR
     /// overlaps) is one of the VPC's addresses: use the endpoint's names.
     OverlapTrap,
+    /// The VPN client holds no grant for the cluster and port: its gateway refuses it.
+    VpnNotGranted,
+    /// The VPN client is past its expiry: its gateway removed its key.
+    VpnClientExpired,
+    /// The VPN client is revoked (or being revoked).
+    VpnClientRevoked,
+    /// The VPN client's gateway is not serving.
+    VpnGatewayNotReady,
 }
 
 impl Reason {
@@ -163,6 +185,10 @@ impl Reason {
             Reason::EndpointRefused => "endpoint-refused",
             Reason::PrincipalNotAllowed => "principal-not-allowed",
             Reason::OverlapTrap => "overlap-trap",
+            Reason::VpnNotGranted => "vpn-not-granted",
+            Reason::VpnClientExpired => "vpn-client-expired",
+            Reason::VpnClientRevoked => "vpn-client-revoked",
+            Reason::VpnGatewayNotReady => "vpn-gateway-not-ready",
         }
     }
 }
@@ -270,6 +296,12 @@ pub enum FixAction {
     EnablePublicAccess {
         cluster_id: ClusterId,
         allow: Option<Cidr>,
+    },
+    /// Grant the VPN client this cluster and port (its other grants stay).
+    AddVpnGrant {
+        client_id: crate::VpnClientId,
+        cluster_id: ClusterId,
+        port: u16,
     },
     /// Connect to this destination instead (the public endpoint from the internet, the
     /// cluster's private name from a peered VPC), after the other actions of the fix.

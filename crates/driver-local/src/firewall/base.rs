@@ -9,7 +9,7 @@ use super::{Batch, EGRESS_MAP, PEER_IN_MAP, PRIVATE_TO_MAP, PUBLIC_DNAT_MAP, PUB
 
 /// The number of rules the base chains carry (how `observe` knows they are intact).
 pub const FORWARD_RULES: usize = 7;
-pub const INPUT_RULES: usize = 3;
+pub const INPUT_RULES: usize = 5;
 pub const PRE_RULES: usize = 2;
 pub const NAT_PRE_RULES: usize = 1;
 
@@ -82,6 +82,12 @@ pub fn base(bridge: &str, uplink: &str) -> Batch {
         vec![ct_state(&["established", "related"]), accept()],
     );
     b.rule("input", vec![iif(bridge), accept()]);
+    // The router's own addresses on the uplink are VPN gateways' (a cluster's endpoint
+    // is DNATed before input): their `public_in` chain admits the gateway's UDP port.
+    b.rule("input", vec![iif(uplink), vmap(ip("daddr"), PUBLIC_IN_MAP)]);
+    // From a peering or a VPN gateway's interface to the router itself: its chain decides
+    // (a peering's accepts only replies; a gateway's table let only DNS through).
+    b.rule("input", vec![vmap(meta(MetaKey::Iifname), PEER_IN_MAP)]);
     b
 }
 

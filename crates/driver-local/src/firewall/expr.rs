@@ -53,6 +53,10 @@ pub(crate) fn tcp(field: &'static str) -> Expression<'static> {
     payload("tcp", field)
 }
 
+pub(crate) fn udp(field: &'static str) -> Expression<'static> {
+    payload("udp", field)
+}
+
 /// Conntrack data: `ct state`, `ct status`, `ct direction`.
 pub(crate) fn ct(key: &'static str) -> Expression<'static> {
     Expression::Named(NamedExpression::CT(CT {
@@ -135,6 +139,16 @@ pub fn prefix_element(cidr: &Cidr) -> Expression<'static> {
 
 /// `dnat ip to numgen inc mod N map { 0 : node0, … }`: each new connection to the next
 /// node, on the same port.
+/// `snat ip to <ip>`.
+pub(crate) fn snat_to(ip: Ipv4Addr) -> Statement<'static> {
+    Statement::SNAT(Some(NAT {
+        addr: Some(text(&ip.to_string())),
+        family: Some(NATFamily::IP),
+        port: None,
+        flags: None,
+    }))
+}
+
 pub(crate) fn round_robin_dnat(nodes: &[Ipv4Addr]) -> Statement<'static> {
     let targets = nodes
         .iter()

@@ -28,7 +28,14 @@
 //! chain prv_<c>   ct direction original ip saddr != @prv_<c>_<0|1> drop
 //! chain egress_<c>                 (the cluster's egress allow-list)
 //!   ip daddr <cidr> [tcp dport { ports }] accept
-//! chain input (hook input, policy drop): lo, established, the bridge
+//! chain input (hook input, policy drop): lo, established, the bridge,
+//!   iifname <uplink> ip daddr vmap @public_in   (a VPN gateway's public address)
+//!   iifname vmap @peer_in          (a peering's chain: replies only; a VPN gateway's: DNS)
+//! chain vpn_<g>    accept          (from a VPN gateway's interface, via @peer_in: the
+//!                                   gateway's own table `isthmus_vpn` judged it already)
+//! chain vpnin_<g>  ct established accept; udp dport <port> accept; drop   (a VPN gateway's address, via @public_in)
+//! chain vpnout_<g> (nat hook postrouting) oifname <uplink> udp sport <port> snat to <address>
+//!                  (the gateway's own packets leave from its address, not the uplink's)
 //! ```
 //! A route change is an element change in `src_<p>`; no rule is rewritten. Allow-list
 //! guards (`pub_`, `prv_`) change by elements too, or, when an added prefix overlaps a
@@ -51,8 +58,8 @@ pub use batch::Batch;
 pub use egress::{delete_egress, set_egress};
 pub use expr::prefix_element;
 pub(crate) use expr::{
-    accept, ct, ct_state, drop_, eq, ip, jump_entry, meta, ne, round_robin_dnat, set_ref, text,
-    vmap,
+    accept, ct, ct_state, drop_, eq, ip, jump_entry, meta, ne, round_robin_dnat, set_ref, snat_to,
+    text, udp, vmap,
 };
 pub use maps::{add_elements, delete_elements};
 pub(crate) use maps::{delete_chain, set_map_keys};
@@ -60,7 +67,7 @@ pub use peer::{add_peering, delete_peering, PEERING_CHAIN_RULES};
 pub use read::{read_set, read_table, Element, Table};
 
 /// Peering link name -> jump to the peering's chain (`forward`).
-const PEER_IN_MAP: &str = "peer_in";
+pub(crate) const PEER_IN_MAP: &str = "peer_in";
 /// Node ip -> jump to the cluster's egress chain (`forward`).
 const EGRESS_MAP: &str = "egress_from";
 /// Public endpoint ip -> jump to the cluster's allow-list chain (`pre`).

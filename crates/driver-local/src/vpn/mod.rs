@@ -7,6 +7,9 @@
 //! - `nft`: the enforcement table (per-client chains and grant sets; reset on refusal).
 //! - `conntrack`: cutting a client's established flows.
 //! - `sweep`: stopping gateway processes under the prefix that no live gateway claims.
+//! - `keys`: gateways' private keys on this host (never in the store).
+//! - `router`: the network router's entries that let a gateway's traffic through.
+//! - `provision`: the `local` provisioner of both VPN kinds.
 //!
 //! Why wireguard-go and not a Rust crate (boringtun): wireguard-go is the reference
 //! userspace implementation, packaged by Debian, speaks the same UAPI as the kernel module
@@ -20,7 +23,10 @@
 
 pub mod conntrack;
 pub mod daemon;
+pub mod keys;
 pub mod nft;
+pub mod provision;
+pub mod router;
 pub mod sweep;
 pub mod uapi;
 

@@ -11,7 +11,8 @@
 //!   oifname <wg> ct state established,related accept
 //!   oifname <wg> meta l4proto tcp reject with tcp reset   (nodes never open connections
 //!   oifname <wg> drop                                      to clients; a revoked flow ends)
-//! chain input (hook input, prio -10): iifname <wg> established accept, else drop
+//! chain input (hook input, prio -10): iifname <wg> established accept, DNS (udp/tcp 53:
+//!   the platform zone's resolver on the gateway's tunnel address), else drop
 //! chain c_<address>
 //!   ip daddr . meta l4proto . th dport @g_<address> accept   (the grants, by element)
 //!   counter                                                  (denied, per client)
@@ -203,6 +204,18 @@ pub fn ensure_base(ns: &str, iface: &str) -> Result<()> {
     );
     b.rule("forward", vec![oif(), drop_()]);
     b.rule("input", vec![iif(), established(), accept()]);
+    // DNS to the gateway itself: the platform zone's resolver (with `dns: push`).
+    for proto in ["udp", "tcp"] {
+        b.rule(
+            "input",
+            vec![
+                iif(),
+                eq(meta(MetaKey::L4proto), text(proto)),
+                eq(th_dport(), Expression::Number(53)),
+                accept(),
+            ],
+        );
+    }
     b.rule("input", vec![iif(), drop_()]);
     b.apply_in(ns)
 }
@@ -211,6 +224,9 @@ pub fn ensure_base(ns: &str, iface: &str) -> Result<()> {
 /// grant set (emptied and refilled), and its entry in the clients map.
 pub fn set_client(ns: &str, address: Ipv4Addr, grants: &[Grant]) -> Result<()> {
     let (chain_name, set) = (client_chain(address), grant_set(address));
+    // An intact chain stays (only its set's elements change), so its denied counter
+    // survives a change of grants.
+    let intact = read(ns)?.client_rules.get(&chain_name) == Some(&CLIENT_CHAIN_RULES);
     let mut b = Batch::default();
     b.cmd(NfCmd::Add(NfListObject::Set(grant_set_object(&set))));
     b.cmd(NfCmd::Flush(FlushObject::Set(grant_set_object(&set))));
@@ -221,34 +237,44 @@ pub fn set_client(ns: &str, address: Ipv4Addr, grants: &[Grant]) -> Result<()> {
             unique.iter().map(grant_element).collect(),
         ))));
     }
-    b.cmd(NfCmd::Add(NfListObject::Chain(chain(&chain_name))));
-    b.cmd(NfCmd::Flush(FlushObject::Chain(chain(&chain_name))));
+    if !intact {
+        client_chain_rules(&mut b, &chain_name, &set);
+    }
+    b.cmd(NfCmd::Add(NfListObject::Element(elements(
+        CLIENTS_MAP,
+        vec![jump_entry(&address.to_string(), &chain_name)],
+    ))));
+    b.apply_in(ns)
+}
+
+/// The rules [`client_chain_rules`] writes.
+const CLIENT_CHAIN_RULES: usize = 4;
+
+/// A client's chain, (re)made: its grant set, then count and refuse the rest.
+fn client_chain_rules(b: &mut Batch, chain_name: &str, set: &str) {
+    b.cmd(NfCmd::Add(NfListObject::Chain(chain(chain_name))));
+    b.cmd(NfCmd::Flush(FlushObject::Chain(chain(chain_name))));
     let key = Expression::Named(NamedExpression::Concat(vec![
         ip("daddr"),
         meta(MetaKey::L4proto),
         th_dport(),
     ]));
-    b.rule(&chain_name, vec![eq(key, set_ref(&set)), accept()]);
+    b.rule(chain_name, vec![eq(key, set_ref(set)), accept()]);
     b.rule(
-        &chain_name,
+        chain_name,
         vec![Statement::Counter(Counter::Anonymous(None))],
     );
     b.rule(
-        &chain_name,
+        chain_name,
         vec![
             eq(meta(MetaKey::L4proto), text("tcp")),
             reject(RejectType::TCPReset, None),
         ],
     );
     b.rule(
-        &chain_name,
+        chain_name,
         vec![reject(RejectType::ICMPX, Some(RejectCode::AdminProhibited))],
     );
-    b.cmd(NfCmd::Add(NfListObject::Element(elements(
-        CLIENTS_MAP,
-        vec![jump_entry(&address.to_string(), &chain_name)],
-    ))));
-    b.apply_in(ns)
 }
 
 /// Removes the client at `address` (map entry, chain, grant set), each only if present.
@@ -298,6 +324,10 @@ pub struct VpnTable {
     pub denied: BTreeMap<String, u64>,
     /// Rules per base chain (how a repair knows they are intact).
     pub base_rules: BTreeMap<String, usize>,
+    /// Rules per client chain (an intact one is kept: its counter goes on).
+    pub client_rules: BTreeMap<String, usize>,
+    /// The grants each client's set holds, by set name.
+    pub grants: BTreeMap<String, BTreeSet<Grant>>,
 }
 
 impl VpnTable {
@@ -308,6 +338,22 @@ impl VpnTable {
             .copied()
             .unwrap_or(0)
     }
+
+    /// The grants the gateway holds for the client at `address` (`None`: no set).
+    pub fn grants_of(&self, address: Ipv4Addr) -> Option<&BTreeSet<Grant>> {
+        self.grants.get(&grant_set(address))
+    }
+}
+
+/// A grant set's element as `nft -j` prints it: `{"concat": [addr, "tcp", port]}`.
+fn parse_grant(elem: &Value) -> Option<Grant> {
+    let parts = elem
+        .get("concat")
+        .or_else(|| elem["elem"]["val"].get("concat"))?;
+    Some(Grant {
+        destination: parts[0].as_str()?.parse().ok()?,
+        port: u16::try_from(parts[2].as_u64()?).ok()?,
+    })
 }
 
 /// Reads the table in namespace `ns` (`exists: false` when there is none).
@@ -350,11 +396,23 @@ pub fn read(ns: &str) -> Result<VpnTable> {
                 }
             }
         } else if let Some(set) = object.get("set") {
-            table.sets.insert(set["name"].as_str().unwrap_or("").into());
+            let name = set["name"].as_str().unwrap_or("").to_string();
+            if name.starts_with("g_") {
+                let grants = set["elem"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(parse_grant)
+                    .collect();
+                table.grants.insert(name.clone(), grants);
+            }
+            table.sets.insert(name);
         } else if let Some(rule) = object.get("rule") {
             let chain = rule["chain"].as_str().unwrap_or("").to_string();
             if chain == "forward" || chain == "input" {
                 *table.base_rules.entry(chain.clone()).or_default() += 1;
+            } else if chain.starts_with("c_") {
+                *table.client_rules.entry(chain.clone()).or_default() += 1;
             }
             for stmt in rule["expr"].as_array().into_iter().flatten() {
                 if let Some(packets) = stmt["counter"]["packets"].as_u64() {

@@ -127,6 +127,17 @@ pub fn get(iface: &str) -> Result<DeviceState> {
     parse(&request(iface, "get=1\n\n")?)
 }
 
+/// The device's private key, if it has one (a gateway restarted by the server reads it
+/// back instead of making a new one).
+pub fn private_key(iface: &str) -> Result<Option<WgKey>> {
+    for line in request(iface, "get=1\n\n")? {
+        if let Some(hex) = line.strip_prefix("private_key=") {
+            return Ok(Some(WgKey::from_hex(hex).context("private_key")?));
+        }
+    }
+    Ok(None)
+}
+
 fn parse(lines: &[String]) -> Result<DeviceState> {
     let mut device = DeviceState::default();
     for line in lines {

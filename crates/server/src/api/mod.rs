@@ -34,6 +34,7 @@ mod sim_endpoints;
 mod tokens;
 mod vpn;
 mod vpn_clients;
+mod vpn_qr;
 
 pub use problem::{ApiError, ApiResult, Problem};
 pub use routes::Routes;

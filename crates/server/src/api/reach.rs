@@ -5,6 +5,8 @@
 use axum::extract::State;
 use axum::Json;
 use isthmus_core::kinds::endpoint_service::EndpointService;
+use isthmus_core::kinds::vpn_client::VpnClient;
+use isthmus_core::kinds::vpn_gateway::VpnGateway;
 use isthmus_core::reach::{
     LabEndpointRef, ReachError, ReachIndex, ReachSnapshot, Reachability, Source,
 };
@@ -81,6 +83,18 @@ async fn snapshot(state: &AppState, project: ProjectId) -> ApiResult<ReachSnapsh
         internet_hosts: store.list_internet_hosts().await?,
         endpoint_services: all(|page| async move {
             Api::<EndpointService>::new(store.docs())
+                .list(project, &page)
+                .await
+        })
+        .await?,
+        vpn_gateways: all(|page| async move {
+            Api::<VpnGateway>::new(store.docs())
+                .list(project, &page)
+                .await
+        })
+        .await?,
+        vpn_clients: all(|page| async move {
+            Api::<VpnClient>::new(store.docs())
                 .list(project, &page)
                 .await
         })

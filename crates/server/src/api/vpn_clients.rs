@@ -5,7 +5,7 @@
 //! the laptop fills in). Revoking is the client's DELETE (`/vpn-clients/{id}`).
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -159,23 +159,51 @@ pub async fn list(
     ))
 }
 
+/// `?format=`: `text` (the default) or `qr`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ConfigQuery {
+    pub format: Option<String>,
+}
+
 /// The client's wg-quick config: `AllowedIPs` covers only its granted clusters' nodes.
-/// The private key is a placeholder: the server never keeps one.
+/// The private key is a placeholder: the server never keeps one. Each download is in the
+/// audit log (`vpn_client.config_download`).
 #[utoipa::path(get, path = "/v1/projects/{p}/vpn-gateways/{id}/clients/{cid}/config", tag = "vpn-gateways",
-    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "VPN gateway id"), ("cid" = String, Path, description = "VPN client id")),
-    responses((status = 200, description = "wg-quick config (text/plain)", body = String, content_type = "text/plain")),
+    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "VPN gateway id"), ("cid" = String, Path, description = "VPN client id"),
+        ("format" = Option<String>, Query, description = "`text` (default): the wg-quick file; `qr`: a PNG QR code of it")),
+    responses((status = 200, description = "wg-quick config (text/plain), or its QR code (image/png)", body = String, content_type = "text/plain"),
+        (status = 422, description = "An unknown format")),
     security(("bearer" = [])))]
 pub async fn config(
     State(state): State<AppState>,
     access: InProject<Viewer>,
     Path(path): Path<(String, String, String)>,
+    Query(query): Query<ConfigQuery>,
 ) -> ApiResult<Response> {
+    let qr = match query.format.as_deref() {
+        None | Some("text") => false,
+        Some("qr") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "format",
+                "one-of",
+                format!("'{other}' is not a config format: text or qr"),
+            ))
+        }
+    };
     let g = gateway(&state, access.project, &path.1).await?;
     let c = client_of(&state, &access, &g, &path.2).await?;
     let clusters: Vec<Cluster> = Api::<Cluster>::new(state.store.docs())
         .owned_by(g.network_id.0)
         .await?;
     let text = wg_quick_config(&g, &c, &clusters, &state.config.dns_zone, None);
+    isthmus_store::record_config_download(state.store.docs(), &access.actor(), c.project_id, c.id)
+        .await?;
+    if qr {
+        let png = super::vpn_qr::png(&text)
+            .map_err(|e| ApiError::internal(format!("render the QR code: {e:#}")))?;
+        return Ok((StatusCode::OK, [(header::CONTENT_TYPE, "image/png")], png).into_response());
+    }
     let disposition = format!("attachment; filename=\"{}.conf\"", c.name);
     Ok((
         StatusCode::OK,

@@ -4,7 +4,7 @@
 // busy(object) (poll fast).
 "use strict";
 
-const PANELS = { peering: peeringPanel, cluster: clusterPanel };
+const PANELS = { peering: peeringPanel, cluster: clusterPanel, vpn_gateway: vpnGatewayPanel };
 
 // ---- Peerings: refresh, route editing, and what the customer runs -------------------
 
@@ -187,4 +187,88 @@ function drawAccess(body, c, path, startEdit, done) {
     : h("p.note", { text: "No public endpoint: public access is off." });
   const warnings = (c.warnings || []).map((w) => h("p.warning", { text: w }));
   body.replaceChildren(endpoint, ...warnings, form, privateForm, egressForm);
+}
+
+// ---- VPN gateways: clients with their states, add, revoke, rotate, config ---------------
+
+function vpnGatewayPanel(page) {
+  const clientsPath = page.path + "/clients";
+  const list = h("div", { id: "vpn-clients" });
+  const secret = h("div", { id: "vpn-secret" });
+  let adding = false;
+  // A private key the server made is in one answer only: shown here until the next action.
+  const showSecret = (c, key) => {
+    secret.replaceChildren(h("p.note", { text: "The private key of " + c.name + ", shown once (Isthmus does not keep it):" }),
+      copyRow(key, "private key"));
+  };
+  const download = async (c, qr) => {
+    const url = clientsPath + "/" + encodeURIComponent(c.id) + "/config" + (qr ? "?format=qr" : "");
+    const r = await fetch(url, { headers: { Authorization: "Bearer " + state.token } });
+    if (!r.ok) { page.alert.textContent = "The config of " + c.name + " could not be downloaded."; return; }
+    const link = h("a", { href: URL.createObjectURL(await r.blob()), download: c.name + (qr ? ".png" : ".conf") });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    say("Downloaded the config of " + c.name + ".");
+  };
+  const act = async (c, method, path, done) => {
+    const r = await api(method, path, method === "POST" ? {} : undefined);
+    if (!r.ok) { page.alert.textContent = problemText(r); return; }
+    page.alert.textContent = "";
+    done(r.data);
+    await load();
+  };
+  const row = (c) => h("tr", { id: "vpn-client-" + c.id },
+    h("td", { text: c.name }), h("td", {}, h("code", { text: c.address })),
+    h("td.vpn-state", { text: c.status }), h("td", { text: c.last_handshake_at ? when(c.last_handshake_at) : "never" }),
+    h("td", { text: String(c.denied_flows) }), h("td", { text: when(c.expires_at) }),
+    h("td.actions", {},
+      h("button.small", { type: "button", id: "vpn-config-" + c.id, onclick: () => download(c, false) }, "Config"),
+      h("button.small", { type: "button", id: "vpn-qr-" + c.id, onclick: () => download(c, true) }, "QR"),
+      canWrite() && c.status !== "deleting" ? h("button.small", { type: "button", id: "vpn-rotate-" + c.id,
+        onclick: () => act(c, "POST", clientsPath + "/" + encodeURIComponent(c.id) + "/rotate",
+          (rotated) => { if (rotated.private_key) showSecret(rotated, rotated.private_key); say("Rotated the key of " + c.name + "."); }) }, "Rotate") : null,
+      canWrite() && c.status !== "deleting" ? h("button.small", { type: "button", id: "vpn-revoke-" + c.id,
+        onclick: () => act(c, "DELETE", projectPath("/vpn-clients/" + encodeURIComponent(c.id)),
+          () => say("Revoking " + c.name + ".")) }, "Revoke") : null));
+  const load = async () => {
+    const r = await api("GET", clientsPath);
+    if (!r.ok) { page.alert.textContent = problemText(r); return; }
+    list.replaceChildren(r.data.length
+      ? h("table", {}, h("thead", {}, h("tr", {}, ["Name", "Address", "State", "Last handshake", "Denied", "Expires", ""].map((t) => h("th", { text: t })))),
+        h("tbody", {}, r.data.map(row)))
+      : h("p.note", { text: "No clients yet." }));
+  };
+  const addForm = () => {
+    const name = h("input", { type: "text" });
+    const grants = h("textarea", { rows: 2, placeholder: "CLUSTER_ID:5432" });
+    return formShell("Add a client", async (form) => {
+      const parsed = grants.value.split("\n").map((g) => g.trim()).filter(Boolean).map((g) => {
+        const [cluster_id, ports] = g.split(":");
+        return { cluster_id, ports: (ports || "").split(",").filter((p) => p).map(Number) };
+      });
+      const r = await api("POST", clientsPath, { name: name.value, grants: parsed });
+      if (!r.ok) return showProblem(form, r);
+      clearErrors(form);
+      adding = false;
+      if (r.data.private_key) showSecret(r.data, r.data.private_key);
+      say("Added " + r.data.name + ".");
+      await page.refresh();
+      await load();
+    }, [field("vpn-client-name", "Name", "name", name),
+      field("vpn-client-grants", "Grants (CLUSTER_ID:PORT,PORT, one per line)", "grants", grants),
+      h("div.actions", {}, h("button", { type: "button", onclick: () => { adding = false; page.refresh(); load(); } }, "Cancel"))], "Add client");
+  };
+  const draw = () => {
+    const controls = h("div.actions", {},
+      h("button", { type: "button", id: "vpn-clients-refresh", onclick: load }, "Refresh clients"),
+      canWrite() ? h("button", { type: "button", id: "vpn-client-add", onclick: () => {
+        adding = true;
+        controls.after(addForm());
+        page.body.querySelector("#vpn-client-name").focus();
+      } }, "Add client") : null);
+    page.body.replaceChildren(controls, secret, h("h2", { text: "Clients" }), list);
+    load();
+  };
+  return { draw, editing: () => adding, busy: () => false };
 }

@@ -53,7 +53,7 @@ impl ConsoleKind for VpnGateway {
             ),
             ("deleted", "The gateway is gone."),
         ],
-        panel: None,
+        panel: Some("vpn_gateway"),
     };
 }
 

@@ -146,6 +146,45 @@ async fn client_context(
     })
 }
 
+/// A client whose time is up: the gateway removes its peer and cuts its flows (as a
+/// revoke does), then it shows `expired` (the status change is the audit event). Once
+/// expired it is left alone: its key is gone from the gateway for good.
+async fn expire(
+    c: &VpnClient,
+    on: &VpnClientContext,
+    provisioner: &dyn isthmus_driver::Provisioner<VpnClient>,
+) -> Result<(VpnClient, Action)> {
+    if c.status == VpnClientStatus::Expired {
+        return Ok((c.clone(), Action::Done));
+    }
+    provisioner
+        .delete(c, on)
+        .await
+        .map_err(ReconcileError::driver(format!(
+            "remove expired VPN client {}",
+            c.id
+        )))?;
+    let mut next = c.clone();
+    next.status = c
+        .status
+        .transition(VpnClientStatus::Expired)
+        .map_err(ReconcileError::Illegal)?;
+    next.status_message = format!(
+        "expired at {}: the gateway removed its key and cut its flows",
+        c.expires_at.to_rfc3339()
+    );
+    next.observed_generation = c.generation;
+    condition(
+        &mut next.conditions,
+        "Ready",
+        ConditionStatus::False,
+        "Expired",
+        next.status_message.clone(),
+    );
+    reconciled(&mut next.conditions);
+    Ok((next, Action::Done))
+}
+
 #[async_trait]
 impl Reconcile for VpnClient {
     type Owner = VpnGateway;
@@ -159,6 +198,9 @@ impl Reconcile for VpnClient {
         let on = client_context(ctx, c, gateway).await?;
         let provisioner = ctx.provisioner::<VpnClient>(on.network.provider)?;
         let what = format!("VPN client {}", c.id);
+        if c.is_expired(Utc::now()) {
+            return expire(c, &on, &*provisioner).await;
+        }
         let needs_ensure =
             c.generation > c.observed_generation || c.status == VpnClientStatus::Error;
         let mut seen = if needs_ensure {

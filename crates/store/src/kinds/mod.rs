@@ -6,7 +6,7 @@ mod cluster;
 mod endpoint_service;
 mod network;
 mod peering;
-mod vpn;
+pub(crate) mod vpn;
 
 pub(crate) use cluster::give_endpoint;
 

@@ -166,3 +166,35 @@ impl Admit for VpnClient {
         Ok(())
     }
 }
+
+/// Logs `vpn_client.config_download` for the client `id` of `project`: who took its
+/// config, and when. The client is written back unchanged (same version): the write is
+/// there for its audit event, in the one write path every backend has.
+pub async fn record_config_download(
+    docs: &dyn crate::doc::DocStore,
+    actor: &crate::Actor,
+    project: ProjectId,
+    id: VpnClientId,
+) -> Result<()> {
+    struct Download {
+        project: ProjectId,
+        id: VpnClientId,
+    }
+    #[async_trait]
+    impl crate::doc::WriteOp for Download {
+        async fn run(&mut self, tx: &mut dyn Tx) -> Result<crate::doc::Plan> {
+            let (doc, client) = get_in::<VpnClient>(tx, self.project, self.id.0).await?;
+            Ok(crate::doc::Plan::Put(vec![crate::doc::Put {
+                expected_version: Some(client.version),
+                doc,
+                index: None,
+                action: Some("config_download"),
+                before: None,
+                at: Utc::now(),
+            }]))
+        }
+    }
+    docs.write(actor, None, Box::new(Download { project, id }))
+        .await
+        .map(|_| ())
+}
