@@ -74,6 +74,7 @@ impl LocalDriver {
             .with::<Network>(Provider::Local, self.clone())
             .with::<Peering>(Provider::Local, self.clone())
             .with::<Cluster>(Provider::Local, self.clone())
+            .with::<isthmus_core::kinds::migration::Migration>(Provider::Local, self.clone())
     }
 
     pub async fn ensure_network(

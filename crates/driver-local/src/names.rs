@@ -34,6 +34,8 @@ pub enum NamespaceKind {
     LabRouter(String),
     /// `<p>-h-<hash(lab vpc/host)>`
     LabHost(String),
+    /// `<p>-m-<hash(migration)>`: a migration's replicator on its target network.
+    Migration(String),
     /// `<p>-inet`: the lab's internet.
     Internet,
     /// `<p>-i-<hash(internet host)>`
@@ -88,6 +90,15 @@ impl Names {
     }
     pub fn lab_host_ns(&self, vpc: &str, host: &str) -> String {
         format!("{}-h-{}", self.prefix, short_hash(&format!("{vpc}/{host}")))
+    }
+
+    /// A migration's replicator (a host on its target network's bridge).
+    pub fn migration_ns(&self, migration_id: &str) -> String {
+        format!("{}-m-{}", self.prefix, short_hash(migration_id))
+    }
+    /// A replicator's port on the network bridge.
+    pub fn migration_port(&self, migration_id: &str) -> String {
+        self.iface('m', migration_id)
     }
 
     /// The lab's internet (15 characters with the longest prefix).
@@ -184,6 +195,7 @@ impl Names {
             "l" if is_hash(rest) => Some(NamespaceKind::LabRouter(rest.into())),
             "h" if is_hash(rest) => Some(NamespaceKind::LabHost(rest.into())),
             "i" if is_hash(rest) => Some(NamespaceKind::InternetHost(rest.into())),
+            "m" if is_hash(rest) => Some(NamespaceKind::Migration(rest.into())),
             "n" => {
                 let (hash, index) = rest.split_once('-')?;
                 let index = index.parse().ok()?;
