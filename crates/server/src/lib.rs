@@ -12,6 +12,7 @@ pub mod kinds;
 pub mod lab_dns;
 pub mod local;
 pub mod metrics;
+pub mod migrations;
 pub mod nodes;
 pub mod serve;
 pub mod state;

@@ -163,6 +163,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         ))),
         None => None,
     };
+    let migrations = nodes.as_ref().map(|n| n.migrations());
     let (handle, controller) = Controller::start_with_nodes(
         store.clone(),
         provisioners.clone(),
@@ -180,7 +181,8 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
     Ok(Started {
         state: AppState::new(store, provisioners, sim, handle, api)
             .with_local(local)
-            .with_ca(ca),
+            .with_ca(ca)
+            .with_migrations(migrations),
         admin_token_file,
         dns,
         lab_resolvers,

@@ -51,6 +51,8 @@ pub struct AppState {
     pub local: Option<Arc<LocalDriver>>,
     /// The installation CA (`GET …/ca.pem`), when this server runs with one.
     pub ca: Option<Arc<Ca>>,
+    /// The runner of `local` migrations' replicators, when this server runs them.
+    pub migrations: Option<Arc<crate::migrations::EngineRunner>>,
 }
 
 impl AppState {
@@ -70,7 +72,17 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             local: None,
             ca: None,
+            migrations: None,
         }
+    }
+
+    /// The same state with the runner of local migrations' replicators.
+    pub fn with_migrations(
+        mut self,
+        migrations: Option<Arc<crate::migrations::EngineRunner>>,
+    ) -> Self {
+        self.migrations = migrations;
+        self
     }
 
     /// The same state with the installation CA.

@@ -166,6 +166,10 @@ pub struct MigrationProgress {
     pub warning: Option<String>,
     /// Set while the stall watchdog sees no progress with events to copy.
     pub degraded: Option<String>,
+    /// Why the engine failed (phase `failed`), e.g. a purged source with the expected and
+    /// first available positions.
+    #[serde(default)]
+    pub reason: Option<String>,
     /// When the engine wrote this (RFC 3339).
     pub reported_at: Option<String>,
 }

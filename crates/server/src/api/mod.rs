@@ -18,6 +18,7 @@ mod events;
 mod lab;
 mod me;
 mod meta;
+mod migrations;
 mod networks;
 pub mod openapi;
 pub mod params;
@@ -73,6 +74,12 @@ pub fn routes() -> Routes {
     }
     let r = r
         .post("/v1/projects/{p}/peerings/{id}/refresh", peerings::refresh)
+        .post(
+            "/v1/projects/{p}/migrations/{id}/translate",
+            migrations::translate,
+        )
+        .post("/v1/projects/{p}/migrations/{id}/verify", migrations::verify)
+        .post("/v1/projects/{p}/migrations/{id}/cutover", migrations::cutover)
         .get(
             "/v1/projects/{p}/endpoint-services/{id}/connections",
             endpoint_services::connections,
@@ -174,6 +181,7 @@ impl Modify for BearerAuth {
         meta::healthz, metrics::metrics, meta::openapi,
         projects::create, projects::list, projects::get,
         peerings::refresh,
+        migrations::translate, migrations::verify, migrations::cutover,
         endpoint_services::connections, endpoint_services::accept, endpoint_services::reject,
         vpn_clients::create, vpn_clients::list, vpn_clients::config, vpn_clients::rotate,
         events::list, ca::get, me::get, reach::analyze,

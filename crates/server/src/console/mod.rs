@@ -6,6 +6,7 @@
 
 pub mod descriptor;
 mod endpoint_service;
+mod migration;
 mod kinds;
 mod vpn;
 
