@@ -54,6 +54,7 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
         Command::Peering(c) => commands::peering::run(&ctx()?, c).await,
         Command::EndpointService(c) => commands::endpoint_service::run(&ctx()?, c).await,
         Command::Cluster(c) => commands::cluster::run(&ctx()?, c).await,
+        Command::Migration(c) => commands::migration::run(&ctx()?, c).await,
         Command::Events(a) => commands::events::run(&ctx()?, a).await,
         Command::Token(c) => commands::token::run(&ctx()?, c).await,
         Command::Sim(c) => commands::sim::run(&ctx()?, c).await,
@@ -62,6 +63,12 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
         Command::Reach(a) => commands::reach::run(&ctx()?, a).await,
         // A node process: no client configuration involved.
         Command::Probe(args) => commands::probe::run(args).await,
+        // A replicator: no client configuration involved.
+        Command::MigrateEngine { args } => {
+            let argv = std::iter::once(std::ffi::OsString::from("isthmus-migrate")).chain(args);
+            isthmus_migrate::cli::main_from(argv).await;
+            Ok(String::new())
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod connect;
 pub mod endpoint_service;
+pub mod migration;
 mod lab;
 mod reach;
 mod resources;
@@ -83,6 +84,9 @@ pub enum Command {
     /// Endpoint services: a cluster reached from customers' VPCs through private endpoints.
     #[command(subcommand)]
     EndpointService(endpoint_service::EndpointServiceCommand),
+    /// Live migrations: copy a NATS JetStream source into a cluster, then cut over.
+    #[command(subcommand)]
+    Migration(migration::MigrationCommand),
     /// The project's audit log.
     Events(EventsArgs),
     /// API tokens of the project.
@@ -104,6 +108,13 @@ pub enum Command {
     Ca(CaCommand),
     /// Run the `probe` engine for one node (started by the controller in a node's namespace).
     Probe(ProbeArgs),
+    /// Run the migration engine (`isthmus-migrate`), as the controller does in a
+    /// replicator's namespace.
+    #[command(hide = true)]
+    MigrateEngine {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// `--wait` and its deadline, shared by every verb that changes a resource's status.

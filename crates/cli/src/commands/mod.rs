@@ -4,6 +4,7 @@
 pub mod ca;
 pub mod cluster;
 pub mod endpoint_service;
+pub mod migration;
 pub mod events;
 pub mod lab;
 pub mod login;

@@ -1,0 +1,78 @@
+//! `isthmus migration …`: copy a NATS JetStream source into a managed cluster while both
+//! run, then cut over.
+
+use std::path::PathBuf;
+
+use clap::{Subcommand, ValueEnum};
+use isthmus_core::kinds::migration::Migration;
+
+use super::verbs::Verbs;
+use super::WaitArgs;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    /// One writer per stream: the target keeps the source's order.
+    Ordered,
+    /// Writers by subject hash: each subject keeps its order.
+    Partitioned,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrationCommand {
+    /// Start copying a source into a NATS cluster (`--wait`: until caught up).
+    Create {
+        name: String,
+        /// The target cluster (NATS).
+        #[arg(long)]
+        cluster: String,
+        /// A source server URL, `nats://ADDRESS:PORT` or `tls://…` (repeat).
+        #[arg(long = "source", required = true)]
+        sources: Vec<String>,
+        /// The CA certificate (PEM file) of the source's servers.
+        #[arg(long)]
+        source_ca: Option<PathBuf>,
+        #[arg(long)]
+        source_user: Option<String>,
+        #[arg(long, env = "ISTHMUS_SOURCE_PASSWORD", hide_env_values = true)]
+        source_password: Option<String>,
+        #[arg(long, env = "ISTHMUS_SOURCE_TOKEN", hide_env_values = true)]
+        source_token: Option<String>,
+        /// A stream to copy (repeat; all when absent).
+        #[arg(long = "stream")]
+        streams: Vec<String>,
+        #[arg(long, value_enum, default_value = "ordered")]
+        mode: ModeArg,
+        /// Writers in partitioned mode.
+        #[arg(long, default_value_t = 8)]
+        partitions: usize,
+        #[arg(long)]
+        include_subject: Vec<String>,
+        #[arg(long)]
+        exclude_subject: Vec<String>,
+        /// `NAME=VALUE`: messages with this header value are not copied.
+        #[arg(long)]
+        exclude_header: Vec<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// The exact target position of a source position.
+    Translate {
+        id: String,
+        #[arg(long)]
+        stream: String,
+        /// The source stream sequence.
+        #[arg(long)]
+        seq: u64,
+    },
+    /// Compare source and target: digests per range, counts per subject, first difference.
+    Verify { id: String },
+    /// Wait for the source's end in the target, then move the durable consumers.
+    Cutover {
+        id: String,
+        /// Give up waiting for the source's end after this many seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
+    #[command(flatten)]
+    Object(Verbs<Migration>),
+}
