@@ -111,10 +111,7 @@ impl Reconcile for Migration {
             (Some(reason), _, _) => reason.clone(),
             (None, Some(degraded), _) => format!("degraded: {degraded}"),
             (None, None, Some(warning)) => warning.clone(),
-            (None, None, None) => format!(
-                "{}: {} events behind, {:.0} events/s",
-                progress.phase, progress.lag_events, progress.rate
-            ),
+            (None, None, None) => progress_line(&progress),
         };
         let degraded = match &progress.degraded {
             Some(why) => (ConditionStatus::True, "Stalled", why.clone()),
@@ -146,4 +143,18 @@ impl Reconcile for Migration {
             )),
         })
     }
+}
+
+/// `copying: 4000 of 10000 events (40%), 2000 events/s, ETA 3 s, lag 0.120 s`: what a
+/// terminal's `--wait` shows as the copy moves.
+fn progress_line(p: &isthmus_core::kinds::migration::MigrationProgress) -> String {
+    let total: u64 = p.streams.iter().map(|s| s.source_end_seq.saturating_sub(s.source_first_seq.saturating_sub(1))).sum();
+    let behind = p.lag_events.min(total);
+    let done = total - behind;
+    let percent = if total == 0 { 100.0 } else { done as f64 * 100.0 / total as f64 };
+    let eta = p.eta_seconds.map_or(String::new(), |e| format!(", ETA {e:.0} s"));
+    format!(
+        "{}: {done} of {total} events ({percent:.0}%), {:.0} events/s{eta}, lag {:.3} s",
+        p.phase, p.rate, p.lag_seconds
+    )
 }
