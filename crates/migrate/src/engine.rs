@@ -91,9 +91,15 @@ pub async fn connect(endpoint: &Endpoint, name: &str) -> anyhow::Result<async_na
     if let Some(token) = &endpoint.token {
         options = options.token(token.clone());
     }
+    // Each URL on its own: async-nats does not split a comma-separated list.
+    let servers = endpoint
+        .urls
+        .iter()
+        .map(|u| u.parse::<async_nats::ServerAddr>().with_context(|| format!("server URL {u}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let urls = endpoint.urls.join(",");
     options
-        .connect(urls.as_str())
+        .connect(servers)
         .await
         .with_context(|| format!("connect to {urls}"))
 }
