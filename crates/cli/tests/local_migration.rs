@@ -7,10 +7,9 @@
 
 mod lab_host;
 mod local_support;
+mod migration_support;
 mod support;
 
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -21,108 +20,10 @@ use isthmus_driver_local::netns;
 use isthmus_driver_local::probe::EchoServer;
 use isthmus_migrate::headers;
 use local_support::{eventually, LocalLab, PORT};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use migration_support::*;
 use serde_json::Value;
 use support::{id_of, BIN, WAIT_TIMEOUT};
 use tokio_rustls::rustls::ClientConfig;
-
-const SOURCE_IP: &str = "172.16.0.10";
-const OTHER_IP: &str = "172.16.0.20";
-const PROCESSED: u64 = 737;
-
-fn events() -> u64 {
-    if std::env::var("ISTHMUS_LONG").is_ok_and(|v| v == "1") {
-        100_000
-    } else {
-        10_000
-    }
-}
-
-/// A nats-server with JetStream on a lab host, killed when dropped.
-struct SourceServer {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl SourceServer {
-    fn start(ns: &str) -> SourceServer {
-        let dir = tempfile::tempdir().unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, "nats-server", "-js", "-a", SOURCE_IP, "-p", "4222"])
-            .arg("-sd")
-            .arg(dir.path())
-            .args(["-n", "lab-source"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nats-server on the lab host");
-        SourceServer { child, _dir: dir }
-    }
-}
-
-impl Drop for SourceServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `isthmus migrate-engine write` on the lab host, stopped with SIGINT.
-struct SteadyWriter(Child);
-
-impl SteadyWriter {
-    fn start(ns: &str, stream: &str, rate: u64) -> SteadyWriter {
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, BIN, "migrate-engine", "write"])
-            .args(["--server", &format!("nats://{SOURCE_IP}:4222"), "--stream", stream])
-            .args(["--rate", &rate.to_string(), "--subjects", "8"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the steady writer");
-        SteadyWriter(child)
-    }
-
-    /// Stops it and returns how many events it wrote.
-    fn stop(mut self) -> u64 {
-        kill(Pid::from_raw(self.0.id() as i32), Signal::SIGINT).unwrap();
-        let output = std::mem::replace(&mut self.0, Command::new("true").spawn().unwrap())
-            .wait_with_output()
-            .unwrap();
-        let line: Value = serde_json::from_slice(&output.stdout).expect("the writer's count");
-        line["written"].as_u64().expect("written")
-    }
-}
-
-impl Drop for SteadyWriter {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs `job` with a plain (no TLS) client of the lab source, from the lab host.
-fn on_source<T: Send + 'static, Fut>(
-    ns: &str,
-    job: impl FnOnce(jetstream::Context) -> Fut + Send + 'static,
-) -> anyhow::Result<T>
-where
-    Fut: std::future::Future<Output = anyhow::Result<T>>,
-{
-    lab_host::run(ns, move || async move {
-        let client = async_nats::connect(format!("nats://{SOURCE_IP}:4222")).await?;
-        job(jetstream::new(client)).await
-    })
-}
-
-/// Whether namespace `ns` can open a TCP connection to `addr`.
-fn connects_from(ns: &str, addr: SocketAddr) -> bool {
-    netns::run_in(Some(ns), move || {
-        Ok(TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok())
-    })
-    .unwrap()
-}
 
 #[test]
 fn a_lab_source_is_copied_into_a_three_node_cluster_and_a_consumer_continues_exactly_once() {
@@ -218,7 +119,8 @@ fn a_lab_source_is_copied_into_a_three_node_cluster_and_a_consumer_continues_exa
     // Writers stop; the cut-over waits for the source's end and moves the consumer.
     let written = writer.stop();
     assert!(written > 0, "the steady writer wrote during the copy");
-    let total = events + written;
+    let total = source_last_seq(&src_ns, "ORDERS");
+    assert!(total > events, "the steady writer wrote {written} events during the copy");
     let cut = lab.cli.json(&format!("migration cutover {id} --timeout 120"));
     assert_eq!(cut["status"], "cut_over", "{cut:#}");
     assert_eq!(cut["cutover"]["end"]["ORDERS"], total, "{cut:#}");
