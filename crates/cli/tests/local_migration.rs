@@ -50,8 +50,19 @@ fn a_lab_source_is_copied_into_a_three_node_cluster_and_a_consumer_continues_exa
     eventually("the lab source accepts a fill", || {
         let run = lab.lab_exec(
             "customer/src",
-            &[BIN, "migrate-engine", "fill", "--server", &server, "--stream", "ORDERS",
-              "--count", &events.to_string(), "--subjects", "16"],
+            &[
+                BIN,
+                "migrate-engine",
+                "fill",
+                "--server",
+                &server,
+                "--stream",
+                "ORDERS",
+                "--count",
+                &events.to_string(),
+                "--subjects",
+                "16",
+            ],
         );
         if run.code != Some(0) {
             eprintln!("not yet: {}", run.stderr);
@@ -60,8 +71,19 @@ fn a_lab_source_is_copied_into_a_three_node_cluster_and_a_consumer_continues_exa
     });
     let payments = lab.lab_exec(
         "customer/src",
-        &[BIN, "migrate-engine", "fill", "--server", &server, "--stream", "PAYMENTS",
-          "--count", "1000", "--subjects", "4"],
+        &[
+            BIN,
+            "migrate-engine",
+            "fill",
+            "--server",
+            &server,
+            "--stream",
+            "PAYMENTS",
+            "--count",
+            "1000",
+            "--subjects",
+            "4",
+        ],
     );
     assert_eq!(payments.code, Some(0), "{}", payments.stderr);
 
@@ -83,7 +105,11 @@ fn a_lab_source_is_copied_into_a_three_node_cluster_and_a_consumer_continues_exa
             .await?;
         let mut n = 0;
         while let Some(message) = batch.next().await {
-            message.map_err(|e| anyhow::anyhow!(e))?.double_ack().await.map_err(|e| anyhow::anyhow!(e))?;
+            message
+                .map_err(|e| anyhow::anyhow!(e))?
+                .double_ack()
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
             n += 1;
         }
         Ok(n)
@@ -101,7 +127,10 @@ fn a_lab_source_is_copied_into_a_three_node_cluster_and_a_consumer_continues_exa
         ["live", "ready_for_cutover"].contains(&migration["status"].as_str().unwrap()),
         "{migration:#}"
     );
-    assert_eq!(migration["egress"][0]["cidr"], "172.16.0.10/32", "{migration:#}");
+    assert_eq!(
+        migration["egress"][0]["cidr"], "172.16.0.10/32",
+        "{migration:#}"
+    );
     assert_eq!(migration["egress"][0]["ports"][0], 4222, "{migration:#}");
 
     // The replicator runs in the target network and reaches the source, and nothing else
@@ -109,10 +138,20 @@ fn a_lab_source_is_copied_into_a_three_node_cluster_and_a_consumer_continues_exa
     let worker_ns = lab.names.migration_ns(&id);
     let worker_ip = migration["worker_ip"].as_str().unwrap().to_string();
     let other_ns = lab.names.lab_host_ns("customer", "other");
-    let _listener = EchoServer::start(&other_ns, format!("{OTHER_IP}:{PORT}").parse().unwrap()).unwrap();
-    assert!(connects_from(&worker_ns, format!("{SOURCE_IP}:4222").parse().unwrap()));
-    assert!(!connects_from(&worker_ns, format!("{OTHER_IP}:{PORT}").parse().unwrap()));
-    assert!(!connects_from(&worker_ns, format!("{SOURCE_IP}:{PORT}").parse().unwrap()));
+    let _listener =
+        EchoServer::start(&other_ns, format!("{OTHER_IP}:{PORT}").parse().unwrap()).unwrap();
+    assert!(connects_from(
+        &worker_ns,
+        format!("{SOURCE_IP}:4222").parse().unwrap()
+    ));
+    assert!(!connects_from(
+        &worker_ns,
+        format!("{OTHER_IP}:{PORT}").parse().unwrap()
+    ));
+    assert!(!connects_from(
+        &worker_ns,
+        format!("{SOURCE_IP}:{PORT}").parse().unwrap()
+    ));
     let audit = lab.cli.ok("events");
     assert!(audit.contains("migration.create"), "{audit}");
 
@@ -120,8 +159,13 @@ fn a_lab_source_is_copied_into_a_three_node_cluster_and_a_consumer_continues_exa
     let written = writer.stop();
     assert!(written > 0, "the steady writer wrote during the copy");
     let total = source_last_seq(&src_ns, "ORDERS");
-    assert!(total > events, "the steady writer wrote {written} events during the copy");
-    let cut = lab.cli.json(&format!("migration cutover {id} --timeout 120"));
+    assert!(
+        total > events,
+        "the steady writer wrote {written} events during the copy"
+    );
+    let cut = lab
+        .cli
+        .json(&format!("migration cutover {id} --timeout 120"));
     assert_eq!(cut["status"], "cut_over", "{cut:#}");
     assert_eq!(cut["cutover"]["end"]["ORDERS"], total, "{cut:#}");
     let proof = &cut["cutover"]["consumers"][0];
@@ -133,19 +177,25 @@ fn a_lab_source_is_copied_into_a_three_node_cluster_and_a_consumer_continues_exa
 
     // Target equal to source: counts, order, a digest per range.
     let verified = lab.cli.ok(&format!("migration verify {id}"));
-    let reports: Vec<Value> = verified.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let reports: Vec<Value> = verified
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(reports.len(), 2, "{verified}");
     for report in &reports {
         assert_eq!(report["equal"], true, "{report:#}");
         assert_eq!(report["duplicates"], 0, "{report:#}");
         assert_eq!(report["missing"], 0, "{report:#}");
     }
-    let translated = lab
-        .cli
-        .ok(&format!("migration translate {id} --stream ORDERS --seq 5000"));
+    let translated = lab.cli.ok(&format!(
+        "migration translate {id} --stream ORDERS --seq 5000"
+    ));
     let translation: Value = serde_json::from_str(translated.trim()).unwrap();
     assert_eq!(
-        (translation["target_seq"].as_u64(), translation["exact"].as_bool()),
+        (
+            translation["target_seq"].as_u64(),
+            translation["exact"].as_bool()
+        ),
         (Some(5000), Some(true)),
         "{translation:#}"
     );
@@ -181,7 +231,10 @@ fn a_lab_source_is_copied_into_a_three_node_cluster_and_a_consumer_continues_exa
             let mut got = 0;
             while let Some(m) = batch.next().await {
                 let m = m.map_err(|e| anyhow::anyhow!(e))?;
-                received.push(headers::source_seq(m.headers.as_ref().context("headers")?).context("source seq")?);
+                received.push(
+                    headers::source_seq(m.headers.as_ref().context("headers")?)
+                        .context("source seq")?,
+                );
                 m.double_ack().await.map_err(|e| anyhow::anyhow!(e))?;
                 got += 1;
             }
@@ -202,9 +255,13 @@ fn a_lab_source_is_copied_into_a_three_node_cluster_and_a_consumer_continues_exa
     );
 
     // Deleting the migration stops the replicator and closes its egress.
-    lab.cli
-        .ok(&format!("migration delete {id} --wait --timeout {WAIT_TIMEOUT}"));
-    assert!(!netns::exists(&worker_ns), "{worker_ns} must go with the migration");
+    lab.cli.ok(&format!(
+        "migration delete {id} --wait --timeout {WAIT_TIMEOUT}"
+    ));
+    assert!(
+        !netns::exists(&worker_ns),
+        "{worker_ns} must go with the migration"
+    );
     let _ = worker_ip;
     lab.cli.ok(&format!(
         "cluster delete {cluster_id} --wait --timeout {WAIT_TIMEOUT}"

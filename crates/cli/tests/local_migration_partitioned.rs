@@ -78,8 +78,19 @@ fn a_partitioned_copy_survives_a_server_restart_and_killed_replicators_exactly_o
     eventually("the lab source accepts a fill", || {
         let run = lab.lab_exec(
             "customer/src",
-            &[BIN, "migrate-engine", "fill", "--server", &server, "--stream", "ORDERS",
-              "--count", &events.to_string(), "--subjects", "16"],
+            &[
+                BIN,
+                "migrate-engine",
+                "fill",
+                "--server",
+                &server,
+                "--stream",
+                "ORDERS",
+                "--count",
+                &events.to_string(),
+                "--subjects",
+                "16",
+            ],
         );
         run.code == Some(0)
     });
@@ -131,22 +142,48 @@ fn a_partitioned_copy_survives_a_server_restart_and_killed_replicators_exactly_o
     }
     let written = writer.stop();
     let total = source_last_seq(&src_ns, "ORDERS");
-    assert!(total > events, "the steady writer wrote {written} events during the copy");
-    let settled = lab.cli.poll_status("migration", &id, &["ready_for_cutover"]);
-    assert_eq!(settled["progress"]["streams"][0]["source_end_seq"], total, "{settled:#}");
+    assert!(
+        total > events,
+        "the steady writer wrote {written} events during the copy"
+    );
+    let settled = lab
+        .cli
+        .poll_status("migration", &id, &["ready_for_cutover"]);
+    assert_eq!(
+        settled["progress"]["streams"][0]["source_end_seq"], total,
+        "{settled:#}"
+    );
 
-    let cut = lab.cli.json(&format!("migration cutover {id} --timeout 120"));
+    let cut = lab
+        .cli
+        .json(&format!("migration cutover {id} --timeout 120"));
     assert_eq!(cut["status"], "cut_over", "{cut:#}");
     let proof = &cut["cutover"]["consumers"][0];
-    assert_eq!((proof["consumer"].as_str(), proof["lag"].as_i64()), (Some("billing"), Some(0)), "{cut:#}");
+    assert_eq!(
+        (proof["consumer"].as_str(), proof["lag"].as_i64()),
+        (Some("billing"), Some(0)),
+        "{cut:#}"
+    );
     let verified = lab.cli.ok(&format!("migration verify {id}"));
     let report: Value = serde_json::from_str(verified.trim()).unwrap();
     assert_eq!(
-        (&report["equal"], &report["duplicates"], &report["missing"], &report["out_of_order"]),
-        (&Value::Bool(true), &Value::from(0), &Value::from(0), &Value::from(0)),
+        (
+            &report["equal"],
+            &report["duplicates"],
+            &report["missing"],
+            &report["out_of_order"]
+        ),
+        (
+            &Value::Bool(true),
+            &Value::from(0),
+            &Value::from(0),
+            &Value::from(0)
+        ),
         "{report:#}"
     );
-    let translated = lab.cli.ok(&format!("migration translate {id} --stream ORDERS --seq 4321"));
+    let translated = lab.cli.ok(&format!(
+        "migration translate {id} --stream ORDERS --seq 4321"
+    ));
     let translation: Value = serde_json::from_str(translated.trim()).unwrap();
     assert_eq!(translation["exact"], true, "{translation:#}");
 
@@ -201,8 +238,9 @@ fn a_partitioned_copy_survives_a_server_restart_and_killed_replicators_exactly_o
         received.first(),
         expected.first()
     );
-    lab.cli
-        .ok(&format!("migration delete {id} --wait --timeout {WAIT_TIMEOUT}"));
+    lab.cli.ok(&format!(
+        "migration delete {id} --wait --timeout {WAIT_TIMEOUT}"
+    ));
     lab.cli.ok(&format!(
         "cluster delete {cluster_id} --wait --timeout {WAIT_TIMEOUT}"
     ));
@@ -217,7 +255,10 @@ impl PollCopying for LocalLab {
     fn poll_copying(&self, id: &str) {
         eventually("the replicator reports its first status", || {
             let m = self.cli.json(&format!("migration get {id}"));
-            !m["progress"]["phase"].as_str().unwrap_or_default().is_empty()
+            !m["progress"]["phase"]
+                .as_str()
+                .unwrap_or_default()
+                .is_empty()
         });
     }
 }

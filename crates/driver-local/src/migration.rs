@@ -146,7 +146,11 @@ impl Provisioner<Migration> for LocalDriver {
     ) -> isthmus_driver::Result<MigrationWorkerObservation> {
         self.observe_worker(m, place).await.map_err(driver_error)
     }
-    async fn delete(&self, m: &Migration, place: &MigrationPlace) -> isthmus_driver::Result<Teardown> {
+    async fn delete(
+        &self,
+        m: &Migration,
+        place: &MigrationPlace,
+    ) -> isthmus_driver::Result<Teardown> {
         let _guard = self.changes.lock().await;
         self.delete_worker(m, place).await.map_err(driver_error)?;
         Ok(Teardown::Done)

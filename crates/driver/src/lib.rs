@@ -12,8 +12,7 @@ pub mod wg_keys;
 pub use error::{DriverError, DriverErrorKind};
 pub use kinds::{
     EndpointServiceObservation, MigrationPlace, MigrationWorkerObservation, NetworkObservation,
-    NetworkState, NodeObservation, NodeState,
-    PeeringObservation, PeeringState,
+    NetworkState, NodeObservation, NodeState, PeeringObservation, PeeringState,
 };
 pub use provisioner::{Provisioned, Provisioner, Provisioners, Teardown};
 pub use vpn::{VpnClientContext, VpnClientObservation, VpnGatewayObservation, VpnGatewayState};

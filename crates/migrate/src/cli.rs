@@ -9,10 +9,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
-use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::filler::{fill, SteadyWriter};
 use crate::{connect, Endpoint, Filters, Migration, Mode, Settings, Spec};
+use anyhow::{bail, Context as _};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(
@@ -230,8 +230,7 @@ async fn main_result(cli: Cli) -> anyhow::Result<()> {
         Command::Cutover { run, timeout } => {
             let mut migration = Migration::start(run.spec()?).await?;
             let report =
-                crate::cutover::cutover(&migration, None, Duration::from_secs(timeout))
-                    .await?;
+                crate::cutover::cutover(&migration, None, Duration::from_secs(timeout)).await?;
             migration.stop();
             print(&report)?;
             print(&migration.status())
@@ -245,10 +244,7 @@ async fn main_result(cli: Cli) -> anyhow::Result<()> {
                 async_nats::jetstream::new(connect(&spec.source, "isthmus-translate").await?);
             let target =
                 async_nats::jetstream::new(connect(&spec.target, "isthmus-translate").await?);
-            print(
-                &crate::translate::translate(&source, &target, spec.mode, stream, seq)
-                    .await?,
-            )
+            print(&crate::translate::translate(&source, &target, spec.mode, stream, seq).await?)
         }
         Command::Verify(run) => {
             let spec = run.spec()?;
@@ -261,14 +257,9 @@ async fn main_result(cli: Cli) -> anyhow::Result<()> {
             };
             let mut equal = true;
             for stream in streams {
-                let report = crate::verify::verify(
-                    &source,
-                    &target,
-                    spec.mode,
-                    &spec.filters,
-                    &stream,
-                )
-                .await?;
+                let report =
+                    crate::verify::verify(&source, &target, spec.mode, &spec.filters, &stream)
+                        .await?;
                 equal &= report.equal;
                 print(&report)?;
             }

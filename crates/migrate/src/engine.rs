@@ -95,7 +95,10 @@ pub async fn connect(endpoint: &Endpoint, name: &str) -> anyhow::Result<async_na
     let servers = endpoint
         .urls
         .iter()
-        .map(|u| u.parse::<async_nats::ServerAddr>().with_context(|| format!("server URL {u}")))
+        .map(|u| {
+            u.parse::<async_nats::ServerAddr>()
+                .with_context(|| format!("server URL {u}"))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let urls = endpoint.urls.join(",");
     options

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use isthmus_connect::pki::Ca;
-use isthmus_core::kinds::migration::{Migration, MigrationProgress, SourceCredentials};
 use isthmus_core::kinds::migration::MigrationMode;
+use isthmus_core::kinds::migration::{Migration, MigrationProgress, SourceCredentials};
 use isthmus_core::resources::Cluster;
 use isthmus_core::Id;
 use isthmus_driver_local::LocalDriver;
@@ -29,6 +29,9 @@ pub const STATUS_FILE: &str = "status.json";
 const LOG_FILE: &str = "engine.log";
 /// The NATS client port of the catalog's `nats` engine.
 const NATS_CLIENT_PORT: u16 = 4222;
+
+/// Environment variables that carry the source's secrets (never on the command line).
+type Secrets = Vec<(String, String)>;
 
 pub struct EngineRunner {
     root: PathBuf,
@@ -55,7 +58,7 @@ impl EngineRunner {
 
     /// The engine's arguments for `m` into `target` (after the verb), writing the CA
     /// certificates it needs into the migration's directory. Secrets go in the environment.
-    fn args(&self, m: &Migration, target: &Cluster) -> anyhow::Result<(Vec<OsString>, Vec<(String, String)>)> {
+    fn args(&self, m: &Migration, target: &Cluster) -> anyhow::Result<(Vec<OsString>, Secrets)> {
         let dir = self.dir(m);
         std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
         let target_ca = dir.join("target-ca.pem");
@@ -112,7 +115,13 @@ impl EngineRunner {
         Ok((args, env))
     }
 
-    fn command(&self, ns: &str, verb: &[&str], args: Vec<OsString>, env: Vec<(String, String)>) -> tokio::process::Command {
+    fn command(
+        &self,
+        ns: &str,
+        verb: &[&str],
+        args: Vec<OsString>,
+        env: Secrets,
+    ) -> tokio::process::Command {
         let mut command = tokio::process::Command::new("ip");
         command
             .args(["netns", "exec", ns])
@@ -141,7 +150,10 @@ impl EngineRunner {
             match running.get_mut(&m.id.0).map(Child::try_wait) {
                 Some(Ok(None)) => true,
                 Some(Ok(Some(status))) => {
-                    exited = Some(format!("the replicator exited ({status}): {}", last_log_line(&dir)));
+                    exited = Some(format!(
+                        "the replicator exited ({status}): {}",
+                        last_log_line(&dir)
+                    ));
                     running.remove(&m.id.0);
                     false
                 }
@@ -236,6 +248,11 @@ fn read_status(dir: &Path) -> Option<MigrationProgress> {
 fn last_log_line(dir: &Path) -> String {
     std::fs::read_to_string(dir.join(LOG_FILE))
         .ok()
-        .and_then(|log| log.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_string))
+        .and_then(|log| {
+            log.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_string)
+        })
         .unwrap_or_default()
 }

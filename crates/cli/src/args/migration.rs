@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use isthmus_core::kinds::migration::Migration;
 
 use super::verbs::Verbs;
@@ -20,41 +20,7 @@ pub enum ModeArg {
 #[derive(Debug, Subcommand)]
 pub enum MigrationCommand {
     /// Start copying a source into a NATS cluster (`--wait`: until caught up).
-    Create {
-        name: String,
-        /// The target cluster (NATS).
-        #[arg(long)]
-        cluster: String,
-        /// A source server URL, `nats://ADDRESS:PORT` or `tls://…` (repeat).
-        #[arg(long = "source", required = true)]
-        sources: Vec<String>,
-        /// The CA certificate (PEM file) of the source's servers.
-        #[arg(long)]
-        source_ca: Option<PathBuf>,
-        #[arg(long)]
-        source_user: Option<String>,
-        #[arg(long, env = "ISTHMUS_SOURCE_PASSWORD", hide_env_values = true)]
-        source_password: Option<String>,
-        #[arg(long, env = "ISTHMUS_SOURCE_TOKEN", hide_env_values = true)]
-        source_token: Option<String>,
-        /// A stream to copy (repeat; all when absent).
-        #[arg(long = "stream")]
-        streams: Vec<String>,
-        #[arg(long, value_enum, default_value = "ordered")]
-        mode: ModeArg,
-        /// Writers in partitioned mode.
-        #[arg(long, default_value_t = 8)]
-        partitions: usize,
-        #[arg(long)]
-        include_subject: Vec<String>,
-        #[arg(long)]
-        exclude_subject: Vec<String>,
-        /// `NAME=VALUE`: messages with this header value are not copied.
-        #[arg(long)]
-        exclude_header: Vec<String>,
-        #[command(flatten)]
-        wait: WaitArgs,
-    },
+    Create(Box<CreateArgs>),
     /// The exact target position of a source position.
     Translate {
         id: String,
@@ -75,4 +41,41 @@ pub enum MigrationCommand {
     },
     #[command(flatten)]
     Object(Verbs<Migration>),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    pub name: String,
+    /// The target cluster (NATS).
+    #[arg(long)]
+    pub cluster: String,
+    /// A source server URL, `nats://ADDRESS:PORT` or `tls://…` (repeat).
+    #[arg(long = "source", required = true)]
+    pub sources: Vec<String>,
+    /// The CA certificate (PEM file) of the source's servers.
+    #[arg(long)]
+    pub source_ca: Option<PathBuf>,
+    #[arg(long)]
+    pub source_user: Option<String>,
+    #[arg(long, env = "ISTHMUS_SOURCE_PASSWORD", hide_env_values = true)]
+    pub source_password: Option<String>,
+    #[arg(long, env = "ISTHMUS_SOURCE_TOKEN", hide_env_values = true)]
+    pub source_token: Option<String>,
+    /// A stream to copy (repeat; all when absent).
+    #[arg(long = "stream")]
+    pub streams: Vec<String>,
+    #[arg(long, value_enum, default_value = "ordered")]
+    pub mode: ModeArg,
+    /// Writers in partitioned mode.
+    #[arg(long, default_value_t = 8)]
+    pub partitions: usize,
+    #[arg(long)]
+    pub include_subject: Vec<String>,
+    #[arg(long)]
+    pub exclude_subject: Vec<String>,
+    /// `NAME=VALUE`: messages with this header value are not copied.
+    #[arg(long)]
+    pub exclude_header: Vec<String>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }

@@ -3,8 +3,8 @@
 
 mod connect;
 pub mod endpoint_service;
-pub mod migration;
 mod lab;
+pub mod migration;
 mod reach;
 mod resources;
 pub mod sim_endpoint;

@@ -6,13 +6,12 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context};
 use isthmus_core::kinds::migration::{
-    Migration, MigrationCreate, MigrationFilters, MigrationMode, MigrationSource,
-    SourceCredentials,
+    Migration, MigrationCreate, MigrationFilters, MigrationMode, MigrationSource, SourceCredentials,
 };
 use serde_json::{json, Value};
 
 use super::{object, Ctx};
-use crate::args::migration::{MigrationCommand, ModeArg};
+use crate::args::migration::{CreateArgs, MigrationCommand, ModeArg};
 use crate::kinds::CliKind;
 use crate::output::{Details, View};
 
@@ -20,22 +19,23 @@ pub async fn run(ctx: &Ctx, command: MigrationCommand) -> anyhow::Result<String>
     let at = object::Paths::of::<Migration>(ctx).await?;
     let path = |id: &str| at.one(id);
     match command {
-        MigrationCommand::Create {
-            name,
-            cluster,
-            sources,
-            source_ca,
-            source_user,
-            source_password,
-            source_token,
-            streams,
-            mode,
-            partitions,
-            include_subject,
-            exclude_subject,
-            exclude_header,
-            wait,
-        } => {
+        MigrationCommand::Create(args) => {
+            let CreateArgs {
+                name,
+                cluster,
+                sources,
+                source_ca,
+                source_user,
+                source_password,
+                source_token,
+                streams,
+                mode,
+                partitions,
+                include_subject,
+                exclude_subject,
+                exclude_header,
+                wait,
+            } = *args;
             let ca_certificate = match source_ca {
                 Some(path) => Some(
                     std::fs::read_to_string(&path)
@@ -50,7 +50,9 @@ pub async fn run(ctx: &Ctx, command: MigrationCommand) -> anyhow::Result<String>
                 }),
                 (None, None, Some(token)) => Some(SourceCredentials::Token { token }),
                 (None, None, None) => None,
-                _ => bail!("--source-user/--source-password and --source-token: give one or the other"),
+                _ => bail!(
+                    "--source-user/--source-password and --source-token: give one or the other"
+                ),
             };
             let mut exclude_headers = BTreeMap::new();
             for pair in exclude_header {
@@ -131,8 +133,7 @@ impl CliKind for Migration {
 }
 
 impl View for Migration {
-    const HEADERS: &'static [&'static str] =
-        &["ID", "NAME", "CLUSTER", "LAG", "RATE/S", "STATUS"];
+    const HEADERS: &'static [&'static str] = &["ID", "NAME", "CLUSTER", "LAG", "RATE/S", "STATUS"];
     fn row(&self) -> Vec<String> {
         vec![
             self.id.to_string(),

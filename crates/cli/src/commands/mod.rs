@@ -4,10 +4,10 @@
 pub mod ca;
 pub mod cluster;
 pub mod endpoint_service;
-pub mod migration;
 pub mod events;
 pub mod lab;
 pub mod login;
+pub mod migration;
 pub mod network;
 pub mod object;
 pub mod peering;

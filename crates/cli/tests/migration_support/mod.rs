@@ -38,7 +38,17 @@ impl SourceServer {
     pub fn start(ns: &str) -> SourceServer {
         let dir = tempfile::tempdir().unwrap();
         let child = Command::new("ip")
-            .args(["netns", "exec", ns, "nats-server", "-js", "-a", SOURCE_IP, "-p", "4222"])
+            .args([
+                "netns",
+                "exec",
+                ns,
+                "nats-server",
+                "-js",
+                "-a",
+                SOURCE_IP,
+                "-p",
+                "4222",
+            ])
             .arg("-sd")
             .arg(dir.path())
             .args(["-n", "lab-source"])
@@ -64,7 +74,12 @@ impl SteadyWriter {
     pub fn start(ns: &str, stream: &str, rate: u64) -> SteadyWriter {
         let child = Command::new("ip")
             .args(["netns", "exec", ns, BIN, "migrate-engine", "write"])
-            .args(["--server", &format!("nats://{SOURCE_IP}:4222"), "--stream", stream])
+            .args([
+                "--server",
+                &format!("nats://{SOURCE_IP}:4222"),
+                "--stream",
+                stream,
+            ])
             .args(["--rate", &rate.to_string(), "--subjects", "8"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -127,8 +142,13 @@ pub fn kill_replicator(data_dir: &std::path::Path) -> bool {
             .split(|b| *b == 0)
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
-        let is_run = args.windows(2).any(|w| w[0] == "migrate-engine" && w[1] == "run");
-        if is_run && args.iter().any(|a| a.starts_with(&marker)) && kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok() {
+        let is_run = args
+            .windows(2)
+            .any(|w| w[0] == "migrate-engine" && w[1] == "run");
+        if is_run
+            && args.iter().any(|a| a.starts_with(&marker))
+            && kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok()
+        {
             killed = true;
         }
     }

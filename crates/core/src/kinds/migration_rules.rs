@@ -9,8 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::access::EgressRule;
 use super::migration::{
-    Migration, MigrationCreate, MigrationMode, MigrationStatus, MigrationUpdate,
-    SourceCredentials,
+    Migration, MigrationCreate, MigrationMode, MigrationStatus, MigrationUpdate, SourceCredentials,
 };
 use super::network::reserved_addresses;
 use super::validate::{validate_name, Checks};
@@ -270,8 +269,7 @@ mod tests {
             region: "local".into(),
             cidr_block: "10.60.0.0/24".into(),
         };
-        rules::new_network(NetworkId(id(1)), ProjectId(id(1)), &req, &[], Utc::now())
-            .unwrap()
+        rules::new_network(NetworkId(id(1)), ProjectId(id(1)), &req, &[], Utc::now()).unwrap()
     }
 
     fn cluster(network: &Network, engine: &str) -> Cluster {
@@ -285,8 +283,16 @@ mod tests {
             egress_allowlist: None,
         };
         let id = ClusterId(id(1));
-        rules::new_cluster(id, network.project_id, &req, network, &HashSet::new(), "z", Utc::now())
-            .unwrap()
+        rules::new_cluster(
+            id,
+            network.project_id,
+            &req,
+            network,
+            &HashSet::new(),
+            "z",
+            Utc::now(),
+        )
+        .unwrap()
     }
 
     fn id(n: u8) -> Id {
@@ -302,7 +308,15 @@ mod tests {
         let target = cluster(&network, engine);
         let taken = target.nodes.iter().map(|n| n.ip).collect();
         let id = MigrationId(id(1));
-        new_migration(id, network.project_id, &body(value), &target, &network, &taken, Utc::now())
+        new_migration(
+            id,
+            network.project_id,
+            &body(value),
+            &target,
+            &network,
+            &taken,
+            Utc::now(),
+        )
     }
 
     fn rules_of(error: CoreError) -> Vec<(String, String)> {

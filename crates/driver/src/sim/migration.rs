@@ -10,10 +10,18 @@ use crate::{MigrationPlace, MigrationWorkerObservation, Provisioner, Result, Tea
 
 #[async_trait]
 impl Provisioner<Migration> for SimCloud {
-    async fn ensure(&self, m: &Migration, p: &MigrationPlace) -> Result<MigrationWorkerObservation> {
+    async fn ensure(
+        &self,
+        m: &Migration,
+        p: &MigrationPlace,
+    ) -> Result<MigrationWorkerObservation> {
         self.observe(m, p).await
     }
-    async fn observe(&self, m: &Migration, p: &MigrationPlace) -> Result<MigrationWorkerObservation> {
+    async fn observe(
+        &self,
+        m: &Migration,
+        p: &MigrationPlace,
+    ) -> Result<MigrationWorkerObservation> {
         let egress: Vec<String> = m.egress.iter().map(|r| r.cidr.to_string()).collect();
         Ok(MigrationWorkerObservation {
             ready: true,

@@ -62,7 +62,11 @@ async fn load(
     state: &AppState,
     access: &InProject<Operator>,
     raw_id: &str,
-) -> ApiResult<(Migration, Cluster, std::sync::Arc<crate::migrations::EngineRunner>)> {
+) -> ApiResult<(
+    Migration,
+    Cluster,
+    std::sync::Arc<crate::migrations::EngineRunner>,
+)> {
     let id: Id = path_id("migration", raw_id)?;
     let m: Migration = Api::new(state.store.docs()).get(access.project, id).await?;
     let cluster: Cluster = Api::new(state.store.docs())
@@ -83,7 +87,10 @@ async fn load(
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "migration-not-running",
-            format!("migration {} is {}; its replicator is not placed", m.id, m.status),
+            format!(
+                "migration {} is {}; its replicator is not placed",
+                m.id, m.status
+            ),
         ));
     }
     Ok((m, cluster, engines))
@@ -114,7 +121,13 @@ pub async fn translate(
 ) -> ApiResult<Json<EngineAnswer>> {
     let (m, cluster, engines) = load(&state, &access, &path.1).await?;
     let seq = req.seq.to_string();
-    let verb = ["translate", "--stream", req.stream.as_str(), "--seq", seq.as_str()];
+    let verb = [
+        "translate",
+        "--stream",
+        req.stream.as_str(),
+        "--seq",
+        seq.as_str(),
+    ];
     let results = engines
         .once(&m, &cluster, &verb, Duration::from_secs(60))
         .await

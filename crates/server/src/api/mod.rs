@@ -78,8 +78,14 @@ pub fn routes() -> Routes {
             "/v1/projects/{p}/migrations/{id}/translate",
             migrations::translate,
         )
-        .post("/v1/projects/{p}/migrations/{id}/verify", migrations::verify)
-        .post("/v1/projects/{p}/migrations/{id}/cutover", migrations::cutover)
+        .post(
+            "/v1/projects/{p}/migrations/{id}/verify",
+            migrations::verify,
+        )
+        .post(
+            "/v1/projects/{p}/migrations/{id}/cutover",
+            migrations::cutover,
+        )
         .get(
             "/v1/projects/{p}/endpoint-services/{id}/connections",
             endpoint_services::connections,

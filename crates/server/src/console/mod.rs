@@ -6,8 +6,8 @@
 
 pub mod descriptor;
 mod endpoint_service;
-mod migration;
 mod kinds;
+mod migration;
 mod vpn;
 
 use std::sync::OnceLock;

@@ -55,7 +55,10 @@ impl Reconcile for Migration {
         let mut next = m.clone();
         next.observed_generation = m.generation;
         reconciled(&mut next.conditions);
-        if matches!(m.status, MigrationStatus::CutOver | MigrationStatus::Completed) {
+        if matches!(
+            m.status,
+            MigrationStatus::CutOver | MigrationStatus::Completed
+        ) {
             // The consumers are on the target now: nothing more to copy.
             if let Some(engines) = &engines {
                 engines.stop(m).await;
@@ -83,23 +86,36 @@ impl Reconcile for Migration {
         if !seen.ready {
             next.status = status_now(MigrationStatus::Provisioning)?;
             next.status_message = seen.message.clone();
-            condition(&mut next.conditions, "Ready", ConditionStatus::False, "Placing", seen.message);
+            condition(
+                &mut next.conditions,
+                "Ready",
+                ConditionStatus::False,
+                "Placing",
+                seen.message,
+            );
             return Ok((next, Action::RequeueAfter(ctx.config.poll_interval)));
         }
-        condition(&mut next.conditions, "EgressOpen", ConditionStatus::True, "SourceOnly", seen.message.clone());
+        condition(
+            &mut next.conditions,
+            "EgressOpen",
+            ConditionStatus::True,
+            "SourceOnly",
+            seen.message.clone(),
+        );
         let Some(engines) = engines else {
             // Simulated: placed and modelled, nothing copied.
             next.status = status_now(MigrationStatus::Copying)?;
             next.status_message = seen.message;
             return Ok((next, Action::RequeueAfter(ctx.config.pending_interval)));
         };
-        let (progress, exited) = engines
-            .ensure_running(m, cluster)
-            .await
-            .map_err(|e| ReconcileError::Driver {
-                context: format!("run the replicator of {what}"),
-                source: isthmus_driver::DriverError::Transient(format!("{e:#}")),
-            })?;
+        let (progress, exited) =
+            engines
+                .ensure_running(m, cluster)
+                .await
+                .map_err(|e| ReconcileError::Driver {
+                    context: format!("run the replicator of {what}"),
+                    source: isthmus_driver::DriverError::Transient(format!("{e:#}")),
+                })?;
         let Some(progress) = progress else {
             next.status = status_now(MigrationStatus::Copying)?;
             next.status_message = exited.unwrap_or_else(|| "the replicator is starting".into());
@@ -117,12 +133,22 @@ impl Reconcile for Migration {
             Some(why) => (ConditionStatus::True, "Stalled", why.clone()),
             None => (ConditionStatus::False, "Progressing", String::new()),
         };
-        condition(&mut next.conditions, "Degraded", degraded.0, degraded.1, degraded.2);
+        condition(
+            &mut next.conditions,
+            "Degraded",
+            degraded.0,
+            degraded.1,
+            degraded.2,
+        );
         next.progress = progress;
         Ok((next, Action::RequeueAfter(ctx.config.pending_interval)))
     }
 
-    async fn cleanup(ctx: &Context, m: &Migration, cluster: &Cluster) -> Result<Cleanup<Migration>> {
+    async fn cleanup(
+        ctx: &Context,
+        m: &Migration,
+        cluster: &Cluster,
+    ) -> Result<Cleanup<Migration>> {
         let place = place(ctx, cluster).await?;
         if let Some(engines) = engines(ctx, &place) {
             engines.stop(m).await;
@@ -148,11 +174,24 @@ impl Reconcile for Migration {
 /// `copying: 4000 of 10000 events (40%), 2000 events/s, ETA 3 s, lag 0.120 s`: what a
 /// terminal's `--wait` shows as the copy moves.
 fn progress_line(p: &isthmus_core::kinds::migration::MigrationProgress) -> String {
-    let total: u64 = p.streams.iter().map(|s| s.source_end_seq.saturating_sub(s.source_first_seq.saturating_sub(1))).sum();
+    let total: u64 = p
+        .streams
+        .iter()
+        .map(|s| {
+            s.source_end_seq
+                .saturating_sub(s.source_first_seq.saturating_sub(1))
+        })
+        .sum();
     let behind = p.lag_events.min(total);
     let done = total - behind;
-    let percent = if total == 0 { 100.0 } else { done as f64 * 100.0 / total as f64 };
-    let eta = p.eta_seconds.map_or(String::new(), |e| format!(", ETA {e:.0} s"));
+    let percent = if total == 0 {
+        100.0
+    } else {
+        done as f64 * 100.0 / total as f64
+    };
+    let eta = p
+        .eta_seconds
+        .map_or(String::new(), |e| format!(", ETA {e:.0} s"));
     format!(
         "{}: {done} of {total} events ({percent:.0}%), {:.0} events/s{eta}, lag {:.3} s",
         p.phase, p.rate, p.lag_seconds
