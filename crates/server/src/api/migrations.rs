@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use isthmus_core::kinds::migration::{Migration, MigrationStatus};
-use isthmus_core::resources::Cluster;
+use isthmus_core::resources::{Cluster, Network, Provider};
 use isthmus_core::Id;
 use isthmus_store::api::Api;
 use serde::{Deserialize, Serialize};
@@ -72,7 +72,14 @@ async fn load(
     let cluster: Cluster = Api::new(state.store.docs())
         .get(access.project, m.target_cluster_id.0)
         .await?;
-    let Some(engines) = state.migrations.clone() else {
+    let network: Network = Api::new(state.store.docs())
+        .get(access.project, m.network_id.0)
+        .await?;
+    let engines = state
+        .migrations
+        .clone()
+        .filter(|_| network.provider == Provider::Local);
+    let Some(engines) = engines else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "migration-simulated",
