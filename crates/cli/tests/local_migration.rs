@@ -22,7 +22,7 @@ use isthmus_migrate::headers;
 use local_support::{eventually, LocalLab, PORT};
 use migration_support::*;
 use serde_json::Value;
-use support::{id_of, BIN, WAIT_TIMEOUT};
+use support::{id_of, WAIT_TIMEOUT};
 use tokio_rustls::rustls::ClientConfig;
 
 #[test]
@@ -43,49 +43,25 @@ fn a_lab_source_is_copied_into_a_three_node_cluster_and_a_consumer_continues_exa
     let cluster_id = id_of(&cluster);
     lab.peering(&network, "customer", &["172.16.0.0/16"]);
     let src_ns = lab.names.lab_host_ns("customer", "src");
-    let _source = SourceServer::start(&src_ns);
-
-    // Fill the source with the engine's filler through the real binary, on the lab host.
-    let server = format!("nats://{SOURCE_IP}:4222");
+    // The source: a self-hosted NATS JetStream server on the lab host, filled with the
+    // migration engine's filler, through the lab API.
+    let service = lab.cli.json("lab service add customer/src nats");
+    let server = service["url"].as_str().unwrap().to_string();
+    assert_eq!(server, format!("nats://{SOURCE_IP}:4222"));
     eventually("the lab source accepts a fill", || {
-        let run = lab.lab_exec(
-            "customer/src",
-            &[
-                BIN,
-                "migrate-engine",
-                "fill",
-                "--server",
-                &server,
-                "--stream",
-                "ORDERS",
-                "--count",
-                &events.to_string(),
-                "--subjects",
-                "16",
-            ],
-        );
+        let run = lab.cli.run(&format!(
+            "lab service fill customer/src nats --stream ORDERS --count {events} --subjects 16"
+        ));
         if run.code != Some(0) {
             eprintln!("not yet: {}", run.stderr);
         }
         run.code == Some(0)
     });
-    let payments = lab.lab_exec(
-        "customer/src",
-        &[
-            BIN,
-            "migrate-engine",
-            "fill",
-            "--server",
-            &server,
-            "--stream",
-            "PAYMENTS",
-            "--count",
-            "1000",
-            "--subjects",
-            "4",
-        ],
-    );
-    assert_eq!(payments.code, Some(0), "{}", payments.stderr);
+    let payments = lab
+        .cli
+        .ok("lab service fill customer/src nats --stream PAYMENTS --count 1000 --subjects 4");
+    assert!(payments.contains("\"stored\":1000"), "{payments}");
+    assert!(lab.cli.ok("lab service list").contains("customer/src"));
 
     // A durable consumer on the source that has processed the first PROCESSED events.
     let processed = on_source(&src_ns, |js| async move {

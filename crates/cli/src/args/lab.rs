@@ -14,9 +14,50 @@ pub enum LabCommand {
     /// The lab's internet: hosts with public addresses, to try public endpoints from.
     #[command(subcommand)]
     Internet(LabInternetCommand),
+    /// Services on lab hosts: a self-hosted NATS JetStream server to migrate from.
+    #[command(subcommand)]
+    Service(LabServiceCommand),
     /// Run a command inside a lab host: `isthmus lab exec VPC/HOST -- CMD ARGS…`
     /// (`internet/HOST` for an internet host). The command's exit code is this command's.
     Exec(LabExecArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabServiceCommand {
+    /// Run a service on a lab host: `nats` is nats-server with JetStream (single node).
+    Add {
+        #[arg(value_name = "VPC/HOST")]
+        target: String,
+        kind: String,
+        /// The client port.
+        #[arg(long, default_value_t = 4222)]
+        port: u16,
+    },
+    /// Fill a lab service with events (the migration engine's filler, run on the host).
+    Fill {
+        #[arg(value_name = "VPC/HOST")]
+        target: String,
+        kind: String,
+        /// The stream (created when missing).
+        #[arg(long)]
+        stream: String,
+        #[arg(long, default_value_t = 10_000)]
+        count: u64,
+        /// Events go round-robin to this many subjects.
+        #[arg(long, default_value_t = 16)]
+        subjects: usize,
+        /// Payload bytes.
+        #[arg(long, default_value_t = 256)]
+        size: usize,
+    },
+    /// Stop a lab service and remove its data.
+    Delete {
+        #[arg(value_name = "VPC/HOST")]
+        target: String,
+        kind: String,
+    },
+    /// The running lab services.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use connect::{CaCommand, ProbeArgs};
 pub use lab::{
     LabCommand, LabExecArgs, LabHostCommand, LabInternetCommand, LabInternetHostCommand,
-    LabVpcCommand, LocalServeArgs,
+    LabServiceCommand, LabVpcCommand, LocalServeArgs,
 };
 pub use reach::ReachArgs;
 pub use resources::{

@@ -145,6 +145,19 @@ pub fn routes() -> Routes {
         .post("/v1/lab/vpcs/{name}/hosts", lab::add_host)
         .delete("/v1/lab/vpcs/{name}/hosts/{host}", lab::delete_host)
         .post("/v1/lab/vpcs/{name}/hosts/{host}/exec", lab::exec)
+        .post(
+            "/v1/lab/vpcs/{name}/hosts/{host}/services",
+            lab::add_service,
+        )
+        .delete(
+            "/v1/lab/vpcs/{name}/hosts/{host}/services/{kind}",
+            lab::delete_service,
+        )
+        .post(
+            "/v1/lab/vpcs/{name}/hosts/{host}/services/{kind}/fill",
+            lab::fill_service,
+        )
+        .get("/v1/lab/services", lab::list_services)
         .post("/v1/lab/internet/hosts", lab::add_internet_host)
         .get("/v1/lab/internet/hosts", lab::list_internet_hosts)
         .delete("/v1/lab/internet/hosts/{name}", lab::delete_internet_host);
@@ -197,7 +210,8 @@ impl Modify for BearerAuth {
         sim::inject_fault, sim::set_latency,
         sim_endpoints::create_endpoint, sim_endpoints::list_endpoints, sim_endpoints::delete_endpoint,
         lab::create_vpc, lab::list_vpcs, lab::delete_vpc, lab::add_host, lab::delete_host,
-        lab::exec, lab::list_internet_hosts, lab::add_internet_host, lab::delete_internet_host,
+        lab::exec, lab::add_service, lab::delete_service, lab::fill_service, lab::list_services,
+        lab::list_internet_hosts, lab::add_internet_host, lab::delete_internet_host,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth)
