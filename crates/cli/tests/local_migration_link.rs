@@ -1,7 +1,8 @@
 //! The link to the source cut mid-copy on the `local` provider, through the real binary:
-//! the lab source's host drops every packet for 60 s; the migration turns `degraded` (the
-//! stall watchdog, 30 s) with its reason, and once the link is back it catches up by
-//! itself. The times are printed as figures, not asserted.
+//! the lab source's host drops every packet for 60 s; the migration turns `degraded` with
+//! its reason (the source's connection lost, or the stall watchdog's 30 s without progress),
+//! and once the link is back it catches up by itself. The times are printed as figures,
+//! not asserted.
 
 mod lab_host;
 mod local_support;
@@ -101,7 +102,10 @@ fn a_cut_source_link_turns_the_migration_degraded_and_it_catches_up_when_restore
     });
     let degraded_after = cut_at.elapsed();
     let reason = degraded["progress"]["degraded"].as_str().unwrap();
-    assert!(reason.contains("no progress"), "{degraded:#}");
+    assert!(
+        reason.contains("source is unreachable") || reason.contains("no progress"),
+        "{degraded:#}"
+    );
     assert!(
         degraded["status_message"]
             .as_str()

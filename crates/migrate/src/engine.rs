@@ -79,6 +79,10 @@ pub async fn connect(endpoint: &Endpoint, name: &str) -> anyhow::Result<async_na
     let mut options = async_nats::ConnectOptions::new()
         .name(name)
         .connection_timeout(Duration::from_secs(5))
+        // A link that drops packets (no reset) is found dead after two missed pings, and
+        // a fresh connection made as soon as it is back, instead of waiting out TCP's
+        // retransmission backoff on the old one.
+        .ping_interval(Duration::from_secs(2))
         .reconnect_delay_callback(|attempts| {
             Duration::from_millis((100 * attempts as u64).min(1_000))
         });
@@ -205,7 +209,7 @@ impl Migration {
         let target_client = connect(&spec.target, "isthmus-migration-target")
             .await
             .context("reach the target")?;
-        let source = jetstream::new(source_client);
+        let source = jetstream::new(source_client.clone());
         let target = jetstream::new(target_client.clone());
         streams::check_target(&target_client, &target).await?;
         let names = if spec.streams.is_empty() {
@@ -233,6 +237,7 @@ impl Migration {
         }
         tasks.push(tokio::spawn(monitor::run(
             source.clone(),
+            source_client,
             names.clone(),
             spec.settings.clone(),
             board.clone(),
