@@ -1,7 +1,7 @@
 //! Live migration in partitioned mode on the `local` provider, through the real binary,
 //! with faults: the server is killed and restarted during the copy (the replicator dies
-//! with it and resumes from the target's last message), and the replicator process is
-//! SIGKILLed again and again while a steady writer appends. The target ends equal to the
+//! with it and resumes from the target's last message), and the replicator process and the
+//! target's nodes are SIGKILLed again and again (20 times; 100 with `ISTHMUS_LONG=1`) while a steady writer appends. The target ends equal to the
 //! source (no duplicate, no gap, per-subject order), and a durable consumer filtered to
 //! one subject continues on the target with exactly the events it had not processed.
 
@@ -24,7 +24,14 @@ use support::{id_of, BIN, WAIT_TIMEOUT};
 use tokio_rustls::rustls::ClientConfig;
 
 const SUBJECT: &str = "orders.s3";
-const KILLS: usize = 10;
+/// Replicator kills and target node kills, alternating: 20, or 100 with `ISTHMUS_LONG=1`.
+fn kills() -> usize {
+    if std::env::var("ISTHMUS_LONG").is_ok_and(|v| v == "1") {
+        100
+    } else {
+        20
+    }
+}
 
 /// The source sequences of `SUBJECT` in ORDERS, in order.
 fn source_seqs_of_subject(ns: &str) -> Vec<u64> {
@@ -131,28 +138,33 @@ fn a_partitioned_copy_survives_a_server_restart_and_killed_replicators_exactly_o
     lab.poll_copying(&id);
     lab.crash();
     lab.restart();
-    // The replicator is killed again and again; the controller starts it each time.
+    // The replicator and the target's nodes are killed again and again; the controller
+    // starts each again.
     let data = lab.sandbox.data.path().to_path_buf();
-    let mut kills = 0;
-    while kills < KILLS {
+    let (mut kills, mut node_kills) = (0, 0);
+    while kills + node_kills < kills() {
         std::thread::sleep(Duration::from_millis(700));
-        if kill_replicator(&data) {
-            kills += 1;
+        if (kills + node_kills) % 2 == 0 {
+            kills += usize::from(kill_replicator(&data));
+        } else {
+            let index = (node_kills % 3) as u32;
+            node_kills += usize::from(kill_target_node(&data, index));
         }
     }
+    eprintln!("killed the replicator {kills} times and a target node {node_kills} times");
     let written = writer.stop();
     let total = source_last_seq(&src_ns, "ORDERS");
     assert!(
         total > events,
         "the steady writer wrote {written} events during the copy"
     );
-    let settled = lab
-        .cli
-        .poll_status("migration", &id, &["ready_for_cutover"]);
-    assert_eq!(
-        settled["progress"]["streams"][0]["source_end_seq"], total,
-        "{settled:#}"
-    );
+    // Ready once the replicator has seen the source's end and copied it.
+    eventually("ready for the cut-over at the source's end", || {
+        let m = lab.cli.json(&format!("migration get {id}"));
+        m["status"] == "ready_for_cutover"
+            && m["progress"]["streams"][0]["source_end_seq"] == total
+            && m["progress"]["lag_events"] == 0
+    });
 
     let cut = lab
         .cli

@@ -131,8 +131,31 @@ pub fn connects_from(ns: &str, addr: SocketAddr) -> bool {
 /// SIGKILLs the replicator (`isthmus migrate-engine run`) of the server whose data dir is
 /// `data_dir`; returns whether one was running.
 pub fn kill_replicator(data_dir: &std::path::Path) -> bool {
-    let marker = data_dir.join("migrations").to_string_lossy().into_owned();
-    let mut killed = false;
+    kill_matching(data_dir, "migrations", |args| {
+        args.windows(2)
+            .any(|w| w[0] == "migrate-engine" && w[1] == "run")
+    }) > 0
+}
+
+/// SIGKILLs the nats-server of node `index` of the clusters of the server whose data dir
+/// is `data_dir` (the node supervisor starts it again); returns whether one was running.
+pub fn kill_target_node(data_dir: &std::path::Path, index: u32) -> bool {
+    let node_dir = format!("/{index}/");
+    kill_matching(data_dir, "nodes", |args| {
+        args.first().is_some_and(|p| p.ends_with("nats-server"))
+            && args.iter().any(|a| a.contains(&node_dir))
+    }) > 0
+}
+
+/// SIGKILLs every process whose arguments name a path under `data_dir/under` and that
+/// `select` picks; returns how many.
+fn kill_matching(
+    data_dir: &std::path::Path,
+    under: &str,
+    select: impl Fn(&[String]) -> bool,
+) -> usize {
+    let marker = data_dir.join(under).to_string_lossy().into_owned();
+    let mut killed = 0;
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
             continue;
@@ -142,14 +165,11 @@ pub fn kill_replicator(data_dir: &std::path::Path) -> bool {
             .split(|b| *b == 0)
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
-        let is_run = args
-            .windows(2)
-            .any(|w| w[0] == "migrate-engine" && w[1] == "run");
-        if is_run
-            && args.iter().any(|a| a.starts_with(&marker))
+        if select(&args)
+            && args.iter().any(|a| a.contains(&marker))
             && kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok()
         {
-            killed = true;
+            killed += 1;
         }
     }
     killed
