@@ -25,7 +25,7 @@ use tokio_rustls::rustls::ClientConfig;
 
 const SUBJECT: &str = "orders.s3";
 /// Replicator kills and target node kills, alternating: 20, or 100 with `ISTHMUS_LONG=1`.
-fn kills() -> usize {
+fn kill_count() -> usize {
     if std::env::var("ISTHMUS_LONG").is_ok_and(|v| v == "1") {
         100
     } else {
@@ -142,7 +142,7 @@ fn a_partitioned_copy_survives_a_server_restart_and_killed_replicators_exactly_o
     // starts each again.
     let data = lab.sandbox.data.path().to_path_buf();
     let (mut kills, mut node_kills) = (0, 0);
-    while kills + node_kills < kills() {
+    while kills + node_kills < kill_count() {
         std::thread::sleep(Duration::from_millis(700));
         if (kills + node_kills) % 2 == 0 {
             kills += usize::from(kill_replicator(&data));
