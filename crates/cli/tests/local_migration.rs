@@ -3,7 +3,8 @@
 //! into a managed three-node NATS cluster while a steady writer appends; the replicator
 //! runs in the target network with egress to the source only; after the cut-over a
 //! durable consumer that had processed k of N events continues on the target with exactly
-//! events k+1..N, once. 10,000 events by default, 100,000 with `ISTHMUS_LONG=1`.
+//! events k+1..N, once, after the replicator and the target's nodes were killed 20 times
+//! (100 with `ISTHMUS_LONG=1`). 10,000 events by default, 100,000 with `ISTHMUS_LONG=1`.
 
 mod lab_host;
 mod local_support;
@@ -131,6 +132,10 @@ fn a_lab_source_is_copied_into_a_three_node_cluster_and_a_consumer_continues_exa
     let audit = lab.cli.ok("events");
     assert!(audit.contains("migration.create"), "{audit}");
 
+    // The replicator and the target's nodes are killed again and again while the writer
+    // appends; the controller starts each again.
+    chaos(lab.sandbox.data.path());
+
     // Writers stop; the cut-over waits for the source's end and moves the consumer.
     let written = writer.stop();
     assert!(written > 0, "the steady writer wrote during the copy");
@@ -139,6 +144,15 @@ fn a_lab_source_is_copied_into_a_three_node_cluster_and_a_consumer_continues_exa
         total > events,
         "the steady writer wrote {written} events during the copy"
     );
+    // Ready once the replicator (started again after the kills) has copied the source's end.
+    eventually("ready for the cut-over at the source's end", || {
+        let m = lab.cli.json(&format!("migration get {id}"));
+        m["status"] == "ready_for_cutover"
+            && m["progress"]["lag_events"] == 0
+            && m["progress"]["streams"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s["source_end_seq"] == total))
+    });
     let cut = lab
         .cli
         .json(&format!("migration cutover {id} --timeout 120"));

@@ -24,14 +24,6 @@ use support::{id_of, BIN, WAIT_TIMEOUT};
 use tokio_rustls::rustls::ClientConfig;
 
 const SUBJECT: &str = "orders.s3";
-/// Replicator kills and target node kills, alternating: 20, or 100 with `ISTHMUS_LONG=1`.
-fn kill_count() -> usize {
-    if std::env::var("ISTHMUS_LONG").is_ok_and(|v| v == "1") {
-        100
-    } else {
-        20
-    }
-}
 
 /// The source sequences of `SUBJECT` in ORDERS, in order.
 fn source_seqs_of_subject(ns: &str) -> Vec<u64> {
@@ -141,17 +133,7 @@ fn a_partitioned_copy_survives_a_server_restart_and_killed_replicators_exactly_o
     // The replicator and the target's nodes are killed again and again; the controller
     // starts each again.
     let data = lab.sandbox.data.path().to_path_buf();
-    let (mut kills, mut node_kills) = (0, 0);
-    while kills + node_kills < kill_count() {
-        std::thread::sleep(Duration::from_millis(700));
-        if (kills + node_kills) % 2 == 0 {
-            kills += usize::from(kill_replicator(&data));
-        } else {
-            let index = (node_kills % 3) as u32;
-            node_kills += usize::from(kill_target_node(&data, index));
-        }
-    }
-    eprintln!("killed the replicator {kills} times and a target node {node_kills} times");
+    chaos(&data);
     let written = writer.stop();
     let total = source_last_seq(&src_ns, "ORDERS");
     assert!(

@@ -184,3 +184,28 @@ pub fn source_last_seq(ns: &str, stream: &'static str) -> u64 {
     })
     .unwrap()
 }
+
+/// Replicator kills and target node kills, alternating: 20, or 100 with `ISTHMUS_LONG=1`.
+pub fn kill_count() -> usize {
+    if std::env::var("ISTHMUS_LONG").is_ok_and(|v| v == "1") {
+        100
+    } else {
+        20
+    }
+}
+
+/// Kills the replicator and the target's nodes in turn, every 0.7 s, [`kill_count`] times
+/// (the controller starts each again); prints how many of each.
+pub fn chaos(data_dir: &std::path::Path) {
+    let (mut kills, mut node_kills) = (0, 0);
+    while kills + node_kills < kill_count() {
+        std::thread::sleep(Duration::from_millis(700));
+        if (kills + node_kills) % 2 == 0 {
+            kills += usize::from(kill_replicator(data_dir));
+        } else {
+            let index = (node_kills % 3) as u32;
+            node_kills += usize::from(kill_target_node(data_dir, index));
+        }
+    }
+    eprintln!("killed the replicator {kills} times and a target node {node_kills} times");
+}
