@@ -57,6 +57,7 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
         Command::EndpointService(c) => commands::endpoint_service::run(&ctx()?, c).await,
         Command::Cluster(c) => commands::cluster::run(&ctx()?, c).await,
         Command::Vpn(c) => commands::vpn::run(&ctx()?, c).await,
+        Command::Migration(c) => commands::migration::run(&ctx()?, c).await,
         Command::Events(a) => commands::events::run(&ctx()?, a).await,
         Command::Token(c) => commands::token::run(&ctx()?, c).await,
         Command::Sim(c) => commands::sim::run(&ctx()?, c).await,
@@ -71,6 +72,12 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
         Command::Completions(args) => commands::catalog::completions(args),
         Command::Regions(args) => commands::catalog::regions(cli.global.output, args),
         Command::Engines => commands::catalog::engines(cli.global.output),
+        // A replicator: no client configuration involved.
+        Command::MigrateEngine { args } => {
+            let argv = std::iter::once(std::ffi::OsString::from("isthmus-migrate")).chain(args);
+            isthmus_migrate::cli::main_from(argv).await;
+            Ok(String::new())
+        }
     }
 }
 

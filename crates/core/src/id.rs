@@ -185,6 +185,10 @@ typed_id!(
     VpnClientId
 );
 typed_id!(
+    /// A live migration into a cluster.
+    MigrationId
+);
+typed_id!(
     /// A lab VPC: a stand-in for a customer's VPC on the local provider.
     LabVpcId
 );

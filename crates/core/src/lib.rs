@@ -26,6 +26,6 @@ pub mod wg_key;
 pub use cidr::Cidr;
 pub use error::{CoreError, FieldError};
 pub use id::{
-    ClusterId, EndpointServiceId, Id, NetworkId, PeeringId, ProjectId, TokenId, VpnClientId,
-    VpnGatewayId,
+    ClusterId, EndpointServiceId, Id, MigrationId, NetworkId, PeeringId, ProjectId, TokenId,
+    VpnClientId, VpnGatewayId,
 };

@@ -98,6 +98,7 @@ impl LocalDriver {
             )
             .with::<isthmus_core::kinds::vpn_gateway::VpnGateway>(Provider::Local, self.clone())
             .with::<isthmus_core::kinds::vpn_client::VpnClient>(Provider::Local, self.clone())
+            .with::<isthmus_core::kinds::migration::Migration>(Provider::Local, self.clone())
     }
 
     pub async fn ensure_network(

@@ -27,6 +27,7 @@ pub mod guard;
 mod internet;
 pub mod lab;
 mod lab_exec;
+mod migration;
 pub mod names;
 pub mod netns;
 mod network;

@@ -34,6 +34,8 @@ pub enum NamespaceKind {
     LabRouter(String),
     /// `<p>-h-<hash(lab vpc/host)>`
     LabHost(String),
+    /// `<p>-m-<hash(migration)>`: a migration's replicator on its target network.
+    Migration(String),
     /// `<p>-inet`: the lab's internet.
     Internet,
     /// `<p>-i-<hash(internet host)>`
@@ -107,6 +109,14 @@ impl Names {
     /// A lab endpoint's port on the platform network's bridge (its NAT leg).
     pub fn endpoint_platform_port(&self, vpc: &str, endpoint: &str) -> String {
         self.iface('f', &format!("{vpc}/{endpoint}"))
+    }
+    /// A migration's replicator (a host on its target network's bridge).
+    pub fn migration_ns(&self, migration_id: &str) -> String {
+        format!("{}-m-{}", self.prefix, short_hash(migration_id))
+    }
+    /// A replicator's port on the network bridge.
+    pub fn migration_port(&self, migration_id: &str) -> String {
+        self.iface('m', migration_id)
     }
 
     /// The lab's internet (15 characters with the longest prefix).
@@ -219,6 +229,7 @@ impl Names {
             "h" if is_hash(rest) => Some(NamespaceKind::LabHost(rest.into())),
             "i" if is_hash(rest) => Some(NamespaceKind::InternetHost(rest.into())),
             "e" if is_hash(rest) => Some(NamespaceKind::Endpoint(rest.into())),
+            "m" if is_hash(rest) => Some(NamespaceKind::Migration(rest.into())),
             "n" => {
                 let (hash, index) = rest.split_once('-')?;
                 let index = index.parse().ok()?;

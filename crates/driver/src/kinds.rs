@@ -105,3 +105,28 @@ impl Provisioned for isthmus_core::kinds::endpoint_service::EndpointService {
     type Owner = Cluster;
     type Observation = EndpointServiceObservation;
 }
+
+// ---- migrations (their replicator's place in the target network) ----
+
+/// Where a migration's replicator runs: its target cluster and that cluster's network.
+#[derive(Debug, Clone)]
+pub struct MigrationPlace {
+    pub cluster: Cluster,
+    pub network: Network,
+}
+
+/// What the provider says of a replicator's place: its address in the network and the
+/// egress to the source, opened (or not yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationWorkerObservation {
+    pub ready: bool,
+    /// Where the replicator process runs (a namespace on `local`), when it has one.
+    pub namespace: Option<String>,
+    pub message: String,
+}
+
+/// A replicator is placed in its target cluster's network.
+impl Provisioned for isthmus_core::kinds::migration::Migration {
+    type Owner = MigrationPlace;
+    type Observation = MigrationWorkerObservation;
+}

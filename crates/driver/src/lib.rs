@@ -11,8 +11,8 @@ pub mod wg_keys;
 
 pub use error::{DriverError, DriverErrorKind};
 pub use kinds::{
-    EndpointServiceObservation, NetworkObservation, NetworkState, NodeObservation, NodeState,
-    PeeringObservation, PeeringState,
+    EndpointServiceObservation, MigrationPlace, MigrationWorkerObservation, NetworkObservation,
+    NetworkState, NodeObservation, NodeState, PeeringObservation, PeeringState,
 };
 pub use provisioner::{Provisioned, Provisioner, Provisioners, Teardown};
 pub use vpn::{VpnClientContext, VpnClientObservation, VpnGatewayObservation, VpnGatewayState};

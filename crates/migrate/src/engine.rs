@@ -79,6 +79,10 @@ pub async fn connect(endpoint: &Endpoint, name: &str) -> anyhow::Result<async_na
     let mut options = async_nats::ConnectOptions::new()
         .name(name)
         .connection_timeout(Duration::from_secs(5))
+        // A link that drops packets (no reset) is found dead after two missed pings, and
+        // a fresh connection made as soon as it is back, instead of waiting out TCP's
+        // retransmission backoff on the old one.
+        .ping_interval(Duration::from_secs(2))
         .reconnect_delay_callback(|attempts| {
             Duration::from_millis((100 * attempts as u64).min(1_000))
         });
@@ -91,9 +95,18 @@ pub async fn connect(endpoint: &Endpoint, name: &str) -> anyhow::Result<async_na
     if let Some(token) = &endpoint.token {
         options = options.token(token.clone());
     }
+    // Each URL on its own: async-nats does not split a comma-separated list.
+    let servers = endpoint
+        .urls
+        .iter()
+        .map(|u| {
+            u.parse::<async_nats::ServerAddr>()
+                .with_context(|| format!("server URL {u}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let urls = endpoint.urls.join(",");
     options
-        .connect(urls.as_str())
+        .connect(servers)
         .await
         .with_context(|| format!("connect to {urls}"))
 }
@@ -196,7 +209,7 @@ impl Migration {
         let target_client = connect(&spec.target, "isthmus-migration-target")
             .await
             .context("reach the target")?;
-        let source = jetstream::new(source_client);
+        let source = jetstream::new(source_client.clone());
         let target = jetstream::new(target_client.clone());
         streams::check_target(&target_client, &target).await?;
         let names = if spec.streams.is_empty() {
@@ -224,6 +237,7 @@ impl Migration {
         }
         tasks.push(tokio::spawn(monitor::run(
             source.clone(),
+            source_client,
             names.clone(),
             spec.settings.clone(),
             board.clone(),

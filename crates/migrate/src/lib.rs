@@ -8,6 +8,7 @@
 //! `cutover` moves durable consumers to their translated positions.
 
 pub mod checkpoint;
+pub mod cli;
 pub mod cutover;
 pub mod engine;
 pub mod filler;

@@ -9,7 +9,13 @@ use crate::engine::Settings;
 use crate::source::last_existing;
 use crate::status::{RateMeter, SharedBoard, Watchdog};
 
-pub async fn run(source: Context, streams: Vec<String>, settings: Settings, board: SharedBoard) {
+pub async fn run(
+    source: Context,
+    source_client: async_nats::Client,
+    streams: Vec<String>,
+    settings: Settings,
+    board: SharedBoard,
+) {
     let mut copied = RateMeter::default();
     let mut written = RateMeter::default();
     let mut watchdog = Watchdog::new(settings.stall_after);
@@ -51,6 +57,14 @@ pub async fn run(source: Context, streams: Vec<String>, settings: Settings, boar
         let total_written: u64 = shared.streams.values().map(|s| s.source_last_seq).sum();
         shared.rate = copied.sample(total_copied);
         shared.source_rate = written.sample(total_written);
-        shared.degraded = watchdog.check(&shared);
+        let stalled = watchdog.check(&shared);
+        // A source the client has lost (missed pings, a reset) is said at once, without
+        // waiting for the stall time: buffered events may still be copied meanwhile.
+        let unreachable = (source_client.connection_state() != async_nats::connection::State::Connected)
+            .then(|| {
+                let lag: u64 = shared.streams.values().map(|s| s.lag_events()).sum();
+                format!("the source is unreachable (its connection is lost); at least {lag} events to copy")
+            });
+        shared.degraded = stalled.or(unreachable);
     }
 }

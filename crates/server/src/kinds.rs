@@ -9,6 +9,7 @@ use std::marker::PhantomData;
 
 use async_trait::async_trait;
 use isthmus_core::kinds::endpoint_service::EndpointService;
+use isthmus_core::kinds::migration::Migration;
 use isthmus_core::kinds::vpn_client::VpnClient;
 use isthmus_core::kinds::vpn_gateway::VpnGateway;
 use isthmus_core::object::{KindInfo, Object};
@@ -29,6 +30,7 @@ pub static KINDS: &[&dyn ErasedKind] = &[
     &Entry::<Peering>(PhantomData),
     &Entry::<Cluster>(PhantomData),
     &Entry::<EndpointService>(PhantomData),
+    &Entry::<Migration>(PhantomData),
     &Entry::<VpnGateway>(PhantomData),
     &Entry::<VpnClient>(PhantomData),
 ];

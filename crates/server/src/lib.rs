@@ -14,6 +14,7 @@ pub mod lab_dns;
 mod lab_dns_endpoints;
 pub mod local;
 pub mod metrics;
+pub mod migrations;
 pub mod nodes;
 pub mod serve;
 pub mod state;

@@ -164,6 +164,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         ))),
         None => None,
     };
+    let migrations = nodes.as_ref().map(|n| n.migrations());
     let (handle, controller) = Controller::start_with_nodes(
         store.clone(),
         provisioners.clone(),
@@ -184,7 +185,8 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
             .with_local(local)
             .with_ca(ca)
             .with_dns_sync(dns.sync())
-            .with_lab_dns(lab_resolvers.as_ref().map(LabResolvers::sync)),
+            .with_lab_dns(lab_resolvers.as_ref().map(LabResolvers::sync))
+            .with_migrations(migrations),
         admin_token_file,
         dns,
         lab_resolvers,

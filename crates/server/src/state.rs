@@ -55,6 +55,8 @@ pub struct AppState {
     pub dns_sync: Option<crate::dns_sync::DnsSync>,
     /// Waits for the lab's resolvers to serve what the lab API just made.
     pub lab_dns: Option<crate::lab_dns::LabDnsSync>,
+    /// The runner of `local` migrations' replicators, when this server runs them.
+    pub migrations: Option<Arc<crate::migrations::EngineRunner>>,
 }
 
 impl AppState {
@@ -76,7 +78,17 @@ impl AppState {
             ca: None,
             dns_sync: None,
             lab_dns: None,
+            migrations: None,
         }
+    }
+
+    /// The same state with the runner of local migrations' replicators.
+    pub fn with_migrations(
+        mut self,
+        migrations: Option<Arc<crate::migrations::EngineRunner>>,
+    ) -> Self {
+        self.migrations = migrations;
+        self
     }
 
     /// The same state with the installation CA.

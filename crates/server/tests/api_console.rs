@@ -96,6 +96,7 @@ async fn the_console_draws_every_registered_kind_with_the_settled_states_of_the_
             "peerings",
             "clusters",
             "endpoint-services",
+            "migrations",
             "vpn-gateways",
             "vpn-clients"
         ]

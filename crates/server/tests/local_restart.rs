@@ -9,6 +9,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use isthmus_core::kinds::migration::{Migration, MigrationStatus};
 use isthmus_core::resources::{Cluster, Network, Peering, Provider};
 use isthmus_core::state::{ClusterStatus, NetworkStatus, PeeringStatus};
 use isthmus_driver_local::{LocalConfig, LocalDriver};
@@ -163,7 +164,29 @@ async fn the_kernel_objects_of_every_registered_local_kind_survive_a_restart() {
         .await
         .unwrap()
         .resource;
-    let made = BTreeSet::from(["network", "peering", "cluster"]);
+    // A migration into a NATS cluster: its replicator's namespace, bridge port and egress
+    // chain (no engine runs here: this controller has no node supervisor).
+    let nats = serde_json::from_value(json!({
+        "name": "events", "network_id": net.id.to_string(), "engine": "nats",
+        "topology": "single-node",
+    }))
+    .unwrap();
+    let nats: Cluster = Api::<Cluster>::new(store.docs())
+        .create(&actor, project.id, &nats, &Env::default(), None)
+        .await
+        .unwrap()
+        .resource;
+    let migration = serde_json::from_value(json!({
+        "name": "move", "target_cluster_id": nats.id.to_string(),
+        "source": {"urls": ["nats://172.31.40.10:4222"]},
+    }))
+    .unwrap();
+    let migration: Migration = Api::<Migration>::new(store.docs())
+        .create(&actor, project.id, &migration, &Env::default(), None)
+        .await
+        .unwrap()
+        .resource;
+    let made = BTreeSet::from(["network", "peering", "cluster", "migration"]);
     for kind in KINDS {
         if kind.provisioned_by(&provisioners, Provider::Local) {
             assert!(
@@ -189,22 +212,29 @@ async fn the_kernel_objects_of_every_registered_local_kind_survive_a_restart() {
             .get(p, cluster.id.as_id())
             .await
             .unwrap();
+        let m = Api::<Migration>::new(store.docs())
+            .get(p, migration.id.as_id())
+            .await
+            .unwrap();
         if n.status == NetworkStatus::Active
             && pe.status == PeeringStatus::Active
             && c.status == ClusterStatus::Running
+            && m.status == MigrationStatus::Copying
         {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
             "timed out waiting for everything to converge: network {} ({}), peering {} ({}), \
-             cluster {} ({})",
+             cluster {} ({}), migration {} ({})",
             n.status,
             n.status_message,
             pe.status,
             pe.status_message,
             c.status,
-            c.status_message
+            c.status_message,
+            m.status,
+            m.status_message
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -213,6 +243,7 @@ async fn the_kernel_objects_of_every_registered_local_kind_survive_a_restart() {
         format!("namespace {}", driver.router_namespace(&net)),
         format!("namespace {}", driver.node_namespace(&cluster, 0)),
         format!("namespace {PREFIX}-inet"),
+        format!("namespace {}", driver.migration_namespace(&migration)),
     ] {
         assert!(before.contains(&expected), "{expected} in {before:#?}");
     }

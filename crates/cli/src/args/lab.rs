@@ -17,6 +17,9 @@ pub enum LabCommand {
     /// Private endpoints inside a lab VPC, toward a `local` endpoint service.
     #[command(subcommand)]
     Endpoint(LabEndpointCommand),
+    /// Services on lab hosts: a self-hosted NATS JetStream server to migrate from.
+    #[command(subcommand)]
+    Service(LabServiceCommand),
     /// Run a command inside a lab host: `isthmus lab exec VPC/HOST -- CMD ARGS…`
     /// (`internet/HOST` for an internet host). The command's exit code is this command's.
     Exec(LabExecArgs),
@@ -41,6 +44,44 @@ pub enum LabEndpointCommand {
     /// Delete an endpoint (its connection turns disconnected, its flows end): `VPC NAME`
     /// or `VPC/NAME` (the connection's endpoint id).
     Delete { vpc: String, name: Option<String> },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabServiceCommand {
+    /// Run a service on a lab host: `nats` is nats-server with JetStream (single node).
+    Add {
+        #[arg(value_name = "VPC/HOST")]
+        target: String,
+        kind: String,
+        /// The client port.
+        #[arg(long, default_value_t = 4222)]
+        port: u16,
+    },
+    /// Fill a lab service with events (the migration engine's filler, run on the host).
+    Fill {
+        #[arg(value_name = "VPC/HOST")]
+        target: String,
+        kind: String,
+        /// The stream (created when missing).
+        #[arg(long)]
+        stream: String,
+        #[arg(long, default_value_t = 10_000)]
+        count: u64,
+        /// Events go round-robin to this many subjects.
+        #[arg(long, default_value_t = 16)]
+        subjects: usize,
+        /// Payload bytes.
+        #[arg(long, default_value_t = 256)]
+        size: usize,
+    },
+    /// Stop a lab service and remove its data.
+    Delete {
+        #[arg(value_name = "VPC/HOST")]
+        target: String,
+        kind: String,
+    },
+    /// The running lab services.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

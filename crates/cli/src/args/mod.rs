@@ -5,6 +5,7 @@ pub mod catalog;
 mod connect;
 pub mod endpoint_service;
 mod lab;
+pub mod migration;
 mod reach;
 mod resources;
 pub mod sim_endpoint;
@@ -17,7 +18,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use connect::{CaCommand, ProbeArgs};
 pub use lab::{
     LabCommand, LabEndpointCommand, LabExecArgs, LabHostCommand, LabInternetCommand,
-    LabInternetHostCommand, LabVpcCommand, LocalServeArgs,
+    LabInternetHostCommand, LabServiceCommand, LabVpcCommand, LocalServeArgs,
 };
 pub use reach::ReachArgs;
 pub(crate) use resources::parse_duration_seconds;
@@ -89,6 +90,9 @@ pub enum Command {
     /// VPN gateways and their clients: WireGuard access to a network's clusters.
     #[command(subcommand)]
     Vpn(vpn::VpnCommand),
+    /// Live migrations: copy a NATS JetStream source into a cluster, then cut over.
+    #[command(subcommand)]
+    Migration(migration::MigrationCommand),
     /// The project's audit log.
     Events(EventsArgs),
     /// API tokens of the project.
@@ -119,6 +123,13 @@ pub enum Command {
     Regions(catalog::RegionsArgs),
     /// The engine catalog: each engine, the topologies it supports and its ports.
     Engines,
+    /// Run the migration engine (`isthmus-migrate`), as the controller does in a
+    /// replicator's namespace.
+    #[command(hide = true)]
+    MigrateEngine {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// `--wait` and its deadline, shared by every verb that changes a resource's status.

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::Ctx;
 use crate::args::{
     LabCommand, LabExecArgs, LabHostCommand, LabInternetCommand, LabInternetHostCommand,
-    LabVpcCommand, LocalServeArgs, OutputFormat,
+    LabServiceCommand, LabVpcCommand, LocalServeArgs, OutputFormat,
 };
 use crate::client::segment;
 use crate::output::{self, time, Details, View};
@@ -117,8 +117,90 @@ pub async fn run(ctx: &Ctx, command: LabCommand) -> anyhow::Result<String> {
             Ok(format!("lab host {vpc}/{host} deleted\n"))
         }
         LabCommand::Internet(LabInternetCommand::Host(command)) => internet(ctx, command).await,
+        LabCommand::Service(command) => service(ctx, command).await,
         LabCommand::Exec(args) => exec(ctx, args).await,
         LabCommand::Endpoint(command) => super::lab_endpoint::run(ctx, command).await,
+    }
+}
+
+/// `VPC/HOST` split in two.
+fn vpc_host(target: &str) -> anyhow::Result<(&str, &str)> {
+    target
+        .split_once('/')
+        .filter(|(v, h)| !v.is_empty() && !h.is_empty())
+        .with_context(|| format!("'{target}' is not VPC/HOST"))
+}
+
+/// A service on a lab host, as the server reports it.
+#[derive(Debug, Deserialize, serde::Serialize)]
+struct LabService {
+    vpc: String,
+    host: String,
+    kind: String,
+    url: String,
+}
+
+impl View for LabService {
+    const HEADERS: &'static [&'static str] = &["HOST", "KIND", "URL"];
+    fn row(&self) -> Vec<String> {
+        vec![
+            format!("{}/{}", self.vpc, self.host),
+            self.kind.clone(),
+            self.url.clone(),
+        ]
+    }
+    fn details(&self) -> Details {
+        Details::default()
+            .field("host", format!("{}/{}", self.vpc, self.host))
+            .field("kind", &self.kind)
+            .field("url", &self.url)
+    }
+}
+
+async fn service(ctx: &Ctx, command: LabServiceCommand) -> anyhow::Result<String> {
+    let services = |target: &str| -> anyhow::Result<String> {
+        let (vpc, host) = vpc_host(target)?;
+        Ok(format!(
+            "{}/hosts/{}/services",
+            vpc_path(vpc),
+            segment(host)
+        ))
+    };
+    match command {
+        LabServiceCommand::Add { target, kind, port } => {
+            let body = json!({ "kind": kind, "port": port });
+            ctx.one(
+                &ctx.client
+                    .post::<_, LabService>(&services(&target)?, &body)
+                    .await?,
+            )
+        }
+        LabServiceCommand::Fill {
+            target,
+            kind,
+            stream,
+            count,
+            subjects,
+            size,
+        } => {
+            let path = format!("{}/{}/fill", services(&target)?, segment(&kind));
+            let body =
+                json!({ "stream": stream, "count": count, "subjects": subjects, "size": size });
+            let report: serde_json::Value = ctx.client.post(&path, &body).await?;
+            Ok(format!("{}\n", serde_json::to_string(&report)?))
+        }
+        LabServiceCommand::Delete { target, kind } => {
+            let path = format!("{}/{}", services(&target)?, segment(&kind));
+            ctx.client
+                .send_no_content(Method::DELETE, &path, &json!(null))
+                .await?;
+            Ok(format!("lab service {kind} on {target} stopped\n"))
+        }
+        LabServiceCommand::List => ctx.list(
+            &ctx.client
+                .get::<Vec<LabService>>("/v1/lab/services")
+                .await?,
+        ),
     }
 }
 

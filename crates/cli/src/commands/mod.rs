@@ -9,6 +9,7 @@ pub mod events;
 pub mod lab;
 mod lab_endpoint;
 pub mod login;
+pub mod migration;
 pub mod network;
 pub mod object;
 pub mod peering;

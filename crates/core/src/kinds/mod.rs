@@ -10,6 +10,8 @@ pub mod cluster;
 pub mod endpoint_connection;
 pub mod endpoint_service;
 mod endpoint_service_status;
+pub mod migration;
+mod migration_rules;
 pub mod network;
 pub mod peering;
 pub mod principals;

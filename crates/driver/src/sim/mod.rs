@@ -12,6 +12,7 @@ mod endpoint_service;
 mod endpoints;
 mod handshake;
 mod journal;
+mod migration;
 mod network;
 mod nodes;
 mod peering;
@@ -205,6 +206,7 @@ impl SimClouds {
                 .with::<Cluster>(provider, cloud.clone())
                 .with::<VpnGateway>(provider, cloud.clone())
                 .with::<VpnClient>(provider, cloud.clone())
+                .with::<isthmus_core::kinds::migration::Migration>(provider, cloud.clone())
                 .with::<EndpointService>(provider, cloud)
         })
     }

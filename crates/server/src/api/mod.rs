@@ -19,6 +19,7 @@ mod events;
 mod lab;
 mod me;
 mod meta;
+mod migrations;
 mod networks;
 pub mod openapi;
 pub mod params;
@@ -76,6 +77,18 @@ pub fn routes() -> Routes {
     }
     let r = r
         .post("/v1/projects/{p}/peerings/{id}/refresh", peerings::refresh)
+        .post(
+            "/v1/projects/{p}/migrations/{id}/translate",
+            migrations::translate,
+        )
+        .post(
+            "/v1/projects/{p}/migrations/{id}/verify",
+            migrations::verify,
+        )
+        .post(
+            "/v1/projects/{p}/migrations/{id}/cutover",
+            migrations::cutover,
+        )
         .get(
             "/v1/projects/{p}/endpoint-services/{id}/connections",
             endpoint_services::connections,
@@ -141,6 +154,19 @@ pub fn routes() -> Routes {
             lab::delete_endpoint,
         )
         .get("/v1/lab/endpoints", lab::list_endpoints)
+        .post(
+            "/v1/lab/vpcs/{name}/hosts/{host}/services",
+            lab::add_service,
+        )
+        .delete(
+            "/v1/lab/vpcs/{name}/hosts/{host}/services/{kind}",
+            lab::delete_service,
+        )
+        .post(
+            "/v1/lab/vpcs/{name}/hosts/{host}/services/{kind}/fill",
+            lab::fill_service,
+        )
+        .get("/v1/lab/services", lab::list_services)
         .post("/v1/lab/internet/hosts", lab::add_internet_host)
         .get("/v1/lab/internet/hosts", lab::list_internet_hosts)
         .delete("/v1/lab/internet/hosts/{name}", lab::delete_internet_host);
@@ -183,6 +209,7 @@ impl Modify for BearerAuth {
         meta::healthz, metrics::metrics, meta::openapi, dns::synced,
         projects::create, projects::list, projects::get,
         peerings::refresh,
+        migrations::translate, migrations::verify, migrations::cutover,
         endpoint_services::connections, endpoint_services::accept, endpoint_services::reject,
         vpn_clients::create, vpn_clients::list, vpn_clients::config, vpn_clients::rotate,
         events::list, ca::get, me::get, reach::analyze,
@@ -192,7 +219,8 @@ impl Modify for BearerAuth {
         sim::inject_fault, sim::set_latency,
         sim_endpoints::create_endpoint, sim_endpoints::list_endpoints, sim_endpoints::delete_endpoint,
         lab::create_vpc, lab::list_vpcs, lab::delete_vpc, lab::add_host, lab::delete_host,
-        lab::exec, lab::list_internet_hosts, lab::add_internet_host, lab::delete_internet_host,
+        lab::exec, lab::add_service, lab::delete_service, lab::fill_service, lab::list_services,
+        lab::list_internet_hosts, lab::add_internet_host, lab::delete_internet_host,
         lab::create_endpoint, lab::list_endpoints, lab::delete_endpoint,
     ),
     components(schemas(Problem)),

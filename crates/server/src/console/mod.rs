@@ -7,6 +7,7 @@
 pub mod descriptor;
 mod endpoint_service;
 mod kinds;
+mod migration;
 mod vpn;
 
 use std::sync::OnceLock;

@@ -15,6 +15,7 @@ mod backoff;
 mod cluster;
 mod context;
 mod endpoint_service;
+mod migration;
 mod network;
 mod objects;
 #[cfg(test)]

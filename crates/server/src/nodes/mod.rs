@@ -78,16 +78,31 @@ pub struct NodeSupervisor {
     ca: Arc<Ca>,
     local: Arc<LocalDriver>,
     processes: Mutex<HashMap<NodeKey, Slot>>,
+    /// The replicators of migrations into this server's clusters.
+    migrations: Arc<crate::migrations::EngineRunner>,
 }
 
 impl NodeSupervisor {
     pub fn new(config: NodeConfig, ca: Arc<Ca>, local: Arc<LocalDriver>) -> NodeSupervisor {
+        let data_dir = config.root.parent().unwrap_or(&config.root).to_path_buf();
+        let migrations = Arc::new(crate::migrations::EngineRunner::new(
+            &data_dir,
+            config.isthmus_binary.clone(),
+            ca.clone(),
+            local.clone(),
+        ));
         NodeSupervisor {
             config,
             ca,
             local,
             processes: Mutex::new(HashMap::new()),
+            migrations,
         }
+    }
+
+    /// The runner of migrations' replicators (same binary, data dir and CA).
+    pub fn migrations(&self) -> Arc<crate::migrations::EngineRunner> {
+        self.migrations.clone()
     }
 
     fn cluster_dir(&self, cluster_id: &str) -> PathBuf {

@@ -4,6 +4,7 @@
 
 mod cluster;
 mod endpoint_service;
+mod migration;
 mod network;
 mod peering;
 pub(crate) mod vpn;

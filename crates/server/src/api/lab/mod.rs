@@ -22,11 +22,13 @@ use crate::state::AppState;
 mod endpoints;
 mod exec;
 mod internet;
+mod services;
 mod vpcs;
 
 pub use endpoints::*;
 pub use exec::*;
 pub use internet::*;
+pub use services::*;
 pub use vpcs::*;
 
 /// Lab changes touch one VPC's namespaces as a whole (the driver is given the full host
