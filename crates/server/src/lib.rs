@@ -10,6 +10,7 @@ pub mod dns_sync;
 pub mod http_server;
 pub mod kinds;
 pub mod lab_dns;
+pub mod leader;
 pub mod local;
 pub mod metrics;
 pub mod nodes;

@@ -51,6 +51,8 @@ pub struct AppState {
     pub local: Option<Arc<LocalDriver>>,
     /// The installation CA (`GET …/ca.pem`), when this server runs with one.
     pub ca: Option<Arc<Ca>>,
+    /// Which replica runs the controller (`GET /v1/leader`, `/metrics`).
+    pub leadership: Arc<crate::leader::Leadership>,
 }
 
 impl AppState {
@@ -70,12 +72,19 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             local: None,
             ca: None,
+            leadership: crate::leader::Leadership::single(crate::leader::replica_name()),
         }
     }
 
     /// The same state with the installation CA.
     pub fn with_ca(mut self, ca: Arc<Ca>) -> Self {
         self.ca = Some(ca);
+        self
+    }
+
+    /// The same state with who leads (several replicas on PostgreSQL).
+    pub fn with_leadership(mut self, leadership: Arc<crate::leader::Leadership>) -> Self {
+        self.leadership = leadership;
         self
     }
 

@@ -65,6 +65,7 @@ pub fn routes() -> Routes {
         .get("/healthz", meta::healthz)
         .get("/metrics", metrics::metrics)
         .get("/v1/openapi.json", meta::openapi)
+        .get("/v1/leader", meta::leader)
         .post("/v1/projects", projects::create)
         .get("/v1/projects", projects::list)
         .get("/v1/projects/{p}", projects::get);
@@ -171,7 +172,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "Isthmus API", version = "1", description = "Private networking for managed databases."),
     paths(
-        meta::healthz, metrics::metrics, meta::openapi,
+        meta::healthz, metrics::metrics, meta::openapi, meta::leader,
         projects::create, projects::list, projects::get,
         peerings::refresh,
         endpoint_services::connections, endpoint_services::accept, endpoint_services::reject,
