@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod endpoint_service;
 pub mod events;
 pub mod lab;
+pub mod leader;
 pub mod login;
 pub mod network;
 pub mod object;

@@ -1,0 +1,133 @@
+//! Several `isthmus serve` replicas on one PostgreSQL (a throwaway PostgreSQL 15 of the
+//! test's own), sharing one data dir for the installation CA, on the simulated clouds:
+//! exactly one leads; overlapping creates spread over both are decided once; a write
+//! through one is read through the other; the leader killed with SIGKILL is replaced
+//! and a resource created just before converges.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use isthmus_store::testing::TestPostgres;
+use serde_json::Value;
+use support::{id_of, Cli, Sandbox, Server};
+
+/// What the brief promises: a new leader within this after the old one dies.
+const TAKEOVER_BOUND: Duration = Duration::from_secs(20);
+
+fn leader_of(cli: &Cli) -> Value {
+    cli.json("leader")
+}
+
+/// Polls until one replica says it leads and the other agrees on the holder and epoch;
+/// returns the index of the leader.
+fn wait_for_one_leader(clis: &[&Cli]) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status: Vec<Value> = clis.iter().map(|c| leader_of(c)).collect();
+        let leaders: Vec<usize> = (0..status.len())
+            .filter(|&i| status[i]["leader"] == Value::Bool(true))
+            .collect();
+        let agreed = status
+            .iter()
+            .all(|s| s["holder"] == status[0]["holder"] && s["epoch"] == status[0]["epoch"]);
+        if leaders.len() == 1 && agreed {
+            let l = &status[leaders[0]];
+            assert_eq!(l["holder"], l["replica"], "the leader holds the lease");
+            assert_eq!(l["store"], "postgres");
+            return leaders[0];
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no single agreed leader: {status:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn two_replicas_on_one_database_share_the_work_and_survive_the_leader() {
+    let pg = TestPostgres::start().expect("start the test PostgreSQL");
+    let url = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(pg.fresh_database())
+        .expect("create the database");
+    let sandbox = Sandbox::new();
+    let args = ["--database", url.as_str(), "--sim-latency-ms", "300"];
+    let a = Server::start(sandbox.data.path(), &args);
+    // The second replica shares the data dir: the installation CA and the admin token.
+    let b = Server::start(sandbox.data.path(), &args);
+    let admin_a = a.cli(sandbox.home.path());
+    let admin_b = b.cli(sandbox.home.path());
+    let first = wait_for_one_leader(&[&admin_a, &admin_b]);
+    let epoch = leader_of(&admin_a)["epoch"].as_i64().unwrap();
+    assert!(epoch >= 1, "PostgreSQL epochs start at 1");
+    let table = admin_a.ok("leader");
+    assert!(table.contains(&format!("epoch:    {epoch}")), "{table}");
+
+    let project = id_of(&admin_a.json("project create replicas"));
+    let on_a = admin_a.in_project(&project);
+    let on_b = admin_b.in_project(&project);
+
+    // Concurrent overlapping creates, alternating between the replicas: one wins.
+    let racers: Vec<(bool, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..10)
+            .map(|i| {
+                let cli = if i % 2 == 0 { &on_a } else { &on_b };
+                s.spawn(move || {
+                    let run = cli.run(&format!(
+                        "network create wide{i} --provider aws --region us-east-1 --cidr 10.80.0.0/16 -o json"
+                    ));
+                    (run.code == Some(0), format!("{}{}", run.stdout, run.stderr))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let won: Vec<&String> = racers.iter().filter(|(ok, _)| *ok).map(|(_, o)| o).collect();
+    assert_eq!(won.len(), 1, "exactly one overlapping create wins: {racers:#?}");
+    for (ok, out) in &racers {
+        if !ok {
+            assert!(out.contains("overlaps"), "a loser is told it overlaps: {out}");
+        }
+    }
+
+    // A write through one replica is read through the other at once.
+    let net = id_of(
+        &on_b.json("network create seen --provider gcp --region europe-west1 --cidr 10.90.0.0/16"),
+    );
+    assert_eq!(on_a.json(&format!("network get {net}"))["name"], "seen");
+    // The leader reconciles it whichever replica took it.
+    on_a.poll_status("network", &net, &["active"]);
+
+    // The leader dies with a resource pending; the other replica takes over.
+    let (leader, follower, on_follower) = if first == 0 {
+        (a, admin_b, on_b)
+    } else {
+        (b, admin_a, on_a)
+    };
+    let pending = id_of(
+        &on_follower
+            .json("network create late --provider azure --region westeurope --cidr 10.91.0.0/16"),
+    );
+    let killed = Instant::now();
+    leader.kill();
+    let deadline = killed + Duration::from_secs(60);
+    let taken = loop {
+        let status = leader_of(&follower);
+        if status["leader"] == Value::Bool(true) {
+            assert!(
+                status["epoch"].as_i64().unwrap() > epoch,
+                "a new holder has a greater epoch: {status}"
+            );
+            break killed.elapsed();
+        }
+        assert!(Instant::now() < deadline, "the follower never took over: {status}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    eprintln!("takeover after SIGKILL of the leader: {:.1} s", taken.as_secs_f64());
+    assert!(taken < TAKEOVER_BOUND, "took over after {taken:?}");
+    on_follower.poll_status("network", &pending, &["active"]);
+    let table = follower.ok("leader");
+    assert!(table.contains("(leads)"), "{table}");
+}
