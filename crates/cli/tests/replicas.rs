@@ -84,11 +84,22 @@ fn two_replicas_on_one_database_share_the_work_and_survive_the_leader() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let won: Vec<&String> = racers.iter().filter(|(ok, _)| *ok).map(|(_, o)| o).collect();
-    assert_eq!(won.len(), 1, "exactly one overlapping create wins: {racers:#?}");
+    let won: Vec<&String> = racers
+        .iter()
+        .filter(|(ok, _)| *ok)
+        .map(|(_, o)| o)
+        .collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "exactly one overlapping create wins: {racers:#?}"
+    );
     for (ok, out) in &racers {
         if !ok {
-            assert!(out.contains("overlaps"), "a loser is told it overlaps: {out}");
+            assert!(
+                out.contains("overlaps"),
+                "a loser is told it overlaps: {out}"
+            );
         }
     }
 
@@ -122,10 +133,16 @@ fn two_replicas_on_one_database_share_the_work_and_survive_the_leader() {
             );
             break killed.elapsed();
         }
-        assert!(Instant::now() < deadline, "the follower never took over: {status}");
+        assert!(
+            Instant::now() < deadline,
+            "the follower never took over: {status}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
-    eprintln!("takeover after SIGKILL of the leader: {:.1} s", taken.as_secs_f64());
+    eprintln!(
+        "takeover after SIGKILL of the leader: {:.1} s",
+        taken.as_secs_f64()
+    );
     assert!(taken < TAKEOVER_BOUND, "took over after {taken:?}");
     on_follower.poll_status("network", &pending, &["active"]);
     let table = follower.ok("leader");

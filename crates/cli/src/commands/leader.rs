@@ -23,7 +23,11 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<String> {
             text("since"),
             text("store"),
             text("replica"),
-            if status["leader"] == Value::Bool(true) { "leads" } else { "follows" },
+            if status["leader"] == Value::Bool(true) {
+                "leads"
+            } else {
+                "follows"
+            },
         ),
     })
 }
