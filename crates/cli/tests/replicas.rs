@@ -15,6 +15,18 @@ use support::{id_of, Cli, Sandbox, Server};
 /// What the brief promises: a new leader within this after the old one dies.
 const TAKEOVER_BOUND: Duration = Duration::from_secs(20);
 
+/// `GET /metrics` of the server at `url` (unauthenticated, plain HTTP/1.1).
+fn metrics(url: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the API");
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
 fn leader_of(cli: &Cli) -> Value {
     cli.json("leader")
 }
@@ -64,6 +76,18 @@ fn two_replicas_on_one_database_share_the_work_and_survive_the_leader() {
     assert!(epoch >= 1, "PostgreSQL epochs start at 1");
     let table = admin_a.ok("leader");
     assert!(table.contains(&format!("epoch:    {epoch}")), "{table}");
+    for (i, server) in [&a, &b].into_iter().enumerate() {
+        let text = metrics(&server.url);
+        let gauge = if i == first { 1 } else { 0 };
+        assert!(
+            text.contains(&format!("\nisthmus_controller_leader {gauge}\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("\nisthmus_controller_lease_epoch {epoch}\n")),
+            "{text}"
+        );
+    }
 
     let project = id_of(&admin_a.json("project create replicas"));
     let on_a = admin_a.in_project(&project);

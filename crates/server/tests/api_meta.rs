@@ -211,5 +211,8 @@ async fn the_single_sqlite_server_leads_and_says_so() {
         .await
         .unwrap();
     assert!(text.contains("\nisthmus_controller_leader 1\n"), "{text}");
-    assert!(text.contains("\nisthmus_controller_lease_epoch 0\n"), "{text}");
+    assert!(
+        text.contains("\nisthmus_controller_lease_epoch 0\n"),
+        "{text}"
+    );
 }
