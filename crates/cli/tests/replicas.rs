@@ -172,3 +172,88 @@ fn two_replicas_on_one_database_share_the_work_and_survive_the_leader() {
     let table = follower.ok("leader");
     assert!(table.contains("(leads)"), "{table}");
 }
+
+fn signal(server: &Server, sig: &str) {
+    let status = std::process::Command::new("kill")
+        .args([sig, &server.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill {sig} failed");
+}
+
+/// A leader paused (SIGSTOP) past its lease is replaced; resumed, it finds the lease
+/// moved on and stops its controller (its writes, fenced by the old epoch, would be
+/// refused: crates/store/tests/controller_lease.rs), and the new leader's work stands.
+#[test]
+fn a_leader_paused_past_its_lease_steps_down_when_resumed() {
+    let pg = TestPostgres::start().expect("start the test PostgreSQL");
+    let url = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(pg.fresh_database())
+        .expect("create the database");
+    let sandbox = Sandbox::new();
+    let args = ["--database", url.as_str()];
+    let a = Server::start(sandbox.data.path(), &args);
+    let b = Server::start(sandbox.data.path(), &args);
+    let admin_a = a.cli(sandbox.home.path());
+    let admin_b = b.cli(sandbox.home.path());
+    let first = wait_for_one_leader(&[&admin_a, &admin_b]);
+    let old_epoch = leader_of(&admin_a)["epoch"].as_i64().unwrap();
+    let (paused, other, on_paused) = if first == 0 {
+        (&a, &admin_b, &admin_a)
+    } else {
+        (&b, &admin_a, &admin_b)
+    };
+    signal(paused, "-STOP");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while leader_of(other)["leader"] != Value::Bool(true) {
+        assert!(
+            Instant::now() < deadline,
+            "the other replica never took over"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let new_epoch = leader_of(other)["epoch"].as_i64().unwrap();
+    assert!(new_epoch > old_epoch);
+    let project = id_of(&other.json("project create paused"));
+    let on_other = other.in_project(&project);
+    let net = id_of(
+        &on_other
+            .json("network create after --provider aws --region us-east-1 --cidr 10.60.0.0/16"),
+    );
+    on_other.poll_status("network", &net, &["active"]);
+    signal(paused, "-CONT");
+    // Resumed, the old leader learns the lease moved on within one renewal.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = leader_of(on_paused);
+        if status["epoch"].as_i64() == Some(new_epoch) {
+            assert_eq!(status["leader"], false, "{status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the resumed replica never stepped down: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        paused
+            .log()
+            .contains("the lease moved on: controller stopped"),
+        "{}",
+        paused.log()
+    );
+    let status = leader_of(other);
+    assert_eq!(status["leader"], true);
+    assert_eq!(
+        status["epoch"].as_i64(),
+        Some(new_epoch),
+        "the lease stayed with the new leader"
+    );
+    assert_eq!(
+        on_other.json(&format!("network get {net}"))["status"],
+        "active",
+        "the new leader's work stands"
+    );
+}
