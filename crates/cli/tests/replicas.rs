@@ -27,6 +27,46 @@ fn metrics(url: &str) -> String {
     answer
 }
 
+/// The DNS addresses the replicas sharing this log printed, in the order they started.
+fn dns_addresses(log: &str) -> Vec<std::net::SocketAddr> {
+    log.lines()
+        .filter(|l| l.contains("platform DNS listening"))
+        .filter_map(|l| {
+            let at = l.find("127.0.0.1:")?;
+            let port: String = l[at + 10..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            format!("127.0.0.1:{port}").parse().ok()
+        })
+        .collect()
+}
+
+/// How many A records the DNS at `server` answers for `name` (one UDP question, built
+/// by hand: header, the name's labels, type A, class IN).
+fn a_records(server: std::net::SocketAddr, name: &str) -> u16 {
+    let mut query = vec![0x42, 0x42, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.trim_end_matches('.').split('.') {
+        query.push(label.len() as u8);
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    socket.send_to(&query, server).unwrap();
+    let mut buf = [0u8; 4096];
+    let (len, _) = socket
+        .recv_from(&mut buf)
+        .expect("the platform DNS answers");
+    assert!(
+        len >= 12 && buf[..2] == [0x42, 0x42],
+        "a DNS answer to our question"
+    );
+    u16::from_be_bytes([buf[6], buf[7]])
+}
+
 fn leader_of(cli: &Cli) -> Value {
     cli.json("leader")
 }
@@ -134,6 +174,24 @@ fn two_replicas_on_one_database_share_the_work_and_survive_the_leader() {
     assert_eq!(on_a.json(&format!("network get {net}"))["name"], "seen");
     // The leader reconciles it whichever replica took it.
     on_a.poll_status("network", &net, &["active"]);
+    // A cluster made through one replica is answered by the other's DNS.
+    let dns = dns_addresses(&a.log());
+    assert_eq!(dns.len(), 2, "each replica serves the DNS: {dns:?}");
+    let cluster = on_a.json(&format!(
+        "cluster create orders --network {net} --engine probe --topology single-node --wait --timeout 90"
+    ));
+    let name = cluster["dns_name"]
+        .as_str()
+        .expect("a cluster has a DNS name")
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while a_records(dns[1], &name) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{name} never answered by the second replica's DNS"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // The leader dies with a resource pending; the other replica takes over.
     let (leader, follower, on_follower) = if first == 0 {
