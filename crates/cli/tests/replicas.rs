@@ -257,10 +257,10 @@ fn a_leader_paused_past_its_lease_steps_down_when_resumed() {
     let admin_b = b.cli(sandbox.home.path());
     let first = wait_for_one_leader(&[&admin_a, &admin_b]);
     let old_epoch = leader_of(&admin_a)["epoch"].as_i64().unwrap();
-    let (paused, other, on_paused) = if first == 0 {
-        (&a, &admin_b, &admin_a)
+    let (paused, other, on_paused, other_server) = if first == 0 {
+        (&a, &admin_b, &admin_a, &b)
     } else {
-        (&b, &admin_a, &admin_b)
+        (&b, &admin_a, &admin_b, &a)
     };
     signal(paused, "-STOP");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -313,5 +313,22 @@ fn a_leader_paused_past_its_lease_steps_down_when_resumed() {
         on_other.json(&format!("network get {net}"))["status"],
         "active",
         "the new leader's work stands"
+    );
+
+    // A leader stopped with SIGTERM lets the lease go: the other leads without waiting
+    // for it to expire.
+    let stopped = Instant::now();
+    signal(other_server, "-TERM");
+    let deadline = stopped + Duration::from_secs(30);
+    while leader_of(on_paused)["leader"] != Value::Bool(true) {
+        assert!(
+            Instant::now() < deadline,
+            "the remaining replica never took over"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!(
+        "takeover after SIGTERM of the leader: {:.1} s",
+        stopped.elapsed().as_secs_f64()
     );
 }
