@@ -63,6 +63,7 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
         Command::Sim(c) => commands::sim::run(&ctx()?, c).await,
         Command::Lab(c) => commands::lab::run(&ctx()?, c).await,
         Command::Ca(c) => commands::ca::run(&ctx()?, c).await,
+        Command::Leader => commands::leader::run(&ctx()?).await,
         Command::Reach(a) => commands::reach::run(&ctx()?, a).await,
         // A node process: no client configuration involved.
         Command::Probe(args) => commands::probe::run(args).await,

@@ -53,6 +53,18 @@ pub fn inspect(dir: &Path) -> anyhow::Result<DataDir> {
     Ok(DataDir::Initialised)
 }
 
+/// [`inspect`] for a data dir whose store is PostgreSQL: no database file to check, and
+/// several replicas share this dir for its CA (`ca/`), so an initialised one must hold it.
+pub fn inspect_beside_postgres(dir: &Path) -> anyhow::Result<DataDir> {
+    if !dir.join(INIT_MARKER_FILE).exists() {
+        return Ok(DataDir::Unmarked);
+    }
+    if !has_ca(dir) {
+        return Err(lost_ca(dir));
+    }
+    Ok(DataDir::Initialised)
+}
+
 /// Checks the opened store against what the data dir says it is; returns whether this is
 /// a first start (nothing to keep: make the superuser token and the CA).
 pub fn first_start(dir: &Path, kind: DataDir, tokens: u64) -> anyhow::Result<bool> {

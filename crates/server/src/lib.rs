@@ -12,6 +12,7 @@ pub mod http_server;
 pub mod kinds;
 pub mod lab_dns;
 mod lab_dns_endpoints;
+pub mod leader;
 pub mod local;
 pub mod metrics;
 pub mod migrations;

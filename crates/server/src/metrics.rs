@@ -108,9 +108,10 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         format!(
-            "{}{}",
+            "{}{}{}",
             state.metrics.render(),
-            controller_text(&state.controller.stats())
+            controller_text(&state.controller.stats()),
+            leader_text(&state.leadership.status())
         ),
     )
 }
@@ -149,6 +150,24 @@ fn controller_text(stats: &crate::controller::ControllerStats) -> String {
             format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n")
         })
         .collect()
+}
+
+/// Whether this replica leads, the lease's epoch and since when its holder holds it.
+fn leader_text(status: &crate::leader::LeaderStatus) -> String {
+    let since = status.since.map(|t| t.timestamp()).unwrap_or(0);
+    format!(
+        "# HELP isthmus_controller_leader 1 while this replica runs the controller.\n\
+         # TYPE isthmus_controller_leader gauge\n\
+         isthmus_controller_leader {}\n\
+         # HELP isthmus_controller_lease_epoch The controller lease's epoch (0 on SQLite).\n\
+         # TYPE isthmus_controller_lease_epoch gauge\n\
+         isthmus_controller_lease_epoch {}\n\
+         # HELP isthmus_controller_leader_since_seconds Since when the leader leads (Unix time).\n\
+         # TYPE isthmus_controller_leader_since_seconds gauge\n\
+         isthmus_controller_leader_since_seconds {since}\n",
+        u8::from(status.leader),
+        status.epoch,
+    )
 }
 
 #[cfg(test)]

@@ -22,13 +22,14 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::auth::{hash_secret, new_secret};
-use crate::controller::{Controller, ControllerConfig};
+use crate::controller::{Controller, ControllerConfig, ControllerHandle};
 use crate::data_dir::DataDir;
 pub use crate::data_dir::INIT_MARKER_FILE;
 use crate::dns_sync::PlatformDns;
 pub use crate::dns_sync::DEFAULT_DNS_LISTEN;
 pub use crate::http_server::HttpLimits;
 use crate::lab_dns::LabResolvers;
+use crate::leader::{LeaderLoop, Leadership};
 use crate::nodes::{NodeConfig, NodeSupervisor};
 use crate::state::{ApiConfig, AppState, DEFAULT_DNS_ZONE};
 
@@ -88,7 +89,10 @@ pub struct Started {
     pub state: AppState,
     /// Where the first-start superuser secret was written; `None` on later starts.
     pub admin_token_file: Option<PathBuf>,
-    controller: JoinHandle<()>,
+    /// The controller (SQLite: always; PostgreSQL: run by the leader loop instead).
+    controller: Option<JoinHandle<()>>,
+    /// PostgreSQL: claims the lease and runs the controller while this replica holds it.
+    leader_loop: Option<LeaderLoop>,
     /// Removes public allow-list entries whose expiry passed.
     allowlist_expiry: JoinHandle<()>,
     /// The platform DNS, answering while this lives.
@@ -99,8 +103,19 @@ pub struct Started {
 
 impl Drop for Started {
     fn drop(&mut self) {
-        self.controller.abort();
+        if let Some(controller) = &self.controller {
+            controller.abort();
+        }
         self.allowlist_expiry.abort();
+    }
+}
+
+impl Started {
+    /// Lets the controller lease go (PostgreSQL), so another replica leads at once.
+    pub async fn release_lease(&self) {
+        if let Some(leader) = &self.leader_loop {
+            leader.release().await;
+        }
     }
 }
 
@@ -120,8 +135,12 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         .canonicalize()
         .with_context(|| format!("resolve data dir {}", dir.display()))?;
     // First start or installation: decided by the marker, before opening creates anything.
-    let data_dir = crate::data_dir::inspect(dir)?;
-    let store = open_store(config, dir, data_dir).await?;
+    let data_dir = match config.database {
+        // Replicas on one PostgreSQL share a data dir for the installation CA.
+        Some(_) => crate::data_dir::inspect_beside_postgres(dir)?,
+        None => crate::data_dir::inspect(dir)?,
+    };
+    let (store, pg) = open_store(config, dir, data_dir).await?;
     let tokens = store.count_tokens().await.context("count tokens")?;
     let first_start = crate::data_dir::first_start(dir, data_dir, tokens)?;
     let sim = SimClouds::open(SimConfig {
@@ -165,15 +184,38 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         None => None,
     };
     let migrations = nodes.as_ref().map(|n| n.migrations());
-    let (handle, controller) = Controller::start_with_nodes(
-        store.clone(),
-        provisioners.clone(),
-        ControllerConfig {
-            resync_interval: config.resync_interval,
-            ..ControllerConfig::default()
-        },
-        nodes,
-    );
+    let controller_config = ControllerConfig {
+        resync_interval: config.resync_interval,
+        ..ControllerConfig::default()
+    };
+    // On PostgreSQL the controller runs only while this replica holds the lease.
+    let (handle, controller, leadership, leader_loop) = match pg {
+        Some(pg) => {
+            let handle = ControllerHandle::idle();
+            let provisioners = provisioners.clone();
+            let start: crate::leader::StartController = Box::new(move |fenced| {
+                Controller::start_with_nodes(
+                    fenced,
+                    provisioners.clone(),
+                    controller_config.clone(),
+                    nodes.clone(),
+                )
+            });
+            let (leadership, leader_loop) =
+                crate::leader::lead_on_postgres(pg, handle.clone(), start);
+            (handle, None, leadership, Some(leader_loop))
+        }
+        None => {
+            let (handle, controller) = Controller::start_with_nodes(
+                store.clone(),
+                provisioners.clone(),
+                controller_config,
+                nodes,
+            );
+            let leadership = Leadership::single(crate::leader::replica_name());
+            (handle, Some(controller), leadership, None)
+        }
+    };
     let allowlist_expiry = crate::allowlist_expiry::start(store.clone(), handle.clone());
     let api = ApiConfig {
         dns_zone: config.dns_zone.clone(),
@@ -186,35 +228,37 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
             .with_ca(ca)
             .with_dns_sync(dns.sync())
             .with_lab_dns(lab_resolvers.as_ref().map(LabResolvers::sync))
-            .with_migrations(migrations),
+            .with_migrations(migrations)
+            .with_leadership(leadership),
         admin_token_file,
         dns,
         lab_resolvers,
         controller,
+        leader_loop,
         allowlist_expiry,
     })
 }
 
-/// The store: the PostgreSQL database of `--database`, else the data dir's SQLite file.
+/// The store: the PostgreSQL database of `--database` (returned twice: as the store and
+/// for the lease), else the data dir's SQLite file.
 async fn open_store(
     config: &ServeConfig,
     dir: &Path,
     data_dir: DataDir,
-) -> anyhow::Result<Arc<dyn Store>> {
+) -> anyhow::Result<(Arc<dyn Store>, Option<PgStore>)> {
     if let Some(url) = &config.database {
         let store = PgStore::connect(url).await?;
         tracing::info!(database = %redact(url), "the store is PostgreSQL");
-        return Ok(Arc::new(store));
+        return Ok((Arc::new(store.clone()), Some(store)));
     }
-    Ok(Arc::new(
-        match SqliteStore::open(&dir.join(DB_FILE)).await {
-            Ok(store) => store,
-            Err(e) if data_dir == DataDir::Initialised => {
-                return Err(e.context(crate::data_dir::damaged_database(dir)))
-            }
-            Err(e) => return Err(e.context(format!("open the store in {}", dir.display()))),
-        },
-    ))
+    let store = Arc::new(match SqliteStore::open(&dir.join(DB_FILE)).await {
+        Ok(store) => store,
+        Err(e) if data_dir == DataDir::Initialised => {
+            return Err(e.context(crate::data_dir::damaged_database(dir)))
+        }
+        Err(e) => return Err(e.context(format!("open the store in {}", dir.display()))),
+    });
+    Ok((store, None))
 }
 
 /// On the first start (no tokens at all) makes a superuser token and writes its secret
@@ -317,7 +361,9 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         config.http,
         shutdown_signal(),
     )
-    .await
+    .await?;
+    started.release_lease().await;
+    Ok(())
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -57,6 +57,8 @@ pub struct AppState {
     pub lab_dns: Option<crate::lab_dns::LabDnsSync>,
     /// The runner of `local` migrations' replicators, when this server runs them.
     pub migrations: Option<Arc<crate::migrations::EngineRunner>>,
+    /// Which replica runs the controller (`GET /v1/leader`, `/metrics`).
+    pub leadership: Arc<crate::leader::Leadership>,
 }
 
 impl AppState {
@@ -79,6 +81,7 @@ impl AppState {
             dns_sync: None,
             lab_dns: None,
             migrations: None,
+            leadership: crate::leader::Leadership::single(crate::leader::replica_name()),
         }
     }
 
@@ -106,6 +109,12 @@ impl AppState {
     /// The same state with the lab resolvers' sync handle (with the local provider).
     pub fn with_lab_dns(mut self, sync: Option<crate::lab_dns::LabDnsSync>) -> Self {
         self.lab_dns = sync;
+        self
+    }
+
+    /// The same state with who leads (several replicas on PostgreSQL).
+    pub fn with_leadership(mut self, leadership: Arc<crate::leader::Leadership>) -> Self {
+        self.leadership = leadership;
         self
     }
 

@@ -216,3 +216,29 @@ async fn dns_synced_answers_once_the_zone_holds_every_change_so_far() {
     let anonymous = s.raw(Method::GET, "/v1/dns/synced", None, None, &[]).await;
     assert_eq!(anonymous.status, 401);
 }
+
+/// On SQLite the one server always runs the controller: `GET /v1/leader` and `/metrics`
+/// say so, with epoch 0 (PostgreSQL replicas: crates/cli/tests/replicas.rs).
+#[tokio::test]
+async fn the_single_sqlite_server_leads_and_says_so() {
+    let s = TestServer::start().await;
+    let r = s.get(&s.admin, "/v1/leader").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["leader"], true);
+    assert_eq!(r.body["store"], "sqlite");
+    assert_eq!(r.body["epoch"], 0);
+    assert_eq!(r.body["holder"], r.body["replica"]);
+    let anonymous = s.raw(Method::GET, "/v1/leader", None, None, &[]).await;
+    assert_eq!(anonymous.status, 401);
+    let text = reqwest::get(format!("{}/metrics", s.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("\nisthmus_controller_leader 1\n"), "{text}");
+    assert!(
+        text.contains("\nisthmus_controller_lease_epoch 0\n"),
+        "{text}"
+    );
+}

@@ -114,6 +114,8 @@ pub enum Command {
     Ca(CaCommand),
     /// Run the `probe` engine for one node (started by the controller in a node's namespace).
     Probe(ProbeArgs),
+    /// Which replica runs the controller, under which lease epoch, since when.
+    Leader,
     /// The installation's state itself, offline (moving it to PostgreSQL).
     #[command(subcommand)]
     Store(StoreCommand),

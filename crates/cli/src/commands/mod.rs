@@ -8,6 +8,7 @@ pub mod endpoint_service;
 pub mod events;
 pub mod lab;
 mod lab_endpoint;
+pub mod leader;
 pub mod login;
 pub mod migration;
 pub mod network;

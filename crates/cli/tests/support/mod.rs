@@ -115,6 +115,11 @@ impl Server {
         std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
     }
 
+    /// The server's process id (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `kill -9`: no shutdown hooks, whatever was in flight stays in flight.
     pub fn kill(mut self) {
         let _ = self.child.kill();

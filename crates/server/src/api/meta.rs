@@ -68,3 +68,15 @@ pub async fn no_method() -> ApiError {
         "this endpoint does not support that method",
     )
 }
+
+/// `GET /v1/leader`: this replica, and which replica runs the controller under which
+/// lease epoch since when (on SQLite the one process, epoch 0).
+#[utoipa::path(get, path = "/v1/leader", tag = "meta",
+    responses((status = 200, description = "Who runs the controller", body = crate::leader::LeaderStatus)),
+    security(("bearer" = [])))]
+pub async fn leader(
+    _caller: crate::auth::Caller,
+    State(state): State<AppState>,
+) -> Json<crate::leader::LeaderStatus> {
+    Json(state.leadership.status())
+}

@@ -69,6 +69,7 @@ pub fn routes() -> Routes {
         .get("/metrics", metrics::metrics)
         .get("/v1/openapi.json", meta::openapi)
         .get("/v1/dns/synced", dns::synced)
+        .get("/v1/leader", meta::leader)
         .post("/v1/projects", projects::create)
         .get("/v1/projects", projects::list)
         .get("/v1/projects/{p}", projects::get);
@@ -206,7 +207,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "Isthmus API", version = "1", description = "Private networking for managed databases."),
     paths(
-        meta::healthz, metrics::metrics, meta::openapi, dns::synced,
+        meta::healthz, metrics::metrics, meta::openapi, dns::synced, meta::leader,
         projects::create, projects::list, projects::get,
         peerings::refresh,
         migrations::translate, migrations::verify, migrations::cutover,

@@ -93,25 +93,63 @@ pub struct ControllerStats {
     pub scheduled: u64,
 }
 
-/// Cheap to clone; used by the API to wake the controller for a resource.
+/// Cheap to clone; used by the API to wake the controller for a resource. Every clone
+/// follows [`ControllerHandle::follow`]: with several replicas the controller of each
+/// lease term is a new one, and the API's handle moves to it.
 #[derive(Clone)]
 pub struct ControllerHandle {
+    current: Arc<std::sync::RwLock<Term>>,
+}
+
+/// One running controller's queue and counters.
+#[derive(Clone)]
+struct Term {
     tx: tokio::sync::mpsc::UnboundedSender<ObjectKey>,
     queue: Arc<WorkQueue>,
     counters: Arc<Counters>,
 }
 
 impl ControllerHandle {
+    /// A handle to no controller (a replica that does not lead): wakes are dropped.
+    pub fn idle() -> ControllerHandle {
+        let (tx, _) = tokio::sync::mpsc::unbounded_channel();
+        ControllerHandle::of(Term {
+            tx,
+            queue: Arc::new(WorkQueue::default()),
+            counters: Arc::new(Counters::default()),
+        })
+    }
+
+    fn of(term: Term) -> ControllerHandle {
+        ControllerHandle {
+            current: Arc::new(std::sync::RwLock::new(term)),
+        }
+    }
+
+    fn term(&self) -> Term {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Makes this handle (and every clone of it) wake and report `other`'s controller.
+    pub fn follow(&self, other: &ControllerHandle) {
+        let term = other.term();
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = term;
+    }
+
     pub fn enqueue(&self, key: ObjectKey) {
-        let _ = self.tx.send(key);
+        let _ = self.term().tx.send(key);
     }
 
     pub fn stats(&self) -> ControllerStats {
+        let term = self.term();
         ControllerStats {
-            reconciles: self.counters.reconciles.load(Ordering::Relaxed),
-            errors: self.counters.errors.load(Ordering::Relaxed),
-            queue_depth: self.queue.depth() as u64,
-            scheduled: self.queue.scheduled() as u64,
+            reconciles: term.counters.reconciles.load(Ordering::Relaxed),
+            errors: term.counters.errors.load(Ordering::Relaxed),
+            queue_depth: term.queue.depth() as u64,
+            scheduled: term.queue.scheduled() as u64,
         }
     }
 }
@@ -141,11 +179,11 @@ impl Controller {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ObjectKey>();
         let queue = Arc::new(WorkQueue::default());
         let counters = Arc::new(Counters::default());
-        let handle = ControllerHandle {
+        let handle = ControllerHandle::of(Term {
             tx,
             queue: queue.clone(),
             counters: counters.clone(),
-        };
+        });
         let ctx = Arc::new(Context {
             store,
             provisioners,

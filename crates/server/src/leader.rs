@@ -1,0 +1,262 @@
+//! Which replica runs the controller. On SQLite there is one process and it always leads.
+//! On PostgreSQL every replica runs [`lead_on_postgres`]: it claims the controller lease
+//! every [`RENEW_EVERY`] for [`LEASE_TTL`]; while it holds the lease it runs a controller
+//! whose writes go through [`PgStore::fenced`] with the lease's epoch (a write decided
+//! under an epoch that moved on is refused), and which is woken by the audit feed, so a
+//! change made through any replica is reconciled. Losing the lease (or failing to renew
+//! it for as long as it lasts) stops that controller at once.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use isthmus_core::Id;
+use isthmus_store::postgres::PgStore;
+use isthmus_store::{ObjectKey, Store};
+use serde::Serialize;
+use tokio::task::JoinHandle;
+
+use crate::controller::ControllerHandle;
+
+/// How long a claimed lease lasts without renewal: a dead leader's successor takes over
+/// within this plus one renewal period.
+pub const LEASE_TTL: Duration = Duration::from_secs(10);
+/// How often every replica claims or renews the lease.
+pub const RENEW_EVERY: Duration = Duration::from_secs(2);
+/// How often the leader reads the audit feed for changes made through other replicas.
+const FEED_POLL: Duration = Duration::from_millis(200);
+
+/// What `GET /v1/leader` answers: this replica, and who leads under which epoch.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct LeaderStatus {
+    /// This replica's name (host and process id).
+    pub replica: String,
+    /// `sqlite` (one replica, always leading) or `postgres`.
+    pub store: String,
+    /// Whether this replica runs the controller now.
+    pub leader: bool,
+    /// The replica holding the lease (`None`: never claimed, or unreadable).
+    pub holder: Option<String>,
+    /// The lease's epoch (0 on SQLite): it grows with each new holder.
+    pub epoch: i64,
+    /// Since when the holder holds the lease.
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// Shared by the leader loop (writes) and the API and metrics (read).
+pub struct Leadership {
+    status: RwLock<LeaderStatus>,
+}
+
+impl Leadership {
+    /// The single SQLite process: leader from now on.
+    pub fn single(replica: String) -> Arc<Leadership> {
+        Arc::new(Leadership {
+            status: RwLock::new(LeaderStatus {
+                holder: Some(replica.clone()),
+                replica,
+                store: "sqlite".into(),
+                leader: true,
+                epoch: 0,
+                since: Some(Utc::now()),
+            }),
+        })
+    }
+
+    fn follower(replica: String) -> Arc<Leadership> {
+        Arc::new(Leadership {
+            status: RwLock::new(LeaderStatus {
+                replica,
+                store: "postgres".into(),
+                leader: false,
+                holder: None,
+                epoch: 0,
+                since: None,
+            }),
+        })
+    }
+
+    pub fn status(&self) -> LeaderStatus {
+        self.status
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set(&self, update: impl FnOnce(&mut LeaderStatus)) {
+        update(&mut self.status.write().unwrap_or_else(|e| e.into_inner()));
+    }
+}
+
+/// This replica's name in the lease: the host name and the process id.
+pub fn replica_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "replica".into());
+    format!("{host}:{}", std::process::id())
+}
+
+/// Starts one lease term's controller on the given (fenced) store.
+pub type StartController =
+    Box<dyn Fn(Arc<dyn Store>) -> (ControllerHandle, JoinHandle<()>) + Send + Sync>;
+
+/// The controller of one lease term and the feed that wakes it; both stop on drop.
+struct Term {
+    epoch: i64,
+    controller: JoinHandle<()>,
+    feed: JoinHandle<()>,
+}
+
+impl Drop for Term {
+    fn drop(&mut self) {
+        self.controller.abort();
+        self.feed.abort();
+    }
+}
+
+/// The running leader loop; dropping it stops the loop and this replica's controller.
+pub struct LeaderLoop {
+    task: JoinHandle<()>,
+    store: PgStore,
+    replica: String,
+}
+
+impl LeaderLoop {
+    /// Stops leading and lets the lease go at once, so another replica takes over
+    /// without waiting for it to expire (a graceful shutdown).
+    pub async fn release(&self) {
+        self.task.abort();
+        if let Err(e) = self.store.release_lease(&self.replica).await {
+            tracing::warn!(error = %e, "could not release the controller lease");
+        }
+    }
+}
+
+impl Drop for LeaderLoop {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts the leader loop of a replica on PostgreSQL. `api` is the API's controller
+/// handle: it follows each term's controller, and is idle between terms.
+pub fn lead_on_postgres(
+    store: PgStore,
+    api: ControllerHandle,
+    start: StartController,
+) -> (Arc<Leadership>, LeaderLoop) {
+    let replica = replica_name();
+    let leadership = Leadership::follower(replica.clone());
+    let task = tokio::spawn(run(
+        store.clone(),
+        replica.clone(),
+        leadership.clone(),
+        api,
+        start,
+    ));
+    (
+        leadership,
+        LeaderLoop {
+            task,
+            store,
+            replica,
+        },
+    )
+}
+
+async fn run(
+    store: PgStore,
+    replica: String,
+    leadership: Arc<Leadership>,
+    api: ControllerHandle,
+    start: StartController,
+) {
+    let mut term: Option<Term> = None;
+    // When the lease this replica holds was last renewed (taken before the claim, so
+    // the local deadline is never later than the database's).
+    let mut renewed = Instant::now();
+    let mut tick = tokio::time::interval(RENEW_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let asked = Instant::now();
+        match store.claim_lease(&replica, LEASE_TTL).await {
+            Ok(lease) => {
+                let mine = lease.live && lease.holder == replica;
+                if mine {
+                    renewed = asked;
+                    if term.as_ref().map(|t| t.epoch) != Some(lease.epoch) {
+                        tracing::info!(
+                            epoch = lease.epoch,
+                            "this replica leads: controller started"
+                        );
+                        term = Some(start_term(&store, lease.epoch, &api, &start).await);
+                    }
+                } else if term.take().is_some() {
+                    api.follow(&ControllerHandle::idle());
+                    tracing::warn!(holder = %lease.holder, epoch = lease.epoch, "the lease moved on: controller stopped");
+                }
+                leadership.set(|s| {
+                    s.leader = mine;
+                    s.holder = Some(lease.holder.clone());
+                    s.epoch = lease.epoch;
+                    s.since = Some(lease.since);
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim the controller lease");
+                // Past the lease's end without renewal, another replica may lead.
+                if term.is_some() && renewed.elapsed() >= LEASE_TTL {
+                    term = None;
+                    api.follow(&ControllerHandle::idle());
+                    leadership.set(|s| s.leader = false);
+                    tracing::warn!("the lease could not be renewed in time: controller stopped");
+                }
+            }
+        }
+    }
+}
+
+async fn start_term(
+    store: &PgStore,
+    epoch: i64,
+    api: &ControllerHandle,
+    start: &StartController,
+) -> Term {
+    // Read before the controller's first resync: a change after it is in the feed.
+    let from = store.last_event_seq().await.unwrap_or(0);
+    let (handle, controller) = start(Arc::new(store.fenced(epoch)));
+    api.follow(&handle);
+    let feed = tokio::spawn(follow_feed(store.clone(), handle, from));
+    Term {
+        epoch,
+        controller,
+        feed,
+    }
+}
+
+/// Wakes the controller for every object an API caller (on any replica) changed. The
+/// controller's own writes are skipped: it already knows what it wrote.
+async fn follow_feed(store: PgStore, handle: ControllerHandle, mut seq: i64) {
+    let mut tick = tokio::time::interval(FEED_POLL);
+    loop {
+        tick.tick().await;
+        let events = match store.events_after(seq, 1000).await {
+            Ok(events) => events,
+            Err(e) => {
+                tracing::warn!(error = %e, "the leader could not read the audit feed");
+                continue;
+            }
+        };
+        for event in events {
+            seq = event.seq;
+            if event.actor == "controller" {
+                continue;
+            }
+            let kind = crate::kinds::kind(&event.resource_kind).map(|k| k.info().name);
+            if let (Some(kind), Ok(id)) = (kind, event.resource_id.parse::<Id>()) {
+                handle.enqueue(ObjectKey { kind, id });
+            }
+        }
+    }
+}
