@@ -579,7 +579,7 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
 
     // Deleting the gateway stops its process.
     lab.cli.ok(&format!(
-        "vpn gateway delete {gateway_id} --wait --timeout {WAIT_TIMEOUT}"
+        "vpn gateway delete {gateway_id} --cascade --wait --timeout {WAIT_TIMEOUT}"
     ));
     assert!(daemon::running_pid(&gateway_iface).is_none());
 }

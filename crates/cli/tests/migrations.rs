@@ -72,9 +72,14 @@ fn bad_migrations_are_refused_and_a_simulated_one_says_it_copies_nothing() {
     let listed = cli.ok("migration list");
     assert!(listed.contains(&id), "{listed}");
 
-    // The migration goes down with its target cluster.
+    // The migration goes down with its target cluster, when the delete says so.
+    let refused = cli.fails(&format!("cluster delete {nats} --wait"));
+    assert!(
+        refused.contains("migrations") && refused.contains(&id),
+        "{refused}"
+    );
     cli.ok(&format!(
-        "cluster delete {nats} --wait --timeout {WAIT_TIMEOUT}"
+        "cluster delete {nats} --cascade --wait --timeout {WAIT_TIMEOUT}"
     ));
     let gone = cli.poll_status("migration", &id, &["deleted"]);
     assert_eq!(gone["status"], "deleted");
