@@ -13,6 +13,14 @@ use support::{id_of, Sandbox, Server, WAIT_TIMEOUT};
 
 const PRINCIPAL: &str = "arn:aws:iam::123456789012:root";
 
+/// Scrolls `selector` to the top of the window, so the screenshot shows it.
+fn show(page: &Page, selector: &str) {
+    page.eval(&format!(
+        "document.querySelector({}).scrollIntoView()",
+        js(selector)
+    ));
+}
+
 #[test]
 fn an_endpoint_service_page_accepts_and_rejects_connections() {
     let sandbox = Sandbox::new();
@@ -51,7 +59,9 @@ fn an_endpoint_service_page_accepts_and_rejects_connections() {
         "the empty connections and the commands",
         "document.querySelector('#endpoint-connections') && document.querySelector('#customer-actions')",
     );
-    assert!(page.text("#endpoint-connections").contains("No connections yet"));
+    assert!(page
+        .text("#endpoint-connections")
+        .contains("No connections yet"));
     assert!(page
         .text("#customer-actions")
         .contains("aws ec2 create-vpc-endpoint"));
@@ -84,7 +94,12 @@ fn an_endpoint_service_page_accepts_and_rejects_connections() {
     let keep_endpoint = keep["endpoint_id"].as_str().unwrap();
     let drop_endpoint = drop["endpoint_id"].as_str().unwrap();
     let row = page.text(&format!("#epc-{keep_id}"));
-    for shown in [keep_endpoint, "123456789012", "vpc-0a1b2c3d", "AWS: pendingAcceptance"] {
+    for shown in [
+        keep_endpoint,
+        "123456789012",
+        "vpc-0a1b2c3d",
+        "AWS: pendingAcceptance",
+    ] {
         assert!(row.contains(shown), "{shown:?} in the row: {row}");
     }
     assert!(row.contains("0 conn., 0 B"), "the counters: {row}");
@@ -92,6 +107,7 @@ fn an_endpoint_service_page_accepts_and_rejects_connections() {
     let todo = page.text("#customer-actions");
     assert!(!todo.contains("create-vpc-endpoint"), "{todo}");
     assert!(todo.contains("aws route53 create-hosted-zone"), "{todo}");
+    show(&page, "#endpoint-connections");
     page.screenshot("01-pending-1280");
 
     // Accept the first through its button: available at the provider too.
@@ -141,13 +157,17 @@ fn an_endpoint_service_page_accepts_and_rejects_connections() {
         "the delete command for the rejected endpoint",
         &format!(
             "document.querySelector('#customer-actions').innerText.includes({})",
-            js(&format!("aws ec2 delete-vpc-endpoints --vpc-endpoint-ids {drop_endpoint}"))
+            js(&format!(
+                "aws ec2 delete-vpc-endpoints --vpc-endpoint-ids {drop_endpoint}"
+            ))
         ),
     );
 
     // The commands copy as shown.
     let last = page.count("#customer-actions li");
-    page.click(&format!("#customer-actions li:nth-child({last}) button.copy"));
+    page.click(&format!(
+        "#customer-actions li:nth-child({last}) button.copy"
+    ));
     page.wait_for(
         "the copy confirmation",
         "document.querySelector('#status').innerText.startsWith('Copied')",
@@ -157,6 +177,7 @@ fn an_endpoint_service_page_accepts_and_rejects_connections() {
         copied.as_str().unwrap().contains(drop_endpoint),
         "the copy button copies the command: {copied}"
     );
+    show(&page, "#endpoint-connections");
     page.screenshot("02-decided-1280");
 
     // The cluster's Addresses tab: the service name, and the name the accepted
@@ -170,27 +191,38 @@ fn an_endpoint_service_page_accepts_and_rejects_connections() {
     let listed = page.text("#endpoint-addresses");
     assert!(listed.contains(&service_name), "{listed}");
     assert!(listed.contains("private endpoint service name"), "{listed}");
-    let resolved = format!("#endpoint-addresses li[data-endpoint={}]", js(keep_endpoint));
+    let resolved = format!(
+        "#endpoint-addresses li[data-endpoint={}]",
+        js(keep_endpoint)
+    );
     let item = page.text(&resolved);
     assert!(item.contains(&dns_name), "{item}");
     assert!(item.contains("private endpoint: resolves to"), "{item}");
     assert!(item.contains("vpc-0a1b2c3d"), "{item}");
     assert_eq!(
-        page.count(&format!("#endpoint-addresses li[data-endpoint={}]", js(drop_endpoint))),
+        page.count(&format!(
+            "#endpoint-addresses li[data-endpoint={}]",
+            js(drop_endpoint)
+        )),
         0,
         "a rejected endpoint resolves nothing"
     );
+    show(&page, "#cluster-endpoint-addresses");
     page.screenshot("03-addresses-1280");
 
     // A phone's width: the same pages, readable.
     page.resize(390, 800);
     page.wait_for("the narrow layout", "window.innerWidth === 390");
+    show(&page, "#cluster-endpoint-addresses");
     page.screenshot("04-addresses-390");
     page.eval(&format!("location.hash = {}", js(&service_page)));
     page.wait_for(
         "the service page again",
         &format!("document.querySelector('#epc-reject-{keep_id}')"),
     );
+    show(&page, "#endpoint-connections");
     page.screenshot("05-service-390");
+    show(&page, "#customer-actions");
+    page.screenshot("06-commands-390");
     assert!(page.errors().is_empty(), "{:?}", page.errors());
 }

@@ -33,7 +33,7 @@ function endpointServicePanel(page) {
     return accept || reject ? h("span.actions", {}, accept, reject) : null;
   };
   const row = (s, c) => h("tr", { id: "epc-" + c.id, "data-status": c.status },
-    h("td", {}, h("code", { text: c.endpoint_id }), h("div.scope", { text: c.id })),
+    h("td", {}, h("code", { text: c.endpoint_id }), h("div.scope.epc-id", { text: c.id })),
     h("td", {}, h("code", { text: c.principal }), h("div.scope", { text: c.network })),
     h("td.epc-state", { title: c.status_message },
       badge(c.status, connectionMoving(c) ? "moving" : phaseOf("endpoint_connection", c.status)),
