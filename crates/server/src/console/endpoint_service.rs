@@ -1,8 +1,11 @@
 //! The console's pages of endpoint services (the registry draws them from this view).
+//! The detail page's panel (`endpointServicePanel` in panels.js) lists the connections
+//! with Accept and Reject, and the customer's commands.
 
+use isthmus_core::kinds::endpoint_connection::ConnectionStatus;
 use isthmus_core::kinds::endpoint_service::EndpointService;
 
-use super::descriptor::{Column, ConsoleKind, Control, Field, View};
+use super::descriptor::{Column, ConsoleKind, Control, Field, Machines, View};
 
 impl ConsoleKind for EndpointService {
     const VIEW: View = View {
@@ -49,6 +52,16 @@ impl ConsoleKind for EndpointService {
             ("deleting", "Isthmus is withdrawing the service; its connections end with it."),
             ("deleted", "The service is gone."),
         ],
-        panel: None,
+        panel: Some("endpoint_service"),
     };
+
+    /// A connection's badge says where it stands as the connection's own machine does
+    /// (waiting on the operator is settled, a rejected one failed).
+    fn parts() -> Machines {
+        let phases = ConnectionStatus::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.phase()))
+            .collect();
+        Machines::from([("endpoint_connection", phases)])
+    }
 }

@@ -22,6 +22,7 @@ const INDEX_HTML: &str = include_str!("index.html");
 const APP_JS: &str = include_str!("app.js");
 const OBJECTS_JS: &str = include_str!("objects.js");
 const PANELS_JS: &str = include_str!("panels.js");
+const ENDPOINTS_JS: &str = include_str!("endpoints.js");
 const TOOLS_JS: &str = include_str!("tools.js");
 const STYLE_CSS: &str = include_str!("style.css");
 
@@ -41,12 +42,13 @@ async fn asset(Path(name): Path<String>) -> Response {
         "app.js" => file(JS, APP_JS),
         "objects.js" => file(JS, OBJECTS_JS),
         "panels.js" => file(JS, PANELS_JS),
+        "endpoints.js" => file(JS, ENDPOINTS_JS),
         "tools.js" => file(JS, TOOLS_JS),
         "style.css" => file("text/css; charset=utf-8", STYLE_CSS),
         "kinds.json" => file("application/json", kinds_json()),
         _ => ApiError::not_found(format!(
-            "no console asset {name:?}: there are app.js, objects.js, panels.js, tools.js, \
-             style.css and kinds.json"
+            "no console asset {name:?}: there are app.js, objects.js, panels.js, endpoints.js, \
+             tools.js, style.css and kinds.json"
         ))
         .into_response(),
     }

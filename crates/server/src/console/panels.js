@@ -4,7 +4,8 @@
 // busy(object) (poll fast).
 "use strict";
 
-const PANELS = { peering: peeringPanel, cluster: clusterPanel, vpn_gateway: vpnGatewayPanel };
+const PANELS = { peering: peeringPanel, cluster: clusterPanel, vpn_gateway: vpnGatewayPanel,
+  endpoint_service: endpointServicePanel };
 
 // ---- Peerings: refresh, route editing, and what the customer runs -------------------
 
@@ -109,6 +110,7 @@ function drawAddresses(body, c) {
   const item = (scope, a, uri) => h("li", { "data-name": a.name, "data-scope": scope },
     h("strong", { text: a.name }), " ", h("span.scope", { text: scope }), copyRow(uri, scope + " " + a.name));
   const pub = c.public_access.enabled && c.public_endpoint ? c.public_endpoint.dns_name : null;
+  const endpoints = h("section", { id: "cluster-endpoint-addresses" });
   const names = [c.dns_name].concat(c.nodes.map((n) => n.dns_name)).filter(Boolean).sort((a, b) => b.length - a.length);
   body.replaceChildren(h("h2", { text: "Addresses" }),
     h("h3", { text: "Private: from peered networks" }),
@@ -116,7 +118,9 @@ function drawAddresses(body, c) {
     h("h3", { text: "Public: from the public allow-list" }),
     pub
       ? h("ul.copylist", { id: "public-addresses" }, c.addresses.map((a) => item("public", a, publicUri(a.uri, names, pub))))
-      : h("p.note", { id: "public-addresses-off", text: "Public access is off: no public address." }));
+      : h("p.note", { id: "public-addresses-off", text: "Public access is off: no public address." }),
+    endpoints);
+  drawEndpointAddresses(endpoints, c).catch((e) => { endpoints.textContent = String(e); });
 }
 
 /** Egress rules as lines: "CIDR[:PORT,PORT] comment". */
