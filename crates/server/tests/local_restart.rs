@@ -9,7 +9,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use isthmus_core::kinds::endpoint_service::{EndpointService, EndpointServiceStatus};
 use isthmus_core::kinds::migration::{Migration, MigrationStatus};
+use isthmus_core::kinds::vpn_client::{VpnClient, VpnClientStatus};
+use isthmus_core::kinds::vpn_gateway::{VpnGateway, VpnGatewayStatus};
 use isthmus_core::resources::{Cluster, Network, Peering, Provider};
 use isthmus_core::state::{ClusterStatus, NetworkStatus, PeeringStatus};
 use isthmus_driver_local::{LocalConfig, LocalDriver};
@@ -186,7 +189,48 @@ async fn the_kernel_objects_of_every_registered_local_kind_survive_a_restart() {
         .await
         .unwrap()
         .resource;
-    let made = BTreeSet::from(["network", "peering", "cluster", "migration"]);
+    // An endpoint service on the cluster (its lab endpoints are the lab's, not swept here),
+    // and a VPN gateway with one client: its wireguard-go interface and router chains.
+    let service = serde_json::from_value(json!({
+        "name": "pl", "cluster_id": cluster.id.to_string(), "allowed_principals": [],
+        "acceptance_required": true,
+    }))
+    .unwrap();
+    let service: EndpointService = Api::<EndpointService>::new(store.docs())
+        .create(&actor, project.id, &service, &Env::default(), None)
+        .await
+        .unwrap()
+        .resource;
+    let gateway = serde_json::from_value(json!({
+        "name": "vpn", "network_id": net.id.to_string(), "client_cidr": "100.64.9.0/24",
+        "dns": "none",
+    }))
+    .unwrap();
+    let gateway: VpnGateway = Api::<VpnGateway>::new(store.docs())
+        .create(&actor, project.id, &gateway, &Env::default(), None)
+        .await
+        .unwrap()
+        .resource;
+    let client = serde_json::from_value(json!({
+        "name": "laptop", "gateway_id": gateway.id.to_string(),
+        "public_key": "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
+        "grants": [{"cluster_id": cluster.id.to_string(), "ports": [443]}],
+    }))
+    .unwrap();
+    let client: VpnClient = Api::<VpnClient>::new(store.docs())
+        .create(&actor, project.id, &client, &Env::default(), None)
+        .await
+        .unwrap()
+        .resource;
+    let made = BTreeSet::from([
+        "network",
+        "peering",
+        "cluster",
+        "migration",
+        "endpoint_service",
+        "vpn_gateway",
+        "vpn_client",
+    ]);
     for kind in KINDS {
         if kind.provisioned_by(&provisioners, Provider::Local) {
             assert!(
@@ -216,7 +260,22 @@ async fn the_kernel_objects_of_every_registered_local_kind_survive_a_restart() {
             .get(p, migration.id.as_id())
             .await
             .unwrap();
+        let es = Api::<EndpointService>::new(store.docs())
+            .get(p, service.id.as_id())
+            .await
+            .unwrap();
+        let g = Api::<VpnGateway>::new(store.docs())
+            .get(p, gateway.id.as_id())
+            .await
+            .unwrap();
+        let vc = Api::<VpnClient>::new(store.docs())
+            .get(p, client.id.as_id())
+            .await
+            .unwrap();
         if n.status == NetworkStatus::Active
+            && es.status == EndpointServiceStatus::Available
+            && g.status == VpnGatewayStatus::Ready
+            && vc.status == VpnClientStatus::Pending
             && pe.status == PeeringStatus::Active
             && c.status == ClusterStatus::Running
             && m.status == MigrationStatus::Copying
@@ -226,7 +285,8 @@ async fn the_kernel_objects_of_every_registered_local_kind_survive_a_restart() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "timed out waiting for everything to converge: network {} ({}), peering {} ({}), \
-             cluster {} ({}), migration {} ({})",
+             cluster {} ({}), migration {} ({}), endpoint service {} ({}), vpn gateway {} \
+             ({}), vpn client {} ({})",
             n.status,
             n.status_message,
             pe.status,
@@ -234,7 +294,13 @@ async fn the_kernel_objects_of_every_registered_local_kind_survive_a_restart() {
             c.status,
             c.status_message,
             m.status,
-            m.status_message
+            m.status_message,
+            es.status,
+            es.status_message,
+            g.status,
+            g.status_message,
+            vc.status,
+            vc.status_message
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

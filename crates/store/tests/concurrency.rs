@@ -9,7 +9,7 @@ use isthmus_store::api::{Api, Env};
 use std::collections::HashSet;
 
 use common::*;
-use isthmus_core::CoreError;
+use isthmus_core::{CoreError, ProjectId};
 use isthmus_store::{PageRequest, StoreError};
 
 on_both_backends!(of_concurrent_peerings_claiming_the_same_route_exactly_one_wins);
@@ -122,28 +122,7 @@ async fn abandoned_requests_leave_whole_writes_or_nothing_and_never_block_the_wr
         )
         .await;
     assert!(after.is_ok(), "the writer is free again: {after:?}");
-
-    let networks = Api::<Network>::new(t.store.docs())
-        .list(p, &PageRequest::default())
-        .await
-        .unwrap()
-        .items;
-    let events = t
-        .store
-        .list_events(p, &PageRequest::default())
-        .await
-        .unwrap()
-        .items;
-    let logged: HashSet<String> = events
-        .iter()
-        .filter(|e| e.action == "network.create")
-        .map(|e| e.resource_id.clone())
-        .collect();
-    let stored: HashSet<String> = networks.iter().map(|n| n.id.to_string()).collect();
-    assert_eq!(
-        stored, logged,
-        "every stored network has its audit event and vice versa"
-    );
+    assert_whole_writes(&t, p).await;
 }
 
 on_both_backends!(
@@ -180,37 +159,45 @@ async fn writes_cancelled_at_any_point_never_wedge_the_writer(backend: Backend) 
             "round {round}: the writer is free again: {after:?}"
         );
     }
-    let networks = Api::<Network>::new(t.store.docs())
-        .list(
-            p,
-            &PageRequest {
-                limit: 1000,
-                ..PageRequest::default()
-            },
-        )
-        .await
-        .unwrap()
-        .items;
-    let events = t
-        .store
-        .list_events(
-            p,
-            &PageRequest {
-                limit: 1000,
-                ..PageRequest::default()
-            },
-        )
-        .await
-        .unwrap()
-        .items;
-    let logged: HashSet<String> = events
-        .iter()
-        .filter(|e| e.action == "network.create")
-        .map(|e| e.resource_id.clone())
-        .collect();
-    let stored: HashSet<String> = networks.iter().map(|n| n.id.to_string()).collect();
+    assert_whole_writes(&t, p).await;
+}
+
+/// Every stored network has its audit event and vice versa. A cancelled caller's COMMIT
+/// may already be on its way to the database (PostgreSQL finishes it without the caller),
+/// and the two reads are separate statements: such a late write is awaited, a bounded
+/// number of times, rather than raced.
+async fn assert_whole_writes(t: &TestStore, p: ProjectId) {
+    let (mut stored, mut logged) = networks_and_events(t, p).await;
+    for _ in 0..50 {
+        if stored == logged {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        (stored, logged) = networks_and_events(t, p).await;
+    }
     assert_eq!(
         stored, logged,
         "every stored network has its audit event and vice versa"
     );
+}
+
+/// The ids of the project's stored networks, and of those with a `network.create` event.
+async fn networks_and_events(t: &TestStore, p: ProjectId) -> (HashSet<String>, HashSet<String>) {
+    let all = PageRequest {
+        limit: 1000,
+        ..PageRequest::default()
+    };
+    let networks = Api::<Network>::new(t.store.docs())
+        .list(p, &all)
+        .await
+        .unwrap()
+        .items;
+    let events = t.store.list_events(p, &all).await.unwrap().items;
+    let logged = events
+        .iter()
+        .filter(|e| e.action == "network.create")
+        .map(|e| e.resource_id.clone())
+        .collect();
+    let stored = networks.iter().map(|n| n.id.to_string()).collect();
+    (stored, logged)
 }

@@ -250,7 +250,8 @@ fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
 
 impl CliKind for VpnGateway {
     const GET_ABOUT: &'static str = "Show one VPN gateway: endpoint, public key, client range";
-    const DELETE_ABOUT: &'static str = "Delete a VPN gateway (refused while it has clients; --cascade revokes them with it)";
+    const DELETE_ABOUT: &'static str =
+        "Delete a VPN gateway (refused while it has clients; --cascade revokes them with it)";
 }
 
 impl View for VpnGateway {
