@@ -191,18 +191,29 @@ async fn same_cidr_and_a_client_holding_a_nodes_address_reach_every_node_once_ac
     drop(listener);
 
     // A resync changes nothing: no rule, address or route is added twice.
+    // IPv4 only: the kernel gives each link an IPv6 link-local address on
+    // its own time (DAD), which is not ours and would make this flaky.
     let ns = d.lab_endpoint("cust", "db").unwrap().namespace;
-    let state = || {
+    let ip4 = |args: &[&str]| {
         let out = std::process::Command::new("ip")
-            .args(["-n", &ns, "-o", "addr"])
+            .args(["-4", "-n", &ns])
+            .args(args)
             .output()
-            .unwrap();
-        let rules = std::process::Command::new("ip")
-            .args(["-n", &ns, "rule"])
-            .output()
-            .unwrap();
-        (out.stdout, rules.stdout)
+            .unwrap()
+            .stdout;
+        String::from_utf8_lossy(&out).into_owned()
     };
+    let state = || {
+        (
+            ip4(&["-o", "addr"]),
+            ip4(&["rule"]),
+            ip4(&["route", "show", "table", "all"]),
+        )
+    };
+    assert!(
+        state().0.contains("lab0"),
+        "the endpoint namespace has its lab leg"
+    );
     let before = state();
     reconcile(d, &mut s, &db).await;
     assert_eq!(state(), before, "a second ensure is a no-op");
