@@ -4,6 +4,9 @@
 //! object owns comes from their owner declarations, not from code per kind.
 
 mod delete;
+mod names;
+
+pub use names::NAME_INDEX;
 
 use std::marker::PhantomData;
 
@@ -230,9 +233,9 @@ pub(crate) fn put_of<K: Object>(
         next.set_version(current.version() + 1);
     }
     // Claims that stay as they were are not rewritten (most updates and status saves).
-    let claims = next.index_entries();
+    let claims = names::claims_of(&next);
     let index = match current {
-        Some(current) if current.index_entries() == claims => None,
+        Some(current) if names::claims_of(current) == claims => None,
         _ => Some(claims),
     };
     Ok(Put {
@@ -286,6 +289,7 @@ impl<K: Admit> WriteOp for CreateOp<K> {
         let now = Utc::now();
         let id = crate::ids::new_id();
         let obj = K::admit_create(tx, self.project, id, &self.req, &self.env, now).await?;
+        names::check_name_free(tx, &obj).await?;
         Ok(Plan::Put(vec![put_of(None, obj, Some("create"), now)?]))
     }
 }
@@ -304,6 +308,9 @@ impl<K: Admit> WriteOp for UpdateOp<K> {
         check_version(&current, self.if_match)?;
         let now = Utc::now();
         let next = K::admit_update(tx, &current, &self.req, now).await?;
+        if next.name() != current.name() {
+            names::check_name_free(tx, &next).await?;
+        }
         Ok(Plan::Put(vec![put_of(
             Some(&current),
             next,

@@ -117,6 +117,14 @@ pub fn validate_name(field: &str, name: &str) -> Result<String, FieldError> {
             format!("must be at most {MAX_NAME_LEN} characters"),
         ));
     }
+    // Paths take a name or an id: a name in an id's form would be read as an id.
+    if trimmed.parse::<crate::Id>().is_ok() {
+        return Err(FieldError::new(
+            field,
+            "id-form",
+            "must not have the form of an id (20 characters of 0-9 and a-v)",
+        ));
+    }
     Ok(trimmed.to_string())
 }
 
@@ -164,5 +172,19 @@ mod tests {
             (name.as_str(), cidr.to_string()),
             ("blue", "10.0.0.0/8".to_string())
         );
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn a_name_in_the_form_of_an_id_is_refused_so_paths_stay_unambiguous() {
+        let err = validate_name("name", "cs2g6h2u1s9n0h1k6f3g").unwrap_err();
+        assert_eq!((err.field.as_str(), err.rule.as_str()), ("name", "id-form"));
+        // Close to an id but not one: fine.
+        assert!(validate_name("name", "cs2g6h2u1s9n0h1k6f3").is_ok());
+        assert!(validate_name("name", "web-prod").is_ok());
     }
 }

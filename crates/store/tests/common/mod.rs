@@ -204,9 +204,13 @@ pub fn network_req(name: &str, cidr: &str) -> NetworkCreate {
     .expect("network request")
 }
 
+/// A peering request; each gets a name of its own (names are unique per kind in a
+/// project).
 pub fn peering_req(network_id: &str, routes: &[&str]) -> PeeringCreate {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     serde_json::from_value(json!({
-        "name": "to-customer",
+        "name": format!("to-customer-{n}"),
         "network_id": network_id,
         "peer": {"account_id": "123456789012", "network_id": "vpc-0abc1234", "region": "us-east-1"},
         "routes": routes,
