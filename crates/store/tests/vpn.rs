@@ -24,7 +24,7 @@ fn gateway_req(network_id: &str, cidr: &str) -> VpnGatewayCreate {
 
 fn client_req(gateway_id: &str, key: &str, grants: serde_json::Value) -> VpnClientCreate {
     serde_json::from_value(json!({
-        "name": "ada", "gateway_id": gateway_id, "public_key": key, "grants": grants,
+        "name": format!("ada-{}", &key[..4]), "gateway_id": gateway_id, "public_key": key, "grants": grants,
     }))
     .unwrap()
 }
