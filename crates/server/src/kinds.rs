@@ -73,6 +73,11 @@ pub trait ErasedKind: Send + Sync {
         provider: Provider,
         id: Id,
     ) -> anyhow::Result<Vec<String>>;
+
+    // ---- store upgrades ----
+    /// Claims the names of objects stored before names were claimed; returns the names
+    /// several live objects of a project share (see `Api::claim_names`).
+    async fn claim_names(&self, store: &dyn Store) -> anyhow::Result<Vec<String>>;
 }
 
 /// A registered kind `K`.
@@ -130,6 +135,27 @@ impl<K: Object + ApiKind + ConsoleKind + PublishesDns + Reconcile + Provisioned>
             .map_err(|e| anyhow::anyhow!("load {} {id}: {e}", K::INFO.name))?;
         Ok(obj.map_or_else(Vec::new, |obj| provisioner.owned_names(&obj)))
     }
+
+    async fn claim_names(&self, store: &dyn Store) -> anyhow::Result<Vec<String>> {
+        isthmus_store::api::Api::<K>::new(store.docs())
+            .claim_names()
+            .await
+            .map_err(|e| anyhow::anyhow!("claim the names of {}: {e}", K::INFO.plural))
+    }
+}
+
+/// At start-up: every kind's objects claim their names, so the name rule sees objects
+/// stored before it. Names shared from then are reported, not refused: the upgrade never
+/// fails, and renaming all but one ends the sharing.
+pub async fn claim_names(store: &dyn Store) -> anyhow::Result<()> {
+    for kind in KINDS {
+        for shared in kind.claim_names(store).await? {
+            eprintln!(
+                "warning: {shared}; give them names of their own (names are unique from now on)"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The registered kind called `name`.

@@ -141,6 +141,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         None => crate::data_dir::inspect(dir)?,
     };
     let (store, pg) = open_store(config, dir, data_dir).await?;
+    crate::kinds::claim_names(store.as_ref()).await?;
     let tokens = store.count_tokens().await.context("count tokens")?;
     let first_start = crate::data_dir::first_start(dir, data_dir, tokens)?;
     let sim = SimClouds::open(SimConfig {

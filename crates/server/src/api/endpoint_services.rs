@@ -4,16 +4,15 @@
 //! A reject, like removing a principal, cuts the connection's established flows; the
 //! answer's `warnings` say which were cut (the clouds themselves leave them running).
 
+use super::resources::object_id;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 use isthmus_core::kinds::endpoint_connection::{Decision, EndpointConnection};
 use isthmus_core::kinds::endpoint_service::{EndpointService, EndpointServiceChange};
-use isthmus_core::Id;
 use isthmus_store::api::Api;
 
-use super::params::path_id;
 use super::problem::ApiResult;
 use super::resources::{ApiDocs, ApiKind};
 use super::respond::one;
@@ -37,7 +36,7 @@ impl PublishesDns for EndpointService {}
 /// The service's connections: one per customer endpoint, with our status and the
 /// provider's own word for it.
 #[utoipa::path(get, path = "/v1/projects/{p}/endpoint-services/{id}/connections", tag = "endpoint-services",
-    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "Endpoint service id")),
+    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "Endpoint service id or name")),
     responses((status = 200, description = "Every connection of the service", body = [EndpointConnection])),
     security(("bearer" = [])))]
 pub async fn connections(
@@ -45,14 +44,15 @@ pub async fn connections(
     access: InProject<Viewer>,
     Path(path): Path<(String, String)>,
 ) -> ApiResult<Json<Vec<EndpointConnection>>> {
-    let id: Id = path_id("endpoint_service", &path.1)?;
-    let s: EndpointService = Api::new(state.store.docs()).get(access.project, id).await?;
+    let s: EndpointService = Api::new(state.store.docs())
+        .find(access.project, &path.1)
+        .await?;
     Ok(Json(s.connections))
 }
 
 /// Accepts a pending connection: the controller carries it to the provider.
 #[utoipa::path(post, path = "/v1/projects/{p}/endpoint-services/{id}/connections/{cid}/accept", tag = "endpoint-services",
-    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "Endpoint service id"), ("cid" = String, Path, description = "Connection id")),
+    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "Endpoint service id or name"), ("cid" = String, Path, description = "Connection id")),
     responses((status = 202, description = "Accepted; the connection becomes available", body = EndpointService),
         (status = 409, description = "The connection is not pending, or its principal is not allowed")),
     security(("bearer" = [])))]
@@ -67,7 +67,7 @@ pub async fn accept(
 /// Rejects a pending or available connection; an available one has its established
 /// flows cut (the answer's `warnings` say so).
 #[utoipa::path(post, path = "/v1/projects/{p}/endpoint-services/{id}/connections/{cid}/reject", tag = "endpoint-services",
-    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "Endpoint service id"), ("cid" = String, Path, description = "Connection id")),
+    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "Endpoint service id or name"), ("cid" = String, Path, description = "Connection id")),
     responses((status = 202, description = "Rejected; established flows are cut", body = EndpointService),
         (status = 409, description = "The connection is neither pending nor available")),
     security(("bearer" = [])))]
@@ -85,7 +85,7 @@ async fn decide(
     Path(path): Path<(String, String, String)>,
     decision: Decision,
 ) -> ApiResult<Response> {
-    let id: Id = path_id("endpoint_service", &path.1)?;
+    let id = object_id::<EndpointService>(&state, access.project, &path.1).await?;
     let change = EndpointServiceChange::Decide {
         connection: path.2,
         decision,

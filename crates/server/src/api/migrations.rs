@@ -11,12 +11,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use isthmus_core::kinds::migration::{Migration, MigrationStatus};
 use isthmus_core::resources::{Cluster, Network, Provider};
-use isthmus_core::Id;
 use isthmus_store::api::Api;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::params::path_id;
 use super::problem::{ApiError, ApiResult};
 use super::resources::{ApiDocs, ApiKind};
 use crate::auth::{InProject, Operator};
@@ -67,8 +65,9 @@ async fn load(
     Cluster,
     std::sync::Arc<crate::migrations::EngineRunner>,
 )> {
-    let id: Id = path_id("migration", raw_id)?;
-    let m: Migration = Api::new(state.store.docs()).get(access.project, id).await?;
+    let m: Migration = Api::new(state.store.docs())
+        .find(access.project, raw_id)
+        .await?;
     let cluster: Cluster = Api::new(state.store.docs())
         .get(access.project, m.target_cluster_id.0)
         .await?;
@@ -115,7 +114,7 @@ fn engine_error(verb: &str) -> impl FnOnce(anyhow::Error) -> ApiError + '_ {
 
 /// Maps a source position (stream and sequence) to the exact target position.
 #[utoipa::path(post, path = "/v1/projects/{p}/migrations/{id}/translate", tag = "migrations",
-    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "Migration id")),
+    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "Migration id or name")),
     request_body = TranslateRequest,
     responses((status = 200, description = "The target position", body = EngineAnswer),
         (status = 409, description = "Not running, simulated, or the engine refused (the detail says why)")),
@@ -144,7 +143,7 @@ pub async fn translate(
 
 /// Compares source and target: digests per range, counts per subject, the first difference.
 #[utoipa::path(post, path = "/v1/projects/{p}/migrations/{id}/verify", tag = "migrations",
-    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "Migration id")),
+    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "Migration id or name")),
     responses((status = 200, description = "One report per stream (`equal`, first difference)", body = EngineAnswer),
         (status = 409, description = "Not running, or simulated")),
     security(("bearer" = [])))]
@@ -165,7 +164,7 @@ pub async fn verify(
 /// consumers on the target at their translated positions, and reports per consumer the
 /// proof (source ack floor, target start, lag). The migration then completes.
 #[utoipa::path(post, path = "/v1/projects/{p}/migrations/{id}/cutover", tag = "migrations",
-    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "Migration id")),
+    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "Migration id or name")),
     request_body = CutoverRequest,
     responses((status = 200, description = "Cut over: the migration with its report", body = Migration),
         (status = 409, description = "Not running, simulated, or the cut-over was refused (will not catch up, timeout)")),

@@ -146,7 +146,7 @@ impl Texts {
             .map(|c| c.to_uppercase().chain(chars).collect::<String>())
             .unwrap_or_default();
         Texts {
-            id: format!("{capital} id"),
+            id: format!("{capital} id or name"),
             the: format!("The {name}"),
             no_such: format!("No such {name}"),
         }

@@ -5,10 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use isthmus_core::resources::Peering;
-use isthmus_core::PeeringId;
 use isthmus_store::api::Api;
 
-use super::params::path_id;
 use super::problem::ApiResult;
 use super::resources::{ApiDocs, ApiKind};
 use super::respond::one;
@@ -26,7 +24,7 @@ impl ApiKind for Peering {
 
 /// Re-observes the peering now instead of at the next resync.
 #[utoipa::path(post, path = "/v1/projects/{p}/peerings/{id}/refresh", tag = "peerings",
-    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "Peering id")),
+    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "Peering id or name")),
     responses((status = 202, description = "Queued for re-observation", body = Peering)),
     security(("bearer" = [])))]
 pub async fn refresh(
@@ -34,9 +32,8 @@ pub async fn refresh(
     access: InProject<Operator>,
     Path(path): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let id: PeeringId = path_id("peering", &path.1)?;
     let p = Api::<Peering>::new(state.store.docs())
-        .get(access.project, id.0)
+        .find(access.project, &path.1)
         .await?;
     state.enqueue::<Peering>(p.id.0);
     Ok(one(StatusCode::ACCEPTED, p.version, &p))

@@ -9,14 +9,15 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use isthmus_core::Id;
+use isthmus_core::object::Object;
+use isthmus_core::{Id, ProjectId};
 use isthmus_store::api::{Admit, Api, Env};
 use isthmus_store::{ObjectKey, Page, Result as StoreResult};
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
 use super::body::JsonBody;
-use super::params::{if_match, path_id, CascadeParam, PageParams};
+use super::params::{if_match, CascadeParam, PageParams};
 use super::problem::ApiResult;
 use super::respond::{created, idempotency, one};
 use super::routes::Routes;
@@ -140,9 +141,8 @@ async fn get<K: ApiKind>(
     access: InProject<Viewer>,
     Path(path): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let id: Id = path_id(K::INFO.name, &path.1)?;
     let obj = Api::<K>::new(state.store.docs())
-        .get(access.project, id)
+        .find(access.project, &path.1)
         .await?;
     Ok(one(StatusCode::OK, obj.version(), &obj))
 }
@@ -154,7 +154,7 @@ async fn update<K: ApiKind>(
     headers: HeaderMap,
     body: JsonBody<K::Update>,
 ) -> ApiResult<Response> {
-    let id: Id = path_id(K::INFO.name, &path.1)?;
+    let id = object_id::<K>(&state, access.project, &path.1).await?;
     let obj = Api::<K>::new(state.store.docs())
         .update(
             &access.actor(),
@@ -175,7 +175,7 @@ async fn delete<K: ApiKind>(
     CascadeParam(cascade): CascadeParam,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let id: Id = path_id(K::INFO.name, &path.1)?;
+    let id = object_id::<K>(&state, access.project, &path.1).await?;
     let obj = Api::<K>::new(state.store.docs())
         .delete_explicit(
             &access.actor(),
@@ -193,6 +193,23 @@ async fn delete<K: ApiKind>(
     }
     K::after_delete(&state, &obj).await?;
     Ok(one(StatusCode::ACCEPTED, obj.version(), &obj))
+}
+
+/// The id of the object of `project` that a path segment names: an id as it is (an id's
+/// form is one no name may take), else the one live object of that name (404 when none,
+/// 409 `name-ambiguous` for a name shared from before names were unique).
+pub async fn object_id<K: Object>(
+    state: &AppState,
+    project: ProjectId,
+    raw: &str,
+) -> ApiResult<Id> {
+    if let Ok(id) = raw.parse::<Id>() {
+        return Ok(id);
+    }
+    Ok(Api::<K>::new(state.store.docs())
+        .find(project, raw)
+        .await?
+        .id())
 }
 
 /// The live objects, of any kind, that the object `id` owns.

@@ -17,14 +17,12 @@ use isthmus_core::kinds::vpn_config::wg_quick_config;
 use isthmus_core::kinds::vpn_gateway::VpnGateway;
 use isthmus_core::resources::Cluster;
 
-use isthmus_core::Id;
 use isthmus_driver::wg_keys;
 use isthmus_store::api::Api;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::body::{parse_json, JsonBody};
-use super::params::path_id;
 use super::problem::{ApiError, ApiResult};
 use super::respond::{created, idempotency, one};
 use crate::auth::{InProject, Operator, Viewer};
@@ -64,9 +62,8 @@ async fn gateway(
     project: isthmus_core::ProjectId,
     raw: &str,
 ) -> ApiResult<VpnGateway> {
-    let id: Id = path_id("vpn_gateway", raw)?;
     Ok(Api::<VpnGateway>::new(state.store.docs())
-        .get(project, id)
+        .find(project, raw)
         .await?)
 }
 
@@ -77,8 +74,9 @@ async fn client_of(
     gateway: &VpnGateway,
     raw: &str,
 ) -> ApiResult<VpnClient> {
-    let id: Id = path_id("vpn_client", raw)?;
-    let c: VpnClient = Api::new(state.store.docs()).get(access.project, id).await?;
+    let c: VpnClient = Api::new(state.store.docs())
+        .find(access.project, raw)
+        .await?;
     if c.gateway_id != gateway.id {
         return Err(ApiError::not_found(format!(
             "vpn_client {raw} not found on gateway {}",
@@ -91,7 +89,7 @@ async fn client_of(
 /// Creates a client of the gateway; without `public_key`, the answer's `private_key`
 /// is the only copy of the generated private key.
 #[utoipa::path(post, path = "/v1/projects/{p}/vpn-gateways/{id}/clients", tag = "vpn-gateways",
-    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "VPN gateway id")),
+    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "VPN gateway id or name")),
     request_body = GatewayClientCreate,
     responses((status = 201, description = "Created (with `private_key` once, when the server made the pair)", body = VpnClient),
         (status = 409, description = "The key is in use on the gateway, the gateway is being deleted, or its range is full"),
@@ -141,7 +139,7 @@ pub async fn create(
 
 /// The gateway's clients (revoked ones are gone from the list).
 #[utoipa::path(get, path = "/v1/projects/{p}/vpn-gateways/{id}/clients", tag = "vpn-gateways",
-    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "VPN gateway id")),
+    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "VPN gateway id or name")),
     responses((status = 200, description = "Every live client of the gateway", body = [VpnClient])),
     security(("bearer" = [])))]
 pub async fn list(
@@ -169,7 +167,7 @@ pub struct ConfigQuery {
 /// The private key is a placeholder: the server never keeps one. Each download is in the
 /// audit log (`vpn_client.config_download`).
 #[utoipa::path(get, path = "/v1/projects/{p}/vpn-gateways/{id}/clients/{cid}/config", tag = "vpn-gateways",
-    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "VPN gateway id"), ("cid" = String, Path, description = "VPN client id"),
+    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "VPN gateway id or name"), ("cid" = String, Path, description = "VPN client id or name"),
         ("format" = Option<String>, Query, description = "`text` (default): the wg-quick file; `qr`: a PNG QR code of it")),
     responses((status = 200, description = "wg-quick config (text/plain), or its QR code (image/png)", body = String, content_type = "text/plain"),
         (status = 422, description = "An unknown format")),
@@ -222,7 +220,7 @@ pub async fn config(
 /// Gives the client a new key (`public_key`, or a generated pair whose private key is in
 /// this answer only): same address, same grants; the old key stops working.
 #[utoipa::path(post, path = "/v1/projects/{p}/vpn-gateways/{id}/clients/{cid}/rotate", tag = "vpn-gateways",
-    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "VPN gateway id"), ("cid" = String, Path, description = "VPN client id")),
+    params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "VPN gateway id or name"), ("cid" = String, Path, description = "VPN client id or name")),
     request_body = ClientRotate,
     responses((status = 202, description = "Rotated (with `private_key` once, when the server made the pair)", body = VpnClient),
         (status = 409, description = "The key is in use by another client of the gateway")),
