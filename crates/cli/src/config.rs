@@ -41,6 +41,8 @@ pub struct Env {
     pub data_dir: Option<PathBuf>,
     pub home: Option<PathBuf>,
     pub xdg_config_home: Option<PathBuf>,
+    /// `--profile` or `$ISTHMUS_PROFILE`: a named profile instead of the default one.
+    pub profile: Option<String>,
 }
 
 impl Env {
@@ -53,6 +55,7 @@ impl Env {
             data_dir: var("ISTHMUS_DATA_DIR").map(PathBuf::from),
             home: var("HOME").map(PathBuf::from),
             xdg_config_home: var("XDG_CONFIG_HOME").map(PathBuf::from),
+            profile: var("ISTHMUS_PROFILE"),
         }
     }
 
@@ -63,13 +66,36 @@ impl Env {
             .or_else(|| Some(self.home.as_ref()?.join(".local/share/isthmus")))
     }
 
-    /// `~/.config/isthmus/profile.json` (honouring `$XDG_CONFIG_HOME`).
+    /// `~/.config/isthmus/profile.json` (honouring `$XDG_CONFIG_HOME`), or for a named
+    /// profile `~/.config/isthmus/profiles/<name>.json`.
     pub fn profile_path(&self) -> Option<PathBuf> {
         let config = self
             .xdg_config_home
             .clone()
             .or_else(|| Some(self.home.as_ref()?.join(".config")))?;
-        Some(config.join("isthmus/profile.json"))
+        Some(match &self.profile {
+            None => config.join("isthmus/profile.json"),
+            Some(name) => config.join(format!("isthmus/profiles/{name}.json")),
+        })
+    }
+
+    /// This environment with the profile `--profile` names, if it names one.
+    pub fn with_profile(mut self, name: Option<&str>) -> anyhow::Result<Env> {
+        if let Some(name) = name {
+            self.profile = Some(name.to_string());
+        }
+        if let Some(name) = &self.profile {
+            let fine = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                && !name.starts_with('.');
+            anyhow::ensure!(
+                fine,
+                "profile name '{name}': use letters, digits, '-', '_' and '.' (not first)"
+            );
+        }
+        Ok(self)
     }
 }
 

@@ -12,6 +12,7 @@ mod confirm;
 mod kinds;
 mod output;
 mod plan;
+mod select;
 mod views;
 mod wait;
 
@@ -40,13 +41,17 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<String> {
-    let env = Env::from_process();
+    let env = Env::from_process().with_profile(cli.global.profile.as_deref())?;
     // Client verbs resolve their server, token and project only when they run, so
     // `serve`, `login` and `plan` work with no configuration at all.
     let ctx = || Ctx::new(config::resolve(&cli.global, &env)?, cli.global.output);
     match cli.command {
         Command::Serve(args) => commands::serve::run(args, &env).await,
         Command::Login(args) => commands::login::run(&cli.global, args, &env).await,
+        Command::Logout => commands::login::logout(&env),
+        Command::Project(args::ProjectCommand::Use { project }) => {
+            commands::login::use_project(&ctx()?, &env, &project).await
+        }
         // `plan k8s|tailscale --peering ID` reads the peering from the server first.
         Command::Plan(c) if c.peering().is_some() => plan::run_with_server(&ctx()?, c).await,
         // Offline: the planners call the core directly.

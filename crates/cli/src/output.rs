@@ -39,6 +39,12 @@ pub fn list<T: View>(format: OutputFormat, items: &[T]) -> anyhow::Result<String
 }
 
 pub fn json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
+    if let Some(selection) = crate::select::selection() {
+        return Ok(crate::select::render(
+            selection,
+            &serde_json::to_value(value)?,
+        ));
+    }
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
     Ok(text)

@@ -47,14 +47,14 @@ async fn the_role_matrix() {
         got(
             "create",
             i,
-            s.post(&token, &many, network_body("new", &cidr))
+            s.post(&token, &many, network_body(&format!("new-{role}"), &cidr))
                 .await
                 .status,
         );
         got(
             "update",
             i,
-            s.patch(&token, &one, json!({"name": "renamed"}))
+            s.patch(&token, &one, json!({"name": format!("renamed-{role}")}))
                 .await
                 .status,
         );

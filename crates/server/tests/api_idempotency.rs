@@ -106,10 +106,10 @@ async fn creates_without_a_key_are_not_deduplicated() {
     let p = s.project("acme").await;
     let path = format!("/v1/projects/{p}/clusters");
     let net = s.network(&p, "main", "10.0.0.0/16").await.id();
-    let body =
-        json!({"name": "db", "network_id": net, "engine": "probe", "topology": "single-node"});
-    let a = s.post(&s.admin, &path, body.clone()).await;
-    let b = s.post(&s.admin, &path, body).await;
+    // The same request but for the name (names are unique per kind in a project).
+    let body = |name: &str| json!({"name": name, "network_id": net, "engine": "probe", "topology": "single-node"});
+    let a = s.post(&s.admin, &path, body("db")).await;
+    let b = s.post(&s.admin, &path, body("db2")).await;
     assert_eq!((a.status, b.status), (201, 201));
     assert_ne!(a.id(), b.id());
 }

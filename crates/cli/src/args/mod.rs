@@ -45,8 +45,10 @@ pub struct Cli {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// Output format.
-    #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    /// Output format: table, json, yaml, jsonpath=EXPR (e.g. `jsonpath={.id}`) or
+    /// template=TEXT (e.g. `template='{{.name}}\t{{.status}}'`, once per item of a list).
+    #[arg(short = 'o', long, global = true, value_name = "FORMAT", default_value = "table",
+          value_parser = crate::select::parse_output)]
     pub output: OutputFormat,
     /// Base URL of the Isthmus API (else $ISTHMUS_URL, the profile, http://127.0.0.1:8710).
     #[arg(long, global = true)]
@@ -57,6 +59,10 @@ pub struct GlobalArgs {
     /// Project id or name (else $ISTHMUS_PROJECT, the profile).
     #[arg(short = 'p', long, global = true)]
     pub project: Option<String>,
+    /// Use the named profile (saved by `isthmus login --profile NAME`; else
+    /// $ISTHMUS_PROFILE, else the default profile).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -70,8 +76,11 @@ pub enum OutputFormat {
 pub enum Command {
     /// Run the API server and the controller.
     Serve(ServeArgs),
-    /// Save the URL, token and default project in the profile file.
+    /// Save the URL, token and default project in the profile file; the token is read
+    /// from a prompt (or from stdin when it is not a terminal) unless --token gives it.
     Login(LoginArgs),
+    /// Forget the profile's token (the profile file is removed).
+    Logout,
     /// Projects: the unit of ownership and access.
     #[command(subcommand)]
     Project(ProjectCommand),

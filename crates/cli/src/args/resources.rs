@@ -22,6 +22,11 @@ pub enum ProjectCommand {
     List,
     /// Show one project.
     Get { id: String },
+    /// Make a project the profile's default (`isthmus login` keeps the rest).
+    Use {
+        /// Its name or id.
+        project: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -232,14 +237,40 @@ impl ClusterAccessUpdate {
     }
 }
 
-/// `isthmus events [list] [--limit N]`.
+/// `isthmus events [list] [--limit N] [--follow] [--kind K] [--id ID] [--actor A] [--since T]`.
 #[derive(Debug, Args)]
 pub struct EventsArgs {
     #[command(subcommand)]
     pub command: Option<EventsCommand>,
-    /// Show only the N most recent events.
+    /// Show only the N most recent events (of those the filters keep).
     #[arg(long, global = true)]
     pub limit: Option<usize>,
+    /// Keep printing events as they happen, until Ctrl-C.
+    #[arg(short = 'f', long, global = true)]
+    pub follow: bool,
+    /// Only events of this kind of resource (network, peering, cluster, …).
+    #[arg(long, global = true)]
+    pub kind: Option<String>,
+    /// Only events of the resource with this id.
+    #[arg(long, global = true)]
+    pub id: Option<String>,
+    /// Only events by this actor: a token's name or id, or `controller`.
+    #[arg(long, global = true)]
+    pub actor: Option<String>,
+    /// Only events since this long ago (30s, 15m, 12h, 2d) or this time (RFC 3339).
+    #[arg(long, global = true, value_parser = parse_since)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `--since`: a duration back from now, or an RFC 3339 time.
+fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    let secs = parse_duration_seconds(s).map_err(|_| {
+        format!("'{s}' is neither a duration (30s, 15m, 12h, 2d) nor an RFC 3339 time")
+    })?;
+    Ok(chrono::Utc::now() - chrono::Duration::seconds(secs as i64))
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,11 +16,17 @@ pub enum ObjectVerb {
         /// Include those that are already deleted.
         #[arg(long)]
         include_deleted: bool,
+        /// Keep watching: print the list again whenever it changes, until Ctrl-C.
+        #[arg(short = 'w', long)]
+        watch: bool,
     },
     /// Show one.
     Get {
         /// Its name or id.
         id: String,
+        /// Keep watching: print it again whenever it changes, until Ctrl-C.
+        #[arg(short = 'w', long)]
+        watch: bool,
     },
     /// Delete one.
     Delete {

@@ -14,7 +14,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<String> {
         other => other.to_string(),
     };
     Ok(match ctx.format {
-        OutputFormat::Json => serde_json::to_string_pretty(&status)?,
+        OutputFormat::Json => crate::output::json(&status)?,
         OutputFormat::Yaml => serde_yaml::to_string(&status)?,
         OutputFormat::Table => format!(
             "leader:   {}\nepoch:    {}\nsince:    {}\nstore:    {}\nanswered: {} ({})\n",

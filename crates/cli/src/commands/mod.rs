@@ -23,6 +23,7 @@ pub mod sim_endpoint;
 pub mod store;
 pub mod token;
 pub mod vpn;
+pub mod watch;
 
 use std::time::Duration;
 

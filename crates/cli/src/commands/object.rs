@@ -5,7 +5,7 @@ use isthmus_core::object::Object;
 use serde::Serialize;
 
 use super::{list_query, Ctx};
-use crate::args::{ObjectVerb, WaitArgs};
+use crate::args::{ObjectVerb, OutputFormat, WaitArgs};
 use crate::client::segment;
 use crate::kinds::CliKind;
 use crate::wait::Goal;
@@ -80,12 +80,30 @@ pub async fn create<K: CliKind>(
 pub async fn run<K: CliKind>(ctx: &Ctx, at: &Paths, verb: ObjectVerb) -> anyhow::Result<String> {
     let (base, path) = (&at.base, |id: &str| at.one(id));
     match verb {
-        ObjectVerb::List { include_deleted } => {
+        ObjectVerb::List {
+            include_deleted,
+            watch,
+        } => {
             let url = format!("{base}{}", list_query(include_deleted));
+            if watch {
+                let separate = ctx.format == OutputFormat::Table;
+                return super::watch::watch(separate, || async {
+                    ctx.list(&ctx.list_all::<K>(&url).await?)
+                })
+                .await;
+            }
             ctx.list(&ctx.list_all::<K>(&url).await?)
         }
-        ObjectVerb::Get { id } => {
+        ObjectVerb::Get { id, watch } => {
             let id = id_of::<K>(ctx, at, &id).await?;
+            if watch {
+                let separate = ctx.format == OutputFormat::Table;
+                let path = path(&id);
+                return super::watch::watch(separate, || async {
+                    ctx.one(&ctx.client.get::<K>(&path).await?)
+                })
+                .await;
+            }
             let object: K = ctx.client.get(&path(&id)).await?;
             object.after_get();
             ctx.one(&object)

@@ -23,5 +23,7 @@ pub async fn run(ctx: &Ctx, command: ProjectCommand) -> anyhow::Result<String> {
                 .await?;
             ctx.one(&project)
         }
+        // It changes the profile: `main` runs it (see `login::use_project`).
+        ProjectCommand::Use { .. } => unreachable!("dispatched in main"),
     }
 }
