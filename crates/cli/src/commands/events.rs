@@ -48,11 +48,11 @@ pub async fn run(ctx: &Ctx, args: EventsArgs) -> anyhow::Result<String> {
             _ = tokio::signal::ctrl_c() => return Ok(String::new()),
         }
         let all: Vec<Event> = ctx.list_all(&path).await?;
+        let seen = last_seq;
+        last_seq = all.iter().map(|e| e.seq).max().unwrap_or(0).max(seen);
         let new: Vec<Event> = all
             .into_iter()
-            .filter(|e| e.seq > last_seq)
-            .inspect(|e| last_seq = last_seq.max(e.seq))
-            .filter(|e| keep.matches(e))
+            .filter(|e| e.seq > seen && keep.matches(e))
             .map(named)
             .collect();
         print_batch(ctx, &new, false)?;
