@@ -63,6 +63,7 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
         Command::Cluster(c) => commands::cluster::run(&ctx()?, c).await,
         Command::Vpn(c) => commands::vpn::run(&ctx()?, c).await,
         Command::Migration(c) => commands::migration::run(&ctx()?, c).await,
+        Command::Apply(a) => commands::apply::run(&ctx()?, &a.file, a.dry_run).await,
         Command::Events(a) => commands::events::run(&ctx()?, a).await,
         Command::Token(c) => commands::token::run(&ctx()?, c).await,
         Command::Sim(c) => commands::sim::run(&ctx()?, c).await,

@@ -102,6 +102,8 @@ pub enum Command {
     /// Live migrations: copy a NATS JetStream source into a cluster, then cut over.
     #[command(subcommand)]
     Migration(migration::MigrationCommand),
+    /// Create or update networks, peerings and clusters from a file, by name.
+    Apply(ApplyArgs),
     /// The project's audit log.
     Events(EventsArgs),
     /// API tokens of the project.
@@ -141,6 +143,18 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
+}
+
+/// `isthmus apply -f FILE [--dry-run]`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// YAML or JSON: one document or several (`---`), as `get -o yaml` prints them; `-`
+    /// reads stdin.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: String,
+    /// Print what would change, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `--wait` and its deadline, shared by every verb that changes a resource's status.

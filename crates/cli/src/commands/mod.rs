@@ -1,6 +1,7 @@
 //! One module per group of verbs. Each verb returns the text for stdout; progress and
 //! hints go to stderr so `-o json` output stays parseable.
 
+pub mod apply;
 pub mod ca;
 pub mod catalog;
 pub mod cluster;
