@@ -188,6 +188,7 @@ mod tests {
             url: url.map(str::to_string),
             token: token.map(str::to_string),
             project: None,
+            profile: None,
         }
     }
 
@@ -195,6 +196,23 @@ mod tests {
         Env {
             home: Some(home.to_path_buf()),
             ..Env::default()
+        }
+    }
+
+    #[test]
+    fn a_named_profile_is_a_file_of_its_own_and_odd_names_are_refused() {
+        let home = Path::new("/home/ada");
+        let env = env_in(home).with_profile(Some("work")).unwrap();
+        assert_eq!(
+            env.profile_path().unwrap(),
+            home.join(".config/isthmus/profiles/work.json")
+        );
+        assert_eq!(
+            env_in(home).profile_path().unwrap(),
+            home.join(".config/isthmus/profile.json")
+        );
+        for bad in ["../x", ".hidden", "a/b", ""] {
+            assert!(env_in(home).with_profile(Some(bad)).is_err(), "{bad}");
         }
     }
 
