@@ -207,7 +207,7 @@ fn the_analyzer_agrees_with_real_connections_on_random_topologies() {
     )));
     let clusters = [
         lab.cluster(&first, "three-node-multi-zone"),
-        lab.cluster(&second, "single-node"),
+        lab.cluster_named("db2", &second, "single-node"),
     ];
     let networks: Vec<(String, String)> = [first, second]
         .into_iter()

@@ -258,10 +258,15 @@ impl LocalLab {
         crate::support::id_of(&network)
     }
 
-    /// A running cluster on `network`; returns it (with `nodes[].ip`).
+    /// A running cluster `db` on `network`; returns it (with `nodes[].ip`).
     pub fn cluster(&self, network: &str, topology: &str) -> Value {
+        self.cluster_named("db", network, topology)
+    }
+
+    /// A running cluster called `name` on `network` (names are unique in a project).
+    pub fn cluster_named(&self, name: &str, network: &str, topology: &str) -> Value {
         let cluster = self.cli.json(&format!(
-            "cluster create db --network {network} --engine probe --topology {topology} \
+            "cluster create {name} --network {network} --engine probe --topology {topology} \
              --wait --timeout {}",
             crate::support::WAIT_TIMEOUT
         ));
