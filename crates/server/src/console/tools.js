@@ -57,23 +57,51 @@ function drawVerdicts(result, reach) {
 
 async function showAudit() {
   const list = h("div.table-wrap", { id: "audit-table" });
-  const more = h("button", { type: "button", hidden: true }, "Load more");
+  const kind = h("select", { id: "audit-kind" }, h("option", { value: "", text: "Every kind" }));
+  const actor = h("select", { id: "audit-actor" }, h("option", { value: "", text: "Everyone" }));
+  const search = h("input", { id: "audit-search", type: "search", placeholder: "name, id or action" });
+  const filters = h("div.filters", { role: "search", "aria-label": "Filter the audit log" },
+    h("div.field", {}, h("label", { for: "audit-kind", text: "Kind" }), kind),
+    h("div.field", {}, h("label", { for: "audit-actor", text: "Actor" }), actor),
+    h("div.field", {}, h("label", { for: "audit-search", text: "Search" }), search));
   main().replaceChildren(h("h1", { text: "Audit log" }),
-    h("p.note", { text: "Every change to this project, oldest first: who (token or controller), what, and when." }), list, more);
-  const rows = [];
+    h("p.note", { text: "Every change to this project, newest first: who (a token's name, or the controller), what, and when." }),
+    filters, list);
+  // Every page of the log, then newest first; token ids read as their names where this
+  // token may list the tokens, else they stay ids.
+  const events = [];
   let cursor = null;
-  const load = async () => {
-    const r = await api("GET", projectPath("/events?limit=200" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "")));
+  do {
+    const r = await api("GET", projectPath("/events?limit=1000" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "")));
     if (!r.ok) { list.textContent = problemText(r); return; }
-    for (const e of r.data.items) {
-      rows.push(h("tr", {}, h("td", { text: String(e.seq) }), h("td.opt", { text: when(e.time) }), h("td", { text: e.actor }),
-        h("td", {}, h("code", { text: e.action })), h("td", { text: e.resource_kind }), h("td.opt", {}, h("code", { text: e.resource_id }))));
-    }
+    events.push(...r.data.items);
     cursor = r.data.next_cursor;
-    more.hidden = !cursor;
-    list.replaceChildren(table(["#", h("th.opt", { scope: "col", text: "Time" }), "Actor", "Action", "Kind",
-      h("th.opt", { scope: "col", text: "Resource" })], rows, "Nothing has happened yet."));
+  } while (cursor);
+  events.reverse();
+  const names = new Map();
+  // The project's tokens (an admin may list them) and, for the superuser, every token.
+  for (const path of [projectPath("/tokens"), "/v1/tokens"]) {
+    const tokens = await api("GET", path);
+    if (tokens.ok) for (const t of tokens.data) names.set("token:" + t.id, t.name);
+  }
+  const actorName = (a) => names.get(a) || a;
+  const objectName = (e) => (e.after && e.after.name) || (e.before && e.before.name) || "";
+  for (const k of [...new Set(events.map((e) => e.resource_kind))].sort()) kind.append(h("option", { value: k, text: k }));
+  for (const a of [...new Set(events.map((e) => actorName(e.actor)))].sort()) actor.append(h("option", { value: a, text: a }));
+  const draw = () => {
+    const text = search.value.trim().toLowerCase();
+    const shown = events.filter((e) => (!kind.value || e.resource_kind === kind.value)
+      && (!actor.value || actorName(e.actor) === actor.value)
+      && (!text || [objectName(e), e.resource_id, e.action].some((v) => v.toLowerCase().includes(text))));
+    const rows = shown.map((e) => h("tr", { "data-seq": String(e.seq) }, h("td", { text: String(e.seq) }),
+      h("td.opt", { text: when(e.time) }), h("td", { text: actorName(e.actor) }),
+      h("td", {}, h("code", { text: e.action })), h("td", { text: objectName(e) }),
+      h("td.opt", {}, h("code", { text: e.resource_id }))));
+    list.replaceChildren(table(["#", h("th.opt", { scope: "col", text: "Time" }), "Actor", "Action", "Name",
+      h("th.opt", { scope: "col", text: "Resource" })], rows,
+      events.length ? "No event matches the filters." : "Nothing has happened yet."));
   };
-  more.addEventListener("click", load);
-  await load();
+  for (const el of [kind, actor]) el.addEventListener("change", draw);
+  search.addEventListener("input", draw);
+  draw();
 }
