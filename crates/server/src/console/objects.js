@@ -165,7 +165,7 @@ function setPath(object, path, value) {
 }
 
 /** Delete in two steps (no modal dialog): "Delete" then "Confirm delete". */
-function deleteControl(kind, object, pending, alert, redraw) {
+function deleteControl(kind, object, pending, alert, redraw, outcome) {
   if (kind.going.includes(object.status)) return h("span.note", { text: "—" });
   const what = kind.name + " " + object.name;
   if (pending.id !== object.id) {
@@ -179,6 +179,7 @@ function deleteControl(kind, object, pending, alert, redraw) {
         const r = await api("DELETE", projectPath("/" + kind.plural + "/" + encodeURIComponent(object.id)));
         alert.textContent = r.ok ? "" : "Cannot delete " + what + ": " + problemText(r);
         if (r.ok) say("Deleting " + what + ".");
+        if (outcome) outcome.deleted = r.ok;
         await redraw();
       } }, "Confirm delete"),
     h("button.small", { type: "button", onclick: () => { pending.id = null; redraw(); } }, "Cancel"));
@@ -194,8 +195,10 @@ async function showObject(kind, id, tab) {
   const alert = h("p.alert", { role: "alert", id: "page-alert" });
   const title = h("h1", { text: kind.title });
   const head = h("div", { id: kind.name + "-details" });
+  const actions = h("div.actions", { id: kind.name + "-actions" });
   const body = h("div", { id: kind.name + "-panel" });
-  main().replaceChildren(h("p", {}, h("a", { href: list, text: "← All " + kind.plural })), title, alert, head, body);
+  main().replaceChildren(h("p", {}, h("a", { href: list, text: "← All " + kind.plural })), title, alert, head, actions, body);
+  const pendingDelete = { id: null };
   const help = new Map(kind.help);
   const memo = {};
   let redraw = async () => false;
@@ -214,7 +217,7 @@ async function showObject(kind, id, tab) {
       if (owner.ok) ctx.owner = owner.data;
     }
     const busy = settledOf(kind, object) === "moving" || (panel !== null && panel.busy(object));
-    if (!changed(memo, [object, ctx.owner])) return busy;
+    if (!changed(memo, [object, ctx.owner, pendingDelete.id])) return busy;
     title.textContent = kind.title + " " + object.name;
     const settled = settledOf(kind, object);
     head.replaceChildren(
@@ -224,6 +227,13 @@ async function showObject(kind, id, tab) {
         const value = valueNode(c, object, ctx);
         return value === null ? [] : [h("dt", { text: c.label }), h("dd", { id: c.id }, value)];
       })));
+    // Delete here too, in the same two steps as on the list; once it is accepted, back
+    // to the list (where the object shows as deleting until it is gone).
+    actions.replaceChildren(canWrite() ? deleteControl(kind, object, pendingDelete, alert, async () => {
+      if (pendingDelete.id === null && alert.textContent === "" && memo.deleted) { location.hash = list; return; }
+      memo.last = null;
+      await redraw();
+    }, memo) : "");
     if (panel) panel.draw(object, ctx);
     return busy;
   };
