@@ -1,6 +1,7 @@
-//! Delete on a detail page (issue 17, item 13): the same two steps as on the list
-//! (Delete, then Confirm delete, or Cancel); an accepted delete goes back to the list, a
-//! refused one says why on the page. Screenshots: target/console-screenshots/detail-*.png.
+//! Detail pages (issue 17, item 13): a network's page lists its peerings and clusters;
+//! Delete takes the same two steps as on the list (Delete, then Confirm delete, or
+//! Cancel); an accepted delete goes back to the list, a refused one says why on the page.
+//! Screenshots: target/console-screenshots/detail-*.png.
 
 mod browser;
 mod support;
@@ -39,6 +40,14 @@ fn a_detail_page_deletes_after_confirmation_or_says_why_not() {
         "the busy network",
         "document.querySelector('#network-actions button.danger')",
     );
+    // The network's page lists what lives in it.
+    page.wait_for(
+        "the network's clusters",
+        "document.querySelector('#network-clusters tr[data-name=db]')",
+    );
+    assert!(page
+        .text("#network-peerings")
+        .contains("No peerings in this network"));
     page.click("#network-actions button.danger");
     page.wait_for(
         "the confirmation",

@@ -196,8 +196,11 @@ async function showObject(kind, id, tab) {
   const title = h("h1", { text: kind.title });
   const head = h("div", { id: kind.name + "-details" });
   const actions = h("div.actions", { id: kind.name + "-actions" });
+  // What lives in this object (a network's peerings and clusters), each kind a table.
+  const held = state.kinds.filter((k) => k.owner === kind.name);
+  const holds = h("div", { id: kind.name + "-holds" });
   const body = h("div", { id: kind.name + "-panel" });
-  main().replaceChildren(h("p", {}, h("a", { href: list, text: "← All " + kind.plural })), title, alert, head, actions, body);
+  main().replaceChildren(h("p", {}, h("a", { href: list, text: "← All " + kind.plural })), title, alert, head, actions, holds, body);
   const pendingDelete = { id: null };
   const help = new Map(kind.help);
   const memo = {};
@@ -216,8 +219,22 @@ async function showObject(kind, id, tab) {
       const owner = await api("GET", projectPath("/" + kindNamed(kind.owner).plural + "/" + encodeURIComponent(object[kind.owner_field])));
       if (owner.ok) ctx.owner = owner.data;
     }
+    const children = [];
+    for (const k of held) {
+      const all = await listAll(projectPath("/" + k.plural));
+      children.push([k, all.filter((o) => o[k.owner_field] === object.id)]);
+    }
     const busy = settledOf(kind, object) === "moving" || (panel !== null && panel.busy(object));
-    if (!changed(memo, [object, ctx.owner, pendingDelete.id])) return busy;
+    if (!changed(memo, [object, ctx.owner, pendingDelete.id, children])) return busy;
+    holds.replaceChildren(...children.map(([k, objects]) => {
+      const base = "#/p/" + encodeURIComponent(state.project.id) + "/" + k.plural + "/";
+      const rows = objects.map((o) => h("tr", { "data-name": o.name },
+        h("td", {}, h("a", { href: base + encodeURIComponent(o.id), text: o.name })),
+        h("td", { title: o.status_message }, objectBadge(k, o))));
+      return h("section", { id: kind.name + "-" + k.plural, "aria-label": k.titles },
+        h("h2", { text: k.titles }),
+        h("div.table-wrap", {}, table(["Name", "Status"], rows, "No " + k.plural + " in this " + kind.name + ".")));
+    }));
     title.textContent = kind.title + " " + object.name;
     const settled = settledOf(kind, object);
     head.replaceChildren(
