@@ -221,7 +221,7 @@ async function route() {
   if (view !== state.view) return;
   const [, , page, id, tab] = parts;
   const kind = state.kinds.find((k) => k.plural === page);
-  const pages = { reachability: showReachability, audit: showAudit };
+  const pages = { reachability: showReachability, audit: showAudit, tokens: showTokens };
   drawNav(page);
   if (kind) return render(view, () => (id ? showObject(kind, id, tab) : showList(kind)));
   return render(view, pages[page] || notFound);
@@ -264,7 +264,8 @@ function drawNav(page) {
   const base = "#/p/" + encodeURIComponent(state.project.id) + "/";
   const link = (name, text) => h("a", { href: base + name, text, "aria-current": page === name ? "page" : null });
   nav.replaceChildren(...state.kinds.map((k) => link(k.plural, k.titles)),
-    link("reachability", "Reachability"), link("audit", "Audit log"));
+    link("reachability", "Reachability"), link("audit", "Audit log"),
+    ...(state.role === "admin" ? [link("tokens", "Tokens")] : []));
   nav.hidden = false;
   drawWho();
 }

@@ -105,3 +105,57 @@ async function showAudit() {
   search.addEventListener("input", draw);
   draw();
 }
+
+// ---- Tokens ------------------------------------------------------------------------
+
+/** The project's tokens (an admin's page): who may act here, with which role; create one
+ *  (its secret is shown once) or revoke one in two steps. */
+async function showTokens() {
+  const alert = h("p.alert", { role: "alert", id: "page-alert" });
+  const list = h("div.table-wrap", { id: "tokens-table" });
+  const secret = h("div", { id: "token-secret" });
+  const pending = { id: null };
+  main().replaceChildren(h("h1", { text: "Tokens" }),
+    h("p.note", { text: "API tokens with a role in this project. A secret is shown once, when its token is created." }),
+    alert, secret, list);
+  const draw = async () => {
+    const r = await api("GET", projectPath("/tokens"));
+    if (!r.ok) { list.textContent = problemText(r); return; }
+    const rows = r.data.map((t) => {
+      const what = "token " + t.name;
+      const gone = Boolean(t.revoked_at);
+      const revoke = gone ? h("span.note", { text: "revoked" }) : pending.id !== t.id
+        ? h("button.danger.small", { type: "button", "aria-label": "Revoke " + what,
+          onclick: () => { pending.id = t.id; draw(); } }, "Revoke")
+        : h("span.actions", {},
+          h("button.danger.confirm.small", { type: "button", "aria-label": "Confirm revoke " + what,
+            onclick: async () => {
+              pending.id = null;
+              const done = await api("DELETE", projectPath("/tokens/" + encodeURIComponent(t.id)));
+              alert.textContent = done.ok ? "" : "Cannot revoke " + what + ": " + problemText(done);
+              if (done.ok) say("Revoked " + what + ".");
+              await draw();
+            } }, "Confirm revoke"),
+          h("button.small", { type: "button", onclick: () => { pending.id = null; draw(); } }, "Cancel"));
+      return h("tr", { "data-name": t.name }, h("td", { text: t.name }), h("td", { text: t.role }),
+        h("td.opt", { text: when(t.created_at) }), h("td.opt", { text: t.expires_at ? when(t.expires_at) : "never" }),
+        h("td", {}, revoke));
+    });
+    list.replaceChildren(table(["Name", "Role", h("th.opt", { scope: "col", text: "Created" }),
+      h("th.opt", { scope: "col", text: "Expires" }), h("th", { scope: "col", text: "Actions" })], rows, "No tokens."));
+  };
+  const name = h("input", { type: "text", autocomplete: "off" });
+  const role = select([["viewer", "viewer: read"], ["operator", "operator: also change"], ["admin", "admin: also tokens"]], "viewer");
+  main().append(formShell("Create token", async (form) => {
+    const r = await api("POST", projectPath("/tokens"), { name: name.value.trim(), role: role.value });
+    if (!r.ok) return showProblem(form, r);
+    clearErrors(form);
+    form.reset();
+    secret.replaceChildren(h("section.panel", { "aria-label": "New token secret" },
+      h("h2", { text: "Secret of " + r.data.token.name }),
+      h("p.note", { text: "Shown only now: store it safely." }), copyRow(r.data.secret, "token secret")));
+    say("Token " + r.data.token.name + " created.");
+    await draw();
+  }, [field("token-name", "Name", "name", name), field("token-role", "Role", "role", role)], "Create token"));
+  await draw();
+}
