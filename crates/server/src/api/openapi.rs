@@ -70,7 +70,13 @@ pub fn add_kind<K: ApiKind>(doc: &mut OpenApi) {
                 .build(),
         ))
         .response("201", answer("Created", &kind))
-        .response("409", problem(docs.create_conflict))
+        .response(
+            "409",
+            problem(&format!(
+                "{}; or another {name} of the project has the name (`name-taken`)",
+                docs.create_conflict
+            )),
+        )
         .response("422", problem("Invalid"));
     paths.add_path_operation(&collection, vec![HttpMethod::Post], create.build());
 
@@ -95,6 +101,12 @@ pub fn add_kind<K: ApiKind>(doc: &mut OpenApi) {
                 .build(),
         ))
         .response("200", answer(docs.updated, &kind))
+        .response(
+            "409",
+            problem(&format!(
+                "Another {name} of the project has the new name (`name-taken`)"
+            )),
+        )
         .response("412", problem("Stale If-Match"))
         .response("422", problem(docs.update_invalid));
     paths.add_path_operation(&item, vec![HttpMethod::Patch], update.build());
