@@ -102,5 +102,21 @@ fn a_detail_page_deletes_after_confirmation_or_says_why_not() {
     page.wait_for("the list", &format!("location.hash === {}", js(&base)));
     let status = cli.json(&format!("network get {spare}"))["status"].clone();
     assert!(status == "deleting" || status == "deleted", "{status}");
+
+    // The peering form's transit routes sit right after the gateway-transit checkbox.
+    page.resize(1280, 800);
+    page.eval(&format!(
+        "location.hash = {}",
+        js(&format!("#/p/{project}/peerings"))
+    ));
+    page.wait_for(
+        "the peering form",
+        "document.querySelector('#peering-transit-routes')",
+    );
+    let beside = page.eval(
+        "document.querySelector('#peering-transit').closest('.field').nextElementSibling \
+         .contains(document.querySelector('#peering-transit-routes'))",
+    );
+    assert_eq!(beside, serde_json::json!(true));
     assert!(page.errors().is_empty(), "{:?}", page.errors());
 }

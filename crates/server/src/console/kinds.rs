@@ -75,6 +75,14 @@ impl ConsoleKind for Peering {
                 "allow_gateway_transit",
                 Control::Check,
             ),
+            // Beside the checkbox they go with: ranges behind the peer's gateway.
+            Field::new(
+                "transit-routes",
+                "Transit routes (one per line; with gateway transit)",
+                "transit_routes",
+                Control::Lines,
+            )
+            .placeholder("172.16.0.0/16"),
         ],
         open_after_create: true,
         details: &[
