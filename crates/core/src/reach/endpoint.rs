@@ -123,8 +123,18 @@ impl<'a> ReachIndex<'a> {
                             .at_destination(hops, destination);
                     }
                     Some(status) => {
+                        // A new name, as a cloud gives a new endpoint a new id: the refused
+                        // connection keeps the old one and its decision with it.
+                        let fresh = (2..)
+                            .map(|n| format!("{}-{n}", ep.name))
+                            .find(|n| {
+                                let id = format!("{}/{n}", ep.vpc);
+                                !service.connections.iter().any(|c| c.endpoint_id == id)
+                                    && !self.snap.lab_endpoints.iter().any(|e| e.vpc == ep.vpc && e.name == *n)
+                            })
+                            .expect("a free name");
                         let fix = Fix {
-                            summary: "delete the refused endpoint and create a new one".into(),
+                            summary: "delete the refused endpoint and create a new one under a new name".into(),
                             actions: vec![FixAction::CreateLabEndpoint {
                                 vpc: vpc.name.clone(),
                                 service: service.service_name.clone(),
@@ -132,8 +142,8 @@ impl<'a> ReachIndex<'a> {
                             commands: vec![
                                 format!("isthmus lab endpoint delete {}/{}", ep.vpc, ep.name),
                                 format!(
-                                    "isthmus lab endpoint create {} {} --service {}",
-                                    ep.vpc, ep.name, service.service_name
+                                    "isthmus lab endpoint create {} {fresh} --service {}",
+                                    ep.vpc, service.service_name
                                 ),
                             ],
                         };

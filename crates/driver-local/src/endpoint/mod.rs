@@ -171,7 +171,8 @@ impl LocalDriver {
             plumbing::ensure_namespace(&ep.namespace).await?;
             plumbing::ensure_leg(&ep.namespace, nft::LAB_IF, &leg).await?;
             let (ns, rules) = (ep.namespace.clone(), self.rules_of(&ep, None));
-            tokio::task::spawn_blocking(move || nft::apply(&ns, &rules)).await?
+            tokio::task::spawn_blocking(move || nft::apply(&ns, &rules)).await??;
+            plumbing::forget_neighbours(self.lab_namespaces(&lab), vec![ip]).await
         }
         .await;
         if let Err(e) = made {
@@ -213,7 +214,20 @@ impl LocalDriver {
                 self.names.endpoint_platform_port(&ep.vpc, &ep.name),
             ));
         }
-        plumbing::delete(&ep.namespace, &ports).await
+        plumbing::delete(&ep.namespace, &ports).await?;
+        if let Ok(lab) = self.require_lab(&ep.vpc) {
+            let held = std::iter::once(ep.ip).chain(ep.node_ips.iter().copied());
+            plumbing::forget_neighbours(self.lab_namespaces(&lab), held.collect()).await?;
+        }
+        Ok(())
+    }
+
+    /// The namespaces on lab VPC `lab`'s bridge that cache neighbours: its router and
+    /// its hosts.
+    pub(crate) fn lab_namespaces(&self, lab: &crate::lab::LabVpc) -> Vec<String> {
+        std::iter::once(lab.router_namespace.clone())
+            .chain(lab.hosts.iter().map(|h| h.namespace.clone()))
+            .collect()
     }
 
     /// Every address the lab endpoints of lab VPC `vpc` hold (each endpoint address and

@@ -238,3 +238,55 @@ pub fn flush_flows(ns: &str) -> Result<()> {
     })
     .with_context(|| format!("cut the flows of endpoint {ns}"))
 }
+
+/// Whether the lab leg of `ns` holds every one of `addresses` already.
+pub async fn has_lab_addresses(ns: &str, addresses: &[Ipv4Addr]) -> Result<bool> {
+    let wanted = addresses.to_vec();
+    netns::netlink_in_async(ns, move |h| async move {
+        let link = nl::require_link(&h, LAB_IF).await?;
+        let held: Vec<Ipv4Addr> = nl::addresses(&h)
+            .await?
+            .into_iter()
+            .filter(|(index, _, _)| *index == link.index)
+            .map(|(_, ip, _)| ip)
+            .collect();
+        Ok(wanted.iter().all(|ip| held.contains(ip)))
+    })
+    .await
+}
+
+/// Forgets what namespaces `namespaces` (the lab VPC's router and hosts) cached about
+/// `addresses`: a new endpoint may take an address a deleted one held, and a host that
+/// still has the old namespace's MAC for it would send into the void until the entry
+/// ages out (tens of seconds). Nothing in the lab announces the change (no gratuitous
+/// ARP), so the driver drops the entries and the next packet asks again.
+pub async fn forget_neighbours(namespaces: Vec<String>, addresses: Vec<Ipv4Addr>) -> Result<()> {
+    use futures::TryStreamExt;
+    use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute};
+    for ns in namespaces {
+        if !netns::exists(&ns) {
+            continue;
+        }
+        let wanted = addresses.clone();
+        netns::netlink_in_async(&ns, move |h| async move {
+            let mut stale = vec![];
+            let mut all = h.neighbours().get().execute();
+            while let Some(msg) = all.try_next().await.context("list neighbours")? {
+                let held = msg.attributes.iter().any(|a| {
+                    matches!(a, NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)) if wanted.contains(ip))
+                });
+                if held {
+                    stale.push(msg);
+                }
+            }
+            for msg in stale {
+                // Gone already (it aged out meanwhile) is as good.
+                let _ = h.neighbours().del(msg).execute().await;
+            }
+            Ok(())
+        })
+        .await
+        .with_context(|| format!("forget neighbours in {ns}"))?;
+    }
+    Ok(())
+}

@@ -214,7 +214,11 @@ impl LocalDriver {
             ep.nat_ip = Some(nat);
             ep.network = Some(network.clone());
         }
+        let fresh = !plumbing::has_lab_addresses(&ep.namespace, &ep.node_ips).await?;
         plumbing::ensure_lab_addresses(&ep.namespace, &ep.node_ips, lab.cidr.prefix_len()).await?;
+        if fresh {
+            plumbing::forget_neighbours(self.lab_namespaces(&lab), ep.node_ips.clone()).await?;
+        }
         let leg = Leg {
             router_ns,
             bridge,

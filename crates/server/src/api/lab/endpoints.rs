@@ -169,6 +169,27 @@ pub async fn create_endpoint(
         )
         .into());
     }
+    // A name an earlier endpoint's connection holds would inherit that connection and
+    // the operator's decision on it (a cloud gives a new endpoint a new id): refused.
+    let endpoint_id = format!("{vpc}/{name}");
+    if change.driver.lab_endpoint(&vpc, &name).is_none() {
+        if let Some(old) = service
+            .connections
+            .iter()
+            .find(|c| c.endpoint_id == endpoint_id)
+        {
+            return Err(CoreError::conflict(
+                Some("name"),
+                "name-used",
+                format!(
+                    "lab endpoint name {endpoint_id} belongs to an earlier connection of {} \
+                     ({}): create the endpoint under a new name",
+                    req.service, old.status
+                ),
+            )
+            .into());
+        }
+    }
     // Its node addresses: on the platform's own CIDR the endpoint must hold none of them.
     let nodes: Vec<Ipv4Addr> = Api::<Cluster>::new(state.store.docs())
         .load(service.cluster_id.0)
