@@ -151,7 +151,11 @@ fn main() {
     let client_id = id_of(&client);
     let home = lab.sandbox.home.path().to_path_buf();
     let key = home.join("laptop.key");
-    std::fs::write(&key, format!("{}\n", client["private_key"].as_str().unwrap())).unwrap();
+    std::fs::write(
+        &key,
+        format!("{}\n", client["private_key"].as_str().unwrap()),
+    )
+    .unwrap();
     let config = lab.cli.ok(&format!(
         "vpn client config {client_id} --private-key-file {}",
         key.display()
@@ -174,14 +178,25 @@ fn main() {
     // through `wg show` (a few ms of precision: each poll is a process).
     let handshake = loop {
         let out = Command::new("ip")
-            .args(["netns", "exec", &laptop, "wg", "show", WG, "latest-handshakes"])
+            .args([
+                "netns",
+                "exec",
+                &laptop,
+                "wg",
+                "show",
+                WG,
+                "latest-handshakes",
+            ])
             .output()
             .expect("wg show");
         let text = String::from_utf8_lossy(&out.stdout);
         if text.split_whitespace().nth(1).is_some_and(|t| t != "0") {
             break up.elapsed();
         }
-        assert!(up.elapsed() < Duration::from_secs(30), "no handshake: {text}");
+        assert!(
+            up.elapsed() < Duration::from_secs(30),
+            "no handshake: {text}"
+        );
     };
 
     // The first connect through the fresh tunnel against later ones.
@@ -212,7 +227,10 @@ fn main() {
     ]);
     for (i, (ns, addr)) in VETH.iter().enumerate() {
         let dev = ["va", "vb"][i];
-        in_ns(ns, &["ip", "addr", "add", &format!("{addr}/30"), "dev", dev]);
+        in_ns(
+            ns,
+            &["ip", "addr", "add", &format!("{addr}/30"), "dev", dev],
+        );
         in_ns(ns, &["ip", "link", "set", dev, "up"]);
     }
     let bare_to = SocketAddr::from((VETH[1].1.parse::<Ipv4Addr>().unwrap(), SINK_PORT));

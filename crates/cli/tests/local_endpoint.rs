@@ -353,7 +353,10 @@ fn lab_endpoints_survive_a_server_restart_and_keep_leading_to_the_cluster() {
 
     // A crash, then a start on the same data: the endpoints are rebuilt, not swept.
     lab.restart();
-    assert!(lab.namespaces().contains(&ns), "the endpoint's namespace is kept");
+    assert!(
+        lab.namespaces().contains(&ns),
+        "the endpoint's namespace is kept"
+    );
     let after = lab.cli.json("lab endpoint list");
     let ips = |list: &Value| -> Vec<(String, String)> {
         let mut all: Vec<_> = list
@@ -383,7 +386,8 @@ fn lab_endpoints_survive_a_server_restart_and_keep_leading_to_the_cluster() {
         .collect();
     assert_eq!(ids, vec!["\"customer/a\"".to_string()]);
     connection(&lab, &sid, "customer/a", "available");
-    eventually("the lab host connects by name after a second restart", || {
-        lab.connects_to("customer/app", &name, PROBE_PORT)
-    });
+    eventually(
+        "the lab host connects by name after a second restart",
+        || lab.connects_to("customer/app", &name, PROBE_PORT),
+    );
 }

@@ -101,7 +101,9 @@ fn endpoints_take_no_node_or_host_address_and_hosts_take_no_endpoint_address() {
     let held = endpoint_ips(&lab, "small/c");
     assert_eq!(held.len(), 2, "{held:?}");
     for ip in &held {
-        let refused = lab.cli.fails(&format!("lab host add small taker --ip {ip}"));
+        let refused = lab
+            .cli
+            .fails(&format!("lab host add small taker --ip {ip}"));
         assert!(refused.contains("lab endpoint small/c"), "{refused}");
     }
     // Without an address: the free ones, never the endpoint's, until none is left.

@@ -99,8 +99,7 @@ fn each_endpoint_fix_followed_for_real_makes_the_connection_succeed() {
         .find(|c| c["endpoint_id"] == old.as_str())
         .map(|c| c["id"].as_str().unwrap().to_string())
         .expect("the connection");
-    lab.cli
-        .ok(&format!("endpoint-service reject {sid} {cid}"));
+    lab.cli.ok(&format!("endpoint-service reject {sid} {cid}"));
     eventually("the connection is refused", || {
         verdict(&lab, &cluster_id)["reason"] == "endpoint-refused"
     });

@@ -83,7 +83,11 @@ fn a_vpn_laptop_resolves_cluster_names_through_the_pushed_dns_with_the_platforms
         id_of(&gateway)
     ));
     let key = lab.sandbox.home.path().join("alice.key");
-    std::fs::write(&key, format!("{}\n", client["private_key"].as_str().unwrap())).unwrap();
+    std::fs::write(
+        &key,
+        format!("{}\n", client["private_key"].as_str().unwrap()),
+    )
+    .unwrap();
     let config = lab.cli.ok(&format!(
         "vpn client config {} --private-key-file {}",
         id_of(&client),
@@ -111,7 +115,10 @@ fn a_vpn_laptop_resolves_cluster_names_through_the_pushed_dns_with_the_platforms
         "the platform's answer, not the lab VPC's endpoint {endpoint_ip}"
     );
     // The short name too, through the pushed search domain.
-    assert_eq!(lab.resolve_on(LAPTOP, &cluster_id), Some(vec![node_ip.clone()]));
+    assert_eq!(
+        lab.resolve_on(LAPTOP, &cluster_id),
+        Some(vec![node_ip.clone()])
+    );
     let connect = format!("{name}:{TLS_PORT}");
     let run = lab.lab_exec(
         LAPTOP,

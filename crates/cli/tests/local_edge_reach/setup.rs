@@ -85,7 +85,11 @@ impl Edge {
     }
 
     fn cluster_id(&self, which: usize) -> String {
-        id_of(if which == 0 { &self.cluster } else { &self.other })
+        id_of(if which == 0 {
+            &self.cluster
+        } else {
+            &self.other
+        })
     }
 
     /// Every laptop gets its first client and brings its tunnel up.
@@ -100,7 +104,9 @@ impl Edge {
     /// with the downloaded config and widened to the whole network.
     fn new_client(&mut self, i: usize) {
         let home = self.lab.sandbox.home.path().to_path_buf();
-        let ns = self.lab.namespace_of(&format!("internet/{}", self.laptops[i].host));
+        let ns = self
+            .lab
+            .namespace_of(&format!("internet/{}", self.laptops[i].host));
         let conf = home.join(format!("{}.conf", self.laptops[i].iface));
         if conf.exists() {
             in_ns(&ns, &["wg-quick", "down", conf.to_str().unwrap()]);
@@ -117,7 +123,11 @@ impl Edge {
         laptop.client_id = id_of(&client);
         laptop.revoked = false;
         let key = home.join(format!("{}.key", laptop.client));
-        std::fs::write(&key, format!("{}\n", client["private_key"].as_str().unwrap())).unwrap();
+        std::fs::write(
+            &key,
+            format!("{}\n", client["private_key"].as_str().unwrap()),
+        )
+        .unwrap();
         let config = self.lab.cli.ok(&format!(
             "vpn client config {} --private-key-file {}",
             laptop.client_id,
@@ -144,7 +154,15 @@ impl Edge {
         let iface = laptop.iface.clone();
         in_ns(
             &ns,
-            &["wg", "set", &iface, "peer", &self.gateway_key, "allowed-ips", &widened],
+            &[
+                "wg",
+                "set",
+                &iface,
+                "peer",
+                &self.gateway_key,
+                "allowed-ips",
+                &widened,
+            ],
         );
         in_ns(&ns, &["ip", "route", "replace", CIDR, "dev", &iface]);
     }
@@ -194,9 +212,10 @@ impl Edge {
         let e = &mut self.endpoints[i];
         e.made += 1;
         let name = format!("db{}", e.made);
-        self.lab
-            .cli
-            .ok(&format!("lab endpoint create {vpc} {name} --service {}", self.svc));
+        self.lab.cli.ok(&format!(
+            "lab endpoint create {vpc} {name} --service {}",
+            self.svc
+        ));
         e.name = Some(name.clone());
         e.status = "pending_acceptance";
         let id = format!("{vpc}/{name}");
@@ -291,8 +310,8 @@ impl Edge {
             let Some(name) = &e.name else { continue };
             let id = format!("{}/{name}", PRINCIPALS[i].0);
             eventually(&format!("{id} is {} on both sides", e.status), || {
-                let on_service = connection(&self.lab, &self.sid, &id)
-                    .is_some_and(|c| c["status"] == e.status);
+                let on_service =
+                    connection(&self.lab, &self.sid, &id).is_some_and(|c| c["status"] == e.status);
                 let list = self.lab.cli.json("lab endpoint list");
                 on_service
                     && list
@@ -319,7 +338,8 @@ impl Edge {
         let b_ip = node_ips(&self.other)[0].clone();
         for (vpc, _, _) in PRINCIPALS.iter().chain([&STRANGER]) {
             let host = format!("{vpc}/app");
-            let mut to: Vec<(String, u16)> = vec![(name.clone(), SERVED), (name.clone(), NOT_SERVED)];
+            let mut to: Vec<(String, u16)> =
+                vec![(name.clone(), SERVED), (name.clone(), NOT_SERVED)];
             for node in self.cluster["nodes"].as_array().unwrap() {
                 to.push((node["dns_name"].as_str().unwrap().to_string(), SERVED));
             }
