@@ -86,8 +86,8 @@ fn collision(ep: &LabEndpoint, cluster: &Cluster) -> Option<String> {
         .find(|n| n.ip == ep.ip || ep.node_ips.contains(&n.ip))?;
     Some(format!(
         "address {} of lab endpoint {} is also node {}'s address on the platform: delete the \
-         endpoint and create it again (`isthmus lab endpoint create {} {} --service {}`); it \
-         then takes an address no node holds",
+         endpoint and create a new one (`isthmus lab endpoint create {} {}-2 --service {}`); \
+         it takes an address no node holds",
         node.ip,
         ep.endpoint_id(),
         node.index,
