@@ -51,6 +51,8 @@ impl Edge {
             let ip = if ip.is_empty() { node0.as_str() } else { ip };
             lab.lab_vpc(vpc, cidr, &[("app", ip)]);
         }
+        let peering = lab.peering(&network, "peered", &[PEERED_CIDR]);
+        assert_eq!(peering["status"], "active", "{peering:#}");
         let gateway = lab.cli.json(&format!(
             "vpn gateway create laps --network {network} --client-cidr {CLIENT_CIDR} \
              --dns none --wait --timeout {WAIT_TIMEOUT}"
@@ -328,6 +330,20 @@ impl Edge {
                 });
             }
         }
+        // Without an available endpoint the VPC's resolver answers the platform's
+        // addresses again (its view's records go with the endpoint, on the resolver's time).
+        let nodes = node_ips(&self.cluster);
+        let name = self.cluster["dns_name"].as_str().unwrap();
+        for (i, e) in self.endpoints.iter().enumerate() {
+            if e.status != "available" {
+                let host = format!("{}/app", PRINCIPALS[i].0);
+                eventually(&format!("{host} resolves the platform's addresses"), || {
+                    self.lab
+                        .resolve_on(&host, name)
+                        .is_none_or(|ips| ips.iter().all(|ip| nodes.contains(ip)))
+                });
+            }
+        }
     }
 
     /// Every question of this round.
@@ -365,5 +381,19 @@ impl Edge {
             }
         }
         probes
+    }
+}
+
+/// A failed round shows the server's errors (the CLI names only a request id).
+impl Drop for Edge {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.lab.server_log();
+            let errors: Vec<&str> = log
+                .lines()
+                .filter(|l| l.contains("ERROR") || l.contains("WARN"))
+                .collect();
+            eprintln!("server errors and warnings:\n{}", errors.join("\n"));
+        }
     }
 }
