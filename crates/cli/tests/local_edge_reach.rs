@@ -127,14 +127,27 @@ impl Answer {
     }
 }
 
+/// Connects that the analyzer allowed but that failed at the first try and succeeded at
+/// the second (about 70 connects run at once on a loaded machine, each within 3 s; a lost
+/// SYN twice is possible). Printed at the end: a path that is really closed fails both.
+static RETRIED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 fn check(lab: &LocalLab, probe: Probe) -> Answer {
     let verdict: Value = lab.cli.json(&format!(
         "reach --from {} --to {}:{}",
         probe.from, probe.to, probe.port
     ));
+    let analyzed = verdict["allowed"].as_bool().expect("allowed");
+    let mut real = lab.connects_to(&probe.host, &probe.to, probe.port);
+    if analyzed && !real {
+        real = lab.connects_to(&probe.host, &probe.to, probe.port);
+        if real {
+            RETRIED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
     Answer {
-        analyzed: verdict["allowed"].as_bool().expect("allowed"),
-        real: lab.connects_to(&probe.host, &probe.to, probe.port),
+        analyzed,
+        real,
         verdict,
         probe,
     }
@@ -227,12 +240,19 @@ fn the_analyzer_agrees_with_real_connects_through_endpoints_and_vpn_on_random_ro
             *reasons.entry(a.reason()).or_default() += 1;
             pairs += 1;
         }
+        if !disagreements.is_empty() {
+            eprintln!("{}", edge.diagnose());
+        }
         assert!(
             disagreements.is_empty(),
             "seed {seed}, round {round} ({plan}):\n{disagreements:#?}"
         );
     }
-    eprintln!("edge differential: {pairs} pairs over {rounds} rounds agree (seed {seed}); reasons: {reasons:?}");
+    let retried = RETRIED.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "edge differential: {pairs} pairs over {rounds} rounds agree (seed {seed}; {retried} \
+         allowed connects needed a second try); reasons: {reasons:?}"
+    );
     if rounds >= 6 {
         for reason in [
             "allowed",

@@ -7,6 +7,7 @@ use super::*;
 
 pub struct Edge {
     pub lab: LocalLab,
+    network: String,
     cluster: Value,
     other: Value,
     sid: String,
@@ -81,6 +82,7 @@ impl Edge {
                 })
                 .collect(),
             lab,
+            network,
             cluster,
             other,
         }
@@ -381,6 +383,40 @@ impl Edge {
             }
         }
         probes
+    }
+}
+
+impl Edge {
+    /// The routers' routes, neighbours and firewalls, for a round that disagreed.
+    pub fn diagnose(&self) -> String {
+        let mut out = String::new();
+        let namespaces = [
+            self.lab.names.router_ns(&self.network),
+            self.lab.names.lab_router_ns("peered"),
+            self.lab.names.lab_host_ns("peered", "app"),
+        ];
+        for ns in namespaces {
+            for argv in [
+                &["ip", "route"][..],
+                &["ip", "-s", "neigh"],
+                &["ip", "-s", "link"],
+                &["ip", "-br", "addr"],
+                &["nft", "list", "ruleset"],
+                &["conntrack", "-L"],
+            ] {
+                let run = std::process::Command::new("ip")
+                    .args(["netns", "exec", &ns])
+                    .args(argv)
+                    .output()
+                    .expect("run ip netns exec");
+                out.push_str(&format!(
+                    "== {ns}: {argv:?}\n{}{}\n",
+                    String::from_utf8_lossy(&run.stdout),
+                    String::from_utf8_lossy(&run.stderr)
+                ));
+            }
+        }
+        out
     }
 }
 

@@ -116,6 +116,7 @@ pub async fn ensure_leg(ns: &str, iface: &'static str, leg: &Leg) -> Result<()> 
         let port = nl::require_link(&h, &l.port).await?;
         let bridge = nl::require_link(&h, &l.bridge).await?;
         if port.master != Some(bridge.index) {
+            pin_bridge_address(&h, bridge.index).await?;
             nl::set_master(&h, port.index, bridge.index).await?;
         }
         nl::set_up(&h, port.index).await
@@ -237,6 +238,37 @@ pub fn flush_flows(ns: &str) -> Result<()> {
         Ok(())
     })
     .with_context(|| format!("cut the flows of endpoint {ns}"))
+}
+
+/// Pins the bridge's MAC address to what it is now. A Linux bridge without an address of
+/// its own takes its lowest port's: an endpoint's port could lend it its MAC, and when
+/// that endpoint goes the bridge changes address under every host that cached it for its
+/// gateway (their traffic goes nowhere until the entry ages out; seen in
+/// `local_edge_reach`). Setting it explicitly, even to the same value, stops that.
+async fn pin_bridge_address(h: &rtnetlink::Handle, index: u32) -> Result<()> {
+    use futures::TryStreamExt;
+    use netlink_packet_route::link::LinkAttribute;
+    let mut links = h.link().get().match_index(index).execute();
+    let msg = links
+        .try_next()
+        .await
+        .context("read the bridge")?
+        .context("no such bridge")?;
+    let Some(mac) = msg.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Address(mac) => Some(mac.clone()),
+        _ => None,
+    }) else {
+        return Ok(());
+    };
+    h.link()
+        .set(
+            rtnetlink::LinkUnspec::new_with_index(index)
+                .address(mac)
+                .build(),
+        )
+        .execute()
+        .await
+        .context("pin the bridge's MAC address")
 }
 
 /// Whether the lab leg of `ns` holds every one of `addresses` already.

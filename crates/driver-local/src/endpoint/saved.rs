@@ -45,7 +45,12 @@ fn save(prefix: &str, all: &[LabEndpoint]) -> Result<()> {
 
 /// Forgets every saved lab endpoint (the driver's purge).
 pub(crate) fn forget(prefix: &str) {
-    let _ = fs::remove_file(path(prefix));
+    let file = path(prefix);
+    let _ = fs::remove_file(&file);
+    // The prefix's directory too, unless something else (VPN keys) still lives there.
+    if let Some(dir) = file.parent() {
+        let _ = fs::remove_dir(dir);
+    }
 }
 
 impl LocalDriver {
