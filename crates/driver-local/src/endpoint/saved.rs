@@ -47,7 +47,9 @@ fn save(prefix: &str, all: &[LabEndpoint]) -> Result<()> {
 pub(crate) fn forget(prefix: &str) {
     let file = path(prefix);
     let _ = fs::remove_file(&file);
-    // The prefix's directory too, unless something else (VPN keys) still lives there.
+    // The prefix's directory too (and its VPN key directory), unless something still
+    // lives there: `remove_dir` takes only empty ones.
+    let _ = fs::remove_dir(crate::vpn::keys::dir(prefix));
     if let Some(dir) = file.parent() {
         let _ = fs::remove_dir(dir);
     }
