@@ -327,10 +327,11 @@ fn removing_the_principal_or_deleting_the_endpoint_cuts_established_connections(
 }
 
 #[test]
-fn a_restarted_server_sweeps_lab_endpoints_and_their_connections_turn_disconnected() {
-    let mut lab = LocalLab::start("isthe9");
+fn lab_endpoints_survive_a_server_restart_and_keep_leading_to_the_cluster() {
+    let mut lab = LocalLab::start("isthy1");
     let network = lab.project_and_network("10.86.0.0/24");
     let cluster = lab.cluster(&network, "single-node");
+    let name = cluster["dns_name"].as_str().unwrap().to_string();
     lab.lab_vpc("customer", "172.31.10.0/24", &[("app", "172.31.10.10")]);
     let service = lab.cli.json(&format!(
         "endpoint-service create db-pl --cluster {} --principal customer --no-acceptance \
@@ -338,18 +339,55 @@ fn a_restarted_server_sweeps_lab_endpoints_and_their_connections_turn_disconnect
         id_of(&cluster)
     ));
     let sid = id_of(&service);
-    let name = service["service_name"].as_str().unwrap();
+    let svc = service["service_name"].as_str().unwrap();
     lab.cli
-        .ok(&format!("lab endpoint create customer a --service {name}"));
+        .ok(&format!("lab endpoint create customer a --service {svc}"));
+    lab.cli
+        .ok(&format!("lab endpoint create customer b --service {svc}"));
     connection(&lab, &sid, "customer/a", "available");
-    let ns = lab.names.endpoint_ns("customer", "a");
-    assert!(lab.namespaces().contains(&ns));
-
-    // Lab endpoints are not stored: the sweep at start removes the orphaned namespace.
-    lab.restart();
-    eventually("the endpoint's namespace is swept", || {
-        !lab.namespaces().contains(&ns)
+    eventually("the lab host connects by name", || {
+        lab.connects_to("customer/app", &name, PROBE_PORT)
     });
-    assert_eq!(lab.cli.json("lab endpoint list"), serde_json::json!([]));
-    connection(&lab, &sid, "customer/a", "disconnected");
+    let before = lab.cli.json("lab endpoint list");
+    let ns = lab.names.endpoint_ns("customer", "a");
+
+    // A crash, then a start on the same data: the endpoints are rebuilt, not swept.
+    lab.restart();
+    assert!(
+        lab.namespaces().contains(&ns),
+        "the endpoint's namespace is kept"
+    );
+    let after = lab.cli.json("lab endpoint list");
+    let ips = |list: &Value| -> Vec<(String, String)> {
+        let mut all: Vec<_> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["endpoint_id"].to_string(), e["ip"].to_string()))
+            .collect();
+        all.sort();
+        all
+    };
+    assert_eq!(ips(&after), ips(&before), "same endpoints, same addresses");
+    connection(&lab, &sid, "customer/a", "available");
+    // The server's resolver for the VPC comes up with it.
+    eventually("the lab host connects by name after the restart", || {
+        lab.connects_to("customer/app", &name, PROBE_PORT)
+    });
+
+    // A deletion after the restart is still the customer's: its connection turns
+    // disconnected, and a second restart does not bring it back.
+    lab.cli.ok("lab endpoint delete customer/b");
+    connection(&lab, &sid, "customer/b", "disconnected");
+    lab.restart();
+    let ids: Vec<String> = ips(&lab.cli.json("lab endpoint list"))
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ids, vec!["\"customer/a\"".to_string()]);
+    connection(&lab, &sid, "customer/a", "available");
+    eventually(
+        "the lab host connects by name after a second restart",
+        || lab.connects_to("customer/app", &name, PROBE_PORT),
+    );
 }

@@ -1,7 +1,8 @@
 //! `isthmus reach` follows the private endpoint path, and each fix it suggests, run as
 //! given, moves the real connection on until it succeeds: the lab VPC is not an allowed
 //! principal → the operator adds it; no endpoint → the customer creates one; pending →
-//! the operator accepts it; then allowed, and a real connect by name succeeds. Dialling a
+//! the operator accepts it; then allowed, and a real connect by name succeeds; rejected →
+//! a new endpoint under a new name, accepted, succeeds again. Dialling a
 //! node's own address from a VPC on the platform's CIDR is the overlap trap: denied, and
 //! really refused.
 
@@ -86,6 +87,42 @@ fn each_endpoint_fix_followed_for_real_makes_the_connection_succeed() {
     assert!(!lab.connects_to("customer/app", &node_ip, PORT));
     let to = v["fix"]["actions"][0]["to"].as_str().unwrap();
     assert!(lab.connects_to("customer/app", to, PORT), "the fix's name");
+
+    // Rejected: endpoint-refused. Its fix (delete it, create one under a new name: the
+    // old name keeps the refused connection), then the accept, reaches again for real.
+    let old = ep["endpoint_id"].as_str().unwrap().to_string();
+    let connections = lab.cli.json(&format!("endpoint-service connections {sid}"));
+    let cid = connections
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["endpoint_id"] == old.as_str())
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .expect("the connection");
+    lab.cli.ok(&format!("endpoint-service reject {sid} {cid}"));
+    eventually("the connection is refused", || {
+        verdict(&lab, &cluster_id)["reason"] == "endpoint-refused"
+    });
+    assert!(!lab.connects_to("customer/app", &ip, PORT), "rejected");
+    let v = verdict(&lab, &cluster_id);
+    let reuse = format!(
+        "lab endpoint create customer {} --service {}",
+        ep["name"].as_str().unwrap(),
+        service["service_name"].as_str().unwrap()
+    );
+    follow(&lab, &v, "endpoint-refused");
+    let refused = lab.cli.fails(&reuse);
+    assert!(refused.contains("new name"), "{refused}");
+    eventually("the new endpoint is pending", || {
+        verdict(&lab, &cluster_id)["reason"] == "endpoint-pending"
+    });
+    follow(&lab, &verdict(&lab, &cluster_id), "endpoint-pending");
+    eventually("the analyzer allows it again", || {
+        verdict(&lab, &cluster_id)["allowed"] == true
+    });
+    eventually("the lab host connects by name again", || {
+        lab.connects_to("customer/app", &name, PORT)
+    });
 
     lab.cli.ok(&format!(
         "endpoint-service delete {sid} --wait --timeout {WAIT_TIMEOUT}"

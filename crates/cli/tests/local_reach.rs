@@ -17,7 +17,8 @@
 //! One server, one set of lab VPCs and clusters; between rounds peerings and allow-lists
 //! change in place (PATCH), waited for until the controller has applied them.
 //! Default: 20 topologies (about 70 pairs each). Longer run:
-//! `ISTHMUS_REACH_TOPOLOGIES=100 ISTHMUS_REACH_SEED=7`.
+//! `ISTHMUS_REACH_TOPOLOGIES=100 ISTHMUS_REACH_SEED=7` (`ISTHMUS_REACH_PREFIX` for the
+//! kernel names). Endpoints and VPN clients have their own random test: `local_edge_reach`.
 
 mod local_support;
 mod support;
@@ -188,7 +189,9 @@ fn the_analyzer_agrees_with_real_connections_on_random_topologies() {
     let seed = env_or("ISTHMUS_REACH_SEED", 20261121);
     let rounds = env_or("ISTHMUS_REACH_TOPOLOGIES", 20);
     let mut rng = Rng(seed.max(1));
-    let mut lab = LocalLab::start("isthx1");
+    // Kernel names under `isthx1` unless the run names its own prefix (parallel runs).
+    let prefix = std::env::var("ISTHMUS_REACH_PREFIX").unwrap_or_else(|_| "isthx1".into());
+    let mut lab = LocalLab::start(&prefix);
     let vpcs = topology::vpcs();
     for v in &vpcs {
         match v.behind {

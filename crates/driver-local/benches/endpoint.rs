@@ -177,5 +177,16 @@ async fn main() -> Result<()> {
         "throughput  endpoint {through_endpoint:.2} Gbit/s  peering {through_peering:.2} Gbit/s  \
          bare veth pair {bare:.2} Gbit/s"
     );
+    // The rows of `scripts/bench` (scripts/bench.d/endpoint).
+    println!(
+        "row\tEndpoint: accept → first packet (driver: ensure, then connect)\t{:.1} ms\t-\t-\t-",
+        first.as_secs_f64() * 1e3
+    );
+    for (peer, figure) in [("a peering", through_peering), ("a bare veth pair", bare)] {
+        println!(
+            "row\tEndpoint: throughput lab host → node (against {peer})\t{through_endpoint:.2} Gbit/s\t{figure:.2} Gbit/s\t{:.2}\t-",
+            through_endpoint / figure
+        );
+    }
     Ok(())
 }

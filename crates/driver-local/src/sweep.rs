@@ -66,6 +66,7 @@ impl LocalDriver {
     pub fn purge(&self) -> SweepReport {
         self.labs.lock().expect("lab registry").clear();
         self.endpoints.lock().expect("endpoint registry").clear();
+        crate::endpoint::saved::forget(self.names.prefix());
         *self.internet.lock().expect("internet registry") = None;
         self.sweep_blocking(&KnownObjects::new())
             .unwrap_or_else(|e| SweepReport {

@@ -296,3 +296,39 @@ async fn removing_the_principal_or_deleting_the_endpoint_cuts_its_flows() {
     assert_eq!(status_of(&s, "cust/b"), ConnectionStatus::Disconnected);
     assert!(refused(&app, at(other.ip, PORT)));
 }
+
+/// A node that lands on one of an endpoint's addresses (a node added later, on the same
+/// CIDR) fails the connection, naming the way out, and closes the endpoint: its address
+/// would be the namespace's own and the DNAT to that node would end there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_on_an_endpoints_address_fails_its_connection_with_the_way_out() {
+    let fx = Fixture::new("isthy7");
+    let d = &fx.driver;
+    let (db, _servers) = platform(d, "10.78.0.0/24", &["10.78.0.2"]).await;
+    let app = lab(d, "cust", "10.78.0.0/24", "10.78.0.20").await;
+    let mut s = service(&db, &["cust"], false);
+    let ep = d
+        .create_lab_endpoint("cust", "db", &s.service_name, None)
+        .await
+        .unwrap();
+    reconcile(d, &mut s, &db).await;
+    assert_eq!(status_of(&s, "cust/db"), ConnectionStatus::Available);
+    assert!(!refused(&app, at(ep.ip, PORT)), "open while available");
+
+    // The cluster grows a node at the endpoint's address.
+    let mut grown = db.clone();
+    let mut node = grown.nodes[0].clone();
+    (node.index, node.ip) = (1, ep.ip);
+    grown.nodes.push(node);
+    reconcile(d, &mut s, &grown).await;
+    assert_eq!(status_of(&s, "cust/db"), ConnectionStatus::Failed);
+    let c = &s.connections[0];
+    assert!(
+        c.status_message.contains("node 1's address")
+            && c.status_message
+                .contains("isthmus lab endpoint create cust db-2"),
+        "{}",
+        c.status_message
+    );
+    assert!(refused(&app, at(ep.ip, PORT)), "closed once failed");
+}

@@ -248,6 +248,10 @@ async fn bind_resolver(
     })
 }
 
+/// How a resolv.conf that a lab host's own resolvconf wrote begins (the lab's stand-in
+/// for openresolv, `scripts/lab-resolvconf/resolvconf`, marks it so).
+pub const RESOLVCONF_MARK: &str = "# written by resolvconf";
+
 fn resolv_conf(gateway: Ipv4Addr) -> String {
     format!("# written by isthmus: the platform DNS, as seen from this lab host\nnameserver {gateway}\n")
 }
@@ -263,8 +267,12 @@ fn sync_resolv_confs(
         let dir = etc.join(ns);
         let file = dir.join("resolv.conf");
         let text = resolv_conf(*gateway);
-        if std::fs::read_to_string(&file).is_ok_and(|t| t == text) {
-            continue;
+        match std::fs::read_to_string(&file) {
+            Ok(t) if t == text => continue,
+            // The host's own resolvconf wrote it (wg-quick's `DNS =` on a laptop): the
+            // host's choice, kept until that resolvconf gives it back (empties it).
+            Ok(t) if t.starts_with(RESOLVCONF_MARK) => continue,
+            _ => {}
         }
         std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
         isthmus_connect::pki::write_atomically(&file, text.as_bytes(), 0o644)

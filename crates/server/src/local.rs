@@ -1,6 +1,6 @@
 //! The `local` provider at server start: real networks on this host need root. When the
 //! driver can run, the server re-creates every stored lab VPC and the lab's internet with
-//! its hosts (namespaces do not survive a reboot, and a crash may have left them
+//! its hosts, and the saved lab endpoints (namespaces do not survive a reboot, and a crash may have left them
 //! half-made), then removes every kernel object under the driver's prefix that the store
 //! does not know — all before the controller starts, so it never races a sweep.
 
@@ -37,6 +37,15 @@ pub async fn start(
     let driver = LocalDriver::new(config.clone()).context("start the local driver")?;
     restore_lab_vpcs(&driver, store).await?;
     restore_internet(&driver, store).await?;
+    // After the lab VPCs (an endpoint needs its VPC) and before the sweep (which keeps
+    // the namespaces of the endpoints registered here).
+    for dropped in driver
+        .restore_lab_endpoints()
+        .await
+        .context("restore saved lab endpoints")?
+    {
+        tracing::warn!(%dropped, "a saved lab endpoint was not restored");
+    }
     let known = known_objects(&driver, store).await?;
     let report = driver
         .sweep_orphans(&known)

@@ -293,7 +293,7 @@ pub fn change_endpoint_service(
                 {
                     c.decision = Decision::Rejected;
                     next.warnings
-                        .push(cut_warning(c, "its principal was removed"));
+                        .push(cut_warning(c, Some("its principal was removed")));
                 }
             }
         }
@@ -318,17 +318,15 @@ fn is_open(s: ConnectionStatus) -> bool {
     )
 }
 
-fn cut_warning(c: &EndpointConnection, why: &str) -> String {
+/// What a rejection says. `because` names a cause other than the operator's own reject
+/// (which needs none: "rejected because it was rejected" says nothing).
+fn cut_warning(c: &EndpointConnection, because: Option<&str>) -> String {
+    let cause = because.map(|b| format!(" because {b}")).unwrap_or_default();
+    let head = format!("connection {} ({}) is rejected{cause}", c.id, c.principal);
     if c.status == ConnectionStatus::Available {
-        format!(
-            "connection {} ({}) is rejected because {why}: its established flows are cut (the cloud itself would leave them running)",
-            c.id, c.principal
-        )
+        format!("{head}: its established flows are cut (the cloud itself would leave them running)")
     } else {
-        format!(
-            "connection {} ({}) is rejected because {why}",
-            c.id, c.principal
-        )
+        format!("{head}: it never carried traffic, and new connections are refused")
     }
 }
 
@@ -365,7 +363,7 @@ fn decide(s: &mut EndpointService, id: &str, decision: Decision) -> Result<(), C
                 ),
             ));
         }
-        Decision::Rejected => s.warnings.push(cut_warning(c, "it was rejected")),
+        Decision::Rejected => s.warnings.push(cut_warning(c, None)),
         _ => {}
     }
     c.decision = decision;

@@ -238,6 +238,8 @@ fn rejecting_an_available_connection_says_its_flows_are_cut() {
         "{:?}",
         next.warnings
     );
+    // The operator's own reject needs no cause (not "rejected because it was rejected").
+    assert!(!next.warnings[0].contains("because"), "{:?}", next.warnings);
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! The private endpoint path: a lab host reaches a cluster through a lab endpoint of its
 //! own VPC (the `local` data plane DNATs to the nodes and SNATs to a platform address).
-//! It applies to a source in a lab VPC when the VPC has an endpoint to one of the
-//! cluster's endpoint services, or when the cluster publishes one and the VPC has no
-//! peering to the cluster's network. In order:
+//! It applies to a source in a lab VPC when the cluster publishes a `local` endpoint
+//! service and the VPC has no peering to the cluster's network; a peered VPC takes it
+//! only for names while one of its endpoints is available (its resolver then answers
+//! with the endpoint; a node's own address still goes over the peering). In order:
 //! 1. the client dialled a node's own address: inside its VPC there is no route to the
 //!    platform, and when the CIDRs overlap that address is someone else's (`overlap-trap`,
 //!    `no-route`): use the endpoint's names;
@@ -41,20 +42,41 @@ impl<'a> ReachIndex<'a> {
             .iter()
             .filter(|s| s.cluster_id == cluster.id && s.provider == Provider::Local)
             .collect();
-        let endpoint =
-            self.snap.lab_endpoints.iter().find(|e| {
-                e.vpc == vpc.name && services.iter().any(|s| s.service_name == e.service)
-            });
+        let status_of = |e: &LabEndpointRef| {
+            let id = format!("{}/{}", e.vpc, e.name);
+            services
+                .iter()
+                .filter(|s| s.service_name == e.service)
+                .flat_map(|s| s.connections.iter())
+                .find(|c| c.endpoint_id == id)
+                .map(|c| c.status)
+        };
+        let mine: Vec<&LabEndpointRef> = self
+            .snap
+            .lab_endpoints
+            .iter()
+            .filter(|e| e.vpc == vpc.name && services.iter().any(|s| s.service_name == e.service))
+            .collect();
+        // The VPC's resolver answers with an available endpoint when it has one.
+        let endpoint = mine
+            .iter()
+            .find(|e| status_of(e) == Some(ConnectionStatus::Available))
+            .or(mine.first())
+            .copied();
+        let available = endpoint.is_some_and(|e| status_of(e) == Some(ConnectionStatus::Available));
         let peered = self
             .peerings_to
             .contains_key(&(cluster.network_id, vpc.name.as_str()));
-        if services.is_empty() || (endpoint.is_none() && peered) {
-            return None;
-        }
         let dialled_node = to
             .parse::<Ipv4Addr>()
             .ok()
             .filter(|d| cluster.nodes.iter().any(|n| n.ip == *d));
+        // A peered VPC reaches the nodes' own addresses over its peering, and their names
+        // too unless an available endpoint answers them inside the VPC: then the peering
+        // path decides, not the endpoint's.
+        if services.is_empty() || (peered && (dialled_node.is_some() || !available)) {
+            return None;
+        }
         let verdicts = nodes
             .iter()
             .map(|n| {
@@ -123,8 +145,18 @@ impl<'a> ReachIndex<'a> {
                             .at_destination(hops, destination);
                     }
                     Some(status) => {
+                        // A new name, as a cloud gives a new endpoint a new id: the refused
+                        // connection keeps the old one and its decision with it.
+                        let fresh = (2..)
+                            .map(|n| format!("{}-{n}", ep.name))
+                            .find(|n| {
+                                let id = format!("{}/{n}", ep.vpc);
+                                !service.connections.iter().any(|c| c.endpoint_id == id)
+                                    && !self.snap.lab_endpoints.iter().any(|e| e.vpc == ep.vpc && e.name == *n)
+                            })
+                            .expect("a free name");
                         let fix = Fix {
-                            summary: "delete the refused endpoint and create a new one".into(),
+                            summary: "delete the refused endpoint and create a new one under a new name".into(),
                             actions: vec![FixAction::CreateLabEndpoint {
                                 vpc: vpc.name.clone(),
                                 service: service.service_name.clone(),
@@ -132,8 +164,8 @@ impl<'a> ReachIndex<'a> {
                             commands: vec![
                                 format!("isthmus lab endpoint delete {}/{}", ep.vpc, ep.name),
                                 format!(
-                                    "isthmus lab endpoint create {} {} --service {}",
-                                    ep.vpc, ep.name, service.service_name
+                                    "isthmus lab endpoint create {} {fresh} --service {}",
+                                    ep.vpc, service.service_name
                                 ),
                             ],
                         };

@@ -11,6 +11,8 @@
 //! - `provision`: the `local` provisioner of endpoint services, which walks each lab
 //!   endpoint's connection through the handshake and opens or closes its data plane.
 //!
+//! - `saved`: the set on disk, so a restarted server finds its lab endpoints again.
+//!
 //! Addresses: the endpoint takes the highest free address of the lab VPC unless one is
 //! asked for; the NAT address is the highest free address of the platform network (nodes
 //! take the lowest). The cluster is at `<endpoint>:<port>` (round robin); node `i` both at
@@ -22,19 +24,20 @@
 pub mod nft;
 mod plumbing;
 mod provision;
+pub mod saved;
 
 use std::net::Ipv4Addr;
 
 use anyhow::{bail, Context, Result};
 use isthmus_core::kinds::endpoint_connection::ConnectionStatus;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::driver::LocalDriver;
 use crate::lab::check_name;
 use plumbing::Leg;
 
 /// A lab endpoint as the driver holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabEndpoint {
     pub vpc: String,
     pub name: String,
@@ -81,6 +84,8 @@ impl LocalDriver {
     fn store_endpoint(&self, ep: &LabEndpoint) {
         let mut all = self.endpoints.lock().expect("endpoint registry");
         all.insert(key(&ep.vpc, &ep.name), ep.clone());
+        // Written under the lock, so two changes cannot save out of order.
+        self.save_endpoints(&all.values().cloned().collect::<Vec<_>>());
     }
 
     /// Creates a lab endpoint in lab VPC `vpc` toward the service named `service`: its
@@ -92,6 +97,22 @@ impl LocalDriver {
         name: &str,
         service: &str,
         ip: Option<Ipv4Addr>,
+    ) -> Result<LabEndpoint> {
+        self.create_lab_endpoint_avoiding(vpc, name, service, ip, &[])
+            .await
+    }
+
+    /// [`create_lab_endpoint`](Self::create_lab_endpoint), never at one of `nodes` (the
+    /// service's node addresses, known to the caller): when the lab VPC uses the
+    /// platform's CIDR, an endpoint address that is also a node's would be the
+    /// namespace's own, and the DNAT to that node would end inside the namespace.
+    pub async fn create_lab_endpoint_avoiding(
+        &self,
+        vpc: &str,
+        name: &str,
+        service: &str,
+        ip: Option<Ipv4Addr>,
+        nodes: &[Ipv4Addr],
     ) -> Result<LabEndpoint> {
         check_name("lab endpoint", name)?;
         let _guard = self.changes.lock().await;
@@ -113,11 +134,17 @@ impl LocalDriver {
             Some(ip) if taken.contains(&ip) => {
                 bail!("endpoint address {ip} is reserved or taken in lab VPC {vpc}")
             }
+            Some(ip) if nodes.contains(&ip) => {
+                bail!(
+                    "endpoint address {ip} is taken: it is a node's address on the platform \
+                     network, which the endpoint leads to (pick another or leave it out)"
+                )
+            }
             Some(ip) => ip,
             None => (lab.cidr.start()..=lab.cidr.end())
                 .rev()
                 .map(Ipv4Addr::from)
-                .find(|ip| !taken.contains(ip))
+                .find(|ip| !taken.contains(ip) && !nodes.contains(ip))
                 .with_context(|| format!("lab VPC {vpc} has no free address"))?,
         };
         let ep = LabEndpoint {
@@ -144,7 +171,8 @@ impl LocalDriver {
             plumbing::ensure_namespace(&ep.namespace).await?;
             plumbing::ensure_leg(&ep.namespace, nft::LAB_IF, &leg).await?;
             let (ns, rules) = (ep.namespace.clone(), self.rules_of(&ep, None));
-            tokio::task::spawn_blocking(move || nft::apply(&ns, &rules)).await?
+            tokio::task::spawn_blocking(move || nft::apply(&ns, &rules)).await??;
+            plumbing::forget_neighbours(self.lab_namespaces(&lab), vec![ip]).await
         }
         .await;
         if let Err(e) = made {
@@ -169,10 +197,9 @@ impl LocalDriver {
         self.remove_endpoint_objects(&ep)
             .await
             .with_context(|| format!("delete lab endpoint {vpc}/{name}"))?;
-        self.endpoints
-            .lock()
-            .expect("endpoint registry")
-            .remove(&key(vpc, name));
+        let mut all = self.endpoints.lock().expect("endpoint registry");
+        all.remove(&key(vpc, name));
+        self.save_endpoints(&all.values().cloned().collect::<Vec<_>>());
         Ok(true)
     }
 
@@ -187,7 +214,35 @@ impl LocalDriver {
                 self.names.endpoint_platform_port(&ep.vpc, &ep.name),
             ));
         }
-        plumbing::delete(&ep.namespace, &ports).await
+        plumbing::delete(&ep.namespace, &ports).await?;
+        if let Ok(lab) = self.require_lab(&ep.vpc) {
+            let held = std::iter::once(ep.ip).chain(ep.node_ips.iter().copied());
+            plumbing::forget_neighbours(self.lab_namespaces(&lab), held.collect()).await?;
+        }
+        Ok(())
+    }
+
+    /// The namespaces on lab VPC `lab`'s bridge that cache neighbours: its router and
+    /// its hosts.
+    pub(crate) fn lab_namespaces(&self, lab: &crate::lab::LabVpc) -> Vec<String> {
+        std::iter::once(lab.router_namespace.clone())
+            .chain(lab.hosts.iter().map(|h| h.namespace.clone()))
+            .collect()
+    }
+
+    /// Every address the lab endpoints of lab VPC `vpc` hold (each endpoint address and
+    /// its node addresses), with the endpoint's id: a host added later must take none.
+    pub fn lab_endpoint_addresses(&self, vpc: &str) -> Vec<(Ipv4Addr, String)> {
+        self.lab_endpoints()
+            .into_iter()
+            .filter(|e| e.vpc == vpc)
+            .flat_map(|e| {
+                let id = e.endpoint_id();
+                std::iter::once(e.ip)
+                    .chain(e.node_ips)
+                    .map(move |ip| (ip, id.clone()))
+            })
+            .collect()
     }
 
     /// The addresses of lab VPC `lab` that hosts, endpoints and the router hold.

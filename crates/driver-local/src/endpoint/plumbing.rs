@@ -116,6 +116,7 @@ pub async fn ensure_leg(ns: &str, iface: &'static str, leg: &Leg) -> Result<()> 
         let port = nl::require_link(&h, &l.port).await?;
         let bridge = nl::require_link(&h, &l.bridge).await?;
         if port.master != Some(bridge.index) {
+            pin_bridge_address(&h, bridge.index).await?;
             nl::set_master(&h, port.index, bridge.index).await?;
         }
         nl::set_up(&h, port.index).await
@@ -237,4 +238,87 @@ pub fn flush_flows(ns: &str) -> Result<()> {
         Ok(())
     })
     .with_context(|| format!("cut the flows of endpoint {ns}"))
+}
+
+/// Pins the bridge's MAC address to what it is now. A Linux bridge without an address of
+/// its own takes its lowest port's: an endpoint's port could lend it its MAC, and when
+/// that endpoint goes the bridge changes address under every host that cached it for its
+/// gateway (their traffic goes nowhere until the entry ages out; seen in
+/// `local_edge_reach`). Setting it explicitly, even to the same value, stops that.
+async fn pin_bridge_address(h: &rtnetlink::Handle, index: u32) -> Result<()> {
+    use futures::TryStreamExt;
+    use netlink_packet_route::link::LinkAttribute;
+    let mut links = h.link().get().match_index(index).execute();
+    let msg = links
+        .try_next()
+        .await
+        .context("read the bridge")?
+        .context("no such bridge")?;
+    let Some(mac) = msg.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Address(mac) => Some(mac.clone()),
+        _ => None,
+    }) else {
+        return Ok(());
+    };
+    h.link()
+        .set(
+            rtnetlink::LinkUnspec::new_with_index(index)
+                .address(mac)
+                .build(),
+        )
+        .execute()
+        .await
+        .context("pin the bridge's MAC address")
+}
+
+/// Whether the lab leg of `ns` holds every one of `addresses` already.
+pub async fn has_lab_addresses(ns: &str, addresses: &[Ipv4Addr]) -> Result<bool> {
+    let wanted = addresses.to_vec();
+    netns::netlink_in_async(ns, move |h| async move {
+        let link = nl::require_link(&h, LAB_IF).await?;
+        let held: Vec<Ipv4Addr> = nl::addresses(&h)
+            .await?
+            .into_iter()
+            .filter(|(index, _, _)| *index == link.index)
+            .map(|(_, ip, _)| ip)
+            .collect();
+        Ok(wanted.iter().all(|ip| held.contains(ip)))
+    })
+    .await
+}
+
+/// Forgets what namespaces `namespaces` (the lab VPC's router and hosts) cached about
+/// `addresses`: a new endpoint may take an address a deleted one held, and a host that
+/// still has the old namespace's MAC for it would send into the void until the entry
+/// ages out (tens of seconds). Nothing in the lab announces the change (no gratuitous
+/// ARP), so the driver drops the entries and the next packet asks again.
+pub async fn forget_neighbours(namespaces: Vec<String>, addresses: Vec<Ipv4Addr>) -> Result<()> {
+    use futures::TryStreamExt;
+    use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute};
+    for ns in namespaces {
+        if !netns::exists(&ns) {
+            continue;
+        }
+        let wanted = addresses.clone();
+        netns::netlink_in_async(&ns, move |h| async move {
+            let mut stale = vec![];
+            let mut all = h.neighbours().get().execute();
+            while let Some(msg) = all.try_next().await.context("list neighbours")? {
+                let held = msg.attributes.iter().any(|a| {
+                    matches!(a, NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)) if wanted.contains(ip))
+                });
+                if held {
+                    stale.push(msg);
+                }
+            }
+            for msg in stale {
+                // Gone already (it aged out meanwhile) is as good.
+                let _ = h.neighbours().del(msg).execute().await;
+            }
+            Ok(())
+        })
+        .await
+        .with_context(|| format!("forget neighbours in {ns}"))?;
+    }
+    Ok(())
 }

@@ -72,6 +72,31 @@ fn next_status(s: &EndpointService, ep: &LabEndpoint) -> (ConnectionStatus, Stri
     }
 }
 
+/// Why `ep` cannot lead to `cluster`: one of its addresses in the lab VPC is also a
+/// node's (only possible when the two networks share addresses). Only a live endpoint is
+/// judged: a refused one stays as it is.
+fn collision(ep: &LabEndpoint, cluster: &Cluster) -> Option<String> {
+    use ConnectionStatus::*;
+    if !matches!(ep.status, PendingAcceptance | Available) {
+        return None;
+    }
+    let node = cluster
+        .nodes
+        .iter()
+        .find(|n| n.ip == ep.ip || ep.node_ips.contains(&n.ip))?;
+    Some(format!(
+        "address {} of lab endpoint {} is also node {}'s address on the platform: delete the \
+         endpoint and create a new one (`isthmus lab endpoint create {} {}-2 --service {}`); \
+         it takes an address no node holds",
+        node.ip,
+        ep.endpoint_id(),
+        node.index,
+        ep.vpc,
+        ep.name,
+        ep.service
+    ))
+}
+
 impl LocalDriver {
     async fn sync_service(
         &self,
@@ -87,6 +112,12 @@ impl LocalDriver {
         for mut ep in mine {
             let was_open = ep.status == ConnectionStatus::Available;
             (ep.status, ep.message) = next_status(s, &ep);
+            if let Some(why) = collision(&ep, cluster) {
+                // A node took one of the endpoint's addresses (a node added after the
+                // endpoint was made, on the same CIDR): it cannot lead there. Failed, with
+                // the way out, rather than a data plane that silently eats the packets.
+                (ep.status, ep.message) = (ConnectionStatus::Failed, why);
+            }
             if ep.status == ConnectionStatus::Available {
                 self.open_endpoint(&mut ep, cluster)
                     .await
@@ -183,7 +214,11 @@ impl LocalDriver {
             ep.nat_ip = Some(nat);
             ep.network = Some(network.clone());
         }
+        let fresh = !plumbing::has_lab_addresses(&ep.namespace, &ep.node_ips).await?;
         plumbing::ensure_lab_addresses(&ep.namespace, &ep.node_ips, lab.cidr.prefix_len()).await?;
+        if fresh {
+            plumbing::forget_neighbours(self.lab_namespaces(&lab), ep.node_ips.clone()).await?;
+        }
         let leg = Leg {
             router_ns,
             bridge,

@@ -93,7 +93,13 @@ async fn snapshot(state: &AppState, project: ProjectId) -> ApiResult<ReachSnapsh
                 .await
         })
         .await?,
+        // Revoked ones too: `reach --from vpn/NAME` of a revoked client says so (with the
+        // fix: a new client), rather than not knowing the name.
         vpn_clients: all(|page| async move {
+            let page = PageRequest {
+                include_deleted: true,
+                ..page
+            };
             Api::<VpnClient>::new(store.docs())
                 .list(project, &page)
                 .await

@@ -3,8 +3,11 @@
 //! that becomes a connection of the service, `pending_acceptance` until the operator
 //! accepts it. Deleting one is what the service later sees as `disconnected`.
 //!
-//! Lab endpoints live in the local driver only (not in the store): a server restart
-//! removes them with the sweep, and their connections turn `disconnected`.
+//! Lab endpoints are the customer's side, so they live with the local driver (like the
+//! simulated clouds' endpoints in the sim journal), not in the platform's store: the
+//! driver saves them on disk and a restarted server rebuilds them (`endpoint/saved.rs`).
+//! Addresses never collide: an endpoint takes no host's and no node's address, and a
+//! host added later takes no endpoint's (`vpcs.rs`).
 
 use std::net::Ipv4Addr;
 
@@ -17,7 +20,7 @@ use isthmus_core::kinds::endpoint_service::EndpointService;
 use isthmus_core::kinds::principals::allows;
 use isthmus_core::lab::validate_lab_name;
 use isthmus_core::object::Object;
-use isthmus_core::resources::Provider;
+use isthmus_core::resources::{Cluster, Provider};
 use isthmus_core::CoreError;
 use isthmus_driver_local::endpoint::nft::node_port;
 use isthmus_driver_local::LabEndpoint;
@@ -166,9 +169,36 @@ pub async fn create_endpoint(
         )
         .into());
     }
+    // A name an earlier endpoint's connection holds would inherit that connection and
+    // the operator's decision on it (a cloud gives a new endpoint a new id): refused.
+    let endpoint_id = format!("{vpc}/{name}");
+    if change.driver.lab_endpoint(&vpc, &name).is_none() {
+        if let Some(old) = service
+            .connections
+            .iter()
+            .find(|c| c.endpoint_id == endpoint_id)
+        {
+            return Err(CoreError::conflict(
+                Some("name"),
+                "name-used",
+                format!(
+                    "lab endpoint name {endpoint_id} belongs to an earlier connection of {} \
+                     ({}): create the endpoint under a new name",
+                    req.service, old.status
+                ),
+            )
+            .into());
+        }
+    }
+    // Its node addresses: on the platform's own CIDR the endpoint must hold none of them.
+    let nodes: Vec<Ipv4Addr> = Api::<Cluster>::new(state.store.docs())
+        .load(service.cluster_id.0)
+        .await?
+        .map(|c| c.nodes.iter().map(|n| n.ip).collect())
+        .unwrap_or_default();
     let ep = change
         .driver
-        .create_lab_endpoint(&vpc, &name, &req.service, ip)
+        .create_lab_endpoint_avoiding(&vpc, &name, &req.service, ip, &nodes)
         .await
         .map_err(|e| {
             let message = format!("{e:#}");

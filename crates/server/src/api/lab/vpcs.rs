@@ -62,6 +62,58 @@ async fn refuse_if_hub(state: &AppState, name: &str) -> ApiResult<()> {
     .into())
 }
 
+/// The host request, its address clear of the VPC's lab endpoints (which the store does
+/// not know: they live with the driver). An address an endpoint holds is a 409 naming
+/// it; without an address, the lowest one free of hosts and endpoints is asked for.
+async fn clear_of_endpoints(
+    state: &AppState,
+    driver: &LocalDriver,
+    vpc_name: &str,
+    mut req: LabHostCreate,
+) -> ApiResult<LabHostCreate> {
+    let held = driver.lab_endpoint_addresses(vpc_name);
+    if held.is_empty() {
+        return Ok(req);
+    }
+    match req.ip.as_deref().map(str::parse::<std::net::Ipv4Addr>) {
+        Some(Ok(ip)) => {
+            if let Some((_, endpoint)) = held.iter().find(|(a, _)| *a == ip) {
+                return Err(CoreError::conflict(
+                    Some("ip"),
+                    "ip-taken",
+                    format!("{ip} is held by lab endpoint {endpoint} of lab VPC {vpc_name}"),
+                )
+                .into());
+            }
+        }
+        Some(Err(_)) => {} // the store names the syntax error
+        None => {
+            let vpc = state.store.get_lab_vpc(vpc_name).await?;
+            let reserved = isthmus_core::lab::lab_reserved_addresses(&vpc.cidr_block);
+            let free = (vpc.cidr_block.start()..=vpc.cidr_block.end())
+                .map(std::net::Ipv4Addr::from)
+                .find(|ip| {
+                    !reserved.contains(ip)
+                        && !vpc.hosts.iter().any(|h| h.ip == *ip)
+                        && !held.iter().any(|(a, _)| a == ip)
+                })
+                .ok_or_else(|| {
+                    CoreError::conflict(
+                        Some("ip"),
+                        "no-free-address",
+                        format!(
+                            "lab VPC {vpc_name} ({}) has no free address (its hosts and lab \
+                             endpoints hold them all)",
+                            vpc.cidr_block
+                        ),
+                    )
+                })?;
+            req.ip = Some(free.to_string());
+        }
+    }
+    Ok(req)
+}
+
 #[utoipa::path(post, path = "/v1/lab/vpcs", tag = "lab",
     request_body = LabVpcCreate,
     responses((status = 201, description = "The lab VPC, its namespaces made (linked to its hub when `behind` is set)", body = LabVpc),
@@ -129,10 +181,8 @@ pub async fn add_host(
 ) -> ApiResult<Response> {
     let change = lab.change().await?;
     let (state, actor) = (change.state, &change.actor);
-    let host = state
-        .store
-        .add_lab_host(actor, &vpc_name, &body.value)
-        .await?;
+    let req = clear_of_endpoints(state, change.driver, &vpc_name, body.value).await?;
+    let host = state.store.add_lab_host(actor, &vpc_name, &req).await?;
     let vpc = state.store.get_lab_vpc(&vpc_name).await?;
     let undo = async {
         let _ = state
