@@ -136,7 +136,12 @@ fn dnsperf(server: SocketAddr, queries: &std::path::Path) -> (f64, String) {
     let lost = text
         .lines()
         .find(|l| l.trim().starts_with("Queries lost:"))
-        .map(|l| l.trim().trim_start_matches("Queries lost:").trim().to_string())
+        .map(|l| {
+            l.trim()
+                .trim_start_matches("Queries lost:")
+                .trim()
+                .to_string()
+        })
         .unwrap_or_else(|| "?".into());
     (qps, lost)
 }

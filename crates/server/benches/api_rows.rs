@@ -236,7 +236,11 @@ async fn api(b: Arc<Bench>, p: &str) {
 async fn reach(b: Arc<Bench>, p: &str) {
     let networks = 1000;
     let (_, nets) = b
-        .create_many(&format!("/v1/projects/{p}/networks"), networks, network_body)
+        .create_many(
+            &format!("/v1/projects/{p}/networks"),
+            networks,
+            network_body,
+        )
         .await;
     let nets = Arc::new(nets);
     let for_peerings = nets.clone();

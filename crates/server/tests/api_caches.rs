@@ -133,7 +133,10 @@ async fn a_network_changed_or_deleted_is_seen_at_once_here_and_within_a_second_f
     seen_within(
         since,
         || s.get(&s.admin, &path),
-        |r| r.status == 404 || ["deleting", "deleted"].contains(&r.body["status"].as_str().unwrap_or("")),
+        |r| {
+            r.status == 404
+                || ["deleting", "deleted"].contains(&r.body["status"].as_str().unwrap_or(""))
+        },
     )
     .await;
 }

@@ -81,7 +81,9 @@ fn answer_until_stopped(zone: &Zone, view: &View, socket: &UdpSocket, stop: &Ato
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) =>
             {
                 continue
@@ -122,8 +124,7 @@ fn fast_answer(zone: &Zone, view: &View, q: &[u8], out: &mut Vec<u8>) -> bool {
     }
     // QR=0, opcode QUERY; one question, nothing else but perhaps one OPT.
     let (flags, counts) = (q[2], &q[4..HEADER_LEN]);
-    if flags & 0xf8 != 0 || counts[..6] != [0, 1, 0, 0, 0, 0] || counts[6] != 0 || counts[7] > 1
-    {
+    if flags & 0xf8 != 0 || counts[..6] != [0, 1, 0, 0, 0, 0] || counts[6] != 0 || counts[7] > 1 {
         return false;
     }
     let Some(name_end) = question_name(q) else {
@@ -298,7 +299,11 @@ mod tests {
     fn read(bytes: &[u8]) -> (Metadata, Vec<Query>, Vec<String>, Option<u16>) {
         let m = Message::from_vec(bytes).expect("the answer decodes");
         // Names compare without case: a prebuilt answer names the question as asked.
-        let answers = m.answers.iter().map(|r| format!("{r}").to_lowercase()).collect();
+        let answers = m
+            .answers
+            .iter()
+            .map(|r| format!("{r}").to_lowercase())
+            .collect();
         (
             m.metadata,
             m.queries.clone(),

@@ -55,21 +55,18 @@ pub async fn analyze(
         .map_err(|e: String| ApiError::invalid("from", "source-syntax", e))?;
     let verdict = match &state.caches {
         Some(caches) => {
-            ReachCache::analyze(&state, caches, access.project, source, req.to, req.port)
-                .await?
+            ReachCache::analyze(&state, caches, access.project, source, req.to, req.port).await?
         }
         None => {
             let snapshot = snapshot(&state, access.project).await?;
             ReachIndex::new(&snapshot).analyze(&source, &req.to, req.port)
         }
     };
-    verdict
-        .map(Json)
-        .map_err(|e| match e {
-            ReachError::UnknownSource(_) | ReachError::UnknownDestination(_) => {
-                ApiError::not_found(e.to_string())
-            }
-        })
+    verdict.map(Json).map_err(|e| match e {
+        ReachError::UnknownSource(_) | ReachError::UnknownDestination(_) => {
+            ApiError::not_found(e.to_string())
+        }
+    })
 }
 
 /// The project's live networks, peerings and clusters, and every lab VPC.

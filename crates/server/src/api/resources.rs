@@ -21,9 +21,9 @@ use super::body::JsonBody;
 use super::params::{if_match, path_id, CascadeParam, PageParams};
 use super::problem::{ApiError, ApiResult};
 use super::respond::{created, idempotency, one, one_json};
-use crate::cache::{CachedBody, FRESH_FOR};
 use super::routes::Routes;
 use crate::auth::{InProject, Operator, Viewer};
+use crate::cache::{CachedBody, FRESH_FOR};
 use crate::state::AppState;
 
 /// A kind the API serves with the generic handlers: every store call goes through the
@@ -165,9 +165,10 @@ async fn get<K: ApiKind>(
     let body = Arc::new(CachedBody {
         project: access.project,
         version: obj.version(),
-        json: Bytes::from(serde_json::to_vec(&obj).map_err(|e| {
-            ApiError::internal(format!("encode {} {id}: {e}", K::INFO.name))
-        })?),
+        json: Bytes::from(
+            serde_json::to_vec(&obj)
+                .map_err(|e| ApiError::internal(format!("encode {} {id}: {e}", K::INFO.name)))?,
+        ),
     });
     caches.resources.insert(key, body.clone(), ticket);
     Ok(one_json(StatusCode::OK, body.version, body.json.clone()))

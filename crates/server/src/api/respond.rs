@@ -24,7 +24,10 @@ pub fn one_json(status: StatusCode, version: u64, json: Bytes) -> Response {
     (
         status,
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
             etag(version),
         ],
         json,

@@ -15,9 +15,9 @@ use isthmus_core::ProjectId;
 use isthmus_store::Actor;
 
 use super::secret::hash_secret;
-use crate::cache::FRESH_FOR;
 use crate::api::params::path_id;
 use crate::api::problem::{ApiError, ApiResult};
+use crate::cache::FRESH_FOR;
 use crate::state::AppState;
 
 /// An authenticated token and its roles.
