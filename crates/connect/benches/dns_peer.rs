@@ -6,7 +6,8 @@
 //! the figure is for a zone that stays fresh.
 //!
 //! Prints `row` lines (scripts/bench.d/README.md). Needs `dnsperf` and `dnsmasq` on the
-//! PATH (scripts/setup installs both).
+//! PATH (scripts/setup installs both). Each server is driven three times for three seconds,
+//! alternately, and its best run counts.
 //! Run: `cargo bench -p isthmus-connect --bench dns_peer`
 
 use std::io::Write;
@@ -24,8 +25,9 @@ use isthmus_core::id::{ClusterId, Id};
 
 const CLUSTERS: u32 = 1_000;
 const ZONE: &str = "isthmus.internal";
-/// Seconds dnsperf drives each server.
-const SECONDS: u32 = 5;
+/// Seconds dnsperf drives a server in one run, and runs per server.
+const SECONDS: u32 = 3;
+const ROUNDS: usize = 3;
 
 fn cluster(n: u32) -> ClusterRecords {
     let mut unique = [0u8; 8];
@@ -174,6 +176,19 @@ async fn main() {
     dns.set_clusters(clusters.clone());
     let isthmus = dns.local_addr();
 
+    let port = free_udp_port();
+    let _dnsmasq = start_dnsmasq(&hosts, port);
+    let peer: SocketAddr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
+    let probe = names[1].0.clone() + ".";
+    let ready = Instant::now();
+    while ask(peer, &probe).is_none_or(|ips| ips.is_empty()) {
+        assert!(
+            ready.elapsed() < Duration::from_secs(5),
+            "dnsmasq did not answer"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
     // Freshness under load: cluster 0's first node moves every 100 ms.
     let moving = clusters[0].clone();
     let stop = Arc::new(AtomicBool::new(false));
@@ -191,11 +206,20 @@ async fn main() {
             moving.node_ips[0]
         })
     };
-    let query_file = queries.clone();
-    let (isthmus_qps, isthmus_lost) =
-        tokio::task::spawn_blocking(move || dnsperf(isthmus, &query_file))
-            .await
-            .expect("dnsperf");
+    // Alternating runs, the best of each kept: the load of whatever else shares the
+    // machine then weighs on both alike.
+    let (mut isthmus_best, mut peer_best) = ((0.0, String::new()), (0.0, String::new()));
+    for _ in 0..ROUNDS {
+        for (server, best) in [(isthmus, &mut isthmus_best), (peer, &mut peer_best)] {
+            let query_file = queries.clone();
+            let run = tokio::task::spawn_blocking(move || dnsperf(server, &query_file))
+                .await
+                .expect("dnsperf");
+            if run.0 > best.0 {
+                *best = run;
+            }
+        }
+    }
     stop.store(true, Ordering::Relaxed);
     let last = mover.join().expect("mover");
     let node0 = format!("{}-0.{ZONE}.", moving.cluster_id);
@@ -208,24 +232,9 @@ async fn main() {
         "the platform DNS must answer the last change"
     );
 
-    let port = free_udp_port();
-    let _dnsmasq = start_dnsmasq(&hosts, port);
-    let peer: SocketAddr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
-    let probe = names[1].0.clone() + ".";
-    let ready = Instant::now();
-    while ask(peer, &probe).is_none_or(|ips| ips.is_empty()) {
-        assert!(
-            ready.elapsed() < Duration::from_secs(5),
-            "dnsmasq did not answer"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let (peer_qps, peer_lost) = tokio::task::spawn_blocking(move || dnsperf(peer, &queries))
-        .await
-        .expect("dnsperf");
-
+    let ((isthmus_qps, isthmus_lost), (peer_qps, peer_lost)) = (isthmus_best, peer_best);
     println!(
-        "row\tdns: A queries/s, 1,000 clusters/4,000 names (peer dnsmasq; lost {isthmus_lost} / {peer_lost})\t{isthmus_qps:.0}\t{peer_qps:.0}\t{:.2}x\t>= 1.0x",
+        "row\tdns: A queries/s, 4,000 names, best of {ROUNDS} (peer dnsmasq; lost {isthmus_lost} / {peer_lost})\t{isthmus_qps:.0}\t{peer_qps:.0}\t{:.2}x\t>= 1.0x",
         isthmus_qps / peer_qps
     );
     dns.shutdown().await.expect("shut down");
