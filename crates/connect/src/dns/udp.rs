@@ -1,5 +1,5 @@
-//! Answering over UDP without hickory's server: a thread per socket receives a question,
-//! answers it and sends the answer — no task, no allocation and no message decoding for
+//! Answering over UDP without hickory's server: a thread receives a question, answers it
+//! and sends the answer — no task, no allocation and no message decoding for
 //! the question nearly every query is, an A question for a published name, which is
 //! answered from the A records the zone keeps prebuilt in wire format ([`Zone::write_a`]).
 //! Any other message is decoded and answered with hickory's types, as its server did.
@@ -36,10 +36,14 @@ const CLASS_IN: u16 = 1;
 /// The OPT pseudo-record's type (EDNS).
 const TYPE_OPT: u16 = 41;
 
+/// Threads answering on one socket: two, so a question waits for a core rather than for
+/// the one thread to be done with the one before it.
+const THREADS: usize = 2;
+
 /// The threads answering on one UDP socket; they stop when this is dropped.
 pub(super) struct UdpAnswerer {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl UdpAnswerer {
@@ -47,20 +51,28 @@ impl UdpAnswerer {
         socket.set_nonblocking(false)?;
         socket.set_read_timeout(Some(STOP_POLL))?;
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("platform-dns-udp".into())
-            .spawn(move || answer_until_stopped(&zone, &view, &socket, &flag))?;
-        Ok(UdpAnswerer {
-            stop,
-            thread: Some(thread),
-        })
+        let mut threads = Vec::with_capacity(THREADS);
+        for _ in 0..THREADS {
+            let (zone, view, flag) = (zone.clone(), view.clone(), stop.clone());
+            let socket = socket.try_clone()?;
+            let spawned = std::thread::Builder::new()
+                .name("platform-dns-udp".into())
+                .spawn(move || answer_until_stopped(&zone, &view, &socket, &flag));
+            match spawned {
+                Ok(thread) => threads.push(thread),
+                Err(error) => {
+                    UdpAnswerer { stop, threads }.stop();
+                    return Err(error);
+                }
+            }
+        }
+        Ok(UdpAnswerer { stop, threads })
     }
 
-    /// Stops answering and waits for the thread (at most a poll interval).
+    /// Stops answering and waits for the threads (at most a poll interval).
     pub fn stop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
+        for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
     }
