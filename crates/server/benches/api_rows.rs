@@ -43,11 +43,21 @@ where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
+    drive_from(CONCURRENCY, total, until, make).await
+}
+
+/// [`drive`] from `workers` workers: with one, a latency is one request's own cost
+/// rather than its wait behind the others.
+async fn drive_from<F, Fut>(workers: usize, total: usize, until: Option<Duration>, make: F) -> Run
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let make = Arc::new(make);
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..CONCURRENCY {
+    for _ in 0..workers {
         let (make, next) = (make.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
@@ -201,8 +211,10 @@ async fn api(b: Arc<Bench>, p: &str) {
         }
     };
     drive(usize::MAX, Some(WARM_UP), get_one.clone()).await;
-    let healthz = drive(usize::MAX, Some(MEASURE), health).await;
-    let gets = drive(usize::MAX, Some(MEASURE), get_one).await;
+    let healthz = drive(usize::MAX, Some(MEASURE), health.clone()).await;
+    let gets = drive(usize::MAX, Some(MEASURE), get_one.clone()).await;
+    let healthz_alone = drive_from(1, usize::MAX, Some(MEASURE), health).await;
+    let get_alone = drive_from(1, usize::MAX, Some(MEASURE), get_one).await;
     row(
         "api: GET network, 16 conns (req/s; peer GET /healthz)",
         format!("{:.0}", gets.rate),
@@ -214,6 +226,13 @@ async fn api(b: Arc<Bench>, p: &str) {
         "api: GET network p99 (ms)",
         format!("{:.2}", gets.p99_ms()),
         format!("{:.2}", healthz.p99_ms()),
+        "-".into(),
+        "< 10 ms",
+    );
+    row(
+        "api: GET network p99, 1 conn (ms; peer GET /healthz)",
+        format!("{:.2}", get_alone.p99_ms()),
+        format!("{:.2}", healthz_alone.p99_ms()),
         "-".into(),
         "< 10 ms",
     );
@@ -301,7 +320,8 @@ async fn reach(b: Arc<Bench>, p: &str) {
         }
     };
     drive(usize::MAX, Some(WARM_UP), ask.clone()).await;
-    let run = drive(usize::MAX, Some(MEASURE), ask).await;
+    let run = drive(usize::MAX, Some(MEASURE), ask.clone()).await;
+    let alone = drive_from(1, usize::MAX, Some(MEASURE), ask).await;
     row(
         "reach: POST reachability, 1,000 networks/10,000 routes (req/s)",
         format!("{:.0}", run.rate),
@@ -310,8 +330,15 @@ async fn reach(b: Arc<Bench>, p: &str) {
         "-",
     );
     row(
-        "reach: POST reachability p99 (ms)",
+        "reach: POST reachability p99, 16 conns (ms)",
         format!("{:.2}", run.p99_ms()),
+        "-".into(),
+        "-".into(),
+        "< 5 ms",
+    );
+    row(
+        "reach: POST reachability p99, 1 conn (ms)",
+        format!("{:.2}", alone.p99_ms()),
         "-".into(),
         "-".into(),
         "< 5 ms",
