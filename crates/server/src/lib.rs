@@ -3,6 +3,7 @@
 pub mod allowlist_expiry;
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod console;
 pub mod controller;
 pub mod data_dir;

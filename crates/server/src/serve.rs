@@ -95,6 +95,8 @@ pub struct Started {
     leader_loop: Option<LeaderLoop>,
     /// Removes public allow-list entries whose expiry passed.
     allowlist_expiry: JoinHandle<()>,
+    /// Keeps the API's caches current with other processes' writes (the audit log).
+    cache_feed: JoinHandle<()>,
     /// The platform DNS, answering while this lives.
     pub dns: PlatformDns,
     /// The platform DNS inside every lab VPC (with the local provider).
@@ -107,6 +109,7 @@ impl Drop for Started {
             controller.abort();
         }
         self.allowlist_expiry.abort();
+        self.cache_feed.abort();
     }
 }
 
@@ -142,6 +145,11 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
     };
     let (store, pg) = open_store(config, dir, data_dir).await?;
     crate::kinds::claim_names(store.as_ref()).await?;
+    // Everything in this process writes through the caching store, so the API's caches
+    // hear of every write made here at once (see `cache`).
+    let caches = crate::cache::Caches::new();
+    let store: Arc<dyn Store> = Arc::new(crate::cache::CachingStore::new(store, caches.clone()));
+    let cache_feed = crate::cache::follow(caches.clone(), store.clone());
     let tokens = store.count_tokens().await.context("count tokens")?;
     let first_start = crate::data_dir::first_start(dir, data_dir, tokens)?;
     let sim = SimClouds::open(SimConfig {
@@ -230,13 +238,15 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
             .with_dns_sync(dns.sync())
             .with_lab_dns(lab_resolvers.as_ref().map(LabResolvers::sync))
             .with_migrations(migrations)
-            .with_leadership(leadership),
+            .with_leadership(leadership)
+            .with_caches(caches),
         admin_token_file,
         dns,
         lab_resolvers,
         controller,
         leader_loop,
         allowlist_expiry,
+        cache_feed,
     })
 }
 

@@ -59,6 +59,9 @@ pub struct AppState {
     pub migrations: Option<Arc<crate::migrations::EngineRunner>>,
     /// Which replica runs the controller (`GET /v1/leader`, `/metrics`).
     pub leadership: Arc<crate::leader::Leadership>,
+    /// What the API answers from memory; only when `store` tells them of its writes
+    /// (a [`CachingStore`](crate::cache::CachingStore)), as `isthmus serve` sets up.
+    pub caches: Option<Arc<crate::cache::Caches>>,
 }
 
 impl AppState {
@@ -82,6 +85,7 @@ impl AppState {
             lab_dns: None,
             migrations: None,
             leadership: crate::leader::Leadership::single(crate::leader::replica_name()),
+            caches: None,
         }
     }
 
@@ -115,6 +119,12 @@ impl AppState {
     /// The same state with who leads (several replicas on PostgreSQL).
     pub fn with_leadership(mut self, leadership: Arc<crate::leader::Leadership>) -> Self {
         self.leadership = leadership;
+        self
+    }
+
+    /// The same state with the API's caches, which `store` must keep current.
+    pub fn with_caches(mut self, caches: Arc<crate::cache::Caches>) -> Self {
+        self.caches = Some(caches);
         self
     }
 

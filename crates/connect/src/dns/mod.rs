@@ -12,6 +12,7 @@ mod names;
 mod record_set;
 mod records;
 mod server;
+mod udp;
 mod zone;
 
 pub use handler::PlatformZoneHandler;

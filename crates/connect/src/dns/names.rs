@@ -6,7 +6,7 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use hickory_server::proto::rr::Record;
+use hickory_server::proto::rr::{RData, Record};
 
 use super::record_set::{Publisher, View};
 
@@ -34,6 +34,10 @@ struct Name {
     by_publisher: Vec<(Publisher, Arc<[Record]>)>,
     /// What a query gets: every publisher's records, built once per change.
     answer: Arc<[Record]>,
+    /// The A records of `answer` as they go on the wire after a question for this name
+    /// (owner: a pointer to the question's name), and how many.
+    a_wire: Box<[u8]>,
+    a_count: u16,
 }
 
 impl Names {
@@ -46,6 +50,18 @@ impl Names {
         in_view
             .or_else(|| self.default.get(label))
             .map(|name| &name.answer)
+    }
+
+    /// The A records of `label` in `view` (or the default view) in wire format, and
+    /// their count; see [`Name`].
+    pub fn a_wire(&self, view: &View, label: &str) -> Option<(&[u8], u16)> {
+        let in_view = match view {
+            View::Default => None,
+            other => self.views.get(other).and_then(|names| names.get(label)),
+        };
+        in_view
+            .or_else(|| self.default.get(label))
+            .map(|name| (&*name.a_wire, name.a_count))
     }
 
     /// How many publishers hold at least one name.
@@ -104,9 +120,12 @@ impl Names {
 
 impl Name {
     fn new(publisher: Publisher, records: Arc<[Record]>) -> Name {
+        let (a_wire, a_count) = a_wire(&records);
         Name {
             answer: records.clone(),
             by_publisher: vec![(publisher, records)],
+            a_wire,
+            a_count,
         }
     }
 
@@ -141,5 +160,23 @@ impl Name {
                 .flat_map(|(_, records)| records.iter().cloned())
                 .collect(),
         };
+        (self.a_wire, self.a_count) = a_wire(&self.answer);
     }
+}
+
+/// The A records among `records` in wire format, each owned by the name at offset 12 (the
+/// question's: a compression pointer), with their count.
+fn a_wire(records: &[Record]) -> (Box<[u8]>, u16) {
+    let mut wire = Vec::with_capacity(records.len() * 16);
+    let mut count = 0u16;
+    for record in records {
+        if let RData::A(a) = &record.data {
+            wire.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1]);
+            wire.extend_from_slice(&record.ttl.to_be_bytes());
+            wire.extend_from_slice(&[0, 4]);
+            wire.extend_from_slice(&a.0.octets());
+            count += 1;
+        }
+    }
+    (wire.into_boxed_slice(), count)
 }

@@ -12,6 +12,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use super::handler::PlatformZoneHandler;
 use super::record_set::{Publisher, RecordSet, View};
 use super::records::ClusterRecords;
+use super::udp::UdpAnswerer;
 use super::zone::Zone;
 
 pub const DEFAULT_ZONE: &str = "isthmus.internal";
@@ -50,7 +51,7 @@ impl DnsServer {
         let zone = Arc::new(Zone::new(&config.zone, ns_address)?);
         let (udp, tcp) = bind_pair(config.listen).await?;
         let local_addr = udp.local_addr().context("read the DNS UDP address")?;
-        Ok(DnsHandle::serve(zone, View::Default, udp, tcp, local_addr))
+        DnsHandle::serve(zone, View::Default, udp, tcp, local_addr)
     }
 }
 
@@ -79,9 +80,8 @@ impl DnsServer {
             .context("make the DNS UDP socket non-blocking")?;
         tcp.set_nonblocking(true)
             .context("make the DNS TCP listener non-blocking")?;
-        let udp = UdpSocket::from_std(udp).context("register the DNS UDP socket")?;
         let tcp = TcpListener::from_std(tcp).context("register the DNS TCP listener")?;
-        Ok(DnsHandle::serve(zone, view, udp, tcp, local_addr))
+        DnsHandle::serve_std(zone, view, udp, tcp, local_addr)
     }
 }
 
@@ -107,6 +107,9 @@ async fn bind_pair(listen: SocketAddr) -> anyhow::Result<(UdpSocket, TcpListener
 /// A running DNS server. Record changes are visible to the very next query.
 pub struct DnsHandle {
     zone: Arc<Zone>,
+    /// UDP: answered by a thread of its own (`udp`).
+    udp: UdpAnswerer,
+    /// TCP: hickory's server.
     server: Server<PlatformZoneHandler>,
     local_addr: SocketAddr,
 }
@@ -145,6 +148,10 @@ impl DnsHandle {
 
     /// Stops accepting queries and waits for the server's tasks to end.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        let mut udp = self.udp;
+        tokio::task::spawn_blocking(move || udp.stop())
+            .await
+            .context("stop answering over UDP")?;
         self.server
             .shutdown_gracefully()
             .await
@@ -160,18 +167,31 @@ impl DnsHandle {
         udp: UdpSocket,
         tcp: TcpListener,
         local_addr: SocketAddr,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
+        let udp = udp.into_std().context("take the DNS UDP socket")?;
+        Self::serve_std(zone, view, udp, tcp, local_addr)
+    }
+
+    fn serve_std(
+        zone: Arc<Zone>,
+        view: View,
+        udp: std::net::UdpSocket,
+        tcp: TcpListener,
+        local_addr: SocketAddr,
+    ) -> anyhow::Result<Self> {
+        let udp = UdpAnswerer::start(zone.clone(), view.clone(), udp)
+            .context("start answering DNS over UDP")?;
         let mut server = Server::new(PlatformZoneHandler {
             zone: zone.clone(),
             view,
         });
-        server.register_socket(udp);
         server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
         tracing::info!(%local_addr, zone = %zone.apex(), "platform DNS listening (UDP and TCP)");
-        DnsHandle {
+        Ok(DnsHandle {
             zone,
+            udp,
             server,
             local_addr,
-        }
+        })
     }
 }

@@ -59,6 +59,8 @@ pub struct ZoneAnswer {
 
 pub struct Zone {
     apex: LowerName,
+    /// The apex as a name on the wire (lowercase, ending in the root's zero byte).
+    apex_wire: Vec<u8>,
     apex_name: Name,
     ns_name: Name,
     hostmaster_name: Name,
@@ -88,7 +90,14 @@ impl Zone {
         apex_name
             .prepend_label("p".repeat(LONGEST_LABEL_LEN))
             .context("build the longest published name")?;
+        let mut apex_wire = Vec::new();
+        for label in apex_name.iter() {
+            apex_wire.push(label.len() as u8);
+            apex_wire.extend(label.iter().map(u8::to_ascii_lowercase));
+        }
+        apex_wire.push(0);
         Ok(Zone {
+            apex_wire,
             apex: LowerName::from(apex_name.clone()),
             apex_name,
             ns_name,
@@ -234,6 +243,31 @@ impl Zone {
                 ZoneAnswer::authoritative(ResponseCode::NoError, answers, soa)
             }
             Some(answers) => ZoneAnswer::authoritative(ResponseCode::NoError, answers, Vec::new()),
+        }
+    }
+
+    /// Appends the A records `qname` (a name as on the wire, any case) has in `view`,
+    /// prebuilt, and returns their count — when `qname` is one published label under the
+    /// apex with at least one A record; None (nothing written) for any other name, which
+    /// [`lookup_in`](Self::lookup_in) answers.
+    pub(super) fn write_a(&self, view: &View, qname: &[u8], out: &mut Vec<u8>) -> Option<u16> {
+        let len = usize::from(*qname.first()?);
+        let (label, rest) = (qname.get(1..1 + len)?, qname.get(1 + len..)?);
+        if len == 0 || len > LONGEST_LABEL_LEN || !rest.eq_ignore_ascii_case(&self.apex_wire) {
+            return None;
+        }
+        let mut lower = [0u8; LONGEST_LABEL_LEN];
+        let lower = &mut lower[..len];
+        lower.copy_from_slice(label);
+        lower.make_ascii_lowercase();
+        let label = std::str::from_utf8(lower).ok()?;
+        let data = self.data.read().expect("zone lock poisoned");
+        match data.names.a_wire(view, label)? {
+            (_, 0) => None,
+            (wire, count) => {
+                out.extend_from_slice(wire);
+                Some(count)
+            }
         }
     }
 

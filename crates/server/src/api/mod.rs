@@ -26,7 +26,7 @@ pub mod params;
 mod peerings;
 pub mod problem;
 mod projects;
-mod reach;
+pub(crate) mod reach;
 pub mod resources;
 mod respond;
 pub mod routes;

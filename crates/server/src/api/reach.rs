@@ -1,6 +1,7 @@
 //! `POST /v1/projects/{p}/reachability`: may this source connect to that cluster, node or
 //! DNS name on that port, hop by hop, with the fix for a denial. The analysis is the
-//! core's (`isthmus_core::reach`), run on a snapshot of the project read from the store.
+//! core's (`isthmus_core::reach`), run on a snapshot of the project read from the store
+//! and kept, indexed, while it is current (`cache::reach`).
 
 use axum::extract::State;
 use axum::Json;
@@ -20,6 +21,7 @@ use utoipa::ToSchema;
 use super::body::JsonBody;
 use super::problem::{ApiError, ApiResult};
 use crate::auth::{InProject, Viewer};
+use crate::cache::reach::ReachCache;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -51,20 +53,24 @@ pub async fn analyze(
         .from
         .parse()
         .map_err(|e: String| ApiError::invalid("from", "source-syntax", e))?;
-    let snapshot = snapshot(&state, access.project).await?;
-    let index = ReachIndex::new(&snapshot);
-    index
-        .analyze(&source, &req.to, req.port)
-        .map(Json)
-        .map_err(|e| match e {
-            ReachError::UnknownSource(_) | ReachError::UnknownDestination(_) => {
-                ApiError::not_found(e.to_string())
-            }
-        })
+    let verdict = match &state.caches {
+        Some(caches) => {
+            ReachCache::analyze(&state, caches, access.project, source, req.to, req.port).await?
+        }
+        None => {
+            let snapshot = snapshot(&state, access.project).await?;
+            ReachIndex::new(&snapshot).analyze(&source, &req.to, req.port)
+        }
+    };
+    verdict.map(Json).map_err(|e| match e {
+        ReachError::UnknownSource(_) | ReachError::UnknownDestination(_) => {
+            ApiError::not_found(e.to_string())
+        }
+    })
 }
 
 /// The project's live networks, peerings and clusters, and every lab VPC.
-async fn snapshot(state: &AppState, project: ProjectId) -> ApiResult<ReachSnapshot> {
+pub(crate) async fn snapshot(state: &AppState, project: ProjectId) -> ApiResult<ReachSnapshot> {
     let store = &state.store;
     Ok(ReachSnapshot {
         networks: all(|page| async move {
@@ -105,24 +111,29 @@ async fn snapshot(state: &AppState, project: ProjectId) -> ApiResult<ReachSnapsh
                 .await
         })
         .await?,
-        lab_endpoints: state
-            .local
-            .as_deref()
-            .map(|local| {
-                local
-                    .lab_endpoints()
-                    .into_iter()
-                    .map(|e| LabEndpointRef {
-                        vpc: e.vpc,
-                        name: e.name,
-                        service: e.service,
-                        ip: e.ip,
-                        node_ips: e.node_ips,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
+        lab_endpoints: lab_endpoints(state),
     })
+}
+
+/// The lab's endpoints as the local driver holds them now (in memory, not in the store).
+pub(crate) fn lab_endpoints(state: &AppState) -> Vec<LabEndpointRef> {
+    state
+        .local
+        .as_deref()
+        .map(|local| {
+            local
+                .lab_endpoints()
+                .into_iter()
+                .map(|e| LabEndpointRef {
+                    vpc: e.vpc,
+                    name: e.name,
+                    service: e.service,
+                    ip: e.ip,
+                    node_ips: e.node_ips,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Every page of a list.

@@ -4,7 +4,9 @@
 //! ([`crate::kinds::KINDS`]) adds its routes and its OpenAPI paths.
 
 use std::future::Future;
+use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -18,10 +20,11 @@ use utoipa::ToSchema;
 
 use super::body::JsonBody;
 use super::params::{if_match, CascadeParam, PageParams};
-use super::problem::ApiResult;
-use super::respond::{created, idempotency, one};
+use super::problem::{ApiError, ApiResult};
+use super::respond::{created, idempotency, one, one_json};
 use super::routes::Routes;
 use crate::auth::{InProject, Operator, Viewer};
+use crate::cache::{CachedBody, FRESH_FOR};
 use crate::state::AppState;
 
 /// A kind the API serves with the generic handlers: every store call goes through the
@@ -141,10 +144,35 @@ async fn get<K: ApiKind>(
     access: InProject<Viewer>,
     Path(path): Path<(String, String)>,
 ) -> ApiResult<Response> {
+    // By name, or without caches: straight from the store. The cache is keyed by id.
+    let (Some(caches), Ok(id)) = (&state.caches, path.1.parse::<Id>()) else {
+        let obj = Api::<K>::new(state.store.docs())
+            .find(access.project, &path.1)
+            .await?;
+        return Ok(one(StatusCode::OK, obj.version(), &obj));
+    };
+    // The answer as serialised before, while it is current (`cache`); another project's
+    // object is looked up as usual, to answer exactly as the store does.
+    let key = ObjectKey::of::<K>(id);
+    if let Some(hit) = caches.resources.get(&key, FRESH_FOR) {
+        if hit.project == access.project {
+            return Ok(one_json(StatusCode::OK, hit.version, hit.json.clone()));
+        }
+    }
+    let ticket = caches.resources.ticket(&key);
     let obj = Api::<K>::new(state.store.docs())
-        .find(access.project, &path.1)
+        .get(access.project, id)
         .await?;
-    Ok(one(StatusCode::OK, obj.version(), &obj))
+    let body = Arc::new(CachedBody {
+        project: access.project,
+        version: obj.version(),
+        json: Bytes::from(
+            serde_json::to_vec(&obj)
+                .map_err(|e| ApiError::internal(format!("encode {} {id}: {e}", K::INFO.name)))?,
+        ),
+    });
+    caches.resources.insert(key, body.clone(), ticket);
+    Ok(one_json(StatusCode::OK, body.version, body.json.clone()))
 }
 
 async fn update<K: ApiKind>(

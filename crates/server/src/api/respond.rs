@@ -1,7 +1,8 @@
 //! How handlers answer: one resource with its `ETag`, a create with its `Location`, and
 //! the Idempotency-Key a create is bound to.
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use isthmus_store::IdempotencyKey;
@@ -15,6 +16,23 @@ use crate::auth::Caller;
 /// A single resource at `version`, answered with `status`.
 pub fn one<T: Serialize>(status: StatusCode, version: u64, resource: &T) -> Response {
     (status, [etag(version)], Json(resource)).into_response()
+}
+
+/// A single resource at `version` already serialised as JSON, answered with `status`:
+/// the same answer as [`one`].
+pub fn one_json(status: StatusCode, version: u64, json: Bytes) -> Response {
+    (
+        status,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            etag(version),
+        ],
+        json,
+    )
+        .into_response()
 }
 
 /// A create: 201 with `Location`, or 200 when an Idempotency-Key replays an earlier one.

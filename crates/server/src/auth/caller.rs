@@ -17,6 +17,7 @@ use isthmus_store::Actor;
 use super::secret::hash_secret;
 use crate::api::params::path_id;
 use crate::api::problem::{ApiError, ApiResult};
+use crate::cache::FRESH_FOR;
 use crate::state::AppState;
 
 /// An authenticated token and its roles.
@@ -57,7 +58,16 @@ impl Caller {
         let role = self.role_in(project).ok_or_else(not_found)?;
         if self.token.superuser {
             // A membership proves the project exists; the superuser has none to prove it.
-            state.store.get_project(project).await?;
+            // Projects are never deleted, so one that existed once still does.
+            match &state.caches {
+                Some(caches) if caches.project_known(project) => {}
+                caches => {
+                    state.store.get_project(project).await?;
+                    if let Some(caches) = caches {
+                        caches.remember_project(project);
+                    }
+                }
+            }
         }
         if role < needed {
             return Err(ApiError::forbidden(format!(
@@ -77,14 +87,23 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        let secret = bearer(parts)?;
-        // Looked up on every request, never cached: a revoked, rotated or expired token
-        // answers 401 from the moment the store says so.
-        let token = state
-            .store
-            .token_by_hash(&hash_secret(secret))
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("the bearer token is not known"))?;
+        let hash = hash_secret(bearer(parts)?);
+        // A verified caller is kept for at most a second (`cache`): a revocation,
+        // rotation or role change made through this server drops it at once, one made
+        // elsewhere within a second. Expiry is checked on every request.
+        let caller = match &state.caches {
+            Some(caches) => match caches.callers.get(&hash, FRESH_FOR) {
+                Some(caller) => caller,
+                None => {
+                    let ticket = caches.callers.ticket(&hash);
+                    let caller = load(state, &hash).await?;
+                    caches.callers.insert(hash, caller.clone(), ticket);
+                    caller
+                }
+            },
+            None => load(state, &hash).await?,
+        };
+        let token = &caller.token;
         if let Some(at) = token.revoked_at {
             return Err(ApiError::unauthorized(format!(
                 "the bearer token was revoked at {}",
@@ -97,11 +116,21 @@ impl FromRequestParts<AppState> for Caller {
                 at.to_rfc3339_opts(SecondsFormat::Secs, true)
             )));
         }
-        let memberships = state.store.memberships_of(token.id).await?;
-        let caller = Caller { token, memberships };
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }
+}
+
+/// The token with this secret hash and its roles, from the store. Revoked and expired
+/// tokens too: the caller answers for them.
+async fn load(state: &AppState, hash: &str) -> ApiResult<Caller> {
+    let token = state
+        .store
+        .token_by_hash(hash)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the bearer token is not known"))?;
+    let memberships = state.store.memberships_of(token.id).await?;
+    Ok(Caller { token, memberships })
 }
 
 fn bearer(parts: &Parts) -> ApiResult<&str> {
