@@ -238,8 +238,9 @@ impl LocalLab {
             ""
         };
         let peering = self.cli.json(&format!(
-            "peering create to-{vpc} --network {network} --peer-account lab \
+            "peering create {} --network {network} --peer-account lab \
              --peer-network {vpc} --peer-region host{routes}{transit}{flag} --wait --timeout {}",
+            peering_name(network, vpc),
             crate::support::WAIT_TIMEOUT
         ));
         assert_eq!(peering["status"], "active", "{peering:#}");
@@ -278,8 +279,9 @@ impl LocalLab {
     pub fn peering(&self, network: &str, vpc: &str, routes: &[&str]) -> Value {
         let routes: String = routes.iter().map(|r| format!(" --route {r}")).collect();
         let run = self.cli.run(&format!(
-            "peering create to-{vpc} --network {network} --peer-account lab \
+            "peering create {} --network {network} --peer-account lab \
              --peer-network {vpc} --peer-region host{routes} --wait --timeout {} -o json",
+            peering_name(network, vpc),
             crate::support::WAIT_TIMEOUT
         ));
         serde_json::from_str(&run.stdout)
@@ -396,4 +398,10 @@ pub fn public_name(cluster: &Value) -> String {
         .strip_prefix(&format!("{id}."))
         .unwrap_or_else(|| panic!("{dns} is not <id>.<zone>"));
     format!("public-{id}.{zone}")
+}
+
+/// A peering's name, unique in the project (names are unique per kind): several
+/// networks may peer with the same lab VPC.
+fn peering_name(network: &str, vpc: &str) -> String {
+    format!("to-{vpc}-{network}")
 }
