@@ -117,6 +117,7 @@ impl LocalDriver {
             .with_context(|| format!("delete the uplink of network {}", network.id))?;
         }
         let router = self.router_spec(network);
+        self.applied.forget(&router.ns);
         netns::delete_async(&router.ns)
             .await
             .with_context(|| format!("delete network {}", network.id))?;
@@ -146,7 +147,7 @@ impl LocalDriver {
         self.apply_access(network, &access)
             .await
             .with_context(|| format!("apply access lists of cluster {}", cluster.id))?;
-        self.observe_nodes_impl(network, cluster).await
+        self.observe_nodes_with(network, cluster, true).await
     }
 
     pub(crate) async fn observe_nodes_impl(
@@ -154,10 +155,21 @@ impl LocalDriver {
         network: &Network,
         cluster: &Cluster,
     ) -> Result<Vec<NodeObservation>> {
+        self.observe_nodes_with(network, cluster, false).await
+    }
+
+    /// `just_applied`: the access firewall is checked against the record of what was just
+    /// applied, not read back in full (see `access_drift`).
+    async fn observe_nodes_with(
+        &self,
+        network: &Network,
+        cluster: &Cluster,
+        just_applied: bool,
+    ) -> Result<Vec<NodeObservation>> {
         let router = self.router_spec(network);
         // The cluster's endpoint and lists: drift there is the nodes' to repair.
         let access = self
-            .access_drift(network, &self.access_plan(network, cluster))
+            .access_drift(network, &self.access_plan(network, cluster), just_applied)
             .await
             .with_context(|| format!("observe access lists of cluster {}", cluster.id))?;
         let mut out = vec![];
