@@ -112,9 +112,11 @@ async fn main() -> Result<()> {
     println!("peering {peering:.2?} Gbit/s, bare veth pair {bare:.2?} Gbit/s");
 
     // 10,000 allowed prefixes on the same peering (the client's own /16 among them).
-    link.routes.extend((0..9_999u32).map(|i| {
-        Cidr::new(Ipv4Addr::new(10, (i / 256) as u8, (i % 256) as u8, 0), 24).unwrap()
-    }));
+    link.routes.extend(
+        (0..9_999u32).map(|i| {
+            Cidr::new(Ipv4Addr::new(10, (i / 256) as u8, (i % 256) as u8, 0), 24).unwrap()
+        }),
+    );
     let seen = d.ensure_peering(&net, &link).await?;
     anyhow::ensure!(seen.state == PeeringState::Active, "{}", seen.message);
     let mut with_10k = vec![];

@@ -56,7 +56,9 @@ fn netavark_setup(host_ns: &str, config_dir: &str, ns: &str, ip: &str) -> Result
     let input = netavark_config(ns, ip);
     let start = Instant::now();
     let mut child = Command::new("ip")
-        .args(["netns", "exec", host_ns, NETAVARK, "--config", config_dir, "setup"])
+        .args([
+            "netns", "exec", host_ns, NETAVARK, "--config", config_dir, "setup",
+        ])
         .arg(format!("/run/netns/{ns}"))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -79,7 +81,10 @@ fn netavark_setup(host_ns: &str, config_dir: &str, ns: &str, ip: &str) -> Result
 /// One netavark round in a fresh host namespace: (first container, second container).
 fn netavark_round(round: usize, config_dir: &str) -> Result<(Duration, Duration)> {
     let host = format!("{PREFIX}-nvh{round}");
-    let (c1, c2) = (format!("{PREFIX}-nva{round}"), format!("{PREFIX}-nvb{round}"));
+    let (c1, c2) = (
+        format!("{PREFIX}-nva{round}"),
+        format!("{PREFIX}-nvb{round}"),
+    );
     for ns in [&host, &c1, &c2] {
         netns::create(ns)?;
     }
@@ -125,7 +130,9 @@ async fn main() -> Result<()> {
         let seen_next = d.ensure_nodes(&net, &next).await?;
         ours_next.push(start.elapsed());
         anyhow::ensure!(
-            seen.iter().chain(&seen_next).all(|n| n.state == NodeState::Running),
+            seen.iter()
+                .chain(&seen_next)
+                .all(|n| n.state == NodeState::Running),
             "nodes not running: {seen:?} {seen_next:?}"
         );
         d.delete_nodes(&net, &next).await?;

@@ -93,8 +93,8 @@ impl LocalDriver {
                 None => apply_firewall(&p, &applied),
             }
         })
-            .await
-            .context("apply the access firewall")?;
+        .await
+        .context("apply the access firewall")?;
         let stale: Vec<Ipv4Addr> = old_endpoints
             .into_iter()
             .filter(|ip| Some(*ip) != plan.endpoint)

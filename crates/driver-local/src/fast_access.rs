@@ -35,7 +35,7 @@ fn same_shape(shape: &Shape, p: &AccessPlan) -> bool {
         && shape.nodes == p.nodes
         && shape.egress == p.egress
         && shape.public_set.is_some() == p.endpoint.is_some()
-        && shape.private_set.is_some() == !p.private_list.is_empty()
+        && shape.private_set.is_some() != p.private_list.is_empty()
 }
 
 fn wanted(list: &[Cidr]) -> BTreeSet<Cidr> {

@@ -20,14 +20,19 @@ const ENDPOINT: &str = "198.18.0.1";
 const PORT: u16 = 2113;
 
 /// A running one-node cluster whose node greets with `node-0` and then echoes.
-async fn cluster_with_server(d: &LocalDriver, cidr: &str, ip: &str) -> (Network, Cluster, EchoServer) {
+async fn cluster_with_server(
+    d: &LocalDriver,
+    cidr: &str,
+    ip: &str,
+) -> (Network, Cluster, EchoServer) {
     let net = network(cidr);
     let db = cluster(&net, &[ip]);
     d.ensure_network(&net).await.unwrap();
     d.ensure_nodes(&net, &db).await.unwrap();
     let ns = d.node_namespace(&db, 0);
     let server =
-        EchoServer::start_with_greeting(&ns, addr(db.nodes[0].ip, PORT), b"node-0".to_vec()).unwrap();
+        EchoServer::start_with_greeting(&ns, addr(db.nodes[0].ip, PORT), b"node-0".to_vec())
+            .unwrap();
     (net, db, server)
 }
 
@@ -113,7 +118,10 @@ async fn replacing_8000_entries_keeps_connections_of_entries_that_stay_and_cuts_
         !still_carries(&mut from_goes, b"cut"),
         "a connection from a removed entry stops"
     );
-    assert!(!reaches_endpoint(&goes), "a removed entry cannot connect anew");
+    assert!(
+        !reaches_endpoint(&goes),
+        "a removed entry cannot connect anew"
+    );
     assert!(reaches_endpoint(&comes), "an added entry connects");
     kernel_holds_the_list(d, &net, &db).await;
 
@@ -140,7 +148,9 @@ async fn replacing_8000_entries_keeps_connections_of_entries_that_stay_and_cuts_
 /// Deletes one element from the cluster's public set by hand, as an operator might.
 fn hand_delete(router_ns: &str, element: &str) {
     let out = Command::new("ip")
-        .args(["netns", "exec", router_ns, "nft", "-j", "list", "sets", "inet"])
+        .args([
+            "netns", "exec", router_ns, "nft", "-j", "list", "sets", "inet",
+        ])
         .output()
         .unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -153,7 +163,9 @@ fn hand_delete(router_ns: &str, element: &str) {
         .map(str::to_string)
         .unwrap_or_else(|| panic!("a public set in {router_ns}: {doc}"));
     let status = Command::new("ip")
-        .args(["netns", "exec", router_ns, "nft", "delete", "element", "inet"])
+        .args([
+            "netns", "exec", router_ns, "nft", "delete", "element", "inet",
+        ])
         .args(["isthmus", &set, &format!("{{ {element} }}")])
         .status()
         .unwrap();
@@ -202,6 +214,9 @@ async fn after_a_restart_or_a_hand_edit_the_next_change_starts_from_the_kernel()
     db.public_access.allowlist.push(entry("203.0.113.11/32"));
     apply(&restarted, &net, &db).await;
     assert!(reaches_endpoint(&goes), "the change is applied");
-    assert!(reaches_endpoint(&comes), "and the hand edit is repaired with it");
+    assert!(
+        reaches_endpoint(&comes),
+        "and the hand edit is repaired with it"
+    );
     assert!(still_carries(&mut from_stays, b"still"));
 }

@@ -20,8 +20,8 @@ use anyhow::{bail, Context, Result};
 use isthmus_core::Cidr;
 use nix::errno::Errno;
 use nix::sys::socket::{
-    bind, recv, send, setsockopt, socket, sockopt, AddressFamily, MsgFlags, NetlinkAddr,
-    SockFlag, SockProtocol, SockType,
+    bind, recv, send, setsockopt, socket, sockopt, AddressFamily, MsgFlags, NetlinkAddr, SockFlag,
+    SockProtocol, SockType,
 };
 
 use crate::names::TABLE;
@@ -55,7 +55,7 @@ const ELEMENTS_PER_MESSAGE: usize = 1024;
 /// Whether `cidr` can go through this path (nft marks the first and last prefixes of the
 /// address space specially: an element at 0.0.0.0, an end past 255.255.255.255).
 pub fn encodable(cidr: &Cidr) -> bool {
-    u32::from(cidr.start()) != 0 && u32::from(cidr.end()) != u32::MAX
+    cidr.start() != 0 && cidr.end() != u32::MAX
 }
 
 /// One set's change.
@@ -125,7 +125,8 @@ impl Writer {
     fn nest_begin(&mut self, kind: u16) -> usize {
         let at = self.buf.len();
         self.buf.extend_from_slice(&0u16.to_ne_bytes());
-        self.buf.extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
+        self.buf
+            .extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
         at
     }
 
@@ -140,7 +141,10 @@ impl Writer {
         self.attr(NFTA_DATA_VALUE, &key.to_be_bytes());
         self.nest_end(k);
         if end {
-            self.attr(NFTA_SET_ELEM_FLAGS, &NFT_SET_ELEM_INTERVAL_END.to_be_bytes());
+            self.attr(
+                NFTA_SET_ELEM_FLAGS,
+                &NFT_SET_ELEM_INTERVAL_END.to_be_bytes(),
+            );
         }
         self.nest_end(elem);
     }
@@ -157,8 +161,8 @@ impl Writer {
             self.attr(NFTA_SET_ELEM_LIST_SET, &nul_terminated(set));
             let list = self.nest_begin(NFTA_SET_ELEM_LIST_ELEMENTS);
             for cidr in chunk {
-                self.element(u32::from(cidr.start()), false);
-                self.element(u32::from(cidr.end()) + 1, true);
+                self.element(cidr.start(), false);
+                self.element(cidr.end() + 1, true);
             }
             self.nest_end(list);
             self.end(msg);
