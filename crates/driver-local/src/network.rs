@@ -45,25 +45,35 @@ impl LocalDriver {
         network: &Network,
     ) -> Result<NetworkObservation> {
         let router = self.router_spec(network);
-        topology::ensure_router(&router)
+        let fresh = topology::ensure_router(&router)
             .await
             .with_context(|| format!("ensure network {}", network.id))?;
         let bridge = router.bridge.clone();
         let uplink = self.names.uplink(&network.id.to_string());
         netns::run_in_async(Some(&router.ns), move || {
-            if !firewall::read_table()?.base_intact() {
+            // A namespace made just now has no table to read (each nft run counts here).
+            if fresh || !firewall::read_table()?.base_intact() {
                 firewall::base(&bridge, &uplink).apply()?;
             }
             Ok(())
         })
         .await
         .with_context(|| format!("ensure firewall of network {}", network.id))?;
-        self.observe_network_impl(network).await
+        // The base was just found intact or applied whole (one transaction): not read again.
+        self.observe_network_with(network, true).await
     }
 
     pub(crate) async fn observe_network_impl(
         &self,
         network: &Network,
+    ) -> Result<NetworkObservation> {
+        self.observe_network_with(network, false).await
+    }
+
+    async fn observe_network_with(
+        &self,
+        network: &Network,
+        firewall_known: bool,
     ) -> Result<NetworkObservation> {
         let router = self.router_spec(network);
         if !netns::exists(&router.ns) {
@@ -74,10 +84,11 @@ impl LocalDriver {
             });
         }
         let mut drift = topology::router_drift(&router).await?;
-        let table_ok = netns::run_in_async(Some(&router.ns), || {
-            Ok(firewall::read_table()?.base_intact())
-        })
-        .await?;
+        let table_ok = firewall_known
+            || netns::run_in_async(Some(&router.ns), || {
+                Ok(firewall::read_table()?.base_intact())
+            })
+            .await?;
         if !table_ok {
             drift.push("firewall table is missing or altered".to_string());
         }
