@@ -6,6 +6,10 @@
 //! 10,000 allowed prefixes. Each figure is the median of `ROUNDS` runs. Prints `row`
 //! lines for scripts/bench. Everything lives under the prefix `isthf2` and is removed at
 //! the end (and at the start).
+//!
+//! On a machine shared with builds, single iperf3 runs vary by 2-3x; compare the ratio of
+//! one run, not figures across runs. (An nftables flowtable for established flows was
+//! considered: this machine's kernel is built without `CONFIG_NF_FLOW_TABLE`.)
 
 use std::net::Ipv4Addr;
 use std::process::Command;
