@@ -8,7 +8,9 @@
 
 use std::net::Ipv4Addr;
 
+use crate::applied::Applied;
 use crate::driver::LocalDriver;
+use crate::fast_access;
 use crate::firewall::{
     self, delete_chain, set_map_keys, Batch, Table, PRIVATE_TO_MAP, PUBLIC_DNAT_MAP, PUBLIC_IN_MAP,
 };
@@ -21,17 +23,18 @@ use isthmus_core::Cidr;
 /// A cluster's access objects in its network's router, and what they should hold.
 #[derive(Debug, Clone)]
 pub(crate) struct AccessPlan {
-    router_ns: String,
-    public: Guard,
+    pub(crate) router_ns: String,
+    pub(crate) cluster: String,
+    pub(crate) public: Guard,
     dnat_chain: String,
-    private: Guard,
+    pub(crate) private: Guard,
     /// The endpoint ip while public access is on (and there are nodes to forward to).
-    endpoint: Option<Ipv4Addr>,
-    public_list: Vec<Cidr>,
-    private_list: Vec<Cidr>,
-    nodes: Vec<Ipv4Addr>,
+    pub(crate) endpoint: Option<Ipv4Addr>,
+    pub(crate) public_list: Vec<Cidr>,
+    pub(crate) private_list: Vec<Cidr>,
+    pub(crate) nodes: Vec<Ipv4Addr>,
     /// The egress chain and rules, applied in the same transaction (`None`: left alone).
-    egress: Option<(String, Vec<EgressRule>)>,
+    pub(crate) egress: Option<(String, Vec<EgressRule>)>,
 }
 
 impl LocalDriver {
@@ -45,6 +48,7 @@ impl LocalDriver {
             .map(|e| e.ip);
         AccessPlan {
             router_ns: self.names.router_ns(&network.id.to_string()),
+            cluster: id.clone(),
             public: Guard {
                 chain: self.names.public_chain(&id),
                 accept_after: true,
@@ -82,10 +86,15 @@ impl LocalDriver {
             // the endpoint here.
             self.ensure_uplink(&plan.router_ns, &network_id).await?;
         }
-        let p = plan.clone();
-        let old_endpoints = netns::run_in_async(Some(&plan.router_ns), move || apply_firewall(&p))
-            .await
-            .context("apply the access firewall")?;
+        let (p, applied) = (plan.clone(), self.applied.clone());
+        let old_endpoints = netns::run_in_async(Some(&plan.router_ns), move || {
+            match fast_access::apply_elements_only(&p, &applied)? {
+                Some(old) => Ok(old),
+                None => apply_firewall(&p, &applied),
+            }
+        })
+        .await
+        .context("apply the access firewall")?;
         let stale: Vec<Ipv4Addr> = old_endpoints
             .into_iter()
             .filter(|ip| Some(*ip) != plan.endpoint)
@@ -95,18 +104,29 @@ impl LocalDriver {
     }
 
     /// What differs from the plan (empty: nothing), cheaply: one table read in the router
-    /// and one route read in the internet namespace.
+    /// and one route read in the internet namespace. `trust_record`: right after an apply,
+    /// the record of what was applied stands for the table while the ruleset is still at
+    /// its generation (no read of the lists back); the resync reads the table in full.
     pub(crate) async fn access_drift(
         &self,
         network: &Network,
         plan: &AccessPlan,
+        trust_record: bool,
     ) -> Result<Vec<String>> {
         if !netns::exists(&plan.router_ns) {
             return Ok(vec![]);
         }
-        let p = plan.clone();
+        let (p, applied) = (plan.clone(), self.applied.clone());
         let mut drift = netns::run_in_async(Some(&plan.router_ns), move || {
-            Ok(firewall_drift(&firewall::read_table()?, &p))
+            if trust_record && fast_access::record_holds(&p, &applied)? {
+                return Ok(vec![]);
+            }
+            let drift = firewall_drift(&firewall::read_table()?, &p);
+            if !drift.is_empty() {
+                // Whatever the kernel holds, it is not what was recorded.
+                applied.forget(&p.router_ns);
+            }
+            Ok(drift)
         })
         .await
         .context("read the access firewall")?;
@@ -137,9 +157,11 @@ impl LocalDriver {
     }
 }
 
-/// Brings the router's access objects to the plan (in the router's namespace). Returns the
-/// endpoint ips the firewall had for this cluster before (to unroute the stale ones).
-fn apply_firewall(p: &AccessPlan) -> Result<Vec<Ipv4Addr>> {
+/// Brings the router's access objects to the plan (in the router's namespace) from a
+/// full read of the table, and records what it applied. Returns the endpoint ips the
+/// firewall had for this cluster before (to unroute the stale ones).
+fn apply_firewall(p: &AccessPlan, applied: &Applied) -> Result<Vec<Ipv4Addr>> {
+    applied.forget(&p.router_ns);
     let mut table = firewall::read_table()?;
     let wants_nothing = p.endpoint.is_none() && p.private_list.is_empty() && p.egress.is_none();
     if wants_nothing && !table.exists {
@@ -169,12 +191,13 @@ fn apply_firewall(p: &AccessPlan) -> Result<Vec<Ipv4Addr>> {
         table = firewall::read_table()?;
     }
     let mut b = Batch::new();
+    let (mut public_set, mut private_set) = (None, None);
     if let Some((chain, rules)) = &p.egress {
         firewall::set_egress(&mut b, &table, chain, &p.nodes, rules);
     }
     match p.endpoint {
         Some(ip) => {
-            p.public.apply(&table, &mut b, &p.public_list);
+            public_set = Some(p.public.apply(&table, &mut b, &p.public_list));
             b.add_chain(&p.dnat_chain);
             b.flush_chain(&p.dnat_chain);
             b.rule(&p.dnat_chain, vec![firewall::round_robin_dnat(&p.nodes)]);
@@ -192,11 +215,12 @@ fn apply_firewall(p: &AccessPlan) -> Result<Vec<Ipv4Addr>> {
         set_map_keys(&mut b, &table, PRIVATE_TO_MAP, &p.private.chain, &[]);
         p.private.delete(&table, &mut b);
     } else {
-        p.private.apply(&table, &mut b, &p.private_list);
+        private_set = Some(p.private.apply(&table, &mut b, &p.private_list));
         set_map_keys(&mut b, &table, PRIVATE_TO_MAP, &p.private.chain, &p.nodes);
     }
     b.apply()
         .context("apply public endpoint and private allow-list")?;
+    fast_access::record(p, applied, public_set, private_set)?;
     Ok(old)
 }
 

@@ -43,6 +43,8 @@ pub struct LocalDriver {
     /// VPN gateways with `dns: push`, by interface: their router namespace and tunnel
     /// address, where the server binds a resolver of the platform zone.
     pub(crate) vpn_dns: Mutex<BTreeMap<String, (String, std::net::Ipv4Addr)>>,
+    /// What the access firewalls hold, as applied last (allow-list changes diff against it).
+    pub(crate) applied: Arc<crate::applied::Applied>,
 }
 
 impl LocalDriver {
@@ -54,6 +56,7 @@ impl LocalDriver {
             endpoints: Mutex::new(BTreeMap::new()),
             changes: tokio::sync::Mutex::new(()),
             vpn_dns: Mutex::new(BTreeMap::new()),
+            applied: Arc::default(),
         }))
     }
 

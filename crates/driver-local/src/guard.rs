@@ -148,7 +148,8 @@ impl Guard {
     }
 
     /// Brings the guard to `wanted` (after [`prepare`](Self::prepare) was applied).
-    pub fn apply(&self, table: &Table, b: &mut Batch, wanted: &[Cidr]) {
+    /// Returns the set its chain uses once `b` is applied.
+    pub fn apply(&self, table: &Table, b: &mut Batch, wanted: &[Cidr]) -> String {
         let wanted = collapse(wanted);
         let active = self.active_set(table);
         if let Some(set) = &active {
@@ -156,7 +157,7 @@ impl Guard {
             {
                 firewall::delete_elements(b, set, &delete);
                 firewall::add_elements(b, set, &add);
-                return;
+                return set.clone();
             }
         }
         let next = match &active {
@@ -180,6 +181,7 @@ impl Guard {
         if let Some(old) = active {
             b.delete_set(&old);
         }
+        next
     }
 
     /// Removes the chain and its sets (callers first remove the map entries that jump here).

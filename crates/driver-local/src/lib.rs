@@ -19,9 +19,11 @@
 //! namespace (never on a tokio worker); nftables through its JSON interface.
 
 mod access;
+mod applied;
 mod driver;
 pub mod endpoint;
 pub mod errors;
+mod fast_access;
 pub mod firewall;
 pub mod guard;
 mod internet;

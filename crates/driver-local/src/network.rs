@@ -45,25 +45,35 @@ impl LocalDriver {
         network: &Network,
     ) -> Result<NetworkObservation> {
         let router = self.router_spec(network);
-        topology::ensure_router(&router)
+        let fresh = topology::ensure_router(&router)
             .await
             .with_context(|| format!("ensure network {}", network.id))?;
         let bridge = router.bridge.clone();
         let uplink = self.names.uplink(&network.id.to_string());
         netns::run_in_async(Some(&router.ns), move || {
-            if !firewall::read_table()?.base_intact() {
+            // A namespace made just now has no table to read (each nft run counts here).
+            if fresh || !firewall::read_table()?.base_intact() {
                 firewall::base(&bridge, &uplink).apply()?;
             }
             Ok(())
         })
         .await
         .with_context(|| format!("ensure firewall of network {}", network.id))?;
-        self.observe_network_impl(network).await
+        // The base was just found intact or applied whole (one transaction): not read again.
+        self.observe_network_with(network, true).await
     }
 
     pub(crate) async fn observe_network_impl(
         &self,
         network: &Network,
+    ) -> Result<NetworkObservation> {
+        self.observe_network_with(network, false).await
+    }
+
+    async fn observe_network_with(
+        &self,
+        network: &Network,
+        firewall_known: bool,
     ) -> Result<NetworkObservation> {
         let router = self.router_spec(network);
         if !netns::exists(&router.ns) {
@@ -74,10 +84,11 @@ impl LocalDriver {
             });
         }
         let mut drift = topology::router_drift(&router).await?;
-        let table_ok = netns::run_in_async(Some(&router.ns), || {
-            Ok(firewall::read_table()?.base_intact())
-        })
-        .await?;
+        let table_ok = firewall_known
+            || netns::run_in_async(Some(&router.ns), || {
+                Ok(firewall::read_table()?.base_intact())
+            })
+            .await?;
         if !table_ok {
             drift.push("firewall table is missing or altered".to_string());
         }
@@ -117,6 +128,7 @@ impl LocalDriver {
             .with_context(|| format!("delete the uplink of network {}", network.id))?;
         }
         let router = self.router_spec(network);
+        self.applied.forget(&router.ns);
         netns::delete_async(&router.ns)
             .await
             .with_context(|| format!("delete network {}", network.id))?;
@@ -146,7 +158,7 @@ impl LocalDriver {
         self.apply_access(network, &access)
             .await
             .with_context(|| format!("apply access lists of cluster {}", cluster.id))?;
-        self.observe_nodes_impl(network, cluster).await
+        self.observe_nodes_with(network, cluster, true).await
     }
 
     pub(crate) async fn observe_nodes_impl(
@@ -154,10 +166,21 @@ impl LocalDriver {
         network: &Network,
         cluster: &Cluster,
     ) -> Result<Vec<NodeObservation>> {
+        self.observe_nodes_with(network, cluster, false).await
+    }
+
+    /// `just_applied`: the access firewall is checked against the record of what was just
+    /// applied, not read back in full (see `access_drift`).
+    async fn observe_nodes_with(
+        &self,
+        network: &Network,
+        cluster: &Cluster,
+        just_applied: bool,
+    ) -> Result<Vec<NodeObservation>> {
         let router = self.router_spec(network);
         // The cluster's endpoint and lists: drift there is the nodes' to repair.
         let access = self
-            .access_drift(network, &self.access_plan(network, cluster))
+            .access_drift(network, &self.access_plan(network, cluster), just_applied)
             .await
             .with_context(|| format!("observe access lists of cluster {}", cluster.id))?;
         let mut out = vec![];

@@ -29,9 +29,10 @@ pub struct HostSpec {
 }
 
 /// Creates the router namespace, turns on forwarding, and makes sure the bridge is up and
-/// carries the gateway address.
-pub async fn ensure_router(router: &RouterSpec) -> Result<()> {
-    netns::create_async(&router.ns).await?;
+/// carries the gateway address. Returns whether the namespace was made just now (then it
+/// holds nothing else yet).
+pub async fn ensure_router(router: &RouterSpec) -> Result<bool> {
+    let created = netns::create_async(&router.ns).await?;
     let r = router.clone();
     netns::netlink_in_async(&router.ns, move |h| async move {
         netns::set_ipv4_sysctl("ip_forward", "1")?;
@@ -49,7 +50,8 @@ pub async fn ensure_router(router: &RouterSpec) -> Result<()> {
         nl::set_up(&h, bridge.index).await
     })
     .await
-    .with_context(|| format!("set up router namespace {}", router.ns))
+    .with_context(|| format!("set up router namespace {}", router.ns))?;
+    Ok(created)
 }
 
 /// What is wrong with a router (empty: nothing).

@@ -43,13 +43,15 @@
 //!
 //! Files: `batch` (commands, one transaction per apply), `expr` (rule building blocks),
 //! `base` (table, base chains, maps), `peer` (peering chains), `egress`, `maps`
-//! (verdict-map entries and prefix-set elements), `read` (what the kernel holds).
+//! (verdict-map entries and prefix-set elements), `read` (what the kernel holds), `nfnl`
+//! (allow-list element changes straight over netlink, without nft's full dump).
 
 mod base;
 mod batch;
 mod egress;
 mod expr;
 mod maps;
+pub mod nfnl;
 mod peer;
 mod read;
 
