@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context};
 use isthmus_core::kinds::migration::{
-    Migration, MigrationCreate, MigrationFilters, MigrationMode, MigrationSource, SourceCredentials,
+    Migration, MigrationCreate, MigrationFilters, MigrationMode, MigrationSourceCreate,
+    SourceCredentials,
 };
 use serde_json::{json, Value};
 
@@ -64,7 +65,7 @@ pub async fn run(ctx: &Ctx, command: MigrationCommand) -> anyhow::Result<String>
             let body = MigrationCreate {
                 name,
                 target_cluster_id: cluster,
-                source: MigrationSource {
+                source: MigrationSourceCreate {
                     urls: sources,
                     ca_certificate,
                     credentials,

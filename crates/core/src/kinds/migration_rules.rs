@@ -90,7 +90,7 @@ pub fn new_migration(
             name,
             target_cluster_id: target.id,
             network_id: network.id,
-            source: body.source.clone(),
+            source: body.source.shown(),
             streams: body.streams.clone(),
             mode: body.mode,
             filters: body.filters.clone(),

@@ -30,6 +30,24 @@ impl ApiKind for Migration {
         update_invalid: "Invalid (the field names it)",
         delete_conflict: None,
     };
+
+    /// The source credentials are write-only: the object shows `{"set": true, ...}` and
+    /// the secret goes to the replicator runner's store, beside the installation CA.
+    fn after_create(
+        state: &AppState,
+        req: &isthmus_core::kinds::migration::MigrationCreate,
+        created: &Migration,
+    ) -> ApiResult<()> {
+        let (Some(credentials), Some(engines)) = (&req.source.credentials, &state.migrations)
+        else {
+            // Without a runner (simulated clouds only) nothing is copied and nothing needs
+            // the secret, so it is not kept anywhere.
+            return Ok(());
+        };
+        engines
+            .store_credentials(created, credentials)
+            .map_err(|e| ApiError::internal(format!("{e:#}")))
+    }
 }
 
 /// A replicator publishes no names.
