@@ -141,7 +141,10 @@ fn source_credentials_are_never_returned() {
         ),
     ];
     let log = server.log();
-    assert!(!log.contains(SECRET), "the server log leaks the password:\n{log}");
+    assert!(
+        !log.contains(SECRET),
+        "the server log leaks the password:\n{log}"
+    );
     for (what, text) in &reads {
         assert!(
             text.contains(&id),
