@@ -39,6 +39,16 @@ pub enum MigrationCommand {
         #[arg(long, default_value_t = 120)]
         timeout: u64,
     },
+    /// Whether the replicator reaches its source (or `--to`), hop by hop, and why not.
+    Reach {
+        id: String,
+        /// An IPv4 address to ask about instead of the source URLs.
+        #[arg(long)]
+        to: Option<String>,
+        /// The TCP port with `--to` (default 4222).
+        #[arg(long, requires = "to")]
+        port: Option<u16>,
+    },
     #[command(flatten)]
     Object(Verbs<Migration>),
 }

@@ -13,8 +13,10 @@ use serde_json::{json, Value};
 
 use super::{object, Ctx};
 use crate::args::migration::{CreateArgs, MigrationCommand, ModeArg};
+use crate::args::OutputFormat;
 use crate::kinds::CliKind;
 use crate::output::{Details, View};
+use isthmus_core::reach::migration::MigrationReach;
 
 pub async fn run(ctx: &Ctx, command: MigrationCommand) -> anyhow::Result<String> {
     let at = object::Paths::of::<Migration>(ctx).await?;
@@ -113,8 +115,39 @@ pub async fn run(ctx: &Ctx, command: MigrationCommand) -> anyhow::Result<String>
                 .await?;
             ctx.one(&m)
         }
+        MigrationCommand::Reach { id, to, port } => {
+            let url = format!("{}/reach", path(&id));
+            let answer: MigrationReach = ctx
+                .client
+                .post(&url, &json!({"to": to, "port": port}))
+                .await?;
+            match ctx.format {
+                OutputFormat::Table => Ok(render_reach(&id, &answer)),
+                OutputFormat::Json => crate::output::json(&answer),
+                OutputFormat::Yaml => crate::output::yaml(&answer),
+            }
+        }
         MigrationCommand::Object(verbs) => object::run::<Migration>(ctx, &at, verbs.verb).await,
     }
+}
+
+/// Per destination: a headline, then the hops, why, and the fix.
+fn render_reach(id: &str, answer: &MigrationReach) -> String {
+    let mut out = String::new();
+    for check in &answer.checks {
+        let headline = if check.verdict.allowed {
+            "allowed"
+        } else {
+            "denied"
+        };
+        out.push_str(&format!(
+            "replicator of {id} → {} port {}: {headline}\n",
+            check.to, check.port
+        ));
+        super::reach::render_verdict(&mut out, &check.verdict);
+        out.push('\n');
+    }
+    out
 }
 
 /// The engine's answers, one JSON document per line.
