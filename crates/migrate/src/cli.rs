@@ -101,6 +101,9 @@ struct RunArgs {
     /// `NAME=VALUE`: messages with this header value are not copied.
     #[arg(long)]
     exclude_header: Vec<String>,
+    /// A JSON file with the transform: `{"subjects": [{"from", "to"}], "script": "…"}`.
+    #[arg(long)]
+    transform_file: Option<std::path::PathBuf>,
     /// Seconds between status lines.
     #[arg(long, default_value_t = 1.0)]
     status_every: f64,
@@ -159,6 +162,14 @@ impl RunArgs {
                 include_subjects: self.include_subject.clone(),
                 exclude_subjects: self.exclude_subject.clone(),
                 exclude_headers,
+            },
+            transform: match &self.transform_file {
+                None => Default::default(),
+                Some(path) => serde_json::from_slice(
+                    &std::fs::read(path)
+                        .with_context(|| format!("--transform-file {}", path.display()))?,
+                )
+                .with_context(|| format!("--transform-file {}", path.display()))?,
             },
             settings: Settings::default(),
         })
@@ -255,11 +266,18 @@ async fn main_result(cli: Cli) -> anyhow::Result<()> {
             } else {
                 spec.streams.clone()
             };
+            let transform = crate::transform::Transform::new(&spec.transform)?;
             let mut equal = true;
             for stream in streams {
-                let report =
-                    crate::verify::verify(&source, &target, spec.mode, &spec.filters, &stream)
-                        .await?;
+                let report = crate::verify::verify_transformed(
+                    &source,
+                    &target,
+                    spec.mode,
+                    &spec.filters,
+                    &transform,
+                    &stream,
+                )
+                .await?;
                 equal &= report.equal;
                 print(&report)?;
             }

@@ -58,6 +58,12 @@ pub async fn copy(run: &StreamRun, js: &Context, mut target_last: u64) -> Result
                     in_flight.push_skipped(Expected { source_seq: message.seq, target_seq: target_last, stored_at: message.stored_at });
                     continue;
                 }
+                let (seq, stored_at) = (message.seq, message.stored_at);
+                let Some(message) = run.transformed(message)? else {
+                    run.filtered(crate::transform::SCRIPT_SKIPPED);
+                    in_flight.push_skipped(Expected { source_seq: seq, target_seq: target_last, stored_at });
+                    continue;
+                };
                 let mut publish = PublishMessage::build()
                     .headers(headers::stamp(message.headers.as_ref(), &run.stream, message.seq, None))
                     .payload(message.payload)

@@ -66,6 +66,7 @@ pub fn engine_spec(
         streams: m.streams.clone(),
         mode: m.mode.into(),
         filters: m.filters.clone().into(),
+        transform: m.transform.clone().unwrap_or_default(),
         settings: Settings::default(),
     }
 }

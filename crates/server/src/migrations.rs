@@ -118,6 +118,11 @@ impl EngineRunner {
         for (name, value) in &m.filters.exclude_headers {
             args.extend(["--exclude-header".into(), format!("{name}={value}").into()]);
         }
+        if let Some(transform) = &m.transform {
+            let path = dir.join("transform.json");
+            std::fs::write(&path, serde_json::to_vec(transform)?).context("write the transform")?;
+            args.extend(["--transform-file".into(), path.into()]);
+        }
         Ok((args, env))
     }
 

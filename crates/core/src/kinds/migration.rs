@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::access::EgressRule;
+pub use super::migration_transform::{MigrationTransform, SubjectRename};
 use crate::object::{KindInfo, OnOwnerDelete, Owner, Settled, StatusMachine};
 use crate::state::status_enum;
 use crate::{ClusterId, CoreError, MigrationId, NetworkId, ProjectId};
@@ -250,6 +251,9 @@ crate::kind_struct! {
         pub streams: Vec<String>,
         pub mode: MigrationMode,
         pub filters: MigrationFilters,
+        /// Subject renames and a script over headers and payload (none: copied unchanged).
+        #[serde(default)]
+        pub transform: Option<MigrationTransform>,
         /// The replicator's own address in the target network.
         #[schema(value_type = String)]
         pub worker_ip: Ipv4Addr,
@@ -279,10 +283,9 @@ pub struct MigrationCreate {
     pub mode: MigrationMode,
     #[serde(default)]
     pub filters: MigrationFilters,
-    /// Subject renames and scripted transforms: not supported yet, refused rather than ignored.
+    /// Subject renames and a script over headers and payload.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub transform: Option<serde_json::Value>,
+    pub transform: Option<MigrationTransform>,
 }
 
 fn ordered() -> MigrationMode {

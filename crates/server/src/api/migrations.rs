@@ -31,6 +31,31 @@ impl ApiKind for Migration {
         delete_conflict: None,
     };
 
+    /// A script that does not compile is refused here, where the engine is at hand (the
+    /// core checks the renames).
+    fn check_create(
+        _state: &AppState,
+        req: &isthmus_core::kinds::migration::MigrationCreate,
+    ) -> ApiResult<()> {
+        let Some(script) = req.transform.as_ref().and_then(|t| t.script.clone()) else {
+            return Ok(());
+        };
+        let only_script = isthmus_migrate::transform::TransformSpec {
+            script: Some(script),
+            ..Default::default()
+        };
+        match isthmus_migrate::transform::Transform::new(&only_script) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(ApiError::invalid(
+                "transform.script",
+                "script",
+                format!("{e:#}")
+                    .trim_start_matches("transform.script: ")
+                    .to_string(),
+            )),
+        }
+    }
+
     /// The source credentials are write-only: the object shows `{"set": true, ...}` and
     /// the secret goes to the replicator runner's store, beside the installation CA.
     fn after_create(
