@@ -45,10 +45,33 @@ fn bad_migrations_are_refused_and_a_simulated_one_says_it_copies_nothing() {
     ));
     assert!(partitions.contains("mode.partitions"), "{partitions}");
 
+    let rename = cli.fails(&format!(
+        "migration create m --cluster {nats} --source nats://10.1.0.1:4222 --rename orders.*=sales.$2"
+    ));
+    assert!(
+        rename.contains("transform.subjects[0]") && rename.contains("$2"),
+        "{rename}"
+    );
+    let script = sandbox.home.path().join("bad.rhai");
+    std::fs::write(&script, "headers[\"x\"] = ;").unwrap();
+    let bad_script = cli.fails(&format!(
+        "migration create m --cluster {nats} --source nats://10.1.0.1:4222 --script-file {}",
+        script.display()
+    ));
+    assert!(bad_script.contains("transform.script"), "{bad_script}");
+
+    let good = sandbox.home.path().join("good.rhai");
+    std::fs::write(&good, "payload.push(33);").unwrap();
     let m = cli.json(&format!(
         "migration create m --cluster {nats} --source nats://172.16.0.10:4222 \
-         --source nats://172.16.0.11:4223"
+         --source nats://172.16.0.11:4223 --rename orders.*=sales.$1 --script-file {}",
+        good.display()
     ));
+    assert_eq!(
+        m["transform"],
+        serde_json::json!({"subjects": [{"from": "orders.*", "to": "sales.$1"}], "script": "payload.push(33);"}),
+        "{m:#}"
+    );
     let id = id_of(&m);
     assert_eq!(m["worker_ip"], "10.40.0.254", "{m:#}");
     let egress: Vec<&str> = m["egress"]

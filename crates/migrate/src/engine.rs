@@ -4,6 +4,7 @@
 //! the target's checkpoint; errors it cannot fix (the source no longer has the position to
 //! resume from) fail the migration with the positions.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -76,6 +77,9 @@ pub struct Spec {
     /// Subject renames and the script over headers and payload.
     pub transform: TransformSpec,
     pub settings: Settings,
+    /// Filter counts of an earlier engine of this migration (stream → copied through,
+    /// counts): carried on, so the counters cover the whole migration, not one process.
+    pub carried: BTreeMap<String, (u64, BTreeMap<String, u64>)>,
 }
 
 /// A connection that keeps reconnecting quickly: a migration outlives server restarts.
@@ -179,14 +183,14 @@ impl StreamRun {
         stream.last_error = None;
     }
 
-    /// A message the filters skipped, counted under its reason.
-    pub fn filtered(&self, reason: &str) {
+    /// Source message `seq` skipped (a filter or the script), counted under its reason
+    /// unless an earlier engine counted it already.
+    pub fn filtered(&self, seq: u64, reason: &str) {
         let mut board = self.board.lock().expect("board");
-        *board
-            .stream(&self.stream)
-            .filtered
-            .entry(reason.to_string())
-            .or_default() += 1;
+        let stream = board.stream(&self.stream);
+        if seq > stream.counted_through {
+            *stream.filtered.entry(reason.to_string()).or_default() += 1;
+        }
     }
 
     /// Everything up to `copied_through` is in the target or was not to be copied.
@@ -252,6 +256,12 @@ impl Migration {
             streams::ensure_target_stream(&target, &asked).await?;
         }
         let board: SharedBoard = Arc::new(Mutex::new(Board::default()));
+        for (name, (through, filtered)) in &spec.carried {
+            let mut shared = board.lock().expect("board");
+            let stream = shared.stream(name);
+            stream.counted_through = *through;
+            stream.filtered = filtered.clone();
+        }
         let mut tasks = Vec::new();
         for name in &names {
             board.lock().expect("board").stream(name);

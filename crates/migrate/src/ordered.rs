@@ -54,13 +54,13 @@ pub async fn copy(run: &StreamRun, js: &Context, mut target_last: u64) -> Result
                 run.gap(message.seq - previous - 1);
                 previous = message.seq;
                 if let Some(reason) = run.filters.skips(&message.subject, message.headers.as_ref()) {
-                    run.filtered(reason);
+                    run.filtered(message.seq, reason);
                     in_flight.push_skipped(Expected { source_seq: message.seq, target_seq: target_last, stored_at: message.stored_at });
                     continue;
                 }
                 let (seq, stored_at) = (message.seq, message.stored_at);
                 let Some(message) = run.transformed(message)? else {
-                    run.filtered(crate::transform::SCRIPT_SKIPPED);
+                    run.filtered(seq, crate::transform::SCRIPT_SKIPPED);
                     in_flight.push_skipped(Expected { source_seq: seq, target_seq: target_last, stored_at });
                     continue;
                 };

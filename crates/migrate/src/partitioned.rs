@@ -103,14 +103,14 @@ pub async fn copy(run: &StreamRun, js: &Context, partitions: usize) -> Result<()
                 .filters
                 .skips(&message.subject, message.headers.as_ref())
             {
-                run.filtered(reason);
+                run.filtered(message.seq, reason);
                 tracker.skipped(message.seq);
                 run.passed(tracker.low_water() - 1);
                 continue;
             }
             let seq = message.seq;
             let Some(message) = run.transformed(message)? else {
-                run.filtered(crate::transform::SCRIPT_SKIPPED);
+                run.filtered(seq, crate::transform::SCRIPT_SKIPPED);
                 tracker.skipped(seq);
                 run.passed(tracker.low_water() - 1);
                 continue;

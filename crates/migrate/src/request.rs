@@ -67,6 +67,7 @@ pub fn engine_spec(
         mode: m.mode.into(),
         filters: m.filters.clone().into(),
         transform: m.transform.clone().unwrap_or_default(),
+        carried: Default::default(),
         settings: Settings::default(),
     }
 }

@@ -71,9 +71,10 @@ async fn transforms(mode: Mode) {
     assert!(report.equal, "{report:#?}");
     assert_eq!(report.target_count, EVENTS - EVENTS / 8, "{report:#?}");
     // Unchanged, the copies would differ from the source: verify sees the transform.
-    let plain = isthmus_migrate::verify::verify(&js, &target_js, mode, &Default::default(), "ORDERS")
-        .await
-        .unwrap();
+    let plain =
+        isthmus_migrate::verify::verify(&js, &target_js, mode, &Default::default(), "ORDERS")
+            .await
+            .unwrap();
     assert!(!plain.equal);
 
     let mut target_stream = target_js.get_stream("ORDERS").await.unwrap();
@@ -95,13 +96,10 @@ async fn transforms(mode: Mode) {
     assert_eq!(copy.payload.last(), Some(&b'!'));
 
     // The cut-over moves the consumer with its filter renamed.
-    let report = isthmus_migrate::cutover::cutover(
-        &migration,
-        None,
-        std::time::Duration::from_secs(30),
-    )
-    .await
-    .unwrap();
+    let report =
+        isthmus_migrate::cutover::cutover(&migration, None, std::time::Duration::from_secs(30))
+            .await
+            .unwrap();
     assert_eq!(migration.status().phase, Phase::CutOver, "{report:?}");
     let moved = target_stream
         .get_consumer::<pull::Config>("s3")

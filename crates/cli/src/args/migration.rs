@@ -26,9 +26,9 @@ pub enum MigrationCommand {
         id: String,
         #[arg(long)]
         stream: String,
-        /// The source stream sequence.
-        #[arg(long)]
-        seq: u64,
+        /// The source stream sequence (repeat for several; one answer line each).
+        #[arg(long, required = true)]
+        seq: Vec<u64>,
     },
     /// Compare source and target: digests per range, counts per subject, first difference.
     Verify { id: String },
@@ -86,6 +86,13 @@ pub struct CreateArgs {
     /// `NAME=VALUE`: messages with this header value are not copied.
     #[arg(long)]
     pub exclude_header: Vec<String>,
+    /// `FROM=TO`: rename subjects matching pattern FROM to template TO (`$N` the N-th
+    /// `*`, a final `>` the rest); repeat, first match wins.
+    #[arg(long)]
+    pub rename: Vec<String>,
+    /// A Rhai script (file) run on every copied message over `headers` and `payload`.
+    #[arg(long)]
+    pub script_file: Option<PathBuf>,
     #[command(flatten)]
     pub wait: WaitArgs,
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context};
 use isthmus_core::kinds::migration::{
     Migration, MigrationCreate, MigrationFilters, MigrationMode, MigrationSourceCreate,
-    SourceCredentials,
+    MigrationTransform, SourceCredentials, SubjectRename,
 };
 use serde_json::{json, Value};
 
@@ -37,8 +37,29 @@ pub async fn run(ctx: &Ctx, command: MigrationCommand) -> anyhow::Result<String>
                 include_subject,
                 exclude_subject,
                 exclude_header,
+                rename,
+                script_file,
                 wait,
             } = *args;
+            let mut subjects = Vec::new();
+            for pair in rename {
+                let Some((from, to)) = pair.split_once('=') else {
+                    bail!("--rename {pair:?}: expected FROM=TO");
+                };
+                subjects.push(SubjectRename {
+                    from: from.to_string(),
+                    to: to.to_string(),
+                });
+            }
+            let script = match script_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("--script-file: read {}", path.display()))?,
+                ),
+                None => None,
+            };
+            let transform = (!subjects.is_empty() || script.is_some())
+                .then_some(MigrationTransform { subjects, script });
             let ca_certificate = match source_ca {
                 Some(path) => Some(
                     std::fs::read_to_string(&path)
@@ -82,7 +103,7 @@ pub async fn run(ctx: &Ctx, command: MigrationCommand) -> anyhow::Result<String>
                     exclude_subjects: exclude_subject,
                     exclude_headers,
                 },
-                transform: None,
+                transform,
             };
             object::create::<Migration>(ctx, &at, &body, wait).await
         }
@@ -90,7 +111,7 @@ pub async fn run(ctx: &Ctx, command: MigrationCommand) -> anyhow::Result<String>
             let url = format!("{}/translate", path(&id));
             let answer: Value = ctx
                 .client
-                .post(&url, &json!({"stream": stream, "seq": seq}))
+                .post(&url, &json!({"stream": stream, "seqs": seq}))
                 .await?;
             lines(ctx, &answer)
         }

@@ -151,6 +151,7 @@ pub fn spec(source: &NatsServer, target: &NatsServer, mode: Mode) -> Spec {
         mode,
         filters: Default::default(),
         transform: Default::default(),
+        carried: Default::default(),
         settings: Settings {
             retry_after: Duration::from_millis(100),
             sample_every: Duration::from_millis(100),

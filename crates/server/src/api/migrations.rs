@@ -83,8 +83,15 @@ impl PublishesDns for Migration {}
 pub struct TranslateRequest {
     pub stream: String,
     /// A source stream sequence.
-    pub seq: u64,
+    #[serde(default)]
+    pub seq: Option<u64>,
+    /// More source stream sequences (up to 10,000): one answer each, in order.
+    #[serde(default)]
+    pub seqs: Vec<u64>,
 }
+
+/// Most positions one translate request maps.
+const MAX_TRANSLATE: usize = 10_000;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -169,17 +176,26 @@ pub async fn translate(
     Path(path): Path<(String, String)>,
     Json(req): Json<TranslateRequest>,
 ) -> ApiResult<Json<EngineAnswer>> {
+    let seqs: Vec<String> = req
+        .seq
+        .iter()
+        .chain(&req.seqs)
+        .map(u64::to_string)
+        .collect();
+    if seqs.is_empty() || seqs.len() > MAX_TRANSLATE {
+        return Err(ApiError::invalid(
+            "seqs",
+            "count",
+            format!("give 1 to {MAX_TRANSLATE} source sequences (`seq` and `seqs`)"),
+        ));
+    }
     let (m, cluster, engines) = load(&state, &access, &path.1).await?;
-    let seq = req.seq.to_string();
-    let verb = [
-        "translate",
-        "--stream",
-        req.stream.as_str(),
-        "--seq",
-        seq.as_str(),
-    ];
+    let mut verb = vec!["translate", "--stream", req.stream.as_str()];
+    for seq in &seqs {
+        verb.extend(["--seq", seq.as_str()]);
+    }
     let results = engines
-        .once(&m, &cluster, &verb, Duration::from_secs(60))
+        .once(&m, &cluster, &verb, Duration::from_secs(300))
         .await
         .map_err(engine_error("translate"))?;
     Ok(Json(EngineAnswer { results }))
