@@ -206,7 +206,7 @@ pub fn seed() -> u64 {
                 .unwrap()
                 .as_nanos() as u64
         });
-    eprintln!("chaos seed {seed} (replay with ISTHMUS_SEED={seed})");
+    eprintln!("random seed {seed} (replay with ISTHMUS_SEED={seed})");
     seed
 }
 
