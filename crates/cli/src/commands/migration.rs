@@ -206,6 +206,27 @@ impl View for Migration {
             .field("name", &self.name)
             .field("target_cluster_id", self.target_cluster_id)
             .block("source", self.source.urls.clone())
+            .field(
+                "credentials",
+                self.source
+                    .credentials
+                    .as_ref()
+                    .map_or("none".to_string(), |c| format!("set ({})", c.kind)),
+            )
+            .block(
+                "transform",
+                self.transform
+                    .iter()
+                    .flat_map(|t| {
+                        t.subjects
+                            .iter()
+                            .map(|r| format!("rename {} -> {}", r.from, r.to))
+                            .chain(t.script.as_ref().map(|s| {
+                                format!("script ({} lines)", s.lines().count())
+                            }))
+                    })
+                    .collect(),
+            )
             .field("replicator", self.worker_ip)
             .block(
                 "egress",

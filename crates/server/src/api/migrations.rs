@@ -85,13 +85,14 @@ pub struct TranslateRequest {
     /// A source stream sequence.
     #[serde(default)]
     pub seq: Option<u64>,
-    /// More source stream sequences (up to 10,000): one answer each, in order.
+    /// More source stream sequences (up to 1,000 in all: a request must finish within the
+    /// server's time limit): one answer each, in order.
     #[serde(default)]
     pub seqs: Vec<u64>,
 }
 
 /// Most positions one translate request maps.
-const MAX_TRANSLATE: usize = 10_000;
+const MAX_TRANSLATE: usize = 1_000;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -195,7 +196,7 @@ pub async fn translate(
         verb.extend(["--seq", seq.as_str()]);
     }
     let results = engines
-        .once(&m, &cluster, &verb, Duration::from_secs(300))
+        .once(&m, &cluster, &verb, Duration::from_secs(60))
         .await
         .map_err(engine_error("translate"))?;
     Ok(Json(EngineAnswer { results }))
