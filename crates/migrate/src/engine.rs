@@ -265,14 +265,17 @@ impl Migration {
         let mut tasks = Vec::new();
         for name in &names {
             board.lock().expect("board").stream(name);
+            let copy = Copy {
+                mode: spec.mode,
+                filters: spec.filters.clone(),
+                transform: transform.clone(),
+                settings: spec.settings.clone(),
+            };
             tasks.push(tokio::spawn(replicate(
                 name.clone(),
                 source.clone(),
                 target.clone(),
-                spec.mode,
-                spec.filters.clone(),
-                transform.clone(),
-                spec.settings.clone(),
+                copy,
                 board.clone(),
             )));
         }
@@ -348,18 +351,9 @@ async fn replicate(
     stream: String,
     source: Context,
     target: Context,
-    mode: Mode,
-    filters: Filters,
-    transform: Arc<Transform>,
-    settings: Settings,
+    copy: Copy,
     board: SharedBoard,
 ) {
-    let copy = Copy {
-        mode,
-        filters,
-        transform,
-        settings,
-    };
     loop {
         let outcome = attempt(&stream, &source, &target, &copy, &board).await;
         {
