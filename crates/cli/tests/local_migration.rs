@@ -4,7 +4,9 @@
 //! runs in the target network with egress to the source only; after the cut-over a
 //! durable consumer that had processed k of N events continues on the target with exactly
 //! events k+1..N, once, after the replicator and the target's nodes were killed 20 times
-//! (100 with `ISTHMUS_LONG=1`). 10,000 events by default, 100,000 with `ISTHMUS_LONG=1`.
+//! (100 with `ISTHMUS_LONG=1`) at random points (seeded, the seed printed). 10,000 events
+//! by default, 100,000 with `ISTHMUS_LONG=1`, in eight streams; a filter's counter and
+//! 1,000 random translated positions (10,000 long) are checked through the API.
 
 mod lab_host;
 mod local_support;
@@ -25,6 +27,18 @@ use migration_support::*;
 use serde_json::Value;
 use support::{id_of, WAIT_TIMEOUT};
 use tokio_rustls::rustls::ClientConfig;
+
+const EXTRA_STREAMS: usize = 6;
+const EXTRA_EVENTS: u64 = 500;
+
+/// Random positions translated: 1,000, or 10,000 with `ISTHMUS_LONG=1`.
+fn translate_count() -> usize {
+    if std::env::var("ISTHMUS_LONG").is_ok_and(|v| v == "1") {
+        10_000
+    } else {
+        1_000
+    }
+}
 
 #[test]
 fn a_lab_source_is_copied_into_a_three_node_cluster_and_a_consumer_continues_exactly_once() {
@@ -62,6 +76,16 @@ fn a_lab_source_is_copied_into_a_three_node_cluster_and_a_consumer_continues_exa
         .cli
         .ok("lab service fill customer/src nats --stream PAYMENTS --count 1000 --subjects 4");
     assert!(payments.contains("\"stored\":1000"), "{payments}");
+    // Many streams: six more, small, over 8 subjects each (`sN.s0` … `sN.s7`).
+    for n in 1..=EXTRA_STREAMS {
+        let filled = lab.cli.ok(&format!(
+            "lab service fill customer/src nats --stream S{n} --count {EXTRA_EVENTS} --subjects 8"
+        ));
+        assert!(
+            filled.contains(&format!("\"stored\":{EXTRA_EVENTS}")),
+            "{filled}"
+        );
+    }
     assert!(lab.cli.ok("lab service list").contains("customer/src"));
 
     // A durable consumer on the source that has processed the first PROCESSED events.
@@ -97,7 +121,7 @@ fn a_lab_source_is_copied_into_a_three_node_cluster_and_a_consumer_continues_exa
     let writer = SteadyWriter::start(&src_ns, "ORDERS", 200);
     let migration = lab.cli.json(&format!(
         "migration create move --cluster {cluster_id} --source {server} \
-         --wait --timeout {WAIT_TIMEOUT}"
+         --exclude-subject s1.s0 --wait --timeout {WAIT_TIMEOUT}"
     ));
     let id = id_of(&migration);
     assert!(
@@ -171,24 +195,52 @@ fn a_lab_source_is_copied_into_a_three_node_cluster_and_a_consumer_continues_exa
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(reports.len(), 2, "{verified}");
+    assert_eq!(reports.len(), 2 + EXTRA_STREAMS, "{verified}");
     for report in &reports {
         assert_eq!(report["equal"], true, "{report:#}");
         assert_eq!(report["duplicates"], 0, "{report:#}");
         assert_eq!(report["missing"], 0, "{report:#}");
     }
-    let translated = lab.cli.ok(&format!(
-        "migration translate {id} --stream ORDERS --seq 5000"
-    ));
-    let translation: Value = serde_json::from_str(translated.trim()).unwrap();
+    // The filter's counter, through the API: every eighth event of S1 was on s1.s0.
+    let filtered = &completed["progress"]["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stream"] == "S1")
+        .unwrap()["filtered"];
     assert_eq!(
-        (
-            translation["target_seq"].as_u64(),
-            translation["exact"].as_bool()
-        ),
-        (Some(5000), Some(true)),
-        "{translation:#}"
+        filtered["subject_excluded"].as_u64(),
+        Some(EXTRA_EVENTS.div_ceil(8)),
+        "{completed:#}"
     );
+    // Translate, through the API, on random positions (seeded): ordered, nothing filtered
+    // or deleted in ORDERS, so each source position is the same target position.
+    let mut rng = Rng::new(seed());
+    let positions: Vec<u64> = (0..translate_count())
+        .map(|_| 1 + rng.below(total))
+        .collect();
+    // 1,000 per request: a request must finish within the server's 60 s limit.
+    let mut answers: Vec<Value> = Vec::new();
+    for chunk in positions.chunks(1_000) {
+        let flags: String = chunk.iter().map(|p| format!(" --seq {p}")).collect();
+        let translated = lab
+            .cli
+            .ok(&format!("migration translate {id} --stream ORDERS{flags}"));
+        answers.extend(
+            translated
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+        );
+    }
+    assert_eq!(answers.len(), positions.len());
+    for (seq, answer) in positions.iter().zip(&answers) {
+        assert_eq!(
+            (answer["target_seq"].as_u64(), answer["exact"].as_bool()),
+            (Some(*seq), Some(true)),
+            "source #{seq}: {answer:#}"
+        );
+    }
+    eprintln!("translate: {} random positions exact", positions.len());
 
     // The consumer continues on the target, from the lab host over the peering (TLS).
     let ca_file = lab.sandbox.home.path().join("isthmus-ca.pem");

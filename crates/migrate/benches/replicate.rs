@@ -90,16 +90,41 @@ async fn main() {
         return; // `cargo test --benches` lists benches; nothing to list here
     }
     let count = events();
+    // The Event Store Replicator's published figures (its docs; it cannot run here): one
+    // append per event, 150–300 events/s ordered, a little over 1,000/s with six
+    // partitioned writers. Rows follow scripts/bench.d/README.md.
+    let row = |measure: String, ours: f64, peer: f64, goal: &str| {
+        println!(
+            "row\t{measure}\t{ours:.0}/s\t{peer:.0}/s (Replicator docs)\t{:.0}x\t{goal}",
+            ours / peer
+        );
+    };
     for subject_count in [64, 1024] {
         let ordered = throughput(Mode::Ordered, subject_count).await;
         println!("ordered      {count} events of {SIZE} B over {subject_count} subjects: {ordered:>7.0} events/s end to end");
+        row(
+            format!("migration ordered, {subject_count} subjects"),
+            ordered,
+            300.0,
+            ">= 20000/s",
+        );
         let partitioned = throughput(Mode::Partitioned { partitions: 8 }, subject_count).await;
         // One publish per subject is in flight at a time (each expects its subject's last
         // target sequence), so the subjects bound the pipelining.
         println!("partitioned  {count} events of {SIZE} B over {subject_count} subjects, 8 writers: {partitioned:>7.0} events/s end to end");
+        row(
+            format!("migration partitioned x8, {subject_count} subjects"),
+            partitioned,
+            1000.0,
+            ">= 50000/s",
+        );
     }
     let (samples, p50, p99, max) = live_lag().await;
     println!(
         "live tail at 1,000 events/s, {samples} events: lag p50 {p50:?}, p99 {p99:?}, max {max:?}"
+    );
+    println!(
+        "row\tmigration live-tail lag p99 at 1,000/s\t{:.1} ms\t5 s polling (Replicator)\t-\tsub-second",
+        p99.as_secs_f64() * 1000.0
     );
 }

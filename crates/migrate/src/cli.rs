@@ -41,8 +41,9 @@ enum Command {
     Translate {
         #[command(flatten)]
         run: RunArgs,
-        #[arg(long)]
-        seq: u64,
+        /// A source sequence (repeat: one answer line each, in order).
+        #[arg(long, required = true)]
+        seq: Vec<u64>,
     },
     /// Compare source and target: digests per range, counts per subject, first difference.
     Verify(RunArgs),
@@ -101,6 +102,9 @@ struct RunArgs {
     /// `NAME=VALUE`: messages with this header value are not copied.
     #[arg(long)]
     exclude_header: Vec<String>,
+    /// A JSON file with the transform: `{"subjects": [{"from", "to"}], "script": "…"}`.
+    #[arg(long)]
+    transform_file: Option<std::path::PathBuf>,
     /// Seconds between status lines.
     #[arg(long, default_value_t = 1.0)]
     status_every: f64,
@@ -160,8 +164,39 @@ impl RunArgs {
                 exclude_subjects: self.exclude_subject.clone(),
                 exclude_headers,
             },
+            transform: match &self.transform_file {
+                None => Default::default(),
+                Some(path) => serde_json::from_slice(
+                    &std::fs::read(path)
+                        .with_context(|| format!("--transform-file {}", path.display()))?,
+                )
+                .with_context(|| format!("--transform-file {}", path.display()))?,
+            },
             settings: Settings::default(),
+            carried: self.carried(),
         })
+    }
+
+    /// The filter counts the previous engine of this migration left in the status file.
+    fn carried(&self) -> BTreeMap<String, (u64, BTreeMap<String, u64>)> {
+        let Some(status) = self
+            .status_file
+            .as_ref()
+            .and_then(|path| std::fs::read(path).ok())
+            .and_then(|text| serde_json::from_slice::<serde_json::Value>(&text).ok())
+        else {
+            return BTreeMap::new();
+        };
+        let streams = status["streams"].as_array().cloned().unwrap_or_default();
+        streams
+            .iter()
+            .filter_map(|s| {
+                let name = s["stream"].as_str()?.to_string();
+                let through = s["copied_through"].as_u64()?;
+                let filtered = serde_json::from_value(s["filtered"].clone()).ok()?;
+                Some((name, (through, filtered)))
+            })
+            .collect()
     }
 }
 
@@ -244,7 +279,12 @@ async fn main_result(cli: Cli) -> anyhow::Result<()> {
                 async_nats::jetstream::new(connect(&spec.source, "isthmus-translate").await?);
             let target =
                 async_nats::jetstream::new(connect(&spec.target, "isthmus-translate").await?);
-            print(&crate::translate::translate(&source, &target, spec.mode, stream, seq).await?)
+            for seq in seq {
+                print(
+                    &crate::translate::translate(&source, &target, spec.mode, stream, seq).await?,
+                )?;
+            }
+            Ok(())
         }
         Command::Verify(run) => {
             let spec = run.spec()?;
@@ -255,11 +295,18 @@ async fn main_result(cli: Cli) -> anyhow::Result<()> {
             } else {
                 spec.streams.clone()
             };
+            let transform = crate::transform::Transform::new(&spec.transform)?;
             let mut equal = true;
             for stream in streams {
-                let report =
-                    crate::verify::verify(&source, &target, spec.mode, &spec.filters, &stream)
-                        .await?;
+                let report = crate::verify::verify_transformed(
+                    &source,
+                    &target,
+                    spec.mode,
+                    &spec.filters,
+                    &transform,
+                    &stream,
+                )
+                .await?;
                 equal &= report.equal;
                 print(&report)?;
             }

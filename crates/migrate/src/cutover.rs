@@ -119,7 +119,7 @@ async fn move_consumers(migration: &Migration, stream: &str) -> anyhow::Result<V
                 if filter.is_empty() || filter.contains(['*', '>']) {
                     bail!("consumer {name} of {stream}: in partitioned mode only a consumer of one subject has an exact position in the target (filter {filter:?})");
                 }
-                filter
+                migration.transform().subject(&filter)
             }
         };
         let found = first_copy_from(migration.target(), stream, floor + 1, &subject).await?;
@@ -134,6 +134,9 @@ async fn move_consumers(migration: &Migration, stream: &str) -> anyhow::Result<V
         let start = found.target_seq.unwrap_or(target_last + 1);
         if target_stream.consumer_info(&name).await.is_err() {
             let mut config = info.config.clone();
+            if !config.filter_subject.is_empty() {
+                config.filter_subject = migration.transform().subject(&config.filter_subject);
+            }
             config.deliver_policy = DeliverPolicy::ByStartSequence {
                 start_sequence: start,
             };

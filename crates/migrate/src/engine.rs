@@ -4,6 +4,7 @@
 //! the target's checkpoint; errors it cannot fix (the source no longer has the position to
 //! resume from) fail the migration with the positions.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -15,7 +16,9 @@ use tokio::task::JoinHandle;
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::filters::Filters;
+use crate::source::SourceMessage;
 use crate::status::{Board, SharedBoard, Status};
+use crate::transform::{Transform, TransformSpec};
 use crate::{monitor, ordered, partitioned, source, streams};
 
 /// How to reach a NATS server.
@@ -71,7 +74,12 @@ pub struct Spec {
     pub mode: Mode,
     /// Messages not to copy.
     pub filters: Filters,
+    /// Subject renames and the script over headers and payload.
+    pub transform: TransformSpec,
     pub settings: Settings,
+    /// Filter counts of an earlier engine of this migration (stream → copied through,
+    /// counts): carried on, so the counters cover the whole migration, not one process.
+    pub carried: BTreeMap<String, (u64, BTreeMap<String, u64>)>,
 }
 
 /// A connection that keeps reconnecting quickly: a migration outlives server restarts.
@@ -130,6 +138,7 @@ pub struct StreamRun {
     pub resume: u64,
     pub settings: Settings,
     pub filters: Filters,
+    pub transform: Arc<Transform>,
     pub source: Context,
     board: SharedBoard,
 }
@@ -139,6 +148,28 @@ impl StreamRun {
         source::messages_from(&self.source, &self.stream, self.resume)
             .await
             .map_err(StepError::retry)
+    }
+
+    /// The message as the target gets it (renamed, scripted), or `None` when the script
+    /// left it out (counted). A script that fails stops the copy: copying the message
+    /// unchanged, or leaving it out, would both be wrong.
+    pub fn transformed(&self, message: SourceMessage) -> Result<Option<SourceMessage>, StepError> {
+        if self.transform.is_identity() {
+            return Ok(Some(message));
+        }
+        let out = self
+            .transform
+            .apply(&message.subject, message.headers.as_ref(), message.payload)
+            .map_err(|e| {
+                StepError::Fatal(format!("source {} #{}: {e:#}", self.stream, message.seq))
+            })?;
+        Ok(out.map(|t| SourceMessage {
+            subject: t.subject,
+            headers: t.headers,
+            payload: t.payload,
+            seq: message.seq,
+            stored_at: message.stored_at,
+        }))
     }
 
     /// One message is in the target; everything up to `copied_through` is.
@@ -152,14 +183,14 @@ impl StreamRun {
         stream.last_error = None;
     }
 
-    /// A message the filters skipped, counted under its reason.
-    pub fn filtered(&self, reason: &str) {
+    /// Source message `seq` skipped (a filter or the script), counted under its reason
+    /// unless an earlier engine counted it already.
+    pub fn filtered(&self, seq: u64, reason: &str) {
         let mut board = self.board.lock().expect("board");
-        *board
-            .stream(&self.stream)
-            .filtered
-            .entry(reason.to_string())
-            .or_default() += 1;
+        let stream = board.stream(&self.stream);
+        if seq > stream.counted_through {
+            *stream.filtered.entry(reason.to_string()).or_default() += 1;
+        }
     }
 
     /// Everything up to `copied_through` is in the target or was not to be copied.
@@ -195,6 +226,7 @@ pub struct Migration {
     source: Context,
     target: Context,
     mode: Mode,
+    transform: Arc<Transform>,
     streams: Vec<String>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -209,6 +241,7 @@ impl Migration {
         let target_client = connect(&spec.target, "isthmus-migration-target")
             .await
             .context("reach the target")?;
+        let transform = Arc::new(Transform::new(&spec.transform)?);
         let source = jetstream::new(source_client.clone());
         let target = jetstream::new(target_client.clone());
         streams::check_target(&target_client, &target).await?;
@@ -218,20 +251,31 @@ impl Migration {
             spec.streams.clone()
         };
         for name in &names {
-            let asked = streams::target_config(&streams::source_config(&source, name).await?);
+            let mut asked = streams::target_config(&streams::source_config(&source, name).await?);
+            rename_subjects(&mut asked, &transform);
             streams::ensure_target_stream(&target, &asked).await?;
         }
         let board: SharedBoard = Arc::new(Mutex::new(Board::default()));
+        for (name, (through, filtered)) in &spec.carried {
+            let mut shared = board.lock().expect("board");
+            let stream = shared.stream(name);
+            stream.counted_through = *through;
+            stream.filtered = filtered.clone();
+        }
         let mut tasks = Vec::new();
         for name in &names {
             board.lock().expect("board").stream(name);
+            let copy = Copy {
+                mode: spec.mode,
+                filters: spec.filters.clone(),
+                transform: transform.clone(),
+                settings: spec.settings.clone(),
+            };
             tasks.push(tokio::spawn(replicate(
                 name.clone(),
                 source.clone(),
                 target.clone(),
-                spec.mode,
-                spec.filters.clone(),
-                spec.settings.clone(),
+                copy,
                 board.clone(),
             )));
         }
@@ -247,6 +291,7 @@ impl Migration {
             source,
             target,
             mode: spec.mode,
+            transform,
             streams: names,
             tasks,
         })
@@ -270,6 +315,11 @@ impl Migration {
 
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// The renames and script the copies are made with.
+    pub fn transform(&self) -> &Transform {
+        &self.transform
     }
 
     pub fn streams(&self) -> &[String] {
@@ -301,13 +351,11 @@ async fn replicate(
     stream: String,
     source: Context,
     target: Context,
-    mode: Mode,
-    filters: Filters,
-    settings: Settings,
+    copy: Copy,
     board: SharedBoard,
 ) {
     loop {
-        let outcome = attempt(&stream, &source, &target, mode, &filters, &settings, &board).await;
+        let outcome = attempt(&stream, &source, &target, &copy, &board).await;
         {
             let mut shared = board.lock().expect("board");
             match outcome {
@@ -322,7 +370,26 @@ async fn replicate(
                 }
             }
         }
-        tokio::time::sleep(settings.retry_after).await;
+        tokio::time::sleep(copy.settings.retry_after).await;
+    }
+}
+
+/// How every attempt at one stream copies.
+struct Copy {
+    mode: Mode,
+    filters: Filters,
+    transform: Arc<Transform>,
+    settings: Settings,
+}
+
+/// The target stream keeps the renamed subjects (see `transform`).
+fn rename_subjects(config: &mut serde_json::Value, transform: &Transform) {
+    if transform.is_identity() {
+        return;
+    }
+    if let Some(subjects) = config.get_mut("subjects") {
+        let source: Vec<String> = serde_json::from_value(subjects.clone()).unwrap_or_default();
+        *subjects = serde_json::json!(transform.stream_subjects(&source));
     }
 }
 
@@ -330,11 +397,10 @@ async fn attempt(
     stream: &str,
     source: &Context,
     target: &Context,
-    mode: Mode,
-    filters: &Filters,
-    settings: &Settings,
+    copy: &Copy,
     board: &SharedBoard,
 ) -> Result<(), StepError> {
+    let (mode, settings) = (copy.mode, &copy.settings);
     let checkpoint: Checkpoint = checkpoint::read(target, stream, mode).await?;
     let mut source_stream = source
         .get_stream(stream)
@@ -358,7 +424,8 @@ async fn attempt(
         stream: stream.to_string(),
         resume: checkpoint.resume,
         settings: settings.clone(),
-        filters: filters.clone(),
+        filters: copy.filters.clone(),
+        transform: copy.transform.clone(),
         source: source.clone(),
         board: board.clone(),
     };

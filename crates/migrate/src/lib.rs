@@ -22,6 +22,7 @@ pub mod request;
 pub mod source;
 pub mod status;
 pub mod streams;
+pub mod transform;
 pub mod translate;
 pub mod verify;
 

@@ -54,10 +54,16 @@ pub async fn copy(run: &StreamRun, js: &Context, mut target_last: u64) -> Result
                 run.gap(message.seq - previous - 1);
                 previous = message.seq;
                 if let Some(reason) = run.filters.skips(&message.subject, message.headers.as_ref()) {
-                    run.filtered(reason);
+                    run.filtered(message.seq, reason);
                     in_flight.push_skipped(Expected { source_seq: message.seq, target_seq: target_last, stored_at: message.stored_at });
                     continue;
                 }
+                let (seq, stored_at) = (message.seq, message.stored_at);
+                let Some(message) = run.transformed(message)? else {
+                    run.filtered(seq, crate::transform::SCRIPT_SKIPPED);
+                    in_flight.push_skipped(Expected { source_seq: seq, target_seq: target_last, stored_at });
+                    continue;
+                };
                 let mut publish = PublishMessage::build()
                     .headers(headers::stamp(message.headers.as_ref(), &run.stream, message.seq, None))
                     .payload(message.payload)

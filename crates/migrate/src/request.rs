@@ -29,10 +29,15 @@ impl From<MigrationFilters> for Filters {
     }
 }
 
-/// The source endpoint of an admitted migration; `ca_file` is where the caller wrote the
-/// source's CA certificate.
-pub fn source_endpoint(m: &Migration, ca_file: Option<PathBuf>) -> Endpoint {
-    let (user, password, token) = match m.source.credentials.clone() {
+/// The source endpoint of an admitted migration; `credentials` are its write-only secret
+/// (the object only says they are set), `ca_file` is where the caller wrote the source's
+/// CA certificate.
+pub fn source_endpoint(
+    m: &Migration,
+    credentials: Option<SourceCredentials>,
+    ca_file: Option<PathBuf>,
+) -> Endpoint {
+    let (user, password, token) = match credentials {
         Some(SourceCredentials::UserPassword { user, password }) => {
             (Some(user), Some(password), None)
         }
@@ -49,13 +54,20 @@ pub fn source_endpoint(m: &Migration, ca_file: Option<PathBuf>) -> Endpoint {
 }
 
 /// The engine's spec for an admitted migration into `target`.
-pub fn engine_spec(m: &Migration, target: Endpoint, source_ca_file: Option<PathBuf>) -> Spec {
+pub fn engine_spec(
+    m: &Migration,
+    credentials: Option<SourceCredentials>,
+    target: Endpoint,
+    source_ca_file: Option<PathBuf>,
+) -> Spec {
     Spec {
-        source: source_endpoint(m, source_ca_file),
+        source: source_endpoint(m, credentials, source_ca_file),
         target,
         streams: m.streams.clone(),
         mode: m.mode.into(),
         filters: m.filters.clone().into(),
+        transform: m.transform.clone().unwrap_or_default(),
+        carried: Default::default(),
         settings: Settings::default(),
     }
 }

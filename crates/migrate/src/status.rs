@@ -46,8 +46,13 @@ pub struct StreamStatus {
     pub already_present: u64,
     /// Source sequences never delivered (deleted or purged in the source): reported, not hidden.
     pub source_gaps: u64,
-    /// Source messages the filters skipped, per reason.
+    /// Source messages the filters skipped, per reason, since the migration began (an
+    /// engine carries its predecessor's counts, see `counted_through`).
     pub filtered: BTreeMap<String, u64>,
+    /// The carried counts hold every skipped message up to this source sequence, so a
+    /// message read again after a restart is not counted twice.
+    #[serde(skip)]
+    pub counted_through: u64,
     /// True once the copy reached the end of the source as it was when the copy began.
     pub caught_up: bool,
     /// When the source stored the last message copied.

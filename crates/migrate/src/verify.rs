@@ -13,6 +13,7 @@ use crate::engine::Mode;
 use crate::filters::Filters;
 use crate::headers;
 use crate::source::{read_range, SourceMessage};
+use crate::transform::Transform;
 
 /// Source sequences per digest range.
 pub const RANGE: u64 = 1_000;
@@ -70,6 +71,21 @@ pub async fn verify(
     filters: &Filters,
     stream: &str,
 ) -> anyhow::Result<Report> {
+    let identity = Transform::new(&Default::default())?;
+    verify_transformed(source, target, mode, filters, &identity, stream).await
+}
+
+/// [`verify`] of a migration with a transform: each source message is expected in the
+/// target as the transform makes it (scripts are deterministic), or not at all when the
+/// script leaves it out.
+pub async fn verify_transformed(
+    source: &Context,
+    target: &Context,
+    mode: Mode,
+    filters: &Filters,
+    transform: &Transform,
+    stream: &str,
+) -> anyhow::Result<Report> {
     let source_end = source
         .get_stream(stream)
         .await
@@ -88,6 +104,20 @@ pub async fn verify(
         .last_sequence;
     let mut originals = read_range(source, stream, 1, source_end).await?;
     originals.retain(|m| filters.skips(&m.subject, m.headers.as_ref()).is_none());
+    if !transform.is_identity() {
+        let mut expected = Vec::with_capacity(originals.len());
+        for m in originals {
+            if let Some(t) = transform.apply(&m.subject, m.headers.as_ref(), m.payload)? {
+                expected.push(SourceMessage {
+                    subject: t.subject,
+                    headers: t.headers,
+                    payload: t.payload,
+                    ..m
+                });
+            }
+        }
+        originals = expected;
+    }
     let copies = read_range(target, stream, 1, target_end).await?;
     Ok(compare(stream, mode, source_end, &originals, &copies))
 }

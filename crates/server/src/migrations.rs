@@ -6,6 +6,11 @@
 //! An engine that died is started again; it resumes from the target's own last message,
 //! so a restart (of the engine or of the server) copies nothing twice. `translate`,
 //! `verify` and `cutover` run the engine once, in the same namespace, and return its output.
+//!
+//! The source credentials are write-only: the object only says they are set. The secret is
+//! kept here, `<data_dir>/migrations/<id>/source-credentials.json` (mode 0600, like the
+//! installation CA's key in the same data dir, which PostgreSQL replicas share), handed to
+//! the engine in its environment, and removed with the migration.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -27,6 +32,7 @@ use tokio::process::Child;
 pub const MIGRATIONS_DIR: &str = "migrations";
 pub const STATUS_FILE: &str = "status.json";
 const LOG_FILE: &str = "engine.log";
+const CREDENTIALS_FILE: &str = "source-credentials.json";
 /// The NATS client port of the catalog's `nats` engine.
 const NATS_CLIENT_PORT: u16 = 4222;
 
@@ -82,13 +88,13 @@ impl EngineRunner {
             args.extend(["--source-ca".into(), path.into()]);
         }
         let mut env = Vec::new();
-        match &m.source.credentials {
+        match self.credentials(m)? {
             Some(SourceCredentials::UserPassword { user, password }) => {
                 args.extend(["--source-user".into(), user.into()]);
-                env.push(("ISTHMUS_SOURCE_PASSWORD".to_string(), password.clone()));
+                env.push(("ISTHMUS_SOURCE_PASSWORD".to_string(), password));
             }
             Some(SourceCredentials::Token { token }) => {
-                env.push(("ISTHMUS_SOURCE_TOKEN".to_string(), token.clone()));
+                env.push(("ISTHMUS_SOURCE_TOKEN".to_string(), token));
             }
             None => {}
         }
@@ -112,7 +118,58 @@ impl EngineRunner {
         for (name, value) in &m.filters.exclude_headers {
             args.extend(["--exclude-header".into(), format!("{name}={value}").into()]);
         }
+        if let Some(transform) = &m.transform {
+            let path = dir.join("transform.json");
+            std::fs::write(&path, serde_json::to_vec(transform)?).context("write the transform")?;
+            args.extend(["--transform-file".into(), path.into()]);
+        }
         Ok((args, env))
+    }
+
+    /// Keeps the source credentials of `m` (written once, at create, before the controller
+    /// is woken): a temporary file with mode 0600, renamed into place.
+    pub fn store_credentials(
+        &self,
+        m: &Migration,
+        credentials: &SourceCredentials,
+    ) -> anyhow::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = self.dir(m);
+        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        let path = dir.join(CREDENTIALS_FILE);
+        let tmp = dir.join(format!("{CREDENTIALS_FILE}.tmp"));
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("create {}", tmp.display()))?;
+        file.write_all(&serde_json::to_vec(credentials)?)
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("keep {}", path.display()))
+    }
+
+    /// The source credentials of `m`, when it has any. The object says whether it does;
+    /// a missing secret is an error (the engine would only be refused by the source).
+    fn credentials(&self, m: &Migration) -> anyhow::Result<Option<SourceCredentials>> {
+        if !m.source.credentials.as_ref().is_some_and(|c| c.set) {
+            return Ok(None);
+        }
+        let path = self.dir(m).join(CREDENTIALS_FILE);
+        let text = std::fs::read(&path).with_context(|| {
+            format!(
+                "the source credentials of migration {} are not in {} (they are kept only \
+                 in this server's data dir; create the migration again to give them)",
+                m.id,
+                path.display()
+            )
+        })?;
+        Ok(Some(
+            serde_json::from_slice(&text).with_context(|| format!("read {}", path.display()))?,
+        ))
     }
 
     fn command(

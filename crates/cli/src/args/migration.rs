@@ -26,9 +26,9 @@ pub enum MigrationCommand {
         id: String,
         #[arg(long)]
         stream: String,
-        /// The source stream sequence.
-        #[arg(long)]
-        seq: u64,
+        /// The source stream sequence (repeat for several; one answer line each).
+        #[arg(long, required = true)]
+        seq: Vec<u64>,
     },
     /// Compare source and target: digests per range, counts per subject, first difference.
     Verify { id: String },
@@ -38,6 +38,16 @@ pub enum MigrationCommand {
         /// Give up waiting for the source's end after this many seconds.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
+    },
+    /// Whether the replicator reaches its source (or `--to`), hop by hop, and why not.
+    Reach {
+        id: String,
+        /// An IPv4 address to ask about instead of the source URLs.
+        #[arg(long)]
+        to: Option<String>,
+        /// The TCP port with `--to` (default 4222).
+        #[arg(long, requires = "to")]
+        port: Option<u16>,
     },
     #[command(flatten)]
     Object(Verbs<Migration>),
@@ -76,6 +86,13 @@ pub struct CreateArgs {
     /// `NAME=VALUE`: messages with this header value are not copied.
     #[arg(long)]
     pub exclude_header: Vec<String>,
+    /// `FROM=TO`: rename subjects matching pattern FROM to template TO (`$N` the N-th
+    /// `*`, a final `>` the rest); repeat, first match wins.
+    #[arg(long)]
+    pub rename: Vec<String>,
+    /// A Rhai script (file) run on every copied message over `headers` and `payload`.
+    #[arg(long)]
+    pub script_file: Option<PathBuf>,
     #[command(flatten)]
     pub wait: WaitArgs,
 }

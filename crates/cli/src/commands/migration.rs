@@ -6,14 +6,17 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context};
 use isthmus_core::kinds::migration::{
-    Migration, MigrationCreate, MigrationFilters, MigrationMode, MigrationSource, SourceCredentials,
+    Migration, MigrationCreate, MigrationFilters, MigrationMode, MigrationSourceCreate,
+    MigrationTransform, SourceCredentials, SubjectRename,
 };
 use serde_json::{json, Value};
 
 use super::{object, Ctx};
 use crate::args::migration::{CreateArgs, MigrationCommand, ModeArg};
+use crate::args::OutputFormat;
 use crate::kinds::CliKind;
 use crate::output::{Details, View};
+use isthmus_core::reach::migration::MigrationReach;
 
 pub async fn run(ctx: &Ctx, command: MigrationCommand) -> anyhow::Result<String> {
     let at = object::Paths::of::<Migration>(ctx).await?;
@@ -34,8 +37,29 @@ pub async fn run(ctx: &Ctx, command: MigrationCommand) -> anyhow::Result<String>
                 include_subject,
                 exclude_subject,
                 exclude_header,
+                rename,
+                script_file,
                 wait,
             } = *args;
+            let mut subjects = Vec::new();
+            for pair in rename {
+                let Some((from, to)) = pair.split_once('=') else {
+                    bail!("--rename {pair:?}: expected FROM=TO");
+                };
+                subjects.push(SubjectRename {
+                    from: from.to_string(),
+                    to: to.to_string(),
+                });
+            }
+            let script = match script_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("--script-file: read {}", path.display()))?,
+                ),
+                None => None,
+            };
+            let transform = (!subjects.is_empty() || script.is_some())
+                .then_some(MigrationTransform { subjects, script });
             let ca_certificate = match source_ca {
                 Some(path) => Some(
                     std::fs::read_to_string(&path)
@@ -64,7 +88,7 @@ pub async fn run(ctx: &Ctx, command: MigrationCommand) -> anyhow::Result<String>
             let body = MigrationCreate {
                 name,
                 target_cluster_id: cluster,
-                source: MigrationSource {
+                source: MigrationSourceCreate {
                     urls: sources,
                     ca_certificate,
                     credentials,
@@ -79,7 +103,7 @@ pub async fn run(ctx: &Ctx, command: MigrationCommand) -> anyhow::Result<String>
                     exclude_subjects: exclude_subject,
                     exclude_headers,
                 },
-                transform: None,
+                transform,
             };
             object::create::<Migration>(ctx, &at, &body, wait).await
         }
@@ -87,7 +111,7 @@ pub async fn run(ctx: &Ctx, command: MigrationCommand) -> anyhow::Result<String>
             let url = format!("{}/translate", path(&id));
             let answer: Value = ctx
                 .client
-                .post(&url, &json!({"stream": stream, "seq": seq}))
+                .post(&url, &json!({"stream": stream, "seqs": seq}))
                 .await?;
             lines(ctx, &answer)
         }
@@ -112,8 +136,39 @@ pub async fn run(ctx: &Ctx, command: MigrationCommand) -> anyhow::Result<String>
                 .await?;
             ctx.one(&m)
         }
+        MigrationCommand::Reach { id, to, port } => {
+            let url = format!("{}/reach", path(&id));
+            let answer: MigrationReach = ctx
+                .client
+                .post(&url, &json!({"to": to, "port": port}))
+                .await?;
+            match ctx.format {
+                OutputFormat::Table => Ok(render_reach(&id, &answer)),
+                OutputFormat::Json => crate::output::json(&answer),
+                OutputFormat::Yaml => crate::output::yaml(&answer),
+            }
+        }
         MigrationCommand::Object(verbs) => object::run::<Migration>(ctx, &at, verbs.verb).await,
     }
+}
+
+/// Per destination: a headline, then the hops, why, and the fix.
+fn render_reach(id: &str, answer: &MigrationReach) -> String {
+    let mut out = String::new();
+    for check in &answer.checks {
+        let headline = if check.verdict.allowed {
+            "allowed"
+        } else {
+            "denied"
+        };
+        out.push_str(&format!(
+            "replicator of {id} → {} port {}: {headline}\n",
+            check.to, check.port
+        ));
+        super::reach::render_verdict(&mut out, &check.verdict);
+        out.push('\n');
+    }
+    out
 }
 
 /// The engine's answers, one JSON document per line.
@@ -151,6 +206,27 @@ impl View for Migration {
             .field("name", &self.name)
             .field("target_cluster_id", self.target_cluster_id)
             .block("source", self.source.urls.clone())
+            .field(
+                "credentials",
+                self.source
+                    .credentials
+                    .as_ref()
+                    .map_or("none".to_string(), |c| format!("set ({})", c.kind)),
+            )
+            .block(
+                "transform",
+                self.transform
+                    .iter()
+                    .flat_map(|t| {
+                        t.subjects
+                            .iter()
+                            .map(|r| format!("rename {} -> {}", r.from, r.to))
+                            .chain(t.script.as_ref().map(|s| {
+                                format!("script ({} lines)", s.lines().count())
+                            }))
+                    })
+                    .collect(),
+            )
             .field("replicator", self.worker_ip)
             .block(
                 "egress",

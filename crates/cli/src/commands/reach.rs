@@ -60,7 +60,7 @@ pub fn render(from: &str, to: &str, answer: &Reachability) -> String {
     out
 }
 
-fn render_verdict(out: &mut String, v: &Verdict) {
+pub fn render_verdict(out: &mut String, v: &Verdict) {
     let mut line = |key: &str, value: String| out.push_str(&format!("  {key:<12} {value}\n"));
     for hop in &v.hops {
         match hop {
@@ -89,6 +89,9 @@ fn render_verdict(out: &mut String, v: &Verdict) {
                 },
             ),
             Hop::Firewall { rule, verdict } => line("firewall", format!("{verdict}: {rule}")),
+            Hop::Server { ip, port, network } => {
+                line("destination", format!("{ip} port {port} in {network}"))
+            }
             Hop::Destination { node, ip, port, .. } => {
                 line("destination", format!("{node} ({ip}) port {port}"))
             }

@@ -194,17 +194,51 @@ pub fn kill_count() -> usize {
     }
 }
 
-/// Kills the replicator and the target's nodes in turn, every 0.7 s, [`kill_count`] times
-/// (the controller starts each again); prints how many of each.
+/// The seed of the random kill points: `ISTHMUS_SEED` to replay a run, else the clock.
+/// Printed, so a failing run can be replayed.
+pub fn seed() -> u64 {
+    let seed = std::env::var("ISTHMUS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    eprintln!("random seed {seed} (replay with ISTHMUS_SEED={seed})");
+    seed
+}
+
+/// xorshift64*: enough randomness for kill points, and replayable from the seed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
+    }
+}
+
+/// Kills the replicator or one of the target's three nodes, chosen at random, after a
+/// random pause of 0.05–1.5 s, [`kill_count`] times (the controller starts each again);
+/// prints the seed and how many of each.
 pub fn chaos(data_dir: &std::path::Path) {
+    let mut rng = Rng::new(seed());
     let (mut kills, mut node_kills) = (0, 0);
     while kills + node_kills < kill_count() {
-        std::thread::sleep(Duration::from_millis(700));
-        if (kills + node_kills) % 2 == 0 {
-            kills += usize::from(kill_replicator(data_dir));
-        } else {
-            let index = (node_kills % 3) as u32;
-            node_kills += usize::from(kill_target_node(data_dir, index));
+        std::thread::sleep(Duration::from_millis(50 + rng.below(1450)));
+        match rng.below(4) {
+            0 | 1 => kills += usize::from(kill_replicator(data_dir)),
+            node => {
+                let index = (rng.below(3) + node - 2) as u32 % 3;
+                node_kills += usize::from(kill_target_node(data_dir, index));
+            }
         }
     }
     eprintln!("killed the replicator {kills} times and a target node {node_kills} times");

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::access::EgressRule;
+pub use super::migration_transform::{MigrationTransform, SubjectRename};
 use crate::object::{KindInfo, OnOwnerDelete, Owner, Settled, StatusMachine};
 use crate::state::status_enum;
 use crate::{ClusterId, CoreError, MigrationId, NetworkId, ProjectId};
@@ -87,25 +88,87 @@ impl MigrationStatus {
     }
 }
 
-/// How the replicator signs in to the source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// How the replicator signs in to the source, as a create request gives it. Write-only:
+/// the object keeps only [`CredentialsSet`]; the server stores the secret apart from the
+/// object (see the server's `migrations` runner) so that no read path returns it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
 pub enum SourceCredentials {
     UserPassword { user: String, password: String },
     Token { token: String },
 }
 
+impl SourceCredentials {
+    /// What the object shows of them.
+    pub fn shown(&self) -> CredentialsSet {
+        CredentialsSet {
+            set: true,
+            kind: match self {
+                SourceCredentials::UserPassword { .. } => "user_password",
+                SourceCredentials::Token { .. } => "token",
+            }
+            .into(),
+        }
+    }
+}
+
+/// Never prints the secret (a request may end up in a log line).
+impl fmt::Debug for SourceCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SourceCredentials({}, redacted)", self.shown().kind)
+    }
+}
+
+/// What a migration shows of its source credentials: that they are set, and their kind
+/// (`user_password` or `token`), never the secret. Reading is lenient (no unknown-field
+/// refusal, `set` defaults to true) so that an object stored before credentials became
+/// write-only still loads, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CredentialsSet {
+    #[serde(default = "yes")]
+    pub set: bool,
+    pub kind: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The source as a create request gives it (with the secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct MigrationSource {
+pub struct MigrationSourceCreate {
     /// `nats://address:port` or `tls://address:port`, 1…16 of them; the address is an IPv4
     /// address, because the egress is opened to exactly these addresses and ports.
     pub urls: Vec<String>,
     /// The CA certificate (PEM) the source's servers are verified with.
     #[serde(default)]
     pub ca_certificate: Option<String>,
+    /// Write-only: stored apart from the migration and never returned.
     #[serde(default)]
     pub credentials: Option<SourceCredentials>,
+}
+
+/// The source as the migration shows it: the credentials only as `{"set": true, ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationSource {
+    pub urls: Vec<String>,
+    #[serde(default)]
+    pub ca_certificate: Option<String>,
+    #[serde(default)]
+    pub credentials: Option<CredentialsSet>,
+}
+
+impl MigrationSourceCreate {
+    /// What the object keeps: everything but the secret.
+    pub fn shown(&self) -> MigrationSource {
+        MigrationSource {
+            urls: self.urls.clone(),
+            ca_certificate: self.ca_certificate.clone(),
+            credentials: self.credentials.as_ref().map(SourceCredentials::shown),
+        }
+    }
 }
 
 /// How events are written to the target.
@@ -188,6 +251,9 @@ crate::kind_struct! {
         pub streams: Vec<String>,
         pub mode: MigrationMode,
         pub filters: MigrationFilters,
+        /// Subject renames and a script over headers and payload (none: copied unchanged).
+        #[serde(default)]
+        pub transform: Option<MigrationTransform>,
         /// The replicator's own address in the target network.
         #[schema(value_type = String)]
         pub worker_ip: Ipv4Addr,
@@ -210,17 +276,16 @@ crate::kind_struct! {
 pub struct MigrationCreate {
     pub name: String,
     pub target_cluster_id: String,
-    pub source: MigrationSource,
+    pub source: MigrationSourceCreate,
     #[serde(default)]
     pub streams: Vec<String>,
     #[serde(default = "ordered")]
     pub mode: MigrationMode,
     #[serde(default)]
     pub filters: MigrationFilters,
-    /// Subject renames and scripted transforms: not supported yet, refused rather than ignored.
+    /// Subject renames and a script over headers and payload.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub transform: Option<serde_json::Value>,
+    pub transform: Option<MigrationTransform>,
 }
 
 fn ordered() -> MigrationMode {
@@ -278,5 +343,29 @@ mod tests {
             (owner.kind, owner.on_delete),
             ("cluster", OnOwnerDelete::Cascade)
         );
+    }
+
+    #[test]
+    fn credentials_are_write_only() {
+        let req: MigrationCreate = serde_json::from_value(serde_json::json!({
+            "name": "m", "target_cluster_id": "x",
+            "source": {"urls": ["nats://10.1.0.5:4222"],
+                       "credentials": {"kind": "user_password", "user": "app", "password": "pw-s3cret"}}
+        }))
+        .unwrap();
+        let shown = serde_json::to_string(&req.source.shown()).unwrap();
+        assert!(!shown.contains("pw-s3cret"), "{shown}");
+        assert!(
+            shown.contains(r#""credentials":{"set":true,"kind":"user_password"}"#),
+            "{shown}"
+        );
+        assert!(!format!("{req:?}").contains("pw-s3cret"));
+        // An object stored before credentials became write-only loads without its secret.
+        let legacy: MigrationSource = serde_json::from_value(serde_json::json!({
+            "urls": ["nats://10.1.0.5:4222"], "credentials": {"kind": "token", "token": "t0k"}
+        }))
+        .unwrap();
+        let again = serde_json::to_string(&legacy).unwrap();
+        assert!(!again.contains("t0k"), "{again}");
     }
 }

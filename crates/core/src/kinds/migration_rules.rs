@@ -73,12 +73,8 @@ pub fn new_migration(
         }
     }
     checks.extend(check_headers(&body.filters.exclude_headers));
-    if body.transform.is_some() {
-        checks.fail(FieldError::new(
-            "transform",
-            "not-supported",
-            "transforms are not supported yet; remove the field to copy messages unchanged",
-        ));
+    if let Some(transform) = &body.transform {
+        checks.extend(super::migration_transform::transform_errors(transform));
     }
     let worker_ip = checks.field(worker_address(network, taken));
     let (name, worker_ip) = checks.finish_values(name.zip(worker_ip))?;
@@ -90,10 +86,11 @@ pub fn new_migration(
             name,
             target_cluster_id: target.id,
             network_id: network.id,
-            source: body.source.clone(),
+            source: body.source.shown(),
             streams: body.streams.clone(),
             mode: body.mode,
             filters: body.filters.clone(),
+            transform: body.transform.clone().filter(|t| t != &Default::default()),
             worker_ip,
             egress,
             status: MigrationStatus::Provisioning,
@@ -361,7 +358,7 @@ mod tests {
                 "streams": ["ORDERS", "bad.name"],
                 "mode": {"mode": "partitioned", "partitions": 0},
                 "filters": {"exclude_subjects": ["a.>.b"], "exclude_headers": {"Bad Name": "x"}},
-                "transform": {"rename": {"a": "b"}}
+                "transform": {"subjects": [{"from": "a.*", "to": "b.$2"}]}
             }),
             "postgresql",
         )
@@ -379,7 +376,7 @@ mod tests {
                 ("mode.partitions", "range"),
                 ("filters.exclude_subjects[0]", "subject-pattern"),
                 ("filters.exclude_headers.Bad Name", "header-name"),
-                ("transform", "not-supported"),
+                ("transform.subjects[0]", "subject-rename"),
             ]
             .map(|(f, r)| (f.to_string(), r.to_string()))
         );

@@ -12,6 +12,7 @@ pub mod endpoint_service;
 mod endpoint_service_status;
 pub mod migration;
 mod migration_rules;
+pub mod migration_transform;
 pub mod network;
 pub mod peering;
 pub mod principals;

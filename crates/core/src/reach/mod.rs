@@ -23,12 +23,15 @@ mod endpoint;
 mod fix;
 mod fix_access;
 mod index;
+pub mod migration;
 mod private;
 mod public;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_access;
+#[cfg(test)]
+mod tests_migration;
 #[cfg(test)]
 mod tests_vpn;
 mod vpn;
@@ -161,6 +164,10 @@ pub enum Reason {
     VpnClientRevoked,
     /// The VPN client's gateway is not serving.
     VpnGatewayNotReady,
+    /// A migration's replicator may connect only to its source's addresses and ports.
+    NotInEgress,
+    /// A migration's replicator (and its egress) exists only while the migration runs.
+    ReplicatorNotPlaced,
 }
 
 impl Reason {
@@ -189,6 +196,8 @@ impl Reason {
             Reason::VpnClientExpired => "vpn-client-expired",
             Reason::VpnClientRevoked => "vpn-client-revoked",
             Reason::VpnGatewayNotReady => "vpn-gateway-not-ready",
+            Reason::NotInEgress => "not-in-egress",
+            Reason::ReplicatorNotPlaced => "replicator-not-placed",
         }
     }
 }
@@ -232,6 +241,13 @@ pub enum Hop {
     },
     /// The firewall rule or set that decided.
     Firewall { rule: String, verdict: String },
+    /// A server outside the platform the connection is for (a migration's source).
+    Server {
+        #[schema(value_type = String)]
+        ip: Ipv4Addr,
+        port: u16,
+        network: String,
+    },
     /// The node and port the connection is for.
     Destination {
         cluster: ClusterId,

@@ -150,6 +150,8 @@ pub fn spec(source: &NatsServer, target: &NatsServer, mode: Mode) -> Spec {
         streams: Vec::new(),
         mode,
         filters: Default::default(),
+        transform: Default::default(),
+        carried: Default::default(),
         settings: Settings {
             retry_after: Duration::from_millis(100),
             sample_every: Duration::from_millis(100),

@@ -28,6 +28,49 @@ impl ApiKind for Migration {
         update_invalid: "Invalid (the field names it)",
         delete_conflict: None,
     };
+
+    /// A script that does not compile is refused here, where the engine is at hand (the
+    /// core checks the renames).
+    fn check_create(
+        _state: &AppState,
+        req: &isthmus_core::kinds::migration::MigrationCreate,
+    ) -> ApiResult<()> {
+        let Some(script) = req.transform.as_ref().and_then(|t| t.script.clone()) else {
+            return Ok(());
+        };
+        let only_script = isthmus_migrate::transform::TransformSpec {
+            script: Some(script),
+            ..Default::default()
+        };
+        match isthmus_migrate::transform::Transform::new(&only_script) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(ApiError::invalid(
+                "transform.script",
+                "script",
+                format!("{e:#}")
+                    .trim_start_matches("transform.script: ")
+                    .to_string(),
+            )),
+        }
+    }
+
+    /// The source credentials are write-only: the object shows `{"set": true, ...}` and
+    /// the secret goes to the replicator runner's store, beside the installation CA.
+    fn after_create(
+        state: &AppState,
+        req: &isthmus_core::kinds::migration::MigrationCreate,
+        created: &Migration,
+    ) -> ApiResult<()> {
+        let (Some(credentials), Some(engines)) = (&req.source.credentials, &state.migrations)
+        else {
+            // Without a runner (simulated clouds only) nothing is copied and nothing needs
+            // the secret, so it is not kept anywhere.
+            return Ok(());
+        };
+        engines
+            .store_credentials(created, credentials)
+            .map_err(|e| ApiError::internal(format!("{e:#}")))
+    }
 }
 
 /// A replicator publishes no names.
@@ -38,8 +81,16 @@ impl PublishesDns for Migration {}
 pub struct TranslateRequest {
     pub stream: String,
     /// A source stream sequence.
-    pub seq: u64,
+    #[serde(default)]
+    pub seq: Option<u64>,
+    /// More source stream sequences (up to 1,000 in all: a request must finish within the
+    /// server's time limit): one answer each, in order.
+    #[serde(default)]
+    pub seqs: Vec<u64>,
 }
+
+/// Most positions one translate request maps.
+const MAX_TRANSLATE: usize = 1_000;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -125,15 +176,24 @@ pub async fn translate(
     Path(path): Path<(String, String)>,
     Json(req): Json<TranslateRequest>,
 ) -> ApiResult<Json<EngineAnswer>> {
+    let seqs: Vec<String> = req
+        .seq
+        .iter()
+        .chain(&req.seqs)
+        .map(u64::to_string)
+        .collect();
+    if seqs.is_empty() || seqs.len() > MAX_TRANSLATE {
+        return Err(ApiError::invalid(
+            "seqs",
+            "count",
+            format!("give 1 to {MAX_TRANSLATE} source sequences (`seq` and `seqs`)"),
+        ));
+    }
     let (m, cluster, engines) = load(&state, &access, &path.1).await?;
-    let seq = req.seq.to_string();
-    let verb = [
-        "translate",
-        "--stream",
-        req.stream.as_str(),
-        "--seq",
-        seq.as_str(),
-    ];
+    let mut verb = vec!["translate", "--stream", req.stream.as_str()];
+    for seq in &seqs {
+        verb.extend(["--seq", seq.as_str()]);
+    }
     let results = engines
         .once(&m, &cluster, &verb, Duration::from_secs(60))
         .await

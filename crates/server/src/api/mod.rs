@@ -19,6 +19,7 @@ mod events;
 mod lab;
 mod me;
 mod meta;
+mod migration_reach;
 mod migrations;
 mod networks;
 pub mod openapi;
@@ -89,6 +90,10 @@ pub fn routes() -> Routes {
         .post(
             "/v1/projects/{p}/migrations/{id}/cutover",
             migrations::cutover,
+        )
+        .post(
+            "/v1/projects/{p}/migrations/{id}/reach",
+            migration_reach::reach,
         )
         .get(
             "/v1/projects/{p}/endpoint-services/{id}/connections",
@@ -210,7 +215,7 @@ impl Modify for BearerAuth {
         meta::healthz, metrics::metrics, meta::openapi, dns::synced, meta::leader,
         projects::create, projects::list, projects::get,
         peerings::refresh,
-        migrations::translate, migrations::verify, migrations::cutover,
+        migrations::translate, migrations::verify, migrations::cutover, migration_reach::reach,
         endpoint_services::connections, endpoint_services::accept, endpoint_services::reject,
         vpn_clients::create, vpn_clients::list, vpn_clients::config, vpn_clients::rotate,
         events::list, ca::get, me::get, reach::analyze,

@@ -47,6 +47,13 @@ pub trait ApiKind:
         Ok(())
     }
 
+    /// Keeps what a create request carries that the object must not (a write-only
+    /// secret), once the object exists and before the controller is woken. Nothing by
+    /// default.
+    fn after_create(_state: &AppState, _req: &Self::Create, _created: &Self) -> ApiResult<()> {
+        Ok(())
+    }
+
     /// Wakes the controller for what a delete changed besides the object itself and what
     /// went down with it (the generic handler wakes those). Nothing by default.
     fn after_delete(
@@ -117,6 +124,7 @@ async fn create<K: ApiKind>(
         )
         .await?;
     let obj = done.resource;
+    K::after_create(&state, &body.value, &obj)?;
     state.enqueue::<K>(obj.id());
     let path = format!(
         "/v1/projects/{}/{}/{}",

@@ -150,7 +150,8 @@ impl Reconcile for Migration {
         cluster: &Cluster,
     ) -> Result<Cleanup<Migration>> {
         let place = place(ctx, cluster).await?;
-        if let Some(engines) = engines(ctx, &place) {
+        // Whatever the provider, a server with a runner may hold the migration's secret.
+        if let Some(engines) = ctx.nodes.as_ref().map(|n| n.migrations()) {
             engines.stop(m).await;
             engines.forget(m);
         }
