@@ -6,17 +6,7 @@
 //! processes), so the snapshot a rule validates against is the snapshot the write lands
 //! on. Reads go through a separate read-only pool and see the last committed state (WAL).
 
-mod audit;
-mod codec;
-mod docs;
-mod idempotency;
-mod lab;
-mod lab_internet;
 mod legacy;
-mod projects;
-mod store_impl;
-mod tokens;
-mod write;
 
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
@@ -31,28 +21,17 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, Sqlite, Transaction};
 
+use async_trait::async_trait;
+
+use crate::sql::codec::{self, Ctx};
+use crate::sql::{Backend, Commit};
 use crate::{Result, StoreError, Unavailability};
-use codec::Ctx;
 
 /// How long a connection waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a caller waits for the (single) writer connection; generous, since writers queue.
 const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
 const READERS: u32 = 4;
-
-/// Runs a write on a task of its own, so it always ends in a commit or a rollback, even
-/// when the caller's future is dropped half-way (a client that hangs up, an aborted
-/// reconcile). A write cancelled between `BEGIN` and the end of the transaction would
-/// leave the single writer connection inside it, and every later write would fail.
-async fn detach<T: Send + 'static>(
-    write: impl std::future::Future<Output = Result<T>> + Send + 'static,
-) -> Result<T> {
-    tokio::spawn(write).await.map_err(|e| {
-        StoreError::Backend(anyhow::anyhow!(
-            "the write task ended without an answer: {e}"
-        ))
-    })?
-}
 
 /// The SQLite implementation of [`crate::Store`].
 #[derive(Clone)]
@@ -104,8 +83,9 @@ pub(crate) struct WriteTx {
     health: Arc<WriteHealth>,
 }
 
-impl WriteTx {
-    pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+#[async_trait]
+impl Commit for WriteTx {
+    async fn commit(self) -> std::result::Result<(), sqlx::Error> {
         let outcome = self.tx.commit().await;
         self.health.record(&outcome);
         outcome
@@ -192,19 +172,6 @@ impl SqliteStore {
         self.reader.close().await;
     }
 
-    /// Starts the one write transaction of a mutation. `IMMEDIATE` takes SQLite's write lock
-    /// up front, so a transaction never has to upgrade a read lock (and never deadlocks).
-    async fn begin_write(&self) -> Result<WriteTx> {
-        let begun = self.writer.begin_with("BEGIN IMMEDIATE").await;
-        if begun.is_err() {
-            self.health.record(&begun);
-        }
-        Ok(WriteTx {
-            tx: begun.ctx("begin write transaction")?,
-            health: self.health.clone(),
-        })
-    }
-
     /// See [`crate::Store::write_health`]. The probe rewrites the database header's
     /// `user_version` with its own value: a one-page commit that changes nothing.
     async fn write_health_probe(&self) -> Result<()> {
@@ -231,8 +198,33 @@ impl SqliteStore {
             .ctx("write user_version")?;
         tx.commit().await.ctx("commit the write probe")
     }
+}
+
+#[async_trait]
+impl Backend for SqliteStore {
+    type Conn = SqliteConnection;
+    type Read = PoolConnection<Sqlite>;
+    type Write = WriteTx;
+    const SAVEPOINTS: bool = false;
 
     async fn read(&self) -> Result<PoolConnection<Sqlite>> {
         self.reader.acquire().await.ctx("acquire read connection")
+    }
+
+    /// Starts the one write transaction of a mutation. `IMMEDIATE` takes SQLite's write lock
+    /// up front, so a transaction never has to upgrade a read lock (and never deadlocks).
+    async fn begin_write(&self) -> Result<WriteTx> {
+        let begun = self.writer.begin_with("BEGIN IMMEDIATE").await;
+        if begun.is_err() {
+            self.health.record(&begun);
+        }
+        Ok(WriteTx {
+            tx: begun.ctx("begin write transaction")?,
+            health: self.health.clone(),
+        })
+    }
+
+    async fn write_health(&self) -> Result<()> {
+        self.write_health_probe().await
     }
 }
