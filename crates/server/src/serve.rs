@@ -93,8 +93,9 @@ pub struct Started {
     controller: Option<JoinHandle<()>>,
     /// PostgreSQL: claims the lease and runs the controller while this replica holds it.
     leader_loop: Option<LeaderLoop>,
-    /// Removes public allow-list entries whose expiry passed.
-    allowlist_expiry: JoinHandle<()>,
+    /// Removes public allow-list entries whose expiry passed (SQLite; on PostgreSQL the
+    /// leader loop runs it with the controller).
+    allowlist_expiry: Option<JoinHandle<()>>,
     /// The platform DNS, answering while this lives.
     pub dns: PlatformDns,
     /// The platform DNS inside every lab VPC (with the local provider).
@@ -106,7 +107,9 @@ impl Drop for Started {
         if let Some(controller) = &self.controller {
             controller.abort();
         }
-        self.allowlist_expiry.abort();
+        if let Some(expiry) = &self.allowlist_expiry {
+            expiry.abort();
+        }
     }
 }
 
@@ -188,22 +191,31 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         resync_interval: config.resync_interval,
         ..ControllerConfig::default()
     };
-    // On PostgreSQL the controller runs only while this replica holds the lease.
-    let (handle, controller, leadership, leader_loop) = match pg {
+    let log = dns.sync().applied();
+    // On PostgreSQL the controller and the allow-list expiry run only while this replica
+    // holds the lease, writing through the lease's fenced store.
+    let (handle, controller, allowlist_expiry, leadership, leader_loop) = match pg {
         Some(pg) => {
             let handle = ControllerHandle::idle();
             let provisioners = provisioners.clone();
+            let replicators = migrations.clone();
             let start: crate::leader::StartController = Box::new(move |fenced| {
-                Controller::start_with_nodes(
-                    fenced,
+                let (handle, controller) = Controller::start_with_nodes(
+                    fenced.clone(),
                     provisioners.clone(),
                     controller_config.clone(),
                     nodes.clone(),
-                )
+                );
+                let expiry = crate::allowlist_expiry::start(fenced, handle.clone(), log.clone());
+                let mut tasks = vec![controller, expiry];
+                if let Some(runner) = replicators.clone() {
+                    tasks.push(crate::leader::on_term_end(move || runner.stop_all()));
+                }
+                (handle, tasks)
             });
             let (leadership, leader_loop) =
                 crate::leader::lead_on_postgres(pg, handle.clone(), start);
-            (handle, None, leadership, Some(leader_loop))
+            (handle, None, None, leadership, Some(leader_loop))
         }
         None => {
             let (handle, controller) = Controller::start_with_nodes(
@@ -212,11 +224,11 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
                 controller_config,
                 nodes,
             );
+            let expiry = crate::allowlist_expiry::start(store.clone(), handle.clone(), log);
             let leadership = Leadership::single(crate::leader::replica_name());
-            (handle, Some(controller), leadership, None)
+            (handle, Some(controller), Some(expiry), leadership, None)
         }
     };
-    let allowlist_expiry = crate::allowlist_expiry::start(store.clone(), handle.clone());
     let api = ApiConfig {
         dns_zone: config.dns_zone.clone(),
         admin_token_file: Some(dir.join(ADMIN_TOKEN_FILE)),
