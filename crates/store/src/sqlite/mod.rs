@@ -6,6 +6,7 @@
 //! processes), so the snapshot a rule validates against is the snapshot the write lands
 //! on. Reads go through a separate read-only pool and see the last committed state (WAL).
 
+mod group;
 mod legacy;
 
 use std::ops::{Deref, DerefMut};
@@ -23,9 +24,10 @@ use sqlx::{Connection, Sqlite, Transaction};
 
 use async_trait::async_trait;
 
+use crate::doc::{CreateKey, WriteOp, Written};
 use crate::sql::codec::{self, Ctx};
 use crate::sql::{Backend, Commit};
-use crate::{Result, StoreError, Unavailability};
+use crate::{Actor, Result, StoreError, Unavailability};
 
 /// How long a connection waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -39,6 +41,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     health: Arc<WriteHealth>,
+    /// Object writes, committed in groups (see `group.rs`).
+    group: Arc<group::GroupCommit>,
 }
 
 /// Whether the last write could be stored: set when a write fails for a storage reason
@@ -155,10 +159,12 @@ impl SqliteStore {
             .connect_with(base.read_only(true))
             .await
             .with_context(|| format!("open readers of SQLite database {}", path.display()))?;
+        let health = Arc::<WriteHealth>::default();
         let store = SqliteStore {
+            group: Arc::new(group::GroupCommit::new(writer.clone(), health.clone())),
             writer,
             reader,
-            health: Arc::default(),
+            health,
         };
         legacy::give_public_clusters_endpoints(&store)
             .await
@@ -200,6 +206,19 @@ impl SqliteStore {
     }
 }
 
+/// Starts the one write transaction of a mutation. `IMMEDIATE` takes SQLite's write lock
+/// up front, so a transaction never has to upgrade a read lock (and never deadlocks).
+async fn begin(writer: &SqlitePool, health: &Arc<WriteHealth>) -> Result<WriteTx> {
+    let begun = writer.begin_with("BEGIN IMMEDIATE").await;
+    if begun.is_err() {
+        health.record(&begun);
+    }
+    Ok(WriteTx {
+        tx: begun.ctx("begin write transaction")?,
+        health: health.clone(),
+    })
+}
+
 #[async_trait]
 impl Backend for SqliteStore {
     type Conn = SqliteConnection;
@@ -211,17 +230,18 @@ impl Backend for SqliteStore {
         self.reader.acquire().await.ctx("acquire read connection")
     }
 
-    /// Starts the one write transaction of a mutation. `IMMEDIATE` takes SQLite's write lock
-    /// up front, so a transaction never has to upgrade a read lock (and never deadlocks).
     async fn begin_write(&self) -> Result<WriteTx> {
-        let begun = self.writer.begin_with("BEGIN IMMEDIATE").await;
-        if begun.is_err() {
-            self.health.record(&begun);
-        }
-        Ok(WriteTx {
-            tx: begun.ctx("begin write transaction")?,
-            health: self.health.clone(),
-        })
+        begin(&self.writer, &self.health).await
+    }
+
+    /// Object writes wait for the writer together, and are committed in groups.
+    async fn write_docs(
+        &self,
+        actor: Actor,
+        idem: Option<CreateKey>,
+        op: Box<dyn WriteOp>,
+    ) -> Result<Written> {
+        self.group.write(actor, idem, op).await
     }
 
     async fn write_health(&self) -> Result<()> {
