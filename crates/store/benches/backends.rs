@@ -28,7 +28,15 @@ fn network(i: u64) -> NetworkCreate {
     }
 }
 
-async fn measure(name: &str, store: Arc<dyn Store>) {
+/// One backend's figures.
+struct Figures {
+    serial: f64,
+    concurrent: f64,
+    p99_ms: f64,
+    reads: f64,
+}
+
+async fn measure(name: &str, store: Arc<dyn Store>) -> Figures {
     let actor = Actor("token:bench".into());
     let project = |n: &str| ProjectCreate { name: n.into() };
     let p = store
@@ -77,7 +85,7 @@ async fn measure(name: &str, store: Arc<dyn Store>) {
     }
     let concurrent = CREATES as f64 / started.elapsed().as_secs_f64();
     took.sort();
-    let p99 = took[took.len() * 99 / 100].as_secs_f64() * 1000.0;
+    let p99_ms = took[took.len() * 99 / 100].as_secs_f64() * 1000.0;
 
     let started = Instant::now();
     for i in 0..READS {
@@ -89,8 +97,36 @@ async fn measure(name: &str, store: Arc<dyn Store>) {
     }
     let reads = READS as f64 / started.elapsed().as_secs_f64();
     println!(
-        "{name:<10} creates/s: {serial:>7.0} (1 caller) {concurrent:>7.0} ({CALLERS} callers, p99 {p99:.1} ms)   GETs/s: {reads:>7.0}"
+        "{name:<10} creates/s: {serial:>7.0} (1 caller) {concurrent:>7.0} ({CALLERS} callers, p99 {p99_ms:.1} ms)   GETs/s: {reads:>7.0}"
     );
+    Figures {
+        serial,
+        concurrent,
+        p99_ms,
+        reads,
+    }
+}
+
+/// The figures as `scripts/bench` rows: SQLite in the Isthmus column, PostgreSQL as the
+/// peer (the same store code on the other backend).
+fn rows(sqlite: &Figures, pg: &Figures) {
+    let row = |measure: &str, a: f64, b: f64, goal: &str| {
+        println!("row\t{measure}\t{a:.0}\t{b:.0}\t{:.2}\t{goal}", a / b);
+    };
+    row("store creates/s, 1 caller (SQLite vs PostgreSQL)", sqlite.serial, pg.serial, "-");
+    row(
+        "store creates/s, 16 callers (SQLite vs PostgreSQL)",
+        sqlite.concurrent,
+        pg.concurrent,
+        ">= 2000 (SQLite)",
+    );
+    println!(
+        "row\tstore create p99 ms, 16 callers (SQLite vs PostgreSQL)\t{:.1}\t{:.1}\t{:.2}\t< 10 ms (SQLite)",
+        sqlite.p99_ms,
+        pg.p99_ms,
+        sqlite.p99_ms / pg.p99_ms
+    );
+    row("store GETs/s (SQLite vs PostgreSQL)", sqlite.reads, pg.reads, "-");
 }
 
 fn main() {
@@ -104,9 +140,10 @@ fn main() {
         let sqlite = SqliteStore::open(&dir.path().join("isthmus.db"))
             .await
             .unwrap();
-        measure("sqlite", Arc::new(sqlite)).await;
+        let sqlite = measure("sqlite", Arc::new(sqlite)).await;
         let url = pg.fresh_database().await.unwrap();
         let postgres = PgStore::connect(&url).await.unwrap();
-        measure("postgres", Arc::new(postgres)).await;
+        let postgres = measure("postgres", Arc::new(postgres)).await;
+        rows(&sqlite, &postgres);
     });
 }

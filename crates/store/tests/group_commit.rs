@@ -103,7 +103,7 @@ async fn concurrent_overlapping_creates_leave_exactly_one(backend: Backend) {
         .unwrap()
         .items;
     assert_eq!(listed.len(), made, "every success is stored, nothing else");
-    let cidrs: Vec<_> = listed.iter().map(|n| n.cidr_block.clone()).collect();
+    let cidrs: Vec<_> = listed.iter().map(|n| n.cidr_block).collect();
     for (i, a) in cidrs.iter().enumerate() {
         for b in &cidrs[i + 1..] {
             assert!(!a.overlaps(b), "{a} and {b} were both admitted");
