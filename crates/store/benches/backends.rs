@@ -113,7 +113,12 @@ fn rows(sqlite: &Figures, pg: &Figures) {
     let row = |measure: &str, a: f64, b: f64, goal: &str| {
         println!("row\t{measure}\t{a:.0}\t{b:.0}\t{:.2}\t{goal}", a / b);
     };
-    row("store creates/s, 1 caller (SQLite vs PostgreSQL)", sqlite.serial, pg.serial, "-");
+    row(
+        "store creates/s, 1 caller (SQLite vs PostgreSQL)",
+        sqlite.serial,
+        pg.serial,
+        "-",
+    );
     row(
         "store creates/s, 16 callers (SQLite vs PostgreSQL)",
         sqlite.concurrent,
@@ -126,7 +131,12 @@ fn rows(sqlite: &Figures, pg: &Figures) {
         pg.p99_ms,
         sqlite.p99_ms / pg.p99_ms
     );
-    row("store GETs/s (SQLite vs PostgreSQL)", sqlite.reads, pg.reads, "-");
+    row(
+        "store GETs/s (SQLite vs PostgreSQL)",
+        sqlite.reads,
+        pg.reads,
+        "-",
+    );
 }
 
 fn main() {
