@@ -137,6 +137,13 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
     let dir = &dir
         .canonicalize()
         .with_context(|| format!("resolve data dir {}", dir.display()))?;
+    // Replicas sharing this data dir start one at a time (see `lock_for_start`).
+    let start_lock = {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || crate::data_dir::lock_for_start(&dir))
+            .await
+            .context("wait for the data dir's start lock")??
+    };
     // First start or installation: decided by the marker, before opening creates anything.
     let data_dir = match config.database {
         // Replicas on one PostgreSQL share a data dir for the installation CA.
@@ -173,6 +180,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
     if data_dir != DataDir::Initialised {
         crate::data_dir::mark_initialised(dir)?;
     }
+    drop(start_lock);
     let dns = PlatformDns::start(store.clone(), config.dns_listen, &config.dns_zone).await?;
     // With the local provider, lab hosts resolve the zone and nodes run their engines.
     let lab_resolvers = local
