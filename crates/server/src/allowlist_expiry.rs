@@ -80,7 +80,11 @@ async fn run(store: Arc<dyn Store>, controller: ControllerHandle, mut log: watch
         }
         match due.follow(store.as_ref(), seq).await {
             Ok(next) => seq = next,
-            Err(e) => tracing::warn!(error = format!("{e:#}"), "allow-list expiries not followed"),
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), "allow-list expiries not followed");
+                // The log is still ahead: without a pause this would retry at once.
+                tokio::time::sleep(RETRY).await;
+            }
         }
     }
 }
