@@ -2,7 +2,8 @@
 //! test's own), sharing one data dir for the installation CA, on the simulated clouds:
 //! exactly one leads; overlapping creates spread over both are decided once; a write
 //! through one is read through the other; the leader killed with SIGKILL is replaced
-//! and a resource created just before converges.
+//! and a resource created just before converges; a replica whose database connections are
+//! cut reconnects and carries on.
 
 mod support;
 
@@ -331,4 +332,35 @@ fn a_leader_paused_past_its_lease_steps_down_when_resumed() {
         "takeover after SIGTERM of the leader: {:.1} s",
         stopped.elapsed().as_secs_f64()
     );
+}
+
+#[test]
+fn a_replica_whose_database_connections_are_cut_reconnects_and_carries_on() {
+    let pg = TestPostgres::start().expect("start the test PostgreSQL");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = runtime
+        .block_on(pg.fresh_database())
+        .expect("create the database");
+    let sandbox = Sandbox::new();
+    let server = Server::start(sandbox.data.path(), &["--database", url.as_str()]);
+    let admin = server.cli(sandbox.home.path());
+    wait_for_one_leader(&[&admin]);
+    let project = id_of(&admin.json("project create cut"));
+    let on = admin.in_project(&project);
+    let before = id_of(
+        &on.json("network create before --provider aws --region us-east-1 --cidr 10.1.0.0/16"),
+    );
+
+    let cut = runtime
+        .block_on(TestPostgres::terminate_connections(&url))
+        .expect("terminate the replica's connections");
+    assert!(cut > 0, "the replica had connections open");
+
+    // The next calls get fresh connections: reads, writes, and the controller's work.
+    assert_eq!(on.json(&format!("network get {before}"))["name"], "before");
+    let after = id_of(
+        &on.json("network create after --provider aws --region us-east-1 --cidr 10.2.0.0/16"),
+    );
+    on.poll_status("network", &after, &["active"]);
+    wait_for_one_leader(&[&admin]);
 }

@@ -1,94 +1,214 @@
 //! Public allow-list entries with an expiry (`expires_at`) leave the list once it passes
-//! (the private list takes no expiries: emptied, it would admit every peered source): a
-//! task looks at every live cluster each tick and, where an entry has expired, writes the
-//! list without it — through the store's update, so the
-//! removal is an audited `cluster.update` by the actor `allowlist-expiry`, it moves the
-//! generation, and the controller applies it to the data plane like any access change.
+//! (the private list takes no expiries: emptied, it would admit every peered source). The
+//! task knows each live cluster's earliest expiry: it reads them all once when it starts,
+//! then follows the audit log for clusters written since (on any replica), and otherwise
+//! sleeps until the earliest expiry. There it writes the list without the expired entries
+//! — through the store's update, so the removal is an audited `cluster.update` by the
+//! actor `allowlist-expiry`, it moves the generation, and the controller applies it to
+//! the data plane like any access change.
+//!
+//! It runs where the controller runs: always on SQLite, and on PostgreSQL only on the
+//! replica holding the controller lease, writing through the lease's fenced store.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use isthmus_core::kinds::access::unexpired;
 use isthmus_core::object::Object;
 use isthmus_core::resources::PublicAccessInput;
 use isthmus_core::resources::{AllowlistEntry, AllowlistEntryInput, Cluster, ClusterUpdate};
+use isthmus_core::Id;
 use isthmus_store::api::Api;
+use isthmus_store::doc::DELETED;
 use isthmus_store::{Actor, ObjectKey, Store};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::controller::ControllerHandle;
 
-/// How often expiries are looked for: an expired entry admits for at most about this long.
-const TICK: Duration = Duration::from_secs(1);
-
 /// Who the audit log names for a removal.
 pub const ACTOR: &str = "allowlist-expiry";
+/// How long a failed read or removal waits before it is tried again.
+const RETRY: Duration = Duration::from_secs(1);
+/// Events read per query while catching up with the log.
+const FEED_BATCH: u32 = 1000;
 
-/// Starts the task; it stops when the handle is aborted (with the server).
-pub fn start(store: Arc<dyn Store>, controller: ControllerHandle) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = sweep(store.as_ref(), &controller, Utc::now()).await {
-                tracing::warn!(error = format!("{e:#}"), "allow-list expiry sweep failed");
-            }
-        }
-    })
+/// Starts the task; it stops when the handle is aborted (with the server, or at the end
+/// of a lease term). `log` moves when the audit log grows (the platform DNS's applied
+/// seq): the task wakes on it instead of polling.
+pub fn start(
+    store: Arc<dyn Store>,
+    controller: ControllerHandle,
+    log: watch::Receiver<i64>,
+) -> JoinHandle<()> {
+    tokio::spawn(run(store, controller, log))
 }
 
-/// Removes what expired by `now` from every live cluster; returns how many changed.
-pub async fn sweep(
-    store: &dyn Store,
-    controller: &ControllerHandle,
-    now: DateTime<Utc>,
-) -> anyhow::Result<usize> {
-    let mut changed = 0;
-    let clusters = store.list_live().await?;
-    for key in clusters
-        .into_iter()
-        .filter(|k| k.kind == Cluster::INFO.name)
-    {
-        let Some(doc) = store.docs().get_doc(key.kind, key.id).await? else {
-            continue;
-        };
-        let cluster: Cluster = doc.decode()?;
-        let Some(update) = without_expired(&cluster, now) else {
-            continue;
-        };
-        // If-Match: a concurrent write wins; the next tick looks again.
-        let written = Api::<Cluster>::new(store.docs())
-            .update(
-                &Actor(ACTOR.into()),
-                cluster.project_id,
-                key.id,
-                &update,
-                Some(cluster.version),
-            )
-            .await;
-        match written {
-            Ok(_) => {
-                changed += 1;
-                controller.enqueue(ObjectKey::of::<Cluster>(key.id));
+async fn run(store: Arc<dyn Store>, controller: ControllerHandle, mut log: watch::Receiver<i64>) {
+    let (mut seq, mut due) = loop {
+        match Expiries::load(store.as_ref()).await {
+            Ok(loaded) => break loaded,
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "allow-list expiries unread"),
+        }
+        tokio::time::sleep(RETRY).await;
+    };
+    loop {
+        let now = Utc::now();
+        for id in due.due(now) {
+            match remove_expired(store.as_ref(), &controller, id, now).await {
+                Ok(next) => due.set(id, next),
+                Err(e) => {
+                    tracing::info!(error = format!("{e:#}"), cluster = %id, "expiry retried");
+                    due.set(id, Some(now + RETRY));
+                }
             }
-            Err(e) => tracing::info!(error = %e, cluster = %key.id, "expiry retried next tick"),
+        }
+        let sleep = due
+            .earliest()
+            .map(|t| (t - Utc::now()).to_std().unwrap_or_default())
+            .unwrap_or(Duration::MAX);
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            moved = log.wait_for(|applied| *applied > seq) => {
+                if moved.is_err() {
+                    return; // the server is stopping
+                }
+            }
+        }
+        match due.follow(store.as_ref(), seq).await {
+            Ok(next) => seq = next,
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), "allow-list expiries not followed");
+                // The log is still ahead: without a pause this would retry at once.
+                tokio::time::sleep(RETRY).await;
+            }
         }
     }
-    Ok(changed)
 }
 
-/// The update that drops the expired entries of `cluster`'s public allow-list, if any.
-fn without_expired(cluster: &Cluster, now: DateTime<Utc>) -> Option<ClusterUpdate> {
+/// Each live cluster's earliest public allow-list expiry.
+#[derive(Default)]
+struct Expiries(BTreeMap<Id, DateTime<Utc>>);
+
+impl Expiries {
+    /// Every live cluster's, and the audit log's seq read before them (a write after
+    /// it is then in the log, never missed).
+    async fn load(store: &dyn Store) -> anyhow::Result<(i64, Expiries)> {
+        let seq = store.last_event_seq().await?;
+        let mut due = Expiries::default();
+        for key in store.list_live().await? {
+            if key.kind == Cluster::INFO.name {
+                due.set(key.id, earliest_of(store, key.id).await?);
+            }
+        }
+        Ok((seq, due))
+    }
+
+    /// Re-reads every cluster written after `seq`; returns the seq read up to.
+    async fn follow(&mut self, store: &dyn Store, mut seq: i64) -> anyhow::Result<i64> {
+        loop {
+            let events = store.events_after(seq, FEED_BATCH).await?;
+            let Some(last) = events.last().map(|e| e.seq) else {
+                return Ok(seq);
+            };
+            let written: BTreeSet<Id> = events
+                .iter()
+                .filter(|e| e.resource_kind == Cluster::INFO.name)
+                .filter_map(|e| e.resource_id.parse().ok())
+                .collect();
+            for id in written {
+                self.set(id, earliest_of(store, id).await?);
+            }
+            seq = last;
+            if events.len() < FEED_BATCH as usize {
+                return Ok(seq);
+            }
+        }
+    }
+
+    fn set(&mut self, id: Id, earliest: Option<DateTime<Utc>>) {
+        match earliest {
+            Some(t) => self.0.insert(id, t),
+            None => self.0.remove(&id),
+        };
+    }
+
+    fn earliest(&self) -> Option<DateTime<Utc>> {
+        self.0.values().min().copied()
+    }
+
+    /// The clusters with an entry expired by `now`.
+    fn due(&self, now: DateTime<Utc>) -> Vec<Id> {
+        let due = self.0.iter().filter(|(_, t)| **t <= now);
+        due.map(|(id, _)| *id).collect()
+    }
+}
+
+async fn load(store: &dyn Store, id: Id) -> anyhow::Result<Option<Cluster>> {
+    let doc = store.docs().get_doc(Cluster::INFO.name, id).await?;
+    match doc {
+        Some(doc) if doc.status != DELETED => Ok(Some(doc.decode()?)),
+        _ => Ok(None),
+    }
+}
+
+async fn earliest_of(store: &dyn Store, id: Id) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let cluster = load(store, id)
+        .await
+        .with_context(|| format!("read cluster {id}"))?;
+    Ok(cluster.and_then(|c| earliest(&c.public_access.allowlist)))
+}
+
+fn earliest(list: &[AllowlistEntry]) -> Option<DateTime<Utc>> {
+    list.iter().filter_map(|e| e.expires_at).min()
+}
+
+/// Writes cluster `id`'s public allow-list without what expired by `now`; returns its
+/// next expiry.
+async fn remove_expired(
+    store: &dyn Store,
+    controller: &ControllerHandle,
+    id: Id,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let Some(cluster) = load(store, id).await? else {
+        return Ok(None);
+    };
+    let Some((update, kept)) = without_expired(&cluster, now) else {
+        return Ok(earliest(&cluster.public_access.allowlist));
+    };
+    // If-Match: a concurrent write wins, and this is tried again.
+    Api::<Cluster>::new(store.docs())
+        .update(
+            &Actor(ACTOR.into()),
+            cluster.project_id,
+            id,
+            &update,
+            Some(cluster.version),
+        )
+        .await?;
+    controller.enqueue(ObjectKey::of::<Cluster>(id));
+    Ok(earliest(&kept))
+}
+
+/// The update that drops the expired entries of `cluster`'s public allow-list, if any,
+/// with the entries it keeps.
+fn without_expired(
+    cluster: &Cluster,
+    now: DateTime<Utc>,
+) -> Option<(ClusterUpdate, Vec<AllowlistEntry>)> {
     let (public, gone) = unexpired(&cluster.public_access.allowlist, now);
-    gone.then(|| ClusterUpdate {
+    let update = ClusterUpdate {
         public_access: Some(PublicAccessInput {
             enabled: cluster.public_access.enabled,
             allowlist: inputs(&public),
         }),
         ..ClusterUpdate::default()
-    })
+    };
+    gone.then_some((update, public))
 }
 
 fn inputs(list: &[AllowlistEntry]) -> Vec<AllowlistEntryInput> {

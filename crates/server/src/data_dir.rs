@@ -65,6 +65,26 @@ pub fn inspect_beside_postgres(dir: &Path) -> anyhow::Result<DataDir> {
     Ok(DataDir::Initialised)
 }
 
+/// The file replicas sharing a data dir lock while one of them starts.
+pub const START_LOCK_FILE: &str = "start.lock";
+
+/// Takes this data dir's start lock (waiting for another replica that holds it), held
+/// until the returned file is dropped. Replicas on one PostgreSQL that share a data dir
+/// take turns from inspecting it to marking it initialised: otherwise two first starts
+/// at once would both find no tokens, and each make a superuser token and a CA.
+pub fn lock_for_start(dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = dir.join(START_LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("open {}", path.display()))?;
+    file.lock()
+        .with_context(|| format!("lock {}", path.display()))?;
+    Ok(file)
+}
+
 /// Checks the opened store against what the data dir says it is; returns whether this is
 /// a first start (nothing to keep: make the superuser token and the CA).
 pub fn first_start(dir: &Path, kind: DataDir, tokens: u64) -> anyhow::Result<bool> {

@@ -50,6 +50,12 @@ pub struct DnsSync {
 }
 
 impl DnsSync {
+    /// The last audit-log seq the zone applied: it moves when the log grows, so a task
+    /// that acts on changes can wait on it rather than poll the log itself.
+    pub fn applied(&self) -> watch::Receiver<i64> {
+        self.applied.clone()
+    }
+
     /// Returns the seq applied once every event written before the call is in the zone,
     /// or an error after `timeout`.
     pub async fn caught_up(&self, timeout: Duration) -> anyhow::Result<i64> {

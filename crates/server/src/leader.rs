@@ -96,21 +96,23 @@ pub fn replica_name() -> String {
     format!("{host}:{}", std::process::id())
 }
 
-/// Starts one lease term's controller on the given (fenced) store.
+/// Starts one lease term's controller, and the other tasks that run only on the leader,
+/// on the given (fenced) store: the controller's handle and every task of the term.
 pub type StartController =
-    Box<dyn Fn(Arc<dyn Store>) -> (ControllerHandle, JoinHandle<()>) + Send + Sync>;
+    Box<dyn Fn(Arc<dyn Store>) -> (ControllerHandle, Vec<JoinHandle<()>>) + Send + Sync>;
 
-/// The controller of one lease term and the feed that wakes it; both stop on drop.
+/// The controller of one lease term, the leader's other tasks, and the feed that wakes
+/// the controller; all stop on drop.
 struct Term {
     epoch: i64,
-    controller: JoinHandle<()>,
-    feed: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Drop for Term {
     fn drop(&mut self) {
-        self.controller.abort();
-        self.feed.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
@@ -217,6 +219,24 @@ async fn run(
     }
 }
 
+/// A task of a lease term that does nothing until the term ends (it is aborted), and
+/// then runs `cleanup`: what the leader must stop doing at once when it stops leading.
+pub fn on_term_end(cleanup: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+    struct OnDrop<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for OnDrop<F> {
+        fn drop(&mut self) {
+            if let Some(cleanup) = self.0.take() {
+                cleanup();
+            }
+        }
+    }
+    let guard = OnDrop(Some(cleanup));
+    tokio::spawn(async move {
+        let _guard = guard;
+        std::future::pending::<()>().await
+    })
+}
+
 async fn start_term(
     store: &PgStore,
     epoch: i64,
@@ -225,14 +245,10 @@ async fn start_term(
 ) -> Term {
     // Read before the controller's first resync: a change after it is in the feed.
     let from = store.last_event_seq().await.unwrap_or(0);
-    let (handle, controller) = start(Arc::new(store.fenced(epoch)));
+    let (handle, mut tasks) = start(Arc::new(store.fenced(epoch)));
     api.follow(&handle);
-    let feed = tokio::spawn(follow_feed(store.clone(), handle, from));
-    Term {
-        epoch,
-        controller,
-        feed,
-    }
+    tasks.push(tokio::spawn(follow_feed(store.clone(), handle, from)));
+    Term { epoch, tasks }
 }
 
 /// Wakes the controller for every object an API caller (on any replica) changed. The

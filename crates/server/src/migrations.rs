@@ -259,6 +259,16 @@ impl EngineRunner {
         }
     }
 
+    /// Stops every engine this runner started, without waiting: when this replica stops
+    /// leading, the new leader's runner starts them again (they resume from the target),
+    /// and two replicators of one migration must never copy at once.
+    pub fn stop_all(&self) {
+        let mut running = self.running.lock().expect("engines");
+        for (_, mut child) in running.drain() {
+            let _ = child.start_kill();
+        }
+    }
+
     /// Removes what the migration left on disk (its status, log and CA copies).
     pub fn forget(&self, m: &Migration) {
         let _ = std::fs::remove_dir_all(self.dir(m));

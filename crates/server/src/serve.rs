@@ -93,8 +93,9 @@ pub struct Started {
     controller: Option<JoinHandle<()>>,
     /// PostgreSQL: claims the lease and runs the controller while this replica holds it.
     leader_loop: Option<LeaderLoop>,
-    /// Removes public allow-list entries whose expiry passed.
-    allowlist_expiry: JoinHandle<()>,
+    /// Removes public allow-list entries whose expiry passed (SQLite; on PostgreSQL the
+    /// leader loop runs it with the controller).
+    allowlist_expiry: Option<JoinHandle<()>>,
     /// Keeps the API's caches current with other processes' writes (the audit log).
     cache_feed: JoinHandle<()>,
     /// The platform DNS, answering while this lives.
@@ -108,7 +109,9 @@ impl Drop for Started {
         if let Some(controller) = &self.controller {
             controller.abort();
         }
-        self.allowlist_expiry.abort();
+        if let Some(expiry) = &self.allowlist_expiry {
+            expiry.abort();
+        }
         self.cache_feed.abort();
     }
 }
@@ -137,6 +140,13 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
     let dir = &dir
         .canonicalize()
         .with_context(|| format!("resolve data dir {}", dir.display()))?;
+    // Replicas sharing this data dir start one at a time (see `lock_for_start`).
+    let start_lock = {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || crate::data_dir::lock_for_start(&dir))
+            .await
+            .context("wait for the data dir's start lock")??
+    };
     // First start or installation: decided by the marker, before opening creates anything.
     let data_dir = match config.database {
         // Replicas on one PostgreSQL share a data dir for the installation CA.
@@ -179,6 +189,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
     if data_dir != DataDir::Initialised {
         crate::data_dir::mark_initialised(dir)?;
     }
+    drop(start_lock);
     let dns = PlatformDns::start(store.clone(), config.dns_listen, &config.dns_zone).await?;
     // With the local provider, lab hosts resolve the zone and nodes run their engines.
     let lab_resolvers = local
@@ -197,22 +208,31 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         resync_interval: config.resync_interval,
         ..ControllerConfig::default()
     };
-    // On PostgreSQL the controller runs only while this replica holds the lease.
-    let (handle, controller, leadership, leader_loop) = match pg {
+    let log = dns.sync().applied();
+    // On PostgreSQL the controller and the allow-list expiry run only while this replica
+    // holds the lease, writing through the lease's fenced store.
+    let (handle, controller, allowlist_expiry, leadership, leader_loop) = match pg {
         Some(pg) => {
             let handle = ControllerHandle::idle();
             let provisioners = provisioners.clone();
+            let replicators = migrations.clone();
             let start: crate::leader::StartController = Box::new(move |fenced| {
-                Controller::start_with_nodes(
-                    fenced,
+                let (handle, controller) = Controller::start_with_nodes(
+                    fenced.clone(),
                     provisioners.clone(),
                     controller_config.clone(),
                     nodes.clone(),
-                )
+                );
+                let expiry = crate::allowlist_expiry::start(fenced, handle.clone(), log.clone());
+                let mut tasks = vec![controller, expiry];
+                if let Some(runner) = replicators.clone() {
+                    tasks.push(crate::leader::on_term_end(move || runner.stop_all()));
+                }
+                (handle, tasks)
             });
             let (leadership, leader_loop) =
                 crate::leader::lead_on_postgres(pg, handle.clone(), start);
-            (handle, None, leadership, Some(leader_loop))
+            (handle, None, None, leadership, Some(leader_loop))
         }
         None => {
             let (handle, controller) = Controller::start_with_nodes(
@@ -221,11 +241,11 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
                 controller_config,
                 nodes,
             );
+            let expiry = crate::allowlist_expiry::start(store.clone(), handle.clone(), log);
             let leadership = Leadership::single(crate::leader::replica_name());
-            (handle, Some(controller), leadership, None)
+            (handle, Some(controller), Some(expiry), leadership, None)
         }
     };
-    let allowlist_expiry = crate::allowlist_expiry::start(store.clone(), handle.clone());
     let api = ApiConfig {
         dns_zone: config.dns_zone.clone(),
         admin_token_file: Some(dir.join(ADMIN_TOKEN_FILE)),

@@ -13,6 +13,7 @@ pub mod doc;
 pub mod ids;
 mod kinds;
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 mod store;
 pub mod testing;

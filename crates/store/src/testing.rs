@@ -139,6 +139,24 @@ impl TestPostgres {
         Ok(self.url(&name))
     }
 
+    /// Terminates every other connection to the database at `url` (as a PostgreSQL
+    /// restart or an administrator's `pg_terminate_backend` would); returns how many.
+    pub async fn terminate_connections(url: &str) -> anyhow::Result<usize> {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(url)
+            .await
+            .context("connect to the test database")?;
+        let terminated: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .context("terminate the database's connections")?;
+        admin.close().await.ok();
+        Ok(terminated.into_iter().filter(|t| *t).count())
+    }
+
     fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }

@@ -11,8 +11,9 @@ use chrono::{DateTime, Utc};
 use isthmus_core::CoreError;
 use sqlx::{PgConnection, Row};
 
-use super::codec::Ctx;
 use super::PgStore;
+use crate::sql::codec::Ctx;
+use crate::sql::Backend;
 use crate::{Result, StoreError};
 
 const NAME: &str = "controller";

@@ -8,17 +8,8 @@
 //! commit) is the one the write lands on. The audit log's `seq` is taken under that lock,
 //! so it grows in commit order (see `audit.rs`). Reads use any pooled connection.
 
-mod audit;
-mod codec;
-mod docs;
-mod idempotency;
-mod lab;
-mod lab_internet;
 mod lease;
-mod projects;
-mod store_impl;
-mod tokens;
-mod write;
+mod overlap;
 
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
@@ -28,8 +19,12 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
+use async_trait::async_trait;
+
+use crate::doc::Doc;
+use crate::sql::codec::Ctx;
+use crate::sql::{Backend, Commit};
 use crate::{Result, StoreError};
-use codec::Ctx;
 pub use lease::Lease;
 
 /// The advisory lock every write transaction takes first (`pg_advisory_xact_lock`): one
@@ -39,18 +34,6 @@ pub const WRITE_LOCK: i64 = 0x4953_5448_4D55_5321;
 const CONNECTIONS: u32 = 8;
 /// How long a caller waits for a connection; generous, since writers queue on the lock.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Runs a write on a task of its own, so it always ends in a commit or a rollback, even
-/// when the caller's future is dropped half-way (a client that hangs up).
-async fn detach<T: Send + 'static>(
-    write: impl std::future::Future<Output = Result<T>> + Send + 'static,
-) -> Result<T> {
-    tokio::spawn(write).await.map_err(|e| {
-        StoreError::Backend(anyhow::anyhow!(
-            "the write task ended without an answer: {e}"
-        ))
-    })?
-}
 
 /// The PostgreSQL implementation of [`crate::Store`].
 #[derive(Clone)]
@@ -65,8 +48,9 @@ pub(crate) struct WriteTx {
     tx: Transaction<'static, Postgres>,
 }
 
-impl WriteTx {
-    pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+#[async_trait]
+impl Commit for WriteTx {
+    async fn commit(self) -> std::result::Result<(), sqlx::Error> {
         self.tx.commit().await
     }
 }
@@ -121,6 +105,18 @@ impl PgStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+#[async_trait]
+impl Backend for PgStore {
+    type Conn = PgConnection;
+    type Read = PoolConnection<Postgres>;
+    type Write = WriteTx;
+    const SAVEPOINTS: bool = true;
+
+    async fn read(&self) -> Result<PoolConnection<Postgres>> {
+        self.pool.acquire().await.ctx("acquire read connection")
+    }
 
     /// Starts the one write transaction of a mutation and takes the write lock in it.
     async fn begin_write(&self) -> Result<WriteTx> {
@@ -133,8 +129,21 @@ impl PgStore {
         Ok(WriteTx { tx })
     }
 
-    async fn read(&self) -> Result<PoolConnection<Postgres>> {
-        self.pool.acquire().await.ctx("acquire read connection")
+    /// With a fence, the write holds only while its epoch is the live controller lease's
+    /// epoch (checked under the write lock, so no new leader's write comes in between).
+    async fn check_fence(&self, tx: &mut PgConnection) -> Result<()> {
+        match self.fence {
+            Some(epoch) => lease::check_epoch(tx, epoch).await,
+            None => Ok(()),
+        }
+    }
+
+    fn backstops(kind: &str) -> bool {
+        kind == overlap::NETWORK
+    }
+
+    async fn backstop(conn: &mut PgConnection, e: &sqlx::Error, doc: &Doc) -> Option<StoreError> {
+        overlap::backstop(conn, e, doc).await
     }
 }
 

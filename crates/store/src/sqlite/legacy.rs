@@ -7,10 +7,11 @@ use isthmus_core::object::Object;
 use isthmus_core::resources::Cluster;
 use isthmus_core::{rules, Id};
 
-use super::codec::{parse_id, Ctx};
 use super::SqliteStore;
 use crate::api::put_of;
 use crate::doc::{DocStore, Plan, Tx, WriteOp};
+use crate::sql::codec::{parse_id, Ctx};
+use crate::sql::Backend;
 use crate::{kinds, Actor, Result};
 
 /// Gives an endpoint to every live cluster stored with public access enabled but no

@@ -6,17 +6,8 @@
 //! processes), so the snapshot a rule validates against is the snapshot the write lands
 //! on. Reads go through a separate read-only pool and see the last committed state (WAL).
 
-mod audit;
-mod codec;
-mod docs;
-mod idempotency;
-mod lab;
-mod lab_internet;
+mod group;
 mod legacy;
-mod projects;
-mod store_impl;
-mod tokens;
-mod write;
 
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
@@ -31,8 +22,12 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, Sqlite, Transaction};
 
-use crate::{Result, StoreError, Unavailability};
-use codec::Ctx;
+use async_trait::async_trait;
+
+use crate::doc::{CreateKey, WriteOp, Written};
+use crate::sql::codec::{self, Ctx};
+use crate::sql::{Backend, Commit};
+use crate::{Actor, Result, StoreError, Unavailability};
 
 /// How long a connection waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -40,26 +35,14 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
 const READERS: u32 = 4;
 
-/// Runs a write on a task of its own, so it always ends in a commit or a rollback, even
-/// when the caller's future is dropped half-way (a client that hangs up, an aborted
-/// reconcile). A write cancelled between `BEGIN` and the end of the transaction would
-/// leave the single writer connection inside it, and every later write would fail.
-async fn detach<T: Send + 'static>(
-    write: impl std::future::Future<Output = Result<T>> + Send + 'static,
-) -> Result<T> {
-    tokio::spawn(write).await.map_err(|e| {
-        StoreError::Backend(anyhow::anyhow!(
-            "the write task ended without an answer: {e}"
-        ))
-    })?
-}
-
 /// The SQLite implementation of [`crate::Store`].
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     health: Arc<WriteHealth>,
+    /// Object writes, committed in groups (see `group.rs`).
+    group: Arc<group::GroupCommit>,
 }
 
 /// Whether the last write could be stored: set when a write fails for a storage reason
@@ -104,8 +87,9 @@ pub(crate) struct WriteTx {
     health: Arc<WriteHealth>,
 }
 
-impl WriteTx {
-    pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+#[async_trait]
+impl Commit for WriteTx {
+    async fn commit(self) -> std::result::Result<(), sqlx::Error> {
         let outcome = self.tx.commit().await;
         self.health.record(&outcome);
         outcome
@@ -175,10 +159,12 @@ impl SqliteStore {
             .connect_with(base.read_only(true))
             .await
             .with_context(|| format!("open readers of SQLite database {}", path.display()))?;
+        let health = Arc::<WriteHealth>::default();
         let store = SqliteStore {
+            group: Arc::new(group::GroupCommit::new(writer.clone(), health.clone())),
             writer,
             reader,
-            health: Arc::default(),
+            health,
         };
         legacy::give_public_clusters_endpoints(&store)
             .await
@@ -190,19 +176,6 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
-    }
-
-    /// Starts the one write transaction of a mutation. `IMMEDIATE` takes SQLite's write lock
-    /// up front, so a transaction never has to upgrade a read lock (and never deadlocks).
-    async fn begin_write(&self) -> Result<WriteTx> {
-        let begun = self.writer.begin_with("BEGIN IMMEDIATE").await;
-        if begun.is_err() {
-            self.health.record(&begun);
-        }
-        Ok(WriteTx {
-            tx: begun.ctx("begin write transaction")?,
-            health: self.health.clone(),
-        })
     }
 
     /// See [`crate::Store::write_health`]. The probe rewrites the database header's
@@ -231,8 +204,47 @@ impl SqliteStore {
             .ctx("write user_version")?;
         tx.commit().await.ctx("commit the write probe")
     }
+}
+
+/// Starts the one write transaction of a mutation. `IMMEDIATE` takes SQLite's write lock
+/// up front, so a transaction never has to upgrade a read lock (and never deadlocks).
+async fn begin(writer: &SqlitePool, health: &Arc<WriteHealth>) -> Result<WriteTx> {
+    let begun = writer.begin_with("BEGIN IMMEDIATE").await;
+    if begun.is_err() {
+        health.record(&begun);
+    }
+    Ok(WriteTx {
+        tx: begun.ctx("begin write transaction")?,
+        health: health.clone(),
+    })
+}
+
+#[async_trait]
+impl Backend for SqliteStore {
+    type Conn = SqliteConnection;
+    type Read = PoolConnection<Sqlite>;
+    type Write = WriteTx;
+    const SAVEPOINTS: bool = false;
 
     async fn read(&self) -> Result<PoolConnection<Sqlite>> {
         self.reader.acquire().await.ctx("acquire read connection")
+    }
+
+    async fn begin_write(&self) -> Result<WriteTx> {
+        begin(&self.writer, &self.health).await
+    }
+
+    /// Object writes wait for the writer together, and are committed in groups.
+    async fn write_docs(
+        &self,
+        actor: Actor,
+        idem: Option<CreateKey>,
+        op: Box<dyn WriteOp>,
+    ) -> Result<Written> {
+        self.group.write(actor, idem, op).await
+    }
+
+    async fn write_health(&self) -> Result<()> {
+        self.write_health_probe().await
     }
 }

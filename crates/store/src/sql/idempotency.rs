@@ -2,8 +2,8 @@
 //! resource) in its own transaction; a retry with the same body gets that resource back,
 //! a reuse with another body is refused.
 
+use super::query::{query, Conn, Get};
 use isthmus_core::Id;
-use sqlx::{Row, SqliteConnection};
 
 use super::codec::{parse_id, Ctx};
 use super::docs;
@@ -11,10 +11,10 @@ use crate::doc::{CreateKey, Doc};
 use crate::{IdempotencyKey, Result, StoreError};
 
 /// The doc an earlier create with this key made, if there was one.
-pub(crate) async fn replay(conn: &mut SqliteConnection, create: &CreateKey) -> Result<Option<Doc>> {
+pub(crate) async fn replay<C: Conn>(conn: &mut C, create: &CreateKey) -> Result<Option<Doc>> {
     let key = &create.key;
-    let row = sqlx::query(
-        "SELECT request_hash, resource_kind, resource_id FROM idempotency WHERE scope = ?1 AND key = ?2",
+    let row = query(
+        "SELECT request_hash, resource_kind, resource_id FROM idempotency WHERE scope = $1 AND key = $2",
     )
     .bind(&key.scope)
     .bind(&key.key)
@@ -41,14 +41,14 @@ pub(crate) async fn replay(conn: &mut SqliteConnection, create: &CreateKey) -> R
     }
 }
 
-pub(crate) async fn record(
-    conn: &mut SqliteConnection,
+pub(crate) async fn record<C: Conn>(
+    conn: &mut C,
     key: &IdempotencyKey,
     created: &Doc,
 ) -> Result<()> {
-    sqlx::query(
+    query(
         "INSERT INTO idempotency (scope, key, request_hash, resource_kind, resource_id)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(&key.scope)
     .bind(&key.key)

@@ -3,14 +3,14 @@
 //! `seq` is `MAX(seq) + 1`, read in that transaction while it holds the store's write
 //! lock (every transaction that appends holds it). A transaction therefore never takes a
 //! lower `seq` than one that committed before it: sequence order is commit order, and a
-//! follower reading `seq > last` never skips an event that commits later (a
+//! follower reading `seq > last` never skips an event that commits later (PostgreSQL's
 //! `BIGSERIAL` would hand out numbers at insert time, not at commit).
 
+use super::query::{query, Conn, Get};
 use chrono::{DateTime, Utc};
 use isthmus_core::resources::Event;
 use isthmus_core::ProjectId;
 use serde_json::Value;
-use sqlx::{PgConnection, Row};
 
 use super::codec::{page_limit, page_of, parse_id, parse_time, time_text, Ctx};
 use crate::{Actor, Page, PageRequest, Result, StoreError};
@@ -28,8 +28,8 @@ pub(crate) struct NewEvent<'a> {
     pub after: Option<Value>,
 }
 
-pub(crate) async fn append(conn: &mut PgConnection, e: NewEvent<'_>) -> Result<()> {
-    sqlx::query(
+pub(crate) async fn append<C: Conn>(conn: &mut C, e: NewEvent<'_>) -> Result<()> {
+    query(
         "INSERT INTO events
             (seq, project_id, time, actor, action, resource_kind, resource_id, before, after)
          VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM events),
@@ -50,8 +50,8 @@ pub(crate) async fn append(conn: &mut PgConnection, e: NewEvent<'_>) -> Result<(
 }
 
 /// One page of `project`'s audit log in order; the cursor is the last `seq` seen.
-pub(crate) async fn page(
-    conn: &mut PgConnection,
+pub(crate) async fn page<C: Conn>(
+    conn: &mut C,
     project: ProjectId,
     page: &PageRequest,
 ) -> Result<Page<Event>> {
@@ -62,7 +62,7 @@ pub(crate) async fn page(
             isthmus_core::CoreError::invalid("cursor", "cursor", "not a cursor of this list")
         })?,
     };
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT seq, project_id, time, actor, action, resource_kind, resource_id, before, after
          FROM events WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
     )
@@ -76,16 +76,12 @@ pub(crate) async fn page(
 }
 
 /// Events of every project (and the lab's) after `after_seq`, oldest first.
-pub(crate) async fn after(
-    conn: &mut PgConnection,
-    after_seq: i64,
-    limit: u32,
-) -> Result<Vec<Event>> {
+pub(crate) async fn after<C: Conn>(conn: &mut C, after_seq: i64, limit: u32) -> Result<Vec<Event>> {
     let limit = page_limit(&PageRequest {
         limit,
         ..PageRequest::default()
     });
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT seq, project_id, time, actor, action, resource_kind, resource_id, before, after
          FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
     )
@@ -97,15 +93,15 @@ pub(crate) async fn after(
     rows.iter().map(decode_event).collect()
 }
 
-pub(crate) async fn last_seq(conn: &mut PgConnection) -> Result<i64> {
-    let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS last FROM events")
+pub(crate) async fn last_seq<C: Conn>(conn: &mut C) -> Result<i64> {
+    let row = query("SELECT COALESCE(MAX(seq), 0) AS last FROM events")
         .fetch_one(&mut *conn)
         .await
         .ctx("read the last event seq")?;
     row.try_get("last").ctx("read the last event seq")
 }
 
-pub(crate) fn decode_event(row: &sqlx::postgres::PgRow) -> Result<Event> {
+pub(crate) fn decode_event<R: Get>(row: &R) -> Result<Event> {
     let json = |col: &str| -> Result<Option<Value>> {
         let text: Option<String> = row.try_get(col).ctx("read event column")?;
         text.map(|t| serde_json::from_str(&t))

@@ -1,11 +1,11 @@
 //! Objects of every kind in the `resources` table, and their claims in `resource_index`
-//! (migration 0006). Every function takes a connection, so the same query serves a read
-//! connection and the write transaction ([`SqliteTx`]).
+//! (SQLite's migration 0006, PostgreSQL's 0001). Every function takes a connection, so the
+//! same query serves a read connection and the write transaction ([`ConnTx`]).
 
+use super::query::{query, Conn, Get};
 use async_trait::async_trait;
 use isthmus_core::object::OnOwnerDelete;
 use isthmus_core::{Id, ProjectId};
-use sqlx::{Row, SqliteConnection};
 
 use super::codec::{page_limit, page_of, parse_id, parse_time, Ctx};
 use crate::doc::{kind_name, Claim, Doc, ObjectKey, Tx, DELETED};
@@ -22,7 +22,7 @@ pub(crate) fn policy_text(policy: OnOwnerDelete) -> &'static str {
     }
 }
 
-fn decode(row: &sqlx::sqlite::SqliteRow) -> Result<Doc> {
+fn decode<R: Get>(row: &R) -> Result<Doc> {
     let id: Id = parse_id(row.try_get("id").ctx("read resource id")?)?;
     let owner: Option<&str> = row.try_get("owner_id").ctx("read resource owner")?;
     let policy: Option<&str> = row.try_get("on_owner_delete").ctx("read owner policy")?;
@@ -43,17 +43,15 @@ fn decode(row: &sqlx::sqlite::SqliteRow) -> Result<Doc> {
         project_id: parse_id(row.try_get("project_id").ctx("read resource project")?)?,
         owner,
         status: row.try_get("status").ctx("read resource status")?,
-        version: row
-            .try_get::<i64, _>("version")
-            .ctx("read resource version")? as u64,
+        version: row.try_get::<i64>("version").ctx("read resource version")? as u64,
         created_at: parse_time(row.try_get("created_at").ctx("read resource time")?)?,
         body: row.try_get("body").ctx("read resource body")?,
     })
 }
 
-pub(crate) async fn get(conn: &mut SqliteConnection, kind: &str, id: Id) -> Result<Option<Doc>> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM resources r WHERE r.id = ?1 AND r.kind = ?2"
+pub(crate) async fn get<C: Conn>(conn: &mut C, kind: &str, id: Id) -> Result<Option<Doc>> {
+    let row = query(format!(
+        "SELECT {COLUMNS} FROM resources r WHERE r.id = $1 AND r.kind = $2"
     ))
     .bind(id.to_string())
     .bind(kind)
@@ -64,18 +62,18 @@ pub(crate) async fn get(conn: &mut SqliteConnection, kind: &str, id: Id) -> Resu
 }
 
 /// One page of `project`'s docs of `kind`. The cursor is the last id of the previous page.
-pub(crate) async fn page(
-    conn: &mut SqliteConnection,
+pub(crate) async fn page<C: Conn>(
+    conn: &mut C,
     kind: &str,
     project: ProjectId,
     page: &PageRequest,
 ) -> Result<Page<Doc>> {
     let limit = page_limit(page);
     let after = page.cursor.clone().unwrap_or_default();
-    let rows = sqlx::query(&format!(
+    let rows = query(format!(
         "SELECT {COLUMNS} FROM resources r
-         WHERE r.kind = ?1 AND r.project_id = ?2 AND r.id > ?3 AND (?4 OR r.status != ?5)
-         ORDER BY r.id LIMIT ?6"
+         WHERE r.kind = $1 AND r.project_id = $2 AND r.id > $3 AND ($4 OR r.status != $5)
+         ORDER BY r.id LIMIT $6"
     ))
     .bind(kind)
     .bind(project.to_string())
@@ -89,14 +87,14 @@ pub(crate) async fn page(
     page_of(&rows, limit, decode, |d| d.id.to_string())
 }
 
-pub(crate) async fn owned(
-    conn: &mut SqliteConnection,
+pub(crate) async fn owned<C: Conn>(
+    conn: &mut C,
     owner: Id,
     kind: Option<&str>,
 ) -> Result<Vec<Doc>> {
-    let rows = sqlx::query(&format!(
+    let rows = query(format!(
         "SELECT {COLUMNS} FROM resources r
-         WHERE r.owner_id = ?1 AND (?2 IS NULL OR r.kind = ?2) AND r.status != ?3
+         WHERE r.owner_id = $1 AND ($2 IS NULL OR r.kind = $2) AND r.status != $3
          ORDER BY r.id"
     ))
     .bind(owner.to_string())
@@ -110,18 +108,18 @@ pub(crate) async fn owned(
 
 /// Uses the index's key (name, scope, start, end): a network create in a project with
 /// thousands of networks reads a handful of rows.
-pub(crate) async fn claims_meeting(
-    conn: &mut SqliteConnection,
+pub(crate) async fn claims_meeting<C: Conn>(
+    conn: &mut C,
     index: &str,
     scope: &str,
     start: u32,
     end: u32,
 ) -> Result<Vec<Claim>> {
-    let rows = sqlx::query(&format!(
+    let rows = query(format!(
         "SELECT i.range_start, i.range_end, {COLUMNS}
          FROM resource_index i JOIN resources r ON r.id = i.resource_id
-         WHERE i.index_name = ?1 AND i.scope = ?2 AND i.range_start <= ?3 AND i.range_end >= ?4
-           AND r.status != ?5
+         WHERE i.index_name = $1 AND i.scope = $2 AND i.range_start <= $3 AND i.range_end >= $4
+           AND r.status != $5
          ORDER BY r.id, i.range_start"
     ))
     .bind(index)
@@ -149,8 +147,8 @@ pub(crate) async fn claims_meeting(
         .collect()
 }
 
-pub(crate) async fn live(conn: &mut SqliteConnection) -> Result<Vec<ObjectKey>> {
-    let rows = sqlx::query("SELECT kind, id FROM resources WHERE status != ?1 ORDER BY id")
+pub(crate) async fn live<C: Conn>(conn: &mut C) -> Result<Vec<ObjectKey>> {
+    let rows = query("SELECT kind, id FROM resources WHERE status != $1 ORDER BY id")
         .bind(DELETED)
         .fetch_all(&mut *conn)
         .await
@@ -165,8 +163,8 @@ pub(crate) async fn live(conn: &mut SqliteConnection) -> Result<Vec<ObjectKey>> 
         .collect()
 }
 
-pub(crate) async fn project_exists(conn: &mut SqliteConnection, id: ProjectId) -> Result<bool> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM projects WHERE id = ?1")
+pub(crate) async fn project_exists<C: Conn>(conn: &mut C, id: ProjectId) -> Result<bool> {
+    let found = query("SELECT id FROM projects WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(&mut *conn)
         .await
@@ -175,12 +173,12 @@ pub(crate) async fn project_exists(conn: &mut SqliteConnection, id: ProjectId) -
 }
 
 /// The reads of a write op, on the write transaction's connection.
-pub(crate) struct SqliteTx<'c> {
-    pub conn: &'c mut SqliteConnection,
+pub(crate) struct ConnTx<'c, C> {
+    pub conn: &'c mut C,
 }
 
 #[async_trait]
-impl Tx for SqliteTx<'_> {
+impl<C: Conn> Tx for ConnTx<'_, C> {
     async fn project_exists(&mut self, project: ProjectId) -> Result<bool> {
         project_exists(self.conn, project).await
     }

@@ -1,18 +1,18 @@
-//! `Store` for `SqliteStore`: each method delegates to the file of its part (`*_tx`
-//! methods write in one transaction, `*_rd` methods read). Objects of every kind go
-//! through the document store (`write.rs`, `docs.rs`).
+//! `Store` for every [`Backend`]: each method delegates to the file of its part (`*_tx`
+//! functions write in one transaction, on a task of their own; `*_rd` functions read).
+//! Objects of every kind go through the document store (`write.rs`, `docs.rs`).
 
 use async_trait::async_trait;
 use isthmus_core::lab::{LabHost, LabHostCreate, LabVpc, LabVpcCreate};
 use isthmus_core::resources::*;
 use isthmus_core::{ProjectId, TokenId};
 
-use super::{detach, SqliteStore};
+use super::{detach, lab, lab_internet, projects, tokens, Backend};
 use crate::doc::DocStore;
 use crate::{Actor, Page, PageRequest, Result, Store};
 
 #[async_trait]
-impl Store for SqliteStore {
+impl<B: Backend> Store for B {
     fn docs(&self) -> &dyn DocStore {
         self
     }
@@ -26,17 +26,17 @@ impl Store for SqliteStore {
         let store = self.clone();
         let actor = actor.clone();
         let req = req.clone();
-        detach(async move { store.create_project_tx(&actor, &req, owner).await }).await
+        detach(async move { projects::create_project_tx(&store, &actor, &req, owner).await }).await
     }
     async fn get_project(&self, id: ProjectId) -> Result<Project> {
-        self.get_project_rd(id).await
+        projects::get_project_rd(self, id).await
     }
     async fn list_projects(
         &self,
         only: Option<&[ProjectId]>,
         page: &PageRequest,
     ) -> Result<Page<Project>> {
-        self.list_projects_rd(only, page).await
+        projects::list_projects_rd(self, only, page).await
     }
 
     async fn list_events(&self, project: ProjectId, page: &PageRequest) -> Result<Page<Event>> {
@@ -62,9 +62,16 @@ impl Store for SqliteStore {
         let name = name.to_string();
         let secret_hash = secret_hash.to_string();
         detach(async move {
-            store
-                .create_token_tx(&actor, &name, superuser, &secret_hash, membership, None)
-                .await
+            tokens::create_token_tx(
+                &store,
+                &actor,
+                &name,
+                superuser,
+                &secret_hash,
+                membership,
+                None,
+            )
+            .await
         })
         .await
     }
@@ -81,50 +88,50 @@ impl Store for SqliteStore {
         let name = name.to_string();
         let secret_hash = secret_hash.to_string();
         detach(async move {
-            store
-                .create_token_tx(
-                    &actor,
-                    &name,
-                    false,
-                    &secret_hash,
-                    Some(membership),
-                    Some(expires_at),
-                )
-                .await
+            tokens::create_token_tx(
+                &store,
+                &actor,
+                &name,
+                false,
+                &secret_hash,
+                Some(membership),
+                Some(expires_at),
+            )
+            .await
         })
         .await
     }
     async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<Token>> {
-        self.token_by_hash_rd(secret_hash).await
+        tokens::token_by_hash_rd(self, secret_hash).await
     }
     async fn get_token(&self, id: TokenId) -> Result<Token> {
-        self.get_token_rd(id).await
+        tokens::get_token_rd(self, id).await
     }
     async fn list_tokens(&self) -> Result<Vec<Token>> {
-        self.list_tokens_rd().await
+        tokens::list_tokens_rd(self).await
     }
     async fn project_tokens(&self, project: ProjectId) -> Result<Vec<(Token, Role)>> {
-        self.project_tokens_rd(project).await
+        tokens::project_tokens_rd(self, project).await
     }
     async fn revoke_token(&self, actor: &Actor, id: TokenId) -> Result<Token> {
         let store = self.clone();
         let actor = actor.clone();
-        detach(async move { store.revoke_token_tx(&actor, id).await }).await
+        detach(async move { tokens::revoke_token_tx(&store, &actor, id).await }).await
     }
     async fn rotate_token(&self, actor: &Actor, id: TokenId, secret_hash: &str) -> Result<Token> {
         let store = self.clone();
         let actor = actor.clone();
         let secret_hash = secret_hash.to_string();
-        detach(async move { store.rotate_token_tx(&actor, id, &secret_hash).await }).await
+        detach(async move { tokens::rotate_token_tx(&store, &actor, id, &secret_hash).await }).await
     }
     async fn count_tokens(&self) -> Result<u64> {
-        self.count_tokens_rd().await
+        tokens::count_tokens_rd(self).await
     }
     async fn set_membership(&self, actor: &Actor, m: &Membership) -> Result<()> {
         let store = self.clone();
         let actor = actor.clone();
         let m = m.clone();
-        detach(async move { store.set_membership_tx(&actor, &m).await }).await
+        detach(async move { tokens::set_membership_tx(&store, &actor, &m).await }).await
     }
     async fn remove_membership(
         &self,
@@ -134,68 +141,70 @@ impl Store for SqliteStore {
     ) -> Result<()> {
         let store = self.clone();
         let actor = actor.clone();
-        detach(async move { store.remove_membership_tx(&actor, project, token).await }).await
+        detach(async move { tokens::remove_membership_tx(&store, &actor, project, token).await })
+            .await
     }
     async fn memberships_of(&self, token: TokenId) -> Result<Vec<Membership>> {
-        self.memberships_of_rd(token).await
+        tokens::memberships_of_rd(self, token).await
     }
     async fn members_of(&self, project: ProjectId) -> Result<Vec<Membership>> {
-        self.members_of_rd(project).await
+        tokens::members_of_rd(self, project).await
     }
 
     async fn create_lab_vpc(&self, actor: &Actor, req: &LabVpcCreate) -> Result<LabVpc> {
         let store = self.clone();
         let actor = actor.clone();
         let req = req.clone();
-        detach(async move { store.create_lab_vpc_tx(&actor, &req).await }).await
+        detach(async move { lab::create_lab_vpc_tx(&store, &actor, &req).await }).await
     }
     async fn list_lab_vpcs(&self) -> Result<Vec<LabVpc>> {
-        self.list_lab_vpcs_rd().await
+        lab::list_lab_vpcs_rd(self).await
     }
     async fn get_lab_vpc(&self, name: &str) -> Result<LabVpc> {
-        self.get_lab_vpc_rd(name).await
+        lab::get_lab_vpc_rd(self, name).await
     }
     async fn delete_lab_vpc(&self, actor: &Actor, name: &str) -> Result<LabVpc> {
         let store = self.clone();
         let actor = actor.clone();
         let name = name.to_string();
-        detach(async move { store.delete_lab_vpc_tx(&actor, &name).await }).await
+        detach(async move { lab::delete_lab_vpc_tx(&store, &actor, &name).await }).await
     }
     async fn add_lab_host(&self, actor: &Actor, vpc: &str, req: &LabHostCreate) -> Result<LabHost> {
         let store = self.clone();
         let actor = actor.clone();
         let vpc = vpc.to_string();
         let req = req.clone();
-        detach(async move { store.add_lab_host_tx(&actor, &vpc, &req).await }).await
+        detach(async move { lab::add_lab_host_tx(&store, &actor, &vpc, &req).await }).await
     }
     async fn delete_lab_host(&self, actor: &Actor, vpc: &str, host: &str) -> Result<LabHost> {
         let store = self.clone();
         let actor = actor.clone();
         let vpc = vpc.to_string();
         let host = host.to_string();
-        detach(async move { store.delete_lab_host_tx(&actor, &vpc, &host).await }).await
+        detach(async move { lab::delete_lab_host_tx(&store, &actor, &vpc, &host).await }).await
     }
     async fn list_lab_events(&self, page: &PageRequest) -> Result<Page<Event>> {
-        self.list_lab_events_rd(page).await
+        lab::list_lab_events_rd(self, page).await
     }
     async fn list_internet_hosts(&self) -> Result<Vec<LabHost>> {
-        self.list_internet_hosts_rd().await
+        lab_internet::list_internet_hosts_rd(self).await
     }
     async fn add_internet_host(&self, actor: &Actor, req: &LabHostCreate) -> Result<LabHost> {
         let store = self.clone();
         let actor = actor.clone();
         let req = req.clone();
-        detach(async move { store.add_internet_host_tx(&actor, &req).await }).await
+        detach(async move { lab_internet::add_internet_host_tx(&store, &actor, &req).await }).await
     }
     async fn delete_internet_host(&self, actor: &Actor, name: &str) -> Result<LabHost> {
         let store = self.clone();
         let actor = actor.clone();
         let name = name.to_string();
-        detach(async move { store.delete_internet_host_tx(&actor, &name).await }).await
+        detach(async move { lab_internet::delete_internet_host_tx(&store, &actor, &name).await })
+            .await
     }
 
     async fn write_health(&self) -> Result<()> {
         let store = self.clone();
-        detach(async move { store.write_health_probe().await }).await
+        detach(async move { Backend::write_health(&store).await }).await
     }
 }

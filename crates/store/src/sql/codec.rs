@@ -1,5 +1,6 @@
-//! How values map to SQLite: times (RFC 3339 text), ids (their 20-character text), JSON
-//! for the audit log, and the errors of the driver (wrapped with what we were doing).
+//! How values map to both databases: times (RFC 3339 text), ids (their 20-character
+//! text; so a copy between the backends is row for row), JSON for the audit log, and the
+//! errors of the drivers (wrapped with what we were doing).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -45,31 +46,56 @@ where
     }
 }
 
-/// The errors of SQLite that pass by themselves, with SQLite's words for them. Codes are
-/// SQLite's primary result codes (the low byte of an extended code).
+/// The errors of either database that pass by themselves, with the database's words for
+/// them; `None` for a fault.
 pub(crate) fn unavailability(
     e: &(dyn std::error::Error + 'static),
 ) -> Option<(Unavailability, String)> {
+    match e.downcast_ref::<sqlx::Error>()? {
+        sqlx::Error::PoolTimedOut => Some((
+            Unavailability::Busy,
+            "timed out waiting for a database connection".to_string(),
+        )),
+        // PostgreSQL: the server restarts, or a connection was cut.
+        sqlx::Error::Io(io) => Some((Unavailability::Busy, io.to_string())),
+        sqlx::Error::PoolClosed => Some((
+            Unavailability::Busy,
+            "the database connection pool is closed".to_string(),
+        )),
+        sqlx::Error::Database(db) => {
+            let kind = if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                sqlite_unavailability(db.code()?.parse().ok()?)
+            } else {
+                postgres_unavailability(&db.code()?)
+            }?;
+            Some((kind, db.message().to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// SQLite's primary result codes (the low byte of an extended code) that pass.
+fn sqlite_unavailability(code: i32) -> Option<Unavailability> {
     const BUSY: i32 = 5;
     const LOCKED: i32 = 6;
     const READONLY: i32 = 8;
     const IOERR: i32 = 10;
     const FULL: i32 = 13;
     const CANTOPEN: i32 = 14;
-    match e.downcast_ref::<sqlx::Error>()? {
-        sqlx::Error::PoolTimedOut => Some((
-            Unavailability::Busy,
-            "timed out waiting for a database connection".to_string(),
-        )),
-        sqlx::Error::Database(db) => {
-            let code: i32 = db.code()?.parse().ok()?;
-            let kind = match code & 0xff {
-                BUSY | LOCKED => Unavailability::Busy,
-                READONLY | IOERR | FULL | CANTOPEN => Unavailability::Storage,
-                _ => return None,
-            };
-            Some((kind, db.message().to_string()))
-        }
+    match code & 0xff {
+        BUSY | LOCKED => Some(Unavailability::Busy),
+        READONLY | IOERR | FULL | CANTOPEN => Some(Unavailability::Storage),
+        _ => None,
+    }
+}
+
+/// PostgreSQL's SQLSTATE classes that pass: connection exceptions and operator
+/// intervention (admin shutdown, a terminated connection, cannot connect now) are
+/// `Busy`; a server out of disk or memory (class 53) is `Storage`.
+fn postgres_unavailability(sqlstate: &str) -> Option<Unavailability> {
+    match sqlstate.get(..2)? {
+        "08" | "57" => Some(Unavailability::Busy),
+        "53" => Some(Unavailability::Storage),
         _ => None,
     }
 }
@@ -102,10 +128,10 @@ pub(crate) fn page_limit(page: &PageRequest) -> u32 {
 
 /// A page of at most `limit` items from `rows`, fetched with `LIMIT limit + 1`: the
 /// extra row says there is a next page, which starts after the `cursor` of the last item.
-pub(crate) fn page_of<T>(
-    rows: &[sqlx::sqlite::SqliteRow],
+pub(crate) fn page_of<R, T>(
+    rows: &[R],
     limit: u32,
-    decode: impl Fn(&sqlx::sqlite::SqliteRow) -> Result<T>,
+    decode: impl Fn(&R) -> Result<T>,
     cursor: impl Fn(&T) -> String,
 ) -> Result<Page<T>> {
     let more = rows.len() > limit as usize;

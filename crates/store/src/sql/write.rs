@@ -8,12 +8,12 @@ use async_trait::async_trait;
 use isthmus_core::object::IndexEntry;
 use isthmus_core::{CoreError, Id, ProjectId};
 use serde_json::Value;
-use sqlx::SqliteConnection;
 
 use super::audit::{self, NewEvent};
 use super::codec::{time_text, Ctx};
-use super::docs::{self, policy_text, SqliteTx};
-use super::{detach, idempotency, SqliteStore};
+use super::docs::{self, policy_text, ConnTx};
+use super::query::{query, Conn, Get};
+use super::{idempotency, Backend, Commit};
 use crate::doc::{CreateKey, Doc, DocStore, ObjectKey, Plan, Put, WriteOp, Written};
 use crate::kinds::is_unique;
 use crate::{Actor, Page, PageRequest, Result, StoreError};
@@ -22,11 +22,31 @@ fn parse_json(text: &str) -> Result<Value> {
     serde_json::from_str(text).ctx("decode a body for the audit log")
 }
 
-async fn insert(conn: &mut SqliteConnection, doc: &Doc) -> Result<()> {
-    sqlx::query(
+/// Runs `statement` in a savepoint where a failed statement aborts the transaction
+/// (PostgreSQL), so that the transaction stays usable for the query that names what the
+/// write collided with.
+async fn guarded<B: Backend>(
+    conn: &mut B::Conn,
+    statement: super::query::Q,
+) -> std::result::Result<u64, sqlx::Error> {
+    if !B::SAVEPOINTS {
+        return statement.execute(conn).await;
+    }
+    query("SAVEPOINT guarded").execute(conn).await?;
+    let outcome = statement.execute(conn).await;
+    let end = match outcome {
+        Ok(_) => "RELEASE SAVEPOINT guarded",
+        Err(_) => "ROLLBACK TO SAVEPOINT guarded",
+    };
+    query(end).execute(conn).await?;
+    outcome
+}
+
+async fn insert<B: Backend>(conn: &mut B::Conn, doc: &Doc) -> Result<()> {
+    let statement = query(
         "INSERT INTO resources (id, kind, plural, project_id, owner_id, on_owner_delete, status,
                                 version, body, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(doc.id.to_string())
     .bind(doc.kind)
@@ -37,19 +57,27 @@ async fn insert(conn: &mut SqliteConnection, doc: &Doc) -> Result<()> {
     .bind(&doc.status)
     .bind(doc.version as i64)
     .bind(&doc.body)
-    .bind(time_text(doc.created_at))
-    .execute(&mut *conn)
-    .await
-    .with_ctx(|| format!("insert {} {}", doc.kind, doc.id))?;
-    Ok(())
+    .bind(time_text(doc.created_at));
+    let inserted = if B::backstops(doc.kind) {
+        guarded::<B>(conn, statement).await
+    } else {
+        statement.execute(conn).await
+    };
+    match inserted {
+        Err(e) => match B::backstop(conn, &e, doc).await {
+            Some(refused) => Err(refused),
+            None => Err(e).with_ctx(|| format!("insert {} {}", doc.kind, doc.id)),
+        },
+        Ok(_) => Ok(()),
+    }
 }
 
 /// Writes `doc` over the stored row at version `expected` (compare-and-swap).
-async fn replace(conn: &mut SqliteConnection, doc: &Doc, expected: u64) -> Result<()> {
-    let done = sqlx::query(
-        "UPDATE resources SET plural = ?1, owner_id = ?2, on_owner_delete = ?3, status = ?4,
-                              version = ?5, body = ?6
-         WHERE id = ?7 AND kind = ?8 AND version = ?9",
+async fn replace<C: Conn>(conn: &mut C, doc: &Doc, expected: u64) -> Result<()> {
+    let done = query(
+        "UPDATE resources SET plural = $1, owner_id = $2, on_owner_delete = $3, status = $4,
+                              version = $5, body = $6
+         WHERE id = $7 AND kind = $8 AND version = $9",
     )
     .bind(doc.plural)
     .bind(doc.owner.map(|(id, _)| id.to_string()))
@@ -63,7 +91,7 @@ async fn replace(conn: &mut SqliteConnection, doc: &Doc, expected: u64) -> Resul
     .execute(&mut *conn)
     .await
     .with_ctx(|| format!("update {} {}", doc.kind, doc.id))?;
-    if done.rows_affected() == 1 {
+    if done == 1 {
         return Ok(());
     }
     Err(match docs::get(conn, doc.kind, doc.id).await? {
@@ -81,7 +109,7 @@ async fn replace(conn: &mut SqliteConnection, doc: &Doc, expected: u64) -> Resul
 /// Replaces the claims of `put`'s doc (or drops them, once it is `deleted`). A claim in a
 /// unique index that another live object holds fails the write with a 409, whatever the
 /// kind's rules decided: the database's unique index refuses it (migration 0007).
-async fn claim(conn: &mut SqliteConnection, put: &Put, new: bool) -> Result<()> {
+async fn claim<B: Backend>(conn: &mut B::Conn, put: &Put, new: bool) -> Result<()> {
     let doc = &put.doc;
     let claims = match &put.index {
         _ if !doc.is_live() => &[][..],
@@ -89,7 +117,7 @@ async fn claim(conn: &mut SqliteConnection, put: &Put, new: bool) -> Result<()> 
         None => return Ok(()),
     };
     if !new {
-        sqlx::query("DELETE FROM resource_index WHERE resource_id = ?1")
+        query("DELETE FROM resource_index WHERE resource_id = $1")
             .bind(doc.id.to_string())
             .execute(&mut *conn)
             .await
@@ -108,19 +136,23 @@ async fn claim(conn: &mut SqliteConnection, put: &Put, new: bool) -> Result<()> 
                 c.index
             )));
         }
-        let inserted = sqlx::query(
+        let statement = query(
             "INSERT INTO resource_index
                 (index_name, scope, range_start, range_end, resource_id, is_unique)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(c.index)
         .bind(&c.scope)
         .bind(i64::from(c.start))
         .bind(i64::from(c.end))
         .bind(doc.id.to_string())
-        .bind(unique)
-        .execute(&mut *conn)
-        .await;
+        .bind(unique);
+        // Only a unique claim can meet another object's.
+        let inserted = if unique {
+            guarded::<B>(conn, statement).await
+        } else {
+            statement.execute(conn).await
+        };
         match inserted {
             Err(sqlx::Error::Database(e)) if unique && e.is_unique_violation() => {
                 return Err(taken(conn, c, doc).await);
@@ -132,17 +164,23 @@ async fn claim(conn: &mut SqliteConnection, put: &Put, new: bool) -> Result<()> 
 }
 
 /// The 409 for a unique claim `c` of `doc` that another object holds, naming it.
-async fn taken(conn: &mut SqliteConnection, c: &IndexEntry, doc: &Doc) -> StoreError {
-    let holder: Result<Option<(String, String)>> = sqlx::query_as(
+async fn taken<C: Conn>(conn: &mut C, c: &IndexEntry, doc: &Doc) -> StoreError {
+    let holder: Result<Option<(String, String)>> = query(
         "SELECT r.kind, r.id FROM resource_index i JOIN resources r ON r.id = i.resource_id
-         WHERE i.index_name = ?1 AND i.scope = ?2 AND i.range_start = ?3 AND i.is_unique = 1",
+         WHERE i.index_name = $1 AND i.scope = $2 AND i.range_start = $3 AND i.is_unique = $4",
     )
     .bind(c.index)
     .bind(&c.scope)
     .bind(i64::from(c.start))
+    .bind(true)
     .fetch_optional(&mut *conn)
     .await
-    .ctx("find the holder of a unique claim");
+    .ctx("find the holder of a unique claim")
+    .and_then(|row| {
+        row.map(|row| Ok::<_, sqlx::Error>((row.try_get("kind")?, row.try_get("id")?)))
+            .transpose()
+            .ctx("read the holder of a unique claim")
+    });
     let holder = match holder {
         Ok(Some((kind, id))) => format!("{kind} {id}"),
         Ok(None) => "another object".to_string(),
@@ -162,13 +200,13 @@ async fn taken(conn: &mut SqliteConnection, c: &IndexEntry, doc: &Doc) -> StoreE
 }
 
 /// Stores one planned doc with its claims and its audit event.
-pub(crate) async fn put(conn: &mut SqliteConnection, actor: &Actor, put: &Put) -> Result<()> {
+pub(crate) async fn put<B: Backend>(conn: &mut B::Conn, actor: &Actor, put: &Put) -> Result<()> {
     let doc = &put.doc;
     match put.expected_version {
-        None => insert(conn, doc).await?,
+        None => insert::<B>(conn, doc).await?,
         Some(expected) => replace(conn, doc, expected).await?,
     }
-    claim(conn, put, put.expected_version.is_none()).await?;
+    claim::<B>(conn, put, put.expected_version.is_none()).await?;
     let Some(action) = put.action else {
         return Ok(());
     };
@@ -188,59 +226,78 @@ pub(crate) async fn put(conn: &mut SqliteConnection, actor: &Actor, put: &Put) -
     .await
 }
 
-impl SqliteStore {
-    async fn write_tx(
-        &self,
-        actor: &Actor,
-        idem: Option<&CreateKey>,
-        mut op: Box<dyn WriteOp>,
-    ) -> Result<Written> {
-        let mut tx = self.begin_write().await?;
-        if let Some(create) = idem {
-            if let Some(doc) = idempotency::replay(&mut tx, create).await? {
-                return Ok(Written {
-                    docs: vec![doc],
-                    replayed: true,
-                });
-            }
-        }
-        let puts = match op.run(&mut SqliteTx { conn: &mut tx }).await? {
-            Plan::Unchanged(doc) => {
-                return Ok(Written {
-                    docs: vec![doc],
-                    replayed: false,
-                })
-            }
-            Plan::Put(puts) => puts,
-        };
-        let Some(first) = puts.first() else {
-            // Nothing to write (what the op meant to change is gone): roll back.
-            return Ok(Written {
-                docs: Vec::new(),
-                replayed: false,
-            });
-        };
-        for p in &puts {
-            put(&mut tx, actor, p).await?;
-        }
-        if let Some(create) = idem {
-            idempotency::record(&mut tx, &create.key, &first.doc).await?;
-        }
-        let what = format!(
-            "commit {} {}",
-            first.doc.kind,
-            first.action.unwrap_or("write")
-        );
+/// Runs an object write in a transaction of its own: the write lock, the fence, the
+/// write, the commit.
+pub(crate) async fn write_tx<B: Backend>(
+    store: &B,
+    actor: &Actor,
+    idem: Option<&CreateKey>,
+    op: Box<dyn WriteOp>,
+) -> Result<Written> {
+    let mut tx = store.begin_write().await?;
+    store.check_fence(&mut tx).await?;
+    let (written, what) = write_in::<B>(&mut tx, actor, idem, op).await?;
+    if let Some(what) = what {
         tx.commit().await.with_ctx(|| what)?;
-        Ok(Written {
-            docs: puts.into_iter().map(|p| p.doc).collect(),
-            replayed: false,
-        })
     }
+    Ok(written)
+}
+
+/// Runs an object write inside an open write transaction: the idempotency replay, the
+/// op, and its puts. With something written, also says what to name a failed commit.
+pub(crate) async fn write_in<B: Backend>(
+    tx: &mut B::Conn,
+    actor: &Actor,
+    idem: Option<&CreateKey>,
+    mut op: Box<dyn WriteOp>,
+) -> Result<(Written, Option<String>)> {
+    if let Some(create) = idem {
+        if let Some(doc) = idempotency::replay(&mut *tx, create).await? {
+            let replayed = Written {
+                docs: vec![doc],
+                replayed: true,
+            };
+            return Ok((replayed, None));
+        }
+    }
+    let puts = match op.run(&mut ConnTx { conn: &mut *tx }).await? {
+        Plan::Unchanged(doc) => {
+            let unchanged = Written {
+                docs: vec![doc],
+                replayed: false,
+            };
+            return Ok((unchanged, None));
+        }
+        Plan::Put(puts) => puts,
+    };
+    let Some(first) = puts.first() else {
+        // Nothing to write (what the op meant to change is gone).
+        let nothing = Written {
+            docs: Vec::new(),
+            replayed: false,
+        };
+        return Ok((nothing, None));
+    };
+    for p in &puts {
+        put::<B>(&mut *tx, actor, p).await?;
+    }
+    if let Some(create) = idem {
+        idempotency::record(&mut *tx, &create.key, &first.doc).await?;
+    }
+    let what = format!(
+        "commit {} {}",
+        first.doc.kind,
+        first.action.unwrap_or("write")
+    );
+    let written = Written {
+        docs: puts.into_iter().map(|p| p.doc).collect(),
+        replayed: false,
+    };
+    Ok((written, Some(what)))
 }
 
 #[async_trait]
-impl DocStore for SqliteStore {
+impl<B: Backend> DocStore for B {
     async fn get_doc(&self, kind: &str, id: Id) -> Result<Option<Doc>> {
         docs::get(&mut *self.read().await?, kind, id).await
     }
@@ -264,9 +321,6 @@ impl DocStore for SqliteStore {
         idem: Option<&CreateKey>,
         op: Box<dyn WriteOp>,
     ) -> Result<Written> {
-        let store = self.clone();
-        let actor = actor.clone();
-        let idem = idem.cloned();
-        detach(async move { store.write_tx(&actor, idem.as_ref(), op).await }).await
+        self.write_docs(actor.clone(), idem.cloned(), op).await
     }
 }
