@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod migrations;
 pub mod nodes;
 pub mod serve;
+pub mod sim_shared;
 pub mod state;
 
 pub use api::router;

@@ -162,11 +162,19 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
     let cache_feed = crate::cache::follow(caches.clone(), store.clone());
     let tokens = store.count_tokens().await.context("count tokens")?;
     let first_start = crate::data_dir::first_start(dir, data_dir, tokens)?;
-    let sim = SimClouds::open(SimConfig {
+    let sim_config = SimConfig {
         latency: config.sim_latency,
         journal: Some(dir.join(SIM_JOURNAL_FILE)),
-    })
-    .with_context(|| format!("open the simulated clouds in {}", dir.display()))?;
+    };
+    let sim = match &config.database {
+        // Replicas share the clouds through the database (the data dir's journal, if
+        // any, seeds it once).
+        Some(url) => crate::sim_shared::on_postgres(url)
+            .and_then(|log| SimClouds::open_shared(sim_config, log))
+            .context("open the simulated clouds in the database")?,
+        None => SimClouds::open(sim_config)
+            .with_context(|| format!("open the simulated clouds in {}", dir.display()))?,
+    };
     let provisioners = sim.provisioners(&[Provider::Aws, Provider::Gcp, Provider::Azure]);
     // Without the local driver, the API refuses `local` networks (422). With it, lab VPCs are restored and orphans swept first.
     let local = match &config.local {

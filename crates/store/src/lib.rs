@@ -13,6 +13,7 @@ pub mod doc;
 pub mod ids;
 mod kinds;
 pub mod postgres;
+pub mod sim_log;
 mod sql;
 pub mod sqlite;
 mod store;

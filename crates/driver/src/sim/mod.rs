@@ -16,13 +16,14 @@ mod migration;
 mod network;
 mod nodes;
 mod peering;
+mod shared;
 mod state;
 mod vpn;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -38,6 +39,8 @@ use crate::Provisioners;
 pub use driver::SimCloud;
 pub use endpoints::{EndpointRequest, SimEndpointView};
 use journal::{Journal, Record};
+pub use shared::SharedLog;
+use shared::{Shared, Turn};
 use state::{SimPeering, SimState};
 
 /// The driver operations a fault can be injected into.
@@ -144,21 +147,12 @@ pub enum SimError {
     Unavailable(String),
 }
 
-/// The state and its journal, changed together under one lock.
+/// The state and its journal (a file, or a log shared with other processes), changed
+/// together under one lock (see `shared.rs` for `commit`).
 struct Inner {
     state: SimState,
     journal: Option<Journal>,
-}
-
-impl Inner {
-    /// Journals `record`, then applies it: what is applied is always on disk.
-    fn commit(&mut self, record: Record) -> anyhow::Result<()> {
-        if let Some(j) = &mut self.journal {
-            j.append(&record)?;
-        }
-        self.state.apply(record);
-        Ok(())
-    }
+    shared: Option<Shared>,
 }
 
 pub struct SimClouds {
@@ -184,7 +178,46 @@ impl SimClouds {
             None => None,
         };
         Ok(Arc::new(SimClouds {
-            inner: Mutex::new(Inner { state, journal }),
+            inner: Mutex::new(Inner {
+                state,
+                journal,
+                shared: None,
+            }),
+            latency_nanos: AtomicU64::new(nanos(config.latency)),
+            faults: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Simulated clouds whose state lives in `log`, shared with every other process that
+    /// opens it (the replicas of one installation). `config.journal`, when that file
+    /// exists and the log is still empty, seeds the log: an installation moved from one
+    /// machine to replicas keeps its clouds.
+    pub fn open_shared(
+        config: SimConfig,
+        log: Arc<dyn SharedLog>,
+    ) -> anyhow::Result<Arc<SimClouds>> {
+        let seed = match &config.journal {
+            Some(path) if path.exists() => {
+                Journal::open(path)
+                    .with_context(|| format!("read the simulated clouds at {}", path.display()))?
+                    .1
+            }
+            _ => Vec::new(),
+        };
+        let there = log.begin(0).context("read the shared simulated clouds")?;
+        if there.is_empty() {
+            for record in &seed {
+                log.append(serde_json::to_string(record)?)
+                    .context("seed the shared simulated clouds")?;
+            }
+        }
+        log.finish().context("seed the shared simulated clouds")?;
+        Ok(Arc::new(SimClouds {
+            inner: Mutex::new(Inner {
+                state: SimState::default(),
+                journal: None,
+                shared: Some(Shared::new(log)),
+            }),
             latency_nanos: AtomicU64::new(nanos(config.latency)),
             faults: Mutex::new(HashMap::new()),
         }))
@@ -331,10 +364,12 @@ impl SimClouds {
         Some(remaining)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    /// The state for one use: this process's lock and, when the clouds are shared, a
+    /// turn (caught up with the other processes' records, ended when dropped).
+    fn lock(&self) -> Turn<'_> {
         // A panic while holding the lock leaves whole records applied (commit applies
         // after the journal write), so the state is still consistent.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        Turn::start(self.inner.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
