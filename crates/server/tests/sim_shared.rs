@@ -49,7 +49,8 @@ fn customer_vpc(n: u8) -> CustomerVpc {
 
 /// The database both "replicas" share, migrated by the store as `isthmus serve` does.
 enum Database {
-    Postgres(TestPostgres, String),
+    /// The cluster lives as long as the database is used.
+    Postgres(#[allow(dead_code)] TestPostgres, String),
     Sqlite(tempfile::TempDir),
 }
 
