@@ -8,7 +8,6 @@
 //! runs it. Prints figures; asserts nothing about speed.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -205,7 +204,11 @@ fn row(measure: &str, isthmus: String, peer: String, ratio: String, goal: &str) 
 fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let pg = TestPostgres::start_durable().expect("start the benchmark's PostgreSQL");
-    let fresh = || runtime.block_on(pg.fresh_database()).expect("create a database");
+    let fresh = || {
+        runtime
+            .block_on(pg.fresh_database())
+            .expect("create a database")
+    };
 
     let sqlite = Arc::new(Installation::start(1, None));
     let on_sqlite = runtime.block_on(measure(sqlite.clone(), "SQLite, one replica"));
