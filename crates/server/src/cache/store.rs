@@ -101,6 +101,10 @@ impl Store for CachingStore {
         self.inner.get_project(id).await
     }
 
+    async fn delete_project(&self, actor: &Actor, id: ProjectId) -> Result<Project> {
+        self.access(self.inner.delete_project(actor, id).await)
+    }
+
     async fn list_projects(
         &self,
         only: Option<&[ProjectId]>,
