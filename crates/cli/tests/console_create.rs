@@ -238,6 +238,10 @@ fn create_dialogs_catalog_choices_the_egress_page_and_whole_words_at_390_px() {
         let broken = page.eval(BROKEN_WORDS);
         assert_eq!(broken, Value::Array(vec![]), "words broken on {list} at 390 px");
         assert!(on_screen(&page, "main tr button.danger"), "{list}: Delete cut off");
+        let overflow = page.eval(
+            "[...document.querySelectorAll('main .table-wrap')].some((w) => w.scrollWidth > w.clientWidth)",
+        );
+        assert_eq!(overflow, false, "{list}: the table scrolls sideways at 390 px");
         page.screenshot(&format!("04-{list}-390"));
     }
     page.click("#egress-create-open");

@@ -34,7 +34,7 @@ fn a_project_with_objects_is_refused_naming_them_and_cascade_deletes_everything(
     // Not a terminal, so not asked; refused by the server, naming what remains.
     let error = cli.fails("project delete doomed");
     for named in [
-        "project-not-empty",
+        "project doomed still holds",
         "network 'prod'",
         "cluster 'orders'",
         "peering 'to-customer'",

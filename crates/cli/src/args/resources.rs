@@ -21,7 +21,10 @@ pub enum ProjectCommand {
     /// List the projects this token can see.
     List,
     /// Show one project.
-    Get { id: String },
+    Get {
+        /// Its name or id.
+        id: String,
+    },
     /// Make a project the profile's default (`isthmus login` keeps the rest).
     Use {
         /// Its name or id.

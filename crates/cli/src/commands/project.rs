@@ -7,7 +7,6 @@ use serde::Deserialize;
 
 use super::Ctx;
 use crate::args::ProjectCommand;
-use crate::client::segment;
 
 pub async fn run(ctx: &Ctx, command: ProjectCommand) -> anyhow::Result<String> {
     match command {
@@ -20,10 +19,8 @@ pub async fn run(ctx: &Ctx, command: ProjectCommand) -> anyhow::Result<String> {
         }
         ProjectCommand::List => ctx.list(&ctx.list_all::<Project>("/v1/projects").await?),
         ProjectCommand::Get { id } => {
-            let project: Project = ctx
-                .client
-                .get(&format!("/v1/projects/{}", segment(&id)))
-                .await?;
+            // By name or id, as every other verb.
+            let project: Project = ctx.client.get(&ctx.project_path_of(&id).await?).await?;
             ctx.one(&project)
         }
         ProjectCommand::Delete {

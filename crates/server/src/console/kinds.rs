@@ -53,7 +53,9 @@ impl ConsoleKind for Peering {
             Column::new("Peer", "{peer.account_id} / {peer.network_id}")
                 .optional()
                 .code(),
-            Column::new("Remote routes", "{routes|join}").code(),
+            // On a phone the routes (on the peering's page) give way to name, status and
+            // Delete: CIDRs do not split mid-address, so they would not fit beside them.
+            Column::new("Remote routes", "{routes|join}").optional(),
         ],
         form: &[
             NAME,
