@@ -60,7 +60,10 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
     );
     // Create opens the form in a dialog.
     page.click("#network-create-open");
-    page.wait_for("the create dialog", "document.querySelector('#network-cidr')");
+    page.wait_for(
+        "the create dialog",
+        "document.querySelector('#network-cidr')",
+    );
     let project = page.eval("location.hash.split('/')[2]");
     let project = project.as_str().expect("project id in the URL").to_string();
     let cli = admin.in_project(&project);

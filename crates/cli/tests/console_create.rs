@@ -83,7 +83,10 @@ fn create_dialogs_catalog_choices_the_egress_page_and_whole_words_at_390_px() {
     // No form until New project is pressed; then one, in a modal dialog.
     assert_eq!(page.count("main form"), 0);
     page.click("#project-create-open");
-    page.wait_for("the dialog", "document.querySelector('dialog[open] #project-name')");
+    page.wait_for(
+        "the dialog",
+        "document.querySelector('dialog[open] #project-name')",
+    );
     page.fill("#project-name", "dialogs");
     page.click("form[aria-label='New project'] button[type=submit]");
     page.wait_for(
@@ -97,7 +100,10 @@ fn create_dialogs_catalog_choices_the_egress_page_and_whole_words_at_390_px() {
 
     // The network dialog: providers and regions from the catalog.
     page.click("#network-create-open");
-    page.wait_for("the dialog", "document.querySelector('dialog[open] #network-region')");
+    page.wait_for(
+        "the dialog",
+        "document.querySelector('dialog[open] #network-region')",
+    );
     page.assert_every_field_labelled();
     assert_eq!(
         options(&page, "#network-provider"),
@@ -122,7 +128,10 @@ fn create_dialogs_catalog_choices_the_egress_page_and_whole_words_at_390_px() {
     assert!(cli.json("network list").as_array().unwrap().is_empty());
 
     page.click("#network-create-open");
-    page.wait_for("the dialog", "document.querySelector('dialog[open] #network-name')");
+    page.wait_for(
+        "the dialog",
+        "document.querySelector('dialog[open] #network-name')",
+    );
     page.fill("#network-name", "prod");
     choose(&page, "#network-region", "eu-west-1");
     page.fill("#network-cidr", "10.50.0.0/16");
@@ -139,7 +148,10 @@ fn create_dialogs_catalog_choices_the_egress_page_and_whole_words_at_390_px() {
     // The cluster dialog: engines from the catalog, topologies following the engine.
     go(&page, &format!("#/p/{project}/clusters"));
     page.click("#cluster-create-open");
-    page.wait_for("the dialog", "document.querySelector('dialog[open] #cluster-topology')");
+    page.wait_for(
+        "the dialog",
+        "document.querySelector('dialog[open] #cluster-topology')",
+    );
     assert_eq!(
         options(&page, "#cluster-engine"),
         ["probe", "nats", "postgresql"]
@@ -162,9 +174,15 @@ fn create_dialogs_catalog_choices_the_egress_page_and_whole_words_at_390_px() {
     // The peering dialog: the peer region is one of the chosen network's provider.
     go(&page, &format!("#/p/{project}/peerings"));
     page.click("#peering-create-open");
-    page.wait_for("the dialog", "document.querySelector('dialog[open] #peering-region')");
+    page.wait_for(
+        "the dialog",
+        "document.querySelector('dialog[open] #peering-region')",
+    );
     let peer_regions = options(&page, "#peering-region");
-    assert_eq!(peer_regions, aws, "the regions of AWS, the network's provider");
+    assert_eq!(
+        peer_regions, aws,
+        "the regions of AWS, the network's provider"
+    );
 
     // The egress page: a rule from the CLI, one added in the dialog, one removed.
     cli.ok("cluster update orders --add-egress 172.16.0.0/16:443,8443");
@@ -178,7 +196,10 @@ fn create_dialogs_catalog_choices_the_egress_page_and_whole_words_at_390_px() {
         .text("#egress-table tr[data-cidr='172.16.0.0/16']")
         .contains("443, 8443"));
     page.click("#egress-create-open");
-    page.wait_for("the dialog", "document.querySelector('dialog[open] #egress-cidr')");
+    page.wait_for(
+        "the dialog",
+        "document.querySelector('dialog[open] #egress-cidr')",
+    );
     page.assert_every_field_labelled();
     page.fill("#egress-cidr", "172.17.0.0/24");
     page.fill("#egress-ports", "5432");
@@ -226,27 +247,49 @@ fn create_dialogs_catalog_choices_the_egress_page_and_whole_words_at_390_px() {
     page.wait_for("the narrow layout", "window.innerWidth === 390");
     for (list, row) in [
         ("networks", "#networks-table tr[data-name=prod]"),
-        ("peerings", "#peerings-table tr[data-name=to-customer-analytics]"),
+        (
+            "peerings",
+            "#peerings-table tr[data-name=to-customer-analytics]",
+        ),
         ("clusters", "#clusters-table tr[data-name=orders]"),
         ("egress", "#egress-table tr[data-cidr='172.17.0.0/24']"),
     ] {
         go(&page, &format!("#/p/{project}/{list}"));
         page.wait_for(
             list,
-            &format!("document.querySelector({})", js(&format!("{row} button.danger"))),
+            &format!(
+                "document.querySelector({})",
+                js(&format!("{row} button.danger"))
+            ),
         );
         let broken = page.eval(BROKEN_WORDS);
-        assert_eq!(broken, Value::Array(vec![]), "words broken on {list} at 390 px");
-        assert!(on_screen(&page, "main tr button.danger"), "{list}: Delete cut off");
+        assert_eq!(
+            broken,
+            Value::Array(vec![]),
+            "words broken on {list} at 390 px"
+        );
+        assert!(
+            on_screen(&page, "main tr button.danger"),
+            "{list}: Delete cut off"
+        );
         let overflow = page.eval(
             "[...document.querySelectorAll('main .table-wrap')].some((w) => w.scrollWidth > w.clientWidth)",
         );
-        assert_eq!(overflow, false, "{list}: the table scrolls sideways at 390 px");
+        assert_eq!(
+            overflow, false,
+            "{list}: the table scrolls sideways at 390 px"
+        );
         page.screenshot(&format!("04-{list}-390"));
     }
     page.click("#egress-create-open");
-    page.wait_for("the dialog", "document.querySelector('dialog[open] #egress-cidr')");
-    assert!(on_screen(&page, "dialog[open] button"), "dialog cut off at 390 px");
+    page.wait_for(
+        "the dialog",
+        "document.querySelector('dialog[open] #egress-cidr')",
+    );
+    assert!(
+        on_screen(&page, "dialog[open] button"),
+        "dialog cut off at 390 px"
+    );
     page.screenshot("05-egress-dialog-390");
     assert!(page.errors().is_empty(), "{:?}", page.errors());
 }

@@ -51,7 +51,8 @@ fn a_project_with_objects_is_refused_naming_them_and_cascade_deletes_everything(
     ));
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(
-        run.stdout.contains(&format!("deleted project doomed ({project})")),
+        run.stdout
+            .contains(&format!("deleted project doomed ({project})")),
         "{}",
         run.stdout
     );

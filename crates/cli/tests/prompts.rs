@@ -121,12 +121,17 @@ fn a_project_delete_on_a_terminal_asks_first_and_no_keeps_the_project() {
     let question = format!("Delete project keepme ({id})? [y/N]");
     let (code, said) = on_terminal(&cli, "project delete keepme", &question, "n\n");
     assert_eq!(code, Some(1), "{said}");
-    assert!(said.contains("not confirmed: nothing was deleted"), "{said}");
+    assert!(
+        said.contains("not confirmed: nothing was deleted"),
+        "{said}"
+    );
     assert_eq!(admin.json("project get keepme")["id"], id.as_str());
 
     let question = format!("Delete project keepme ({id}) and every object in it? [y/N]");
     let (code, said) = on_terminal(&cli, "project delete keepme --cascade", &question, "y\n");
     assert_eq!(code, Some(0), "{said}");
     assert!(said.contains("deleted project keepme"), "{said}");
-    assert!(admin.fails("project get keepme").contains("no project named"));
+    assert!(admin
+        .fails("project get keepme")
+        .contains("no project named"));
 }

@@ -23,7 +23,11 @@ async fn only_an_admin_deletes_and_an_empty_project_goes_with_its_roles() {
     // The operator's role went with it: the project is no longer among its projects.
     let listed = s.get(&operator, "/v1/projects").await;
     assert_eq!(listed.status, 200);
-    assert!(listed.body["items"].as_array().unwrap().is_empty(), "{:#}", listed.body);
+    assert!(
+        listed.body["items"].as_array().unwrap().is_empty(),
+        "{:#}",
+        listed.body
+    );
     // The log keeps the project's history, ending with its delete.
     let events = s.state().store.events_after(0, 1000).await.unwrap();
     let last = events

@@ -59,7 +59,11 @@ async fn delete(
     let path = ctx.project_path_of(given).await?;
     let project: Project = ctx.client.get(&path).await?;
     if crate::confirm::will_ask(yes) {
-        let with = if cascade { " and every object in it" } else { "" };
+        let with = if cascade {
+            " and every object in it"
+        } else {
+            ""
+        };
         crate::confirm::ask(&format!(
             "Delete project {} ({}){with}?",
             project.name, project.id

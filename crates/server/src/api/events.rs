@@ -57,7 +57,9 @@ pub async fn list(
         })?,
     };
     // Well inside the server's own time limit, which would end the request otherwise.
-    let cap = limit.map_or(MAX_WAIT, |Extension(RequestTimeout(t))| (t / 2).min(MAX_WAIT));
+    let cap = limit.map_or(MAX_WAIT, |Extension(RequestTimeout(t))| {
+        (t / 2).min(MAX_WAIT)
+    });
     let deadline = Instant::now() + wait.min(cap);
     loop {
         let events = state.store.list_events(access.project, &page).await?;

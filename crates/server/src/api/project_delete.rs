@@ -71,10 +71,7 @@ pub async fn delete(
 /// Asks every live object of the project to go (owned kinds first, then their owners,
 /// each with cascade) and returns those still there. An object that another still
 /// blocks (a network with clusters in it) is asked again on the next request.
-async fn delete_contents(
-    state: &AppState,
-    access: &InProject<Admin>,
-) -> ApiResult<Vec<Remaining>> {
+async fn delete_contents(state: &AppState, access: &InProject<Admin>) -> ApiResult<Vec<Remaining>> {
     let mut remaining = Vec::new();
     for kind in KINDS.iter().rev() {
         let mut page = PageRequest {
@@ -98,8 +95,7 @@ async fn delete_contents(
                         Err(e) => return Err(e),
                     }
                 }
-                let body: serde_json::Value =
-                    serde_json::from_str(&doc.body).unwrap_or_default();
+                let body: serde_json::Value = serde_json::from_str(&doc.body).unwrap_or_default();
                 let now = state.store.docs().get_doc(doc.kind, doc.id).await?;
                 remaining.push(Remaining {
                     kind: doc.kind.to_string(),

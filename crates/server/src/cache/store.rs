@@ -62,6 +62,15 @@ impl DocStore for CachingStore {
         self.inner.live_docs().await
     }
 
+    async fn docs_claiming(
+        &self,
+        index: &str,
+        scope: &str,
+        value: u32,
+    ) -> Result<Option<Vec<Doc>>> {
+        self.inner.docs_claiming(index, scope, value).await
+    }
+
     /// Runs on a task of its own, so the caches hear of a write that commits even when
     /// the caller stops waiting for it.
     async fn write(

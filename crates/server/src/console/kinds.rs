@@ -135,8 +135,7 @@ impl ConsoleKind for Cluster {
             NAME,
             NETWORK,
             Field::new("engine", "Engine", "engine", Control::Engine).value("probe"),
-            Field::new("topology", "Topology", "topology", Control::Topology)
-                .value("single-node"),
+            Field::new("topology", "Topology", "topology", Control::Topology).value("single-node"),
         ],
         open_after_create: false,
         details: &[
