@@ -175,6 +175,11 @@ impl Client {
         self.send(Method::DELETE, path, None::<&()>).await
     }
 
+    /// A DELETE whose answer may have no body (a 204): the answer's text, empty then.
+    pub async fn delete_text(&self, path: &str) -> anyhow::Result<String> {
+        self.raw(Method::DELETE, path, None::<&()>).await
+    }
+
     /// A GET whose answer is text rather than JSON (e.g. a PEM file).
     pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
         self.raw(Method::GET, path, None::<&()>).await

@@ -46,15 +46,22 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
     page.click("form[aria-label^='Log in'] button[type=submit]");
     page.wait_for(
         "the project picker",
-        "document.querySelector('#project-name')",
+        "document.querySelector('#project-create-open')",
     );
 
-    // A new installation has no project yet: make one here.
+    // A new installation has no project yet: make one here (New project opens a dialog).
+    page.click("#project-create-open");
     page.fill("#project-name", "console-demo");
     page.screenshot("02-projects");
     page.click("form[aria-label='New project'] button[type=submit]");
     page.wait_for(
         "the networks page",
+        "document.querySelector('#network-create-open')",
+    );
+    // Create opens the form in a dialog.
+    page.click("#network-create-open");
+    page.wait_for(
+        "the create dialog",
         "document.querySelector('#network-cidr')",
     );
     let project = page.eval("location.hash.split('/')[2]");
@@ -89,7 +96,8 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
         "network prod active",
         &row_status("networks-table", "prod", "active"),
     );
-    assert_eq!(page.text("#network-cidr-error"), "");
+    // The dialog closed with the create.
+    assert_eq!(page.count("#network-create"), 0);
     page.screenshot("04-networks");
 
     // The customer's VPC in the simulated AWS, then a peering to it from the console.
@@ -98,6 +106,7 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
          --region us-east-1 --cidr 192.168.0.0/16",
     );
     go(&page, "peerings");
+    page.click("#peering-create-open");
     page.wait_for(
         "the peering form",
         "document.querySelector('#peering-name')",
@@ -164,6 +173,7 @@ fn a_user_runs_networks_peerings_and_clusters_from_the_console() {
 
     // A cluster: created, running, its nodes and its addresses.
     go(&page, "clusters");
+    page.click("#cluster-create-open");
     page.wait_for(
         "the cluster form",
         "document.querySelector('#cluster-name')",
@@ -394,6 +404,11 @@ fn a_viewer_sees_no_create_or_delete_controls_and_the_api_still_refuses() {
         go(&page, nav_page);
         page.wait_for("the view-only note", "document.querySelector('#view-only')");
         assert_eq!(page.count("main form"), 0, "a create form on {nav_page}");
+        assert_eq!(
+            page.count("main [id$=-create-open]"),
+            0,
+            "a Create button on {nav_page}"
+        );
         assert_eq!(
             page.count("main button.danger"),
             0,

@@ -109,6 +109,8 @@ fn a_detail_page_deletes_after_confirmation_or_says_why_not() {
         "location.hash = {}",
         js(&format!("#/p/{project}/peerings"))
     ));
+    // Create opens the form in a dialog.
+    page.click("#peering-create-open");
     page.wait_for(
         "the peering form",
         "document.querySelector('#peering-transit-routes')",

@@ -36,6 +36,9 @@ fn an_admin_lists_creates_and_revokes_tokens_in_the_console() {
         .text("#tokens-table tr[data-name=dashboards]")
         .contains("viewer"));
 
+    // Create opens its form in a dialog.
+    page.click("#token-create-open");
+    page.wait_for("the create dialog", "document.querySelector('#token-name')");
     page.fill("#token-name", "ci");
     page.eval("(() => { const s = document.querySelector('#token-role'); s.value = 'operator'; return s.value; })()");
     page.click("form[aria-label='Create token'] button[type=submit]");

@@ -110,3 +110,28 @@ fn a_delete_on_a_terminal_goes_ahead_on_yes_and_a_script_is_never_asked() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(!run.stderr.contains("[y/N]"), "{}", run.stderr);
 }
+
+#[test]
+fn a_project_delete_on_a_terminal_asks_first_and_no_keeps_the_project() {
+    let sandbox = Sandbox::new();
+    let server = Server::start(sandbox.data.path(), &[]);
+    let admin = server.cli(sandbox.home.path());
+    let id = id_of(&admin.json("project create keepme"));
+    let cli = admin.in_project(&id);
+    let question = format!("Delete project keepme ({id})? [y/N]");
+    let (code, said) = on_terminal(&cli, "project delete keepme", &question, "n\n");
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("not confirmed: nothing was deleted"),
+        "{said}"
+    );
+    assert_eq!(admin.json("project get keepme")["id"], id.as_str());
+
+    let question = format!("Delete project keepme ({id}) and every object in it? [y/N]");
+    let (code, said) = on_terminal(&cli, "project delete keepme --cascade", &question, "y\n");
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("deleted project keepme"), "{said}");
+    assert!(admin
+        .fails("project get keepme")
+        .contains("no project named"));
+}

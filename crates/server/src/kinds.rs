@@ -47,6 +47,16 @@ pub trait ErasedKind: Send + Sync {
     fn document(&self, doc: &mut utoipa::openapi::OpenApi);
     /// What the console's script draws the kind's pages from.
     fn console(&self) -> Descriptor;
+    /// Deletes the object `id` of `project` as the delete route does (a project's
+    /// delete with cascade runs it for each of the project's objects).
+    async fn delete(
+        &self,
+        state: &crate::state::AppState,
+        actor: &isthmus_store::Actor,
+        project: isthmus_core::ProjectId,
+        id: Id,
+        cascade: bool,
+    ) -> crate::api::ApiResult<()>;
 
     // ---- DNS ----
     /// How an object of this kind (its stored JSON) becomes DNS record sets; `None` when
@@ -100,6 +110,18 @@ impl<K: Object + ApiKind + ConsoleKind + PublishesDns + Reconcile + Provisioned>
     }
     fn console(&self) -> Descriptor {
         Descriptor::of::<K>()
+    }
+    async fn delete(
+        &self,
+        state: &crate::state::AppState,
+        actor: &isthmus_store::Actor,
+        project: isthmus_core::ProjectId,
+        id: Id,
+        cascade: bool,
+    ) -> crate::api::ApiResult<()> {
+        crate::api::resources::delete_object::<K>(state, actor, project, id, None, cascade)
+            .await
+            .map(drop)
     }
 
     // ---- DNS ----

@@ -185,6 +185,17 @@ pub trait DocStore: Send + Sync + 'static {
     async fn owned_docs(&self, owner: Id, kind: Option<&str>) -> Result<Vec<Doc>>;
     /// Kinds and ids of every live doc, by id (what a resync visits).
     async fn live_docs(&self) -> Result<Vec<ObjectKey>>;
+    /// The live docs holding a claim in `index`/`scope` that contains `value`: an index
+    /// read (a lookup by name reads the few docs whose name hashes alike, not every doc
+    /// of the kind). `None`: this store does not answer it, and the caller scans.
+    async fn docs_claiming(
+        &self,
+        _index: &str,
+        _scope: &str,
+        _value: u32,
+    ) -> Result<Option<Vec<Doc>>> {
+        Ok(None)
+    }
     /// Runs `op` in one transaction and writes what it plans. With `idem`, a key already
     /// used returns the doc it created then, without running `op`.
     async fn write(

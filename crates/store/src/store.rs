@@ -26,6 +26,9 @@ pub trait Store: DocStore {
         owner: Option<TokenId>,
     ) -> Result<Project>;
     async fn get_project(&self, id: ProjectId) -> Result<Project>;
+    /// Deletes an empty project (a 409 `project-not-empty` naming its live objects
+    /// otherwise), with its memberships and deleted objects' remains, in one write.
+    async fn delete_project(&self, actor: &Actor, id: ProjectId) -> Result<Project>;
     /// All projects, or only those in `only` (a token's memberships).
     async fn list_projects(
         &self,

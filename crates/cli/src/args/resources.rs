@@ -21,11 +21,28 @@ pub enum ProjectCommand {
     /// List the projects this token can see.
     List,
     /// Show one project.
-    Get { id: String },
+    Get {
+        /// Its name or id.
+        id: String,
+    },
     /// Make a project the profile's default (`isthmus login` keeps the rest).
     Use {
         /// Its name or id.
         project: String,
+    },
+    /// Delete a project (refused while it holds objects, naming them, unless --cascade).
+    Delete {
+        /// Its name or id.
+        project: String,
+        /// Do not ask for confirmation (asked only when stdin is a terminal).
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// Delete every object of the project first, and wait until they are gone.
+        #[arg(long)]
+        cascade: bool,
+        /// With --cascade: give up waiting after this many seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 300)]
+        timeout: u64,
     },
 }
 

@@ -13,8 +13,17 @@ use crate::args::{EventsArgs, OutputFormat};
 use crate::output::Table;
 use crate::output::View;
 
-/// How often `--follow` reads the log.
-const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+/// How long one `--follow` request waits on the server for the next event (a long
+/// poll: the answer comes as soon as there is one).
+const FOLLOW_WAIT_SECS: u64 = 15;
+/// After a failed read, before the next one.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// One page of the log, as the API sends it.
+#[derive(Debug, serde::Deserialize)]
+struct EventPage {
+    items: Vec<Event>,
+}
 
 pub async fn run(ctx: &Ctx, args: EventsArgs) -> anyhow::Result<String> {
     let project = ctx.project_path().await?;
@@ -42,17 +51,33 @@ pub async fn run(ctx: &Ctx, args: EventsArgs) -> anyhow::Result<String> {
     }
     // Following: the table's header once, then rows as they come (JSON: one object each).
     print_batch(ctx, &events, true)?;
+    // Only what follows the last event seen, each read answered as soon as there is
+    // news (or empty after the wait): the log is not read again from its start.
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep(FOLLOW_EVERY) => {}
+        let url = format!("{path}?cursor={last_seq}&limit=1000&wait={FOLLOW_WAIT_SECS}");
+        let page: EventPage = tokio::select! {
+            page = ctx.client.get(&url) => match page {
+                Ok(page) => page,
+                // The server restarting or a request cut: try again shortly. A refusal
+                // (a revoked token, a deleted project) ends the follow.
+                Err(e) => {
+                    let refused = e
+                        .downcast_ref::<crate::client::ApiError>()
+                        .is_some_and(|a| a.status.is_client_error());
+                    if refused {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(RETRY_AFTER).await;
+                    continue;
+                }
+            },
             _ = tokio::signal::ctrl_c() => return Ok(String::new()),
-        }
-        let all: Vec<Event> = ctx.list_all(&path).await?;
-        let seen = last_seq;
-        last_seq = all.iter().map(|e| e.seq).max().unwrap_or(0).max(seen);
-        let new: Vec<Event> = all
+        };
+        last_seq = page.items.last().map_or(last_seq, |e| e.seq.max(last_seq));
+        let new: Vec<Event> = page
+            .items
             .into_iter()
-            .filter(|e| e.seq > seen && keep.matches(e))
+            .filter(|e| keep.matches(e))
             .map(named)
             .collect();
         print_batch(ctx, &new, false)?;

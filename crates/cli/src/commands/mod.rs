@@ -75,6 +75,11 @@ impl Ctx {
         let given = self.project.as_deref().context(
             "no project: pass --project, set ISTHMUS_PROJECT, or run `isthmus login --project`",
         )?;
+        self.project_path_of(given).await
+    }
+
+    /// `/v1/projects/<id>` of the project `given` by name or id.
+    pub async fn project_path_of(&self, given: &str) -> anyhow::Result<String> {
         let id = if given.parse::<ProjectId>().is_ok() {
             given.to_string()
         } else {

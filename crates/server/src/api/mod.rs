@@ -26,6 +26,7 @@ pub mod openapi;
 pub mod params;
 mod peerings;
 pub mod problem;
+mod project_delete;
 mod projects;
 pub(crate) mod reach;
 pub mod resources;
@@ -73,7 +74,8 @@ pub fn routes() -> Routes {
         .get("/v1/leader", meta::leader)
         .post("/v1/projects", projects::create)
         .get("/v1/projects", projects::list)
-        .get("/v1/projects/{p}", projects::get);
+        .get("/v1/projects/{p}", projects::get)
+        .delete("/v1/projects/{p}", project_delete::delete);
     for kind in crate::kinds::KINDS {
         r = kind.routes(r);
     }
@@ -213,7 +215,7 @@ impl Modify for BearerAuth {
     info(title = "Isthmus API", version = "1", description = "Private networking for managed databases."),
     paths(
         meta::healthz, metrics::metrics, meta::openapi, dns::synced, meta::leader,
-        projects::create, projects::list, projects::get,
+        projects::create, projects::list, projects::get, project_delete::delete,
         peerings::refresh,
         migrations::translate, migrations::verify, migrations::cutover, migration_reach::reach,
         endpoint_services::connections, endpoint_services::accept, endpoint_services::reject,

@@ -212,23 +212,40 @@ async fn delete<K: ApiKind>(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let id = object_id::<K>(&state, access.project, &path.1).await?;
+    let obj = delete_object::<K>(
+        &state,
+        &access.actor(),
+        access.project,
+        id,
+        if_match(&headers)?,
+        cascade,
+    )
+    .await?;
+    Ok(one(StatusCode::ACCEPTED, obj.version(), &obj))
+}
+
+/// Marks the object `id` of `K` for deletion and wakes the controller for it, for what
+/// went down with it and for what the kind's hook names: the delete route's work, also
+/// run for each object of a project deleted with cascade.
+pub async fn delete_object<K: ApiKind>(
+    state: &AppState,
+    actor: &isthmus_store::Actor,
+    project: ProjectId,
+    id: Id,
+    if_match: Option<u64>,
+    cascade: bool,
+) -> ApiResult<K> {
     let obj = Api::<K>::new(state.store.docs())
-        .delete_explicit(
-            &access.actor(),
-            access.project,
-            id,
-            if_match(&headers)?,
-            cascade,
-        )
+        .delete_explicit(actor, project, id, if_match, cascade)
         .await?;
     state.enqueue::<K>(obj.id());
     // What went down with it is `deleting` already: have it go now, not at the resync
     // (its finalizer wakes what it owns in turn).
-    for key in objects_children(&state, obj.id()).await? {
+    for key in objects_children(state, obj.id()).await? {
         state.controller.enqueue(key);
     }
-    K::after_delete(&state, &obj).await?;
-    Ok(one(StatusCode::ACCEPTED, obj.version(), &obj))
+    K::after_delete(state, &obj).await?;
+    Ok(obj)
 }
 
 /// The id of the object of `project` that a path segment names: an id as it is (an id's

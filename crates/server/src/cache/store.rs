@@ -62,6 +62,15 @@ impl DocStore for CachingStore {
         self.inner.live_docs().await
     }
 
+    async fn docs_claiming(
+        &self,
+        index: &str,
+        scope: &str,
+        value: u32,
+    ) -> Result<Option<Vec<Doc>>> {
+        self.inner.docs_claiming(index, scope, value).await
+    }
+
     /// Runs on a task of its own, so the caches hear of a write that commits even when
     /// the caller stops waiting for it.
     async fn write(
@@ -99,6 +108,10 @@ impl Store for CachingStore {
 
     async fn get_project(&self, id: ProjectId) -> Result<Project> {
         self.inner.get_project(id).await
+    }
+
+    async fn delete_project(&self, actor: &Actor, id: ProjectId) -> Result<Project> {
+        self.access(self.inner.delete_project(actor, id).await)
     }
 
     async fn list_projects(

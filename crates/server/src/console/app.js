@@ -178,6 +178,29 @@ function formShell(title, onsubmit, fields, submitLabel) {
   return h("section.panel", {}, h("h2", { text: title }), form);
 }
 
+/** A button that opens a modal dialog holding the panel `makePanel(close)` returns (a
+ *  form made by formShell): made anew at each opening, so its fields start empty; it
+ *  closes on success (the form calls `close`), on Cancel and on Escape. */
+function createButton(id, label, makePanel) {
+  return h("button.primary", { type: "button", id: id + "-open", onclick: () => openDialog(id, label, makePanel) }, label);
+}
+
+function openDialog(id, label, makePanel) {
+  const old = document.getElementById(id);
+  if (old) old.remove();
+  const dialog = h("dialog.dialog", { id, "aria-label": label });
+  const close = () => dialog.close();
+  dialog.addEventListener("close", () => dialog.remove());
+  const panel = makePanel(close);
+  panel.querySelector("form > div.actions:last-of-type")
+    .append(h("button", { type: "button", onclick: close }, "Cancel"));
+  dialog.append(panel);
+  main().append(dialog);
+  dialog.showModal();
+  const first = dialog.querySelector("input, select, textarea");
+  if (first) first.focus();
+}
+
 function lines(text) { return text.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean); }
 
 // ---- Copy to clipboard -------------------------------------------------------------
@@ -221,7 +244,7 @@ async function route() {
   if (view !== state.view) return;
   const [, , page, id, tab] = parts;
   const kind = state.kinds.find((k) => k.plural === page);
-  const pages = { reachability: showReachability, audit: showAudit, tokens: showTokens };
+  const pages = { reachability: showReachability, audit: showAudit, tokens: showTokens, egress: showEgress };
   drawNav(page);
   if (kind) return render(view, () => (id ? showObject(kind, id, tab) : showList(kind)));
   return render(view, pages[page] || notFound);
@@ -264,7 +287,7 @@ function drawNav(page) {
   const base = "#/p/" + encodeURIComponent(state.project.id) + "/";
   const link = (name, text) => h("a", { href: base + name, text, "aria-current": page === name ? "page" : null });
   nav.replaceChildren(...state.kinds.map((k) => link(k.plural, k.titles)),
-    link("reachability", "Reachability"), link("audit", "Audit log"),
+    link("egress", "Egress"), link("reachability", "Reachability"), link("audit", "Audit log"),
     ...(state.role === "admin" ? [link("tokens", "Tokens")] : []));
   nav.hidden = false;
   drawWho();
@@ -320,20 +343,23 @@ async function showProjects() {
   document.getElementById("nav").hidden = true;
   drawWho();
   const list = h("div.table-wrap");
-  const name = input({ required: true });
-  const create = formShell("New project", async (form) => {
-    const r = await api("POST", "/v1/projects", { name: name.value.trim() });
-    if (!r.ok) return showProblem(form, r);
-    clearErrors(form);
-    say("Project " + r.data.name + " created.");
-    location.hash = "#/p/" + encodeURIComponent(r.data.id) + "/" + state.kinds[0].plural;
-  }, [field("project-name", "Name", "name", name)], "Create project");
-  main().replaceChildren(h("h1", { text: "Choose a project" }), list, create);
+  const create = createButton("project-create", "New project", (close) => {
+    const name = input({ required: true });
+    return formShell("New project", async (form) => {
+      const r = await api("POST", "/v1/projects", { name: name.value.trim() });
+      if (!r.ok) return showProblem(form, r);
+      clearErrors(form);
+      close();
+      say("Project " + r.data.name + " created.");
+      location.hash = "#/p/" + encodeURIComponent(r.data.id) + "/" + state.kinds[0].plural;
+    }, [field("project-name", "Name", "name", name)], "Create project");
+  });
+  main().replaceChildren(h("h1", { text: "Choose a project" }), h("div.toolbar", {}, create), list);
   return async () => {
     const projects = await listAll("/v1/projects");
     list.replaceChildren(table(["Name", "Id", "Created"], projects.map((p) => h("tr", {},
       h("td", {}, h("a", { href: "#/p/" + encodeURIComponent(p.id) + "/" + state.kinds[0].plural, text: p.name })),
-      h("td", {}, h("code", { text: p.id })), h("td", { text: when(p.created_at) }))), "No projects yet: create one below."));
+      h("td", {}, h("code", { text: p.id })), h("td", { text: when(p.created_at) }))), "No projects yet: create one with New project."));
     return false;
   };
 }

@@ -117,6 +117,14 @@ pub enum Control {
     Check,
     /// An object of the kind's owner, picked by name.
     Owner,
+    /// A provider of the catalog (`/console/catalog.json`).
+    Provider,
+    /// A region of the catalog: of the form's provider, else of the chosen owner's.
+    Region,
+    /// An engine of the catalog.
+    Engine,
+    /// A topology the form's engine supports, from the catalog.
+    Topology,
 }
 
 /// One field of a create form.

@@ -25,15 +25,8 @@ impl ConsoleKind for Network {
         ],
         form: &[
             NAME,
-            Field::new("provider", "Provider", "provider", Control::Select)
-                .options(&[
-                    ("aws", "AWS"),
-                    ("gcp", "GCP"),
-                    ("azure", "Azure"),
-                    ("local", "Local (this host)"),
-                ])
-                .value("aws"),
-            Field::text("region", "Region", "region").value("us-east-1"),
+            Field::new("provider", "Provider", "provider", Control::Provider).value("aws"),
+            Field::new("region", "Region", "region", Control::Region).value("us-east-1"),
             Field::text("cidr", "CIDR block", "cidr_block").placeholder("10.0.0.0/16"),
         ],
         open_after_create: false,
@@ -57,8 +50,12 @@ impl ConsoleKind for Peering {
         option: "{name}",
         columns: &[
             NETWORK_COLUMN,
-            Column::new("Peer", "{peer.account_id} / {peer.network_id}").optional(),
-            Column::new("Remote routes", "{routes|join}"),
+            Column::new("Peer", "{peer.account_id} / {peer.network_id}")
+                .optional()
+                .code(),
+            // On a phone the routes (on the peering's page) give way to name, status and
+            // Delete: CIDRs do not split mid-address, so they would not fit beside them.
+            Column::new("Remote routes", "{routes|join}").optional(),
         ],
         form: &[
             NAME,
@@ -66,7 +63,8 @@ impl ConsoleKind for Peering {
             Field::text("account", "Peer account id", "peer.account_id"),
             Field::text("peer-network", "Peer network (VPC id)", "peer.network_id")
                 .placeholder("vpc-…"),
-            Field::text("region", "Peer region", "peer.region").value("us-east-1"),
+            Field::new("region", "Peer region", "peer.region", Control::Region)
+                .value("us-east-1"),
             Field::new("routes", "Remote routes (one per line)", "routes", Control::Lines)
                 .placeholder("192.168.0.0/16"),
             Field::new(
@@ -136,13 +134,8 @@ impl ConsoleKind for Cluster {
         form: &[
             NAME,
             NETWORK,
-            Field::text("engine", "Engine", "engine").value("probe"),
-            Field::new("topology", "Topology", "topology", Control::Select)
-                .options(&[
-                    ("single-node", "Single node"),
-                    ("three-node-multi-zone", "Three nodes, multi-zone"),
-                ])
-                .value("single-node"),
+            Field::new("engine", "Engine", "engine", Control::Engine).value("probe"),
+            Field::new("topology", "Topology", "topology", Control::Topology).value("single-node"),
         ],
         open_after_create: false,
         details: &[

@@ -4,6 +4,7 @@
 //! routes serve files only and read no token. The list and detail pages of every
 //! registered kind are drawn from its descriptor (`kinds.json`, see `descriptor.rs`).
 
+mod catalog;
 pub mod descriptor;
 mod endpoint_service;
 mod kinds;
@@ -24,6 +25,7 @@ const OBJECTS_JS: &str = include_str!("objects.js");
 const PANELS_JS: &str = include_str!("panels.js");
 const ENDPOINTS_JS: &str = include_str!("endpoints.js");
 const TOOLS_JS: &str = include_str!("tools.js");
+const EGRESS_JS: &str = include_str!("egress.js");
 const STYLE_CSS: &str = include_str!("style.css");
 
 /// Adds the console's routes: `/` and its assets under `/console/`.
@@ -44,11 +46,13 @@ async fn asset(Path(name): Path<String>) -> Response {
         "panels.js" => file(JS, PANELS_JS),
         "endpoints.js" => file(JS, ENDPOINTS_JS),
         "tools.js" => file(JS, TOOLS_JS),
+        "egress.js" => file(JS, EGRESS_JS),
         "style.css" => file("text/css; charset=utf-8", STYLE_CSS),
         "kinds.json" => file("application/json", kinds_json()),
+        "catalog.json" => file("application/json", catalog::json()),
         _ => ApiError::not_found(format!(
             "no console asset {name:?}: there are app.js, objects.js, panels.js, endpoints.js, \
-             tools.js, style.css and kinds.json"
+             tools.js, egress.js, style.css, kinds.json and catalog.json"
         ))
         .into_response(),
     }

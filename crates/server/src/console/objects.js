@@ -5,8 +5,9 @@
 /** Reads the kinds once: their pages, and where each status of each machine stands. */
 async function loadKinds() {
   if (state.kinds) return;
-  const response = await fetch("/console/kinds.json");
+  const [response, catalog] = await Promise.all([fetch("/console/kinds.json"), fetch("/console/catalog.json")]);
   const data = await response.json();
+  state.catalog = await catalog.json();
   for (const kind of data.kinds) {
     state.machines[kind.name] = kind.phases;
     Object.assign(state.machines, kind.parts);
@@ -89,9 +90,12 @@ async function showList(kind) {
   const owner = kind.owner ? kindNamed(kind.owner) : null;
   const ctx = { owner: {}, owners: owner ? await objectsById(owner) : new Map(), ownerKind: owner };
   let redraw = async () => false;
-  const children = [h("h1", { text: kind.titles }), alert, list];
-  children.push(canWrite() ? createForm(kind, ctx, () => redraw()) : viewOnlyNote());
-  main().replaceChildren(...children);
+  // Create is a button at the top, as in the cloud consoles: its form opens in a dialog.
+  const create = canWrite()
+    ? h("div.toolbar", {}, createButton(kind.name + "-create", "Create " + kind.name,
+      (close) => createForm(kind, ctx, () => redraw(), close)))
+    : viewOnlyNote();
+  main().replaceChildren(h("h1", { text: kind.titles }), create, alert, list);
 
   redraw = async () => {
     const objects = await listAll(projectPath("/" + kind.plural));
@@ -111,28 +115,76 @@ async function showList(kind) {
   return redraw;
 }
 
-/** The create form from the kind's fields; an API error shows under the field it names. */
-function createForm(kind, ctx, redraw) {
+/** The create form from the kind's fields; an API error shows under the field it names.
+ *  `close` closes the dialog it is in, once the object is created. */
+function createForm(kind, ctx, redraw, close) {
   const controls = kind.form.map((f) => [f, formControl(f, ctx)]);
+  linkChoices(controls, ctx);
   return formShell("Create " + kind.name, async (form) => {
     const body = {};
     for (const [f, el] of controls) setPath(body, f.field, formValue(f, el));
     const r = await api("POST", projectPath("/" + kind.plural), body);
     if (!r.ok) return showProblem(form, r);
     clearErrors(form);
+    close();
     say(kind.title + " " + r.data.name + " created; " + r.data.status + ".");
     if (kind.open_after_create) {
       location.hash = "#/p/" + encodeURIComponent(state.project.id) + "/" + kind.plural + "/" + encodeURIComponent(r.data.id);
       return;
     }
-    form.reset();
     await redraw();
   }, controls.map(([f, el]) => labelled(kind.name + "-" + f.id, f, el)), "Create " + kind.name);
+}
+
+// ---- Choices from the catalog (/console/catalog.json) --------------------------------
+
+const CHOICE_TEXT = { aws: "AWS", gcp: "GCP", azure: "Azure", local: "Local (this host)",
+  "single-node": "Single node", "three-node-multi-zone": "Three nodes, multi-zone" };
+
+/** Replaces a select's options with `values`, keeping its value (else `preferred`, else
+ *  the first) when it is still among them. */
+function refill(sel, values, preferred) {
+  const keep = values.includes(sel.value) ? sel.value : preferred;
+  sel.replaceChildren(...values.map((v) => h("option", { value: v, text: CHOICE_TEXT[v] || v })));
+  sel.value = values.includes(keep) ? keep : values[0] || "";
+}
+
+/** A region offers the regions of the form's provider (or of the chosen owner's: a
+ *  peering's network), a topology those of the form's engine; both follow changes. */
+function linkChoices(controls, ctx) {
+  const by = (c) => (controls.find(([f]) => f.control === c) || [])[1];
+  const fieldOf = (c) => (controls.find(([f]) => f.control === c) || [])[0];
+  const region = by("region");
+  if (region) {
+    const provider = by("provider");
+    const owner = by("owner");
+    const providerName = () => (provider ? provider.value
+      : owner && ctx.owners.get(owner.value) ? ctx.owners.get(owner.value).provider : null);
+    const update = () => {
+      const p = state.catalog.providers.find((x) => x.name === providerName());
+      refill(region, p ? p.regions : [], fieldOf("region").value);
+    };
+    update();
+    (provider || owner || region).addEventListener("change", update);
+  }
+  const topology = by("topology");
+  if (topology) {
+    const engine = by("engine");
+    const update = () => {
+      const e = state.catalog.engines.find((x) => x.name === (engine && engine.value));
+      refill(topology, e ? e.topologies : [], fieldOf("topology").value);
+    };
+    update();
+    if (engine) engine.addEventListener("change", update);
+  }
 }
 
 function formControl(f, ctx) {
   switch (f.control) {
     case "select": return select(f.options, f.value);
+    case "provider": return select(state.catalog.providers.map((p) => [p.name, CHOICE_TEXT[p.name] || p.name]), f.value);
+    case "engine": return select(state.catalog.engines.map((e) => [e.name, e.name]), f.value);
+    case "region": case "topology": return h("select");
     case "owner": return select([...ctx.owners.values()].map((o) => [o.id, fill(ctx.ownerKind.option, o, ctx).text]));
     case "lines": return h("textarea", { rows: 2, placeholder: f.placeholder || null });
     case "check": return h("input", { type: "checkbox" });

@@ -115,10 +115,25 @@ async function showTokens() {
   const list = h("div.table-wrap", { id: "tokens-table" });
   const secret = h("div", { id: "token-secret" });
   const pending = { id: null };
+  let draw = async () => {};
+  const create = createButton("token-create", "Create token", (close) => {
+    const name = h("input", { type: "text", autocomplete: "off" });
+    const role = select([["viewer", "viewer: read"], ["operator", "operator: also change"], ["admin", "admin: also tokens"]], "viewer");
+    return formShell("Create token", async (form) => {
+      const r = await api("POST", projectPath("/tokens"), { name: name.value.trim(), role: role.value });
+      if (!r.ok) return showProblem(form, r);
+      close();
+      secret.replaceChildren(h("section.panel", { "aria-label": "New token secret" },
+        h("h2", { text: "Secret of " + r.data.token.name }),
+        h("p.note", { text: "Shown only now: store it safely." }), copyRow(r.data.secret, "token secret")));
+      say("Token " + r.data.token.name + " created.");
+      await draw();
+    }, [field("token-name", "Name", "name", name), field("token-role", "Role", "role", role)], "Create token");
+  });
   main().replaceChildren(h("h1", { text: "Tokens" }),
     h("p.note", { text: "API tokens with a role in this project. A secret is shown once, when its token is created." }),
-    alert, secret, list);
-  const draw = async () => {
+    h("div.toolbar", {}, create), alert, secret, list);
+  draw = async () => {
     const r = await api("GET", projectPath("/tokens"));
     if (!r.ok) { list.textContent = problemText(r); return; }
     const rows = r.data.map((t) => {
@@ -144,18 +159,5 @@ async function showTokens() {
     list.replaceChildren(table(["Name", "Role", h("th.opt", { scope: "col", text: "Created" }),
       h("th.opt", { scope: "col", text: "Expires" }), h("th", { scope: "col", text: "Actions" })], rows, "No tokens."));
   };
-  const name = h("input", { type: "text", autocomplete: "off" });
-  const role = select([["viewer", "viewer: read"], ["operator", "operator: also change"], ["admin", "admin: also tokens"]], "viewer");
-  main().append(formShell("Create token", async (form) => {
-    const r = await api("POST", projectPath("/tokens"), { name: name.value.trim(), role: role.value });
-    if (!r.ok) return showProblem(form, r);
-    clearErrors(form);
-    form.reset();
-    secret.replaceChildren(h("section.panel", { "aria-label": "New token secret" },
-      h("h2", { text: "Secret of " + r.data.token.name }),
-      h("p.note", { text: "Shown only now: store it safely." }), copyRow(r.data.secret, "token secret")));
-    say("Token " + r.data.token.name + " created.");
-    await draw();
-  }, [field("token-name", "Name", "name", name), field("token-role", "Role", "role", role)], "Create token"));
   await draw();
 }

@@ -54,6 +54,28 @@ pub(crate) fn claims_of<K: Object>(obj: &K) -> Vec<IndexEntry> {
     claims
 }
 
+/// The one object of `found` (the live objects of `K` named `given`): 404 when none,
+/// 409 `name-ambiguous` naming them when several share the name.
+fn one_named<K: Object>(found: Vec<Doc>, given: &str) -> Result<K> {
+    match found.as_slice() {
+        [one] => one.decode(),
+        [] => Err(CoreError::not_found(K::INFO.name, given).into()),
+        several => {
+            let ids: Vec<String> = several.iter().map(|d| d.id.to_string()).collect();
+            Err(CoreError::conflict(
+                Some("name"),
+                "name-ambiguous",
+                format!(
+                    "{} {} are named '{given}': give an id, or rename all but one",
+                    K::INFO.plural,
+                    ids.join(", ")
+                ),
+            )
+            .into())
+        }
+    }
+}
+
 /// Just the name of a stored body (every kind's body has one).
 #[derive(Deserialize)]
 struct Named {
@@ -111,6 +133,25 @@ impl<K: Object> Api<'_, K> {
         if let Ok(id) = given.parse::<Id>() {
             return self.get(project, id).await;
         }
+        // The name's claims first: a handful of rows. Only when none matches (a store
+        // whose objects have not claimed their names yet, or no such object) are the
+        // kind's objects read one by one.
+        let scope = scope(project, K::INFO.name);
+        if let Some(claiming) = self
+            .docs
+            .docs_claiming(NAME_INDEX, &scope, name_hash(given))
+            .await?
+        {
+            let mut found = Vec::new();
+            for doc in claiming {
+                if doc.kind == K::INFO.name && doc.is_live() && name_of(&doc)? == given {
+                    found.push(doc);
+                }
+            }
+            if !found.is_empty() {
+                return one_named::<K>(found, given);
+            }
+        }
         let mut found: Vec<Doc> = Vec::new();
         let mut page = PageRequest::default();
         loop {
@@ -125,23 +166,7 @@ impl<K: Object> Api<'_, K> {
                 None => break,
             }
         }
-        match found.as_slice() {
-            [one] => one.decode(),
-            [] => Err(CoreError::not_found(K::INFO.name, given).into()),
-            several => {
-                let ids: Vec<String> = several.iter().map(|d| d.id.to_string()).collect();
-                Err(CoreError::conflict(
-                    Some("name"),
-                    "name-ambiguous",
-                    format!(
-                        "{} {} are named '{given}': give an id, or rename all but one",
-                        K::INFO.plural,
-                        ids.join(", ")
-                    ),
-                )
-                .into())
-            }
-        }
+        one_named::<K>(found, given)
     }
 
     /// Gives a name claim to every live object of `K` that has none (stored before names

@@ -12,6 +12,7 @@ pub(crate) mod docs;
 mod idempotency;
 mod lab;
 mod lab_internet;
+mod project_delete;
 mod projects;
 pub(crate) mod query;
 mod store_impl;

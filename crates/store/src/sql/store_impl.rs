@@ -7,7 +7,7 @@ use isthmus_core::lab::{LabHost, LabHostCreate, LabVpc, LabVpcCreate};
 use isthmus_core::resources::*;
 use isthmus_core::{ProjectId, TokenId};
 
-use super::{detach, lab, lab_internet, projects, tokens, Backend};
+use super::{detach, lab, lab_internet, project_delete, projects, tokens, Backend};
 use crate::doc::DocStore;
 use crate::{Actor, Page, PageRequest, Result, Store};
 
@@ -30,6 +30,11 @@ impl<B: Backend> Store for B {
     }
     async fn get_project(&self, id: ProjectId) -> Result<Project> {
         projects::get_project_rd(self, id).await
+    }
+    async fn delete_project(&self, actor: &Actor, id: ProjectId) -> Result<Project> {
+        let store = self.clone();
+        let actor = actor.clone();
+        detach(async move { project_delete::delete_project_tx(&store, &actor, id).await }).await
     }
     async fn list_projects(
         &self,

@@ -315,6 +315,16 @@ impl<B: Backend> DocStore for B {
     async fn live_docs(&self) -> Result<Vec<ObjectKey>> {
         docs::live(&mut *self.read().await?).await
     }
+    async fn docs_claiming(
+        &self,
+        index: &str,
+        scope: &str,
+        value: u32,
+    ) -> Result<Option<Vec<Doc>>> {
+        let mut conn = self.read().await?;
+        let claims = docs::claims_meeting(&mut *conn, index, scope, value, value).await?;
+        Ok(Some(claims.into_iter().map(|c| c.doc).collect()))
+    }
     async fn write(
         &self,
         actor: &Actor,
