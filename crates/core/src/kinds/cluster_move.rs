@@ -180,7 +180,11 @@ pub fn start_move(
             format!("drain_seconds {seconds} is over the maximum of {MAX_DRAIN_SECONDS}"),
         ));
     }
-    if let Some(m) = cluster.network_move.as_ref().filter(|m| m.phase.is_active()) {
+    if let Some(m) = cluster
+        .network_move
+        .as_ref()
+        .filter(|m| m.phase.is_active())
+    {
         return Err(CoreError::conflict(
             Some("network_id"),
             "cluster-moving",
@@ -266,7 +270,11 @@ pub fn start_move(
 
 /// Asks the controller to undo a move that has not switched the names yet.
 pub fn cancel_move(cluster: &Cluster, now: DateTime<Utc>) -> Result<Cluster, CoreError> {
-    let Some(m) = cluster.network_move.as_ref().filter(|m| m.phase.is_active()) else {
+    let Some(m) = cluster
+        .network_move
+        .as_ref()
+        .filter(|m| m.phase.is_active())
+    else {
         return Err(CoreError::conflict(
             None,
             "no-move",
@@ -373,7 +381,11 @@ pub fn lost_access(
 /// The index claims of a move's nodes, in the network they are in: the target's before
 /// the switch, the source's while the old nodes drain.
 pub fn move_node_claims(cluster: &Cluster) -> Vec<IndexEntry> {
-    let Some(m) = cluster.network_move.as_ref().filter(|m| m.phase.is_active()) else {
+    let Some(m) = cluster
+        .network_move
+        .as_ref()
+        .filter(|m| m.phase.is_active())
+    else {
         return Vec::new();
     };
     let network = if m.phase.is_switched() {

@@ -122,7 +122,10 @@ fn a_move_keeps_every_name_and_gives_new_nodes_addresses_in_the_target() {
     let m = moved.network_move.as_ref().unwrap();
     assert_eq!(m.phase, MovePhase::ProvisioningNodes);
     assert_eq!(m.drain_seconds, DEFAULT_DRAIN_SECONDS);
-    assert_eq!((m.source_network_id, m.target_network_id), (source.id, target.id));
+    assert_eq!(
+        (m.source_network_id, m.target_network_id),
+        (source.id, target.id)
+    );
     // The cluster stays where it is until the switch; its names do not change at all.
     assert_eq!(moved.network_id, source.id);
     assert_eq!(moved.nodes, cluster.nodes);
@@ -133,7 +136,10 @@ fn a_move_keeps_every_name_and_gives_new_nodes_addresses_in_the_target() {
     assert_eq!(names(&m.nodes), names(&cluster.nodes));
     let indices: Vec<u32> = m.nodes.iter().map(|n| n.index).collect();
     assert_eq!(indices, [3, 4, 5], "new nodes are new provider identities");
-    assert!(m.nodes.iter().all(|n| target.cidr_block.contains_addr(n.ip)));
+    assert!(m
+        .nodes
+        .iter()
+        .all(|n| target.cidr_block.contains_addr(n.ip)));
     // The new addresses are claimed in the target network, so no other cluster gets them.
     let claims = move_node_claims(&moved);
     assert_eq!(claims.len(), 3);
@@ -148,8 +154,9 @@ fn a_target_without_room_another_project_or_the_same_network_is_refused() {
     let cluster = running_cluster(&source);
     // AWS reserves 5 of a /28's 16 addresses; 9 of the other 11 are taken: room for 2.
     let tiny = network("10.2.0.0/28");
-    let taken: HashSet<std::net::Ipv4Addr> =
-        (4..13).map(|i| std::net::Ipv4Addr::new(10, 2, 0, i)).collect();
+    let taken: HashSet<std::net::Ipv4Addr> = (4..13)
+        .map(|i| std::net::Ipv4Addr::new(10, 2, 0, i))
+        .collect();
     let full = start_move(
         &cluster,
         &source,
@@ -226,7 +233,10 @@ fn a_peered_range_the_target_does_not_route_is_named_and_needs_the_flag() {
         (Some("network_id".into()), "keeps-access".into())
     );
     // The office's ranges are covered by the target's peering; the data centre's are not.
-    assert!(message.contains("peering dc") && message.contains("172.20.0.0/16"), "{message}");
+    assert!(
+        message.contains("peering dc") && message.contains("172.20.0.0/16"),
+        "{message}"
+    );
     assert!(!message.contains("peering office "), "{message}");
 
     let allowed = ClusterMoveRequest {
