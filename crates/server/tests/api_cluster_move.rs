@@ -371,4 +371,22 @@ async fn a_move_is_refused_naming_the_field_and_cancels_only_before_the_switch()
     s.post(&s.admin, &format!("{path}/move"), move_to("old"))
         .await
         .assert_problem(409, "network_id", "cluster-moving");
+
+    // Deleted mid-drain, the cluster takes its old nodes with it: the old network's cloud
+    // side holds no instance, so it can be deleted.
+    let gone = s.delete(&s.admin, &path).await;
+    assert!(gone.status < 300, "{:#}", gone.body);
+    s.wait_for_status(&path, &["deleted"]).await;
+    let net = s
+        .delete(
+            &s.admin,
+            &format!("/v1/projects/{p}/networks/{old_net}?cascade=true"),
+        )
+        .await;
+    assert!(net.status < 300, "{:#}", net.body);
+    s.wait_for_status(
+        &format!("/v1/projects/{p}/networks/{old_net}"),
+        &["deleted"],
+    )
+    .await;
 }
