@@ -217,6 +217,15 @@ async fn a_cluster_moves_phase_by_phase_keeping_its_names_and_reach_follows_it()
         .collect();
     assert_eq!(ips, new_ips);
     assert_eq!(done["network_move"]["nodes"], json!([]));
+    // A figure, not an assertion: how long the move took, and how much of it was drain.
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(done["network_move"][field].as_str().unwrap()).unwrap()
+    };
+    eprintln!(
+        "move on the simulated cloud: {} ms to the switch, {} ms in all (drain 1 s)",
+        (at("switched_at") - at("started_at")).num_milliseconds(),
+        (at("finished_at") - at("started_at")).num_milliseconds()
+    );
 
     // Every phase, in order, each one audited; the cluster joins the new network exactly
     // at the switch.
