@@ -188,6 +188,7 @@ status_enum!(
         Provisioning => "provisioning",
         Running => "running",
         Updating => "updating",
+        Moving => "moving",
         Error => "error",
         Deleting => "deleting",
         Deleted => "deleted",
@@ -199,9 +200,11 @@ impl ClusterStatus {
         use ClusterStatus::*;
         match self {
             Provisioning => &[Running, Error, Deleting],
-            Running => &[Updating, Error, Deleting],
+            Running => &[Updating, Moving, Error, Deleting],
             Updating => &[Running, Error, Deleting],
-            Error => &[Provisioning, Running, Updating, Deleting],
+            // A move (see `kinds::cluster_move`) ends running, whether done or cancelled.
+            Moving => &[Running, Error, Deleting],
+            Error => &[Provisioning, Running, Updating, Moving, Deleting],
             Deleting => &[Deleted],
             Deleted => &[],
         }
@@ -211,7 +214,7 @@ impl ClusterStatus {
         match self {
             Running | Deleted => Settled::Done,
             Error => Settled::Failed,
-            Provisioning | Updating | Deleting => Settled::Moving,
+            Provisioning | Updating | Moving | Deleting => Settled::Moving,
         }
     }
 }

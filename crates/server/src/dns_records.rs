@@ -86,6 +86,7 @@ mod tests {
             dns_name: String::new(),
             nodes: vec![node(0), node(1), node(2)],
             addresses: Vec::new(),
+            network_move: None,
             status,
             status_message: String::new(),
             generation: 1,

@@ -20,6 +20,7 @@ mod store;
 pub mod testing;
 
 pub use doc::ObjectKey;
+pub use kinds::cluster_move::{cancel_cluster_move, save_cluster_move_step, start_cluster_move};
 pub use kinds::vpn::record_config_download;
 pub use store::Store;
 

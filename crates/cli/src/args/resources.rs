@@ -173,6 +173,27 @@ pub enum ClusterCommand {
         #[command(flatten)]
         wait: WaitArgs,
     },
+    /// Move the cluster to another network of the project without changing its names:
+    /// new nodes there, the data brought over, the names switched, the old nodes drained.
+    Move {
+        id: String,
+        /// The target network (name or id).
+        #[arg(long, required_unless_present = "cancel")]
+        network: Option<String>,
+        /// Move even though sources that reach the cluster today would lose it (the
+        /// refusal names them).
+        #[arg(long)]
+        allow_lost_access: bool,
+        /// How long the old nodes keep serving after the names switched (default 30).
+        #[arg(long, value_name = "SECS")]
+        drain: Option<u32>,
+        /// Cancel the cluster's move instead (only before its names switched).
+        #[arg(long, conflicts_with_all = ["network", "allow_lost_access", "drain"])]
+        cancel: bool,
+        /// Wait until the move is done (or cancelled), showing each phase.
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
     #[command(flatten)]
     Object(Verbs<Cluster>),
 }

@@ -1,5 +1,6 @@
 //! `isthmus cluster …`: create, update and addresses; the other verbs are generic.
 
+use isthmus_core::kinds::cluster_move::ClusterMoveRequest;
 use isthmus_core::resources::{
     AllowlistEntryInput, Cluster, ClusterCreate, ClusterUpdate, EgressRuleInput, PublicAccessInput,
 };
@@ -57,6 +58,25 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
             // The cluster's own path: `id` may be a name.
             let at_id = path(&updated.id.to_string());
             ctx.settle(&at_id, updated, Goal::Ready, wait).await
+        }
+        ClusterCommand::Move {
+            id,
+            network,
+            allow_lost_access,
+            drain,
+            cancel,
+            wait,
+        } => {
+            let id = object::id_of::<Cluster>(ctx, &at, &id).await?;
+            let request = match network {
+                Some(network) if !cancel => Some(ClusterMoveRequest {
+                    network_id: network,
+                    allow_lost_access,
+                    drain_seconds: drain,
+                }),
+                _ => None,
+            };
+            super::cluster_move::run(ctx, &path(&id), request, wait).await
         }
         ClusterCommand::Object(verbs) => object::run::<Cluster>(ctx, &at, verbs.verb).await,
     }

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod ca;
 pub mod catalog;
 pub mod cluster;
+mod cluster_move;
 pub mod endpoint_service;
 pub mod events;
 pub mod lab;

@@ -122,6 +122,7 @@ mod tests {
             dns_name: String::new(),
             nodes,
             addresses: Vec::new(),
+            network_move: None,
             status: ClusterStatus::Running,
             status_message: String::new(),
             generation: 1,

@@ -89,6 +89,9 @@ crate::kind_struct! {
         pub dns_name: String,
         pub nodes: Vec<Node>,
         pub addresses: Vec<Address>,
+        /// A move to another network, under way or the last one (see `cluster_move`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub network_move: Option<super::cluster_move::NetworkMove>,
         pub status: ClusterStatus,
         pub status_message: String,
     }
@@ -145,6 +148,7 @@ crate::object!(
                 end: ip,
             }
         })
+        .chain(super::cluster_move::move_node_claims(c))
         .collect(),
 );
 
@@ -269,6 +273,7 @@ pub fn new_cluster(
             dns_name,
             nodes,
             addresses,
+            network_move: None,
             status: ClusterStatus::Provisioning,
             status_message: "waiting for the network and nodes".into(),
         }

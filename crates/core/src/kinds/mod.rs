@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod cluster;
+pub mod cluster_move;
 pub mod endpoint_connection;
 pub mod endpoint_service;
 mod endpoint_service_status;

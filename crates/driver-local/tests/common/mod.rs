@@ -134,6 +134,7 @@ pub fn cluster(network: &Network, ips: &[&str]) -> Cluster {
         dns_name: "db.isthmus.internal".into(),
         nodes,
         addresses: vec![],
+        network_move: None,
         status: ClusterStatus::Provisioning,
         status_message: String::new(),
         generation: 1,

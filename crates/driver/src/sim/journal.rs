@@ -24,15 +24,31 @@ use super::CustomerVpc;
 pub(crate) enum Record {
     CustomerVpc(CustomerVpc),
     Network(SimNetwork),
-    NetworkDeleted { id: NetworkId },
+    NetworkDeleted {
+        id: NetworkId,
+    },
     Peering(SimPeering),
-    PeeringDeleted { id: PeeringId },
+    PeeringDeleted {
+        id: PeeringId,
+    },
     Node(SimNode),
-    NodesDeleted { cluster: ClusterId },
+    NodesDeleted {
+        cluster: ClusterId,
+    },
+    /// Some of a cluster's nodes went (the old ones after a move, or the new ones of a
+    /// cancelled move); the others stay.
+    NodeDeleted {
+        cluster: ClusterId,
+        index: u32,
+    },
     EndpointService(super::endpoints::SimService),
-    EndpointServiceDeleted { id: isthmus_core::EndpointServiceId },
+    EndpointServiceDeleted {
+        id: isthmus_core::EndpointServiceId,
+    },
     Endpoint(super::endpoints::SimEndpoint),
-    EndpointDeleted { endpoint_id: String },
+    EndpointDeleted {
+        endpoint_id: String,
+    },
 }
 
 pub(crate) struct Journal {

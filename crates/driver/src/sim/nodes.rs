@@ -82,15 +82,32 @@ impl Provisioner<Cluster> for SimCloud {
         Ok(self.observe_nodes_now(cluster))
     }
 
+    /// Deletes the instances of the nodes `cluster` lists (all of them when it is deleted;
+    /// one side's during a move, see `kinds::cluster_move`).
     async fn delete(&self, cluster: &Cluster, _network: &Network) -> Result<Teardown> {
         self.enter("delete_nodes").await?;
         let mut inner = self.clouds.lock();
-        if inner.state.nodes.contains_key(&cluster.id) {
-            inner
-                .commit(Record::NodesDeleted {
+        let Some(existing) = inner.state.nodes.get(&cluster.id) else {
+            return Ok(Teardown::Done);
+        };
+        let listed: Vec<u32> = cluster.nodes.iter().map(|n| n.index).collect();
+        let (going, staying): (Vec<u32>, Vec<u32>) =
+            existing.keys().partition(|index| listed.contains(index));
+        let records = if staying.is_empty() {
+            vec![Record::NodesDeleted {
+                cluster: cluster.id,
+            }]
+        } else {
+            going
+                .into_iter()
+                .map(|index| Record::NodeDeleted {
                     cluster: cluster.id,
+                    index,
                 })
-                .map_err(journal_error)?;
+                .collect()
+        };
+        for record in records {
+            inner.commit(record).map_err(journal_error)?;
         }
         Ok(Teardown::Done)
     }

@@ -140,6 +140,14 @@ impl SimState {
             Record::NodesDeleted { cluster } => {
                 self.nodes.remove(&cluster);
             }
+            Record::NodeDeleted { cluster, index } => {
+                if let Some(nodes) = self.nodes.get_mut(&cluster) {
+                    nodes.remove(&index);
+                    if nodes.is_empty() {
+                        self.nodes.remove(&cluster);
+                    }
+                }
+            }
             r @ (Record::EndpointService(_)
             | Record::EndpointServiceDeleted { .. }
             | Record::Endpoint(_)

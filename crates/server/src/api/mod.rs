@@ -11,6 +11,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 pub mod body;
 mod ca;
+mod cluster_move;
 mod clusters;
 mod dns;
 pub mod edge;
@@ -81,6 +82,15 @@ pub fn routes() -> Routes {
     }
     let r = r
         .post("/v1/projects/{p}/peerings/{id}/refresh", peerings::refresh)
+        .post("/v1/projects/{p}/clusters/{id}/move", cluster_move::start)
+        .delete(
+            "/v1/projects/{p}/clusters/{id}/move",
+            cluster_move::cancel_by_delete,
+        )
+        .post(
+            "/v1/projects/{p}/clusters/{id}/move/cancel",
+            cluster_move::cancel,
+        )
         .post(
             "/v1/projects/{p}/migrations/{id}/translate",
             migrations::translate,
@@ -217,6 +227,7 @@ impl Modify for BearerAuth {
         meta::healthz, metrics::metrics, meta::openapi, dns::synced, meta::leader,
         projects::create, projects::list, projects::get, project_delete::delete,
         peerings::refresh,
+        cluster_move::start, cluster_move::cancel, cluster_move::cancel_by_delete,
         migrations::translate, migrations::verify, migrations::cutover, migration_reach::reach,
         endpoint_services::connections, endpoint_services::accept, endpoint_services::reject,
         vpn_clients::create, vpn_clients::list, vpn_clients::config, vpn_clients::rotate,

@@ -21,6 +21,9 @@ impl Reconcile for Cluster {
     const READY: ClusterStatus = ClusterStatus::Running;
 
     async fn apply(ctx: &Context, c: &Cluster, net: &Network) -> Result<(Cluster, Action)> {
+        if super::cluster_move::is_moving(c) {
+            return super::cluster_move::step(ctx, c, net).await;
+        }
         let provisioner = ctx.provisioner::<Cluster>(net.provider)?;
         let what = format!("nodes of cluster {}", c.id);
         let needs_ensure =
@@ -80,6 +83,8 @@ impl Reconcile for Cluster {
         if let Some(engines) = engines(ctx, net) {
             engines.stop(c).await.map_err(engine_error(c))?;
         }
+        // A cluster deleted mid-move has nodes on the move's other side too.
+        super::cluster_move::delete_move_nodes(ctx, c).await?;
         let teardown = match ctx.provisioners.find::<Cluster>(net.provider) {
             Some(provisioner) => {
                 provisioner

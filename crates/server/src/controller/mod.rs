@@ -13,6 +13,7 @@
 
 mod backoff;
 mod cluster;
+mod cluster_move;
 mod context;
 mod endpoint_service;
 mod migration;

@@ -31,11 +31,7 @@ impl Admit for Cluster {
         now: DateTime<Utc>,
     ) -> Result<Cluster> {
         let network = network_of_request(tx, project, &req.network_id).await?;
-        let on_network: Vec<Cluster> = owned(tx, network.id.0).await?;
-        let taken: HashSet<Ipv4Addr> = on_network
-            .iter()
-            .flat_map(|c| c.nodes.iter().map(|n| n.ip))
-            .collect();
+        let taken = super::cluster_move::taken_addresses(tx, &network).await?;
         let id = ClusterId(id);
         let mut cluster =
             rules::new_cluster(id, project, req, &network, &taken, &env.dns_zone, now)?;

@@ -3,6 +3,7 @@
 //! the context its core rules need and calling them.
 
 mod cluster;
+pub mod cluster_move;
 mod endpoint_service;
 mod migration;
 mod network;
