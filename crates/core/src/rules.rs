@@ -13,6 +13,9 @@ pub use crate::kinds::access::{
 pub use crate::kinds::cluster::{
     allocate_node_ips, cluster_dns_name, new_cluster, node_dns_name, update_cluster,
 };
+pub use crate::kinds::node_replace::{
+    replace_node,
+};
 pub use crate::kinds::network::{
     check_network_deletable, check_network_overlap, gateway_address, new_network, private_ranges,
     reserved_addresses, update_network, validate_network_cidr, validate_private_cidr,

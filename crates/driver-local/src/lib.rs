@@ -33,6 +33,7 @@ mod migration;
 pub mod names;
 pub mod netns;
 mod network;
+mod node_replace;
 pub mod nl;
 mod peering;
 pub mod probe;

@@ -19,6 +19,7 @@ mod store;
 pub mod testing;
 
 pub use doc::ObjectKey;
+pub use kinds::node_replace::replace_node;
 pub use kinds::vpn::record_config_download;
 pub use store::Store;
 

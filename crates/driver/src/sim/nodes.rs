@@ -58,17 +58,21 @@ impl Provisioner<Cluster> for SimCloud {
             let ready_at =
                 Utc::now() + chrono::Duration::from_std(self.clouds.latency()).unwrap_or_default();
             for node in &cluster.nodes {
-                let exists = inner
+                // A node replaced since its instance launched (another address) gets a new
+                // instance, starting again like any new one.
+                let current = inner
                     .state
                     .nodes
                     .get(&cluster.id)
-                    .is_some_and(|m| m.contains_key(&node.index));
-                if !exists {
+                    .and_then(|m| m.get(&node.index))
+                    .is_some_and(|n| n.ip.is_none_or(|ip| ip == node.ip));
+                if !current {
                     let record = Record::Node(SimNode {
                         cluster: cluster.id,
                         index: node.index,
                         network_id: network.id,
                         ready_at,
+                        ip: Some(node.ip),
                     });
                     inner.commit(record).map_err(journal_error)?;
                 }
