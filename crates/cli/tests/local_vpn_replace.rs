@@ -48,6 +48,14 @@ fn connect_outcome(lab: &LocalLab, ip: &str, port: u16) -> Option<bool> {
     }
 }
 
+/// Whether the prefix `a.b.c.d/n` holds `ip`.
+fn covers(prefix: &str, ip: std::net::Ipv4Addr) -> bool {
+    let (net, len) = prefix.split_once('/').unwrap();
+    let (net, len): (std::net::Ipv4Addr, u32) = (net.parse().unwrap(), len.parse().unwrap());
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    u32::from(net) & mask == u32::from(ip) & mask
+}
+
 /// `reach --from vpn/alice --to CLUSTER:8443`.
 fn reach(lab: &LocalLab, cluster: &str) -> Value {
     lab.cli
@@ -125,9 +133,10 @@ fn a_replaced_node_is_reached_at_its_new_address_without_touching_the_vpn_client
         "the node's namespace holds the new address only: {addresses}"
     );
 
-    // The VPN client was not touched: same version, key and grants.
+    // The VPN client was not touched: same spec (generation), key, address and grants
+    // (its version moves with the controller's status saves).
     let after = lab.cli.json(&format!("vpn client get {client_id}"));
-    for field in ["version", "public_key", "grants", "address"] {
+    for field in ["generation", "public_key", "grants", "address"] {
         assert_eq!(after[field], before[field], "{field}");
     }
 
@@ -154,8 +163,15 @@ fn a_replaced_node_is_reached_at_its_new_address_without_touching_the_vpn_client
         .lines()
         .find_map(|l| l.strip_prefix("AllowedIPs = "))
         .expect("AllowedIPs");
+    let old: std::net::Ipv4Addr = old_ip.parse().unwrap();
     assert!(
-        !allowed.split(", ").any(|a| a == format!("{old_ip}/32")),
+        !allowed.split(", ").any(|a| covers(a, old)),
+        "{allowed}"
+    );
+    assert!(
+        allowed
+            .split(", ")
+            .any(|a| covers(a, new_ip.parse().unwrap())),
         "{allowed}"
     );
     let path = lab.sandbox.home.path().join(format!("{LAPTOP_WG}.conf"));
@@ -188,7 +204,8 @@ fn a_replaced_node_is_reached_at_its_new_address_without_touching_the_vpn_client
         "the old address is still refused"
     );
     let unchanged = lab.cli.json(&format!("vpn client get {client_id}"));
-    assert_eq!(unchanged["version"], before["version"]);
+    assert_eq!(unchanged["generation"], before["generation"]);
+    assert_eq!(unchanged["public_key"], before["public_key"]);
 
     // The analyzer agrees with the real connect: allowed, through the node's new address.
     let verdict = reach(&lab, &cluster_id);

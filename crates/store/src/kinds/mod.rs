@@ -6,7 +6,7 @@ mod cluster;
 mod endpoint_service;
 mod migration;
 mod network;
-mod node_replace;
+pub(crate) mod node_replace;
 mod peering;
 pub(crate) mod vpn;
 
