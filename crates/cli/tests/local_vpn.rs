@@ -266,7 +266,8 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
     });
     let (_first, seen) = connect(&laptop_ns, &node_ip, ECHO_PORT).unwrap();
     assert_eq!(seen, alice_ip, "the node sees the client's tunnel address");
-    tls_verified(&lab, LAPTOP, &ca, &node_ip, TLS_PORT, &node_name).expect("TLS to the granted port");
+    tls_verified(&lab, LAPTOP, &ca, &node_ip, TLS_PORT, &node_name)
+        .expect("TLS to the granted port");
 
     // DNS push: the resolver on the gateway's tunnel address answers the platform zone
     // through the tunnel.

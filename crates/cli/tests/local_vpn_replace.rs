@@ -71,7 +71,10 @@ fn a_replaced_node_is_reached_at_its_new_address_without_touching_the_vpn_client
     let cluster_id = id_of(&cluster);
     let ips = node_ips(&cluster);
     let old_ip = ips[1].clone();
-    let name = cluster["nodes"][1]["dns_name"].as_str().unwrap().to_string();
+    let name = cluster["nodes"][1]["dns_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
     lab.internet_host("laptop", "203.0.113.71");
     let laptop_ns = lab.namespace_of(LAPTOP);
     let ca = lab.sandbox.home.path().join("isthmus-ca.pem");
@@ -164,10 +167,7 @@ fn a_replaced_node_is_reached_at_its_new_address_without_touching_the_vpn_client
         .find_map(|l| l.strip_prefix("AllowedIPs = "))
         .expect("AllowedIPs");
     let old: std::net::Ipv4Addr = old_ip.parse().unwrap();
-    assert!(
-        !allowed.split(", ").any(|a| covers(a, old)),
-        "{allowed}"
-    );
+    assert!(!allowed.split(", ").any(|a| covers(a, old)), "{allowed}");
     assert!(
         allowed
             .split(", ")
@@ -198,10 +198,12 @@ fn a_replaced_node_is_reached_at_its_new_address_without_touching_the_vpn_client
         connect_outcome(&lab, &new_ip, TLS_PORT) == Some(true)
     });
     tls_verified(&lab, LAPTOP, &ca, &new_ip, TLS_PORT, &name).expect("TLS to the new node 1");
-    assert_eq!(
+    // The fresh config no longer routes the old address into the tunnel, and nothing
+    // else leads there: it gets nothing.
+    assert_ne!(
         connect_outcome(&lab, &old_ip, TLS_PORT),
-        Some(false),
-        "the old address is still refused"
+        Some(true),
+        "the old address answers"
     );
     let unchanged = lab.cli.json(&format!("vpn client get {client_id}"));
     assert_eq!(unchanged["generation"], before["generation"]);
@@ -210,11 +212,31 @@ fn a_replaced_node_is_reached_at_its_new_address_without_touching_the_vpn_client
     // The analyzer agrees with the real connect: allowed, through the node's new address.
     let verdict = reach(&lab, &cluster_id);
     assert_eq!(verdict["allowed"], true, "{verdict:#}");
-    let text = verdict.to_string();
-    assert!(text.contains(&new_ip), "{verdict:#}");
-    assert!(!text.contains(&format!("\"{old_ip}\"")), "{verdict:#}");
+    let to_node_1 = verdict["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| {
+            v["hops"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["node"] == name.as_str())
+        })
+        .unwrap_or_else(|| panic!("no verdict for node 1: {verdict:#}"));
+    assert_eq!(to_node_1["allowed"], true, "{to_node_1:#}");
+    let destination = to_node_1["hops"].as_array().unwrap().last().unwrap();
+    assert_eq!(destination["ip"], new_ip.as_str(), "{to_node_1:#}");
+    assert!(
+        !verdict.to_string().contains(&format!("\"{old_ip}\"")),
+        "{verdict:#}"
+    );
 
+    println!("node 1: {old_ip} -> {new_ip}; AllowedIPs after: {allowed}");
     // The change is in the audit log.
     let events = lab.cli.ok("events -o json");
-    assert!(events.contains("cluster.replace_node"), "no replace_node event");
+    assert!(
+        events.contains("cluster.replace_node"),
+        "no replace_node event"
+    );
 }

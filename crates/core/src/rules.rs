@@ -13,13 +13,11 @@ pub use crate::kinds::access::{
 pub use crate::kinds::cluster::{
     allocate_node_ips, cluster_dns_name, new_cluster, node_dns_name, update_cluster,
 };
-pub use crate::kinds::node_replace::{
-    replace_node,
-};
 pub use crate::kinds::network::{
     check_network_deletable, check_network_overlap, gateway_address, new_network, private_ranges,
     reserved_addresses, update_network, validate_network_cidr, validate_private_cidr,
 };
+pub use crate::kinds::node_replace::replace_node;
 pub use crate::kinds::peering::{new_peering, peering_warnings, taken_routes, update_peering};
 pub use crate::kinds::routes::{validate_routes, validate_transit_routes, MAX_ROUTES};
 pub use crate::kinds::validate::{

@@ -139,17 +139,21 @@ async fn a_replaced_node_gets_a_new_address_under_the_same_name_and_grants_follo
         .await;
     assert_eq!(latency.status, 204, "{:#}", latency.body);
     let (old_ip, name, zone) = node(&cluster, 1);
-    let by_name = format!(
-        "/v1/projects/{p}/clusters/orders/nodes/1/replace"
-    );
+    let by_name = format!("/v1/projects/{p}/clusters/orders/nodes/1/replace");
     let replaced = s.post(&s.admin, &by_name, json!({})).await;
     assert_eq!(replaced.status, 202, "{:#}", replaced.body);
     let (new_ip, new_name, new_zone) = node(&replaced.body, 1);
     assert_ne!(new_ip, old_ip);
-    assert_eq!((new_name.as_str(), new_zone.as_str()), (name.as_str(), zone.as_str()));
+    assert_eq!(
+        (new_name.as_str(), new_zone.as_str()),
+        (name.as_str(), zone.as_str())
+    );
     let taken: Vec<Ipv4Addr> = (0..3).map(|i| node(&cluster, i).0).collect();
     assert!(!taken.contains(&new_ip), "{new_ip} was in use");
-    assert!(new_ip.octets()[..3] == [10, 40, 0], "{new_ip} is in the network");
+    assert!(
+        new_ip.octets()[..3] == [10, 40, 0],
+        "{new_ip} is in the network"
+    );
     assert_eq!(replaced.body["status"], "updating", "{:#}", replaced.body);
     assert_eq!(node(&replaced.body, 0), node(&cluster, 0));
     assert_eq!(node(&replaced.body, 2), node(&cluster, 2));
@@ -189,7 +193,10 @@ async fn a_replaced_node_gets_a_new_address_under_the_same_name_and_grants_follo
     assert!(!allowed.iter().any(|a| covers(a, old_ip)), "{text}");
 
     // Audited, with the addresses before and after.
-    let events = s.get(&s.admin, &format!("/v1/projects/{p}/events")).await.body;
+    let events = s
+        .get(&s.admin, &format!("/v1/projects/{p}/events"))
+        .await
+        .body;
     let event = events["items"]
         .as_array()
         .unwrap()

@@ -144,7 +144,10 @@ mod tests {
         assert!(!taken.contains(&new.ip), "{} was in use", new.ip);
         assert!(network.cidr_block.contains_addr(new.ip));
         assert_eq!(new.status, NodeStatus::Provisioning);
-        assert_eq!(next.nodes[0], cluster.nodes[0], "other nodes stay as they were");
+        assert_eq!(
+            next.nodes[0], cluster.nodes[0],
+            "other nodes stay as they were"
+        );
         assert_eq!(next.nodes[2], cluster.nodes[2]);
         assert_eq!(next.status, ClusterStatus::Updating);
         assert_eq!(next.generation, cluster.generation + 1);
@@ -155,7 +158,10 @@ mod tests {
     fn only_a_running_cluster_and_an_existing_node_can_be_replaced() {
         let (network, mut cluster) = setup("10.9.0.0/24");
         let err = replace_node(&cluster, &network, 3, &taken(&cluster), now()).unwrap_err();
-        assert!(matches!(err, CoreError::NotFound { kind: "node", .. }), "{err}");
+        assert!(
+            matches!(err, CoreError::NotFound { kind: "node", .. }),
+            "{err}"
+        );
         cluster.status = ClusterStatus::Updating;
         let err = replace_node(&cluster, &network, 0, &taken(&cluster), now()).unwrap_err();
         assert!(
