@@ -136,6 +136,19 @@ fn a_replaced_node_is_reached_at_its_new_address_without_touching_the_vpn_client
         "the node's namespace holds the new address only: {addresses}"
     );
 
+    // The router forgot the old address: its egress map sends only the new one to the
+    // cluster's chain (a node given the old address later inherits nothing).
+    let router_ns = lab.names.router_ns(&network);
+    let map = in_ns(
+        &router_ns,
+        &["nft", "list", "map", "inet", "isthmus", "egress_from"],
+    );
+    let map = String::from_utf8_lossy(&map.stdout).to_string();
+    assert!(
+        map.contains(&format!("{new_ip} :")) && !map.contains(&format!("{old_ip} :")),
+        "{map}"
+    );
+
     // The VPN client was not touched: same spec (generation), key, address and grants
     // (its version moves with the controller's status saves).
     let after = lab.cli.json(&format!("vpn client get {client_id}"));

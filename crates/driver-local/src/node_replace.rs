@@ -29,7 +29,7 @@ impl LocalDriver {
     ) -> Result<Vec<Ipv4Addr>> {
         let router = self.router_spec(network);
         let id = cluster.id.to_string();
-        let mut retired = vec![];
+        let mut stale = vec![];
         for node in &cluster.nodes {
             let host = HostSpec {
                 ns: self.names.node_ns(&id, node.index),
@@ -37,21 +37,25 @@ impl LocalDriver {
                 ip: node.ip,
             };
             let old = stale_addresses(&router, &host).await?;
-            if old.is_empty() {
-                continue;
+            if !old.is_empty() {
+                stale.push((node.index, host, old));
             }
-            tracing::info!(node = node.index, cluster = %cluster.id, ?old, new = %node.ip,
-                "node replaced: deleting its old namespace");
-            topology::delete_host(&router.ns, &host)
-                .await
-                .with_context(|| format!("delete the old node {} of {}", node.index, id))?;
-            retired.extend(old);
         }
+        let retired: Vec<Ipv4Addr> = stale.iter().flat_map(|(_, _, old)| old.clone()).collect();
+        // The router forgets first: the old namespace is what marks the work to do, so a
+        // crash in between repeats all of it on the next ensure.
         if !retired.is_empty() && netns::exists(&router.ns) {
             let (ns, ips) = (router.ns.clone(), retired.clone());
             tokio::task::spawn_blocking(move || forget_in_router(&ns, &ips))
                 .await
                 .context("forget the old addresses")??;
+        }
+        for (index, host, old) in stale {
+            tracing::info!(node = index, cluster = %cluster.id, ?old, new = %host.ip,
+                "node replaced: deleting its old namespace");
+            topology::delete_host(&router.ns, &host)
+                .await
+                .with_context(|| format!("delete the old node {index} of {id}"))?;
         }
         Ok(retired)
     }
