@@ -99,3 +99,44 @@ impl Provisioner<Cluster> for SimCloud {
         Ok(Teardown::Done)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use isthmus_core::resources::Provider;
+
+    use super::super::tests::{cluster, network};
+    use super::super::{SimClouds, SimConfig};
+    use crate::{NodeState, Provisioner};
+
+    #[tokio::test]
+    async fn a_node_replaced_with_a_new_address_gets_a_new_instance_that_starts_again() {
+        let sim = SimClouds::open(SimConfig {
+            latency: Duration::from_millis(20),
+            journal: None,
+        })
+        .unwrap();
+        let driver = sim.cloud(Provider::Aws);
+        let net = network(Provider::Aws, "10.20.0.0/16");
+        let mut c = cluster(&net);
+        driver.ensure(&net, &()).await.unwrap();
+        driver.observe(&net, &()).await.unwrap();
+        driver.ensure(&c, &net).await.unwrap();
+        let nodes = driver.observe(&c, &net).await.unwrap();
+        assert!(nodes.iter().all(|n| n.state == NodeState::Running));
+
+        c.nodes[1].ip = "10.20.0.99".parse().unwrap();
+        let nodes = driver.ensure(&c, &net).await.unwrap();
+        assert_eq!(nodes[1].state, NodeState::Starting, "{:?}", nodes[1]);
+        assert_eq!(nodes[0].state, NodeState::Running, "the others stay up");
+        assert_eq!(nodes[2].state, NodeState::Running);
+        assert!(
+            nodes[1].message.contains("10.20.0.99"),
+            "{}",
+            nodes[1].message
+        );
+        let nodes = driver.observe(&c, &net).await.unwrap();
+        assert!(nodes.iter().all(|n| n.state == NodeState::Running));
+    }
+}
