@@ -7,6 +7,7 @@
 
 mod local_support;
 mod support;
+mod vpn_support;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -18,6 +19,7 @@ use isthmus_driver_local::vpn::daemon;
 use local_support::{eventually, node_ips, LocalLab};
 use serde_json::Value;
 use support::{id_of, Run, PATIENCE, WAIT_TIMEOUT};
+use vpn_support::{in_ns, resolve_a, tls_verified, wg_quick_up, without_dns};
 
 const PREFIX: &str = "isthw1";
 const LAPTOP: &str = "internet/laptop";
@@ -91,102 +93,6 @@ fn refused(run: &Run) -> bool {
     run.code != Some(0) && run.stderr.contains("Connection refused")
 }
 
-/// Runs an argv inside `ns` (the laptop's side: wg-quick and wg, as a person would).
-fn in_ns(ns: &str, argv: &[&str]) -> std::process::Output {
-    let out = std::process::Command::new("ip")
-        .args(["netns", "exec", ns])
-        .args(argv)
-        .output()
-        .expect("run ip netns exec");
-    assert!(
-        out.status.success(),
-        "{argv:?} in {ns}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// Brings the laptop's tunnel up with `config` (written as `<iface>.conf`).
-fn wg_quick_up(lab: &LocalLab, ns: &str, iface: &str, config: &str) {
-    let path = lab.sandbox.home.path().join(format!("{iface}.conf"));
-    std::fs::write(&path, config).unwrap();
-    in_ns(
-        ns,
-        &[
-            "env",
-            "WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go",
-            "wg-quick",
-            "up",
-            path.to_str().unwrap(),
-        ],
-    );
-}
-
-/// The config without its `DNS =` line: wg-quick hands that to resolvconf, which the lab
-/// does not have; the test asks the pushed resolver directly instead.
-fn without_dns(config: &str) -> String {
-    config
-        .lines()
-        .filter(|l| !l.starts_with("DNS = "))
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
-/// An A query for `name` to `server:53` from inside `ns` (a hand-made RFC 1035 message:
-/// the lab has no dig); the addresses of the answer, `None` without one.
-fn resolve_a(ns: &str, server: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
-    let mut query = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
-    for label in name.trim_end_matches('.').split('.') {
-        query.push(label.len() as u8);
-        query.extend_from_slice(label.as_bytes());
-    }
-    query.extend_from_slice(&[0, 0, 1, 0, 1]);
-    let server: SocketAddr = SocketAddr::from((server.parse::<Ipv4Addr>().ok()?, 53));
-    let socket = isthmus_driver_local::netns::run_in(Some(ns), || {
-        Ok(std::net::UdpSocket::bind("0.0.0.0:0")?)
-    })
-    .ok()?;
-    socket.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    socket.send_to(&query, server).ok()?;
-    let mut buf = [0u8; 512];
-    let n = socket.recv(&mut buf).ok()?;
-    let reply = &buf[..n];
-    let answers = u16::from_be_bytes([reply[6], reply[7]]);
-    if reply[3] & 0x0f != 0 || answers == 0 {
-        return None;
-    }
-    // After the question: each answer is a name (labels, or a pointer), type, class,
-    // ttl, length, data.
-    let mut at = query.len();
-    let mut out = vec![];
-    for _ in 0..answers {
-        loop {
-            match reply[at] {
-                0 => {
-                    at += 1;
-                    break;
-                }
-                b if b & 0xc0 == 0xc0 => {
-                    at += 2;
-                    break;
-                }
-                b => at += 1 + b as usize,
-            }
-        }
-        at -= 2;
-        let (kind, len) = (
-            u16::from_be_bytes([reply[at + 2], reply[at + 3]]),
-            u16::from_be_bytes([reply[at + 10], reply[at + 11]]) as usize,
-        );
-        if kind == 1 && len == 4 {
-            let a = &reply[at + 12..at + 16];
-            out.push(Ipv4Addr::new(a[0], a[1], a[2], a[3]));
-        }
-        at += 12 + len;
-    }
-    Some(out)
-}
-
 /// `vpn client add … -o json`, its private key written to a file; the client and file.
 fn add_client(lab: &LocalLab, gateway: &str, name: &str, flags: &str) -> (Value, String) {
     let client = lab
@@ -204,34 +110,6 @@ fn config_of(lab: &LocalLab, client: &str, key_file: &str) -> String {
     lab.cli.ok(&format!(
         "vpn client config {client} --private-key-file {key_file}"
     ))
-}
-
-/// A TLS handshake from the laptop to `ip:8443`, verifying against the CA and `name`.
-fn tls_verified(lab: &LocalLab, ca: &str, ip: &str, name: &str) -> Result<(), String> {
-    let connect = format!("{ip}:{TLS_PORT}");
-    let run = lab.lab_exec(
-        LAPTOP,
-        &[
-            "timeout",
-            "10",
-            "openssl",
-            "s_client",
-            "-connect",
-            &connect,
-            "-servername",
-            name,
-            "-verify_hostname",
-            name,
-            "-CAfile",
-            ca,
-            "-verify_return_error",
-        ],
-    );
-    if run.code == Some(0) && run.stdout.contains("Verify return code: 0 (ok)") {
-        Ok(())
-    } else {
-        Err(format!("{}{}", run.stdout, run.stderr))
-    }
 }
 
 /// The node's side of `laptop_side` (matched by the laptop's port).
@@ -263,6 +141,51 @@ fn assert_cut(node_side: &mut TcpStream) {
             Ok(_) => {}
         }
     }
+}
+
+/// Forgets the node-side connections accepted so far, so what arrives next is new.
+fn drain(echo: &Receiver<TcpStream>) {
+    while echo.try_recv().is_ok() {}
+}
+
+/// What a revoked or expired client's laptop meets once the API says so. The gateway has
+/// removed the peer (build item 2: "revocation and expiry remove the peer"), so it holds
+/// no session key for the laptop and cannot send it anything, not even a reset: the
+/// laptop's packets are dropped by WireGuard before any firewall sees them. So: a new
+/// connect started right after the answer is not admitted within one second (it fails),
+/// the node accepts nothing, the open connection carries nothing more, and the gateway
+/// lists no peer with the key.
+fn assert_shut_out(
+    laptop_ns: &str,
+    node_ip: &str,
+    echo: &Receiver<TcpStream>,
+    open: &mut TcpStream,
+    router_ns: &str,
+    gateway_iface: &str,
+    key: &str,
+) {
+    let addr = SocketAddr::from((node_ip.parse::<Ipv4Addr>().unwrap(), ECHO_PORT));
+    let attempt = probe::connect(laptop_ns, addr, Duration::from_secs(1));
+    assert!(
+        attempt.is_err(),
+        "a new connect within a second of the answer was admitted"
+    );
+    assert!(
+        echo.recv_timeout(Duration::from_millis(500)).is_err(),
+        "the node accepted a connection from a shut-out laptop"
+    );
+    open.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let _ = open.write_all(b"anyone?");
+    let mut buf = [0; 64];
+    assert!(
+        !matches!(open.read(&mut buf), Ok(n) if n > 0),
+        "the open connection still carries data"
+    );
+    let peers = in_ns(router_ns, &["wg", "show", gateway_iface, "peers"]);
+    assert!(
+        !String::from_utf8_lossy(&peers.stdout).contains(key),
+        "the gateway still has the peer"
+    );
 }
 
 #[test]
@@ -343,7 +266,8 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
     });
     let (_first, seen) = connect(&laptop_ns, &node_ip, ECHO_PORT).unwrap();
     assert_eq!(seen, alice_ip, "the node sees the client's tunnel address");
-    tls_verified(&lab, &ca, &node_ip, &node_name).expect("TLS to the granted port");
+    tls_verified(&lab, LAPTOP, &ca, &node_ip, TLS_PORT, &node_name)
+        .expect("TLS to the granted port");
 
     // DNS push: the resolver on the gateway's tunnel address answers the platform zone
     // through the tunnel.
@@ -518,17 +442,28 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
         connect(&laptop_ns, &node_ip, ECHO_PORT).is_ok()
     });
 
-    // Revoke: the open connection is cut at the node, and nothing new opens.
-    let (open, _) = connect(&laptop_ns, &node_ip, ECHO_PORT).unwrap();
+    // Revoke: the open connection is cut at the node, and within a second of the answer
+    // a new connect from the laptop is not admitted (see `assert_shut_out`).
+    let router_ns = lab.names.router_ns(&network);
+    let (mut open, _) = connect(&laptop_ns, &node_ip, ECHO_PORT).unwrap();
     let mut node_side = node_side_of(&echo, &open);
+    drain(&echo);
     let asked = Instant::now();
     let revoked = lab.cli.json(&format!(
         "vpn client revoke {alice_id} --wait --timeout {WAIT_TIMEOUT}"
     ));
     let enforced = asked.elapsed();
     assert_eq!(revoked["status"], "deleted", "{revoked:#}");
+    assert_shut_out(
+        &laptop_ns,
+        &node_ip,
+        &echo,
+        &mut open,
+        &router_ns,
+        &gateway_iface,
+        rotated["public_key"].as_str().unwrap(),
+    );
     assert_cut(&mut node_side);
-    assert!(connect(&laptop_ns, &node_ip, ECHO_PORT).is_err());
     println!("revoke through the CLI to enforced (status deleted): {enforced:?}");
 
     // Expiry: a client whose time is up loses its tunnel the same way.
@@ -550,8 +485,9 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
     eventually("bob reaches his grant before expiry", || {
         connect(&second_ns, &node_ip, ECHO_PORT).is_ok()
     });
-    let (bob_open, _) = connect(&second_ns, &node_ip, ECHO_PORT).unwrap();
+    let (mut bob_open, _) = connect(&second_ns, &node_ip, ECHO_PORT).unwrap();
     let mut bob_node_side = node_side_of(&echo, &bob_open);
+    drain(&echo);
     let expired = lab.cli.poll_status("vpn client", &bob_id, &["expired"]);
     assert!(
         expired["status_message"]
@@ -560,8 +496,16 @@ fn a_laptop_reaches_exactly_its_grants_through_the_local_gateway_until_revoked_o
             .contains("removed its key"),
         "{expired:#}"
     );
+    assert_shut_out(
+        &second_ns,
+        &node_ip,
+        &echo,
+        &mut bob_open,
+        &router_ns,
+        &gateway_iface,
+        bob["public_key"].as_str().unwrap(),
+    );
     assert_cut(&mut bob_node_side);
-    assert!(connect(&second_ns, &node_ip, ECHO_PORT).is_err());
 
     // The audit log names the downloads, the revoke and the expiry.
     let events = lab.cli.ok("events -o json");

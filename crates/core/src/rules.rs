@@ -17,6 +17,7 @@ pub use crate::kinds::network::{
     check_network_deletable, check_network_overlap, gateway_address, new_network, private_ranges,
     reserved_addresses, update_network, validate_network_cidr, validate_private_cidr,
 };
+pub use crate::kinds::node_replace::replace_node;
 pub use crate::kinds::peering::{new_peering, peering_warnings, taken_routes, update_peering};
 pub use crate::kinds::routes::{validate_routes, validate_transit_routes, MAX_ROUTES};
 pub use crate::kinds::validate::{

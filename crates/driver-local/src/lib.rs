@@ -34,6 +34,7 @@ pub mod names;
 pub mod netns;
 mod network;
 pub mod nl;
+mod node_replace;
 mod peering;
 pub mod probe;
 mod sweep;

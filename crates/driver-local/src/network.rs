@@ -148,6 +148,8 @@ impl LocalDriver {
                 network.id, router.ns
             )));
         }
+        // A replaced node's old instance goes first (see `node_replace`).
+        self.retire_replaced_nodes(network, cluster).await?;
         let specs = self.node_specs(cluster);
         for (index, host) in &specs {
             topology::ensure_host(&router, host)

@@ -195,7 +195,7 @@ impl<'a, K: Admit> Api<'a, K> {
 }
 
 /// The first doc a write stored (or kept, or replayed), as `K`.
-fn answer<K: Object>(written: Written) -> Result<K> {
+pub(crate) fn answer<K: Object>(written: Written) -> Result<K> {
     match written.docs.first() {
         Some(doc) => doc.decode(),
         None => Err(StoreError::Backend(anyhow::anyhow!(

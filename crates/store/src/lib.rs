@@ -21,6 +21,7 @@ pub mod testing;
 
 pub use doc::ObjectKey;
 pub use kinds::cluster_move::{cancel_cluster_move, save_cluster_move_step, start_cluster_move};
+pub use kinds::node_replace::replace_node;
 pub use kinds::vpn::record_config_download;
 pub use store::Store;
 

@@ -159,6 +159,18 @@ pub enum ClusterCommand {
     },
     /// The URIs a client connects with (connection strings, HTTP, per-node addresses).
     Addresses { id: String },
+    /// Replace one node of a running cluster: it keeps its index and DNS name and gets a
+    /// new private address in the same network (its name moves with it; VPN grants and
+    /// access lists follow by themselves).
+    ReplaceNode {
+        /// The cluster (name or id).
+        id: String,
+        /// The node's index (0 for the first node).
+        index: u32,
+        /// Wait until the new node runs.
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
     /// Rename a cluster or change who may connect to it; the data plane follows within a
     /// second. Additions and removals edit the lists the server holds (re-read and sent
     /// back with If-Match, so a concurrent change is never lost).

@@ -1,4 +1,5 @@
-//! `isthmus cluster …`: create, update and addresses; the other verbs are generic.
+//! `isthmus cluster …`: create, update, addresses and replace-node; the other verbs are
+//! generic.
 
 use isthmus_core::kinds::cluster_move::ClusterMoveRequest;
 use isthmus_core::resources::{
@@ -45,6 +46,18 @@ pub async fn run(ctx: &Ctx, command: ClusterCommand) -> anyhow::Result<String> {
             let id = object::id_of::<Cluster>(ctx, &at, &id).await?;
             let cluster: Cluster = ctx.client.get(&path(&id)).await?;
             ctx.list(&crate::addresses::scoped_addresses(&cluster))
+        }
+        ClusterCommand::ReplaceNode { id, index, wait } => {
+            let id = object::id_of::<Cluster>(ctx, &at, &id).await?;
+            let at_id = path(&id);
+            let replaced: Cluster = ctx
+                .client
+                .post(
+                    &format!("{at_id}/nodes/{index}/replace"),
+                    &serde_json::json!({}),
+                )
+                .await?;
+            ctx.settle(&at_id, replaced, Goal::Ready, wait).await
         }
         ClusterCommand::Update {
             id,

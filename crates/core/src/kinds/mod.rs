@@ -15,6 +15,7 @@ pub mod migration;
 mod migration_rules;
 pub mod migration_transform;
 pub mod network;
+pub mod node_replace;
 pub mod peering;
 pub mod principals;
 pub mod routes;

@@ -48,3 +48,15 @@ pub fn delete_egress(b: &mut Batch, current: &Table, chain: &str, nodes: &[Ipv4A
     b.delete_elements(EGRESS_MAP, present);
     delete_chain(b, current, chain);
 }
+
+/// Takes addresses a cluster's nodes no longer hold (a replaced node's old one) out of
+/// the egress map, so a node given one of them later is not sent to this cluster's chain.
+pub fn forget_egress_sources(b: &mut Batch, current: &Table, ips: &[Ipv4Addr]) {
+    let present = ips
+        .iter()
+        .map(Ipv4Addr::to_string)
+        .filter(|ip| current.egress_sources.contains(ip))
+        .map(|ip| text(&ip))
+        .collect();
+    b.delete_elements(EGRESS_MAP, present);
+}

@@ -57,7 +57,7 @@ mod read;
 
 pub use base::{base, delete_table, FORWARD_RULES, INPUT_RULES, NAT_PRE_RULES, PRE_RULES};
 pub use batch::Batch;
-pub use egress::{delete_egress, set_egress};
+pub use egress::{delete_egress, forget_egress_sources, set_egress};
 pub use expr::prefix_element;
 pub(crate) use expr::{
     accept, ct, ct_state, drop_, eq, ip, jump_entry, meta, ne, round_robin_dnat, set_ref, snat_to,

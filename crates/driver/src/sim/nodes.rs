@@ -58,17 +58,21 @@ impl Provisioner<Cluster> for SimCloud {
             let ready_at =
                 Utc::now() + chrono::Duration::from_std(self.clouds.latency()).unwrap_or_default();
             for node in &cluster.nodes {
-                let exists = inner
+                // A node replaced since its instance launched (another address) gets a new
+                // instance, starting again like any new one.
+                let current = inner
                     .state
                     .nodes
                     .get(&cluster.id)
-                    .is_some_and(|m| m.contains_key(&node.index));
-                if !exists {
+                    .and_then(|m| m.get(&node.index))
+                    .is_some_and(|n| n.ip.is_none_or(|ip| ip == node.ip));
+                if !current {
                     let record = Record::Node(SimNode {
                         cluster: cluster.id,
                         index: node.index,
                         network_id: network.id,
                         ready_at,
+                        ip: Some(node.ip),
                     });
                     inner.commit(record).map_err(journal_error)?;
                 }
@@ -110,5 +114,46 @@ impl Provisioner<Cluster> for SimCloud {
             inner.commit(record).map_err(journal_error)?;
         }
         Ok(Teardown::Done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use isthmus_core::resources::Provider;
+
+    use super::super::tests::{cluster, network};
+    use super::super::{SimClouds, SimConfig};
+    use crate::{NodeState, Provisioner};
+
+    #[tokio::test]
+    async fn a_node_replaced_with_a_new_address_gets_a_new_instance_that_starts_again() {
+        let sim = SimClouds::open(SimConfig {
+            latency: Duration::from_millis(20),
+            journal: None,
+        })
+        .unwrap();
+        let driver = sim.cloud(Provider::Aws);
+        let net = network(Provider::Aws, "10.20.0.0/16");
+        let mut c = cluster(&net);
+        driver.ensure(&net, &()).await.unwrap();
+        driver.observe(&net, &()).await.unwrap();
+        driver.ensure(&c, &net).await.unwrap();
+        let nodes = driver.observe(&c, &net).await.unwrap();
+        assert!(nodes.iter().all(|n| n.state == NodeState::Running));
+
+        c.nodes[1].ip = "10.20.0.99".parse().unwrap();
+        let nodes = driver.ensure(&c, &net).await.unwrap();
+        assert_eq!(nodes[1].state, NodeState::Starting, "{:?}", nodes[1]);
+        assert_eq!(nodes[0].state, NodeState::Running, "the others stay up");
+        assert_eq!(nodes[2].state, NodeState::Running);
+        assert!(
+            nodes[1].message.contains("10.20.0.99"),
+            "{}",
+            nodes[1].message
+        );
+        let nodes = driver.observe(&c, &net).await.unwrap();
+        assert!(nodes.iter().all(|n| n.state == NodeState::Running));
     }
 }

@@ -97,6 +97,10 @@ pub(crate) struct SimNode {
     pub index: u32,
     pub network_id: NetworkId,
     pub ready_at: DateTime<Utc>,
+    /// The address the instance was launched with (absent in journals written before
+    /// nodes could be replaced): another address in the spec is a replacement.
+    #[serde(default)]
+    pub ip: Option<std::net::Ipv4Addr>,
 }
 
 type VpcKey = (Provider, String, String);

@@ -51,7 +51,7 @@ fn net_id(cloud: Provider, short: &str) -> String {
     }
 }
 
-fn network(provider: Provider, cidr: &str) -> Network {
+pub(super) fn network(provider: Provider, cidr: &str) -> Network {
     let req = serde_json::from_value(json!({
         "name": "prod", "provider": provider, "region": region(provider), "cidr_block": cidr
     }))
@@ -70,7 +70,7 @@ fn peering(net: &Network, n: u8, vpc: &str, routes: &[&str]) -> Peering {
     rules::new_peering(PeeringId(id(n)), net.project_id, &req, net, &[], Utc::now()).unwrap()
 }
 
-fn cluster(net: &Network) -> Cluster {
+pub(super) fn cluster(net: &Network) -> Cluster {
     let req = serde_json::from_value(json!({
         "name": "db", "network_id": net.id.to_string(), "engine": "nats",
         "topology": "three-node-multi-zone",

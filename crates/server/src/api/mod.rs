@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 pub mod body;
 mod ca;
 mod cluster_move;
+mod cluster_nodes;
 mod clusters;
 mod dns;
 pub mod edge;
@@ -135,6 +136,10 @@ pub fn routes() -> Routes {
             "/v1/projects/{p}/vpn-gateways/{id}/clients/{cid}/rotate",
             vpn_clients::rotate,
         )
+        .post(
+            "/v1/projects/{p}/clusters/{id}/nodes/{index}/replace",
+            cluster_nodes::replace,
+        )
         .get("/v1/projects/{p}/events", events::list)
         .post("/v1/projects/{p}/reachability", reach::analyze)
         .get("/v1/projects/{p}/ca.pem", ca::get)
@@ -231,6 +236,7 @@ impl Modify for BearerAuth {
         migrations::translate, migrations::verify, migrations::cutover, migration_reach::reach,
         endpoint_services::connections, endpoint_services::accept, endpoint_services::reject,
         vpn_clients::create, vpn_clients::list, vpn_clients::config, vpn_clients::rotate,
+        cluster_nodes::replace,
         events::list, ca::get, me::get, reach::analyze,
         tokens::create, tokens::members, tokens::set_member, tokens::remove_member,
         tokens::list, tokens::revoke, tokens::list_all, tokens::revoke_any, tokens::rotate,

@@ -175,6 +175,12 @@ impl NodeSupervisor {
         let slot = self.slot(&(cluster.id.to_string(), node.index));
         {
             let mut process = slot.lock().await;
+            if process.as_ref().is_some_and(|p| !p.runs_in(&ns)) {
+                tracing::info!(node = %ctx.node_name, "the node's namespace was made again; moving its engine there");
+                if let Some(old) = process.take() {
+                    old.stop().await;
+                }
+            }
             match process.as_mut().map(NodeProcess::exited) {
                 Some(None) => {
                     if renewed {

@@ -78,6 +78,23 @@ impl NodeProcess {
         }
     }
 
+    /// Whether the engine still runs in the namespace named `ns` now. A namespace made
+    /// again under the same name (a replaced node, or one the driver re-made after it
+    /// vanished) is another namespace: an engine left in the old one serves nobody.
+    /// Unknown (the process or the name is gone) counts as yes: nothing to move.
+    pub fn runs_in(&self, ns: &str) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Some(pid) = self.child.id() else {
+            return true;
+        };
+        let own = std::fs::metadata(format!("/proc/{pid}/ns/net"));
+        let named = std::fs::metadata(isthmus_driver_local::netns::path(ns));
+        match (own, named) {
+            (Ok(own), Ok(named)) => (own.dev(), own.ino()) == (named.dev(), named.ino()),
+            _ => true,
+        }
+    }
+
     /// Asks the engine to reload its configuration and certificates.
     pub fn hangup(&self) -> anyhow::Result<()> {
         let pid = self.child.id().context("the engine has already exited")?;

@@ -7,6 +7,7 @@ pub mod cluster_move;
 mod endpoint_service;
 mod migration;
 mod network;
+pub(crate) mod node_replace;
 mod peering;
 pub(crate) mod vpn;
 
