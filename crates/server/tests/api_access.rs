@@ -415,7 +415,10 @@ async fn the_egress_allowlist_has_the_allowlists_rules() {
     // The controller may move the cluster on (status, version) meanwhile;
     // what a refused request must not touch is the spec and its list.
     let after = server.get(&server.admin, &path).await.body;
-    assert_eq!(after["generation"], before["generation"], "nothing was stored");
+    assert_eq!(
+        after["generation"], before["generation"],
+        "nothing was stored"
+    );
     assert_eq!(after["egress_allowlist"], before["egress_allowlist"]);
 }
 
