@@ -1,8 +1,9 @@
 //! Public allow-list entries with an expiry (`expires_at`) leave the list once it passes
 //! (the private list takes no expiries: emptied, it would admit every peered source). The
 //! task knows each live cluster's earliest expiry: it reads them all once when it starts,
-//! then follows the audit log for clusters written since (on any replica), and otherwise
-//! sleeps until the earliest expiry. There it writes the list without the expired entries
+//! then follows the process's audit feed for clusters written since (on any replica; the
+//! controller's own writes are skipped, they never change a list), and otherwise sleeps
+//! until the earliest expiry. There it writes the list without the expired entries
 //! — through the store's update, so the removal is an audited `cluster.update` by the
 //! actor `allowlist-expiry`, it moves the generation, and the controller applies it to
 //! the data plane like any access change.
@@ -18,43 +19,44 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use isthmus_core::kinds::access::unexpired;
 use isthmus_core::object::Object;
+use isthmus_core::resources::Event;
 use isthmus_core::resources::PublicAccessInput;
 use isthmus_core::resources::{AllowlistEntry, AllowlistEntryInput, Cluster, ClusterUpdate};
 use isthmus_core::Id;
 use isthmus_store::api::Api;
 use isthmus_store::doc::DELETED;
 use isthmus_store::{Actor, ObjectKey, Store};
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::audit_feed::{AuditFeed, Next};
 use crate::controller::ControllerHandle;
 
 /// Who the audit log names for a removal.
 pub const ACTOR: &str = "allowlist-expiry";
 /// How long a failed read or removal waits before it is tried again.
 const RETRY: Duration = Duration::from_secs(1);
-/// Events read per query while catching up with the log.
-const FEED_BATCH: u32 = 1000;
 
 /// Starts the task; it stops when the handle is aborted (with the server, or at the end
-/// of a lease term). `log` moves when the audit log grows (the platform DNS's applied
-/// seq): the task wakes on it instead of polling.
+/// of a lease term). It hears of written clusters from `feed` instead of polling.
 pub fn start(
     store: Arc<dyn Store>,
     controller: ControllerHandle,
-    log: watch::Receiver<i64>,
+    feed: AuditFeed,
 ) -> JoinHandle<()> {
-    tokio::spawn(run(store, controller, log))
+    tokio::spawn(run(store, controller, feed))
 }
 
-async fn run(store: Arc<dyn Store>, controller: ControllerHandle, mut log: watch::Receiver<i64>) {
-    let (mut seq, mut due) = loop {
+async fn run(store: Arc<dyn Store>, controller: ControllerHandle, feed: AuditFeed) {
+    let (seq, mut due) = loop {
         match Expiries::load(store.as_ref()).await {
             Ok(loaded) => break loaded,
             Err(e) => tracing::warn!(error = format!("{e:#}"), "allow-list expiries unread"),
         }
         tokio::time::sleep(RETRY).await;
     };
+    let mut changes = feed.subscribe_from(seq);
+    // Clusters written whose expiry is still to be read (again, after a failed read).
+    let mut unread = BTreeSet::new();
     loop {
         let now = Utc::now();
         for id in due.due(now) {
@@ -66,27 +68,31 @@ async fn run(store: Arc<dyn Store>, controller: ControllerHandle, mut log: watch
                 }
             }
         }
-        let sleep = due
+        let mut sleep = due
             .earliest()
             .map(|t| (t - Utc::now()).to_std().unwrap_or_default())
             .unwrap_or(Duration::MAX);
+        if !unread.is_empty() {
+            sleep = sleep.min(RETRY);
+        }
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
-            moved = log.wait_for(|applied| *applied > seq) => {
-                if moved.is_err() {
-                    return; // the server is stopping
+            next = changes.next() => {
+                if let Next::Changes(events) = next {
+                    unread.extend(written_clusters(&events));
                 }
             }
         }
-        match due.follow(store.as_ref(), seq).await {
-            Ok(next) => seq = next,
-            Err(e) => {
-                tracing::warn!(error = format!("{e:#}"), "allow-list expiries not followed");
-                // The log is still ahead: without a pause this would retry at once.
-                tokio::time::sleep(RETRY).await;
-            }
-        }
+        unread = due.reread(store.as_ref(), unread).await;
     }
+}
+
+/// The clusters whose lists `events` may have changed.
+fn written_clusters(events: &[Arc<Event>]) -> impl Iterator<Item = Id> + '_ {
+    events
+        .iter()
+        .filter(|e| e.resource_kind == Cluster::INFO.name && e.actor != Actor::controller().0)
+        .filter_map(|e| e.resource_id.parse().ok())
 }
 
 /// Each live cluster's earliest public allow-list expiry.
@@ -107,26 +113,20 @@ impl Expiries {
         Ok((seq, due))
     }
 
-    /// Re-reads every cluster written after `seq`; returns the seq read up to.
-    async fn follow(&mut self, store: &dyn Store, mut seq: i64) -> anyhow::Result<i64> {
-        loop {
-            let events = store.events_after(seq, FEED_BATCH).await?;
-            let Some(last) = events.last().map(|e| e.seq) else {
-                return Ok(seq);
-            };
-            let written: BTreeSet<Id> = events
-                .iter()
-                .filter(|e| e.resource_kind == Cluster::INFO.name)
-                .filter_map(|e| e.resource_id.parse().ok())
-                .collect();
-            for id in written {
-                self.set(id, earliest_of(store, id).await?);
-            }
-            seq = last;
-            if events.len() < FEED_BATCH as usize {
-                return Ok(seq);
+    /// Reads the earliest expiry of each cluster in `written`; returns those that could
+    /// not be read (tried again later).
+    async fn reread(&mut self, store: &dyn Store, written: BTreeSet<Id>) -> BTreeSet<Id> {
+        let mut unread = BTreeSet::new();
+        for id in written {
+            match earliest_of(store, id).await {
+                Ok(earliest) => self.set(id, earliest),
+                Err(e) => {
+                    tracing::warn!(error = format!("{e:#}"), cluster = %id, "allow-list expiry not read");
+                    unread.insert(id);
+                }
             }
         }
+        unread
     }
 
     fn set(&mut self, id: Id, earliest: Option<DateTime<Utc>>) {

@@ -1,8 +1,9 @@
 //! The platform DNS inside `isthmus serve`: the authoritative server for the zone, loaded
 //! at start with the record sets of every live object whose kind publishes names (the
 //! registry says which: [`ErasedKind::dns_records`](crate::kinds::ErasedKind)), and kept
-//! current by following the audit log, so a created, changed or deleted object is visible
-//! to the next query within a poll interval.
+//! current by following the process's audit feed, so a created, changed or deleted object
+//! is visible to the next query as soon as its write commits here, or within the feed's
+//! poll interval when another replica wrote it.
 //!
 //! Following the log (rather than hooking every write path) means any change that reaches
 //! the store — API, controller, another process on the same database — reaches the zone.
@@ -16,20 +17,18 @@ use anyhow::Context;
 use isthmus_connect::dns::{DnsHandle, DnsServer, Publisher, RecordSet, Zone};
 use isthmus_core::Id;
 use isthmus_store::Store;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::audit_feed::{AuditFeed, Next, Subscription};
 use crate::dns_records::RecordSetsOfBody;
 use crate::kinds;
 
 /// Where `isthmus serve` answers DNS unless told otherwise (UDP and TCP).
 pub const DEFAULT_DNS_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8753);
-/// How often the audit log is read for changes: well inside the one second in which a
-/// change must be visible, and one cheap indexed query when nothing changed.
-const POLL_INTERVAL: Duration = Duration::from_millis(200);
-/// Events read per query while catching up.
-const FEED_BATCH: u32 = 1000;
+/// How soon an object whose record sets could not be read is tried again.
+const RETRY: Duration = Duration::from_secs(1);
 
 /// The running DNS server and the task that keeps its zone current; both stop on drop.
 pub struct PlatformDns {
@@ -45,8 +44,8 @@ pub struct DnsSync {
     store: Arc<dyn Store>,
     /// The last audit-log seq the zone has applied.
     applied: watch::Receiver<i64>,
-    /// Wakes the follower now rather than at its next tick.
-    wake: Arc<Notify>,
+    /// Has the log read now rather than at the feed's next poll.
+    feed: AuditFeed,
 }
 
 impl DnsSync {
@@ -64,7 +63,7 @@ impl DnsSync {
             .last_event_seq()
             .await
             .context("read where the audit log ends")?;
-        self.wake.notify_one();
+        self.feed.poke();
         let mut applied = self.applied.clone();
         let reached = tokio::time::timeout(timeout, applied.wait_for(|seq| *seq >= target))
             .await
@@ -79,6 +78,7 @@ impl PlatformDns {
     /// every project.
     pub async fn start(
         store: Arc<dyn Store>,
+        feed: &AuditFeed,
         listen: SocketAddr,
         zone: &str,
     ) -> anyhow::Result<PlatformDns> {
@@ -97,13 +97,13 @@ impl PlatformDns {
         tracing::info!(publishers = published.len(), "platform DNS zone loaded");
         server.zone().set_record_sets(published);
         let (applied_tx, applied) = watch::channel(from_seq);
-        let wake = Arc::new(Notify::new());
         let sync = DnsSync {
             store: store.clone(),
             applied,
-            wake: wake.clone(),
+            feed: feed.clone(),
         };
-        let follower = tokio::spawn(follow(store, server.zone(), from_seq, applied_tx, wake));
+        let changes = feed.subscribe_from(from_seq);
+        let follower = tokio::spawn(follow(store, server.zone(), changes, applied_tx));
         Ok(PlatformDns {
             server,
             follower,
@@ -184,62 +184,39 @@ async fn live_record_sets(store: &dyn Store) -> anyhow::Result<Vec<(Publisher, V
     Ok(published)
 }
 
-/// Reads the audit log after `seq` forever; a failed round is retried on the next tick
-/// from the same place.
+/// Applies the audit feed's changes forever. An object whose record sets could not be
+/// read is tried again every [`RETRY`]; the applied seq moves only when nothing is left
+/// to retry, so `caught_up` never reports a zone that misses a change.
 async fn follow(
     store: Arc<dyn Store>,
     zone: Arc<Zone>,
-    mut seq: i64,
+    mut changes: Subscription,
     applied: watch::Sender<i64>,
-    wake: Arc<Notify>,
 ) {
-    let mut tick = tokio::time::interval(POLL_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pending: BTreeSet<(&'static str, Id)> = BTreeSet::new();
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = wake.notified() => {}
-        }
-        match catch_up(store.as_ref(), &zone, seq).await {
-            Ok(next) => {
-                seq = next;
-                applied.send_replace(seq);
-            }
-            Err(error) => {
-                tracing::warn!(
-                    error = format!("{error:#}"),
-                    seq,
-                    "platform DNS sync failed"
-                )
-            }
-        }
-    }
-}
-
-/// Applies every change of a publishing kind after `seq`; returns the last seq applied.
-async fn catch_up(store: &dyn Store, zone: &Zone, mut seq: i64) -> anyhow::Result<i64> {
-    loop {
-        let events = store
-            .events_after(seq, FEED_BATCH)
-            .await
-            .with_context(|| format!("read the audit log after seq {seq}"))?;
-        let Some(last) = events.last().map(|e| e.seq) else {
-            return Ok(seq);
+        let next = if pending.is_empty() {
+            Some(changes.next().await)
+        } else {
+            tokio::time::timeout(RETRY, changes.next()).await.ok()
         };
-        // Each object once per batch, read as it is now: its latest state is what counts.
-        let changed: BTreeSet<(&'static str, Id)> = events
-            .iter()
-            .filter_map(|e| {
+        if let Some(Next::Changes(events)) = next {
+            // Each object once per batch, read as it is now: its latest state is what counts.
+            pending.extend(events.iter().filter_map(|e| {
                 let (kind, _) = publishing_kind(&e.resource_kind)?;
                 Some((kind, e.resource_id.parse().ok()?))
-            })
-            .collect();
-        for (kind, id) in changed {
-            refresh(store, zone, kind, id).await?;
+            }));
         }
-        seq = last;
-        if events.len() < FEED_BATCH as usize {
-            return Ok(seq);
+        let mut failed = BTreeSet::new();
+        for (kind, id) in std::mem::take(&mut pending) {
+            if let Err(error) = refresh(store.as_ref(), &zone, kind, id).await {
+                tracing::warn!(error = format!("{error:#}"), kind, %id, "platform DNS sync failed");
+                failed.insert((kind, id));
+            }
+        }
+        pending = failed;
+        if pending.is_empty() {
+            applied.send_replace(changes.seq());
         }
     }
 }

@@ -2,8 +2,8 @@
 //! On PostgreSQL every replica runs [`lead_on_postgres`]: it claims the controller lease
 //! every [`RENEW_EVERY`] for [`LEASE_TTL`]; while it holds the lease it runs a controller
 //! whose writes go through [`PgStore::fenced`] with the lease's epoch (a write decided
-//! under an epoch that moved on is refused), and which is woken by the audit feed, so a
-//! change made through any replica is reconciled. Losing the lease (or failing to renew
+//! under an epoch that moved on is refused), and which is woken by the process's audit
+//! feed, so a change made through any replica is reconciled. Losing the lease (or failing to renew
 //! it for as long as it lasts) stops that controller at once.
 
 use std::sync::{Arc, RwLock};
@@ -16,6 +16,7 @@ use isthmus_store::{ObjectKey, Store};
 use serde::Serialize;
 use tokio::task::JoinHandle;
 
+use crate::audit_feed::{AuditFeed, Next, Subscription};
 use crate::controller::ControllerHandle;
 
 /// How long a claimed lease lasts without renewal: a dead leader's successor takes over
@@ -23,8 +24,6 @@ use crate::controller::ControllerHandle;
 pub const LEASE_TTL: Duration = Duration::from_secs(10);
 /// How often every replica claims or renews the lease.
 pub const RENEW_EVERY: Duration = Duration::from_secs(2);
-/// How often the leader reads the audit feed for changes made through other replicas.
-const FEED_POLL: Duration = Duration::from_millis(200);
 
 /// What `GET /v1/leader` answers: this replica, and who leads under which epoch.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -144,6 +143,7 @@ impl Drop for LeaderLoop {
 /// handle: it follows each term's controller, and is idle between terms.
 pub fn lead_on_postgres(
     store: PgStore,
+    feed: AuditFeed,
     api: ControllerHandle,
     start: StartController,
 ) -> (Arc<Leadership>, LeaderLoop) {
@@ -151,6 +151,7 @@ pub fn lead_on_postgres(
     let leadership = Leadership::follower(replica.clone());
     let task = tokio::spawn(run(
         store.clone(),
+        feed,
         replica.clone(),
         leadership.clone(),
         api,
@@ -168,6 +169,7 @@ pub fn lead_on_postgres(
 
 async fn run(
     store: PgStore,
+    feed: AuditFeed,
     replica: String,
     leadership: Arc<Leadership>,
     api: ControllerHandle,
@@ -192,7 +194,7 @@ async fn run(
                             epoch = lease.epoch,
                             "this replica leads: controller started"
                         );
-                        term = Some(start_term(&store, lease.epoch, &api, &start).await);
+                        term = Some(start_term(&store, &feed, lease.epoch, &api, &start));
                     }
                 } else if term.take().is_some() {
                     api.follow(&ControllerHandle::idle());
@@ -237,36 +239,31 @@ pub fn on_term_end(cleanup: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
     })
 }
 
-async fn start_term(
+fn start_term(
     store: &PgStore,
+    feed: &AuditFeed,
     epoch: i64,
     api: &ControllerHandle,
     start: &StartController,
 ) -> Term {
-    // Read before the controller's first resync: a change after it is in the feed.
-    let from = store.last_event_seq().await.unwrap_or(0);
+    // Subscribed before the controller's first resync: a change after it is delivered.
+    let changes = feed.subscribe();
     let (handle, mut tasks) = start(Arc::new(store.fenced(epoch)));
     api.follow(&handle);
-    tasks.push(tokio::spawn(follow_feed(store.clone(), handle, from)));
+    tasks.push(tokio::spawn(follow_feed(changes, handle)));
     Term { epoch, tasks }
 }
 
-/// Wakes the controller for every object an API caller (on any replica) changed. The
-/// controller's own writes are skipped: it already knows what it wrote.
-async fn follow_feed(store: PgStore, handle: ControllerHandle, mut seq: i64) {
-    let mut tick = tokio::time::interval(FEED_POLL);
+/// Wakes the controller for every object an API caller (on any replica) changed, as soon
+/// as the feed reads it. The controller's own writes are skipped: it already knows what
+/// it wrote.
+async fn follow_feed(mut changes: Subscription, handle: ControllerHandle) {
     loop {
-        tick.tick().await;
-        let events = match store.events_after(seq, 1000).await {
-            Ok(events) => events,
-            Err(e) => {
-                tracing::warn!(error = %e, "the leader could not read the audit feed");
-                continue;
-            }
+        let Next::Changes(events) = changes.next().await else {
+            continue; // the feed warned; it delivers the changes once it reads again
         };
-        for event in events {
-            seq = event.seq;
-            if event.actor == "controller" {
+        for event in events.iter() {
+            if event.actor == isthmus_store::Actor::controller().0 {
                 continue;
             }
             let kind = crate::kinds::kind(&event.resource_kind).map(|k| k.info().name);

@@ -2,6 +2,7 @@
 
 pub mod allowlist_expiry;
 pub mod api;
+pub mod audit_feed;
 pub mod auth;
 pub mod cache;
 pub mod console;

@@ -21,7 +21,9 @@ use isthmus_store::{Actor, Store};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::audit_feed::{AuditFeed, FeedPoke};
 use crate::auth::{hash_secret, new_secret};
+use crate::cache::CachingStore;
 use crate::controller::{Controller, ControllerConfig, ControllerHandle};
 use crate::data_dir::DataDir;
 pub use crate::data_dir::INIT_MARKER_FILE;
@@ -96,7 +98,9 @@ pub struct Started {
     /// Removes public allow-list entries whose expiry passed (SQLite; on PostgreSQL the
     /// leader loop runs it with the controller).
     allowlist_expiry: Option<JoinHandle<()>>,
-    /// Keeps the API's caches current with other processes' writes (the audit log).
+    /// The process's one follower of the audit log.
+    audit_feed: JoinHandle<()>,
+    /// Keeps the API's caches current with other processes' writes (from the feed).
     cache_feed: JoinHandle<()>,
     /// The platform DNS, answering while this lives.
     pub dns: PlatformDns,
@@ -113,6 +117,7 @@ impl Drop for Started {
             expiry.abort();
         }
         self.cache_feed.abort();
+        self.audit_feed.abort();
     }
 }
 
@@ -157,9 +162,13 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
     crate::kinds::claim_names(store.as_ref()).await?;
     // Everything in this process writes through the caching store, so the API's caches
     // hear of every write made here at once (see `cache`).
+    // Each of those writes pokes the process's one audit-log follower, so whatever follows
+    // the log (caches, DNS, allow-list expiry, the leader's controller) hears of it at once.
     let caches = crate::cache::Caches::new();
-    let store: Arc<dyn Store> = Arc::new(crate::cache::CachingStore::new(store, caches.clone()));
-    let cache_feed = crate::cache::follow(caches.clone(), store.clone());
+    let poke = FeedPoke::default();
+    let store: Arc<dyn Store> = Arc::new(CachingStore::new(store, caches.clone(), poke.clone()));
+    let (feed, audit_feed) = AuditFeed::start(store.clone(), poke.clone()).await?;
+    let cache_feed = crate::cache::follow(caches.clone(), &feed);
     let tokens = store.count_tokens().await.context("count tokens")?;
     let first_start = crate::data_dir::first_start(dir, data_dir, tokens)?;
     let sim_config = SimConfig {
@@ -198,7 +207,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         crate::data_dir::mark_initialised(dir)?;
     }
     drop(start_lock);
-    let dns = PlatformDns::start(store.clone(), config.dns_listen, &config.dns_zone).await?;
+    let dns = PlatformDns::start(store.clone(), &feed, config.dns_listen, &config.dns_zone).await?;
     // With the local provider, lab hosts resolve the zone and nodes run their engines.
     let lab_resolvers = local
         .as_ref()
@@ -216,7 +225,6 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         resync_interval: config.resync_interval,
         ..ControllerConfig::default()
     };
-    let log = dns.sync().applied();
     // On PostgreSQL the controller and the allow-list expiry run only while this replica
     // holds the lease, writing through the lease's fenced store.
     let (handle, controller, allowlist_expiry, leadership, leader_loop) = match pg {
@@ -224,14 +232,20 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
             let handle = ControllerHandle::idle();
             let provisioners = provisioners.clone();
             let replicators = migrations.clone();
+            let (expiry_feed, caches) = (feed.clone(), caches.clone());
             let start: crate::leader::StartController = Box::new(move |fenced| {
+                // Through the caches too, so the controller's writes reach them (and the
+                // feed) at once, as on SQLite.
+                let fenced: Arc<dyn Store> =
+                    Arc::new(CachingStore::new(fenced, caches.clone(), poke.clone()));
                 let (handle, controller) = Controller::start_with_nodes(
                     fenced.clone(),
                     provisioners.clone(),
                     controller_config.clone(),
                     nodes.clone(),
                 );
-                let expiry = crate::allowlist_expiry::start(fenced, handle.clone(), log.clone());
+                let expiry =
+                    crate::allowlist_expiry::start(fenced, handle.clone(), expiry_feed.clone());
                 let mut tasks = vec![controller, expiry];
                 if let Some(runner) = replicators.clone() {
                     tasks.push(crate::leader::on_term_end(move || runner.stop_all()));
@@ -239,7 +253,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
                 (handle, tasks)
             });
             let (leadership, leader_loop) =
-                crate::leader::lead_on_postgres(pg, handle.clone(), start);
+                crate::leader::lead_on_postgres(pg, feed.clone(), handle.clone(), start);
             (handle, None, None, leadership, Some(leader_loop))
         }
         None => {
@@ -249,7 +263,8 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
                 controller_config,
                 nodes,
             );
-            let expiry = crate::allowlist_expiry::start(store.clone(), handle.clone(), log);
+            let expiry =
+                crate::allowlist_expiry::start(store.clone(), handle.clone(), feed.clone());
             let leadership = Leadership::single(crate::leader::replica_name());
             (handle, Some(controller), Some(expiry), leadership, None)
         }
@@ -274,6 +289,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         controller,
         leader_loop,
         allowlist_expiry,
+        audit_feed,
         cache_feed,
     })
 }

@@ -243,9 +243,29 @@ pub(crate) fn put_of<K: Object>(
         index,
         doc: to_doc(&next)?,
         action,
-        before: current.map(to_doc).transpose()?.map(|d| d.body),
+        // Encoded only for an event (most status saves log none).
+        before: match action {
+            Some(_) => current.map(to_doc).transpose()?.map(|d| d.body),
+            None => None,
+        },
         at,
     })
+}
+
+/// [`put_of`] over `current` as read from its `stored` doc: the event's body before is
+/// the stored text, not `current` encoded again (a large object costs a copy, not a
+/// second encoding).
+pub(crate) fn put_over<K: Object>(
+    stored: Doc,
+    current: &K,
+    next: K,
+    action: Option<&'static str>,
+    at: DateTime<Utc>,
+) -> Result<Put> {
+    let mut put = put_of(Some(current), next, None, at)?;
+    put.action = action;
+    put.before = action.map(|_| stored.body);
+    Ok(put)
 }
 
 /// The object `id` of `project`, read in the transaction, with its stored doc.
@@ -304,15 +324,16 @@ struct UpdateOp<K: Admit> {
 #[async_trait]
 impl<K: Admit> WriteOp for UpdateOp<K> {
     async fn run(&mut self, tx: &mut dyn Tx) -> Result<Plan> {
-        let (_, current) = get_in::<K>(tx, self.project, self.id).await?;
+        let (stored, current) = get_in::<K>(tx, self.project, self.id).await?;
         check_version(&current, self.if_match)?;
         let now = Utc::now();
         let next = K::admit_update(tx, &current, &self.req, now).await?;
         if next.name() != current.name() {
             names::check_name_free(tx, &next).await?;
         }
-        Ok(Plan::Put(vec![put_of(
-            Some(&current),
+        Ok(Plan::Put(vec![put_over(
+            stored,
+            &current,
             next,
             Some("update"),
             now,
@@ -328,8 +349,11 @@ struct StatusOp<K> {
 impl<K: Admit> WriteOp for StatusOp<K> {
     async fn run(&mut self, tx: &mut dyn Tx) -> Result<Plan> {
         let observed = &self.observed;
-        let stored: K = match tx.get(K::INFO.name, observed.id()).await? {
-            Some(doc) => doc.decode()?,
+        let (doc, stored): (Doc, K) = match tx.get(K::INFO.name, observed.id()).await? {
+            Some(doc) => {
+                let stored = doc.decode()?;
+                (doc, stored)
+            }
             None => return Err(CoreError::not_found(K::INFO.name, observed.id()).into()),
         };
         check_version(&stored, Some(observed.version()))?;
@@ -343,6 +367,6 @@ impl<K: Admit> WriteOp for StatusOp<K> {
         next.set_updated_at(now);
         K::admit_status(tx, &mut next, observed).await?;
         let action = (next.status() != stored.status()).then_some("status");
-        Ok(Plan::Put(vec![put_of(Some(&stored), next, action, now)?]))
+        Ok(Plan::Put(vec![put_over(doc, &stored, next, action, now)?]))
     }
 }

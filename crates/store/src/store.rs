@@ -49,6 +49,17 @@ pub trait Store: DocStore {
     async fn events_after(&self, after_seq: i64, limit: u32) -> Result<Vec<Event>>;
     /// The newest event's `seq`, 0 while the log is empty: where a follower starts.
     async fn last_event_seq(&self) -> Result<i64>;
+    /// [`events_after`](Self::events_after) without the `before` and `after` bodies
+    /// (`None`): what a follower that only needs to know what changed reads, without
+    /// decoding whole objects (a cluster with a long allow-list is large).
+    async fn changes_after(&self, after_seq: i64, limit: u32) -> Result<Vec<Event>> {
+        let mut events = self.events_after(after_seq, limit).await?;
+        for e in &mut events {
+            e.before = None;
+            e.after = None;
+        }
+        Ok(events)
+    }
 
     // ---- tokens and roles ----
     /// Stores a token (only the hash of its secret), and optionally a membership, in one write.

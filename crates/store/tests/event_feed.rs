@@ -53,3 +53,37 @@ async fn a_limit_returns_the_oldest_events_first(backend: Backend) {
     assert_eq!(rest.len(), 1);
     assert!(two[1].seq < rest[0].seq);
 }
+
+on_both_backends!(changes_after_are_the_events_after_without_their_bodies);
+async fn changes_after_are_the_events_after_without_their_bodies(backend: Backend) {
+    let t = open(backend).await;
+    let p = project(&*t.store, "acme").await;
+    let start = t.store.last_event_seq().await.unwrap();
+    network(&*t.store, p, "prod", "10.1.0.0/16").await;
+    network(&*t.store, p, "dev", "10.2.0.0/16").await;
+
+    let events = t.store.events_after(start, 100).await.unwrap();
+    let changes = t.store.changes_after(start, 100).await.unwrap();
+    assert!(
+        events.iter().all(|e| e.after.is_some()),
+        "events carry bodies"
+    );
+    assert!(changes
+        .iter()
+        .all(|c| c.before.is_none() && c.after.is_none()));
+    let what = |e: &isthmus_core::resources::Event| {
+        (
+            e.seq,
+            e.action.clone(),
+            e.resource_id.clone(),
+            e.project_id,
+            e.actor.clone(),
+        )
+    };
+    assert_eq!(
+        changes.iter().map(what).collect::<Vec<_>>(),
+        events.iter().map(what).collect::<Vec<_>>()
+    );
+    let one = t.store.changes_after(start, 1).await.unwrap();
+    assert_eq!(one.len(), 1, "the limit holds");
+}

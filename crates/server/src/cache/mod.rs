@@ -5,7 +5,8 @@
 //! - writes made in this process reach them synchronously ([`CachingStore`]): a read
 //!   after a write here never sees the older answer;
 //! - writes made elsewhere (another replica, another process on the same database)
-//!   reach them from the audit log, which [`follow`] reads every [`FEED_POLL`];
+//!   reach them from the audit log, through the process's audit feed ([`follow`]; it
+//!   reads the log every [`POLL`](crate::audit_feed::POLL));
 //! - the few writes that log no event (a status save that keeps the status) are
 //!   covered by every entry's freshness: none is served older than [`FRESH_FOR`].
 
@@ -15,22 +16,19 @@ mod store;
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use axum::body::Bytes;
 use isthmus_core::resources::Event;
 use isthmus_core::{Id, ProjectId};
 use isthmus_store::doc::{kind_name, Doc};
-use isthmus_store::{ObjectKey, Store};
+use isthmus_store::ObjectKey;
 use tokio::task::JoinHandle;
 
+use crate::audit_feed::{AuditFeed, Next};
 use crate::auth::Caller;
 pub use fresh_map::{FreshMap, FRESH_FOR};
 pub use store::CachingStore;
 
-/// How often the audit log is read for other processes' writes.
-pub const FEED_POLL: Duration = Duration::from_millis(100);
-const FEED_BATCH: u32 = 1000;
 /// Bounds on what is kept (an entry is a few kilobytes at most).
 const MAX_CALLERS: usize = 10_000;
 const MAX_RESOURCES: usize = 100_000;
@@ -125,32 +123,21 @@ impl Caches {
     }
 }
 
-/// Reads the audit log from its current end on, forever, applying each event to the
-/// caches. Stops when the handle is aborted.
-pub fn follow(caches: Arc<Caches>, store: Arc<dyn Store>) -> JoinHandle<()> {
+/// Applies every change the process's audit feed reads to the caches, forever. Stops
+/// when the handle is aborted.
+pub fn follow(caches: Arc<Caches>, feed: &AuditFeed) -> JoinHandle<()> {
+    // From the feed's head: what is cached before that is covered by its freshness.
+    let mut changes = feed.subscribe();
     tokio::spawn(async move {
-        let mut seq = None;
-        let mut tick = tokio::time::interval(FEED_POLL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
-            let Some(after) = seq else {
-                // Where the log ends when the follower starts; what is cached before
-                // that is covered by its freshness.
-                seq = store.last_event_seq().await.ok();
-                continue;
-            };
-            match store.events_after(after, FEED_BATCH).await {
-                Ok(events) => {
+            match changes.next().await {
+                Next::Changes(events) => {
                     for e in &events {
                         caches.event(e);
                     }
-                    seq = Some(events.last().map_or(after, |e| e.seq));
                 }
-                Err(error) => {
-                    tracing::warn!(error = %error, seq = after, "the API caches could not read the audit log");
-                    caches.forget_all();
-                }
+                // Nothing cached is known to be current while the log cannot be read.
+                Next::Failed => caches.forget_all(),
             }
         }
     })

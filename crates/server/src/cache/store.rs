@@ -1,8 +1,9 @@
 //! The store every part of `isthmus serve` writes through: the backend's store, with the
 //! caches told synchronously what each write changed, so a read after a write in this
-//! process never sees the cache's older answer. Writes by other processes reach the
-//! caches through the audit-log follower ([`super::follow`]) and, for the few that log
-//! no event, through the caches' one-second freshness.
+//! process never sees the cache's older answer, and the process's audit feed poked so
+//! that every follower hears of the write at once. Writes by other processes reach the
+//! caches through the audit feed ([`super::follow`]) and, for the few that log no event,
+//! through the caches' one-second freshness.
 
 use std::sync::Arc;
 
@@ -14,20 +15,27 @@ use isthmus_store::doc::{CreateKey, Doc, DocStore, WriteOp, Written};
 use isthmus_store::{Actor, ObjectKey, Page, PageRequest, Result, Store, StoreError};
 
 use super::Caches;
+use crate::audit_feed::FeedPoke;
 
 pub struct CachingStore {
     inner: Arc<dyn Store>,
     caches: Arc<Caches>,
+    feed: FeedPoke,
 }
 
 impl CachingStore {
-    pub fn new(inner: Arc<dyn Store>, caches: Arc<Caches>) -> Self {
-        CachingStore { inner, caches }
+    pub fn new(inner: Arc<dyn Store>, caches: Arc<Caches>, feed: FeedPoke) -> Self {
+        CachingStore {
+            inner,
+            caches,
+            feed,
+        }
     }
 
     /// `result`, after telling the caches that who may do what may have changed.
     fn access<T>(&self, result: Result<T>) -> Result<T> {
         self.caches.access_changed();
+        self.feed.poke();
         result
     }
 
@@ -35,6 +43,7 @@ impl CachingStore {
     /// snapshot) may have changed.
     fn lab<T>(&self, result: Result<T>) -> Result<T> {
         self.caches.lab_changed();
+        self.feed.poke();
         result
     }
 }
@@ -79,11 +88,12 @@ impl DocStore for CachingStore {
         idem: Option<&CreateKey>,
         op: Box<dyn WriteOp>,
     ) -> Result<Written> {
-        let (inner, caches) = (self.inner.clone(), self.caches.clone());
+        let (inner, caches, feed) = (self.inner.clone(), self.caches.clone(), self.feed.clone());
         let (actor, idem) = (actor.clone(), idem.cloned());
         tokio::spawn(async move {
             let written = inner.write(&actor, idem.as_ref(), op).await?;
             caches.written(&written.docs);
+            feed.poke();
             Ok(written)
         })
         .await
@@ -136,6 +146,10 @@ impl Store for CachingStore {
 
     async fn last_event_seq(&self) -> Result<i64> {
         self.inner.last_event_seq().await
+    }
+
+    async fn changes_after(&self, after_seq: i64, limit: u32) -> Result<Vec<Event>> {
+        self.inner.changes_after(after_seq, limit).await
     }
 
     async fn create_token(

@@ -121,26 +121,31 @@ impl NodeSupervisor {
             &self.config.nats_server,
         )
         .with_context(|| format!("engine {:?} has no way to start nodes", cluster.engine))?;
-        let mut health = Vec::new();
-        for node in cluster.nodes.iter().filter(|n| indices.contains(&n.index)) {
-            let ready = self
-                .ensure_node(cluster, node, &launch)
-                .await
-                .with_context(|| format!("node {} of cluster {}", node.index, cluster.id));
-            health.push(match ready {
-                Ok(()) => NodeHealth {
-                    index: node.index,
-                    ready: true,
-                    detail: String::new(),
-                },
-                Err(e) => NodeHealth {
-                    index: node.index,
-                    ready: false,
-                    detail: format!("{e:#}"),
-                },
-            });
-        }
-        Ok(health)
+        // The nodes at once: each has its own process slot and directory, and a readiness
+        // check is mostly waiting (every reconcile of the cluster runs them).
+        let nodes = cluster.nodes.iter().filter(|n| indices.contains(&n.index));
+        let checks = nodes.map(|node| {
+            let launch = &launch;
+            async move {
+                let ready = self
+                    .ensure_node(cluster, node, launch)
+                    .await
+                    .with_context(|| format!("node {} of cluster {}", node.index, cluster.id));
+                match ready {
+                    Ok(()) => NodeHealth {
+                        index: node.index,
+                        ready: true,
+                        detail: String::new(),
+                    },
+                    Err(e) => NodeHealth {
+                        index: node.index,
+                        ready: false,
+                        detail: format!("{e:#}"),
+                    },
+                }
+            }
+        });
+        Ok(futures::future::join_all(checks).await)
     }
 
     fn slot(&self, key: &NodeKey) -> Slot {

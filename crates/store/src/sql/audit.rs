@@ -24,8 +24,10 @@ pub(crate) struct NewEvent<'a> {
     pub project: Option<ProjectId>,
     pub resource_kind: &'a str,
     pub resource_id: String,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
+    /// The object before and after, as JSON text: a doc's body is stored as it is, not
+    /// decoded and encoded again (a cluster with a long allow-list is large).
+    pub before: Option<String>,
+    pub after: Option<String>,
 }
 
 pub(crate) async fn append<C: Conn>(conn: &mut C, e: NewEvent<'_>) -> Result<()> {
@@ -41,8 +43,8 @@ pub(crate) async fn append<C: Conn>(conn: &mut C, e: NewEvent<'_>) -> Result<()>
     .bind(&e.action)
     .bind(e.resource_kind)
     .bind(&e.resource_id)
-    .bind(e.before.map(|v| v.to_string()))
-    .bind(e.after.map(|v| v.to_string()))
+    .bind(e.before)
+    .bind(e.after)
     .execute(&mut *conn)
     .await
     .with_ctx(|| format!("append audit event {}", e.action))?;
@@ -90,6 +92,29 @@ pub(crate) async fn after<C: Conn>(conn: &mut C, after_seq: i64, limit: u32) -> 
     .fetch_all(&mut *conn)
     .await
     .with_ctx(|| format!("list events after seq {after_seq}"))?;
+    rows.iter().map(decode_event).collect()
+}
+
+/// [`after`] without the bodies: they are not selected, so not decoded either.
+pub(crate) async fn changes_after<C: Conn>(
+    conn: &mut C,
+    after_seq: i64,
+    limit: u32,
+) -> Result<Vec<Event>> {
+    let limit = page_limit(&PageRequest {
+        limit,
+        ..PageRequest::default()
+    });
+    let rows = query(
+        "SELECT seq, project_id, time, actor, action, resource_kind, resource_id,
+                NULL AS before, NULL AS after
+         FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(after_seq)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await
+    .with_ctx(|| format!("list changes after seq {after_seq}"))?;
     rows.iter().map(decode_event).collect()
 }
 

@@ -115,8 +115,9 @@ pub(crate) fn parse_id<T: std::str::FromStr>(text: &str) -> Result<T> {
         .map_err(|_| StoreError::Backend(anyhow::anyhow!("stored id '{text}' is not a valid id")))
 }
 
-pub(crate) fn to_json_value(value: &impl Serialize) -> Result<serde_json::Value> {
-    serde_json::to_value(value).ctx("encode JSON for the audit log")
+/// `value` as JSON text for the audit log.
+pub(crate) fn to_json_text(value: &impl Serialize) -> Result<String> {
+    serde_json::to_string(value).ctx("encode JSON for the audit log")
 }
 
 pub(crate) fn page_limit(page: &PageRequest) -> u32 {

@@ -10,7 +10,7 @@ use isthmus_core::lab::{self, LabHost, LabHostCreate, LabVpc, LabVpcCreate};
 use isthmus_core::CoreError;
 
 use super::audit::{self, NewEvent};
-use super::codec::{parse_time, time_text, to_json_value, Ctx};
+use super::codec::{parse_time, time_text, to_json_text, Ctx};
 use super::{Backend, Commit};
 use crate::{Actor, Result, StoreError};
 
@@ -76,8 +76,8 @@ pub(super) async fn log<C: Conn>(
     action: &str,
     resource_kind: &str,
     resource_id: String,
-    before: Option<serde_json::Value>,
-    after: Option<serde_json::Value>,
+    before: Option<String>,
+    after: Option<String>,
 ) -> Result<()> {
     audit::append(
         conn,
@@ -111,7 +111,7 @@ pub(super) async fn create_lab_vpc_tx<B: Backend>(
         .execute(&mut *tx)
         .await
         .with_ctx(|| format!("insert lab VPC {}", vpc.name))?;
-    let after = Some(to_json_value(&vpc)?);
+    let after = Some(to_json_text(&vpc)?);
     log(
         &mut *tx,
         actor,
@@ -164,7 +164,7 @@ pub(super) async fn delete_lab_vpc_tx<B: Backend>(
         .execute(&mut *tx)
         .await
         .with_ctx(|| format!("delete lab VPC {name}"))?;
-    let json = Some(to_json_value(&before)?);
+    let json = Some(to_json_text(&before)?);
     log(
         &mut *tx,
         actor,
@@ -196,7 +196,7 @@ pub(super) async fn add_lab_host_tx<B: Backend>(
         .await
         .with_ctx(|| format!("insert lab host {vpc}/{}", host.name))?;
     let id = format!("{vpc}/{}", host.name);
-    let after = Some(to_json_value(&host)?);
+    let after = Some(to_json_text(&host)?);
     log(&mut *tx, actor, "lab_host.add", "lab_host", id, None, after).await?;
     tx.commit().await.ctx("commit lab host add")?;
     Ok(host)
@@ -222,7 +222,7 @@ pub(super) async fn delete_lab_host_tx<B: Backend>(
         .await
         .with_ctx(|| format!("delete lab host {vpc}/{host}"))?;
     let id = format!("{vpc}/{host}");
-    let json = Some(to_json_value(&before)?);
+    let json = Some(to_json_text(&before)?);
     log(
         &mut *tx,
         actor,

@@ -7,7 +7,7 @@ use chrono::Utc;
 use isthmus_core::lab::{self, LabHost, LabHostCreate};
 use isthmus_core::CoreError;
 
-use super::codec::{time_text, to_json_value, Ctx};
+use super::codec::{time_text, to_json_text, Ctx};
 use super::lab::log;
 use super::{Backend, Commit};
 use crate::{Actor, Result, StoreError};
@@ -52,7 +52,7 @@ pub(super) async fn add_internet_host_tx<B: Backend>(
         .execute(&mut *tx)
         .await
         .with_ctx(|| format!("insert internet host {}", host.name))?;
-    let after = Some(to_json_value(&host)?);
+    let after = Some(to_json_text(&host)?);
     let id = format!("{}/{}", lab::INTERNET, host.name);
     log(
         &mut *tx,
@@ -84,7 +84,7 @@ pub(super) async fn delete_internet_host_tx<B: Backend>(
         .execute(&mut *tx)
         .await
         .with_ctx(|| format!("delete internet host {name}"))?;
-    let json = Some(to_json_value(&before)?);
+    let json = Some(to_json_text(&before)?);
     let id = format!("{}/{name}", lab::INTERNET);
     log(
         &mut *tx,

@@ -7,7 +7,7 @@ use isthmus_core::resources::{Membership, Project, ProjectCreate, Role};
 use isthmus_core::{rules, CoreError, ProjectId, TokenId};
 
 use super::audit::{self, NewEvent};
-use super::codec::{page_limit, page_of, parse_id, parse_time, time_text, to_json_value, Ctx};
+use super::codec::{page_limit, page_of, parse_id, parse_time, time_text, to_json_text, Ctx};
 use super::{tokens, Backend, Commit};
 use crate::{Actor, Page, PageRequest, Result};
 
@@ -72,7 +72,7 @@ pub(super) async fn create_project_tx<B: Backend>(
             resource_kind: "project",
             resource_id: project.id.to_string(),
             before: None,
-            after: Some(to_json_value(&project)?),
+            after: Some(to_json_text(&project)?),
         },
     )
     .await?;

@@ -53,6 +53,9 @@ impl<B: Backend> Store for B {
     async fn last_event_seq(&self) -> Result<i64> {
         super::audit::last_seq(&mut *self.read().await?).await
     }
+    async fn changes_after(&self, after_seq: i64, limit: u32) -> Result<Vec<Event>> {
+        super::audit::changes_after(&mut *self.read().await?, after_seq, limit).await
+    }
 
     async fn create_token(
         &self,

@@ -6,7 +6,7 @@ use isthmus_core::resources::{Membership, Role, Token};
 use isthmus_core::{CoreError, ProjectId, TokenId};
 
 use super::audit::{self, NewEvent};
-use super::codec::{parse_id, parse_time, time_text, to_json_value, Ctx};
+use super::codec::{parse_id, parse_time, time_text, to_json_text, Ctx};
 use super::{projects, Backend, Commit};
 use crate::{Actor, Result, StoreError};
 
@@ -96,8 +96,8 @@ async fn revoke<C: Conn>(
                 project,
                 resource_kind: "token",
                 resource_id: token.to_string(),
-                before: Some(to_json_value(&before)?),
-                after: Some(to_json_value(&after)?),
+                before: Some(to_json_text(&before)?),
+                after: Some(to_json_text(&after)?),
             },
         )
         .await?;
@@ -207,8 +207,8 @@ pub(crate) async fn put_membership<C: Conn>(
             project: Some(m.project_id),
             resource_kind: "membership",
             resource_id: m.token_id.to_string(),
-            before: before.as_ref().map(to_json_value).transpose()?,
-            after: Some(to_json_value(m)?),
+            before: before.as_ref().map(to_json_text).transpose()?,
+            after: Some(to_json_text(m)?),
         },
     )
     .await
@@ -256,7 +256,7 @@ pub(super) async fn create_token_tx<B: Backend>(
             resource_kind: "token",
             resource_id: token.id.to_string(),
             before: None,
-            after: Some(to_json_value(&token)?),
+            after: Some(to_json_text(&token)?),
         },
     )
     .await?;
@@ -331,7 +331,7 @@ pub(super) async fn remove_membership_tx<B: Backend>(
             project: Some(project),
             resource_kind: "membership",
             resource_id: token.to_string(),
-            before: Some(to_json_value(&before)?),
+            before: Some(to_json_text(&before)?),
             after: None,
         },
     )
@@ -425,7 +425,7 @@ pub(super) async fn rotate_token_tx<B: Backend>(
             resource_kind: "token",
             resource_id: id.to_string(),
             before: None,
-            after: Some(to_json_value(&token)?),
+            after: Some(to_json_text(&token)?),
         },
     )
     .await?;

@@ -7,7 +7,6 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use isthmus_core::object::IndexEntry;
 use isthmus_core::{CoreError, Id, ProjectId};
-use serde_json::Value;
 
 use super::audit::{self, NewEvent};
 use super::codec::{time_text, Ctx};
@@ -17,10 +16,6 @@ use super::{idempotency, Backend, Commit};
 use crate::doc::{CreateKey, Doc, DocStore, ObjectKey, Plan, Put, WriteOp, Written};
 use crate::kinds::is_unique;
 use crate::{Actor, Page, PageRequest, Result, StoreError};
-
-fn parse_json(text: &str) -> Result<Value> {
-    serde_json::from_str(text).ctx("decode a body for the audit log")
-}
 
 /// Runs `statement` in a savepoint where a failed statement aborts the transaction
 /// (PostgreSQL), so that the transaction stays usable for the query that names what the
@@ -219,8 +214,8 @@ pub(crate) async fn put<B: Backend>(conn: &mut B::Conn, actor: &Actor, put: &Put
             project: Some(doc.project_id),
             resource_kind: doc.kind,
             resource_id: doc.id.to_string(),
-            before: put.before.as_deref().map(parse_json).transpose()?,
-            after: Some(parse_json(&doc.body)?),
+            before: put.before.clone(),
+            after: Some(doc.body.clone()),
         },
     )
     .await
