@@ -9,7 +9,7 @@ use isthmus_core::resources::Project;
 use isthmus_core::{CoreError, ProjectId};
 
 use super::audit::{self, NewEvent};
-use super::codec::{to_json_value, Ctx};
+use super::codec::{to_json_text, Ctx};
 use super::query::{query, Get};
 use super::{projects, Backend, Commit};
 use crate::doc::DELETED;
@@ -85,7 +85,7 @@ pub(super) async fn delete_project_tx<B: Backend>(
             project: Some(id),
             resource_kind: "project",
             resource_id: pid,
-            before: Some(to_json_value(&project)?),
+            before: Some(to_json_text(&project)?),
             after: None,
         },
     )
