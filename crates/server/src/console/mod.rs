@@ -24,6 +24,7 @@ const OBJECTS_JS: &str = include_str!("objects.js");
 const PANELS_JS: &str = include_str!("panels.js");
 const ENDPOINTS_JS: &str = include_str!("endpoints.js");
 const TOOLS_JS: &str = include_str!("tools.js");
+const MIGRATION_JS: &str = include_str!("migration.js");
 const STYLE_CSS: &str = include_str!("style.css");
 
 /// Adds the console's routes: `/` and its assets under `/console/`.
@@ -44,11 +45,12 @@ async fn asset(Path(name): Path<String>) -> Response {
         "panels.js" => file(JS, PANELS_JS),
         "endpoints.js" => file(JS, ENDPOINTS_JS),
         "tools.js" => file(JS, TOOLS_JS),
+        "migration.js" => file(JS, MIGRATION_JS),
         "style.css" => file("text/css; charset=utf-8", STYLE_CSS),
         "kinds.json" => file("application/json", kinds_json()),
         _ => ApiError::not_found(format!(
             "no console asset {name:?}: there are app.js, objects.js, panels.js, endpoints.js, \
-             tools.js, style.css and kinds.json"
+             migration.js, tools.js, style.css and kinds.json"
         ))
         .into_response(),
     }
