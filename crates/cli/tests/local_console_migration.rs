@@ -20,6 +20,16 @@ use support::{id_of, WAIT_TIMEOUT};
 
 const PROCESSED: usize = 100;
 
+/// Clicks `selector` after scrolling it to the middle of the viewport, clear of the
+/// status bar fixed at the bottom.
+fn click_centered(page: &Page, selector: &str) {
+    page.eval(&format!(
+        "document.querySelector({}).scrollIntoView({{block: 'center'}})",
+        js(selector)
+    ));
+    page.click(selector);
+}
+
 #[test]
 fn the_migration_page_charts_lag_and_rate_and_cuts_over_after_a_confirmation() {
     let mut lab = LocalLab::start("istho2");
@@ -86,9 +96,13 @@ fn the_migration_page_charts_lag_and_rate_and_cuts_over_after_a_confirmation() {
         "the lag and rate chart",
         "document.querySelector('#migration-chart-rate') && document.querySelector('#migration-chart-lag')",
     );
-    let summary = page.eval("document.querySelector('#migration-chart svg').getAttribute('aria-label')");
+    let summary =
+        page.eval("document.querySelector('#migration-chart svg').getAttribute('aria-label')");
     assert!(
-        summary.as_str().unwrap().starts_with("Lag and copy rate over"),
+        summary
+            .as_str()
+            .unwrap()
+            .starts_with("Lag and copy rate over"),
         "{summary}"
     );
     let points = page.eval("document.querySelector('#migration-chart-rate').points.length");
@@ -97,7 +111,11 @@ fn the_migration_page_charts_lag_and_rate_and_cuts_over_after_a_confirmation() {
         "the stream's counters",
         "document.querySelector('#migration-streams tr[data-stream=ORDERS]')",
     );
-    page.wait_for("the cut-over button", "document.querySelector('#migration-cutover')");
+    page.wait_for(
+        "the cut-over button",
+        "document.querySelector('#migration-cutover')",
+    );
+    page.eval("document.querySelector('#migration-chart').scrollIntoView({block: 'center'})");
     page.screenshot("01-chart-1280");
 
     // The writers stop; the migration becomes ready once the source's end is copied.
@@ -105,8 +123,7 @@ fn the_migration_page_charts_lag_and_rate_and_cuts_over_after_a_confirmation() {
     let end = source_last_seq(&src_ns, "ORDERS");
     eventually("ready for the cut-over at the source's end", || {
         let m = lab.cli.json(&format!("migration get {id}"));
-        m["status"] == "ready_for_cutover"
-            && m["progress"]["streams"][0]["copied_through"] == end
+        m["status"] == "ready_for_cutover" && m["progress"]["streams"][0]["copied_through"] == end
     });
 
     // The button asks first; Cancel leaves the migration running.
@@ -114,7 +131,7 @@ fn the_migration_page_charts_lag_and_rate_and_cuts_over_after_a_confirmation() {
         "the page at ready_for_cutover",
         "document.querySelector('#migration-explain [data-status=ready_for_cutover]') && document.querySelector('#migration-cutover')",
     );
-    page.click("#migration-cutover");
+    click_centered(&page, "#migration-cutover");
     page.wait_for(
         "the confirmation",
         "document.querySelector('#migration-cutover-confirm') && document.activeElement.id === 'migration-cutover-go'",
@@ -123,7 +140,7 @@ fn the_migration_page_charts_lag_and_rate_and_cuts_over_after_a_confirmation() {
         .text("#migration-cutover-confirm")
         .contains("Stop every writer of the source first"));
     page.screenshot("02-confirm-1280");
-    page.click("#migration-cutover-cancel");
+    click_centered(&page, "#migration-cutover-cancel");
     page.wait_for(
         "the confirmation gone",
         "!document.querySelector('#migration-cutover-confirm') && document.querySelector('#migration-cutover')",
@@ -132,9 +149,12 @@ fn the_migration_page_charts_lag_and_rate_and_cuts_over_after_a_confirmation() {
     assert_eq!(still["status"], "ready_for_cutover", "{still:#}");
     assert!(still["cutover"].is_null(), "{still:#}");
 
-    page.click("#migration-cutover");
-    page.wait_for("the confirmation", "document.querySelector('#migration-cutover-go')");
-    page.click("#migration-cutover-go");
+    click_centered(&page, "#migration-cutover");
+    page.wait_for(
+        "the confirmation",
+        "document.querySelector('#migration-cutover-go')",
+    );
+    click_centered(&page, "#migration-cutover-go");
     page.wait_for(
         "the cut-over report",
         "document.querySelector('#migration-cutover-report tr[data-consumer=billing]')",
@@ -158,9 +178,10 @@ fn the_migration_page_charts_lag_and_rate_and_cuts_over_after_a_confirmation() {
     page.resize(390, 800);
     page.eval("window.scrollTo(0, 0)");
     page.wait_for(
-        "the narrow layout",
-        "document.documentElement.clientWidth <= 390",
+        "the narrow layout, the chart redrawn at its width",
+        "document.documentElement.clientWidth <= 390 && document.querySelector('#migration-chart svg').viewBox.baseVal.width <= 390",
     );
+    page.eval("document.querySelector('#migration-chart').scrollIntoView({block: 'start'})");
     let fits = page.eval(
         "['#migration-chart svg', '#migration-panel h2', '#migration-cutover-report h2'].every((s) => \
          document.querySelector(s).getBoundingClientRect().right <= document.documentElement.clientWidth)",

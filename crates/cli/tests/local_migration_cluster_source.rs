@@ -90,7 +90,9 @@ fn a_three_node_lab_source_is_copied_in_both_modes_while_it_loses_a_node() {
         even.stderr
     );
 
-    let service = lab.cli.json("lab service add customer/n1 nats --peers n2,n3");
+    let service = lab
+        .cli
+        .json("lab service add customer/n1 nats --peers n2,n3");
     let urls: Vec<String> = service["urls"]
         .as_array()
         .unwrap()
@@ -103,7 +105,10 @@ fn a_three_node_lab_source_is_copied_in_both_modes_while_it_loses_a_node() {
         .collect();
     assert_eq!(urls, expected, "{service:#}");
     let listed = lab.cli.ok("lab service list");
-    assert!(listed.contains("customer/n1") && listed.contains(&urls[2]), "{listed}");
+    assert!(
+        listed.contains("customer/n1") && listed.contains(&urls[2]),
+        "{listed}"
+    );
     // A peer already in a cluster cannot run a second service of the kind.
     let busy = lab.cli.run("lab service add customer/n3 nats");
     assert_ne!(busy.code, Some(0));
@@ -151,7 +156,11 @@ fn a_three_node_lab_source_is_copied_in_both_modes_while_it_loses_a_node() {
         })
     });
     let n2_ns = lab.names.lab_host_ns("customer", "n2");
-    assert_eq!(kill_lab_node(&n2_ns), 1, "the second source node was running");
+    assert_eq!(
+        kill_lab_node(&n2_ns),
+        1,
+        "the second source node was running"
+    );
     eprintln!("killed source node n2");
     std::thread::sleep(std::time::Duration::from_secs(5));
 
@@ -167,9 +176,15 @@ fn a_three_node_lab_source_is_copied_in_both_modes_while_it_loses_a_node() {
                 && m["progress"]["lag_events"] == 0
                 && progress_of(&m) == (end, end)
         });
-        let cut = lab.cli.json(&format!("migration cutover {id} --timeout 120"));
+        let cut = lab
+            .cli
+            .json(&format!("migration cutover {id} --timeout 120"));
         assert_eq!(cut["status"], "cut_over", "{cut:#}");
-        assert_eq!(cut["cutover"]["end"].as_object().unwrap().len(), 1, "{cut:#}");
+        assert_eq!(
+            cut["cutover"]["end"].as_object().unwrap().len(),
+            1,
+            "{cut:#}"
+        );
         let completed = lab.cli.poll_status("migration", id, &["completed"]);
         assert_eq!(completed["progress"]["lag_events"], 0, "{completed:#}");
         let verified = lab.cli.ok(&format!("migration verify {id}"));

@@ -77,7 +77,10 @@ mod tests {
     fn one_sample_per_five_seconds_and_the_last_ten_minutes_only() {
         let mut current = MigrationProgress::default();
         for second in 0..3600 {
-            let mut next = report(&format!("2026-12-02T17:{:02}:{:02}Z", second / 60 % 60, second % 60), second);
+            let mut next = report(
+                &format!("2026-12-02T17:{:02}:{:02}Z", second / 60 % 60, second % 60),
+                second,
+            );
             next.keep_history(&current);
             current = next;
         }

@@ -18,7 +18,9 @@ function svg(tag, attrs, ...children) {
   return el;
 }
 
-const CHART = { w: 640, h: 180, left: 56, right: 64, top: 12, bottom: 26 };
+// Drawn at the panel's own width (text stays 12 px on a phone and on a laptop), and as
+// tall as a phone's width allows.
+const CHART = { h: 180, left: 44, right: 52, top: 12, bottom: 26 };
 const LAG_COLOUR = "#cf222e";
 const RATE_COLOUR = "#0b5cad";
 
@@ -34,8 +36,8 @@ function clock(iso) { return iso ? iso.slice(11, 19) : ""; }
 
 /** Lag (events, left axis) and rate (events/s, right axis) against time, each line on its
  *  own scale; the caption says the latest figures in words. */
-function migrationChart(history) {
-  const c = CHART;
+function migrationChart(history, pixels) {
+  const c = Object.assign({ w: Math.max(300, Math.min(1200, Math.round(pixels))) }, CHART);
   const width = c.w - c.left - c.right, height = c.h - c.top - c.bottom;
   const times = history.map((s) => Date.parse(s.at));
   const t0 = times[0], t1 = Math.max(times[times.length - 1], t0 + 1);
@@ -54,7 +56,7 @@ function migrationChart(history) {
       svg("title", {}, summary),
       svg("rect", { x: c.left, y: c.top, width, height, fill: "#fff", stroke: "#d0d7de" }),
       svg("line", { x1: c.left, x2: c.left + width, y1: c.top + height / 2, y2: c.top + height / 2, stroke: "#eaeef2" }),
-      label(short(lagMax), { x: c.left - 6, y: c.top + 10, "text-anchor": "end", fill: LAG_COLOUR }),
+      label(short(Math.round(lagMax)), { x: c.left - 6, y: c.top + 10, "text-anchor": "end", fill: LAG_COLOUR }),
       label("0", { x: c.left - 6, y: c.top + height, "text-anchor": "end" }),
       label(short(rateMax) + "/s", { x: c.left + width + 6, y: c.top + 10, fill: RATE_COLOUR }),
       label("0/s", { x: c.left + width + 6, y: c.top + height }),
@@ -136,11 +138,17 @@ function migrationPanel(page) {
     const history = p.history || [];
     const controls = canWrite() && CUTOVER_READY.includes(m.status)
       ? h("div.actions", {}, h("button", { type: "button", id: "migration-cutover",
-        onclick: () => { confirming = true; draw(current); document.getElementById("migration-cutover-go").focus(); } }, "Cut over…"))
+        onclick: () => {
+          confirming = true;
+          draw(current);
+          // In full view above the status bar, the safe choice (Cancel) beside the focus.
+          document.getElementById("migration-cutover-confirm").scrollIntoView({ block: "center" });
+          document.getElementById("migration-cutover-go").focus({ preventScroll: true });
+        } }, "Cut over…"))
       : null;
     page.body.replaceChildren(
       h("h2", { text: "Lag and rate" }),
-      history.length >= 2 ? migrationChart(history)
+      history.length >= 2 ? migrationChart(history, page.body.clientWidth - 30)
         : h("p.note", { id: "migration-chart-none", text: "The chart starts once the replicator has reported twice (every 5 s)." }),
       h("h2", { text: "Streams" }),
       streamTable(p),
@@ -150,6 +158,13 @@ function migrationPanel(page) {
           : controls || h("p.note", { id: "migration-cutover-unavailable",
             text: RUNNING.includes(m.status) ? "The cut-over opens once the copy has caught up (live)." : "No cut-over was made." }));
   };
+  // The chart is drawn at the panel's width: drawn again when the window changes size
+  // (until the page is left).
+  const resized = () => {
+    if (!page.body.isConnected) { window.removeEventListener("resize", resized); return; }
+    if (current && !confirming && !sending) draw(current);
+  };
+  window.addEventListener("resize", resized);
   return { draw, editing: () => confirming || sending, busy: (m) => RUNNING.includes(m.status) };
 }
 

@@ -21,7 +21,6 @@ pub struct NodePlan {
 
 /// A started node: its process and its store, removed when the service is deleted.
 pub struct NodeProcess {
-    pub host: String,
     pub child: Child,
     pub store_dir: PathBuf,
 }
@@ -31,8 +30,7 @@ pub struct NodeProcess {
 pub fn start(name: &str, nodes: &[NodePlan], port: u16) -> Result<Vec<NodeProcess>, String> {
     let mut started = Vec::new();
     for node in nodes {
-        let store_dir =
-            std::env::temp_dir().join(format!("isthmus-lab-{}-nats-{port}", node.ns));
+        let store_dir = std::env::temp_dir().join(format!("isthmus-lab-{}-nats-{port}", node.ns));
         // A service starts empty: nothing of an earlier run on the same host is kept.
         let _ = std::fs::remove_dir_all(&store_dir);
         std::fs::create_dir_all(&store_dir)
@@ -73,11 +71,7 @@ pub fn start(name: &str, nodes: &[NodePlan], port: u16) -> Result<Vec<NodeProces
         let child = command
             .spawn()
             .map_err(|e| format!("start nats-server in {}: {e}", node.ns))?;
-        started.push(NodeProcess {
-            host: node.host.clone(),
-            child,
-            store_dir,
-        });
+        started.push(NodeProcess { child, store_dir });
     }
     Ok(started)
 }
