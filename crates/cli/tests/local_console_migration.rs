@@ -183,7 +183,7 @@ fn the_migration_page_charts_lag_and_rate_and_cuts_over_after_a_confirmation() {
     );
     page.eval("document.querySelector('#migration-chart').scrollIntoView({block: 'start'})");
     let fits = page.eval(
-        "['#migration-chart svg', '#migration-panel h2', '#migration-cutover-report h2'].every((s) => \
+        "['#migration-chart svg', '#migration-panel h2', '#migration-cutover-report p'].every((s) => \
          document.querySelector(s).getBoundingClientRect().right <= document.documentElement.clientWidth)",
     );
     assert_eq!(fits, true, "the chart and headings fit 390 px");

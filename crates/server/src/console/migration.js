@@ -29,7 +29,7 @@ function short(n) {
   if (n >= 1e6) return (n / 1e6).toFixed(1) + "M";
   if (n >= 1e4) return (n / 1e3).toFixed(0) + "k";
   if (n >= 1e3) return (n / 1e3).toFixed(1) + "k";
-  return n >= 10 || n === 0 ? n.toFixed(0) : n.toFixed(1);
+  return n >= 10 || Number.isInteger(n) ? n.toFixed(0) : n.toFixed(1);
 }
 
 function clock(iso) { return iso ? iso.slice(11, 19) : ""; }
@@ -96,7 +96,6 @@ function cutoverReport(report) {
     h("td", { text: String(p.target_remaining) }),
     h("td", { text: String(p.lag) })));
   return h("section", { id: "migration-cutover-report", "aria-label": "Cut-over report" },
-    h("h2", { text: "Cut-over report" }),
     h("p", { text: "Waited until the source's end was in the target: " + (ends || "no streams") + "." }),
     h("div.table-wrap", {}, table(["Consumer", "Source ack floor", "Target start", "Left on source", "Left on target", "Lag"],
       rows, "The source had no durable consumers to move.")));

@@ -129,7 +129,7 @@ pub async fn add_service(
     for (i, peer) in req.peers.iter().enumerate() {
         if *peer == host || req.peers[..i].contains(peer) {
             errors.push(FieldError::new(
-                &format!("peers[{i}]"),
+                format!("peers[{i}]"),
                 "distinct",
                 format!("'{peer}' is named twice: each node runs on its own host"),
             ));
