@@ -48,16 +48,26 @@ fn kill_lab_node(ns: &str) -> usize {
     killed
 }
 
-/// The last sequence of `stream` and its replica count, asked of the first node.
+/// The last sequence of `stream` and its replica count, asked of the first node. Right
+/// after a node's loss the stream may be electing a new leader: asked again until it
+/// answers.
 fn source_state(ns: &str, url: &str, stream: &'static str) -> (u64, usize) {
-    let url = url.to_string();
-    lab_host::run(ns, move || async move {
-        let client = async_nats::connect(url).await?;
-        let mut stream = jetstream::new(client).get_stream(stream).await?;
-        let info = stream.info().await?;
-        Ok((info.state.last_sequence, info.config.num_replicas))
-    })
-    .unwrap()
+    let mut answer = None;
+    eventually(&format!("the source answers for {stream}"), || {
+        let url = url.to_string();
+        let state = lab_host::run(ns, move || async move {
+            let client = async_nats::connect(url).await?;
+            let mut stream = jetstream::new(client).get_stream(stream).await?;
+            let info = stream.info().await?;
+            Ok((info.state.last_sequence, info.config.num_replicas))
+        });
+        if let Err(e) = &state {
+            eprintln!("not yet: {e:#}");
+        }
+        answer = state.ok();
+        answer.is_some()
+    });
+    answer.unwrap()
 }
 
 fn progress_of(m: &Value) -> (u64, u64) {
