@@ -2,7 +2,9 @@
 //! 256-byte events, ordered and partitioned events/s from the start of the migration to the
 //! last event in the target, and the live-tail lag (source stored → copy seen on the target)
 //! at a steady 1,000 events/s. `cargo bench -p isthmus-migrate`; `ISTHMUS_BENCH_EVENTS`
-//! sets the history size (default 100,000).
+//! sets the history size (default 100,000), `ISTHMUS_BENCH_ONLY` (`ordered`,
+//! `partitioned`, `lag`) runs one part, and `ISTHMUS_BENCH_SUBJECTS` (comma-separated)
+//! the subject counts (default 64,1024).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -16,6 +18,18 @@ use support::*;
 
 const SIZE: usize = 256;
 
+/// Whether the part `name` runs (all of them unless `ISTHMUS_BENCH_ONLY` names one).
+fn runs(name: &str) -> bool {
+    std::env::var("ISTHMUS_BENCH_ONLY").map_or(true, |only| only == name)
+}
+
+fn subject_counts() -> Vec<usize> {
+    std::env::var("ISTHMUS_BENCH_SUBJECTS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![64, 1024])
+}
+
 fn events() -> u64 {
     std::env::var("ISTHMUS_BENCH_EVENTS")
         .ok()
@@ -23,7 +37,37 @@ fn events() -> u64 {
         .unwrap_or(100_000)
 }
 
-async fn throughput(mode: Mode, subject_count: usize) -> f64 {
+/// CPU seconds (user and system) process `pid` has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command (which may hold spaces): utime and stime are the 12th and
+    // 13th, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// What a copy cost: events/s end to end, and CPU seconds of the replicator (this
+/// process), the source server and the target server while it ran.
+struct Figures {
+    rate: f64,
+    cpu: [f64; 3],
+}
+
+impl Figures {
+    /// CPU microseconds per event, all three processes together.
+    fn cpu_per_event_us(&self, count: u64) -> f64 {
+        self.cpu.iter().sum::<f64>() * 1e6 / count as f64
+    }
+}
+
+async fn throughput(mode: Mode, subject_count: usize) -> Figures {
     let source = NatsServer::start().await;
     let target = NatsServer::start().await;
     let js = source.js().await;
@@ -32,10 +76,29 @@ async fn throughput(mode: Mode, subject_count: usize) -> f64 {
     fill(&js, &subjects("EVENTS", subject_count), count, SIZE)
         .await
         .unwrap();
+    let pids = [
+        std::process::id(),
+        source.pid().unwrap(),
+        target.pid().unwrap(),
+    ];
+    let cpu_before = pids.map(cpu_seconds);
     let began = Instant::now();
     let migration = start(spec(&source, &target, mode)).await;
     wait_caught_up(&migration, &js, &["EVENTS"]).await;
-    count as f64 / began.elapsed().as_secs_f64()
+    let rate = count as f64 / began.elapsed().as_secs_f64();
+    let cpu_after = pids.map(cpu_seconds);
+    Figures {
+        rate,
+        cpu: [0, 1, 2].map(|i| cpu_after[i] - cpu_before[i]),
+    }
+}
+
+/// The machine's 1-minute load average: the figures are only comparable at a similar load.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 async fn live_lag() -> (usize, Duration, Duration, Duration) {
@@ -99,25 +162,37 @@ async fn main() {
             ours / peer
         );
     };
-    for subject_count in [64, 1024] {
-        let ordered = throughput(Mode::Ordered, subject_count).await;
-        println!("ordered      {count} events of {SIZE} B over {subject_count} subjects: {ordered:>7.0} events/s end to end");
-        row(
-            format!("migration ordered, {subject_count} subjects"),
-            ordered,
-            300.0,
-            ">= 20000/s",
-        );
+    for subject_count in subject_counts() {
+        if runs("ordered") {
+            let ordered = throughput(Mode::Ordered, subject_count).await;
+            println!(
+                "ordered      {count} events of {SIZE} B over {subject_count} subjects: {:>7.0} events/s end to end; CPU {:.1} µs/event (replicator {:.2} s, source {:.2} s, target {:.2} s); load {}",
+                ordered.rate, ordered.cpu_per_event_us(count), ordered.cpu[0], ordered.cpu[1], ordered.cpu[2], load()
+            );
+            row(
+                format!("migration ordered, {subject_count} subjects"),
+                ordered.rate,
+                300.0,
+                ">= 20000/s",
+            );
+        }
+        if !runs("partitioned") {
+            continue;
+        }
         let partitioned = throughput(Mode::Partitioned { partitions: 8 }, subject_count).await;
-        // One publish per subject is in flight at a time (each expects its subject's last
-        // target sequence), so the subjects bound the pipelining.
-        println!("partitioned  {count} events of {SIZE} B over {subject_count} subjects, 8 writers: {partitioned:>7.0} events/s end to end");
+        println!(
+            "partitioned  {count} events of {SIZE} B over {subject_count} subjects, 8 writers: {:>7.0} events/s end to end; CPU {:.1} µs/event (replicator {:.2} s, source {:.2} s, target {:.2} s); load {}",
+            partitioned.rate, partitioned.cpu_per_event_us(count), partitioned.cpu[0], partitioned.cpu[1], partitioned.cpu[2], load()
+        );
         row(
             format!("migration partitioned x8, {subject_count} subjects"),
-            partitioned,
+            partitioned.rate,
             1000.0,
             ">= 50000/s",
         );
+    }
+    if !runs("lag") {
+        return;
     }
     let (samples, p50, p99, max) = live_lag().await;
     println!(

@@ -115,8 +115,9 @@ struct RunArgs {
 
 #[derive(Args)]
 struct EventArgs {
-    #[arg(long)]
-    server: String,
+    /// Server URLs (comma-separated: the nodes of a cluster).
+    #[arg(long, value_delimiter = ',', required = true)]
+    server: Vec<String>,
     #[arg(long)]
     stream: String,
     /// Events go round-robin to `<stream in lower case>.s0 … .s<subjects-1>`.
@@ -125,6 +126,9 @@ struct EventArgs {
     /// Payload bytes.
     #[arg(long, default_value_t = 256)]
     size: usize,
+    /// Replicas of the stream when it is created (a cluster's nodes hold one each).
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
 }
 
 impl RunArgs {
@@ -221,7 +225,7 @@ async fn events_target(
 ) -> anyhow::Result<(async_nats::jetstream::Context, Vec<String>)> {
     let client = connect(
         &Endpoint {
-            urls: vec![args.server.clone()],
+            urls: args.server.clone(),
             ..Default::default()
         },
         "isthmus-filler",
@@ -232,6 +236,7 @@ async fn events_target(
     js.get_or_create_stream(async_nats::jetstream::stream::Config {
         name: args.stream.clone(),
         subjects: vec![format!("{prefix}.>")],
+        num_replicas: args.replicas.max(1),
         ..Default::default()
     })
     .await

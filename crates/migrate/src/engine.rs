@@ -4,221 +4,20 @@
 //! the target's checkpoint; errors it cannot fix (the source no longer has the position to
 //! resume from) fail the migration with the positions.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, Context as _};
 use async_nats::jetstream::{self, Context};
-use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::filters::Filters;
-use crate::source::SourceMessage;
 use crate::status::{Board, SharedBoard, Status};
-use crate::transform::{Transform, TransformSpec};
-use crate::{monitor, ordered, partitioned, source, streams};
+use crate::transform::Transform;
+use crate::{monitor, ordered, partitioned, streams};
 
-/// How to reach a NATS server.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Endpoint {
-    pub urls: Vec<String>,
-    /// A CA certificate (PEM file) to verify the servers with.
-    pub ca_file: Option<PathBuf>,
-    pub user: Option<String>,
-    pub password: Option<String>,
-    pub token: Option<String>,
-}
-
-/// How the events are written to the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "mode")]
-pub enum Mode {
-    /// One writer per stream: the target has the source's order.
-    Ordered,
-    /// Writers by subject hash: each subject keeps its order.
-    Partitioned { partitions: usize },
-}
-
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Publishes in flight per writer.
-    pub window: usize,
-    /// No progress for this long with events to copy: degraded.
-    pub stall_after: Duration,
-    /// Pause before a copy restarts from the checkpoint after an error.
-    pub retry_after: Duration,
-    /// How often the monitor samples the source and the rates.
-    pub sample_every: Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            window: 1024,
-            stall_after: Duration::from_secs(30),
-            retry_after: Duration::from_millis(500),
-            sample_every: Duration::from_millis(500),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Spec {
-    pub source: Endpoint,
-    pub target: Endpoint,
-    /// Streams to copy; empty means all of the source's.
-    pub streams: Vec<String>,
-    pub mode: Mode,
-    /// Messages not to copy.
-    pub filters: Filters,
-    /// Subject renames and the script over headers and payload.
-    pub transform: TransformSpec,
-    pub settings: Settings,
-    /// Filter counts of an earlier engine of this migration (stream → copied through,
-    /// counts): carried on, so the counters cover the whole migration, not one process.
-    pub carried: BTreeMap<String, (u64, BTreeMap<String, u64>)>,
-}
-
-/// A connection that keeps reconnecting quickly: a migration outlives server restarts.
-pub async fn connect(endpoint: &Endpoint, name: &str) -> anyhow::Result<async_nats::Client> {
-    let mut options = async_nats::ConnectOptions::new()
-        .name(name)
-        .connection_timeout(Duration::from_secs(5))
-        // A link that drops packets (no reset) is found dead after two missed pings, and
-        // a fresh connection made as soon as it is back, instead of waiting out TCP's
-        // retransmission backoff on the old one.
-        .ping_interval(Duration::from_secs(2))
-        .reconnect_delay_callback(|attempts| {
-            Duration::from_millis((100 * attempts as u64).min(1_000))
-        });
-    if let Some(ca) = &endpoint.ca_file {
-        options = options.add_root_certificates(ca.clone()).require_tls(true);
-    }
-    if let (Some(user), Some(password)) = (&endpoint.user, &endpoint.password) {
-        options = options.user_and_password(user.clone(), password.clone());
-    }
-    if let Some(token) = &endpoint.token {
-        options = options.token(token.clone());
-    }
-    // Each URL on its own: async-nats does not split a comma-separated list.
-    let servers = endpoint
-        .urls
-        .iter()
-        .map(|u| {
-            u.parse::<async_nats::ServerAddr>()
-                .with_context(|| format!("server URL {u}"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let urls = endpoint.urls.join(",");
-    options
-        .connect(servers)
-        .await
-        .with_context(|| format!("connect to {urls}"))
-}
-
-/// Why one attempt at copying a stream stopped.
-#[derive(Debug)]
-pub enum StepError {
-    Retry(anyhow::Error),
-    Fatal(String),
-}
-
-impl StepError {
-    pub fn retry(error: impl Into<anyhow::Error>) -> Self {
-        StepError::Retry(error.into())
-    }
-}
-
-/// One attempt at copying one stream, from `resume` on.
-pub struct StreamRun {
-    pub stream: String,
-    pub resume: u64,
-    pub settings: Settings,
-    pub filters: Filters,
-    pub transform: Arc<Transform>,
-    pub source: Context,
-    board: SharedBoard,
-}
-
-impl StreamRun {
-    pub async fn source_messages(&self) -> Result<jetstream::consumer::push::Ordered, StepError> {
-        source::messages_from(&self.source, &self.stream, self.resume)
-            .await
-            .map_err(StepError::retry)
-    }
-
-    /// The message as the target gets it (renamed, scripted), or `None` when the script
-    /// left it out (counted). A script that fails stops the copy: copying the message
-    /// unchanged, or leaving it out, would both be wrong.
-    pub fn transformed(&self, message: SourceMessage) -> Result<Option<SourceMessage>, StepError> {
-        if self.transform.is_identity() {
-            return Ok(Some(message));
-        }
-        let out = self
-            .transform
-            .apply(&message.subject, message.headers.as_ref(), message.payload)
-            .map_err(|e| {
-                StepError::Fatal(format!("source {} #{}: {e:#}", self.stream, message.seq))
-            })?;
-        Ok(out.map(|t| SourceMessage {
-            subject: t.subject,
-            headers: t.headers,
-            payload: t.payload,
-            seq: message.seq,
-            stored_at: message.stored_at,
-        }))
-    }
-
-    /// One message is in the target; everything up to `copied_through` is.
-    pub fn copied(&self, _source_seq: u64, copied_through: u64, target_seq: u64, at: SystemTime) {
-        let mut board = self.board.lock().expect("board");
-        let stream = board.stream(&self.stream);
-        stream.copied += 1;
-        stream.copied_through = stream.copied_through.max(copied_through);
-        stream.target_last_seq = stream.target_last_seq.max(target_seq);
-        stream.last_copied_at_source = Some(at);
-        stream.last_error = None;
-    }
-
-    /// Source message `seq` skipped (a filter or the script), counted under its reason
-    /// unless an earlier engine counted it already.
-    pub fn filtered(&self, seq: u64, reason: &str) {
-        let mut board = self.board.lock().expect("board");
-        let stream = board.stream(&self.stream);
-        if seq > stream.counted_through {
-            *stream.filtered.entry(reason.to_string()).or_default() += 1;
-        }
-    }
-
-    /// Everything up to `copied_through` is in the target or was not to be copied.
-    pub fn passed(&self, copied_through: u64) {
-        let mut board = self.board.lock().expect("board");
-        let stream = board.stream(&self.stream);
-        stream.copied_through = stream.copied_through.max(copied_through);
-    }
-
-    /// Source messages that were already in the target (partitioned restarts).
-    pub fn already_present(&self, copied_through: u64) {
-        let mut board = self.board.lock().expect("board");
-        let stream = board.stream(&self.stream);
-        stream.already_present += 1;
-        stream.copied_through = stream.copied_through.max(copied_through);
-    }
-
-    /// Source sequences that were never delivered: deleted or purged in the source.
-    pub fn gap(&self, missing: u64) {
-        if missing > 0 {
-            self.board
-                .lock()
-                .expect("board")
-                .stream(&self.stream)
-                .source_gaps += missing;
-        }
-    }
-}
+pub use crate::run::{StepError, StreamRun};
+pub use crate::spec::{connect, Endpoint, Mode, Settings, Spec};
 
 /// A running migration. Dropping it stops every task it started.
 pub struct Migration {
@@ -432,7 +231,7 @@ async fn attempt(
     match mode {
         Mode::Ordered => ordered::copy(&run, target, checkpoint.target_last).await,
         Mode::Partitioned { partitions } => {
-            partitioned::copy(&run, target, partitions.max(1)).await
+            partitioned::copy(&run, target, partitions.max(1), checkpoint.target_last).await
         }
     }
 }

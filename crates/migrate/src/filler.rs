@@ -46,7 +46,7 @@ pub async fn fill(
 /// A writer appending at a steady rate until stopped.
 pub struct SteadyWriter {
     written: Arc<AtomicU64>,
-    task: JoinHandle<anyhow::Result<()>>,
+    task: JoinHandle<()>,
 }
 
 impl SteadyWriter {
@@ -62,7 +62,17 @@ impl SteadyWriter {
             loop {
                 ticker.tick().await;
                 let subject = subjects[(index % subjects.len() as u64) as usize].clone();
-                js.publish(subject, payload(index, size)).await?.await?;
+                // A lost node of a clustered source (or a reconnect) fails a publish: the
+                // writer keeps going, as a customer's application would, and counts only
+                // what was acknowledged.
+                let stored = match js.publish(subject, payload(index, size)).await {
+                    Ok(ack) => ack.await.is_ok(),
+                    Err(_) => false,
+                };
+                if !stored {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
                 index += 1;
                 counter.store(index, Ordering::SeqCst);
             }

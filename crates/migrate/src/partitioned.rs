@@ -77,7 +77,19 @@ fn partition_of(subject: &str, partitions: usize) -> usize {
     (hasher.finish() % partitions as u64) as usize
 }
 
-pub async fn copy(run: &StreamRun, js: &Context, partitions: usize) -> Result<(), StepError> {
+/// Messages a writer takes from its queue at once.
+const BATCH: usize = 256;
+/// Lookups of subjects' last copies in flight at once.
+const LOOKUPS_AT_ONCE: usize = 64;
+
+/// Copies the stream with `partitions` writers. `target_last` is the target stream's last
+/// sequence when this attempt began: 0 (empty) means no subject has a copy to look up.
+pub async fn copy(
+    run: &StreamRun,
+    js: &Context,
+    partitions: usize,
+    target_last: u64,
+) -> Result<(), StepError> {
     let tracker = Tracker::new(run.resume);
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..partitions)
         .map(|_| mpsc::channel::<SourceMessage>(run.settings.window))
@@ -85,7 +97,7 @@ pub async fn copy(run: &StreamRun, js: &Context, partitions: usize) -> Result<()
     let writers = futures::future::try_join_all(
         receivers
             .into_iter()
-            .map(|rx| write_partition(run, js, rx, &tracker)),
+            .map(|rx| write_partition(run, js, rx, &tracker, target_last == 0)),
     );
     let dispatch = async {
         let mut messages = run.source_messages().await?;
@@ -133,6 +145,7 @@ async fn write_partition(
     js: &Context,
     mut rx: mpsc::Receiver<SourceMessage>,
     tracker: &Tracker,
+    empty_target: bool,
 ) -> Result<(), StepError> {
     let target = js
         .get_stream_no_info(&run.stream)
@@ -169,49 +182,94 @@ async fn write_partition(
         );
         Ok(())
     };
+    let mut batch: Vec<SourceMessage> = Vec::with_capacity(BATCH);
     loop {
         tokio::select! {
             biased;
             (pending, ack) = in_flight.next() => settle(pending, ack.expect("only publishes"), &mut marks, &mut busy)?,
             next = rx.recv(), if in_flight.len() < run.settings.window => {
-                let Some(message) = next else { return Ok(()) };
-                // One publish per subject at a time: the next one's expectation is the
-                // target sequence this one gets.
-                while busy.contains(&message.subject) {
-                    let (pending, ack) = in_flight.next().await;
-                    settle(pending, ack.expect("only publishes"), &mut marks, &mut busy)?;
-                }
-                let mark = match marks.get(&message.subject) {
-                    Some(mark) => *mark,
-                    None => {
-                        let mark = last_copy(&target, &message.subject).await?;
-                        marks.insert(message.subject.clone(), mark);
-                        mark
+                let Some(first) = next else { return Ok(()) };
+                // What else is already queued, so the subjects seen for the first time are
+                // looked up together (one round trip for the batch, not one each).
+                batch.push(first);
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(message) => batch.push(message),
+                        Err(_) => break,
                     }
-                };
-                if message.seq <= mark.source_seq {
-                    tracker.stored(message.seq);
-                    run.already_present(tracker.low_water() - 1);
-                    continue;
                 }
-                let publish = PublishMessage::build()
-                    .headers(headers::stamp(
-                        message.headers.as_ref(),
-                        &run.stream,
-                        message.seq,
-                        Some(tracker.low_water()),
-                    ))
-                    .payload(message.payload)
-                    .expected_last_subject_sequence(mark.target_seq);
-                let ack = js
-                    .send_publish(message.subject.clone(), publish)
-                    .await
-                    .map_err(|e| StepError::retry(anyhow!(e).context("send to the target")))?;
-                busy.insert(message.subject.clone());
-                in_flight.push(Pending { subject: message.subject, source_seq: message.seq, stored_at: message.stored_at }, ack);
+                if !empty_target {
+                    look_up_new_subjects(&target, &batch, &mut marks).await?;
+                }
+                for message in batch.drain(..) {
+                    // One publish per subject at a time: the next one's expectation is the
+                    // target sequence this one gets. And no more than the window in flight.
+                    while busy.contains(&message.subject) || in_flight.len() >= run.settings.window {
+                        let (pending, ack) = in_flight.next().await;
+                        settle(pending, ack.expect("only publishes"), &mut marks, &mut busy)?;
+                    }
+                    // A subject of a target that was empty when this attempt began has no
+                    // copy unless this attempt made it (then it is in `marks`); if anyone
+                    // else wrote one since, the expectation (0) makes the target refuse.
+                    let mark = marks.get(&message.subject).copied().unwrap_or_default();
+                    if message.seq <= mark.source_seq {
+                        tracker.stored(message.seq);
+                        run.already_present(tracker.low_water() - 1);
+                        continue;
+                    }
+                    let publish = PublishMessage::build()
+                        .headers(headers::stamp(
+                            message.headers.as_ref(),
+                            &run.stream,
+                            message.seq,
+                            Some(tracker.low_water()),
+                        ))
+                        .payload(message.payload)
+                        .expected_last_subject_sequence(mark.target_seq);
+                    let ack = js
+                        .send_publish(message.subject.clone(), publish)
+                        .await
+                        .map_err(|e| StepError::retry(anyhow!(e).context("send to the target")))?;
+                    busy.insert(message.subject.clone());
+                    in_flight.push(Pending { subject: message.subject, source_seq: message.seq, stored_at: message.stored_at }, ack);
+                }
             }
         }
     }
+}
+
+/// Reads the last copy of every subject of `batch` not yet in `marks`, many at once.
+async fn look_up_new_subjects(
+    target: &async_nats::jetstream::stream::Stream<()>,
+    batch: &[SourceMessage],
+    marks: &mut HashMap<String, SubjectMark>,
+) -> Result<(), StepError> {
+    let new: HashSet<String> = batch
+        .iter()
+        .filter(|m| !marks.contains_key(&m.subject))
+        .map(|m| m.subject.clone())
+        .collect();
+    // Made up front (not in a stream's closure), so the task stays `Send`.
+    let lookups: Vec<_> = new
+        .into_iter()
+        .map(|subject| owned_last_copy(target, subject))
+        .collect();
+    let found: Vec<(String, Result<SubjectMark, StepError>)> = futures::stream::iter(lookups)
+        .buffer_unordered(LOOKUPS_AT_ONCE)
+        .collect()
+        .await;
+    for (subject, mark) in found {
+        marks.insert(subject, mark?);
+    }
+    Ok(())
+}
+
+async fn owned_last_copy(
+    target: &async_nats::jetstream::stream::Stream<()>,
+    subject: String,
+) -> (String, Result<SubjectMark, StepError>) {
+    let mark = last_copy(target, &subject).await;
+    (subject, mark)
 }
 
 /// The last copy of `subject` in the target (none: nothing of it copied yet).

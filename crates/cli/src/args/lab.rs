@@ -48,7 +48,8 @@ pub enum LabEndpointCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum LabServiceCommand {
-    /// Run a service on a lab host: `nats` is nats-server with JetStream (single node).
+    /// Run a service on a lab host: `nats` is nats-server with JetStream (one node, or a
+    /// cluster with `--peers`).
     Add {
         #[arg(value_name = "VPC/HOST")]
         target: String,
@@ -56,6 +57,10 @@ pub enum LabServiceCommand {
         /// The client port.
         #[arg(long, default_value_t = 4222)]
         port: u16,
+        /// Other hosts of the VPC running further nodes of one cluster (comma-separated;
+        /// two for a three-node JetStream cluster).
+        #[arg(long, value_delimiter = ',', value_name = "HOST,HOST")]
+        peers: Vec<String>,
     },
     /// Fill a lab service with events (the migration engine's filler, run on the host).
     Fill {

@@ -138,15 +138,32 @@ struct LabService {
     host: String,
     kind: String,
     url: String,
+    /// Every node's URL (a cluster has several).
+    #[serde(default)]
+    urls: Vec<String>,
+    #[serde(default)]
+    hosts: Vec<String>,
+}
+
+impl LabService {
+    /// Every node's URL, comma-separated: what `migration create --source` takes (repeat).
+    fn all_urls(&self) -> String {
+        if self.urls.is_empty() {
+            self.url.clone()
+        } else {
+            self.urls.join(",")
+        }
+    }
 }
 
 impl View for LabService {
-    const HEADERS: &'static [&'static str] = &["HOST", "KIND", "URL"];
+    const HEADERS: &'static [&'static str] = &["HOST", "KIND", "NODES", "URLS"];
     fn row(&self) -> Vec<String> {
         vec![
             format!("{}/{}", self.vpc, self.host),
             self.kind.clone(),
-            self.url.clone(),
+            self.urls.len().max(1).to_string(),
+            self.all_urls(),
         ]
     }
     fn details(&self) -> Details {
@@ -154,6 +171,8 @@ impl View for LabService {
             .field("host", format!("{}/{}", self.vpc, self.host))
             .field("kind", &self.kind)
             .field("url", &self.url)
+            .field("nodes", self.hosts.join(","))
+            .field("urls", self.all_urls())
     }
 }
 
@@ -167,8 +186,13 @@ async fn service(ctx: &Ctx, command: LabServiceCommand) -> anyhow::Result<String
         ))
     };
     match command {
-        LabServiceCommand::Add { target, kind, port } => {
-            let body = json!({ "kind": kind, "port": port });
+        LabServiceCommand::Add {
+            target,
+            kind,
+            port,
+            peers,
+        } => {
+            let body = json!({ "kind": kind, "port": port, "peers": peers });
             ctx.one(
                 &ctx.client
                     .post::<_, LabService>(&services(&target)?, &body)

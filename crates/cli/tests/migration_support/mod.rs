@@ -72,14 +72,14 @@ pub struct SteadyWriter(Child);
 
 impl SteadyWriter {
     pub fn start(ns: &str, stream: &str, rate: u64) -> SteadyWriter {
+        Self::start_at(ns, &format!("nats://{SOURCE_IP}:4222"), stream, rate)
+    }
+
+    /// A writer of the source at `servers` (comma-separated: a cluster's nodes).
+    pub fn start_at(ns: &str, servers: &str, stream: &str, rate: u64) -> SteadyWriter {
         let child = Command::new("ip")
             .args(["netns", "exec", ns, BIN, "migrate-engine", "write"])
-            .args([
-                "--server",
-                &format!("nats://{SOURCE_IP}:4222"),
-                "--stream",
-                stream,
-            ])
+            .args(["--server", servers, "--stream", stream])
             .args(["--rate", &rate.to_string(), "--subjects", "8"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

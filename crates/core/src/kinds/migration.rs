@@ -235,6 +235,10 @@ pub struct MigrationProgress {
     pub reason: Option<String>,
     /// When the engine wrote this (RFC 3339).
     pub reported_at: Option<String>,
+    /// Lag and rates over the last ten minutes, one sample per five seconds (kept by the
+    /// controller, see `migration_history`): the console's chart.
+    #[serde(default)]
+    pub history: Vec<super::migration_history::ProgressSample>,
 }
 
 crate::kind_struct! {

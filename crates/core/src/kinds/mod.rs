@@ -12,6 +12,7 @@ pub mod endpoint_connection;
 pub mod endpoint_service;
 mod endpoint_service_status;
 pub mod migration;
+pub mod migration_history;
 mod migration_rules;
 pub mod migration_transform;
 pub mod network;

@@ -1,6 +1,6 @@
 //! The console's pages of migrations: phase (the status), lag and rate, and where the
-//! replicator runs. The cut-over is `POST …/migrations/{id}/cutover` (CLI: `isthmus
-//! migration cutover`); the console shows its report once made.
+//! replicator runs; the panel (`migration.js`) draws lag and rate over time, the
+//! per-stream counters, and the cut-over button (with a confirmation) and its report.
 
 use isthmus_core::kinds::migration::Migration;
 
@@ -44,6 +44,6 @@ impl ConsoleKind for Migration {
             ("deleting", "Isthmus is stopping the replicator and closing its egress."),
             ("deleted", "The migration is gone; the copied streams stay in the cluster."),
         ],
-        panel: None,
+        panel: Some("migration"),
     };
 }

@@ -26,6 +26,7 @@ const PANELS_JS: &str = include_str!("panels.js");
 const ENDPOINTS_JS: &str = include_str!("endpoints.js");
 const TOOLS_JS: &str = include_str!("tools.js");
 const EGRESS_JS: &str = include_str!("egress.js");
+const MIGRATION_JS: &str = include_str!("migration.js");
 const STYLE_CSS: &str = include_str!("style.css");
 
 /// Adds the console's routes: `/` and its assets under `/console/`.
@@ -47,12 +48,13 @@ async fn asset(Path(name): Path<String>) -> Response {
         "endpoints.js" => file(JS, ENDPOINTS_JS),
         "tools.js" => file(JS, TOOLS_JS),
         "egress.js" => file(JS, EGRESS_JS),
+        "migration.js" => file(JS, MIGRATION_JS),
         "style.css" => file("text/css; charset=utf-8", STYLE_CSS),
         "kinds.json" => file("application/json", kinds_json()),
         "catalog.json" => file("application/json", catalog::json()),
         _ => ApiError::not_found(format!(
             "no console asset {name:?}: there are app.js, objects.js, panels.js, endpoints.js, \
-             tools.js, egress.js, style.css, kinds.json and catalog.json"
+             migration.js, tools.js, egress.js, style.css, kinds.json and catalog.json"
         ))
         .into_response(),
     }

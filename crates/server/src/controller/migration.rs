@@ -140,6 +140,8 @@ impl Reconcile for Migration {
             degraded.1,
             degraded.2,
         );
+        let mut progress = progress;
+        progress.keep_history(&m.progress);
         next.progress = progress;
         Ok((next, Action::RequeueAfter(ctx.config.pending_interval)))
     }

@@ -23,6 +23,7 @@ mod endpoints;
 mod exec;
 mod internet;
 mod services;
+mod services_nats;
 mod vpcs;
 
 pub use endpoints::*;

@@ -1,35 +1,38 @@
 //! Services on lab hosts: a self-hosted NATS server with JetStream on a host of a lab VPC,
 //! standing in for the event store a customer migrates (`isthmus lab service add VPC/HOST
-//! nats`), and a way to fill it with events (the migration engine's filler, run on the
-//! host). Single-node only. The server runs each one in the host's namespace, listening on
-//! the host's address, and stops it when asked, when the server stops, or with its host.
+//! nats`), or a three-node JetStream cluster over three hosts of the VPC (`--peers H2,H3`),
+//! and a way to fill it with events (the migration engine's filler, run on the host). The
+//! server runs each node in its host's namespace, listening on the host's address, and
+//! stops them when asked or when the server stops.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
+use isthmus_core::FieldError;
 use isthmus_driver_local::{ExecLimits, MAX_EXEC_OUTPUT};
 use serde::{Deserialize, Serialize};
-use tokio::process::Child;
 use utoipa::ToSchema;
 
+use super::services_nats::{self, NodePlan, NodeProcess};
 use super::{driver_failure, local_driver, Lab};
 use crate::api::body::JsonBody;
 use crate::api::problem::{ApiError, ApiResult, Problem};
 
-/// The running services, by (VPC, host, kind).
+/// The running services, by (VPC, first host, kind).
 static SERVICES: Mutex<BTreeMap<(String, String, String), Running>> = Mutex::new(BTreeMap::new());
 
 struct Running {
-    child: Child,
+    nodes: Vec<NodeProcess>,
     service: LabService,
-    store_dir: PathBuf,
 }
+
+/// Nodes of a lab cluster beside the first: none, or an even number (Raft needs a
+/// majority, so a cluster has an odd size), at most four.
+const PEER_COUNTS: [usize; 3] = [0, 2, 4];
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -39,15 +42,24 @@ pub struct LabServiceCreate {
     /// The client port (default 4222).
     #[serde(default)]
     pub port: Option<u16>,
+    /// Other hosts of the same lab VPC that run further nodes of one clustered service:
+    /// two for a three-node JetStream cluster (none, two or four; routes on port 6222).
+    #[serde(default)]
+    pub peers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LabService {
     pub vpc: String,
+    /// The first host (the one the service is addressed by).
     pub host: String,
     pub kind: String,
-    /// Where clients (and a migration's `source.urls`) reach it.
+    /// Where clients (and a migration's `source.urls`) reach the first node.
     pub url: String,
+    /// Every node's client URL, the first host's first (one for a single node).
+    pub urls: Vec<String>,
+    /// Every node's host, in the order of `urls`.
+    pub hosts: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -95,67 +107,97 @@ pub async fn add_service(
     body: JsonBody<LabServiceCreate>,
 ) -> ApiResult<(StatusCode, Json<LabService>)> {
     let req = body.value;
+    let mut errors = Vec::new();
     if req.kind != "nats" {
-        return Err(ApiError::invalid(
+        errors.push(FieldError::new(
             "kind",
             "known-service",
             format!("unknown lab service '{}' (one of: nats)", req.kind),
         ));
     }
+    if !PEER_COUNTS.contains(&req.peers.len()) {
+        errors.push(FieldError::new(
+            "peers",
+            "cluster-size",
+            format!(
+                "{} peers make a cluster of {} nodes; give none, two or four (an odd size, so a majority survives a node's loss)",
+                req.peers.len(),
+                req.peers.len() + 1
+            ),
+        ));
+    }
+    for (i, peer) in req.peers.iter().enumerate() {
+        if *peer == host || req.peers[..i].contains(peer) {
+            errors.push(FieldError::new(
+                format!("peers[{i}]"),
+                "distinct",
+                format!("'{peer}' is named twice: each node runs on its own host"),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
     let (ip, ns) = host_of(&lab, &vpc, &host).await?;
-    let key = (vpc.clone(), host.clone(), req.kind.clone());
-    if let Some(running) = SERVICES.lock().expect("services").get_mut(&key) {
-        if matches!(running.child.try_wait(), Ok(None)) {
+    let mut plan = vec![NodePlan {
+        host: host.clone(),
+        ns,
+        ip,
+    }];
+    for (i, peer) in req.peers.iter().enumerate() {
+        let (ip, ns) = host_of(&lab, &vpc, peer).await.map_err(|_| {
+            ApiError::invalid(
+                &format!("peers[{i}]"),
+                "exists",
+                format!("lab VPC {vpc} has no host '{peer}'"),
+            )
+        })?;
+        plan.push(NodePlan {
+            host: peer.clone(),
+            ns,
+            ip,
+        });
+    }
+    let hosts: Vec<String> = plan.iter().map(|n| n.host.clone()).collect();
+    let port = req.port.unwrap_or(4222);
+    let mut services = SERVICES.lock().expect("services");
+    // A host runs one service of a kind, whether as its first host or as a peer.
+    for ((other_vpc, _, kind), running) in services.iter_mut() {
+        if *other_vpc != vpc || *kind != req.kind || !services_nats::any_running(&mut running.nodes)
+        {
+            continue;
+        }
+        if let Some(busy) = hosts.iter().find(|h| running.service.hosts.contains(h)) {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "service-exists",
                 format!(
-                    "{vpc}/{host} already runs {} at {}",
-                    req.kind, running.service.url
+                    "{vpc}/{busy} already runs {} at {}",
+                    req.kind,
+                    running.service.urls.join(",")
                 ),
             ));
         }
     }
-    let port = req.port.unwrap_or(4222);
-    let store_dir = std::env::temp_dir().join(format!("isthmus-lab-{ns}-nats-{port}"));
-    // A service starts empty: nothing of an earlier run on the same host is kept.
-    let _ = std::fs::remove_dir_all(&store_dir);
-    std::fs::create_dir_all(&store_dir)
-        .map_err(|e| ApiError::internal(format!("create {}: {e}", store_dir.display())))?;
-    let mut command = tokio::process::Command::new("ip");
-    command
-        .args(["netns", "exec", &ns, "nats-server", "-js"])
-        .args(["-a", &ip.to_string(), "-p", &port.to_string()])
-        .arg("-sd")
-        .arg(&store_dir)
-        .args(["-n", &format!("lab-{vpc}-{host}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    // SAFETY: the closure makes one async-signal-safe syscall (prctl).
-    unsafe {
-        command.pre_exec(|| {
-            // The service dies with the server, as every lab object does.
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                .map_err(std::io::Error::from)
-        });
-    }
-    let child = command
-        .spawn()
-        .map_err(|e| ApiError::internal(format!("start nats-server in {ns}: {e}")))?;
+    let nodes = services_nats::start(&format!("lab-{vpc}-{host}"), &plan, port)
+        .map_err(ApiError::internal)?;
+    let urls: Vec<String> = plan
+        .iter()
+        .map(|n| format!("nats://{}:{port}", n.ip))
+        .collect();
     let service = LabService {
-        vpc,
-        host,
-        kind: req.kind,
-        url: format!("nats://{ip}:{port}"),
+        vpc: vpc.clone(),
+        host: host.clone(),
+        kind: req.kind.clone(),
+        url: urls[0].clone(),
+        urls,
+        hosts,
     };
-    SERVICES.lock().expect("services").insert(
-        key,
+    services.insert(
+        (vpc, host, req.kind),
         Running {
-            child,
+            nodes,
             service: service.clone(),
-            store_dir,
         },
     );
     Ok((StatusCode::CREATED, Json(service)))
@@ -167,7 +209,7 @@ pub async fn add_service(
 pub async fn list_services(lab: Lab) -> ApiResult<Json<Vec<LabService>>> {
     lab.read()?;
     let mut services = SERVICES.lock().expect("services");
-    services.retain(|_, r| matches!(r.child.try_wait(), Ok(None)));
+    services.retain(|_, r| services_nats::any_running(&mut r.nodes));
     Ok(Json(services.values().map(|r| r.service.clone()).collect()))
 }
 
@@ -187,14 +229,11 @@ pub async fn delete_service(
         .expect("services")
         .remove(&(vpc.clone(), host.clone(), kind.clone()))
         .ok_or_else(|| ApiError::not_found(format!("{vpc}/{host} runs no {kind}")))?;
-    let Running {
-        mut child,
-        store_dir,
-        ..
-    } = running;
-    let _ = child.start_kill();
-    let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
-    let _ = std::fs::remove_dir_all(store_dir);
+    for mut node in running.nodes {
+        let _ = node.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(5), node.child.wait()).await;
+        let _ = std::fs::remove_dir_all(node.store_dir);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -212,12 +251,15 @@ pub async fn fill_service(
     body: JsonBody<LabServiceFill>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let state = lab.superuser()?;
-    let url = SERVICES
+    let urls = SERVICES
         .lock()
         .expect("services")
         .get(&(vpc.clone(), host.clone(), kind.clone()))
-        .map(|r| r.service.url.clone())
+        .map(|r| r.service.urls.clone())
         .ok_or_else(|| ApiError::not_found(format!("{vpc}/{host} runs no {kind}")))?;
+    // A clustered service's streams get a replica on every node (at most three, as
+    // JetStream allows five but three is what production clusters run).
+    let replicas = urls.len().min(3);
     let req = body.value;
     let binary = std::env::current_exe()
         .map_err(|e| ApiError::internal(format!("find the isthmus executable: {e}")))?;
@@ -226,7 +268,9 @@ pub async fn fill_service(
         "migrate-engine".into(),
         "fill".into(),
         "--server".into(),
-        url,
+        urls.join(","),
+        "--replicas".into(),
+        replicas.to_string(),
         "--stream".into(),
         req.stream,
         "--count".into(),
