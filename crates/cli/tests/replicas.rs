@@ -194,6 +194,25 @@ fn two_replicas_on_one_database_share_the_work_and_survive_the_leader() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // A name published through one replica is answered by the other's DNS; the time it
+    // takes is printed (the design promises a second; speed is not asserted in tests).
+    let written = Instant::now();
+    let second = on_b.json(&format!(
+        "cluster create billing --network {net} --engine probe --topology single-node"
+    ));
+    let second_name = second["dns_name"].as_str().expect("a DNS name").to_string();
+    while a_records(dns[0], &second_name) == 0 {
+        assert!(
+            written.elapsed() < Duration::from_secs(5),
+            "{second_name} never answered by the first replica's DNS"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!(
+        "a name written through one replica was answered by the other's DNS after {:.0} ms",
+        written.elapsed().as_secs_f64() * 1000.0
+    );
+
     // The leader dies with a resource pending; the other replica takes over.
     let (leader, follower, on_follower) = if first == 0 {
         (a, admin_b, on_b)
