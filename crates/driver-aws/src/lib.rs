@@ -70,7 +70,7 @@ impl AwsDriver {
         self.ec2
             .call(region, action, &params)
             .await
-            .map_err(|e| e.into_driver(what))
+            .map_err(|e| e.into_driver(&format!("{action} to {what}")))
     }
 }
 

@@ -60,15 +60,20 @@ impl Parts {
 /// The subnets of a network: its CIDR in quarters (never smaller than AWS allows), spread
 /// over the region's zones as the nodes are.
 pub(crate) fn zone_subnets(net: &Network) -> Vec<(String, Cidr)> {
-    let len = net.cidr_block.prefix_len();
+    split(&net.cidr_block, &net.region)
+}
+
+fn split(cidr: &Cidr, region: &str) -> Vec<(String, Cidr)> {
+    let len = cidr.prefix_len();
     let sub_len = (len + 2).min(SMALLEST_SUBNET).max(len);
     let count = 1u32 << (sub_len - len);
-    let step = 1u32 << (32 - u32::from(sub_len));
+    let step = 1u64 << (32 - u32::from(sub_len));
     (0..count)
         .map(|i| {
-            let addr = std::net::Ipv4Addr::from(net.cidr_block.start() + i * step);
-            let cidr = Cidr::new(addr, sub_len).expect("a quarter of a valid CIDR");
-            (zone_name(Provider::Aws, &net.region, i as usize), cidr)
+            let start = u64::from(cidr.start()) + u64::from(i) * step;
+            let addr = std::net::Ipv4Addr::from(start as u32);
+            let sub = Cidr::new(addr, sub_len).expect("a quarter of a valid CIDR");
+            (zone_name(Provider::Aws, region, i as usize), sub)
         })
         .collect()
 }
@@ -279,6 +284,16 @@ impl Provisioner<Network> for AwsDriver {
             let p = Params::new().set("GroupId", &g.group_id);
             self.gone_ok(r, "DeleteSecurityGroup", p, &what).await?;
         }
+        // A route table with associations cannot go (EC2 keeps them past the subnet).
+        for a in parts
+            .route_table
+            .iter()
+            .flat_map(|t| t.association_set.item.iter())
+            .filter(|a| a.subnet_id.is_some() && !a.route_table_association_id.is_empty())
+        {
+            let p = Params::new().set("AssociationId", &a.route_table_association_id);
+            self.gone_ok(r, "DisassociateRouteTable", p, &what).await?;
+        }
         for s in &parts.subnets {
             let p = Params::new().set("SubnetId", &s.subnet_id);
             self.gone_ok(r, "DeleteSubnet", p, &what).await?;
@@ -305,7 +320,7 @@ impl AwsDriver {
         match self.ec2.call::<xml::Ignored>(region, action, &params).await {
             Ok(_) => Ok(()),
             Err(e) if e.code.ends_with(".NotFound") => Ok(()),
-            Err(e) => Err(e.into_driver(what)),
+            Err(e) => Err(e.into_driver(&format!("{action} to {what}"))),
         }
     }
 }
@@ -314,18 +329,13 @@ impl AwsDriver {
 mod tests {
     use super::*;
 
-    fn net(cidr: &str) -> Network {
-        serde_json::from_value(serde_json::json!({
-            "id": "net_00000000000000000000", "project_id": "prj_00000000000000000000",
-            "name": "n", "provider": "aws", "region": "eu-west-1", "cidr_block": cidr,
-            "status": "provisioning", "status_message": "", "provider_network_id": null,
-        }))
-        .unwrap()
+    fn split_of(cidr: &str) -> Vec<(String, Cidr)> {
+        split(&cidr.parse().unwrap(), "eu-west-1")
     }
 
     #[test]
     fn a_network_is_split_into_zone_subnets_no_smaller_than_aws_allows() {
-        let quarters: Vec<(String, String)> = zone_subnets(&net("10.20.0.0/16"))
+        let quarters: Vec<(String, String)> = split_of("10.20.0.0/16")
             .into_iter()
             .map(|(z, c)| (z, c.to_string()))
             .collect();
@@ -339,9 +349,9 @@ mod tests {
             ]
             .map(|(z, c)| (z.to_string(), c.to_string()))
         );
-        let smallest = zone_subnets(&net("10.20.0.0/28"));
+        let smallest = split_of("10.20.0.0/28");
         assert_eq!(smallest.len(), 1);
         assert_eq!(smallest[0].1.to_string(), "10.20.0.0/28");
-        assert_eq!(zone_subnets(&net("10.20.0.0/27")).len(), 2);
+        assert_eq!(split_of("10.20.0.0/27").len(), 2);
     }
 }

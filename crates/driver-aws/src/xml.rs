@@ -90,6 +90,8 @@ pub struct Route {
 #[serde(rename_all = "camelCase")]
 pub struct Association {
     #[serde(default)]
+    pub route_table_association_id: String,
+    #[serde(default)]
     pub subnet_id: Option<String>,
 }
 

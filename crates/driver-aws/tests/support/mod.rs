@@ -114,14 +114,15 @@ pub async fn raw(ec2: &Ec2, action: &str, params: Params) -> String {
 
 /// Every peering connection the platform account sees, as (id, state).
 pub async fn platform_connections(platform: &Ec2) -> Vec<(String, String)> {
-    let xml = raw(platform, "DescribeVpcPeeringConnections", Params::new()).await;
-    xml.split("<vpcPeeringConnectionId>")
-        .skip(1)
-        .map(|part| {
-            let id = part.split('<').next().unwrap_or_default().to_string();
-            let state = between(part, "<code>", "</code>");
-            (id, state)
-        })
+    let found: isthmus_driver_aws::xml::DescribePeeringConnections = platform
+        .call(REGION, "DescribeVpcPeeringConnections", &Params::new())
+        .await
+        .unwrap();
+    found
+        .vpc_peering_connection_set
+        .item
+        .into_iter()
+        .map(|c| (c.vpc_peering_connection_id, c.status.code))
         .collect()
 }
 
@@ -300,27 +301,41 @@ impl World {
     }
 
     pub async fn peering_reaches(&self, p: &Peering, status: PeeringStatus) -> Peering {
-        eventually(&format!("peering {} to be {status}", p.id), || async {
-            let now: Peering = self.get(p.id.as_id()).await;
-            (now.status == status && now.observed_generation == now.generation).then_some(now)
+        self.reaches(p.id.as_id(), |now: &Peering| {
+            now.status == status && now.observed_generation == now.generation
         })
         .await
     }
 
     pub async fn network_reaches(&self, n: &Network, status: NetworkStatus) -> Network {
-        eventually(&format!("network {} to be {status}", n.id), || async {
-            let now: Network = self.get(n.id.as_id()).await;
-            (now.status == status).then_some(now)
-        })
-        .await
+        self.reaches(n.id.as_id(), |now: &Network| now.status == status)
+            .await
     }
 
     pub async fn cluster_reaches(&self, c: &Cluster, status: ClusterStatus) -> Cluster {
-        eventually(&format!("cluster {} to be {status}", c.id), || async {
-            let now: Cluster = self.get(c.id.as_id()).await;
-            (now.status == status).then_some(now)
-        })
-        .await
+        self.reaches(c.id.as_id(), |now: &Cluster| now.status == status)
+            .await
+    }
+
+    /// Polls object `id` until `done`; on timeout, panics showing where it is.
+    async fn reaches<K: Object + std::fmt::Debug>(
+        &self,
+        id: isthmus_core::Id,
+        done: impl Fn(&K) -> bool,
+    ) -> K {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let now: K = self.get(id).await;
+            if done(&now) {
+                return now;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {} {id}; it is {now:#?}",
+                K::INFO.name
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 
