@@ -22,6 +22,11 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// moto with extra environment (e.g. `INITIAL_NO_AUTH_ACTION_COUNT=0`: check keys).
+    pub fn start_with(env: &[(&str, &str)]) -> Moto {
         let python = std::env::var("MOTO_PYTHON").unwrap_or_else(|_| {
             // Where scripts/setup puts moto when the system python3 lacks it.
             let venv = "/opt/isthmus-moto/bin/python3";
@@ -34,6 +39,7 @@ impl Moto {
         let mut child = Command::new(&python)
             .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"])
             .env("PYTHONUNBUFFERED", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -180,7 +186,10 @@ pub struct World {
 
 impl World {
     pub async fn new() -> World {
-        let moto = Moto::start();
+        World::on(Moto::start()).await
+    }
+
+    pub async fn on(moto: Moto) -> World {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = open_store(&dir).await;
         let store: Arc<dyn Store> = Arc::new(sqlite.clone());
