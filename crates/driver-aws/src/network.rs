@@ -31,7 +31,11 @@ impl Parts {
     fn missing(&self, net: &Network) -> Vec<String> {
         let mut missing = Vec::new();
         for (zone, cidr) in zone_subnets(net) {
-            if !self.subnets.iter().any(|s| s.cidr_block == cidr.to_string()) {
+            if !self
+                .subnets
+                .iter()
+                .any(|s| s.cidr_block == cidr.to_string())
+            {
                 missing.push(format!("subnet {cidr} in {zone}"));
             }
         }
@@ -91,10 +95,7 @@ fn network_tags(net: &Network) -> Vec<(&'static str, String)> {
 
 impl AwsDriver {
     fn by_network(net: &Network) -> Params {
-        Params::new().filters(&[(
-            "tag:isthmus:network-id",
-            net.id.to_string(),
-        )])
+        Params::new().filters(&[("tag:isthmus:network-id", net.id.to_string())])
     }
 
     pub(crate) async fn parts(&self, net: &Network) -> Result<Parts> {
@@ -103,7 +104,11 @@ impl AwsDriver {
         let vpcs: xml::DescribeVpcs = self
             .call(r, "DescribeVpcs", Self::by_network(net), &what)
             .await?;
-        let vpc = vpcs.vpc_set.item.into_iter().find(|v| ours(&v.tag_set, net));
+        let vpc = vpcs
+            .vpc_set
+            .item
+            .into_iter()
+            .find(|v| ours(&v.tag_set, net));
         let Some(vpc_id) = vpc.as_ref().map(|v| v.vpc_id.clone()) else {
             return Ok(Parts {
                 vpc: None,
@@ -190,7 +195,11 @@ impl AwsDriver {
             }
         };
         for (zone, cidr) in zone_subnets(net) {
-            if parts.subnets.iter().any(|s| s.cidr_block == cidr.to_string()) {
+            if parts
+                .subnets
+                .iter()
+                .any(|s| s.cidr_block == cidr.to_string())
+            {
                 continue;
             }
             let mut tags = network_tags(net);
@@ -233,7 +242,10 @@ impl AwsDriver {
         if parts.group.is_none() {
             let p = Params::new()
                 .set("GroupName", format!("isthmus-{}", net.id))
-                .set("GroupDescription", format!("Isthmus cluster nodes of {}", net.id))
+                .set(
+                    "GroupDescription",
+                    format!("Isthmus cluster nodes of {}", net.id),
+                )
                 .set("VpcId", &vpc_id)
                 .tags("security-group", &network_tags(net));
             match self

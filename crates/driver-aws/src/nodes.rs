@@ -12,12 +12,18 @@ use crate::{AwsDriver, Params, TAG_CLUSTER, TAG_NETWORK, TAG_NODE};
 
 type Result<T> = std::result::Result<T, DriverError>;
 
-fn observe_node(node: &isthmus_core::kinds::cluster::Node, enis: &[NetworkInterface]) -> NodeObservation {
+fn observe_node(
+    node: &isthmus_core::kinds::cluster::Node,
+    enis: &[NetworkInterface],
+) -> NodeObservation {
     let eni = enis
         .iter()
         .find(|e| tag(&e.tag_set, TAG_NODE) == Some(node.index.to_string().as_str()));
     let (state, message) = match eni {
-        None => (NodeState::Missing, format!("no network interface for {}", node.ip)),
+        None => (
+            NodeState::Missing,
+            format!("no network interface for {}", node.ip),
+        ),
         Some(e) if e.private_ip_address != node.ip.to_string() => (
             NodeState::Failed,
             format!(
@@ -93,7 +99,10 @@ impl Provisioner<Cluster> for AwsDriver {
                 .set("SubnetId", &subnet.subnet_id)
                 .set("PrivateIpAddress", node.ip.to_string())
                 .set("SecurityGroupId.1", &group.group_id)
-                .set("Description", format!("isthmus node {} of {}", node.index, cluster.id))
+                .set(
+                    "Description",
+                    format!("isthmus node {} of {}", node.index, cluster.id),
+                )
                 .tags(
                     "network-interface",
                     &[
@@ -108,12 +117,20 @@ impl Provisioner<Cluster> for AwsDriver {
                 .await?;
         }
         let enis = self.interfaces(cluster, net).await?;
-        Ok(cluster.nodes.iter().map(|n| observe_node(n, &enis)).collect())
+        Ok(cluster
+            .nodes
+            .iter()
+            .map(|n| observe_node(n, &enis))
+            .collect())
     }
 
     async fn observe(&self, cluster: &Cluster, net: &Network) -> Result<Vec<NodeObservation>> {
         let enis = self.interfaces(cluster, net).await?;
-        Ok(cluster.nodes.iter().map(|n| observe_node(n, &enis)).collect())
+        Ok(cluster
+            .nodes
+            .iter()
+            .map(|n| observe_node(n, &enis))
+            .collect())
     }
 
     async fn delete(&self, cluster: &Cluster, net: &Network) -> Result<Teardown> {

@@ -68,7 +68,9 @@ fn current(conns: &[PeeringConnection]) -> Option<&PeeringConnection> {
     conns.iter().max_by_key(|c| {
         (
             LIVE.contains(&c.status.code.as_str()),
-            tag(&c.tag_set, TAG_REQUESTED_AT).unwrap_or_default().to_string(),
+            tag(&c.tag_set, TAG_REQUESTED_AT)
+                .unwrap_or_default()
+                .to_string(),
         )
     })
 }
@@ -104,13 +106,19 @@ impl Drift {
             said.push(format!("routes missing: {}", self.routes_to_add.join(", ")));
         }
         if !self.routes_to_remove.is_empty() {
-            said.push(format!("routes extra: {}", self.routes_to_remove.join(", ")));
+            said.push(format!(
+                "routes extra: {}",
+                self.routes_to_remove.join(", ")
+            ));
         }
         if !self.rules_to_add.is_empty() {
             said.push(format!("ingress missing: {}", self.rules_to_add.join(", ")));
         }
         if !self.rules_to_remove.is_empty() {
-            said.push(format!("ingress extra: {}", self.rules_to_remove.join(", ")));
+            said.push(format!(
+                "ingress extra: {}",
+                self.rules_to_remove.join(", ")
+            ));
         }
         said.join("; ")
     }
@@ -205,7 +213,12 @@ impl AwsDriver {
             .collect())
     }
 
-    async fn request(&self, p: &Peering, net: &Network, vpc_id: &str) -> Result<PeeringObservation> {
+    async fn request(
+        &self,
+        p: &Peering,
+        net: &Network,
+        vpc_id: &str,
+    ) -> Result<PeeringObservation> {
         let requested_at = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
@@ -226,7 +239,11 @@ impl AwsDriver {
             );
         match self
             .ec2
-            .call::<xml::CreatePeeringConnection>(&net.region, "CreateVpcPeeringConnection", &params)
+            .call::<xml::CreatePeeringConnection>(
+                &net.region,
+                "CreateVpcPeeringConnection",
+                &params,
+            )
             .await
         {
             Ok(created) => {
@@ -271,7 +288,11 @@ impl AwsDriver {
                         .set("RouteTableId", &table.route_table_id)
                         .set("DestinationCidrBlock", cidr)
                         .set("VpcPeeringConnectionId", pcx);
-                    match self.ec2.call::<xml::Ignored>(r, "CreateRoute", &params).await {
+                    match self
+                        .ec2
+                        .call::<xml::Ignored>(r, "CreateRoute", &params)
+                        .await
+                    {
                         Ok(_) => {}
                         Err(e) if e.is("RouteAlreadyExists") => {
                             return Err(DriverError::Invalid(format!(
@@ -299,8 +320,10 @@ impl AwsDriver {
                 }
             }
             for cidr in &d.rules_to_add {
-                let params = ingress(&group.group_id, cidr)
-                    .set("IpPermissions.1.IpRanges.1.Description", rule_description(p));
+                let params = ingress(&group.group_id, cidr).set(
+                    "IpPermissions.1.IpRanges.1.Description",
+                    rule_description(p),
+                );
                 match self
                     .ec2
                     .call::<xml::Ignored>(r, "AuthorizeSecurityGroupIngress", &params)
@@ -345,7 +368,11 @@ impl Provisioner<Peering> for AwsDriver {
         let Some(c) = current(&all).filter(|c| LIVE.contains(&c.status.code.as_str())) else {
             // Nothing live: routes left from an earlier connection go, then ask anew.
             self.sync(p, net, &parts, &all, None).await?;
-            let vpc_id = parts.vpc.as_ref().map(|v| v.vpc_id.clone()).unwrap_or_default();
+            let vpc_id = parts
+                .vpc
+                .as_ref()
+                .map(|v| v.vpc_id.clone())
+                .unwrap_or_default();
             return self.request(p, net, &vpc_id).await;
         };
         let state = state_of(&c.status.code);
@@ -389,7 +416,10 @@ impl Provisioner<Peering> for AwsDriver {
         let all = self.connections(p, net).await?;
         self.sync(p, net, &parts, &all, None).await?;
         let what = format!("delete peering {}", p.id);
-        for c in all.iter().filter(|c| LIVE.contains(&c.status.code.as_str())) {
+        for c in all
+            .iter()
+            .filter(|c| LIVE.contains(&c.status.code.as_str()))
+        {
             let params = Params::new().set("VpcPeeringConnectionId", &c.vpc_peering_connection_id);
             match self
                 .ec2

@@ -283,7 +283,10 @@ mod tests {
 </DescribeVpcsResponse>"#;
         let r: DescribeVpcs = quick_xml::de::from_str(xml).unwrap();
         assert_eq!(r.vpc_set.item.len(), 2);
-        assert_eq!(tag(&r.vpc_set.item[0].tag_set, "isthmus:network-id"), Some("n1"));
+        assert_eq!(
+            tag(&r.vpc_set.item[0].tag_set, "isthmus:network-id"),
+            Some("n1")
+        );
         assert_eq!(r.vpc_set.item[1].state, "pending");
         assert!(r.vpc_set.item[1].tag_set.item.is_empty());
     }

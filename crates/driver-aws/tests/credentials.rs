@@ -14,15 +14,26 @@ use support::*;
 async fn the_provider_follows_the_credentials_and_refused_ones_are_a_clear_condition() {
     let dir = tempfile::tempdir().unwrap();
     std::env::set_var("HOME", dir.path());
-    std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("credentials"));
-    for v in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"] {
+    std::env::set_var(
+        "AWS_SHARED_CREDENTIALS_FILE",
+        dir.path().join("credentials"),
+    );
+    for v in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+    ] {
         std::env::remove_var(v);
     }
     std::env::remove_var("AWS_ENDPOINT_URL");
     std::env::remove_var("AWS_ENDPOINT_URL_EC2");
     let (none, line) = isthmus_driver_aws::choose(None);
     assert!(none.is_none());
-    assert!(line.starts_with("aws provider: simulated (no AWS credentials"), "{line}");
+    assert!(
+        line.starts_with("aws provider: simulated (no AWS credentials"),
+        "{line}"
+    );
 
     std::fs::write(
         dir.path().join("credentials"),
@@ -33,7 +44,9 @@ async fn the_provider_follows_the_credentials_and_refused_ones_are_a_clear_condi
     let (some, line) = isthmus_driver_aws::choose(None);
     assert!(some.is_some());
     assert!(
-        line.starts_with("aws provider: EC2 at http://127.0.0.1:9 with credentials from profile default"),
+        line.starts_with(
+            "aws provider: EC2 at http://127.0.0.1:9 with credentials from profile default"
+        ),
         "{line}"
     );
 
@@ -52,7 +65,9 @@ async fn the_provider_follows_the_credentials_and_refused_ones_are_a_clear_condi
         }
     };
     assert!(
-        refused.status_message.contains("AWS refused the credentials"),
+        refused
+            .status_message
+            .contains("AWS refused the credentials"),
         "{}",
         refused.status_message
     );

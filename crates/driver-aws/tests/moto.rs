@@ -58,7 +58,9 @@ fn by_network(net: &Network) -> Params {
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,7 +84,13 @@ async fn handshake_accept_by_the_customer_routes_and_admits_the_peer() {
         .subnet_set
         .item
         .iter()
-        .map(|s| format!("{} {}", s.cidr_block, tag(&s.tag_set, "isthmus:zone").unwrap_or("?")))
+        .map(|s| {
+            format!(
+                "{} {}",
+                s.cidr_block,
+                tag(&s.tag_set, "isthmus:zone").unwrap_or("?")
+            )
+        })
         .collect();
     zones.sort();
     assert_eq!(
@@ -95,7 +103,9 @@ async fn handshake_accept_by_the_customer_routes_and_admits_the_peer() {
         ]
     );
 
-    let pending = w.peering_reaches(&p, PeeringStatus::PendingAcceptance).await;
+    let pending = w
+        .peering_reaches(&p, PeeringStatus::PendingAcceptance)
+        .await;
     let pcx = pending.provider_peering_id.clone().expect("a pcx id");
     assert!(pcx.starts_with("pcx-"), "{pcx}");
     assert!(
@@ -121,7 +131,10 @@ async fn handshake_accept_by_the_customer_routes_and_admits_the_peer() {
     // Nodes: a network interface per node with its allocated address.
     let c = w.cluster(&net).await;
     let running = w.cluster_reaches(&c, ClusterStatus::Running).await;
-    assert!(running.nodes.iter().all(|n| n.status == NodeStatus::Running));
+    assert!(running
+        .nodes
+        .iter()
+        .all(|n| n.status == NodeStatus::Running));
     let enis: xml::DescribeNetworkInterfaces = w
         .moto
         .platform()
@@ -148,7 +161,9 @@ async fn a_rejected_request_is_rejected_by_peer() {
     let vpc = customer_vpc(&customer, "192.168.0.0/16").await;
     let net = w.network("10.20.0.0/16").await;
     let p = w.peering(&net, "app", &vpc, &["192.168.1.0/24"]).await;
-    let pending = w.peering_reaches(&p, PeeringStatus::PendingAcceptance).await;
+    let pending = w
+        .peering_reaches(&p, PeeringStatus::PendingAcceptance)
+        .await;
     let pcx = pending.provider_peering_id.unwrap();
 
     customer_does(&customer, "RejectVpcPeeringConnection", &pcx).await;
@@ -208,7 +223,8 @@ async fn a_routes_update_changes_exactly_what_differs_and_drift_is_restored() {
     customer_does(&customer, "AcceptVpcPeeringConnection", &pcx).await;
     w.peering_reaches(&p, PeeringStatus::Active).await;
 
-    w.set_routes(&p, &["192.168.2.0/24", "192.168.3.0/24"]).await;
+    w.set_routes(&p, &["192.168.2.0/24", "192.168.3.0/24"])
+        .await;
     let updated = w.peering_reaches(&p, PeeringStatus::Active).await;
     assert_eq!(updated.provider_peering_id.as_deref(), Some(pcx.as_str()));
     let want = pairs(&[("192.168.2.0/24", &pcx), ("192.168.3.0/24", &pcx)]);
@@ -219,7 +235,10 @@ async fn a_routes_update_changes_exactly_what_differs_and_drift_is_restored() {
     let description = format!("isthmus peering {}", p.id);
     assert_eq!(
         ingress(&w.moto.platform(), &net).await,
-        pairs(&[("192.168.2.0/24", &description), ("192.168.3.0/24", &description)])
+        pairs(&[
+            ("192.168.2.0/24", &description),
+            ("192.168.3.0/24", &description)
+        ])
     );
 
     // Someone removes a route and a rule by hand: the resync puts them back.
@@ -300,7 +319,9 @@ async fn deleting_the_network_takes_peerings_nodes_and_the_vpc_down() {
 async fn an_unknown_peer_vpc_is_an_invalid_specification_with_ec2s_message() {
     let w = World::new().await;
     let net = w.network("10.20.0.0/16").await;
-    let p = w.peering(&net, "app", "vpc-0dead000", &["192.168.1.0/24"]).await;
+    let p = w
+        .peering(&net, "app", "vpc-0dead000", &["192.168.1.0/24"])
+        .await;
     let invalid = w
         .peering_reaches(&p, PeeringStatus::InvalidSpecification)
         .await;
@@ -326,10 +347,15 @@ async fn a_restart_in_the_middle_of_reconciling_converges_with_one_peering() {
         w.wake::<Network>(net.id.0);
         w.wake::<Peering>(p.id.0);
     }
-    let pending = w.peering_reaches(&p, PeeringStatus::PendingAcceptance).await;
+    let pending = w
+        .peering_reaches(&p, PeeringStatus::PendingAcceptance)
+        .await;
     let pcx = pending.provider_peering_id.unwrap();
     let connections = platform_connections(&w.moto.platform()).await;
-    assert_eq!(connections, vec![(pcx.clone(), "pending-acceptance".into())]);
+    assert_eq!(
+        connections,
+        vec![(pcx.clone(), "pending-acceptance".into())]
+    );
     let vpcs: xml::DescribeVpcs = w
         .moto
         .platform()
@@ -379,7 +405,9 @@ async fn a_restart_between_the_request_and_the_status_write_makes_no_second_peer
 
     w.restart().await;
     w.wake::<Peering>(p.id.0);
-    let pending = w.peering_reaches(&p, PeeringStatus::PendingAcceptance).await;
+    let pending = w
+        .peering_reaches(&p, PeeringStatus::PendingAcceptance)
+        .await;
     assert_eq!(pending.provider_peering_id.as_deref(), Some(first.as_str()));
     assert_eq!(
         platform_connections(&w.moto.platform()).await,

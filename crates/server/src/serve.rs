@@ -62,7 +62,8 @@ pub struct ServeConfig {
     pub lab: bool,
     /// Keep the state in this PostgreSQL database (`postgres://…`) instead of the data
     /// dir's SQLite file: what several replicas share.
-    pub database: Option<String>,    /// Where the `aws` driver sends EC2 calls (an emulator such as moto); `None`: the
+    pub database: Option<String>,
+    /// Where the `aws` driver sends EC2 calls (an emulator such as moto); `None`: the
     /// environment's `AWS_ENDPOINT_URL`, else AWS itself. `aws` runs on EC2 only when the
     /// standard chain has credentials, on the simulator otherwise.
     pub aws_endpoint_url: Option<String>,

@@ -44,7 +44,9 @@ impl Moto {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("start moto with {python} (scripts/setup installs it): {e}"));
+            .unwrap_or_else(|e| {
+                panic!("start moto with {python} (scripts/setup installs it): {e}")
+            });
         let mut lines = BufReader::new(child.stderr.take().expect("moto's stderr")).lines();
         let mut said = Vec::new();
         let url = loop {
@@ -108,7 +110,12 @@ pub async fn customer_vpc(customer: &Ec2, cidr: &str) -> String {
 /// The customer acts on a connection: `AcceptVpcPeeringConnection`,
 /// `RejectVpcPeeringConnection` or `DeleteVpcPeeringConnection`.
 pub async fn customer_does(customer: &Ec2, action: &str, pcx: &str) {
-    raw(customer, action, Params::new().set("VpcPeeringConnectionId", pcx)).await;
+    raw(
+        customer,
+        action,
+        Params::new().set("VpcPeeringConnectionId", pcx),
+    )
+    .await;
 }
 
 /// An EC2 call whose answer the test reads as text.
@@ -140,7 +147,6 @@ pub fn between(xml: &str, open: &str, close: &str) -> String {
     let end = xml[start..].find(close).expect("closed") + start;
     xml[start..end].to_string()
 }
-
 
 // ---- the controller on moto ----
 
@@ -227,8 +233,7 @@ impl World {
     /// A crash, then a new controller with a new driver on the same database and EC2.
     pub async fn restart(&mut self) {
         self.crash().await;
-        let (controller, task) =
-            Controller::start(self.store.clone(), drivers(&self.moto), fast());
+        let (controller, task) = Controller::start(self.store.clone(), drivers(&self.moto), fast());
         self.controller = controller;
         self.task = Some(task);
     }
