@@ -65,6 +65,10 @@ pub struct ServeConfig {
     /// Keep the state in this PostgreSQL database (`postgres://…`) instead of the data
     /// dir's SQLite file: what several replicas share.
     pub database: Option<String>,
+    /// Where the `aws` driver sends EC2 calls (an emulator such as moto); `None`: the
+    /// environment's `AWS_ENDPOINT_URL`, else AWS itself. `aws` runs on EC2 only when the
+    /// standard chain has credentials, on the simulator otherwise.
+    pub aws_endpoint_url: Option<String>,
 }
 
 impl ServeConfig {
@@ -82,6 +86,7 @@ impl ServeConfig {
             http: HttpLimits::default(),
             lab: true,
             database: None,
+            aws_endpoint_url: None,
         }
     }
 }
@@ -185,6 +190,13 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
             .with_context(|| format!("open the simulated clouds in {}", dir.display()))?,
     };
     let provisioners = sim.provisioners(&[Provider::Aws, Provider::Gcp, Provider::Azure]);
+    // `aws` on EC2 when the standard chain has credentials; the simulator otherwise.
+    let (aws, aws_line) = isthmus_driver_aws::choose(config.aws_endpoint_url.clone());
+    tracing::info!("{aws_line}");
+    let provisioners = match aws {
+        Some(aws) => provisioners.merge(aws),
+        None => provisioners,
+    };
     // Without the local driver, the API refuses `local` networks (422). With it, lab VPCs are restored and orphans swept first.
     let local = match &config.local {
         Some(local) => crate::local::start(local, store.as_ref()).await?,

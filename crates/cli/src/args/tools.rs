@@ -59,6 +59,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", env = "ISTHMUS_DATABASE_URL",
           value_parser = parse_database_url)]
     pub database: Option<String>,
+    /// Send the `aws` provider's EC2 calls here (an emulator such as moto). `aws` uses EC2
+    /// only when AWS credentials are found (environment, then the shared credentials
+    /// file's profile); without them it stays on the simulator and says so at start.
+    #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
     #[command(flatten)]
     pub local: super::LocalServeArgs,
 }
