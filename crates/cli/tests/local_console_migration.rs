@@ -21,13 +21,19 @@ use support::{id_of, WAIT_TIMEOUT};
 const PROCESSED: usize = 100;
 
 /// Clicks `selector` after scrolling it to the middle of the viewport, clear of the
-/// status bar fixed at the bottom.
+/// status bar fixed at the bottom. The panel is redrawn as progress arrives, so the
+/// element is found and clicked in one step in the page: a node found first and
+/// clicked later may have been replaced meanwhile.
 fn click_centered(page: &Page, selector: &str) {
+    page.wait_for(
+        &format!("{selector} to click"),
+        &format!("document.querySelector({})", js(selector)),
+    );
     page.eval(&format!(
-        "document.querySelector({}).scrollIntoView({{block: 'center'}})",
+        "(() => {{ const e = document.querySelector({}); \
+         e.scrollIntoView({{block: 'center'}}); e.click(); return true; }})()",
         js(selector)
     ));
-    page.click(selector);
 }
 
 #[test]
