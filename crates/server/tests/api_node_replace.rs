@@ -7,46 +7,12 @@
 
 mod support;
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::str::FromStr;
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use hickory_server::proto::op::{Message, Query};
-use hickory_server::proto::rr::{Name, RData, RecordType};
 use serde_json::{json, Value};
+use support::dns::query_a;
 use support::TestServer;
-use tokio::net::UdpSocket;
-
-/// The A records the platform DNS answers for `name`, sorted.
-async fn resolve(server: SocketAddr, name: &str) -> Vec<Ipv4Addr> {
-    let mut message = Message::query();
-    message.metadata.id = 77;
-    message.add_query(Query::query(
-        Name::from_str(name).expect("valid name"),
-        RecordType::A,
-    ));
-    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind client");
-    socket
-        .send_to(&message.to_vec().expect("encode"), server)
-        .await
-        .expect("send");
-    let mut buf = vec![0u8; 4096];
-    let (len, _) = tokio::time::timeout(Duration::from_secs(5), socket.recv_from(&mut buf))
-        .await
-        .expect("the platform DNS answers")
-        .expect("receive");
-    let reply = Message::from_vec(&buf[..len]).expect("decode");
-    let mut ips: Vec<Ipv4Addr> = reply
-        .answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::A(a) => Some(a.0),
-            _ => None,
-        })
-        .collect();
-    ips.sort();
-    ips
-}
 
 fn node(cluster: &Value, index: usize) -> (Ipv4Addr, String, String) {
     let n = &cluster["nodes"][index];
@@ -168,11 +134,13 @@ async fn a_replaced_node_gets_a_new_address_under_the_same_name_and_grants_follo
 
     // The node's name moves to the new address; the cluster's name lists it instead.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while resolve(s.dns_addr(), &name).await != vec![new_ip] {
+    while query_a(s.dns_addr(), &name).await.ips != vec![new_ip] {
         assert!(Instant::now() < deadline, "{name} never moved to {new_ip}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let all = resolve(s.dns_addr(), running["dns_name"].as_str().unwrap()).await;
+    let all = query_a(s.dns_addr(), running["dns_name"].as_str().unwrap())
+        .await
+        .ips;
     assert!(all.contains(&new_ip) && !all.contains(&old_ip), "{all:?}");
 
     // The VPN client is untouched; the config its gateway hands out routes the new

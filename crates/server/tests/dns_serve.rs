@@ -6,62 +6,20 @@
 mod support;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use hickory_server::proto::op::{Message, Query, ResponseCode};
-use hickory_server::proto::rr::{Name, RData, RecordType};
+use hickory_server::proto::op::ResponseCode;
 use isthmus_core::resources::{Cluster, ClusterCreate, Network, NetworkCreate, ProjectCreate};
 use isthmus_server::serve::{self, ServeConfig};
 use isthmus_store::api::{Api, Env};
 use isthmus_store::Actor;
 use serde_json::{json, Value};
+use support::dns::{query_a, Answer};
 use support::TestServer;
-use tokio::net::UdpSocket;
 
 const ZONE: &str = "isthmus.internal";
 /// A guard against hanging, not a speed assertion: changes show within a second.
 const PATIENCE: Duration = Duration::from_secs(5);
-
-struct Answer {
-    code: ResponseCode,
-    /// The A records of the answer, sorted.
-    ips: Vec<Ipv4Addr>,
-}
-
-/// One A question over UDP, as `dig @addr name` asks it.
-async fn query_a(server: SocketAddr, name: &str) -> Answer {
-    let mut message = Message::query();
-    message.metadata.id = 4242;
-    message.add_query(Query::query(
-        Name::from_str(name).expect("valid name"),
-        RecordType::A,
-    ));
-    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind client");
-    socket
-        .send_to(&message.to_vec().expect("encode query"), server)
-        .await
-        .expect("send query");
-    let mut buf = vec![0u8; 4096];
-    let (len, _) = tokio::time::timeout(PATIENCE, socket.recv_from(&mut buf))
-        .await
-        .expect("the platform DNS answers")
-        .expect("receive answer");
-    let reply = Message::from_vec(&buf[..len]).expect("decode answer");
-    let mut ips: Vec<Ipv4Addr> = reply
-        .answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::A(a) => Some(a.0),
-            _ => None,
-        })
-        .collect();
-    ips.sort();
-    Answer {
-        code: reply.metadata.response_code,
-        ips,
-    }
-}
 
 /// Asks until `done` holds for the answer; panics after [`PATIENCE`].
 async fn query_until(server: SocketAddr, name: &str, done: impl Fn(&Answer) -> bool) -> Answer {

@@ -6,6 +6,8 @@
 #[path = "../../../store/tests/common/tmpfs.rs"]
 pub mod tmpfs;
 
+pub mod dns;
+
 use std::path::PathBuf;
 
 use isthmus_server::serve::{self, ServeConfig, Started};
