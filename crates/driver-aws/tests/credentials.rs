@@ -6,7 +6,6 @@
 mod support;
 
 use isthmus_core::conditions::find_condition;
-use isthmus_core::resources::Network;
 use isthmus_core::state::NetworkStatus;
 use support::*;
 
@@ -53,17 +52,7 @@ async fn the_provider_follows_the_credentials_and_refused_ones_are_a_clear_condi
     // moto checking keys: ours are unknown to it, as revoked keys are to AWS.
     let w = World::on(Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")])).await;
     let net = w.network("10.20.0.0/16").await;
-    let refused: Network = {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(90);
-        loop {
-            let now: Network = w.get(net.id.as_id()).await;
-            if now.status == NetworkStatus::Error {
-                break now;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "{now:#?}");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    };
+    let refused = w.network_reaches(&net, NetworkStatus::Error).await;
     assert!(
         refused
             .status_message

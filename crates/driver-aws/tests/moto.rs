@@ -8,21 +8,34 @@ mod support;
 use isthmus_core::resources::{Cluster, Network, Peering};
 use isthmus_core::state::{ClusterStatus, NetworkStatus, NodeStatus, PeeringStatus};
 use isthmus_driver::{PeeringState, Provisioner};
-use isthmus_driver_aws::xml::{self, tag};
-use isthmus_driver_aws::{Ec2, Params, TAG_NETWORK};
+use isthmus_driver_aws::xml::{self, tag, Items, Tag};
+use isthmus_driver_aws::{Params, TAG_NETWORK};
+use serde::de::DeserializeOwned;
 use support::*;
 
-/// Our route table's routes through peering connections, as (destination, pcx).
-async fn peering_routes(ec2: &Ec2, net: &Network) -> Vec<(String, String)> {
-    let tables: xml::DescribeRouteTables = ec2
-        .call(REGION, "DescribeRouteTables", &by_network(net))
+/// A `Describe*` call of the platform account, filtered to `net`'s resources by tag.
+async fn describe<T: DeserializeOwned>(w: &World, action: &str, net: &Network) -> T {
+    let by_network = Params::new().filters(&[("tag:isthmus:network-id", net.id.to_string())]);
+    w.moto
+        .platform()
+        .call(REGION, action, &by_network)
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{action}: {e}"))
+}
+
+/// Whether a resource's tags say it is `net`'s.
+fn of(net: &Network, tags: &Items<Tag>) -> bool {
+    tag(tags, TAG_NETWORK) == Some(net.id.to_string().as_str())
+}
+
+/// Our route table's routes through peering connections, as (destination, pcx).
+async fn peering_routes(w: &World, net: &Network) -> Vec<(String, String)> {
+    let tables: xml::DescribeRouteTables = describe(w, "DescribeRouteTables", net).await;
     let mut routes: Vec<(String, String)> = tables
         .route_table_set
         .item
         .iter()
-        .filter(|t| tag(&t.tag_set, TAG_NETWORK) == Some(net.id.to_string().as_str()))
+        .filter(|t| of(net, &t.tag_set))
         .flat_map(|t| t.route_set.item.iter())
         .filter_map(|r| {
             r.vpc_peering_connection_id
@@ -35,16 +48,13 @@ async fn peering_routes(ec2: &Ec2, net: &Network) -> Vec<(String, String)> {
 }
 
 /// The sources our security group admits, as (cidr, description).
-async fn ingress(ec2: &Ec2, net: &Network) -> Vec<(String, String)> {
-    let groups: xml::DescribeSecurityGroups = ec2
-        .call(REGION, "DescribeSecurityGroups", &by_network(net))
-        .await
-        .unwrap();
+async fn ingress(w: &World, net: &Network) -> Vec<(String, String)> {
+    let groups: xml::DescribeSecurityGroups = describe(w, "DescribeSecurityGroups", net).await;
     let mut rules: Vec<(String, String)> = groups
         .security_group_info
         .item
         .iter()
-        .filter(|g| tag(&g.tag_set, TAG_NETWORK) == Some(net.id.to_string().as_str()))
+        .filter(|g| of(net, &g.tag_set))
         .flat_map(|g| g.ip_permissions.item.iter())
         .flat_map(|p| p.ip_ranges.item.iter())
         .map(|r| (r.cidr_ip.clone(), r.description.clone().unwrap_or_default()))
@@ -53,8 +63,14 @@ async fn ingress(ec2: &Ec2, net: &Network) -> Vec<(String, String)> {
     rules
 }
 
-fn by_network(net: &Network) -> Params {
-    Params::new().filters(&[("tag:isthmus:network-id", net.id.to_string())])
+/// How many VPCs EC2 has for `net`.
+async fn vpcs_of(w: &World, net: &Network) -> usize {
+    let vpcs: xml::DescribeVpcs = describe(w, "DescribeVpcs", net).await;
+    vpcs.vpc_set
+        .item
+        .iter()
+        .filter(|v| of(net, &v.tag_set))
+        .count()
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -66,20 +82,12 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handshake_accept_by_the_customer_routes_and_admits_the_peer() {
     let w = World::new().await;
-    let customer = w.moto.customer();
-    let vpc = customer_vpc(&customer, "192.168.0.0/16").await;
-    let net = w.network("10.20.0.0/16").await;
-    let p = w.peering(&net, "app", &vpc, &["192.168.1.0/24"]).await;
+    let (net, p) = w.peered(&["192.168.1.0/24"]).await;
 
     let active_net = w.network_reaches(&net, NetworkStatus::Active).await;
     let vpc_id = active_net.provider_network_id.clone().expect("a VPC id");
     assert!(vpc_id.starts_with("vpc-"), "{vpc_id}");
-    let subnets: xml::DescribeSubnets = w
-        .moto
-        .platform()
-        .call(REGION, "DescribeSubnets", &by_network(&net))
-        .await
-        .unwrap();
+    let subnets: xml::DescribeSubnets = describe(&w, "DescribeSubnets", &net).await;
     let mut zones: Vec<String> = subnets
         .subnet_set
         .item
@@ -113,18 +121,18 @@ async fn handshake_accept_by_the_customer_routes_and_admits_the_peer() {
         "{}",
         pending.status_message
     );
-    assert_eq!(peering_routes(&w.moto.platform(), &net).await, vec![]);
+    assert_eq!(peering_routes(&w, &net).await, vec![]);
 
-    customer_does(&customer, "AcceptVpcPeeringConnection", &pcx).await;
+    customer_does(&w.moto.customer(), "AcceptVpcPeeringConnection", &pcx).await;
     let active = w.peering_reaches(&p, PeeringStatus::Active).await;
     assert_eq!(active.provider_peering_id.as_deref(), Some(pcx.as_str()));
     assert_eq!(
-        peering_routes(&w.moto.platform(), &net).await,
+        peering_routes(&w, &net).await,
         pairs(&[("192.168.1.0/24", &pcx)])
     );
     let description = format!("isthmus peering {}", p.id);
     assert_eq!(
-        ingress(&w.moto.platform(), &net).await,
+        ingress(&w, &net).await,
         pairs(&[("192.168.1.0/24", &description)])
     );
 
@@ -157,16 +165,10 @@ async fn handshake_accept_by_the_customer_routes_and_admits_the_peer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_request_is_rejected_by_peer() {
     let w = World::new().await;
-    let customer = w.moto.customer();
-    let vpc = customer_vpc(&customer, "192.168.0.0/16").await;
-    let net = w.network("10.20.0.0/16").await;
-    let p = w.peering(&net, "app", &vpc, &["192.168.1.0/24"]).await;
-    let pending = w
-        .peering_reaches(&p, PeeringStatus::PendingAcceptance)
-        .await;
-    let pcx = pending.provider_peering_id.unwrap();
+    let (_, p) = w.peered(&["192.168.1.0/24"]).await;
+    let pcx = w.pending_pcx(&p).await;
 
-    customer_does(&customer, "RejectVpcPeeringConnection", &pcx).await;
+    customer_does(&w.moto.customer(), "RejectVpcPeeringConnection", &pcx).await;
     let rejected = w.peering_reaches(&p, PeeringStatus::RejectedByPeer).await;
     assert!(
         rejected.status_message.contains("the customer rejected"),
@@ -178,20 +180,11 @@ async fn a_rejected_request_is_rejected_by_peer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_deleting_their_side_is_found_by_the_resync_and_our_routes_go() {
     let w = World::new().await;
-    let customer = w.moto.customer();
-    let vpc = customer_vpc(&customer, "192.168.0.0/16").await;
-    let net = w.network("10.20.0.0/16").await;
-    let p = w.peering(&net, "app", &vpc, &["192.168.1.0/24"]).await;
-    let pcx = w
-        .peering_reaches(&p, PeeringStatus::PendingAcceptance)
-        .await
-        .provider_peering_id
-        .unwrap();
-    customer_does(&customer, "AcceptVpcPeeringConnection", &pcx).await;
-    w.peering_reaches(&p, PeeringStatus::Active).await;
+    let (net, p) = w.peered(&["192.168.1.0/24"]).await;
+    let pcx = w.accepted(&p).await;
 
     // Nobody enqueues the peering: only the periodic resync can notice.
-    customer_does(&customer, "DeleteVpcPeeringConnection", &pcx).await;
+    customer_does(&w.moto.customer(), "DeleteVpcPeeringConnection", &pcx).await;
     let drifted = w.peering_reaches(&p, PeeringStatus::DeletedByPeer).await;
     assert!(
         drifted.status_message.contains("deleted their side"),
@@ -202,39 +195,28 @@ async fn a_customer_deleting_their_side_is_found_by_the_resync_and_our_routes_go
     // Deleting ours takes the routes and rules that pointed at it down.
     w.delete::<Peering>(p.id.as_id()).await;
     w.peering_reaches(&p, PeeringStatus::Deleted).await;
-    assert_eq!(peering_routes(&w.moto.platform(), &net).await, vec![]);
-    assert_eq!(ingress(&w.moto.platform(), &net).await, vec![]);
+    assert_eq!(peering_routes(&w, &net).await, vec![]);
+    assert_eq!(ingress(&w, &net).await, vec![]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_routes_update_changes_exactly_what_differs_and_drift_is_restored() {
     let w = World::new().await;
-    let customer = w.moto.customer();
-    let vpc = customer_vpc(&customer, "192.168.0.0/16").await;
-    let net = w.network("10.20.0.0/16").await;
-    let p = w
-        .peering(&net, "app", &vpc, &["192.168.1.0/24", "192.168.2.0/24"])
-        .await;
-    let pcx = w
-        .peering_reaches(&p, PeeringStatus::PendingAcceptance)
-        .await
-        .provider_peering_id
-        .unwrap();
-    customer_does(&customer, "AcceptVpcPeeringConnection", &pcx).await;
-    w.peering_reaches(&p, PeeringStatus::Active).await;
+    let (net, p) = w.peered(&["192.168.1.0/24", "192.168.2.0/24"]).await;
+    let pcx = w.accepted(&p).await;
 
     w.set_routes(&p, &["192.168.2.0/24", "192.168.3.0/24"])
         .await;
     let updated = w.peering_reaches(&p, PeeringStatus::Active).await;
     assert_eq!(updated.provider_peering_id.as_deref(), Some(pcx.as_str()));
     let want = pairs(&[("192.168.2.0/24", &pcx), ("192.168.3.0/24", &pcx)]);
-    eventually("the routes to follow the update", || async {
-        (peering_routes(&w.moto.platform(), &net).await == want).then_some(())
+    w.eventually("the routes to follow the update", || async {
+        (peering_routes(&w, &net).await == want).then_some(())
     })
     .await;
     let description = format!("isthmus peering {}", p.id);
     assert_eq!(
-        ingress(&w.moto.platform(), &net).await,
+        ingress(&w, &net).await,
         pairs(&[
             ("192.168.2.0/24", &description),
             ("192.168.3.0/24", &description)
@@ -242,17 +224,12 @@ async fn a_routes_update_changes_exactly_what_differs_and_drift_is_restored() {
     );
 
     // Someone removes a route and a rule by hand: the resync puts them back.
-    let tables: xml::DescribeRouteTables = w
-        .moto
-        .platform()
-        .call(REGION, "DescribeRouteTables", &by_network(&net))
-        .await
-        .unwrap();
+    let tables: xml::DescribeRouteTables = describe(&w, "DescribeRouteTables", &net).await;
     let table = tables
         .route_table_set
         .item
         .iter()
-        .find(|t| tag(&t.tag_set, TAG_NETWORK) == Some(net.id.to_string().as_str()))
+        .find(|t| of(&net, &t.tag_set))
         .unwrap()
         .route_table_id
         .clone();
@@ -265,11 +242,11 @@ async fn a_routes_update_changes_exactly_what_differs_and_drift_is_restored() {
     )
     .await;
     assert_eq!(
-        peering_routes(&w.moto.platform(), &net).await,
+        peering_routes(&w, &net).await,
         pairs(&[("192.168.2.0/24", &pcx)])
     );
-    eventually("the resync to restore the route", || async {
-        (peering_routes(&w.moto.platform(), &net).await == want).then_some(())
+    w.eventually("the resync to restore the route", || async {
+        (peering_routes(&w, &net).await == want).then_some(())
     })
     .await;
     w.peering_reaches(&p, PeeringStatus::Active).await;
@@ -278,17 +255,8 @@ async fn a_routes_update_changes_exactly_what_differs_and_drift_is_restored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_the_network_takes_peerings_nodes_and_the_vpc_down() {
     let w = World::new().await;
-    let customer = w.moto.customer();
-    let vpc = customer_vpc(&customer, "192.168.0.0/16").await;
-    let net = w.network("10.20.0.0/16").await;
-    let p = w.peering(&net, "app", &vpc, &["192.168.1.0/24"]).await;
-    let pcx = w
-        .peering_reaches(&p, PeeringStatus::PendingAcceptance)
-        .await
-        .provider_peering_id
-        .unwrap();
-    customer_does(&customer, "AcceptVpcPeeringConnection", &pcx).await;
-    w.peering_reaches(&p, PeeringStatus::Active).await;
+    let (net, p) = w.peered(&["192.168.1.0/24"]).await;
+    let pcx = w.accepted(&p).await;
     let c = w.cluster(&net).await;
     w.cluster_reaches(&c, ClusterStatus::Running).await;
 
@@ -299,19 +267,8 @@ async fn deleting_the_network_takes_peerings_nodes_and_the_vpc_down() {
     let deleted: Peering = w.get(p.id.as_id()).await;
     assert_eq!(deleted.status, PeeringStatus::Deleted);
 
-    let platform = w.moto.platform();
-    let vpcs: xml::DescribeVpcs = platform
-        .call(REGION, "DescribeVpcs", &by_network(&net))
-        .await
-        .unwrap();
-    assert!(
-        vpcs.vpc_set
-            .item
-            .iter()
-            .all(|v| tag(&v.tag_set, TAG_NETWORK) != Some(net.id.to_string().as_str())),
-        "the VPC is gone"
-    );
-    let connections = platform_connections(&platform).await;
+    assert_eq!(vpcs_of(&w, &net).await, 0, "the VPC is gone");
+    let connections = platform_connections(&w.moto.platform()).await;
     assert_eq!(connections, vec![(pcx, "deleted".to_string())]);
 }
 
@@ -336,10 +293,7 @@ async fn an_unknown_peer_vpc_is_an_invalid_specification_with_ec2s_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_in_the_middle_of_reconciling_converges_with_one_peering() {
     let mut w = World::new().await;
-    let customer = w.moto.customer();
-    let vpc = customer_vpc(&customer, "192.168.0.0/16").await;
-    let net = w.network("10.20.0.0/16").await;
-    let p = w.peering(&net, "app", &vpc, &["192.168.1.0/24"]).await;
+    let (net, p) = w.peered(&["192.168.1.0/24"]).await;
     // Crash while the network and peering are being made, more than once.
     for _ in 0..3 {
         tokio::time::sleep(std::time::Duration::from_millis(150)).await;
@@ -347,31 +301,16 @@ async fn a_restart_in_the_middle_of_reconciling_converges_with_one_peering() {
         w.wake::<Network>(net.id.0);
         w.wake::<Peering>(p.id.0);
     }
-    let pending = w
-        .peering_reaches(&p, PeeringStatus::PendingAcceptance)
-        .await;
-    let pcx = pending.provider_peering_id.unwrap();
+    let pcx = w.pending_pcx(&p).await;
     let connections = platform_connections(&w.moto.platform()).await;
     assert_eq!(
         connections,
         vec![(pcx.clone(), "pending-acceptance".into())]
     );
-    let vpcs: xml::DescribeVpcs = w
-        .moto
-        .platform()
-        .call(REGION, "DescribeVpcs", &by_network(&net))
-        .await
-        .unwrap();
-    let ours = vpcs
-        .vpc_set
-        .item
-        .iter()
-        .filter(|v| tag(&v.tag_set, TAG_NETWORK) == Some(net.id.to_string().as_str()))
-        .count();
-    assert_eq!(ours, 1, "one VPC for the network");
+    assert_eq!(vpcs_of(&w, &net).await, 1, "one VPC for the network");
 
     w.restart().await;
-    customer_does(&customer, "AcceptVpcPeeringConnection", &pcx).await;
+    customer_does(&w.moto.customer(), "AcceptVpcPeeringConnection", &pcx).await;
     w.peering_reaches(&p, PeeringStatus::Active).await;
 }
 
@@ -380,8 +319,7 @@ async fn a_restart_in_the_middle_of_reconciling_converges_with_one_peering() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_between_the_request_and_the_status_write_makes_no_second_peering() {
     let mut w = World::new().await;
-    let customer = w.moto.customer();
-    let vpc = customer_vpc(&customer, "192.168.0.0/16").await;
+    let vpc = customer_vpc(&w.moto.customer(), "192.168.0.0/16").await;
     let net = w.network("10.20.0.0/16").await;
     let net = w.network_reaches(&net, NetworkStatus::Active).await;
     w.crash().await;
@@ -405,10 +343,8 @@ async fn a_restart_between_the_request_and_the_status_write_makes_no_second_peer
 
     w.restart().await;
     w.wake::<Peering>(p.id.0);
-    let pending = w
-        .peering_reaches(&p, PeeringStatus::PendingAcceptance)
-        .await;
-    assert_eq!(pending.provider_peering_id.as_deref(), Some(first.as_str()));
+    let pending = w.pending_pcx(&p).await;
+    assert_eq!(pending, first);
     assert_eq!(
         platform_connections(&w.moto.platform()).await,
         vec![(first, "pending-acceptance".to_string())]

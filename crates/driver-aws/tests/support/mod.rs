@@ -150,23 +150,20 @@ pub fn between(xml: &str, open: &str, close: &str) -> String {
 
 // ---- the controller on moto ----
 
-use std::future::Future;
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
-use isthmus_core::object::Object;
-use isthmus_core::resources::{Cluster, Network, Peering, Project};
+use isthmus_core::resources::{Cluster, Network, Peering};
 use isthmus_core::state::{ClusterStatus, NetworkStatus, PeeringStatus};
-use isthmus_driver::Provisioners;
-use isthmus_server::controller::{Controller, ControllerConfig, ControllerHandle};
-use isthmus_store::api::{Api, Env};
-use isthmus_store::sqlite::SqliteStore;
-use isthmus_store::{Actor, ObjectKey, Store};
+use isthmus_server::controller::ControllerConfig;
+use isthmus_test_support::{Harness, Patience};
 use serde_json::json;
-use tempfile::TempDir;
-use tokio::task::JoinHandle;
 
 /// moto answers slowly on a loaded machine: waits are generous (nothing is timed).
-const DEADLINE: Duration = Duration::from_secs(90);
+const PATIENCE: Patience = Patience {
+    within: Duration::from_secs(90),
+    every: Duration::from_millis(50),
+};
 
 fn fast() -> ControllerConfig {
     ControllerConfig {
@@ -179,15 +176,24 @@ fn fast() -> ControllerConfig {
     }
 }
 
-/// A store on a temp dir, moto, and a controller whose `aws` is the EC2 driver on moto.
+/// The shared controller harness (store, project, controller) with moto as EC2 and the
+/// EC2 driver as the `aws` provider.
 pub struct World {
-    dir: TempDir,
-    sqlite: SqliteStore,
-    pub store: Arc<dyn Store>,
+    harness: Harness,
     pub moto: Moto,
-    pub controller: ControllerHandle,
-    task: Option<JoinHandle<()>>,
-    pub project: Project,
+}
+
+impl Deref for World {
+    type Target = Harness;
+    fn deref(&self) -> &Harness {
+        &self.harness
+    }
+}
+
+impl DerefMut for World {
+    fn deref_mut(&mut self) -> &mut Harness {
+        &mut self.harness
+    }
 }
 
 impl World {
@@ -196,192 +202,89 @@ impl World {
     }
 
     pub async fn on(moto: Moto) -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let sqlite = open_store(&dir).await;
-        let store: Arc<dyn Store> = Arc::new(sqlite.clone());
-        let project = store
-            .create_project(
-                &actor(),
-                &serde_json::from_value(json!({"name": "acme"})).unwrap(),
-                None,
-            )
-            .await
-            .unwrap();
-        let (controller, task) = Controller::start(store.clone(), drivers(&moto), fast());
-        World {
-            dir,
-            sqlite,
-            store,
-            moto,
-            controller,
-            task: Some(task),
-            project,
-        }
-    }
-
-    /// Stops the controller as a crash would, wherever its tasks are.
-    pub async fn crash(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
-        }
-        self.sqlite.close().await;
-        self.sqlite = open_store(&self.dir).await;
-        self.store = Arc::new(self.sqlite.clone());
+        let mut harness = Harness::new(PATIENCE).await;
+        harness.start(moto.driver().provisioners(), fast());
+        World { harness, moto }
     }
 
     /// A crash, then a new controller with a new driver on the same database and EC2.
     pub async fn restart(&mut self) {
         self.crash().await;
-        let (controller, task) = Controller::start(self.store.clone(), drivers(&self.moto), fast());
-        self.controller = controller;
-        self.task = Some(task);
+        let drivers = self.moto.driver().provisioners();
+        self.harness.start(drivers, fast());
     }
 
     pub async fn network(&self, cidr: &str) -> Network {
-        let req = serde_json::from_value(json!({
+        self.create(json!({
             "name": "net", "provider": "aws", "region": REGION, "cidr_block": cidr,
         }))
-        .unwrap();
-        let n = Api::<Network>::new(self.store.docs())
-            .create(&actor(), self.project.id, &req, &Env::default(), None)
-            .await
-            .unwrap()
-            .resource;
-        self.wake::<Network>(n.id.0);
-        n
+        .await
     }
 
     pub async fn peering(&self, net: &Network, name: &str, vpc: &str, routes: &[&str]) -> Peering {
-        let req = serde_json::from_value(json!({
+        self.create(json!({
             "name": name, "network_id": net.id.to_string(),
             "peer": {"account_id": CUSTOMER_ACCOUNT, "network_id": vpc, "region": REGION},
             "routes": routes,
         }))
-        .unwrap();
-        let p = Api::<Peering>::new(self.store.docs())
-            .create(&actor(), self.project.id, &req, &Env::default(), None)
-            .await
-            .unwrap()
-            .resource;
-        self.wake::<Peering>(p.id.0);
-        p
+        .await
     }
 
     pub async fn set_routes(&self, p: &Peering, routes: &[&str]) {
-        let req = serde_json::from_value(json!({ "routes": routes })).unwrap();
-        Api::<Peering>::new(self.store.docs())
-            .update(&actor(), self.project.id, p.id.as_id(), &req, None)
-            .await
-            .unwrap();
-        self.wake::<Peering>(p.id.0);
-    }
-
-    pub async fn delete<K: Object>(&self, id: isthmus_core::Id) {
-        Api::<K>::new(self.store.docs())
-            .delete(&actor(), self.project.id, id, None)
-            .await
-            .unwrap();
-        self.wake::<K>(id);
+        self.update::<Peering>(p.id.as_id(), json!({ "routes": routes }))
+            .await;
     }
 
     pub async fn cluster(&self, net: &Network) -> Cluster {
-        let req = serde_json::from_value(json!({
+        self.create(json!({
             "name": "db", "network_id": net.id.to_string(), "engine": "nats",
             "topology": "three-node-multi-zone",
         }))
-        .unwrap();
-        let env = Env {
-            dns_zone: "isthmus.internal".to_string(),
-        };
-        let c = Api::<Cluster>::new(self.store.docs())
-            .create(&actor(), self.project.id, &req, &env, None)
-            .await
-            .unwrap()
-            .resource;
-        self.wake::<Cluster>(c.id.0);
-        c
+        .await
     }
 
-    pub fn wake<K: Object>(&self, id: isthmus_core::Id) {
-        self.controller.enqueue(ObjectKey::of::<K>(id));
+    /// The usual start of a scenario: the customer's VPC (192.168.0.0/16), our network
+    /// (10.20.0.0/16), and the peering `app` from it to that VPC with `routes`.
+    pub async fn peered(&self, routes: &[&str]) -> (Network, Peering) {
+        let vpc = customer_vpc(&self.moto.customer(), "192.168.0.0/16").await;
+        let net = self.network("10.20.0.0/16").await;
+        let p = self.peering(&net, "app", &vpc, routes).await;
+        (net, p)
     }
 
-    pub async fn get<K: Object>(&self, id: isthmus_core::Id) -> K {
-        Api::<K>::new(self.store.docs())
-            .get(self.project.id, id)
+    /// The connection EC2 made for `p`, once `p` waits for the customer.
+    pub async fn pending_pcx(&self, p: &Peering) -> String {
+        self.peering_reaches(p, PeeringStatus::PendingAcceptance)
             .await
-            .unwrap()
+            .provider_peering_id
+            .expect("a pcx id")
+    }
+
+    /// The customer accepts `p`'s connection; returns it once `p` is active.
+    pub async fn accepted(&self, p: &Peering) -> String {
+        let pcx = self.pending_pcx(p).await;
+        customer_does(&self.moto.customer(), "AcceptVpcPeeringConnection", &pcx).await;
+        self.peering_reaches(p, PeeringStatus::Active).await;
+        pcx
     }
 
     pub async fn peering_reaches(&self, p: &Peering, status: PeeringStatus) -> Peering {
-        self.reaches(p.id.as_id(), |now: &Peering| {
+        let what = format!("peering {} to be {status}", p.id);
+        self.reaches(p.id.as_id(), &what, |now: &Peering| {
             now.status == status && now.observed_generation == now.generation
         })
         .await
     }
 
     pub async fn network_reaches(&self, n: &Network, status: NetworkStatus) -> Network {
-        self.reaches(n.id.as_id(), |now: &Network| now.status == status)
+        let what = format!("network {} to be {status}", n.id);
+        self.reaches(n.id.as_id(), &what, |now: &Network| now.status == status)
             .await
     }
 
     pub async fn cluster_reaches(&self, c: &Cluster, status: ClusterStatus) -> Cluster {
-        self.reaches(c.id.as_id(), |now: &Cluster| now.status == status)
+        let what = format!("cluster {} to be {status}", c.id);
+        self.reaches(c.id.as_id(), &what, |now: &Cluster| now.status == status)
             .await
-    }
-
-    /// Polls object `id` until `done`; on timeout, panics showing where it is.
-    async fn reaches<K: Object + std::fmt::Debug>(
-        &self,
-        id: isthmus_core::Id,
-        done: impl Fn(&K) -> bool,
-    ) -> K {
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        loop {
-            let now: K = self.get(id).await;
-            if done(&now) {
-                return now;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {} {id}; it is {now:#?}",
-                K::INFO.name
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-pub fn actor() -> Actor {
-    Actor("token:test".into())
-}
-
-async fn open_store(dir: &TempDir) -> SqliteStore {
-    SqliteStore::open(&dir.path().join("isthmus.db"))
-        .await
-        .unwrap()
-}
-
-fn drivers(moto: &Moto) -> Provisioners {
-    moto.driver().provisioners()
-}
-
-/// Polls `check` until it yields a value; panics with `what` after the deadline.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
