@@ -10,26 +10,14 @@ use isthmus_core::resources::{Cluster, Network, Peering};
 use isthmus_core::state::{ClusterStatus, NetworkStatus, PeeringStatus};
 use isthmus_core::CoreError;
 use isthmus_store::api::{Api, Env};
-use isthmus_store::{Actor, PageRequest, StoreError};
+use isthmus_store::{PageRequest, StoreError};
 
 on_both_backends!(a_network_with_a_cluster_cannot_be_deleted_and_stays_as_it_was);
 async fn a_network_with_a_cluster_cannot_be_deleted_and_stays_as_it_was(backend: Backend) {
     let t = open(backend).await;
     let p = project(&*t.store, "acme").await;
     let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;
-    let c = Api::<Cluster>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &cluster_req(&n.id.to_string(), "orders-db"),
-            &Env {
-                dns_zone: "isthmus.internal".to_string(),
-            },
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let c = cluster(&*t.store, p, &n, "orders-db").await;
     let events_before = t
         .store
         .list_events(p, &PageRequest::default())
@@ -76,39 +64,9 @@ async fn deleting_a_network_takes_its_live_peerings_to_deleting(backend: Backend
     let p = project(&*t.store, "acme").await;
     let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;
     let other = network(&*t.store, p, "dev", "10.2.0.0/16").await;
-    let a = Api::<Peering>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &peering_req(&n.id.to_string(), &["192.168.1.0/24"]),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
-    let b = Api::<Peering>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &peering_req(&n.id.to_string(), &["192.168.2.0/24"]),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
-    let elsewhere = Api::<Peering>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &peering_req(&other.id.to_string(), &["192.168.1.0/24"]),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let a = peering(&*t.store, p, &n, &["192.168.1.0/24"]).await;
+    let b = peering(&*t.store, p, &n, &["192.168.2.0/24"]).await;
+    let elsewhere = peering(&*t.store, p, &other, &["192.168.1.0/24"]).await;
 
     let deleted = Api::<Network>::new(t.store.docs())
         .delete(&alice(), p, n.id.as_id(), None)
@@ -183,19 +141,7 @@ async fn a_deleted_cluster_frees_its_network_for_deletion_and_rows_stay_as_tombs
     let t = open(backend).await;
     let p = project(&*t.store, "acme").await;
     let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;
-    let c = Api::<Cluster>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &cluster_req(&n.id.to_string(), "db"),
-            &Env {
-                dns_zone: "isthmus.internal".to_string(),
-            },
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let c = cluster(&*t.store, p, &n, "db").await;
     let deleting = Api::<Cluster>::new(t.store.docs())
         .delete(&alice(), p, c.id.as_id(), None)
         .await
@@ -207,12 +153,7 @@ async fn a_deleted_cluster_frees_its_network_for_deletion_and_rows_stay_as_tombs
         .await
         .is_err());
 
-    let mut gone = deleting.clone();
-    gone.status = ClusterStatus::Deleted;
-    Api::<Cluster>::new(t.store.docs())
-        .save_status(&Actor::controller(), &gone)
-        .await
-        .unwrap();
+    report_deleted(&*t.store, &deleting).await;
     Api::<Network>::new(t.store.docs())
         .delete(&alice(), p, n.id.as_id(), None)
         .await

@@ -8,29 +8,16 @@ mod common;
 
 use common::*;
 use isthmus_core::resources::{Cluster, Network};
-use isthmus_core::state::{ClusterStatus, NetworkStatus};
 use isthmus_core::CoreError;
-use isthmus_store::api::{Api, Env};
-use isthmus_store::{Actor, PageRequest, StoreError};
+use isthmus_store::api::Api;
+use isthmus_store::{PageRequest, StoreError};
 
 on_both_backends!(a_project_goes_only_once_its_objects_are_deleted);
 async fn a_project_goes_only_once_its_objects_are_deleted(backend: Backend) {
     let t = open(backend).await;
     let p = project(&*t.store, "acme").await;
     let n = network(&*t.store, p, "prod", "10.1.0.0/16").await;
-    let c = Api::<Cluster>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &cluster_req(&n.id.to_string(), "db"),
-            &Env {
-                dns_zone: "isthmus.internal".to_string(),
-            },
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let c = cluster(&*t.store, p, &n, "db").await;
 
     match t.store.delete_project(&alice(), p).await {
         Err(StoreError::Core(CoreError::Conflict { rule, message, .. })) => {
@@ -42,24 +29,16 @@ async fn a_project_goes_only_once_its_objects_are_deleted(backend: Backend) {
     }
 
     // The controller's part: each object reported deleted, what it held first.
-    let mut gone = Api::<Cluster>::new(t.store.docs())
+    let deleting = Api::<Cluster>::new(t.store.docs())
         .delete(&alice(), p, c.id.as_id(), None)
         .await
         .unwrap();
-    gone.status = ClusterStatus::Deleted;
-    Api::<Cluster>::new(t.store.docs())
-        .save_status(&Actor::controller(), &gone)
-        .await
-        .unwrap();
-    let mut gone = Api::<Network>::new(t.store.docs())
+    report_deleted(&*t.store, &deleting).await;
+    let deleting = Api::<Network>::new(t.store.docs())
         .delete(&alice(), p, n.id.as_id(), None)
         .await
         .unwrap();
-    gone.status = NetworkStatus::Deleted;
-    Api::<Network>::new(t.store.docs())
-        .save_status(&Actor::controller(), &gone)
-        .await
-        .unwrap();
+    report_deleted(&*t.store, &deleting).await;
 
     let deleted = t.store.delete_project(&alice(), p).await.unwrap();
     assert_eq!(deleted.id, p);

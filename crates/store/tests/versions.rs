@@ -9,7 +9,7 @@ use isthmus_core::resources::NetworkUpdate;
 use isthmus_core::resources::{Cluster, Network, Peering};
 use isthmus_core::state::{ClusterStatus, NetworkStatus, NodeStatus, PeeringStatus};
 use isthmus_core::CoreError;
-use isthmus_store::api::{Api, Env};
+use isthmus_store::api::Api;
 use isthmus_store::{Actor, StoreError};
 
 fn rename(name: &str) -> NetworkUpdate {
@@ -183,19 +183,7 @@ async fn save_status_moves_cluster_nodes_and_peering_provider_ids(backend: Backe
     let t = open(backend).await;
     let p = project(&*t.store, "acme").await;
     let n = network(&*t.store, p, "a", "10.1.0.0/16").await;
-    let c = Api::<Cluster>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &cluster_req(&n.id.to_string(), "db"),
-            &Env {
-                dns_zone: "isthmus.internal".to_string(),
-            },
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let c = cluster(&*t.store, p, &n, "db").await;
     let mut observed = c.clone();
     observed.status = ClusterStatus::Running;
     observed.nodes[0].status = NodeStatus::Running;
@@ -208,17 +196,7 @@ async fn save_status_moves_cluster_nodes_and_peering_provider_ids(backend: Backe
     assert_eq!(saved.nodes[0].status, NodeStatus::Running);
     assert_eq!(saved.nodes[0].ip, c.nodes[0].ip);
 
-    let peering = Api::<Peering>::new(t.store.docs())
-        .create(
-            &alice(),
-            p,
-            &peering_req(&n.id.to_string(), &["192.168.0.0/24"]),
-            &Env::default(),
-            None,
-        )
-        .await
-        .unwrap()
-        .resource;
+    let peering = peering(&*t.store, p, &n, &["192.168.0.0/24"]).await;
     let mut observed = peering.clone();
     observed.status = PeeringStatus::PendingAcceptance;
     observed.provider_peering_id = Some("pcx-1".into());

@@ -8,11 +8,12 @@ pub mod tmpfs;
 
 use std::sync::Arc;
 
+use isthmus_core::object::StatusMachine;
 use isthmus_core::resources::{
-    ClusterCreate, Network, NetworkCreate, PeeringCreate, ProjectCreate,
+    Cluster, ClusterCreate, Network, NetworkCreate, Peering, PeeringCreate, ProjectCreate,
 };
 use isthmus_core::ProjectId;
-use isthmus_store::api::{Api, Env};
+use isthmus_store::api::{Admit, Api, Env};
 use isthmus_store::postgres::PgStore;
 use isthmus_store::sqlite::SqliteStore;
 use isthmus_store::testing::TestPostgres;
@@ -195,6 +196,51 @@ pub async fn network(store: &dyn Store, p: ProjectId, name: &str, cidr: &str) ->
         .await
         .expect("create network")
         .resource
+}
+
+/// A cluster `name` on network `n`, created through the typed facade as the API would
+/// (its nodes named in the platform zone `isthmus.internal`).
+pub async fn cluster(store: &dyn Store, p: ProjectId, n: &Network, name: &str) -> Cluster {
+    let env = Env {
+        dns_zone: "isthmus.internal".to_string(),
+    };
+    Api::<Cluster>::new(store.docs())
+        .create(
+            &alice(),
+            p,
+            &cluster_req(&n.id.to_string(), name),
+            &env,
+            None,
+        )
+        .await
+        .expect("create cluster")
+        .resource
+}
+
+/// A peering from network `n` with `routes` (see [`peering_req`]), as the API would.
+pub async fn peering(store: &dyn Store, p: ProjectId, n: &Network, routes: &[&str]) -> Peering {
+    Api::<Peering>::new(store.docs())
+        .create(
+            &alice(),
+            p,
+            &peering_req(&n.id.to_string(), routes),
+            &Env::default(),
+            None,
+        )
+        .await
+        .expect("create peering")
+        .resource
+}
+
+/// The controller's last word on an object being deleted: `deleting` is reported
+/// `deleted` (what it held in the cloud is gone).
+pub async fn report_deleted<K: Admit>(store: &dyn Store, deleting: &K) -> K {
+    let mut gone = deleting.clone();
+    *gone.status_mut().status = K::Status::DELETED;
+    Api::<K>::new(store.docs())
+        .save_status(&Actor::controller(), &gone)
+        .await
+        .expect("report deleted")
 }
 
 pub fn network_req(name: &str, cidr: &str) -> NetworkCreate {
