@@ -3,29 +3,28 @@
 //! the customer (actions in the simulated clouds). Every wait polls with a deadline.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::path::PathBuf;
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use isthmus_core::conditions::{find_condition, ConditionStatus};
-use isthmus_core::object::Object;
-use isthmus_core::resources::{Cluster, Network, Peering, Project, Provider};
+use isthmus_core::resources::{Cluster, Network, Peering, Provider};
 use isthmus_core::state::{ClusterStatus, NetworkStatus, NodeStatus, PeeringStatus};
 use isthmus_driver::sim::{CustomerActionKind, CustomerVpc, SimClouds, SimConfig};
 use isthmus_driver::{
     DriverError, NetworkObservation, NetworkState, NodeObservation, PeeringObservation,
     PeeringState, Provisioner, Provisioners, Teardown,
 };
-use isthmus_server::controller::{Controller, ControllerConfig, ControllerHandle};
+use isthmus_server::controller::ControllerConfig;
 use isthmus_store::api::{Api, Env};
-use isthmus_store::sqlite::SqliteStore;
-use isthmus_store::{Actor, ObjectKey, Store};
+use isthmus_test_support::{actor, Harness, Patience};
 use serde_json::json;
-use tempfile::TempDir;
-use tokio::task::JoinHandle;
 
-const DEADLINE: Duration = Duration::from_secs(20);
+const PATIENCE: Patience = Patience {
+    within: Duration::from_secs(20),
+    every: Duration::from_millis(5),
+};
 
 fn fast() -> ControllerConfig {
     ControllerConfig {
@@ -48,63 +47,41 @@ fn region(cloud: Provider) -> &'static str {
     }
 }
 
-/// A store, the simulated clouds and a running controller, all on one temp dir.
+/// The shared controller harness (store, project, controller, all on one temp dir) with
+/// the simulated clouds as the providers, their journal beside the database.
 struct World {
-    dir: TempDir,
-    sqlite: SqliteStore,
-    store: Arc<dyn Store>,
+    harness: Harness,
     sim: Arc<SimClouds>,
-    controller: ControllerHandle,
-    task: Option<JoinHandle<()>>,
-    project: Project,
+}
+
+impl Deref for World {
+    type Target = Harness;
+    fn deref(&self) -> &Harness {
+        &self.harness
+    }
+}
+
+impl DerefMut for World {
+    fn deref_mut(&mut self) -> &mut Harness {
+        &mut self.harness
+    }
 }
 
 impl World {
     async fn new() -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let sqlite = open_store(&dir).await;
-        let store: Arc<dyn Store> = Arc::new(sqlite.clone());
-        let project = store
-            .create_project(
-                &actor(),
-                &serde_json::from_value(json!({"name": "acme"})).unwrap(),
-                None,
-            )
-            .await
-            .unwrap();
-        let sim = open_sim(journal(&dir));
-        let (controller, task) = Controller::start(store.clone(), drivers(&sim), fast());
-        World {
-            dir,
-            sqlite,
-            store,
-            sim,
-            controller,
-            task: Some(task),
-            project,
-        }
-    }
-
-    /// Stops the controller as a crash of the server would (mid-reconcile is fine): its
-    /// tasks end wherever they are and its database connections close.
-    async fn crash(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
-        }
-        self.sqlite.close().await;
-        self.sqlite = open_store(&self.dir).await;
-        self.store = Arc::new(self.sqlite.clone());
+        let mut harness = Harness::new(PATIENCE).await;
+        let sim = open_sim(journal(harness.dir()));
+        harness.start(drivers(&sim), fast());
+        World { harness, sim }
     }
 
     /// Crashes, forgets the in-memory clouds, and starts both again from the same
     /// database and journal.
     async fn restart(&mut self) {
         self.crash().await;
-        self.sim = open_sim(journal(&self.dir));
-        let (controller, task) = Controller::start(self.store.clone(), drivers(&self.sim), fast());
-        self.controller = controller;
-        self.task = Some(task);
+        self.sim = open_sim(journal(self.dir()));
+        let drivers = drivers(&self.sim);
+        self.harness.start(drivers, fast());
     }
 
     fn customer_vpc(&self, cloud: Provider, account: &str, name: &str, cidr: &str) {
@@ -120,18 +97,11 @@ impl World {
     }
 
     async fn network(&self, provider: Provider, cidr: &str) -> Network {
-        let req = serde_json::from_value(json!({
+        self.create(json!({
             "name": format!("net-{provider}"), "provider": provider,
             "region": region(provider), "cidr_block": cidr,
         }))
-        .unwrap();
-        let n = Api::<Network>::new(self.store.docs())
-            .create(&actor(), self.project.id, &req, &Env::default(), None)
-            .await
-            .unwrap()
-            .resource;
-        self.wake::<Network>(n.id.0);
-        n
+        .await
     }
 
     async fn peering(
@@ -142,104 +112,47 @@ impl World {
         vpc: &str,
         route: &str,
     ) -> Peering {
-        let req = serde_json::from_value(json!({
+        self.create(json!({
             "name": name, "network_id": net.id.to_string(),
             "peer": {"account_id": account, "network_id": vpc, "region": region(net.provider)},
             "routes": [route],
         }))
-        .unwrap();
-        let p = Api::<Peering>::new(self.store.docs())
-            .create(&actor(), self.project.id, &req, &Env::default(), None)
-            .await
-            .unwrap()
-            .resource;
-        self.wake::<Peering>(p.id.0);
-        p
+        .await
     }
 
     async fn cluster(&self, net: &Network) -> Cluster {
-        let req = serde_json::from_value(json!({
+        self.create(json!({
             "name": "db", "network_id": net.id.to_string(), "engine": "nats",
             "topology": "three-node-multi-zone",
         }))
-        .unwrap();
-        let c = Api::<Cluster>::new(self.store.docs())
-            .create(
-                &actor(),
-                self.project.id,
-                &req,
-                &Env {
-                    dns_zone: "isthmus.internal".to_string(),
-                },
-                None,
-            )
-            .await
-            .unwrap()
-            .resource;
-        self.wake::<Cluster>(c.id.0);
-        c
-    }
-
-    fn wake<K: Object>(&self, id: isthmus_core::Id) {
-        self.controller.enqueue(ObjectKey::of::<K>(id));
+        .await
     }
 
     async fn get_network(&self, n: &Network) -> Network {
-        Api::<Network>::new(self.store.docs())
-            .get(self.project.id, n.id.as_id())
-            .await
-            .unwrap()
+        self.get(n.id.as_id()).await
     }
     async fn get_peering(&self, p: &Peering) -> Peering {
-        Api::<Peering>::new(self.store.docs())
-            .get(self.project.id, p.id.as_id())
-            .await
-            .unwrap()
+        self.get(p.id.as_id()).await
     }
     async fn get_cluster(&self, c: &Cluster) -> Cluster {
-        Api::<Cluster>::new(self.store.docs())
-            .get(self.project.id, c.id.as_id())
-            .await
-            .unwrap()
+        self.get(c.id.as_id()).await
     }
 
     async fn peering_reaches(&self, p: &Peering, status: PeeringStatus) -> Peering {
-        eventually(&format!("peering {} to be {status}", p.id), || async {
-            let now = self.get_peering(p).await;
-            (now.status == status).then_some(now)
-        })
-        .await
+        self.reaches_status(p, status).await
     }
 
     async fn network_reaches(&self, n: &Network, status: NetworkStatus) -> Network {
-        eventually(&format!("network {} to be {status}", n.id), || async {
-            let now = self.get_network(n).await;
-            (now.status == status).then_some(now)
-        })
-        .await
+        self.reaches_status(n, status).await
     }
 
     async fn cluster_reaches(&self, c: &Cluster, status: ClusterStatus) -> Cluster {
-        eventually(&format!("cluster {} to be {status}", c.id), || async {
-            let now = self.get_cluster(c).await;
-            (now.status == status).then_some(now)
-        })
-        .await
+        self.reaches_status(c, status).await
     }
 }
 
-fn actor() -> Actor {
-    Actor("token:test".into())
-}
-
-async fn open_store(dir: &TempDir) -> SqliteStore {
-    SqliteStore::open(&dir.path().join("isthmus.db"))
-        .await
-        .unwrap()
-}
-
-fn journal(dir: &TempDir) -> PathBuf {
-    dir.path().join("sim-journal.jsonl")
+fn journal(dir: &Path) -> PathBuf {
+    dir.join("sim-journal.jsonl")
 }
 
 fn open_sim(journal: PathBuf) -> Arc<SimClouds> {
@@ -252,25 +165,6 @@ fn open_sim(journal: PathBuf) -> Arc<SimClouds> {
 
 fn drivers(sim: &Arc<SimClouds>) -> Provisioners {
     sim.provisioners(&[Provider::Aws, Provider::Gcp, Provider::Azure])
-}
-
-/// Polls `check` until it yields a value; panics with `what` after the deadline.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 fn ready(conditions: &[isthmus_core::conditions::Condition]) -> Option<(ConditionStatus, String)> {
@@ -507,13 +401,14 @@ async fn a_cluster_created_while_the_network_provisions_waits_then_runs() {
     let net = w.network(Provider::Aws, "10.20.0.0/16").await;
     let c = w.cluster(&net).await;
 
-    let waiting = eventually("the cluster to say it waits for the network", || async {
-        let now = w.get_cluster(&c).await;
-        now.status_message
-            .contains("waiting for network")
-            .then_some(now)
-    })
-    .await;
+    let waiting = w
+        .eventually("the cluster to say it waits for the network", || async {
+            let now = w.get_cluster(&c).await;
+            now.status_message
+                .contains("waiting for network")
+                .then_some(now)
+        })
+        .await;
     assert_eq!(waiting.status, ClusterStatus::Provisioning);
 
     w.sim.inject_fault("ensure_network", 0).unwrap();
@@ -612,12 +507,13 @@ async fn injected_faults_are_recorded_then_retried_with_backoff_into_success() {
         )
         .await;
 
-    let failing = eventually("the driver error to be recorded", || async {
-        let now = w.get_peering(&p).await;
-        let c = find_condition(&now.conditions, "Reconciled")?;
-        (c.status == ConditionStatus::False).then_some(now)
-    })
-    .await;
+    let failing = w
+        .eventually("the driver error to be recorded", || async {
+            let now = w.get_peering(&p).await;
+            let c = find_condition(&now.conditions, "Reconciled")?;
+            (c.status == ConditionStatus::False).then_some(now)
+        })
+        .await;
     let c = find_condition(&failing.conditions, "Reconciled").unwrap();
     assert_eq!(c.reason, "DriverError");
     assert!(c.message.contains("injected fault"), "{}", c.message);
@@ -632,7 +528,7 @@ async fn injected_faults_are_recorded_then_retried_with_backoff_into_success() {
         .await;
     let c = find_condition(&pending.conditions, "Reconciled").unwrap();
     assert_eq!(c.status, ConditionStatus::True);
-    assert!(w.controller.stats().errors >= 3);
+    assert!(w.controller().stats().errors >= 3);
 }
 
 #[tokio::test]
@@ -677,7 +573,7 @@ async fn a_restart_at_any_point_converges() {
             "172.16.1.0/24",
         )
         .await;
-    let sim_while_down = open_sim(journal(&w.dir));
+    let sim_while_down = open_sim(journal(w.dir()));
     sim_while_down
         .customer_action(p.id, CustomerActionKind::Accept)
         .unwrap();
@@ -730,12 +626,13 @@ async fn a_peering_our_side_lost_is_requested_again_by_the_resync() {
         .delete(&active, &net_now)
         .await
         .unwrap();
-    let again = eventually("a fresh request for the lost connection", || async {
-        let now = w.get_peering(&p).await;
-        let fresh = now.provider_peering_id != active.provider_peering_id;
-        (now.status == PeeringStatus::PendingAcceptance && fresh).then_some(now)
-    })
-    .await;
+    let again = w
+        .eventually("a fresh request for the lost connection", || async {
+            let now = w.get_peering(&p).await;
+            let fresh = now.provider_peering_id != active.provider_peering_id;
+            (now.status == PeeringStatus::PendingAcceptance && fresh).then_some(now)
+        })
+        .await;
     assert!(w.sim.peering_view(p.id).is_some());
     assert_eq!(again.observed_generation, again.generation);
 }
@@ -755,7 +652,7 @@ async fn nodes_that_vanish_are_replaced_and_the_cluster_runs_again() {
         .unwrap();
     // The resync finds the nodes gone and starts new ones; the cluster passes through
     // `updating` (too briefly to catch reliably) and runs again with all nodes observed.
-    eventually("the replaced nodes to run", || async {
+    w.eventually("the replaced nodes to run", || async {
         let nodes = w
             .sim
             .cloud(Provider::Azure)
@@ -901,33 +798,22 @@ fn running(c: &Cluster) -> Vec<NodeObservation> {
 /// that what exists by then is enqueued exactly once (by the first resync) and nothing
 /// else enqueues it unless the test does, as the API would.
 struct FakeWorld {
-    _dir: TempDir,
-    store: Arc<dyn Store>,
+    harness: Harness,
     fake: Arc<FakeDriver>,
-    controller: Option<ControllerHandle>,
-    task: Option<JoinHandle<()>>,
-    project: Project,
+}
+
+impl Deref for FakeWorld {
+    type Target = Harness;
+    fn deref(&self) -> &Harness {
+        &self.harness
+    }
 }
 
 impl FakeWorld {
     async fn new() -> FakeWorld {
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(open_store(&dir).await);
-        let project = store
-            .create_project(
-                &actor(),
-                &serde_json::from_value(json!({"name": "acme"})).unwrap(),
-                None,
-            )
-            .await
-            .unwrap();
         FakeWorld {
-            _dir: dir,
-            store,
+            harness: Harness::new(PATIENCE).await,
             fake: Arc::new(FakeDriver::default()),
-            controller: None,
-            task: None,
-            project,
         }
     }
 
@@ -942,44 +828,25 @@ impl FakeWorld {
             .with::<Network>(Provider::Local, self.fake.clone())
             .with::<Peering>(Provider::Local, self.fake.clone())
             .with::<Cluster>(Provider::Local, self.fake.clone());
-        let (controller, task) = Controller::start(self.store.clone(), drivers, config);
-        self.controller = Some(controller);
-        self.task = Some(task);
+        self.harness.start(drivers, config);
     }
 
     /// A `local` network, stored only (not enqueued).
     async fn network(&self, name: &str, cidr: &str) -> Network {
-        let req = serde_json::from_value(json!({
+        self.create_only(json!({
             "name": name, "provider": "local", "region": "host", "cidr_block": cidr,
         }))
-        .unwrap();
-        Api::<Network>::new(self.store.docs())
-            .create(&actor(), self.project.id, &req, &Env::default(), None)
-            .await
-            .unwrap()
-            .resource
+        .await
     }
 
     /// A peering, stored and enqueued as the API does.
     async fn peering(&self, net: &Network, name: &str, route: &str) -> Peering {
-        let req = serde_json::from_value(json!({
+        self.create(json!({
             "name": name, "network_id": net.id.to_string(),
             "peer": {"account_id": "lab", "network_id": "vpc-a", "region": "host"},
             "routes": [route],
         }))
-        .unwrap();
-        let p = Api::<Peering>::new(self.store.docs())
-            .create(&actor(), self.project.id, &req, &Env::default(), None)
-            .await
-            .unwrap()
-            .resource;
-        self.enqueue::<Peering>(p.id.0);
-        p
-    }
-
-    fn enqueue<K: Object>(&self, id: isthmus_core::Id) {
-        let controller = self.controller.as_ref().expect("the controller runs");
-        controller.enqueue(ObjectKey::of::<K>(id));
+        .await
     }
 
     async fn network_where(
@@ -988,14 +855,7 @@ impl FakeWorld {
         what: &str,
         ok: impl Fn(&Network) -> bool,
     ) -> Network {
-        eventually(what, || async {
-            let now = Api::<Network>::new(self.store.docs())
-                .get(self.project.id, n.id.as_id())
-                .await
-                .unwrap();
-            ok(&now).then_some(now)
-        })
-        .await
+        self.reaches(n.id.as_id(), what, ok).await
     }
 
     async fn peering_where(
@@ -1004,31 +864,16 @@ impl FakeWorld {
         what: &str,
         ok: impl Fn(&Peering) -> bool,
     ) -> Peering {
-        eventually(what, || async {
-            let now = Api::<Peering>::new(self.store.docs())
-                .get(self.project.id, p.id.as_id())
-                .await
-                .unwrap();
-            ok(&now).then_some(now)
-        })
-        .await
+        self.reaches(p.id.as_id(), what, ok).await
     }
 
     /// Waits until the always-failing `clock` network has been tried `n` times: the
     /// backoff schedule every retryable failure follows, used as a clock with no sleep.
     async fn retries_of(&self, clock: &Network, n: u32) {
-        eventually(&format!("{n} tries of network {}", clock.name), || async {
+        self.eventually(&format!("{n} tries of network {}", clock.name), || async {
             (self.fake.calls("ensure_network", &clock.name) >= n).then_some(())
         })
         .await
-    }
-}
-
-impl Drop for FakeWorld {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
     }
 }
 
@@ -1237,7 +1082,7 @@ async fn a_spec_change_after_a_permanent_error_tries_again() {
         .await
         .unwrap();
     assert!(updated.generation > failed.generation);
-    w.enqueue::<Peering>(p.id.0);
+    w.wake::<Peering>(p.id.0);
     let active = w
         .peering_where(&p, "peering p to be active", |p| {
             p.status == PeeringStatus::Active
@@ -1295,15 +1140,16 @@ async fn a_gateway_on_a_provider_without_vpn_support_fails_saying_so() {
         .await
         .unwrap()
         .resource;
-    w.enqueue::<VpnGateway>(g.id.0);
-    let failed = eventually("the gateway to be error", || async {
-        let now = Api::<VpnGateway>::new(w.store.docs())
-            .get(w.project.id, g.id.0)
-            .await
-            .unwrap();
-        (now.status == VpnGatewayStatus::Error).then_some(now)
-    })
-    .await;
+    w.wake::<VpnGateway>(g.id.0);
+    let failed = w
+        .eventually("the gateway to be error", || async {
+            let now = Api::<VpnGateway>::new(w.store.docs())
+                .get(w.project.id, g.id.0)
+                .await
+                .unwrap();
+            (now.status == VpnGatewayStatus::Error).then_some(now)
+        })
+        .await;
     assert!(
         failed
             .status_message

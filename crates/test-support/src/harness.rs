@@ -166,6 +166,13 @@ impl Harness {
         self.patience.until(what, check).await
     }
 
+    /// Polls until `obj`'s stored status is `status`; returns it as it is then.
+    pub async fn reaches_status<K: Object>(&self, obj: &K, status: K::Status) -> K {
+        let what = format!("{} {} to be {status}", K::INFO.name, obj.id());
+        self.reaches(obj.id(), &what, |now: &K| now.status() == status)
+            .await
+    }
+
     /// Polls object `id` until `done`; on timeout, panics with `what` and where it is.
     pub async fn reaches<K: Object>(&self, id: Id, what: &str, done: impl Fn(&K) -> bool) -> K {
         let deadline = tokio::time::Instant::now() + self.patience.within;
