@@ -3,7 +3,6 @@
 //! the customer (actions in the simulated clouds). Every wait polls with a deadline.
 
 use std::collections::HashMap;
-use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +17,7 @@ use isthmus_driver::{
 };
 use isthmus_server::controller::ControllerConfig;
 use isthmus_store::api::{Api, Env};
-use isthmus_test_support::{actor, Harness, Patience};
+use isthmus_test_support::{actor, deref_to_harness, Harness, Patience};
 use serde_json::json;
 
 const PATIENCE: Patience = Patience {
@@ -54,18 +53,7 @@ struct World {
     sim: Arc<SimClouds>,
 }
 
-impl Deref for World {
-    type Target = Harness;
-    fn deref(&self) -> &Harness {
-        &self.harness
-    }
-}
-
-impl DerefMut for World {
-    fn deref_mut(&mut self) -> &mut Harness {
-        &mut self.harness
-    }
-}
+deref_to_harness!(World);
 
 impl World {
     async fn new() -> World {
@@ -802,12 +790,7 @@ struct FakeWorld {
     fake: Arc<FakeDriver>,
 }
 
-impl Deref for FakeWorld {
-    type Target = Harness;
-    fn deref(&self) -> &Harness {
-        &self.harness
-    }
-}
+deref_to_harness!(FakeWorld);
 
 impl FakeWorld {
     async fn new() -> FakeWorld {

@@ -9,11 +9,11 @@ use async_trait::async_trait;
 use chrono::Utc;
 use common::*;
 use isthmus_core::object::Object;
-use isthmus_core::resources::{Cluster, ClusterUpdate, Network, PublicAccessInput};
-use isthmus_core::{CoreError, Id, ProjectId};
-use isthmus_store::api::{Api, Env};
+use isthmus_core::resources::{Cluster, ClusterUpdate, PublicAccessInput};
+use isthmus_core::{CoreError, Id};
+use isthmus_store::api::Api;
 use isthmus_store::doc::{Doc, Plan, Put, Tx, WriteOp};
-use isthmus_store::{Store, StoreError};
+use isthmus_store::StoreError;
 
 /// Gives the stored cluster `id` the public endpoint `endpoint_of` holds, without the
 /// rules: the write a rule that ignored the taken addresses would plan.
@@ -43,23 +43,6 @@ impl WriteOp for CopyEndpoint {
             },
         }]))
     }
-}
-
-async fn cluster(store: &dyn Store, p: ProjectId, n: &Network, name: &str) -> Cluster {
-    let env = Env {
-        dns_zone: "isthmus.internal".into(),
-    };
-    Api::<Cluster>::new(store.docs())
-        .create(
-            &alice(),
-            p,
-            &cluster_req(&n.id.to_string(), name),
-            &env,
-            None,
-        )
-        .await
-        .unwrap()
-        .resource
 }
 
 on_both_backends!(a_write_that_skips_the_rules_cannot_claim_a_taken_public_address);

@@ -176,34 +176,46 @@ impl AwsDriver {
         if let Some(group) = &parts.group {
             for cidr in &d.rules_to_remove {
                 let params = ingress(&group.group_id, cidr);
-                match self
-                    .ec2
-                    .call::<xml::Ignored>(r, "RevokeSecurityGroupIngress", &params)
-                    .await
-                {
-                    Err(e) if !e.is("InvalidPermission.NotFound") => {
-                        return Err(e.into_driver(&what))
-                    }
-                    _ => {}
-                }
+                self.ingress_change(
+                    r,
+                    "RevokeSecurityGroupIngress",
+                    params,
+                    "InvalidPermission.NotFound",
+                    &what,
+                )
+                .await?;
             }
             for cidr in &d.rules_to_add {
                 let params = ingress(&group.group_id, cidr).set(
                     "IpPermissions.1.IpRanges.1.Description",
                     rule_description(p),
                 );
-                match self
-                    .ec2
-                    .call::<xml::Ignored>(r, "AuthorizeSecurityGroupIngress", &params)
-                    .await
-                {
-                    Err(e) if !e.is("InvalidPermission.Duplicate") => {
-                        return Err(e.into_driver(&what))
-                    }
-                    _ => {}
-                }
+                self.ingress_change(
+                    r,
+                    "AuthorizeSecurityGroupIngress",
+                    params,
+                    "InvalidPermission.Duplicate",
+                    &what,
+                )
+                .await?;
             }
         }
         Ok(())
+    }
+
+    /// Revokes or authorizes one ingress rule; EC2's `done` error (the rule is already
+    /// gone, or already there) means the change is made.
+    async fn ingress_change(
+        &self,
+        region: &str,
+        action: &str,
+        params: Params,
+        done: &str,
+        what: &str,
+    ) -> Result<()> {
+        match self.ec2.call::<xml::Ignored>(region, action, &params).await {
+            Err(e) if !e.is(done) => Err(e.into_driver(what)),
+            _ => Ok(()),
+        }
     }
 }

@@ -150,13 +150,12 @@ pub fn between(xml: &str, open: &str, close: &str) -> String {
 
 // ---- the controller on moto ----
 
-use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use isthmus_core::resources::{Cluster, Network, Peering};
 use isthmus_core::state::{ClusterStatus, NetworkStatus, PeeringStatus};
 use isthmus_server::controller::ControllerConfig;
-use isthmus_test_support::{Harness, Patience};
+use isthmus_test_support::{deref_to_harness, Harness, Patience};
 use serde_json::json;
 
 /// moto answers slowly on a loaded machine: waits are generous (nothing is timed).
@@ -183,18 +182,7 @@ pub struct World {
     pub moto: Moto,
 }
 
-impl Deref for World {
-    type Target = Harness;
-    fn deref(&self) -> &Harness {
-        &self.harness
-    }
-}
-
-impl DerefMut for World {
-    fn deref_mut(&mut self) -> &mut Harness {
-        &mut self.harness
-    }
-}
+deref_to_harness!(World);
 
 impl World {
     pub async fn new() -> World {
@@ -277,14 +265,10 @@ impl World {
     }
 
     pub async fn network_reaches(&self, n: &Network, status: NetworkStatus) -> Network {
-        let what = format!("network {} to be {status}", n.id);
-        self.reaches(n.id.as_id(), &what, |now: &Network| now.status == status)
-            .await
+        self.reaches_status(n, status).await
     }
 
     pub async fn cluster_reaches(&self, c: &Cluster, status: ClusterStatus) -> Cluster {
-        let what = format!("cluster {} to be {status}", c.id);
-        self.reaches(c.id.as_id(), &what, |now: &Cluster| now.status == status)
-            .await
+        self.reaches_status(c, status).await
     }
 }

@@ -181,26 +181,33 @@ pub(in crate::sql) async fn memberships_of_rd<B: Backend>(
     store: &B,
     token: TokenId,
 ) -> Result<Vec<Membership>> {
-    let rows = query(
-        "SELECT project_id, token_id, role FROM memberships WHERE token_id = $1 ORDER BY project_id",
-    )
-    .bind(token.to_string())
-    .fetch_all(&mut *store.read().await?)
-    .await
-    .with_ctx(|| format!("list memberships of token {token}"))?;
-    rows.iter().map(decode_membership).collect()
+    let sql = "SELECT project_id, token_id, role FROM memberships WHERE token_id = $1 \
+               ORDER BY project_id";
+    let what = || format!("list memberships of token {token}");
+    memberships_where(store, sql, token.to_string(), what).await
 }
 
 pub(in crate::sql) async fn members_of_rd<B: Backend>(
     store: &B,
     project: ProjectId,
 ) -> Result<Vec<Membership>> {
-    let rows = query(
-        "SELECT project_id, token_id, role FROM memberships WHERE project_id = $1 ORDER BY token_id",
-    )
-    .bind(project.to_string())
-    .fetch_all(&mut *store.read().await?)
-    .await
-    .with_ctx(|| format!("list members of project {project}"))?;
+    let sql = "SELECT project_id, token_id, role FROM memberships WHERE project_id = $1 \
+               ORDER BY token_id";
+    let what = || format!("list members of project {project}");
+    memberships_where(store, sql, project.to_string(), what).await
+}
+
+/// The memberships `sql` selects with `id` as its one parameter.
+async fn memberships_where<B: Backend>(
+    store: &B,
+    sql: &'static str,
+    id: String,
+    what: impl FnOnce() -> String,
+) -> Result<Vec<Membership>> {
+    let rows = query(sql)
+        .bind(id)
+        .fetch_all(&mut *store.read().await?)
+        .await
+        .with_ctx(what)?;
     rows.iter().map(decode_membership).collect()
 }
