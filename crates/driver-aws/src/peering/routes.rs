@@ -26,33 +26,27 @@ pub(super) struct Drift {
 }
 
 impl Drift {
+    /// Each difference with the words `describe` uses for it.
+    fn labelled(&self) -> [(&'static str, &[String]); 4] {
+        [
+            ("routes missing", &self.routes_to_add),
+            ("routes extra", &self.routes_to_remove),
+            ("ingress missing", &self.rules_to_add),
+            ("ingress extra", &self.rules_to_remove),
+        ]
+    }
+
     pub(super) fn is_empty(&self) -> bool {
-        self.routes_to_add.is_empty()
-            && self.routes_to_remove.is_empty()
-            && self.rules_to_add.is_empty()
-            && self.rules_to_remove.is_empty()
+        self.labelled().iter().all(|(_, cidrs)| cidrs.is_empty())
     }
 
     pub(super) fn describe(&self) -> String {
-        let mut said = Vec::new();
-        if !self.routes_to_add.is_empty() {
-            said.push(format!("routes missing: {}", self.routes_to_add.join(", ")));
-        }
-        if !self.routes_to_remove.is_empty() {
-            said.push(format!(
-                "routes extra: {}",
-                self.routes_to_remove.join(", ")
-            ));
-        }
-        if !self.rules_to_add.is_empty() {
-            said.push(format!("ingress missing: {}", self.rules_to_add.join(", ")));
-        }
-        if !self.rules_to_remove.is_empty() {
-            said.push(format!(
-                "ingress extra: {}",
-                self.rules_to_remove.join(", ")
-            ));
-        }
+        let said: Vec<String> = self
+            .labelled()
+            .iter()
+            .filter(|(_, cidrs)| !cidrs.is_empty())
+            .map(|(label, cidrs)| format!("{label}: {}", cidrs.join(", ")))
+            .collect();
         said.join("; ")
     }
 }
