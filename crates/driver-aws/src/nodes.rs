@@ -116,12 +116,7 @@ impl Provisioner<Cluster> for AwsDriver {
                 .call(&net.region, "CreateNetworkInterface", params, &what)
                 .await?;
         }
-        let enis = self.interfaces(cluster, net).await?;
-        Ok(cluster
-            .nodes
-            .iter()
-            .map(|n| observe_node(n, &enis))
-            .collect())
+        <Self as Provisioner<Cluster>>::observe(self, cluster, net).await
     }
 
     async fn observe(&self, cluster: &Cluster, net: &Network) -> Result<Vec<NodeObservation>> {
