@@ -91,8 +91,23 @@ async fn api(client: &async_nats::Client, subject: String, body: Value) -> anyho
     Ok(answer)
 }
 
-/// Every stream's name.
+/// Every stream's name. Checked against the account's count of streams: while the
+/// meta group changes members (the new ones joining), a listing can come back short,
+/// and a stream missing from it would silently stay behind.
 async fn stream_names(client: &async_nats::Client) -> anyhow::Result<Vec<String>> {
+    let account = api(client, "$JS.API.INFO".into(), json!({})).await?;
+    let expected = account["streams"].as_u64().unwrap_or(0) as usize;
+    let names = listed_stream_names(client).await?;
+    if names.len() < expected {
+        bail!(
+            "JetStream listed {} of the account's {expected} streams; ask again",
+            names.len()
+        );
+    }
+    Ok(names)
+}
+
+async fn listed_stream_names(client: &async_nats::Client) -> anyhow::Result<Vec<String>> {
     let mut names = Vec::new();
     loop {
         let page = api(
@@ -226,4 +241,55 @@ pub async fn retire_members(sys: &async_nats::Client, members: &[String]) -> any
 fn is_unknown_peer(e: &anyhow::Error) -> bool {
     let text = format!("{e:#}").to_lowercase();
     text.contains("not found") || text.contains("not a member") || text.contains("unknown")
+}
+
+/// What each of `members` still holds (streams and consumers, from its own JetStream
+/// report, asked over the system account): `None` when every one of them answered and
+/// holds nothing, else why not. The final check before the old members go: a listing of
+/// streams can come back short while the meta group changes, a member's own report of
+/// what it stores cannot.
+pub async fn members_hold_nothing(
+    sys: &async_nats::Client,
+    members: &[String],
+) -> anyhow::Result<Option<String>> {
+    let inbox = sys.new_inbox();
+    let mut answers = sys
+        .subscribe(inbox.clone())
+        .await
+        .context("subscribe for the members' reports")?;
+    sys.publish_with_reply("$SYS.REQ.SERVER.PING.JSZ", inbox, "{}".into())
+        .await
+        .context("ask the members for their reports")?;
+    sys.flush()
+        .await
+        .context("ask the members for their reports")?;
+    let mut heard: BTreeSet<String> = BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    let mut held = None;
+    while heard.len() < members.len() {
+        let Ok(Some(answer)) =
+            tokio::time::timeout_at(deadline, futures::StreamExt::next(&mut answers)).await
+        else {
+            break;
+        };
+        let report: Value = serde_json::from_slice(&answer.payload).unwrap_or_default();
+        let name = report["server"]["name"].as_str().unwrap_or_default();
+        if !members.iter().any(|m| m == name) {
+            continue;
+        }
+        heard.insert(name.to_string());
+        let (streams, consumers) = (
+            report["data"]["streams"].as_u64().unwrap_or(0),
+            report["data"]["consumers"].as_u64().unwrap_or(0),
+        );
+        if (streams > 0 || consumers > 0) && held.is_none() {
+            held = Some(format!(
+                "member {name} still holds {streams} streams and {consumers} consumers"
+            ));
+        }
+    }
+    if let Some(silent) = members.iter().find(|m| !heard.contains(*m)) {
+        return Ok(Some(format!("member {silent} did not report")));
+    }
+    Ok(held)
 }
