@@ -409,8 +409,8 @@ async fn a_stream_moves_to_new_members_under_a_writer_and_a_consumer_without_los
         .expect("the consumer drained the stream")
         .unwrap();
 
-    let written = written.lock().unwrap();
-    let received = received.lock().unwrap();
+    let written = std::mem::take(&mut *written.lock().unwrap());
+    let received = std::mem::take(&mut *received.lock().unwrap());
     let unique: BTreeSet<u64> = received.processed.iter().copied().collect();
     let lost: Vec<_> = written.acked.difference(&unique).collect();
     assert!(
