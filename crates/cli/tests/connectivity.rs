@@ -140,6 +140,7 @@ fn node_context(dir: &Path, port: u16) -> LaunchContext {
         ca: dir.join("ca/ca.pem"),
         peers: Vec::new(),
         ports: BTreeMap::from([("https".to_string(), port)]),
+        membership: Default::default(),
     }
 }
 

@@ -124,6 +124,7 @@ fn contexts(dir: &Path, ca: &Ca) -> Vec<LaunchContext> {
                     })
                     .collect(),
                 ports: ports[n as usize].clone(),
+                membership: Default::default(),
             }
         })
         .collect()

@@ -30,6 +30,7 @@ mod internet;
 pub mod lab;
 mod lab_exec;
 mod migration;
+mod move_link;
 pub mod names;
 pub mod netns;
 mod network;

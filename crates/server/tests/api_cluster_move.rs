@@ -134,6 +134,21 @@ async fn events_of(s: &TestServer, p: &str, id: &str) -> Vec<Value> {
     }
 }
 
+/// Deleting network `net` is refused with a 409 naming the move of `cluster`, and the
+/// way out (`hint`); the network stays.
+async fn assert_network_held(s: &TestServer, p: &str, net: &str, cluster: &str, hint: &str) {
+    let path = format!("/v1/projects/{p}/networks/{net}");
+    let refused = s.delete(&s.admin, &format!("{path}?cascade=true")).await;
+    refused.assert_problem(409, "", "network-in-cluster-move");
+    let detail = refused.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(cluster) && detail.contains(hint),
+        "{detail}"
+    );
+    let still = s.get(&s.admin, &path).await;
+    assert_eq!(still.body["status"], "active", "{:#}", still.body);
+}
+
 fn node_names(cluster: &Value) -> Vec<String> {
     cluster["nodes"]
         .as_array()
@@ -293,8 +308,8 @@ async fn a_move_is_refused_naming_the_field_and_cancels_only_before_the_switch()
     let Setup {
         p,
         old_net,
+        new_net,
         cluster,
-        ..
     } = setup(&s).await;
     let path = format!("/v1/projects/{p}/clusters/{cluster}");
     let move_to = |net: &str| json!({"network_id": net, "allow_lost_access": true});
@@ -350,6 +365,9 @@ async fn a_move_is_refused_naming_the_field_and_cancels_only_before_the_switch()
         .await;
     assert_eq!(started.status, 202, "{:#}", started.body);
     s.wait_for_status(&path, &["moving"]).await;
+    // The target holds the move's new nodes: it cannot be deleted meanwhile (409 naming
+    // the move), not even with cascade.
+    assert_network_held(&s, &p, &new_net, &cluster, "cancel the move").await;
     let cancelled = s.delete(&s.admin, &format!("{path}/move")).await;
     assert_eq!(cancelled.status, 202, "{:#}", cancelled.body);
     let after = wait_for_phase(&s, &path, &["cancelled"]).await;
@@ -376,6 +394,8 @@ async fn a_move_is_refused_naming_the_field_and_cancels_only_before_the_switch()
     s.post(&s.admin, &format!("{path}/move/cancel"), json!(null))
         .await
         .assert_problem(409, "", "move-past-switch");
+    // The old network holds the draining nodes: not deletable until they are gone.
+    assert_network_held(&s, &p, &old_net, &cluster, "drained").await;
     // A second move while one is under way is a conflict too.
     s.post(&s.admin, &format!("{path}/move"), move_to("old"))
         .await

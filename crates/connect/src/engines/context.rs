@@ -33,6 +33,26 @@ pub struct LaunchContext {
     pub peers: Vec<Peer>,
     /// This node's named ports.
     pub ports: BTreeMap<String, u16>,
+    /// How the node identifies itself among the cluster's members (moves, see
+    /// [`Membership`]); the default is what every node had before moves existed.
+    pub membership: Membership,
+}
+
+/// What a node says about itself to the other members, beyond its name. A cluster that
+/// moves to another network runs its old and new nodes side by side for a while: the
+/// new ones keep the DNS names of the nodes they replace, so they need a member name of
+/// their own, a tag saying where they are (the engine places data by it), and the
+/// cluster an administrative login to retire the old members.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Membership {
+    /// The member name, when not the node's DNS name (a node that replaces another one
+    /// of the same name in a move).
+    pub member_name: Option<String>,
+    /// Placement tags, e.g. `isthmus-net:<network id>`.
+    pub tags: Vec<String>,
+    /// The password of the engine's administrative (system) user `isthmus`, when the
+    /// cluster has one; it lives in the node dir (0600), never in the store.
+    pub system_password: Option<String>,
 }
 
 /// The catalog's named ports, for a node that listens on its own IP.
@@ -45,6 +65,14 @@ pub fn catalog_ports(engine: &Engine) -> BTreeMap<String, u16> {
 }
 
 impl LaunchContext {
+    /// The name this node goes by among the cluster's members.
+    pub fn member_name(&self) -> &str {
+        self.membership
+            .member_name
+            .as_deref()
+            .unwrap_or(&self.node_name)
+    }
+
     pub fn port(&self, name: &str) -> anyhow::Result<u16> {
         self.ports
             .get(name)

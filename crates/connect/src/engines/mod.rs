@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-pub use context::{catalog_ports, LaunchContext, Peer};
+pub use context::{catalog_ports, LaunchContext, Membership, Peer};
 pub use nats::{nats_config, nats_launch, NATS_CONFIG_FILE};
 pub use placeholders::render;
 pub use probe::probe_launch;

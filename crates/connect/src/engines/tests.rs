@@ -26,6 +26,7 @@ fn node(peers: Vec<Peer>) -> LaunchContext {
         ca: PathBuf::from("/var/lib/isthmus/ca.pem"),
         peers,
         ports: ports(4222, 6222, 8222),
+        membership: Default::default(),
     }
 }
 
@@ -131,6 +132,45 @@ fn three_nats_nodes_route_to_each_other_over_verified_tls() {
     assert!(
         conf.contains("verify: true"),
         "route peers present certificates: {conf}"
+    );
+}
+
+#[test]
+fn a_node_without_membership_goes_by_its_dns_name_with_no_tags_or_system_user() {
+    let conf = nats_config(&node(vec![peer(1)])).unwrap();
+    assert!(
+        conf.contains("server_name: \"c0ffee00000000000000-0.isthmus.internal\"\n"),
+        "{conf}"
+    );
+    assert!(!conf.contains("server_tags"), "{conf}");
+    assert!(!conf.contains("accounts"), "{conf}");
+}
+
+#[test]
+fn a_moving_node_has_its_own_member_name_its_network_tag_and_the_system_user() {
+    let mut ctx = node(vec![peer(1)]);
+    ctx.membership = Membership {
+        member_name: Some("c0ffee00000000000000-0.isthmus.internal~3".into()),
+        tags: vec!["isthmus-net:net1".into()],
+        system_password: Some("s3cr\"et".into()),
+    };
+    let conf = nats_config(&ctx).unwrap();
+    assert!(
+        conf.contains("server_name: \"c0ffee00000000000000-0.isthmus.internal~3\"\n"),
+        "{conf}"
+    );
+    // Clients still discover it by its DNS name.
+    assert!(
+        conf.contains("client_advertise: \"c0ffee00000000000000-0.isthmus.internal:4222\""),
+        "{conf}"
+    );
+    assert!(
+        conf.contains("server_tags: [\"isthmus-net:net1\"]"),
+        "{conf}"
+    );
+    assert!(
+        conf.contains(r#"users: [ { user: "isthmus", password: "s3cr\"et" } ]"#),
+        "the password is quoted: {conf}"
     );
 }
 

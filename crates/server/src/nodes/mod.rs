@@ -6,6 +6,7 @@
 
 mod certs;
 mod files;
+pub mod jetstream_move;
 mod process;
 
 use std::collections::HashMap;
@@ -16,8 +17,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use isthmus_connect::engines::{
-    catalog_ports, launch_for, CertRenewal, LaunchContext, NodeLaunch, Peer, ReadyCheck,
-    RenderedLaunch,
+    catalog_ports, launch_for, CertRenewal, LaunchContext, Membership, NodeLaunch, Peer,
+    ReadyCheck, RenderedLaunch,
 };
 use isthmus_connect::pki::{Ca, NodeIdentity};
 use isthmus_core::resources::{Cluster, Node};
@@ -31,6 +32,8 @@ pub const NODES_DIR: &str = "nodes";
 pub const CERT_FILE: &str = "cert.pem";
 pub const KEY_FILE: &str = "key.pem";
 pub const CA_FILE: &str = "ca.pem";
+/// The cluster's system-user password, in the cluster's node dir (0600).
+pub const SYSTEM_PASSWORD_FILE: &str = "system-password";
 /// Node certificates live this long unless configured otherwise (renewed after two thirds).
 pub const DEFAULT_CERT_LIFETIME: Duration = Duration::from_secs(30 * 86_400);
 
@@ -232,9 +235,13 @@ impl NodeSupervisor {
         let engine = isthmus_core::engines::find(&cluster.engine)
             .with_context(|| format!("engine {:?} is not in the catalog", cluster.engine))?;
         let ports = catalog_ports(engine);
-        let data_dir = self
-            .cluster_dir(&cluster.id.to_string())
-            .join(node.index.to_string());
+        let cluster_dir = self.cluster_dir(&cluster.id.to_string());
+        let data_dir = cluster_dir.join(node.index.to_string());
+        let membership = Membership {
+            member_name: member_name(cluster, node),
+            tags: vec![jetstream_move::network_tag(&cluster.network_id.to_string())],
+            system_password: Some(system_password(&cluster_dir)?),
+        };
         Ok(LaunchContext {
             cluster_id: cluster.id.to_string(),
             node_index: node.index,
@@ -256,7 +263,13 @@ impl NodeSupervisor {
                 })
                 .collect(),
             ports,
+            membership,
         })
+    }
+
+    /// The cluster's system-user password (made on first use), for a move's steps.
+    pub fn system_password(&self, cluster: &Cluster) -> anyhow::Result<String> {
+        system_password(&self.cluster_dir(&cluster.id.to_string()))
     }
 
     /// Stops every engine of the cluster and removes its node directories (certificates,
@@ -292,6 +305,51 @@ impl NodeSupervisor {
         .await
         .context("remove node dirs")?
     }
+}
+
+/// A node's member name when it is not its DNS name: a node of a move has the DNS name of
+/// the node it replaces (`<id>-<n>.<zone>`) but another index, and both run side by side
+/// as members of one cluster until the old one goes.
+fn member_name(cluster: &Cluster, node: &Node) -> Option<String> {
+    let ordinal = node
+        .dns_name
+        .strip_prefix(&format!("{}-", cluster.id))
+        .and_then(|rest| rest.split('.').next())
+        .and_then(|n| n.parse::<u32>().ok());
+    match ordinal {
+        Some(n) if n != node.index => Some(format!("{}~{}", node.dns_name, node.index)),
+        _ => None,
+    }
+}
+
+/// Reads, or makes once (random, 0600), the password in `cluster_dir`.
+fn system_password(cluster_dir: &Path) -> anyhow::Result<String> {
+    use rand::RngCore;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let path = cluster_dir.join(SYSTEM_PASSWORD_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if !text.trim().is_empty() {
+            return Ok(text.trim().to_string());
+        }
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(cluster_dir)
+        .with_context(|| format!("create {}", cluster_dir.display()))?;
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let password = hex::encode(bytes);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("write {}", path.display()))?;
+    std::io::Write::write_all(&mut file, password.as_bytes())
+        .with_context(|| format!("write {}", path.display()))?;
+    Ok(password)
 }
 
 /// The names a node's certificate is valid for.

@@ -67,6 +67,7 @@ impl<K: Object> WriteOp for DeleteOp<K> {
         }
         let owned = tx.owned(self.id, None).await?;
         check_not_blocked(K::INFO.name, self.id, &owned)?;
+        crate::kinds::cluster_move::check_no_move_in(tx, K::INFO.name, self.id).await?;
         if self.refuse_cascade {
             check_no_cascade(K::INFO.name, self.id, &owned)?;
         }

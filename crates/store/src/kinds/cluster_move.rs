@@ -201,3 +201,48 @@ impl WriteOp for CancelMove {
         )?]))
     }
 }
+
+/// A 409 naming the move while a cluster's move holds nodes in network `id` (its target
+/// before the names switch, its source while the old nodes drain): deleting the network
+/// then would pull the ground from under the move. Scoped by the network id, so any other
+/// kind's id never matches.
+pub(crate) async fn check_no_move_in(tx: &mut dyn Tx, owner_kind: &str, id: Id) -> Result<()> {
+    let claims = tx
+        .claims_meeting(MOVE_NODE_IP, &id.to_string(), 0, u32::MAX)
+        .await?;
+    let mut moving: Vec<Cluster> = Vec::new();
+    for claim in claims {
+        let cluster: Cluster = claim.doc.decode()?;
+        if !moving.iter().any(|c| c.id == cluster.id) {
+            moving.push(cluster);
+        }
+    }
+    let Some(first) = moving.first() else {
+        return Ok(());
+    };
+    let names: Vec<String> = moving
+        .iter()
+        .map(|c| {
+            let phase = c.network_move.as_ref().map_or("", |m| m.phase.as_str());
+            format!("'{}' ({}, {phase})", c.name, c.id)
+        })
+        .collect();
+    let towards = first
+        .network_move
+        .as_ref()
+        .is_some_and(|m| m.target_network_id.0 == id);
+    let how = if towards {
+        "cancel the move or wait until it is done"
+    } else {
+        "wait until the old nodes have drained"
+    };
+    Err(CoreError::conflict(
+        None,
+        &format!("{owner_kind}-in-cluster-move"),
+        format!(
+            "{owner_kind} {id} holds nodes of the move of cluster {}; {how}",
+            names.join(", ")
+        ),
+    )
+    .into())
+}
