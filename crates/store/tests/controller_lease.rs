@@ -172,5 +172,8 @@ async fn provider_leases_are_held_and_fenced_independently() {
     for lease in b.leases().await.unwrap() {
         assert!(!lease.live, "released at shutdown: {lease:?}");
     }
-    assert_eq!(b_ctl.holder, "replica-b", "the controller lease is another lease");
+    assert_eq!(
+        b_ctl.holder, "replica-b",
+        "the controller lease is another lease"
+    );
 }
