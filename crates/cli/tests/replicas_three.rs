@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use isthmus_store::testing::TestPostgres;
 use serde_json::Value;
 use support::replicas::{
-    assert_one_connection_each, race_overlapping_creates, wait_for_one_leader, TAKEOVER_BOUND,
+    assert_one_connection_each, provider_status, race_overlapping_creates, wait_for_one_leader,
+    TAKEOVER_BOUND,
 };
 use support::{id_of, Cli, Sandbox, Server};
 
@@ -84,6 +85,30 @@ fn three_replicas_decide_overlaps_once_and_survive_a_killed_leader_without_doubl
     );
     let status = admins[next].json("leader");
     assert!(status["epoch"].as_i64().unwrap() > epoch, "{status}");
+    // Each provider the dead replica led is taken by a live one (each has every sim
+    // driver), each under its own lease.
+    let live_names: Vec<Value> = alive
+        .iter()
+        .map(|&i| admins[i].json("leader")["replica"].clone())
+        .collect();
+    for provider in ["aws", "gcp", "azure"] {
+        loop {
+            let line = provider_status(&admins[next].json("leader"), provider);
+            if live_names.contains(&line["holder"]) {
+                eprintln!(
+                    "{provider} led by a live replica {:.1} s after SIGKILL (epoch {})",
+                    killed.elapsed().as_secs_f64(),
+                    line["epoch"]
+                );
+                break;
+            }
+            assert!(
+                killed.elapsed() < TAKEOVER_BOUND,
+                "{provider} not taken over within {TAKEOVER_BOUND:?}: {line}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 
     // Everything converges: each peering waits for the customer, who accepts it.
     let survivor = &on[alive[0]];

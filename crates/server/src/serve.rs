@@ -284,6 +284,9 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
             (handle, None, None, leadership, Some(leader_loop))
         }
         None => {
+            if config.providers.is_some() {
+                tracing::warn!("--providers applies to replicas on PostgreSQL: this SQLite server reconciles every provider it has a driver for");
+            }
             let (handle, controller) = Controller::start_with_nodes(
                 store.clone(),
                 provisioners.clone(),
