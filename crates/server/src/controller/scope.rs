@@ -90,7 +90,9 @@ impl ScopeFilter {
                 break;
             }
             let Some(doc) = store.docs().get_doc(kind, id).await? else {
-                break;
+                // Not remembered: this replica may not have read it yet (its caches
+                // follow the feed), and a later look finds it.
+                return Ok(None);
             };
             let body: serde_json::Value = serde_json::from_str(&doc.body)
                 .map_err(|e| StoreError::Backend(anyhow::anyhow!("decode {kind} {id}: {e}")))?;
@@ -114,4 +116,39 @@ impl ScopeFilter {
 /// The kind of the objects that own objects of `kind`, from the registry.
 fn owner_kind(kind: &str) -> Option<&'static str> {
     crate::kinds::kind(kind).and_then(|k| k.info().owner.map(|o| o.kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use isthmus_core::resources::{Network, Peering};
+
+    use super::*;
+    use crate::controller::tests::Harness;
+
+    #[tokio::test]
+    async fn a_resource_belongs_to_its_own_provider_or_to_its_owners() {
+        let h = Harness::new().await;
+        let store = &*h.store;
+        let net = h.network("net").await; // a `local` network
+        let peering = h.peering(&net).await;
+        let (net, peering) = (
+            ObjectKey::of::<Network>(net.id.0),
+            ObjectKey::of::<Peering>(peering.id.0),
+        );
+        let local = ScopeFilter::new(Scope::Provider(Provider::Local));
+        let aws = ScopeFilter::new(Scope::Provider(Provider::Aws));
+        let none = ScopeFilter::new(Scope::NoProvider);
+        let all = ScopeFilter::new(Scope::All);
+        for key in [net, peering] {
+            assert!(local.admits(store, key).await, "{key:?} is local's");
+            assert!(!aws.admits(store, key).await, "{key:?} is not aws's");
+            assert!(!none.admits(store, key).await, "{key:?} has a provider");
+            assert!(all.admits(store, key).await);
+        }
+        // A resource the store does not hold belongs to no provider: the controller
+        // lease's replica looks at it (and finds nothing to do).
+        let unknown = ObjectKey::of::<Network>(isthmus_store::ids::new_id());
+        assert!(none.admits(store, unknown).await);
+        assert!(!local.admits(store, unknown).await);
+    }
 }
