@@ -11,22 +11,8 @@ use std::time::{Duration, Instant};
 
 use isthmus_store::testing::TestPostgres;
 use serde_json::Value;
+use support::replicas::{metrics, race_overlapping_creates, wait_for_one_leader, TAKEOVER_BOUND};
 use support::{id_of, Cli, Sandbox, Server};
-
-/// What the brief promises: a new leader within this after the old one dies.
-const TAKEOVER_BOUND: Duration = Duration::from_secs(20);
-
-/// `GET /metrics` of the server at `url` (unauthenticated, plain HTTP/1.1).
-fn metrics(url: &str) -> String {
-    use std::io::{Read, Write};
-    let addr = url.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the API");
-    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
-}
 
 /// The DNS addresses the replicas sharing this log printed, in the order they started.
 fn dns_addresses(log: &str) -> Vec<std::net::SocketAddr> {
@@ -72,32 +58,6 @@ fn leader_of(cli: &Cli) -> Value {
     cli.json("leader")
 }
 
-/// Polls until one replica says it leads and the other agrees on the holder and epoch;
-/// returns the index of the leader.
-fn wait_for_one_leader(clis: &[&Cli]) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let status: Vec<Value> = clis.iter().map(|c| leader_of(c)).collect();
-        let leaders: Vec<usize> = (0..status.len())
-            .filter(|&i| status[i]["leader"] == Value::Bool(true))
-            .collect();
-        let agreed = status
-            .iter()
-            .all(|s| s["holder"] == status[0]["holder"] && s["epoch"] == status[0]["epoch"]);
-        if leaders.len() == 1 && agreed {
-            let l = &status[leaders[0]];
-            assert_eq!(l["holder"], l["replica"], "the leader holds the lease");
-            assert_eq!(l["store"], "postgres");
-            return leaders[0];
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no single agreed leader: {status:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn two_replicas_on_one_database_share_the_work_and_survive_the_leader() {
     let pg = TestPostgres::start().expect("start the test PostgreSQL");
@@ -135,38 +95,7 @@ fn two_replicas_on_one_database_share_the_work_and_survive_the_leader() {
     let on_b = admin_b.in_project(&project);
 
     // Concurrent overlapping creates, alternating between the replicas: one wins.
-    let racers: Vec<(bool, String)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..10)
-            .map(|i| {
-                let cli = if i % 2 == 0 { &on_a } else { &on_b };
-                s.spawn(move || {
-                    let run = cli.run(&format!(
-                        "network create wide{i} --provider aws --region us-east-1 --cidr 10.80.0.0/16 -o json"
-                    ));
-                    (run.code == Some(0), format!("{}{}", run.stdout, run.stderr))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let won: Vec<&String> = racers
-        .iter()
-        .filter(|(ok, _)| *ok)
-        .map(|(_, o)| o)
-        .collect();
-    assert_eq!(
-        won.len(),
-        1,
-        "exactly one overlapping create wins: {racers:#?}"
-    );
-    for (ok, out) in &racers {
-        if !ok {
-            assert!(
-                out.contains("overlaps"),
-                "a loser is told it overlaps: {out}"
-            );
-        }
-    }
+    race_overlapping_creates(&[&on_a, &on_b], 10, "10.80.0.0/16", "10.80.128.0/17");
 
     // A write through one replica is read through the other at once.
     let net = id_of(

@@ -7,59 +7,17 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use isthmus_store::sim_log::SharedSimLog;
 use isthmus_store::testing::TestPostgres;
 use serde_json::Value;
+use support::replicas::{
+    assert_one_connection_each, provider_status, race_overlapping_creates, wait_for_one_leader,
+    TAKEOVER_BOUND,
+};
 use support::{id_of, Cli, Sandbox, Server};
 
-/// What the brief promises: a new leader within this after the old one dies.
-const TAKEOVER_BOUND: Duration = Duration::from_secs(20);
 const PEERINGS: usize = 6;
-
-/// Polls until exactly one replica leads and all agree on holder and epoch; returns it.
-fn wait_for_one_leader(clis: &[&Cli]) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let status: Vec<Value> = clis.iter().map(|c| c.json("leader")).collect();
-        let leaders: Vec<usize> = (0..status.len())
-            .filter(|&i| status[i]["leader"] == Value::Bool(true))
-            .collect();
-        let agreed = status
-            .iter()
-            .all(|s| s["holder"] == status[0]["holder"] && s["epoch"] == status[0]["epoch"]);
-        if leaders.len() == 1 && agreed {
-            return leaders[0];
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no single agreed leader: {status:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Per Isthmus peering, every provider-side connection ever requested for it in the
-/// shared simulated clouds (AWS names each request anew).
-fn requested_connections(url: &str) -> BTreeMap<String, BTreeSet<String>> {
-    let mut requested: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let records = SharedSimLog::postgres(url)
-        .unwrap()
-        .records()
-        .expect("read the shared simulated clouds");
-    for (_, line) in records {
-        let record: Value = serde_json::from_str(&line).unwrap();
-        if record["op"] == "peering" {
-            requested
-                .entry(record["id"].as_str().unwrap().to_string())
-                .or_default()
-                .insert(record["provider_peering_id"].as_str().unwrap().to_string());
-        }
-    }
-    requested
-}
 
 #[test]
 fn three_replicas_decide_overlaps_once_and_survive_a_killed_leader_without_double_provisioning() {
@@ -82,40 +40,12 @@ fn three_replicas_decide_overlaps_once_and_survive_a_killed_leader_without_doubl
     let on: Vec<Cli> = admins.iter().map(|a| a.in_project(&project)).collect();
 
     // Twenty overlapping creates at once, spread over the three replicas: one wins.
-    let racers: Vec<(bool, String)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..20)
-            .map(|i| {
-                let cli = &on[i % 3];
-                // Half ask for one range, half for a range inside it.
-                let cidr = if i % 2 == 0 { "10.70.0.0/16" } else { "10.70.128.0/17" };
-                s.spawn(move || {
-                    let run = cli.run(&format!(
-                        "network create wide{i} --provider aws --region us-east-1 --cidr {cidr} -o json"
-                    ));
-                    (run.code == Some(0), format!("{}{}", run.stdout, run.stderr))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let won: Vec<&String> = racers
-        .iter()
-        .filter(|(ok, _)| *ok)
-        .map(|(_, o)| o)
-        .collect();
-    assert_eq!(
-        won.len(),
-        1,
-        "exactly one overlapping create wins: {racers:#?}"
+    let network = race_overlapping_creates(
+        &on.iter().collect::<Vec<_>>(),
+        20,
+        "10.70.0.0/16",
+        "10.70.128.0/17",
     );
-    for (ok, out) in &racers {
-        assert!(
-            *ok || out.contains("overlaps"),
-            "a loser is told it overlaps: {out}"
-        );
-    }
-    let network: Value = serde_json::from_str(won[0]).expect("the winner's JSON");
-    let network = network["id"].as_str().unwrap().to_string();
     on[0].poll_status("network", &network, &["active"]);
 
     // Peerings requested through every replica; the leader dies while reconciling them.
@@ -155,6 +85,30 @@ fn three_replicas_decide_overlaps_once_and_survive_a_killed_leader_without_doubl
     );
     let status = admins[next].json("leader");
     assert!(status["epoch"].as_i64().unwrap() > epoch, "{status}");
+    // Each provider the dead replica led is taken by a live one (each has every sim
+    // driver), each under its own lease.
+    let live_names: Vec<Value> = alive
+        .iter()
+        .map(|&i| admins[i].json("leader")["replica"].clone())
+        .collect();
+    for provider in ["aws", "gcp", "azure"] {
+        loop {
+            let line = provider_status(&admins[next].json("leader"), provider);
+            if live_names.contains(&line["holder"]) {
+                eprintln!(
+                    "{provider} led by a live replica {:.1} s after SIGKILL (epoch {})",
+                    killed.elapsed().as_secs_f64(),
+                    line["epoch"]
+                );
+                break;
+            }
+            assert!(
+                killed.elapsed() < TAKEOVER_BOUND,
+                "{provider} not taken over within {TAKEOVER_BOUND:?}: {line}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 
     // Everything converges: each peering waits for the customer, who accepts it.
     let survivor = &on[alive[0]];
@@ -167,18 +121,5 @@ fn three_replicas_decide_overlaps_once_and_survive_a_killed_leader_without_doubl
     }
 
     // One provider-side connection per Isthmus peering, ever: nothing requested twice.
-    let requested = requested_connections(&url);
-    let ids: BTreeSet<String> = peerings.iter().cloned().collect();
-    assert_eq!(
-        requested.keys().cloned().collect::<BTreeSet<_>>(),
-        ids,
-        "the clouds hold exactly the Isthmus peerings"
-    );
-    for (peering, connections) in &requested {
-        assert_eq!(
-            connections.len(),
-            1,
-            "peering {peering} was requested more than once: {connections:?}"
-        );
-    }
+    assert_one_connection_each(&url, &peerings);
 }

@@ -32,6 +32,10 @@ fn a_stopped_sqlite_installation_moves_to_postgres_whole() {
     let out = cli.ok(&copy);
     assert!(out.contains("verified every row"), "{out}");
     assert!(
+        out.contains("sim_journal"),
+        "the simulated clouds' log is copied too: {out}"
+    );
+    assert!(
         out.lines()
             .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["projects", "1", "rows"]),
         "{out}"

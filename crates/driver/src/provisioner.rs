@@ -86,6 +86,15 @@ impl Provisioners {
         })
     }
 
+    /// Every provider with at least one provisioner here: those this installation has a
+    /// driver for, in a stable order.
+    pub fn providers(&self) -> Vec<Provider> {
+        let mut providers: Vec<Provider> = self.by_kind.keys().map(|(p, _)| *p).collect();
+        providers.sort_by_key(|p| p.as_str());
+        providers.dedup();
+        providers
+    }
+
     /// `provider`'s provisioner for kind `K`, if it has one.
     pub fn find<K: Provisioned>(&self, provider: Provider) -> Option<Arc<dyn Provisioner<K>>> {
         self.by_kind

@@ -167,7 +167,31 @@ fn leader_text(status: &crate::leader::LeaderStatus) -> String {
          isthmus_controller_leader_since_seconds {since}\n",
         u8::from(status.leader),
         status.epoch,
-    )
+    ) + provider_leader_text(&status.providers).as_str()
+}
+
+/// Per provider: whether this replica reconciles its resources, and its lease's epoch.
+fn provider_leader_text(providers: &[crate::leader::ProviderLeader]) -> String {
+    let mut text = String::from(
+        "# HELP isthmus_provider_leader 1 while this replica reconciles the provider's resources.\n\
+         # TYPE isthmus_provider_leader gauge\n",
+    );
+    for p in providers {
+        text += &format!(
+            "isthmus_provider_leader{{provider=\"{}\"}} {}\n",
+            p.provider,
+            u8::from(p.leader)
+        );
+    }
+    text += "# HELP isthmus_provider_lease_epoch The provider lease's epoch (0 on SQLite).\n\
+             # TYPE isthmus_provider_lease_epoch gauge\n";
+    for p in providers {
+        text += &format!(
+            "isthmus_provider_lease_epoch{{provider=\"{}\"}} {}\n",
+            p.provider, p.epoch
+        );
+    }
+    text
 }
 
 #[cfg(test)]

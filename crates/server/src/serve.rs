@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use crate::audit_feed::{AuditFeed, FeedPoke};
 use crate::auth::{hash_secret, new_secret};
 use crate::cache::CachingStore;
-use crate::controller::{Controller, ControllerConfig, ControllerHandle};
+use crate::controller::{Controller, ControllerConfig, ControllerHandle, Scope};
 use crate::data_dir::DataDir;
 pub use crate::data_dir::INIT_MARKER_FILE;
 use crate::dns_sync::PlatformDns;
@@ -69,6 +69,9 @@ pub struct ServeConfig {
     /// environment's `AWS_ENDPOINT_URL`, else AWS itself. `aws` runs on EC2 only when the
     /// standard chain has credentials, on the simulator otherwise.
     pub aws_endpoint_url: Option<String>,
+    /// On PostgreSQL: the providers whose resources this replica reconciles (each must
+    /// have a driver here); `None`: every provider it has a driver for.
+    pub providers: Option<Vec<Provider>>,
 }
 
 impl ServeConfig {
@@ -87,6 +90,7 @@ impl ServeConfig {
             lab: true,
             database: None,
             aws_endpoint_url: None,
+            providers: None,
         }
     }
 }
@@ -237,38 +241,52 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         resync_interval: config.resync_interval,
         ..ControllerConfig::default()
     };
-    // On PostgreSQL the controller and the allow-list expiry run only while this replica
-    // holds the lease, writing through the lease's fenced store.
+    // On PostgreSQL each provider's resources are reconciled only while this replica holds
+    // that provider's lease (and only for providers it has a driver for); the rest of the
+    // controller and the allow-list expiry only while it holds the controller lease. Each
+    // writes through its lease's fenced store.
     let (handle, controller, allowlist_expiry, leadership, leader_loop) = match pg {
         Some(pg) => {
             let handle = ControllerHandle::idle();
+            let providers = reconciled_providers(&provisioners, config.providers.as_deref())?;
             let provisioners = provisioners.clone();
             let replicators = migrations.clone();
-            let (expiry_feed, caches) = (feed.clone(), caches.clone());
-            let start: crate::leader::StartController = Box::new(move |fenced| {
+            let (expiry_feed, caches, api) = (feed.clone(), caches.clone(), handle.clone());
+            let start: crate::leader::StartController = Box::new(move |scope, fenced| {
                 // Through the caches too, so the controller's writes reach them (and the
                 // feed) at once, as on SQLite.
                 let fenced: Arc<dyn Store> =
                     Arc::new(CachingStore::new(fenced, caches.clone(), poke.clone()));
-                let (handle, controller) = Controller::start_with_nodes(
+                let (handle, controller) = Controller::start_scoped(
                     fenced.clone(),
                     provisioners.clone(),
                     controller_config.clone(),
                     nodes.clone(),
+                    scope,
                 );
-                let expiry =
-                    crate::allowlist_expiry::start(fenced, handle.clone(), expiry_feed.clone());
-                let mut tasks = vec![controller, expiry];
-                if let Some(runner) = replicators.clone() {
+                let mut tasks = vec![controller];
+                if scope == Scope::NoProvider {
+                    // It wakes the clusters it changes on every controller of this replica.
+                    let expiry =
+                        crate::allowlist_expiry::start(fenced, api.clone(), expiry_feed.clone());
+                    tasks.push(expiry);
+                }
+                // The local nodes' replicators are the local provider's work.
+                if let (Scope::Provider(Provider::Local), Some(runner)) =
+                    (scope, replicators.clone())
+                {
                     tasks.push(crate::leader::on_term_end(move || runner.stop_all()));
                 }
                 (handle, tasks)
             });
             let (leadership, leader_loop) =
-                crate::leader::lead_on_postgres(pg, feed.clone(), handle.clone(), start);
+                crate::leader::lead_on_postgres(pg, feed.clone(), handle.clone(), providers, start);
             (handle, None, None, leadership, Some(leader_loop))
         }
         None => {
+            if config.providers.is_some() {
+                tracing::warn!("--providers applies to replicas on PostgreSQL: this SQLite server reconciles every provider it has a driver for");
+            }
             let (handle, controller) = Controller::start_with_nodes(
                 store.clone(),
                 provisioners.clone(),
@@ -277,7 +295,8 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
             );
             let expiry =
                 crate::allowlist_expiry::start(store.clone(), handle.clone(), feed.clone());
-            let leadership = Leadership::single(crate::leader::replica_name());
+            let leadership =
+                Leadership::single(crate::leader::replica_name(), &provisioners.providers());
             (handle, Some(controller), Some(expiry), leadership, None)
         }
     };
@@ -304,6 +323,32 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Started> {
         audit_feed,
         cache_feed,
     })
+}
+
+/// The providers this replica reconciles: `--providers` if given (each must have a driver
+/// here), else every provider it has a driver for.
+fn reconciled_providers(
+    provisioners: &isthmus_driver::Provisioners,
+    chosen: Option<&[Provider]>,
+) -> anyhow::Result<Vec<Provider>> {
+    let drivers = provisioners.providers();
+    let Some(chosen) = chosen else {
+        return Ok(drivers);
+    };
+    if let Some(missing) = chosen.iter().find(|p| !drivers.contains(p)) {
+        anyhow::bail!(
+            "--providers {missing}: this replica has no {missing} driver{}",
+            if *missing == Provider::Local {
+                " (the local provider needs --local on the host whose kernel it drives)"
+            } else {
+                ""
+            }
+        );
+    }
+    let mut chosen = chosen.to_vec();
+    chosen.sort_by_key(|p| p.as_str());
+    chosen.dedup();
+    Ok(chosen)
 }
 
 /// The store: the PostgreSQL database of `--database` (returned twice: as the store and

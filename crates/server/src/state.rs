@@ -72,6 +72,10 @@ impl AppState {
         controller: ControllerHandle,
         config: ApiConfig,
     ) -> Self {
+        let leadership = crate::leader::Leadership::single(
+            crate::leader::replica_name(),
+            &provisioners.providers(),
+        );
         AppState {
             store,
             provisioners,
@@ -84,7 +88,7 @@ impl AppState {
             dns_sync: None,
             lab_dns: None,
             migrations: None,
-            leadership: crate::leader::Leadership::single(crate::leader::replica_name()),
+            leadership,
             caches: None,
         }
     }

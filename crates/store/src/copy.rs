@@ -136,6 +136,14 @@ const TABLES: &[Table] = &[
         columns: &[("name", Text), ("ip", Text), ("created_at", Text)],
         order: "name",
     },
+    // The simulated clouds' shared log, when the installation kept it in its database.
+    // A server on SQLite keeps it in the data dir's journal file instead; the first
+    // PostgreSQL replica on that data dir seeds the (then empty) table from that file.
+    Table {
+        name: "sim_journal",
+        columns: &[("seq", Int), ("record", Text)],
+        order: "seq",
+    },
 ];
 
 /// One row, every value as text (`None`: NULL; booleans as `0`/`1`).

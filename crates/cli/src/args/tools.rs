@@ -64,6 +64,11 @@ pub struct ServeArgs {
     /// file's profile); without them it stays on the simulator and says so at start.
     #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL")]
     pub aws_endpoint_url: Option<String>,
+    /// With several replicas: reconcile only these providers' resources (comma-separated,
+    /// e.g. `aws,gcp`); each needs a driver here (`local` needs the local provider).
+    /// Default: every provider this replica has a driver for.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_provider)]
+    pub providers: Option<Vec<Provider>>,
     #[command(flatten)]
     pub local: super::LocalServeArgs,
 }

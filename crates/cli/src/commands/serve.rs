@@ -33,6 +33,7 @@ pub async fn run(args: ServeArgs, env: &Env) -> anyhow::Result<String> {
         lab: !args.no_lab,
         database: args.database,
         aws_endpoint_url: args.aws_endpoint_url,
+        providers: args.providers,
         ..ServeConfig::new(data_dir)
     };
     serve(config).await?;

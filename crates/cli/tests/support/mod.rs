@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod replicas;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_isthmus");
 
 /// How long a test lets the server start or a resource settle before failing. A guard

@@ -24,6 +24,7 @@ mod owned_tests;
 mod peering;
 mod queue;
 mod runner;
+mod scope;
 #[cfg(test)]
 mod tests;
 mod vpn;
@@ -42,6 +43,8 @@ pub(crate) use objects::load;
 use queue::WorkQueue;
 pub(crate) use runner::{record_error, run};
 pub use runner::{Cleanup, Owner, Reconcile};
+pub use scope::Scope;
+use scope::ScopeFilter;
 
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
@@ -95,11 +98,12 @@ pub struct ControllerStats {
 }
 
 /// Cheap to clone; used by the API to wake the controller for a resource. Every clone
-/// follows [`ControllerHandle::follow`]: with several replicas the controller of each
-/// lease term is a new one, and the API's handle moves to it.
+/// follows [`ControllerHandle::follow`]: with several replicas the controllers of each
+/// lease term are new ones (one per lease this replica holds), and the API's handle moves
+/// to them.
 #[derive(Clone)]
 pub struct ControllerHandle {
-    current: Arc<std::sync::RwLock<Term>>,
+    current: Arc<std::sync::RwLock<Vec<Term>>>,
 }
 
 /// One running controller's queue and counters.
@@ -113,45 +117,55 @@ struct Term {
 impl ControllerHandle {
     /// A handle to no controller (a replica that does not lead): wakes are dropped.
     pub fn idle() -> ControllerHandle {
-        let (tx, _) = tokio::sync::mpsc::unbounded_channel();
-        ControllerHandle::of(Term {
-            tx,
-            queue: Arc::new(WorkQueue::default()),
-            counters: Arc::new(Counters::default()),
-        })
+        ControllerHandle::of(Vec::new())
     }
 
-    fn of(term: Term) -> ControllerHandle {
+    fn of(terms: Vec<Term>) -> ControllerHandle {
         ControllerHandle {
-            current: Arc::new(std::sync::RwLock::new(term)),
+            current: Arc::new(std::sync::RwLock::new(terms)),
         }
     }
 
-    fn term(&self) -> Term {
+    /// One handle to every controller of `handles` (a replica leading several leases):
+    /// a wake reaches each of them (each skips what is outside its scope), and the stats
+    /// are their sums.
+    pub fn all<'a>(handles: impl IntoIterator<Item = &'a ControllerHandle>) -> ControllerHandle {
+        ControllerHandle::of(handles.into_iter().flat_map(|h| h.terms()).collect())
+    }
+
+    fn terms(&self) -> Vec<Term> {
         self.current
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
-    /// Makes this handle (and every clone of it) wake and report `other`'s controller.
+    /// Makes this handle (and every clone of it) wake and report `other`'s controllers.
     pub fn follow(&self, other: &ControllerHandle) {
-        let term = other.term();
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = term;
+        let terms = other.terms();
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = terms;
     }
 
     pub fn enqueue(&self, key: ObjectKey) {
-        let _ = self.term().tx.send(key);
+        for term in self.terms() {
+            let _ = term.tx.send(key);
+        }
     }
 
     pub fn stats(&self) -> ControllerStats {
-        let term = self.term();
-        ControllerStats {
-            reconciles: term.counters.reconciles.load(Ordering::Relaxed),
-            errors: term.counters.errors.load(Ordering::Relaxed),
-            queue_depth: term.queue.depth() as u64,
-            scheduled: term.queue.scheduled() as u64,
+        let mut stats = ControllerStats {
+            reconciles: 0,
+            errors: 0,
+            queue_depth: 0,
+            scheduled: 0,
+        };
+        for term in self.terms() {
+            stats.reconciles += term.counters.reconciles.load(Ordering::Relaxed);
+            stats.errors += term.counters.errors.load(Ordering::Relaxed);
+            stats.queue_depth += term.queue.depth() as u64;
+            stats.scheduled += term.queue.scheduled() as u64;
         }
+        stats
     }
 }
 
@@ -177,14 +191,27 @@ impl Controller {
         config: ControllerConfig,
         nodes: Option<Arc<crate::nodes::NodeSupervisor>>,
     ) -> (ControllerHandle, tokio::task::JoinHandle<()>) {
+        Self::start_scoped(store, provisioners, config, nodes, Scope::All)
+    }
+
+    /// Like [`Controller::start_with_nodes`], reconciling only the resources in `scope`,
+    /// with its own queue and workers (so a slow provider cannot starve another's).
+    pub fn start_scoped(
+        store: Arc<dyn Store>,
+        provisioners: Provisioners,
+        config: ControllerConfig,
+        nodes: Option<Arc<crate::nodes::NodeSupervisor>>,
+        scope: Scope,
+    ) -> (ControllerHandle, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ObjectKey>();
         let queue = Arc::new(WorkQueue::default());
         let counters = Arc::new(Counters::default());
-        let handle = ControllerHandle::of(Term {
+        let handle = ControllerHandle::of(vec![Term {
             tx,
             queue: queue.clone(),
             counters: counters.clone(),
-        });
+        }]);
+        let filter = Arc::new(ScopeFilter::new(scope));
         let ctx = Arc::new(Context {
             store,
             provisioners,
@@ -209,7 +236,12 @@ impl Controller {
             tasks.spawn(resync_loop(ctx.clone()));
             let failures = Arc::new(Mutex::new(HashMap::new()));
             for _ in 0..config.workers.max(1) {
-                tasks.spawn(worker(ctx.clone(), counters.clone(), failures.clone()));
+                tasks.spawn(worker(
+                    ctx.clone(),
+                    counters.clone(),
+                    failures.clone(),
+                    filter.clone(),
+                ));
             }
             while tasks.join_next().await.is_some() {}
         });
@@ -236,10 +268,18 @@ async fn resync_loop(ctx: Arc<Context>) {
 
 type Failures = Arc<Mutex<HashMap<ObjectKey, u32>>>;
 
-async fn worker(ctx: Arc<Context>, counters: Arc<Counters>, failures: Failures) {
+async fn worker(
+    ctx: Arc<Context>,
+    counters: Arc<Counters>,
+    failures: Failures,
+    filter: Arc<ScopeFilter>,
+) {
     loop {
         let key = ctx.queue.next().await;
-        turn(&ctx, &counters, &failures, key).await;
+        // Another provider's resource is another lease's (another replica's) work.
+        if filter.admits(&*ctx.store, key).await {
+            turn(&ctx, &counters, &failures, key).await;
+        }
         ctx.queue.done(key);
     }
 }

@@ -209,7 +209,7 @@ impl Harness {
     }
 
     /// A peering, stored and queued as the API does.
-    async fn peering(&self, net: &Network) -> Peering {
+    pub(super) async fn peering(&self, net: &Network) -> Peering {
         let req = serde_json::from_value(json!({
             "name": "p", "network_id": net.id.to_string(),
             "peer": {"account_id": "lab", "network_id": "vpc-a", "region": "host"},

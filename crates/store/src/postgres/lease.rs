@@ -1,10 +1,14 @@
-//! The controller lease of several replicas (migration 0002): one row, claimed by the
-//! replica that runs the controller and renewed every few seconds; a holder that stops
-//! renewing loses it when it expires, and the next holder gets a greater epoch. An object
-//! write made through [`PgStore::fenced`] names the epoch it was decided under and is refused (409
-//! `controller-lease-lost`) in its own transaction once the lease moved on, so a leader
-//! paused past its lease cannot overwrite its successor's work.
+//! The controller leases of several replicas (migration 0002): one row per lease name,
+//! claimed by the replica that runs that part of the controller and renewed every few
+//! seconds; a holder that stops renewing loses it when it expires, and the next holder
+//! gets a greater epoch. The lease [`CONTROLLER`] covers what belongs to no provider; each
+//! provider has its own (see [`provider_lease`]), so each provider's resources are
+//! reconciled by one replica that has its driver. An object write made through
+//! [`PgStore::fenced_by`] names the lease and epoch it was decided under and is refused
+//! (409 `controller-lease-lost`) in its own transaction once that lease moved on, so a
+//! leader paused past its lease cannot overwrite its successor's work.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,11 +20,19 @@ use crate::sql::codec::Ctx;
 use crate::sql::Backend;
 use crate::{Result, StoreError};
 
-const NAME: &str = "controller";
+/// The lease of the controller's work that belongs to no provider.
+pub const CONTROLLER: &str = "controller";
+
+/// The lease of one provider's resources: `provider:aws`, `provider:local`, …
+pub fn provider_lease(provider: &str) -> String {
+    format!("provider:{provider}")
+}
 
 /// Who holds the lease, since when, under which epoch (database clock).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
+    /// The lease's name ([`CONTROLLER`] or a [`provider_lease`]).
+    pub name: String,
     pub holder: String,
     pub epoch: i64,
     pub since: DateTime<Utc>,
@@ -29,7 +41,7 @@ pub struct Lease {
     pub live: bool,
 }
 
-const COLUMNS: &str = "holder, epoch, \
+const COLUMNS: &str = "name, holder, epoch, \
     (extract(epoch FROM acquired_at) * 1000)::bigint AS since_ms, \
     (extract(epoch FROM expires_at) * 1000)::bigint AS expires_ms, \
     expires_at > now() AS live";
@@ -41,6 +53,7 @@ fn decode(row: &sqlx::postgres::PgRow) -> Result<Lease> {
             .ok_or_else(|| StoreError::Backend(anyhow::anyhow!("lease time {ms} out of range")))
     };
     Ok(Lease {
+        name: row.try_get("name").ctx("read the lease name")?,
         holder: row.try_get("holder").ctx("read the lease holder")?,
         epoch: row.try_get("epoch").ctx("read the lease epoch")?,
         since: time("since_ms")?,
@@ -54,6 +67,16 @@ impl PgStore {
     /// holds it and it has not expired, takes it (epoch + 1) when it is free or expired,
     /// and otherwise leaves it. Returns the lease as it stands: held by `holder` or not.
     pub async fn claim_lease(&self, holder: &str, ttl: Duration) -> Result<Lease> {
+        self.claim_named_lease(CONTROLLER, holder, ttl).await
+    }
+
+    /// [`PgStore::claim_lease`] for the lease `name`.
+    pub async fn claim_named_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Lease> {
         let mut conn = self.read().await?;
         let claimed = sqlx::query(&format!(
             "INSERT INTO controller_lease AS l
@@ -70,7 +93,7 @@ impl PgStore {
              WHERE l.holder = EXCLUDED.holder OR l.expires_at <= now()
              RETURNING {COLUMNS}"
         ))
-        .bind(NAME)
+        .bind(name)
         .bind(holder)
         .bind(ttl.as_millis() as i64)
         .fetch_optional(&mut *conn)
@@ -78,45 +101,59 @@ impl PgStore {
         .ctx("claim the controller lease")?;
         match claimed {
             Some(row) => decode(&row),
-            None => current(&mut conn)
+            None => current(&mut conn, name)
                 .await?
                 .ok_or_else(|| StoreError::Backend(anyhow::anyhow!("the lease row vanished"))),
         }
     }
 
-    /// Lets the lease go at once (a replica shutting down), if `holder` holds it.
+    /// Lets every lease `holder` holds go at once (a replica shutting down).
     pub async fn release_lease(&self, holder: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE controller_lease SET expires_at = now() WHERE name = $1 AND holder = $2",
-        )
-        .bind(NAME)
-        .bind(holder)
-        .execute(&mut *self.read().await?)
-        .await
-        .ctx("release the controller lease")?;
+        sqlx::query("UPDATE controller_lease SET expires_at = now() WHERE holder = $1")
+            .bind(holder)
+            .execute(&mut *self.read().await?)
+            .await
+            .ctx("release the controller lease")?;
         Ok(())
     }
 
-    /// The lease as it stands (`None`: never claimed).
+    /// The [`CONTROLLER`] lease as it stands (`None`: never claimed).
     pub async fn lease(&self) -> Result<Option<Lease>> {
-        current(&mut *self.read().await?).await
+        current(&mut *self.read().await?, CONTROLLER).await
     }
 
-    /// This store, whose object writes hold only while `epoch` is the live lease's
-    /// epoch: what the leader's controller writes through.
+    /// Every lease ever claimed, by name.
+    pub async fn leases(&self) -> Result<Vec<Lease>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM controller_lease ORDER BY name"
+        ))
+        .fetch_all(&mut *self.read().await?)
+        .await
+        .ctx("read the controller leases")?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// This store, whose object writes hold only while `epoch` is the live
+    /// [`CONTROLLER`] lease's epoch.
     pub fn fenced(&self, epoch: i64) -> PgStore {
+        self.fenced_by(CONTROLLER, epoch)
+    }
+
+    /// This store, whose object writes hold only while `epoch` is the live epoch of the
+    /// lease `name`: what the controller of that lease's term writes through.
+    pub fn fenced_by(&self, name: &str, epoch: i64) -> PgStore {
         PgStore {
-            fence: Some(epoch),
+            fence: Some((Arc::from(name), epoch)),
             ..self.clone()
         }
     }
 }
 
-async fn current(conn: &mut PgConnection) -> Result<Option<Lease>> {
+async fn current(conn: &mut PgConnection, name: &str) -> Result<Option<Lease>> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM controller_lease WHERE name = $1"
     ))
-    .bind(NAME)
+    .bind(name)
     .fetch_optional(&mut *conn)
     .await
     .ctx("read the controller lease")?;
@@ -124,9 +161,9 @@ async fn current(conn: &mut PgConnection) -> Result<Option<Lease>> {
 }
 
 /// Inside a write transaction (after the write lock): refuses the write unless `epoch`
-/// is the epoch of the live lease.
-pub(crate) async fn check_epoch(conn: &mut PgConnection, epoch: i64) -> Result<()> {
-    let lease = current(conn).await?;
+/// is the epoch of the live lease `name`.
+pub(crate) async fn check_epoch(conn: &mut PgConnection, name: &str, epoch: i64) -> Result<()> {
+    let lease = current(conn, name).await?;
     match lease {
         Some(l) if l.live && l.epoch == epoch => Ok(()),
         other => Err(CoreError::conflict(
@@ -134,12 +171,12 @@ pub(crate) async fn check_epoch(conn: &mut PgConnection, epoch: i64) -> Result<(
             "controller-lease-lost",
             match other {
                 Some(l) => format!(
-                    "this write was decided under controller epoch {epoch}; the lease is at epoch {} ({}, held by {})",
+                    "this write was decided under epoch {epoch} of lease {name}; the lease is at epoch {} ({}, held by {})",
                     l.epoch,
                     if l.live { "live" } else { "expired" },
                     l.holder
                 ),
-                None => format!("this write was decided under controller epoch {epoch}; no lease is held"),
+                None => format!("this write was decided under epoch {epoch} of lease {name}; no lease is held"),
             },
         )
         .into()),

@@ -12,6 +12,7 @@ mod lease;
 mod overlap;
 
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -25,7 +26,7 @@ use crate::doc::Doc;
 use crate::sql::codec::Ctx;
 use crate::sql::{Backend, Commit};
 use crate::{Result, StoreError};
-pub use lease::Lease;
+pub use lease::{provider_lease, Lease, CONTROLLER};
 
 /// The advisory lock every write transaction takes first (`pg_advisory_xact_lock`): one
 /// key for the whole store, as SQLite has one write lock. The value is arbitrary, chosen
@@ -39,8 +40,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
-    /// The controller epoch every object write must still lead under (see `lease.rs`).
-    fence: Option<i64>,
+    /// The lease and epoch every object write must still lead under (see `lease.rs`).
+    fence: Option<(Arc<str>, i64)>,
 }
 
 /// The one write transaction of a mutation, holding the write lock.
@@ -132,8 +133,8 @@ impl Backend for PgStore {
     /// With a fence, the write holds only while its epoch is the live controller lease's
     /// epoch (checked under the write lock, so no new leader's write comes in between).
     async fn check_fence(&self, tx: &mut PgConnection) -> Result<()> {
-        match self.fence {
-            Some(epoch) => lease::check_epoch(tx, epoch).await,
+        match &self.fence {
+            Some((name, epoch)) => lease::check_epoch(tx, name, *epoch).await,
             None => Ok(()),
         }
     }
