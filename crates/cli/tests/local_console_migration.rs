@@ -138,8 +138,13 @@ fn the_migration_page_charts_lag_and_rate_and_cuts_over_after_a_confirmation() {
     // The measured rate is shown rounded (a whole number from 10 up, one decimal below).
     let rate = page.text("#migration-rate");
     let rounded = rate == "-"
-        || rate.split('.').nth(1).is_none_or(|decimals| decimals.len() == 1)
-            && rate.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '.');
+        || rate
+            .split('.')
+            .nth(1)
+            .is_none_or(|decimals| decimals.len() == 1)
+            && rate
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == ',' || c == '.');
     assert!(rounded, "the rate shown: {rate}");
     page.eval("document.querySelector('#migration-chart').scrollIntoView({block: 'center'})");
     page.screenshot("01-chart-1280");

@@ -136,7 +136,9 @@ pub async fn read_range(
     }
     Err(last_error
         .unwrap_or_else(|| anyhow::anyhow!("no consumer"))
-        .context(format!("read {stream} #{next_seq}..#{until} in {ATTEMPTS} tries")))
+        .context(format!(
+            "read {stream} #{next_seq}..#{until} in {ATTEMPTS} tries"
+        )))
 }
 
 /// The sequence of the last message `stream` still holds (0: none). The stream's last
