@@ -20,20 +20,18 @@ use support::{id_of, WAIT_TIMEOUT};
 
 const PROCESSED: usize = 100;
 
-/// Clicks `selector` after scrolling it to the middle of the viewport, clear of the
-/// status bar fixed at the bottom. The panel is redrawn as progress arrives, so the
-/// element is found and clicked in one step in the page: a node found first and
-/// clicked later may have been replaced meanwhile.
+/// Clicks `selector` as a user does (the mouse, at the element's middle), after scrolling
+/// it to the middle of the viewport, clear of the status bar fixed at the bottom.
 fn click_centered(page: &Page, selector: &str) {
     page.wait_for(
         &format!("{selector} to click"),
         &format!("document.querySelector({})", js(selector)),
     );
     page.eval(&format!(
-        "(() => {{ const e = document.querySelector({}); \
-         e.scrollIntoView({{block: 'center'}}); e.click(); return true; }})()",
+        "document.querySelector({}).scrollIntoView({{block: 'center'}})",
         js(selector)
     ));
+    page.click(selector);
 }
 
 #[test]
@@ -121,6 +119,33 @@ fn the_migration_page_charts_lag_and_rate_and_cuts_over_after_a_confirmation() {
         "the cut-over button",
         "document.querySelector('#migration-cutover')",
     );
+    // Progress keeps arriving while the writer appends: the panel updates in place, so
+    // the button a user is about to click is the same element after an update.
+    page.eval(
+        "(() => { window.cutButton = document.querySelector('#migration-cutover'); \
+         window.copiedBefore = document.querySelector('#migration-streams tr[data-stream=ORDERS]').textContent; \
+         return true; })()",
+    );
+    page.wait_for(
+        "a progress update",
+        "document.querySelector('#migration-streams tr[data-stream=ORDERS]').textContent !== window.copiedBefore",
+    );
+    assert_eq!(
+        page.eval("document.querySelector('#migration-cutover') === window.cutButton"),
+        true,
+        "the cut-over button survives a progress update"
+    );
+    // The measured rate is shown rounded (a whole number from 10 up, one decimal below).
+    let rate = page.text("#migration-rate");
+    let rounded = rate == "-"
+        || rate
+            .split('.')
+            .nth(1)
+            .is_none_or(|decimals| decimals.len() == 1)
+            && rate
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == ',' || c == '.');
+    assert!(rounded, "the rate shown: {rate}");
     page.eval("document.querySelector('#migration-chart').scrollIntoView({block: 'center'})");
     page.screenshot("01-chart-1280");
 

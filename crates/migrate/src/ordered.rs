@@ -6,12 +6,10 @@
 use anyhow::{anyhow, Context as _};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::Context;
-use futures::StreamExt;
 
 use crate::engine::{StepError, StreamRun};
 use crate::headers;
 use crate::inflight::InFlight;
-use crate::source::SourceMessage;
 
 /// What the target must answer for one publish.
 struct Expected {
@@ -44,10 +42,8 @@ pub async fn copy(run: &StreamRun, js: &Context, mut target_last: u64) -> Result
                 }
                 run.copied(expected.source_seq, expected.source_seq, ack.sequence, expected.stored_at);
             }
-            next = messages.next(), if in_flight.len() < run.settings.window => {
-                let next = next.ok_or_else(|| StepError::retry(anyhow!("the source consumer ended")))?;
-                let message = next.map_err(|e| StepError::retry(anyhow!(e).context("read the source")))?;
-                let message = SourceMessage::try_from(message).map_err(StepError::retry)?;
+            message = run.next_source(&mut messages, previous), if in_flight.len() < run.settings.window => {
+                let message = message?;
                 if message.seq <= previous {
                     continue; // a redelivery after the client recreated the consumer
                 }

@@ -102,10 +102,8 @@ pub async fn copy(
     let dispatch = async {
         let mut messages = run.source_messages().await?;
         let mut previous = run.resume.saturating_sub(1);
-        while let Some(next) = messages.next().await {
-            let message =
-                next.map_err(|e| StepError::retry(anyhow!(e).context("read the source")))?;
-            let message = SourceMessage::try_from(message).map_err(StepError::retry)?;
+        loop {
+            let message = run.next_source(&mut messages, previous).await?;
             if message.seq <= previous {
                 continue;
             }

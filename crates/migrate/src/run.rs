@@ -4,7 +4,10 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use anyhow::anyhow;
+use async_nats::jetstream::consumer::push::Ordered;
 use async_nats::jetstream::{self, Context};
+use futures::StreamExt;
 
 use crate::filters::Filters;
 use crate::source::{self, SourceMessage};
@@ -41,6 +44,50 @@ impl StreamRun {
         source::messages_from(&self.source, &self.stream, self.resume)
             .await
             .map_err(StepError::retry)
+    }
+
+    /// The next source message after `previous`, the last one read.
+    ///
+    /// The client recreates its ordered consumer by itself (after a reconnect or a missed
+    /// message), retrying forever under the same consumer name. On a clustered source of
+    /// nats-server 2.9 that can never succeed once the first try was placed on a dead node:
+    /// an ephemeral consumer is one replica on a random peer of the stream, dead or not,
+    /// and a retry under the same name keeps that placement, so the reader waits forever
+    /// while the source moves on. Nothing for `source_stall` while the monitor sees more in
+    /// the source is that case (or one like it): the attempt ends, and the next one reads
+    /// from the checkpoint with a new consumer, placed anew.
+    pub async fn next_source(
+        &self,
+        messages: &mut Ordered,
+        previous: u64,
+    ) -> Result<SourceMessage, StepError> {
+        loop {
+            match tokio::time::timeout(self.settings.source_stall, messages.next()).await {
+                Ok(Some(Ok(message))) => {
+                    return SourceMessage::try_from(message).map_err(StepError::retry)
+                }
+                Ok(Some(Err(e))) => {
+                    return Err(StepError::retry(anyhow!(e).context("read the source")))
+                }
+                Ok(None) => return Err(StepError::retry(anyhow!("the source consumer ended"))),
+                Err(_) => {
+                    let end = self
+                        .board
+                        .lock()
+                        .expect("board")
+                        .stream(&self.stream)
+                        .source_end_seq;
+                    if end > previous {
+                        return Err(StepError::retry(anyhow!(
+                            "the source consumer delivered nothing for {:?} while the source \
+                             holds up to #{end} (read through #{previous}): reading again \
+                             with a new consumer",
+                            self.settings.source_stall
+                        )));
+                    }
+                }
+            }
+        }
     }
 
     /// The message as the target gets it (renamed, scripted), or `None` when the script

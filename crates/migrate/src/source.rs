@@ -75,30 +75,70 @@ pub async fn messages_from(
 }
 
 /// Every message of `stream` from `start` up to and including `until` (for `verify`).
+///
+/// A clustered source may place the reading consumer on a node that is down (see
+/// `StreamRun::next_source`): a consumer that cannot be made, or that delivers nothing for
+/// `STALL`, is made again from the next message to read, a few times before giving up.
 pub async fn read_range(
     js: &Context,
     stream: &str,
     start: u64,
     until: u64,
 ) -> anyhow::Result<Vec<SourceMessage>> {
-    let mut out = Vec::new();
-    if until < start.max(1) {
-        return Ok(out);
-    }
-    let mut messages = messages_from(js, stream, start).await?;
-    while let Some(next) = messages.next().await {
-        let message =
-            SourceMessage::try_from(next.with_context(|| format!("read stream {stream}"))?)?;
-        let seq = message.seq;
-        if seq > until {
-            break;
+    const STALL: std::time::Duration = std::time::Duration::from_secs(15);
+    const ATTEMPTS: usize = 8;
+    let mut out: Vec<SourceMessage> = Vec::new();
+    let mut next_seq = start.max(1);
+    let mut last_error = None;
+    for _ in 0..ATTEMPTS {
+        if until < next_seq {
+            return Ok(out);
         }
-        out.push(message);
-        if seq == until {
-            break;
+        let mut messages = match messages_from(js, stream, next_seq).await {
+            Ok(messages) => messages,
+            Err(e) => {
+                last_error = Some(e);
+                continue;
+            }
+        };
+        loop {
+            let next = match tokio::time::timeout(STALL, messages.next()).await {
+                Ok(Some(Ok(next))) => next,
+                Ok(Some(Err(e))) => {
+                    last_error = Some(anyhow::anyhow!(e).context(format!("read stream {stream}")));
+                    break;
+                }
+                Ok(None) => {
+                    last_error = Some(anyhow::anyhow!("the consumer on {stream} ended"));
+                    break;
+                }
+                Err(_) => {
+                    last_error = Some(anyhow::anyhow!(
+                        "nothing read from {stream} for {STALL:?} before #{until}"
+                    ));
+                    break;
+                }
+            };
+            let message = SourceMessage::try_from(next)?;
+            let seq = message.seq;
+            if seq < next_seq {
+                continue; // the client's own recreation read again from the start
+            }
+            if seq > until {
+                return Ok(out);
+            }
+            next_seq = seq + 1;
+            out.push(message);
+            if seq == until {
+                return Ok(out);
+            }
         }
     }
-    Ok(out)
+    Err(last_error
+        .unwrap_or_else(|| anyhow::anyhow!("no consumer"))
+        .context(format!(
+            "read {stream} #{next_seq}..#{until} in {ATTEMPTS} tries"
+        )))
 }
 
 /// The sequence of the last message `stream` still holds (0: none). The stream's last

@@ -42,6 +42,9 @@ pub struct Settings {
     pub retry_after: Duration,
     /// How often the monitor samples the source and the rates.
     pub sample_every: Duration,
+    /// The source consumer delivered nothing for this long while the source holds more:
+    /// it is read again with a new consumer (see `StreamRun::next_source`).
+    pub source_stall: Duration,
 }
 
 impl Default for Settings {
@@ -51,6 +54,8 @@ impl Default for Settings {
             stall_after: Duration::from_secs(30),
             retry_after: Duration::from_millis(500),
             sample_every: Duration::from_millis(500),
+            // Above the client's own recovery (a missed heartbeat is declared after 10 s).
+            source_stall: Duration::from_secs(15),
         }
     }
 }

@@ -14,7 +14,17 @@ use isthmus_migrate::{Endpoint, Migration, Mode, Settings, Spec, Status};
 pub const WAIT: Duration = Duration::from_secs(60);
 const READY: Duration = Duration::from_secs(15);
 
-fn nats_server() -> PathBuf {
+pub mod cluster;
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn nats_server() -> PathBuf {
     std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
         .map(|dir| dir.join("nats-server"))
         .find(|p| p.is_file())
@@ -29,11 +39,7 @@ pub struct NatsServer {
 
 impl NatsServer {
     pub async fn start() -> NatsServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let mut server = NatsServer {
             port,
             store: tempfile::tempdir().unwrap(),
@@ -196,12 +202,16 @@ pub async fn wait_for(migration: &Migration, what: &str, done: impl Fn(&Status) 
 /// Every source stream's last message, as the source has it now.
 pub async fn source_ends(js: &Context, streams: &[&str]) -> Vec<u64> {
     let mut ends = Vec::new();
+    let deadline = Instant::now() + WAIT;
     for name in streams {
-        ends.push(
-            isthmus_migrate::source::last_existing(js, name)
-                .await
-                .unwrap(),
-        );
+        // A clustered source that just lost a node may be electing the stream's leader.
+        loop {
+            match isthmus_migrate::source::last_existing(js, name).await {
+                Ok(end) => break ends.push(end),
+                Err(e) if Instant::now() < deadline => eprintln!("the end of {name}: {e:#}"),
+                Err(e) => panic!("the end of {name}: {e:#}"),
+            }
+        }
     }
     ends
 }

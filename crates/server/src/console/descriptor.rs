@@ -5,7 +5,8 @@
 //!
 //! Values are templates over the object's JSON: `{field}`, `{nested.field}`, `{owner.field}`
 //! (the object it lives in), with a filter after `|`: `time`, `join` (a list, comma
-//! separated), `count` (a list's length), `owner` (an owner id shown as the owner's name).
+//! separated), `count` (a list's length), `owner` (an owner id shown as the owner's name),
+//! `round` (a measured figure: whole from 10 up, one decimal below).
 
 use std::collections::BTreeMap;
 

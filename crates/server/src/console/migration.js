@@ -104,10 +104,18 @@ function cutoverReport(report) {
 const CUTOVER_READY = ["live", "ready_for_cutover"];
 const RUNNING = ["provisioning", "copying", "live", "ready_for_cutover", "cut_over"];
 
+/** The panel keeps its parts between progress updates: the chart and the stream table are
+ *  drawn again, but the cut-over section is rebuilt only when what it offers changes (a
+ *  button appears, the confirmation opens, the report arrives). A user's click on a button
+ *  therefore never lands on one that a progress update replaced under the pointer. */
 function migrationPanel(page) {
   let confirming = false;
   let sending = false;
   let current = null;
+  const chart = h("div", { id: "migration-chart-slot" });
+  const streams = h("div", { id: "migration-streams-slot" });
+  const cut = h("div", { id: "migration-cutover-slot" });
+  let cutKey = null;
   const cutover = async (button) => {
     sending = true;
     button.disabled = true;
@@ -120,42 +128,59 @@ function migrationPanel(page) {
     say(r.ok ? "Cut over; the replicator stops." : "The cut-over was refused.");
     await page.refresh();
   };
+  const notReady = (m) => m.status === "ready_for_cutover" ? ""
+    : "Not ready yet: " + (m.progress.warning || "events are still being copied") +
+      ". The cut-over waits for them, or is refused if the copy cannot catch up.";
   const confirmBox = (m) => h("div.panel", { id: "migration-cutover-confirm", role: "group", "aria-label": "Confirm the cut-over" },
     h("p", {}, h("strong", { text: "Stop every writer of the source first. " }),
       "The cut-over waits (up to 2 minutes) until the source's last event is in the target, then recreates the " +
       "source's durable consumers on the target at their translated positions. The replicator then stops; " +
       "this cannot be undone."),
-    m.status === "ready_for_cutover" ? null
-      : h("p.warning", { text: "Not ready yet: " + (m.progress.warning || "events are still being copied") +
-        ". The cut-over waits for them, or is refused if the copy cannot catch up." }),
+    h("p.warning", { id: "migration-cutover-not-ready", text: notReady(m), hidden: notReady(m) === "" }),
     h("div.actions", {},
       h("button.primary", { type: "button", id: "migration-cutover-go", onclick: (e) => cutover(e.currentTarget) }, "Confirm cut-over"),
       h("button", { type: "button", id: "migration-cutover-cancel", onclick: () => { confirming = false; draw(current); } }, "Cancel")));
+  const openButton = () => h("div.actions", {}, h("button", { type: "button", id: "migration-cutover",
+    onclick: () => {
+      confirming = true;
+      draw(current);
+      // In full view above the status bar, the safe choice (Cancel) beside the focus.
+      document.getElementById("migration-cutover-confirm").scrollIntoView({ block: "center" });
+      document.getElementById("migration-cutover-go").focus({ preventScroll: true });
+    } }, "Cut over…"));
+  const unavailable = (m) => RUNNING.includes(m.status) ? "The cut-over opens once the copy has caught up (live)." : "No cut-over was made.";
+  /** What the cut-over section offers now: rebuilt only when this changes. */
+  const offer = (m) => m.cutover ? "report:" + JSON.stringify(m.cutover)
+    : confirming ? "confirm"
+      : canWrite() && CUTOVER_READY.includes(m.status) ? "button" : "note";
+  const drawCutover = (m) => {
+    const key = offer(m);
+    if (key !== cutKey) {
+      cutKey = key;
+      cut.replaceChildren(key.startsWith("report:") ? cutoverReport(m.cutover)
+        : key === "confirm" ? confirmBox(m)
+          : key === "button" ? openButton()
+            : h("p.note", { id: "migration-cutover-unavailable", text: unavailable(m) }));
+      return;
+    }
+    // The same offer: only its words follow the progress.
+    const warning = document.getElementById("migration-cutover-not-ready");
+    if (key === "confirm" && warning) { warning.textContent = notReady(m); warning.hidden = notReady(m) === ""; }
+    const note = document.getElementById("migration-cutover-unavailable");
+    if (key === "note" && note) note.textContent = unavailable(m);
+  };
   const draw = (m) => {
     current = m;
     const p = m.progress || {};
     const history = p.history || [];
-    const controls = canWrite() && CUTOVER_READY.includes(m.status)
-      ? h("div.actions", {}, h("button", { type: "button", id: "migration-cutover",
-        onclick: () => {
-          confirming = true;
-          draw(current);
-          // In full view above the status bar, the safe choice (Cancel) beside the focus.
-          document.getElementById("migration-cutover-confirm").scrollIntoView({ block: "center" });
-          document.getElementById("migration-cutover-go").focus({ preventScroll: true });
-        } }, "Cut over…"))
-      : null;
-    page.body.replaceChildren(
-      h("h2", { text: "Lag and rate" }),
-      history.length >= 2 ? migrationChart(history, page.body.clientWidth - 30)
-        : h("p.note", { id: "migration-chart-none", text: "The chart starts once the replicator has reported twice (every 5 s)." }),
-      h("h2", { text: "Streams" }),
-      streamTable(p),
-      h("h2", { text: "Cut-over" }),
-      m.cutover ? cutoverReport(m.cutover)
-        : confirming ? confirmBox(m)
-          : controls || h("p.note", { id: "migration-cutover-unavailable",
-            text: RUNNING.includes(m.status) ? "The cut-over opens once the copy has caught up (live)." : "No cut-over was made." }));
+    if (!page.body.contains(cut)) {
+      page.body.replaceChildren(h("h2", { text: "Lag and rate" }), chart, h("h2", { text: "Streams" }), streams,
+        h("h2", { text: "Cut-over" }), cut);
+    }
+    chart.replaceChildren(history.length >= 2 ? migrationChart(history, page.body.clientWidth - 30)
+      : h("p.note", { id: "migration-chart-none", text: "The chart starts once the replicator has reported twice (every 5 s)." }));
+    streams.replaceChildren(streamTable(p));
+    drawCutover(m);
   };
   // The chart is drawn at the panel's width: drawn again when the window changes size
   // (until the page is left).

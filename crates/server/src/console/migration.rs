@@ -14,7 +14,7 @@ impl ConsoleKind for Migration {
         columns: &[
             Column::new("Target cluster", "{target_cluster_id|owner}").optional(),
             Column::new("Lag (events)", "{progress.lag_events}").or("-"),
-            Column::new("Rate (events/s)", "{progress.rate}").or("-"),
+            Column::new("Rate (events/s)", "{progress.rate|round}").or("-"),
         ],
         form: &[
             Field::text("name", "Name", "name"),
@@ -26,10 +26,12 @@ impl ConsoleKind for Migration {
             Column::new("Source", "{source.urls}").code(),
             Column::new("Replicator address", "{worker_ip}").code(),
             Column::new("Lag (events)", "{progress.lag_events}").or("-"),
-            Column::new("Lag (seconds)", "{progress.lag_seconds}").or("-"),
-            Column::new("Rate (events/s)", "{progress.rate}").or("-"),
-            Column::new("Source write rate (events/s)", "{progress.source_rate}").or("-"),
-            Column::new("ETA (seconds)", "{progress.eta_seconds}").or("-"),
+            Column::new("Lag (seconds)", "{progress.lag_seconds|round}").or("-"),
+            Column::new("Rate (events/s)", "{progress.rate|round}")
+                .or("-")
+                .id("migration-rate"),
+            Column::new("Source write rate (events/s)", "{progress.source_rate|round}").or("-"),
+            Column::new("ETA (seconds)", "{progress.eta_seconds|round}").or("-"),
             Column::new("Degraded", "{progress.degraded}").or("no"),
             Column::new("Status message", "{status_message}"),
         ],

@@ -62,6 +62,9 @@ function showValue(value, filter, ctx) {
     case "join": return value.join(", ");
     case "count": return String(value.length);
     case "owner": return ((ctx.owners && ctx.owners.get(value)) || {}).name || value;
+    // A measured figure (a rate, seconds): whole above 10, one decimal below.
+    case "round": return typeof value !== "number" ? String(value)
+      : Math.abs(value) >= 10 ? Math.round(value).toLocaleString("en-US") : String(Math.round(value * 10) / 10);
     default: return String(value);
   }
 }
