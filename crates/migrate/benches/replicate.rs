@@ -4,7 +4,8 @@
 //! at a steady 1,000 events/s. `cargo bench -p isthmus-migrate`; `ISTHMUS_BENCH_EVENTS`
 //! sets the history size (default 100,000), `ISTHMUS_BENCH_ONLY` (`ordered`,
 //! `partitioned`, `lag`) runs one part, and `ISTHMUS_BENCH_SUBJECTS` (comma-separated)
-//! the subject counts (default 64,1024).
+//! the subject counts (default 64,1024), and `ISTHMUS_BENCH_PARTITIONS` the partitioned
+//! writers (default 8).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -28,6 +29,13 @@ fn subject_counts() -> Vec<usize> {
         .ok()
         .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![64, 1024])
+}
+
+fn partitions() -> usize {
+    std::env::var("ISTHMUS_BENCH_PARTITIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8)
 }
 
 fn events() -> u64 {
@@ -179,13 +187,14 @@ async fn main() {
         if !runs("partitioned") {
             continue;
         }
-        let partitioned = throughput(Mode::Partitioned { partitions: 8 }, subject_count).await;
+        let partitions = partitions();
+        let partitioned = throughput(Mode::Partitioned { partitions }, subject_count).await;
         println!(
-            "partitioned  {count} events of {SIZE} B over {subject_count} subjects, 8 writers: {:>7.0} events/s end to end; CPU {:.1} µs/event (replicator {:.2} s, source {:.2} s, target {:.2} s); load {}",
+            "partitioned  {count} events of {SIZE} B over {subject_count} subjects, {partitions} writers: {:>7.0} events/s end to end; CPU {:.1} µs/event (replicator {:.2} s, source {:.2} s, target {:.2} s); load {}",
             partitioned.rate, partitioned.cpu_per_event_us(count), partitioned.cpu[0], partitioned.cpu[1], partitioned.cpu[2], load()
         );
         row(
-            format!("migration partitioned x8, {subject_count} subjects"),
+            format!("migration partitioned x{partitions}, {subject_count} subjects"),
             partitioned.rate,
             1000.0,
             ">= 50000/s",
