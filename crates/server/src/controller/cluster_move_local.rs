@@ -1,0 +1,311 @@
+//! A cluster's move on the `local` provider, where the nodes run engines that hold data
+//! (issue 19; see docs/cluster-move.md). Both sides run as one engine cluster until the
+//! old nodes go:
+//! - provisioning: the new nodes' namespaces in the target (public endpoint off), the
+//!   move link between the two routers, each side's egress widened to the other side's
+//!   nodes on the engine's cluster port, and the new engines started with the old nodes
+//!   among their routes;
+//! - catching up: JetStream places every stream on the target's members, until they hold
+//!   it all and the old members hold nothing; then the public endpoint moves (off in the
+//!   source, on in the target) and the names switch;
+//! - after the switch: the old members leave JetStream's meta group; at the end of the
+//!   drain only their engines stop, their namespaces and the link go, and the new side's
+//!   egress narrows back to the cluster's own rules;
+//! - a cancel before the switch brings the data back to the old members first (if the new
+//!   ones ever ran), retires the new members, then removes them and the link.
+
+use isthmus_core::kinds::cluster_move::NetworkMove;
+use isthmus_core::resources::{Cluster, EgressRule, Network, Provider};
+use isthmus_core::state::NodeStatus;
+use isthmus_core::Cidr;
+use isthmus_driver::NodeState;
+use isthmus_store::api::Api;
+
+use super::context::{Context, ReconcileError, Result};
+use crate::nodes::jetstream_move::network_tag;
+use crate::nodes::moving::replicates;
+use crate::nodes::NodeSupervisor;
+
+/// The move of `c` between two `local` networks, with the engines to run.
+pub(super) struct LocalMove<'a> {
+    ctx: &'a Context,
+    engines: &'a NodeSupervisor,
+    c: &'a Cluster,
+    m: &'a NetworkMove,
+    source: Network,
+    target: Network,
+}
+
+/// The engine supervisor, when the move is `local`'s to carry with engines.
+pub(super) fn engines_for<'a>(ctx: &'a Context, target: &Network) -> Option<&'a NodeSupervisor> {
+    ctx.nodes
+        .as_deref()
+        .filter(|_| target.provider == Provider::Local)
+}
+
+impl<'a> LocalMove<'a> {
+    pub(super) fn new(
+        ctx: &'a Context,
+        engines: &'a NodeSupervisor,
+        c: &'a Cluster,
+        m: &'a NetworkMove,
+        source: Network,
+        target: Network,
+    ) -> LocalMove<'a> {
+        LocalMove {
+            ctx,
+            engines,
+            c,
+            m,
+            source,
+            target,
+        }
+    }
+
+    /// (old nodes, new nodes): the cluster's own before the switch, the move's after it.
+    fn sides(&self) -> (Vec<isthmus_core::resources::Node>, Vec<isthmus_core::resources::Node>) {
+        if self.m.phase.is_switched() {
+            (self.m.nodes.clone(), self.c.nodes.clone())
+        } else {
+            (self.c.nodes.clone(), self.m.nodes.clone())
+        }
+    }
+
+    /// The cluster as one side's provider sees it: its nodes there, its network, its
+    /// public endpoint on or off, its egress widened to `peers` on the cluster port.
+    fn view(
+        &self,
+        nodes: &[isthmus_core::resources::Node],
+        network: &Network,
+        public: bool,
+        peers: &[isthmus_core::resources::Node],
+    ) -> Cluster {
+        let mut view = self.c.clone();
+        view.nodes = nodes.to_vec();
+        view.network_id = network.id;
+        view.public_access.enabled &= public;
+        if let Some(port) = cluster_port(self.c) {
+            view.egress_allowlist
+                .extend(peers.iter().map(|n| EgressRule {
+                    cidr: Cidr::containing(n.ip, 32),
+                    ports: vec![port],
+                    comment: format!("move of cluster {}", self.c.id),
+                }));
+        }
+        view
+    }
+
+    async fn ensure(&self, view: &Cluster, network: &Network, what: &str) -> Result<Vec<u32>> {
+        let seen = self
+            .ctx
+            .provisioner::<Cluster>(network.provider)?
+            .ensure(view, network)
+            .await
+            .map_err(ReconcileError::driver(format!(
+                "{what} of cluster {} in network {}",
+                self.c.id, network.id
+            )))?;
+        Ok(seen
+            .iter()
+            .filter(|o| o.state == NodeState::Running)
+            .map(|o| o.index)
+            .collect())
+    }
+
+    async fn link(&self) -> Result<()> {
+        let (old, new) = self.sides();
+        let ips = |nodes: &[isthmus_core::resources::Node]| nodes.iter().map(|n| n.ip).collect::<Vec<_>>();
+        self.engines
+            .local()
+            .ensure_move_link(
+                &self.source,
+                &self.target,
+                &self.c.id.to_string(),
+                &ips(&old),
+                &ips(&new),
+            )
+            .await
+            .map_err(ReconcileError::driver(format!("link the networks of the move of cluster {}", self.c.id)))
+    }
+
+    /// Makes the new nodes and their engines, joined to the old ones; the indices of the
+    /// new nodes that run and are ready.
+    pub(super) async fn provision(&self) -> Result<Vec<u32>> {
+        let (old, new) = self.sides();
+        self.ensure(&self.view(&old, &self.source, true, &new), &self.source, "widen the egress of the old nodes")
+            .await?;
+        let up = self
+            .ensure(&self.view(&new, &self.target, false, &old), &self.target, "create the new nodes")
+            .await?;
+        self.link().await?;
+        self.run_new(&up).await
+    }
+
+    /// (Re)starts the engines of the new nodes in `up`; the ones ready.
+    async fn run_new(&self, up: &[u32]) -> Result<Vec<u32>> {
+        let (old, new) = self.sides();
+        let side = self.view(&new, &self.target, false, &old);
+        let health = self
+            .engines
+            .ensure_with_peers(&side, up, &old)
+            .await
+            .map_err(super::cluster::engine_error(self.c))?;
+        Ok(health.into_iter().filter(|h| h.ready).map(|h| h.index).collect())
+    }
+
+    /// One round of bringing the data to the new nodes: `None` once it is there (and the
+    /// cluster may switch), else what it waits for.
+    pub(super) async fn catch_up(&self) -> Result<Option<String>> {
+        let (old, new) = self.sides();
+        let indices: Vec<u32> = new.iter().map(|n| n.index).collect();
+        let ready = self.run_new(&indices).await?;
+        if ready.len() < new.len() {
+            return Ok(Some(format!("{} of {} new engines ready", ready.len(), new.len())));
+        }
+        if !replicates(self.c) {
+            return Ok(None);
+        }
+        let tag = network_tag(&self.target.id.to_string());
+        let (tag, to, from) = (&tag, &new, &old);
+        Ok(self
+            .ask_through(&old, move |via| {
+                self.engines.bring_data(self.c, via, tag.clone(), to, from)
+            })
+            .await)
+    }
+
+    /// The public endpoint moves with the names: off in the source router first, then
+    /// on in the target's (the internet routes its address to the target's uplink).
+    pub(super) async fn move_endpoint(&self) -> Result<()> {
+        let (old, new) = self.sides();
+        self.ensure(&self.view(&old, &self.source, false, &new), &self.source, "close the public endpoint of the old nodes")
+            .await?;
+        self.ensure(&self.view(&new, &self.target, true, &old), &self.target, "open the public endpoint on the new nodes")
+            .await?;
+        Ok(())
+    }
+
+    /// After the switch: the old members leave JetStream's meta group, so it keeps its
+    /// quorum when they stop. `None` when done, else why not yet.
+    pub(super) async fn retire_old(&self) -> Result<Option<String>> {
+        let (old, new) = self.sides();
+        if !replicates(self.c) {
+            return Ok(None);
+        }
+        let members = &old;
+        Ok(self
+            .ask_through(&new, move |via| async move {
+                self.engines.retire(self.c, via, members).await.map(|()| None)
+            })
+            .await)
+    }
+
+    /// The end of the drain: only the old engines stop; their namespaces and the link go;
+    /// the new side's egress narrows to the cluster's own rules.
+    pub(super) async fn finish(&self) -> Result<()> {
+        let (old, _) = self.sides();
+        let indices: Vec<u32> = old.iter().map(|n| n.index).collect();
+        self.engines
+            .stop_nodes(self.c, &indices)
+            .await
+            .map_err(super::cluster::engine_error(self.c))?;
+        super::cluster_move::delete_nodes(self.ctx, self.c, &self.source, &old, "old").await?;
+        self.unlink().await?;
+        self.ensure(self.c, &self.target, "narrow the egress of the nodes").await?;
+        Ok(())
+    }
+
+    /// A cancel before the switch: the data back on the old members (when the new ones
+    /// ever ran), the new members retired, then the new nodes and the link removed and
+    /// the old side's egress narrowed. `None` when done, else what it waits for.
+    pub(super) async fn cancel(&self) -> Result<Option<String>> {
+        let (old, new) = self.sides();
+        let joined = new.iter().any(|n| n.status == NodeStatus::Running);
+        if joined && replicates(self.c) {
+            let tag = network_tag(&self.source.id.to_string());
+            let (tag, to, from) = (&tag, &old, &new);
+            let back = self
+                .ask_through(&old, move |via| {
+                    self.engines.bring_data(self.c, via, tag.clone(), to, from)
+                })
+                .await;
+            if back.is_some() {
+                return Ok(back.map(|w| format!("bringing the data back: {w}")));
+            }
+            if let Some(w) = self
+                .ask_through(&old, move |via| async move {
+                    self.engines.retire(self.c, via, from).await.map(|()| None)
+                })
+                .await
+            {
+                return Ok(Some(format!("retiring the new members: {w}")));
+            }
+        }
+        let indices: Vec<u32> = new.iter().map(|n| n.index).collect();
+        self.engines
+            .stop_nodes(self.c, &indices)
+            .await
+            .map_err(super::cluster::engine_error(self.c))?;
+        super::cluster_move::delete_nodes(self.ctx, self.c, &self.target, &new, "new").await?;
+        self.unlink().await?;
+        self.ensure(self.c, &self.source, "narrow the egress of the nodes").await?;
+        Ok(None)
+    }
+
+    async fn unlink(&self) -> Result<()> {
+        self.engines
+            .local()
+            .delete_move_link(&self.source, &self.target, &self.c.id.to_string())
+            .await
+            .map_err(ReconcileError::driver(format!("remove the link of the move of cluster {}", self.c.id)))
+    }
+
+    /// Asks `step` through each of `nodes` in turn until one answers: its answer, or the
+    /// last node's error as what the move waits for (the next round asks again).
+    async fn ask_through<'n, F, Fut>(&self, nodes: &'n [isthmus_core::resources::Node], step: F) -> Option<String>
+    where
+        F: Fn(&'n isthmus_core::resources::Node) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<Option<String>>>,
+    {
+        let mut last = None;
+        for via in nodes {
+            match step(via).await {
+                Ok(answer) => return answer,
+                Err(e) => {
+                    tracing::info!(cluster = %self.c.id, error = %format!("{e:#}"), "a move's step did not answer");
+                    last = Some(format!("{e:#}"));
+                }
+            }
+        }
+        Some(last.unwrap_or_else(|| "no node to ask".into()))
+    }
+}
+
+/// The engine's cluster port (the one members route over), if it has one.
+fn cluster_port(c: &Cluster) -> Option<u16> {
+    let engine = isthmus_core::engines::find(&c.engine)?;
+    isthmus_connect::engines::catalog_ports(engine).get("cluster").copied()
+}
+
+/// The link of a cluster deleted mid-move (its namespaces go with the cluster's).
+pub(super) async fn unlink_abandoned(ctx: &Context, c: &Cluster, m: &NetworkMove) -> Result<()> {
+    let Some(engines) = ctx.nodes.as_deref() else {
+        return Ok(());
+    };
+    let api = Api::<Network>::new(ctx.store.docs());
+    let load = |id: isthmus_core::NetworkId| {
+        let api = &api;
+        async move { api.load(id.0).await.ok().flatten() }
+    };
+    let (Some(source), Some(target)) = (load(m.source_network_id).await, load(m.target_network_id).await) else {
+        return Ok(());
+    };
+    if target.provider != Provider::Local {
+        return Ok(());
+    }
+    engines
+        .local()
+        .delete_move_link(&source, &target, &c.id.to_string())
+        .await
+        .map_err(ReconcileError::driver(format!("remove the link of the move of cluster {}", c.id)))
+}
