@@ -123,12 +123,13 @@ async fn write(js: jetstream::Context, stop: Arc<AtomicBool>, written: Arc<Mutex
             Err(_) => false,
         };
         if acked {
-            let mut w = written.lock().unwrap();
-            w.acked.insert(id);
-            if let Some(since) = failing_since.take() {
-                w.windows.push(since.elapsed());
+            {
+                let mut w = written.lock().unwrap();
+                w.acked.insert(id);
+                if let Some(since) = failing_since.take() {
+                    w.windows.push(since.elapsed());
+                }
             }
-            drop(w);
             id += 1;
             tokio::time::sleep(Duration::from_millis(20)).await;
         } else {
@@ -191,13 +192,18 @@ async fn consume(js: jetstream::Context, stop: Arc<AtomicBool>, received: Arc<Mu
     }
 }
 
-/// `reach` from `from` to `ip:4222`, and the real connect: (analyzed, real).
-fn reach(lab: &LocalLab, from: &str, ip: &str) -> (bool, bool) {
+/// `reach` from `from` to `ip:4222` and the real connect must both say `allowed`.
+fn assert_reach(lab: &LocalLab, from: &str, ip: &str, allowed: bool) {
     let verdict = lab
         .cli
         .json(&format!("reach --from {from} --to {ip}:{CLIENT_PORT}"));
     let analyzed = verdict["allowed"].as_bool().expect("allowed");
-    (analyzed, lab.connects_to(from, ip, CLIENT_PORT))
+    let real = lab.connects_to(from, ip, CLIENT_PORT);
+    assert_eq!(
+        (analyzed, real),
+        (allowed, allowed),
+        "{from} → {ip}:{CLIENT_PORT} (analyzed, real):\n{verdict:#}"
+    );
 }
 
 fn node_names(cluster: &Value) -> Vec<String> {
@@ -230,9 +236,10 @@ fn a_nats_cluster_moves_to_another_local_network_under_a_writer_and_a_consumer()
         "cluster create solo --network {net_a} --engine nats --topology single-node \
          --wait --timeout {WAIT_TIMEOUT}"
     ));
-    let refused = lab
-        .cli
-        .fails(&format!("cluster move {} --network {net_b}", id_of(&single)));
+    let refused = lab.cli.fails(&format!(
+        "cluster move {} --network {net_b}",
+        id_of(&single)
+    ));
     assert!(refused.contains("single node"), "{refused}");
     lab.cli.ok(&format!(
         "cluster delete {} --wait --timeout {WAIT_TIMEOUT}",
@@ -276,10 +283,13 @@ fn a_nats_cluster_moves_to_another_local_network_under_a_writer_and_a_consumer()
             .is_ok()
     });
 
-    // Before: office-a reaches the nodes, office-b does not, as `reach` says.
+    // Before: office-a reaches the nodes, office-b does not, as `reach` says. (A NATS
+    // node's health check fails for a moment while a stream is created: `reach` waits
+    // for the nodes to show running again.)
+    lab.settled_cluster(&id);
     for ip in &ips_before {
-        assert_eq!(reach(&lab, "office-a/a1", ip), (true, true), "office-a → {ip}");
-        assert_eq!(reach(&lab, "office-b/b1", ip), (false, false), "office-b → {ip}");
+        assert_reach(&lab, "office-a/a1", ip, true);
+        assert_reach(&lab, "office-b/b1", ip, false);
     }
 
     // The application runs throughout, on the app host.
@@ -310,7 +320,14 @@ fn a_nats_cluster_moves_to_another_local_network_under_a_writer_and_a_consumer()
         "cluster move {id} --network {net_b} --allow-lost-access --drain 10 --wait --timeout 300"
     ));
     let moved_in = began.elapsed();
-    assert_eq!(run.code, Some(0), "{}{}\n{}", run.stdout, run.stderr, lab.server_log());
+    assert_eq!(
+        run.code,
+        Some(0),
+        "{}{}\n{}",
+        run.stdout,
+        run.stderr,
+        lab.server_log()
+    );
     eprintln!("cluster move --wait:\n{}", run.stderr);
 
     // The writer and the consumer go on a while on the new nodes alone.
@@ -337,12 +354,16 @@ fn a_nats_cluster_moves_to_another_local_network_under_a_writer_and_a_consumer()
     }
 
     // After: reversed, and `reach` agrees with real connects.
+    lab.settled_cluster(&id);
     for ip in &ips_after {
-        assert_eq!(reach(&lab, "office-b/b1", ip), (true, true), "office-b → {ip}");
-        assert_eq!(reach(&lab, "office-a/a1", ip), (false, false), "office-a → {ip}");
+        assert_reach(&lab, "office-b/b1", ip, true);
+        assert_reach(&lab, "office-a/a1", ip, false);
     }
     for ip in &ips_before {
-        assert!(!lab.connects_to("office-a/a1", ip, CLIENT_PORT), "old node {ip} is gone");
+        assert!(
+            !lab.connects_to("office-a/a1", ip, CLIENT_PORT),
+            "old node {ip} is gone"
+        );
     }
 
     let written = std::mem::take(&mut *written.lock().unwrap());
@@ -354,8 +375,15 @@ fn a_nats_cluster_moves_to_another_local_network_under_a_writer_and_a_consumer()
         "a message was processed twice"
     );
     let lost: Vec<_> = written.acked.difference(&processed).collect();
-    assert!(lost.is_empty(), "acknowledged writes never processed: {lost:?}");
-    assert!(written.acked.len() > 100, "the writer wrote throughout: {}", written.acked.len());
+    assert!(
+        lost.is_empty(),
+        "acknowledged writes never processed: {lost:?}"
+    );
+    assert!(
+        written.acked.len() > 100,
+        "the writer wrote throughout: {}",
+        written.acked.len()
+    );
     let in_order = received.processed.windows(2).all(|w| w[0] < w[1]);
     assert!(in_order, "processed out of order");
 
@@ -369,14 +397,18 @@ fn a_nats_cluster_moves_to_another_local_network_under_a_writer_and_a_consumer()
         written.windows
     );
 
+    for line in lab.server_log().lines().filter(|l| l.contains("move")) {
+        eprintln!("server: {line}");
+    }
+
     // Nothing of the move is left: the old nodes' namespaces are gone.
     let old_ns: Vec<String> = lab
         .namespaces()
         .into_iter()
-        .filter(|ns| {
-            (0..3).any(|i| *ns == lab.names.node_ns(&id, i))
-        })
+        .filter(|ns| (0..3).any(|i| *ns == lab.names.node_ns(&id, i)))
         .collect();
     assert!(old_ns.is_empty(), "old nodes left: {old_ns:?}");
-    lab.cli.ok(&format!("cluster delete {id} --wait --timeout {WAIT_TIMEOUT}"));
+    lab.cli.ok(&format!(
+        "cluster delete {id} --wait --timeout {WAIT_TIMEOUT}"
+    ));
 }

@@ -42,7 +42,10 @@ pub async fn start(
     let source = Api::<Network>::new(state.store.docs())
         .get(cluster.project_id, cluster.network_id.0)
         .await?;
-    if target.provider == Provider::Local && source.provider == Provider::Local && target.id != source.id {
+    if target.provider == Provider::Local
+        && source.provider == Provider::Local
+        && target.id != source.id
+    {
         local_rules(&cluster, &source, &target)?;
     }
     let moved = isthmus_store::start_cluster_move(

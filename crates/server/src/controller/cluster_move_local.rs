@@ -63,7 +63,12 @@ impl<'a> LocalMove<'a> {
     }
 
     /// (old nodes, new nodes): the cluster's own before the switch, the move's after it.
-    fn sides(&self) -> (Vec<isthmus_core::resources::Node>, Vec<isthmus_core::resources::Node>) {
+    fn sides(
+        &self,
+    ) -> (
+        Vec<isthmus_core::resources::Node>,
+        Vec<isthmus_core::resources::Node>,
+    ) {
         if self.m.phase.is_switched() {
             (self.m.nodes.clone(), self.c.nodes.clone())
         } else {
@@ -114,7 +119,9 @@ impl<'a> LocalMove<'a> {
 
     async fn link(&self) -> Result<()> {
         let (old, new) = self.sides();
-        let ips = |nodes: &[isthmus_core::resources::Node]| nodes.iter().map(|n| n.ip).collect::<Vec<_>>();
+        let ips = |nodes: &[isthmus_core::resources::Node]| {
+            nodes.iter().map(|n| n.ip).collect::<Vec<_>>()
+        };
         self.engines
             .local()
             .ensure_move_link(
@@ -125,17 +132,28 @@ impl<'a> LocalMove<'a> {
                 &ips(&new),
             )
             .await
-            .map_err(ReconcileError::driver(format!("link the networks of the move of cluster {}", self.c.id)))
+            .map_err(ReconcileError::driver(format!(
+                "link the networks of the move of cluster {}",
+                self.c.id
+            )))
     }
 
     /// Makes the new nodes and their engines, joined to the old ones; the indices of the
     /// new nodes that run and are ready.
     pub(super) async fn provision(&self) -> Result<Vec<u32>> {
         let (old, new) = self.sides();
-        self.ensure(&self.view(&old, &self.source, true, &new), &self.source, "widen the egress of the old nodes")
-            .await?;
+        self.ensure(
+            &self.view(&old, &self.source, true, &new),
+            &self.source,
+            "widen the egress of the old nodes",
+        )
+        .await?;
         let up = self
-            .ensure(&self.view(&new, &self.target, false, &old), &self.target, "create the new nodes")
+            .ensure(
+                &self.view(&new, &self.target, false, &old),
+                &self.target,
+                "create the new nodes",
+            )
             .await?;
         self.link().await?;
         self.run_new(&up).await
@@ -150,7 +168,11 @@ impl<'a> LocalMove<'a> {
             .ensure_with_peers(&side, up, &old)
             .await
             .map_err(super::cluster::engine_error(self.c))?;
-        Ok(health.into_iter().filter(|h| h.ready).map(|h| h.index).collect())
+        Ok(health
+            .into_iter()
+            .filter(|h| h.ready)
+            .map(|h| h.index)
+            .collect())
     }
 
     /// One round of bringing the data to the new nodes: `None` once it is there (and the
@@ -160,7 +182,11 @@ impl<'a> LocalMove<'a> {
         let indices: Vec<u32> = new.iter().map(|n| n.index).collect();
         let ready = self.run_new(&indices).await?;
         if ready.len() < new.len() {
-            return Ok(Some(format!("{} of {} new engines ready", ready.len(), new.len())));
+            return Ok(Some(format!(
+                "{} of {} new engines ready",
+                ready.len(),
+                new.len()
+            )));
         }
         if !replicates(self.c) {
             return Ok(None);
@@ -178,10 +204,18 @@ impl<'a> LocalMove<'a> {
     /// on in the target's (the internet routes its address to the target's uplink).
     pub(super) async fn move_endpoint(&self) -> Result<()> {
         let (old, new) = self.sides();
-        self.ensure(&self.view(&old, &self.source, false, &new), &self.source, "close the public endpoint of the old nodes")
-            .await?;
-        self.ensure(&self.view(&new, &self.target, true, &old), &self.target, "open the public endpoint on the new nodes")
-            .await?;
+        self.ensure(
+            &self.view(&old, &self.source, false, &new),
+            &self.source,
+            "close the public endpoint of the old nodes",
+        )
+        .await?;
+        self.ensure(
+            &self.view(&new, &self.target, true, &old),
+            &self.target,
+            "open the public endpoint on the new nodes",
+        )
+        .await?;
         Ok(())
     }
 
@@ -195,7 +229,10 @@ impl<'a> LocalMove<'a> {
         let members = &old;
         Ok(self
             .ask_through(&new, move |via| async move {
-                self.engines.retire(self.c, via, members).await.map(|()| None)
+                self.engines
+                    .retire(self.c, via, members)
+                    .await
+                    .map(|()| None)
             })
             .await)
     }
@@ -211,7 +248,8 @@ impl<'a> LocalMove<'a> {
             .map_err(super::cluster::engine_error(self.c))?;
         super::cluster_move::delete_nodes(self.ctx, self.c, &self.source, &old, "old").await?;
         self.unlink().await?;
-        self.ensure(self.c, &self.target, "narrow the egress of the nodes").await?;
+        self.ensure(self.c, &self.target, "narrow the egress of the nodes")
+            .await?;
         Ok(())
     }
 
@@ -248,7 +286,8 @@ impl<'a> LocalMove<'a> {
             .map_err(super::cluster::engine_error(self.c))?;
         super::cluster_move::delete_nodes(self.ctx, self.c, &self.target, &new, "new").await?;
         self.unlink().await?;
-        self.ensure(self.c, &self.source, "narrow the egress of the nodes").await?;
+        self.ensure(self.c, &self.source, "narrow the egress of the nodes")
+            .await?;
         Ok(None)
     }
 
@@ -257,12 +296,19 @@ impl<'a> LocalMove<'a> {
             .local()
             .delete_move_link(&self.source, &self.target, &self.c.id.to_string())
             .await
-            .map_err(ReconcileError::driver(format!("remove the link of the move of cluster {}", self.c.id)))
+            .map_err(ReconcileError::driver(format!(
+                "remove the link of the move of cluster {}",
+                self.c.id
+            )))
     }
 
     /// Asks `step` through each of `nodes` in turn until one answers: its answer, or the
     /// last node's error as what the move waits for (the next round asks again).
-    async fn ask_through<'n, F, Fut>(&self, nodes: &'n [isthmus_core::resources::Node], step: F) -> Option<String>
+    async fn ask_through<'n, F, Fut>(
+        &self,
+        nodes: &'n [isthmus_core::resources::Node],
+        step: F,
+    ) -> Option<String>
     where
         F: Fn(&'n isthmus_core::resources::Node) -> Fut,
         Fut: std::future::Future<Output = anyhow::Result<Option<String>>>,
@@ -284,7 +330,9 @@ impl<'a> LocalMove<'a> {
 /// The engine's cluster port (the one members route over), if it has one.
 fn cluster_port(c: &Cluster) -> Option<u16> {
     let engine = isthmus_core::engines::find(&c.engine)?;
-    isthmus_connect::engines::catalog_ports(engine).get("cluster").copied()
+    isthmus_connect::engines::catalog_ports(engine)
+        .get("cluster")
+        .copied()
 }
 
 /// The link of a cluster deleted mid-move (its namespaces go with the cluster's).
@@ -297,7 +345,10 @@ pub(super) async fn unlink_abandoned(ctx: &Context, c: &Cluster, m: &NetworkMove
         let api = &api;
         async move { api.load(id.0).await.ok().flatten() }
     };
-    let (Some(source), Some(target)) = (load(m.source_network_id).await, load(m.target_network_id).await) else {
+    let (Some(source), Some(target)) = (
+        load(m.source_network_id).await,
+        load(m.target_network_id).await,
+    ) else {
         return Ok(());
     };
     if target.provider != Provider::Local {
@@ -307,5 +358,8 @@ pub(super) async fn unlink_abandoned(ctx: &Context, c: &Cluster, m: &NetworkMove
         .local()
         .delete_move_link(&source, &target, &c.id.to_string())
         .await
-        .map_err(ReconcileError::driver(format!("remove the link of the move of cluster {}", c.id)))
+        .map_err(ReconcileError::driver(format!(
+            "remove the link of the move of cluster {}",
+            c.id
+        )))
 }
