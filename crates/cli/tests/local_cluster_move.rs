@@ -192,6 +192,29 @@ async fn consume(js: jetstream::Context, stop: Arc<AtomicBool>, received: Arc<Mu
     }
 }
 
+/// One more acknowledged write, read back by its sequence: JetStream still works.
+async fn write_and_read(uris: Vec<String>, tls: ClientConfig) -> anyhow::Result<()> {
+    let js = jetstream::new(app_client(&uris, tls).await?);
+    let ack = js
+        .publish("orders.new", "after".into())
+        .await
+        .context("publish")?
+        .await
+        .context("acknowledgement")?;
+    let message = js
+        .get_stream("ORDERS")
+        .await?
+        .get_raw_message(ack.sequence)
+        .await
+        .context("read it back")?;
+    anyhow::ensure!(
+        &message.payload[..] == b"after",
+        "read {:?}",
+        message.payload
+    );
+    Ok(())
+}
+
 /// `reach` from `from` to `ip:4222` and the real connect must both say `allowed`.
 fn assert_reach(lab: &LocalLab, from: &str, ip: &str, allowed: bool) {
     let verdict = lab
@@ -408,6 +431,39 @@ fn a_nats_cluster_moves_to_another_local_network_under_a_writer_and_a_consumer()
         .filter(|ns| (0..3).any(|i| *ns == lab.names.node_ns(&id, i)))
         .collect();
     assert!(old_ns.is_empty(), "old nodes left: {old_ns:?}");
+
+    // A move back to A, cancelled at once (before its switch): the cluster stays in B on
+    // the same nodes, the cancelled nodes are gone, and JetStream still works (new
+    // members that had joined were retired before they stopped).
+    let back = lab.cli.json(&format!(
+        "cluster move {id} --network {net_a} --allow-lost-access"
+    ));
+    assert_eq!(
+        back["network_move"]["phase"], "provisioning_nodes",
+        "{back:#}"
+    );
+    lab.cli.ok(&format!("cluster move {id} --cancel"));
+    let mut cancelled = Value::Null;
+    eventually("the cancel is done", || {
+        cancelled = lab.cli.json(&format!("cluster get {id}"));
+        cancelled["network_move"]["phase"] == "cancelled"
+    });
+    assert_eq!(cancelled["status"], "running", "{cancelled:#}");
+    assert_eq!(cancelled["network_id"], net_b.as_str(), "{cancelled:#}");
+    assert_eq!(node_ips(&cancelled), ips_after, "the same nodes");
+    let ours: Vec<String> = lab
+        .namespaces()
+        .into_iter()
+        .filter(|ns| (0..12).any(|i| *ns == lab.names.node_ns(&id, i)))
+        .collect();
+    assert_eq!(ours.len(), 3, "only the cluster's nodes: {ours:?}");
+    let (u, t) = (uris.clone(), tls.clone());
+    lab_host::run(&app_ns, move || write_and_read(u, t)).expect("JetStream after the cancel");
+    for line in lab.server_log().lines().filter(|l| l.contains("move")) {
+        eprintln!("server: {line}");
+    }
+    eprintln!("cancelled move: {}", cancelled["network_move"]["message"]);
+
     lab.cli.ok(&format!(
         "cluster delete {id} --wait --timeout {WAIT_TIMEOUT}"
     ));

@@ -15,8 +15,7 @@
 //!   ones ever ran), retires the new members, then removes them and the link.
 
 use isthmus_core::kinds::cluster_move::NetworkMove;
-use isthmus_core::resources::{Cluster, EgressRule, Network, Provider};
-use isthmus_core::state::NodeStatus;
+use isthmus_core::resources::{Cluster, EgressRule, Network, Node, Provider};
 use isthmus_core::Cidr;
 use isthmus_driver::NodeState;
 use isthmus_store::api::Api;
@@ -63,12 +62,7 @@ impl<'a> LocalMove<'a> {
     }
 
     /// (old nodes, new nodes): the cluster's own before the switch, the move's after it.
-    fn sides(
-        &self,
-    ) -> (
-        Vec<isthmus_core::resources::Node>,
-        Vec<isthmus_core::resources::Node>,
-    ) {
+    fn sides(&self) -> (Vec<Node>, Vec<Node>) {
         if self.m.phase.is_switched() {
             (self.m.nodes.clone(), self.c.nodes.clone())
         } else {
@@ -78,13 +72,7 @@ impl<'a> LocalMove<'a> {
 
     /// The cluster as one side's provider sees it: its nodes there, its network, its
     /// public endpoint on or off, its egress widened to `peers` on the cluster port.
-    fn view(
-        &self,
-        nodes: &[isthmus_core::resources::Node],
-        network: &Network,
-        public: bool,
-        peers: &[isthmus_core::resources::Node],
-    ) -> Cluster {
+    fn view(&self, nodes: &[Node], network: &Network, public: bool, peers: &[Node]) -> Cluster {
         let mut view = self.c.clone();
         view.nodes = nodes.to_vec();
         view.network_id = network.id;
@@ -119,9 +107,7 @@ impl<'a> LocalMove<'a> {
 
     async fn link(&self) -> Result<()> {
         let (old, new) = self.sides();
-        let ips = |nodes: &[isthmus_core::resources::Node]| {
-            nodes.iter().map(|n| n.ip).collect::<Vec<_>>()
-        };
+        let ips = |nodes: &[Node]| nodes.iter().map(|n| n.ip).collect::<Vec<_>>();
         self.engines
             .local()
             .ensure_move_link(
@@ -159,20 +145,29 @@ impl<'a> LocalMove<'a> {
         self.run_new(&up).await
     }
 
-    /// (Re)starts the engines of the new nodes in `up`; the ones ready.
+    /// (Re)starts the engines of the new nodes in `up`, one at a time in index order
+    /// (each joins JetStream's meta group once the previous one is ready, as NATS
+    /// recommends: three members started at once next to the old ones were seen, once in
+    /// five runs, to leave the meta group without the streams); the ones ready.
     async fn run_new(&self, up: &[u32]) -> Result<Vec<u32>> {
         let (old, new) = self.sides();
         let side = self.view(&new, &self.target, false, &old);
-        let health = self
-            .engines
-            .ensure_with_peers(&side, up, &old)
-            .await
-            .map_err(super::cluster::engine_error(self.c))?;
-        Ok(health
-            .into_iter()
-            .filter(|h| h.ready)
-            .map(|h| h.index)
-            .collect())
+        let mut ready = vec![];
+        for node in &new {
+            if !up.contains(&node.index) {
+                break;
+            }
+            let health = self
+                .engines
+                .ensure_with_peers(&side, &[node.index], &old)
+                .await
+                .map_err(super::cluster::engine_error(self.c))?;
+            if !health.iter().all(|h| h.ready) {
+                break;
+            }
+            ready.push(node.index);
+        }
+        Ok(ready)
     }
 
     /// One round of bringing the data to the new nodes: `None` once it is there (and the
@@ -230,7 +225,7 @@ impl<'a> LocalMove<'a> {
         Ok(self
             .ask_through(&new, move |via| async move {
                 self.engines
-                    .retire(self.c, via, members)
+                    .retire(self.c, via, members, false)
                     .await
                     .map(|()| None)
             })
@@ -258,10 +253,19 @@ impl<'a> LocalMove<'a> {
     /// the old side's egress narrowed. `None` when done, else what it waits for.
     pub(super) async fn cancel(&self) -> Result<Option<String>> {
         let (old, new) = self.sides();
-        let joined = new.iter().any(|n| n.status == NodeStatus::Running);
-        if joined && replicates(self.c) {
+        let indices: Vec<u32> = new.iter().map(|n| n.index).collect();
+        // The new engines that run may have joined JetStream (and hold replicas): the data
+        // comes back and they leave the meta group before they stop, or the group loses
+        // its quorum.
+        let running = self.engines.running(self.c, &indices).await;
+        let joined: Vec<Node> = new
+            .iter()
+            .filter(|n| running.contains(&n.index))
+            .cloned()
+            .collect();
+        if !joined.is_empty() && replicates(self.c) {
             let tag = network_tag(&self.source.id.to_string());
-            let (tag, to, from) = (&tag, &old, &new);
+            let (tag, to, from) = (&tag, &old, &joined);
             let back = self
                 .ask_through(&old, move |via| {
                     self.engines.bring_data(self.c, via, tag.clone(), to, from)
@@ -272,14 +276,16 @@ impl<'a> LocalMove<'a> {
             }
             if let Some(w) = self
                 .ask_through(&old, move |via| async move {
-                    self.engines.retire(self.c, via, from).await.map(|()| None)
+                    self.engines
+                        .retire(self.c, via, from, true)
+                        .await
+                        .map(|()| None)
                 })
                 .await
             {
                 return Ok(Some(format!("retiring the new members: {w}")));
             }
         }
-        let indices: Vec<u32> = new.iter().map(|n| n.index).collect();
         self.engines
             .stop_nodes(self.c, &indices)
             .await
@@ -304,13 +310,9 @@ impl<'a> LocalMove<'a> {
 
     /// Asks `step` through each of `nodes` in turn until one answers: its answer, or the
     /// last node's error as what the move waits for (the next round asks again).
-    async fn ask_through<'n, F, Fut>(
-        &self,
-        nodes: &'n [isthmus_core::resources::Node],
-        step: F,
-    ) -> Option<String>
+    async fn ask_through<'n, F, Fut>(&self, nodes: &'n [Node], step: F) -> Option<String>
     where
-        F: Fn(&'n isthmus_core::resources::Node) -> Fut,
+        F: Fn(&'n Node) -> Fut,
         Fut: std::future::Future<Output = anyhow::Result<Option<String>>>,
     {
         let mut last = None;

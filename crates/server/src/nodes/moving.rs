@@ -31,6 +31,28 @@ impl NodeSupervisor {
         &self.local
     }
 
+    /// Which of `indices` of `cluster` have an engine running now (started by this
+    /// server and not exited).
+    pub async fn running(&self, cluster: &Cluster, indices: &[u32]) -> Vec<u32> {
+        let id = cluster.id.to_string();
+        let mut out = vec![];
+        for index in indices {
+            let slot = self
+                .processes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&(id.clone(), *index))
+                .cloned();
+            if let Some(slot) = slot {
+                let mut process = slot.lock().await;
+                if process.as_mut().is_some_and(|p| p.exited().is_none()) {
+                    out.push(*index);
+                }
+            }
+        }
+        out
+    }
+
     /// Stops the engines of `indices` of `cluster` only (the old nodes at the end of a
     /// move, or the new ones of a cancelled move), and removes their node directories;
     /// the cluster's other nodes and its system password stay.
@@ -91,16 +113,22 @@ impl NodeSupervisor {
         .await
     }
 
-    /// Takes `members` out of JetStream's meta group, asked through node `via`.
+    /// Takes `members` out of JetStream's meta group, asked through node `via`;
+    /// `maybe_unknown`: a member the group does not know (it never joined) counts as out.
     pub async fn retire(
         &self,
         cluster: &Cluster,
         via: &Node,
         members: &[Node],
+        maybe_unknown: bool,
     ) -> anyhow::Result<()> {
         let members: Vec<String> = members.iter().map(|n| member(cluster, n)).collect();
         self.in_node(cluster, via, move |_, sys| async move {
-            jetstream_move::retire_members(&sys, &members).await
+            if maybe_unknown {
+                jetstream_move::retire_members_if_joined(&sys, &members).await
+            } else {
+                jetstream_move::retire_members(&sys, &members).await
+            }
         })
         .await
     }
