@@ -73,12 +73,20 @@ struct Written {
     windows: Vec<Duration>,
 }
 
-/// What the consumer processed, in order, and the deliveries it skipped as seen.
+/// What the consumer processed, in the order it did, and the deliveries it skipped as
+/// already processed.
 #[derive(Default, Debug)]
 struct Received {
     processed: Vec<u64>,
+    /// The stream sequences processed. Not only the last one: during a move JetStream can
+    /// lose a delivery in flight and redeliver it after its acknowledgement wait, when
+    /// later messages have been processed (seen once in testing); a consumer that kept
+    /// only the last sequence would skip it for good.
+    seqs: BTreeSet<u64>,
     last_seq: u64,
     redelivered: usize,
+    /// Messages processed after a later one (redelivered after a lost delivery).
+    late: usize,
 }
 
 /// The stream (replicated on three members) and its durable consumer.
@@ -100,6 +108,7 @@ async fn create_stream(uris: Vec<String>, tls: ClientConfig) -> anyhow::Result<(
             pull::Config {
                 durable_name: Some("billing".into()),
                 ack_policy: AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(5),
                 num_replicas: 3,
                 ..Default::default()
             },
@@ -168,13 +177,16 @@ async fn consume(js: jetstream::Context, stop: Arc<AtomicBool>, received: Arc<Mu
                 .unwrap()
                 .parse()
                 .unwrap();
-            // Processed once: a delivery at or below the last stream sequence processed is
-            // a redelivery (an acknowledgement lost in flight), skipped.
+            // Processed once: a delivery of a stream sequence already processed is a
+            // redelivery (an acknowledgement lost in flight), skipped.
             let seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
             {
                 let mut r = received.lock().unwrap();
-                if seq > r.last_seq {
-                    r.last_seq = seq;
+                if r.seqs.insert(seq) {
+                    if seq < r.last_seq {
+                        r.late += 1;
+                    }
+                    r.last_seq = r.last_seq.max(seq);
                     r.processed.push(id);
                 } else {
                     r.redelivered += 1;
@@ -185,7 +197,8 @@ async fn consume(js: jetstream::Context, stop: Arc<AtomicBool>, received: Arc<Mu
         }
         if stop.load(Ordering::SeqCst) {
             idle_after_stop = if got == 0 { idle_after_stop + 1 } else { 0 };
-            if idle_after_stop >= 6 {
+            // Idle for longer than the acknowledgement wait: nothing is left to redeliver.
+            if idle_after_stop >= 16 {
                 return;
             }
         }
@@ -407,15 +420,14 @@ fn a_nats_cluster_moves_to_another_local_network_under_a_writer_and_a_consumer()
         "the writer wrote throughout: {}",
         written.acked.len()
     );
-    let in_order = received.processed.windows(2).all(|w| w[0] < w[1]);
-    assert!(in_order, "processed out of order");
 
     eprintln!(
         "move figures: `cluster move --wait` took {:.1} s (drain 10 s included); {} writes \
-         acknowledged, {} processed, {} redeliveries skipped; writer error windows: {:?}",
+         acknowledged, {} processed ({} after a later one), {} redeliveries skipped; writer error windows: {:?}",
         moved_in.as_secs_f64(),
         written.acked.len(),
         received.processed.len(),
+        received.late,
         received.redelivered,
         written.windows
     );
@@ -442,6 +454,12 @@ fn a_nats_cluster_moves_to_another_local_network_under_a_writer_and_a_consumer()
         back["network_move"]["phase"], "provisioning_nodes",
         "{back:#}"
     );
+    // Cancelled once the new engines run and the data is on its way to them: they are
+    // members of the cluster by then, and must leave it before they stop.
+    eventually("the move back is catching up", || {
+        let now = lab.cli.json(&format!("cluster get {id}"));
+        now["network_move"]["phase"] == "catching_up"
+    });
     lab.cli.ok(&format!("cluster move {id} --cancel"));
     let mut cancelled = Value::Null;
     eventually("the cancel is done", || {

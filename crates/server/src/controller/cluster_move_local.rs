@@ -264,6 +264,8 @@ impl<'a> LocalMove<'a> {
             .cloned()
             .collect();
         if !joined.is_empty() && replicates(self.c) {
+            tracing::info!(cluster = %self.c.id, members = joined.len(),
+                "cancelling a move: the data comes back to the old members, the new ones leave");
             let tag = network_tag(&self.source.id.to_string());
             let (tag, to, from) = (&tag, &old, &joined);
             let back = self
