@@ -170,11 +170,30 @@ impl<'a> LocalMove<'a> {
         Ok(ready)
     }
 
+    /// Restarts an old engine that is not running (engines die with the server: after a
+    /// restart mid-move nobody else would start them, and the meta group needs them until
+    /// they are retired). Their readiness is not waited for: a member's health check fails
+    /// while streams move.
+    async fn keep_old_running(&self) -> Result<()> {
+        let (old, new) = self.sides();
+        let side = self.view(&old, &self.source, false, &new);
+        let indices: Vec<u32> = old.iter().map(|n| n.index).collect();
+        if self.engines.running(self.c, &indices).await.len() == indices.len() {
+            return Ok(());
+        }
+        self.engines
+            .ensure_with_peers(&side, &indices, &new)
+            .await
+            .map_err(super::cluster::engine_error(self.c))?;
+        Ok(())
+    }
+
     /// One round of bringing the data to the new nodes: `None` once it is there (and the
     /// cluster may switch), else what it waits for.
     pub(super) async fn catch_up(&self) -> Result<Option<String>> {
         let (old, new) = self.sides();
         let indices: Vec<u32> = new.iter().map(|n| n.index).collect();
+        self.keep_old_running().await?;
         let ready = self.run_new(&indices).await?;
         if ready.len() < new.len() {
             return Ok(Some(format!(
@@ -221,6 +240,7 @@ impl<'a> LocalMove<'a> {
         if !replicates(self.c) {
             return Ok(None);
         }
+        self.keep_old_running().await?;
         let members = &old;
         Ok(self
             .ask_through(&new, move |via| async move {
