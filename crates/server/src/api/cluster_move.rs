@@ -24,7 +24,7 @@ use crate::state::AppState;
     params(("p" = String, Path, description = "Project id"), ("id" = String, Path, description = "Cluster id or name")),
     request_body = ClusterMoveRequest,
     responses((status = 202, description = "Moving; `network_move` shows the phase", body = Cluster),
-        (status = 422, description = "Another project's network, the same network, another driver, or sources that would lose access (named; allow with allow_lost_access)"),
+        (status = 422, description = "Another project's network, the same network, another driver, sources that would lose access (named; allow with allow_lost_access); on the local driver a single-node cluster (topology: multi-node-move) or overlapping network ranges (network_id: disjoint-cidrs)"),
         (status = 409, description = "The target has no room for the nodes, or the cluster is not running or already moving")),
     security(("bearer" = [])))]
 pub async fn start(
@@ -39,14 +39,14 @@ pub async fn start(
     let cluster = Api::<Cluster>::new(state.store.docs())
         .get(access.project, id)
         .await?;
-    if target.provider == Provider::Local || cluster_provider(&state, &cluster).await? {
-        return Err(CoreError::invalid(
-            "network_id",
-            "provider-supports-move",
-            "moving a cluster on the local driver is not supported yet: its engines do not \
-             replicate to new nodes in another network",
-        )
-        .into());
+    let source = Api::<Network>::new(state.store.docs())
+        .get(cluster.project_id, cluster.network_id.0)
+        .await?;
+    if target.provider == Provider::Local
+        && source.provider == Provider::Local
+        && target.id != source.id
+    {
+        local_rules(&cluster, &source, &target)?;
     }
     let moved = isthmus_store::start_cluster_move(
         state.store.docs(),
@@ -95,12 +95,37 @@ pub async fn cancel_by_delete(
     cancel(state, access, path).await
 }
 
-/// Whether the cluster's own network is on the local driver.
-async fn cluster_provider(state: &AppState, cluster: &Cluster) -> ApiResult<bool> {
-    let net = Api::<Network>::new(state.store.docs())
-        .get(cluster.project_id, cluster.network_id.0)
-        .await?;
-    Ok(net.provider == Provider::Local)
+/// What a move on the `local` driver cannot do: its engines replicate to the new nodes
+/// as members of one cluster, so a single node (no cluster to join) cannot move, and the
+/// link between the two routers routes the nodes' addresses of both sides, so the two
+/// networks' ranges must not overlap (networks in different regions may).
+fn local_rules(cluster: &Cluster, source: &Network, target: &Network) -> ApiResult<()> {
+    if cluster.nodes.len() < 2 && crate::nodes::moving::replicates(cluster) {
+        return Err(CoreError::invalid(
+            "topology",
+            "multi-node-move",
+            format!(
+                "cluster {} has a single node: on the local driver a cluster moves by its \
+                 engine's own replication to new nodes that join it, and a single node has \
+                 no cluster to join; use a migration into a new cluster instead",
+                cluster.id
+            ),
+        )
+        .into());
+    }
+    if source.cidr_block.overlaps(&target.cidr_block) {
+        return Err(CoreError::invalid(
+            "network_id",
+            "disjoint-cidrs",
+            format!(
+                "network {} ({}) overlaps the cluster's network {} ({}): during the move \
+                 the two networks are linked and route each other's node addresses",
+                target.id, target.cidr_block, source.id, source.cidr_block
+            ),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// The target network by name or id in `project`; an id of another project's network is

@@ -132,7 +132,7 @@ fn engines<'a>(ctx: &'a Context, net: &Network) -> Option<&'a crate::nodes::Node
         .filter(|_| net.provider == Provider::Local)
 }
 
-fn engine_error(cluster: &Cluster) -> impl FnOnce(anyhow::Error) -> ReconcileError {
+pub(super) fn engine_error(cluster: &Cluster) -> impl FnOnce(anyhow::Error) -> ReconcileError {
     let context = format!("engines of cluster {}", cluster.id);
     move |e| ReconcileError::Driver {
         context,

@@ -17,6 +17,7 @@ use isthmus_core::NetworkId;
 use isthmus_driver::NodeState;
 use isthmus_store::api::Api;
 
+use super::cluster_move_local::{engines_for, unlink_abandoned, LocalMove};
 use super::context::{condition, reconciled, Action, Context, ReconcileError, Result};
 
 /// Whether `c` has a move for the controller to carry forward.
@@ -55,20 +56,24 @@ pub(super) async fn step(ctx: &Context, c: &Cluster, net: &Network) -> Result<(C
             if target.status != NetworkStatus::Active {
                 moving.message = format!("waiting for network {} to be active", target.id);
             } else {
-                let seen = ctx
-                    .provisioner::<Cluster>(target.provider)?
-                    .ensure(&placed(c, &m.nodes), &target)
-                    .await
-                    .map_err(ReconcileError::driver(format!(
-                        "create the new nodes of cluster {} in network {}",
-                        c.id, target.id
-                    )))?;
+                let up: Vec<u32> = match local(ctx, c, &m, net, &target) {
+                    Some(l) => l.provision().await?,
+                    None => ctx
+                        .provisioner::<Cluster>(target.provider)?
+                        .ensure(&placed(c, &m.nodes), &target)
+                        .await
+                        .map_err(ReconcileError::driver(format!(
+                            "create the new nodes of cluster {} in network {}",
+                            c.id, target.id
+                        )))?
+                        .iter()
+                        .filter(|o| o.state == NodeState::Running)
+                        .map(|o| o.index)
+                        .collect(),
+                };
                 let mut running = 0;
                 for node in &mut moving.nodes {
-                    let up = seen
-                        .iter()
-                        .any(|o| o.index == node.index && o.state == NodeState::Running);
-                    if up {
+                    if up.contains(&node.index) {
                         node.status = NodeStatus::Running;
                         running += 1;
                     }
@@ -86,13 +91,28 @@ pub(super) async fn step(ctx: &Context, c: &Cluster, net: &Network) -> Result<(C
             poll
         }
         MovePhase::CatchingUp => {
-            // The simulated clouds' nodes hold no data, so there is nothing to copy; a
-            // provider whose nodes run engines (`local`) is refused at the API until its
-            // engines replicate to the new nodes (issue 19, partial).
-            switch(&mut next, &mut moving);
+            let target = network(ctx, m.target_network_id).await?;
+            match local(ctx, c, &m, net, &target) {
+                // The simulated clouds' nodes hold no data: nothing to copy.
+                None => switch(&mut next, &mut moving),
+                Some(l) => match l.catch_up().await? {
+                    Some(waiting) => moving.message = format!("bringing the data: {waiting}"),
+                    None => {
+                        l.move_endpoint().await?;
+                        switch(&mut next, &mut moving);
+                    }
+                },
+            }
             poll
         }
         MovePhase::NamesSwitched => {
+            let source = network(ctx, m.source_network_id).await?;
+            if let Some(l) = local(ctx, c, &m, &source, net) {
+                if let Some(waiting) = l.retire_old().await? {
+                    moving.message = format!("retiring the old members: {waiting}");
+                    return save_step(ctx, c, finish_step(next, moving), poll).await;
+                }
+            }
             let until = drain_until(&moving);
             moving.phase = MovePhase::Draining;
             moving.message =
@@ -108,7 +128,10 @@ pub(super) async fn step(ctx: &Context, c: &Cluster, net: &Network) -> Result<(C
                 return save_step(ctx, c, finish_step(next, moving), action).await;
             }
             let source = network(ctx, m.source_network_id).await?;
-            delete_nodes(ctx, c, &source, &m.nodes, "old").await?;
+            match local(ctx, c, &m, &source, net) {
+                Some(l) => l.finish().await?,
+                None => delete_nodes(ctx, c, &source, &m.nodes, "old").await?,
+            }
             moving.phase = MovePhase::Done;
             moving.nodes.clear();
             moving.finished_at = Some(now);
@@ -118,7 +141,15 @@ pub(super) async fn step(ctx: &Context, c: &Cluster, net: &Network) -> Result<(C
         }
         MovePhase::Cancelling => {
             let target = network(ctx, m.target_network_id).await?;
-            delete_nodes(ctx, c, &target, &m.nodes, "new").await?;
+            match local(ctx, c, &m, net, &target) {
+                Some(l) => {
+                    if let Some(waiting) = l.cancel().await? {
+                        moving.message = format!("cancelling: {waiting}");
+                        return save_step(ctx, c, finish_step(next, moving), poll).await;
+                    }
+                }
+                None => delete_nodes(ctx, c, &target, &m.nodes, "new").await?,
+            }
             moving.phase = MovePhase::Cancelled;
             moving.nodes.clear();
             moving.finished_at = Some(Utc::now());
@@ -230,12 +261,32 @@ pub(super) async fn delete_move_nodes(ctx: &Context, c: &Cluster) -> Result<()> 
     } else {
         m.target_network_id
     };
+    unlink_abandoned(ctx, c, m).await?;
     match network(ctx, other).await {
         Ok(n) => delete_nodes(ctx, c, &n, &m.nodes, "moving").await,
         // The network went first: its provider removed what it held.
         Err(ReconcileError::Driver { .. }) => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// The move of `c` on `local`, whose nodes run engines (`None` elsewhere).
+fn local<'a>(
+    ctx: &'a Context,
+    c: &'a Cluster,
+    m: &'a NetworkMove,
+    source: &Network,
+    target: &Network,
+) -> Option<LocalMove<'a>> {
+    let engines = engines_for(ctx, target)?;
+    Some(LocalMove::new(
+        ctx,
+        engines,
+        c,
+        m,
+        source.clone(),
+        target.clone(),
+    ))
 }
 
 /// `c` as the provider sees one side of the move: the same cluster with `nodes`.
@@ -245,7 +296,7 @@ fn placed(c: &Cluster, nodes: &[Node]) -> Cluster {
     view
 }
 
-async fn delete_nodes(
+pub(super) async fn delete_nodes(
     ctx: &Context,
     c: &Cluster,
     network: &Network,

@@ -14,6 +14,7 @@
 mod backoff;
 mod cluster;
 mod cluster_move;
+mod cluster_move_local;
 mod context;
 mod endpoint_service;
 mod migration;

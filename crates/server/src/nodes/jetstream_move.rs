@@ -218,6 +218,24 @@ fn off_members(cluster: &Value, members: &BTreeSet<String>) -> Option<String> {
 /// can go unanswered while the meta group elects a new leader (the old leader may be
 /// the member just removed), so each is asked again, a bounded number of times.
 pub async fn retire_members(sys: &async_nats::Client, members: &[String]) -> anyhow::Result<()> {
+    retire(sys, members, false).await
+}
+
+/// Like [`retire_members`], for members that may never have joined the meta group (the
+/// new members of a move cancelled while they started): a member JetStream does not
+/// know counts as retired.
+pub async fn retire_members_if_joined(
+    sys: &async_nats::Client,
+    members: &[String],
+) -> anyhow::Result<()> {
+    retire(sys, members, true).await
+}
+
+async fn retire(
+    sys: &async_nats::Client,
+    members: &[String],
+    maybe_unknown: bool,
+) -> anyhow::Result<()> {
     const TRIES: u32 = 10;
     for member in members {
         let mut tries = 0;
@@ -226,7 +244,7 @@ pub async fn retire_members(sys: &async_nats::Client, members: &[String]) -> any
             match api(sys, "$JS.API.SERVER.REMOVE".into(), json!({"peer": member})).await {
                 Ok(_) => break,
                 // Removed by an earlier try whose answer was lost, or a repeated step.
-                Err(e) if tries > 1 && is_unknown_peer(&e) => break,
+                Err(e) if (tries > 1 || maybe_unknown) && is_unknown_peer(&e) => break,
                 Err(e) if tries < TRIES => {
                     tracing::info!(%member, error = %format!("{e:#}"), "retiring a member again");
                     tokio::time::sleep(Duration::from_millis(500)).await;

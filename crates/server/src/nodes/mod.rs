@@ -7,6 +7,7 @@
 mod certs;
 mod files;
 pub mod jetstream_move;
+pub mod moving;
 mod process;
 
 use std::collections::HashMap;
@@ -118,6 +119,17 @@ impl NodeSupervisor {
         cluster: &Cluster,
         indices: &[u32],
     ) -> anyhow::Result<Vec<NodeHealth>> {
+        self.ensure_with_peers(cluster, indices, &[]).await
+    }
+
+    /// Like [`ensure`](Self::ensure), with `more_peers` (nodes not in `cluster.nodes`: the
+    /// other side of a move) among each node's routes.
+    pub(crate) async fn ensure_with_peers(
+        &self,
+        cluster: &Cluster,
+        indices: &[u32],
+        more_peers: &[Node],
+    ) -> anyhow::Result<Vec<NodeHealth>> {
         let launch = launch_for(
             &cluster.engine,
             &self.config.isthmus_binary,
@@ -131,7 +143,7 @@ impl NodeSupervisor {
             let launch = &launch;
             async move {
                 let ready = self
-                    .ensure_node(cluster, node, launch)
+                    .ensure_node(cluster, node, launch, more_peers)
                     .await
                     .with_context(|| format!("node {} of cluster {}", node.index, cluster.id));
                 match ready {
@@ -165,8 +177,9 @@ impl NodeSupervisor {
         cluster: &Cluster,
         node: &Node,
         launch: &NodeLaunch,
+        more_peers: &[Node],
     ) -> anyhow::Result<()> {
-        let ctx = self.launch_context(cluster, node)?;
+        let ctx = self.launch_context(cluster, node, more_peers)?;
         let (ca, id, lifetime) = (
             self.ca.clone(),
             identity(cluster, node),
@@ -231,7 +244,12 @@ impl NodeSupervisor {
         Ok(())
     }
 
-    fn launch_context(&self, cluster: &Cluster, node: &Node) -> anyhow::Result<LaunchContext> {
+    fn launch_context(
+        &self,
+        cluster: &Cluster,
+        node: &Node,
+        more_peers: &[Node],
+    ) -> anyhow::Result<LaunchContext> {
         let engine = isthmus_core::engines::find(&cluster.engine)
             .with_context(|| format!("engine {:?} is not in the catalog", cluster.engine))?;
         let ports = catalog_ports(engine);
@@ -255,6 +273,7 @@ impl NodeSupervisor {
             peers: cluster
                 .nodes
                 .iter()
+                .chain(more_peers)
                 .filter(|n| n.index != node.index)
                 .map(|n| Peer {
                     node_name: n.dns_name.clone(),
