@@ -241,31 +241,54 @@ impl<'a> LocalMove<'a> {
             return Ok(None);
         }
         self.keep_old_running().await?;
-        let members = &old;
-        Ok(self
-            .ask_through(&new, move |via| async move {
-                self.engines
-                    .retire(self.c, via, members, false)
-                    .await
-                    .map(|()| None)
-            })
-            .await)
+        Ok(self.retire_through(&new, &old, false).await)
     }
 
     /// The end of the drain: only the old engines stop; their namespaces and the link go;
     /// the new side's egress narrows to the cluster's own rules.
     pub(super) async fn finish(&self) -> Result<()> {
         let (old, _) = self.sides();
-        let indices: Vec<u32> = old.iter().map(|n| n.index).collect();
+        self.remove_side(&old, &self.source, "old", &self.target)
+            .await
+    }
+
+    /// Stops the engines of `nodes` (one side of the move), deletes them from `network`,
+    /// removes the link, and narrows the egress of the side that stays (in `stays`).
+    async fn remove_side(
+        &self,
+        nodes: &[Node],
+        network: &Network,
+        which: &str,
+        stays: &Network,
+    ) -> Result<()> {
+        let indices: Vec<u32> = nodes.iter().map(|n| n.index).collect();
         self.engines
             .stop_nodes(self.c, &indices)
             .await
             .map_err(super::cluster::engine_error(self.c))?;
-        super::cluster_move::delete_nodes(self.ctx, self.c, &self.source, &old, "old").await?;
+        super::cluster_move::delete_nodes(self.ctx, self.c, network, nodes, which).await?;
         self.unlink().await?;
-        self.ensure(self.c, &self.target, "narrow the egress of the nodes")
+        self.ensure(self.c, stays, "narrow the egress of the nodes")
             .await?;
         Ok(())
+    }
+
+    /// Retires `members` from JetStream, asked through each of `via` in turn; `None` when
+    /// done, else what it waits for. `unknown_ok`: a member JetStream never knew counts
+    /// as retired (a cancel's new members may never have joined).
+    async fn retire_through(
+        &self,
+        via: &[Node],
+        members: &[Node],
+        unknown_ok: bool,
+    ) -> Option<String> {
+        self.ask_through(via, move |node| async move {
+            self.engines
+                .retire(self.c, node, members, unknown_ok)
+                .await
+                .map(|()| None)
+        })
+        .await
     }
 
     /// A cancel before the switch: the data back on the old members (when the new ones
@@ -296,25 +319,11 @@ impl<'a> LocalMove<'a> {
             if back.is_some() {
                 return Ok(back.map(|w| format!("bringing the data back: {w}")));
             }
-            if let Some(w) = self
-                .ask_through(&old, move |via| async move {
-                    self.engines
-                        .retire(self.c, via, from, true)
-                        .await
-                        .map(|()| None)
-                })
-                .await
-            {
+            if let Some(w) = self.retire_through(&old, from, true).await {
                 return Ok(Some(format!("retiring the new members: {w}")));
             }
         }
-        self.engines
-            .stop_nodes(self.c, &indices)
-            .await
-            .map_err(super::cluster::engine_error(self.c))?;
-        super::cluster_move::delete_nodes(self.ctx, self.c, &self.target, &new, "new").await?;
-        self.unlink().await?;
-        self.ensure(self.c, &self.source, "narrow the egress of the nodes")
+        self.remove_side(&new, &self.target, "new", &self.source)
             .await?;
         Ok(None)
     }
