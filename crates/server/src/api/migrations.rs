@@ -11,7 +11,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use isthmus_core::kinds::migration::{Migration, MigrationStatus};
 use isthmus_core::resources::{Cluster, Network, Provider};
+use isthmus_core::CoreError;
 use isthmus_store::api::Api;
+use isthmus_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -247,13 +249,23 @@ pub async fn cutover(
         )
         .await
         .map_err(engine_error("cutover"))?;
-    // The engine prints the report, then its final status.
+    // The engine prints the report, then its final status. The controller keeps writing
+    // progress (positions, rates) while the engine runs, so a version conflict here only
+    // means a newer progress status landed: read it again and write the cut-over on top.
     let api = Api::<Migration>::new(state.store.docs());
-    let mut next: Migration = api.get(access.project, m.id.0).await?;
-    next.cutover = results.first().cloned();
-    next.status = MigrationStatus::CutOver;
-    next.status_message = "cut over; stopping the replicator".into();
-    let saved = api.save_status(&access.actor(), &next).await?;
+    let mut attempts = 0;
+    let saved = loop {
+        let mut next: Migration = api.get(access.project, m.id.0).await?;
+        next.cutover = results.first().cloned();
+        next.status = MigrationStatus::CutOver;
+        next.status_message = "cut over; stopping the replicator".into();
+        match api.save_status(&access.actor(), &next).await {
+            Err(StoreError::Core(CoreError::VersionMismatch { .. })) if attempts < 10 => {
+                attempts += 1
+            }
+            other => break other?,
+        }
+    };
     state.enqueue::<Migration>(saved.id.0);
     Ok(Json(saved))
 }
