@@ -47,12 +47,17 @@ pub trait Provisioner<K: Provisioned>: Send + Sync + 'static {
     }
 }
 
-/// The provisioners of this installation, by (provider, kind).
+/// The provisioners of this installation, by (provider, kind). Cheap to clone (the API's
+/// state is cloned for every request): the map is shared, and copied only while it is
+/// being built.
 #[derive(Clone, Default)]
 pub struct Provisioners {
     /// Each value is an `Arc<dyn Provisioner<K>>` for the kind named in its key.
-    by_kind: HashMap<(Provider, &'static str), Arc<dyn Any + Send + Sync>>,
+    by_kind: Arc<HashMap<(Provider, &'static str), AnyProvisioner>>,
 }
+
+/// An `Arc<dyn Provisioner<K>>`, its kind erased.
+type AnyProvisioner = Arc<dyn Any + Send + Sync>;
 
 impl Provisioners {
     pub fn new() -> Self {
@@ -65,14 +70,14 @@ impl Provisioners {
         provider: Provider,
         provisioner: Arc<dyn Provisioner<K>>,
     ) -> Self {
-        self.by_kind
-            .insert((provider, K::INFO.name), Arc::new(provisioner));
+        Arc::make_mut(&mut self.by_kind).insert((provider, K::INFO.name), Arc::new(provisioner));
         self
     }
 
     /// Every provisioner of `other` too (its entries win).
     pub fn merge(mut self, other: Provisioners) -> Self {
-        self.by_kind.extend(other.by_kind);
+        let theirs = other.by_kind.iter().map(|(k, v)| (*k, v.clone()));
+        Arc::make_mut(&mut self.by_kind).extend(theirs);
         self
     }
 
