@@ -95,7 +95,17 @@ pub(crate) fn apply_elements_only(
             (c, (set, want))
         })
         .unzip();
-    match nfnl::apply(record.generation.1, &elements) {
+    let sending = std::time::Instant::now();
+    let outcome = nfnl::apply(record.generation.1, &elements);
+    tracing::debug!(
+        elements = elements
+            .iter()
+            .map(|e| e.add.len() + e.delete.len())
+            .sum::<usize>(),
+        netlink_ms = sending.elapsed().as_secs_f64() * 1e3,
+        "element changes sent"
+    );
+    match outcome {
         Ok(Outcome::Applied(next)) => {
             applied.update_sets(&p.router_ns, (record.generation.0, next), sets);
             Ok(Some(old))

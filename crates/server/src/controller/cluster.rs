@@ -41,7 +41,10 @@ impl Reconcile for Cluster {
                 .await
                 .map_err(ReconcileError::driver(format!("repair {what}")))?;
         }
+        let engines_started = std::time::Instant::now();
         run_engines(ctx, net, c, &mut seen).await?;
+        tracing::debug!(cluster = %c.id, needs_ensure,
+            engines_ms = engines_started.elapsed().as_secs_f64() * 1e3, "engines checked");
 
         let mut next = c.clone();
         for node in &mut next.nodes {
