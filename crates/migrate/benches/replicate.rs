@@ -5,7 +5,9 @@
 //! sets the history size (default 100,000), `ISTHMUS_BENCH_ONLY` (`ordered`,
 //! `partitioned`, `lag`) runs one part, and `ISTHMUS_BENCH_SUBJECTS` (comma-separated)
 //! the subject counts (default 64,1024), and `ISTHMUS_BENCH_PARTITIONS` the partitioned
-//! writers (default 8).
+//! writers (default 8). `ISTHMUS_BENCH_ONLY=expectations` (not in the default run) prices
+//! the target's check of each expectation on its own: one client publishing pipelined into
+//! a fresh server, no replicator, no source.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -101,6 +103,60 @@ async fn throughput(mode: Mode, subject_count: usize) -> Figures {
     }
 }
 
+/// What the target pays per publish for each kind of expectation, without the replicator:
+/// one client pipelines `events()` publishes (1,024 in flight, like ordered mode) round
+/// robin over the subjects into a fresh server, each with the expectation the target will
+/// find true (the client is the only writer, so it knows every sequence in advance).
+/// Returns (kind, events/s, target CPU µs per publish).
+async fn expectation_cost(subject_count: usize) -> Vec<(&'static str, f64, f64)> {
+    use async_nats::jetstream::message::PublishMessage;
+    let mut out = Vec::new();
+    for kind in ["none", "last-sequence", "last-subject-sequence"] {
+        let target = NatsServer::start().await;
+        let js = target.js().await;
+        create_stream(&js, "EVENTS").await;
+        let names = subjects("EVENTS", subject_count);
+        let mut last_of_subject = vec![0u64; subject_count];
+        let mut in_flight = std::collections::VecDeque::new();
+        let count = events();
+        let pid = target.pid().unwrap();
+        let cpu_before = cpu_seconds(pid);
+        let began = Instant::now();
+        for seq in 1..=count {
+            let subject = (seq as usize) % subject_count;
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Isthmus-Source-Seq", seq.to_string().as_str());
+            let mut publish = PublishMessage::build()
+                .headers(headers)
+                .payload(vec![b'x'; SIZE].into());
+            publish = match kind {
+                "last-sequence" => publish.expected_last_sequence(seq - 1),
+                "last-subject-sequence" => {
+                    publish.expected_last_subject_sequence(last_of_subject[subject])
+                }
+                _ => publish,
+            };
+            last_of_subject[subject] = seq;
+            let ack = js
+                .send_publish(names[subject].clone(), publish)
+                .await
+                .unwrap();
+            in_flight.push_back(ack);
+            if in_flight.len() >= 1024 {
+                let ack = in_flight.pop_front().unwrap().await.unwrap();
+                assert!(!ack.duplicate);
+            }
+        }
+        for ack in in_flight {
+            ack.await.unwrap();
+        }
+        let rate = count as f64 / began.elapsed().as_secs_f64();
+        let cpu = (cpu_seconds(pid) - cpu_before) * 1e6 / count as f64;
+        out.push((kind, rate, cpu));
+    }
+    out
+}
+
 /// The machine's 1-minute load average: the figures are only comparable at a similar load.
 fn load() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -161,6 +217,17 @@ async fn main() {
         return; // `cargo test --benches` lists benches; nothing to list here
     }
     let count = events();
+    if std::env::var("ISTHMUS_BENCH_ONLY").as_deref() == Ok("expectations") {
+        for subject_count in subject_counts() {
+            for (kind, rate, cpu) in expectation_cost(subject_count).await {
+                println!(
+                    "expectation {kind:<22} {count} publishes of {SIZE} B over {subject_count} subjects: {rate:>7.0}/s; target CPU {cpu:.1} µs/publish; load {}",
+                    load()
+                );
+            }
+        }
+        return;
+    }
     // The Event Store Replicator's published figures (its docs; it cannot run here): one
     // append per event, 150–300 events/s ordered, a little over 1,000/s with six
     // partitioned writers. Rows follow scripts/bench.d/README.md.

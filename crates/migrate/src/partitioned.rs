@@ -7,10 +7,23 @@
 //! No `Nats-Msg-Id`: the per-subject expectation already refuses a second copy (a stale
 //! publish of an earlier run, or another replicator, expects a subject sequence that the
 //! first copy moved on), and the server's duplicate window cost about a third of the rate.
+//!
+//! One publish per subject in flight, on purpose: the next one's expectation is the target
+//! sequence this one gets, known only from its acknowledgement (or a lookup). Predicting it
+//! (our own publishes share one connection, so the target numbers them in the order sent)
+//! would allow many per subject, but a prediction is only as good as the assumption that
+//! nothing else writes and nothing of ours is refused. When one of ours is refused, a
+//! second replicator's copy of the same subject can land exactly where we predicted ours,
+//! and our next publish, expecting that position, is then stored after the wrong message:
+//! a gap, which the next resume would never fill (the subject's last copy is past it). The
+//! global `Nats-Expected-Last-Sequence` does not close this either: two replicators'
+//! partitioned orders differ, so unlike ordered mode a position does not decide the source
+//! message. Only message ids would, and their duplicate window is the cost above. So with
+//! S subjects at most S publishes are in flight, and over few subjects the copy is bound
+//! by round trips rather than CPU (docs/migrations.md has the figures).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
 
 use anyhow::anyhow;
 use async_nats::jetstream::message::PublishMessage;
@@ -22,41 +35,8 @@ use tokio::sync::mpsc;
 use crate::engine::{StepError, StreamRun};
 use crate::headers;
 use crate::inflight::InFlight;
+use crate::lowwater::LowWater;
 use crate::source::SourceMessage;
-
-/// Source sequences handed to writers and not yet stored: the low-water mark is the smallest.
-struct Tracker {
-    state: Mutex<(BTreeSet<u64>, u64)>,
-}
-
-impl Tracker {
-    fn new(resume: u64) -> Self {
-        Tracker {
-            state: Mutex::new((BTreeSet::new(), resume)),
-        }
-    }
-
-    fn dispatched(&self, seq: u64) {
-        let mut state = self.state.lock().expect("tracker");
-        state.0.insert(seq);
-        state.1 = seq + 1;
-    }
-
-    /// A message not handed to any writer (filtered): nothing to wait for.
-    fn skipped(&self, seq: u64) {
-        self.state.lock().expect("tracker").1 = seq + 1;
-    }
-
-    fn stored(&self, seq: u64) {
-        self.state.lock().expect("tracker").0.remove(&seq);
-    }
-
-    /// The first source sequence not known to be in the target.
-    fn low_water(&self) -> u64 {
-        let state = self.state.lock().expect("tracker");
-        state.0.first().copied().unwrap_or(state.1)
-    }
-}
 
 /// The last copy of one subject in the target.
 #[derive(Debug, Clone, Copy, Default)]
@@ -65,8 +45,17 @@ struct SubjectMark {
     source_seq: u64,
 }
 
+/// What a writer knows of one subject: its last copy, and whether a publish of it is in
+/// flight (then the next one must wait for its target sequence).
+#[derive(Debug, Clone, Copy)]
+struct Subject {
+    mark: SubjectMark,
+    busy: bool,
+}
+
 struct Pending {
-    subject: String,
+    /// The subject's number in the writer's table.
+    subject: usize,
     source_seq: u64,
     stored_at: std::time::SystemTime,
 }
@@ -90,10 +79,12 @@ pub async fn copy(
     partitions: usize,
     target_last: u64,
 ) -> Result<(), StepError> {
-    let tracker = Tracker::new(run.resume);
+    let tracker = LowWater::new(run.resume);
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..partitions)
         .map(|_| mpsc::channel::<SourceMessage>(run.settings.window))
         .unzip();
+    // The writers share this task (one wake-up polls them all); tasks of their own cost
+    // more replicator CPU in cross-thread wake-ups and were not faster here (2 cores).
     let writers = futures::future::try_join_all(
         receivers
             .into_iter()
@@ -115,14 +106,14 @@ pub async fn copy(
             {
                 run.filtered(message.seq, reason);
                 tracker.skipped(message.seq);
-                run.passed(tracker.low_water() - 1);
+                run.passed(tracker.mark() - 1);
                 continue;
             }
             let seq = message.seq;
             let Some(message) = run.transformed(message)? else {
                 run.filtered(seq, crate::transform::SCRIPT_SKIPPED);
                 tracker.skipped(seq);
-                run.passed(tracker.low_water() - 1);
+                run.passed(tracker.mark() - 1);
                 continue;
             };
             // By the target subject: each target subject is written by one partition, so
@@ -142,20 +133,21 @@ async fn write_partition(
     run: &StreamRun,
     js: &Context,
     mut rx: mpsc::Receiver<SourceMessage>,
-    tracker: &Tracker,
+    tracker: &LowWater,
     empty_target: bool,
 ) -> Result<(), StepError> {
     let target = js
         .get_stream_no_info(&run.stream)
         .await
         .map_err(|e| StepError::retry(anyhow!(e).context("open the target stream")))?;
-    let mut marks: HashMap<String, SubjectMark> = HashMap::new();
-    let mut busy: HashSet<String> = HashSet::new();
+    // Every subject this writer has seen: its number (what a publish in flight remembers,
+    // so no subject is copied or hashed again when it is acknowledged) and its state.
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    let mut subjects: Vec<Subject> = Vec::new();
     let mut in_flight: InFlight<Pending> = InFlight::default();
     let settle = |pending: Pending,
                   ack: Result<async_nats::jetstream::publish::PublishAck, _>,
-                  marks: &mut HashMap<String, SubjectMark>,
-                  busy: &mut HashSet<String>|
+                  subjects: &mut Vec<Subject>|
      -> Result<(), StepError> {
         let ack = ack.map_err(|e: async_nats::jetstream::context::PublishError| {
             StepError::retry(anyhow!(e).context(format!(
@@ -163,18 +155,17 @@ async fn write_partition(
                 run.stream, pending.source_seq
             )))
         })?;
-        busy.remove(&pending.subject);
-        marks.insert(
-            pending.subject,
-            SubjectMark {
+        subjects[pending.subject] = Subject {
+            mark: SubjectMark {
                 target_seq: ack.sequence,
                 source_seq: pending.source_seq,
             },
-        );
-        tracker.stored(pending.source_seq);
+            busy: false,
+        };
+        let mark = tracker.stored(pending.source_seq);
         run.copied(
             pending.source_seq,
-            tracker.low_water() - 1,
+            mark - 1,
             ack.sequence,
             pending.stored_at,
         );
@@ -184,7 +175,7 @@ async fn write_partition(
     loop {
         tokio::select! {
             biased;
-            (pending, ack) = in_flight.next() => settle(pending, ack.expect("only publishes"), &mut marks, &mut busy)?,
+            (pending, ack) = in_flight.next() => settle(pending, ack.expect("only publishes"), &mut subjects)?,
             next = rx.recv(), if in_flight.len() < run.settings.window => {
                 let Some(first) = next else { return Ok(()) };
                 // What else is already queued, so the subjects seen for the first time are
@@ -196,23 +187,34 @@ async fn write_partition(
                         Err(_) => break,
                     }
                 }
-                if !empty_target {
-                    look_up_new_subjects(&target, &batch, &mut marks).await?;
-                }
+                let found = if empty_target {
+                    HashMap::new()
+                } else {
+                    look_up_new_subjects(&target, &batch, &ids).await?
+                };
                 for message in batch.drain(..) {
+                    let id = match ids.get(&message.subject) {
+                        Some(&id) => id,
+                        None => {
+                            // A subject of a target that was empty when this attempt began
+                            // has no copy unless this attempt made it; if anyone else wrote
+                            // one since, the expectation (0) makes the target refuse.
+                            let mark = found.get(&message.subject).copied().unwrap_or_default();
+                            ids.insert(message.subject.clone(), subjects.len());
+                            subjects.push(Subject { mark, busy: false });
+                            subjects.len() - 1
+                        }
+                    };
                     // One publish per subject at a time: the next one's expectation is the
                     // target sequence this one gets. And no more than the window in flight.
-                    while busy.contains(&message.subject) || in_flight.len() >= run.settings.window {
+                    while subjects[id].busy || in_flight.len() >= run.settings.window {
                         let (pending, ack) = in_flight.next().await;
-                        settle(pending, ack.expect("only publishes"), &mut marks, &mut busy)?;
+                        settle(pending, ack.expect("only publishes"), &mut subjects)?;
                     }
-                    // A subject of a target that was empty when this attempt began has no
-                    // copy unless this attempt made it (then it is in `marks`); if anyone
-                    // else wrote one since, the expectation (0) makes the target refuse.
-                    let mark = marks.get(&message.subject).copied().unwrap_or_default();
+                    let mark = subjects[id].mark;
                     if message.seq <= mark.source_seq {
-                        tracker.stored(message.seq);
-                        run.already_present(tracker.low_water() - 1);
+                        let low_water = tracker.stored(message.seq);
+                        run.already_present(low_water - 1);
                         continue;
                     }
                     let publish = PublishMessage::build()
@@ -220,31 +222,31 @@ async fn write_partition(
                             message.headers.as_ref(),
                             &run.stream,
                             message.seq,
-                            Some(tracker.low_water()),
+                            Some(tracker.mark()),
                         ))
                         .payload(message.payload)
                         .expected_last_subject_sequence(mark.target_seq);
                     let ack = js
-                        .send_publish(message.subject.clone(), publish)
+                        .send_publish(message.subject, publish)
                         .await
                         .map_err(|e| StepError::retry(anyhow!(e).context("send to the target")))?;
-                    busy.insert(message.subject.clone());
-                    in_flight.push(Pending { subject: message.subject, source_seq: message.seq, stored_at: message.stored_at }, ack);
+                    subjects[id].busy = true;
+                    in_flight.push(Pending { subject: id, source_seq: message.seq, stored_at: message.stored_at }, ack);
                 }
             }
         }
     }
 }
 
-/// Reads the last copy of every subject of `batch` not yet in `marks`, many at once.
+/// Reads the last copy of every subject of `batch` not yet in `known`, many at once.
 async fn look_up_new_subjects(
     target: &async_nats::jetstream::stream::Stream<()>,
     batch: &[SourceMessage],
-    marks: &mut HashMap<String, SubjectMark>,
-) -> Result<(), StepError> {
+    known: &HashMap<String, usize>,
+) -> Result<HashMap<String, SubjectMark>, StepError> {
     let new: HashSet<String> = batch
         .iter()
-        .filter(|m| !marks.contains_key(&m.subject))
+        .filter(|m| !known.contains_key(&m.subject))
         .map(|m| m.subject.clone())
         .collect();
     // Made up front (not in a stream's closure), so the task stays `Send`.
@@ -256,10 +258,10 @@ async fn look_up_new_subjects(
         .buffer_unordered(LOOKUPS_AT_ONCE)
         .collect()
         .await;
-    for (subject, mark) in found {
-        marks.insert(subject, mark?);
-    }
-    Ok(())
+    found
+        .into_iter()
+        .map(|(subject, mark)| Ok((subject, mark?)))
+        .collect()
 }
 
 async fn owned_last_copy(

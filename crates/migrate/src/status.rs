@@ -104,12 +104,18 @@ pub type SharedBoard = Arc<Mutex<Board>>;
 
 impl Board {
     pub fn stream(&mut self, name: &str) -> &mut StreamStatus {
-        self.streams
-            .entry(name.to_string())
-            .or_insert_with(|| StreamStatus {
-                stream: name.to_string(),
-                ..Default::default()
-            })
+        // Looked up first: the writers call this for every message, and `entry` would
+        // allocate the name each time.
+        if !self.streams.contains_key(name) {
+            self.streams.insert(
+                name.to_string(),
+                StreamStatus {
+                    stream: name.to_string(),
+                    ..Default::default()
+                },
+            );
+        }
+        self.streams.get_mut(name).expect("inserted above")
     }
 
     pub fn status(&self) -> Status {
