@@ -81,7 +81,6 @@ impl LocalDriver {
     /// by `ensure_nodes`, after the nodes exist.
     pub(crate) async fn apply_access(&self, network: &Network, plan: &AccessPlan) -> Result<()> {
         let network_id = network.id.to_string();
-        let started = std::time::Instant::now();
         if plan.endpoint.is_some() {
             // The uplink first: the firewall below is in place before the internet routes
             // the endpoint here.
@@ -91,31 +90,24 @@ impl LocalDriver {
         let old_endpoints = netns::run_in_async(Some(&plan.router_ns), move || {
             let started = std::time::Instant::now();
             let fast = fast_access::apply_elements_only(&p, &applied)?;
-            let fast_ms = started.elapsed().as_secs_f64() * 1e3;
-            let taken = fast.is_some();
+            let elements_only = fast.is_some();
             let old = match fast {
                 Some(old) => old,
                 None => apply_firewall(&p, &applied)?,
             };
             // Which path an access change took, and its cost (RUST_LOG=isthmus_driver_local=debug).
-            tracing::debug!(cluster = %p.cluster, elements_only = taken, fast_ms,
-                total_ms = started.elapsed().as_secs_f64() * 1e3, "access firewall applied");
+            tracing::debug!(cluster = %p.cluster, elements_only,
+                firewall_ms = started.elapsed().as_secs_f64() * 1e3, "access firewall applied");
             Ok(old)
         })
         .await
         .context("apply the access firewall")?;
-        let firewall_done = started.elapsed();
         let stale: Vec<Ipv4Addr> = old_endpoints
             .into_iter()
             .filter(|ip| Some(*ip) != plan.endpoint)
             .collect();
-        let routed = self
-            .route_endpoints(&network_id, plan.endpoint.into_iter().collect(), stale)
-            .await;
-        tracing::debug!(cluster = %plan.cluster,
-            through_firewall_ms = firewall_done.as_secs_f64() * 1e3,
-            routes_ms = (started.elapsed() - firewall_done).as_secs_f64() * 1e3, "access applied");
-        routed
+        self.route_endpoints(&network_id, plan.endpoint.into_iter().collect(), stale)
+            .await
     }
 
     /// What differs from the plan (empty: nothing), cheaply: one table read in the router
