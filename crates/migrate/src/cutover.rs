@@ -98,14 +98,37 @@ async fn wait_copied(
     }
 }
 
+/// Listing tries before the cut-over gives up: a source cluster that just lost a node
+/// answers a listing with a timeout until its groups have new leaders.
+const LIST_ATTEMPTS: u32 = 5;
+
+/// The source stream's consumers, asked again after a failed listing (as reads of the
+/// source are: `source::read_range`).
+async fn source_consumers(
+    source_stream: &async_nats::jetstream::stream::Stream<()>,
+    stream: &str,
+) -> anyhow::Result<Vec<consumer::Info>> {
+    let mut attempt = 1;
+    loop {
+        match source_stream.consumers().try_collect().await {
+            Ok(infos) => return Ok(infos),
+            Err(e) if attempt < LIST_ATTEMPTS => {
+                tracing::warn!(%stream, attempt, error = %e, "listing the source's consumers failed; asking again");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("list the consumers of source stream {stream}"))
+            }
+        }
+    }
+}
+
 async fn move_consumers(migration: &Migration, stream: &str) -> anyhow::Result<Vec<ConsumerProof>> {
     let source_stream = migration.source().get_stream_no_info(stream).await?;
     let target_stream = migration.target().get_stream_no_info(stream).await?;
-    let infos: Vec<consumer::Info> = source_stream
-        .consumers()
-        .try_collect()
-        .await
-        .with_context(|| format!("list the consumers of source stream {stream}"))?;
+    let infos = source_consumers(&source_stream, stream).await?;
     let mut proofs = Vec::new();
     for info in infos {
         let Some(name) = info.config.durable_name.clone() else {
