@@ -213,6 +213,77 @@ fn off_members(cluster: &Value, members: &BTreeSet<String>) -> Option<String> {
     None
 }
 
+/// One round of bringing every stream onto the members `to` (tagged `tag`) and off the
+/// members `from`: `None` once it is there, else what it waits for. Asked as the platform
+/// (`platform`) and as the system user (`sys`).
+///
+/// Every answer is checked before it is believed: all members must follow one meta
+/// leader (a split meta group answers listings from either side, so "no streams" can
+/// come from a leader that never knew them), and a round that finds the data placed
+/// looks again a second later and must find the same before it says so, since the old
+/// members are retired on its word.
+pub async fn data_round(
+    platform: &async_nats::Client,
+    sys: &async_nats::Client,
+    tag: &str,
+    to: &BTreeSet<String>,
+    from: &[String],
+) -> anyhow::Result<Option<String>> {
+    let all: Vec<String> = to.iter().chain(from).cloned().collect();
+    if let Some(split) = meta_disagreement(sys, &all).await? {
+        return Ok(Some(split));
+    }
+    place_streams(platform, tag).await?;
+    for look in 0..2 {
+        if look > 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if let Some(split) = meta_disagreement(sys, &all).await? {
+                return Ok(Some(split));
+            }
+        }
+        let placed = placement(platform, to).await?;
+        if !placed.done() {
+            return Ok(Some(placed.waiting_for.unwrap_or_else(|| {
+                format!("{} of {} streams placed", placed.placed, placed.streams)
+            })));
+        }
+        if let Some(held) = members_hold_nothing(sys, from).await? {
+            return Ok(Some(held));
+        }
+    }
+    Ok(None)
+}
+
+/// Why `members` do not (yet) follow one meta leader that is one of them; `None` when
+/// they do. Fresh members joining at once can elect a leader of their own next to the
+/// existing one (nats-server 2.9.10 was seen to): each side then answers for JetStream
+/// with its own state.
+pub async fn meta_disagreement(
+    sys: &async_nats::Client,
+    members: &[String],
+) -> anyhow::Result<Option<String>> {
+    let reports = member_reports(sys, |heard| {
+        members.iter().all(|m| heard.iter().any(|r| &r.name == m))
+    })
+    .await?;
+    let mut leaders: BTreeSet<&str> = BTreeSet::new();
+    for member in members {
+        let Some(report) = reports.iter().find(|r| &r.name == member) else {
+            return Ok(Some(format!("member {member} did not report")));
+        };
+        leaders.insert(&report.meta_leader);
+    }
+    Ok(match leaders.into_iter().collect::<Vec<_>>().as_slice() {
+        [leader] if members.iter().any(|m| m == leader) => None,
+        [leader] => Some(format!(
+            "the members follow meta leader {leader:?}, not one of them"
+        )),
+        leaders => Some(format!(
+            "the members disagree on JetStream's meta leader: {leaders:?}"
+        )),
+    })
+}
+
 /// Takes `members` out of JetStream's meta group (system user's connection), so the
 /// group's quorum no longer counts them. They keep routing without JetStream. A removal
 /// can go unanswered while the meta group elects a new leader (the old leader may be
@@ -261,15 +332,25 @@ fn is_unknown_peer(e: &anyhow::Error) -> bool {
     text.contains("not found") || text.contains("not a member") || text.contains("unknown")
 }
 
-/// What each of `members` still holds (streams and consumers, from its own JetStream
-/// report, asked over the system account): `None` when every one of them answered and
-/// holds nothing, else why not. The final check before the old members go: a listing of
-/// streams can come back short while the meta group changes, a member's own report of
-/// what it stores cannot.
-pub async fn members_hold_nothing(
+/// One member's own JetStream report (`$SYS.REQ.SERVER.PING.JSZ`): what it stores, and
+/// which meta group leader it follows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberReport {
+    pub name: String,
+    pub streams: u64,
+    pub consumers: u64,
+    /// The meta group's leader as this member sees it (empty: none known).
+    pub meta_leader: String,
+    /// The meta group's size as this member sees it.
+    pub meta_size: u64,
+}
+
+/// Every member's own report, as many as answer within 2 s, or until those heard
+/// satisfy `enough`.
+pub async fn member_reports(
     sys: &async_nats::Client,
-    members: &[String],
-) -> anyhow::Result<Option<String>> {
+    enough: impl Fn(&[MemberReport]) -> bool,
+) -> anyhow::Result<Vec<MemberReport>> {
     let inbox = sys.new_inbox();
     let mut answers = sys
         .subscribe(inbox.clone())
@@ -281,33 +362,53 @@ pub async fn members_hold_nothing(
     sys.flush()
         .await
         .context("ask the members for their reports")?;
-    let mut heard: BTreeSet<String> = BTreeSet::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    let mut held = None;
-    while heard.len() < members.len() {
+    let mut reports = Vec::new();
+    while !enough(&reports) {
         let Ok(Some(answer)) =
             tokio::time::timeout_at(deadline, futures::StreamExt::next(&mut answers)).await
         else {
             break;
         };
         let report: Value = serde_json::from_slice(&answer.payload).unwrap_or_default();
-        let name = report["server"]["name"].as_str().unwrap_or_default();
-        if !members.iter().any(|m| m == name) {
-            continue;
-        }
-        heard.insert(name.to_string());
-        let (streams, consumers) = (
-            report["data"]["streams"].as_u64().unwrap_or(0),
-            report["data"]["consumers"].as_u64().unwrap_or(0),
-        );
-        if (streams > 0 || consumers > 0) && held.is_none() {
-            held = Some(format!(
-                "member {name} still holds {streams} streams and {consumers} consumers"
-            ));
-        }
+        let data = &report["data"];
+        reports.push(MemberReport {
+            name: report["server"]["name"].as_str().unwrap_or_default().into(),
+            streams: data["streams"].as_u64().unwrap_or(0),
+            consumers: data["consumers"].as_u64().unwrap_or(0),
+            meta_leader: data["meta_cluster"]["leader"]
+                .as_str()
+                .unwrap_or_default()
+                .into(),
+            meta_size: data["meta_cluster"]["cluster_size"].as_u64().unwrap_or(0),
+        });
     }
-    if let Some(silent) = members.iter().find(|m| !heard.contains(*m)) {
+    Ok(reports)
+}
+
+/// What each of `members` still holds (streams and consumers, from its own JetStream
+/// report, asked over the system account): `None` when every one of them answered and
+/// holds nothing, else why not. The final check before the old members go: a listing of
+/// streams can come back short while the meta group changes, a member's own report of
+/// what it stores cannot.
+pub async fn members_hold_nothing(
+    sys: &async_nats::Client,
+    members: &[String],
+) -> anyhow::Result<Option<String>> {
+    let reports = member_reports(sys, |heard| {
+        members.iter().all(|m| heard.iter().any(|r| &r.name == m))
+    })
+    .await?;
+    let mine = |m: &String| reports.iter().find(|r| &r.name == m);
+    if let Some(silent) = members.iter().find(|m| mine(m).is_none()) {
         return Ok(Some(format!("member {silent} did not report")));
     }
-    Ok(held)
+    Ok(members.iter().filter_map(mine).find_map(|r| {
+        (r.streams > 0 || r.consumers > 0).then(|| {
+            format!(
+                "member {} still holds {} streams and {} consumers",
+                r.name, r.streams, r.consumers
+            )
+        })
+    }))
 }

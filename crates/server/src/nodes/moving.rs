@@ -101,14 +101,7 @@ impl NodeSupervisor {
         let to: BTreeSet<String> = to.iter().map(|n| member(cluster, n)).collect();
         let from: Vec<String> = from.iter().map(|n| member(cluster, n)).collect();
         self.in_node(cluster, via, move |platform, sys| async move {
-            jetstream_move::place_streams(&platform, &tag).await?;
-            let placed = jetstream_move::placement(&platform, &to).await?;
-            if !placed.done() {
-                return Ok(Some(placed.waiting_for.unwrap_or_else(|| {
-                    format!("{} of {} streams placed", placed.placed, placed.streams)
-                })));
-            }
-            jetstream_move::members_hold_nothing(&sys, &from).await
+            jetstream_move::data_round(&platform, &sys, &tag, &to, &from).await
         })
         .await
     }
