@@ -158,16 +158,26 @@ impl Page {
         self.eval(&js).as_u64().expect("a count")
     }
 
-    /// Clicks the element as a user would (a real mouse event at its centre).
+    /// Clicks the element as a user would (a real mouse event at its centre). The console
+    /// re-renders a page when its data refreshes: an element found just before that is
+    /// detached by the time it is clicked, and the user would click the new one, so it is
+    /// found again (a few times) rather than failing.
     pub fn click(&self, selector: &str) {
-        let element = self
-            .tab
-            .wait_for_element(selector)
-            .unwrap_or_else(|e| panic!("find {selector}: {e}"));
-        element
-            .scroll_into_view()
-            .and_then(|e| e.click())
-            .unwrap_or_else(|e| panic!("click {selector}: {e}"));
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let element = self
+                .tab
+                .wait_for_element(selector)
+                .unwrap_or_else(|e| panic!("find {selector}: {e}"));
+            match element.scroll_into_view().and_then(|e| e.click()) {
+                Ok(_) => return,
+                Err(e) if tries < 5 && format!("{e}").contains("detached") => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("click {selector}: {e}"),
+            }
+        }
     }
 
     /// Empties a text field, then types `text` into it key by key.
