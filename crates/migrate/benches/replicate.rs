@@ -68,6 +68,8 @@ fn cpu_seconds(pid: u32) -> f64 {
 struct Figures {
     rate: f64,
     cpu: [f64; 3],
+    /// Copies found already in the target and the last error: a copy that restarted.
+    restarts: String,
 }
 
 impl Figures {
@@ -94,12 +96,20 @@ async fn throughput(mode: Mode, subject_count: usize) -> Figures {
     let cpu_before = pids.map(cpu_seconds);
     let began = Instant::now();
     let migration = start(spec(&source, &target, mode)).await;
-    wait_caught_up(&migration, &js, &["EVENTS"]).await;
+    let status = wait_caught_up(&migration, &js, &["EVENTS"]).await;
     let rate = count as f64 / began.elapsed().as_secs_f64();
     let cpu_after = pids.map(cpu_seconds);
+    let stream = &status.streams[0];
     Figures {
         rate,
         cpu: [0, 1, 2].map(|i| cpu_after[i] - cpu_before[i]),
+        restarts: match &stream.last_error {
+            None if stream.already_present == 0 => "no restart".into(),
+            error => format!(
+                "restarted: {} found present, last error {error:?}",
+                stream.already_present
+            ),
+        },
     }
 }
 
@@ -241,8 +251,8 @@ async fn main() {
         if runs("ordered") {
             let ordered = throughput(Mode::Ordered, subject_count).await;
             println!(
-                "ordered      {count} events of {SIZE} B over {subject_count} subjects: {:>7.0} events/s end to end; CPU {:.1} µs/event (replicator {:.2} s, source {:.2} s, target {:.2} s); load {}",
-                ordered.rate, ordered.cpu_per_event_us(count), ordered.cpu[0], ordered.cpu[1], ordered.cpu[2], load()
+                "ordered      {count} events of {SIZE} B over {subject_count} subjects: {:>7.0} events/s end to end; CPU {:.1} µs/event (replicator {:.2} s, source {:.2} s, target {:.2} s); load {}; {}",
+                ordered.rate, ordered.cpu_per_event_us(count), ordered.cpu[0], ordered.cpu[1], ordered.cpu[2], load(), ordered.restarts
             );
             row(
                 format!("migration ordered, {subject_count} subjects"),
@@ -257,8 +267,8 @@ async fn main() {
         let partitions = partitions();
         let partitioned = throughput(Mode::Partitioned { partitions }, subject_count).await;
         println!(
-            "partitioned  {count} events of {SIZE} B over {subject_count} subjects, {partitions} writers: {:>7.0} events/s end to end; CPU {:.1} µs/event (replicator {:.2} s, source {:.2} s, target {:.2} s); load {}",
-            partitioned.rate, partitioned.cpu_per_event_us(count), partitioned.cpu[0], partitioned.cpu[1], partitioned.cpu[2], load()
+            "partitioned  {count} events of {SIZE} B over {subject_count} subjects, {partitions} writers: {:>7.0} events/s end to end; CPU {:.1} µs/event (replicator {:.2} s, source {:.2} s, target {:.2} s); load {}; {}",
+            partitioned.rate, partitioned.cpu_per_event_us(count), partitioned.cpu[0], partitioned.cpu[1], partitioned.cpu[2], load(), partitioned.restarts
         );
         row(
             format!("migration partitioned x{partitions}, {subject_count} subjects"),

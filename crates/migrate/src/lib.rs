@@ -15,6 +15,7 @@ pub mod filler;
 pub mod filters;
 pub mod headers;
 mod inflight;
+mod lastcopy;
 mod lowwater;
 mod monitor;
 mod ordered;
