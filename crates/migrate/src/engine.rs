@@ -42,12 +42,7 @@ impl Migration {
             .context("reach the target")?;
         let transform = Arc::new(Transform::new(&spec.transform)?);
         let source = jetstream::new(source_client.clone());
-        // No limit of the client's on unacknowledged publishes: the writers bound their own
-        // (the window), and partitioned mode must never wait for a permit while holding its
-        // send lock (see `partitioned`).
-        let target = jetstream::ContextBuilder::new()
-            .max_ack_inflight(1 << 20)
-            .build(target_client.clone());
+        let target = jetstream::new(target_client.clone());
         streams::check_target(&target_client, &target).await?;
         let names = if spec.streams.is_empty() {
             streams::stream_names(&source).await?
