@@ -7,6 +7,7 @@
 //! `translate` maps source positions to target positions, `verify` compares digests, and
 //! `cutover` moves durable consumers to their translated positions.
 
+mod acks;
 pub mod checkpoint;
 pub mod cli;
 pub mod cutover;

@@ -44,13 +44,16 @@ use std::hash::{Hash, Hasher};
 use std::time::SystemTime;
 
 use anyhow::anyhow;
-use async_nats::jetstream::message::PublishMessage;
+use async_nats::header::HeaderValue;
+use async_nats::header::{
+    NATS_EXPECTED_LAST_MESSAGE_ID, NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, NATS_MESSAGE_ID,
+};
 use async_nats::jetstream::Context;
 use tokio::sync::{mpsc, Mutex};
 
+use crate::acks::{Ack, Acked};
 use crate::engine::{StepError, StreamRun};
 use crate::headers;
-use crate::inflight::InFlight;
 use crate::lastcopy::{look_up_new_subjects, SubjectMark};
 use crate::lowwater::LowWater;
 use crate::source::SourceMessage;
@@ -101,9 +104,7 @@ pub async fn copy(
         .unzip();
     // Held while a run is sent, so no other writer's publish comes between its messages.
     let sending = Mutex::new(());
-    // The window is for the stream, shared by the writers. (The target's client does not
-    // bound unacknowledged publishes itself: a writer waiting there while holding `sending`
-    // would wait for acknowledgements that only the writers queued behind it collect.)
+    // The window is for the stream, shared by the writers.
     let window = (run.settings.window / partitions).max(1);
     // The writers share this task (one wake-up polls them all); tasks of their own cost
     // more replicator CPU in cross-thread wake-ups and were not faster here (2 cores).
@@ -167,14 +168,13 @@ struct Writer<'a> {
 
 /// A writer's state: every subject it has seen (its number, what a publish in flight
 /// remembers, so no subject is copied or hashed again when it is acknowledged).
-#[derive(Default)]
 struct Table {
     ids: HashMap<String, usize>,
     subjects: Vec<Subject>,
     /// Subjects with queued messages and no run in flight, in the order they became so.
     ready: VecDeque<usize>,
     queued: usize,
-    in_flight: InFlight<Pending>,
+    in_flight: Acked<Pending>,
 }
 
 impl Writer<'_> {
@@ -188,7 +188,15 @@ impl Writer<'_> {
             .get_stream_no_info(&self.run.stream)
             .await
             .map_err(|e| StepError::retry(anyhow!(e).context("open the target stream")))?;
-        let mut table = Table::default();
+        let mut table = Table {
+            ids: HashMap::new(),
+            subjects: Vec::new(),
+            ready: VecDeque::new(),
+            queued: 0,
+            in_flight: Acked::new(self.js.client())
+                .await
+                .map_err(StepError::retry)?,
+        };
         let mut batch: Vec<SourceMessage> = Vec::with_capacity(BATCH);
         loop {
             if !table.ready.is_empty() && table.in_flight.len() < self.window {
@@ -203,7 +211,7 @@ impl Writer<'_> {
             tokio::select! {
                 biased;
                 (pending, ack) = table.in_flight.next() => {
-                    self.settle(&mut table, pending, ack.expect("only publishes"))?;
+                    self.settle(&mut table, pending, ack)?;
                 }
                 next = rx.recv(), if table.queued < self.run.settings.window => {
                     let Some(first) = next else { return Ok(()) };
@@ -252,34 +260,32 @@ impl Writer<'_> {
             let message = table.subjects[id].queued.pop_front().expect("counted");
             table.queued -= 1;
             let id_header = message_id(message.seq);
-            let mut publish = PublishMessage::build()
-                .headers(headers::stamp(
-                    message.headers.as_ref(),
-                    &run.stream,
-                    message.seq,
-                    Some(self.tracker.mark()),
-                ))
-                .payload(message.payload)
-                .message_id(&id_header);
-            publish = match previous_id.replace(id_header) {
-                None => publish.expected_last_subject_sequence(table.subjects[id].mark.target_seq),
-                Some(previous) => publish.expected_last_message_id(previous),
-            };
-            let ack = self
-                .js
-                .send_publish(message.subject, publish)
-                .await
-                .map_err(|e| StepError::retry(anyhow!(e).context("send to the target")))?;
-            table.subjects[id].busy = true;
-            table.in_flight.push(
-                Pending {
-                    subject: id,
-                    source_seq: message.seq,
-                    stored_at: message.stored_at,
-                    ends_run: i + 1 == count,
-                },
-                ack,
+            let mut stamped = headers::stamp(
+                message.headers.as_ref(),
+                &run.stream,
+                message.seq,
+                Some(self.tracker.mark()),
             );
+            stamped.insert(NATS_MESSAGE_ID, id_header.as_str());
+            match previous_id.replace(id_header) {
+                None => stamped.insert(
+                    NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+                    HeaderValue::from(table.subjects[id].mark.target_seq),
+                ),
+                Some(previous) => stamped.insert(NATS_EXPECTED_LAST_MESSAGE_ID, previous),
+            }
+            let pending = Pending {
+                subject: id,
+                source_seq: message.seq,
+                stored_at: message.stored_at,
+                ends_run: i + 1 == count,
+            };
+            table
+                .in_flight
+                .publish(pending, message.subject, stamped, message.payload)
+                .await
+                .map_err(StepError::retry)?;
+            table.subjects[id].busy = true;
         }
         let subject = &table.subjects[id];
         if !subject.busy && !subject.queued.is_empty() {
@@ -292,14 +298,11 @@ impl Writer<'_> {
         &self,
         table: &mut Table,
         pending: Pending,
-        ack: Result<
-            async_nats::jetstream::publish::PublishAck,
-            async_nats::jetstream::context::PublishError,
-        >,
+        ack: anyhow::Result<Ack>,
     ) -> Result<(), StepError> {
         let run = self.run;
         let ack = ack.map_err(|e| {
-            StepError::retry(anyhow!(e).context(format!(
+            StepError::retry(e.context(format!(
                 "publish source {} #{} to the target",
                 run.stream, pending.source_seq
             )))
