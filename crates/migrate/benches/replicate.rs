@@ -121,7 +121,13 @@ async fn throughput(mode: Mode, subject_count: usize) -> Figures {
 async fn expectation_cost(subject_count: usize) -> Vec<(&'static str, f64, f64)> {
     use async_nats::jetstream::message::PublishMessage;
     let mut out = Vec::new();
-    for kind in ["none", "last-sequence", "last-subject-sequence"] {
+    for kind in [
+        "none",
+        "last-sequence",
+        "last-subject-sequence",
+        "msg-id",
+        "runs-of-16",
+    ] {
         let target = NatsServer::start().await;
         let js = target.js().await;
         create_stream(&js, "EVENTS").await;
@@ -133,7 +139,14 @@ async fn expectation_cost(subject_count: usize) -> Vec<(&'static str, f64, f64)>
         let cpu_before = cpu_seconds(pid);
         let began = Instant::now();
         for seq in 1..=count {
-            let subject = (seq as usize) % subject_count;
+            // Partitioned mode's runs: 16 of a subject back to back, the first expecting
+            // the subject's last, the others the id of the one before (every one has an id).
+            let in_run = (seq - 1) % 16;
+            let subject = if kind == "runs-of-16" {
+                ((seq as usize - 1) / 16) % subject_count
+            } else {
+                (seq as usize) % subject_count
+            };
             let mut headers = async_nats::HeaderMap::new();
             headers.insert("Isthmus-Source-Seq", seq.to_string().as_str());
             let mut publish = PublishMessage::build()
@@ -144,6 +157,13 @@ async fn expectation_cost(subject_count: usize) -> Vec<(&'static str, f64, f64)>
                 "last-subject-sequence" => {
                     publish.expected_last_subject_sequence(last_of_subject[subject])
                 }
+                "msg-id" => publish.message_id(format!("isthmus:{seq}")),
+                "runs-of-16" if in_run == 0 => publish
+                    .message_id(format!("isthmus:{seq}"))
+                    .expected_last_subject_sequence(last_of_subject[subject]),
+                "runs-of-16" => publish
+                    .message_id(format!("isthmus:{seq}"))
+                    .expected_last_message_id(format!("isthmus:{}", seq - 1)),
                 _ => publish,
             };
             last_of_subject[subject] = seq;
