@@ -7,8 +7,8 @@
 //! A subject's messages go out in *runs*: whatever of the subject is queued, sent back to
 //! back on the one target connection with no other publish of this stream between them
 //! (`sending` is held for the whole run), many runs (of different subjects) in flight at
-//! once, one run per subject. Every copy carries a message id naming its source message
-//! (`isthmus:<source seq>`); what each copy expects of the target:
+//! once, one run per subject. Every copy but a run's last carries a message id naming its
+//! source message (`isthmus:<source seq>`); what each copy expects of the target:
 //!
 //! - the first of a run: `Nats-Expected-Last-Subject-Sequence`, the target position of the
 //!   subject's last copy, taken from an acknowledgement or read from the target, so the
@@ -31,13 +31,15 @@
 //! different orders, and one's refused publish leaves a position the other can fill with
 //! an older message of the same subject, after which the first's next publish lands behind
 //! it and leaves a gap no resume fills. The ids also make the target drop (within its
-//! duplicate window) a copy it already has, which closes a race of nats-server 2.9 on a
+//! duplicate window) a copy it already has, which narrows a race of nats-server 2.9 on a
 //! clustered stream, where the leader checks a per-subject expectation before proposing the
-//! message, not when it is applied.
+//! message, not when it is applied (two replicators at once; one never races itself, as a
+//! run's first message waits for the previous run's last acknowledgement).
 //!
-//! The cost: the target keeps every id for its duplicate window (2 minutes by default), and
-//! a subject's next run waits for the last acknowledgement of its current one (docs/
-//! migrations.md has the figures).
+//! The cost: the target keeps every id for its duplicate window (2 minutes by default), so a
+//! run's last message, which no one expects, carries none (over many subjects most runs are
+//! one message long); and a subject's next run waits for the last acknowledgement of its
+//! current one (docs/migrations.md has the figures).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -259,20 +261,25 @@ impl Writer<'_> {
         for i in 0..count {
             let message = table.subjects[id].queued.pop_front().expect("counted");
             table.queued -= 1;
-            let id_header = message_id(message.seq);
             let mut stamped = headers::stamp(
                 message.headers.as_ref(),
                 &run.stream,
                 message.seq,
                 Some(self.tracker.mark()),
             );
-            stamped.insert(NATS_MESSAGE_ID, id_header.as_str());
-            match previous_id.replace(id_header) {
+            match previous_id.take() {
                 None => stamped.insert(
                     NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
                     HeaderValue::from(table.subjects[id].mark.target_seq),
                 ),
                 Some(previous) => stamped.insert(NATS_EXPECTED_LAST_MESSAGE_ID, previous),
+            }
+            // An id only where the next message of the run expects it: the target keeps
+            // every id for its duplicate window, which costs it CPU and memory per copy.
+            if i + 1 < count {
+                let id_header = message_id(message.seq);
+                stamped.insert(NATS_MESSAGE_ID, id_header.as_str());
+                previous_id = Some(id_header);
             }
             let pending = Pending {
                 subject: id,
