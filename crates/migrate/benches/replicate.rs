@@ -68,6 +68,8 @@ fn cpu_seconds(pid: u32) -> f64 {
 struct Figures {
     rate: f64,
     cpu: [f64; 3],
+    /// Copies found already in the target and the last error: a copy that restarted.
+    restarts: String,
 }
 
 impl Figures {
@@ -94,12 +96,20 @@ async fn throughput(mode: Mode, subject_count: usize) -> Figures {
     let cpu_before = pids.map(cpu_seconds);
     let began = Instant::now();
     let migration = start(spec(&source, &target, mode)).await;
-    wait_caught_up(&migration, &js, &["EVENTS"]).await;
+    let status = wait_caught_up(&migration, &js, &["EVENTS"]).await;
     let rate = count as f64 / began.elapsed().as_secs_f64();
     let cpu_after = pids.map(cpu_seconds);
+    let stream = &status.streams[0];
     Figures {
         rate,
         cpu: [0, 1, 2].map(|i| cpu_after[i] - cpu_before[i]),
+        restarts: match &stream.last_error {
+            None if stream.already_present == 0 => "no restart".into(),
+            error => format!(
+                "restarted: {} found present, last error {error:?}",
+                stream.already_present
+            ),
+        },
     }
 }
 
@@ -111,7 +121,13 @@ async fn throughput(mode: Mode, subject_count: usize) -> Figures {
 async fn expectation_cost(subject_count: usize) -> Vec<(&'static str, f64, f64)> {
     use async_nats::jetstream::message::PublishMessage;
     let mut out = Vec::new();
-    for kind in ["none", "last-sequence", "last-subject-sequence"] {
+    for kind in [
+        "none",
+        "last-sequence",
+        "last-subject-sequence",
+        "msg-id",
+        "runs-of-16",
+    ] {
         let target = NatsServer::start().await;
         let js = target.js().await;
         create_stream(&js, "EVENTS").await;
@@ -123,7 +139,14 @@ async fn expectation_cost(subject_count: usize) -> Vec<(&'static str, f64, f64)>
         let cpu_before = cpu_seconds(pid);
         let began = Instant::now();
         for seq in 1..=count {
-            let subject = (seq as usize) % subject_count;
+            // Partitioned mode's runs: 16 of a subject back to back, the first expecting
+            // the subject's last, the others the id of the one before (every one has an id).
+            let in_run = (seq - 1) % 16;
+            let subject = if kind == "runs-of-16" {
+                ((seq as usize - 1) / 16) % subject_count
+            } else {
+                (seq as usize) % subject_count
+            };
             let mut headers = async_nats::HeaderMap::new();
             headers.insert("Isthmus-Source-Seq", seq.to_string().as_str());
             let mut publish = PublishMessage::build()
@@ -134,6 +157,13 @@ async fn expectation_cost(subject_count: usize) -> Vec<(&'static str, f64, f64)>
                 "last-subject-sequence" => {
                     publish.expected_last_subject_sequence(last_of_subject[subject])
                 }
+                "msg-id" => publish.message_id(format!("isthmus:{seq}")),
+                "runs-of-16" if in_run == 0 => publish
+                    .message_id(format!("isthmus:{seq}"))
+                    .expected_last_subject_sequence(last_of_subject[subject]),
+                "runs-of-16" => publish
+                    .message_id(format!("isthmus:{seq}"))
+                    .expected_last_message_id(format!("isthmus:{}", seq - 1)),
                 _ => publish,
             };
             last_of_subject[subject] = seq;
@@ -241,8 +271,8 @@ async fn main() {
         if runs("ordered") {
             let ordered = throughput(Mode::Ordered, subject_count).await;
             println!(
-                "ordered      {count} events of {SIZE} B over {subject_count} subjects: {:>7.0} events/s end to end; CPU {:.1} µs/event (replicator {:.2} s, source {:.2} s, target {:.2} s); load {}",
-                ordered.rate, ordered.cpu_per_event_us(count), ordered.cpu[0], ordered.cpu[1], ordered.cpu[2], load()
+                "ordered      {count} events of {SIZE} B over {subject_count} subjects: {:>7.0} events/s end to end; CPU {:.1} µs/event (replicator {:.2} s, source {:.2} s, target {:.2} s); load {}; {}",
+                ordered.rate, ordered.cpu_per_event_us(count), ordered.cpu[0], ordered.cpu[1], ordered.cpu[2], load(), ordered.restarts
             );
             row(
                 format!("migration ordered, {subject_count} subjects"),
@@ -257,8 +287,8 @@ async fn main() {
         let partitions = partitions();
         let partitioned = throughput(Mode::Partitioned { partitions }, subject_count).await;
         println!(
-            "partitioned  {count} events of {SIZE} B over {subject_count} subjects, {partitions} writers: {:>7.0} events/s end to end; CPU {:.1} µs/event (replicator {:.2} s, source {:.2} s, target {:.2} s); load {}",
-            partitioned.rate, partitioned.cpu_per_event_us(count), partitioned.cpu[0], partitioned.cpu[1], partitioned.cpu[2], load()
+            "partitioned  {count} events of {SIZE} B over {subject_count} subjects, {partitions} writers: {:>7.0} events/s end to end; CPU {:.1} µs/event (replicator {:.2} s, source {:.2} s, target {:.2} s); load {}; {}",
+            partitioned.rate, partitioned.cpu_per_event_us(count), partitioned.cpu[0], partitioned.cpu[1], partitioned.cpu[2], load(), partitioned.restarts
         );
         row(
             format!("migration partitioned x{partitions}, {subject_count} subjects"),

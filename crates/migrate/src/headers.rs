@@ -3,6 +3,7 @@
 //! partitioned mode, from which source sequence on nothing is known to be copied), so there
 //! is no checkpoint file to lose.
 
+use async_nats::header::{HeaderName, HeaderValue};
 use async_nats::HeaderMap;
 
 /// The source stream a copied message came from.
@@ -44,10 +45,14 @@ pub fn stamp(
             }
         }
     }
-    headers.insert(SOURCE_STREAM, stream);
-    headers.insert(SOURCE_SEQ, seq.to_string().as_str());
+    // Names made once (no copy per message), numbers formatted once: this runs per copy.
+    const STREAM_NAME: HeaderName = HeaderName::from_static(SOURCE_STREAM);
+    const SEQ_NAME: HeaderName = HeaderName::from_static(SOURCE_SEQ);
+    const RESUME_NAME: HeaderName = HeaderName::from_static(RESUME_FROM);
+    headers.insert(STREAM_NAME, stream);
+    headers.insert(SEQ_NAME, HeaderValue::from(seq));
     if let Some(resume_from) = resume_from {
-        headers.insert(RESUME_FROM, resume_from.to_string().as_str());
+        headers.insert(RESUME_NAME, HeaderValue::from(resume_from));
     }
     headers
 }

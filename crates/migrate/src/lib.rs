@@ -7,6 +7,7 @@
 //! `translate` maps source positions to target positions, `verify` compares digests, and
 //! `cutover` moves durable consumers to their translated positions.
 
+mod acks;
 pub mod checkpoint;
 pub mod cli;
 pub mod cutover;
@@ -15,6 +16,7 @@ pub mod filler;
 pub mod filters;
 pub mod headers;
 mod inflight;
+mod lastcopy;
 mod lowwater;
 mod monitor;
 mod ordered;
