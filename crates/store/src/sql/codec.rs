@@ -63,7 +63,9 @@ pub(crate) fn unavailability(
             "the database connection pool is closed".to_string(),
         )),
         sqlx::Error::Database(db) => {
-            let kind = if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+            let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                || db.try_downcast_ref::<crate::sqlite::RawError>().is_some();
+            let kind = if sqlite {
                 sqlite_unavailability(db.code()?.parse().ok()?)
             } else {
                 postgres_unavailability(&db.code()?)

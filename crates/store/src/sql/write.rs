@@ -17,10 +17,33 @@ use crate::doc::{CreateKey, Doc, DocStore, ObjectKey, Plan, Put, WriteOp, Writte
 use crate::kinds::is_unique;
 use crate::{Actor, Page, PageRequest, Result, StoreError};
 
+/// What the write path needs of a backend: its connection, and whether (and how) a
+/// failed statement is survived. Every [`Backend`] has them; the SQLite group commit
+/// also runs writes on its writer's handle directly (`sqlite/raw.rs`), with SQLite's.
+#[async_trait]
+pub(crate) trait Hooks: Send + Sync + 'static {
+    type Conn: Conn;
+    const SAVEPOINTS: bool;
+    fn backstops(kind: &str) -> bool;
+    async fn backstop(conn: &mut Self::Conn, e: &sqlx::Error, doc: &Doc) -> Option<StoreError>;
+}
+
+#[async_trait]
+impl<B: Backend> Hooks for B {
+    type Conn = B::Conn;
+    const SAVEPOINTS: bool = B::SAVEPOINTS;
+    fn backstops(kind: &str) -> bool {
+        B::backstops(kind)
+    }
+    async fn backstop(conn: &mut B::Conn, e: &sqlx::Error, doc: &Doc) -> Option<StoreError> {
+        B::backstop(conn, e, doc).await
+    }
+}
+
 /// Runs `statement` in a savepoint where a failed statement aborts the transaction
 /// (PostgreSQL), so that the transaction stays usable for the query that names what the
 /// write collided with.
-async fn guarded<B: Backend>(
+async fn guarded<B: Hooks>(
     conn: &mut B::Conn,
     statement: super::query::Q,
 ) -> std::result::Result<u64, sqlx::Error> {
@@ -37,7 +60,7 @@ async fn guarded<B: Backend>(
     outcome
 }
 
-async fn insert<B: Backend>(conn: &mut B::Conn, doc: &Doc) -> Result<()> {
+async fn insert<B: Hooks>(conn: &mut B::Conn, doc: &Doc) -> Result<()> {
     let statement = query(
         "INSERT INTO resources (id, kind, plural, project_id, owner_id, on_owner_delete, status,
                                 version, body, created_at)
@@ -104,7 +127,7 @@ async fn replace<C: Conn>(conn: &mut C, doc: &Doc, expected: u64) -> Result<()> 
 /// Replaces the claims of `put`'s doc (or drops them, once it is `deleted`). A claim in a
 /// unique index that another live object holds fails the write with a 409, whatever the
 /// kind's rules decided: the database's unique index refuses it (migration 0007).
-async fn claim<B: Backend>(conn: &mut B::Conn, put: &Put, new: bool) -> Result<()> {
+async fn claim<B: Hooks>(conn: &mut B::Conn, put: &Put, new: bool) -> Result<()> {
     let doc = &put.doc;
     let claims = match &put.index {
         _ if !doc.is_live() => &[][..],
@@ -195,7 +218,7 @@ async fn taken<C: Conn>(conn: &mut C, c: &IndexEntry, doc: &Doc) -> StoreError {
 }
 
 /// Stores one planned doc with its claims and its audit event.
-pub(crate) async fn put<B: Backend>(conn: &mut B::Conn, actor: &Actor, put: &Put) -> Result<()> {
+pub(crate) async fn put<B: Hooks>(conn: &mut B::Conn, actor: &Actor, put: &Put) -> Result<()> {
     let doc = &put.doc;
     match put.expected_version {
         None => insert::<B>(conn, doc).await?,
@@ -240,7 +263,7 @@ pub(crate) async fn write_tx<B: Backend>(
 
 /// Runs an object write inside an open write transaction: the idempotency replay, the
 /// op, and its puts. With something written, also says what to name a failed commit.
-pub(crate) async fn write_in<B: Backend>(
+pub(crate) async fn write_in<B: Hooks>(
     tx: &mut B::Conn,
     actor: &Actor,
     idem: Option<&CreateKey>,

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
+use super::raw::{Raw, RawConn};
 use super::{begin, WriteHealth, WriteTx};
 use crate::doc::{CreateKey, WriteOp, Written};
 use crate::sql::codec::Ctx;
@@ -120,21 +121,31 @@ async fn commit_group(writer: &SqlitePool, health: &Arc<WriteHealth>, group: Vec
     };
     let mut done: Vec<(oneshot::Sender<Result<Written>>, Written)> = Vec::new();
     let mut what = None;
-    let mut pending = group.into_iter();
-    while let Some(p) = pending.next() {
-        match one(&mut tx, p.actor, p.idem, p.op).await {
-            Ok(Ok((written, named))) => {
-                what = named.or(what);
-                done.push((p.answer, written));
-            }
-            Ok(Err(refused)) => {
-                let _ = p.answer.send(Err(refused));
-            }
-            Err((refused, broken)) => {
-                // The transaction cannot go on: nothing of the group is committed.
-                let _ = p.answer.send(Err(refused));
-                let rest = pending.map(|p| p.answer);
-                return fail_all(done.into_iter().map(|(a, _)| a).chain(rest), &broken);
+    {
+        // The group's statements run on the handle itself (see `raw.rs`); the worker
+        // thread gets it back before the commit.
+        let mut handle = match tx.lock_handle().await.ctx("lend the writer's handle") {
+            Ok(handle) => handle,
+            Err(e) => return fail_all(group.into_iter().map(|p| p.answer), &e),
+        };
+        // SAFETY: the handle is ours until `handle` drops, after `raw` (declared later).
+        let mut raw = unsafe { RawConn::new(handle.as_raw_handle().as_ptr()) };
+        let mut pending = group.into_iter();
+        while let Some(p) = pending.next() {
+            match one(&mut raw, p.actor, p.idem, p.op).await {
+                Ok(Ok((written, named))) => {
+                    what = named.or(what);
+                    done.push((p.answer, written));
+                }
+                Ok(Err(refused)) => {
+                    let _ = p.answer.send(Err(refused));
+                }
+                Err((refused, broken)) => {
+                    // The transaction cannot go on: nothing of the group is committed.
+                    let _ = p.answer.send(Err(refused));
+                    let rest = pending.map(|p| p.answer);
+                    return fail_all(done.into_iter().map(|(a, _)| a).chain(rest), &broken);
+                }
             }
         }
     }
@@ -166,20 +177,20 @@ async fn commit_group(writer: &SqlitePool, health: &Arc<WriteHealth>, group: Vec
 /// and rolled back alone, `Err((its error, why))` when the savepoint could not be undone
 /// (the transaction is lost, e.g. SQLite rolled it back on a full disk).
 async fn one(
-    tx: &mut WriteTx,
+    tx: &mut RawConn,
     actor: Actor,
     idem: Option<CreateKey>,
     op: Box<dyn WriteOp>,
 ) -> std::result::Result<Result<(Written, Option<String>)>, (StoreError, StoreError)> {
     let savepoint = query("SAVEPOINT one_write")
-        .execute(&mut **tx)
+        .execute(tx)
         .await
         .ctx("set a write's savepoint");
     if let Err(e) = savepoint {
         let again = copy(&e);
         return Err((e, again));
     }
-    let outcome = write_in::<super::SqliteStore>(&mut **tx, &actor, idem.as_ref(), op).await;
+    let outcome = write_in::<Raw>(tx, &actor, idem.as_ref(), op).await;
     let ended = end_savepoint(tx, outcome.is_ok())
         .await
         .ctx("end a write's savepoint");
@@ -194,15 +205,11 @@ async fn one(
 }
 
 /// Releases the savepoint, after rolling back to it when the write failed.
-async fn end_savepoint(tx: &mut WriteTx, succeeded: bool) -> std::result::Result<(), sqlx::Error> {
+async fn end_savepoint(tx: &mut RawConn, succeeded: bool) -> std::result::Result<(), sqlx::Error> {
     if !succeeded {
-        query("ROLLBACK TO SAVEPOINT one_write")
-            .execute(&mut **tx)
-            .await?;
+        query("ROLLBACK TO SAVEPOINT one_write").execute(tx).await?;
     }
-    query("RELEASE SAVEPOINT one_write")
-        .execute(&mut **tx)
-        .await?;
+    query("RELEASE SAVEPOINT one_write").execute(tx).await?;
     Ok(())
 }
 

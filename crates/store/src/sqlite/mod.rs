@@ -8,6 +8,9 @@
 
 mod group;
 mod legacy;
+mod raw;
+
+pub(crate) use raw::RawError;
 
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
