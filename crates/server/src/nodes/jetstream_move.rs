@@ -262,17 +262,11 @@ pub async fn meta_disagreement(
     sys: &async_nats::Client,
     members: &[String],
 ) -> anyhow::Result<Option<String>> {
-    let reports = member_reports(sys, |heard| {
-        members.iter().all(|m| heard.iter().any(|r| &r.name == m))
-    })
-    .await?;
-    let mut leaders: BTreeSet<&str> = BTreeSet::new();
-    for member in members {
-        let Some(report) = reports.iter().find(|r| &r.name == member) else {
-            return Ok(Some(format!("member {member} did not report")));
-        };
-        leaders.insert(&report.meta_leader);
-    }
+    let reports = match reports_of(sys, members).await? {
+        Ok(reports) => reports,
+        Err(silent) => return Ok(Some(silent)),
+    };
+    let leaders: BTreeSet<&str> = reports.iter().map(|r| r.meta_leader.as_str()).collect();
     Ok(match leaders.into_iter().collect::<Vec<_>>().as_slice() {
         [leader] if members.iter().any(|m| m == leader) => None,
         [leader] => Some(format!(
@@ -386,6 +380,26 @@ pub async fn member_reports(
     Ok(reports)
 }
 
+/// The own report of each of `members`, in their order; `Err` names one that did not
+/// report within the wait.
+async fn reports_of(
+    sys: &async_nats::Client,
+    members: &[String],
+) -> anyhow::Result<Result<Vec<MemberReport>, String>> {
+    let mut reports = member_reports(sys, |heard| {
+        members.iter().all(|m| heard.iter().any(|r| &r.name == m))
+    })
+    .await?;
+    let mut mine = Vec::with_capacity(members.len());
+    for member in members {
+        match reports.iter().position(|r| &r.name == member) {
+            Some(at) => mine.push(reports.swap_remove(at)),
+            None => return Ok(Err(format!("member {member} did not report"))),
+        }
+    }
+    Ok(Ok(mine))
+}
+
 /// What each of `members` still holds (streams and consumers, from its own JetStream
 /// report, asked over the system account): `None` when every one of them answered and
 /// holds nothing, else why not. The final check before the old members go: a listing of
@@ -395,15 +409,11 @@ pub async fn members_hold_nothing(
     sys: &async_nats::Client,
     members: &[String],
 ) -> anyhow::Result<Option<String>> {
-    let reports = member_reports(sys, |heard| {
-        members.iter().all(|m| heard.iter().any(|r| &r.name == m))
-    })
-    .await?;
-    let mine = |m: &String| reports.iter().find(|r| &r.name == m);
-    if let Some(silent) = members.iter().find(|m| mine(m).is_none()) {
-        return Ok(Some(format!("member {silent} did not report")));
-    }
-    Ok(members.iter().filter_map(mine).find_map(|r| {
+    let reports = match reports_of(sys, members).await? {
+        Ok(reports) => reports,
+        Err(silent) => return Ok(Some(silent)),
+    };
+    Ok(reports.iter().find_map(|r| {
         (r.streams > 0 || r.consumers > 0).then(|| {
             format!(
                 "member {} still holds {} streams and {} consumers",
