@@ -351,6 +351,14 @@ async fn main() -> anyhow::Result<()> {
         .skip(1)
         .find(|a| !a.starts_with('-'))
         .unwrap_or_else(|| "api".into());
+    // Where a figure's time goes: the server's own debug lines (scripts/bench.d/README.md),
+    // on stderr, when RUST_LOG asks for them.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let dir = tempfile::tempdir()?;
     let mut config = ServeConfig::new(dir.path());
     config.dns_listen = "127.0.0.1:0".parse()?;

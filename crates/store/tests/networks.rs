@@ -204,6 +204,8 @@ async fn the_overlap_rule_sees_every_colliding_range_among_many_networks(backend
 
     let colliding = [
         ("inside the wide one", "172.16.32.0/20", "wide"),
+        // The longest claim bounds how far below a new range the search starts.
+        ("the top /28 of the wide one", "172.16.255.240/28", "wide"),
         ("around the small ones", "10.100.0.0/16", "n0"),
         ("the last /28 of a range", "10.100.0.240/28", "n0"),
         ("the first /24 of the block", "10.100.199.0/24", "n199"),

@@ -77,3 +77,33 @@ async fn data_survives_closing_and_reopening_the_file(backend: Backend) {
         .await
         .is_err());
 }
+
+/// Commits reach the database file itself within moments, copied by the store's own
+/// checkpoints rather than by a writer's commit (whose automatic checkpoint only runs
+/// once the WAL holds thousands of pages, far more than these writes make). In WAL mode
+/// only a checkpoint writes the database file, so its modification time tells.
+#[tokio::test]
+async fn committed_writes_reach_the_database_file_without_a_writer_checkpoint() {
+    let t = open(Backend::Sqlite).await;
+    let p = project(&*t.store, "acme").await;
+    // Whatever opening and the project left in the WAL is copied first.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let written = || {
+        std::fs::metadata(t.path())
+            .and_then(|m| m.modified())
+            .expect("database file's modification time")
+    };
+    let before = written();
+    for i in 0..20u32 {
+        let cidr = format!("10.{}.{}.0/24", i / 256, i % 256);
+        network(&*t.store, p, &format!("n{i}"), &cidr).await;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while written() == before && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        written() > before,
+        "20 networks never reached the database file (last written {before:?})"
+    );
+}

@@ -111,6 +111,7 @@ impl PgStore {
 #[async_trait]
 impl Backend for PgStore {
     type Conn = PgConnection;
+    type ReadConn = PgConnection;
     type Read = PoolConnection<Postgres>;
     type Write = WriteTx;
     const SAVEPOINTS: bool = true;

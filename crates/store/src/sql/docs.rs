@@ -106,8 +106,10 @@ pub(crate) async fn owned<C: Conn>(
     rows.iter().map(decode).collect()
 }
 
-/// Uses the index's key (name, scope, start, end): a network create in a project with
-/// thousands of networks reads a handful of rows.
+/// Uses the index's key (name, scope, start, end) and the longest claim of the index and
+/// scope (migration 0009): only claims starting at most that far below `start` can reach
+/// it, so a network create in a project with thousands of networks reads a handful of
+/// rows rather than every claim below its end.
 pub(crate) async fn claims_meeting<C: Conn>(
     conn: &mut C,
     index: &str,
@@ -119,6 +121,9 @@ pub(crate) async fn claims_meeting<C: Conn>(
         "SELECT i.range_start, i.range_end, {COLUMNS}
          FROM resource_index i JOIN resources r ON r.id = i.resource_id
          WHERE i.index_name = $1 AND i.scope = $2 AND i.range_start <= $3 AND i.range_end >= $4
+           AND i.range_start >= $4 - (
+               SELECT coalesce(max(l.range_end - l.range_start), 0) FROM resource_index l
+               WHERE l.index_name = $1 AND l.scope = $2)
            AND r.status != $5
          ORDER BY r.id, i.range_start"
     ))

@@ -33,8 +33,10 @@ pub(crate) use query::Conn;
 pub(crate) trait Backend: Clone + Send + Sync + 'static {
     /// The backend's connection (`SqliteConnection`, `PgConnection`).
     type Conn: Conn;
+    /// The connection reads run on (SQLite's own handle, PostgreSQL's pooled connection).
+    type ReadConn: Conn;
     /// A pooled connection for reads.
-    type Read: DerefMut<Target = Self::Conn> + Send;
+    type Read: DerefMut<Target = Self::ReadConn> + Send;
     /// The one write transaction of a mutation, already holding the backend's write lock.
     type Write: DerefMut<Target = Self::Conn> + Commit + Send;
 

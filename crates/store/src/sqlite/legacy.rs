@@ -11,6 +11,7 @@ use super::SqliteStore;
 use crate::api::put_of;
 use crate::doc::{DocStore, Plan, Tx, WriteOp};
 use crate::sql::codec::{parse_id, Ctx};
+use crate::sql::query::{query, Get};
 use crate::sql::Backend;
 use crate::{kinds, Actor, Result};
 
@@ -18,7 +19,7 @@ use crate::{kinds, Actor, Result};
 /// address claimed (written before endpoints existed, migration 0004), bumping its
 /// generation so the controller opens it. Logs no event, as no one asked for a change.
 pub(super) async fn give_public_clusters_endpoints(store: &SqliteStore) -> Result<()> {
-    let ids: Vec<String> = sqlx::query_scalar(
+    let rows = query(
         "SELECT id FROM resources WHERE kind = 'cluster' AND status NOT IN ('deleting', 'deleted')
            AND json_extract(body, '$.public_access.enabled')
            AND id NOT IN (SELECT resource_id FROM resource_index WHERE index_name = ?1)
@@ -28,8 +29,9 @@ pub(super) async fn give_public_clusters_endpoints(store: &SqliteStore) -> Resul
     .fetch_all(&mut *store.read().await?)
     .await
     .ctx("list public clusters without an endpoint")?;
-    for id in ids {
-        let op = GiveEndpoint { id: parse_id(&id)? };
+    for row in rows {
+        let id: &str = row.try_get("id").ctx("read a cluster id")?;
+        let op = GiveEndpoint { id: parse_id(id)? };
         store
             .write(&Actor::controller(), None, Box::new(op))
             .await?;

@@ -6,9 +6,11 @@
 //! processes), so the snapshot a rule validates against is the snapshot the write lands
 //! on. Reads go through a separate read-only pool and see the last committed state (WAL).
 
+mod checkpoint;
 mod group;
 mod legacy;
-mod raw;
+pub(crate) mod raw;
+pub(crate) mod readers;
 
 pub(crate) use raw::RawError;
 
@@ -18,7 +20,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
@@ -36,16 +37,17 @@ use crate::{Actor, Result, StoreError, Unavailability};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a caller waits for the (single) writer connection; generous, since writers queue.
 const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
-const READERS: u32 = 4;
 
 /// The SQLite implementation of [`crate::Store`].
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: SqlitePool,
-    reader: SqlitePool,
+    reader: readers::Readers,
     health: Arc<WriteHealth>,
     /// Object writes, committed in groups (see `group.rs`).
     group: Arc<group::GroupCommit>,
+    /// Copies the WAL into the database file, off the writer (see `checkpoint.rs`).
+    checkpoint: Arc<checkpoint::Checkpointer>,
 }
 
 /// Whether the last write could be stored: set when a write fails for a storage reason
@@ -124,7 +126,11 @@ impl SqliteStore {
             .clone()
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full);
+            .synchronous(SqliteSynchronous::Full)
+            .pragma(
+                "wal_autocheckpoint",
+                checkpoint::WRITER_BACKSTOP_PAGES.to_string(),
+            );
         // The writer connection is kept open for the store's lifetime: while it is open the
         // WAL index (-shm) exists, which the read-only connections rely on.
         let writer = SqlitePoolOptions::new()
@@ -155,19 +161,17 @@ impl SqliteStore {
             .await
             .with_context(|| format!("migrate SQLite database {}", path.display()))?;
         // Readers never write; the journal mode is a property of the file, set above.
-        // A ping before each use buys nothing for an in-process database.
-        let reader = SqlitePoolOptions::new()
-            .max_connections(READERS)
-            .test_before_acquire(false)
-            .connect_with(base.read_only(true))
-            .await
+        let reader = readers::Readers::new(path, BUSY_TIMEOUT)
             .with_context(|| format!("open readers of SQLite database {}", path.display()))?;
+        let checkpoint = checkpoint::Checkpointer::start(path)
+            .with_context(|| format!("start checkpoints of SQLite database {}", path.display()))?;
         let health = Arc::<WriteHealth>::default();
         let store = SqliteStore {
             group: Arc::new(group::GroupCommit::new(writer.clone(), health.clone())),
             writer,
             reader,
             health,
+            checkpoint: Arc::new(checkpoint),
         };
         legacy::give_public_clusters_endpoints(&store)
             .await
@@ -177,8 +181,9 @@ impl SqliteStore {
 
     /// Closes both pools, waiting for in-flight work (e.g. before reopening the file).
     pub async fn close(&self) {
+        self.checkpoint.stop();
         self.writer.close().await;
-        self.reader.close().await;
+        self.reader.close();
     }
 
     /// See [`crate::Store::write_health`]. The probe rewrites the database header's
@@ -225,12 +230,15 @@ async fn begin(writer: &SqlitePool, health: &Arc<WriteHealth>) -> Result<WriteTx
 #[async_trait]
 impl Backend for SqliteStore {
     type Conn = SqliteConnection;
-    type Read = PoolConnection<Sqlite>;
+    type ReadConn = raw::RawConn;
+    type Read = readers::Reader;
     type Write = WriteTx;
     const SAVEPOINTS: bool = false;
 
-    async fn read(&self) -> Result<PoolConnection<Sqlite>> {
-        self.reader.acquire().await.ctx("acquire read connection")
+    async fn read(&self) -> Result<readers::Reader> {
+        self.reader
+            .get()
+            .map_err(|e| StoreError::Backend(e.context("take a read connection")))
     }
 
     async fn begin_write(&self) -> Result<WriteTx> {

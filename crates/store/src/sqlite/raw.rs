@@ -24,7 +24,7 @@ use sqlx::error::{DatabaseError, ErrorKind};
 use crate::sql::query::{Arg, Conn, Get, Q};
 
 /// A write transaction's connection, lent by sqlx's worker for one group.
-pub(super) struct RawConn {
+pub(crate) struct RawConn {
     db: *mut ffi::sqlite3,
     prepared: HashMap<String, *mut ffi::sqlite3_stmt>,
 }
