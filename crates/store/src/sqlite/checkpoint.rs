@@ -90,11 +90,8 @@ fn open(path: &CString) -> anyhow::Result<Db> {
 }
 
 fn run(db: Db, stopped: mpsc::Receiver<()>) {
-    loop {
-        match stopped.recv_timeout(TICK) {
-            Err(RecvTimeoutError::Timeout) => {}
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-        }
+    // Each tick until a stop is sent or the store (the sender) is gone.
+    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
         let (mut log, mut copied) = (0, 0);
         // SAFETY: `db` is this thread's own open handle; a null name means every attached
         // database (only "main" here).
