@@ -32,7 +32,7 @@ pub(super) struct Checkpointer {
 
 impl Checkpointer {
     pub(super) fn start(path: &std::path::Path) -> anyhow::Result<Checkpointer> {
-        let path = CString::new(path.to_string_lossy().as_bytes())?;
+        let path = super::readers::c_path(path)?;
         let db = open(&path)?;
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()

@@ -35,11 +35,8 @@ pub(super) struct Readers {
 
 impl Readers {
     pub(super) fn new(path: &Path, busy_timeout: std::time::Duration) -> anyhow::Result<Readers> {
-        let text = path
-            .to_str()
-            .with_context(|| format!("database path {} is not UTF-8", path.display()))?;
         let readers = Readers {
-            path: Arc::new(CString::new(text).context("database path holds a NUL byte")?),
+            path: Arc::new(c_path(path)?),
             busy_timeout_ms: i32::try_from(busy_timeout.as_millis()).unwrap_or(i32::MAX),
             idle: Arc::default(),
             closed: Arc::default(),
@@ -95,6 +92,14 @@ impl Readers {
         self.closed.store(true, Ordering::SeqCst);
         self.lock().clear();
     }
+}
+
+/// `path` as SQLite's open functions take it.
+pub(super) fn c_path(path: &Path) -> anyhow::Result<CString> {
+    let text = path
+        .to_str()
+        .with_context(|| format!("database path {} is not UTF-8", path.display()))?;
+    CString::new(text).context("database path holds a NUL byte")
 }
 
 /// A handle this pool opened, closed when dropped.
@@ -158,6 +163,15 @@ mod tests {
     use crate::sql::query::{query, Get};
     use crate::sql::Backend;
 
+    /// A store in a directory of its own, removed when the first half is dropped.
+    async fn fresh_store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("isthmus.db"))
+            .await
+            .expect("open");
+        (dir, store)
+    }
+
     async fn user_version(reader: &mut super::Reader) -> i64 {
         let row = query("PRAGMA user_version")
             .fetch_one(&mut **reader)
@@ -178,10 +192,7 @@ mod tests {
     /// its first row.
     #[tokio::test]
     async fn a_reused_handle_sees_each_later_commit() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open(&dir.path().join("isthmus.db"))
-            .await
-            .expect("open");
+        let (_dir, store) = fresh_store().await;
         set_user_version(&store, 7).await;
         let mut reader = store.read().await.expect("reader");
         assert_eq!(user_version(&mut reader).await, 7);
@@ -207,10 +218,7 @@ mod tests {
     /// Readers cannot write: the handle is opened read-only.
     #[tokio::test]
     async fn a_reader_refuses_writes() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open(&dir.path().join("isthmus.db"))
-            .await
-            .expect("open");
+        let (_dir, store) = fresh_store().await;
         let mut reader = store.read().await.expect("reader");
         let err = query("CREATE TABLE t (x INTEGER)")
             .execute(&mut *reader)
