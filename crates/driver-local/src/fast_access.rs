@@ -52,12 +52,26 @@ fn changes(record: &Record, p: &AccessPlan) -> Vec<(SetElements, BTreeSet<Cidr>)
     for (set, have, list) in guards {
         let Some(set) = set else { continue };
         let want = wanted(list);
-        let change = SetElements {
-            set: set.clone(),
-            add: want.difference(have).copied().collect(),
-            delete: have.difference(&want).copied().collect(),
+        let delete: Vec<Cidr> = have.difference(&want).copied().collect();
+        let kept = have.len() - delete.len();
+        // Most of the set going (a list replaced): emptying it is one message and the
+        // kernel walks it once, where deleting element by element looks each one up.
+        let change = if delete.len() > kept {
+            SetElements {
+                set: set.clone(),
+                add: want.iter().copied().collect(),
+                delete: vec![],
+                flush: true,
+            }
+        } else {
+            SetElements {
+                set: set.clone(),
+                add: want.difference(have).copied().collect(),
+                delete,
+                flush: false,
+            }
         };
-        if !change.add.is_empty() || !change.delete.is_empty() {
+        if change.flush || !change.add.is_empty() || !change.delete.is_empty() {
             out.push((change, want));
         }
     }
@@ -102,6 +116,7 @@ pub(crate) fn apply_elements_only(
             .iter()
             .map(|e| e.add.len() + e.delete.len())
             .sum::<usize>(),
+        flushed = elements.iter().filter(|e| e.flush).count(),
         netlink_ms = sending.elapsed().as_secs_f64() * 1e3,
         "element changes sent"
     );

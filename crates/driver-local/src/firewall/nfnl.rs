@@ -64,6 +64,10 @@ pub struct SetElements {
     pub set: String,
     pub add: Vec<Cidr>,
     pub delete: Vec<Cidr>,
+    /// Empty the set first (one message, no lookups) instead of deleting `delete` one by
+    /// one; `add` then holds the whole list. In the same transaction as the additions,
+    /// so no packet ever sees the set empty.
+    pub flush: bool,
 }
 
 /// What became of a batch.
@@ -147,6 +151,19 @@ impl Writer {
             );
         }
         self.nest_end(elem);
+    }
+
+    /// A deletion with no element list: the kernel empties the set.
+    fn flush(&mut self, set: &str) {
+        let msg = self.begin(
+            (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM,
+            NLM_F_REQUEST | NLM_F_ACK,
+            NFPROTO_INET,
+            0,
+        );
+        self.attr(NFTA_SET_ELEM_LIST_TABLE, &nul_terminated(TABLE));
+        self.attr(NFTA_SET_ELEM_LIST_SET, &nul_terminated(set));
+        self.end(msg);
     }
 
     fn elements(&mut self, kind: u16, flags: u16, set: &str, prefixes: &[Cidr]) {
@@ -243,6 +260,9 @@ pub fn apply(genid: u32, changes: &[SetElements]) -> Result<Outcome> {
     w.end(begin);
     // Deletions first: an added prefix may overlap one that goes.
     for c in changes {
+        if c.flush {
+            w.flush(&c.set);
+        }
         w.elements(NFT_MSG_DELSETELEM, 0, &c.set, &c.delete);
     }
     for c in changes {
