@@ -74,6 +74,11 @@ impl Checks {
 /// such as U+202E or U+200B, line and paragraph separators, and every space but U+0020).
 fn unprintable(c: char) -> Option<&'static str> {
     use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    // ASCII, nearly every character checked: its only control, format or separator
+    // characters are the controls and the space, without the category table's search.
+    if c.is_ascii() {
+        return c.is_ascii_control().then_some("a control character");
+    }
     match c.general_category() {
         GeneralCategory::Control => Some("a control character"),
         GeneralCategory::Format => Some("an invisible format character"),
