@@ -53,23 +53,17 @@ fn changes(record: &Record, p: &AccessPlan) -> Vec<(SetElements, BTreeSet<Cidr>)
         let Some(set) = set else { continue };
         let want = wanted(list);
         let delete: Vec<Cidr> = have.difference(&want).copied().collect();
-        let kept = have.len() - delete.len();
         // Most of the set going (a list replaced): emptying it is one message and the
         // kernel walks it once, where deleting element by element looks each one up.
-        let change = if delete.len() > kept {
-            SetElements {
-                set: set.clone(),
-                add: want.iter().copied().collect(),
-                delete: vec![],
-                flush: true,
-            }
-        } else {
-            SetElements {
-                set: set.clone(),
-                add: want.difference(have).copied().collect(),
-                delete,
-                flush: false,
-            }
+        let flush = delete.len() > have.len() - delete.len();
+        let change = SetElements {
+            set: set.clone(),
+            add: match flush {
+                true => want.iter().copied().collect(),
+                false => want.difference(have).copied().collect(),
+            },
+            delete: if flush { vec![] } else { delete },
+            flush,
         };
         if change.flush || !change.add.is_empty() || !change.delete.is_empty() {
             out.push((change, want));

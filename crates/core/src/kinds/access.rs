@@ -127,12 +127,9 @@ pub fn validate_allowlist(
                 expires_at: e.expires_at,
             });
         }
-        if validate_comment("", &e.comment).is_err() {
-            checks.check(validate_comment(
-                &format!("{field}[{i}].comment"),
-                &e.comment,
-            ));
-        }
+        checks.check(
+            validate_comment("", &e.comment).map_err(|e| at(e, format!("{field}[{i}].comment"))),
+        );
     }
     checks.finish(list)
 }
@@ -183,6 +180,14 @@ pub fn allowlist_cidr(field: &str, raw: &str) -> Result<Cidr, FieldError> {
     }
 }
 
+/// `e` about the field named `field`. A list's entries are checked under the list's name
+/// and renamed only when one fails: spelling out 8,000 entries' names cost more than
+/// checking them.
+fn at(mut e: FieldError, field: String) -> FieldError {
+    e.field = field;
+    e
+}
+
 /// Entry `i` of a list's CIDR; a prefix the list holds already (`seen`, by the index of
 /// its last entry) is a `duplicate-entry` error (`hint` ends its message). `bare_ip`: an
 /// address alone is its /32 (allow-lists); else a prefix length is required (egress).
@@ -194,21 +199,16 @@ fn entry_cidr(
     hint: &str,
     bare_ip: bool,
 ) -> Result<Cidr, FieldError> {
-    // The field's name is spelled out only for an error (8,000 entries per list).
-    let at = || format!("{field}[{i}].cidr");
+    let name = || format!("{field}[{i}].cidr");
     let cidr = match bare_ip {
-        true => allowlist_cidr(field, raw).map_err(|_| ()),
-        false => raw.parse::<Cidr>().map_err(|_| ()),
-    };
-    let cidr = match cidr {
-        Ok(cidr) => cidr,
-        Err(()) if bare_ip => allowlist_cidr(&at(), raw)?,
-        Err(()) => parse_cidr(&at(), raw)?,
-    };
+        true => allowlist_cidr(field, raw),
+        false => parse_cidr(field, raw),
+    }
+    .map_err(|e| at(e, name()))?;
     match seen.insert(cidr, i) {
         None => Ok(cidr),
         Some(j) => Err(FieldError::new(
-            at(),
+            name(),
             "duplicate-entry",
             format!("{cidr} is listed twice (also {field}[{j}]){hint}"),
         )),
