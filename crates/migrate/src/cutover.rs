@@ -11,6 +11,7 @@ use futures::TryStreamExt;
 use serde::Serialize;
 
 use crate::engine::{Migration, Mode};
+use crate::streams;
 use crate::translate::first_copy_from;
 
 #[derive(Debug, Clone, Serialize)]
@@ -36,6 +37,9 @@ pub struct Report {
     /// The source end position per stream that was waited for.
     pub end: BTreeMap<String, u64>,
     pub consumers: Vec<ConsumerProof>,
+    /// Target streams whose duplicate window went back to the source's (a partitioned
+    /// copy runs with a shorter one: `streams::COPY_DUPLICATE_WINDOW`).
+    pub duplicate_windows: Vec<String>,
 }
 
 /// Waits until the `end` positions (default: each source stream's last sequence now, once
@@ -57,6 +61,11 @@ pub async fn cutover(
         positions.insert(stream.clone(), last);
     }
     wait_copied(migration, &positions, timeout).await?;
+    let mut duplicate_windows = Vec::new();
+    for (stream, window) in migration.duplicate_windows() {
+        duplicate_windows
+            .push(streams::restore_duplicate_window(migration.target(), stream, *window).await?);
+    }
     let mut consumers = Vec::new();
     for stream in migration.streams() {
         consumers.extend(move_consumers(migration, stream).await?);
@@ -65,6 +74,7 @@ pub async fn cutover(
     Ok(Report {
         end: positions,
         consumers,
+        duplicate_windows,
     })
 }
 

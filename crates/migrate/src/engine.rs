@@ -4,6 +4,7 @@
 //! the target's checkpoint; errors it cannot fix (the source no longer has the position to
 //! resume from) fail the migration with the positions.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, Context as _};
@@ -27,6 +28,9 @@ pub struct Migration {
     mode: Mode,
     transform: Arc<Transform>,
     streams: Vec<String>,
+    /// Target streams copied with a shorter duplicate window than the source's, and the
+    /// source's (ns): the cut-over puts it back (`streams::COPY_DUPLICATE_WINDOW`).
+    duplicate_windows: BTreeMap<String, u64>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -49,10 +53,19 @@ impl Migration {
         } else {
             spec.streams.clone()
         };
+        let mut duplicate_windows = BTreeMap::new();
         for name in &names {
             let mut asked = streams::target_config(&streams::source_config(&source, name).await?);
             rename_subjects(&mut asked, &transform);
-            streams::ensure_target_stream(&target, &asked).await?;
+            // Only partitioned copies carry message ids (see `partitioned`).
+            let restored = match spec.mode {
+                Mode::Partitioned { .. } => streams::shorten_duplicate_window(&mut asked),
+                Mode::Ordered => None,
+            };
+            streams::ensure_target_stream(&target, &asked, restored).await?;
+            if let Some(window) = restored {
+                duplicate_windows.insert(name.clone(), window);
+            }
         }
         let board: SharedBoard = Arc::new(Mutex::new(Board::default()));
         for (name, (through, filtered)) in &spec.carried {
@@ -92,6 +105,7 @@ impl Migration {
             mode: spec.mode,
             transform,
             streams: names,
+            duplicate_windows,
             tasks,
         })
     }
@@ -123,6 +137,12 @@ impl Migration {
 
     pub fn streams(&self) -> &[String] {
         &self.streams
+    }
+
+    /// Streams the target keeps a shorter duplicate window for while copying, with the
+    /// source's (ns).
+    pub fn duplicate_windows(&self) -> &BTreeMap<String, u64> {
+        &self.duplicate_windows
     }
 
     /// Stops copying; after a cut-over the migration is then complete.

@@ -36,10 +36,11 @@
 //! message, not when it is applied (two replicators at once; one never races itself, as a
 //! run's first message waits for the previous run's last acknowledgement).
 //!
-//! The cost: the target keeps every id for its duplicate window (2 minutes by default), so a
-//! run's last message, which no one expects, carries none (over many subjects most runs are
-//! one message long); and a subject's next run waits for the last acknowledgement of its
-//! current one (docs/migrations.md has the figures).
+//! The cost: the target keeps every id for its duplicate window, so a run's last message,
+//! which no one expects, carries none (over many subjects most runs are one message long),
+//! and the target stream is copied with a one-second window (`streams::COPY_DUPLICATE_WINDOW`;
+//! the cut-over puts the source's back); and a subject's next run waits for the last
+//! acknowledgement of its current one (docs/migrations.md has the figures).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};

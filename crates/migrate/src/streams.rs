@@ -5,9 +5,11 @@
 //! drops `subject_transforms`, `first_seq`, `metadata`, …) accepts and ignores what it does not
 //! know: the migration refuses rather than copy into a stream that behaves differently.
 
+use std::time::Duration;
+
 use anyhow::{anyhow, bail, Context as _};
 use async_nats::jetstream::Context;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 /// The oldest target server the engine's guarantees hold on: per-subject expectations,
 /// `STREAM.MSG.GET` by next subject and ordered push consumers with flow control.
@@ -16,6 +18,78 @@ pub const MIN_SERVER: (u64, u64, u64) = (2, 9, 0);
 /// Fields of a stream configuration that describe the source installation, not the stream:
 /// they are not copied (the target places its own replicas), and never compared.
 const NOT_COPIED: &[&str] = &["placement", "num_replicas", "sealed", "mirror", "sources"];
+
+/// The duplicate window a partitioned copy asks of the target stream while it copies. The
+/// target keeps every message id for its window, about 260 bytes each, and a partitioned
+/// copy gives most copies one (`partitioned.rs`): with the source's window (2 minutes by
+/// default) the target's memory grew with the copy's rate times the window (a million
+/// events: 772 MB and growing; with this window 473 MB, flat). Exactly once does not rest
+/// on the window: a run's expectation is the stream's last id, which nats-server keeps
+/// apart from it, and a refusal only restarts the attempt. The window only makes the target
+/// drop a copy it has already seen, which narrows the race of two replicators at once that
+/// `partitioned.rs` describes; one second covers a run in flight.
+pub const COPY_DUPLICATE_WINDOW: Duration = Duration::from_secs(1);
+
+const DUPLICATE_WINDOW: &str = "duplicate_window";
+
+/// nats-server's duplicate window where a configuration states none.
+const DEFAULT_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+fn nanos(d: Duration) -> u64 {
+    d.as_nanos() as u64
+}
+
+/// Asks the copy's shorter duplicate window instead of the source's. Returns the source's
+/// window (ns), for the cut-over to put back, when it was shortened.
+pub fn shorten_duplicate_window(asked: &mut Value) -> Option<u64> {
+    let source = asked
+        .get(DUPLICATE_WINDOW)
+        .and_then(Value::as_u64)
+        .filter(|&w| w > 0)
+        .unwrap_or(nanos(DEFAULT_DUPLICATE_WINDOW));
+    let copy = nanos(COPY_DUPLICATE_WINDOW);
+    if source <= copy {
+        return None;
+    }
+    asked[DUPLICATE_WINDOW] = json!(copy);
+    Some(source)
+}
+
+/// Gives the target stream the source's duplicate window back (the cut-over: clients write
+/// to the target from now on, with the source's deduplication). Says what it did.
+pub async fn restore_duplicate_window(
+    js: &Context,
+    stream: &str,
+    window: u64,
+) -> anyhow::Result<String> {
+    let info: Value = js
+        .request(format!("STREAM.INFO.{stream}"), &Value::Null)
+        .await
+        .with_context(|| format!("look up target stream {stream}"))?;
+    api_result(&info).with_context(|| format!("target stream {stream}"))?;
+    let mut config = info["config"].clone();
+    let during = config[DUPLICATE_WINDOW].as_u64().unwrap_or(0);
+    let said = |d: u64| format!("{:?}", Duration::from_nanos(d));
+    if during == window {
+        return Ok(format!(
+            "{stream}: duplicate window already the source's {}",
+            said(window)
+        ));
+    }
+    config[DUPLICATE_WINDOW] = json!(window);
+    let updated: Value = js
+        .request(format!("STREAM.UPDATE.{stream}"), &config)
+        .await
+        .with_context(|| format!("restore the duplicate window of target stream {stream}"))?;
+    api_result(&updated)
+        .with_context(|| format!("restore the duplicate window of target stream {stream}"))?;
+    compare(stream, &config, &updated["config"])?;
+    Ok(format!(
+        "{stream}: duplicate window {} during the copy, now the source's {}",
+        said(during),
+        said(window)
+    ))
+}
 
 /// Why a stream configuration cannot be copied: the field and what happened to it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,8 +175,14 @@ pub fn target_config(source: &Value) -> Value {
 }
 
 /// Creates the target stream (or checks the one there) and compares every field asked with
-/// the configuration the target echoes back.
-pub async fn ensure_target_stream(js: &Context, asked: &Value) -> anyhow::Result<()> {
+/// the configuration the target echoes back. `restored` is the source's duplicate window
+/// where `asked` has the copy's: a stream whose window a cut-over already put back is as
+/// asked too.
+pub async fn ensure_target_stream(
+    js: &Context,
+    asked: &Value,
+    restored: Option<u64>,
+) -> anyhow::Result<()> {
     let stream = asked["name"]
         .as_str()
         .ok_or_else(|| anyhow!("a stream configuration without a name"))?
@@ -121,7 +201,15 @@ pub async fn ensure_target_stream(js: &Context, asked: &Value) -> anyhow::Result
         api_result(&created).with_context(|| format!("create target stream {stream}"))?;
         created["config"].clone()
     };
-    compare(&stream, asked, &echoed)?;
+    let window = echoed.get(DUPLICATE_WINDOW).and_then(Value::as_u64);
+    match restored {
+        Some(source) if window == Some(source) => {
+            let mut asked = asked.clone();
+            asked[DUPLICATE_WINDOW] = json!(source);
+            compare(&stream, &asked, &echoed)?
+        }
+        _ => compare(&stream, asked, &echoed)?,
+    }
     Ok(())
 }
 
@@ -168,6 +256,21 @@ mod tests {
         assert_eq!(parse_version("v2.10.0-beta.1"), Some((2, 10, 0)));
         assert!(parse_version("2.9.10").unwrap() > parse_version("2.9.9").unwrap());
         assert!(parse_version("2.8.4").unwrap() < MIN_SERVER);
+    }
+
+    #[test]
+    fn a_copy_asks_a_short_duplicate_window_and_keeps_the_sources_to_restore() {
+        let two_minutes = 120_000_000_000u64;
+        let mut asked = json!({"name": "A", "duplicate_window": two_minutes});
+        assert_eq!(shorten_duplicate_window(&mut asked), Some(two_minutes));
+        assert_eq!(asked["duplicate_window"], json!(1_000_000_000u64));
+        // None stated: the server's default is what the source has.
+        let mut unstated = json!({"name": "A"});
+        assert_eq!(shorten_duplicate_window(&mut unstated), Some(two_minutes));
+        // Already as short: nothing to shorten or restore.
+        let mut short = json!({"name": "A", "duplicate_window": 500_000_000u64});
+        assert_eq!(shorten_duplicate_window(&mut short), None);
+        assert_eq!(short["duplicate_window"], json!(500_000_000u64));
     }
 
     #[test]

@@ -132,7 +132,7 @@ async fn a_stream_configuration_the_target_would_not_keep_is_refused_naming_the_
         "max_msgs": -1, "max_bytes": -1, "max_age": 0, "max_consumers": -1, "discard": "old",
         "first_seq": 1000
     });
-    let error = isthmus_migrate::streams::ensure_target_stream(&js, &asked)
+    let error = isthmus_migrate::streams::ensure_target_stream(&js, &asked, None)
         .await
         .unwrap_err();
     let mismatch = error

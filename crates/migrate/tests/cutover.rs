@@ -132,3 +132,48 @@ async fn a_stalled_copy_turns_degraded_and_recovers_by_itself() {
     wait_caught_up(&migration, &js, &["ORDERS"]).await;
     wait_for(&migration, "recovered", |s| s.degraded.is_none()).await;
 }
+
+/// The target stream's duplicate window, as the target states it.
+async fn duplicate_window(target: &NatsServer, stream: &str) -> Duration {
+    let mut handle = target.js().await.get_stream(stream).await.unwrap();
+    handle.info().await.unwrap().config.duplicate_window
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_copy_keeps_ids_one_second_and_the_cutover_restores_the_sources_window() {
+    let source = NatsServer::start().await;
+    let target = NatsServer::start().await;
+    let js = source.js().await;
+    create_stream(&js, "EVENTS").await; // the server's default window: 2 minutes
+    fill(&js, &subjects("EVENTS", 4), 500, 64).await.unwrap();
+    let spec = spec(&source, &target, Mode::Partitioned { partitions: 2 });
+    let migration = start(spec.clone()).await;
+    wait_caught_up(&migration, &js, &["EVENTS"]).await;
+    assert_eq!(
+        duplicate_window(&target, "EVENTS").await,
+        Duration::from_secs(1),
+        "the copy's ids are kept one second, not the source's two minutes"
+    );
+
+    let report = cutover(&migration, None, WAIT).await.unwrap();
+    assert_eq!(
+        duplicate_window(&target, "EVENTS").await,
+        Duration::from_secs(120)
+    );
+    assert_eq!(
+        report.duplicate_windows,
+        vec!["EVENTS: duplicate window 1s during the copy, now the source's 120s".to_string()]
+    );
+    // An engine started again after the cut-over accepts the restored window.
+    let again = start(spec).await;
+    assert_eq!(again.duplicate_windows()["EVENTS"], 120_000_000_000);
+    let report = cutover(&again, None, WAIT).await.unwrap();
+    assert_eq!(
+        report.duplicate_windows,
+        vec!["EVENTS: duplicate window already the source's 120s".to_string()]
+    );
+    assert_eq!(
+        duplicate_window(&target, "EVENTS").await,
+        Duration::from_secs(120)
+    );
+}
