@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use local_support::{eventually, LocalLab};
-use migration_support::SOURCE_IP;
+use migration_support::{until_migration as until, SOURCE_IP};
 use serde_json::Value;
 use support::{id_of, PATIENCE, WAIT_TIMEOUT};
 
@@ -41,29 +41,6 @@ fn cut(ns: &str, on: bool) {
         }
     } else {
         nft(&["delete", "table", "inet", TABLE]);
-    }
-}
-
-fn migration(lab: &LocalLab, id: &str) -> Value {
-    lab.cli.json(&format!("migration get {id}"))
-}
-
-/// Polls the migration until `check` holds, for at most `limit`.
-fn until(
-    lab: &LocalLab,
-    id: &str,
-    what: &str,
-    limit: Duration,
-    check: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
-        let m = migration(lab, id);
-        if check(&m) {
-            return m;
-        }
-        assert!(Instant::now() < deadline, "never {what}:\n{m:#}");
-        std::thread::sleep(Duration::from_millis(250));
     }
 }
 
@@ -122,7 +99,7 @@ fn a_cut_source_link_turns_the_migration_degraded_and_it_catches_up_when_restore
             .map(|s| s["copied_through"].as_u64().unwrap_or(0))
             .sum()
     };
-    let before = migration(&lab, &id);
+    let before = lab.cli.json(&format!("migration get {id}"));
     let (mark, backlog) = (copied(&before), before["progress"]["lag_events"].clone());
     cut(&src_ns, false);
     let restored_at = Instant::now();

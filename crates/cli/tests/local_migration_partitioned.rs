@@ -20,7 +20,7 @@ use isthmus_migrate::headers;
 use local_support::{eventually, LocalLab};
 use migration_support::*;
 use serde_json::Value;
-use support::{id_of, BIN, WAIT_TIMEOUT};
+use support::{id_of, BIN, PATIENCE, WAIT_TIMEOUT};
 use tokio_rustls::rustls::ClientConfig;
 
 const SUBJECT: &str = "orders.s3";
@@ -141,18 +141,16 @@ fn a_partitioned_copy_survives_a_server_restart_and_killed_replicators_exactly_o
         "the steady writer wrote {written} events during the copy"
     );
     // Ready once the replicator has seen the source's end and copied it.
-    let mut last = Value::Null;
-    let ready = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        eventually("ready for the cut-over at the source's end", || {
-            last = lab.cli.json(&format!("migration get {id}"));
-            last["status"] == "ready_for_cutover"
-                && last["progress"]["streams"][0]["source_end_seq"] == total
-                && last["progress"]["lag_events"] == 0
-        })
-    }));
-    assert!(
-        ready.is_ok(),
-        "never ready for the cut-over at the source's end (#{total}); last seen: {last:#}"
+    until_migration(
+        &lab,
+        &id,
+        &format!("ready for the cut-over at the source's end (#{total})"),
+        PATIENCE,
+        |m| {
+            m["status"] == "ready_for_cutover"
+                && m["progress"]["streams"][0]["source_end_seq"] == total
+                && m["progress"]["lag_events"] == 0
+        },
     );
 
     let cut = lab

@@ -58,12 +58,12 @@ impl Migration {
             let mut asked = streams::target_config(&streams::source_config(&source, name).await?);
             rename_subjects(&mut asked, &transform);
             // Only partitioned copies carry message ids (see `partitioned`).
-            let restored = match spec.mode {
+            let source_window = match spec.mode {
                 Mode::Partitioned { .. } => streams::shorten_duplicate_window(&mut asked),
                 Mode::Ordered => None,
             };
-            streams::ensure_target_stream(&target, &asked, restored).await?;
-            if let Some(window) = restored {
+            streams::ensure_target_stream(&target, &asked, source_window).await?;
+            if let Some(window) = source_window {
                 duplicate_windows.insert(name.clone(), window);
             }
         }

@@ -175,13 +175,13 @@ pub fn target_config(source: &Value) -> Value {
 }
 
 /// Creates the target stream (or checks the one there) and compares every field asked with
-/// the configuration the target echoes back. `restored` is the source's duplicate window
-/// where `asked` has the copy's: a stream whose window a cut-over already put back is as
-/// asked too.
+/// the configuration the target echoes back. `source_window` is the source's duplicate
+/// window where `asked` has the copy's: a stream whose window a cut-over already put back
+/// is as asked too.
 pub async fn ensure_target_stream(
     js: &Context,
     asked: &Value,
-    restored: Option<u64>,
+    source_window: Option<u64>,
 ) -> anyhow::Result<()> {
     let stream = asked["name"]
         .as_str()
@@ -201,15 +201,11 @@ pub async fn ensure_target_stream(
         api_result(&created).with_context(|| format!("create target stream {stream}"))?;
         created["config"].clone()
     };
-    let window = echoed.get(DUPLICATE_WINDOW).and_then(Value::as_u64);
-    match restored {
-        Some(source) if window == Some(source) => {
-            let mut asked = asked.clone();
-            asked[DUPLICATE_WINDOW] = json!(source);
-            compare(&stream, &asked, &echoed)?
-        }
-        _ => compare(&stream, asked, &echoed)?,
+    let mut asked = asked.clone();
+    if source_window.is_some() && echoed[DUPLICATE_WINDOW].as_u64() == source_window {
+        asked[DUPLICATE_WINDOW] = echoed[DUPLICATE_WINDOW].clone();
     }
+    compare(&stream, &asked, &echoed)?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use isthmus_driver_local::netns;
@@ -14,6 +14,7 @@ use nix::unistd::Pid;
 use serde_json::Value;
 
 use crate::lab_host;
+use crate::local_support::LocalLab;
 use crate::support::BIN;
 
 pub const SOURCE_IP: &str = "172.16.0.10";
@@ -242,4 +243,24 @@ pub fn chaos(data_dir: &std::path::Path) {
         }
     }
     eprintln!("killed the replicator {kills} times and a target node {node_kills} times");
+}
+
+/// Polls migration `id` until `check` holds, for at most `limit`, and returns it as last
+/// seen; fails naming what never happened and the migration as it was then.
+pub fn until_migration(
+    lab: &LocalLab,
+    id: &str,
+    what: &str,
+    limit: Duration,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let m = lab.cli.json(&format!("migration get {id}"));
+        if check(&m) {
+            return m;
+        }
+        assert!(Instant::now() < deadline, "never {what}:\n{m:#}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
