@@ -2,13 +2,19 @@
 //! `cargo bench -p isthmus-driver-local --bench datapath`). TCP throughput (iperf3) from
 //! a lab VPC's host to a cluster node through a peering (lab router, peering link,
 //! network router with its firewall, bridge) against two namespaces joined by a bare
-//! veth pair, measured alternately in the same run; then through the same peering with
-//! 10,000 allowed prefixes. Each figure is the median of `ROUNDS` runs. Prints `row`
-//! lines for scripts/bench. Everything lives under the prefix `isthf2` and is removed at
-//! the end (and at the start).
+//! veth pair as the kernel makes it, and through a second peering (to a second network)
+//! that allows 10,000 prefixes; each round measures every figure once, in turn. Each
+//! figure is the median of `ROUNDS` rounds. Prints `row` lines for scripts/bench. Everything lives under the prefix `isthf2`
+//! and is removed at the end (and at the start).
 //!
-//! On a machine shared with builds, single iperf3 runs vary by 2-3x; compare the ratio of
-//! one run, not figures across runs. (An nftables flowtable for established flows was
+//! The project's links take GSO packets of up to 512 KiB (`nl::GSO_IPV4_MAX`, IPv4 BIG
+//! TCP); the kernel's default is 64 KiB. So a fourth figure, a bare pair given the same
+//! limit, shows what the peering's extra hops cost on their own.
+//!
+//! The iperf3 client and server are pinned to CPUs 0 and 1 (when there are two), the same
+//! for every figure: unpinned, where the scheduler puts them moves single runs by 20-30%.
+//! On a machine shared with builds, runs still vary by 2-3x; compare the ratios of one
+//! run, not figures across runs. (An nftables flowtable for established flows was
 //! considered: this machine's kernel is built without `CONFIG_NF_FLOW_TABLE`.)
 
 use std::net::Ipv4Addr;
@@ -22,7 +28,9 @@ use isthmus_driver_local::{netns, nl, LabHostSpec, LabVpcSpec, LocalDriver};
 
 const PREFIX: &str = "isthf2";
 const IPERF_SECONDS: &str = "3";
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
+/// The IPv4 GSO limit the kernel gives a new link.
+const KERNEL_GSO_MAX: u32 = 65_536;
 
 // The root tests' fixtures: a driver that purges its prefix when dropped, and builders.
 #[path = "../tests/common/mod.rs"]
@@ -31,8 +39,11 @@ mod common;
 /// TCP throughput from `client_ns` to an iperf3 server started in `server_ns` (Gbit/s).
 fn iperf(server_ns: &str, server_ip: Ipv4Addr, client_ns: &str) -> Result<f64> {
     let ip = server_ip.to_string();
+    let pinned = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    let cpu = |n: &'static str| if pinned { vec!["-A", n] } else { vec![] };
     let mut server = Command::new("ip")
         .args(["netns", "exec", server_ns, "iperf3", "-s", "-1", "-B", &ip])
+        .args(cpu("1"))
         .stdout(std::process::Stdio::null())
         .spawn()
         .context("start iperf3 server (apt-get install iperf3)")?;
@@ -40,6 +51,7 @@ fn iperf(server_ns: &str, server_ip: Ipv4Addr, client_ns: &str) -> Result<f64> {
     let out = Command::new("ip")
         .args(["netns", "exec", client_ns, "iperf3", "-c", &ip])
         .args(["-t", IPERF_SECONDS, "-J"])
+        .args(cpu("0"))
         .output()
         .context("run iperf3 client")?;
     let _ = server.wait();
@@ -53,25 +65,26 @@ fn iperf(server_ns: &str, server_ip: Ipv4Addr, client_ns: &str) -> Result<f64> {
     Ok(bps / 1e9)
 }
 
-/// Two namespaces joined by nothing but a veth pair: the baseline.
-fn bare_veth_pair(driver: &LocalDriver) -> Result<(String, String)> {
+/// Two namespaces (`a`, `b`) joined by nothing but a veth pair whose ends take IPv4 GSO
+/// packets of `gso_max` bytes; `a` is 172.28.<n>.1, `b` 172.28.<n>.2.
+fn bare_veth_pair(driver: &LocalDriver, n: u8, gso_max: u32) -> Result<(String, String)> {
     let names = driver.names();
-    let (a, b) = (
-        names.lab_host_ns("bare", "a"),
-        names.lab_host_ns("bare", "b"),
-    );
+    let pair = format!("bare{n}");
+    let (a, b) = (names.lab_host_ns(&pair, "a"), names.lab_host_ns(&pair, "b"));
     netns::create(&a)?;
     netns::create(&b)?;
-    let (link_a, b_ns) = (format!("{PREFIX}z00000001"), b.clone());
+    let (link_a, b_ns) = (format!("{PREFIX}z0000000{n}"), b.clone());
     netns::netlink_in(Some(&a), move |h| async move {
         nl::create_veth_into(&h, &link_a, "eth0", &b_ns).await?;
         let link = nl::require_link(&h, &link_a).await?;
-        nl::ensure_address(&h, link.index, Ipv4Addr::new(172, 28, 0, 1), 30).await?;
+        nl::set_gso_ipv4_max(&h, link.index, gso_max).await?;
+        nl::ensure_address(&h, link.index, Ipv4Addr::new(172, 28, n, 1), 30).await?;
         nl::set_up(&h, link.index).await
     })?;
-    netns::netlink_in(Some(&b), |h| async move {
+    netns::netlink_in(Some(&b), move |h| async move {
         let link = nl::require_link(&h, "eth0").await?;
-        nl::ensure_address(&h, link.index, Ipv4Addr::new(172, 28, 0, 2), 30).await?;
+        nl::set_gso_ipv4_max(&h, link.index, gso_max).await?;
+        nl::ensure_address(&h, link.index, Ipv4Addr::new(172, 28, n, 2), 30).await?;
         nl::set_up(&h, link.index).await
     })?;
     Ok((a, b))
@@ -86,8 +99,6 @@ fn median(mut v: Vec<f64>) -> f64 {
 async fn main() -> Result<()> {
     let fx = common::Fixture::new(PREFIX);
     let d = fx.driver.as_ref();
-    let net = common::network("172.29.94.0/24");
-    let db = common::cluster(&net, &["172.29.94.2"]);
     let customer = d
         .ensure_lab_vpc(&LabVpcSpec {
             name: "customer".into(),
@@ -99,40 +110,48 @@ async fn main() -> Result<()> {
             }],
         })
         .await?;
-    d.ensure_network(&net).await?;
-    d.ensure_nodes(&net, &db).await?;
-    let mut link = common::peering(&net, "customer", &["172.16.0.0/16"]);
-    let seen = d.ensure_peering(&net, &link).await?;
-    anyhow::ensure!(seen.state == PeeringState::Active, "{}", seen.message);
-    let (a, b) = bare_veth_pair(d)?;
-    let (node_ns, node_ip) = (d.node_namespace(&db, 0), db.nodes[0].ip);
     let client = customer.hosts[0].namespace.clone();
-
-    let (mut peering, mut bare) = (vec![], vec![]);
-    for _ in 0..ROUNDS {
-        peering.push(iperf(&node_ns, node_ip, &client)?);
-        bare.push(iperf(&a, Ipv4Addr::new(172, 28, 0, 1), &b)?);
-    }
-    println!("peering {peering:.2?} Gbit/s, bare veth pair {bare:.2?} Gbit/s");
-
-    // 10,000 allowed prefixes on the same peering (the client's own /16 among them).
-    link.routes.extend(
-        (0..9_999u32).map(|i| {
+    // Two networks peered with the customer: one peering allows the client's /16 alone,
+    // the other 9,999 more prefixes, so every round measures both.
+    let mut nodes = vec![];
+    for (cidr, node, extra) in [
+        ("172.29.94.0/24", "172.29.94.2", 0u32),
+        ("172.29.95.0/24", "172.29.95.2", 9_999),
+    ] {
+        let net = common::network(cidr);
+        let db = common::cluster(&net, &[node]);
+        d.ensure_network(&net).await?;
+        d.ensure_nodes(&net, &db).await?;
+        let mut link = common::peering(&net, "customer", &["172.16.0.0/16"]);
+        link.routes.extend((0..extra).map(|i| {
             Cidr::new(Ipv4Addr::new(10, (i / 256) as u8, (i % 256) as u8, 0), 24).unwrap()
-        }),
-    );
-    let seen = d.ensure_peering(&net, &link).await?;
-    anyhow::ensure!(seen.state == PeeringState::Active, "{}", seen.message);
-    let mut with_10k = vec![];
-    for _ in 0..ROUNDS {
-        with_10k.push(iperf(&node_ns, node_ip, &client)?);
+        }));
+        let seen = d.ensure_peering(&net, &link).await?;
+        anyhow::ensure!(seen.state == PeeringState::Active, "{}", seen.message);
+        nodes.push((d.node_namespace(&db, 0), db.nodes[0].ip));
     }
-    println!("peering with 10,000 prefixes {with_10k:.2?} Gbit/s");
+    // As the kernel makes it (the kernel's default limit), and with the project's.
+    let (a, b) = bare_veth_pair(d, 0, KERNEL_GSO_MAX)?;
+    let (big_a, big_b) = bare_veth_pair(d, 1, nl::GSO_IPV4_MAX)?;
 
-    let (peering, bare, with_10k) = (median(peering), median(bare), median(with_10k));
+    let [mut peering, mut with_10k, mut bare, mut bare_big] = [(); 4].map(|_| vec![]);
+    for _ in 0..ROUNDS {
+        peering.push(iperf(&nodes[0].0, nodes[0].1, &client)?);
+        with_10k.push(iperf(&nodes[1].0, nodes[1].1, &client)?);
+        bare.push(iperf(&a, Ipv4Addr::new(172, 28, 0, 1), &b)?);
+        bare_big.push(iperf(&big_a, Ipv4Addr::new(172, 28, 1, 1), &big_b)?);
+    }
+    println!("Gbit/s: peering {peering:.2?}, with 10,000 prefixes {with_10k:.2?}, bare veth pair {bare:.2?}, with the project's GSO limit {bare_big:.2?}");
+
+    let (peering, bare, bare_big) = (median(peering), median(bare), median(bare_big));
+    let with_10k = median(with_10k);
     println!(
         "row\tTCP through a peering vs a bare veth pair (Gbit/s)\t{peering:.2}\tveth {bare:.2}\t{:.2}\t≥ 0.9",
         peering / bare
+    );
+    println!(
+        "row\tTCP through a peering vs a bare veth pair with the project's GSO limit (Gbit/s)\t{peering:.2}\tveth {bare_big:.2}\t{:.2}\t(the hops alone)",
+        peering / bare_big
     );
     println!(
         "row\tTCP through a peering with 10,000 allowed prefixes (Gbit/s)\t{with_10k:.2}\twithout {peering:.2}\t{:.2}\t≥ 0.95",

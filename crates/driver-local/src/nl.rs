@@ -24,6 +24,8 @@ pub struct Link {
     pub up: bool,
     /// The bridge this interface is a port of.
     pub master: Option<u32>,
+    /// The largest IPv4 GSO packet it takes (reported by Linux 6.3 and later).
+    pub gso_ipv4_max: Option<u32>,
 }
 
 /// An IPv4 route of the main table.
@@ -43,11 +45,13 @@ pub async fn links(handle: &Handle) -> Result<Vec<Link>> {
             name: String::new(),
             up: msg.header.flags.contains(LinkFlags::Up),
             master: None,
+            gso_ipv4_max: None,
         };
         for attr in msg.attributes {
             match attr {
                 LinkAttribute::IfName(name) => link.name = name,
                 LinkAttribute::Controller(master) => link.master = Some(master),
+                LinkAttribute::GsoIpv4MaxSize(size) => link.gso_ipv4_max = Some(size),
                 _ => {}
             }
         }
@@ -66,6 +70,31 @@ pub async fn require_link(handle: &Handle, name: &str) -> Result<Link> {
         .with_context(|| format!("interface {name} not found"))
 }
 
+/// The largest IPv4 GSO and GRO packet a project link takes (IPv4 BIG TCP, Linux 6.3 and
+/// later): 524,280 bytes, the most a veth takes, eight times the kernel's 64 KiB default.
+/// TCP between two project namespaces then hands every hop of the path (a veth, a bridge,
+/// a router's lookups and firewall) up to an eighth as many packets for the same bytes,
+/// so the per-packet work of a peering's extra hops is paid that much less often (issue
+/// 16: a peering went from about 0.7× of a bare veth pair as the kernel makes it to
+/// about 1.1×). A link that cannot take such a packet (a WireGuard interface) has it
+/// segmented by the kernel first, as any GSO packet.
+pub const GSO_IPV4_MAX: u32 = 524_280;
+
+/// A link message with `size` as its IPv4 GSO and GRO limits.
+fn with_big_tcp<T>(link: LinkMessageBuilder<T>, size: u32) -> LinkMessageBuilder<T> {
+    link.append_extra_attribute(LinkAttribute::GsoIpv4MaxSize(size))
+        .append_extra_attribute(LinkAttribute::GroIpv4MaxSize(size))
+}
+
+/// Sets an existing link's IPv4 GSO and GRO limits (the kernel's default is 65,536).
+pub async fn set_gso_ipv4_max(handle: &Handle, index: u32, size: u32) -> Result<()> {
+    let change = with_big_tcp(LinkUnspec::new_with_index(index), size);
+    set_link(handle, change, || {
+        format!("set link {index}'s IPv4 GSO/GRO limit to {size}")
+    })
+    .await
+}
+
 pub async fn create_bridge(handle: &Handle, name: &str) -> Result<()> {
     handle
         .link()
@@ -76,7 +105,7 @@ pub async fn create_bridge(handle: &Handle, name: &str) -> Result<()> {
 }
 
 /// Creates a veth pair whose `peer` end is born inside namespace `peer_ns`, so neither
-/// end ever exists in the host's root namespace.
+/// end ever exists in the host's root namespace. Both ends take [`GSO_IPV4_MAX`].
 pub async fn create_veth_into(
     handle: &Handle,
     name: &str,
@@ -87,12 +116,12 @@ pub async fn create_veth_into(
         .with_context(|| format!("open namespace {peer_ns} for veth {name}"))?;
     let peer_msg = LinkMessageBuilder::<LinkUnspec>::new()
         .name(peer.to_string())
-        .setns_by_fd(ns_file.as_raw_fd())
-        .build();
+        .setns_by_fd(ns_file.as_raw_fd());
+    let peer_msg = with_big_tcp(peer_msg, GSO_IPV4_MAX).build();
     let msg = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
         .name(name.to_string())
-        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)))
-        .build();
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)));
+    let msg = with_big_tcp(msg, GSO_IPV4_MAX).build();
     handle
         .link()
         .add(msg)
@@ -106,12 +135,16 @@ pub async fn set_up(handle: &Handle, index: u32) -> Result<()> {
     set_link(handle, up, || format!("set link {index} up")).await
 }
 
+/// Attaches a link to a bridge, and raises the bridge's IPv4 GSO limit to
+/// [`GSO_IPV4_MAX`]: the kernel refuses that while the bridge has no port (a bridge's
+/// packets can be no larger than its smallest port takes).
 pub async fn set_master(handle: &Handle, index: u32, master: u32) -> Result<()> {
     let attach = LinkUnspec::new_with_index(index).controller(master);
     set_link(handle, attach, || {
         format!("attach link {index} to bridge {master}")
     })
-    .await
+    .await?;
+    set_gso_ipv4_max(handle, master, GSO_IPV4_MAX).await
 }
 
 /// Changes an existing link as `change` says.

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use isthmus_driver::{NetworkState, NodeState, PeeringState};
 use isthmus_driver_local::probe::{self, EchoServer};
-use isthmus_driver_local::{firewall, netns, LabHostSpec, LabVpcSpec};
+use isthmus_driver_local::{firewall, netns, nl, LabHostSpec, LabVpcSpec};
 
 fn firewall_in(router_ns: &str) -> firewall::Table {
     netns::run_in(Some(router_ns), firewall::read_table).unwrap()
@@ -403,5 +403,101 @@ async fn a_peering_to_an_overlapping_or_unknown_lab_vpc_is_invalid() {
         seen.message.contains("no lab VPC named 'nowhere'"),
         "{}",
         seen.message
+    );
+}
+
+/// `IpInReceives` and `IpExtInOctets` of the calling thread's namespace.
+fn ip_in_counters() -> anyhow::Result<(u64, u64)> {
+    fn field(file: &str, table: &str, name: &str) -> anyhow::Result<u64> {
+        let text = std::fs::read_to_string(format!("/proc/thread-self/net/{file}"))?;
+        let mut rows = text.lines().filter(|l| l.starts_with(&format!("{table}:")));
+        let (names, values) = (rows.next().unwrap_or(""), rows.next().unwrap_or(""));
+        let at = names.split_whitespace().position(|n| n == name);
+        let value = at.and_then(|i| values.split_whitespace().nth(i));
+        value
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("{table} {name} not in {file}"))
+    }
+    Ok((
+        field("snmp", "Ip", "InReceives")?,
+        field("netstat", "IpExt", "InOctets")?,
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tcp_through_a_peering_travels_in_packets_larger_than_64_kib() {
+    use std::io::{Read, Write};
+    let fx = Fixture::new("istha7");
+    let d = &fx.driver;
+    let net = network("172.29.97.0/24");
+    let db = cluster(&net, &["172.29.97.2"]);
+    d.ensure_network(&net).await.unwrap();
+    d.ensure_nodes(&net, &db).await.unwrap();
+    let customer = d
+        .ensure_lab_vpc(&LabVpcSpec {
+            name: "customer".into(),
+            cidr: cidr("172.16.0.0/16"),
+            behind: None,
+            hosts: vec![host("app", None)],
+        })
+        .await
+        .unwrap();
+    let link = peering(&net, "customer", &["172.16.0.0/16"]);
+    assert_eq!(
+        d.ensure_peering(&net, &link).await.unwrap().state,
+        PeeringState::Active
+    );
+
+    // Every link on the path (host, lab router, peering, router, bridge, node) takes them.
+    let node_ns = d.node_namespace(&db, 0);
+    let path = [
+        customer.hosts[0].namespace.clone(),
+        customer.router_namespace.clone(),
+        d.router_namespace(&net),
+        node_ns.clone(),
+    ];
+    for ns in path {
+        let links = netns::netlink_in(Some(&ns), |h| async move { nl::links(&h).await }).unwrap();
+        for l in links.iter().filter(|l| l.name != "lo") {
+            assert_eq!(l.gso_ipv4_max, Some(nl::GSO_IPV4_MAX), "{ns} {}", l.name);
+        }
+    }
+
+    // 64 MiB from the lab host to the node: the node receives them as IP packets that
+    // average more than the kernel's default 64 KiB limit.
+    let server = addr(db.nodes[0].ip, 5201);
+    let listener = netns::run_in(Some(&node_ns), move || {
+        Ok(std::net::TcpListener::bind(server)?)
+    })
+    .unwrap();
+    let before = netns::run_in(Some(&node_ns), ip_in_counters).unwrap();
+    let reader = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut sink = vec![0u8; 1 << 20];
+        let mut total = 0usize;
+        loop {
+            match conn.read(&mut sink).unwrap() {
+                0 => return total,
+                n => total += n,
+            }
+        }
+    });
+    let app_ns = customer.hosts[0].namespace.clone();
+    let mut conn = netns::run_in(Some(&app_ns), move || {
+        Ok(std::net::TcpStream::connect(server)?)
+    })
+    .unwrap();
+    let chunk = vec![7u8; 1 << 20];
+    for _ in 0..64 {
+        conn.write_all(&chunk).unwrap();
+    }
+    drop(conn);
+    assert_eq!(reader.join().unwrap(), 64 << 20, "every byte arrives");
+    let after = netns::run_in(Some(&node_ns), ip_in_counters).unwrap();
+    let (packets, octets) = (after.0 - before.0, after.1 - before.1);
+    assert!(
+        octets / packets > 65_536,
+        "{octets} bytes in {packets} packets: {} per packet",
+        octets / packets
     );
 }
