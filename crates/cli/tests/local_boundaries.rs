@@ -31,7 +31,7 @@ fn spec(name: &str, cidr: &str, host: &str, ip: &str) -> LabVpcSpec {
 
 #[test]
 fn a_network_routed_through_the_peered_lab_vpc_gets_no_transit() {
-    let mut lab = LocalLab::start("isthb1");
+    let mut lab = LocalLab::start("isths1");
     lab.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.0.10")]);
     lab.lab_vpc("branch", "10.70.0.0/16", &[("far", "10.70.0.10")]);
     let network = lab.project_and_network("172.29.98.0/24");
@@ -92,7 +92,7 @@ fn a_network_routed_through_the_peered_lab_vpc_gets_no_transit() {
 
 #[test]
 fn nodes_reach_into_the_peered_vpc_only_through_the_egress_allow_list() {
-    let mut lab = LocalLab::start("isthb2");
+    let mut lab = LocalLab::start("isths2");
     lab.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.0.10")]);
     let network = lab.project_and_network("172.29.98.0/24");
     let cluster = lab.cluster(&network, "single-node");

@@ -104,7 +104,7 @@ fn engine_pids(node_dirs: &[PathBuf]) -> Vec<String> {
 #[test]
 fn a_peered_lab_host_resolves_the_cluster_and_verifies_every_node_over_tls_until_delete() {
     let mut lab = LocalLab::start_with(
-        "isthc1",
+        "isthi1",
         &["--node-cert-lifetime-seconds", CERT_LIFETIME_SECONDS],
     );
     lab.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.0.10")]);
@@ -201,7 +201,7 @@ fn a_peered_lab_host_resolves_the_cluster_and_verifies_every_node_over_tls_until
 
 #[test]
 fn an_engine_that_dies_is_started_again_and_serves_its_certificate() {
-    let mut lab = LocalLab::start("isthc2");
+    let mut lab = LocalLab::start("isthi2");
     lab.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.0.10")]);
     let network = lab.project_and_network("172.29.96.0/24");
     let cluster = lab.cluster(&network, "single-node");

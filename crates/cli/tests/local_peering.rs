@@ -11,7 +11,7 @@ use support::{id_of, WAIT_TIMEOUT};
 
 #[test]
 fn a_three_node_cluster_is_reachable_from_the_peered_lab_host_only_while_the_peering_is_active() {
-    let mut lab = LocalLab::start("isthp1");
+    let mut lab = LocalLab::start("isthl1");
     lab.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.0.10")]);
     lab.lab_vpc("stranger", "10.60.0.0/16", &[("box", "10.60.0.10")]);
     let network = lab.project_and_network("172.29.98.0/24");
@@ -64,7 +64,7 @@ fn a_three_node_cluster_is_reachable_from_the_peered_lab_host_only_while_the_pee
 
 #[test]
 fn a_route_update_admits_the_new_range_in_place_and_keeps_open_connections() {
-    let mut lab = LocalLab::start("isthp2");
+    let mut lab = LocalLab::start("isthl2");
     // One lab VPC spanning both ranges: a host in each.
     lab.lab_vpc(
         "customer",
@@ -126,7 +126,7 @@ fn link_index(ns: &str, link: &str) -> String {
 
 #[test]
 fn a_peering_to_a_lab_vpc_that_overlaps_the_network_is_an_invalid_specification() {
-    let mut lab = LocalLab::start("isthp3");
+    let mut lab = LocalLab::start("isthl3");
     lab.lab_vpc("clash", "172.29.0.0/16", &[("h", "172.29.200.10")]);
     let network = lab.project_and_network("172.29.98.0/24");
     let run = lab.cli.run(&format!(
@@ -148,7 +148,7 @@ fn a_peering_to_a_lab_vpc_that_overlaps_the_network_is_an_invalid_specification(
 
 #[test]
 fn the_lab_api_refuses_non_superusers_and_unknown_hosts() {
-    let mut lab = LocalLab::start("isthp4");
+    let mut lab = LocalLab::start("isthl4");
     lab.lab_vpc("customer", "172.16.0.0/16", &[("app", "172.16.0.10")]);
     let network = lab.project_and_network("172.29.98.0/24");
     let _ = network;

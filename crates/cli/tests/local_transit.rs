@@ -43,7 +43,7 @@ fn set_gateway_transit(lab: &LocalLab, peering: &str, on: bool) {
 
 #[test]
 fn gateway_transit_admits_the_spoke_only_while_the_flag_is_set() {
-    let mut lab = LocalLab::start("isthg1");
+    let mut lab = LocalLab::start("isthh1");
     let (network, ip) = hub_and_spoke(&mut lab, "172.29.92.0/24");
     let peering = lab.transit_peering(&network, "hub", &["10.80.0.0/16"], &["10.81.0.0/16"], false);
     let id = id_of(&peering);
@@ -90,7 +90,7 @@ fn gateway_transit_admits_the_spoke_only_while_the_flag_is_set() {
 
 #[test]
 fn without_a_transit_range_peering_is_not_transitive() {
-    let mut lab = LocalLab::start("isthg2");
+    let mut lab = LocalLab::start("isthh2");
     let (network, ip) = hub_and_spoke(&mut lab, "172.29.91.0/24");
     // A VPC next to the others, behind nothing and peered nowhere.
     lab.lab_vpc("lone", "10.90.0.0/16", &[("l1", "10.90.0.10")]);

@@ -2,7 +2,7 @@
 //! restart on the same data dir, the kernel objects of an object of every registered kind
 //! that `local` provisions are all still there, while an orphan under the prefix goes.
 //! Runs as root (network namespaces), under a kernel-object prefix of its own
-//! (`isthr1`), and removes everything under it when done.
+//! (`isthr3`), and removes everything under it when done.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -23,7 +23,7 @@ use isthmus_store::sqlite::SqliteStore;
 use isthmus_store::{Actor, Store};
 use serde_json::json;
 
-const PREFIX: &str = "isthr1";
+const PREFIX: &str = "isthr3";
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Removes every kernel object under the prefix, however the test ends.
@@ -58,7 +58,7 @@ fn kernel_objects() -> BTreeSet<String> {
         .collect();
     for ns in namespaces {
         for line in run("ip", &["-n", &ns, "-o", "link", "show"]).lines() {
-            // "7: isthr1pab12cd34@if6: <BROADCAST…": the name, without the peer's index.
+            // "7: isthr3pab12cd34@if6: <BROADCAST…": the name, without the peer's index.
             if let Some(name) = line.split(": ").nth(1) {
                 let name = name.split('@').next().unwrap_or(name);
                 if name != "lo" {
