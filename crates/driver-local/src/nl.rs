@@ -95,6 +95,17 @@ pub async fn set_gso_ipv4_max(handle: &Handle, index: u32, size: u32) -> Result<
     .await
 }
 
+/// Raises a link made before its kind took [`GSO_IPV4_MAX`] (by an older Isthmus) to that
+/// limit; a link already there, or a kernel that does not report the limit, is left as is.
+pub async fn raise_gso_ipv4_max(handle: &Handle, link: &Link) -> Result<()> {
+    match link.gso_ipv4_max {
+        Some(size) if size < GSO_IPV4_MAX => {
+            set_gso_ipv4_max(handle, link.index, GSO_IPV4_MAX).await
+        }
+        _ => Ok(()),
+    }
+}
+
 pub async fn create_bridge(handle: &Handle, name: &str) -> Result<()> {
     handle
         .link()

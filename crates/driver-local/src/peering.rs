@@ -128,6 +128,7 @@ impl LocalDriver {
                 nl::create_veth_into(&h, &p.link, &p.peer_link, &lab_ns).await?;
             }
             let link = nl::require_link(&h, &p.link).await?;
+            nl::raise_gso_ipv4_max(&h, &link).await?;
             nl::ensure_address(&h, link.index, PLATFORM_END, 32).await?;
             nl::set_up(&h, link.index).await?;
             // Routes: only the difference, so a route update touches only what changed.
@@ -155,6 +156,7 @@ impl LocalDriver {
         let (p, lab) = (plan.clone(), vpc.name.clone());
         netns::netlink_in_async(&vpc.router_namespace, move |h| async move {
             let link = nl::require_link(&h, &p.peer_link).await?;
+            nl::raise_gso_ipv4_max(&h, &link).await?;
             nl::ensure_address(&h, link.index, CUSTOMER_END, 32).await?;
             nl::set_up(&h, link.index).await?;
             nl::replace_route(&h, &p.network_cidr, Some(PLATFORM_END), link.index).await

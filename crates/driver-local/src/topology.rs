@@ -102,6 +102,8 @@ pub async fn ensure_host(router: &RouterSpec, host: &HostSpec) -> Result<()> {
         if port.master != Some(bridge.index) {
             nl::set_master(&h, port.index, bridge.index).await?;
         }
+        nl::raise_gso_ipv4_max(&h, &port).await?;
+        nl::raise_gso_ipv4_max(&h, &bridge).await?;
         nl::set_up(&h, port.index).await
     })
     .await
@@ -111,6 +113,7 @@ pub async fn ensure_host(router: &RouterSpec, host: &HostSpec) -> Result<()> {
         let lo = nl::require_link(&h, "lo").await?;
         nl::set_up(&h, lo.index).await?;
         let eth = nl::require_link(&h, HOST_IFACE).await?;
+        nl::raise_gso_ipv4_max(&h, &eth).await?;
         nl::ensure_address(&h, eth.index, hs.ip, r.cidr.prefix_len()).await?;
         nl::set_up(&h, eth.index).await?;
         let default = Cidr::containing(Ipv4Addr::UNSPECIFIED, 0);

@@ -456,12 +456,49 @@ async fn tcp_through_a_peering_travels_in_packets_larger_than_64_kib() {
         d.router_namespace(&net),
         node_ns.clone(),
     ];
-    for ns in path {
-        let links = netns::netlink_in(Some(&ns), |h| async move { nl::links(&h).await }).unwrap();
-        for l in links.iter().filter(|l| l.name != "lo") {
-            assert_eq!(l.gso_ipv4_max, Some(nl::GSO_IPV4_MAX), "{ns} {}", l.name);
+    let set_every_link = |limit: u32| {
+        for ns in &path {
+            let links = netns::netlink_in(Some(ns), |h| async move { nl::links(&h).await });
+            for index in links
+                .unwrap()
+                .iter()
+                .filter(|l| l.name != "lo")
+                .map(|l| l.index)
+            {
+                netns::netlink_in(Some(ns), move |h| async move {
+                    nl::set_gso_ipv4_max(&h, index, limit).await
+                })
+                .unwrap();
+            }
         }
-    }
+    };
+    let limits_seen = || -> Vec<(String, String, Option<u32>)> {
+        let mut seen = vec![];
+        for ns in &path {
+            let links = netns::netlink_in(Some(ns), |h| async move { nl::links(&h).await });
+            for l in links.unwrap().into_iter().filter(|l| l.name != "lo") {
+                seen.push((ns.clone(), l.name, l.gso_ipv4_max));
+            }
+        }
+        seen
+    };
+    let every_link_at = |limit: u32| limits_seen().iter().all(|l| l.2 == Some(limit));
+    assert!(every_link_at(nl::GSO_IPV4_MAX), "{:?}", limits_seen());
+
+    // Links an older Isthmus made (the kernel's 64 KiB) are raised by the next ensure.
+    set_every_link(65_536);
+    assert!(every_link_at(65_536), "{:?}", limits_seen());
+    d.ensure_nodes(&net, &db).await.unwrap();
+    d.ensure_lab_vpc(&LabVpcSpec {
+        name: "customer".into(),
+        cidr: cidr("172.16.0.0/16"),
+        behind: None,
+        hosts: vec![host("app", None)],
+    })
+    .await
+    .unwrap();
+    d.ensure_peering(&net, &link).await.unwrap();
+    assert!(every_link_at(nl::GSO_IPV4_MAX), "{:?}", limits_seen());
 
     // 64 MiB from the lab host to the node: the node receives them as IP packets that
     // average more than the kernel's default 64 KiB limit.
