@@ -4,8 +4,9 @@
 //! network router with its firewall, bridge) against two namespaces joined by a bare
 //! veth pair as the kernel makes it, and through a second peering (to a second network)
 //! that allows 10,000 prefixes; each round measures every figure once, in turn. Each
-//! figure is the median of `ROUNDS` rounds. Prints `row` lines for scripts/bench. Everything lives under the prefix `isthf2`
-//! and is removed at the end (and at the start).
+//! figure is the median of `ROUNDS` rounds. Prints `row` lines for scripts/bench.
+//! Everything lives under the prefix `isthf2` and is removed at the end (and at the
+//! start).
 //!
 //! The project's links take GSO packets of up to 512 KiB (`nl::GSO_IPV4_MAX`, IPv4 BIG
 //! TCP); the kernel's default is 64 KiB. So a fourth figure, a bare pair given the same

@@ -95,8 +95,10 @@ pub async fn set_gso_ipv4_max(handle: &Handle, index: u32, size: u32) -> Result<
     .await
 }
 
-/// Raises a link made before its kind took [`GSO_IPV4_MAX`] (by an older Isthmus) to that
-/// limit; a link already there, or a kernel that does not report the limit, is left as is.
+/// Raises a link to [`GSO_IPV4_MAX`]: a bridge (born at the kernel's default, and the
+/// kernel refuses more while it has no port, since a bridge takes no larger packets than
+/// its smallest port), or a link an older Isthmus made. A link already there, or a kernel
+/// that does not report the limit, is left as is.
 pub async fn raise_gso_ipv4_max(handle: &Handle, link: &Link) -> Result<()> {
     match link.gso_ipv4_max {
         Some(size) if size < GSO_IPV4_MAX => {
@@ -146,16 +148,12 @@ pub async fn set_up(handle: &Handle, index: u32) -> Result<()> {
     set_link(handle, up, || format!("set link {index} up")).await
 }
 
-/// Attaches a link to a bridge, and raises the bridge's IPv4 GSO limit to
-/// [`GSO_IPV4_MAX`]: the kernel refuses that while the bridge has no port (a bridge's
-/// packets can be no larger than its smallest port takes).
 pub async fn set_master(handle: &Handle, index: u32, master: u32) -> Result<()> {
     let attach = LinkUnspec::new_with_index(index).controller(master);
     set_link(handle, attach, || {
         format!("attach link {index} to bridge {master}")
     })
-    .await?;
-    set_gso_ipv4_max(handle, master, GSO_IPV4_MAX).await
+    .await
 }
 
 /// Changes an existing link as `change` says.

@@ -102,6 +102,7 @@ pub async fn ensure_host(router: &RouterSpec, host: &HostSpec) -> Result<()> {
         if port.master != Some(bridge.index) {
             nl::set_master(&h, port.index, bridge.index).await?;
         }
+        // The bridge as read before the attach: a new one is raised now it has a port.
         nl::raise_gso_ipv4_max(&h, &port).await?;
         nl::raise_gso_ipv4_max(&h, &bridge).await?;
         nl::set_up(&h, port.index).await

@@ -433,15 +433,13 @@ async fn tcp_through_a_peering_travels_in_packets_larger_than_64_kib() {
     let db = cluster(&net, &["172.29.97.2"]);
     d.ensure_network(&net).await.unwrap();
     d.ensure_nodes(&net, &db).await.unwrap();
-    let customer = d
-        .ensure_lab_vpc(&LabVpcSpec {
-            name: "customer".into(),
-            cidr: cidr("172.16.0.0/16"),
-            behind: None,
-            hosts: vec![host("app", None)],
-        })
-        .await
-        .unwrap();
+    let spec = LabVpcSpec {
+        name: "customer".into(),
+        cidr: cidr("172.16.0.0/16"),
+        behind: None,
+        hosts: vec![host("app", None)],
+    };
+    let customer = d.ensure_lab_vpc(&spec).await.unwrap();
     let link = peering(&net, "customer", &["172.16.0.0/16"]);
     assert_eq!(
         d.ensure_peering(&net, &link).await.unwrap().state,
@@ -456,49 +454,34 @@ async fn tcp_through_a_peering_travels_in_packets_larger_than_64_kib() {
         d.router_namespace(&net),
         node_ns.clone(),
     ];
-    let set_every_link = |limit: u32| {
+    let links_on_path = || -> Vec<(String, nl::Link)> {
+        let mut out = vec![];
         for ns in &path {
             let links = netns::netlink_in(Some(ns), |h| async move { nl::links(&h).await });
-            for index in links
-                .unwrap()
-                .iter()
-                .filter(|l| l.name != "lo")
-                .map(|l| l.index)
-            {
-                netns::netlink_in(Some(ns), move |h| async move {
-                    nl::set_gso_ipv4_max(&h, index, limit).await
-                })
-                .unwrap();
-            }
+            let links = links.unwrap().into_iter().filter(|l| l.name != "lo");
+            out.extend(links.map(|l| (ns.clone(), l)));
         }
+        out
     };
-    let limits_seen = || -> Vec<(String, String, Option<u32>)> {
-        let mut seen = vec![];
-        for ns in &path {
-            let links = netns::netlink_in(Some(ns), |h| async move { nl::links(&h).await });
-            for l in links.unwrap().into_iter().filter(|l| l.name != "lo") {
-                seen.push((ns.clone(), l.name, l.gso_ipv4_max));
-            }
-        }
-        seen
+    let every_link_at = |limit: u32| {
+        let links = links_on_path();
+        let at = links.iter().all(|(_, l)| l.gso_ipv4_max == Some(limit));
+        assert!(at, "not every link at {limit}: {links:?}");
     };
-    let every_link_at = |limit: u32| limits_seen().iter().all(|l| l.2 == Some(limit));
-    assert!(every_link_at(nl::GSO_IPV4_MAX), "{:?}", limits_seen());
+    every_link_at(nl::GSO_IPV4_MAX);
 
     // Links an older Isthmus made (the kernel's 64 KiB) are raised by the next ensure.
-    set_every_link(65_536);
-    assert!(every_link_at(65_536), "{:?}", limits_seen());
+    for (ns, l) in links_on_path() {
+        netns::netlink_in(Some(&ns), move |h| async move {
+            nl::set_gso_ipv4_max(&h, l.index, 65_536).await
+        })
+        .unwrap();
+    }
+    every_link_at(65_536);
     d.ensure_nodes(&net, &db).await.unwrap();
-    d.ensure_lab_vpc(&LabVpcSpec {
-        name: "customer".into(),
-        cidr: cidr("172.16.0.0/16"),
-        behind: None,
-        hosts: vec![host("app", None)],
-    })
-    .await
-    .unwrap();
+    d.ensure_lab_vpc(&spec).await.unwrap();
     d.ensure_peering(&net, &link).await.unwrap();
-    assert!(every_link_at(nl::GSO_IPV4_MAX), "{:?}", limits_seen());
+    every_link_at(nl::GSO_IPV4_MAX);
 
     // 64 MiB from the lab host to the node: the node receives them as IP packets that
     // average more than the kernel's default 64 KiB limit.

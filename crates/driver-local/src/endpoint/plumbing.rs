@@ -119,6 +119,7 @@ pub async fn ensure_leg(ns: &str, iface: &'static str, leg: &Leg) -> Result<()> 
             pin_bridge_address(&h, bridge.index).await?;
             nl::set_master(&h, port.index, bridge.index).await?;
         }
+        nl::raise_gso_ipv4_max(&h, &bridge).await?;
         nl::set_up(&h, port.index).await
     })
     .await
